@@ -1,0 +1,242 @@
+"""The HTTP API (see `shared/api-contract.md`): thin routes over `answering` and `retrieval`."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+import anyio
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sse_starlette.sse import EventSourceResponse
+from starlette.concurrency import iterate_in_threadpool
+
+from bookrag import __version__
+from bookrag.answering import Answer, Book, Question, Turn, answer, stream_answer
+from bookrag.config import Settings, load_settings
+from bookrag.errors import BookragError, InvalidRequest
+from bookrag.ingest import ingest, site_config
+from bookrag.origins import parse_origins
+from bookrag.pages import PageDirectory
+from bookrag.retrieval import search
+from bookrag.store import BookStore, open_store
+
+log = logging.getLogger("bookrag")
+
+MAX_HISTORY = 20
+
+
+class ChatRequest(BaseModel):
+    """A question, optionally about a selected passage of a page."""
+
+    question: str = Field("", description="the reader's question; may be empty with a selection")
+    selected_text: str | None = Field(None, description="text the reader selected on the page")
+    page_url: str | None = Field(None, max_length=2048, description="the page the reader is on")
+    agent_id: str | None = Field(None, description="accepted and ignored (older clients send it)")
+    history: list[Turn] = Field(default_factory=list, max_length=MAX_HISTORY)
+
+
+class SearchRequest(BaseModel):
+    query: str = Field(min_length=1, max_length=2000)
+    limit: int = Field(5, ge=1, le=50)
+
+
+class SearchResult(BaseModel):
+    path: str
+    url: str
+    title: str
+    section: str
+    text: str
+    score: float
+
+
+class SearchResponse(BaseModel):
+    results: list[SearchResult]
+
+
+def _book(request: Request) -> Book:
+    book: Book = request.app.state.book
+    return book
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+BookDep = Annotated[Book, Depends(_book)]
+SettingsDep = Annotated[Settings, Depends(_settings)]
+
+
+def to_question(body: ChatRequest, settings: Settings) -> Question:
+    """Check a chat request's sizes and meaning, and turn it into a `Question`."""
+    question = body.question.strip()
+    selected = (body.selected_text or "").strip() or None
+    if not question and not selected:
+        raise InvalidRequest("question: must not be empty (or send selected_text to explain)")
+    if len(body.question) > settings.max_question_chars:
+        raise InvalidRequest(f"question: longer than {settings.max_question_chars} characters")
+    if selected and len(selected) > settings.max_selected_chars:
+        raise InvalidRequest(
+            f"selected_text: longer than {settings.max_selected_chars} characters"
+        )
+    return Question(question, selected, body.page_url, tuple(body.history))
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the API; the lifespan opens the index (and brings it up to date if asked)."""
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = open_store(settings)
+        try:
+            await anyio.to_thread.run_sync(_prepare, store, settings)
+            app.state.book = Book(store, PageDirectory(store), settings.min_coverage)
+            yield
+        finally:
+            store.close()
+
+    app = FastAPI(
+        title="bookrag",
+        version=__version__,
+        summary="Ask a Docusaurus book a question; answers cite the sections they come from.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    origins = parse_origins(settings.allowed_origins, log)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=origins,
+        allow_credentials="*" not in origins,
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["*"],
+    )
+    _add_error_handlers(app)
+    _add_routes(app)
+    return app
+
+
+def _prepare(store: BookStore, settings: Settings) -> None:
+    store.ensure_collection()
+    if settings.docs_dir is not None:
+        site = site_config(settings.docs_dir, settings.site_url, settings.route_base_path)
+        report = ingest(store, settings.docs_dir, site, settings.chunk_tokens)
+        log.info(
+            "index up to date: %d indexed, %d unchanged, %d removed, %d skipped (%.1fs)",
+            len(report.indexed),
+            report.unchanged,
+            len(report.removed),
+            len(report.skipped),
+            report.seconds,
+        )
+        for path, reason in report.skipped:
+            log.warning("skipped %s: %s", path, reason)
+
+
+def _error(status: int, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"success": False, "error": message, **extra}, status_code=status)
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(BookragError)
+    async def bookrag_error(request: Request, exc: BookragError) -> JSONResponse:
+        if exc.status_code >= 500:
+            log.warning("%s %s failed: %s", request.method, request.url.path, exc.message)
+        return _error(exc.status_code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return _error(400, "request body is not valid JSON")
+        detail = [
+            {"field": ".".join(str(p) for p in e["loc"][1:]) or "body", "problem": e["msg"]}
+            for e in errors
+        ]
+        summary = "; ".join(f"{d['field']}: {d['problem']}" for d in detail)
+        return _error(422, summary, detail=detail)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+        return _error(500, "internal error; the server log has the details")
+
+
+def _add_routes(app: FastAPI) -> None:
+    @app.get("/")
+    def root() -> dict[str, Any]:
+        """What this API offers."""
+        return {
+            "message": "bookrag: ask the book a question",
+            "version": __version__,
+            "endpoints": {
+                "chat": "POST /chat",
+                "stream_chat": "POST /stream-chat",
+                "search": "POST /search",
+                "translate": "POST /translate",
+                "health": "GET /health",
+                "docs": "GET /docs",
+            },
+        }
+
+    @app.get("/health")
+    def health(book: BookDep, settings: SettingsDep) -> JSONResponse:
+        """Service status, checked live, with the index's size and age."""
+        qdrant_ok = book.store.ping()
+        body: dict[str, Any] = {
+            "status": "ok" if qdrant_ok else "degraded",
+            "version": __version__,
+            "services": {
+                "qdrant": "connected" if qdrant_ok else "unavailable",
+                "cohere": "configured" if settings.cohere_api_key else "not_configured",
+            },
+            "index": {"mode": "embedded" if settings.embedded else "server"},
+        }
+        if qdrant_ok:
+            stats = book.store.stats()
+            body["index"].update(
+                pages=stats.pages, chunks=stats.chunks, last_indexed=stats.last_indexed
+            )
+        return JSONResponse(body, status_code=200 if qdrant_ok else 503)
+
+    @app.post("/search")
+    def search_route(body: SearchRequest, book: BookDep) -> SearchResponse:
+        """The best section of each of the best-matching pages."""
+        if not body.query.strip():
+            raise InvalidRequest("query: must not be empty")
+        passages = search(book.store, body.query, body.limit)
+        return SearchResponse(results=[SearchResult(**p.to_json()) for p in passages])
+
+    @app.post("/chat")
+    def chat(body: ChatRequest, book: BookDep, settings: SettingsDep) -> Answer:
+        """Answer a question from the book, with the sections it comes from."""
+        return answer(book, to_question(body, settings))
+
+    @app.post("/stream-chat")
+    def stream_chat(body: ChatRequest, book: BookDep, settings: SettingsDep) -> EventSourceResponse:
+        """The same answer as `/chat`, streamed as server-sent events."""
+        question = to_question(body, settings)
+
+        async def events() -> AsyncIterator[dict[str, str]]:
+            try:
+                async for item in iterate_in_threadpool(stream_answer(book, question)):
+                    if isinstance(item, str):
+                        yield {"data": json.dumps({"token": item, "done": False})}
+                    else:
+                        final = {"done": True, "response": item.model_dump_json()}
+                        yield {"data": json.dumps(final)}
+            except BookragError as exc:
+                yield {"data": json.dumps({"error": exc.message, "done": True})}
+
+        return EventSourceResponse(
+            events(),
+            sep="\n",  # the book's client splits events on "\n\n"
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )

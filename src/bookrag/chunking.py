@@ -1,0 +1,142 @@
+"""Split a page into heading-aware chunks within a token budget.
+
+A chunk never spans two pages or two sections; small blocks of one section are packed
+together, a block larger than the budget is split at line (code) or sentence (prose)
+boundaries, and a code block is only split when it alone exceeds the budget. Each chunk
+carries its breadcrumb (page title › section › subsection).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from bookrag.loader import Page
+from bookrag.markdown import Block
+
+BREADCRUMB_SEPARATOR = " › "
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9`*\[(\"'])")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One retrievable piece of a page."""
+
+    source: str
+    page_url: str
+    title: str
+    headings: tuple[str, ...]
+    anchor: str
+    text: str
+    index: int
+
+    @property
+    def url(self) -> str:
+        """The page URL with the section's anchor."""
+        return f"{self.page_url}#{self.anchor}" if self.anchor else self.page_url
+
+    @property
+    def section(self) -> str:
+        """The heading trail below the page title ("" for the page's opening text)."""
+        return BREADCRUMB_SEPARATOR.join(self.headings)
+
+    @property
+    def breadcrumb(self) -> str:
+        """Page title › section › subsection."""
+        return BREADCRUMB_SEPARATOR.join((self.title, *self.headings))
+
+
+def count_tokens(text: str) -> int:
+    """Words and punctuation marks: close to, and usually above, a subword tokenizer's count."""
+    return len(_TOKEN.findall(text))
+
+
+def chunk_page(page: Page, max_tokens: int) -> list[Chunk]:
+    """The page's chunks in reading order."""
+    chunks: list[Chunk] = []
+    for section in page.sections:
+        headings = tuple(section.headings)
+        # The breadcrumb is indexed with the text, so it takes part of the budget.
+        room = max(max_tokens - count_tokens(" ".join((page.title, *headings))), 16)
+        for text in _pack(section.blocks, room):
+            chunks.append(
+                Chunk(page.source, page.url, page.title, headings, section.anchor, text, len(chunks))
+            )
+        if not section.blocks and headings:
+            # A heading with no text of its own still names a place in the page.
+            chunks.append(
+                Chunk(page.source, page.url, page.title, headings, section.anchor, "", len(chunks))
+            )
+    return chunks
+
+
+def _pack(blocks: list[Block], budget: int) -> Iterator[str]:
+    current: list[str] = []
+    used = 0
+    for block in blocks:
+        for piece in _fit(block, budget):
+            size = count_tokens(piece)
+            if current and used + size > budget:
+                yield "\n\n".join(current)
+                current, used = [], 0
+            current.append(piece)
+            used += size
+    if current:
+        yield "\n\n".join(current)
+
+
+def _fit(block: Block, budget: int) -> Iterator[str]:
+    """The block whole if it fits, else pieces that each fit."""
+    if count_tokens(block.text) <= budget:
+        yield block.text
+        return
+    if block.code:
+        yield from _split_code(block.text, budget)
+        return
+    units = [u for line in block.text.split("\n") for u in _SENTENCE_END.split(line)]
+    yield from _group(units, budget, " ")
+
+
+def _split_code(text: str, budget: int) -> Iterator[str]:
+    """Split a fenced code block at line boundaries, re-fencing every piece."""
+    lines = text.split("\n")
+    fence, body = lines[0], lines[1:-1]
+    room = max(budget - 4, 8)
+    for piece in _group(body, room, "\n"):
+        yield f"{fence}\n{piece}\n```"
+
+
+def _group(units: list[str], budget: int, joiner: str) -> Iterator[str]:
+    current: list[str] = []
+    used = 0
+    for unit in units:
+        size = count_tokens(unit)
+        if size > budget:  # a single over-long line or sentence: cut it by words
+            if current:
+                yield joiner.join(current)
+                current, used = [], 0
+            yield from _cut_words(unit, budget)
+            continue
+        if current and used + size > budget:
+            yield joiner.join(current)
+            current, used = [], 0
+        current.append(unit)
+        used += size
+    if current:
+        yield joiner.join(current)
+
+
+def _cut_words(text: str, budget: int) -> Iterator[str]:
+    current: list[str] = []
+    used = 0
+    for word in text.split(" "):
+        size = count_tokens(word)
+        if current and used + size > budget:
+            yield " ".join(current)
+            current, used = [], 0
+        current.append(word)
+        used += size
+    if current:
+        yield " ".join(current)

@@ -1,0 +1,172 @@
+"""The `bookrag` command: thin wrappers over the same functions the HTTP API calls."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from bookrag.answering import Book, Question, answer
+from bookrag.config import Settings, load_settings
+from bookrag.errors import BookragError, ConfigError
+from bookrag.ingest import IngestReport, ingest, site_config
+from bookrag.pages import PageDirectory
+from bookrag.retrieval import search
+from bookrag.store import BookStore, open_store
+
+app = typer.Typer(
+    help="Index a Docusaurus book and answer questions about it, citing its sections.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    for line in message.splitlines():
+        err.print(f"[red]error:[/red] {line}", highlight=False, markup=True)
+    return typer.Exit(code)
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ConfigError as exc:
+        raise _fail(str(exc), code=2) from None
+
+
+@contextmanager
+def _store(settings: Settings) -> Iterator[BookStore]:
+    try:
+        store = open_store(settings)
+    except BookragError as exc:
+        raise _fail(exc.message) from None
+    try:
+        yield store
+    except BookragError as exc:
+        raise _fail(exc.message) from None
+    finally:
+        store.close()
+
+
+@app.command("ingest")
+def ingest_command(
+    docs_dir: Annotated[Path, typer.Argument(help="The book's docs folder.")],
+    site_url: Annotated[
+        str | None, typer.Option(help="Public site URL (default: docusaurus.config's url).")
+    ] = None,
+    route_base_path: Annotated[
+        str | None, typer.Option(help="Docs route (default: docusaurus.config's, or 'docs').")
+    ] = None,
+) -> None:
+    """Index a book incrementally: new and changed pages written, deleted pages removed."""
+    settings = _settings(site_url=site_url, route_base_path=route_base_path)
+    if not docs_dir.is_dir():
+        raise _fail(f"docs folder not found: {docs_dir}")
+    site = site_config(docs_dir, settings.site_url, settings.route_base_path)
+    with _store(settings) as store:
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+        with Progress(*columns, TimeElapsedColumn(), console=err, transient=True) as progress:
+            task = progress.add_task("indexing", total=None)
+            report = ingest(
+                store,
+                docs_dir,
+                site,
+                settings.chunk_tokens,
+                on_start=lambda n: progress.update(task, total=n),
+                on_page=lambda _: progress.advance(task),
+            )
+    _print_report(report)
+
+
+def _print_report(report: IngestReport) -> None:
+    table = Table(title="ingest summary", show_header=False)
+    table.add_row("pages indexed", str(len(report.indexed)))
+    table.add_row("unchanged", str(report.unchanged))
+    table.add_row("removed", str(len(report.removed)))
+    table.add_row("skipped", str(len(report.skipped)))
+    table.add_row("chunks written", str(report.chunks))
+    table.add_row("seconds", f"{report.seconds:.2f}")
+    out.print(table)
+    for path, reason in report.skipped:
+        out.print(f"skipped {path}: {reason}", highlight=False, markup=False)
+
+
+@app.command()
+def serve(
+    docs: Annotated[
+        Path | None,
+        typer.Option(help="Docs folder to index at start-up (or BOOKRAG_DOCS_DIR)."),
+    ] = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "0.0.0.0",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 7860,
+) -> None:
+    """Serve the HTTP API; with --docs the index is brought up to date first."""
+    import uvicorn
+
+    from bookrag.api import create_app
+
+    settings = _settings(docs_dir=docs)
+    if settings.docs_dir is not None and not settings.docs_dir.is_dir():
+        raise _fail(f"docs folder not found: {settings.docs_dir}")
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    except BookragError as exc:
+        raise _fail(exc.message) from None
+
+
+def _book(store: BookStore, settings: Settings) -> Book:
+    return Book(store, PageDirectory(store), settings.min_coverage)
+
+
+@app.command("search")
+def search_command(
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    limit: Annotated[int, typer.Option(min=1, max=50, help="How many pages.")] = 5,
+) -> None:
+    """Show the best section of each best-matching page."""
+    settings = _settings()
+    with _store(settings) as store:
+        passages = search(store, query, limit)
+    if not passages:
+        out.print("no matches")
+    for rank, p in enumerate(passages, 1):
+        out.print(f"[bold]{rank}. {p.breadcrumb}[/bold]  ({p.score:.2f})")
+        out.print(f"   {p.url}", highlight=False)
+        snippet = " ".join(p.text.split())[:240]
+        out.print(f"   {snippet}", highlight=False, markup=False)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="Your question about the book.")],
+    selected_text: Annotated[
+        str | None, typer.Option("--selected-text", help="A passage the question is about.")
+    ] = None,
+    page_url: Annotated[
+        str | None, typer.Option("--page-url", help="The page the passage is on.")
+    ] = None,
+) -> None:
+    """Answer a question from the book, with its sources."""
+    settings = _settings()
+    with _store(settings) as store:
+        result = answer(_book(store, settings), Question(question, selected_text, page_url))
+    out.print(result.answer, highlight=False, markup=False)
+
+
+def main() -> None:
+    """Entry point of the `bookrag` command."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

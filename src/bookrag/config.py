@@ -1,0 +1,107 @@
+"""All settings, read once from the environment (and a local `.env`), validated at start-up.
+
+Secrets are `SecretStr`: they never show in `repr`, logs, errors or `/health`. Validation
+problems are reported one line per variable, naming the variable and never its value.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bookrag.errors import ConfigError
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name, name.lower())
+
+
+class Settings(BaseSettings):
+    """bookrag's configuration; every field is one environment variable."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    env: Literal["development", "production"] = Field("development", validation_alias=_env("BOOKRAG_ENV"))
+    data_dir: Path = Field(Path("data"), validation_alias=_env("BOOKRAG_DATA_DIR"))
+    docs_dir: Path | None = Field(None, validation_alias=_env("BOOKRAG_DOCS_DIR"))
+    site_url: str | None = Field(None, validation_alias=_env("BOOKRAG_SITE_URL"))
+    route_base_path: str | None = Field(None, validation_alias=_env("BOOKRAG_ROUTE_BASE_PATH"))
+
+    qdrant_url: str | None = Field(None, validation_alias=_env("QDRANT_URL"))
+    qdrant_api_key: SecretStr | None = Field(None, validation_alias=_env("QDRANT_API_KEY"))
+    qdrant_timeout: float = Field(10.0, gt=0, validation_alias=_env("QDRANT_TIMEOUT"))
+    collection_name: str = Field("book", min_length=1, validation_alias=_env("COLLECTION_NAME"))
+
+    cohere_api_key: SecretStr | None = Field(None, validation_alias=_env("COHERE_API_KEY"))
+
+    chunk_tokens: int = Field(350, ge=64, le=4000, validation_alias=_env("BOOKRAG_CHUNK_TOKENS"))
+    min_coverage: float = Field(0.45, ge=0, le=1, validation_alias=_env("BOOKRAG_MIN_COVERAGE"))
+    max_question_chars: int = Field(2000, gt=0, validation_alias=_env("BOOKRAG_MAX_QUESTION_CHARS"))
+    max_selected_chars: int = Field(20000, gt=0, validation_alias=_env("BOOKRAG_MAX_SELECTED_CHARS"))
+
+    allowed_origins: str = Field(
+        "https://humanoid-robotics-textbook-psi.vercel.app,http://localhost:3000",
+        validation_alias=_env("ALLOWED_ORIGINS"),
+    )
+
+    @field_validator("qdrant_url", "site_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an http(s) URL")
+        return value.strip()
+
+    @property
+    def embedded(self) -> bool:
+        """True when the index lives in this process (Qdrant local mode)."""
+        return self.qdrant_url is None
+
+    @property
+    def index_path(self) -> Path:
+        """Where the embedded index is stored."""
+        return self.data_dir / "qdrant"
+
+    def problems(self) -> list[str]:
+        """Cross-field problems that make start-up pointless."""
+        found = []
+        host = urlsplit(self.qdrant_url).hostname or "" if self.qdrant_url else ""
+        if host.endswith(".cloud.qdrant.io") and self.qdrant_api_key is None:
+            found.append("QDRANT_API_KEY: required when QDRANT_URL points at Qdrant Cloud")
+        if self.env == "production" and self.cohere_api_key is None:
+            found.append(
+                "COHERE_API_KEY: required when BOOKRAG_ENV=production "
+                "(a public deployment should not fall back to extractive answers)"
+            )
+        return found
+
+
+_FIELD_ENV = {
+    name: str(field.validation_alias.choices[0])  # type: ignore[union-attr]
+    for name, field in Settings.model_fields.items()
+}
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate settings, raising `ConfigError` with one line per problem."""
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "?"
+            variable = _FIELD_ENV.get(field, field.upper())
+            lines.append(f"{variable}: {error['msg']}")
+        raise ConfigError(lines) from None
+    problems = settings.problems()
+    if problems:
+        raise ConfigError(problems)
+    return settings

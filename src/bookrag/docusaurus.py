@@ -1,0 +1,129 @@
+"""How Docusaurus turns a docs folder into URLs: site facts, doc routes and heading anchors.
+
+The rules mirror `@docusaurus/plugin-content-docs` (number prefixes, index docs, `id` and
+`slug` front matter) and `github-slugger` (heading anchors), so a citation points at the
+exact place a reader would reach on the published site.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+# `2021-01-31-foo` and `1.2-foo` look like dates and versions, not number prefixes.
+_IGNORED_PREFIX = re.compile(r"^((\d{2}|\d{4})[-_.]\d{2}([-_.](\d{2}|\d{4}))?)(.*)$|^(\d+[-_.]\d+)(.*)$")
+_NUMBER_PREFIX = re.compile(r"^(?P<number>\d+)(?P<sep>\s*[-_.]+\s*)(?P<rest>.*)$")
+_CONFIG_STRING = r"""\s*:\s*(['"`])(?P<value>[^'"`]*)\1"""
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    """The site facts that shape a doc's URL."""
+
+    url: str = ""
+    base_url: str = "/"
+    route_base_path: str = "docs"
+    trailing_slash: bool | None = None
+
+    def page_url(self, slug: str) -> str:
+        """The public URL of the doc whose slug is `slug` (always starting with `/`)."""
+        parts = [self.base_url, self.route_base_path, slug]
+        path = "/" + "/".join(p.strip("/") for p in parts if p.strip("/"))
+        if slug.endswith("/") and path != "/":
+            path += "/"
+        if self.trailing_slash is True and not path.endswith("/"):
+            path += "/"
+        elif self.trailing_slash is False and path != "/":
+            path = path.rstrip("/")
+        return self.url.rstrip("/") + quote(path, safe="/-._~!$&'()*+,;=:@%")
+
+
+def read_site_config(docs_dir: Path) -> SiteConfig:
+    """Read `url`, `baseUrl`, `trailingSlash` and the docs `routeBasePath` beside `docs_dir`.
+
+    The config is JavaScript, so only these literal values are picked out of it; anything
+    missing keeps Docusaurus's default.
+    """
+    for name in ("docusaurus.config.ts", "docusaurus.config.js", "docusaurus.config.mjs"):
+        config_file = docs_dir.parent / name
+        if config_file.is_file():
+            return parse_site_config(config_file.read_text(encoding="utf-8", errors="replace"))
+    return SiteConfig()
+
+
+def parse_site_config(source: str) -> SiteConfig:
+    """Pick the URL facts out of the text of a `docusaurus.config` file."""
+
+    def string_value(key: str) -> str | None:
+        match = re.search(rf"\b{key}{_CONFIG_STRING}", source)
+        return match.group("value") if match else None
+
+    trailing = re.search(r"\btrailingSlash\s*:\s*(true|false)", source)
+    route_base_path = string_value("routeBasePath")
+    return SiteConfig(
+        url=string_value("url") or "",
+        base_url=string_value("baseUrl") or "/",
+        route_base_path="docs" if route_base_path is None else route_base_path,
+        trailing_slash=None if trailing is None else trailing.group(1) == "true",
+    )
+
+
+def strip_number_prefix(name: str) -> str:
+    """`01-intro` -> `intro`, leaving date- and version-like names alone."""
+    if _IGNORED_PREFIX.match(name):
+        return name
+    match = _NUMBER_PREFIX.match(name)
+    return match.group("rest") if match else name
+
+
+def doc_slug(source: str, front_matter: dict[str, object]) -> str:
+    """The slug Docusaurus gives the doc at docs-relative `source` (e.g. `a/01-b.md`)."""
+    directory, file_name = posixpath.split(source)
+    stem = posixpath.splitext(file_name)[0]
+    dir_slug = "/" + "/".join(strip_number_prefix(p) for p in directory.split("/") if p) + "/"
+    dir_slug = dir_slug.replace("//", "/")
+
+    slug = front_matter.get("slug")
+    if isinstance(slug, str) and slug.startswith("/"):
+        return slug
+    parent = directory.rsplit("/", 1)[-1].lower() if directory else None
+    if not isinstance(slug, str) and stem.lower() in {"index", "readme", parent}:
+        return dir_slug
+    doc_id = front_matter.get("id")
+    base = slug if isinstance(slug, str) else str(doc_id) if doc_id else strip_number_prefix(stem)
+    return posixpath.normpath(posixpath.join(dir_slug, base)) or "/"
+
+
+class Slugger:
+    """Heading anchors as github-slugger makes them, numbering repeats `-1`, `-2`, ..."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, int] = {}
+
+    def slug(self, text: str) -> str:
+        """The anchor for a heading whose plain text is `text`."""
+        base = slugify(text)
+        result = base
+        while result in self._seen:
+            self._seen[base] += 1
+            result = f"{base}-{self._seen[base]}"
+        self._seen[result] = 0
+        return result
+
+    def reserve(self, anchor: str) -> None:
+        """Record an explicit `{#id}` so a later heading with the same text is numbered."""
+        self._seen.setdefault(anchor, 0)
+
+
+def slugify(text: str) -> str:
+    """Lower-case, drop punctuation and symbols, turn each space into a hyphen."""
+    kept = [
+        ch
+        for ch in text.lower()
+        if ch in "- _" or unicodedata.category(ch)[0] in "LNM" or unicodedata.category(ch) == "Pc"
+    ]
+    return "".join(kept).replace(" ", "-")

@@ -1,0 +1,73 @@
+"""One error hierarchy: each class knows the HTTP status and says what went wrong.
+
+Provider and store modules translate library exceptions into these (`raise ... from exc`);
+the API has one handler that turns them into a status code and `{"error": ...}`.
+"""
+
+from __future__ import annotations
+
+
+class BookragError(Exception):
+    """Base class: a failure with a message safe to show to a client."""
+
+    status_code = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidRequest(BookragError):
+    """The request is well-formed JSON but asks for something impossible."""
+
+    status_code = 422
+
+
+class PageNotFound(BookragError):
+    """No indexed page answers to the given URL or path."""
+
+    status_code = 404
+
+
+class PageParseError(BookragError):
+    """A page's Markdown or front matter could not be read."""
+
+    status_code = 422
+
+
+class DocsNotFound(BookragError):
+    """The docs folder to ingest does not exist."""
+
+    status_code = 400
+
+
+class IndexLocked(BookragError):
+    """Another process holds the embedded index."""
+
+    status_code = 503
+
+
+class StoreUnavailable(BookragError):
+    """The vector store could not be reached or answered with an error."""
+
+    status_code = 503
+
+
+class NotConfigured(BookragError):
+    """A feature needs a setting that is not set."""
+
+    status_code = 503
+
+
+class UpstreamError(BookragError):
+    """A model provider failed after retries."""
+
+    status_code = 502
+
+
+class ConfigError(BookragError):
+    """Settings are missing or malformed; each line names a variable, never its value."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems

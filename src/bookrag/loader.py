@@ -1,0 +1,90 @@
+"""Find a Docusaurus book's pages and read each into a `Page` with its URL and sections."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from bookrag.docusaurus import SiteConfig, doc_slug
+from bookrag.errors import PageParseError
+from bookrag.markdown import Section, parse_page
+
+PAGE_SUFFIXES = (".md", ".mdx")
+# Bump when parsing or chunking changes what a page turns into, so ingest redoes every page.
+LAYOUT_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A page file as found on disk, before parsing."""
+
+    source: str  # path relative to the docs folder, with `/` separators
+    raw: bytes
+    content_hash: str
+
+
+@dataclass
+class Page:
+    """A parsed page, with the URL Docusaurus gives it."""
+
+    source: str
+    url: str
+    title: str
+    sidebar_label: str | None
+    sections: list[Section]
+    content_hash: str
+
+
+class SkipPage(Exception):
+    """A page that is deliberately not published (draft, unlisted)."""
+
+
+def discover(docs_dir: Path) -> list[Path]:
+    """Every page file Docusaurus would build, in path order.
+
+    Like Docusaurus, files and folders whose name starts with `_` are partials, not pages.
+    """
+    found = []
+    for path in docs_dir.rglob("*"):
+        relative = path.relative_to(docs_dir)
+        if path.suffix.lower() not in PAGE_SUFFIXES or not path.is_file():
+            continue
+        if any(part.startswith(("_", ".")) for part in relative.parts):
+            continue
+        found.append(path)
+    return sorted(found, key=lambda p: p.relative_to(docs_dir).as_posix())
+
+
+def read_source(docs_dir: Path, path: Path, site: SiteConfig) -> SourceFile:
+    """Read a page's bytes and fingerprint them together with the site facts."""
+    raw = path.read_bytes()
+    digest = hashlib.sha256(raw)
+    digest.update(f"\0{site.url}\0{site.base_url}\0{site.route_base_path}".encode())
+    digest.update(f"\0{site.trailing_slash}\0{LAYOUT_VERSION}".encode())
+    return SourceFile(path.relative_to(docs_dir).as_posix(), raw, digest.hexdigest())
+
+
+def load_page(file: SourceFile, site: SiteConfig) -> Page:
+    """Parse a page; raises `SkipPage` for drafts and `PageParseError` for unreadable files."""
+    try:
+        text = file.raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PageParseError(f"not UTF-8 (byte {exc.start})") from exc
+    parsed = parse_page(text)
+    front = parsed.front_matter
+    for flag in ("draft", "unlisted"):
+        if front.get(flag) is True:
+            raise SkipPage(f"{flag}: true")
+    title = front.get("title") or parsed.heading_title
+    if not title:
+        title = Path(str(front.get("id") or file.source)).stem.replace("-", " ").capitalize()
+    label = front.get("sidebar_label")
+    return Page(
+        source=file.source,
+        url=site.page_url(doc_slug(file.source, front)),
+        title=str(title).strip(),
+        sidebar_label=str(label) if label else None,
+        sections=parsed.sections,
+        content_hash=file.content_hash,
+    )

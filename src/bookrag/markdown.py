@@ -1,0 +1,243 @@
+"""Parse one Markdown/MDX page into front matter, a title and heading-delimited sections.
+
+markdown-it-py does the parsing; this module walks its tokens. Text is kept as light
+Markdown (links, emphasis, inline code, lists, tables, fenced code with its language) so a
+section can be shown, quoted and translated with its structure, while MDX-only syntax is
+dropped: top-level `import`/`export` statements and JSX tags (their inner text is kept).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+from mdit_py_plugins.container import container_plugin
+from mdit_py_plugins.front_matter import front_matter_plugin
+
+from bookrag.docusaurus import Slugger
+from bookrag.errors import PageParseError
+
+_ESM_STATEMENT = re.compile(r"^(import|export)\s")
+_EXPLICIT_ID = re.compile(r"\s*\{#([^}\s]+)\}\s*$")
+_JSX_TAG = re.compile(r"</?[A-Za-z][\w.:-]*(\s[^<>]*)?/?>")
+_MDX_COMMENT = re.compile(r"\{/\*.*?\*/\}", re.DOTALL)
+_INLINE_MARKS = {"strong": "**", "em": "*", "s": "~~"}
+
+
+@dataclass
+class Block:
+    """A paragraph, list, table or code block, as light Markdown."""
+
+    text: str
+    code: bool = False
+
+
+@dataclass
+class Section:
+    """The content between one heading and the next."""
+
+    headings: list[str]  # the heading trail below the page title, outermost first
+    anchor: str  # "" for the text before the first heading
+    blocks: list[Block] = field(default_factory=list)
+
+
+@dataclass
+class ParsedPage:
+    """What a page says, before any URL is known."""
+
+    front_matter: dict[str, Any]
+    heading_title: str | None
+    sections: list[Section]
+
+
+def _parser() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+    md.use(front_matter_plugin)
+    # Docusaurus admonitions (`:::tip Title` ... `:::`) of any kind.
+    md.use(container_plugin, name="admonition", validate=lambda params, *args: True)
+    return md
+
+
+_MD = _parser()
+
+
+def parse_page(source: str) -> ParsedPage:
+    """Split a Markdown/MDX page into its front matter, `# title` and sections."""
+    try:
+        tokens = _MD.parse(source)
+    except Exception as exc:  # markdown-it raises plain exceptions on pathological input
+        raise PageParseError(f"markdown could not be parsed: {exc}") from exc
+    return _Walker(tokens).walk()
+
+
+class _Walker:
+    def __init__(self, tokens: list[Token]) -> None:
+        self.tokens = tokens
+        self.front_matter: dict[str, Any] = {}
+        self.title: str | None = None
+        self.slugger = Slugger()
+        self.sections = [Section(headings=[], anchor="")]
+        self.levels: list[int] = []  # heading level of each entry of the current trail
+        self.lists: list[list[int]] = []  # per open list: [ordered?, next number]
+        self.lines: list[str] = []  # lines of the list/table/quote being built
+        self.quote_depth = 0
+        self.row: list[str] = []
+
+    def walk(self) -> ParsedPage:
+        i = 0
+        while i < len(self.tokens):
+            i = self._step(i)
+        sections = [s for s in self.sections if s.blocks or s.anchor]
+        return ParsedPage(self.front_matter, self.title, sections)
+
+    def _emit(self, text: str, code: bool = False) -> None:
+        if text.strip():
+            self.sections[-1].blocks.append(Block(text.rstrip("\n"), code))
+
+    def _step(self, i: int) -> int:
+        tok = self.tokens[i]
+        kind = tok.type
+        if kind == "front_matter":
+            self.front_matter = _load_front_matter(tok.content)
+        elif kind == "heading_open":
+            self._heading(tok, self.tokens[i + 1])
+            return i + 3
+        elif kind == "paragraph_open":
+            inline = self.tokens[i + 1]
+            if not (tok.level == 0 and _ESM_STATEMENT.match(inline.content)):
+                self._paragraph(render_inline(inline.children or []))
+            return i + 3
+        elif kind in ("bullet_list_open", "ordered_list_open"):
+            start = int(tok.attrGet("start") or 1)
+            self.lists.append([kind == "ordered_list_open", start])
+        elif kind == "list_item_open":
+            self.lines.append("")  # marks where the next item starts
+        elif kind in ("bullet_list_close", "ordered_list_close"):
+            self.lists.pop()
+            if not self.lists and not self.quote_depth:
+                self._flush_lines()
+        elif kind == "blockquote_open":
+            self.quote_depth += 1
+        elif kind == "blockquote_close":
+            self.quote_depth -= 1
+            if not self.quote_depth and not self.lists:
+                self._flush_lines()
+        elif kind in ("fence", "code_block"):
+            lang = tok.info.strip().split(" ")[0] if tok.info else ""
+            self._flush_lines()
+            self._emit(f"```{lang}\n{tok.content}```", code=True)
+        elif kind == "html_block":
+            text = _JSX_TAG.sub("", _MDX_COMMENT.sub("", tok.content))
+            for paragraph in re.split(r"\n\s*\n", text):
+                self._paragraph(" ".join(paragraph.split()))
+        elif kind == "tr_open":
+            self.row = []
+        elif kind in ("th_open", "td_open"):
+            self.row.append(render_inline(self.tokens[i + 1].children or []).replace("|", "\\|"))
+            return i + 3
+        elif kind == "tr_close":
+            self.lines.append("| " + " | ".join(self.row) + " |")
+            if self.tokens[i + 1].type == "thead_close":
+                self.lines.append("|" + "---|" * len(self.row))
+        elif kind == "table_close":
+            self._flush_lines()
+        return i + 1
+
+    def _paragraph(self, text: str) -> None:
+        if not text.strip():
+            return
+        if self.lists:
+            ordered, number = self.lists[-1]
+            indent = "   " * (len(self.lists) - 1)
+            starts_item = bool(self.lines) and self.lines[-1] == ""
+            if starts_item:
+                self.lines.pop()
+                marker = f"{number}. " if ordered else "- "
+                if ordered:
+                    self.lists[-1][1] += 1
+                text = indent + marker + text.replace("\n", "\n" + indent + "   ")
+            else:
+                text = indent + "   " + text
+        if self.quote_depth:
+            text = "\n".join("> " * self.quote_depth + line for line in text.split("\n"))
+        if self.lists or self.quote_depth:
+            self.lines.append(text)
+        else:
+            self._emit(text)
+
+    def _flush_lines(self) -> None:
+        lines = [line for line in self.lines if line]
+        self.lines = []
+        if lines:
+            self._emit("\n".join(lines))
+
+    def _heading(self, tok: Token, inline: Token) -> None:
+        level = int(tok.tag[1])
+        text = heading_text(inline.children or [])
+        explicit = _EXPLICIT_ID.search(text)
+        if explicit:
+            text = text[: explicit.start()]
+        if level == 1 and self.title is None and not self.levels and not self.sections[-1].blocks:
+            self.title = text
+            return
+        if explicit:
+            anchor = explicit.group(1)
+            self.slugger.reserve(anchor)
+        else:
+            anchor = self.slugger.slug(text)
+        while self.levels and self.levels[-1] >= level:
+            self.levels.pop()
+        trail = self.sections[-1].headings[: len(self.levels)]
+        self.levels.append(level)
+        self.sections.append(Section(headings=[*trail, text], anchor=anchor))
+
+
+def _load_front_matter(content: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(content)
+    except yaml.YAMLError as exc:
+        raise PageParseError(f"front matter is not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise PageParseError("front matter is not a mapping")
+    return data
+
+
+def render_inline(children: list[Token]) -> str:
+    """Inline tokens back to light Markdown, without HTML/JSX tags."""
+    out: list[str] = []
+    hrefs: list[str] = []
+    for child in children:
+        kind = child.type
+        if kind == "text":
+            out.append(child.content)
+        elif kind == "code_inline":
+            fence = "``" if "`" in child.content else "`"
+            out.append(f"{fence}{child.content}{fence}")
+        elif kind in ("softbreak", "hardbreak"):
+            out.append("\n")
+        elif kind == "link_open":
+            hrefs.append(str(child.attrGet("href") or ""))
+            out.append("[")
+        elif kind == "link_close":
+            out.append(f"]({hrefs.pop()})")
+        elif kind == "image":
+            out.append(child.content)
+        elif kind.endswith(("_open", "_close")) and kind.rsplit("_", 1)[0] in _INLINE_MARKS:
+            out.append(_INLINE_MARKS[kind.rsplit("_", 1)[0]])
+    return "".join(out).strip()
+
+
+def heading_text(children: list[Token]) -> str:
+    """The plain text of a heading, as Docusaurus slugs it."""
+    parts = [
+        " " if child.type.endswith("break") else child.content
+        for child in children
+        if child.type in ("text", "code_inline", "image", "softbreak", "hardbreak")
+    ]
+    return " ".join("".join(parts).split())

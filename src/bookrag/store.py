@@ -1,0 +1,357 @@
+"""The index: one Qdrant collection holding a book's chunks, page records and statistics.
+
+Point layout (collection `COLLECTION_NAME`, default `book`):
+
+- chunk points, id `uuid5("chunk:<source>:<index>")`, sparse vector `bm25` (see `lexical`),
+  payload:
+    kind="chunk"; source (page path relative to the docs folder, e.g. `a/01-b.md`);
+    page_url (the page's public URL); url (page_url + `#anchor` when the chunk is under a
+    heading); title (page title); section (heading trail below the title, joined with ` › `);
+    headings (that trail as a list); anchor (heading id, "" for the page's opening text);
+    text (the chunk as light Markdown); chunk_index (position in the page); page_hash.
+- page records, id `uuid5("page:<source>")`, no vector, payload:
+    kind="page"; source; url; url_path (the URL's path, for lookups by URL); title;
+    sidebar_label; page_hash (sha256 of the file and the site facts; written last, so a page
+    whose chunks were not all written is redone by the next ingest); chunks (count);
+    indexed_at (ISO time).
+- one statistics point, id `uuid5("meta")`, no vector, payload:
+    kind="meta"; term_df ({term id: number of chunks containing it}, used to weigh query
+    terms for the relevance floor); chunks; pages; indexed_at.
+
+The collection's IDF modifier on `bm25` completes BM25 scoring at query time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import os
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlsplit
+
+from qdrant_client import QdrantClient, models
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+
+from bookrag import lexical
+from bookrag.chunking import Chunk
+from bookrag.config import Settings
+from bookrag.errors import IndexLocked, StoreUnavailable
+from bookrag.loader import Page
+
+SPARSE = "bm25"
+_NAMESPACE = uuid.UUID("4f0d6a3e-7b1c-4d7e-9a51-2b8f3c6d9e10")
+_META_ID = str(uuid.uuid5(_NAMESPACE, "meta"))
+_BATCH = 256
+
+
+def chunk_id(source: str, index: int) -> str:
+    return str(uuid.uuid5(_NAMESPACE, f"chunk:{source}:{index}"))
+
+
+def page_id(source: str) -> str:
+    return str(uuid.uuid5(_NAMESPACE, f"page:{source}"))
+
+
+def _kind(value: str) -> models.FieldCondition:
+    return models.FieldCondition(key="kind", match=models.MatchValue(value=value))
+
+
+def _source(value: str) -> models.FieldCondition:
+    return models.FieldCondition(key="source", match=models.MatchValue(value=value))
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A chunk returned by a search, with its score."""
+
+    id: str
+    score: float
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    pages: int
+    chunks: int
+    last_indexed: str | None
+
+
+class BookStore:
+    """Reads and writes the book's collection; every Qdrant error becomes `StoreUnavailable`."""
+
+    def __init__(
+        self,
+        client: QdrantClient,
+        collection: str,
+        embedded: bool,
+        release: Callable[[], None] | None = None,
+    ) -> None:
+        self.client = client
+        self.collection = collection
+        self.embedded = embedded
+        self._release = release
+        self._term_df: dict[int, int] | None = None
+        self._chunk_total = 0
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def ensure_collection(self) -> None:
+        """Create the collection and its payload indexes if they are missing."""
+        with self._errors():
+            if self.client.collection_exists(self.collection):
+                return
+            self.client.create_collection(
+                self.collection,
+                vectors_config={},
+                sparse_vectors_config={
+                    SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)
+                },
+            )
+            if not self.embedded:  # local mode has no payload indexes
+                for key in ("kind", "source", "url_path"):
+                    self.client.create_payload_index(
+                        self.collection, key, models.PayloadSchemaType.KEYWORD
+                    )
+
+    def ping(self) -> bool:
+        """True if the store answers right now."""
+        try:
+            self.client.collection_exists(self.collection)
+        except Exception:
+            return False
+        return True
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def page_hashes(self) -> dict[str, str]:
+        """Content hash of every fully indexed page, by source path."""
+        return {p["source"]: p["page_hash"] for p in self._scroll([_kind("page")])}
+
+    def write_page(self, page: Page, chunks: list[Chunk]) -> None:
+        """Replace a page's chunks, then commit its record (the hash) last."""
+        url_path = urlsplit(page.url).path
+        points = [
+            models.PointStruct(
+                id=chunk_id(c.source, c.index),
+                vector={SPARSE: lexical.document_vector(f"{c.breadcrumb}\n{c.text}")},
+                payload={
+                    "kind": "chunk",
+                    "source": c.source,
+                    "page_url": c.page_url,
+                    "url": c.url,
+                    "title": c.title,
+                    "section": c.section,
+                    "headings": list(c.headings),
+                    "anchor": c.anchor,
+                    "text": c.text,
+                    "chunk_index": c.index,
+                    "page_hash": page.content_hash,
+                },
+            )
+            for c in chunks
+        ]
+        record = models.PointStruct(
+            id=page_id(page.source),
+            vector={},
+            payload={
+                "kind": "page",
+                "source": page.source,
+                "url": page.url,
+                "url_path": url_path,
+                "title": page.title,
+                "sidebar_label": page.sidebar_label,
+                "page_hash": page.content_hash,
+                "chunks": len(chunks),
+                "indexed_at": _now(),
+            },
+        )
+        with self._errors():
+            for start in range(0, len(points), _BATCH):
+                self.client.upsert(self.collection, points[start : start + _BATCH], wait=True)
+            stale = models.Filter(
+                must=[
+                    _kind("chunk"),
+                    _source(page.source),
+                    models.FieldCondition(key="chunk_index", range=models.Range(gte=len(chunks))),
+                ]
+            )
+            self.client.delete(self.collection, models.FilterSelector(filter=stale), wait=True)
+            self.client.upsert(self.collection, [record], wait=True)
+
+    def remove_page(self, source: str) -> None:
+        """Delete a page's record first (so a crash leaves it to be removed again), then its chunks."""
+        with self._errors():
+            self.client.delete(self.collection, models.PointIdsList(points=[page_id(source)]))
+            self.client.delete(
+                self.collection,
+                models.FilterSelector(filter=models.Filter(must=[_source(source)])),
+                wait=True,
+            )
+
+    def refresh_statistics(self) -> None:
+        """Recount term document frequencies over all chunks and store them with the totals."""
+        df: Counter[int] = Counter()
+        chunks = 0
+        with self._errors():
+            offset = None
+            while True:
+                points, offset = self.client.scroll(
+                    self.collection,
+                    scroll_filter=models.Filter(must=[_kind("chunk")]),
+                    with_payload=False,
+                    with_vectors=[SPARSE],
+                    limit=1024,
+                    offset=offset,
+                )
+                for point in points:
+                    vector = (point.vector or {}).get(SPARSE)  # type: ignore[union-attr]
+                    if isinstance(vector, models.SparseVector):
+                        df.update(vector.indices)
+                    chunks += 1
+                if offset is None:
+                    break
+            pages = self.client.count(
+                self.collection, count_filter=models.Filter(must=[_kind("page")]), exact=True
+            ).count
+            meta = {
+                "kind": "meta",
+                "term_df": {str(k): v for k, v in df.items()},
+                "chunks": chunks,
+                "pages": pages,
+                "indexed_at": _now(),
+            }
+            self.client.upsert(
+                self.collection, [models.PointStruct(id=_META_ID, vector={}, payload=meta)]
+            )
+        self._term_df = dict(df)
+        self._chunk_total = chunks
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def search(self, text: str, limit: int) -> list[Hit]:
+        """Chunks ranked by BM25 against `text`."""
+        vector = lexical.query_vector(text)
+        if not vector.indices:
+            return []
+        with self._errors():
+            response = self.client.query_points(
+                self.collection, query=vector, using=SPARSE, limit=limit, with_payload=True
+            )
+        return [Hit(str(p.id), p.score, p.payload or {}) for p in response.points]
+
+    def term_weights(self, term_ids: Iterable[int]) -> dict[int, float]:
+        """BM25 inverse document frequency of each term (unseen terms weigh the most)."""
+        if self._term_df is None:
+            self._load_statistics()
+        df = self._term_df or {}
+        n = self._chunk_total
+        return {t: lexical.idf(df.get(t, 0), n) for t in term_ids}
+
+    def stats(self) -> IndexStats:
+        """Pages, chunks and the time of the last ingest that changed something."""
+        with self._errors():
+            if not self.client.collection_exists(self.collection):
+                return IndexStats(0, 0, None)
+            found = self.client.retrieve(self.collection, [_META_ID], with_payload=True)
+        if not found or not found[0].payload:
+            return IndexStats(0, 0, None)
+        meta = found[0].payload
+        return IndexStats(int(meta["pages"]), int(meta["chunks"]), meta.get("indexed_at"))
+
+    def pages(self) -> list[dict[str, Any]]:
+        """Every page record, in source order."""
+        return sorted(self._scroll([_kind("page")]), key=lambda p: str(p["source"]))
+
+    def page_chunks(self, source: str) -> list[dict[str, Any]]:
+        """A page's chunks in reading order."""
+        chunks = self._scroll([_kind("chunk"), _source(source)])
+        return sorted(chunks, key=lambda c: int(c["chunk_index"]))
+
+    def _load_statistics(self) -> None:
+        with self._errors():
+            found = self.client.retrieve(self.collection, [_META_ID], with_payload=True)
+        meta = found[0].payload if found and found[0].payload else {}
+        self._term_df = {int(k): int(v) for k, v in meta.get("term_df", {}).items()}
+        self._chunk_total = int(meta.get("chunks", 0))
+
+    def _scroll(self, must: list[models.Condition]) -> Iterator[dict[str, Any]]:
+        with self._errors():
+            offset = None
+            while True:
+                points, offset = self.client.scroll(
+                    self.collection,
+                    scroll_filter=models.Filter(must=must),
+                    with_payload=True,
+                    limit=1024,
+                    offset=offset,
+                )
+                out = [p.payload or {} for p in points]
+                yield from out
+                if offset is None:
+                    break
+
+    @staticmethod
+    @contextmanager
+    def _errors() -> Iterator[None]:
+        """Turn transport and server errors from Qdrant into `StoreUnavailable`."""
+        try:
+            yield
+        except (ResponseHandlingException, UnexpectedResponse, OSError, TimeoutError) as exc:
+            raise StoreUnavailable(
+                f"the vector store is unavailable ({type(exc).__name__})"
+            ) from exc
+
+    def close(self) -> None:
+        """Close the client and give up the embedded index."""
+        self.client.close()
+        if self._release is not None:
+            self._release()
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+class _IndexLock:
+    """An exclusive lock on the embedded index folder, held for the life of the store."""
+
+    def __init__(self, path: Path) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        self._file: IO[str] = open(path / "bookrag.lock", "w")  # noqa: SIM115
+        try:
+            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._file.close()
+            raise IndexLocked(
+                f"the embedded index in {path} is in use by another bookrag process; "
+                "stop it first, or run a Qdrant server (set QDRANT_URL) so several "
+                "processes can share one index"
+            ) from None
+        self._file.write(str(os.getpid()))
+        self._file.flush()
+
+    def release(self) -> None:
+        self._file.close()
+
+
+def open_store(settings: Settings) -> BookStore:
+    """Connect to the configured Qdrant (embedded by default); no collection is created."""
+    if settings.embedded:
+        lock = _IndexLock(settings.index_path)
+        try:
+            client = QdrantClient(path=str(settings.index_path))
+        except Exception:
+            lock.release()
+            raise
+        return BookStore(client, settings.collection_name, embedded=True, release=lock.release)
+    api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
+    client = QdrantClient(
+        url=settings.qdrant_url, api_key=api_key, timeout=int(settings.qdrant_timeout)
+    )
+    return BookStore(client, settings.collection_name, embedded=False)
