@@ -15,9 +15,10 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from bookrag import lexical
+from bookrag.config import Settings
 from bookrag.errors import PageNotFound
 from bookrag.pages import PageDirectory
-from bookrag.retrieval import Passage, coverage, query_weights, search
+from bookrag.retrieval import Passage, QueryTerms, query_terms, relevance, search
 from bookrag.store import BookStore
 
 NOT_FOUND = "I couldn't find this in the book."
@@ -25,6 +26,7 @@ EXPLAIN = "Explain this passage."
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9`*\[(\"'])")
 _MAX_QUOTES = 3
 _SELECTION_QUERY_WORDS = 120
+_MIN_PASSAGE_COVERAGE = 0.1  # a supporting passage must share some weight with the question
 
 
 class Turn(BaseModel):
@@ -72,11 +74,15 @@ class Question:
 
 @dataclass
 class Book:
-    """Everything answering needs: the index and its page directory."""
+    """Everything answering needs: the index, its page directory and the relevance floor."""
 
     store: BookStore
     pages: PageDirectory
-    min_coverage: float
+    min_relevance: float
+
+    @classmethod
+    def open(cls, store: BookStore, settings: Settings) -> Book:
+        return cls(store, PageDirectory(store), settings.min_relevance)
 
 
 @dataclass(frozen=True)
@@ -98,16 +104,15 @@ def answer(book: Book, question: Question) -> Answer:
     passages = context_passages(book, question)
     if not passages:
         return not_found()
-    weights = query_weights(book.store, question.text)
-    quotes = _best_quotes(passages, weights, question.selected_text)
+    terms = query_terms(book.store, question.text)
+    quotes = _best_quotes(passages, terms, question.selected_text)
     return _extractive(quotes)
 
 
 def stream_answer(book: Book, question: Question) -> Iterator[str | Answer]:
     """The answer's text in small pieces, then the whole `Answer`."""
     result = answer(book, question)
-    for piece in re.findall(r"\S+\s*", result.answer):
-        yield piece
+    yield from re.findall(r"\S+\s*", result.answer)
     yield result
 
 
@@ -117,14 +122,20 @@ def context_passages(book: Book, question: Question) -> list[Passage]:
     A selected passage comes first (from its page when `page_url` says which), and the
     question is then answered around it even if the rest of the book is silent.
     """
-    passages = search(book.store, retrieval_query(question), limit=5)
+    query = retrieval_query(question)
+    passages = search(book.store, query, limit=5)
     selected = _selection_passage(book, question) if question.selected_text else None
     if selected is not None:
         rest = [p for p in passages if p.url != selected.url]
         return [selected, *rest[:2]]
     if question.selected_text:
         return passages[:3]
-    return [p for p in passages[:3] if p.coverage >= book.min_coverage]
+    if not passages:
+        return []
+    terms = query_terms(book.store, query)
+    if relevance(terms, passages[0]) < book.min_relevance:
+        return []
+    return [p for p in passages[:3] if p.coverage >= _MIN_PASSAGE_COVERAGE]
 
 
 def not_found() -> Answer:
@@ -165,15 +176,13 @@ def _units(text: str) -> Iterator[str]:
             yield from (s.strip() for s in _SENTENCE.split(line) if len(s.split()) >= 3)
 
 
-def _best_quotes(
-    passages: list[Passage], weights: dict[str, float], selection: str | None
-) -> list[_Quote]:
+def _best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | None) -> list[_Quote]:
     quotes: list[_Quote] = []
     for rank, passage in enumerate(passages):
         units = list(_units(passage.text)) or [passage.text.strip()[:400]]
-        scored = sorted(units, key=lambda u: (coverage(weights, u), -len(u)), reverse=True)
+        scored = sorted(units, key=lambda u: (terms.coverage(u), -len(u)), reverse=True)
         take = 2 if rank == 0 else 1
-        chosen = [u for u in scored[:take] if rank == 0 or coverage(weights, u) > 0]
+        chosen = [u for u in scored[:take] if rank == 0 or terms.coverage(u) > 0]
         # Keep the book's order inside one section.
         quotes.extend(_Quote(passage, u) for u in sorted(chosen, key=units.index))
         if len(quotes) >= _MAX_QUOTES:

@@ -23,7 +23,6 @@ from bookrag.config import Settings, load_settings
 from bookrag.errors import BookragError, InvalidRequest
 from bookrag.ingest import ingest, site_config
 from bookrag.origins import parse_origins
-from bookrag.pages import PageDirectory
 from bookrag.retrieval import search
 from bookrag.store import BookStore, open_store
 
@@ -83,9 +82,7 @@ def to_question(body: ChatRequest, settings: Settings) -> Question:
     if len(body.question) > settings.max_question_chars:
         raise InvalidRequest(f"question: longer than {settings.max_question_chars} characters")
     if selected and len(selected) > settings.max_selected_chars:
-        raise InvalidRequest(
-            f"selected_text: longer than {settings.max_selected_chars} characters"
-        )
+        raise InvalidRequest(f"selected_text: longer than {settings.max_selected_chars} characters")
     return Question(question, selected, body.page_url, tuple(body.history))
 
 
@@ -98,7 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store = open_store(settings)
         try:
             await anyio.to_thread.run_sync(_prepare, store, settings)
-            app.state.book = Book(store, PageDirectory(store), settings.min_coverage)
+            app.state.book = Book.open(store, settings)
             yield
         finally:
             store.close()

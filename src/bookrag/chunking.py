@@ -60,14 +60,14 @@ def chunk_page(page: Page, max_tokens: int) -> list[Chunk]:
         headings = tuple(section.headings)
         # The breadcrumb is indexed with the text, so it takes part of the budget.
         room = max(max_tokens - count_tokens(" ".join((page.title, *headings))), 16)
-        for text in _pack(section.blocks, room):
+        texts = list(_pack(section.blocks, room))
+        if not texts and headings:
+            texts = [""]  # a heading with no text of its own still names a place in the page
+        for text in texts:
             chunks.append(
-                Chunk(page.source, page.url, page.title, headings, section.anchor, text, len(chunks))
-            )
-        if not section.blocks and headings:
-            # A heading with no text of its own still names a place in the page.
-            chunks.append(
-                Chunk(page.source, page.url, page.title, headings, section.anchor, "", len(chunks))
+                Chunk(
+                    page.source, page.url, page.title, headings, section.anchor, text, len(chunks)
+                )
             )
     return chunks
 

@@ -18,7 +18,6 @@ from bookrag.answering import Book, Question, answer
 from bookrag.config import Settings, load_settings
 from bookrag.errors import BookragError, ConfigError
 from bookrag.ingest import IngestReport, ingest, site_config
-from bookrag.pages import PageDirectory
 from bookrag.retrieval import search
 from bookrag.store import BookStore, open_store
 
@@ -125,10 +124,6 @@ def serve(
         raise _fail(exc.message) from None
 
 
-def _book(store: BookStore, settings: Settings) -> Book:
-    return Book(store, PageDirectory(store), settings.min_coverage)
-
-
 @app.command("search")
 def search_command(
     query: Annotated[str, typer.Argument(help="What to look for.")],
@@ -160,7 +155,7 @@ def ask(
     """Answer a question from the book, with its sources."""
     settings = _settings()
     with _store(settings) as store:
-        result = answer(_book(store, settings), Question(question, selected_text, page_url))
+        result = answer(Book.open(store, settings), Question(question, selected_text, page_url))
     out.print(result.answer, highlight=False, markup=False)
 
 

@@ -27,7 +27,9 @@ class Settings(BaseSettings):
         env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
     )
 
-    env: Literal["development", "production"] = Field("development", validation_alias=_env("BOOKRAG_ENV"))
+    env: Literal["development", "production"] = Field(
+        "development", validation_alias=_env("BOOKRAG_ENV")
+    )
     data_dir: Path = Field(Path("data"), validation_alias=_env("BOOKRAG_DATA_DIR"))
     docs_dir: Path | None = Field(None, validation_alias=_env("BOOKRAG_DOCS_DIR"))
     site_url: str | None = Field(None, validation_alias=_env("BOOKRAG_SITE_URL"))
@@ -41,9 +43,11 @@ class Settings(BaseSettings):
     cohere_api_key: SecretStr | None = Field(None, validation_alias=_env("COHERE_API_KEY"))
 
     chunk_tokens: int = Field(350, ge=64, le=4000, validation_alias=_env("BOOKRAG_CHUNK_TOKENS"))
-    min_coverage: float = Field(0.45, ge=0, le=1, validation_alias=_env("BOOKRAG_MIN_COVERAGE"))
+    min_relevance: float = Field(0.3, ge=0, le=1, validation_alias=_env("BOOKRAG_MIN_RELEVANCE"))
     max_question_chars: int = Field(2000, gt=0, validation_alias=_env("BOOKRAG_MAX_QUESTION_CHARS"))
-    max_selected_chars: int = Field(20000, gt=0, validation_alias=_env("BOOKRAG_MAX_SELECTED_CHARS"))
+    max_selected_chars: int = Field(
+        20000, gt=0, validation_alias=_env("BOOKRAG_MAX_SELECTED_CHARS")
+    )
 
     allowed_origins: str = Field(
         "https://humanoid-robotics-textbook-psi.vercel.app,http://localhost:3000",

@@ -15,7 +15,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 # `2021-01-31-foo` and `1.2-foo` look like dates and versions, not number prefixes.
-_IGNORED_PREFIX = re.compile(r"^((\d{2}|\d{4})[-_.]\d{2}([-_.](\d{2}|\d{4}))?)(.*)$|^(\d+[-_.]\d+)(.*)$")
+_IGNORED_PREFIX = re.compile(
+    r"^((\d{2}|\d{4})[-_.]\d{2}([-_.](\d{2}|\d{4}))?)(.*)$"  # dates
+    r"|^(\d+[-_.]\d+)(.*)$"  # versions
+)
 _NUMBER_PREFIX = re.compile(r"^(?P<number>\d+)(?P<sep>\s*[-_.]+\s*)(?P<rest>.*)$")
 _CONFIG_STRING = r"""\s*:\s*(['"`])(?P<value>[^'"`]*)\1"""
 

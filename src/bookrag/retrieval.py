@@ -3,7 +3,8 @@
 Chunks are ranked by BM25 in Qdrant; a page is ranked by its best chunk, lifted a little by
 its other matching chunks, so results are the best section of each of the best pages rather
 than several chunks of one paragraph. The relevance floor weighs the query's terms by IDF:
-a query whose rare terms the best section does not contain is not covered by the book.
+a query is covered when its weighty terms occur in the book at all and in its best
+section in particular (`relevance`).
 """
 
 from __future__ import annotations
@@ -59,27 +60,50 @@ def search(store: BookStore, query: str, limit: int = 5) -> list[Passage]:
         elif scores[source] == best[source].score:
             scores[source] += SUPPORT_WEIGHT * hit.score
     ranked = sorted(best, key=lambda s: scores[s], reverse=True)[:limit]
-    weights = query_weights(store, query)
-    return [_passage(best[s], scores[s], weights) for s in ranked]
+    terms = query_terms(store, query)
+    return [_passage(best[s], scores[s], terms) for s in ranked]
 
 
-def query_weights(store: BookStore, query: str) -> dict[str, float]:
-    """Each distinct query term with its IDF weight."""
+@dataclass(frozen=True)
+class QueryTerms:
+    """A query's distinct terms with their IDF weights, and which of them the book has."""
+
+    weights: dict[str, float]
+    in_book: frozenset[str]
+
+    @property
+    def book_coverage(self) -> float:
+        """IDF-weighted share of the query's terms that occur anywhere in the book."""
+        return self.coverage_of(self.in_book)
+
+    def coverage(self, text: str) -> float:
+        """IDF-weighted share of the query's terms found in `text`."""
+        return self.coverage_of(set(lexical.terms(text)))
+
+    def coverage_of(self, present: set[str] | frozenset[str]) -> float:
+        total = sum(self.weights.values())
+        if not total:
+            return 0.0
+        return sum(w for t, w in self.weights.items() if t in present) / total
+
+
+def query_terms(store: BookStore, query: str) -> QueryTerms:
+    """Weigh the query's terms by how rare they are in the book (unseen terms weigh most)."""
     unique = list(dict.fromkeys(lexical.terms(query)))
-    by_id = store.term_weights(lexical.term_id(t) for t in unique)
-    return {t: by_id[lexical.term_id(t)] for t in unique}
+    ids = {t: lexical.term_id(t) for t in unique}
+    df, n = store.document_frequencies(ids.values())
+    return QueryTerms(
+        weights={t: lexical.idf(df[i], n) for t, i in ids.items()},
+        in_book=frozenset(t for t, i in ids.items() if df[i] > 0),
+    )
 
 
-def coverage(weights: dict[str, float], text: str) -> float:
-    """IDF-weighted share of the query terms found in `text` (0 when the query has none)."""
-    total = sum(weights.values())
-    if not total:
-        return 0.0
-    present = set(lexical.terms(text))
-    return sum(w for t, w in weights.items() if t in present) / total
+def relevance(terms: QueryTerms, passage: Passage) -> float:
+    """How well the book, and this passage of it, covers the query (0 to 1)."""
+    return (terms.book_coverage + passage.coverage) / 2
 
 
-def _passage(hit: Hit, score: float, weights: dict[str, float]) -> Passage:
+def _passage(hit: Hit, score: float, terms: QueryTerms) -> Passage:
     p = hit.payload
     title, section, text = str(p["title"]), str(p.get("section", "")), str(p.get("text", ""))
     return Passage(
@@ -90,5 +114,5 @@ def _passage(hit: Hit, score: float, weights: dict[str, float]) -> Passage:
         section=section,
         text=text,
         score=score,
-        coverage=coverage(weights, f"{title} {section}\n{text}"),
+        coverage=terms.coverage(f"{title} {section}\n{text}"),
     )

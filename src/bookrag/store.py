@@ -185,7 +185,7 @@ class BookStore:
             self.client.upsert(self.collection, [record], wait=True)
 
     def remove_page(self, source: str) -> None:
-        """Delete a page's record first (so a crash leaves it to be removed again), then its chunks."""
+        """Delete a page's record, then its chunks (a crash between leaves no record behind)."""
         with self._errors():
             self.client.delete(self.collection, models.PointIdsList(points=[page_id(source)]))
             self.client.delete(
@@ -245,13 +245,12 @@ class BookStore:
             )
         return [Hit(str(p.id), p.score, p.payload or {}) for p in response.points]
 
-    def term_weights(self, term_ids: Iterable[int]) -> dict[int, float]:
-        """BM25 inverse document frequency of each term (unseen terms weigh the most)."""
+    def document_frequencies(self, term_ids: Iterable[int]) -> tuple[dict[int, int], int]:
+        """How many chunks contain each term, and how many chunks there are."""
         if self._term_df is None:
             self._load_statistics()
         df = self._term_df or {}
-        n = self._chunk_total
-        return {t: lexical.idf(df.get(t, 0), n) for t in term_ids}
+        return {t: df.get(t, 0) for t in term_ids}, self._chunk_total
 
     def stats(self) -> IndexStats:
         """Pages, chunks and the time of the last ingest that changed something."""
