@@ -168,12 +168,16 @@ def _selection_passage(book: Book, question: Question) -> Passage | None:
 
 
 def _units(text: str) -> Iterator[str]:
-    """Sentences and list items of a section's prose (code blocks are left out)."""
-    for block in text.split("\n\n"):
-        if block.lstrip().startswith("```") or block.lstrip().startswith("|"):
+    """Sentences and list items of a section's prose (code blocks and tables are left out)."""
+    in_code = False
+    for line in text.split("\n"):
+        stripped = line.strip()
+        if stripped.startswith("```"):
+            in_code = not in_code
             continue
-        for line in block.split("\n"):
-            yield from (s.strip() for s in _SENTENCE.split(line) if len(s.split()) >= 3)
+        if in_code or stripped.startswith("|"):
+            continue
+        yield from (s.strip() for s in _SENTENCE.split(stripped) if len(s.split()) >= 3)
 
 
 def _best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | None) -> list[_Quote]:

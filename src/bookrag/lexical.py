@@ -8,6 +8,7 @@ frequency at query time, which completes the BM25 score. Term ids are CRC32s of 
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import zlib
@@ -62,6 +63,27 @@ def _stem(word: str) -> str:
 def terms(text: str) -> list[str]:
     """Stemmed, stop-word-free terms of `text`, in order, repeats kept."""
     return [_stem(w) for w in words(text) if w not in STOP_WORDS and (len(w) > 1 or w.isdigit())]
+
+
+def name_terms(text: str) -> set[str]:
+    """Stemmed terms of the names in `text`: acronyms, CamelCase, capitalised words that do not
+    start a sentence, and words mixing letters and digits (`MQTT`, `InfluxDB`, `Grafana`, `PX4`).
+    """
+    names: set[str] = set()
+    sentence_start = True
+    for match in _WORD.finditer(text):
+        word = match.group()
+        mixed = any(c.isdigit() for c in word) and any(c.isalpha() for c in word)
+        capitalised = word[0].isupper() and not sentence_start
+        if len(word) > 1 and (capitalised or word.isupper() or mixed or _is_camel(word)):
+            names.update(terms(word))
+        tail = text[match.end() : match.end() + 2]
+        sentence_start = tail[:1] in ".?!" and tail[:1] != ""
+    return names
+
+
+def _is_camel(word: str) -> bool:
+    return any(a.islower() and b.isupper() for a, b in itertools.pairwise(word))
 
 
 def term_id(term: str) -> int:

@@ -3,8 +3,9 @@
 Chunks are ranked by BM25 in Qdrant; a page is ranked by its best chunk, lifted a little by
 its other matching chunks, so results are the best section of each of the best pages rather
 than several chunks of one paragraph. The relevance floor weighs the query's terms by IDF:
-a query is covered when its weighty terms occur in the book at all and in its best
-section in particular (`relevance`).
+a query is covered when every name it mentions (`MQTT`, `Home Assistant`) occurs in the
+book, and its weighty terms occur in the book at all and in its best section in particular
+(`relevance`).
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ class QueryTerms:
 
     weights: dict[str, float]
     in_book: frozenset[str]
+    missing_names: frozenset[str] = frozenset()
 
     @property
     def book_coverage(self) -> float:
@@ -89,17 +91,25 @@ class QueryTerms:
 
 def query_terms(store: BookStore, query: str) -> QueryTerms:
     """Weigh the query's terms by how rare they are in the book (unseen terms weigh most)."""
-    unique = list(dict.fromkeys(lexical.terms(query)))
+    names = lexical.name_terms(query)
+    unique = list(dict.fromkeys([*lexical.terms(query), *names]))
     ids = {t: lexical.term_id(t) for t in unique}
     df, n = store.document_frequencies(ids.values())
+    in_book = frozenset(t for t, i in ids.items() if df[i] > 0)
     return QueryTerms(
         weights={t: lexical.idf(df[i], n) for t, i in ids.items()},
-        in_book=frozenset(t for t, i in ids.items() if df[i] > 0),
+        in_book=in_book,
+        missing_names=frozenset(names - in_book),
     )
 
 
 def relevance(terms: QueryTerms, passage: Passage) -> float:
-    """How well the book, and this passage of it, covers the query (0 to 1)."""
+    """How well the book, and this passage of it, covers the query (0 to 1).
+
+    A query naming something the book never mentions is not covered at all.
+    """
+    if terms.missing_names:
+        return 0.0
     return (terms.book_coverage + passage.coverage) / 2
 
 

@@ -1,0 +1,183 @@
+"""The HTTP API over the sample book, as the book's chat window and readers use it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+RAIN = "https://pocket-weather.example.org/docs/sensors/rain-wind#rain-gauge"
+I2C_PAGE = "https://pocket-weather.example.org/docs/sensors/wiring/i2c-wiring"
+
+
+def sse_events(body: str) -> list[dict[str, Any]]:
+    """Parse a stream exactly as the book's client does: split on blank lines, keep `data: `."""
+    events = []
+    for block in body.split("\n\n"):
+        for line in block.split("\n"):
+            if line.startswith("data: "):
+                events.append(json.loads(line[len("data: ") :]))
+    return events
+
+
+def test_root_lists_the_endpoints(client: TestClient) -> None:
+    body = client.get("/").json()
+    assert body["version"]
+    assert {"chat", "stream_chat", "health", "search"} <= set(body["endpoints"])
+
+
+def test_health_reports_live_qdrant_and_index_facts(client: TestClient) -> None:
+    response = client.get("/health")
+    body = response.json()
+    assert response.status_code == 200
+    assert body["status"] == "ok"
+    assert body["services"] == {"qdrant": "connected", "cohere": "not_configured"}
+    assert body["index"]["pages"] == 9
+    assert body["index"]["chunks"] > 9
+    assert body["index"]["last_indexed"]
+
+
+def test_chat_answers_with_the_section_the_answer_is_in(client: TestClient) -> None:
+    response = client.post(
+        "/chat", json={"question": "How much rain does one tip of the bucket mean?"}
+    )
+    body = response.json()
+    assert response.status_code == 200
+    assert "0.2794 mm" in body["answer"]
+    assert body["sources"][0] == RAIN
+    assert body["mode"] == "extractive" and body["extractive"] is True
+    assert body["citations"][0]["url"] == RAIN
+    assert body["citations"][0]["section"] == "Rain gauge"
+    assert len(body["sources"]) == len(set(body["sources"]))
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How do I send the station's readings to Home Assistant over MQTT?",
+        "What is the capital of France?",
+        "How do I measure soil moisture?",
+    ],
+)
+def test_question_the_book_does_not_cover_is_refused_without_sources(
+    client: TestClient, question: str
+) -> None:
+    body = client.post("/chat", json={"question": question}).json()
+    assert body["answer"] == "I couldn't find this in the book."
+    assert body["sources"] == []
+    assert body["mode"] == "not_found"
+
+
+def test_stream_chat_streams_tokens_then_the_chat_response(client: TestClient) -> None:
+    question = {"question": "What is the default I2C address of the BME280?"}
+    with client.stream("POST", "/stream-chat", json=question) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        assert response.headers["cache-control"] == "no-cache"
+        assert response.headers["x-accel-buffering"] == "no"
+        body = "".join(response.iter_text())
+    events = sse_events(body)
+    tokens, final = events[:-1], events[-1]
+    assert len(tokens) > 3 and all(e["done"] is False and "token" in e for e in tokens)
+    assert final["done"] is True
+    streamed = json.loads(final["response"])
+    assert "".join(e["token"] for e in tokens) == streamed["answer"]
+    assert streamed == client.post("/chat", json=question).json()
+    assert streamed["sources"][0].startswith(I2C_PAGE)
+
+
+def test_selected_text_with_page_url_cites_that_page_first(client: TestClient) -> None:
+    selection = "Because there are exactly two possible addresses, you can put at most two"
+    body = client.post(
+        "/chat",
+        json={
+            "question": "Why only two?",
+            "selected_text": selection,
+            "page_url": "http://localhost:3000/docs/sensors/wiring/i2c-wiring/?x=1#top",
+        },
+    ).json()
+    assert body["sources"][0].startswith(I2C_PAGE)
+    assert body["citations"][0]["quote"].startswith("Because there are exactly two")
+
+
+def test_empty_question_with_a_selection_explains_the_passage(client: TestClient) -> None:
+    response = client.post(
+        "/chat", json={"question": "  ", "selected_text": "each tip of the rain bucket"}
+    )
+    body = response.json()
+    assert response.status_code == 200
+    assert body["sources"]
+    assert body["sources"][0] == RAIN
+
+
+def test_unknown_fields_and_agent_id_are_ignored(client: TestClient) -> None:
+    response = client.post(
+        "/chat",
+        json={"question": "What power supply do I need?", "agent_id": None, "colour": "blue"},
+    )
+    assert response.status_code == 200
+    assert response.json()["sources"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "mentions"),
+    [
+        ({"question": ""}, 422, "question"),
+        ({"question": "   \n "}, 422, "question"),
+        ({}, 422, "question"),
+        ({"question": "x" * 2001}, 422, "2000"),
+        ({"question": "why?", "selected_text": "y" * 20001}, 422, "20000"),
+        ({"question": 5}, 422, "question"),
+        ({"question": ["a"]}, 422, "question"),
+        ({"question": "hi", "history": [{"role": "robot", "content": "x"}]}, 422, "history"),
+        ([1, 2], 422, "body"),
+    ],
+)
+def test_bad_chat_input_gets_a_clear_4xx(
+    client: TestClient, body: Any, status: int, mentions: str
+) -> None:
+    for route in ("/chat", "/stream-chat"):
+        response = client.post(route, json=body)
+        assert response.status_code == status, route
+        payload = response.json()
+        assert payload["success"] is False
+        assert mentions in payload["error"]
+        assert "Traceback" not in response.text
+
+
+def test_invalid_json_is_a_400_that_says_so(client: TestClient) -> None:
+    response = client.post(
+        "/chat", content=b'{"question": "unterminated', headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == "request body is not valid JSON"
+
+
+def test_search_returns_best_section_of_distinct_pages(client: TestClient) -> None:
+    response = client.post("/search", json={"query": "rain gauge calibration", "limit": 3})
+    results = response.json()["results"]
+    assert response.status_code == 200
+    assert 1 <= len(results) <= 3
+    assert results[0]["path"] == "02-sensors/rain-and-wind.md"
+    assert results[0]["url"].startswith("https://pocket-weather.example.org/docs/sensors/rain-wind")
+    assert len({r["path"] for r in results}) == len(results)
+    assert set(results[0]) == {"path", "url", "title", "section", "text", "score"}
+    scores = [r["score"] for r in results]
+    assert scores == sorted(scores, reverse=True)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"query": ""}, {"query": "   "}, {"query": "a", "limit": 0}, {"query": "a", "limit": "x"}],
+)
+def test_bad_search_input_is_422(client: TestClient, body: dict[str, Any]) -> None:
+    response = client.post("/search", json=body)
+    assert response.status_code == 422
+    assert response.json()["error"]
+
+
+def test_draft_pages_are_never_found(client: TestClient) -> None:
+    results = client.post("/search", json={"query": "PERIWINKLE-42"}).json()["results"]
+    assert all("unpublished" not in r["path"] for r in results)

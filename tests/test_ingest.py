@@ -1,0 +1,145 @@
+"""Incremental ingest: unchanged pages skipped, changed replaced, deleted removed, bad reported."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from bookrag.cli import app
+from bookrag.config import Settings
+from bookrag.errors import DocsNotFound, IndexLocked
+from bookrag.ingest import ingest, site_config
+from bookrag.retrieval import search
+from bookrag.store import BookStore, open_store
+
+
+@pytest.fixture
+def book(tmp_path: Path, sample_docs: Path) -> Path:
+    """A copy of the sample book that a test may edit."""
+    copy = tmp_path / "book"
+    shutil.copytree(sample_docs.parent, copy)
+    return copy / "docs"
+
+
+def run(store: BookStore, docs: Path, settings: Settings) -> Any:
+    return ingest(store, docs, site_config(docs, None, None), settings.chunk_tokens)
+
+
+class CountingClient:
+    """Wraps the real Qdrant client and counts the calls that write."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.writes = 0
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if name in ("upsert", "delete", "create_collection", "update_collection"):
+            self.writes += 1
+        return attr
+
+
+def test_first_ingest_indexes_every_published_page(
+    store: BookStore, book: Path, settings: Settings
+) -> None:
+    report = run(store, book, settings)
+    assert len(report.indexed) == 9
+    assert report.skipped == [("02-sensors/unpublished-notes.md", "draft: true")]
+    assert report.chunks > 9
+    assert store.stats().pages == 9
+    assert store.stats().chunks == report.chunks
+
+
+def test_rerun_on_an_unchanged_book_writes_nothing(
+    store: BookStore, book: Path, settings: Settings
+) -> None:
+    run(store, book, settings)
+    counting = CountingClient(store.client)
+    store.client = counting  # type: ignore[assignment]
+    report = run(store, book, settings)
+    assert report.indexed == [] and report.removed == []
+    assert report.unchanged == 9
+    assert counting.writes == 0
+
+
+def test_changed_page_is_replaced(store: BookStore, book: Path, settings: Settings) -> None:
+    run(store, book, settings)
+    page = book / "03-data" / "dashboard.md"
+    page.write_text(
+        page.read_text().split("##")[0] + "## Colour scheme\n\nThe dashboard is ZANZIBAR-blue.\n"
+    )
+    report = run(store, book, settings)
+    assert report.indexed == ["03-data/dashboard.md"]
+    assert report.unchanged == 8
+    assert search(store, "ZANZIBAR blue colour", 1)[0].source == "03-data/dashboard.md"
+    chunks = store.page_chunks("03-data/dashboard.md")
+    assert all("Auto-refresh" not in c["section"] for c in chunks)
+    assert [c["chunk_index"] for c in chunks] == list(range(len(chunks)))
+
+
+def test_deleted_page_is_removed(store: BookStore, book: Path, settings: Settings) -> None:
+    run(store, book, settings)
+    (book / "03-data" / "troubleshooting.md").unlink()
+    report = run(store, book, settings)
+    assert report.removed == ["03-data/troubleshooting.md"]
+    assert store.page_chunks("03-data/troubleshooting.md") == []
+    assert store.stats().pages == 8
+    assert all(p.source != "03-data/troubleshooting.md" for p in search(store, "under-voltage", 5))
+
+
+def test_unreadable_pages_are_reported_and_the_rest_indexed(
+    store: BookStore, book: Path, settings: Settings
+) -> None:
+    (book / "latin1.md").write_bytes("# Caf\xe9\n\nna\xefve text".encode("latin-1"))
+    (book / "broken.md").write_text("---\ntitle: [unclosed\n---\n\n# Broken\n")
+    report = run(store, book, settings)
+    reasons = dict(report.skipped)
+    assert "not UTF-8" in reasons["latin1.md"]
+    assert "front matter" in reasons["broken.md"]
+    assert len(report.indexed) == 9
+
+
+def test_missing_docs_folder_is_an_error(store: BookStore, tmp_path: Path) -> None:
+    with pytest.raises(DocsNotFound):
+        ingest(store, tmp_path / "nope", site_config(tmp_path, None, None), 300)
+
+
+def test_cli_ingest_of_missing_folder_is_one_line_and_nonzero(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["ingest", str(tmp_path / "nope")])
+    assert result.exit_code != 0
+    assert "docs folder not found" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_cli_ingest_prints_a_summary_and_search_finds_pages(
+    book: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BOOKRAG_DATA_DIR", str(tmp_path / "cli-data"))
+    runner = CliRunner()
+    first = runner.invoke(app, ["ingest", str(book)])
+    assert first.exit_code == 0, first.output
+    assert "pages indexed" in first.output and "9" in first.output
+    assert "unpublished-notes.md: draft: true" in first.output
+    found = runner.invoke(app, ["search", "tipping bucket rain"])
+    assert found.exit_code == 0
+    assert "sensors/rain-wind" in found.output
+    asked = runner.invoke(app, ["ask", "What is the BME280 default I2C address?"])
+    assert "0x76" in asked.output
+
+
+def test_second_process_on_the_embedded_index_is_told_to_use_a_server(
+    store: BookStore, settings: Settings
+) -> None:
+    with pytest.raises(IndexLocked, match="QDRANT_URL"):
+        open_store(settings)
+
+
+def test_site_url_override_changes_urls(store: BookStore, book: Path, settings: Settings) -> None:
+    site = site_config(book, "https://books.example.com/weather", "guide")
+    ingest(store, book, site, settings.chunk_tokens)
+    hit = search(store, "tipping bucket rain", 1)[0]
+    assert hit.url.startswith("https://books.example.com/weather/guide/sensors/rain-wind")
