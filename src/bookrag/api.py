@@ -25,6 +25,7 @@ from bookrag.ingest import ingest, site_config
 from bookrag.origins import parse_origins
 from bookrag.retrieval import search
 from bookrag.store import BookStore, open_store
+from bookrag.web import router as web_router
 
 log = logging.getLogger("bookrag")
 
@@ -117,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     _add_error_handlers(app)
     _add_routes(app)
+    app.include_router(web_router)
     return app
 
 
