@@ -103,7 +103,7 @@ def _split_code(text: str, budget: int) -> Iterator[str]:
     """Split a fenced code block at line boundaries, re-fencing every piece."""
     lines = text.split("\n")
     fence, body = lines[0], lines[1:-1]
-    room = max(budget - 4, 8)
+    room = max(budget - count_tokens(fence) - count_tokens("```"), 8)
     for piece in _group(body, room, "\n"):
         yield f"{fence}\n{piece}\n```"
 

@@ -19,7 +19,7 @@ _IGNORED_PREFIX = re.compile(
     r"^((\d{2}|\d{4})[-_.]\d{2}([-_.](\d{2}|\d{4}))?)(.*)$"  # dates
     r"|^(\d+[-_.]\d+)(.*)$"  # versions
 )
-_NUMBER_PREFIX = re.compile(r"^(?P<number>\d+)(?P<sep>\s*[-_.]+\s*)(?P<rest>.*)$")
+_NUMBER_PREFIX = re.compile(r"^(?P<number>\d+)(?P<sep>\s*[-_.]+\s*)(?P<rest>[^-_.\s].*)$")
 _CONFIG_STRING = r"""\s*:\s*(['"`])(?P<value>[^'"`]*)\1"""
 
 
@@ -36,11 +36,14 @@ class SiteConfig:
         """The public URL of the doc whose slug is `slug` (always starting with `/`)."""
         parts = [self.base_url, self.route_base_path, slug]
         path = "/" + "/".join(p.strip("/") for p in parts if p.strip("/"))
+        base = "/" + self.base_url.strip("/") + "/" if self.base_url.strip("/") else "/"
         if slug.endswith("/") and path != "/":
             path += "/"
-        if self.trailing_slash is True and not path.endswith("/"):
+        if path + "/" == base or path == base:
+            path = base  # Docusaurus never adds or removes the slash of the site root
+        elif self.trailing_slash is True and not path.endswith("/"):
             path += "/"
-        elif self.trailing_slash is False and path != "/":
+        elif self.trailing_slash is False:
             path = path.rstrip("/")
         return self.url.rstrip("/") + quote(path, safe="/-._~!$&'()*+,;=:@%")
 
@@ -61,18 +64,65 @@ def read_site_config(docs_dir: Path) -> SiteConfig:
 def parse_site_config(source: str) -> SiteConfig:
     """Pick the URL facts out of the text of a `docusaurus.config` file."""
 
-    def string_value(key: str) -> str | None:
-        match = re.search(rf"\b{key}{_CONFIG_STRING}", source)
+    source = _without_comments(source)
+
+    def string_value(key: str, text: str = source) -> str | None:
+        match = re.search(rf"\b{key}{_CONFIG_STRING}", text)
         return match.group("value") if match else None
 
     trailing = re.search(r"\btrailingSlash\s*:\s*(true|false)", source)
-    route_base_path = string_value("routeBasePath")
+    # Only the docs plugin's routeBasePath counts (the blog has one too).
+    docs_options = _object_after(source, r"\bdocs\s*:\s*\{")
+    route_base_path = string_value("routeBasePath", docs_options) if docs_options else None
     return SiteConfig(
         url=string_value("url") or "",
         base_url=string_value("baseUrl") or "/",
         route_base_path="docs" if route_base_path is None else route_base_path,
         trailing_slash=None if trailing is None else trailing.group(1) == "true",
     )
+
+
+def _without_comments(source: str) -> str:
+    """JavaScript source with `//` and `/* */` comments blanked out (strings left alone)."""
+    out: list[str] = []
+    i, quote = 0, ""
+    while i < len(source):
+        ch = source[i]
+        if quote:
+            out.append(ch)
+            if ch == "\\" and i + 1 < len(source):
+                out.append(source[i + 1])
+                i += 1
+            elif ch == quote:
+                quote = ""
+        elif ch in "'\"`":
+            quote = ch
+            out.append(ch)
+        elif source.startswith("//", i):
+            end = source.find("\n", i)
+            i = len(source) if end < 0 else end
+            continue
+        elif source.startswith("/*", i):
+            end = source.find("*/", i + 2)
+            i = len(source) if end < 0 else end + 2
+            continue
+        else:
+            out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _object_after(source: str, opening: str) -> str | None:
+    """The text of the `{...}` object that `opening` (a pattern ending in `{`) starts."""
+    match = re.search(opening, source)
+    if not match:
+        return None
+    depth = 0
+    for i in range(match.end() - 1, len(source)):
+        depth += {"{": 1, "}": -1}.get(source[i], 0)
+        if depth == 0:
+            return source[match.end() : i]
+    return source[match.end() :]
 
 
 def strip_number_prefix(name: str) -> str:
@@ -98,7 +148,8 @@ def doc_slug(source: str, front_matter: dict[str, object]) -> str:
         return dir_slug
     doc_id = front_matter.get("id")
     base = slug if isinstance(slug, str) else str(doc_id) if doc_id else strip_number_prefix(stem)
-    return posixpath.normpath(posixpath.join(dir_slug, base)) or "/"
+    resolved = posixpath.normpath(posixpath.join(dir_slug, base))
+    return resolved + "/" if base.endswith("/") and resolved != "/" else resolved
 
 
 class Slugger:
@@ -116,10 +167,6 @@ class Slugger:
             result = f"{base}-{self._seen[base]}"
         self._seen[result] = 0
         return result
-
-    def reserve(self, anchor: str) -> None:
-        """Record an explicit `{#id}` so a later heading with the same text is numbered."""
-        self._seen.setdefault(anchor, 0)
 
 
 def slugify(text: str) -> str:

@@ -25,6 +25,7 @@ _ESM_STATEMENT = re.compile(r"^(import|export)\s")
 _EXPLICIT_ID = re.compile(r"\s*\{#([^}\s]+)\}\s*$")
 _JSX_TAG = re.compile(r"</?[A-Za-z][\w.:-]*(\s[^<>]*)?/?>")
 _MDX_COMMENT = re.compile(r"\{/\*.*?\*/\}", re.DOTALL)
+_ADMONITION_TITLE = re.compile(r"^\w+\s*(?:\[(?P<bracketed>.*)\]|(?P<title>.*))$")
 _INLINE_MARKS = {"strong": "**", "em": "*", "s": "~~"}
 
 
@@ -130,6 +131,10 @@ class _Walker:
             lang = tok.info.strip().split(" ")[0] if tok.info else ""
             self._flush_lines()
             self._emit(f"```{lang}\n{tok.content}```", code=True)
+        elif kind == "container_admonition_open":
+            match = _ADMONITION_TITLE.match(tok.info.strip())
+            if match:
+                self._paragraph((match.group("bracketed") or match.group("title") or "").strip())
         elif kind == "html_block":
             text = _JSX_TAG.sub("", _MDX_COMMENT.sub("", tok.content))
             for paragraph in re.split(r"\n\s*\n", text):
@@ -184,11 +189,8 @@ class _Walker:
         if level == 1 and self.title is None and not self.levels and not self.sections[-1].blocks:
             self.title = text
             return
-        if explicit:
-            anchor = explicit.group(1)
-            self.slugger.reserve(anchor)
-        else:
-            anchor = self.slugger.slug(text)
+        # An explicit id is used as written and, as in Docusaurus, not counted by the slugger.
+        anchor = explicit.group(1) if explicit else self.slugger.slug(text)
         while self.levels and self.levels[-1] >= level:
             self.levels.pop()
         trail = self.sections[-1].headings[: len(self.levels)]
@@ -240,4 +242,4 @@ def heading_text(children: list[Token]) -> str:
         for child in children
         if child.type in ("text", "code_inline", "image", "softbreak", "hardbreak")
     ]
-    return " ".join("".join(parts).split())
+    return "".join(parts).strip()

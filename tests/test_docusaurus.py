@@ -1,0 +1,292 @@
+"""Doc URLs and heading anchors come out exactly as a Docusaurus site publishes them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bookrag.docusaurus import (
+    SiteConfig,
+    Slugger,
+    doc_slug,
+    parse_site_config,
+    read_site_config,
+    slugify,
+    strip_number_prefix,
+)
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+
+
+# --- number prefixes ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("01-intro", "intro"),
+        ("1-intro", "intro"),
+        ("003 - intro", "intro"),
+        ("01_intro", "intro"),
+        ("01.intro", "intro"),
+        ("001--intro", "intro"),
+        ("intro", "intro"),
+        ("v2-intro", "v2-intro"),
+        ("01", "01"),
+        # Dates and versions are names, not orderings.
+        ("2021-01-31-foo", "2021-01-31-foo"),
+        ("2021-01-foo", "2021-01-foo"),
+        ("1.2-foo", "1.2-foo"),
+        ("7_0-foo", "7_0-foo"),
+        # A prefix needs a name after it (Docusaurus: suffix must match `[^-_.\s].*`).
+        ("01-", "01-"),
+    ],
+)
+def test_number_prefix_is_stripped_only_where_docusaurus_strips_it(
+    name: str, expected: str
+) -> None:
+    assert strip_number_prefix(name) == expected
+
+
+# --- doc slugs ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "front_matter", "expected"),
+    [
+        ("intro.md", {}, "/intro"),
+        ("01-intro.md", {}, "/intro"),
+        ("guides/01-setup.mdx", {}, "/guides/setup"),
+        ("01-guides/02-advanced/03-tuning.md", {}, "/guides/advanced/tuning"),
+        ("2021-01-31-release.md", {}, "/2021-01-31-release"),
+        # Index docs take their folder's URL.
+        ("index.md", {}, "/"),
+        ("README.md", {}, "/"),
+        ("guides/index.md", {}, "/guides/"),
+        ("guides/README.md", {}, "/guides/"),
+        ("guides/readme.mdx", {}, "/guides/"),
+        ("guides/guides.md", {}, "/guides/"),
+        ("Guides/guides.md", {}, "/Guides/"),
+        ("01-guides/index.md", {}, "/guides/"),
+        ("01-guides/01-guides.md", {}, "/guides/"),
+        ("01-guides/guides.md", {}, "/guides/guides"),
+        ("guides/index.md", {"id": "overview"}, "/guides/"),
+        # `slug` front matter: absolute replaces everything, relative resolves from the folder.
+        ("guides/setup.md", {"slug": "/install"}, "/install"),
+        ("01-guides/setup.md", {"slug": "/"}, "/"),
+        ("02-sensors/rain-and-wind.md", {"slug": "rain-wind"}, "/sensors/rain-wind"),
+        ("guides/index.md", {"slug": "overview"}, "/guides/overview"),
+        ("a/b/doc.md", {"slug": "../top"}, "/a/top"),
+        ("a/doc.md", {"slug": "guide/"}, "/a/guide/"),
+        # `id` replaces the file name, never the folders; `slug` beats `id`.
+        ("guides/01-setup.md", {"id": "install"}, "/guides/install"),
+        ("01-guides/02-setup.md", {"id": "install"}, "/guides/install"),
+        ("setup.md", {"id": "01-install"}, "/01-install"),
+        ("guides/setup.md", {"id": "install", "slug": "begin"}, "/guides/begin"),
+    ],
+)
+def test_doc_slug_matches_docusaurus_routing(
+    source: str, front_matter: dict[str, object], expected: str
+) -> None:
+    assert doc_slug(source, front_matter) == expected
+
+
+# --- page URLs ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("site", "slug", "expected"),
+    [
+        (SiteConfig("https://ex.org"), "/intro", "https://ex.org/docs/intro"),
+        (SiteConfig("https://ex.org"), "/guides/", "https://ex.org/docs/guides/"),
+        (SiteConfig("https://ex.org", "/book/"), "/intro", "https://ex.org/book/docs/intro"),
+        (SiteConfig("https://ex.org", "/book"), "/guides/", "https://ex.org/book/docs/guides/"),
+        (SiteConfig("https://ex.org/"), "/intro", "https://ex.org/docs/intro"),
+        (SiteConfig("https://ex.org", trailing_slash=True), "/intro", "https://ex.org/docs/intro/"),
+        (SiteConfig("https://ex.org", trailing_slash=True), "/", "https://ex.org/docs/"),
+        (
+            SiteConfig("https://ex.org", trailing_slash=False),
+            "/guides/",
+            "https://ex.org/docs/guides",
+        ),
+        (SiteConfig("https://ex.org", trailing_slash=False), "/", "https://ex.org/docs"),
+        (SiteConfig("https://ex.org", trailing_slash=False), "/intro", "https://ex.org/docs/intro"),
+        # Docs-only mode (`routeBasePath: '/'`).
+        (SiteConfig("https://ex.org", route_base_path="/"), "/intro", "https://ex.org/intro"),
+        (SiteConfig("https://ex.org", route_base_path=""), "/", "https://ex.org/"),
+        (
+            SiteConfig("https://ex.org", route_base_path="", trailing_slash=False),
+            "/",
+            "https://ex.org/",
+        ),
+        # Docusaurus never strips the slash of the baseUrl itself (facebook/docusaurus#5077).
+        (
+            SiteConfig("https://ex.org", "/book/", route_base_path="/", trailing_slash=False),
+            "/",
+            "https://ex.org/book/",
+        ),
+    ],
+)
+def test_page_url_joins_site_base_route_and_slug(
+    site: SiteConfig, slug: str, expected: str
+) -> None:
+    assert site.page_url(slug) == expected
+
+
+# --- docusaurus.config -------------------------------------------------------------
+
+
+def test_site_facts_are_read_from_a_js_config() -> None:
+    source = """
+    // @ts-check
+    /** @type {import('@docusaurus/types').Config} */
+    const config = {
+      title: 'My Book',
+      url: 'https://book.example.org',
+      baseUrl: '/handbook/',
+      trailingSlash: true,
+      presets: [['classic', { docs: { routeBasePath: 'guide', sidebarPath: './sidebars.js' } }]],
+    };
+    module.exports = config;
+    """
+    site = parse_site_config(source)
+    assert site == SiteConfig("https://book.example.org", "/handbook/", "guide", True)
+    assert site.page_url("/intro") == "https://book.example.org/handbook/guide/intro/"
+
+
+def test_site_facts_are_read_from_a_ts_config_with_any_quotes() -> None:
+    source = """
+    import type {Config} from '@docusaurus/types';
+    const config: Config = {
+      url: "https://book.example.org",
+      baseUrl: `/`,
+      trailingSlash: false,
+      presets: [["classic", { docs: { routeBasePath: "/" } }]],
+    };
+    export default config;
+    """
+    site = parse_site_config(source)
+    assert site == SiteConfig("https://book.example.org", "/", "/", False)
+    assert site.page_url("/intro/") == "https://book.example.org/intro"
+
+
+def test_missing_site_facts_keep_docusaurus_defaults() -> None:
+    site = parse_site_config("export default { title: 'Bare' };")
+    assert site == SiteConfig(url="", base_url="/", route_base_path="docs", trailing_slash=None)
+
+
+def test_blog_route_does_not_move_the_docs() -> None:
+    source = """
+    module.exports = {
+      url: 'https://book.example.org',
+      baseUrl: '/',
+      presets: [['classic', {
+        docs: { sidebarPath: './sidebars.js' },
+        blog: { routeBasePath: 'news', showReadingTime: true },
+      }]],
+    };
+    """
+    assert parse_site_config(source).route_base_path == "docs"
+
+
+def test_commented_out_settings_are_ignored() -> None:
+    source = """
+    module.exports = {
+      // url: 'https://old.example.org',
+      url: 'https://book.example.org',
+      /* trailingSlash: true, */
+    };
+    """
+    site = parse_site_config(source)
+    assert site.url == "https://book.example.org"
+    assert site.trailing_slash is None
+
+
+def test_config_beside_the_docs_folder_is_found(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docusaurus.config.ts").write_text(
+        "export default { url: 'https://ts.example.org', baseUrl: '/b/' };", encoding="utf-8"
+    )
+    assert read_site_config(tmp_path / "docs") == SiteConfig("https://ts.example.org", "/b/")
+
+
+def test_no_config_means_default_site_facts(tmp_path: Path) -> None:
+    assert read_site_config(tmp_path / "docs") == SiteConfig()
+
+
+@pytest.mark.parametrize(
+    ("config", "expected", "doc_url"),
+    [
+        (
+            "humanoid-textbook/my-website/docusaurus.config.ts",
+            SiteConfig("https://humanoid-robotics-textbook-psi.vercel.app", "/", "docs", None),
+            "https://humanoid-robotics-textbook-psi.vercel.app/docs/intro",
+        ),
+        (
+            "agent-factory/apps/learn-app/docusaurus.config.ts",
+            SiteConfig("https://agentfactory.panaversity.org", "/", "docs", False),
+            "https://agentfactory.panaversity.org/docs/intro",
+        ),
+        (
+            "robotics-course/website/docusaurus.config.js",
+            SiteConfig(
+                "https://abduIIahKhaIid.github.io", "/physical-ai-robotics-textbook/", "docs", False
+            ),
+            "https://abduIIahKhaIid.github.io/physical-ai-robotics-textbook/docs/intro",
+        ),
+    ],
+)
+def test_real_book_configs_give_their_published_urls(
+    config: str, expected: SiteConfig, doc_url: str
+) -> None:
+    path = CORPUS / config
+    if not path.is_file():
+        pytest.skip("the shared corpus is not on this machine")
+    site = parse_site_config(path.read_text(encoding="utf-8"))
+    assert site == expected
+    assert site.page_url("/intro") == doc_url
+
+
+# --- heading anchors ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("heading", "anchor"),
+    [
+        ("Hello World", "hello-world"),
+        ("Getting Started", "getting-started"),
+        ("What's new?", "whats-new"),
+        ("Step 1: Install", "step-1-install"),
+        ("v2.0 Release", "v20-release"),
+        ("Foo & Bar", "foo--bar"),
+        ("C++ / C#", "c--c"),
+        ("snake_case and kebab-case", "snake_case-and-kebab-case"),
+        ("Emoji 🚀 launch", "emoji--launch"),
+        ("Über Café", "über-café"),
+        ("日本語 ガイド", "日本語-ガイド"),
+        ("Привет мир", "привет-мир"),
+    ],
+)
+def test_anchor_follows_github_slugger(heading: str, anchor: str) -> None:
+    assert slugify(heading) == anchor
+
+
+def test_repeated_headings_are_numbered_in_order() -> None:
+    slugger = Slugger()
+    assert [slugger.slug(h) for h in ["Setup", "Setup", "Other", "Setup"]] == [
+        "setup",
+        "setup-1",
+        "other",
+        "setup-2",
+    ]
+
+
+def test_numbered_anchor_skips_one_a_heading_already_took() -> None:
+    slugger = Slugger()
+    assert [slugger.slug(h) for h in ["Setup 1", "Setup", "Setup", "Setup 1"]] == [
+        "setup-1",
+        "setup",
+        "setup-2",
+        "setup-1-1",
+    ]

@@ -1,0 +1,267 @@
+"""A Markdown/MDX page splits into front matter, a title and sections a reader would recognise."""
+
+from __future__ import annotations
+
+import pytest
+
+from bookrag.errors import PageParseError
+from bookrag.markdown import ParsedPage, Section, parse_page
+
+
+def section(page: ParsedPage, anchor: str) -> Section:
+    matches = [s for s in page.sections if s.anchor == anchor]
+    assert len(matches) == 1, [s.anchor for s in page.sections]
+    return matches[0]
+
+
+def all_text(page: ParsedPage) -> str:
+    return "\n\n".join(b.text for s in page.sections for b in s.blocks)
+
+
+def test_front_matter_is_parsed_and_kept_out_of_the_text() -> None:
+    page = parse_page("---\ntitle: Wiring\nsidebar_position: 3\ntags: [i2c, bus]\n---\n\nBody.\n")
+    assert page.front_matter == {"title": "Wiring", "sidebar_position": 3, "tags": ["i2c", "bus"]}
+    assert all_text(page) == "Body."
+
+
+def test_page_without_front_matter_has_an_empty_one() -> None:
+    assert parse_page("# Hello\n\nBody.\n").front_matter == {}
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "---\ntitle: [unclosed\n---\n\n# Page\n",
+        "---\ntitle: 'a' 'b'\n---\n\n# Page\n",
+        "---\n- a list\n- not a mapping\n---\n\n# Page\n",
+    ],
+)
+def test_unreadable_front_matter_is_a_parse_error(source: str) -> None:
+    with pytest.raises(PageParseError):
+        parse_page(source)
+
+
+def test_leading_h1_is_the_title_not_a_section() -> None:
+    page = parse_page("# Wiring the Sensor\n\nOpening words.\n\n## Pins\n\nPin text.\n")
+    assert page.heading_title == "Wiring the Sensor"
+    assert [(s.headings, s.anchor) for s in page.sections] == [([], ""), (["Pins"], "pins")]
+    assert page.sections[0].blocks[0].text == "Opening words."
+
+
+def test_h1_after_text_is_not_the_title() -> None:
+    page = parse_page("Some opening text.\n\n# Later Heading\n\nMore.\n")
+    assert page.heading_title is None
+    assert section(page, "later-heading").headings == ["Later Heading"]
+
+
+def test_sections_carry_their_heading_trail_and_anchor() -> None:
+    source = """# Guide
+
+## Power
+
+Power intro.
+
+### Mains power
+
+Use a 5 V supply.
+
+### Running from solar
+
+Use a panel.
+
+## Enclosure
+
+Box text.
+"""
+    page = parse_page(source)
+    assert [(s.headings, s.anchor) for s in page.sections] == [
+        (["Power"], "power"),
+        (["Power", "Mains power"], "mains-power"),
+        (["Power", "Running from solar"], "running-from-solar"),
+        (["Enclosure"], "enclosure"),
+    ]
+    assert [b.text for b in section(page, "mains-power").blocks] == ["Use a 5 V supply."]
+
+
+def test_heading_anchor_uses_the_text_of_inline_code_and_links() -> None:
+    page = parse_page("## The `gpiozero` [library](https://gpiozero.readthedocs.io)\n\nText.\n")
+    assert page.sections[0].headings == ["The gpiozero library"]
+    assert page.sections[0].anchor == "the-gpiozero-library"
+
+
+def test_explicit_heading_id_is_the_anchor_and_is_hidden_from_the_heading() -> None:
+    page = parse_page("## Checking the bus {#check-bus}\n\nScan it.\n")
+    assert page.sections[0].anchor == "check-bus"
+    assert page.sections[0].headings == ["Checking the bus"]
+
+
+def test_duplicate_headings_get_numbered_anchors() -> None:
+    source = "## Rain\n\n### Calibration\n\nA.\n\n## Wind\n\n### Calibration\n\nB.\n"
+    page = parse_page(source)
+    assert [s.anchor for s in page.sections] == ["rain", "calibration", "wind", "calibration-1"]
+    assert section(page, "calibration-1").headings == ["Wind", "Calibration"]
+
+
+def test_heading_after_an_explicit_id_gets_the_anchor_docusaurus_gives_it() -> None:
+    # Docusaurus' remark `headings` plugin uses an explicit `{#id}` as is, without telling
+    # its slugger, so a later heading with that text slugs to the same anchor.
+    page = parse_page("## Setup {#setup}\n\nA.\n\n## Setup\n\nB.\n")
+    assert [s.anchor for s in page.sections] == ["setup", "setup"]
+
+
+def test_anchor_keeps_one_hyphen_per_space_as_written() -> None:
+    # github-slugger turns every space into a hyphen; Markdown keeps inner spaces.
+    page = parse_page("## Hello  World\n\nText.\n")
+    assert page.sections[0].anchor == "hello--world"
+
+
+def test_mdx_imports_and_exports_are_dropped() -> None:
+    source = """---
+sidebar_position: 2
+---
+
+import Tabs from '@theme/Tabs';
+import {
+  Highlight,
+} from '@site/src/components';
+export const version = '1.0';
+
+# Reading
+
+Importing is explained below.
+"""
+    page = parse_page(source)
+    text = all_text(page)
+    assert "import" not in text
+    assert "export" not in text
+    assert text == "Importing is explained below."
+
+
+def test_jsx_tabs_are_dropped_but_their_content_is_kept() -> None:
+    source = """## Choosing a library
+
+<Tabs>
+  <TabItem value="smbus2" label="smbus2" default>
+
+The smbus2 way is small.
+
+```python
+import smbus2
+```
+
+  </TabItem>
+  <TabItem value="circuitpython" label="CircuitPython">
+
+The CircuitPython way is friendly.
+
+  </TabItem>
+</Tabs>
+"""
+    page = parse_page(source)
+    text = all_text(page)
+    assert "The smbus2 way is small." in text
+    assert "The CircuitPython way is friendly." in text
+    assert "```python\nimport smbus2\n```" in text
+    assert "<" not in text.replace("```python\nimport smbus2\n```", "")
+
+
+def test_inline_jsx_is_dropped_but_its_text_is_kept() -> None:
+    page = parse_page('Docusaurus is <Highlight color="#25c2a0">green</Highlight> today.\n')
+    assert all_text(page) == "Docusaurus is green today."
+
+
+def test_admonition_body_is_kept() -> None:
+    source = """## Parts
+
+:::tip Pro tip
+
+Buy a **BME280**, not a BMP280.
+
+:::
+
+After the tip.
+"""
+    page = parse_page(source)
+    assert [b.text for b in page.sections[0].blocks][-2:] == [
+        "Buy a **BME280**, not a BMP280.",
+        "After the tip.",
+    ]
+    assert ":::" not in all_text(page)
+
+
+@pytest.mark.parametrize("opening", [":::warning Never use pin 2", ":::warning[Never use pin 2]"])
+def test_admonition_title_is_kept(opening: str) -> None:
+    page = parse_page(f"{opening}\n\nIt carries 5 V.\n\n:::\n")
+    assert "It carries 5 V." in all_text(page)
+    assert "Never use pin 2" in all_text(page)
+
+
+def test_fenced_code_is_kept_whole_with_its_language() -> None:
+    source = """## Counting tips
+
+```python
+# a comment, not a heading
+rain_tips = 0
+
+def on_tip():
+    global rain_tips
+    rain_tips += 1
+```
+"""
+    page = parse_page(source)
+    assert [s.headings for s in page.sections] == [["Counting tips"]]
+    [block] = page.sections[0].blocks
+    assert block.code
+    assert block.text == (
+        "```python\n# a comment, not a heading\nrain_tips = 0\n\n"
+        "def on_tip():\n    global rain_tips\n    rain_tips += 1\n```"
+    )
+
+
+def test_lists_keep_their_markers_and_nesting() -> None:
+    source = """Before you start:
+
+- set the hostname,
+- create the user `pi`,
+  - with a password,
+
+1. Install the tool.
+2. Create the database.
+"""
+    page = parse_page(source)
+    assert [b.text for b in page.sections[0].blocks] == [
+        "Before you start:",
+        "- set the hostname,\n- create the user `pi`,\n   - with a password,",
+        "1. Install the tool.\n2. Create the database.",
+    ]
+
+
+def test_ordered_list_keeps_its_start_number() -> None:
+    page = parse_page("3. Third step.\n4. Fourth step.\n")
+    assert page.sections[0].blocks[0].text == "3. Third step.\n4. Fourth step."
+
+
+def test_tables_keep_their_rows_and_columns() -> None:
+    source = """| BME280 pin | Pi pin |
+| --- | --- |
+| VIN | 1 |
+| **GND** | 6 |
+"""
+    page = parse_page(source)
+    assert page.sections[0].blocks[0].text == (
+        "| BME280 pin | Pi pin |\n|---|---|\n| VIN | 1 |\n| **GND** | 6 |"
+    )
+
+
+def test_links_keep_their_targets() -> None:
+    page = parse_page(
+        "Read [Getting Started](./index.md) and [Flask](https://flask.palletsprojects.com/).\n"
+    )
+    assert all_text(page) == (
+        "Read [Getting Started](./index.md) and [Flask](https://flask.palletsprojects.com/)."
+    )
+
+
+def test_emphasis_and_inline_code_stay_markdown() -> None:
+    page = parse_page("Run `sudo reboot` **now**, *then* wait.\n")
+    assert all_text(page) == "Run `sudo reboot` **now**, *then* wait."
