@@ -1,149 +1,211 @@
 """Answer a reader's question from the book, citing the sections the answer comes from.
 
-Without a chat model the answer is extractive: the sentences of the best sections that
-carry most of the question's weight, quoted with numbered citations. A question the book
-does not cover (below the relevance floor) gets a refusal with no sources.
+With a chat model the answer is generated from the retrieved sections and cites them;
+without one (or when it fails) it is extractive. A question the book does not cover gets
+a refusal with no sources.
 """
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Literal
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 
-from pydantic import BaseModel, Field
+import anyio
 
 from bookrag import lexical
 from bookrag.config import Settings
-from bookrag.errors import PageNotFound
+from bookrag.errors import PageNotFound, RetryableUpstreamError, UpstreamError
+from bookrag.extractive import extractive_answer
+from bookrag.generation import answer_prompt, documents, rewrite_prompt, to_answer
+from bookrag.models import Answer, Question
 from bookrag.pages import PageDirectory
-from bookrag.retrieval import Passage, QueryTerms, query_terms, relevance, search
+from bookrag.providers import ChatModel, ChatPrompt, Generation, RetryPolicy
+from bookrag.retrieval import Passage, QueryTerms, Retriever, query_terms
+from bookrag.services import Providers
 from bookrag.store import BookStore
 
+log = logging.getLogger("bookrag.answering")
+
 NOT_FOUND = "I couldn't find this in the book."
-EXPLAIN = "Explain this passage."
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9`*\[(\"'])")
-_MAX_QUOTES = 3
 _SELECTION_QUERY_WORDS = 120
 _MIN_PASSAGE_COVERAGE = 0.1  # a supporting passage must share some weight with the question
 
 
-class Turn(BaseModel):
-    """One earlier message of the conversation."""
-
-    role: Literal["user", "assistant"]
-    content: str = Field(max_length=4000)
-
-
-class Citation(BaseModel):
-    """Where a part of the answer comes from."""
-
-    number: int
-    url: str
-    title: str
-    section: str
-    quote: str = Field(description="the quoted source text")
-    span: str | None = Field(None, description="the part of the answer this supports")
-
-
-class Answer(BaseModel):
-    """The answer as `/chat` returns it (the contract's `answer` and `sources`, and more)."""
-
-    answer: str
-    sources: list[str] = Field(description="page URLs with #anchor, deduplicated, best first")
-    citations: list[Citation] = []
-    mode: Literal["extractive", "generative", "not_found"]
-    extractive: bool
-    degraded: bool = False
-
-
-@dataclass(frozen=True)
-class Question:
-    """What the reader asked, with the passage they selected and the page they are on."""
-
-    question: str
-    selected_text: str | None = None
-    page_url: str | None = None
-    history: tuple[Turn, ...] = ()
-
-    @property
-    def text(self) -> str:
-        return self.question.strip() or EXPLAIN
-
-
 @dataclass
 class Book:
-    """Everything answering needs: the index, its page directory and the relevance floor."""
+    """Everything answering needs: the index, its pages, retrieval and the chat model."""
 
     store: BookStore
     pages: PageDirectory
-    min_relevance: float
+    retriever: Retriever
+    chat: ChatModel | None = None
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
 
     @classmethod
-    def open(cls, store: BookStore, settings: Settings) -> Book:
-        return cls(store, PageDirectory(store), settings.min_relevance)
+    def open(cls, store: BookStore, settings: Settings, providers: Providers | None = None) -> Book:
+        providers = providers or Providers()
+        retriever = Retriever(
+            store,
+            providers.embedder,
+            providers.reranker,
+            providers.policy,
+            settings.min_relevance,
+            settings.min_rerank_score,
+        )
+        return cls(store, PageDirectory(store), retriever, providers.chat, providers.policy)
 
 
-@dataclass(frozen=True)
-class _Quote:
-    passage: Passage
-    text: str
+@dataclass
+class Plan:
+    """What to answer from, decided before any text is generated."""
+
+    passages: list[Passage]
+    terms: QueryTerms
+    degraded: bool
+    prompt: ChatPrompt | None  # None: answer without the chat model
+    ready: Answer | None = None  # set when the answer needs no generation
 
 
-def retrieval_query(question: Question) -> str:
-    """The question, widened by the start of the selected passage."""
-    if not question.selected_text:
-        return question.text
-    selection = " ".join(question.selected_text.split()[:_SELECTION_QUERY_WORDS])
-    return f"{question.question} {selection}".strip()
+def plan(book: Book, question: Question) -> Plan:
+    """Rewrite a follow-up, retrieve, and decide between refusal, extractive and generative."""
+    query = retrieval_query(book, question)
+    retrieval = book.retriever.retrieve(query, limit=5)
+    terms = query_terms(book.store, query)
+    passages = retrieval.passages
+    selected = _selection_passage(book, question)
+    if selected is not None:
+        passages = [selected, *[p for p in passages if p.url != selected.url][:2]]
+    elif question.selected_text:
+        passages = passages[:3]
+    elif not retrieval.covered:
+        return Plan([], terms, retrieval.degraded, None, not_found())
+    else:
+        passages = [p for p in passages[:3] if p.coverage >= _MIN_PASSAGE_COVERAGE] or passages[:1]
+    if book.chat is None:
+        ready = extractive_answer(passages, terms, question.selected_text, retrieval.degraded)
+        return Plan(passages, terms, retrieval.degraded, None, ready)
+    prompt = answer_prompt(question, documents(passages, question))
+    return Plan(passages, terms, retrieval.degraded, prompt)
 
 
 def answer(book: Book, question: Question) -> Answer:
-    """Answer `question` from the book (extractively)."""
-    passages = context_passages(book, question)
-    if not passages:
-        return not_found()
-    terms = query_terms(book.store, question.text)
-    quotes = _best_quotes(passages, terms, question.selected_text)
-    return _extractive(quotes)
+    """Answer `question` from the book."""
+    chosen = plan(book, question)
+    if chosen.ready is not None:
+        return chosen.ready
+    chat, prompt = book.chat, chosen.prompt
+    assert chat is not None and prompt is not None
+    try:
+        generation = book.policy.call("chat", lambda: chat.generate(prompt))
+    except UpstreamError as exc:
+        return _fallback(chosen, question, exc)
+    result = to_answer(generation, prompt.documents, chosen.terms)
+    return result.model_copy(update={"degraded": chosen.degraded})
 
 
-def stream_answer(book: Book, question: Question) -> Iterator[str | Answer]:
-    """The answer's text in small pieces, then the whole `Answer`."""
-    result = answer(book, question)
-    yield from re.findall(r"\S+\s*", result.answer)
-    yield result
+async def stream_answer(book: Book, question: Question) -> AsyncIterator[str | Answer]:
+    """The answer's text as it is produced, then the whole `Answer`.
 
-
-def context_passages(book: Book, question: Question) -> list[Passage]:
-    """The sections to answer from, best first; empty when the book does not cover it.
-
-    A selected passage comes first (from its page when `page_url` says which), and the
-    question is then answered around it even if the rest of the book is silent.
+    The chat model's tokens are relayed as they arrive; a retryable failure before the
+    first token is retried, and a failure before any text falls back to an extractive
+    answer. Cancelling this generator (a client that went away) cancels the upstream call.
     """
-    query = retrieval_query(question)
-    passages = search(book.store, query, limit=5)
-    selected = _selection_passage(book, question) if question.selected_text else None
-    if selected is not None:
-        rest = [p for p in passages if p.url != selected.url]
-        return [selected, *rest[:2]]
-    if question.selected_text:
-        return passages[:3]
-    if not passages:
-        return []
-    terms = query_terms(book.store, query)
-    if relevance(terms, passages[0]) < book.min_relevance:
-        return []
-    return [p for p in passages[:3] if p.coverage >= _MIN_PASSAGE_COVERAGE]
+    chosen = await anyio.to_thread.run_sync(plan, book, question)
+    if chosen.ready is not None:
+        for piece in re.findall(r"\S+\s*", chosen.ready.answer):
+            yield piece
+        yield chosen.ready
+        return
+    assert book.chat is not None and chosen.prompt is not None
+    try:
+        generation = None
+        async for item in _stream_with_retries(book, chosen.prompt):
+            if isinstance(item, Generation):
+                generation = item
+            else:
+                yield item
+    except _FailedBeforeText as failure:
+        fallback = _fallback(chosen, question, failure.error)
+        for piece in re.findall(r"\S+\s*", fallback.answer):
+            yield piece
+        yield fallback
+        return
+    assert generation is not None
+    result = to_answer(generation, chosen.prompt.documents, chosen.terms)
+    yield result.model_copy(update={"degraded": chosen.degraded})
+
+
+class _FailedBeforeText(Exception):
+    def __init__(self, error: UpstreamError) -> None:
+        self.error = error
+
+
+async def _stream_with_retries(book: Book, prompt: ChatPrompt) -> AsyncIterator[str | Generation]:
+    assert book.chat is not None
+    started = time.monotonic()
+    attempt = 0
+    while True:
+        sent_text = False
+        try:
+            async for item in book.chat.stream(prompt):
+                if isinstance(item, str):
+                    sent_text = True
+                yield item
+            return
+        except UpstreamError as exc:
+            if sent_text:
+                raise
+            delay = (
+                book.policy.next_delay(attempt, exc, time.monotonic() - started)
+                if isinstance(exc, RetryableUpstreamError)
+                else None
+            )
+            if delay is None:
+                raise _FailedBeforeText(exc) from exc
+            log.warning("chat stream failed (%s); retrying in %.1fs", exc.message, delay)
+            await anyio.sleep(delay)
+            attempt += 1
+
+
+def _fallback(chosen: Plan, question: Question, error: UpstreamError) -> Answer:
+    log.warning("generation failed, answering extractively: %s", error.message)
+    return extractive_answer(chosen.passages, chosen.terms, question.selected_text, degraded=True)
 
 
 def not_found() -> Answer:
     return Answer(answer=NOT_FOUND, sources=[], mode="not_found", extractive=False)
 
 
+def retrieval_query(book: Book, question: Question) -> str:
+    """The question made standalone (for a follow-up), widened by the selected passage."""
+    text = _standalone(book, question) if question.history else question.question.strip()
+    if question.selected_text:
+        selection = " ".join(question.selected_text.split()[:_SELECTION_QUERY_WORDS])
+        text = f"{text} {selection}"
+    return text.strip() or question.text
+
+
+def _standalone(book: Book, question: Question) -> str:
+    last_user = next((t.content for t in reversed(question.history) if t.role == "user"), "")
+    chat = book.chat
+    if chat is not None:
+        prompt = rewrite_prompt(question)
+        try:
+            rewritten = book.policy.call("rewrite", lambda: chat.generate(prompt)).text
+        except UpstreamError as exc:
+            log.warning("could not rewrite the follow-up question: %s", exc.message)
+        else:
+            if rewritten.strip():
+                return rewritten.strip()
+    # Without a model, the previous question supplies what "it" and "that" refer to.
+    return f"{last_user} {question.text}".strip()
+
+
 def _selection_passage(book: Book, question: Question) -> Passage | None:
-    """The section of the named page that holds the selected text."""
+    """The selected text, placed in the section of the named page that holds it."""
     if not question.page_url or not question.selected_text:
         return None
     try:
@@ -164,63 +226,4 @@ def _selection_passage(book: Book, question: Question) -> Passage | None:
         text=question.selected_text,
         score=1.0,
         coverage=1.0,
-    )
-
-
-def _units(text: str) -> Iterator[str]:
-    """Sentences and list items of a section's prose (code blocks and tables are left out)."""
-    in_code = False
-    for line in text.split("\n"):
-        stripped = line.strip()
-        if stripped.startswith("```"):
-            in_code = not in_code
-            continue
-        if in_code or stripped.startswith("|"):
-            continue
-        yield from (s.strip() for s in _SENTENCE.split(stripped) if len(s.split()) >= 3)
-
-
-def _best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | None) -> list[_Quote]:
-    quotes: list[_Quote] = []
-    for rank, passage in enumerate(passages):
-        units = list(_units(passage.text)) or [passage.text.strip()[:400]]
-        scored = sorted(units, key=lambda u: (terms.coverage(u), -len(u)), reverse=True)
-        take = 2 if rank == 0 else 1
-        chosen = [u for u in scored[:take] if rank == 0 or terms.coverage(u) > 0]
-        # Keep the book's order inside one section.
-        quotes.extend(_Quote(passage, u) for u in sorted(chosen, key=units.index))
-        if len(quotes) >= _MAX_QUOTES:
-            break
-    if selection and passages and passages[0].text == selection:
-        quotes[0] = _Quote(passages[0], " ".join(selection.split()[:80]))
-    return quotes[:_MAX_QUOTES]
-
-
-def _extractive(quotes: list[_Quote]) -> Answer:
-    numbers: dict[str, int] = {}
-    citations: list[Citation] = []
-    lines = ["From the book (quoted passages; no language model is configured):", ""]
-    for quote in quotes:
-        passage = quote.passage
-        if passage.url not in numbers:
-            numbers[passage.url] = len(numbers) + 1
-        number = numbers[passage.url]
-        lines += [f"> {quote.text} [{number}]", ""]
-        citations.append(
-            Citation(
-                number=number,
-                url=passage.url,
-                title=passage.title,
-                section=passage.section,
-                quote=quote.text,
-            )
-        )
-    lines.append("Sources:")
-    lines += [f"[{n}] {url}" for url, n in numbers.items()]
-    return Answer(
-        answer="\n".join(lines),
-        sources=list(numbers),
-        citations=citations,
-        mode="extractive",
-        extractive=True,
     )

@@ -15,15 +15,15 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sse_starlette.sse import EventSourceResponse
-from starlette.concurrency import iterate_in_threadpool
 
 from bookrag import __version__
-from bookrag.answering import Answer, Book, Question, Turn, answer, stream_answer
+from bookrag.answering import Book, answer, stream_answer
 from bookrag.config import Settings, load_settings
-from bookrag.errors import BookragError, InvalidRequest
+from bookrag.errors import BookragError, IndexMismatch, InvalidRequest, UpstreamError
 from bookrag.ingest import ingest, site_config
+from bookrag.models import Answer, Question, Turn
 from bookrag.origins import parse_origins
-from bookrag.retrieval import search
+from bookrag.services import Providers, build_providers
 from bookrag.store import BookStore, open_store
 from bookrag.web import router as web_router
 
@@ -87,16 +87,18 @@ def to_question(body: ChatRequest, settings: Settings) -> Question:
     return Question(question, selected, body.page_url, tuple(body.history))
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, providers: Providers | None = None) -> FastAPI:
     """Build the API; the lifespan opens the index (and brings it up to date if asked)."""
     settings = settings or load_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        models = providers or build_providers(settings)
         store = open_store(settings)
         try:
-            await anyio.to_thread.run_sync(_prepare, store, settings)
-            app.state.book = Book.open(store, settings)
+            await anyio.to_thread.run_sync(_prepare, store, settings, models)
+            app.state.book = Book.open(store, settings, models)
+            app.state.providers = models
             yield
         finally:
             store.close()
@@ -122,11 +124,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def _prepare(store: BookStore, settings: Settings) -> None:
-    store.ensure_collection()
+def _prepare(store: BookStore, settings: Settings, providers: Providers) -> None:
+    """Bring the index up to date with the docs folder, or check it suits the settings."""
     if settings.docs_dir is not None:
         site = site_config(settings.docs_dir, settings.site_url, settings.route_base_path)
-        report = ingest(store, settings.docs_dir, site, settings.chunk_tokens)
+        try:
+            report = ingest(
+                store,
+                settings.docs_dir,
+                site,
+                settings.chunk_tokens,
+                providers.embedder,
+                providers.policy,
+            )
+        except UpstreamError as exc:
+            # Serve what is indexed rather than not at all; the next start catches up.
+            log.error("could not bring the index up to date: %s", exc.message)
+            return
+        if report.rebuilt:
+            log.warning("%s", report.rebuilt)
         log.info(
             "index up to date: %d indexed, %d unchanged, %d removed, %d skipped (%.1fs)",
             len(report.indexed),
@@ -137,6 +153,16 @@ def _prepare(store: BookStore, settings: Settings) -> None:
         )
         for path, reason in report.skipped:
             log.warning("skipped %s: %s", path, reason)
+        return
+    fingerprint = store.fingerprint()
+    if fingerprint is None:
+        store.ensure_collection()
+    elif providers.embedder is not None and fingerprint.dense_model != providers.embedder.model:
+        raise IndexMismatch(
+            f"the index was built with {fingerprint.describe()}, but COHERE_EMBED_MODEL is "
+            f"{providers.embedder.model}: run `bookrag ingest DOCS_DIR` to re-embed the book "
+            "(or start with --docs)"
+        )
 
 
 def _error(status: int, message: str, **extra: Any) -> JSONResponse:
@@ -186,31 +212,34 @@ def _add_routes(app: FastAPI) -> None:
         }
 
     @app.get("/health")
-    def health(book: BookDep, settings: SettingsDep) -> JSONResponse:
-        """Service status, checked live, with the index's size and age."""
+    def health(request: Request, book: BookDep, settings: SettingsDep) -> JSONResponse:
+        """Service status (Qdrant checked live, Cohere's key at most once a minute), with the
+        index's size and age."""
+        providers: Providers = request.app.state.providers
         qdrant_ok = book.store.ping()
+        cohere = providers.cohere.state() if providers.cohere else "not_configured"
+        healthy = qdrant_ok and cohere in ("connected", "not_configured")
         body: dict[str, Any] = {
-            "status": "ok" if qdrant_ok else "degraded",
+            "status": "ok" if healthy else "degraded",
             "version": __version__,
-            "services": {
-                "qdrant": "connected" if qdrant_ok else "unavailable",
-                "cohere": "configured" if settings.cohere_api_key else "not_configured",
-            },
+            "services": {"qdrant": "connected" if qdrant_ok else "unavailable", "cohere": cohere},
             "index": {"mode": "embedded" if settings.embedded else "server"},
+            "retrieval": book.retriever.describe(),
+            "generator": book.chat.name if book.chat else "extractive",
         }
         if qdrant_ok:
             stats = book.store.stats()
             body["index"].update(
                 pages=stats.pages, chunks=stats.chunks, last_indexed=stats.last_indexed
             )
-        return JSONResponse(body, status_code=200 if qdrant_ok else 503)
+        return JSONResponse(body, status_code=200 if healthy else 503)
 
     @app.post("/search")
     def search_route(body: SearchRequest, book: BookDep) -> SearchResponse:
         """The best section of each of the best-matching pages."""
         if not body.query.strip():
             raise InvalidRequest("query: must not be empty")
-        passages = search(book.store, body.query, body.limit)
+        passages = book.retriever.retrieve(body.query, body.limit).passages
         return SearchResponse(results=[SearchResult(**p.to_json()) for p in passages])
 
     @app.post("/chat")
@@ -225,7 +254,7 @@ def _add_routes(app: FastAPI) -> None:
 
         async def events() -> AsyncIterator[dict[str, str]]:
             try:
-                async for item in iterate_in_threadpool(stream_answer(book, question)):
+                async for item in stream_answer(book, question):
                     if isinstance(item, str):
                         yield {"data": json.dumps({"token": item, "done": False})}
                     else:

@@ -47,6 +47,11 @@ class Chunk:
         """Page title › section › subsection."""
         return BREADCRUMB_SEPARATOR.join((self.title, *self.headings))
 
+    @property
+    def embedding_text(self) -> str:
+        """What is indexed, lexically and densely: the breadcrumb, then the text."""
+        return f"{self.breadcrumb}\n{self.text}"
+
 
 def count_tokens(text: str) -> int:
     """Words and punctuation marks: close to, and usually above, a subword tokenizer's count."""

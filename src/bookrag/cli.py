@@ -14,11 +14,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bookrag.answering import Book, Question, answer
+from bookrag.answering import Book, answer
 from bookrag.config import Settings, load_settings
 from bookrag.errors import BookragError, ConfigError
 from bookrag.ingest import IngestReport, ingest, site_config
-from bookrag.retrieval import search
+from bookrag.models import Question
+from bookrag.services import build_providers
 from bookrag.store import BookStore, open_store
 
 app = typer.Typer(
@@ -72,6 +73,7 @@ def ingest_command(
     if not docs_dir.is_dir():
         raise _fail(f"docs folder not found: {docs_dir}")
     site = site_config(docs_dir, settings.site_url, settings.route_base_path)
+    providers = build_providers(settings)
     with _store(settings) as store:
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
         with Progress(*columns, TimeElapsedColumn(), console=err, transient=True) as progress:
@@ -81,6 +83,8 @@ def ingest_command(
                 docs_dir,
                 site,
                 settings.chunk_tokens,
+                providers.embedder,
+                providers.policy,
                 on_start=lambda n: progress.update(task, total=n),
                 on_page=lambda _: progress.advance(task),
             )
@@ -88,6 +92,8 @@ def ingest_command(
 
 
 def _print_report(report: IngestReport) -> None:
+    if report.rebuilt:
+        out.print(f"note: {report.rebuilt}", highlight=False, markup=False)
     table = Table(title="ingest summary", show_header=False)
     table.add_row("pages indexed", str(len(report.indexed)))
     table.add_row("unchanged", str(report.unchanged))
@@ -132,7 +138,11 @@ def search_command(
     """Show the best section of each best-matching page."""
     settings = _settings()
     with _store(settings) as store:
-        passages = search(store, query, limit)
+        passages = (
+            Book.open(store, settings, build_providers(settings))
+            .retriever.retrieve(query, limit)
+            .passages
+        )
     if not passages:
         out.print("no matches")
     for rank, p in enumerate(passages, 1):
@@ -155,7 +165,8 @@ def ask(
     """Answer a question from the book, with its sources."""
     settings = _settings()
     with _store(settings) as store:
-        result = answer(Book.open(store, settings), Question(question, selected_text, page_url))
+        book = Book.open(store, settings, build_providers(settings))
+        result = answer(book, Question(question, selected_text, page_url))
     out.print(result.answer, highlight=False, markup=False)
 
 

@@ -41,6 +41,27 @@ class Settings(BaseSettings):
     collection_name: str = Field("book", min_length=1, validation_alias=_env("COLLECTION_NAME"))
 
     cohere_api_key: SecretStr | None = Field(None, validation_alias=_env("COHERE_API_KEY"))
+    cohere_base_url: str | None = Field(None, validation_alias=_env("COHERE_BASE_URL"))
+    cohere_embed_model: str = Field(
+        "embed-english-v3.0", min_length=1, validation_alias=_env("COHERE_EMBED_MODEL")
+    )
+    cohere_rerank_model: str = Field(
+        "rerank-v3.5", min_length=1, validation_alias=_env("COHERE_RERANK_MODEL")
+    )
+    rerank: bool = Field(True, validation_alias=_env("BOOKRAG_RERANK"))
+    min_rerank_score: float = Field(
+        0.1, ge=0, le=1, validation_alias=_env("BOOKRAG_MIN_RERANK_SCORE")
+    )
+    cohere_chat_model: str = Field(
+        "command-a-03-2025", min_length=1, validation_alias=_env("COHERE_CHAT_MODEL")
+    )
+    openai_base_url: str | None = Field(None, validation_alias=_env("OPENAI_BASE_URL"))
+    openai_api_key: SecretStr | None = Field(None, validation_alias=_env("OPENAI_API_KEY"))
+    openai_model: str = Field("llama3.1", min_length=1, validation_alias=_env("OPENAI_MODEL"))
+    chat_temperature: float = Field(0.2, ge=0, le=2, validation_alias=_env("CHAT_TEMPERATURE"))
+    chat_max_tokens: int = Field(700, ge=16, le=8192, validation_alias=_env("CHAT_MAX_TOKENS"))
+    upstream_timeout: float = Field(20.0, gt=0, validation_alias=_env("BOOKRAG_UPSTREAM_TIMEOUT"))
+    retry_budget: float = Field(15.0, ge=0, validation_alias=_env("BOOKRAG_RETRY_BUDGET"))
 
     chunk_tokens: int = Field(350, ge=64, le=4000, validation_alias=_env("BOOKRAG_CHUNK_TOKENS"))
     min_relevance: float = Field(0.3, ge=0, le=1, validation_alias=_env("BOOKRAG_MIN_RELEVANCE"))
@@ -54,7 +75,7 @@ class Settings(BaseSettings):
         validation_alias=_env("ALLOWED_ORIGINS"),
     )
 
-    @field_validator("qdrant_url", "site_url")
+    @field_validator("qdrant_url", "site_url", "cohere_base_url", "openai_base_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is None or not value.strip():

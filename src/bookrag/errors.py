@@ -71,3 +71,21 @@ class ConfigError(BookragError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
+
+
+class RetryableUpstreamError(UpstreamError):
+    """A provider failure worth retrying: rate limit, 5xx, timeout, dropped connection."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class InvalidCredentials(UpstreamError):
+    """The provider rejected the configured API key; retrying will not help."""
+
+
+class IndexMismatch(BookragError):
+    """The index was built with another embedding model or dimension than configured."""
+
+    status_code = 503

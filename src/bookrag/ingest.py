@@ -8,11 +8,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from bookrag.chunking import chunk_page
+from bookrag.chunking import Chunk, chunk_page
 from bookrag.docusaurus import SiteConfig, read_site_config
 from bookrag.errors import DocsNotFound, PageParseError
-from bookrag.loader import SkipPage, discover, load_page, read_source
-from bookrag.store import BookStore
+from bookrag.loader import Page, SkipPage, discover, load_page, read_source
+from bookrag.providers import Embedder, RetryPolicy, embed_all
+from bookrag.store import BookStore, Fingerprint
 
 
 @dataclass
@@ -25,6 +26,7 @@ class IngestReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     chunks: int = 0
     seconds: float = 0.0
+    rebuilt: str | None = None  # why every page was re-indexed, when it was
 
     @property
     def changed(self) -> bool:
@@ -43,24 +45,88 @@ def site_config(docs_dir: Path, site_url: str | None, route_base_path: str | Non
     return site
 
 
+class _Writer:
+    """Writes pages, embedding their chunks first in full batches across pages, so a book
+    costs ceil(chunks / batch size) embed calls."""
+
+    def __init__(self, store: BookStore, embedder: Embedder | None, policy: RetryPolicy) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.policy = policy
+        self.queue: list[tuple[Page, list[Chunk]]] = []
+        self.texts: list[str] = []
+        self.vectors: list[list[float]] = []
+
+    def add(self, page: Page, chunks: list[Chunk]) -> None:
+        if self.embedder is None:
+            self.store.write_page(page, chunks)
+            return
+        self.queue.append((page, chunks))
+        self.texts.extend(c.embedding_text for c in chunks)
+        while len(self.texts) - len(self.vectors) >= self.embedder.batch_size:
+            self._embed(self.embedder.batch_size)
+        self._write_ready()
+
+    def finish(self) -> None:
+        if self.embedder is not None:
+            self._embed(len(self.texts) - len(self.vectors))
+            self._write_ready()
+
+    def _embed(self, count: int) -> None:
+        assert self.embedder is not None
+        if count <= 0:
+            return
+        batch = self.texts[len(self.vectors) : len(self.vectors) + count]
+        vectors = embed_all(self.embedder, batch, "search_document", self.policy)
+        if not self.vectors and vectors:  # the first embeddings tell the dimension
+            self.store.ensure_collection(Fingerprint(self.embedder.model, len(vectors[0])))
+        self.vectors.extend(vectors)
+
+    def _write_ready(self) -> None:
+        while self.queue and len(self.queue[0][1]) <= len(self.vectors):
+            page, chunks = self.queue.pop(0)
+            count = len(chunks)
+            self.store.write_page(page, chunks, self.vectors[:count])
+            del self.vectors[:count]
+            del self.texts[:count]
+
+
+def _prepare_collection(store: BookStore, embedder: Embedder | None, report: IngestReport) -> None:
+    """Drop an index built by another embedding model (or none), so vectors never mix."""
+    wanted = embedder.model if embedder else None
+    current = store.fingerprint()
+    if current is not None and current.dense_model != wanted:
+        target = f"{wanted}" if wanted else "lexical (BM25) only"
+        report.rebuilt = (
+            f"the index was built with {current.describe()}; re-indexing every page with {target}"
+        )
+        store.drop()
+        current = None
+    if current is None and embedder is None:
+        store.ensure_collection()
+
+
 def ingest(
     store: BookStore,
     docs_dir: Path,
     site: SiteConfig,
     max_tokens: int,
+    embedder: Embedder | None = None,
+    policy: RetryPolicy | None = None,
     on_page: Callable[[str], None] | None = None,
     on_start: Callable[[int], None] | None = None,
 ) -> IngestReport:
-    """Index `docs_dir` incrementally into `store`."""
+    """Index `docs_dir` incrementally into `store` (with dense vectors if `embedder`)."""
     started = time.perf_counter()
     if not docs_dir.is_dir():
         raise DocsNotFound(f"docs folder not found: {docs_dir}")
-    store.ensure_collection()
-    known = store.page_hashes()
+    report = IngestReport()
+    _prepare_collection(store, embedder, report)
+    known = store.page_hashes() if store.fingerprint() is not None else {}
     files = discover(docs_dir)
     if on_start:
         on_start(len(files))
-    report = IngestReport()
+    writer = _Writer(store, embedder, policy or RetryPolicy())
     seen: set[str] = set()
     for path in files:
         source = path.relative_to(docs_dir).as_posix()
@@ -82,13 +148,16 @@ def ingest(
             report.skipped.append((source, f"unreadable: {exc.strerror or exc}"))
         else:
             chunks = chunk_page(page, max_tokens)
-            store.write_page(page, chunks)
+            writer.add(page, chunks)
             seen.add(source)
             report.indexed.append(source)
             report.chunks += len(chunks)
         finally:
             if on_page:
                 on_page(source)
+    writer.finish()
+    if store.fingerprint() is None:  # nothing to embed: an empty book
+        store.ensure_collection()
     for source in sorted(set(known) - seen):
         store.remove_page(source)
         report.removed.append(source)

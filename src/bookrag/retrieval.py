@@ -10,13 +10,20 @@ book, and its weighty terms occur in the book at all and in its best section in 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from bookrag import lexical
+from bookrag.errors import UpstreamError
+from bookrag.providers import Embedder, Reranker, RetryPolicy
 from bookrag.store import BookStore, Hit
 
+log = logging.getLogger("bookrag.retrieval")
+
 CANDIDATES = 60
+RERANK_CANDIDATES = 40
 SUPPORT_WEIGHT = 0.15  # share of a page's second-best chunk score added to its best
 
 
@@ -48,21 +55,105 @@ class Passage:
         }
 
 
+@dataclass(frozen=True)
+class Retrieval:
+    """What a search found, and whether the book covers the query at all."""
+
+    passages: list[Passage]
+    covered: bool
+    degraded: bool = False  # a model call failed and lexical results stood in
+    mode: str = "lexical"
+
+
+@dataclass
+class Retriever:
+    """Lexical search, or hybrid (dense + BM25, RRF) with reranking when models are given.
+
+    Model failures degrade: no query embedding means lexical search, no reranking means
+    the fused order; either is flagged `degraded`.
+    """
+
+    store: BookStore
+    embedder: Embedder | None = None
+    reranker: Reranker | None = None
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    min_relevance: float = 0.3
+    min_rerank_score: float = 0.1
+
+    def describe(self) -> str:
+        """Which retrieval this is: lexical, hybrid or hybrid+rerank."""
+        if self.embedder is None:
+            return "lexical"
+        return "hybrid+rerank" if self.reranker is not None else "hybrid"
+
+    def retrieve(self, query: str, limit: int = 5) -> Retrieval:
+        """The best section of each of the `limit` best pages for `query`."""
+        degraded = False
+        dense = None
+        if self.embedder is not None:
+            try:
+                dense = self.policy.call(
+                    "embed query", partial(self.embedder.embed_batch, [query], "search_query")
+                )[0]
+            except UpstreamError as exc:
+                log.warning("query embedding failed, searching lexically: %s", exc.message)
+                degraded = True
+        hits = self.store.search(query, max(CANDIDATES, limit * 8), dense)
+        terms = query_terms(self.store, query)
+        scored = [(h, h.score) for h in hits]
+        reranked = False
+        if self.reranker is not None and hits:
+            try:
+                order = self.policy.call(
+                    "rerank",
+                    partial(
+                        self.reranker.rerank,
+                        query,
+                        [_embedding_text(h) for h in hits[:RERANK_CANDIDATES]],
+                        RERANK_CANDIDATES,
+                    ),
+                )
+                scored = [(hits[i], score) for i, score in order]
+                reranked = True
+            except UpstreamError as exc:
+                log.warning("reranking failed, keeping the fused order: %s", exc.message)
+                degraded = True
+        passages = _best_per_page(scored, terms, limit, support=not reranked)
+        if not passages:
+            covered = False
+        elif reranked:
+            covered = passages[0].score >= self.min_rerank_score
+        else:
+            covered = relevance(terms, passages[0]) >= self.min_relevance
+        mode = "hybrid+rerank" if reranked else "hybrid" if dense is not None else "lexical"
+        return Retrieval(passages, covered, degraded, mode)
+
+
 def search(store: BookStore, query: str, limit: int = 5) -> list[Passage]:
-    """The best section of each of the `limit` best pages for `query`."""
-    hits = store.search(query, limit=max(CANDIDATES, limit * 8))
-    best: dict[str, Hit] = {}
-    scores: dict[str, float] = {}
-    for hit in hits:  # hits come best first
+    """Lexical search: the best section of each of the `limit` best pages."""
+    return Retriever(store).retrieve(query, limit).passages
+
+
+def _best_per_page(
+    scored: list[tuple[Hit, float]], terms: QueryTerms, limit: int, support: bool
+) -> list[Passage]:
+    best: dict[str, tuple[Hit, float]] = {}
+    totals: dict[str, float] = {}
+    for hit, score in scored:  # best first
         source = str(hit.payload.get("source"))
         if source not in best:
-            best[source] = hit
-            scores[source] = hit.score
-        elif scores[source] == best[source].score:
-            scores[source] += SUPPORT_WEIGHT * hit.score
-    ranked = sorted(best, key=lambda s: scores[s], reverse=True)[:limit]
-    terms = query_terms(store, query)
-    return [_passage(best[s], scores[s], terms) for s in ranked]
+            best[source] = (hit, score)
+            totals[source] = score
+        elif support and totals[source] == best[source][1]:
+            totals[source] += SUPPORT_WEIGHT * score
+    ranked = sorted(best, key=lambda s: totals[s], reverse=True)[:limit]
+    return [_passage(best[s][0], totals[s], terms) for s in ranked]
+
+
+def _embedding_text(hit: Hit) -> str:
+    p = hit.payload
+    trail = " › ".join([str(p.get("title", "")), *[str(h) for h in p.get("headings", [])]])
+    return f"{trail}\n{p.get('text', '')}"
 
 
 @dataclass(frozen=True)

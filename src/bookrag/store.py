@@ -2,8 +2,9 @@
 
 Point layout (collection `COLLECTION_NAME`, default `book`):
 
-- chunk points, id `uuid5("chunk:<source>:<index>")`, sparse vector `bm25` (see `lexical`),
-  payload:
+- chunk points, id `uuid5("chunk:<source>:<index>")`, sparse vector `bm25` (see `lexical`)
+  and, when an embedding model is configured, dense vector `dense` (cosine) of
+  "breadcrumb\ntext"; payload:
     kind="chunk"; source (page path relative to the docs folder, e.g. `a/01-b.md`);
     page_url (the page's public URL); url (page_url + `#anchor` when the chunk is under a
     heading); title (page title); section (heading trail below the title, joined with ` › `);
@@ -18,7 +19,9 @@ Point layout (collection `COLLECTION_NAME`, default `book`):
     kind="meta"; term_df ({term id: number of chunks containing it}, used to weigh query
     terms for the relevance floor); chunks; pages; indexed_at.
 
-The collection's IDF modifier on `bm25` completes BM25 scoring at query time.
+The collection's IDF modifier on `bm25` completes BM25 scoring at query time. The
+collection's metadata is its fingerprint: `dense_model` and `dense_dim` (null when lexical
+only) and `schema`; points built by two embedding models are never mixed in one collection.
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ from bookrag.errors import IndexLocked, StoreUnavailable
 from bookrag.loader import Page
 
 SPARSE = "bm25"
+DENSE = "dense"
+SCHEMA = 1
 _NAMESPACE = uuid.UUID("4f0d6a3e-7b1c-4d7e-9a51-2b8f3c6d9e10")
 _META_ID = str(uuid.uuid5(_NAMESPACE, "meta"))
 _BATCH = 256
@@ -76,6 +81,19 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class Fingerprint:
+    """What built the collection's vectors."""
+
+    dense_model: str | None
+    dense_dim: int | None
+
+    def describe(self) -> str:
+        if self.dense_model is None:
+            return "lexical (BM25) only"
+        return f"BM25 + {self.dense_model} ({self.dense_dim} dimensions)"
+
+
+@dataclass(frozen=True)
 class IndexStats:
     pages: int
     chunks: int
@@ -101,16 +119,27 @@ class BookStore:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def ensure_collection(self) -> None:
-        """Create the collection and its payload indexes if they are missing."""
+    def ensure_collection(self, dense: Fingerprint | None = None) -> None:
+        """Create the collection (with a dense vector if `dense` names a model) if missing."""
+        fingerprint = dense or Fingerprint(None, None)
         with self._errors():
             if self.client.collection_exists(self.collection):
                 return
+            vectors = {}
+            if fingerprint.dense_model and fingerprint.dense_dim:
+                vectors[DENSE] = models.VectorParams(
+                    size=fingerprint.dense_dim, distance=models.Distance.COSINE
+                )
             self.client.create_collection(
                 self.collection,
-                vectors_config={},
+                vectors_config=vectors,
                 sparse_vectors_config={
                     SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)
+                },
+                metadata={
+                    "schema": SCHEMA,
+                    "dense_model": fingerprint.dense_model,
+                    "dense_dim": fingerprint.dense_dim,
                 },
             )
             if not self.embedded:  # local mode has no payload indexes
@@ -118,6 +147,22 @@ class BookStore:
                     self.client.create_payload_index(
                         self.collection, key, models.PayloadSchemaType.KEYWORD
                     )
+
+    def fingerprint(self) -> Fingerprint | None:
+        """What built the collection, or None if there is no collection yet."""
+        with self._errors():
+            if not self.client.collection_exists(self.collection):
+                return None
+            metadata = self.client.get_collection(self.collection).config.metadata or {}
+        dim = metadata.get("dense_dim")
+        model = metadata.get("dense_model")
+        return Fingerprint(str(model) if model else None, int(dim) if dim else None)
+
+    def drop(self) -> None:
+        """Delete the collection and everything in it."""
+        with self._errors():
+            self.client.delete_collection(self.collection)
+        self._term_df = None
 
     def ping(self) -> bool:
         """True if the store answers right now."""
@@ -133,13 +178,20 @@ class BookStore:
         """Content hash of every fully indexed page, by source path."""
         return {p["source"]: p["page_hash"] for p in self._scroll([_kind("page")])}
 
-    def write_page(self, page: Page, chunks: list[Chunk]) -> None:
+    def write_page(
+        self, page: Page, chunks: list[Chunk], dense: list[list[float]] | None = None
+    ) -> None:
         """Replace a page's chunks, then commit its record (the hash) last."""
         url_path = urlsplit(page.url).path
+        vectors: list[dict[str, Any]] = [
+            {SPARSE: lexical.document_vector(c.embedding_text)} for c in chunks
+        ]
+        for vector, embedding in zip(vectors, dense or [], strict=False):
+            vector[DENSE] = embedding
         points = [
             models.PointStruct(
                 id=chunk_id(c.source, c.index),
-                vector={SPARSE: lexical.document_vector(f"{c.breadcrumb}\n{c.text}")},
+                vector=vector,
                 payload={
                     "kind": "chunk",
                     "source": c.source,
@@ -154,7 +206,7 @@ class BookStore:
                     "page_hash": page.content_hash,
                 },
             )
-            for c in chunks
+            for c, vector in zip(chunks, vectors, strict=True)
         ]
         record = models.PointStruct(
             id=page_id(page.source),
@@ -234,15 +286,28 @@ class BookStore:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def search(self, text: str, limit: int) -> list[Hit]:
-        """Chunks ranked by BM25 against `text`."""
+    def search(self, text: str, limit: int, dense: list[float] | None = None) -> list[Hit]:
+        """Chunks ranked by BM25 against `text`, or, given the query's embedding, by one
+        hybrid query: a dense and a sparse prefetch fused with reciprocal rank fusion."""
         vector = lexical.query_vector(text)
-        if not vector.indices:
+        if not vector.indices and dense is None:
             return []
         with self._errors():
-            response = self.client.query_points(
-                self.collection, query=vector, using=SPARSE, limit=limit, with_payload=True
-            )
+            if dense is None:
+                response = self.client.query_points(
+                    self.collection, query=vector, using=SPARSE, limit=limit, with_payload=True
+                )
+            else:
+                prefetch = [models.Prefetch(query=dense, using=DENSE, limit=limit)]
+                if vector.indices:
+                    prefetch.append(models.Prefetch(query=vector, using=SPARSE, limit=limit))
+                response = self.client.query_points(
+                    self.collection,
+                    prefetch=prefetch,
+                    query=models.FusionQuery(fusion=models.Fusion.RRF),
+                    limit=limit,
+                    with_payload=True,
+                )
         return [Hit(str(p.id), p.score, p.payload or {}) for p in response.points]
 
     def document_frequencies(self, term_ids: Iterable[int]) -> tuple[dict[int, int], int]:

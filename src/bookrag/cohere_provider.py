@@ -1,0 +1,203 @@
+"""Cohere (v2 API, official SDK) as embedder, reranker and chat model.
+
+SDK retries are off: `providers.RetryPolicy` retries once, for every provider. SDK and
+transport exceptions become `bookrag.errors` here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import cohere
+import httpx
+import pydantic
+from cohere.core.api_error import ApiError
+
+from bookrag.errors import InvalidCredentials, RetryableUpstreamError, UpstreamError
+from bookrag.providers import (
+    ChatPrompt,
+    Generation,
+    InputType,
+    SourceDocument,
+    SpanCitation,
+    retry_after,
+)
+
+T = TypeVar("T")
+EMBED_BATCH = 96  # the most texts Cohere embeds in one call
+
+
+def make_clients(
+    api_key: str, base_url: str | None, timeout: float
+) -> tuple[cohere.ClientV2, cohere.AsyncClientV2]:
+    """A sync and an async client sharing the key, address and timeout, SDK retries off."""
+    options: dict[str, Any] = {"timeout": timeout, "max_retries": 0}
+    if base_url:
+        options["base_url"] = base_url.rstrip("/")
+    return cohere.ClientV2(api_key=api_key, **options), cohere.AsyncClientV2(
+        api_key=api_key, **options
+    )
+
+
+@contextmanager
+def translated(operation: str) -> Iterator[None]:
+    """Turn Cohere SDK and transport failures into bookrag errors."""
+    try:
+        yield
+    except ApiError as exc:
+        raise _from_api_error(operation, exc) from exc
+    except httpx.TimeoutException as exc:
+        raise RetryableUpstreamError(f"Cohere {operation} timed out") from exc
+    except httpx.TransportError as exc:
+        raise RetryableUpstreamError(
+            f"Cohere {operation}: connection failed ({type(exc).__name__})"
+        ) from exc
+    except (json.JSONDecodeError, pydantic.ValidationError) as exc:
+        raise RetryableUpstreamError(f"Cohere {operation}: malformed response") from exc
+
+
+def _from_api_error(operation: str, exc: ApiError) -> UpstreamError:
+    status = exc.status_code or 0
+    if status in (401, 403):
+        return InvalidCredentials(f"Cohere rejected COHERE_API_KEY ({status}) during {operation}")
+    if status == 429 or status >= 500 or status in (408, 409):
+        return RetryableUpstreamError(
+            f"Cohere {operation} answered {status}", retry_after=retry_after(exc.headers)
+        )
+    if status == 200:  # a 2xx whose body could not be read
+        return RetryableUpstreamError(f"Cohere {operation}: malformed response")
+    return UpstreamError(f"Cohere {operation} answered {status}")
+
+
+class CohereEmbedder:
+    """Embeddings for chunks (`search_document`) and questions (`search_query`)."""
+
+    batch_size = EMBED_BATCH
+
+    def __init__(self, client: cohere.ClientV2, model: str) -> None:
+        self.client = client
+        self.model = model
+
+    def embed_batch(self, texts: Sequence[str], input_type: InputType) -> list[list[float]]:
+        with translated("embed"):
+            response = self.client.embed(
+                model=self.model,
+                texts=list(texts),
+                input_type=input_type,
+                embedding_types=["float"],
+            )
+        floats = response.embeddings.float_ if response.embeddings else None
+        if not floats or len(floats) != len(texts):
+            raise RetryableUpstreamError("Cohere embed: response without the embeddings asked for")
+        return [list(v) for v in floats]
+
+
+class CohereReranker:
+    def __init__(self, client: cohere.ClientV2, model: str) -> None:
+        self.client = client
+        self.model = model
+
+    def rerank(self, query: str, documents: Sequence[str], top_n: int) -> list[tuple[int, float]]:
+        with translated("rerank"):
+            response = self.client.rerank(
+                model=self.model, query=query, documents=list(documents), top_n=top_n
+            )
+        return [(r.index, r.relevance_score) for r in response.results]
+
+
+class CohereChat:
+    """Grounded generation with `documents` and citations (chat v2)."""
+
+    def __init__(
+        self,
+        client: cohere.ClientV2,
+        async_client: cohere.AsyncClientV2,
+        model: str,
+        temperature: float,
+        max_tokens: int,
+    ) -> None:
+        self.client = client
+        self.async_client = async_client
+        self.name = f"cohere:{model}"
+        self.model = model
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+
+    def _request(self, prompt: ChatPrompt) -> dict[str, Any]:
+        messages: list[dict[str, str]] = [{"role": "system", "content": prompt.system}]
+        messages += [{"role": role, "content": content} for role, content in prompt.history]
+        messages.append({"role": "user", "content": prompt.question})
+        request: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "temperature": self.temperature,
+            "max_tokens": prompt.max_tokens or self.max_tokens,
+        }
+        if prompt.documents:
+            request["documents"] = [_document(d) for d in prompt.documents]
+            request["citation_options"] = {"mode": "ACCURATE"}
+        return request
+
+    def generate(self, prompt: ChatPrompt) -> Generation:
+        with translated("chat"):
+            response = self.client.chat(**self._request(prompt))
+        content = response.message.content or []
+        text = "".join(getattr(item, "text", "") or "" for item in content)
+        citations = tuple(_span(c) for c in response.message.citations or [])
+        return Generation(text, citations)
+
+    async def stream(self, prompt: ChatPrompt) -> AsyncIterator[str | Generation]:
+        pieces: list[str] = []
+        citations: list[SpanCitation] = []
+        with translated("chat stream"):
+            async for event in self.async_client.chat_stream(**self._request(prompt)):
+                if event.type == "content-delta":
+                    text = _delta_text(event)
+                    if text:
+                        pieces.append(text)
+                        yield text
+                elif event.type == "citation-start":
+                    cited = _delta_citation(event)
+                    if cited is not None:
+                        citations.append(_span(cited))
+        yield Generation("".join(pieces), tuple(citations))
+
+    def check_key(self) -> bool:
+        """True if Cohere accepts the key (one cheap call, no tokens spent)."""
+        with translated("check-api-key"):
+            return bool(self.client.check_api_key().valid)
+
+
+def _document(doc: SourceDocument) -> dict[str, Any]:
+    return {
+        "id": doc.id,
+        "data": {"title": doc.title, "section": doc.section, "url": doc.url, "text": doc.text},
+    }
+
+
+def _span(citation: Any) -> SpanCitation:
+    ids = tuple(str(s.id) for s in citation.sources or [] if getattr(s, "id", None))
+    return SpanCitation(citation.start or 0, citation.end or 0, citation.text or "", ids)
+
+
+def _path(obj: Any, *names: str) -> Any:
+    for name in names:
+        obj = getattr(obj, name, None)
+        if obj is None:
+            return None
+    return obj
+
+
+def _delta_text(event: Any) -> str | None:
+    text: str | None = _path(event, "delta", "message", "content", "text")
+    return text
+
+
+def _delta_citation(event: Any) -> Any:
+    return _path(event, "delta", "message", "citations")
+
+
+_Factory = Callable[[], T]

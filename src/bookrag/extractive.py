@@ -1,0 +1,98 @@
+"""Extractive answers: the book's own sentences that carry most of the question's weight,
+quoted with numbered citations. Used when no chat model is configured, and as the fallback
+when one fails."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from bookrag.models import Answer, Citation
+from bookrag.retrieval import Passage, QueryTerms
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9`*\[(\"'])")
+MAX_QUOTES = 3
+HEADER = "From the book (quoted passages; no language model is configured):"
+DEGRADED_HEADER = "From the book (quoted passages; the language model is unavailable right now):"
+
+
+@dataclass(frozen=True)
+class Quote:
+    passage: Passage
+    text: str
+
+
+def extractive_answer(
+    passages: list[Passage], terms: QueryTerms, selection: str | None, degraded: bool = False
+) -> Answer:
+    """Quote the best sentences of `passages` (the first passage may be the selection)."""
+    quotes = best_quotes(passages, terms, selection)
+    numbers: dict[str, int] = {}
+    citations: list[Citation] = []
+    lines = [DEGRADED_HEADER if degraded else HEADER, ""]
+    for quote in quotes:
+        passage = quote.passage
+        number = numbers.setdefault(passage.url, len(numbers) + 1)
+        lines += [f"> {quote.text} [{number}]", ""]
+        citations.append(
+            Citation(
+                number=number,
+                url=passage.url,
+                title=passage.title,
+                section=passage.section,
+                quote=quote.text,
+            )
+        )
+    lines.append("Sources:")
+    by_url = {c.url: c for c in citations}
+    lines += [f"[{n}] {_label(by_url[url])}: {url}" for url, n in numbers.items()]
+    return Answer(
+        answer="\n".join(lines),
+        sources=list(numbers),
+        citations=citations,
+        mode="extractive",
+        extractive=True,
+        degraded=degraded,
+    )
+
+
+def _label(citation: Citation) -> str:
+    return f"{citation.title} › {citation.section}" if citation.section else citation.title
+
+
+def sentences(text: str) -> Iterator[str]:
+    """Sentences and list items of a section's prose (code blocks and tables are left out)."""
+    in_code = False
+    for line in text.split("\n"):
+        stripped = line.strip()
+        if stripped.startswith("```"):
+            in_code = not in_code
+            continue
+        if in_code or stripped.startswith("|"):
+            continue
+        yield from (s.strip() for s in _SENTENCE.split(stripped) if len(s.split()) >= 3)
+
+
+def best_sentence(text: str, terms: QueryTerms) -> str:
+    """The sentence of `text` that best covers `terms` (the start of `text` if none does)."""
+    units = list(sentences(text))
+    if not units:
+        return text.strip()[:300]
+    return max(units, key=lambda u: (terms.coverage(u), -len(u)))
+
+
+def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | None) -> list[Quote]:
+    quotes: list[Quote] = []
+    for rank, passage in enumerate(passages):
+        units = list(sentences(passage.text)) or [passage.text.strip()[:400]]
+        scored = sorted(units, key=lambda u: (terms.coverage(u), -len(u)), reverse=True)
+        take = 2 if rank == 0 else 1
+        chosen = [u for u in scored[:take] if rank == 0 or terms.coverage(u) > 0]
+        # Keep the book's order inside one section.
+        quotes.extend(Quote(passage, u) for u in sorted(chosen, key=units.index))
+        if len(quotes) >= MAX_QUOTES:
+            break
+    if selection and passages and passages[0].text == selection and quotes:
+        quotes[0] = Quote(passages[0], " ".join(selection.split()[:80]))
+    return quotes[:MAX_QUOTES]

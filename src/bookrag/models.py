@@ -1,0 +1,53 @@
+"""The shapes answers take, shared by the API, the CLI and the answering code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+MAX_TURN_CHARS = 4000
+
+
+class Turn(BaseModel):
+    """One earlier message of the conversation."""
+
+    role: Literal["user", "assistant"]
+    content: str = Field(max_length=MAX_TURN_CHARS)
+
+
+class Citation(BaseModel):
+    """Where a part of the answer comes from."""
+
+    number: int
+    url: str = Field(description="the section's URL, with its #anchor")
+    title: str
+    section: str
+    quote: str = Field(description="the quoted source text")
+    span: str | None = Field(None, description="the part of the answer this supports")
+
+
+class Answer(BaseModel):
+    """The answer as `/chat` returns it (the contract's `answer` and `sources`, and more)."""
+
+    answer: str
+    sources: list[str] = Field(description="page URLs with #anchor, deduplicated, best first")
+    citations: list[Citation] = []
+    mode: Literal["extractive", "generative", "not_found"]
+    extractive: bool
+    degraded: bool = False
+
+
+@dataclass(frozen=True)
+class Question:
+    """What the reader asked, with the passage they selected and the page they are on."""
+
+    question: str
+    selected_text: str | None = None
+    page_url: str | None = None
+    history: tuple[Turn, ...] = ()
+
+    @property
+    def text(self) -> str:
+        return self.question.strip() or "Explain this passage."

@@ -1,0 +1,140 @@
+"""Any OpenAI-compatible chat endpoint (OpenAI, Ollama, vLLM, llama.cpp) as the chat model.
+
+Such endpoints have no `documents` parameter, so the sections go in the user message as
+numbered sources and the model cites them with `[n]` markers, which are mapped back to
+the same span citations Cohere returns.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import openai
+
+from bookrag.errors import InvalidCredentials, RetryableUpstreamError, UpstreamError
+from bookrag.providers import ChatPrompt, Generation, SourceDocument, SpanCitation, retry_after
+
+_MARKER = re.compile(r"\[(\d+)\]")
+_SENTENCE_START = re.compile(r"(?:^|(?<=[.!?])\s+|\n)")
+
+CITE_INSTRUCTION = (
+    "Cite the sources you use with their numbers in square brackets, like [1], right after "
+    "the sentence they support."
+)
+
+
+def make_clients(
+    base_url: str, api_key: str | None, timeout: float
+) -> tuple[openai.OpenAI, openai.AsyncOpenAI]:
+    options: dict[str, Any] = {
+        "base_url": base_url,
+        "api_key": api_key or "not-needed",  # local servers accept any key
+        "timeout": timeout,
+        "max_retries": 0,
+    }
+    return openai.OpenAI(**options), openai.AsyncOpenAI(**options)
+
+
+@contextmanager
+def translated(operation: str) -> Iterator[None]:
+    """Turn openai SDK failures into bookrag errors."""
+    try:
+        yield
+    except openai.AuthenticationError as exc:
+        raise InvalidCredentials(
+            f"the chat endpoint rejected OPENAI_API_KEY ({operation})"
+        ) from exc
+    except openai.APITimeoutError as exc:
+        raise RetryableUpstreamError(f"chat endpoint {operation} timed out") from exc
+    except openai.APIConnectionError as exc:
+        raise RetryableUpstreamError(f"chat endpoint {operation}: connection failed") from exc
+    except openai.APIStatusError as exc:
+        status = exc.status_code
+        if status == 429 or status >= 500:
+            raise RetryableUpstreamError(
+                f"chat endpoint {operation} answered {status}",
+                retry_after=retry_after(dict(exc.response.headers)),
+            ) from exc
+        raise UpstreamError(f"chat endpoint {operation} answered {status}") from exc
+    except (openai.APIResponseValidationError, ValueError, httpx.TransportError) as exc:
+        raise RetryableUpstreamError(f"chat endpoint {operation}: malformed response") from exc
+
+
+class OpenAIChat:
+    def __init__(
+        self,
+        client: openai.OpenAI,
+        async_client: openai.AsyncOpenAI,
+        model: str,
+        temperature: float,
+        max_tokens: int,
+    ) -> None:
+        self.client = client
+        self.async_client = async_client
+        self.model = model
+        self.name = f"openai:{model}"
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+
+    def _request(self, prompt: ChatPrompt) -> dict[str, Any]:
+        system = prompt.system + ("\n\n" + CITE_INSTRUCTION if prompt.documents else "")
+        messages: list[dict[str, str]] = [{"role": "system", "content": system}]
+        messages += [{"role": role, "content": content} for role, content in prompt.history]
+        messages.append({"role": "user", "content": user_message(prompt)})
+        return {
+            "model": self.model,
+            "messages": messages,
+            "temperature": self.temperature,
+            "max_tokens": prompt.max_tokens or self.max_tokens,
+        }
+
+    def generate(self, prompt: ChatPrompt) -> Generation:
+        with translated("chat"):
+            response = self.client.chat.completions.create(**self._request(prompt))
+        text = response.choices[0].message.content or "" if response.choices else ""
+        return Generation(text, marker_citations(text, prompt.documents))
+
+    async def stream(self, prompt: ChatPrompt) -> AsyncIterator[str | Generation]:
+        pieces: list[str] = []
+        with translated("chat stream"):
+            stream = await self.async_client.chat.completions.create(
+                **self._request(prompt), stream=True
+            )
+            async for chunk in stream:
+                text = chunk.choices[0].delta.content if chunk.choices else None
+                if text:
+                    pieces.append(text)
+                    yield text
+        answer = "".join(pieces)
+        yield Generation(answer, marker_citations(answer, prompt.documents))
+
+
+def user_message(prompt: ChatPrompt) -> str:
+    """The question, preceded by the numbered sources when there are any."""
+    if not prompt.documents:
+        return prompt.question
+    sources = "\n\n".join(
+        f"[{n}] {d.title}{' › ' + d.section if d.section else ''}\n{d.text}"
+        for n, d in enumerate(prompt.documents, 1)
+    )
+    return f"Sources:\n\n{sources}\n\nQuestion: {prompt.question}"
+
+
+def marker_citations(text: str, documents: tuple[SourceDocument, ...]) -> tuple[SpanCitation, ...]:
+    """Map `[n]` markers to citations whose span is the sentence before the marker."""
+    citations: list[SpanCitation] = []
+    for match in _MARKER.finditer(text):
+        number = int(match.group(1))
+        if not 1 <= number <= len(documents):
+            continue
+        starts = [m.end() for m in _SENTENCE_START.finditer(text, 0, match.start())]
+        start = max((s for s in starts if s < match.start()), default=0)
+        span = _MARKER.sub("", text[start : match.start()]).strip()
+        if citations and not span:  # `[1][2]`: the second marker cites the same sentence
+            span = citations[-1].text
+        citations.append(SpanCitation(start, match.start(), span, (documents[number - 1].id,)))
+    return tuple(citations)

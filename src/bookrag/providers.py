@@ -1,0 +1,168 @@
+"""The seams to model providers: small Protocols, the data that crosses them, and the one
+place where retries with backoff (honouring `Retry-After`) and batching live.
+
+Provider modules (`cohere_provider`, `openai_provider`) implement the Protocols and
+translate their SDK's exceptions into `bookrag.errors`; nothing else knows an SDK.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Literal, Protocol, TypeVar
+
+from bookrag.errors import RetryableUpstreamError
+
+log = logging.getLogger("bookrag.providers")
+
+T = TypeVar("T")
+InputType = Literal["search_document", "search_query"]
+
+
+@dataclass(frozen=True)
+class SourceDocument:
+    """One retrieved section, as a chat model sees it."""
+
+    id: str
+    title: str
+    section: str
+    url: str
+    text: str
+
+
+@dataclass(frozen=True)
+class SpanCitation:
+    """A span of the generated answer and the documents that support it."""
+
+    start: int
+    end: int
+    text: str
+    document_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Generation:
+    """A finished answer from a chat model."""
+
+    text: str
+    citations: tuple[SpanCitation, ...]
+
+
+@dataclass(frozen=True)
+class ChatPrompt:
+    """What a chat model is asked: instructions, earlier turns, the question and documents."""
+
+    system: str
+    question: str
+    documents: tuple[SourceDocument, ...] = ()
+    history: tuple[tuple[str, str], ...] = ()  # (role, content)
+    max_tokens: int | None = None
+
+
+class Embedder(Protocol):
+    model: str
+    batch_size: int
+
+    def embed_batch(self, texts: Sequence[str], input_type: InputType) -> list[list[float]]:
+        """Embed at most `batch_size` texts in one call."""
+        ...
+
+
+class Reranker(Protocol):
+    def rerank(self, query: str, documents: Sequence[str], top_n: int) -> list[tuple[int, float]]:
+        """(index into `documents`, relevance 0..1), best first."""
+        ...
+
+
+class ChatModel(Protocol):
+    name: str
+
+    def generate(self, prompt: ChatPrompt) -> Generation:
+        """Answer in one piece."""
+        ...
+
+    def stream(self, prompt: ChatPrompt) -> AsyncIterator[str | Generation]:
+        """Text pieces as they arrive, then the finished `Generation`."""
+        ...
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Retry retryable upstream failures with exponential backoff within a time budget."""
+
+    budget: float = 15.0
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+
+    def next_delay(self, attempt: int, exc: RetryableUpstreamError, elapsed: float) -> float | None:
+        """Seconds to wait before retry number `attempt + 1`, or None when out of budget."""
+        if exc.retry_after is not None:
+            delay = exc.retry_after
+        else:
+            delay = min(self.max_delay, self.base_delay * 2**attempt) * random.uniform(0.75, 1.25)
+        if elapsed + delay > self.budget:
+            return None
+        return delay
+
+    def call(self, operation: str, fn: Callable[[], T]) -> T:
+        """Run `fn`, retrying retryable failures until the budget would be exceeded."""
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            try:
+                return fn()
+            except RetryableUpstreamError as exc:
+                delay = self.next_delay(attempt, exc, time.monotonic() - started)
+                if delay is None:
+                    raise
+                log.warning("%s failed (%s); retrying in %.1fs", operation, exc.message, delay)
+                time.sleep(delay)
+                attempt += 1
+
+    async def acall(self, operation: str, fn: Callable[[], Awaitable[T]]) -> T:
+        """The async twin of `call`."""
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            try:
+                return await fn()
+            except RetryableUpstreamError as exc:
+                delay = self.next_delay(attempt, exc, time.monotonic() - started)
+                if delay is None:
+                    raise
+                log.warning("%s failed (%s); retrying in %.1fs", operation, exc.message, delay)
+                await asyncio.sleep(delay)
+                attempt += 1
+
+
+def embed_all(
+    embedder: Embedder, texts: Sequence[str], input_type: InputType, policy: RetryPolicy
+) -> list[list[float]]:
+    """Embed any number of texts in batches of the embedder's size."""
+    vectors: list[list[float]] = []
+    for start in range(0, len(texts), embedder.batch_size):
+        batch = texts[start : start + embedder.batch_size]
+        vectors.extend(policy.call("embed", partial(embedder.embed_batch, batch, input_type)))
+    return vectors
+
+
+def retry_after(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds to wait from a `Retry-After` header (seconds or an HTTP date)."""
+    value = next((v for k, v in (headers or {}).items() if k.lower() == "retry-after"), None)
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())

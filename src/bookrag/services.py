@@ -1,0 +1,97 @@
+"""Build the model providers the settings ask for, and watch Cohere's health cheaply."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bookrag.config import Settings
+from bookrag.errors import InvalidCredentials, UpstreamError
+from bookrag.providers import ChatModel, Embedder, Reranker, RetryPolicy
+
+log = logging.getLogger("bookrag")
+
+HEALTH_TTL = 60.0  # seconds a Cohere key check is trusted
+
+
+@dataclass
+class KeyCheck:
+    """Cohere's state for `/health`: checked at most once per `ttl` seconds, no tokens spent."""
+
+    check: Callable[[], bool]  # True when the key is accepted
+    ttl: float = HEALTH_TTL
+    _state: str = "unknown"
+    _checked_at: float = field(default=-1e18)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def state(self) -> str:
+        """`connected`, `invalid_key` or `unavailable`, from cache when fresh."""
+        with self._lock:
+            if time.monotonic() - self._checked_at < self.ttl:
+                return self._state
+            try:
+                ok = self.check()
+                self._state = "connected" if ok else "invalid_key"
+            except InvalidCredentials:
+                self._state = "invalid_key"
+            except UpstreamError:
+                self._state = "unavailable"
+            self._checked_at = time.monotonic()
+            return self._state
+
+
+@dataclass
+class Providers:
+    """The models in use; each is None when not configured."""
+
+    embedder: Embedder | None = None
+    reranker: Reranker | None = None
+    chat: ChatModel | None = None
+    cohere: KeyCheck | None = None
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+def build_providers(settings: Settings) -> Providers:
+    """Clients for Cohere and/or an OpenAI-compatible endpoint; no network I/O happens here."""
+    policy = RetryPolicy(budget=settings.retry_budget)
+    providers = Providers(policy=policy)
+    if settings.cohere_api_key is not None:
+        from bookrag import cohere_provider
+
+        client, async_client = cohere_provider.make_clients(
+            settings.cohere_api_key.get_secret_value(),
+            settings.cohere_base_url,
+            settings.upstream_timeout,
+        )
+        providers.embedder = cohere_provider.CohereEmbedder(client, settings.cohere_embed_model)
+        if settings.rerank:
+            providers.reranker = cohere_provider.CohereReranker(
+                client, settings.cohere_rerank_model
+            )
+        chat = cohere_provider.CohereChat(
+            client,
+            async_client,
+            settings.cohere_chat_model,
+            settings.chat_temperature,
+            settings.chat_max_tokens,
+        )
+        providers.chat = chat
+        providers.cohere = KeyCheck(chat.check_key)
+    if settings.openai_base_url is not None:
+        from bookrag import openai_provider
+
+        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+        oa_client, oa_async = openai_provider.make_clients(
+            settings.openai_base_url, key, settings.upstream_timeout
+        )
+        providers.chat = openai_provider.OpenAIChat(
+            oa_client,
+            oa_async,
+            settings.openai_model,
+            settings.chat_temperature,
+            settings.chat_max_tokens,
+        )
+    return providers
