@@ -1,7 +1,165 @@
-"""What a person's browser loads: the chat widget script and the demo page."""
+"""What a person's browser loads: the chat widget script and the demo page.
+
+`GET /widget.js` is the drop-in `<bookrag-chat>` widget (static/widget.js, no build step).
+`GET /demo/{page}` shows one indexed page of the book as an `<article>` whose headings
+carry the chunks' anchors, with the widget on it, so `bookrag serve` alone lets a person
+try everything. Demo pages live at `/demo` + the page's public URL path (so the
+`page_url` the widget sends resolves to the page, as it does on the real site); a page's
+source path (`/demo/02-sensors/rain-and-wind.md`) works too.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import html
+import json
+import posixpath
+from functools import cache
+from pathlib import Path
+from string import Template
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from markdown_it import MarkdownIt
+
+from bookrag.answering import Book
+from bookrag.errors import PageNotFound
+
+STATIC = Path(__file__).resolve().parent / "static"
+WIDGET_CACHE_SECONDS = 300  # short, so a redeployed widget reaches readers within minutes
 
 router = APIRouter()
+
+
+def _book(request: Request) -> Book:
+    book: Book = request.app.state.book
+    return book
+
+
+BookDep = Annotated[Book, Depends(_book)]
+
+
+@router.get("/widget.js", include_in_schema=False)
+def widget_script() -> FileResponse:
+    """The chat widget: `<script src=".../widget.js" defer>` adds it to any page."""
+    return FileResponse(
+        STATIC / "widget.js",
+        media_type="text/javascript; charset=utf-8",
+        headers={"Cache-Control": f"public, max-age={WIDGET_CACHE_SECONDS}"},
+    )
+
+
+@router.get("/demo", include_in_schema=False)
+def demo_home(book: BookDep) -> Response:
+    """The demo: the book's first page with the widget on it."""
+    pages = book.pages.all()
+    if not pages:
+        empty = _message("No pages yet", "The index is empty: run `bookrag serve --docs DIR`.")
+        return HTMLResponse(_render_page(pages, None, empty))
+    return RedirectResponse(demo_url(pages[0]), status_code=307)
+
+
+@router.get("/demo/{page:path}", include_in_schema=False)
+def demo_page(page: str, book: BookDep) -> Response:
+    """One page of the book, rendered from the index, with the widget on it."""
+    if not page.strip("/"):
+        return demo_home(book)
+    pages = book.pages.all()
+    try:
+        record: dict[str, Any] | None = book.pages.find(page)
+    except PageNotFound:
+        record = None
+    if record is None:
+        missing = _message("Page not found", f"No indexed page at /demo/{page}.")
+        return HTMLResponse(_render_page(pages, None, missing), status_code=404)
+    chunks = book.store.page_chunks(str(record["source"]))
+    article = render_article(record, chunks, {str(p["source"]): demo_url(p) for p in pages})
+    return HTMLResponse(_render_page(pages, record, article))
+
+
+def demo_url(page: dict[str, Any]) -> str:
+    """Where the demo shows `page`: `/demo` + its public URL path (its source for the root)."""
+    path = "/" + str(page["url_path"]).strip("/")
+    if path == "/":
+        path = "/" + str(page["source"])
+    return "/demo" + quote(path)
+
+
+def render_article(
+    page: dict[str, Any], chunks: list[dict[str, Any]], links: dict[str, str]
+) -> str:
+    """A page's chunks as HTML: headings with the chunks' anchors as ids, escaped text."""
+    parts = [f"<h1>{html.escape(str(page['title']))}</h1>"]
+    shown: list[str] = []
+    for chunk in chunks:
+        trail = [str(h) for h in chunk.get("headings") or []]
+        for depth, heading in enumerate(trail):
+            if shown[: depth + 1] == trail[: depth + 1]:
+                continue  # still inside this section
+            # Only the deepest heading's anchor is stored; the ones above it carry none.
+            anchor = str(chunk.get("anchor") or "") if depth == len(trail) - 1 else ""
+            level = min(depth + 2, 6)
+            id_attr = f' id="{html.escape(anchor)}"' if anchor else ""
+            parts.append(f"<h{level}{id_attr}>{html.escape(heading)}</h{level}>")
+        shown = trail
+        parts.append(_markdown(str(chunk.get("text") or ""), str(page["source"]), links))
+    return "\n".join(parts)
+
+
+@cache
+def _parser() -> MarkdownIt:
+    # Raw HTML in the book stays text; markdown-it also refuses javascript: and data: links.
+    return MarkdownIt("commonmark", {"html": False}).enable("table")
+
+
+def _markdown(text: str, source: str, links: dict[str, str]) -> str:
+    """Render light Markdown, pointing links to other pages (`./index.md`) at their demo page."""
+    md = _parser()
+    tokens = md.parse(text)
+    for token in tokens:
+        for child in token.children or []:
+            if child.type != "link_open":
+                continue
+            href = str(child.attrGet("href") or "")
+            target, _, anchor = href.partition("#")
+            if target and "://" not in target and target.endswith((".md", ".mdx")):
+                linked = posixpath.normpath(posixpath.join(posixpath.dirname(source), target))
+                if linked in links:
+                    child.attrSet("href", links[linked] + (f"#{anchor}" if anchor else ""))
+    rendered: str = md.renderer.render(tokens, md.options, {})
+    return rendered
+
+
+@cache
+def _template() -> Template:
+    return Template((STATIC / "demo.html").read_text(encoding="utf-8"))
+
+
+def _message(title: str, text: str) -> str:
+    return f"<h1>{html.escape(title)}</h1><p>{html.escape(text)}</p>"
+
+
+def _render_page(pages: list[dict[str, Any]], current: dict[str, Any] | None, article: str) -> str:
+    nav = "\n".join(
+        '<li><a href="{href}"{current}>{title}</a></li>'.format(
+            href=html.escape(demo_url(p)),
+            current=' aria-current="page"' if current and p["source"] == current["source"] else "",
+            title=html.escape(str(p.get("sidebar_label") or p["title"])),
+        )
+        for p in pages
+    )
+    # Citations point at the public site; the widget maps those paths to these pages.
+    link_map = {"/" + str(p["url_path"]).strip("/"): demo_url(p) for p in pages}
+    return _template().substitute(
+        title=html.escape(str(current["title"]) if current else "bookrag demo"),
+        nav=nav,
+        article=article,
+        link_map=_script_json(link_map),
+    )
+
+
+def _script_json(value: object) -> str:
+    """JSON safe inside a `<script type="application/json">` element."""
+    text = json.dumps(value, ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

@@ -1,0 +1,671 @@
+/* bookrag chat widget: `<script src="https://BACKEND/widget.js" defer></script>` adds an
+ * "Ask the book" button and a chat panel (<bookrag-chat>, in a Shadow DOM) to any page.
+ * Script attributes: data-backend (default: this script's origin), data-title,
+ * data-translate="ur" (a "Read in Urdu" control), data-article-selector ("article, main").
+ * Plain ES2020, no dependencies, no build step. Text from answers, sources and the page
+ * only ever reaches the DOM through textContent / createElement, never as HTML. */
+(() => {
+  "use strict";
+  const script = document.currentScript;
+  if (!script || customElements.get("bookrag-chat")) return;
+
+  const data = script.dataset;
+  const BACKEND = (data.backend || new URL(script.src, location.href).origin).replace(/\/+$/, "");
+  const TITLE = data.title || "Ask the book";
+  const LANG = (data.translate || "").trim();
+  const ARTICLE = data.articleSelector || "article, main";
+  const STORE_KEY = `bookrag-chat:${BACKEND}`;
+  const MAX_TURNS = 10; // earlier messages sent with a follow-up question
+  const MAX_TURN_CHARS = 4000; // the backend's limit per history message
+  const MAX_QUESTION = 2000;
+  const MAX_SELECTION = 20000;
+  const RTL = new Set(["ar", "dv", "fa", "he", "ps", "sd", "ug", "ur", "yi"]);
+  const LANG_NAME = languageName(LANG);
+
+  function languageName(code) {
+    try {
+      return new Intl.DisplayNames(["en"], { type: "language" }).of(code) || code;
+    } catch {
+      return code;
+    }
+  }
+
+  // Citations point at the book's public site. A page may map those paths to local pages
+  // (the /demo pages do) with <script type="application/json" id="bookrag-link-map">.
+  const LINK_MAP = (() => {
+    const node = document.getElementById("bookrag-link-map");
+    if (!node || node.type !== "application/json") return {};
+    try {
+      return JSON.parse(node.textContent) || {};
+    } catch {
+      return {};
+    }
+  })();
+
+  /* ---------- DOM helpers: every string becomes a text node ---------- */
+
+  function h(tag, props = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(props)) {
+      if (value == null || value === false) continue;
+      if (key === "text") node.textContent = value;
+      else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+      else node.setAttribute(key, value === true ? "" : String(value));
+    }
+    node.append(...children);
+    return node;
+  }
+
+  function button(className, label, text, onclick, props = {}) {
+    return h("button", { type: "button", class: className, "aria-label": label, onclick, ...props }, text);
+  }
+
+  /** An http(s) or same-page URL, mapped to a local page when the page asks; else null. */
+  function safeUrl(href) {
+    try {
+      const raw = String(href).trim();
+      const url = raw.startsWith("#") ? new URL(raw, location.href) : new URL(raw);
+      if (url.protocol !== "http:" && url.protocol !== "https:") return null;
+      const local = LINK_MAP[decodePath(url.pathname).replace(/\/+$/, "") || "/"];
+      return typeof local === "string" ? new URL(local + url.hash, location.origin) : url;
+    } catch {
+      return null;
+    }
+  }
+
+  function decodePath(path) {
+    try {
+      return decodeURIComponent(path);
+    } catch {
+      return path;
+    }
+  }
+
+  /** A link, or just its content when the URL is not safe to follow. */
+  function link(href, content, label) {
+    const url = safeUrl(href);
+    if (!url) return typeof content === "string" ? document.createTextNode(content) : content;
+    const a = h("a", { href: url.href, rel: "noopener noreferrer", "aria-label": label }, content);
+    if (url.origin !== location.origin) a.target = "_blank";
+    return a;
+  }
+
+  /* ---------- Markdown: a safe subset, built as DOM nodes ---------- */
+
+  const FENCE = /^\s*(`{3,}|~{3,})/;
+  const QUOTE = /^\s*>/;
+  const ITEM = /^\s*([-*+]|\d{1,9}[.)])\s+/;
+  const HEADING = /^\s*#{1,6}\s+/;
+  const BLOCK_START = [FENCE, QUOTE, HEADING, ITEM];
+  const SOURCES_TAIL = /\n*Sources:[ \t]*(\n[ \t]*\[\d+\][^\n]*)+\s*$/;
+  const INLINE = new RegExp(
+    [
+      /(`+)([^`]|[^`][\s\S]*?[^`])\1(?!`)/.source, // 1, 2: code
+      /\[([^\]\n]+)\]\(\s*([^()\s]+)\s*\)/.source, // 3, 4: link
+      /\*\*(?=\S)([^*\n]+?)\*\*|__(?=\S)([^_\n]+?)__/.source, // 5, 6: strong
+      /\*(?=[^\s*])([^*\n]+?)\*|(?<!\w)_(?=\S)([^_\n]+?)_(?!\w)/.source, // 7, 8: emphasis
+      /\[(\d{1,3})\](?!\()/.source, // 9: citation marker
+      /(https?:\/\/[^\s<>"'`]*[^\s<>"'`.,;:!?)\]])/.source, // 10: bare URL
+    ].join("|"),
+    "g",
+  );
+
+  function inline(text, ctx) {
+    const out = document.createDocumentFragment();
+    let last = 0;
+    for (const m of text.matchAll(INLINE)) {
+      out.append(text.slice(last, m.index));
+      last = m.index + m[0].length;
+      if (m[2] !== undefined) out.append(h("code", { text: m[2] }));
+      else if (m[3] !== undefined) out.append(link(m[4], inline(m[3], ctx)));
+      else if (m[5] !== undefined || m[6] !== undefined) {
+        out.append(h("strong", {}, inline(m[5] ?? m[6], ctx)));
+      } else if (m[7] !== undefined || m[8] !== undefined) {
+        out.append(h("em", {}, inline(m[7] ?? m[8], ctx)));
+      } else if (m[9] !== undefined) out.append(citationMark(Number(m[9]), m[0], ctx));
+      else out.append(link(m[10], m[10]));
+    }
+    out.append(text.slice(last));
+    return out;
+  }
+
+  function citationMark(number, raw, ctx) {
+    const cite = ctx.citations && ctx.citations.get(number);
+    if (!cite) return raw;
+    const label = `Source ${number}: ${[cite.title, cite.section].filter(Boolean).join(" › ")}`;
+    return h("sup", { class: "mark" }, link(cite.url, raw, label));
+  }
+
+  function markdown(text, ctx = {}) {
+    const out = document.createDocumentFragment();
+    const lines = String(text).replace(/\r\n?/g, "\n").split("\n");
+    const more = (i) => i < lines.length && lines[i].trim() !== "";
+    let i = 0;
+    while (i < lines.length) {
+      const line = lines[i];
+      const fence = line.match(FENCE);
+      if (!line.trim()) {
+        i++;
+      } else if (fence) {
+        const code = [];
+        for (i++; i < lines.length && !lines[i].trim().startsWith(fence[1]); i++) code.push(lines[i]);
+        i++; // the closing fence (an unclosed one runs to the end, as in CommonMark)
+        out.append(h("pre", {}, h("code", { text: code.join("\n") })));
+      } else if (QUOTE.test(line)) {
+        const quoted = [];
+        for (; i < lines.length && QUOTE.test(lines[i]); i++) quoted.push(lines[i].replace(/^\s*> ?/, ""));
+        out.append(h("blockquote", {}, markdown(quoted.join("\n"), ctx)));
+      } else if (HEADING.test(line)) {
+        out.append(h("p", { class: "heading" }, h("strong", {}, inline(line.replace(HEADING, ""), ctx))));
+        i++;
+      } else if (ITEM.test(line)) {
+        const first = line.match(ITEM)[1];
+        const start = parseInt(first, 10);
+        const list = Number.isNaN(start) ? h("ul") : h("ol", { start: start === 1 ? null : start });
+        for (; more(i) && !FENCE.test(lines[i]) && !QUOTE.test(lines[i]); i++) {
+          if (ITEM.test(lines[i])) list.append(h("li", {}, inline(lines[i].replace(ITEM, ""), ctx)));
+          else list.lastChild.append(" ", inline(lines[i].trim(), ctx)); // a wrapped item
+        }
+        out.append(list);
+      } else {
+        const para = h("p", {}, inline(line.trim(), ctx));
+        for (i++; more(i) && !BLOCK_START.some((re) => re.test(lines[i])); i++) {
+          para.append(h("br"), inline(lines[i].trim(), ctx));
+        }
+        out.append(para);
+      }
+    }
+    return out;
+  }
+
+  /* ---------- Talking to the backend ---------- */
+
+  class Problem extends Error {} // a failure whose message is meant for the reader
+
+  async function post(path, body, signal) {
+    let res;
+    try {
+      res = await fetch(`${BACKEND}${path}`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+        signal,
+      });
+    } catch (err) {
+      if (err.name === "AbortError") throw err;
+      throw new Problem(`Can't reach the book's assistant at ${BACKEND}. Check your connection and try again.`);
+    }
+    if (res.ok) return res;
+    const payload = await res.json().catch(() => ({}));
+    if (res.status === 429) {
+      const wait = retrySeconds(res.headers.get("Retry-After")) ?? payload.retry_after;
+      const when = Number.isFinite(wait) ? `in ${wait} second${wait === 1 ? "" : "s"}` : "in a moment";
+      throw new Problem(`Too many requests right now. Please try again ${when}.`);
+    }
+    const detail = [payload.error, payload.detail].find((v) => typeof v === "string");
+    throw new Problem(detail || `The service answered HTTP ${res.status}.`);
+  }
+
+  function retrySeconds(header) {
+    if (!header) return null;
+    if (/^\s*\d+\s*$/.test(header)) return parseInt(header, 10);
+    const at = Date.parse(header); // Retry-After may also be an HTTP date
+    return Number.isNaN(at) ? null : Math.max(0, Math.ceil((at - Date.now()) / 1000));
+  }
+
+  /** Read a /stream-chat body: split on blank lines, JSON-parse the `data: ` lines. */
+  async function readEvents(res, onEvent) {
+    const reader = res.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    try {
+      for (;;) {
+        let chunk;
+        try {
+          chunk = await reader.read();
+        } catch (err) {
+          if (err.name === "AbortError") throw err;
+          throw new Problem("The connection to the assistant was lost before the answer was complete.");
+        }
+        buffer += decoder.decode(chunk.value || new Uint8Array(), { stream: !chunk.done });
+        buffer = buffer.replace(/\r\n/g, "\n");
+        const blocks = buffer.split("\n\n");
+        buffer = chunk.done ? "" : blocks.pop();
+        for (const line of blocks.join("\n").split("\n")) {
+          if (!line.startsWith("data: ")) continue;
+          let event;
+          try {
+            event = JSON.parse(line.slice(6));
+          } catch {
+            throw new Problem("The assistant sent an answer this page could not read.");
+          }
+          if (onEvent(event)) return;
+        }
+        if (chunk.done) throw new Problem("The connection closed before the answer was complete.");
+      }
+    } finally {
+      reader.cancel().catch(() => {});
+    }
+  }
+
+  /* ---------- The element ---------- */
+
+  const STYLE = `
+:host { all: initial; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
+  color-scheme: light; --bg: #fff; --fg: #1c1e21; --muted: #5f6368; --line: #d5d9df;
+  --accent: #1f5fbf; --on-accent: #fff; --user: #e6efff; --bot: #f2f3f5; --code: #e7eaee;
+  --error: #a4221b; --error-bg: #fdecea; --shadow: rgba(0, 0, 0, .25); }
+:host([theme="dark"]) { color-scheme: dark; --bg: #1e1f22; --fg: #e4e6ea; --muted: #a4a8ae;
+  --line: #3b3d42; --accent: #8ab4ff; --on-accent: #0c1424; --user: #26354f; --bot: #2b2d31;
+  --code: #35373c; --error: #ffb4ab; --error-bg: #43201d; --shadow: rgba(0, 0, 0, .6); }
+* { box-sizing: border-box; }
+[hidden] { display: none !important; }
+button { font: inherit; cursor: pointer; }
+:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
+a { color: var(--accent); }
+.launcher, .ask-selection { position: fixed; z-index: 2147483000; border: 0; border-radius: 999px;
+  background: var(--accent); color: var(--on-accent); font-weight: 600; box-shadow: 0 4px 14px var(--shadow); }
+.launcher { right: 20px; bottom: 20px; padding: 12px 20px; }
+.ask-selection { padding: 6px 14px; font-size: 14px; }
+.panel { position: fixed; right: 20px; bottom: 80px; z-index: 2147483001; width: 410px;
+  max-width: calc(100vw - 40px); height: min(640px, calc(100vh - 110px)); display: flex;
+  flex-direction: column; background: var(--bg); color: var(--fg); border: 1px solid var(--line);
+  border-radius: 14px; box-shadow: 0 12px 40px var(--shadow); overflow: hidden; }
+.header { display: flex; align-items: center; gap: 6px; padding: 10px 12px; border-bottom: 1px solid var(--line); }
+.header h2 { flex: 1; margin: 0; font-size: 16px; }
+.tool { border: 1px solid var(--line); background: transparent; color: var(--fg); border-radius: 8px;
+  padding: 3px 10px; font-size: 13px; }
+.tool.close { font-size: 18px; line-height: 1; padding: 3px 9px; }
+.messages, .translation { flex: 1; overflow-y: auto; padding: 12px; display: flex;
+  flex-direction: column; gap: 10px; }
+.hint { color: var(--muted); margin: auto 0; text-align: center; }
+.msg { max-width: 94%; padding: 8px 12px; border-radius: 12px; overflow-wrap: anywhere; }
+.msg.user { align-self: flex-end; background: var(--user); white-space: pre-wrap; }
+.msg.assistant { align-self: flex-start; background: var(--bot); }
+.msg p, .msg ul, .msg ol, .msg pre, .msg blockquote, .translated p { margin: 0 0 8px; }
+.msg > :last-child, blockquote > :last-child { margin-bottom: 0; }
+.msg ul, .msg ol { padding-left: 22px; }
+blockquote { margin: 0; padding: 2px 0 2px 10px; border-left: 3px solid var(--accent); }
+pre { background: var(--code); padding: 8px 10px; border-radius: 6px; overflow-x: auto; font-size: 13px; }
+code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .9em;
+  background: var(--code); padding: 0 3px; border-radius: 4px; }
+pre code { padding: 0; background: none; }
+.mark { font-size: 11px; }
+.mark a { text-decoration: none; }
+.sources { margin: 8px 0 0; padding-top: 6px; border-top: 1px solid var(--line); font-size: 13px; }
+.sources p { margin: 0 0 2px; font-size: 12px; font-weight: 600; color: var(--muted); }
+.sources ol { margin: 0; padding-left: 22px; }
+.note { color: var(--muted); font-style: italic; font-size: 13px; }
+.error { color: var(--error); background: var(--error-bg); padding: 6px 10px; border-radius: 8px; margin: 0; }
+.quoted { font-size: 13px; margin-bottom: 6px; white-space: normal; opacity: .85; }
+.typing { display: flex; gap: 4px; padding: 6px 2px; }
+.typing span { width: 7px; height: 7px; border-radius: 50%; background: var(--muted);
+  animation: blink 1.2s infinite both; }
+.typing span:nth-child(2) { animation-delay: .2s; }
+.typing span:nth-child(3) { animation-delay: .4s; }
+@keyframes blink { 0%, 80%, 100% { opacity: .25; } 40% { opacity: 1; } }
+.selection { display: flex; gap: 8px; align-items: flex-start; margin: 8px 12px 0; padding: 6px 8px;
+  border: 1px dashed var(--line); border-radius: 8px; font-size: 13px; }
+.selection > div { flex: 1; min-width: 0; }
+.selection blockquote { max-height: 4.6em; overflow: hidden; }
+.selection .label { font-weight: 600; color: var(--muted); }
+form { display: flex; gap: 8px; padding: 10px 12px; border-top: 1px solid var(--line); align-items: flex-end; }
+textarea { flex: 1; resize: none; font: inherit; color: var(--fg); background: var(--bg);
+  border: 1px solid var(--line); border-radius: 8px; padding: 7px 9px; max-height: 140px; }
+textarea:focus-visible { outline-offset: 0; }
+.send, .stop { border: 0; border-radius: 8px; padding: 8px 14px; font-weight: 600;
+  background: var(--accent); color: var(--on-accent); }
+.stop { background: var(--error); color: var(--bg); }
+.translated { line-height: 1.9; font-size: 16px; }
+.translated[dir="rtl"] { font-family: "Noto Naskh Arabic", "Noto Nastaliq Urdu", "Segoe UI", Tahoma, sans-serif; }
+@media (max-width: 520px) {
+  .panel { inset: 0; width: 100%; max-width: none; height: 100%; border: 0; border-radius: 0; }
+  .launcher { right: 12px; bottom: 12px; }
+}
+@media (prefers-reduced-motion: reduce) { .typing span { animation: none; opacity: .7; } }`;
+
+  class BookragChat extends HTMLElement {
+    connectedCallback() {
+      if (this.shadowRoot) return;
+      this.messages = []; // {role, content, selected?, citations?, sources?, error?, stopped?}
+      this.selected = ""; // the passage attached to the next question
+      this.controller = null; // aborts the answer being read
+      this.build(this.attachShadow({ mode: "open" }));
+      this.restore();
+      this.watchTheme();
+      this.watchSelection();
+    }
+
+    build(root) {
+      const toggle = () => (this.panel.hidden ? this.open() : this.close());
+      this.launcher = button("launcher", TITLE, TITLE, toggle, { "aria-expanded": "false", "aria-controls": "panel" });
+      this.askSelection = button("ask-selection", "Ask about this", "Ask about this", () => this.askAboutSelection(), {
+        hidden: true,
+        onmousedown: (e) => e.preventDefault(), // keep the reader's selection
+      });
+
+      const header = h("div", { class: "header" }, h("h2", { text: TITLE }));
+      if (LANG) {
+        const label = `Read this page in ${LANG_NAME}`;
+        header.append(button("tool", label, `Read in ${LANG_NAME}`, () => this.translate()));
+      }
+      header.append(
+        button("tool", "Start a new conversation", "New", () => this.reset()),
+        button("tool close", "Close the chat", "×", () => this.close()),
+      );
+
+      this.log = h("div", { class: "messages", "aria-live": "polite", "aria-label": "Conversation" });
+      this.translation = h("div", { class: "translation", hidden: true, "aria-live": "polite", "aria-label": "Translation" });
+      this.quote = h("blockquote");
+      this.selectionBox = h(
+        "div",
+        { class: "selection", hidden: true },
+        h("div", {}, h("div", { class: "label", text: "Asking about:" }), this.quote),
+        button("tool", "Remove the selected text", "Remove", () => this.attach("")),
+      );
+
+      this.input = h("textarea", {
+        rows: 2,
+        maxlength: MAX_QUESTION,
+        "aria-label": "Your question",
+        placeholder: "Ask a question about the book…",
+        onkeydown: (e) => {
+          if (e.key !== "Enter" || e.shiftKey || e.isComposing) return; // Shift+Enter: new line
+          e.preventDefault();
+          this.ask();
+        },
+      });
+      this.send = h("button", { type: "submit", class: "send", "aria-label": "Send the question" }, "Send");
+      this.stop = button("stop", "Stop the answer", "Stop", () => this.controller && this.controller.abort(), { hidden: true });
+      const submit = (e) => {
+        e.preventDefault();
+        this.ask();
+      };
+      this.form = h("form", { onsubmit: submit }, this.input, this.send, this.stop);
+
+      this.panel = h(
+        "section",
+        { id: "panel", class: "panel", role: "dialog", "aria-label": TITLE, hidden: true },
+        header, this.log, this.translation, this.selectionBox, this.form,
+      );
+      this.panel.addEventListener("keydown", (e) => {
+        if (e.key !== "Escape") return;
+        e.stopPropagation();
+        this.close();
+      });
+      root.append(h("style", { text: STYLE }), this.launcher, this.askSelection, this.panel);
+    }
+
+    /* The conversation lives in sessionStorage, so it follows the reader across pages. */
+
+    restore() {
+      let saved = {};
+      try {
+        saved = JSON.parse(sessionStorage.getItem(STORE_KEY) || "{}");
+      } catch {
+        /* unreadable: start afresh */
+      }
+      this.messages = Array.isArray(saved.messages) ? saved.messages : [];
+      for (const m of this.messages) {
+        if (m.pending) Object.assign(m, { pending: false, stopped: true }); // left mid-answer
+      }
+      this.render();
+      if (saved.open) this.open(false);
+    }
+
+    save() {
+      try {
+        const state = { messages: this.messages.slice(-40), open: !this.panel.hidden };
+        sessionStorage.setItem(STORE_KEY, JSON.stringify(state));
+      } catch {
+        /* storage full or disabled: the conversation just won't follow the reader */
+      }
+    }
+
+    open(focus = true) {
+      this.panel.hidden = false;
+      this.launcher.setAttribute("aria-expanded", "true");
+      this.save();
+      this.log.scrollTop = this.log.scrollHeight;
+      if (focus) this.input.focus();
+    }
+
+    close() {
+      this.panel.hidden = true;
+      this.launcher.setAttribute("aria-expanded", "false");
+      this.save();
+      this.launcher.focus();
+    }
+
+    reset() {
+      if (this.controller) this.controller.abort();
+      this.messages = [];
+      this.attach("");
+      this.showChat();
+      this.save();
+      this.render();
+      this.input.focus();
+    }
+
+    /* The theme follows Docusaurus's <html data-theme="dark">. */
+
+    watchTheme() {
+      const apply = () => {
+        const theme = document.documentElement.dataset.theme;
+        const dark = theme ? theme === "dark" : matchMedia("(prefers-color-scheme: dark)").matches;
+        this.setAttribute("theme", dark ? "dark" : "light");
+      };
+      const observer = new MutationObserver(apply);
+      observer.observe(document.documentElement, { attributes: true, attributeFilter: ["data-theme"] });
+      apply();
+    }
+
+    /* "Ask about this": a button beside text selected inside the page's article. */
+
+    watchSelection() {
+      let timer = 0;
+      document.addEventListener("selectionchange", () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => this.checkSelection(), 200); // once the selection settles
+      });
+      window.addEventListener("scroll", () => this.placeSelectionButton(), { passive: true });
+    }
+
+    checkSelection() {
+      const sel = document.getSelection();
+      const text = sel && !sel.isCollapsed ? sel.toString().trim() : "";
+      const inArticle = (node) => {
+        const el = node && (node.nodeType === Node.ELEMENT_NODE ? node : node.parentElement);
+        return Boolean(el && el.closest(ARTICLE) && !this.contains(el));
+      };
+      if (text.length < 2 || !inArticle(sel.anchorNode) || !inArticle(sel.focusNode)) {
+        this.askSelection.hidden = true;
+        this.range = null;
+        return;
+      }
+      this.pending = text.slice(0, MAX_SELECTION);
+      this.range = sel.getRangeAt(0);
+      this.askSelection.hidden = false;
+      this.placeSelectionButton();
+    }
+
+    placeSelectionButton() {
+      if (!this.range || this.askSelection.hidden) return;
+      const rect = this.range.getBoundingClientRect();
+      const width = this.askSelection.offsetWidth;
+      const top = rect.top > 48 ? rect.top - 42 : rect.bottom + 8;
+      const left = Math.min(Math.max(8, rect.left + rect.width / 2 - width / 2), innerWidth - width - 8);
+      this.askSelection.style.top = `${Math.round(top)}px`;
+      this.askSelection.style.left = `${Math.round(left)}px`;
+    }
+
+    askAboutSelection() {
+      this.attach(this.pending || "");
+      this.askSelection.hidden = true;
+      this.showChat();
+      this.open();
+    }
+
+    attach(text) {
+      this.selected = text;
+      this.quote.textContent = text.length > 400 ? `${text.slice(0, 400)}…` : text;
+      this.selectionBox.hidden = !text;
+    }
+
+    /* Chat */
+
+    history() {
+      const failed = (i) => this.messages[i + 1] && this.messages[i + 1].error;
+      const turns = this.messages.filter((m, i) => m.content && !m.error && !m.pending && !failed(i));
+      return turns.slice(-MAX_TURNS).map((m) => ({ role: m.role, content: m.content.slice(0, MAX_TURN_CHARS) }));
+    }
+
+    async ask() {
+      const question = this.input.value.trim();
+      if (this.controller || (!question && !this.selected)) return;
+      const body = { question, page_url: location.href, history: this.history() };
+      if (this.selected) body.selected_text = this.selected;
+      const user = { role: "user", content: question || "Explain this passage.", selected: this.selected || undefined };
+      const reply = { role: "assistant", content: "", pending: true };
+      this.messages.push(user, reply);
+      this.input.value = "";
+      this.attach("");
+      this.showChat();
+      this.render();
+      const bubble = this.log.lastChild;
+      bubble.setAttribute("aria-busy", "true"); // screen readers wait for the whole answer
+      this.controller = new AbortController();
+      this.setBusy(true);
+      let frame = 0;
+      try {
+        const res = await post("/stream-chat", body, this.controller.signal);
+        await readEvents(res, (event) => {
+          if (event.error !== undefined) throw new Problem(String(event.error));
+          if (typeof event.token === "string") {
+            reply.content += event.token;
+            frame = frame || requestAnimationFrame(() => {
+              frame = 0;
+              this.fill(bubble, reply);
+            });
+          }
+          if (!event.done) return false;
+          const final = JSON.parse(event.response);
+          reply.content = String(final.answer ?? reply.content);
+          reply.sources = Array.isArray(final.sources) ? final.sources : [];
+          reply.citations = Array.isArray(final.citations) ? final.citations : [];
+          return true;
+        });
+      } catch (err) {
+        if (err.name === "AbortError") reply.stopped = true;
+        else reply.error = err instanceof Problem ? err.message : "Something went wrong while reading the answer.";
+      } finally {
+        cancelAnimationFrame(frame);
+        reply.pending = false;
+        this.controller = null;
+        this.setBusy(false);
+        bubble.removeAttribute("aria-busy");
+        this.fill(bubble, reply);
+        this.save();
+        if (!this.panel.hidden) this.input.focus();
+      }
+    }
+
+    setBusy(busy) {
+      this.stop.hidden = !busy;
+      this.send.hidden = busy;
+    }
+
+    render() {
+      this.log.replaceChildren();
+      if (!this.messages.length) {
+        const hint = "Ask a question about this book. To ask about a passage, select it in the page.";
+        this.log.append(h("p", { class: "hint", text: hint }));
+      }
+      for (const m of this.messages) {
+        const bubble = h("div", { class: `msg ${m.role}` });
+        this.fill(bubble, m);
+        this.log.append(bubble);
+      }
+      this.log.scrollTop = this.log.scrollHeight;
+    }
+
+    fill(bubble, m) {
+      const atBottom = this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight < 40;
+      bubble.replaceChildren();
+      if (m.role === "user") {
+        if (m.selected) {
+          const shown = m.selected.length > 280 ? `${m.selected.slice(0, 280)}…` : m.selected;
+          bubble.append(h("blockquote", { class: "quoted", text: shown }));
+        }
+        bubble.append(m.content);
+      } else {
+        const citations = new Map();
+        for (const c of m.citations || []) if (c && !citations.has(c.number)) citations.set(c.number, c);
+        // An answer may end with a plain "Sources:" list; the numbered links below replace it.
+        const text = citations.size ? m.content.replace(SOURCES_TAIL, "") : m.content;
+        if (text) bubble.append(markdown(text, { citations }));
+        else if (m.pending) {
+          const dots = [h("span"), h("span"), h("span")];
+          bubble.append(h("div", { class: "typing", role: "status", "aria-label": "The assistant is typing" }, ...dots));
+        }
+        if (citations.size || (m.sources && m.sources.length)) bubble.append(this.sourceList(citations, m.sources));
+        if (m.stopped) bubble.append(h("p", { class: "note", text: "Stopped." }));
+        if (m.error) bubble.append(h("p", { class: "error", role: "alert", text: m.error }));
+      }
+      if (atBottom) this.log.scrollTop = this.log.scrollHeight;
+    }
+
+    sourceList(citations, sources) {
+      const items = citations.size
+        ? [...citations.values()].map((c) => {
+            const name = [c.title, c.section].filter(Boolean).join(" › ") || String(c.url);
+            const a = link(c.url, name, `Source ${c.number}: ${name}`);
+            if (c.quote && a instanceof Element) a.setAttribute("title", String(c.quote).slice(0, 300));
+            return h("li", { value: Number(c.number) || null }, a);
+          })
+        : sources.map((url) => h("li", {}, link(url, String(url))));
+      return h("div", { class: "sources" }, h("p", { text: "Sources" }), h("ol", { "aria-label": "Sources" }, ...items));
+    }
+
+    /* Translation of the current page */
+
+    showChat() {
+      this.translation.hidden = true;
+      this.log.hidden = false;
+      this.form.hidden = false;
+      this.selectionBox.hidden = !this.selected;
+    }
+
+    async translate() {
+      for (const part of [this.log, this.form, this.selectionBox]) part.hidden = true;
+      this.translation.hidden = false;
+      const back = button("tool", "Back to chat", "Back to chat", () => {
+        this.showChat();
+        this.input.focus();
+      });
+      const status = h("p", { class: "note", role: "status", text: `Translating this page into ${LANG_NAME}…` });
+      this.translation.replaceChildren(h("div", {}, back), status);
+      back.focus();
+      try {
+        const res = await post("/translate", { page_url: location.href, target_language: LANG });
+        const result = await res.json().catch(() => ({}));
+        if (result.success === false || typeof result.translation !== "string") {
+          throw new Problem(typeof result.error === "string" ? result.error : "The service sent no translation.");
+        }
+        const rtl = RTL.has(LANG.toLowerCase().split("-")[0]);
+        const dir = ["rtl", "ltr"].includes(result.direction) ? result.direction : rtl ? "rtl" : "auto";
+        status.replaceWith(h("div", { class: "translated", dir, lang: LANG }, markdown(result.translation)));
+      } catch (err) {
+        const why = err instanceof Problem ? err.message : "Something went wrong.";
+        status.replaceWith(h("p", { class: "error", role: "alert", text: `Couldn't translate this page: ${why}` }));
+      }
+    }
+  }
+
+  customElements.define("bookrag-chat", BookragChat);
+  const mount = () => {
+    if (!document.querySelector("bookrag-chat")) document.body.append(document.createElement("bookrag-chat"));
+  };
+  if (document.body) mount();
+  else document.addEventListener("DOMContentLoaded", mount);
+})();

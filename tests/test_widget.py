@@ -1,0 +1,361 @@
+"""The chat widget in a real browser (Playwright with Debian's Chromium) against a real server.
+
+One uvicorn server over the sample book serves the whole module; each test gets a fresh
+browser context, so sessionStorage (the saved conversation) starts empty.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, Page, Request, Route, expect, sync_playwright
+
+from bookrag.api import create_app
+from bookrag.config import load_settings
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SAMPLE_DOCS = Path(__file__).resolve().parent.parent / "sample-book" / "docs"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+RAIN_QUESTION = "How much rain does one tip of the bucket measure?"
+RAIN_PAGE = "/demo/docs/sensors/rain-wind"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`bookrag serve --docs sample-book/docs` on a free 127.0.0.1 port; yields its URL."""
+    tmp = tmp_path_factory.mktemp("widget")
+    with pytest.MonkeyPatch.context() as env:
+        # Settings are read once, here: never from the developer's environment or `.env`.
+        for name in list(os.environ):
+            if name.startswith(("BOOKRAG_", "QDRANT_", "COHERE_", "OPENAI_")) or name in (
+                "COLLECTION_NAME",
+                "ALLOWED_ORIGINS",
+            ):
+                env.delenv(name)
+        env.chdir(tmp)
+        app = create_app(load_settings(data_dir=tmp / "data", docs_dir=SAMPLE_DOCS))
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail("the test server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+    sock.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"Debian's Chromium is not installed at {CHROMIUM}")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser, server: str) -> Iterator[Page]:
+    """A fresh tab; a JavaScript error on the page fails the test."""
+    context = browser.new_context(base_url=server, viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(10_000)
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield opened
+    context.close()
+    assert errors == [], f"JavaScript errors on the page: {errors}"
+
+
+def open_panel(page: Page, path: str = RAIN_PAGE) -> None:
+    page.goto(path)
+    page.get_by_role("button", name="Ask the book").click()
+    expect(page.get_by_role("dialog", name="Ask the book")).to_be_visible()
+
+
+def ask(page: Page, question: str) -> None:
+    page.get_by_role("textbox", name="Your question").fill(question)
+    page.keyboard.press("Enter")
+
+
+def sse(*events: dict[str, Any]) -> str:
+    return "".join(f"data: {json.dumps(e)}\n\n" for e in events)
+
+
+def final_event(answer: str, citations: list[dict[str, Any]]) -> dict[str, Any]:
+    body = {"answer": answer, "sources": [c["url"] for c in citations], "citations": citations}
+    return {"done": True, "response": json.dumps(body)}
+
+
+def sent_json(request: Request) -> dict[str, Any]:
+    body = request.post_data_json
+    assert isinstance(body, dict), "the request carried no JSON object"
+    return body
+
+
+def shadow_active_label(page: Page) -> str | None:
+    """The aria-label of the focused control inside the widget's shadow root."""
+    label: str | None = page.evaluate(
+        "document.querySelector('bookrag-chat').shadowRoot.activeElement"
+        "?.getAttribute('aria-label') ?? null"
+    )
+    return label
+
+
+def test_a_streamed_answer_cites_a_section_and_the_citation_lands_on_it(page: Page) -> None:
+    open_panel(page, "/demo")
+    ask(page, RAIN_QUESTION)
+    answer = page.locator(".msg.assistant").last
+    expect(answer).to_contain_text("0.2794 mm of rain")
+    source = page.get_by_role("list", name="Sources").get_by_role("link").first
+    expect(source).to_have_text("Rain and Wind Sensors › Rain gauge")
+
+    source.click()
+    page.wait_for_url(f"**{RAIN_PAGE}#rain-gauge")
+    assert page.evaluate("location.hash") == "#rain-gauge"
+    expect(page.locator("article h2#rain-gauge")).to_have_text("Rain gauge")
+    # The conversation followed the reader to the new page.
+    expect(page.get_by_role("dialog", name="Ask the book")).to_be_visible()
+    expect(page.locator(".msg.user")).to_have_text(RAIN_QUESTION)
+    expect(page.locator(".msg.assistant")).to_contain_text("0.2794 mm of rain")
+
+
+def test_selected_text_is_sent_with_the_page_url(page: Page) -> None:
+    page.goto(RAIN_PAGE)
+    paragraph = page.locator("article h2#rain-gauge + p")
+    paragraph.click(click_count=3)  # a reader's triple-click selects the paragraph
+    page.get_by_role("button", name="Ask about this").click()
+
+    panel = page.get_by_role("dialog", name="Ask the book")
+    expect(panel.get_by_text("Asking about:")).to_be_visible()
+    expect(panel.locator(".selection blockquote")).to_contain_text("tipping bucket")
+    with page.expect_request("**/stream-chat") as sent:
+        ask(page, "What does this mean?")
+    body = sent_json(sent.value)
+    assert body["selected_text"].startswith("The rain gauge is a tipping bucket")
+    assert body["page_url"] == page.url
+    assert body["question"] == "What does this mean?"
+    first_source = page.get_by_role("list", name="Sources").get_by_role("link").first
+    expect(first_source).to_have_attribute("href", f"{page.url}#rain-gauge")
+    expect(panel.locator(".selection")).to_be_hidden()
+
+
+def test_an_attached_selection_can_be_removed(page: Page) -> None:
+    page.goto(RAIN_PAGE)
+    page.locator("article h2#anemometer + p").click(click_count=3)
+    page.get_by_role("button", name="Ask about this").click()
+    panel = page.get_by_role("dialog", name="Ask the book")
+    panel.get_by_role("button", name="Remove the selected text").click()
+    expect(panel.get_by_text("Asking about:")).to_be_hidden()
+    with page.expect_request("**/stream-chat") as sent:
+        ask(page, RAIN_QUESTION)
+    assert "selected_text" not in sent_json(sent.value)
+
+
+def test_an_unreachable_backend_gets_a_clear_message(page: Page) -> None:
+    page.route("**/stream-chat", lambda route: route.abort("connectionrefused"))
+    open_panel(page)
+    ask(page, RAIN_QUESTION)
+    expect(page.get_by_role("alert")).to_contain_text("Can't reach the book's assistant")
+    expect(page.get_by_role("button", name="Send the question")).to_be_visible()
+
+
+def test_a_rate_limited_question_says_when_to_retry(page: Page) -> None:
+    page.route(
+        "**/stream-chat",
+        lambda route: route.fulfill(
+            status=429,
+            headers={"Retry-After": "17"},
+            json={"success": False, "error": "too many requests"},
+        ),
+    )
+    open_panel(page)
+    ask(page, RAIN_QUESTION)
+    expect(page.get_by_role("alert")).to_contain_text("try again in 17 seconds")
+
+
+def test_html_in_an_answer_is_shown_as_text_and_never_run(page: Page) -> None:
+    attack = "<img src=x onerror=window.__pwned=1>"
+    answer = (
+        f"Look: {attack}\n\n**Bold** and [a link](javascript:window.__pwned=2) [1]\n\n- one\n- two"
+    )
+    citation = {
+        "number": 1,
+        "url": "javascript:window.__pwned=3",
+        "title": f"Title {attack}",
+        "section": "",
+        "quote": attack,
+    }
+    body = sse({"token": attack, "done": False}, final_event(answer, [citation]))
+    page.route(
+        "**/stream-chat",
+        lambda route: route.fulfill(status=200, content_type="text/event-stream", body=body),
+    )
+    open_panel(page)
+    ask(page, RAIN_QUESTION)
+    reply = page.locator(".msg.assistant")
+    expect(reply).to_contain_text(f"Look: {attack}")
+    expect(reply.locator("strong")).to_have_text("Bold")
+    expect(reply.locator("li")).to_have_count(3)  # two list items, one source
+    expect(reply.get_by_text(f"Title {attack}")).to_be_visible()
+    assert page.locator("bookrag-chat img").count() == 0
+    assert page.locator("bookrag-chat a").count() == 0  # no javascript: link survived
+    assert page.evaluate("window.__pwned") is None
+
+
+def test_escape_closes_the_panel_and_returns_focus_to_the_launcher(page: Page) -> None:
+    page.goto(RAIN_PAGE)
+    launcher = page.get_by_role("button", name="Ask the book")
+    launcher.focus()
+    page.keyboard.press("Enter")
+    panel = page.get_by_role("dialog", name="Ask the book")
+    expect(panel).to_be_visible()
+    assert shadow_active_label(page) == "Your question"
+
+    page.keyboard.type("first line")
+    page.keyboard.press("Shift+Enter")
+    page.keyboard.type("second line")
+    expect(page.get_by_role("textbox", name="Your question")).to_have_value(
+        "first line\nsecond line"
+    )
+    page.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
+    expect(launcher).to_have_attribute("aria-expanded", "false")
+    assert shadow_active_label(page) == "Ask the book"
+
+
+def test_a_follow_up_question_sends_the_conversation_so_far(page: Page) -> None:
+    open_panel(page)
+    ask(page, RAIN_QUESTION)
+    expect(page.get_by_role("list", name="Sources")).to_be_visible()
+    with page.expect_request("**/stream-chat") as sent:
+        ask(page, "And how is it calibrated?")
+    history = sent_json(sent.value)["history"]
+    assert [turn["role"] for turn in history] == ["user", "assistant"]
+    assert history[0]["content"] == RAIN_QUESTION
+    assert "0.2794 mm" in history[1]["content"]
+
+
+def test_typing_indicator_then_stop_aborts_the_answer(page: Page) -> None:
+    held: list[Route] = []
+    page.route("**/stream-chat", lambda route: held.append(route))  # left pending
+    open_panel(page)
+    ask(page, RAIN_QUESTION)
+    expect(page.get_by_role("status", name="The assistant is typing")).to_be_visible()
+    page.get_by_role("button", name="Stop the answer").click()
+    expect(page.locator(".msg.assistant")).to_contain_text("Stopped.")
+    expect(page.get_by_role("status", name="The assistant is typing")).to_have_count(0)
+    expect(page.get_by_role("button", name="Send the question")).to_be_visible()
+    assert len(held) == 1
+
+
+def test_read_in_urdu_shows_the_translation_right_to_left(page: Page) -> None:
+    urdu = "بارش کی پیمائش\n\nہر جھکاؤ **0.2794 ملی میٹر** ہے۔"
+    page.route(
+        "**/translate",
+        lambda route: route.fulfill(json={"success": True, "translation": urdu}),
+    )
+    open_panel(page)
+    with page.expect_request("**/translate") as sent:
+        page.get_by_role("button", name="Read this page in Urdu").click()
+    assert sent_json(sent.value) == {"page_url": page.url, "target_language": "ur"}
+    translated = page.locator(".translated")
+    expect(translated).to_have_attribute("dir", "rtl")
+    expect(translated.locator("strong")).to_have_text("0.2794 ملی میٹر")
+    page.get_by_role("button", name="Back to chat").click()
+    expect(page.get_by_role("textbox", name="Your question")).to_be_visible()
+
+
+def test_a_failed_translation_shows_the_services_error(page: Page) -> None:
+    page.route(
+        "**/translate",
+        lambda route: route.fulfill(
+            status=503, json={"success": False, "error": "translation needs COHERE_API_KEY"}
+        ),
+    )
+    open_panel(page)
+    page.get_by_role("button", name="Read this page in Urdu").click()
+    expect(page.get_by_role("alert")).to_have_text(
+        "Couldn't translate this page: translation needs COHERE_API_KEY"
+    )
+
+
+def test_the_panel_fills_a_narrow_screen(page: Page) -> None:
+    page.set_viewport_size({"width": 375, "height": 700})
+    open_panel(page)
+    box = page.get_by_role("dialog", name="Ask the book").bounding_box()
+    assert box is not None
+    assert (box["x"], box["width"]) == (0, 375)
+    page.get_by_role("button", name="Close the chat").click()
+    expect(page.get_by_role("button", name="Ask the book")).to_be_in_viewport()
+
+
+def test_the_panel_follows_the_books_light_and_dark_theme(page: Page) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    open_panel(page)
+    ask(page, "What is the anemometer's conversion factor?")
+    panel = page.get_by_role("dialog", name="Ask the book")
+    expect(panel.get_by_role("list", name="Sources")).to_be_visible()
+    widget = page.locator("bookrag-chat")
+    background = "el => getComputedStyle(el).backgroundColor"
+    expect(widget).to_have_attribute("theme", "light")
+    light = panel.evaluate(background)
+    page.screenshot(path=ARTIFACTS / "widget-light.png")
+
+    page.get_by_role("button", name="Switch between light and dark theme").click()
+    expect(widget).to_have_attribute("theme", "dark")
+    dark = panel.evaluate(background)
+    page.screenshot(path=ARTIFACTS / "widget-dark.png")
+    assert light == "rgb(255, 255, 255)"
+    assert dark != light
+
+
+def test_a_book_on_another_origin_asks_the_backend_the_script_came_from(
+    page: Page, server: str
+) -> None:
+    book_page = "http://localhost:3000/docs/sensors/rain-wind"  # an allowed origin by default
+    html = (
+        '<html data-theme="dark"><body><article><h1>Rain and Wind Sensors</h1>'
+        "<p>The rain gauge is a tipping bucket.</p></article>"
+        f'<script src="{server}/widget.js" defer data-title="Ask Pocket Weather"></script>'
+        "</body></html>"
+    )
+    page.route(book_page, lambda route: route.fulfill(content_type="text/html", body=html))
+    # The routed book counts as a public site, and this backend is on loopback: Chromium asks
+    # the reader before a public page may reach a local address. A real Space is public.
+    page.context.grant_permissions(["local-network-access"])
+    page.goto(book_page)
+    page.get_by_role("button", name="Ask Pocket Weather").click()
+    expect(page.locator("bookrag-chat")).to_have_attribute("theme", "dark")
+    with page.expect_request(f"{server}/stream-chat") as sent:
+        ask(page, RAIN_QUESTION)
+    assert sent_json(sent.value)["page_url"] == book_page
+    source = page.get_by_role("list", name="Sources").get_by_role("link").first
+    public = "https://pocket-weather.example.org/docs/sensors/rain-wind#rain-gauge"
+    expect(source).to_have_attribute("href", public)
+    expect(source).to_have_attribute("target", "_blank")
+    expect(source).to_have_attribute("rel", "noopener noreferrer")
