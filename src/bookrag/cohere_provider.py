@@ -7,13 +7,14 @@ transport exceptions become `bookrag.errors` here and nowhere else.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 import cohere
 import httpx
 import pydantic
+from cohere.base_client import BaseCohere
 from cohere.core.api_error import ApiError
 
 from bookrag.errors import InvalidCredentials, RetryableUpstreamError, UpstreamError
@@ -26,20 +27,22 @@ from bookrag.providers import (
     retry_after,
 )
 
-T = TypeVar("T")
 EMBED_BATCH = 96  # the most texts Cohere embeds in one call
 
 
 def make_clients(
     api_key: str, base_url: str | None, timeout: float
-) -> tuple[cohere.ClientV2, cohere.AsyncClientV2]:
-    """A sync and an async client sharing the key, address and timeout, SDK retries off."""
+) -> tuple[cohere.ClientV2, cohere.AsyncClientV2, httpx.Client, httpx.AsyncClient]:
+    """A sync and an async client sharing the key, address and timeout, SDK retries off,
+    with the HTTP clients under them (ours to close)."""
+    http = httpx.Client(timeout=timeout)
+    async_http = httpx.AsyncClient(timeout=timeout)
     options: dict[str, Any] = {"timeout": timeout, "max_retries": 0}
     if base_url:
         options["base_url"] = base_url.rstrip("/")
-    return cohere.ClientV2(api_key=api_key, **options), cohere.AsyncClientV2(
-        api_key=api_key, **options
-    )
+    sync_client = cohere.ClientV2(api_key=api_key, httpx_client=http, **options)
+    async_client = cohere.AsyncClientV2(api_key=api_key, httpx_client=async_http, **options)
+    return sync_client, async_client, http, async_http
 
 
 @contextmanager
@@ -168,7 +171,8 @@ class CohereChat:
     def check_key(self) -> bool:
         """True if Cohere accepts the key (one cheap call, no tokens spent)."""
         with translated("check-api-key"):
-            return bool(self.client.check_api_key().valid)
+            # ClientV2 hides the v1 endpoint behind a deprecation error; the base client has it.
+            return bool(BaseCohere.check_api_key(self.client).valid)
 
 
 def _document(doc: SourceDocument) -> dict[str, Any]:
@@ -198,6 +202,3 @@ def _delta_text(event: Any) -> str | None:
 
 def _delta_citation(event: Any) -> Any:
     return _path(event, "delta", "message", "citations")
-
-
-_Factory = Callable[[], T]

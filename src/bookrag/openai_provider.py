@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import httpx
 import openai
 
 from bookrag.errors import InvalidCredentials, RetryableUpstreamError, UpstreamError
@@ -60,7 +59,7 @@ def translated(operation: str) -> Iterator[None]:
                 retry_after=retry_after(dict(exc.response.headers)),
             ) from exc
         raise UpstreamError(f"chat endpoint {operation} answered {status}") from exc
-    except (openai.APIResponseValidationError, ValueError, httpx.TransportError) as exc:
+    except (openai.APIResponseValidationError, ValueError) as exc:  # e.g. invalid JSON
         raise RetryableUpstreamError(f"chat endpoint {operation}: malformed response") from exc
 
 

@@ -119,8 +119,8 @@ class Retriever:
                 log.warning("reranking failed, keeping the fused order: %s", exc.message)
                 degraded = True
         passages = _best_per_page(scored, terms, limit, support=not reranked)
-        if not passages:
-            covered = False
+        if not passages or terms.missing_names:
+            covered = False  # nothing found, or the query names something the book never does
         elif reranked:
             covered = passages[0].score >= self.min_rerank_score
         else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from bookrag.config import Settings
@@ -52,6 +52,19 @@ class Providers:
     chat: ChatModel | None = None
     cohere: KeyCheck | None = None
     policy: RetryPolicy = field(default_factory=RetryPolicy)
+    closers: list[Callable[[], None]] = field(default_factory=list)
+    async_closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    def close(self) -> None:
+        """Close the HTTP clients used synchronously."""
+        for close in self.closers:
+            close()
+
+    async def aclose(self) -> None:
+        """Close every HTTP client."""
+        self.close()
+        for close in self.async_closers:
+            await close()
 
 
 def build_providers(settings: Settings) -> Providers:
@@ -61,11 +74,13 @@ def build_providers(settings: Settings) -> Providers:
     if settings.cohere_api_key is not None:
         from bookrag import cohere_provider
 
-        client, async_client = cohere_provider.make_clients(
+        client, async_client, http, async_http = cohere_provider.make_clients(
             settings.cohere_api_key.get_secret_value(),
             settings.cohere_base_url,
             settings.upstream_timeout,
         )
+        providers.closers.append(http.close)
+        providers.async_closers.append(async_http.aclose)
         providers.embedder = cohere_provider.CohereEmbedder(client, settings.cohere_embed_model)
         if settings.rerank:
             providers.reranker = cohere_provider.CohereReranker(
@@ -87,6 +102,8 @@ def build_providers(settings: Settings) -> Providers:
         oa_client, oa_async = openai_provider.make_clients(
             settings.openai_base_url, key, settings.upstream_timeout
         )
+        providers.closers.append(oa_client.close)
+        providers.async_closers.append(oa_async.close)
         providers.chat = openai_provider.OpenAIChat(
             oa_client,
             oa_async,
