@@ -102,6 +102,7 @@ def create_app(settings: Settings | None = None, providers: Providers | None = N
             yield
         finally:
             store.close()
+            await models.aclose()
 
     app = FastAPI(
         title="bookrag",
@@ -117,6 +118,7 @@ def create_app(settings: Settings | None = None, providers: Providers | None = N
         allow_credentials="*" not in origins,
         allow_methods=["GET", "POST", "OPTIONS"],
         allow_headers=["*"],
+        expose_headers=["Retry-After", "X-Request-ID"],
     )
     _add_error_handlers(app)
     _add_routes(app)

@@ -16,10 +16,11 @@ from rich.table import Table
 
 from bookrag.answering import Book, answer
 from bookrag.config import Settings, load_settings
+from bookrag.deploy import DEFAULT_QUESTION, all_passed, check_deploy, render_table
 from bookrag.errors import BookragError, ConfigError
 from bookrag.ingest import IngestReport, ingest, site_config
 from bookrag.models import Question
-from bookrag.services import build_providers
+from bookrag.services import Providers, build_providers
 from bookrag.store import BookStore, open_store
 
 app = typer.Typer(
@@ -42,6 +43,15 @@ def _settings(**overrides: object) -> Settings:
         return load_settings(**{k: v for k, v in overrides.items() if v is not None})
     except ConfigError as exc:
         raise _fail(str(exc), code=2) from None
+
+
+@contextmanager
+def _providers(settings: Settings) -> Iterator[Providers]:
+    providers = build_providers(settings)
+    try:
+        yield providers
+    finally:
+        providers.close()
 
 
 @contextmanager
@@ -73,8 +83,7 @@ def ingest_command(
     if not docs_dir.is_dir():
         raise _fail(f"docs folder not found: {docs_dir}")
     site = site_config(docs_dir, settings.site_url, settings.route_base_path)
-    providers = build_providers(settings)
-    with _store(settings) as store:
+    with _providers(settings) as providers, _store(settings) as store:
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
         with Progress(*columns, TimeElapsedColumn(), console=err, transient=True) as progress:
             task = progress.add_task("indexing", total=None)
@@ -137,12 +146,9 @@ def search_command(
 ) -> None:
     """Show the best section of each best-matching page."""
     settings = _settings()
-    with _store(settings) as store:
-        passages = (
-            Book.open(store, settings, build_providers(settings))
-            .retriever.retrieve(query, limit)
-            .passages
-        )
+    with _providers(settings) as providers, _store(settings) as store:
+        book = Book.open(store, settings, providers)
+        passages = book.retriever.retrieve(query, limit).passages
     if not passages:
         out.print("no matches")
     for rank, p in enumerate(passages, 1):
@@ -164,10 +170,25 @@ def ask(
 ) -> None:
     """Answer a question from the book, with its sources."""
     settings = _settings()
-    with _store(settings) as store:
-        book = Book.open(store, settings, build_providers(settings))
+    with _providers(settings) as providers, _store(settings) as store:
+        book = Book.open(store, settings, providers)
         result = answer(book, Question(question, selected_text, page_url))
     out.print(result.answer, highlight=False, markup=False)
+
+
+@app.command("check-deploy")
+def check_deploy_command(
+    url: Annotated[str, typer.Argument(help="The deployment's base URL, e.g. https://x.hf.space")],
+    origin: Annotated[
+        str | None, typer.Option(help="The book's origin, for the CORS preflight check.")
+    ] = None,
+    question: Annotated[str, typer.Option(help="The question to ask.")] = DEFAULT_QUESTION,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for each answer.")] = 30.0,
+) -> None:
+    """Check a deployment as the book would use it; exit 0 only if every check passes."""
+    results = check_deploy(url, origin, timeout, question)
+    out.print(render_table(results))
+    raise typer.Exit(0 if all_passed(results) else 1)
 
 
 def main() -> None:
