@@ -40,12 +40,14 @@ from urllib.parse import urlsplit
 
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+from qdrant_client.hybrid.fusion import reciprocal_rank_fusion
 
 from bookrag import lexical
 from bookrag.chunking import Chunk
 from bookrag.config import Settings
 from bookrag.errors import IndexLocked, StoreUnavailable
 from bookrag.loader import Page
+from bookrag.sparse_index import SparseIndex
 
 SPARSE = "bm25"
 DENSE = "dense"
@@ -114,6 +116,7 @@ class BookStore:
         self.collection = collection
         self.embedded = embedded
         self._release = release
+        self._sparse_index: SparseIndex | None = None  # embedded mode only
         self._term_df: dict[int, int] | None = None
         self._chunk_total = 0
 
@@ -163,6 +166,7 @@ class BookStore:
         with self._errors():
             self.client.delete_collection(self.collection)
         self._term_df = None
+        self._sparse_index = None
 
     def ping(self) -> bool:
         """True if the store answers right now."""
@@ -223,6 +227,7 @@ class BookStore:
                 "indexed_at": _now(),
             },
         )
+        self._sparse_index = None  # rebuilt from the stored vectors on the next search
         with self._errors():
             for start in range(0, len(points), _BATCH):
                 self.client.upsert(self.collection, points[start : start + _BATCH], wait=True)
@@ -238,6 +243,7 @@ class BookStore:
 
     def remove_page(self, source: str) -> None:
         """Delete a page's record, then its chunks (a crash between leaves no record behind)."""
+        self._sparse_index = None
         with self._errors():
             self.client.delete(self.collection, models.PointIdsList(points=[page_id(source)]))
             self.client.delete(
@@ -248,8 +254,31 @@ class BookStore:
 
     def refresh_statistics(self) -> None:
         """Recount term document frequencies over all chunks and store them with the totals."""
+        vectors = list(self._sparse_vectors())
         df: Counter[int] = Counter()
-        chunks = 0
+        for _, vector in vectors:
+            df.update(vector.indices)
+        with self._errors():
+            pages = self.client.count(
+                self.collection, count_filter=models.Filter(must=[_kind("page")]), exact=True
+            ).count
+            meta = {
+                "kind": "meta",
+                "term_df": {str(k): v for k, v in df.items()},
+                "chunks": len(vectors),
+                "pages": pages,
+                "indexed_at": _now(),
+            }
+            self.client.upsert(
+                self.collection, [models.PointStruct(id=_META_ID, vector={}, payload=meta)]
+            )
+        self._term_df = dict(df)
+        self._chunk_total = len(vectors)
+        if self.embedded:
+            self._sparse_index = SparseIndex(vectors)
+
+    def _sparse_vectors(self) -> Iterator[tuple[str, models.SparseVector]]:
+        """Every chunk's id and BM25 vector."""
         with self._errors():
             offset = None
             while True:
@@ -264,25 +293,9 @@ class BookStore:
                 for point in points:
                     vector = (point.vector or {}).get(SPARSE)  # type: ignore[union-attr]
                     if isinstance(vector, models.SparseVector):
-                        df.update(vector.indices)
-                    chunks += 1
+                        yield str(point.id), vector
                 if offset is None:
                     break
-            pages = self.client.count(
-                self.collection, count_filter=models.Filter(must=[_kind("page")]), exact=True
-            ).count
-            meta = {
-                "kind": "meta",
-                "term_df": {str(k): v for k, v in df.items()},
-                "chunks": chunks,
-                "pages": pages,
-                "indexed_at": _now(),
-            }
-            self.client.upsert(
-                self.collection, [models.PointStruct(id=_META_ID, vector={}, payload=meta)]
-            )
-        self._term_df = dict(df)
-        self._chunk_total = chunks
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -292,6 +305,8 @@ class BookStore:
         vector = lexical.query_vector(text)
         if not vector.indices and dense is None:
             return []
+        if self.embedded:
+            return self._search_embedded(vector, limit, dense)
         with self._errors():
             if dense is None:
                 response = self.client.query_points(
@@ -310,8 +325,42 @@ class BookStore:
                 )
         return [Hit(str(p.id), p.score, p.payload or {}) for p in response.points]
 
+    def _search_embedded(
+        self, vector: models.SparseVector, limit: int, dense: list[float] | None
+    ) -> list[Hit]:
+        """The same ranking in local mode, with the sparse side served by `SparseIndex`
+        and the fusion done by qdrant-client's own RRF."""
+        ranked = [
+            models.ScoredPoint(id=point_id, version=0, score=score)
+            for point_id, score in self._index().top(vector, limit)
+        ]
+        if dense is not None:
+            with self._errors():
+                dense_ranked = self.client.query_points(
+                    self.collection, query=dense, using=DENSE, limit=limit, with_payload=False
+                ).points
+            ranked = reciprocal_rank_fusion(
+                [dense_ranked, ranked] if ranked else [dense_ranked], limit
+            )
+        if not ranked:
+            return []
+        with self._errors():
+            found = self.client.retrieve(self.collection, [p.id for p in ranked], with_payload=True)
+        payloads = {str(p.id): p.payload or {} for p in found}
+        return [
+            Hit(str(p.id), p.score, payloads[str(p.id)]) for p in ranked if str(p.id) in payloads
+        ]
+
+    def _index(self) -> SparseIndex:
+        if self._sparse_index is None:
+            self._sparse_index = SparseIndex(self._sparse_vectors())
+        return self._sparse_index
+
     def document_frequencies(self, term_ids: Iterable[int]) -> tuple[dict[int, int], int]:
         """How many chunks contain each term, and how many chunks there are."""
+        if self.embedded:
+            index = self._index()
+            return {t: index.document_frequency(t) for t in term_ids}, len(index)
         if self._term_df is None:
             self._load_statistics()
         df = self._term_df or {}
