@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from bookrag.errors import PageNotFound
 from bookrag.store import BookStore
 
+_HTML_SUFFIX = re.compile(r"(/index)?\.html?$")
+
 
 def url_path(page_url: str) -> str:
-    """The path of `page_url` without query, anchor or trailing slash (`/` for the root)."""
-    parts = urlsplit(page_url.strip())
-    path = unquote(parts.path if (parts.scheme or parts.netloc) else page_url.split("#")[0])
-    path = path.split("?")[0]
+    """The decoded path of `page_url`, without query, anchor, `.html` or trailing slash."""
+    text = page_url.strip()
+    parts = urlsplit(text)
+    path = parts.path if (parts.scheme or parts.netloc) else text.split("#")[0].split("?")[0]
+    path = _HTML_SUFFIX.sub("", unquote(path))
     return "/" + path.strip("/")
+
+
+def _segments(path: str) -> list[str]:
+    return [s for s in path.split("/") if s]
 
 
 class PageDirectory:
@@ -28,7 +36,7 @@ class PageDirectory:
     def refresh(self) -> None:
         """Reload page records (after an ingest)."""
         records = self._store.pages()
-        self._by_path = {"/" + str(r["url_path"]).strip("/"): r for r in records}
+        self._by_path = {url_path(str(r["url_path"])): r for r in records}
         self._by_source = {str(r["source"]): r for r in records}
 
     def all(self) -> list[dict[str, Any]]:
@@ -38,21 +46,42 @@ class PageDirectory:
         return list(self._by_source.values())
 
     def find(self, page_url: str) -> dict[str, Any]:
-        """The page at `page_url` (a full URL, a path, or a docs-relative source path).
+        """The page at `page_url`: a full URL, a path, or a docs-relative source path.
 
-        The host is ignored, and leading path segments (a locale such as `/ur/`, or another
-        `baseUrl`) are dropped one at a time until a page matches.
+        The host is ignored, and so are path segments that only one side has: a locale
+        (`/ur/`, before or after the `baseUrl`), another `baseUrl`, or none at all (a
+        preview deployed at the root). The request's path is cut from the left until its
+        remaining tail ends exactly one page's path; the tail must keep at least two
+        segments (or the whole page path), so `/blog/intro` does not find `/docs/intro`.
         """
         if self._by_path is None:
             self.refresh()
         assert self._by_path is not None
-        wanted = page_url.strip()
-        if wanted.lstrip("/") in self._by_source:
-            return self._by_source[wanted.lstrip("/")]
-        path = url_path(wanted)
-        segments = [s for s in path.split("/") if s]
-        for start in range(max(len(segments), 1)):  # never widen a path to the root
-            candidate = "/" + "/".join(segments[start:])
-            if candidate in self._by_path:
-                return self._by_path[candidate]
+        source = self._source(page_url)
+        if source is not None:
+            return source
+        path = url_path(page_url)
+        if path in self._by_path:
+            return self._by_path[path]
+        wanted = _segments(path)
+        for start in range(len(wanted)):
+            tail = wanted[start:]
+            matches = [
+                record
+                for stored, record in self._by_path.items()
+                if _segments(stored)[-len(tail) :] == tail
+                and len(tail) >= min(2, len(_segments(stored)))
+            ]
+            if len(matches) == 1:
+                return matches[0]
         raise PageNotFound(f"no indexed page at path {path}")
+
+    def _source(self, page_url: str) -> dict[str, Any] | None:
+        """A docs-relative source path, possibly with folders in front (`website/docs/a.md`)."""
+        wanted = page_url.strip().split("#")[0].split("?")[0].strip("/")
+        if not wanted.endswith((".md", ".mdx")):
+            return None
+        if wanted in self._by_source:
+            return self._by_source[wanted]
+        found = [r for s, r in self._by_source.items() if wanted.endswith("/" + s)]
+        return found[0] if len(found) == 1 else None

@@ -1,0 +1,496 @@
+"""POST /translate and `bookrag translate`: a page found from any URL the browser shows,
+translated section by section with its code, links and structure intact, cached on disk and
+shared between concurrent readers; 404, 422, 502 and 503 say what went wrong.
+
+The chat model is the official Cohere SDK against a fake whose "translation" of a message is
+the message in capitals: every word changes, while anything hidden behind a placeholder must
+come back exactly as it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from bookrag.api import create_app
+from bookrag.cli import app as cli
+from bookrag.config import Settings, load_settings
+from bookrag.errors import InvalidRequest, UpstreamError
+from bookrag.ingest import ingest, site_config
+from bookrag.languages import find_language
+from bookrag.pages import PageDirectory
+from bookrag.store import BookStore
+from bookrag.translation import Protected, page_pieces
+from fakes import FakeCohere
+from fakes.cohere import Reply
+
+RAIN = "02-sensors/rain-and-wind.md"
+NOTES = "field-notes.md"
+NOTES_URL = "https://pocket-weather.example.org/docs/field-notes"
+FIELD_NOTES = """\
+---
+title: Field Notes
+description: FRONT MATTER IS NEVER SENT
+---
+
+# Field Notes
+
+Field notes keep the station honest. Read [the wiring guide](./02-sensors/01-wiring/01-i2c-bus.md)
+and https://example.org/weather-notes first, then run `pocketwx --check`.
+
+## Checklist
+
+1. Open the enclosure and check the seals.
+2. Clean the funnel with ``a `soft` brush``.
+   - Use warm water.
+   - Dry it before closing.
+
+### Readings table
+
+| sensor | unit | normal range |
+|---|---|---|
+| BME280 | °C | -20 to 45 |
+| [Rain gauge](https://example.org/rain-gauge) | mm | 0 to 50 |
+
+```bash
+# Restart the logger after maintenance
+sudo systemctl restart pocketwx-logger
+```
+
+## Where to read more
+
+> Weather changes; notes remain.
+
+The full manual is the [Pocket WX manual](https://example.org/manual_(v2)).
+
+```python
+def note(text):
+    return f"[{text}](https://example.org/x)"  # code, not a link
+```
+"""
+
+
+class TranslatingCohere(FakeCohere):
+    """The fake Cohere, answering a chat without documents with its user message in capitals
+    (or, with `drop_placeholders`, with its placeholders lost)."""
+
+    drop_placeholders = False
+
+    def _reply(self, body: dict[str, Any]) -> Reply:
+        if body.get("documents"):
+            return super()._reply(body)
+        text = str(body["messages"][-1]["content"])
+        if self.drop_placeholders:
+            text = re.sub(r"⟦\d+⟧", "", text)
+        return Reply(text.upper())
+
+
+@pytest.fixture
+def fake() -> Iterator[TranslatingCohere]:
+    with TranslatingCohere() as server:
+        yield server
+
+
+@pytest.fixture
+def docs(tmp_path: Path, sample_docs: Path) -> Path:
+    """A copy of the sample book (so a test may edit it), with a page of every structure."""
+    book = tmp_path / "book"
+    shutil.copytree(sample_docs.parent, book)
+    (book / "docs" / NOTES).write_text(FIELD_NOTES, encoding="utf-8")
+    return book / "docs"
+
+
+def settings_for(fake: FakeCohere, tmp_path: Path, docs: Path, **extra: Any) -> Settings:
+    options: dict[str, Any] = {
+        "data_dir": tmp_path / "data",
+        "docs_dir": docs,
+        "cohere_api_key": "test-key",
+        "cohere_base_url": fake.url,
+        "retry_budget": 3.0,
+        "upstream_timeout": 5.0,
+        **extra,
+    }
+    return load_settings(**options)
+
+
+@contextmanager
+def serve(settings: Settings, fake: FakeCohere) -> Iterator[TestClient]:
+    """The API, started (which indexes the docs), with the fake's start-up calls forgotten."""
+    with TestClient(create_app(settings)) as client:
+        fake.reset()
+        yield client
+
+
+@pytest.fixture
+def api(fake: TranslatingCohere, tmp_path: Path, docs: Path) -> Iterator[TestClient]:
+    with serve(settings_for(fake, tmp_path, docs), fake) as client:
+        yield client
+
+
+def translate(client: TestClient, page_url: str, language: str | None = "urdu") -> Any:
+    body: dict[str, Any] = {"page_url": page_url}
+    if language is not None:
+        body["target_language"] = language
+    return client.post("/translate", json=body)
+
+
+def chat_calls(fake: FakeCohere) -> int:
+    return len(fake.calls("/v2/chat"))
+
+
+def fences(markdown: str) -> list[str]:
+    return re.findall(r"^```[^\n]*\n.*?^```$", markdown, re.MULTILINE | re.DOTALL)
+
+
+def headings(markdown: str) -> list[str]:
+    """The `#` marks of each heading outside code blocks."""
+    outside = re.sub(r"^```[^\n]*\n.*?^```$", "", markdown, flags=re.MULTILINE | re.DOTALL)
+    return re.findall(r"^(#{1,6}) \S", outside, re.MULTILINE)
+
+
+def cached_files(tmp_path: Path) -> list[Path]:
+    return sorted((tmp_path / "data" / "translations").rglob("*.json"))
+
+
+# -- finding the page ------------------------------------------------------------------------
+
+
+def test_page_url_finds_the_page_whatever_the_host_locale_or_base_url(
+    store: BookStore, docs: Path
+) -> None:
+    (docs / "03-data" / "météo.md").write_text("# Météo\n\nLa station.\n", encoding="utf-8")
+    site = site_config(docs, "https://example.github.io/pocket-weather", None)
+    ingest(store, docs, site, 350)
+    pages = PageDirectory(store)
+    for page_url in (
+        "https://example.github.io/pocket-weather/docs/data/m%C3%A9t%C3%A9o",
+        "http://localhost:3000/pocket-weather/docs/data/météo/",
+        "https://preview.vercel.app/fr/docs/data/météo",
+    ):
+        assert pages.find(page_url)["source"] == "03-data/météo.md", page_url
+    route = "/docs/sensors/rain-wind"
+    for page_url in (
+        f"https://example.github.io/pocket-weather{route}",
+        f"http://localhost:3000/pocket-weather{route}",
+        f"http://localhost:3000/pocket-weather{route}/",
+        f"https://pocket-weather-git-fix-abc123.vercel.app{route}",  # a preview at the root
+        f"https://pocket-weather-git-fix-abc123.vercel.app/ur{route}/",
+        f"http://localhost:3000/pocket-weather/ur{route}#anemometer",
+        f"http://localhost:3000/pocket-weather{route}?utm_source=x#rain-gauge",
+        f"http://localhost:3000/pocket-weather{route}.html",
+        f"/pocket-weather{route}",
+        route,
+        f"localhost:3000{route}",
+        RAIN,
+        f"website/docs/{RAIN}",
+    ):
+        assert pages.find(page_url)["source"] == RAIN, page_url
+
+
+def test_translate_accepts_the_url_the_browser_shows(api: TestClient) -> None:
+    for page_url in (
+        "https://pocket-weather.example.org/docs/sensors/rain-wind",
+        "http://localhost:3000/docs/sensors/rain-wind/",
+        "https://preview-42.vercel.app/docs/sensors/rain-wind#rain-gauge",
+        "http://localhost:3000/ur/docs/sensors/rain-wind?from=button",
+        RAIN,
+    ):
+        response = translate(api, page_url)
+        assert response.status_code == 200, (page_url, response.text)
+        body = response.json()
+        assert body["path"] == RAIN
+        assert body["page_url"] == "https://pocket-weather.example.org/docs/sensors/rain-wind"
+        assert body["title"] == "Rain and Wind Sensors"
+
+
+def test_unknown_page_translation_is_404_naming_the_path(api: TestClient) -> None:
+    response = translate(api, "http://localhost:3000/docs/no-such-page/#top")
+    assert response.status_code == 404
+    assert response.json() == {
+        "success": False,
+        "error": "no indexed page at path /docs/no-such-page",
+    }
+
+
+# -- what comes back -------------------------------------------------------------------------
+
+
+def test_translation_keeps_code_links_and_structure(
+    api: TestClient, fake: TranslatingCohere
+) -> None:
+    response = translate(api, "http://localhost:3000/docs/field-notes", "Urdu")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    text = body["translation"]
+    assert body["success"] is True
+    assert {k: body[k] for k in ("language", "target_language", "direction", "cached")} == {
+        "language": "ur",
+        "target_language": "Urdu",
+        "direction": "rtl",
+        "cached": False,
+    }
+    assert body["model"] == "cohere:command-a-03-2025"
+    assert text.startswith("# FIELD NOTES\n\nFIELD NOTES KEEP THE STATION HONEST.")
+    assert fences(text) == fences(FIELD_NOTES)  # code blocks byte for byte
+    assert headings(text) == headings(FIELD_NOTES) == ["#", "##", "###", "##"]
+    for kept in (
+        "](./02-sensors/01-wiring/01-i2c-bus.md)",
+        "](https://example.org/rain-gauge)",
+        "](https://example.org/manual_(v2))",
+        " https://example.org/weather-notes ",
+        "`pocketwx --check`",
+        "``a `soft` brush``",
+    ):
+        assert kept in text, kept
+    assert "1. OPEN THE ENCLOSURE" in text
+    assert "\n   - USE WARM WATER." in text
+    assert "| [RAIN GAUGE](https://example.org/rain-gauge) | MM | 0 TO 50 |" in text
+    assert "> WEATHER CHANGES; NOTES REMAIN." in text
+    # What the model saw: instructions in the system message, the page as the user message,
+    # with no code, URL or front matter in it and no documents.
+    (request,) = [r.json for r in fake.calls("/v2/chat")]
+    system, user = request["messages"]
+    assert system["role"] == "system" and "Urdu" in system["content"]
+    assert "⟦0⟧" in system["content"]
+    assert user["role"] == "user" and "⟦0⟧" in user["content"]
+    for hidden in ("```", "https://", "./02-sensors", "pocketwx", "FRONT MATTER", "title:"):
+        assert hidden not in user["content"], hidden
+    assert "documents" not in request
+    assert request["max_tokens"] >= 700
+
+
+def test_long_page_is_translated_in_units_and_joined_in_order(
+    api: TestClient, fake: TranslatingCohere
+) -> None:
+    whole = translate(api, NOTES, "ar").json()["translation"]
+    assert chat_calls(fake) == 1
+    api.app.state.translator.unit_tokens = 20  # type: ignore[attr-defined]
+    fake.reset()
+    split = translate(api, NOTES, "fa").json()["translation"]
+    assert chat_calls(fake) >= 4
+    assert split == whole
+
+
+def test_translation_is_the_indexed_page_with_only_its_prose_changed(
+    fake: TranslatingCohere, tmp_path: Path, docs: Path
+) -> None:
+    settings = settings_for(fake, tmp_path, docs)
+    with serve(settings, fake) as client:
+        translated = translate(client, RAIN).json()["translation"]
+    from bookrag.store import open_store
+
+    store = open_store(settings)
+    try:
+        original = "\n\n".join(page_pieces("Rain and Wind Sensors", store.page_chunks(RAIN)))
+    finally:
+        store.close()
+    assert translated.casefold() == original.casefold()
+    assert translated != original
+    assert fences(translated) == fences(original)
+
+
+# -- cache -----------------------------------------------------------------------------------
+
+
+def test_second_request_is_served_from_cache_without_upstream_calls(
+    api: TestClient, fake: TranslatingCohere, tmp_path: Path
+) -> None:
+    first = translate(api, RAIN).json()
+    assert first["cached"] is False and chat_calls(fake) == 1
+    fake.reset()
+    second = translate(api, "http://localhost:3000/ur/docs/sensors/rain-wind/").json()
+    assert second["cached"] is True
+    assert chat_calls(fake) == 0
+    assert second["translation"] == first["translation"]
+    assert [p.parent.name for p in cached_files(tmp_path)] == ["ur"]
+    other = translate(api, RAIN, "es").json()  # another language is another translation
+    assert other["cached"] is False and chat_calls(fake) == 1
+
+
+def test_cached_translation_survives_a_restart(
+    fake: TranslatingCohere, tmp_path: Path, docs: Path
+) -> None:
+    settings = settings_for(fake, tmp_path, docs)
+    with serve(settings, fake) as client:
+        first = translate(client, RAIN).json()
+    with serve(settings, fake) as client:
+        again = translate(client, RAIN).json()
+    assert again["cached"] is True
+    assert chat_calls(fake) == 0
+    assert again["translation"] == first["translation"]
+
+
+def test_changed_page_is_translated_afresh(
+    fake: TranslatingCohere, tmp_path: Path, docs: Path
+) -> None:
+    settings = settings_for(fake, tmp_path, docs)
+    with serve(settings, fake) as client:
+        translate(client, RAIN)
+    page = docs / RAIN
+    page.write_text(page.read_text() + "\nThe vane is mounted facing north.\n")
+    with serve(settings, fake) as client:
+        fresh = translate(client, RAIN).json()
+    assert fresh["cached"] is False
+    assert chat_calls(fake) == 1
+    assert "THE VANE IS MOUNTED FACING NORTH." in fresh["translation"]
+
+
+def test_concurrent_requests_for_one_page_share_one_translation(
+    fake: TranslatingCohere, tmp_path: Path, docs: Path
+) -> None:
+    app = create_app(settings_for(fake, tmp_path, docs))
+
+    async def scenario() -> tuple[int, list[dict[str, Any]]]:
+        async with app.router.lifespan_context(app):
+            app.state.translator.unit_tokens = 60
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                fake.reset()
+                baseline = await client.post(
+                    "/translate", json={"page_url": NOTES, "target_language": "es"}
+                )
+                assert baseline.status_code == 200
+                units = chat_calls(fake)
+                fake.reset()
+                fake.delay("/v2/chat", 0.2, times=100)
+                request = {"page_url": NOTES_URL, "target_language": "ur"}
+                responses = await asyncio.gather(
+                    *(client.post("/translate", json=request) for _ in range(6))
+                )
+                return units, [r.json() for r in responses]
+
+    units, bodies = asyncio.run(scenario())
+    assert units >= 3
+    assert chat_calls(fake) == units
+    assert len({b["translation"] for b in bodies}) == 1
+    assert not any(b["cached"] for b in bodies)
+
+
+# -- failures --------------------------------------------------------------------------------
+
+
+def test_unknown_language_is_422_saying_how_to_name_one(api: TestClient) -> None:
+    response = translate(api, RAIN, "klingon")
+    assert response.status_code == 422
+    body = response.json()
+    assert body["success"] is False
+    assert "'klingon'" in body["error"]
+    assert "urdu, ur, arabic, es" in body["error"]
+    assert "GET /translate/languages" in body["error"]
+    listed = api.get("/translate/languages").json()["languages"]
+    assert {"code": "ur", "name": "Urdu", "native": "اردو", "direction": "rtl"} in listed
+    assert len(listed) >= 30
+
+
+def test_language_is_found_by_code_or_name_in_any_case() -> None:
+    assert {find_language(x).code for x in ("urdu", "ur", "Urdu", " URDU ", "اردو", None)} == {"ur"}
+    assert find_language("Arabic").direction == "rtl"
+    assert find_language("spanish").code == find_language("es").code == "es"
+    assert find_language("pt-BR").name == "Portuguese"
+    assert find_language("farsi").code == "fa"
+    assert find_language("French").direction == "ltr"
+    for rtl in ("ur", "ar", "fa", "he", "ps", "sd", "ug", "yi"):
+        assert find_language(rtl).direction == "rtl"
+    with pytest.raises(InvalidRequest):
+        find_language("xx")
+
+
+def test_default_language_is_urdu(api: TestClient) -> None:
+    body = translate(api, RAIN, None).json()
+    assert (body["language"], body["direction"]) == ("ur", "rtl")
+
+
+def test_translation_without_a_chat_model_is_503_naming_the_setting(
+    tmp_path: Path, docs: Path
+) -> None:
+    settings = load_settings(data_dir=tmp_path / "data", docs_dir=docs)
+    with TestClient(create_app(settings)) as client:
+        response = translate(client, RAIN)
+    assert response.status_code == 503
+    body = response.json()
+    assert body["success"] is False
+    assert "COHERE_API_KEY" in body["error"] and "OPENAI_BASE_URL" in body["error"]
+
+
+def test_provider_failure_is_502_and_nothing_is_cached(
+    fake: TranslatingCohere, tmp_path: Path, docs: Path
+) -> None:
+    settings = settings_for(fake, tmp_path, docs, retry_budget=1.0)
+    with serve(settings, fake) as client:
+        fake.fail("/v2/chat", status=500, retry_after=None, times=1000)
+        response = translate(client, RAIN)
+        assert response.status_code == 502
+        body = response.json()
+        assert body["success"] is False
+        assert f"could not translate {RAIN} into Urdu" in body["error"]
+        assert "500" in body["error"]
+        assert chat_calls(fake) >= 2  # retried within the budget
+        assert cached_files(tmp_path) == []
+        fake.reset()
+        assert translate(client, RAIN).json()["cached"] is False  # nothing half-done kept
+
+
+def test_reply_that_loses_a_placeholder_is_502(
+    fake: TranslatingCohere, tmp_path: Path, docs: Path
+) -> None:
+    fake.drop_placeholders = True
+    with serve(settings_for(fake, tmp_path, docs, retry_budget=0), fake) as client:
+        response = translate(client, NOTES)
+    assert response.status_code == 502
+    assert "placeholder ⟦0⟧ missing" in response.json()["error"]
+    assert cached_files(tmp_path) == []
+
+
+def test_placeholders_hide_code_and_urls_and_come_back() -> None:
+    text = "Run `ls` then see [docs](https://x.org/a_(b)) or https://y.org.\n\n```sh\nls -l\n```"
+    protected = Protected.of(text)
+    assert protected.text == "Run ⟦0⟧ then see [docs](⟦1⟧) or ⟦2⟧.\n\n⟦3⟧"
+    reply = "CORRE ⟦0⟧ Y MIRA [DOCS](⟦1⟧) O ⟦ 2 ⟧. ⟦3⟧"
+    assert protected.restore(reply) == (
+        "CORRE `ls` Y MIRA [DOCS](https://x.org/a_(b)) O https://y.org.\n\n```sh\nls -l\n```"
+    )
+
+
+# -- command line ----------------------------------------------------------------------------
+
+
+def test_cli_translate_prints_the_translation(
+    fake: TranslatingCohere, tmp_path: Path, docs: Path
+) -> None:
+    env = {
+        "BOOKRAG_DATA_DIR": str(tmp_path / "data"),
+        "COHERE_API_KEY": "test-key",
+        "COHERE_BASE_URL": fake.url,
+    }
+    runner = CliRunner()
+    assert runner.invoke(cli, ["ingest", str(docs)], env=env).exit_code == 0
+    result = runner.invoke(cli, ["translate", RAIN, "--to", "ur"], env=env)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("# RAIN AND WIND SENSORS\n")
+    assert "MM_PER_TIP = 0.2794" in result.stdout  # code untouched
+    by_url = runner.invoke(
+        cli,
+        ["translate", "http://localhost:3000/ur/docs/sensors/rain-wind/", "--to", "ur"],
+        env=env,
+    )
+    assert by_url.exit_code == 0
+    assert by_url.stdout == result.stdout
+    unknown = runner.invoke(cli, ["translate", RAIN, "--to", "klingon"], env=env)
+    assert unknown.exit_code == 1
+    assert "unknown language 'klingon'" in unknown.output
+
+
+def test_reply_that_loses_a_heading_is_refused() -> None:
+    protected = Protected.of("## Rain gauge\n\nIt tips.\n\n### Calibration\n\nPour water.")
+    with pytest.raises(UpstreamError, match="headings lost"):
+        protected.restore("## PLUVIOMETRE\n\nIL BASCULE.\n\nVERSER DE L'EAU.")
