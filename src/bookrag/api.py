@@ -21,10 +21,12 @@ from bookrag.answering import Book, answer, stream_answer
 from bookrag.config import Settings, load_settings
 from bookrag.errors import BookragError, IndexMismatch, InvalidRequest, UpstreamError
 from bookrag.ingest import ingest, site_config
+from bookrag.languages import language_table
 from bookrag.models import Answer, Question, Turn
 from bookrag.origins import parse_origins
 from bookrag.services import Providers, build_providers
 from bookrag.store import BookStore, open_store
+from bookrag.translation import Translation, Translator
 from bookrag.web import router as web_router
 
 log = logging.getLogger("bookrag")
@@ -60,6 +62,13 @@ class SearchResponse(BaseModel):
     results: list[SearchResult]
 
 
+class TranslateRequest(BaseModel):
+    """A page to translate, as the book's "translate this page" button sends it."""
+
+    page_url: str = Field(max_length=2048, description="the page's URL, or its source path")
+    target_language: str | None = Field("urdu", max_length=64, description="name or ISO code")
+
+
 def _book(request: Request) -> Book:
     book: Book = request.app.state.book
     return book
@@ -70,8 +79,14 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
+def _translator(request: Request) -> Translator:
+    translator: Translator = request.app.state.translator
+    return translator
+
+
 BookDep = Annotated[Book, Depends(_book)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
+TranslatorDep = Annotated[Translator, Depends(_translator)]
 
 
 def to_question(body: ChatRequest, settings: Settings) -> Question:
@@ -94,12 +109,18 @@ def create_app(settings: Settings | None = None, providers: Providers | None = N
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         models = providers or build_providers(settings)
+        if settings.embedded:
+            log.info(
+                "QDRANT_URL not set: embedded index in this container (%s)", settings.index_path
+            )
         store = open_store(settings)
         try:
             await anyio.to_thread.run_sync(_prepare, store, settings, models)
             app.state.book = Book.open(store, settings, models)
             app.state.providers = models
+            app.state.translator = Translator.open(app.state.book, settings)
             yield
+            await app.state.translator.aclose()
         finally:
             store.close()
             await models.aclose()
@@ -270,3 +291,13 @@ def _add_routes(app: FastAPI) -> None:
             sep="\n",  # the book's client splits events on "\n\n"
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
+
+    @app.post("/translate")
+    async def translate(body: TranslateRequest, translator: TranslatorDep) -> Translation:
+        """The page translated into `target_language` (default Urdu); cached per page version."""
+        return await translator.translate(body.page_url, body.target_language)
+
+    @app.get("/translate/languages")
+    def translate_languages() -> dict[str, list[dict[str, str]]]:
+        """The languages `/translate` accepts: code, English and native name, direction."""
+        return {"languages": language_table()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -22,6 +24,7 @@ from bookrag.ingest import IngestReport, ingest, site_config
 from bookrag.models import Question
 from bookrag.services import Providers, build_providers
 from bookrag.store import BookStore, open_store
+from bookrag.translation import Translation, Translator
 
 app = typer.Typer(
     help="Index a Docusaurus book and answer questions about it, citing its sections.",
@@ -34,7 +37,7 @@ err = Console(stderr=True)
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
     for line in message.splitlines():
-        err.print(f"[red]error:[/red] {line}", highlight=False, markup=True)
+        err.print(f"[red]error:[/red] {escape(line)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -176,6 +179,34 @@ def ask(
     out.print(result.answer, highlight=False, markup=False)
 
 
+@app.command("translate")
+def translate_command(
+    page: Annotated[
+        str, typer.Argument(help="The page's URL (any host or locale) or its docs-relative path.")
+    ],
+    to: Annotated[
+        str, typer.Option("--to", help="Language name or ISO code: urdu, ur, es, French, ...")
+    ] = "urdu",
+) -> None:
+    """Print a page translated into another language (cached, as POST /translate is)."""
+    settings = _settings()
+    with _providers(settings) as providers, _store(settings) as store:
+        translator = Translator.open(Book.open(store, settings, providers), settings)
+        result = asyncio.run(_translate(translator, providers, page, to))
+    source = "cache" if result.cached else result.model
+    err.print(f"{result.path} in {result.target_language} ({source})", highlight=False)
+    typer.echo(result.translation)
+
+
+async def _translate(
+    translator: Translator, providers: Providers, page: str, language: str
+) -> Translation:
+    try:
+        return await translator.translate(page, language)
+    finally:
+        await providers.aclose()  # the async clients belong to this event loop
+
+
 @app.command("check-deploy")
 def check_deploy_command(
     url: Annotated[str, typer.Argument(help="The deployment's base URL, e.g. https://x.hf.space")],
@@ -197,3 +228,7 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

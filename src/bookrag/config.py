@@ -24,7 +24,11 @@ class Settings(BaseSettings):
     """bookrag's configuration; every field is one environment variable."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        extra="ignore",
+        populate_by_name=True,
     )
 
     env: Literal["development", "production"] = Field(
@@ -69,6 +73,9 @@ class Settings(BaseSettings):
     max_selected_chars: int = Field(
         20000, gt=0, validation_alias=_env("BOOKRAG_MAX_SELECTED_CHARS")
     )
+    translation_concurrency: int = Field(
+        4, ge=1, le=32, validation_alias=_env("BOOKRAG_TRANSLATION_CONCURRENCY")
+    )
 
     allowed_origins: str = Field(
         "https://humanoid-robotics-textbook-psi.vercel.app,http://localhost:3000",
@@ -85,6 +92,19 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL")
         return value.strip()
 
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        for entry in (e.strip() for e in value.split(",")):
+            parts = urlsplit(entry)
+            if (
+                entry
+                and entry != "*"
+                and (parts.scheme not in ("http", "https") or not parts.netloc)
+            ):
+                raise ValueError("each entry must be an http(s) origin such as https://example.org")
+        return value
+
     @property
     def embedded(self) -> bool:
         """True when the index lives in this process (Qdrant local mode)."""
@@ -94,6 +114,11 @@ class Settings(BaseSettings):
     def index_path(self) -> Path:
         """Where the embedded index is stored."""
         return self.data_dir / "qdrant"
+
+    @property
+    def translations_path(self) -> Path:
+        """Where finished page translations are cached."""
+        return self.data_dir / "translations"
 
     def problems(self) -> list[str]:
         """Cross-field problems that make start-up pointless."""

@@ -16,8 +16,10 @@ Point layout (collection `COLLECTION_NAME`, default `book`):
     whose chunks were not all written is redone by the next ingest); chunks (count);
     indexed_at (ISO time).
 - one statistics point, id `uuid5("meta")`, no vector, payload:
-    kind="meta"; term_df ({term id: number of chunks containing it}, used to weigh query
-    terms for the relevance floor); chunks; pages; indexed_at.
+    kind="meta"; chunks; pages; indexed_at (when an ingest last changed something).
+- one term statistics point, id `uuid5("term_df")`, no vector, payload:
+    kind="term_df"; term_df ({term id: number of chunks containing it}, used to weigh query
+    terms for the relevance floor when the index is on a Qdrant server).
 
 The collection's IDF modifier on `bm25` completes BM25 scoring at query time. The
 collection's metadata is its fingerprint: `dense_model` and `dense_dim` (null when lexical
@@ -29,6 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import os
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -54,7 +57,9 @@ DENSE = "dense"
 SCHEMA = 1
 _NAMESPACE = uuid.UUID("4f0d6a3e-7b1c-4d7e-9a51-2b8f3c6d9e10")
 _META_ID = str(uuid.uuid5(_NAMESPACE, "meta"))
+_TERM_DF_ID = str(uuid.uuid5(_NAMESPACE, "term_df"))
 _BATCH = 256
+STATISTICS_TTL = 60.0  # seconds a server-mode reader trusts its copy of the term statistics
 
 
 def chunk_id(source: str, index: int) -> str:
@@ -118,6 +123,7 @@ class BookStore:
         self._release = release
         self._sparse_index: SparseIndex | None = None  # embedded mode only
         self._term_df: dict[int, int] | None = None
+        self._loaded_at = 0.0
         self._chunk_total = 0
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -262,15 +268,14 @@ class BookStore:
             pages = self.client.count(
                 self.collection, count_filter=models.Filter(must=[_kind("page")]), exact=True
             ).count
-            meta = {
-                "kind": "meta",
-                "term_df": {str(k): v for k, v in df.items()},
-                "chunks": len(vectors),
-                "pages": pages,
-                "indexed_at": _now(),
-            }
+            meta = {"kind": "meta", "chunks": len(vectors), "pages": pages, "indexed_at": _now()}
+            term_df = {"kind": "term_df", "term_df": {str(k): v for k, v in df.items()}}
             self.client.upsert(
-                self.collection, [models.PointStruct(id=_META_ID, vector={}, payload=meta)]
+                self.collection,
+                [
+                    models.PointStruct(id=_TERM_DF_ID, vector={}, payload=term_df),
+                    models.PointStruct(id=_META_ID, vector={}, payload=meta),
+                ],
             )
         self._term_df = dict(df)
         self._chunk_total = len(vectors)
@@ -361,8 +366,8 @@ class BookStore:
         if self.embedded:
             index = self._index()
             return {t: index.document_frequency(t) for t in term_ids}, len(index)
-        if self._term_df is None:
-            self._load_statistics()
+        if self._term_df is None or time.monotonic() - self._loaded_at > STATISTICS_TTL:
+            self._load_statistics()  # another process may have re-ingested the book
         df = self._term_df or {}
         return {t: df.get(t, 0) for t in term_ids}, self._chunk_total
 
@@ -388,10 +393,14 @@ class BookStore:
 
     def _load_statistics(self) -> None:
         with self._errors():
-            found = self.client.retrieve(self.collection, [_META_ID], with_payload=True)
-        meta = found[0].payload if found and found[0].payload else {}
-        self._term_df = {int(k): int(v) for k, v in meta.get("term_df", {}).items()}
-        self._chunk_total = int(meta.get("chunks", 0))
+            found = self.client.retrieve(
+                self.collection, [_META_ID, _TERM_DF_ID], with_payload=True
+            )
+        payloads = {str(p.id): p.payload or {} for p in found}
+        term_df = payloads.get(_TERM_DF_ID, {}).get("term_df", {})
+        self._term_df = {int(k): int(v) for k, v in term_df.items()}
+        self._loaded_at = time.monotonic()
+        self._chunk_total = int(payloads.get(_META_ID, {}).get("chunks", 0))
 
     def _scroll(self, must: list[models.Condition]) -> Iterator[dict[str, Any]]:
         with self._errors():

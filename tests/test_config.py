@@ -1,0 +1,178 @@
+"""Settings: fail fast with one line per problem, never print a secret; CORS allowlist."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from bookrag.api import create_app
+from bookrag.config import Settings, load_settings
+from bookrag.origins import parse_origins
+
+ROOT = Path(__file__).resolve().parent.parent
+SENTINEL = "sk-SENTINEL-do-not-print-0123456789"
+BOOK_SITE = "https://humanoid-robotics-textbook-psi.vercel.app"
+
+
+def run_serve(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """`bookrag serve` as the container runs it, with only `env` set."""
+    base = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "BOOKRAG_DATA_DIR": str(tmp_path)}
+    return subprocess.run(
+        [sys.executable, "-m", "bookrag.cli", "serve", "--port", "1"],
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"BOOKRAG_CHUNK_TOKENS": "lots"}, "BOOKRAG_CHUNK_TOKENS"),
+        ({"QDRANT_URL": "not a url"}, "QDRANT_URL"),
+        ({"QDRANT_URL": "https://abc.eu-central-1-0.aws.cloud.qdrant.io"}, "QDRANT_API_KEY"),
+        ({"BOOKRAG_ENV": "staging"}, "BOOKRAG_ENV"),
+        ({"BOOKRAG_ENV": "production"}, "COHERE_API_KEY"),
+        ({"ALLOWED_ORIGINS": "https://ok.example, not-an-origin"}, "ALLOWED_ORIGINS"),
+        ({"BOOKRAG_RETRY_BUDGET": "-1"}, "BOOKRAG_RETRY_BUDGET"),
+    ],
+)
+def test_bad_settings_stop_start_up_with_one_line_naming_the_variable(
+    tmp_path: Path, env: dict[str, str], variable: str
+) -> None:
+    result = run_serve({**env, "QDRANT_API_KEY_UNUSED": SENTINEL}, tmp_path)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert variable in lines[0]
+    assert "Traceback" not in result.stderr
+    if variable in env and variable not in ("ALLOWED_ORIGINS", "BOOKRAG_ENV"):
+        assert env[variable] not in result.stderr  # a malformed value is named, not shown
+
+
+def test_several_problems_are_each_reported(tmp_path: Path) -> None:
+    result = run_serve(
+        {
+            "BOOKRAG_ENV": "production",
+            "QDRANT_URL": "https://abc.cloud.qdrant.io",
+            "COHERE_API_KEY": "",
+        },
+        tmp_path,
+    )
+    assert result.returncode == 2
+    assert "QDRANT_API_KEY" in result.stderr and "COHERE_API_KEY" in result.stderr
+
+
+def test_malformed_secret_value_is_never_echoed(tmp_path: Path) -> None:
+    result = run_serve({"BOOKRAG_MAX_QUESTION_CHARS": SENTINEL}, tmp_path)
+    assert result.returncode == 2
+    assert "BOOKRAG_MAX_QUESTION_CHARS" in result.stderr
+    assert SENTINEL not in result.stderr + result.stdout
+
+
+def test_production_without_qdrant_url_is_allowed_and_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = load_settings(
+        env="production",
+        cohere_api_key=SENTINEL,
+        data_dir=tmp_path / "d",
+        cohere_base_url="http://127.0.0.1:9",
+    )
+    with caplog.at_level(logging.INFO), TestClient(create_app(settings)):
+        pass
+    assert any("embedded index in this container" in r.getMessage() for r in caplog.records)
+
+
+def test_secrets_stay_out_of_repr_and_dumps() -> None:
+    settings = load_settings(
+        cohere_api_key=SENTINEL, qdrant_api_key=SENTINEL, openai_api_key=SENTINEL
+    )
+    assert SENTINEL not in repr(settings)
+    assert SENTINEL not in str(settings.model_dump())
+    assert settings.cohere_api_key is not None
+    assert settings.cohere_api_key.get_secret_value() == SENTINEL
+
+
+def test_dotenv_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("COLLECTION_NAME=from-dotenv\nBOOKRAG_CHUNK_TOKENS=200\n")
+    settings = load_settings()
+    assert settings.collection_name == "from-dotenv" and settings.chunk_tokens == 200
+
+
+def test_every_setting_is_documented_in_the_readme_and_env_example() -> None:
+    readme = (ROOT / "README.md").read_text()
+    example = (ROOT / ".env.example").read_text()
+    documented = set(re.findall(r"^# ?([A-Z_]+)=|^([A-Z_]+)=", example, re.M))
+    names = {a or b for a, b in documented}
+    for field in Settings.model_fields.values():
+        variable = str(field.validation_alias.choices[0])  # type: ignore[union-attr]
+        assert f"`{variable}`" in readme, variable
+        assert variable in names, variable
+
+
+# -- CORS ----------------------------------------------------------------------------------
+
+
+def test_origins_are_normalised_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    log = logging.getLogger("test")
+    with caplog.at_level(logging.WARNING):
+        origins = parse_origins("https://Book.Example.org/, http://localhost:3000/docs", log)
+    assert origins == ["https://book.example.org", "http://localhost:3000"]
+    assert len(caplog.records) == 2
+
+
+def preflight(client: TestClient, origin: str) -> dict[str, str]:
+    response = client.options(
+        "/chat",
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
+    return {k.lower(): v for k, v in response.headers.items()} | {
+        "status": str(response.status_code)
+    }
+
+
+def test_preflight_succeeds_for_allowed_origins_only(client: TestClient) -> None:
+    allowed = preflight(client, BOOK_SITE)
+    assert allowed["status"] == "200"
+    assert allowed["access-control-allow-origin"] == BOOK_SITE
+    assert allowed["access-control-allow-credentials"] == "true"
+    assert preflight(client, "http://localhost:3000")["access-control-allow-origin"] == (
+        "http://localhost:3000"
+    )
+    for other in (
+        "https://evil.example",
+        "http://localhost:3001",
+        BOOK_SITE.replace("https", "http"),
+    ):
+        refused = preflight(client, other)
+        assert "access-control-allow-origin" not in refused, other
+
+
+def test_simple_request_from_another_origin_gets_no_allow_origin(client: TestClient) -> None:
+    response = client.get("/health", headers={"Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in {k.lower() for k in response.headers}
+    ok = client.get("/health", headers={"Origin": BOOK_SITE})
+    assert ok.headers["access-control-allow-origin"] == BOOK_SITE
+
+
+def test_wildcard_origin_never_allows_credentials(tmp_path: Path, sample_docs: Path) -> None:
+    settings = load_settings(data_dir=tmp_path / "w", allowed_origins="*")
+    with TestClient(create_app(settings)) as client:
+        headers = preflight(client, "https://anyone.example")
+    assert headers["access-control-allow-origin"] == "*"
+    assert "access-control-allow-credentials" not in headers
