@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -100,6 +101,21 @@ def test_ingest_embeds_chunks_in_full_batches_with_their_breadcrumbs(
         fake.reset()
         again = ingest(store, sample_docs, site_config(sample_docs, None, None), 120, embedder)
         assert again.indexed == [] and fake.calls("/v2/embed") == []
+    store.close()
+
+
+def test_a_page_without_text_first_in_line_does_not_break_a_fresh_dense_index(
+    fake: FakeCohere, tmp_path: Path, sample_docs: Path
+) -> None:
+    docs = tmp_path / "book" / "docs"
+    shutil.copytree(sample_docs, docs)
+    (docs / "00-empty.md").write_text("---\ntitle: Nothing yet\n---\n")
+    settings = cohere_settings(fake, tmp_path)
+    store = open_store(settings)
+    with embedder_for(settings) as embedder:
+        report = ingest(store, docs, site_config(docs, None, None), 350, embedder)
+    assert "00-empty.md" in report.indexed and len(report.indexed) == 10
+    assert store.fingerprint().dense_dim == 64  # type: ignore[union-attr]
     store.close()
 
 

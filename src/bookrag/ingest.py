@@ -56,6 +56,8 @@ class _Writer:
         self.queue: list[tuple[Page, list[Chunk]]] = []
         self.texts: list[str] = []
         self.vectors: list[list[float]] = []
+        # Pages wait until the collection exists (the first embeddings tell its dimension).
+        self.ready = embedder is None or store.fingerprint() is not None
 
     def add(self, page: Page, chunks: list[Chunk]) -> None:
         if self.embedder is None:
@@ -70,6 +72,9 @@ class _Writer:
     def finish(self) -> None:
         if self.embedder is not None:
             self._embed(len(self.texts) - len(self.vectors))
+            if not self.ready:  # nothing to embed at all: pages without text
+                self.store.ensure_collection()
+                self.ready = True
             self._write_ready()
 
     def _embed(self, count: int) -> None:
@@ -78,12 +83,13 @@ class _Writer:
             return
         batch = self.texts[len(self.vectors) : len(self.vectors) + count]
         vectors = embed_all(self.embedder, batch, "search_document", self.policy)
-        if not self.vectors and vectors:  # the first embeddings tell the dimension
+        if not self.ready and vectors:  # the first embeddings tell the dimension
             self.store.ensure_collection(Fingerprint(self.embedder.model, len(vectors[0])))
+            self.ready = True
         self.vectors.extend(vectors)
 
     def _write_ready(self) -> None:
-        while self.queue and len(self.queue[0][1]) <= len(self.vectors):
+        while self.ready and self.queue and len(self.queue[0][1]) <= len(self.vectors):
             page, chunks = self.queue.pop(0)
             count = len(chunks)
             self.store.write_page(page, chunks, self.vectors[:count])
