@@ -1,0 +1,503 @@
+"""Generate the benchmark report: benchmarks/report.json, report.md and report.png.
+
+    .venv/bin/python scripts/report.py [--skip-large] [--requests 200] [--out DIR]
+                                       [--work-dir DIR]
+
+On the three books of ../shared/corpus it measures (1) ingest throughput, cold and on an
+unchanged re-run, (2) p50/p95 latency of POST /search and POST /chat over HTTP against
+`bookrag serve` (no model keys: lexical retrieval, extractive answers), and (3) answer
+quality on the humanoid-textbook dev questions with `bookrag.evaluation`: lexical, and
+dense, hybrid and hybrid+rerank too when COHERE_API_KEY is set. It records the machine it
+ran on. Without the corpus it says so and exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+from benchmark import (  # scripts/benchmark.py, beside this file
+    BOOKS,
+    CORPUS,
+    EVAL,
+    LARGE,
+    PROVIDER_ENV,
+    RECALL_BOOK,
+    bench_ingest,
+    data_dir,
+    free_port,
+    query_pool,
+)
+
+from bookrag import __version__
+from bookrag.config import load_settings
+from bookrag.evaluation import (
+    Configuration,
+    EvalQuestion,
+    Run,
+    configurations,
+    load_questions,
+    run_all,
+    summarise,
+)
+from bookrag.ingest import ingest, site_config
+from bookrag.retrieval import Retriever
+from bookrag.services import Providers, build_providers
+from bookrag.store import open_store
+
+ROOT = Path(__file__).resolve().parents[1]
+WARMUP = 20
+ROUTES = ("/search", "/chat")
+
+
+# -- machine -------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on."""
+    info: dict[str, Any] = {
+        "cpus": os.cpu_count(),
+        "cpu_model": platform.processor() or platform.machine(),
+        "memory_gib": None,
+        "python": platform.python_version(),
+        "os": platform.platform(),
+        "bookrag": __version__,
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+    cpuinfo, meminfo = Path("/proc/cpuinfo"), Path("/proc/meminfo")
+    if cpuinfo.is_file():
+        names = [
+            line.split(":", 1)[1].strip()
+            for line in cpuinfo.read_text().splitlines()
+            if line.startswith("model name")
+        ]
+        info["cpu_model"] = names[0] if names else info["cpu_model"]
+    if meminfo.is_file():
+        total = next(line for line in meminfo.read_text().splitlines() if "MemTotal" in line)
+        info["memory_gib"] = round(int(total.split()[1]) / 1024**2, 1)
+    return info
+
+
+# -- latency ---------------------------------------------------------------------------------
+
+
+@contextmanager
+def serving(book: str, work: Path) -> Iterator[httpx.Client]:
+    """`bookrag serve` on the book's index in a clean environment (no model providers)."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(PROVIDER_ENV)}
+    env["BOOKRAG_DATA_DIR"] = str(data_dir(work, book))
+    exe = Path(sys.executable).with_name("bookrag")
+    command = [str(exe), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    with (work / f"serve-{book}.log").open("w") as log:
+        server = subprocess.Popen(command, env=env, cwd=work, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+                _wait_healthy(server, client, log.name)
+                yield client
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+
+def _wait_healthy(server: subprocess.Popen[bytes], client: httpx.Client, log: str) -> None:
+    started = time.perf_counter()
+    while time.perf_counter() - started < 300:
+        if server.poll() is not None:
+            raise RuntimeError(f"server exited ({server.returncode}); see {log}")
+        try:
+            if client.get("/health").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"server not healthy after 300 s; see {log}")
+
+
+def bench_routes(book: str, work: Path, requests: int) -> list[dict[str, Any]]:
+    """p50/p95/max of sequential POST /search and POST /chat on one book."""
+    pool = query_pool(book)
+    rows = []
+    with serving(book, work) as client:
+        for route in ROUTES:
+            for q in pool[:WARMUP]:
+                client.post(route, json=_body(route, q))
+            times, failed, empty = [], 0, 0
+            for i in range(requests):
+                q = pool[(WARMUP + i) % len(pool)]
+                started = time.perf_counter()
+                response = client.post(route, json=_body(route, q))
+                times.append((time.perf_counter() - started) * 1000)
+                if response.status_code != 200:
+                    failed += 1
+                elif route == "/search":
+                    empty += not response.json()["results"]
+                else:
+                    empty += response.json()["mode"] == "not_found"
+            times.sort()
+            rows.append(
+                {
+                    "book": book,
+                    "route": route,
+                    "requests": requests,
+                    "failed": failed,
+                    "empty_or_refused": empty,
+                    "p50_ms": round(statistics.median(times), 1),
+                    "p95_ms": round(times[math.ceil(0.95 * len(times)) - 1], 1),
+                    "max_ms": round(times[-1], 1),
+                }
+            )
+    return rows
+
+
+def _body(route: str, query: str) -> dict[str, Any]:
+    return {"query": query, "limit": 5} if route == "/search" else {"question": query}
+
+
+# -- quality ---------------------------------------------------------------------------------
+
+
+def bench_quality(work: Path) -> list[dict[str, Any]]:
+    """`bookrag.evaluation` on the dev questions: lexical, plus the model retrievals with a key."""
+    questions = load_questions(EVAL)
+    lexical_settings = load_settings(data_dir=data_dir(work, RECALL_BOOK), qdrant_url=None)
+    store = open_store(lexical_settings)
+    try:  # no providers: lexical retrieval and extractive answers, whatever the environment
+        lexical = Configuration("lexical", Retriever(store))
+        runs = run_all(store, Providers(), [lexical], "lexical", questions)
+    finally:
+        store.close()
+    if os.environ.get("COHERE_API_KEY"):
+        runs += _model_runs(work, questions)
+    return [_quality_row(run) for run in runs]
+
+
+def _model_runs(work: Path, questions: list[EvalQuestion]) -> list[Run]:
+    """Dense, hybrid and hybrid+rerank on an index embedded with the configured model; the
+    configured retrieval also answers (one chat call per question), the others retrieve."""
+    settings = load_settings(data_dir=work / "humanoid-textbook-cohere", qdrant_url=None)
+    providers = build_providers(settings)
+    store = open_store(settings)
+    try:
+        docs = CORPUS / BOOKS[RECALL_BOOK]
+        site = site_config(docs, None, None)
+        ingest(store, docs, site, settings.chunk_tokens, providers.embedder, providers.policy)
+        chosen, configured = configurations(store, settings, providers, compare=True)
+        models = [c for c in chosen if c.name != "lexical"]
+        runs = run_all(store, providers, models, configured, questions, answers=False)
+        answered = [c for c in models if c.name == configured and c.retriever is not None]
+        if answered:
+            [with_answers] = run_all(store, providers, answered, configured, questions)
+            runs = [with_answers if r.name == configured else r for r in runs]
+    finally:
+        store.close()
+        providers.close()
+    return runs
+
+
+def _quality_row(run: Run) -> dict[str, Any]:
+    if run.unavailable is not None:
+        return {"retrieval": run.name, "available": False, "reason": run.unavailable}
+    document = run.to_json()
+    return {
+        "retrieval": run.name,
+        "available": True,
+        "questions": len(run.results),
+        "overall": summarise(run.results).to_json(),
+        "by_kind": document["by_kind"],
+        "misses": [q for q in document["questions"] if q["misses"]],
+    }
+
+
+# -- outputs ---------------------------------------------------------------------------------
+
+
+def _cell(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    return lines + ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The report as Markdown tables, for the README."""
+    m = report["machine"]
+    lines = [
+        "# bookrag benchmark",
+        "",
+        f"Measured {m['date']} with bookrag {m['bookrag']} on {m['cpu_model']} "
+        f"({m['cpus']} CPUs, {m['memory_gib']} GiB RAM), Python {m['python']}, {m['os']}. "
+        "Embedded Qdrant (local mode); latency uses lexical retrieval and extractive answers "
+        "(no model keys). Regenerate with `.venv/bin/python scripts/report.py`.",
+        "",
+        "## Ingest",
+        "",
+    ]
+    lines += _table(
+        ["book", "pages", "chunks", "cold (s)", "pages/s", "chunks/s", "unchanged re-run (s)"],
+        [
+            [
+                r["book"],
+                r["pages"],
+                r["chunks"],
+                f"{r['cold_s']:.2f}",
+                f"{r['pages_per_s']:.1f}",
+                f"{r['chunks_per_s']:.0f}",
+                f"{r['unchanged_s']:.3f}",
+            ]
+            for r in report["ingest"]
+        ],
+    )
+    lines += [
+        "",
+        f"## Latency over HTTP ({report['requests']} sequential requests per route after "
+        f"{WARMUP} warm-up; dev questions and the book's own headings)",
+        "",
+    ]
+    lines += _table(
+        ["book", "route", "p50 (ms)", "p95 (ms)", "max (ms)", "failed", "empty or refused"],
+        [
+            [
+                r["book"],
+                f"`POST {r['route']}`",
+                f"{r['p50_ms']:.1f}",
+                f"{r['p95_ms']:.1f}",
+                f"{r['max_ms']:.1f}",
+                r["failed"],
+                r["empty_or_refused"],
+            ]
+            for r in report["latency"]
+        ],
+    )
+    if report["quality"]:
+        lines += _quality_markdown(report["quality"])
+    lines += ["", "![latency, throughput and quality](report.png)", ""]
+    return "\n".join(lines)
+
+
+def _quality_markdown(quality: list[dict[str, Any]]) -> list[str]:
+    ran = [q for q in quality if q["available"]]
+    lines = [
+        "",
+        f"## Quality on `{EVAL.name}` ({ran[0]['questions']} questions, `bookrag eval`)",
+        "",
+        "Page level: the result's page holds the answer; section level: so does its section "
+        "(at most one section per page is returned, which bounds it). Answers: the share of "
+        "reference keywords they contain, whether they cite a gold page, false refusals.",
+        "",
+    ]
+    rows = []
+    for q in ran:
+        page, section = q["overall"]["page"], q["overall"]["section"]
+        answers = q["overall"]["answers"] or {}
+        rows.append(
+            [
+                q["retrieval"],
+                page["recall@1"],
+                page["recall@5"],
+                page["recall@10"],
+                page["mrr@10"],
+                page["ndcg@10"],
+                section["recall@1"],
+                section["recall@5"],
+                answers.get("keyword_coverage"),
+                answers.get("cites_gold"),
+                answers.get("false_refusal_rate"),
+            ]
+        )
+    lines += _table(
+        [
+            "retrieval",
+            "page R@1",
+            "page R@5",
+            "page R@10",
+            "page MRR@10",
+            "page nDCG@10",
+            "section R@1",
+            "section R@5",
+            "keyword coverage",
+            "cites gold page",
+            "false refusals",
+        ],
+        rows,
+    )
+    if any(not q["overall"]["answers"] for q in ran):
+        lines += ["", "–: not measured (those retrievals were scored on retrieval only)."]
+    lines += [
+        f"\n{q['retrieval']}: not measured, {q['reason']}" for q in quality if not q["available"]
+    ]
+    first = ran[0]
+    lines += ["", f"By kind ({first['retrieval']}, page level):", ""]
+    lines += _table(
+        ["kind", "questions", "R@1", "R@5", "MRR@10", "nDCG@10", "keyword coverage"],
+        [
+            [
+                kind,
+                s["answerable"],
+                s["page"]["recall@1"],
+                s["page"]["recall@5"],
+                s["page"]["mrr@10"],
+                s["page"]["ndcg@10"],
+                (s["answers"] or {}).get("keyword_coverage"),
+            ]
+            for kind, s in first["by_kind"].items()
+            if s["page"]
+        ],
+    )
+    return lines
+
+
+def chart(report: dict[str, Any], path: Path) -> None:
+    """Ingest throughput and latency per book, quality per retrieval, as one PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    quality = [q for q in report["quality"] if q["available"]]
+    fig = plt.figure(figsize=(12, 9 if quality else 4.8), layout="constrained")
+    grid = fig.add_gridspec(2 if quality else 1, 2, height_ratios=(1, 0.85) if quality else None)
+    ingest_ax, latency_ax = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])
+    rows = report["ingest"]
+    _bars(
+        ingest_ax,
+        [r["book"] for r in rows],
+        {
+            "pages/s": [r["pages_per_s"] for r in rows],
+            "chunks/s": [r["chunks_per_s"] for r in rows],
+        },
+        "Ingest throughput, cold (log scale)",
+        "per second",
+        "{:.0f}",
+    )
+    ingest_ax.set_yscale("log")
+    books = list(dict.fromkeys(r["book"] for r in report["latency"]))
+    ms = {
+        (r["book"], r["route"], stat): r[f"{stat}_ms"]
+        for r in report["latency"]
+        for stat in ("p50", "p95")
+    }
+    _bars(
+        latency_ax,
+        books,
+        {
+            f"{route} {stat}": [ms[(b, route, stat)] for b in books]
+            for route in ROUTES
+            for stat in ("p50", "p95")
+        },
+        "Latency over HTTP, sequential (lexical, extractive)",
+        "milliseconds",
+        "{:.1f}",
+    )
+    if quality:
+        metrics = {
+            "page R@1": ("page", "recall@1"),
+            "page R@5": ("page", "recall@5"),
+            "page MRR@10": ("page", "mrr@10"),
+            "page nDCG@10": ("page", "ndcg@10"),
+            "section R@1": ("section", "recall@1"),
+            "section R@5": ("section", "recall@5"),
+        }
+        quality_ax = fig.add_subplot(grid[1, :])
+        _bars(
+            quality_ax,
+            list(metrics),
+            {
+                q["retrieval"]: [q["overall"][lv][name] for lv, name in metrics.values()]
+                for q in quality
+            },
+            f"Retrieval quality on {EVAL.name} ({quality[0]['questions']} questions)",
+            "score",
+            "{:.2f}",
+        )
+        quality_ax.set_ylim(0, 1.12)
+    m = report["machine"]
+    fig.suptitle(
+        f"bookrag {m['bookrag']}: {m['cpus']} CPUs ({m['cpu_model']}), Python {m['python']}, "
+        f"embedded Qdrant",
+        fontsize=12,
+    )
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _bars(
+    ax: Any, groups: list[str], series: dict[str, list[float]], title: str, unit: str, label: str
+) -> None:
+    width = 0.8 / max(len(series), 1)
+    for i, (name, values) in enumerate(series.items()):
+        xs = [g + (i - (len(series) - 1) / 2) * width for g in range(len(groups))]
+        bars = ax.bar(xs, values, width, label=name)
+        ax.bar_label(bars, labels=[label.format(v) for v in values], fontsize=8, padding=1)
+    ax.set_xticks(range(len(groups)), groups, fontsize=10)
+    ax.set_title(title, fontsize=11)
+    ax.set_ylabel(unit)
+    ax.margins(y=0.15)
+    ax.legend(fontsize=9, loc="best")
+    ax.grid(axis="y", alpha=0.3)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--skip-large", action="store_true", help=f"skip {LARGE}")
+    parser.add_argument("--requests", type=int, default=200, help="timed requests per route")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks", help="report folder")
+    parser.add_argument("--work-dir", type=Path, help="where indexes go (default: a temp dir)")
+    args = parser.parse_args()
+    if not CORPUS.is_dir():
+        print(f"report: corpus not found at {CORPUS}; nothing to measure.")
+        return 0
+    books = [b for b in BOOKS if not (args.skip_large and b == LARGE)]
+    work = args.work_dir or Path(tempfile.mkdtemp(prefix="bookrag-report-"))
+    work.mkdir(parents=True, exist_ok=True)
+    if any(data_dir(work, b).exists() for b in books):
+        print(f"report: {work} already holds an index; use a fresh --work-dir")
+        return 2
+    report: dict[str, Any] = {"machine": machine(), "requests": args.requests}
+    print("machine: " + ", ".join(f"{k}={v}" for k, v in report["machine"].items()), flush=True)
+    report["ingest"] = []
+    for book in books:
+        print(f"ingesting {book} ...", flush=True)
+        row: dict[str, Any] = bench_ingest(book, work)
+        row["pages_per_s"] = round(row["pages"] / row["cold_s"], 1)
+        row["chunks_per_s"] = round(row["chunks"] / row["cold_s"], 1)
+        report["ingest"].append(row)
+    report["latency"] = []
+    for book in books:
+        print(f"timing /search and /chat on {book} ...", flush=True)
+        report["latency"] += bench_routes(book, work, args.requests)
+    print("scoring the dev questions ...", flush=True)
+    report["quality"] = bench_quality(work) if EVAL.is_file() and RECALL_BOOK in books else []
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    (args.out / "report.md").write_text(markdown(report))
+    chart(report, args.out / "report.png")
+    print(markdown(report))
+    print(f"\nwrote {args.out}/report.json, report.md and report.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,557 @@
+"""Measure how well the book answers questions whose answers are known: retrieval and answers.
+
+A questions file is JSON Lines, one question a line:
+
+    {"id": "A-001", "question": "...", "gold": [{"path": "intro.md", "heading": "Why"}],
+     "answer": "a reference answer (shown, not scored)", "keywords": ["..."], "kind": "factual"}
+
+`path` is relative to the docs folder; `heading` names the section holding the answer (a
+gold item without one accepts any section of the page). An empty `gold` marks a question
+the book cannot answer: it should be refused.
+
+Retrieval is scored over the best section of each of the top `limit` pages, as `/search`
+returns them, at two levels: a passage is a page-level hit when its page is a gold page, and
+a section-level hit when, besides, its last heading (the page title for the page's opening
+text) equals a gold heading ignoring case and punctuation, or its anchor is that heading's
+slug. Recall@k is the share of questions with a hit in the top k, MRR@10 the mean of
+1/rank of the first hit, nDCG@10 uses binary relevance and an ideal ranking of
+min(gold items, 10) hits. With one section per page, two gold sections of one page can never
+both be found, which bounds section-level scores.
+
+Answers are scored by the share of `keywords` they contain (case-insensitive), whether they
+cite a gold page, the share of unanswerable questions refused (mode `not_found`, no sources)
+and the share of answerable ones refused wrongly.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from bookrag.answering import Book, answer
+from bookrag.chunking import BREADCRUMB_SEPARATOR
+from bookrag.config import Settings
+from bookrag.docusaurus import slugify
+from bookrag.errors import BookragError, PageNotFound
+from bookrag.models import Answer, Question
+from bookrag.pages import PageDirectory
+from bookrag.retrieval import Passage, Retriever
+from bookrag.services import Providers
+from bookrag.store import DENSE, BookStore, Hit
+
+K = 10
+CUTOFFS = (1, 5, 10)
+METRICS = ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10")
+CONFIGURATIONS = ("lexical", "dense", "hybrid", "hybrid+rerank")
+
+
+class InvalidQuestions(BookragError):
+    """The questions file is not JSON Lines of the expected shape."""
+
+    status_code = 400
+
+
+# -- questions ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Gold:
+    """Where an answer lies: a page (docs-relative path) and, optionally, its section."""
+
+    path: str
+    heading: str = ""
+
+
+@dataclass(frozen=True)
+class EvalQuestion:
+    """A question with the places its answer lies (none: the book cannot answer it)."""
+
+    id: str
+    question: str
+    gold: tuple[Gold, ...] = ()
+    keywords: tuple[str, ...] = ()
+    kind: str = "general"
+    answer: str = ""
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.gold)
+
+    @property
+    def gold_pages(self) -> list[str]:
+        return list(dict.fromkeys(g.path for g in self.gold))
+
+    @property
+    def gold_sections(self) -> list[Gold]:
+        unique = {(g.path, normalise(g.heading)): g for g in reversed(self.gold)}
+        return sorted(unique.values(), key=self.gold.index)
+
+
+def load_questions(path: Path) -> list[EvalQuestion]:
+    """Read a JSON Lines questions file, naming the line of any problem."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidQuestions(f"cannot read {path}: {exc}") from None
+    questions: list[EvalQuestion] = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            questions.append(_question(json.loads(line), number))
+        except (json.JSONDecodeError, ValueError) as exc:
+            raise InvalidQuestions(f"{path.name} line {number}: {exc}") from None
+    ids = [q.id for q in questions]
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        raise InvalidQuestions(f"{path.name}: repeated ids {', '.join(repeated)}")
+    if not questions:
+        raise InvalidQuestions(f"{path.name} holds no questions")
+    return questions
+
+
+def _question(item: object, number: int) -> EvalQuestion:
+    if not isinstance(item, dict):
+        raise ValueError("expected a JSON object")
+    text = item.get("question")
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError('"question" must be a non-empty string')
+    gold = item.get("gold") or []
+    if not isinstance(gold, list) or not all(
+        isinstance(g, dict) and isinstance(g.get("path"), str) for g in gold
+    ):
+        raise ValueError('"gold" must be a list of {"path", "heading"} objects')
+    keywords = item.get("keywords") or []
+    if not isinstance(keywords, list) or not all(isinstance(k, str) for k in keywords):
+        raise ValueError('"keywords" must be a list of strings')
+    golds = tuple(Gold(g["path"].lstrip("/"), str(g.get("heading") or "")) for g in gold)
+    return EvalQuestion(
+        id=str(item.get("id") or f"line-{number}"),
+        question=text.strip(),
+        gold=golds,
+        keywords=tuple(keywords),
+        kind=str(item.get("kind") or ("general" if golds else "unanswerable")),
+        answer=str(item.get("answer") or ""),
+    )
+
+
+# -- metrics -----------------------------------------------------------------------------
+
+
+def first_rank(hits: Sequence[bool]) -> int | None:
+    """The 1-based rank of the first hit, or None."""
+    return next((rank for rank, hit in enumerate(hits, 1) if hit), None)
+
+
+def recall_at(hits: Sequence[bool], k: int) -> float:
+    """1 when there is a hit in the top `k`, else 0 (averaged over questions: Recall@k)."""
+    return 1.0 if any(hits[:k]) else 0.0
+
+
+def reciprocal_rank(hits: Sequence[bool], k: int = K) -> float:
+    """1/rank of the first hit in the top `k`, 0 without one."""
+    rank = first_rank(hits[:k])
+    return 1 / rank if rank else 0.0
+
+
+def ndcg_at(hits: Sequence[bool], relevant: int, k: int = K) -> float:
+    """nDCG@k with binary relevance; the ideal ranking puts min(relevant, k) hits first."""
+    ideal = sum(1 / math.log2(rank + 1) for rank in range(1, min(relevant, k) + 1))
+    if not ideal:
+        return 0.0
+    return sum(1 / math.log2(rank + 1) for rank, hit in enumerate(hits[:k], 1) if hit) / ideal
+
+
+def normalise(text: str) -> str:
+    """Letters and digits only, case-folded: `2. Theory & Real-World` -> `2theoryrealworld`."""
+    return "".join(ch for ch in unicodedata.normalize("NFKC", text).casefold() if ch.isalnum())
+
+
+def section_matches(passage: Passage, gold: Gold) -> bool:
+    """True when the passage is the gold section (see the module docstring)."""
+    if passage.source != gold.path:
+        return False
+    if not gold.heading:
+        return True
+    heading = passage.section.split(BREADCRUMB_SEPARATOR)[-1] if passage.section else ""
+    anchor = unquote(urlsplit(passage.url).fragment)
+    wanted = normalise(gold.heading)
+    if wanted and wanted in (normalise(heading or passage.title), normalise(anchor)):
+        return True
+    slug = slugify(gold.heading)  # a repeated heading's anchor carries `-1`, `-2`, ...
+    return bool(anchor) and re.fullmatch(re.escape(slug) + r"(-\d+)?", anchor) is not None
+
+
+def page_hits(passages: Sequence[Passage], question: EvalQuestion) -> list[bool]:
+    """Per rank, whether the passage's page is a gold page not already found."""
+    wanted, hits = set(question.gold_pages), []
+    for p in passages:
+        hits.append(p.source in wanted)
+        wanted.discard(p.source)
+    return hits
+
+
+def section_hits(passages: Sequence[Passage], question: EvalQuestion) -> list[bool]:
+    """Per rank, whether the passage is a gold section not already found."""
+    wanted, hits = question.gold_sections, []
+    for p in passages:
+        match = next((g for g in wanted if section_matches(p, g)), None)
+        hits.append(match is not None)
+        wanted = [g for g in wanted if g is not match]
+    return hits
+
+
+def keyword_coverage(text: str, keywords: Sequence[str]) -> float | None:
+    """The share of `keywords` found in `text`, ignoring case (None without keywords)."""
+    if not keywords:
+        return None
+    folded = " ".join(text.split()).casefold()
+    return sum(" ".join(k.split()).casefold() in folded for k in keywords) / len(keywords)
+
+
+def refused(result: Answer) -> bool:
+    """The answer is the book's refusal: mode `not_found` and no sources."""
+    return result.mode == "not_found" and not result.sources
+
+
+def cited_pages(result: Answer, passages: Sequence[Passage], pages: PageDirectory) -> list[str]:
+    """The pages (docs-relative paths) an answer cites, from its citations and sources."""
+    by_url = {p.url: p.source for p in passages} | {p.page_url: p.source for p in passages}
+    found: list[str] = []
+    for url in [*(c.url for c in result.citations), *result.sources]:
+        source = by_url.get(url)
+        if source is None:
+            try:
+                source = str(pages.find(url)["source"])
+            except PageNotFound:
+                continue
+        if source not in found:
+            found.append(source)
+    return found
+
+
+# -- running -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AnswerCheck:
+    """How one answer did."""
+
+    text: str
+    mode: str
+    refused: bool
+    cited_pages: list[str]
+    keyword_coverage: float | None
+    cites_gold: bool | None  # None for an unanswerable question
+
+
+@dataclass(frozen=True)
+class QuestionResult:
+    """What retrieval (and answering) did with one question."""
+
+    question: EvalQuestion
+    passages: list[Passage]
+    covered: bool
+    page_hits: list[bool]
+    section_hits: list[bool]
+    answer: AnswerCheck | None = None
+    degraded: bool = False  # a model call failed and retrieval fell back
+
+    @property
+    def page_rank(self) -> int | None:
+        return first_rank(self.page_hits)
+
+    @property
+    def section_rank(self) -> int | None:
+        return first_rank(self.section_hits)
+
+    def misses(self) -> list[str]:
+        """Why this question counts as a miss (empty when it does not)."""
+        reasons, check = [], self.answer
+        if self.question.answerable:
+            if self.page_rank is None:
+                reasons.append(f"no gold page in the top {len(self.passages)}")
+            elif self.page_rank > 1:
+                reasons.append(f"gold page at rank {self.page_rank}")
+            if check is not None and check.refused:
+                reasons.append("refused")
+            elif check is not None and not check.cites_gold:
+                reasons.append("answer cites no gold page")
+        elif check is not None and not check.refused:
+            reasons.append("answered instead of refusing")
+        return reasons
+
+    def to_json(self) -> dict[str, Any]:
+        q = self.question
+        return {
+            "id": q.id,
+            "kind": q.kind,
+            "question": q.question,
+            "gold": [{"path": g.path, "heading": g.heading} for g in q.gold],
+            "page_rank": self.page_rank,
+            "section_rank": self.section_rank,
+            "covered": self.covered,
+            "degraded": self.degraded,
+            "retrieved": [
+                {"path": p.source, "section": p.section, "url": p.url, "score": round(p.score, 4)}
+                for p in self.passages
+            ],
+            "answer": None if self.answer is None else _rounded(vars(self.answer)),
+            "misses": self.misses(),
+        }
+
+
+def evaluate(
+    book: Book,
+    questions: Sequence[EvalQuestion],
+    limit: int = K,
+    answers: bool = True,
+    on_question: Callable[[EvalQuestion], None] | None = None,
+) -> list[QuestionResult]:
+    """Retrieve (and answer, unless `answers` is false) every question with `book`."""
+    results = []
+    for q in questions:
+        retrieval = book.retriever.retrieve(q.question, limit)
+        passages = retrieval.passages
+        check = _check_answer(book, q, passages) if answers else None
+        hits = page_hits(passages, q), section_hits(passages, q)
+        results.append(
+            QuestionResult(q, passages, retrieval.covered, *hits, check, retrieval.degraded)
+        )
+        if on_question is not None:
+            on_question(q)
+    return results
+
+
+def _check_answer(book: Book, q: EvalQuestion, passages: Sequence[Passage]) -> AnswerCheck:
+    result = answer(book, Question(q.question))
+    cited = cited_pages(result, passages, book.pages)
+    return AnswerCheck(
+        text=result.answer,
+        mode=result.mode,
+        refused=refused(result),
+        cited_pages=cited,
+        keyword_coverage=keyword_coverage(result.answer, q.keywords) if q.answerable else None,
+        cites_gold=bool(set(cited) & set(q.gold_pages)) if q.answerable else None,
+    )
+
+
+# -- summaries ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Mean scores over a set of questions; a group with nothing to score is None."""
+
+    questions: int
+    answerable: int
+    page: dict[str, float] | None
+    section: dict[str, float] | None
+    answers: dict[str, float | None] | None
+    degraded: int = 0  # questions whose retrieval fell back because a model call failed
+
+    def to_json(self) -> dict[str, Any]:
+        rounded: dict[str, Any] = _rounded(vars(self))
+        return rounded
+
+
+def summarise(results: Sequence[QuestionResult]) -> Summary:
+    """Retrieval scores over the answerable questions, answer scores over all answered."""
+    answerable = [r for r in results if r.question.answerable]
+    pages = [(r.page_hits, len(r.question.gold_pages)) for r in answerable]
+    sections = [(r.section_hits, len(r.question.gold_sections)) for r in answerable]
+    checked = [(r.question, r.answer) for r in results if r.answer is not None]
+    answers: dict[str, float | None] | None = None
+    if checked:
+        yes = [a for q, a in checked if q.answerable]
+        no = [a for q, a in checked if not q.answerable]
+        answers = {
+            "keyword_coverage": _mean(
+                [a.keyword_coverage for a in yes if a.keyword_coverage is not None]
+            ),
+            "cites_gold": _mean([float(bool(a.cites_gold)) for a in yes]),
+            "refusal_accuracy": _mean([float(a.refused) for a in no]),
+            "false_refusal_rate": _mean([float(a.refused) for a in yes]),
+        }
+    return Summary(
+        len(results),
+        len(answerable),
+        _ranking(pages),
+        _ranking(sections),
+        answers,
+        sum(r.degraded for r in results),
+    )
+
+
+def by_kind(results: Sequence[QuestionResult]) -> dict[str, Summary]:
+    """A summary per question `kind`, in order of first appearance."""
+    kinds = dict.fromkeys(r.question.kind for r in results)
+    return {k: summarise([r for r in results if r.question.kind == k]) for k in kinds}
+
+
+def _ranking(runs: Sequence[tuple[list[bool], int]]) -> dict[str, float] | None:
+    if not runs:
+        return None
+    scores = {f"recall@{k}": [recall_at(h, k) for h, _ in runs] for k in CUTOFFS}
+    scores["mrr@10"] = [reciprocal_rank(h, K) for h, _ in runs]
+    scores["ndcg@10"] = [ndcg_at(h, n, K) for h, n in runs]
+    return {name: sum(values) / len(values) for name, values in scores.items()}
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 4)
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_rounded(v) for v in value]
+    return value
+
+
+def missed_bars(summary: Summary, min_recall: float | None, min_mrr: float | None) -> list[str]:
+    """The bars (page Recall@5, page MRR@10) a summary falls below, as messages."""
+    page = summary.page or {}
+    missed = []
+    for name, label, bar in (
+        ("recall@5", "--min-recall", min_recall),
+        ("mrr@10", "--min-mrr", min_mrr),
+    ):
+        if bar is not None and page.get(name, 0.0) < bar:
+            missed.append(f"page {name} {page.get(name, 0.0):.3f} is below {label} {bar:g}")
+    return missed
+
+
+# -- retrieval configurations --------------------------------------------------------------
+
+
+class DenseOnlyStore(BookStore):
+    """The same collection searched by its dense vectors alone, to compare retrievals."""
+
+    def __init__(self, store: BookStore) -> None:
+        super().__init__(store.client, store.collection, store.embedded)
+
+    def search(self, text: str, limit: int, dense: list[float] | None = None) -> list[Hit]:
+        """Chunks ranked by cosine similarity to the query's embedding (none without one)."""
+        if dense is None:
+            return []
+        with self._errors():
+            response = self.client.query_points(
+                self.collection, query=dense, using=DENSE, limit=limit, with_payload=True
+            )
+        return [Hit(str(p.id), p.score, p.payload or {}) for p in response.points]
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """A way to retrieve, or why it cannot run here."""
+
+    name: str
+    retriever: Retriever | None
+    unavailable: str | None = None
+
+
+def configurations(
+    store: BookStore, settings: Settings, providers: Providers, compare: bool
+) -> tuple[list[Configuration], str]:
+    """The retrievals to run (all four with `compare`, else the configured one), and which
+    of them the settings configure (what `bookrag search` uses)."""
+
+    def retriever(on: BookStore, dense: bool = False, rerank: bool = False) -> Retriever:
+        return Retriever(
+            on,
+            providers.embedder if dense else None,
+            providers.reranker if rerank else None,
+            providers.policy,
+            settings.min_relevance,
+            settings.min_rerank_score,
+        )
+
+    no_dense = _dense_problem(store, providers)
+    no_rerank = no_dense or (
+        "needs a reranker (COHERE_API_KEY, with BOOKRAG_RERANK on)"
+        if providers.reranker is None
+        else None
+    )
+    found = {
+        "lexical": Configuration("lexical", retriever(store)),
+        "dense": Configuration("dense", retriever(DenseOnlyStore(store), dense=True), no_dense),
+        "hybrid": Configuration("hybrid", retriever(store, dense=True), no_dense),
+        "hybrid+rerank": Configuration(
+            "hybrid+rerank", retriever(store, dense=True, rerank=True), no_rerank
+        ),
+    }
+    configured = Retriever(store, providers.embedder, providers.reranker).describe()
+    chosen = list(CONFIGURATIONS) if compare else [configured]
+    return [
+        c if c.unavailable is None else Configuration(c.name, None, c.unavailable)
+        for c in (found[name] for name in chosen)
+    ], configured
+
+
+def _dense_problem(store: BookStore, providers: Providers) -> str | None:
+    if providers.embedder is None:
+        return "needs an embedding model (COHERE_API_KEY)"
+    fingerprint = store.fingerprint()
+    if fingerprint is None or fingerprint.dense_model is None:
+        return "the index has no dense vectors (run `bookrag ingest` with COHERE_API_KEY set)"
+    if fingerprint.dense_model != providers.embedder.model:
+        return (
+            f"the index was embedded with {fingerprint.dense_model}, not {providers.embedder.model}"
+        )
+    return None
+
+
+@dataclass
+class Run:
+    """One configuration's results over all questions."""
+
+    name: str
+    results: list[QuestionResult] = field(default_factory=list)
+    unavailable: str | None = None
+    configured: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        if self.unavailable is not None:
+            return {"name": self.name, "available": False, "reason": self.unavailable}
+        return {
+            "name": self.name,
+            "available": True,
+            "configured": self.configured,
+            "overall": summarise(self.results).to_json(),
+            "by_kind": {k: s.to_json() for k, s in by_kind(self.results).items()},
+            "questions": [r.to_json() for r in self.results],
+        }
+
+
+def run_all(
+    store: BookStore,
+    providers: Providers,
+    chosen: Sequence[Configuration],
+    configured: str,
+    questions: Sequence[EvalQuestion],
+    limit: int = K,
+    answers: bool = True,
+    on_question: Callable[[EvalQuestion], None] | None = None,
+) -> list[Run]:
+    """Evaluate every available configuration on the same questions."""
+    pages = PageDirectory(store)
+    runs = []
+    for c in chosen:
+        if c.retriever is None:
+            runs.append(Run(c.name, unavailable=c.unavailable))
+            continue
+        book = Book(store, pages, c.retriever, providers.chat, providers.policy)
+        results = evaluate(book, questions, limit, answers, on_question)
+        runs.append(Run(c.name, results, configured=c.name == configured))
+    return runs
