@@ -21,6 +21,7 @@ from bookrag.errors import PageNotFound, RetryableUpstreamError, UpstreamError
 from bookrag.extractive import extractive_answer
 from bookrag.generation import answer_prompt, documents, rewrite_prompt, to_answer
 from bookrag.models import Answer, Question
+from bookrag.observability import note, timed
 from bookrag.pages import PageDirectory
 from bookrag.providers import ChatModel, ChatPrompt, Generation, RetryPolicy
 from bookrag.retrieval import Passage, QueryTerms, Retriever, query_terms
@@ -71,9 +72,11 @@ class Plan:
 
 def plan(book: Book, question: Question) -> Plan:
     """Rewrite a follow-up, retrieve, and decide between refusal, extractive and generative."""
-    query = retrieval_query(book, question)
-    retrieval = book.retriever.retrieve(query, limit=5)
-    terms = query_terms(book.store, query)
+    note(question=question.text)
+    with timed("retrieval"):
+        query = retrieval_query(book, question)
+        retrieval = book.retriever.retrieve(query, limit=5)
+        terms = query_terms(book.store, query)
     passages = retrieval.passages
     selected = _selection_passage(book, question)
     if selected is not None:
@@ -95,15 +98,22 @@ def answer(book: Book, question: Question) -> Answer:
     """Answer `question` from the book."""
     chosen = plan(book, question)
     if chosen.ready is not None:
-        return chosen.ready
+        return _noted(chosen.ready)
     chat, prompt = book.chat, chosen.prompt
     assert chat is not None and prompt is not None
     try:
-        generation = book.policy.call("chat", lambda: chat.generate(prompt))
+        with timed("generation"):
+            generation = book.policy.call("chat", lambda: chat.generate(prompt))
     except UpstreamError as exc:
-        return _fallback(chosen, question, exc)
+        return _noted(_fallback(chosen, question, exc))
     result = to_answer(generation, prompt.documents, chosen.terms)
-    return result.model_copy(update={"degraded": chosen.degraded})
+    return _noted(result.model_copy(update={"degraded": chosen.degraded}))
+
+
+def _noted(result: Answer) -> Answer:
+    """Put the answer's mode and degradation on this request's log line."""
+    note(mode=result.mode, degraded=result.degraded)
+    return result
 
 
 async def stream_answer(book: Book, question: Question) -> AsyncIterator[str | Answer]:
@@ -117,25 +127,26 @@ async def stream_answer(book: Book, question: Question) -> AsyncIterator[str | A
     if chosen.ready is not None:
         for piece in re.findall(r"\S+\s*", chosen.ready.answer):
             yield piece
-        yield chosen.ready
+        yield _noted(chosen.ready)
         return
     assert book.chat is not None and chosen.prompt is not None
     try:
         generation = None
-        async for item in _stream_with_retries(book, chosen.prompt):
-            if isinstance(item, Generation):
-                generation = item
-            else:
-                yield item
+        with timed("generation"):
+            async for item in _stream_with_retries(book, chosen.prompt):
+                if isinstance(item, Generation):
+                    generation = item
+                else:
+                    yield item
     except _FailedBeforeText as failure:
-        fallback = _fallback(chosen, question, failure.error)
+        fallback = _noted(_fallback(chosen, question, failure.error))
         for piece in re.findall(r"\S+\s*", fallback.answer):
             yield piece
         yield fallback
         return
     assert generation is not None
     result = to_answer(generation, chosen.prompt.documents, chosen.terms)
-    yield result.model_copy(update={"degraded": chosen.degraded})
+    yield _noted(result.model_copy(update={"degraded": chosen.degraded}))
 
 
 class _FailedBeforeText(Exception):
@@ -156,6 +167,7 @@ async def _stream_with_retries(book: Book, prompt: ChatPrompt) -> AsyncIterator[
                 yield item
             return
         except UpstreamError as exc:
+            book.policy.failed("chat stream")
             if sent_text:
                 raise
             delay = (

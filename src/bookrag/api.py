@@ -12,18 +12,33 @@ import anyio
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 from sse_starlette.sse import EventSourceResponse
 
 from bookrag import __version__
 from bookrag.answering import Book, answer, stream_answer
 from bookrag.config import Settings, load_settings
-from bookrag.errors import BookragError, IndexMismatch, InvalidRequest, UpstreamError
+from bookrag.errors import (
+    BookragError,
+    IndexMismatch,
+    InvalidRequest,
+    StoreUnavailable,
+    UpstreamError,
+)
 from bookrag.ingest import ingest, site_config
 from bookrag.languages import language_table
 from bookrag.models import Answer, Question, Turn
+from bookrag.observability import Metrics, RequestLog
 from bookrag.origins import parse_origins
+from bookrag.protection import (
+    GENERATION_PATHS,
+    BodyLimit,
+    ClientAddress,
+    GenerationGate,
+    RateLimit,
+)
 from bookrag.services import Providers, build_providers
 from bookrag.store import BookStore, open_store
 from bookrag.translation import Translation, Translator
@@ -106,9 +121,13 @@ def create_app(settings: Settings | None = None, providers: Providers | None = N
     """Build the API; the lifespan opens the index (and brings it up to date if asked)."""
     settings = settings or load_settings()
 
+    metrics = Metrics()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        models = providers or build_providers(settings)
+        models = providers or build_providers(
+            settings, lambda operation: metrics.upstream_errors.labels(operation).inc()
+        )
         if settings.embedded:
             log.info(
                 "QDRANT_URL not set: embedded index in this container (%s)", settings.index_path
@@ -132,7 +151,21 @@ def create_app(settings: Settings | None = None, providers: Providers | None = N
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.metrics = metrics
     origins = parse_origins(settings.allowed_origins, log)
+    clients = ClientAddress(p.strip() for p in settings.trusted_proxies.split(","))
+    # Added inside out: the request log sees everything, and CORS headers reach even the
+    # 413, 429 and 503 answers so a browser can read them.
+    app.add_middleware(
+        GenerationGate,
+        limit=settings.max_generations,
+        wait=settings.queue_wait,
+        paths=GENERATION_PATHS,
+    )
+    app.add_middleware(
+        RateLimit, per_minute=settings.rate_limit, clients=clients, paths=GENERATION_PATHS
+    )
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=origins,
@@ -140,6 +173,9 @@ def create_app(settings: Settings | None = None, providers: Providers | None = N
         allow_methods=["GET", "POST", "OPTIONS"],
         allow_headers=["*"],
         expose_headers=["Retry-After", "X-Request-ID"],
+    )
+    app.add_middleware(
+        RequestLog, metrics=metrics, log_questions=settings.log_questions, client=clients.of
     )
     _add_error_handlers(app)
     _add_routes(app)
@@ -160,8 +196,9 @@ def _prepare(store: BookStore, settings: Settings, providers: Providers) -> None
                 providers.embedder,
                 providers.policy,
             )
-        except UpstreamError as exc:
-            # Serve what is indexed rather than not at all; the next start catches up.
+        except (UpstreamError, StoreUnavailable) as exc:
+            # Serve what is indexed rather than not at all (health says what is wrong);
+            # the next start catches up.
             log.error("could not bring the index up to date: %s", exc.message)
             return
         if report.rebuilt:
@@ -177,7 +214,11 @@ def _prepare(store: BookStore, settings: Settings, providers: Providers) -> None
         for path, reason in report.skipped:
             log.warning("skipped %s: %s", path, reason)
         return
-    fingerprint = store.fingerprint()
+    try:
+        fingerprint = store.fingerprint()
+    except StoreUnavailable as exc:
+        log.error("%s; serving anyway, requests get 503 until it is back", exc.message)
+        return
     if fingerprint is None:
         store.ensure_collection()
     elif providers.embedder is not None and fingerprint.dense_model != providers.embedder.model:
@@ -230,6 +271,7 @@ def _add_routes(app: FastAPI) -> None:
                 "search": "POST /search",
                 "translate": "POST /translate",
                 "health": "GET /health",
+                "metrics": "GET /metrics",
                 "docs": "GET /docs",
             },
         }
@@ -293,9 +335,26 @@ def _add_routes(app: FastAPI) -> None:
         )
 
     @app.post("/translate")
-    async def translate(body: TranslateRequest, translator: TranslatorDep) -> Translation:
+    async def translate(
+        body: TranslateRequest, translator: TranslatorDep, request: Request
+    ) -> Translation:
         """The page translated into `target_language` (default Urdu); cached per page version."""
-        return await translator.translate(body.page_url, body.target_language)
+        result = await translator.translate(body.page_url, body.target_language)
+        if result.cached:
+            request.app.state.metrics.cache_hits.inc()
+        return result
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics_route(request: Request, book: BookDep) -> Response:
+        """Prometheus metrics: requests, latency, upstream errors, cache hits, index size."""
+        metrics: Metrics = request.app.state.metrics
+        try:
+            stats = book.store.stats()
+            metrics.index_pages.set(stats.pages)
+            metrics.index_chunks.set(stats.chunks)
+        except StoreUnavailable:
+            pass  # the request counters still report
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/translate/languages")
     def translate_languages() -> dict[str, list[dict[str, str]]]:

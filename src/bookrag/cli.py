@@ -20,6 +20,7 @@ from bookrag.answering import Book, answer
 from bookrag.config import Settings, load_settings
 from bookrag.deploy import DEFAULT_QUESTION, all_passed, check_deploy, render_table
 from bookrag.errors import BookragError, ConfigError
+from bookrag.eval_command import eval_command
 from bookrag.ingest import IngestReport, ingest, site_config
 from bookrag.models import Question
 from bookrag.services import Providers, build_providers
@@ -136,8 +137,13 @@ def serve(
     if settings.docs_dir is not None and not settings.docs_dir.is_dir():
         raise _fail(f"docs folder not found: {settings.docs_dir}")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    access = logging.getLogger("bookrag.access")  # one JSON object per line, nothing around it
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    access.addHandler(handler)
+    access.propagate = False
     try:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)
     except BookragError as exc:
         raise _fail(exc.message) from None
 
@@ -205,6 +211,9 @@ async def _translate(
         return await translator.translate(page, language)
     finally:
         await providers.aclose()  # the async clients belong to this event loop
+
+
+app.command("eval")(eval_command)
 
 
 @app.command("check-deploy")

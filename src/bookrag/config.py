@@ -6,6 +6,7 @@ problems are reported one line per variable, naming the variable and never its v
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -77,6 +78,13 @@ class Settings(BaseSettings):
         4, ge=1, le=32, validation_alias=_env("BOOKRAG_TRANSLATION_CONCURRENCY")
     )
 
+    max_body_bytes: int = Field(65536, ge=1024, validation_alias=_env("BOOKRAG_MAX_BODY_BYTES"))
+    rate_limit: int = Field(60, ge=1, validation_alias=_env("BOOKRAG_RATE_LIMIT"))
+    trusted_proxies: str = Field("127.0.0.1,::1", validation_alias=_env("BOOKRAG_TRUSTED_PROXIES"))
+    max_generations: int = Field(8, ge=1, le=256, validation_alias=_env("BOOKRAG_MAX_GENERATIONS"))
+    queue_wait: float = Field(5.0, ge=0, validation_alias=_env("BOOKRAG_QUEUE_WAIT"))
+    log_questions: bool = Field(False, validation_alias=_env("BOOKRAG_LOG_QUESTIONS"))
+
     allowed_origins: str = Field(
         "https://humanoid-robotics-textbook-psi.vercel.app,http://localhost:3000",
         validation_alias=_env("ALLOWED_ORIGINS"),
@@ -103,6 +111,17 @@ class Settings(BaseSettings):
                 and (parts.scheme not in ("http", "https") or not parts.netloc)
             ):
                 raise ValueError("each entry must be an http(s) origin such as https://example.org")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        for entry in (e.strip() for e in value.split(",")):
+            if entry and entry != "*":
+                try:
+                    ipaddress.ip_network(entry, strict=False)
+                except ValueError:
+                    raise ValueError("each entry must be an IP address or network, or *") from None
         return value
 
     @property

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Literal, Protocol, TypeVar
 
-from bookrag.errors import RetryableUpstreamError
+from bookrag.errors import RetryableUpstreamError, UpstreamError
 
 log = logging.getLogger("bookrag.providers")
 
@@ -99,6 +99,12 @@ class RetryPolicy:
     budget: float = 15.0
     base_delay: float = 0.5
     max_delay: float = 8.0
+    on_failure: Callable[[str], None] | None = None  # told the operation of each failed try
+
+    def failed(self, operation: str) -> None:
+        """Report one failed try of `operation`."""
+        if self.on_failure is not None:
+            self.on_failure(operation)
 
     def next_delay(self, attempt: int, exc: RetryableUpstreamError, elapsed: float) -> float | None:
         """Seconds to wait before retry number `attempt + 1`, or None when out of budget."""
@@ -118,12 +124,16 @@ class RetryPolicy:
             try:
                 return fn()
             except RetryableUpstreamError as exc:
+                self.failed(operation)
                 delay = self.next_delay(attempt, exc, time.monotonic() - started)
                 if delay is None:
                     raise
                 log.warning("%s failed (%s); retrying in %.1fs", operation, exc.message, delay)
                 time.sleep(delay)
                 attempt += 1
+            except UpstreamError:
+                self.failed(operation)
+                raise
 
     async def acall(self, operation: str, fn: Callable[[], Awaitable[T]]) -> T:
         """The async twin of `call`."""
@@ -133,12 +143,16 @@ class RetryPolicy:
             try:
                 return await fn()
             except RetryableUpstreamError as exc:
+                self.failed(operation)
                 delay = self.next_delay(attempt, exc, time.monotonic() - started)
                 if delay is None:
                     raise
                 log.warning("%s failed (%s); retrying in %.1fs", operation, exc.message, delay)
                 await asyncio.sleep(delay)
                 attempt += 1
+            except UpstreamError:
+                self.failed(operation)
+                raise
 
 
 def embed_all(

@@ -67,9 +67,13 @@ class Providers:
             await close()
 
 
-def build_providers(settings: Settings) -> Providers:
-    """Clients for Cohere and/or an OpenAI-compatible endpoint; no network I/O happens here."""
-    policy = RetryPolicy(budget=settings.retry_budget)
+def build_providers(
+    settings: Settings, on_failure: Callable[[str], None] | None = None
+) -> Providers:
+    """Clients for Cohere and/or an OpenAI-compatible endpoint; no network I/O happens here.
+
+    `on_failure` hears of every failed provider call (for metrics)."""
+    policy = RetryPolicy(budget=settings.retry_budget, on_failure=on_failure)
     providers = Providers(policy=policy)
     if settings.cohere_api_key is not None:
         from bookrag import cohere_provider

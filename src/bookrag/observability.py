@@ -1,0 +1,138 @@
+"""What is happening: one JSON log line per request and Prometheus metrics.
+
+The request's own figures (retrieval and generation time, whether it degraded) are
+collected in a context variable that answering code writes through `timed` and `note`;
+the middleware creates it, and Starlette copies the context into worker threads.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+access_log = logging.getLogger("bookrag.access")
+
+_request: ContextVar[dict[str, Any] | None] = ContextVar("bookrag_request", default=None)
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+@contextmanager
+def timed(name: str) -> Iterator[None]:
+    """Add the time spent in the block to this request's `<name>_ms`."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        record = _request.get()
+        if record is not None:
+            key = f"{name}_ms"
+            record[key] = round(record.get(key, 0) + (time.perf_counter() - started) * 1000, 2)
+
+
+def note(**facts: Any) -> None:
+    """Attach facts (e.g. `degraded=True`) to this request's log line."""
+    record = _request.get()
+    if record is not None:
+        record.update(facts)
+
+
+class Metrics:
+    """The app's Prometheus metrics, in a registry of its own."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "bookrag_requests", "HTTP requests", ["route", "status"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "bookrag_request_seconds",
+            "HTTP request latency",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.upstream_errors = Counter(
+            "bookrag_upstream_errors",
+            "failed calls to model providers",
+            ["operation"],
+            registry=self.registry,
+        )
+        self.cache_hits = Counter(
+            "bookrag_translation_cache_hits",
+            "translations served from the cache",
+            registry=self.registry,
+        )
+        self.index_pages = Gauge("bookrag_index_pages", "pages indexed", registry=self.registry)
+        self.index_chunks = Gauge("bookrag_index_chunks", "chunks indexed", registry=self.registry)
+
+
+class RequestLog:
+    """Request id (echoed in `X-Request-ID`), one JSON log line, and request metrics."""
+
+    def __init__(
+        self, app: ASGIApp, metrics: Metrics, log_questions: bool, client: Callable[[Scope], str]
+    ) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.log_questions = log_questions
+        self.client = client
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        record: dict[str, Any] = {"request_id": request_id}
+        token = _request.set(record)
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            _request.reset(token)
+            seconds = time.perf_counter() - started
+            route = _route(scope)
+            self.metrics.requests.labels(route, str(status)).inc()
+            self.metrics.latency.labels(route).observe(seconds)
+            line = {
+                "request_id": request_id,
+                "method": scope["method"],
+                "route": route,
+                "status": status,
+                "latency_ms": round(seconds * 1000, 2),
+                "client": self.client(scope),
+                **{k: v for k, v in record.items() if k != "request_id"},
+            }
+            if not self.log_questions:
+                line.pop("question", None)
+            access_log.info(json.dumps(line, ensure_ascii=False))
+
+
+def _route(scope: Scope) -> str:
+    """The route template (`/demo/{page}`), so metrics don't grow a label per URL."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return str(path) if path else "unmatched"

@@ -1,0 +1,121 @@
+"""Body limits, rate limits, the bound on answers in flight, and per-request logs/metrics."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+
+import anyio
+import pytest
+from fastapi import FastAPI, Request
+from fastapi.testclient import TestClient
+
+from bookrag.observability import Metrics, RequestLog, note, timed
+from bookrag.protection import GENERATION_PATHS, BodyLimit, ClientAddress, GenerationGate, RateLimit
+
+
+def echo_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.post("/chat")
+    async def chat(request: Request) -> dict[str, int]:
+        body = await request.body()
+        return {"size": len(body)}
+
+    @app.post("/translate")
+    async def slow() -> dict[str, bool]:
+        await anyio.sleep(0.5)
+        return {"ok": True}
+
+    @app.get("/health")
+    def health() -> dict[str, bool]:
+        with timed("retrieval"):
+            note(degraded=True, question="secret question")
+        return {"ok": True}
+
+    return app
+
+
+def test_oversized_body_is_413_before_parsing() -> None:
+    app = BodyLimit(echo_app(), 1024)
+    client = TestClient(app)
+    assert client.post("/chat", content=b"x" * 1024).json() == {"size": 1024}
+    big = client.post("/chat", content=b"x" * 1025)
+    assert big.status_code == 413 and "1 KiB" in big.json()["error"]
+
+    def chunks():  # no Content-Length: counted as it arrives
+        for _ in range(10):
+            yield b"y" * 200
+
+    streamed = client.post("/chat", content=chunks())
+    assert streamed.status_code == 413
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "trusted", "expected"),
+    [
+        ("203.0.113.9", "1.2.3.4", ["127.0.0.1"], "203.0.113.9"),  # untrusted peer: header ignored
+        ("127.0.0.1", "198.51.100.7", ["127.0.0.1"], "198.51.100.7"),
+        ("10.0.0.2", "6.6.6.6, 198.51.100.7", ["10.0.0.0/8"], "198.51.100.7"),  # spoofed left part
+        ("10.0.0.2", "198.51.100.7, 10.0.0.1", ["10.0.0.0/8"], "198.51.100.7"),
+        ("10.0.0.2", "", ["*"], "10.0.0.2"),
+    ],
+)
+def test_client_address_trusts_forwarded_for_only_from_trusted_proxies(
+    peer: str, forwarded: str, trusted: list[str], expected: str
+) -> None:
+    scope = {"client": (peer, 1234), "headers": [(b"x-forwarded-for", forwarded.encode())]}
+    assert ClientAddress(trusted).of(scope) == expected
+
+
+def test_rate_limit_answers_429_with_retry_after_per_client() -> None:
+    clients = ClientAddress(["*"])  # the test client stands in for a trusted proxy
+    app = RateLimit(echo_app(), 3, clients, GENERATION_PATHS)
+    client = TestClient(app)
+    alice = {"X-Forwarded-For": "198.51.100.1"}
+    codes = [client.post("/chat", content=b"{}", headers=alice).status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    refused = client.post("/chat", content=b"{}", headers=alice)
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    assert refused.json()["retry_after"] == int(refused.headers["retry-after"])
+    bob = client.post("/chat", content=b"{}", headers={"X-Forwarded-For": "198.51.100.2"})
+    assert bob.status_code == 200
+    assert all(client.get("/health").status_code == 200 for _ in range(5))  # exempt
+
+
+def test_excess_answers_wait_then_get_503_with_retry_after() -> None:
+    app = GenerationGate(echo_app(), limit=1, wait=0.1, paths=GENERATION_PATHS)
+    client = TestClient(app)
+    results: list[int] = []
+
+    def ask() -> None:
+        results.append(client.post("/translate").status_code)
+
+    threads = [threading.Thread(target=ask) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [200, 503, 503]
+    assert client.post("/translate").status_code == 200  # the slot was given back
+
+
+def test_one_json_log_line_per_request_without_the_question(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    metrics = Metrics()
+    app = RequestLog(echo_app(), metrics, log_questions=False, client=lambda s: "c")
+    client = TestClient(app)
+    with caplog.at_level(logging.INFO, logger="bookrag.access"):
+        response = client.get("/health", headers={"X-Request-ID": "abc-123"})
+    assert response.headers["x-request-id"] == "abc-123"
+    [line] = [json.loads(r.getMessage()) for r in caplog.records if r.name == "bookrag.access"]
+    assert line["request_id"] == "abc-123" and line["route"] == "/health"
+    assert line["status"] == 200 and line["degraded"] is True
+    assert line["latency_ms"] >= 0 and "retrieval_ms" in line
+    assert "question" not in line
+    generated = client.get("/health", headers={"X-Request-ID": "bad id with spaces"})
+    assert len(generated.headers["x-request-id"]) == 32
+    samples = {s.name: s for m in metrics.registry.collect() for s in m.samples}
+    assert samples["bookrag_requests_total"].value >= 1
