@@ -32,7 +32,8 @@ log = logging.getLogger("bookrag.answering")
 
 NOT_FOUND = "I couldn't find this in the book."
 _SELECTION_QUERY_WORDS = 120
-_MIN_PASSAGE_COVERAGE = 0.1  # a supporting passage must share some weight with the question
+# A supporting passage must carry a fair share of what the best one does of the question.
+_SUPPORT_SHARE = 0.6
 
 
 @dataclass
@@ -86,12 +87,20 @@ def plan(book: Book, question: Question) -> Plan:
     elif not retrieval.covered:
         return Plan([], terms, retrieval.degraded, None, not_found())
     else:
-        passages = [p for p in passages[:3] if p.coverage >= _MIN_PASSAGE_COVERAGE] or passages[:1]
+        passages = [passages[0], *[p for p in passages[1:3] if _supports(p, passages[0], terms)]]
     if book.chat is None:
         ready = extractive_answer(passages, terms, question.selected_text, retrieval.degraded)
         return Plan(passages, terms, retrieval.degraded, None, ready)
     prompt = answer_prompt(question, documents(passages, question))
     return Plan(passages, terms, retrieval.degraded, prompt)
+
+
+def _supports(passage: Passage, best: Passage, terms: QueryTerms) -> bool:
+    """Whether a lower-ranked passage adds to the answer: it carries a fair share of the
+    question's weight, and (for questions of several terms) more than one of its words."""
+    shared = terms.in_book & set(lexical.terms(f"{passage.breadcrumb}\n{passage.text}"))
+    enough_terms = len(shared) >= min(2, len(terms.weights))
+    return enough_terms and passage.coverage >= _SUPPORT_SHARE * best.coverage
 
 
 def answer(book: Book, question: Question) -> Answer:

@@ -34,7 +34,10 @@ def extractive_answer(
     for quote in quotes:
         passage = quote.passage
         number = numbers.setdefault(passage.url, len(numbers) + 1)
-        lines += [f"> {quote.text} [{number}]", ""]
+        if "\n" in quote.text:  # a code excerpt keeps its own lines and fences
+            lines += [quote.text, f"[{number}]", ""]
+        else:
+            lines += [f"> {quote.text} [{number}]", ""]
         citations.append(
             Citation(
                 number=number,
@@ -82,10 +85,25 @@ def best_sentence(text: str, terms: QueryTerms) -> str:
     return max(units, key=lambda u: (terms.coverage(u), -len(u)))
 
 
+def code_excerpt(text: str, max_lines: int = 12) -> str:
+    """The start of a code-only section, with its fences kept balanced."""
+    lines = text.strip().split("\n")
+    if len(lines) <= max_lines:
+        return "\n".join(lines)
+    excerpt = lines[: max_lines - 1]
+    if sum(line.strip().startswith("```") for line in excerpt) % 2:
+        excerpt.append("```")
+    return "\n".join(excerpt)
+
+
 def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | None) -> list[Quote]:
     quotes: list[Quote] = []
     for rank, passage in enumerate(passages):
-        units = list(sentences(passage.text)) or [passage.text.strip()[:400]]
+        units = list(sentences(passage.text))
+        if not units:  # a section of code or a table: quote its start, but only as the answer
+            if rank == 0:
+                quotes.append(Quote(passage, code_excerpt(passage.text)))
+            continue
         scored = sorted(units, key=lambda u: (terms.coverage(u), -len(u)), reverse=True)
         take = 2 if rank == 0 else 1
         chosen = [u for u in scored[:take] if rank == 0 or terms.coverage(u) > 0]
