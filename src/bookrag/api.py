@@ -14,8 +14,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, Field
 from sse_starlette.sse import EventSourceResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bookrag import __version__
 from bookrag.answering import Book, answer, stream_answer
@@ -29,7 +29,7 @@ from bookrag.errors import (
 )
 from bookrag.ingest import ingest, site_config
 from bookrag.languages import language_table
-from bookrag.models import Answer, Question, Turn
+from bookrag.models import Answer, Question
 from bookrag.observability import Metrics, RequestLog
 from bookrag.origins import parse_origins
 from bookrag.protection import (
@@ -39,49 +39,20 @@ from bookrag.protection import (
     GenerationGate,
     RateLimit,
 )
+from bookrag.schemas import (
+    ERROR_RESPONSES,
+    ChatRequest,
+    SearchRequest,
+    SearchResponse,
+    SearchResult,
+    TranslateRequest,
+)
 from bookrag.services import Providers, build_providers
 from bookrag.store import BookStore, open_store
 from bookrag.translation import Translation, Translator
 from bookrag.web import router as web_router
 
 log = logging.getLogger("bookrag")
-
-MAX_HISTORY = 20
-
-
-class ChatRequest(BaseModel):
-    """A question, optionally about a selected passage of a page."""
-
-    question: str = Field("", description="the reader's question; may be empty with a selection")
-    selected_text: str | None = Field(None, description="text the reader selected on the page")
-    page_url: str | None = Field(None, max_length=2048, description="the page the reader is on")
-    agent_id: str | None = Field(None, description="accepted and ignored (older clients send it)")
-    history: list[Turn] = Field(default_factory=list, max_length=MAX_HISTORY)
-
-
-class SearchRequest(BaseModel):
-    query: str = Field(min_length=1, max_length=2000)
-    limit: int = Field(5, ge=1, le=50)
-
-
-class SearchResult(BaseModel):
-    path: str
-    url: str
-    title: str
-    section: str
-    text: str
-    score: float
-
-
-class SearchResponse(BaseModel):
-    results: list[SearchResult]
-
-
-class TranslateRequest(BaseModel):
-    """A page to translate, as the book's "translate this page" button sends it."""
-
-    page_url: str = Field(max_length=2048, description="the page's URL, or its source path")
-    target_language: str | None = Field("urdu", max_length=64, description="name or ISO code")
 
 
 def _book(request: Request) -> Book:
@@ -149,6 +120,7 @@ def create_app(settings: Settings | None = None, providers: Providers | None = N
         version=__version__,
         summary="Ask a Docusaurus book a question; answers cite the sections they come from.",
         lifespan=lifespan,
+        responses=ERROR_RESPONSES,
     )
     app.state.settings = settings
     app.state.metrics = metrics
@@ -239,6 +211,12 @@ def _add_error_handlers(app: FastAPI) -> None:
         if exc.status_code >= 500:
             log.warning("%s %s failed: %s", request.method, request.url.path, exc.message)
         return _error(exc.status_code, exc.message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # Starlette's own refusals (unknown route, wrong method, unreadable body) in our shape.
+        message = exc.detail if isinstance(exc.detail, str) else "request refused"
+        return _error(exc.status_code, message)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

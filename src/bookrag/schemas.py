@@ -1,0 +1,76 @@
+"""The HTTP API's request and response bodies, errors included, as OpenAPI declares them."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from bookrag.models import Turn
+
+MAX_HISTORY = 20
+
+
+class ChatRequest(BaseModel):
+    """A question, optionally about a selected passage of a page."""
+
+    question: str = Field("", description="the reader's question; may be empty with a selection")
+    selected_text: str | None = Field(None, description="text the reader selected on the page")
+    page_url: str | None = Field(None, max_length=2048, description="the page the reader is on")
+    agent_id: str | None = Field(None, description="accepted and ignored (older clients send it)")
+    history: list[Turn] = Field(default_factory=list, max_length=MAX_HISTORY)
+
+
+class SearchRequest(BaseModel):
+    query: str = Field(min_length=1, max_length=2000)
+    limit: int = Field(5, ge=1, le=50)
+
+
+class SearchResult(BaseModel):
+    path: str
+    url: str
+    title: str
+    section: str
+    text: str
+    score: float
+
+
+class SearchResponse(BaseModel):
+    results: list[SearchResult]
+
+
+class TranslateRequest(BaseModel):
+    """A page to translate, as the book's "translate this page" button sends it."""
+
+    page_url: str = Field(max_length=2048, description="the page's URL, or its source path")
+    target_language: str | None = Field("urdu", max_length=64, description="name or ISO code")
+
+
+class FieldProblem(BaseModel):
+    field: str = Field(description="the request field, dotted (`history.0.role`), or `body`")
+    problem: str
+
+
+class ErrorBody(BaseModel):
+    """Every error: `{"success": false, "error": "..."}`, and for bad fields the details."""
+
+    success: Literal[False] = False
+    error: str = Field(description="what went wrong, for a person")
+    detail: list[FieldProblem] | None = None
+    retry_after: int | None = Field(None, description="seconds, for 429 and 503")
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"model": ErrorBody, "description": description}
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _error("the body is not valid JSON"),
+    404: _error("no such page"),
+    413: _error("the body is too large"),
+    422: _error("a field is missing, of the wrong type, empty or too long"),
+    429: _error("too many requests from this client; see Retry-After"),
+    500: _error("an unexpected error (details in the server log only)"),
+    502: _error("a model provider failed"),
+    503: _error("a service is unavailable or the server is busy; see Retry-After"),
+}
