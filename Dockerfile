@@ -1,7 +1,7 @@
 # bookrag for Hugging Face Spaces (Docker SDK, app_port 7860), or any container host.
 #
-# With no Qdrant Cloud and no keys it serves the book in BOOKRAG_DOCS_DIR (default: the
-# sample book baked in below), indexed at start-up into the embedded store: under /data
+# With no Qdrant Cloud and no keys it serves the book in BOOKRAG_DOCS_DIR (default, with
+# the embedded index only: the sample book baked in below), indexed at start-up into the embedded store: under /data
 # when Spaces' persistent storage is mounted, else in /home/user/app/data (see
 # docker/start.sh). Settings and secrets come from the environment (Space secrets).
 FROM python:3.11-slim
@@ -34,7 +34,6 @@ RUN pip install --no-cache-dir --no-deps . \
 # Numeric, so the host resolves it without our /etc/passwd (and it matches Spaces' uid).
 USER 1000:1000
 ENV HOME=/home/user \
-    BOOKRAG_DOCS_DIR=/home/user/app/sample-book/docs \
     PORT=7860
 
 EXPOSE 7860

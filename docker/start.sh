@@ -16,4 +16,12 @@ if [ -z "${BOOKRAG_DATA_DIR:-}" ]; then
     export BOOKRAG_DATA_DIR
 fi
 
+# With the embedded index, serve the sample book unless told otherwise. With QDRANT_URL the
+# index is shared and maintained by `bookrag ingest`: never re-index it from the image's
+# sample book (that would replace the real book), only from an explicit BOOKRAG_DOCS_DIR.
+if [ -z "${QDRANT_URL:-}" ] && [ -z "${BOOKRAG_DOCS_DIR:-}" ]; then
+    BOOKRAG_DOCS_DIR="$(cd "$(dirname "$0")/.." && pwd)/sample-book/docs"
+    export BOOKRAG_DOCS_DIR
+fi
+
 exec bookrag serve --host 0.0.0.0 --port "${PORT:-7860}"

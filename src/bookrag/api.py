@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Annotated, Any
 
 import anyio
@@ -103,9 +103,13 @@ def create_app(settings: Settings | None = None, providers: Providers | None = N
             log.info(
                 "QDRANT_URL not set: embedded index in this container (%s)", settings.index_path
             )
-        store = open_store(settings)
         try:
-            await anyio.to_thread.run_sync(_prepare, store, settings, models)
+            store = open_store(settings)
+        except BaseException:
+            await models.aclose()
+            raise
+        try:
+            await anyio.to_thread.run_sync(prepare_index, store, settings, models)
             app.state.book = Book.open(store, settings, models)
             app.state.providers = models
             app.state.translator = Translator.open(app.state.book, settings)
@@ -155,8 +159,11 @@ def create_app(settings: Settings | None = None, providers: Providers | None = N
     return app
 
 
-def _prepare(store: BookStore, settings: Settings, providers: Providers) -> None:
-    """Bring the index up to date with the docs folder, or check it suits the settings."""
+def prepare_index(store: BookStore, settings: Settings, providers: Providers) -> None:
+    """Bring the index up to date with the docs folder, or check it suits the settings.
+
+    A failed ingest leaves the server running on what was indexed (an empty collection at
+    worst), with the reason logged, rather than not running at all."""
     if settings.docs_dir is not None:
         site = site_config(settings.docs_dir, settings.site_url, settings.route_base_path)
         try:
@@ -169,9 +176,10 @@ def _prepare(store: BookStore, settings: Settings, providers: Providers) -> None
                 providers.policy,
             )
         except (UpstreamError, StoreUnavailable) as exc:
-            # Serve what is indexed rather than not at all (health says what is wrong);
-            # the next start catches up.
             log.error("could not bring the index up to date: %s", exc.message)
+            with suppress(StoreUnavailable):
+                if store.fingerprint() is None:  # e.g. a first ingest whose embeddings failed
+                    store.ensure_collection()
             return
         if report.rebuilt:
             log.warning("%s", report.rebuilt)
@@ -187,10 +195,14 @@ def _prepare(store: BookStore, settings: Settings, providers: Providers) -> None
             log.warning("skipped %s: %s", path, reason)
         return
     try:
-        fingerprint = store.fingerprint()
+        check_index(store, providers)
     except StoreUnavailable as exc:
         log.error("%s; serving anyway, requests get 503 until it is back", exc.message)
-        return
+
+
+def check_index(store: BookStore, providers: Providers) -> None:
+    """Create a missing collection; refuse an index built by another embedding model."""
+    fingerprint = store.fingerprint()
     if fingerprint is None:
         store.ensure_collection()
     elif providers.embedder is not None and fingerprint.dense_model != providers.embedder.model:
@@ -201,39 +213,56 @@ def _prepare(store: BookStore, settings: Settings, providers: Providers) -> None
         )
 
 
-def _error(status: int, message: str, **extra: Any) -> JSONResponse:
+async def _error_event(message: str) -> AsyncIterator[dict[str, str]]:
+    yield {"data": json.dumps({"error": message, "done": True})}
+
+
+def _event_stream(events: AsyncIterator[dict[str, str]], status: int = 200) -> EventSourceResponse:
+    return EventSourceResponse(
+        events,
+        status_code=status,
+        sep="\n",  # the book's client splits events on "\n\n"
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _error(request: Request, status: int, message: str, **extra: Any) -> Response:
+    """An error body; on `/stream-chat` an error event, so a client that reads only the
+    stream's `data:` lines sees it too."""
+    if request.url.path == "/stream-chat":
+        return _event_stream(_error_event(message), status=status)
     return JSONResponse({"success": False, "error": message, **extra}, status_code=status)
 
 
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(BookragError)
-    async def bookrag_error(request: Request, exc: BookragError) -> JSONResponse:
+    async def bookrag_error(request: Request, exc: BookragError) -> Response:
         if exc.status_code >= 500:
             log.warning("%s %s failed: %s", request.method, request.url.path, exc.message)
-        return _error(exc.status_code, exc.message)
+        return _error(request, exc.status_code, exc.message)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         # Starlette's own refusals (unknown route, wrong method, unreadable body) in our shape.
         message = exc.detail if isinstance(exc.detail, str) else "request refused"
-        return _error(exc.status_code, message)
+        return _error(request, exc.status_code, message)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         errors = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errors):
-            return _error(400, "request body is not valid JSON")
+            return _error(request, 400, "request body is not valid JSON")
         detail = [
             {"field": ".".join(str(p) for p in e["loc"][1:]) or "body", "problem": e["msg"]}
             for e in errors
         ]
         summary = "; ".join(f"{d['field']}: {d['problem']}" for d in detail)
-        return _error(422, summary, detail=detail)
+        return _error(request, 422, summary, detail=detail)
 
     @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def unexpected(request: Request, exc: Exception) -> Response:
         log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-        return _error(500, "internal error; the server log has the details")
+        return _error(request, 500, "internal error; the server log has the details")
 
 
 def _add_routes(app: FastAPI) -> None:
@@ -304,13 +333,14 @@ def _add_routes(app: FastAPI) -> None:
                         final = {"done": True, "response": item.model_dump_json()}
                         yield {"data": json.dumps(final)}
             except BookragError as exc:
-                yield {"data": json.dumps({"error": exc.message, "done": True})}
+                async for event in _error_event(exc.message):
+                    yield event
+            except Exception:
+                log.exception("unexpected error while streaming an answer")
+                async for event in _error_event("internal error; the server log has the details"):
+                    yield event
 
-        return EventSourceResponse(
-            events(),
-            sep="\n",  # the book's client splits events on "\n\n"
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
+        return _event_stream(events())
 
     @app.post("/translate")
     async def translate(

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Annotated
 
@@ -19,7 +19,7 @@ from rich.table import Table
 from bookrag.answering import Book, answer
 from bookrag.config import Settings, load_settings
 from bookrag.deploy import DEFAULT_QUESTION, all_passed, check_deploy, render_table
-from bookrag.errors import BookragError, ConfigError
+from bookrag.errors import BookragError, ConfigError, StoreUnavailable
 from bookrag.eval_command import eval_command
 from bookrag.ingest import IngestReport, ingest, site_config
 from bookrag.models import Question
@@ -55,7 +55,7 @@ def _providers(settings: Settings) -> Iterator[Providers]:
     try:
         yield providers
     finally:
-        providers.close()
+        providers.close()  # the async clients opened no connection outside `translate`
 
 
 @contextmanager
@@ -131,11 +131,18 @@ def serve(
     """Serve the HTTP API; with --docs the index is brought up to date first."""
     import uvicorn
 
-    from bookrag.api import create_app
+    from bookrag.api import check_index, create_app
 
     settings = _settings(docs_dir=docs)
     if settings.docs_dir is not None and not settings.docs_dir.is_dir():
         raise _fail(f"docs folder not found: {settings.docs_dir}")
+    # What would stop the server's start-up, said in one line here rather than as a
+    # traceback from inside uvicorn: the index held by another process, or built by
+    # another embedding model (ingest at start-up rebuilds that one instead).
+    with _providers(settings) as providers, _store(settings) as store:
+        if settings.docs_dir is None:
+            with suppress(StoreUnavailable):
+                check_index(store, providers)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     access = logging.getLogger("bookrag.access")  # one JSON object per line, nothing around it
     handler = logging.StreamHandler()
