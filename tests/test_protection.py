@@ -60,6 +60,7 @@ def test_oversized_body_is_413_before_parsing() -> None:
         ("10.0.0.2", "6.6.6.6, 198.51.100.7", ["10.0.0.0/8"], "198.51.100.7"),  # spoofed left part
         ("10.0.0.2", "198.51.100.7, 10.0.0.1", ["10.0.0.0/8"], "198.51.100.7"),
         ("10.0.0.2", "", ["*"], "10.0.0.2"),
+        ("10.0.0.2", "6.6.6.6, 203.0.113.9", ["*"], "203.0.113.9"),  # only the proxy's entry
     ],
 )
 def test_client_address_trusts_forwarded_for_only_from_trusted_proxies(
@@ -82,6 +83,11 @@ def test_rate_limit_answers_429_with_retry_after_per_client() -> None:
     bob = client.post("/chat", content=b"{}", headers={"X-Forwarded-For": "198.51.100.2"})
     assert bob.status_code == 200
     assert all(client.get("/health").status_code == 200 for _ in range(5))  # exempt
+
+
+def test_no_waiting_still_serves_when_a_slot_is_free() -> None:
+    app = GenerationGate(echo_app(), limit=1, wait=0, paths=GENERATION_PATHS)
+    assert TestClient(app).post("/translate").status_code == 200
 
 
 def test_excess_answers_wait_then_get_503_with_retry_after() -> None:

@@ -17,14 +17,14 @@ import anyio
 
 from bookrag import lexical
 from bookrag.config import Settings
-from bookrag.errors import PageNotFound, RetryableUpstreamError, UpstreamError
+from bookrag.errors import InvalidRequest, PageNotFound, RetryableUpstreamError, UpstreamError
 from bookrag.extractive import extractive_answer
 from bookrag.generation import answer_prompt, documents, rewrite_prompt, to_answer
-from bookrag.models import Answer, Question
+from bookrag.models import Answer, Question, Turn
 from bookrag.observability import note, timed
 from bookrag.pages import PageDirectory
 from bookrag.providers import ChatModel, ChatPrompt, Generation, RetryPolicy
-from bookrag.retrieval import Passage, QueryTerms, Retriever, query_terms
+from bookrag.retrieval import Passage, QueryTerms, Retriever
 from bookrag.services import Providers
 from bookrag.store import BookStore
 
@@ -34,6 +34,8 @@ NOT_FOUND = "I couldn't find this in the book."
 _SELECTION_QUERY_WORDS = 120
 # A supporting passage must carry a fair share of what the best one does of the question.
 _SUPPORT_SHARE = 0.6
+# A selection is cited as the book's own text only when its section holds most of its words.
+_SELECTION_MATCH = 0.8
 
 
 @dataclass
@@ -60,6 +62,25 @@ class Book:
         return cls(store, PageDirectory(store), retriever, providers.chat, providers.policy)
 
 
+def ask_question(
+    question: str,
+    selected_text: str | None,
+    page_url: str | None,
+    history: tuple[Turn, ...],
+    settings: Settings,
+) -> Question:
+    """Check a reader's question (as the API and the CLI receive it) and make a `Question`."""
+    text = question.strip()
+    selected = (selected_text or "").strip() or None
+    if not text and not selected:
+        raise InvalidRequest("question: must not be empty (or send selected_text to explain)")
+    if len(question) > settings.max_question_chars:
+        raise InvalidRequest(f"question: longer than {settings.max_question_chars} characters")
+    if selected and len(selected) > settings.max_selected_chars:
+        raise InvalidRequest(f"selected_text: longer than {settings.max_selected_chars} characters")
+    return Question(text, selected, page_url, history)
+
+
 @dataclass
 class Plan:
     """What to answer from, decided before any text is generated."""
@@ -77,7 +98,7 @@ def plan(book: Book, question: Question) -> Plan:
     with timed("retrieval"):
         query = retrieval_query(book, question)
         retrieval = book.retriever.retrieve(query, limit=5)
-        terms = query_terms(book.store, query)
+        terms = retrieval.terms
     passages = retrieval.passages
     selected = _selection_passage(book, question)
     if selected is not None:
@@ -238,6 +259,9 @@ def _selection_passage(book: Book, question: Question) -> Passage | None:
         return None
     selected = set(lexical.terms(question.selected_text))
     best = max(chunks, key=lambda c: len(selected & set(lexical.terms(str(c["text"])))))
+    shared = selected & set(lexical.terms(str(best["text"])))
+    if not selected or len(shared) < _SELECTION_MATCH * len(selected):
+        return None  # not the book's words: never quote it as the book
     return Passage(
         source=str(best["source"]),
         url=str(best["url"]),

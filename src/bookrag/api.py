@@ -18,7 +18,7 @@ from sse_starlette.sse import EventSourceResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bookrag import __version__
-from bookrag.answering import Book, answer, stream_answer
+from bookrag.answering import Book, answer, ask_question, stream_answer
 from bookrag.config import Settings, load_settings
 from bookrag.errors import (
     BookragError,
@@ -34,6 +34,7 @@ from bookrag.observability import Metrics, RequestLog
 from bookrag.origins import parse_origins
 from bookrag.protection import (
     GENERATION_PATHS,
+    LIMITED_PATHS,
     BodyLimit,
     ClientAddress,
     GenerationGate,
@@ -76,16 +77,10 @@ TranslatorDep = Annotated[Translator, Depends(_translator)]
 
 
 def to_question(body: ChatRequest, settings: Settings) -> Question:
-    """Check a chat request's sizes and meaning, and turn it into a `Question`."""
-    question = body.question.strip()
-    selected = (body.selected_text or "").strip() or None
-    if not question and not selected:
-        raise InvalidRequest("question: must not be empty (or send selected_text to explain)")
-    if len(body.question) > settings.max_question_chars:
-        raise InvalidRequest(f"question: longer than {settings.max_question_chars} characters")
-    if selected and len(selected) > settings.max_selected_chars:
-        raise InvalidRequest(f"selected_text: longer than {settings.max_selected_chars} characters")
-    return Question(question, selected, body.page_url, tuple(body.history))
+    """A chat request as a checked `Question`."""
+    return ask_question(
+        body.question, body.selected_text, body.page_url, tuple(body.history), settings
+    )
 
 
 def create_app(settings: Settings | None = None, providers: Providers | None = None) -> FastAPI:
@@ -139,7 +134,7 @@ def create_app(settings: Settings | None = None, providers: Providers | None = N
         paths=GENERATION_PATHS,
     )
     app.add_middleware(
-        RateLimit, per_minute=settings.rate_limit, clients=clients, paths=GENERATION_PATHS
+        RateLimit, per_minute=settings.rate_limit, clients=clients, paths=LIMITED_PATHS
     )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(
@@ -300,7 +295,11 @@ def _add_routes(app: FastAPI) -> None:
             "generator": book.chat.name if book.chat else "extractive",
         }
         if qdrant_ok:
-            stats = book.store.stats()
+            try:
+                stats = book.store.stats()
+            except StoreUnavailable:  # it went away between the two calls
+                body["status"], body["services"]["qdrant"] = "degraded", "unavailable"
+                return JSONResponse(body, status_code=503)
             body["index"].update(
                 pages=stats.pages, chunks=stats.chunks, last_indexed=stats.last_indexed
             )

@@ -16,13 +16,12 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bookrag.answering import Book, answer
+from bookrag.answering import Book, answer, ask_question
 from bookrag.config import Settings, load_settings
 from bookrag.deploy import DEFAULT_QUESTION, all_passed, check_deploy, render_table
 from bookrag.errors import BookragError, ConfigError, StoreUnavailable
 from bookrag.eval_command import eval_command
 from bookrag.ingest import IngestReport, ingest, site_config
-from bookrag.models import Question
 from bookrag.services import Providers, build_providers
 from bookrag.store import BookStore, open_store
 from bookrag.translation import Translation, Translator
@@ -188,7 +187,7 @@ def ask(
     settings = _settings()
     with _providers(settings) as providers, _store(settings) as store:
         book = Book.open(store, settings, providers)
-        result = answer(book, Question(question, selected_text, page_url))
+        result = answer(book, ask_question(question, selected_text, page_url, (), settings))
     out.print(result.answer, highlight=False, markup=False)
 
 

@@ -28,6 +28,7 @@ from bookrag.providers import (
 )
 
 EMBED_BATCH = 96  # the most texts Cohere embeds in one call
+KEY_CHECK_TIMEOUT = 3  # seconds: a health probe must stay cheap
 
 
 def make_clients(
@@ -172,7 +173,10 @@ class CohereChat:
         """True if Cohere accepts the key (one cheap call, no tokens spent)."""
         with translated("check-api-key"):
             # ClientV2 hides the v1 endpoint behind a deprecation error; the base client has it.
-            return bool(BaseCohere.check_api_key(self.client).valid)
+            response = BaseCohere.check_api_key(
+                self.client, request_options={"timeout_in_seconds": KEY_CHECK_TIMEOUT}
+            )
+            return bool(response.valid)
 
 
 def _document(doc: SourceDocument) -> dict[str, Any]:

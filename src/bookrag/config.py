@@ -42,7 +42,7 @@ class Settings(BaseSettings):
 
     qdrant_url: str | None = Field(None, validation_alias=_env("QDRANT_URL"))
     qdrant_api_key: SecretStr | None = Field(None, validation_alias=_env("QDRANT_API_KEY"))
-    qdrant_timeout: float = Field(10.0, gt=0, validation_alias=_env("QDRANT_TIMEOUT"))
+    qdrant_timeout: int = Field(10, ge=1, validation_alias=_env("QDRANT_TIMEOUT"))
     collection_name: str = Field("book", min_length=1, validation_alias=_env("COLLECTION_NAME"))
 
     cohere_api_key: SecretStr | None = Field(None, validation_alias=_env("COHERE_API_KEY"))

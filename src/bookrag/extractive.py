@@ -98,7 +98,11 @@ def code_excerpt(text: str, max_lines: int = 12) -> str:
 
 def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | None) -> list[Quote]:
     quotes: list[Quote] = []
-    for rank, passage in enumerate(passages):
+    if selection and passages and passages[0].text == selection:
+        # The reader's selection comes first, quoted once, then what surrounds it.
+        quotes.append(Quote(passages[0], " ".join(selection.split()[:80])))
+        passages = passages[1:]
+    for rank, passage in enumerate(passages, start=len(quotes)):
         units = list(sentences(passage.text))
         if not units:  # a section of code or a table: quote its start, but only as the answer
             if rank == 0:
@@ -111,6 +115,4 @@ def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | Non
         quotes.extend(Quote(passage, u) for u in sorted(chosen, key=units.index))
         if len(quotes) >= MAX_QUOTES:
             break
-    if selection and passages and passages[0].text == selection and quotes:
-        quotes[0] = Quote(passages[0], " ".join(selection.split()[:80]))
     return quotes[:MAX_QUOTES]

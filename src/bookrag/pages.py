@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from bookrag.errors import PageNotFound
-from bookrag.store import BookStore
+from bookrag.store import STATISTICS_TTL, BookStore
 
 _HTML_SUFFIX = re.compile(r"(/index)?\.html?$")
 
@@ -32,17 +33,26 @@ class PageDirectory:
         self._store = store
         self._by_path: dict[str, dict[str, Any]] | None = None
         self._by_source: dict[str, dict[str, Any]] = {}
+        self._loaded_at = 0.0
 
     def refresh(self) -> None:
         """Reload page records (after an ingest)."""
         records = self._store.pages()
         self._by_path = {url_path(str(r["url_path"])): r for r in records}
         self._by_source = {str(r["source"]): r for r in records}
+        self._loaded_at = time.monotonic()
+
+    def _current(self) -> dict[str, dict[str, Any]]:
+        # On a Qdrant server another process may re-ingest the book: look again now and then.
+        stale = not self._store.embedded and time.monotonic() - self._loaded_at > STATISTICS_TTL
+        if self._by_path is None or stale:
+            self.refresh()
+        assert self._by_path is not None
+        return self._by_path
 
     def all(self) -> list[dict[str, Any]]:
         """Every page record."""
-        if self._by_path is None:
-            self.refresh()
+        self._current()
         return list(self._by_source.values())
 
     def find(self, page_url: str) -> dict[str, Any]:
@@ -54,21 +64,19 @@ class PageDirectory:
         remaining tail ends exactly one page's path; the tail must keep at least two
         segments (or the whole page path), so `/blog/intro` does not find `/docs/intro`.
         """
-        if self._by_path is None:
-            self.refresh()
-        assert self._by_path is not None
+        by_path = self._current()
         source = self._source(page_url)
         if source is not None:
             return source
         path = url_path(page_url)
-        if path in self._by_path:
-            return self._by_path[path]
+        if path in by_path:
+            return by_path[path]
         wanted = _segments(path)
         for start in range(len(wanted)):
             tail = wanted[start:]
             matches = [
                 record
-                for stored, record in self._by_path.items()
+                for stored, record in by_path.items()
                 if _segments(stored)[-len(tail) :] == tail
                 and len(tail) >= min(2, len(_segments(stored)))
             ]

@@ -16,6 +16,8 @@ from limits.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 GENERATION_PATHS = frozenset({"/chat", "/stream-chat", "/translate"})
+# Rate limited: everything that costs model calls, /search included (an embed and a rerank).
+LIMITED_PATHS = GENERATION_PATHS | {"/search"}
 
 
 async def send_json(
@@ -85,22 +87,22 @@ def _replay(messages: list[Message], then: Receive | None = None) -> Receive:
 class ClientAddress:
     """The client's address: the peer, or `X-Forwarded-For` when the peer is a trusted proxy.
 
-    Walking the forwarded chain from the right and skipping trusted proxies means a client
-    cannot choose its own identity by sending the header itself.
+    The chain is read from the right, skipping trusted proxies, so the entries a client
+    writes itself (on the left) are never taken while a trusted proxy's are there. `*`
+    trusts any peer as one proxy, whose own entry (the rightmost) names the client: right
+    for platforms such as Spaces whose proxy addresses are not known in advance.
     """
 
     def __init__(self, trusted: Iterable[str]) -> None:
-        self.trust_all = False
+        self.any_peer = False
         self.networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
         for entry in trusted:
             if entry == "*":
-                self.trust_all = True
+                self.any_peer = True
             elif entry:
                 self.networks.append(ipaddress.ip_network(entry, strict=False))
 
     def trusted(self, address: str) -> bool:
-        if self.trust_all:
-            return True
         try:
             ip = ipaddress.ip_address(address)
         except ValueError:
@@ -110,11 +112,13 @@ class ClientAddress:
     def of(self, scope: Scope) -> str:
         peer = scope.get("client")
         address = str(peer[0]) if peer else "unknown"
-        if not self.trusted(address):
+        if not (self.any_peer or self.trusted(address)):
             return address
         raw: bytes = dict(scope["headers"]).get(b"x-forwarded-for", b"")
-        forwarded = raw.decode("latin-1")
-        for hop in reversed([h.strip() for h in forwarded.split(",") if h.strip()]):
+        hops = [h.strip() for h in raw.decode("latin-1").split(",") if h.strip()]
+        if self.any_peer and hops:
+            hops = hops[-1:]  # only the proxy's own entry
+        for hop in reversed(hops):
             if not self.trusted(hop):
                 return hop
             address = hop
@@ -167,10 +171,16 @@ class GenerationGate:
             return
         if self._slots is None:
             self._slots = anyio.Semaphore(self.limit)
+        acquired = False
         slots = self._slots
-        with anyio.move_on_after(self.wait) as waited:
-            await slots.acquire()
-        if waited.cancelled_caught:
+        try:
+            slots.acquire_nowait()
+            acquired = True
+        except anyio.WouldBlock:
+            with anyio.move_on_after(self.wait):
+                await slots.acquire()
+                acquired = True
+        if not acquired:
             retry = max(1, math.ceil(self.wait))
             body = {"error": "the server is busy answering other readers; try again shortly"}
             await send_json(send, 503, {**body, "retry_after": retry}, {"Retry-After": str(retry)})

@@ -61,6 +61,7 @@ class Retrieval:
 
     passages: list[Passage]
     covered: bool
+    terms: QueryTerms
     degraded: bool = False  # a model call failed and lexical results stood in
     mode: str = "lexical"
 
@@ -126,7 +127,7 @@ class Retriever:
         else:
             covered = relevance(terms, passages[0]) >= self.min_relevance
         mode = "hybrid+rerank" if reranked else "hybrid" if dense is not None else "lexical"
-        return Retrieval(passages, covered, degraded, mode)
+        return Retrieval(passages, covered, terms, degraded, mode)
 
 
 def search(store: BookStore, query: str, limit: int = 5) -> list[Passage]:

@@ -28,19 +28,25 @@ class KeyCheck:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def state(self) -> str:
-        """`connected`, `invalid_key` or `unavailable`, from cache when fresh."""
-        with self._lock:
-            if time.monotonic() - self._checked_at < self.ttl:
-                return self._state
+        """`connected`, `invalid_key`, `unavailable` or `unknown`, from cache when fresh.
+
+        Only one caller checks at a time; the others get the last known state at once, so
+        a slow provider never holds up `/health`."""
+        if time.monotonic() - self._checked_at < self.ttl:
+            return self._state
+        if not self._lock.acquire(blocking=False):
+            return self._state
+        try:
             try:
-                ok = self.check()
-                self._state = "connected" if ok else "invalid_key"
+                self._state = "connected" if self.check() else "invalid_key"
             except InvalidCredentials:
                 self._state = "invalid_key"
             except UpstreamError:
                 self._state = "unavailable"
             self._checked_at = time.monotonic()
             return self._state
+        finally:
+            self._lock.release()
 
 
 @dataclass

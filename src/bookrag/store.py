@@ -31,6 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import os
+import threading
 import time
 import uuid
 from collections import Counter
@@ -122,6 +123,7 @@ class BookStore:
         self.embedded = embedded
         self._release = release
         self._sparse_index: SparseIndex | None = None  # embedded mode only
+        self._index_lock = threading.Lock()
         self._term_df: dict[int, int] | None = None
         self._loaded_at = 0.0
         self._chunk_total = 0
@@ -233,7 +235,6 @@ class BookStore:
                 "indexed_at": _now(),
             },
         )
-        self._sparse_index = None  # rebuilt from the stored vectors on the next search
         with self._errors():
             for start in range(0, len(points), _BATCH):
                 self.client.upsert(self.collection, points[start : start + _BATCH], wait=True)
@@ -246,10 +247,10 @@ class BookStore:
             )
             self.client.delete(self.collection, models.FilterSelector(filter=stale), wait=True)
             self.client.upsert(self.collection, [record], wait=True)
+        self._sparse_index = None  # rebuilt from the stored vectors on the next search
 
     def remove_page(self, source: str) -> None:
         """Delete a page's record, then its chunks (a crash between leaves no record behind)."""
-        self._sparse_index = None
         with self._errors():
             self.client.delete(self.collection, models.PointIdsList(points=[page_id(source)]))
             self.client.delete(
@@ -257,6 +258,7 @@ class BookStore:
                 models.FilterSelector(filter=models.Filter(must=[_source(source)])),
                 wait=True,
             )
+        self._sparse_index = None
 
     def refresh_statistics(self) -> None:
         """Recount term document frequencies over all chunks and store them with the totals."""
@@ -357,9 +359,13 @@ class BookStore:
         ]
 
     def _index(self) -> SparseIndex:
-        if self._sparse_index is None:
-            self._sparse_index = SparseIndex(self._sparse_vectors())
-        return self._sparse_index
+        index = self._sparse_index
+        if index is None:
+            with self._index_lock:  # one build, however many first requests arrive at once
+                index = self._sparse_index
+                if index is None:
+                    index = self._sparse_index = SparseIndex(self._sparse_vectors())
+        return index
 
     def document_frequencies(self, term_ids: Iterable[int]) -> tuple[dict[int, int], int]:
         """How many chunks contain each term, and how many chunks there are."""
@@ -474,6 +480,9 @@ def open_store(settings: Settings) -> BookStore:
         return BookStore(client, settings.collection_name, embedded=True, release=lock.release)
     api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
     client = QdrantClient(
-        url=settings.qdrant_url, api_key=api_key, timeout=int(settings.qdrant_timeout)
+        url=settings.qdrant_url,
+        api_key=api_key,
+        timeout=settings.qdrant_timeout,
+        check_compatibility=False,  # constructors do no I/O; the first call finds out
     )
     return BookStore(client, settings.collection_name, embedded=False)
