@@ -176,3 +176,15 @@ def test_wildcard_origin_never_allows_credentials(tmp_path: Path, sample_docs: P
         headers = preflight(client, "https://anyone.example")
     assert headers["access-control-allow-origin"] == "*"
     assert "access-control-allow-credentials" not in headers
+
+
+def test_readme_lists_every_cli_command() -> None:
+    from typer.main import get_command
+
+    from bookrag.cli import app
+
+    readme = (ROOT / "README.md").read_text()
+    commands = get_command(app).commands  # type: ignore[attr-defined]
+    assert commands
+    for name in commands:
+        assert f"`bookrag {name}" in readme, name
