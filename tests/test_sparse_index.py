@@ -1,13 +1,17 @@
-"""The embedded mode's inverted index ranks exactly as Qdrant's own sparse search does."""
+"""The embedded mode's in-memory indexes rank exactly as Qdrant's own searches do."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pytest
-from qdrant_client import models
+from qdrant_client import QdrantClient, models
 
 from bookrag import lexical
+from bookrag.dense_index import DenseIndex
 from bookrag.sparse_index import SparseIndex
-from bookrag.store import SPARSE, BookStore
+from bookrag.store import DENSE, SPARSE, BookStore
 
 
 @pytest.mark.parametrize(
@@ -50,3 +54,21 @@ def test_search_after_a_page_changes_sees_the_change(indexed_store: BookStore) -
     indexed_store.remove_page("02-sensors/rain-and-wind.md")
     after = indexed_store.search("rain gauge", 5)
     assert all(h.payload["source"] != "02-sensors/rain-and-wind.md" for h in after)
+
+
+def test_dense_index_ranks_like_qdrant_cosine_search(tmp_path: Path) -> None:
+    client = QdrantClient(path=str(tmp_path / "q"))
+    client.create_collection(
+        "c", vectors_config={DENSE: models.VectorParams(size=32, distance=models.Distance.COSINE)}
+    )
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(300, 32)).tolist()
+    client.upsert("c", [models.PointStruct(id=i, vector={DENSE: v}) for i, v in enumerate(vectors)])
+    index = DenseIndex((str(i), v) for i, v in enumerate(vectors))
+    for query in rng.normal(size=(5, 32)).tolist():
+        qdrant = client.query_points("c", query=query, using=DENSE, limit=10).points
+        ours = index.top(query, 10)
+        assert [p_id for p_id, _ in ours] == [str(p.id) for p in qdrant]
+        assert [round(s, 4) for _, s in ours] == [round(p.score, 4) for p in qdrant]
+    client.close()
+    assert DenseIndex([]).top([1.0, 0.0], 5) == []

@@ -105,6 +105,8 @@ def create_app(settings: Settings | None = None, providers: Providers | None = N
             raise
         try:
             await anyio.to_thread.run_sync(prepare_index, store, settings, models)
+            with suppress(StoreUnavailable):
+                await anyio.to_thread.run_sync(store.warm)
             app.state.book = Book.open(store, settings, models)
             app.state.providers = models
             app.state.translator = Translator.open(app.state.book, settings)

@@ -49,6 +49,7 @@ from qdrant_client.hybrid.fusion import reciprocal_rank_fusion
 from bookrag import lexical
 from bookrag.chunking import Chunk
 from bookrag.config import Settings
+from bookrag.dense_index import DenseIndex
 from bookrag.errors import IndexLocked, StoreUnavailable
 from bookrag.loader import Page
 from bookrag.sparse_index import SparseIndex
@@ -123,6 +124,7 @@ class BookStore:
         self.embedded = embedded
         self._release = release
         self._sparse_index: SparseIndex | None = None  # embedded mode only
+        self._dense: DenseIndex | None = None
         self._index_lock = threading.Lock()
         self._term_df: dict[int, int] | None = None
         self._loaded_at = 0.0
@@ -174,7 +176,7 @@ class BookStore:
         with self._errors():
             self.client.delete_collection(self.collection)
         self._term_df = None
-        self._sparse_index = None
+        self._sparse_index = self._dense = None
 
     def ping(self) -> bool:
         """True if the store answers right now."""
@@ -247,7 +249,7 @@ class BookStore:
             )
             self.client.delete(self.collection, models.FilterSelector(filter=stale), wait=True)
             self.client.upsert(self.collection, [record], wait=True)
-        self._sparse_index = None  # rebuilt from the stored vectors on the next search
+        self._sparse_index = self._dense = None  # rebuilt from the stored vectors when next needed
 
     def remove_page(self, source: str) -> None:
         """Delete a page's record, then its chunks (a crash between leaves no record behind)."""
@@ -258,7 +260,7 @@ class BookStore:
                 models.FilterSelector(filter=models.Filter(must=[_source(source)])),
                 wait=True,
             )
-        self._sparse_index = None
+        self._sparse_index = self._dense = None
 
     def refresh_statistics(self) -> None:
         """Recount term document frequencies over all chunks and store them with the totals."""
@@ -286,6 +288,17 @@ class BookStore:
 
     def _sparse_vectors(self) -> Iterator[tuple[str, models.SparseVector]]:
         """Every chunk's id and BM25 vector."""
+        for point_id, vector in self._vectors(SPARSE):
+            if isinstance(vector, models.SparseVector):
+                yield point_id, vector
+
+    def _dense_vectors(self) -> Iterator[tuple[str, list[float]]]:
+        """Every chunk's id and embedding."""
+        for point_id, vector in self._vectors(DENSE):
+            if isinstance(vector, list):
+                yield point_id, vector
+
+    def _vectors(self, name: str) -> Iterator[tuple[str, object]]:
         with self._errors():
             offset = None
             while True:
@@ -293,14 +306,12 @@ class BookStore:
                     self.collection,
                     scroll_filter=models.Filter(must=[_kind("chunk")]),
                     with_payload=False,
-                    with_vectors=[SPARSE],
+                    with_vectors=[name],
                     limit=1024,
                     offset=offset,
                 )
                 for point in points:
-                    vector = (point.vector or {}).get(SPARSE)  # type: ignore[union-attr]
-                    if isinstance(vector, models.SparseVector):
-                        yield str(point.id), vector
+                    yield str(point.id), (point.vector or {}).get(name)  # type: ignore[union-attr]
                 if offset is None:
                     break
 
@@ -335,17 +346,17 @@ class BookStore:
     def _search_embedded(
         self, vector: models.SparseVector, limit: int, dense: list[float] | None
     ) -> list[Hit]:
-        """The same ranking in local mode, with the sparse side served by `SparseIndex`
-        and the fusion done by qdrant-client's own RRF."""
+        """The same ranking in local mode, served by `SparseIndex` and `DenseIndex` over the
+        stored vectors, fused by qdrant-client's own RRF."""
         ranked = [
             models.ScoredPoint(id=point_id, version=0, score=score)
             for point_id, score in self._index().top(vector, limit)
         ]
         if dense is not None:
-            with self._errors():
-                dense_ranked = self.client.query_points(
-                    self.collection, query=dense, using=DENSE, limit=limit, with_payload=False
-                ).points
+            dense_ranked = [
+                models.ScoredPoint(id=point_id, version=0, score=score)
+                for point_id, score in self._dense_index().top(dense, limit)
+            ]
             ranked = reciprocal_rank_fusion(
                 [dense_ranked, ranked] if ranked else [dense_ranked], limit
             )
@@ -366,6 +377,23 @@ class BookStore:
                 if index is None:
                     index = self._sparse_index = SparseIndex(self._sparse_vectors())
         return index
+
+    def _dense_index(self) -> DenseIndex:
+        index = self._dense
+        if index is None:
+            with self._index_lock:
+                index = self._dense
+                if index is None:
+                    index = self._dense = DenseIndex(self._dense_vectors())
+        return index
+
+    def warm(self) -> None:
+        """Build the embedded mode's in-memory indexes now rather than on the first query."""
+        fingerprint = self.fingerprint() if self.embedded else None
+        if fingerprint is not None:
+            self._index()
+            if fingerprint.dense_model:
+                self._dense_index()
 
     def document_frequencies(self, term_ids: Iterable[int]) -> tuple[dict[int, int], int]:
         """How many chunks contain each term, and how many chunks there are."""
