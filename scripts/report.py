@@ -44,16 +44,9 @@ from benchmark import (  # scripts/benchmark.py, beside this file
 )
 
 from bookrag import __version__
+from bookrag.comparison import Configuration, Run, configurations, run_all
 from bookrag.config import load_settings
-from bookrag.evaluation import (
-    Configuration,
-    EvalQuestion,
-    Run,
-    configurations,
-    load_questions,
-    run_all,
-    summarise,
-)
+from bookrag.evaluation import EvalQuestion, load_questions, summarise
 from bookrag.ingest import ingest, site_config
 from bookrag.retrieval import Retriever
 from bookrag.services import Providers, build_providers

@@ -13,20 +13,19 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from bookrag.comparison import configurations, run_all
 from bookrag.config import Settings, load_settings
 from bookrag.eval_command import eval_command
 from bookrag.evaluation import (
     EvalQuestion,
     Gold,
     QuestionResult,
-    configurations,
     keyword_coverage,
     load_questions,
     ndcg_at,
     page_hits,
     recall_at,
     reciprocal_rank,
-    run_all,
     section_hits,
     section_matches,
     summarise,

@@ -16,19 +16,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from bookrag.chunking import BREADCRUMB_SEPARATOR
+from bookrag.comparison import Run, configurations, run_all
 from bookrag.config import load_settings
 from bookrag.errors import BookragError, ConfigError
 from bookrag.evaluation import (
     METRICS,
     EvalQuestion,
     InvalidQuestions,
-    Run,
     Summary,
     by_kind,
-    configurations,
     load_questions,
     missed_bars,
-    run_all,
     summarise,
 )
 from bookrag.services import build_providers
