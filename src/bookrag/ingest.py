@@ -3,6 +3,7 @@ pages removed, unchanged pages left alone (an unchanged book writes nothing)."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -112,6 +113,14 @@ def _prepare_collection(store: BookStore, embedder: Embedder | None, report: Ing
         store.ensure_collection()
 
 
+def pages_digest(page_hashes: dict[str, str]) -> str:
+    """One fingerprint of every page version in the index."""
+    digest = hashlib.sha256()
+    for source in sorted(page_hashes):
+        digest.update(f"{source}\0{page_hashes[source]}\n".encode())
+    return digest.hexdigest()
+
+
 def ingest(
     store: BookStore,
     docs_dir: Path,
@@ -167,7 +176,12 @@ def ingest(
     for source in sorted(set(known) - seen):
         store.remove_page(source)
         report.removed.append(source)
-    if report.changed or store.stats().last_indexed is None:
-        store.refresh_statistics()
+    # Chunks whose page has no record were left by a run that died before committing it.
+    current = store.page_hashes()
+    for source in sorted(store.chunk_sources() - set(current)):
+        store.remove_page(source)
+    digest = pages_digest(current)
+    if report.changed or store.stats().pages_digest != digest:
+        store.refresh_statistics(digest)
     report.seconds = time.perf_counter() - started
     return report

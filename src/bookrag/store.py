@@ -16,7 +16,9 @@ Point layout (collection `COLLECTION_NAME`, default `book`):
     whose chunks were not all written is redone by the next ingest); chunks (count);
     indexed_at (ISO time).
 - one statistics point, id `uuid5("meta")`, no vector, payload:
-    kind="meta"; chunks; pages; indexed_at (when an ingest last changed something).
+    kind="meta"; chunks; pages; indexed_at (when an ingest last changed something);
+    pages_digest (sha256 of every page's source and hash the statistics were counted over,
+    so an ingest that died before recounting is caught up by the next one).
 - one term statistics point, id `uuid5("term_df")`, no vector, payload:
     kind="term_df"; term_df ({term id: number of chunks containing it}, used to weigh query
     terms for the relevance floor when the index is on a Qdrant server).
@@ -107,6 +109,7 @@ class IndexStats:
     pages: int
     chunks: int
     last_indexed: str | None
+    pages_digest: str = ""
 
 
 class BookStore:
@@ -252,18 +255,39 @@ class BookStore:
         self._sparse_index = self._dense = None  # rebuilt from the stored vectors when next needed
 
     def remove_page(self, source: str) -> None:
-        """Delete a page's record, then its chunks (a crash between leaves no record behind)."""
+        """Delete a page's chunks, then its record (a crash between leaves the record, so
+        the next ingest removes the page again)."""
         with self._errors():
-            self.client.delete(self.collection, models.PointIdsList(points=[page_id(source)]))
             self.client.delete(
                 self.collection,
-                models.FilterSelector(filter=models.Filter(must=[_source(source)])),
+                models.FilterSelector(filter=models.Filter(must=[_kind("chunk"), _source(source)])),
                 wait=True,
+            )
+            self.client.delete(
+                self.collection, models.PointIdsList(points=[page_id(source)]), wait=True
             )
         self._sparse_index = self._dense = None
 
-    def refresh_statistics(self) -> None:
-        """Recount term document frequencies over all chunks and store them with the totals."""
+    def chunk_sources(self) -> set[str]:
+        """The source of every chunk point (to find chunks a crash left without a record)."""
+        sources: set[str] = set()
+        with self._errors():
+            offset = None
+            while True:
+                points, offset = self.client.scroll(
+                    self.collection,
+                    scroll_filter=models.Filter(must=[_kind("chunk")]),
+                    with_payload=["source"],
+                    limit=4096,
+                    offset=offset,
+                )
+                sources.update(str((p.payload or {}).get("source")) for p in points)
+                if offset is None:
+                    return sources
+
+    def refresh_statistics(self, pages_digest: str = "") -> None:
+        """Recount term document frequencies over all chunks and store them with the totals
+        and the digest of the page versions they were counted over."""
         vectors = list(self._sparse_vectors())
         df: Counter[int] = Counter()
         for _, vector in vectors:
@@ -272,7 +296,13 @@ class BookStore:
             pages = self.client.count(
                 self.collection, count_filter=models.Filter(must=[_kind("page")]), exact=True
             ).count
-            meta = {"kind": "meta", "chunks": len(vectors), "pages": pages, "indexed_at": _now()}
+            meta = {
+                "kind": "meta",
+                "chunks": len(vectors),
+                "pages": pages,
+                "indexed_at": _now(),
+                "pages_digest": pages_digest,
+            }
             term_df = {"kind": "term_df", "term_df": {str(k): v for k, v in df.items()}}
             self.client.upsert(
                 self.collection,
@@ -414,7 +444,12 @@ class BookStore:
         if not found or not found[0].payload:
             return IndexStats(0, 0, None)
         meta = found[0].payload
-        return IndexStats(int(meta["pages"]), int(meta["chunks"]), meta.get("indexed_at"))
+        return IndexStats(
+            int(meta["pages"]),
+            int(meta["chunks"]),
+            meta.get("indexed_at"),
+            str(meta.get("pages_digest", "")),
+        )
 
     def pages(self) -> list[dict[str, Any]]:
         """Every page record, in source order."""
