@@ -242,7 +242,9 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         # Starlette's own refusals (unknown route, wrong method, unreadable body) in our shape.
         message = exc.detail if isinstance(exc.detail, str) else "request refused"
-        return _error(request, exc.status_code, message)
+        response = _error(request, exc.status_code, message)
+        response.headers.update(exc.headers or {})  # e.g. `Allow` on a 405
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
