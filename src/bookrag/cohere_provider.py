@@ -131,12 +131,9 @@ class CohereChat:
         self.max_tokens = max_tokens
 
     def _request(self, prompt: ChatPrompt) -> dict[str, Any]:
-        messages: list[dict[str, str]] = [{"role": "system", "content": prompt.system}]
-        messages += [{"role": role, "content": content} for role, content in prompt.history]
-        messages.append({"role": "user", "content": prompt.question})
         request: dict[str, Any] = {
             "model": self.model,
-            "messages": messages,
+            "messages": prompt.messages(prompt.system, prompt.question),
             "temperature": self.temperature,
             "max_tokens": prompt.max_tokens or self.max_tokens,
         }

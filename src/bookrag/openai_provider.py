@@ -81,12 +81,9 @@ class OpenAIChat:
 
     def _request(self, prompt: ChatPrompt) -> dict[str, Any]:
         system = prompt.system + ("\n\n" + CITE_INSTRUCTION if prompt.documents else "")
-        messages: list[dict[str, str]] = [{"role": "system", "content": system}]
-        messages += [{"role": role, "content": content} for role, content in prompt.history]
-        messages.append({"role": "user", "content": user_message(prompt)})
         return {
             "model": self.model,
-            "messages": messages,
+            "messages": prompt.messages(system, user_message(prompt)),
             "temperature": self.temperature,
             "max_tokens": prompt.max_tokens or self.max_tokens,
         }

@@ -64,6 +64,14 @@ class ChatPrompt:
     history: tuple[tuple[str, str], ...] = ()  # (role, content)
     max_tokens: int | None = None
 
+    def messages(self, system: str, user: str) -> list[dict[str, str]]:
+        """Chat messages: our instructions, the earlier turns, then the reader's message."""
+        return [
+            {"role": "system", "content": system},
+            *({"role": role, "content": content} for role, content in self.history),
+            {"role": "user", "content": user},
+        ]
+
 
 class Embedder(Protocol):
     model: str

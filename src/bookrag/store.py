@@ -270,20 +270,10 @@ class BookStore:
 
     def chunk_sources(self) -> set[str]:
         """The source of every chunk point (to find chunks a crash left without a record)."""
-        sources: set[str] = set()
-        with self._errors():
-            offset = None
-            while True:
-                points, offset = self.client.scroll(
-                    self.collection,
-                    scroll_filter=models.Filter(must=[_kind("chunk")]),
-                    with_payload=["source"],
-                    limit=4096,
-                    offset=offset,
-                )
-                sources.update(str((p.payload or {}).get("source")) for p in points)
-                if offset is None:
-                    return sources
+        return {
+            str((p.payload or {}).get("source"))
+            for p in self._points([_kind("chunk")], payload=["source"])
+        }
 
     def refresh_statistics(self, pages_digest: str = "") -> None:
         """Recount term document frequencies over all chunks and store them with the totals
@@ -329,21 +319,30 @@ class BookStore:
                 yield point_id, vector
 
     def _vectors(self, name: str) -> Iterator[tuple[str, object]]:
+        for point in self._points([_kind("chunk")], vectors=[name]):
+            yield str(point.id), (point.vector or {}).get(name)  # type: ignore[union-attr]
+
+    def _points(
+        self,
+        must: list[models.Condition],
+        payload: bool | list[str] = False,
+        vectors: list[str] | None = None,
+    ) -> Iterator[models.Record]:
+        """Every point matching `must`, a page of scroll at a time."""
         with self._errors():
             offset = None
             while True:
                 points, offset = self.client.scroll(
                     self.collection,
-                    scroll_filter=models.Filter(must=[_kind("chunk")]),
-                    with_payload=False,
-                    with_vectors=[name],
+                    scroll_filter=models.Filter(must=must),
+                    with_payload=payload,
+                    with_vectors=vectors or False,
                     limit=1024,
                     offset=offset,
                 )
-                for point in points:
-                    yield str(point.id), (point.vector or {}).get(name)  # type: ignore[union-attr]
+                yield from points
                 if offset is None:
-                    break
+                    return
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -472,20 +471,8 @@ class BookStore:
         self._chunk_total = int(payloads.get(_META_ID, {}).get("chunks", 0))
 
     def _scroll(self, must: list[models.Condition]) -> Iterator[dict[str, Any]]:
-        with self._errors():
-            offset = None
-            while True:
-                points, offset = self.client.scroll(
-                    self.collection,
-                    scroll_filter=models.Filter(must=must),
-                    with_payload=True,
-                    limit=1024,
-                    offset=offset,
-                )
-                out = [p.payload or {} for p in points]
-                yield from out
-                if offset is None:
-                    break
+        for point in self._points(must, payload=True):
+            yield point.payload or {}
 
     @staticmethod
     @contextmanager
