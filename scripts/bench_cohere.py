@@ -24,9 +24,7 @@ import os
 import platform
 import random
 import re
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,6 +41,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the fake Cohere server lives with the tests
 
+from serving import PROVIDER_ENV, clean_env, serving  # noqa: E402
+
 from bookrag.comparison import configurations, run_all  # noqa: E402
 from bookrag.config import Settings, load_settings  # noqa: E402
 from bookrag.evaluation import load_questions, summarise  # noqa: E402
@@ -56,7 +56,6 @@ ROBOTICS = SHARED / "corpus" / "robotics-course" / "website" / "docs"
 HUMANOID = SHARED / "corpus" / "humanoid-textbook" / "my-website" / "docs"
 EVAL = SHARED / "eval" / "humanoid-textbook-dev.jsonl"
 MODEL, DIM, BATCH = "embed-english-v3.0", 1024, 96
-PROVIDER_ENV = ("BOOKRAG_", "QDRANT_", "COHERE_", "OPENAI_", "COLLECTION_NAME")
 HEADING = re.compile(r"^#{2,4}\s+(.+?)\s*#*\s*$")
 WARMUP = 10  # untimed requests first: the sparse index is built on the first search
 
@@ -171,40 +170,17 @@ def chat_questions(count: int, dev: int = 5) -> list[str]:
 @contextmanager
 def bookrag_serve(fake: FakeCohere, data_dir: Path, work: Path) -> Iterator[httpx.Client]:
     """`bookrag serve` on the index in `data_dir` (no --docs: no re-ingest), once healthy."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(PROVIDER_ENV)}
-    env |= {"BOOKRAG_DATA_DIR": str(data_dir), "BOOKRAG_RATE_LIMIT": "1000000"}
-    env |= {"COHERE_API_KEY": fake.api_key, "COHERE_BASE_URL": fake.url}
-    command = [str(Path(sys.executable).with_name("bookrag")), "serve", "--host", "127.0.0.1"]
-    log = work / "serve.log"
-    with log.open("w") as out:  # cwd=work: no stray .env is read
-        server = subprocess.Popen(
-            [*command, "--port", str(port)], env=env, cwd=work, stdout=out, stderr=out
-        )
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-            deadline = time.monotonic() + 120
-            while not _healthy(client):
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("bookrag serve did not start:\n" + log.read_text()[-2000:])
-                time.sleep(0.2)
-            yield client
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-
-
-def _healthy(client: httpx.Client) -> bool:
-    try:
-        return client.get("/health").status_code == 200
-    except httpx.TransportError:
-        return False
+    env = clean_env(
+        BOOKRAG_DATA_DIR=str(data_dir),
+        BOOKRAG_RATE_LIMIT="1000000",
+        COHERE_API_KEY=fake.api_key,
+        COHERE_BASE_URL=fake.url,
+    )
+    with (
+        serving(env, work / "serve.log", cwd=work, timeout=120) as server,
+        httpx.Client(base_url=server.url, timeout=60) as client,
+    ):
+        yield client
 
 
 def summary(measure: str, values: list[float]) -> dict[str, Any]:

@@ -18,9 +18,7 @@ import os
 import platform
 import random
 import re
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from serving import clean_env, serving
 
 from bookrag.config import load_settings
 from bookrag.ingest import ingest, site_config
@@ -47,7 +46,6 @@ RECALL_BOOK = "humanoid-textbook"
 LARGE = "agent-factory"
 HEADING = re.compile(r"^#{2,4}\s+(.+?)\s*#*\s*$")
 HEADINGS_PER_BOOK = 150
-PROVIDER_ENV = ("BOOKRAG_", "QDRANT_", "COHERE_", "OPENAI_", "COLLECTION_NAME")
 
 
 def data_dir(work: Path, book: str) -> Path:
@@ -127,62 +125,27 @@ def query_pool(book: str) -> list[str]:
     return pool
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def bench_latency(book: str, work: Path, requests: int, warmup: int = 20) -> dict[str, object]:
     """p50/p95/max of sequential POST /search against `bookrag serve` on the ingested index."""
-    port = free_port()
-    exe = Path(sys.executable).with_name("bookrag")
     # A clean environment: the embedded lexical index just built, no model providers.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(PROVIDER_ENV)}
-    env["BOOKRAG_DATA_DIR"] = str(data_dir(work, book))
-    log = (work / f"serve-{book}.log").open("w")
-    server = subprocess.Popen(
-        [str(exe), "serve", "--port", str(port), "--host", "127.0.0.1"],
-        env=env,
-        cwd=work,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        with httpx.Client(base_url=base, timeout=30) as client:
-            started = time.perf_counter()
-            while True:
-                if server.poll() is not None:
-                    raise RuntimeError(f"server exited ({server.returncode}); see {log.name}")
-                try:
-                    if client.get("/health").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.perf_counter() - started > 300:
-                    raise RuntimeError("server not healthy after 300 s")
-                time.sleep(0.2)
-            startup = time.perf_counter() - started
-            pool = query_pool(book)
-            for q in pool[:warmup]:
-                client.post("/search", json={"query": q, "limit": 5}).raise_for_status()
-            times, empty = [], 0
-            for i in range(requests):
-                q = pool[(warmup + i) % len(pool)]
-                t0 = time.perf_counter()
-                response = client.post("/search", json={"query": q, "limit": 5})
-                times.append((time.perf_counter() - t0) * 1000)
-                response.raise_for_status()
-                empty += not response.json()["results"]
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
+    # A benchmark is one client: lift the per-client rate limit.
+    env = clean_env(BOOKRAG_DATA_DIR=str(data_dir(work, book)), BOOKRAG_RATE_LIMIT="1000000")
+    with (
+        serving(env, work / f"serve-{book}.log", cwd=work) as server,
+        httpx.Client(base_url=server.url, timeout=30) as client,
+    ):
+        startup = server.startup_s
+        pool = query_pool(book)
+        for q in pool[:warmup]:
+            client.post("/search", json={"query": q, "limit": 5}).raise_for_status()
+        times, empty = [], 0
+        for i in range(requests):
+            q = pool[(warmup + i) % len(pool)]
+            t0 = time.perf_counter()
+            response = client.post("/search", json={"query": q, "limit": 5})
+            times.append((time.perf_counter() - t0) * 1000)
+            response.raise_for_status()
+            empty += not response.json()["results"]
     times.sort()
     return {
         "book": book,

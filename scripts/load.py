@@ -18,17 +18,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +33,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+
+from serving import clean_env, serving  # noqa: E402
 
 from fakes import FakeCohere  # noqa: E402
 
@@ -77,13 +75,6 @@ TEST_KEY = "test-key"
 # -- the server under test ---------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 def rss_kib(pid: int) -> int:
     """Resident memory of a process, from /proc/<pid>/status (VmRSS, in KiB)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -93,16 +84,7 @@ def rss_kib(pid: int) -> int:
 
 
 def server_env(fake: FakeCohere, data: Path, rate_limited: bool) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("BOOKRAG_", "QDRANT_", "COHERE_", "OPENAI_"))
-    }
-    env.update(
-        COHERE_API_KEY=TEST_KEY,
-        COHERE_BASE_URL=fake.url,
-        BOOKRAG_DATA_DIR=str(data),
-    )
+    env = clean_env(COHERE_API_KEY=TEST_KEY, COHERE_BASE_URL=fake.url, BOOKRAG_DATA_DIR=str(data))
     if not rate_limited:
         env["BOOKRAG_RATE_LIMIT"] = "100000"
     return env
@@ -115,35 +97,6 @@ def ingest(docs: Path, env: dict[str, str]) -> float:
     if done.returncode != 0:
         raise SystemExit(f"ingest failed:\n{done.stdout}\n{done.stderr}")
     return time.monotonic() - started
-
-
-@contextmanager
-def served(env: dict[str, str], port: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """`bookrag serve` on 127.0.0.1:port, its output in `log`, until the block ends."""
-    command = [sys.executable, "-m", "bookrag.cli", "serve", "--host", "127.0.0.1"]
-    with log.open("wb") as out:
-        server = subprocess.Popen([*command, "--port", str(port)], env=env, stdout=out, stderr=out)
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                if server.poll() is not None:
-                    raise SystemExit(f"the server exited ({server.returncode}); see {log}")
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise SystemExit(f"the server did not become healthy; see {log}")
-                time.sleep(0.2)
-            yield server
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
 
 
 # -- clients -----------------------------------------------------------------------------
@@ -355,9 +308,8 @@ def main() -> None:
             print(f"ingesting {docs} ...", flush=True)
             print(f"  ingest took {ingest(docs, env):.1f} s (fake Cohere embeddings)")
             fake.reset()
-            port = free_port()
-            base_url = f"http://127.0.0.1:{port}"
-            with served(env, port, workdir / "server.log") as server:
+            with serving(env, workdir / "server.log", cwd=workdir, timeout=120) as served:
+                server, base_url = served.process, served.url
                 rss_start = rss_kib(server.pid)
                 summary: dict[str, Any] = {
                     "book": args.book,

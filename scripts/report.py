@@ -20,7 +20,6 @@ import math
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,13 +34,12 @@ from benchmark import (  # scripts/benchmark.py, beside this file
     CORPUS,
     EVAL,
     LARGE,
-    PROVIDER_ENV,
     RECALL_BOOK,
     bench_ingest,
     data_dir,
-    free_port,
     query_pool,
 )
+from serving import clean_env, serving  # scripts/serving.py, beside this file
 
 from bookrag import __version__
 from bookrag.comparison import Configuration, Run, configurations, run_all
@@ -89,47 +87,22 @@ def machine() -> dict[str, Any]:
 
 
 @contextmanager
-def serving(book: str, work: Path) -> Iterator[httpx.Client]:
+def serving_book(book: str, work: Path) -> Iterator[httpx.Client]:
     """`bookrag serve` on the book's index in a clean environment (no model providers)."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(PROVIDER_ENV)}
-    env["BOOKRAG_DATA_DIR"] = str(data_dir(work, book))
-    exe = Path(sys.executable).with_name("bookrag")
-    command = [str(exe), "serve", "--host", "127.0.0.1", "--port", str(port)]
-    with (work / f"serve-{book}.log").open("w") as log:
-        server = subprocess.Popen(command, env=env, cwd=work, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-                _wait_healthy(server, client, log.name)
-                yield client
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
-
-
-def _wait_healthy(server: subprocess.Popen[bytes], client: httpx.Client, log: str) -> None:
-    started = time.perf_counter()
-    while time.perf_counter() - started < 300:
-        if server.poll() is not None:
-            raise RuntimeError(f"server exited ({server.returncode}); see {log}")
-        try:
-            if client.get("/health").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"server not healthy after 300 s; see {log}")
+    # A benchmark is one client: lift the per-client rate limit.
+    env = clean_env(BOOKRAG_DATA_DIR=str(data_dir(work, book)), BOOKRAG_RATE_LIMIT="1000000")
+    with (
+        serving(env, work / f"serve-{book}.log", cwd=work) as server,
+        httpx.Client(base_url=server.url, timeout=60) as client,
+    ):
+        yield client
 
 
 def bench_routes(book: str, work: Path, requests: int) -> list[dict[str, Any]]:
     """p50/p95/max of sequential POST /search and POST /chat on one book."""
     pool = query_pool(book)
     rows = []
-    with serving(book, work) as client:
+    with serving_book(book, work) as client:
         for route in ROUTES:
             for q in pool[:WARMUP]:
                 client.post(route, json=_body(route, q))
