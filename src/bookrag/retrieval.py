@@ -99,7 +99,10 @@ class Retriever:
             except UpstreamError as exc:
                 log.warning("query embedding failed, searching lexically: %s", exc.message)
                 degraded = True
-        hits = self.store.search(query, max(CANDIDATES, limit * 8), dense)
+        # Reranking reorders the candidates anyway; without it, more of them let a page's
+        # second-best section count.
+        wanted = RERANK_CANDIDATES if self.reranker is not None else CANDIDATES
+        hits = self.store.search(query, max(wanted, limit * 8), dense)
         terms = query_terms(self.store, query)
         scored = [(h, h.score) for h in hits]
         reranked = False

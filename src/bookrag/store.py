@@ -268,6 +268,13 @@ class BookStore:
             )
         self._sparse_index = self._dense = None
 
+    def chunk_count(self) -> int:
+        """How many chunk points there are."""
+        with self._errors():
+            return self.client.count(
+                self.collection, count_filter=models.Filter(must=[_kind("chunk")]), exact=True
+            ).count
+
     def chunk_sources(self) -> set[str]:
         """The source of every chunk point (to find chunks a crash left without a record)."""
         return {
