@@ -198,6 +198,21 @@ def test_a_rate_limited_question_says_when_to_retry(page: Page) -> None:
     expect(page.get_by_role("alert")).to_contain_text("try again in 17 seconds")
 
 
+def test_an_error_event_answering_a_refused_stream_is_shown(page: Page) -> None:
+    # What /stream-chat sends for a refused question: the status, and one error event.
+    page.route(
+        "**/stream-chat",
+        lambda route: route.fulfill(
+            status=503,
+            headers={"Content-Type": "text/event-stream", "Retry-After": "5"},
+            body='data: {"error": "the server is busy answering other readers", "done": true}\n\n',
+        ),
+    )
+    open_panel(page)
+    ask(page, RAIN_QUESTION)
+    expect(page.get_by_role("alert")).to_contain_text("busy answering other readers")
+
+
 def test_html_in_an_answer_is_shown_as_text_and_never_run(page: Page) -> None:
     attack = "<img src=x onerror=window.__pwned=1>"
     answer = (

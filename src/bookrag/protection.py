@@ -20,12 +20,22 @@ GENERATION_PATHS = frozenset({"/chat", "/stream-chat", "/translate"})
 LIMITED_PATHS = GENERATION_PATHS | {"/search"}
 
 
-async def send_json(
-    send: Send, status: int, body: dict[str, object], headers: dict[str, str]
+STREAM_PATH = "/stream-chat"
+
+
+async def send_error(
+    scope: Scope, send: Send, status: int, body: dict[str, object], headers: dict[str, str]
 ) -> None:
-    """Answer with a small JSON error body, before the app has run."""
-    payload = json.dumps({"success": False, **body}).encode()
-    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+    """Refuse a request before the app has run: a small JSON error body or, on the streaming
+    route, the contract's error event, which a client that reads only `data:` lines sees."""
+    if scope.get("path") == STREAM_PATH:
+        event = {"error": body["error"], "done": True}
+        payload = f"data: {json.dumps(event)}\n\n".encode()
+        kind = b"text/event-stream; charset=utf-8"
+    else:
+        payload = json.dumps({"success": False, **body}).encode()
+        kind = b"application/json"
+    raw = [(b"content-type", kind), (b"content-length", str(len(payload)).encode())]
     raw += [(k.lower().encode(), v.encode()) for k, v in headers.items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": payload})
@@ -45,7 +55,7 @@ class BodyLimit:
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._reject(send)
+            await self._reject(scope, send)
             return
         # No (or a false) length: read up to the limit before handing the body on.
         chunks: list[bytes] = []
@@ -59,16 +69,16 @@ class BodyLimit:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                await self._reject(send)
+                await self._reject(scope, send)
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
         await self.app(scope, _replay([body], receive), send)
 
-    async def _reject(self, send: Send) -> None:
+    async def _reject(self, scope: Scope, send: Send) -> None:
         limit = f"{self.max_bytes // 1024} KiB" if self.max_bytes >= 1024 else f"{self.max_bytes} B"
-        await send_json(send, 413, {"error": f"request body is larger than {limit}"}, {})
+        await send_error(scope, send, 413, {"error": f"request body is larger than {limit}"}, {})
 
 
 def _replay(messages: list[Message], then: Receive | None = None) -> Receive:
@@ -152,7 +162,7 @@ class RateLimit:
         reset = self.limiter.get_window_stats(self.item, client).reset_time
         wait = max(1, math.ceil(reset - time.time()))
         body = {"error": f"too many requests; try again in {wait} seconds", "retry_after": wait}
-        await send_json(send, 429, body, {"Retry-After": str(wait)})
+        await send_error(scope, send, 429, body, {"Retry-After": str(wait)})
 
 
 class GenerationGate:
@@ -183,7 +193,8 @@ class GenerationGate:
         if not acquired:
             retry = max(1, math.ceil(self.wait))
             body = {"error": "the server is busy answering other readers; try again shortly"}
-            await send_json(send, 503, {**body, "retry_after": retry}, {"Retry-After": str(retry)})
+            headers = {"Retry-After": str(retry)}
+            await send_error(scope, send, 503, {**body, "retry_after": retry}, headers)
             return
         try:
             await self.app(scope, receive, send)

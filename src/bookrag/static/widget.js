@@ -196,7 +196,7 @@
       throw new Problem(`Can't reach the book's assistant at ${BACKEND}. Check your connection and try again.`);
     }
     if (res.ok) return res;
-    const payload = await res.json().catch(() => ({}));
+    const payload = errorBody(await res.text().catch(() => ""));
     if (res.status === 429) {
       const wait = retrySeconds(res.headers.get("Retry-After")) ?? payload.retry_after;
       const when = Number.isFinite(wait) ? `in ${wait} second${wait === 1 ? "" : "s"}` : "in a moment";
@@ -204,6 +204,19 @@
     }
     const detail = [payload.error, payload.detail].find((v) => typeof v === "string");
     throw new Problem(detail || `The service answered HTTP ${res.status}.`);
+  }
+
+  // An error is JSON, or (from /stream-chat) one `data:` event holding the same JSON.
+  function errorBody(text) {
+    for (const candidate of [text, ...text.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6))]) {
+      try {
+        const value = JSON.parse(candidate);
+        if (value && typeof value === "object") return value;
+      } catch {
+        // not this one
+      }
+    }
+    return {};
   }
 
   function retrySeconds(header) {
