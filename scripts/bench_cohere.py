@@ -45,10 +45,10 @@ from serving import PROVIDER_ENV, clean_env, serving  # noqa: E402
 
 from bookrag.comparison import configurations, run_all  # noqa: E402
 from bookrag.config import Settings, load_settings  # noqa: E402
+from bookrag.connection import open_store  # noqa: E402
 from bookrag.evaluation import load_questions, summarise  # noqa: E402
 from bookrag.ingest import IngestReport, ingest, site_config  # noqa: E402
 from bookrag.services import build_providers  # noqa: E402
-from bookrag.store import open_store  # noqa: E402
 from fakes import FakeCohere  # noqa: E402
 
 SHARED = ROOT.parent / "shared"

@@ -32,9 +32,9 @@ sys.path.insert(0, str(ROOT / "tests"))  # the fake Cohere server lives with the
 
 from bookrag.api import create_app  # noqa: E402
 from bookrag.config import load_settings  # noqa: E402
+from bookrag.connection import open_store  # noqa: E402
 from bookrag.ingest import ingest, site_config  # noqa: E402
 from bookrag.services import build_providers  # noqa: E402
-from bookrag.store import open_store  # noqa: E402
 from fakes import FakeCohere  # noqa: E402
 from fakes.cohere import Reply  # noqa: E402
 

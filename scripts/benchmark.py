@@ -29,9 +29,9 @@ import httpx
 from serving import clean_env, serving
 
 from bookrag.config import load_settings
+from bookrag.connection import open_store
 from bookrag.ingest import ingest, site_config
 from bookrag.retrieval import search
-from bookrag.store import open_store
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 CORPUS = SHARED / "corpus"

@@ -44,11 +44,11 @@ from serving import clean_env, serving  # scripts/serving.py, beside this file
 from bookrag import __version__
 from bookrag.comparison import Configuration, Run, configurations, run_all
 from bookrag.config import load_settings
+from bookrag.connection import open_store
 from bookrag.evaluation import EvalQuestion, load_questions, summarise
 from bookrag.ingest import ingest, site_config
 from bookrag.retrieval import Retriever
 from bookrag.services import Providers, build_providers
-from bookrag.store import open_store
 
 ROOT = Path(__file__).resolve().parents[1]
 WARMUP = 20

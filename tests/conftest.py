@@ -10,8 +10,9 @@ from fastapi.testclient import TestClient
 
 from bookrag.api import create_app
 from bookrag.config import Settings, load_settings
+from bookrag.connection import open_store
 from bookrag.ingest import ingest, site_config
-from bookrag.store import BookStore, open_store
+from bookrag.store import BookStore
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DOCS = ROOT / "sample-book" / "docs"

@@ -18,12 +18,12 @@ from fastapi.testclient import TestClient
 
 from bookrag.api import create_app
 from bookrag.config import Settings, load_settings
+from bookrag.connection import open_store
 from bookrag.errors import IndexMismatch
 from bookrag.generation import SYSTEM
 from bookrag.ingest import ingest, site_config
 from bookrag.providers import Embedder
 from bookrag.services import build_providers
-from bookrag.store import open_store
 from fakes import FakeCohere, FakeOpenAI
 
 RAIN_PAGE = "https://pocket-weather.example.org/docs/sensors/rain-wind"

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from bookrag.comparison import configurations, run_all
 from bookrag.config import Settings, load_settings
+from bookrag.connection import open_store
 from bookrag.eval_command import eval_command
 from bookrag.evaluation import (
     EvalQuestion,
@@ -33,7 +34,7 @@ from bookrag.evaluation import (
 from bookrag.ingest import ingest, site_config
 from bookrag.retrieval import Passage
 from bookrag.services import build_providers
-from bookrag.store import BookStore, open_store
+from bookrag.store import BookStore
 from fakes import FakeCohere
 
 SITE = "https://pocket-weather.example.org/docs"

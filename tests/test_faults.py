@@ -39,10 +39,11 @@ from qdrant_client import models
 from bookrag.api import create_app
 from bookrag.chunking import chunk_page
 from bookrag.config import load_settings
+from bookrag.connection import open_store
 from bookrag.errors import ConfigError
 from bookrag.ingest import ingest, site_config
 from bookrag.loader import SkipPage, discover, load_page, read_source
-from bookrag.store import BookStore, open_store
+from bookrag.store import BookStore
 from fakes import FakeCohere
 from fakes.cohere import Reply
 

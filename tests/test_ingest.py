@@ -11,10 +11,11 @@ from typer.testing import CliRunner
 
 from bookrag.cli import app
 from bookrag.config import Settings
+from bookrag.connection import open_store
 from bookrag.errors import DocsNotFound, IndexLocked
 from bookrag.ingest import ingest, site_config
 from bookrag.retrieval import search
-from bookrag.store import BookStore, open_store
+from bookrag.store import BookStore
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ def test_index_ranks_like_qdrant_sparse_search(indexed_store: BookStore, query: 
     qdrant = indexed_store.client.query_points(
         indexed_store.collection, query=vector, using=SPARSE, limit=10
     ).points
-    ours = indexed_store._index().top(vector, 10)
+    ours = indexed_store.local.sparse().top(vector, 10)
     assert [p_id for p_id, _ in ours] == [str(p.id) for p in qdrant]
     assert [round(score, 4) for _, score in ours] == [round(p.score, 4) for p in qdrant]
 

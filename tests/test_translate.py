@@ -287,7 +287,7 @@ def test_translation_is_the_indexed_page_with_only_its_prose_changed(
     settings = settings_for(fake, tmp_path, docs)
     with serve(settings, fake) as client:
         translated = translate(client, RAIN).json()["translation"]
-    from bookrag.store import open_store
+    from bookrag.connection import open_store
 
     store = open_store(settings)
     try:

@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from bookrag import __version__
 from bookrag.answering import Book, answer, ask_question, stream_answer
 from bookrag.config import Settings, load_settings
+from bookrag.connection import open_store
 from bookrag.errors import (
     BookragError,
     IndexMismatch,
@@ -50,7 +51,7 @@ from bookrag.schemas import (
     TranslateRequest,
 )
 from bookrag.services import Providers, build_providers
-from bookrag.store import BookStore, open_store
+from bookrag.store import BookStore
 from bookrag.translation import Translation, Translator
 from bookrag.web import router as web_router
 

@@ -18,12 +18,13 @@ from rich.table import Table
 
 from bookrag.answering import Book, answer, ask_question
 from bookrag.config import Settings, load_settings
+from bookrag.connection import open_store
 from bookrag.deploy import DEFAULT_QUESTION, all_passed, check_deploy, render_table
 from bookrag.errors import BookragError, ConfigError, StoreUnavailable
 from bookrag.eval_command import eval_command
 from bookrag.ingest import IngestReport, ingest, site_config
 from bookrag.services import Providers, build_providers
-from bookrag.store import BookStore, open_store
+from bookrag.store import BookStore
 from bookrag.translation import Translation, Translator
 
 app = typer.Typer(

@@ -18,6 +18,7 @@ from rich.table import Table
 from bookrag.chunking import BREADCRUMB_SEPARATOR
 from bookrag.comparison import Run, configurations, run_all
 from bookrag.config import load_settings
+from bookrag.connection import open_store
 from bookrag.errors import BookragError, ConfigError
 from bookrag.evaluation import (
     METRICS,
@@ -30,7 +31,6 @@ from bookrag.evaluation import (
     summarise,
 )
 from bookrag.services import build_providers
-from bookrag.store import open_store
 
 _METRIC_LABELS = {
     "recall@1": "R@1",

@@ -31,29 +31,23 @@ only) and `schema`; points built by two embedding models are never mixed in one 
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
-import os
-import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
-from qdrant_client.hybrid.fusion import reciprocal_rank_fusion
 
 from bookrag import lexical
 from bookrag.chunking import Chunk
-from bookrag.config import Settings
-from bookrag.dense_index import DenseIndex
-from bookrag.errors import IndexLocked, StoreUnavailable
+from bookrag.errors import StoreUnavailable
 from bookrag.loader import Page
+from bookrag.local_search import LocalSearch
 from bookrag.sparse_index import SparseIndex
 
 SPARSE = "bm25"
@@ -126,9 +120,7 @@ class BookStore:
         self.collection = collection
         self.embedded = embedded
         self._release = release
-        self._sparse_index: SparseIndex | None = None  # embedded mode only
-        self._dense: DenseIndex | None = None
-        self._index_lock = threading.Lock()
+        self.local = LocalSearch(self._sparse_vectors, self._dense_vectors)  # embedded mode
         self._term_df: dict[int, int] | None = None
         self._loaded_at = 0.0
         self._chunk_total = 0
@@ -179,7 +171,7 @@ class BookStore:
         with self._errors():
             self.client.delete_collection(self.collection)
         self._term_df = None
-        self._sparse_index = self._dense = None
+        self.local.invalidate()
 
     def ping(self) -> bool:
         """True if the store answers right now."""
@@ -252,7 +244,7 @@ class BookStore:
             )
             self.client.delete(self.collection, models.FilterSelector(filter=stale), wait=True)
             self.client.upsert(self.collection, [record], wait=True)
-        self._sparse_index = self._dense = None  # rebuilt from the stored vectors when next needed
+        self.local.invalidate()
 
     def remove_page(self, source: str) -> None:
         """Delete a page's chunks, then its record (a crash between leaves the record, so
@@ -266,7 +258,7 @@ class BookStore:
             self.client.delete(
                 self.collection, models.PointIdsList(points=[page_id(source)]), wait=True
             )
-        self._sparse_index = self._dense = None
+        self.local.invalidate()
 
     def chunk_count(self) -> int:
         """How many chunk points there are."""
@@ -311,7 +303,7 @@ class BookStore:
         self._term_df = dict(df)
         self._chunk_total = len(vectors)
         if self.embedded:
-            self._sparse_index = SparseIndex(vectors)
+            self.local.use_sparse(SparseIndex(vectors))
 
     def _sparse_vectors(self) -> Iterator[tuple[str, models.SparseVector]]:
         """Every chunk's id and BM25 vector."""
@@ -382,20 +374,8 @@ class BookStore:
     def _search_embedded(
         self, vector: models.SparseVector, limit: int, dense: list[float] | None
     ) -> list[Hit]:
-        """The same ranking in local mode, served by `SparseIndex` and `DenseIndex` over the
-        stored vectors, fused by qdrant-client's own RRF."""
-        ranked = [
-            models.ScoredPoint(id=point_id, version=0, score=score)
-            for point_id, score in self._index().top(vector, limit)
-        ]
-        if dense is not None:
-            dense_ranked = [
-                models.ScoredPoint(id=point_id, version=0, score=score)
-                for point_id, score in self._dense_index().top(dense, limit)
-            ]
-            ranked = reciprocal_rank_fusion(
-                [dense_ranked, ranked] if ranked else [dense_ranked], limit
-            )
+        """The same ranking in local mode, from `LocalSearch`, with payloads fetched once."""
+        ranked = self.local.rank(vector, limit, dense)
         if not ranked:
             return []
         with self._errors():
@@ -405,36 +385,18 @@ class BookStore:
             Hit(str(p.id), p.score, payloads[str(p.id)]) for p in ranked if str(p.id) in payloads
         ]
 
-    def _index(self) -> SparseIndex:
-        index = self._sparse_index
-        if index is None:
-            with self._index_lock:  # one build, however many first requests arrive at once
-                index = self._sparse_index
-                if index is None:
-                    index = self._sparse_index = SparseIndex(self._sparse_vectors())
-        return index
-
-    def _dense_index(self) -> DenseIndex:
-        index = self._dense
-        if index is None:
-            with self._index_lock:
-                index = self._dense
-                if index is None:
-                    index = self._dense = DenseIndex(self._dense_vectors())
-        return index
-
     def warm(self) -> None:
         """Build the embedded mode's in-memory indexes now rather than on the first query."""
         fingerprint = self.fingerprint() if self.embedded else None
         if fingerprint is not None:
-            self._index()
+            self.local.sparse()
             if fingerprint.dense_model:
-                self._dense_index()
+                self.local.dense()
 
     def document_frequencies(self, term_ids: Iterable[int]) -> tuple[dict[int, int], int]:
         """How many chunks contain each term, and how many chunks there are."""
         if self.embedded:
-            index = self._index()
+            index = self.local.sparse()
             return {t: index.document_frequency(t) for t in term_ids}, len(index)
         if self._term_df is None or time.monotonic() - self._loaded_at > STATISTICS_TTL:
             self._load_statistics()  # another process may have re-ingested the book
@@ -501,45 +463,3 @@ class BookStore:
 
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-
-
-class _IndexLock:
-    """An exclusive lock on the embedded index folder, held for the life of the store."""
-
-    def __init__(self, path: Path) -> None:
-        path.mkdir(parents=True, exist_ok=True)
-        self._file: IO[str] = open(path / "bookrag.lock", "w")  # noqa: SIM115
-        try:
-            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._file.close()
-            raise IndexLocked(
-                f"the embedded index in {path} is in use by another bookrag process; "
-                "stop it first, or run a Qdrant server (set QDRANT_URL) so several "
-                "processes can share one index"
-            ) from None
-        self._file.write(str(os.getpid()))
-        self._file.flush()
-
-    def release(self) -> None:
-        self._file.close()
-
-
-def open_store(settings: Settings) -> BookStore:
-    """Connect to the configured Qdrant (embedded by default); no collection is created."""
-    if settings.embedded:
-        lock = _IndexLock(settings.index_path)
-        try:
-            client = QdrantClient(path=str(settings.index_path))
-        except Exception:
-            lock.release()
-            raise
-        return BookStore(client, settings.collection_name, embedded=True, release=lock.release)
-    api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
-    client = QdrantClient(
-        url=settings.qdrant_url,
-        api_key=api_key,
-        timeout=settings.qdrant_timeout,
-        check_compatibility=False,  # constructors do no I/O; the first call finds out
-    )
-    return BookStore(client, settings.collection_name, embedded=False)

@@ -1,0 +1,57 @@
+"""Open the configured index: the embedded store (one process, guarded by a file lock) or a
+Qdrant server or cluster."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+from typing import IO
+
+from qdrant_client import QdrantClient
+
+from bookrag.config import Settings
+from bookrag.errors import IndexLocked
+from bookrag.store import BookStore
+
+
+class _IndexLock:
+    """An exclusive lock on the embedded index folder, held for the life of the store."""
+
+    def __init__(self, path: Path) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        self._file: IO[str] = open(path / "bookrag.lock", "w")  # noqa: SIM115
+        try:
+            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._file.close()
+            raise IndexLocked(
+                f"the embedded index in {path} is in use by another bookrag process; "
+                "stop it first, or run a Qdrant server (set QDRANT_URL) so several "
+                "processes can share one index"
+            ) from None
+        self._file.write(str(os.getpid()))
+        self._file.flush()
+
+    def release(self) -> None:
+        self._file.close()
+
+
+def open_store(settings: Settings) -> BookStore:
+    """Connect to the configured Qdrant (embedded by default); no collection is created."""
+    if settings.embedded:
+        lock = _IndexLock(settings.index_path)
+        try:
+            client = QdrantClient(path=str(settings.index_path))
+        except Exception:
+            lock.release()
+            raise
+        return BookStore(client, settings.collection_name, embedded=True, release=lock.release)
+    api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
+    client = QdrantClient(
+        url=settings.qdrant_url,
+        api_key=api_key,
+        timeout=settings.qdrant_timeout,
+        check_compatibility=False,  # constructors do no I/O; the first call finds out
+    )
+    return BookStore(client, settings.collection_name, embedded=False)
