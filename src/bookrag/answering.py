@@ -17,7 +17,7 @@ import anyio
 
 from bookrag import lexical
 from bookrag.config import Settings
-from bookrag.errors import InvalidRequest, PageNotFound, RetryableUpstreamError, UpstreamError
+from bookrag.errors import InvalidRequest, PageNotFound, UpstreamError
 from bookrag.extractive import extractive_answer
 from bookrag.generation import answer_prompt, documents, rewrite_prompt, to_answer
 from bookrag.models import Answer, Question, Turn
@@ -197,17 +197,13 @@ async def _stream_with_retries(book: Book, prompt: ChatPrompt) -> AsyncIterator[
                 yield item
             return
         except UpstreamError as exc:
-            book.policy.failed("chat stream")
-            if sent_text:
+            if sent_text:  # the reader has part of an answer: no silent second one
+                book.policy.failed("chat stream")
                 raise
-            delay = (
-                book.policy.next_delay(attempt, exc, time.monotonic() - started)
-                if isinstance(exc, RetryableUpstreamError)
-                else None
-            )
-            if delay is None:
+            try:
+                delay = book.policy.after_failure("chat stream", exc, attempt, started)
+            except UpstreamError:
                 raise _FailedBeforeText(exc) from exc
-            log.warning("chat stream failed (%s); retrying in %.1fs", exc.message, delay)
             await anyio.sleep(delay)
             attempt += 1
 

@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from bookrag.models import Answer, Citation
+from bookrag.models import Answer, Citation, Citations
 from bookrag.retrieval import Passage, QueryTerms
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9`*\[(\"'])")
@@ -28,32 +28,22 @@ def extractive_answer(
 ) -> Answer:
     """Quote the best sentences of `passages` (the first passage may be the selection)."""
     quotes = best_quotes(passages, terms, selection)
-    numbers: dict[str, int] = {}
-    citations: list[Citation] = []
+    cited = Citations()
     lines = [DEGRADED_HEADER if degraded else HEADER, ""]
     for quote in quotes:
         passage = quote.passage
-        number = numbers.setdefault(passage.url, len(numbers) + 1)
+        number = cited.add(passage.url, passage.title, passage.section, quote.text)
         if "\n" in quote.text:  # a code excerpt keeps its own lines and fences
             lines += [quote.text, f"[{number}]", ""]
         else:
             lines += [f"> {quote.text} [{number}]", ""]
-        citations.append(
-            Citation(
-                number=number,
-                url=passage.url,
-                title=passage.title,
-                section=passage.section,
-                quote=quote.text,
-            )
-        )
     lines.append("Sources:")
-    by_url = {c.url: c for c in citations}
-    lines += [f"[{n}] {_label(by_url[url])}: {url}" for url, n in numbers.items()]
+    by_url = {c.url: c for c in cited.items}
+    lines += [f"[{n}] {_label(by_url[url])}: {url}" for url, n in cited.numbers.items()]
     return Answer(
         answer="\n".join(lines),
-        sources=list(numbers),
-        citations=citations,
+        sources=cited.sources,
+        citations=cited.items,
         mode="extractive",
         extractive=True,
         degraded=degraded,

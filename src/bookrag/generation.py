@@ -7,8 +7,9 @@ instructions declare to be data, never instructions.
 
 from __future__ import annotations
 
+from bookrag import lexical
 from bookrag.extractive import best_sentence
-from bookrag.models import Answer, Citation, Question
+from bookrag.models import Answer, Citations, Question
 from bookrag.providers import ChatPrompt, Generation, SourceDocument
 from bookrag.retrieval import Passage, QueryTerms
 
@@ -72,38 +73,23 @@ def to_answer(
 ) -> Answer:
     """The model's answer, with `sources` and `citations` taken from its own citations."""
     by_id = {d.id: d for d in docs}
-    numbers: dict[str, int] = {}
-    citations: list[Citation] = []
+    cited = Citations()
     for span in generation.citations:
+        # The quote is the source sentence closest to what the answer says there.
+        span_terms = QueryTerms(
+            weights={**terms.weights, **dict.fromkeys(lexical.terms(span.text), 1.0)},
+            in_book=terms.in_book,
+        )
         for doc_id in span.document_ids:
             doc = by_id.get(doc_id)
             if doc is None or not doc.url:
                 continue
-            number = numbers.setdefault(doc.url, len(numbers) + 1)
-            span_terms = QueryTerms(
-                weights={**terms.weights, **{w: 1.0 for w in _words(span.text)}},
-                in_book=terms.in_book,
-            )
-            citations.append(
-                Citation(
-                    number=number,
-                    url=doc.url,
-                    title=doc.title,
-                    section=doc.section,
-                    quote=best_sentence(doc.text, span_terms),
-                    span=span.text,
-                )
-            )
+            quote = best_sentence(doc.text, span_terms)
+            cited.add(doc.url, doc.title, doc.section, quote, span=span.text)
     return Answer(
         answer=generation.text,
-        sources=list(numbers),
-        citations=citations,
+        sources=cited.sources,
+        citations=cited.items,
         mode="generative",
         extractive=False,
     )
-
-
-def _words(text: str) -> list[str]:
-    from bookrag import lexical
-
-    return lexical.terms(text)

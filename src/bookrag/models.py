@@ -28,6 +28,26 @@ class Citation(BaseModel):
     span: str | None = Field(None, description="the part of the answer this supports")
 
 
+class Citations:
+    """Citations numbered by section URL in order of first use; `sources` follow that order."""
+
+    def __init__(self) -> None:
+        self.numbers: dict[str, int] = {}
+        self.items: list[Citation] = []
+
+    def add(self, url: str, title: str, section: str, quote: str, span: str | None = None) -> int:
+        """Record a citation and return its number (shared by every quote of one section)."""
+        number = self.numbers.setdefault(url, len(self.numbers) + 1)
+        self.items.append(
+            Citation(number=number, url=url, title=title, section=section, quote=quote, span=span)
+        )
+        return number
+
+    @property
+    def sources(self) -> list[str]:
+        return list(self.numbers)
+
+
 class Answer(BaseModel):
     """The answer as `/chat` returns it (the contract's `answer` and `sources`, and more)."""
 

@@ -124,43 +124,41 @@ class RetryPolicy:
             return None
         return delay
 
+    def after_failure(
+        self, operation: str, exc: UpstreamError, attempt: int, started: float
+    ) -> float:
+        """Count a failed try; return how long to wait before the next, or raise `exc` when
+        it is not worth retrying or the budget is spent."""
+        self.failed(operation)
+        delay = (
+            self.next_delay(attempt, exc, time.monotonic() - started)
+            if isinstance(exc, RetryableUpstreamError)
+            else None
+        )
+        if delay is None:
+            raise exc
+        log.warning("%s failed (%s); retrying in %.1fs", operation, exc.message, delay)
+        return delay
+
     def call(self, operation: str, fn: Callable[[], T]) -> T:
         """Run `fn`, retrying retryable failures until the budget would be exceeded."""
-        started = time.monotonic()
-        attempt = 0
+        started, attempt = time.monotonic(), 0
         while True:
             try:
                 return fn()
-            except RetryableUpstreamError as exc:
-                self.failed(operation)
-                delay = self.next_delay(attempt, exc, time.monotonic() - started)
-                if delay is None:
-                    raise
-                log.warning("%s failed (%s); retrying in %.1fs", operation, exc.message, delay)
-                time.sleep(delay)
+            except UpstreamError as exc:
+                time.sleep(self.after_failure(operation, exc, attempt, started))
                 attempt += 1
-            except UpstreamError:
-                self.failed(operation)
-                raise
 
     async def acall(self, operation: str, fn: Callable[[], Awaitable[T]]) -> T:
         """The async twin of `call`."""
-        started = time.monotonic()
-        attempt = 0
+        started, attempt = time.monotonic(), 0
         while True:
             try:
                 return await fn()
-            except RetryableUpstreamError as exc:
-                self.failed(operation)
-                delay = self.next_delay(attempt, exc, time.monotonic() - started)
-                if delay is None:
-                    raise
-                log.warning("%s failed (%s); retrying in %.1fs", operation, exc.message, delay)
-                await asyncio.sleep(delay)
+            except UpstreamError as exc:
+                await asyncio.sleep(self.after_failure(operation, exc, attempt, started))
                 attempt += 1
-            except UpstreamError:
-                self.failed(operation)
-                raise
 
 
 def embed_all(
