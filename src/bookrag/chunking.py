@@ -9,7 +9,7 @@ carries its breadcrumb (page title › section › subsection).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from bookrag.loader import Page
@@ -78,18 +78,7 @@ def chunk_page(page: Page, max_tokens: int) -> list[Chunk]:
 
 
 def _pack(blocks: list[Block], budget: int) -> Iterator[str]:
-    current: list[str] = []
-    used = 0
-    for block in blocks:
-        for piece in _fit(block, budget):
-            size = count_tokens(piece)
-            if current and used + size > budget:
-                yield "\n\n".join(current)
-                current, used = [], 0
-            current.append(piece)
-            used += size
-    if current:
-        yield "\n\n".join(current)
+    return _greedy((piece for block in blocks for piece in _fit(block, budget)), budget, "\n\n")
 
 
 def _fit(block: Block, budget: int) -> Iterator[str]:
@@ -114,34 +103,28 @@ def _split_code(text: str, budget: int) -> Iterator[str]:
 
 
 def _group(units: list[str], budget: int, joiner: str) -> Iterator[str]:
+    """Units packed up to the budget; one that alone exceeds it is cut between words."""
+    pieces = (
+        piece
+        for unit in units
+        for piece in (
+            [unit] if count_tokens(unit) <= budget else _greedy(unit.split(" "), budget, " ")
+        )
+    )
+    return _greedy(pieces, budget, joiner)
+
+
+def _greedy(pieces: Iterable[str], budget: int, joiner: str) -> Iterator[str]:
+    """Join consecutive pieces while they fit the budget (a piece never exceeds it alone,
+    except a single word longer than the budget)."""
     current: list[str] = []
     used = 0
-    for unit in units:
-        size = count_tokens(unit)
-        if size > budget:  # a single over-long line or sentence: cut it by words
-            if current:
-                yield joiner.join(current)
-                current, used = [], 0
-            yield from _cut_words(unit, budget)
-            continue
+    for piece in pieces:
+        size = count_tokens(piece)
         if current and used + size > budget:
             yield joiner.join(current)
             current, used = [], 0
-        current.append(unit)
+        current.append(piece)
         used += size
     if current:
         yield joiner.join(current)
-
-
-def _cut_words(text: str, budget: int) -> Iterator[str]:
-    current: list[str] = []
-    used = 0
-    for word in text.split(" "):
-        size = count_tokens(word)
-        if current and used + size > budget:
-            yield " ".join(current)
-            current, used = [], 0
-        current.append(word)
-        used += size
-    if current:
-        yield " ".join(current)
