@@ -213,14 +213,19 @@ def bench_chat(client: httpx.Client, fake: TimedCohere, questions: list[str]) ->
 
 
 def bench_stream(
-    client: httpx.Client, fake: TimedCohere, questions: list[str], delay: float
+    client: httpx.Client, fake: TimedCohere, questions: list[str], delay: float, server_log: Path
 ) -> list[dict[str, Any]]:
-    """Sequential /stream-chat with the fake's chat held back by `delay`: first-token times."""
+    """Sequential /stream-chat with the fake's chat held back by `delay`: first-token times,
+    as the client sees them and as the server logs them (`first_token_ms`)."""
     beyond_delay, beyond_fake = [], []
-    for q in questions:
+    fake_share: dict[str, float] = {}  # request id -> ms spent inside the fake
+    for number, q in enumerate(questions):
         fake.delay("/v2/chat", delay)
         mark, started, first = len(fake.spans), time.perf_counter(), 0.0
-        with client.stream("POST", "/stream-chat", json={"question": q}) as response:
+        request_id = f"bench-{number}"
+        with client.stream(
+            "POST", "/stream-chat", json={"question": q}, headers={"X-Request-ID": request_id}
+        ) as response:
             for line in response.raise_for_status().iter_lines():
                 if not first and line.startswith('data: {"token"'):
                     first = time.perf_counter()
@@ -234,10 +239,26 @@ def bench_stream(
         in_fake += (chat.first_byte - chat.start) * 1000
         beyond_delay.append((first - started - delay) * 1000)
         beyond_fake.append((first - started) * 1000 - in_fake)
+        fake_share[request_id] = in_fake
+    # The server's own clock: from receiving the request to sending the first token event.
+    server_side = [
+        line["first_token_ms"] - fake_share[line["request_id"]]
+        for line in _access_lines(server_log)
+        if line.get("request_id") in fake_share and "first_token_ms" in line
+    ]
     return [
         summary(f"/stream-chat first token - fake delay ({delay * 1000:g} ms)", beyond_delay),
         summary("/stream-chat first token - time inside the fake", beyond_fake),
+        summary("  same, on the server's clock (access log)", server_side),
     ]
+
+
+def _access_lines(log: Path) -> list[dict[str, Any]]:
+    lines = []
+    for text in log.read_text().splitlines():
+        if text.startswith("{"):
+            lines.append(json.loads(text))
+    return lines
 
 
 def bench_quality(fake: TimedCohere, data_dir: Path) -> list[dict[str, Any]]:
@@ -295,7 +316,9 @@ def main() -> int:
             pool = chat.pop("generative")  # only these reach the chat model, and its delay
             print(f"3. timing {args.requests} POST /stream-chat ...", flush=True)
             streamed = [pool[i % len(pool)] for i in range(args.requests)] if pool else []
-            stream = bench_stream(client, fake, streamed, args.stream_delay)
+            stream = bench_stream(
+                client, fake, streamed, args.stream_delay, Path(tmp) / "serve.log"
+            )
         print("4. scoring retrieval on humanoid-textbook ...", flush=True)
         quality = bench_quality(fake, Path(tmp) / "humanoid")
     machine["load_average_after"] = os.getloadavg()

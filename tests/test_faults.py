@@ -852,6 +852,9 @@ def test_one_json_log_line_per_answer_with_its_timings_and_no_question_unless_as
         assert entry["mode"] == "generative" and entry["degraded"] is False
         assert entry["retrieval_ms"] > 0 and entry["generation_ms"] > 0
         assert entry["latency_ms"] >= entry["retrieval_ms"] + entry["generation_ms"]
+    # Time to first token: after retrieval, before the stream ends.
+    assert stream_line["retrieval_ms"] < stream_line["first_token_ms"] <= stream_line["latency_ms"]
+    assert "first_token_ms" not in line and "_started" not in line
     assert degraded_line["request_id"] == degraded.headers["x-request-id"]
     assert degraded_line["degraded"] is True and degraded_line["mode"] == "extractive"
     for entry in (line, stream_line, degraded_line):

@@ -32,7 +32,7 @@ from bookrag.errors import (
 from bookrag.ingest import ingest, site_config
 from bookrag.languages import language_table
 from bookrag.models import Answer, Question
-from bookrag.observability import Metrics, RequestLog
+from bookrag.observability import Metrics, RequestLog, mark_once
 from bookrag.origins import parse_origins
 from bookrag.protection import (
     GENERATION_PATHS,
@@ -337,6 +337,7 @@ def _add_routes(app: FastAPI) -> None:
             try:
                 async for item in stream_answer(book, question):
                     if isinstance(item, str):
+                        mark_once("first_token")  # time to first token, in the request log
                         yield {"data": json.dumps({"token": item, "done": False})}
                     else:
                         final = {"done": True, "response": item.model_dump_json()}

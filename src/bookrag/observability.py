@@ -24,6 +24,7 @@ access_log = logging.getLogger("bookrag.access")
 
 _request: ContextVar[dict[str, Any] | None] = ContextVar("bookrag_request", default=None)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_STARTED = "_started"  # the request's start, kept in its record but not logged
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
@@ -38,6 +39,14 @@ def timed(name: str) -> Iterator[None]:
         if record is not None:
             key = f"{name}_ms"
             record[key] = round(record.get(key, 0) + (time.perf_counter() - started) * 1000, 2)
+
+
+def mark_once(name: str) -> None:
+    """Record, the first time only, how long after the request's start `name` happened
+    (as `<name>_ms`), e.g. the first streamed token."""
+    record = _request.get()
+    if record is not None and f"{name}_ms" not in record:
+        record[f"{name}_ms"] = round((time.perf_counter() - record[_STARTED]) * 1000, 2)
 
 
 def note(**facts: Any) -> None:
@@ -94,10 +103,10 @@ class RequestLog:
             return
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        record: dict[str, Any] = {"request_id": request_id}
+        started = time.perf_counter()
+        record: dict[str, Any] = {"request_id": request_id, _STARTED: started}
         token = _request.set(record)
         status = 500
-        started = time.perf_counter()
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -124,7 +133,7 @@ class RequestLog:
                 "status": status,
                 "latency_ms": round(seconds * 1000, 2),
                 "client": self.client(scope),
-                **{k: v for k, v in record.items() if k != "request_id"},
+                **{k: v for k, v in record.items() if k not in ("request_id", _STARTED)},
             }
             if not self.log_questions:
                 line.pop("question", None)
