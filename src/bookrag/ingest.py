@@ -50,7 +50,9 @@ class _Writer:
     """Writes pages, embedding their chunks first in full batches across pages, so a book
     costs ceil(chunks / batch size) embed calls."""
 
-    def __init__(self, store: BookStore, embedder: Embedder | None, policy: RetryPolicy) -> None:
+    def __init__(
+        self, store: BookStore, embedder: Embedder | None, policy: RetryPolicy, exists: bool
+    ) -> None:
         self.store = store
         self.embedder = embedder
         self.policy = policy
@@ -58,7 +60,7 @@ class _Writer:
         self.texts: list[str] = []
         self.vectors: list[list[float]] = []
         # Pages wait until the collection exists (the first embeddings tell its dimension).
-        self.ready = embedder is None or store.fingerprint() is not None
+        self.ready = embedder is None or exists
 
     def add(self, page: Page, chunks: list[Chunk]) -> None:
         if self.embedder is None:
@@ -98,8 +100,11 @@ class _Writer:
             del self.texts[:count]
 
 
-def _prepare_collection(store: BookStore, embedder: Embedder | None, report: IngestReport) -> None:
-    """Drop an index built by another embedding model (or none), so vectors never mix."""
+def _prepare_collection(store: BookStore, embedder: Embedder | None, report: IngestReport) -> bool:
+    """Drop an index built by another embedding model (or none), so vectors never mix.
+
+    Returns whether the collection exists now (with an embedder, a missing one is created
+    once the first embeddings tell its dimension)."""
     wanted = embedder.model if embedder else None
     current = store.fingerprint()
     if current is not None and current.dense_model != wanted:
@@ -111,6 +116,8 @@ def _prepare_collection(store: BookStore, embedder: Embedder | None, report: Ing
         current = None
     if current is None and embedder is None:
         store.ensure_collection()
+        return True
+    return current is not None
 
 
 def pages_digest(page_hashes: dict[str, str]) -> str:
@@ -136,12 +143,12 @@ def ingest(
     if not docs_dir.is_dir():
         raise DocsNotFound(f"docs folder not found: {docs_dir}")
     report = IngestReport()
-    _prepare_collection(store, embedder, report)
-    known = store.page_hashes() if store.fingerprint() is not None else {}
+    exists = _prepare_collection(store, embedder, report)
+    known = store.page_hashes() if exists else {}
     files = discover(docs_dir)
     if on_start:
         on_start(len(files))
-    writer = _Writer(store, embedder, policy or RetryPolicy())
+    writer = _Writer(store, embedder, policy or RetryPolicy(), exists)
     seen: set[str] = set()
     for path in files:
         source = path.relative_to(docs_dir).as_posix()
@@ -170,9 +177,7 @@ def ingest(
         finally:
             if on_page:
                 on_page(source)
-    writer.finish()
-    if store.fingerprint() is None:  # nothing to embed: an empty book
-        store.ensure_collection()
+    writer.finish()  # also creates the collection of a book with nothing to embed
     for source in sorted(set(known) - seen):
         store.remove_page(source)
         report.removed.append(source)
