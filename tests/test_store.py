@@ -91,7 +91,7 @@ def test_term_statistics_count_the_chunks_holding_each_term(
     held: Counter[int] = Counter()
     chunks = 0
     for _, _, vector in store.engine.scroll(Where(kind="chunk"), False, SPARSE):
-        assert isinstance(vector, models.SparseVector)
+        assert isinstance(vector, lexical.SparseVector)
         held.update(vector.indices)
         chunks += 1
     terms = list(lexical.query_vector("rain gauge bucket voltage").indices)

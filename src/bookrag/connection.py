@@ -8,11 +8,8 @@ import os
 from pathlib import Path
 from typing import IO
 
-from qdrant_client import QdrantClient
-
 from bookrag.config import Settings
 from bookrag.engine_edge import EdgeEngine
-from bookrag.engine_server import ServerEngine
 from bookrag.errors import IndexLocked
 from bookrag.store import BookStore
 
@@ -50,6 +47,11 @@ def open_store(settings: Settings) -> BookStore:
             lock.release()
             raise
         return BookStore(engine, embedded=True, release=lock.release)
+    # Imported here: qdrant-client takes a second to import, which embedded mode never needs.
+    from qdrant_client import QdrantClient
+
+    from bookrag.engine_server import ServerEngine
+
     api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
     client = QdrantClient(
         url=settings.qdrant_url,

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from qdrant_client import models
+from bookrag.lexical import SparseVector
 
 SPARSE = "bm25"
 DENSE = "dense"
@@ -37,7 +37,7 @@ class StoredPoint:
 
     id: str
     payload: dict[str, Any]
-    sparse: models.SparseVector | None = None
+    sparse: SparseVector | None = None
     dense: list[float] | None = None
 
 
@@ -85,7 +85,7 @@ class Engine(Protocol):
         ...
 
     def query(
-        self, sparse: models.SparseVector | None, dense: list[float] | None, limit: int
+        self, sparse: SparseVector | None, dense: list[float] | None, limit: int
     ) -> list[Scored]:
         """BM25 alone, dense alone, or both fused by RRF (the same query a server runs)."""
         ...

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import qdrant_edge as edge
-from qdrant_client import models
 
 from bookrag.engine import DENSE, PAYLOAD_INDEXES, RRF_K, SPARSE, Scored, StoredPoint, Where
 from bookrag.errors import StoreUnavailable
+from bookrag.lexical import SparseVector
 
 _CONFIG_FILE = "edge_config.json"  # what Edge writes into every shard folder
 _BATCH = 1024
@@ -43,7 +43,7 @@ def _filter(where: Where) -> edge.Filter:
     return edge.Filter(must=must)
 
 
-def _sparse(vector: models.SparseVector) -> edge.SparseVector:
+def _sparse(vector: SparseVector) -> edge.SparseVector:
     return edge.SparseVector(list(vector.indices), list(vector.values))
 
 
@@ -175,7 +175,7 @@ class EdgeEngine:
                     yield (
                         str(record.id),
                         record.payload or {},
-                        models.SparseVector(indices=found.indices, values=found.values),
+                        SparseVector(found.indices, found.values),
                     )
                 else:
                     yield str(record.id), record.payload or {}, found
@@ -190,7 +190,7 @@ class EdgeEngine:
         return {str(r.id): r.payload or {} for r in found}
 
     def query(
-        self, sparse: models.SparseVector | None, dense: list[float] | None, limit: int
+        self, sparse: SparseVector | None, dense: list[float] | None, limit: int
     ) -> list[Scored]:
         stages = []
         if dense is not None:

@@ -47,9 +47,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from qdrant_client import models
-from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
-
 from bookrag import lexical
 from bookrag.chunking import Chunk
 from bookrag.engine import DENSE, SPARSE, Engine, Scored, StoredPoint, Where
@@ -112,7 +109,7 @@ class IndexStats:
 
 
 class BookStore:
-    """Reads and writes the book's collection; every engine error becomes `StoreUnavailable`."""
+    """Reads and writes the book's collection; the engines raise `StoreUnavailable`."""
 
     def __init__(
         self,
@@ -266,7 +263,7 @@ class BookStore:
         with self._errors():
             for _, _, vector in self.engine.scroll(Where(kind="chunk"), False, SPARSE):
                 chunks += 1
-                if isinstance(vector, models.SparseVector):
+                if isinstance(vector, lexical.SparseVector):
                     df.update(vector.indices)
             pages = self.engine.count(Where(kind="page"))
             meta = {
@@ -360,10 +357,10 @@ class BookStore:
     @staticmethod
     @contextmanager
     def _errors() -> Iterator[None]:
-        """Turn transport and server errors from Qdrant into `StoreUnavailable`."""
+        """Turn what the engines let through (a full disk, say) into `StoreUnavailable`."""
         try:
             yield
-        except (ResponseHandlingException, UnexpectedResponse, OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError) as exc:
             raise StoreUnavailable(
                 f"the vector store is unavailable ({type(exc).__name__})"
             ) from exc
