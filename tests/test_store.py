@@ -9,16 +9,18 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from qdrant_client import QdrantClient, models
 from typer.testing import CliRunner
 
 from bookrag import lexical
+from bookrag.api import create_app
 from bookrag.cli import app
 from bookrag.config import Settings
 from bookrag.connection import open_store
 from bookrag.engine import SPARSE, Where
 from bookrag.engine_edge import EdgeEngine
-from bookrag.errors import StoreUnavailable
+from bookrag.errors import IndexMismatch, StoreUnavailable
 from bookrag.ingest import ingest, site_config
 from bookrag.providers import InputType
 from bookrag.store import BookStore
@@ -201,3 +203,15 @@ def test_a_folder_that_is_not_an_index_is_named_not_misread(
     assert result.exit_code != 0 and str(folder) in result.output
     assert "Traceback" not in result.output
     assert all((folder / name).read_text() == text for name, text in files.items())
+
+
+def test_a_server_started_on_an_index_of_the_old_layout_says_what_to_run(
+    settings: Settings,
+) -> None:
+    write_old_layout(settings)
+    with (
+        pytest.raises(IndexMismatch, match=r"older bookrag.*bookrag ingest"),
+        TestClient(create_app(settings)),
+    ):
+        pass
+    assert (settings.index_path / "collection" / "book").is_dir()  # left for ingest to rebuild
