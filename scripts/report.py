@@ -369,7 +369,7 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         f"Measured {m['date']} with bookrag {m['bookrag']} on {m['cpu_model']} "
         f"({m['cpus']} CPUs, {m['memory_gib']} GiB RAM), Python {m['python']}, {m['os']}. "
-        "Embedded Qdrant (local mode); latency uses lexical retrieval and extractive answers "
+        "Embedded Qdrant (Qdrant Edge); latency uses lexical retrieval and extractive answers "
         "(no model keys). Regenerate with `.venv/bin/python scripts/report.py`.",
         "",
         "## Ingest",

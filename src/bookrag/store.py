@@ -368,8 +368,10 @@ class BookStore:
     def close(self) -> None:
         """Commit what was written, close the engine and give up the embedded index."""
         try:
-            self.commit()
-            self.engine.close()
+            try:
+                self.commit()
+            finally:
+                self.engine.close()
         finally:
             if self._release is not None:
                 self._release()
