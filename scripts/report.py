@@ -77,6 +77,7 @@ def machine() -> dict[str, Any]:
         "os": platform.platform(),
         "bookrag": __version__,
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "load_at_start": round(os.getloadavg()[0], 1),  # other work on the machine
     }
     cpuinfo, meminfo = Path("/proc/cpuinfo"), Path("/proc/meminfo")
     if cpuinfo.is_file():
@@ -368,7 +369,9 @@ def markdown(report: dict[str, Any]) -> str:
         "# bookrag benchmark",
         "",
         f"Measured {m['date']} with bookrag {m['bookrag']} on {m['cpu_model']} "
-        f"({m['cpus']} CPUs, {m['memory_gib']} GiB RAM), Python {m['python']}, {m['os']}. "
+        f"({m['cpus']} CPUs, {m['memory_gib']} GiB RAM), Python {m['python']}, {m['os']}; "
+        f"load average {m.get('load_at_start', '–')} at the start, {m.get('load_at_end', '–')} "
+        "at the end. "
         "Embedded Qdrant (Qdrant Edge); latency uses lexical retrieval and extractive answers "
         "(no model keys). Regenerate with `.venv/bin/python scripts/report.py`.",
         "",
@@ -661,6 +664,7 @@ def main() -> int:
         report["latency"] += bench_routes(book, work, args.requests)
     print("scoring the dev questions ...", flush=True)
     report["quality"] = bench_quality(work) if EVAL.is_file() and RECALL_BOOK in books else []
+    report["machine"]["load_at_end"] = round(os.getloadavg()[0], 1)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     (args.out / "report.md").write_text(markdown(report))
