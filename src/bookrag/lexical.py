@@ -1,4 +1,4 @@
-"""BM25 as sparse vectors, so Qdrant ranks lexically in local mode and on a cluster alike.
+"""BM25 as sparse vectors, so Qdrant ranks lexically in process (Edge) and on a cluster alike.
 
 A chunk's vector holds, per stemmed term, the BM25 term-frequency part
 `tf * (k1 + 1) / (tf + k1 * (1 - b + b * len / AVG_LEN))`; a query's vector holds 1.0 per
