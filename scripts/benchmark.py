@@ -33,7 +33,8 @@ from bookrag.connection import open_store
 from bookrag.ingest import ingest, site_config
 from bookrag.retrieval import search
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+# ../shared beside the checkout, or wherever SHARED_DIR says (e.g. from a git worktree)
+SHARED = Path(os.environ.get("SHARED_DIR") or Path(__file__).resolve().parents[2] / "shared")
 CORPUS = SHARED / "corpus"
 EVAL = SHARED / "eval" / "humanoid-textbook-dev.jsonl"
 BOOKS = {  # name -> docs folder inside the corpus

@@ -1,7 +1,7 @@
 """Generate the benchmark report: benchmarks/report.json, report.md and report.png.
 
     .venv/bin/python scripts/report.py [--skip-large] [--requests 200] [--out DIR]
-                                       [--work-dir DIR]
+                                       [--work-dir DIR] [--baseline CHECKOUT]
 
 On the three books of ../shared/corpus it measures (1) ingest throughput, cold and on an
 unchanged re-run, (2) p50/p95 latency of POST /search and POST /chat over HTTP against
@@ -9,6 +9,13 @@ unchanged re-run, (2) p50/p95 latency of POST /search and POST /chat over HTTP a
 quality on the humanoid-textbook dev questions with `bookrag.evaluation`: lexical, and
 dense, hybrid and hybrid+rerank too when COHERE_API_KEY is set. It records the machine it
 ran on. Without the corpus it says so and exits 0.
+
+(4) The embedded index, on robotics-course and agent-factory: cold ingest, unchanged re-run,
+re-ingest after one changed page, `bookrag serve` start to first /search answer, /search
+p50/p95, the server's RSS after the timed queries and the index's size on disk, plus
+page-level retrieval on the dev sets. With `--baseline CHECKOUT` (another checkout of
+bookrag with its own `.venv`, e.g. `git worktree add /tmp/base <commit>`) the same is
+measured on that code first, in the same run, and the report sets the two side by side.
 """
 
 from __future__ import annotations
@@ -19,7 +26,9 @@ import json
 import math
 import os
 import platform
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -47,7 +56,7 @@ from bookrag.config import load_settings
 from bookrag.connection import open_store
 from bookrag.evaluation import EvalQuestion, load_questions, summarise
 from bookrag.ingest import ingest, site_config
-from bookrag.retrieval import Retriever
+from bookrag.retrieval import Retriever, search
 from bookrag.services import Providers, build_providers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,6 +77,7 @@ def machine() -> dict[str, Any]:
         "os": platform.platform(),
         "bookrag": __version__,
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "load_at_start": round(os.getloadavg()[0], 1),  # other work on the machine
     }
     cpuinfo, meminfo = Path("/proc/cpuinfo"), Path("/proc/meminfo")
     if cpuinfo.is_file():
@@ -193,6 +203,151 @@ def _quality_row(run: Run) -> dict[str, Any]:
     }
 
 
+# -- the embedded index, before and after -----------------------------------------------------
+
+INDEX_BOOKS = ("robotics-course", "agent-factory")
+DEV_SETS = {"humanoid-textbook": EVAL, "agent-factory": EVAL.parent / "agent-factory-dev.jsonl"}
+INDEX_MEASURES = [  # (key, label, digits)
+    ("cold_s", "cold ingest (s)", 2),
+    ("unchanged_s", "unchanged re-run (s)", 3),
+    ("one_page_s", "re-ingest after one changed page (s)", 3),
+    ("first_answer_s", "serve start to first /search answer (s)", 2),
+    ("search_p50_ms", "/search p50 (ms)", 1),
+    ("search_p95_ms", "/search p95 (ms)", 1),
+    ("rss_mb", "server RSS after the queries (MB)", 0),
+    ("disk_mb", "index on disk (MB)", 1),
+]
+
+
+def copy_book(book: str, work: Path) -> Path:
+    """A writable copy of a book's docs folder and the site config beside it."""
+    source = CORPUS / BOOKS[book]
+    target = work / f"{book}-book" / "docs"
+    shutil.copytree(source, target)
+    for config in source.parent.glob("docusaurus.config.*"):
+        shutil.copy(config, target.parent)
+    return target
+
+
+def timed_ingest(book: str, work: Path, docs: Path) -> float:
+    """Seconds to open the embedded index, ingest `docs` and close it again."""
+    settings = load_settings(data_dir=data_dir(work, book), qdrant_url=None)
+    started = time.perf_counter()
+    store = open_store(settings)
+    try:
+        ingest(store, docs, site_config(docs, None, None), settings.chunk_tokens)
+    finally:
+        store.close()
+    return time.perf_counter() - started
+
+
+def disk_mb(folder: Path) -> float:
+    """Space the folder's files take on disk (allocated blocks, not apparent sizes)."""
+    used = sum(f.stat().st_blocks * 512 for f in folder.rglob("*") if f.is_file())
+    return round(used / 1e6, 1)
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 0)
+    return 0.0
+
+
+def bench_index(book: str, work: Path, requests: int) -> dict[str, Any]:
+    """One book: ingest cold, unchanged and after one changed page; then serve it."""
+    docs = copy_book(book, work)
+    row: dict[str, Any] = {"book": book}
+    row["cold_s"] = round(timed_ingest(book, work, docs), 3)
+    row["unchanged_s"] = round(timed_ingest(book, work, docs), 3)
+    page = sorted(docs.rglob("*.md"))[len(list(docs.rglob("*.md"))) // 2]
+    page.write_text(page.read_text() + "\n\nA sentence added to measure a re-ingest.\n")
+    row["one_page_s"] = round(timed_ingest(book, work, docs), 3)
+    pool = query_pool(book)
+    env = clean_env(BOOKRAG_DATA_DIR=str(data_dir(work, book)), BOOKRAG_RATE_LIMIT="1000000")
+    with (
+        serving(env, work / f"index-{book}.log", cwd=work) as server,
+        httpx.Client(base_url=server.url, timeout=60) as client,
+    ):
+        started = time.perf_counter()
+        first = client.post("/search", json={"query": pool[0], "limit": 5})
+        first.raise_for_status()
+        row["first_answer_s"] = round(server.startup_s + time.perf_counter() - started, 2)
+        for q in pool[1 : WARMUP + 1]:
+            client.post("/search", json={"query": q, "limit": 5}).raise_for_status()
+        times = []
+        for i in range(requests):
+            started = time.perf_counter()
+            client.post("/search", json={"query": pool[(WARMUP + 1 + i) % len(pool)], "limit": 5})
+            times.append((time.perf_counter() - started) * 1000)
+        times.sort()
+        row["search_p50_ms"] = round(statistics.median(times), 1)
+        row["search_p95_ms"] = round(times[math.ceil(0.95 * len(times)) - 1], 1)
+        row["rss_mb"] = rss_mb(server.process.pid)
+    row["disk_mb"] = disk_mb(data_dir(work, book) / "qdrant")
+    return row
+
+
+def bench_dev_retrieval(book: str, work: Path) -> dict[str, Any]:
+    """Page-level Recall@1/@5 and MRR@10 of `retrieval.search` on a book's dev questions."""
+    items = [json.loads(line) for line in DEV_SETS[book].read_text().splitlines() if line]
+    docs = CORPUS / BOOKS[book]
+    if not data_dir(work, book).exists():
+        timed_ingest(book, work, docs)
+    store = open_store(load_settings(data_dir=data_dir(work, book), qdrant_url=None))
+    r1 = r5 = rr = 0.0
+    try:
+        for item in items:
+            gold = {g["path"] for g in item["gold"]}
+            ranked = [p.source for p in search(store, item["question"], 10)]
+            rank = next((i for i, s in enumerate(ranked, 1) if s in gold), None)
+            r1 += rank == 1
+            r5 += rank is not None and rank <= 5
+            rr += 1 / rank if rank else 0.0
+    finally:
+        store.close()
+    n = len(items)
+    return {
+        "book": book,
+        "questions": n,
+        "recall@1": round(r1 / n, 3),
+        "recall@5": round(r5 / n, 3),
+        "mrr@10": round(rr / n, 3),
+    }
+
+
+def measure_index(work: Path, books: list[str], requests: int) -> dict[str, Any]:
+    """Everything the embedded index section reports, on the code this interpreter imports."""
+    work.mkdir(parents=True, exist_ok=True)
+    result: dict[str, Any] = {"books": [], "retrieval": []}
+    for book in (b for b in INDEX_BOOKS if b in books):
+        print(f"index: {book} ...", flush=True)
+        result["books"].append(bench_index(book, work, requests))
+    for book, questions in DEV_SETS.items():
+        if book in books and questions.is_file():
+            print(f"index: dev questions of {book} ...", flush=True)
+            result["retrieval"].append(bench_dev_retrieval(book, work))
+    return result
+
+
+def measure_baseline(checkout: Path, work: Path, books: list[str], requests: int) -> Any:
+    """`measure_index` run by another checkout's interpreter (so on its code)."""
+    out = work / "before.json"
+    command = [
+        str(checkout / ".venv" / "bin" / "python"),
+        str(Path(__file__).resolve()),
+        "--index-only",
+        str(out),
+        "--work-dir",
+        str(work / "before"),
+        "--requests",
+        str(requests),
+        *(["--skip-large"] if LARGE not in books else []),
+    ]
+    subprocess.run(command, check=True, cwd=checkout, env=clean_env())
+    return json.loads(out.read_text())
+
+
 # -- outputs ---------------------------------------------------------------------------------
 
 
@@ -214,8 +369,10 @@ def markdown(report: dict[str, Any]) -> str:
         "# bookrag benchmark",
         "",
         f"Measured {m['date']} with bookrag {m['bookrag']} on {m['cpu_model']} "
-        f"({m['cpus']} CPUs, {m['memory_gib']} GiB RAM), Python {m['python']}, {m['os']}. "
-        "Embedded Qdrant (local mode); latency uses lexical retrieval and extractive answers "
+        f"({m['cpus']} CPUs, {m['memory_gib']} GiB RAM), Python {m['python']}, {m['os']}; "
+        f"load average {m.get('load_at_start', '–')} at the start, {m.get('load_at_end', '–')} "
+        "at the end. "
+        "Embedded Qdrant (Qdrant Edge); latency uses lexical retrieval and extractive answers "
         "(no model keys). Regenerate with `.venv/bin/python scripts/report.py`.",
         "",
         "## Ingest",
@@ -257,10 +414,47 @@ def markdown(report: dict[str, Any]) -> str:
             for r in report["latency"]
         ],
     )
+    if report.get("index"):
+        lines += _index_markdown(report["index"])
     if report["quality"]:
         lines += _quality_markdown(report["quality"])
     lines += ["", "![latency, throughput and quality](report.png)", ""]
     return "\n".join(lines)
+
+
+def _index_markdown(index: dict[str, Any]) -> list[str]:
+    after, before = index["after"], index.get("before")
+    lines = ["", "## The embedded index", ""]
+    if before:
+        lines += [f"Before: {index['baseline']}; after: this version. Same run, same machine.", ""]
+    header = ["book", "measure", "before", "after", "before / after"] if before else []
+    rows = []
+    for row in after["books"]:
+        old: dict[str, Any] = next(
+            (b for b in (before or {}).get("books", []) if b["book"] == row["book"]), {}
+        )
+        for key, label, digits in INDEX_MEASURES:
+            now, then = row[key], old.get(key)
+            cells = [row["book"], label, f"{now:.{digits}f}"]
+            if before:
+                ratio = f"{then / now:.1f}×" if then is not None and now else "–"
+                then_cell = f"{then:.{digits}f}" if then is not None else "–"
+                cells = [row["book"], label, then_cell, cells[2], ratio]
+            rows.append(cells)
+    lines += _table(header or ["book", "measure", "value"], rows)
+    lines += ["", "Page-level retrieval on the dev questions (`retrieval.search`, lexical):", ""]
+    rows = []
+    for row in after["retrieval"]:
+        old = next((b for b in (before or {}).get("retrieval", []) if b["book"] == row["book"]), {})
+        versions: list[tuple[str, dict[str, Any]]] = [("before", old), ("after", row)]
+        for version, values in versions:
+            if values:
+                rows.append(
+                    [row["book"], version, row["questions"]]
+                    + [values[k] for k in ("recall@1", "recall@5", "mrr@10")]
+                )
+    lines += _table(["book", "code", "questions", "R@1", "R@5", "MRR@10"], rows)
+    return lines
 
 
 def _quality_markdown(quality: list[dict[str, Any]]) -> list[str]:
@@ -431,6 +625,10 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=200, help="timed requests per route")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks", help="report folder")
     parser.add_argument("--work-dir", type=Path, help="where indexes go (default: a temp dir)")
+    parser.add_argument(
+        "--baseline", type=Path, metavar="CHECKOUT", help="also measure the index on this code"
+    )
+    parser.add_argument("--index-only", type=Path, metavar="JSON", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not CORPUS.is_dir():
         print(f"report: corpus not found at {CORPUS}; nothing to measure.")
@@ -441,8 +639,18 @@ def main() -> int:
     if any(data_dir(work, b).exists() for b in books):
         print(f"report: {work} already holds an index; use a fresh --work-dir")
         return 2
+    if args.index_only:  # the baseline's half of a --baseline run
+        args.index_only.write_text(json.dumps(measure_index(work, books, args.requests)))
+        return 0
     report: dict[str, Any] = {"machine": machine(), "requests": args.requests}
     print("machine: " + ", ".join(f"{k}={v}" for k, v in report["machine"].items()), flush=True)
+    report["index"] = {}
+    if args.baseline:
+        print(f"index, before: the code in {args.baseline} ...", flush=True)
+        report["index"]["baseline"] = _describe(args.baseline)
+        report["index"]["before"] = measure_baseline(args.baseline, work, books, args.requests)
+    print("index, after: this code ...", flush=True)
+    report["index"]["after"] = measure_index(work / "after", books, args.requests)
     report["ingest"] = []
     for book in books:
         print(f"ingesting {book} ...", flush=True)
@@ -456,6 +664,7 @@ def main() -> int:
         report["latency"] += bench_routes(book, work, args.requests)
     print("scoring the dev questions ...", flush=True)
     report["quality"] = bench_quality(work) if EVAL.is_file() and RECALL_BOOK in books else []
+    report["machine"]["load_at_end"] = round(os.getloadavg()[0], 1)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     (args.out / "report.md").write_text(markdown(report))
@@ -463,6 +672,18 @@ def main() -> int:
     print(markdown(report))
     print(f"\nwrote {args.out}/report.json, report.md and report.png")
     return 0
+
+
+def _describe(checkout: Path) -> str:
+    """The checkout's commit, for the report."""
+    found = subprocess.run(
+        ["git", "-C", str(checkout), "log", "-1", "--format=%h %s"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    line = found.stdout.strip()
+    return f"commit {line[:60]}" if line else str(checkout)
 
 
 if __name__ == "__main__":

@@ -59,7 +59,7 @@ def serving(
                     raise RuntimeError(
                         f"bookrag serve not healthy after {timeout:.0f} s; see {log}"
                     )
-                time.sleep(0.2)
+                time.sleep(0.05)  # start-up time is reported to the tenth of a second
             yield Server(process, url, time.perf_counter() - started)
         finally:
             process.terminate()

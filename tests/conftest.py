@@ -1,4 +1,8 @@
-"""Shared fixtures: the sample book indexed into Qdrant's local mode in a temp folder."""
+"""Shared fixtures: the sample book indexed in a temp folder, on each engine.
+
+`store` runs a test twice: on Qdrant Edge (the embedded default) and on the server code path
+(`ServerEngine`: payload indexes, `query_points` with prefetch and fusion, the statistics
+point), with qdrant-client's local mode standing in for the Qdrant server."""
 
 from __future__ import annotations
 
@@ -7,10 +11,12 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from qdrant_client import QdrantClient
 
 from bookrag.api import create_app
 from bookrag.config import Settings, load_settings
 from bookrag.connection import open_store
+from bookrag.engine_server import ServerEngine
 from bookrag.ingest import ingest, site_config
 from bookrag.store import BookStore
 
@@ -43,9 +49,29 @@ def settings(tmp_path: Path) -> Settings:
     return load_settings(data_dir=tmp_path / "data")
 
 
-@pytest.fixture
-def store(settings: Settings) -> Iterator[BookStore]:
-    opened = open_store(settings)
+# qdrant-client's local mode ignores payload indexes, and says so once per process.
+LOCAL_MODE_INDEXES = "ignore:Payload indexes have no effect in the local Qdrant"
+ENGINES = ("edge", "server")
+
+
+def server_store(folder: Path, collection: str = "book") -> BookStore:
+    """The server code path on qdrant-client's local mode, standing in for a Qdrant server."""
+    return BookStore(ServerEngine(QdrantClient(path=str(folder)), collection), embedded=False)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("store") == "server":
+            item.add_marker(pytest.mark.filterwarnings(LOCAL_MODE_INDEXES))
+
+
+@pytest.fixture(params=ENGINES)
+def store(
+    request: pytest.FixtureRequest, settings: Settings, tmp_path: Path
+) -> Iterator[BookStore]:
+    edge = request.param == "edge"
+    opened = open_store(settings) if edge else server_store(tmp_path / "server")
     yield opened
     opened.close()
 

@@ -34,7 +34,6 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx2 import Response  # what Starlette's TestClient returns when httpx2 is installed
 from prometheus_client.parser import text_string_to_metric_families
-from qdrant_client import models
 
 from bookrag.api import create_app
 from bookrag.chunking import chunk_page
@@ -485,26 +484,11 @@ def published(docs: Path) -> dict[str, tuple[str, int]]:
     return expected
 
 
-def all_chunks(store: BookStore) -> list[dict[str, Any]]:
-    chunk_filter = models.Filter(
-        must=[models.FieldCondition(key="kind", match=models.MatchValue(value="chunk"))]
-    )
-    found: list[dict[str, Any]] = []
-    offset = None
-    while True:
-        points, offset = store.client.scroll(
-            store.collection, scroll_filter=chunk_filter, limit=1024, offset=offset
-        )
-        found.extend(p.payload or {} for p in points)
-        if offset is None:
-            return found
-
-
 def index_problems(store: BookStore, expected: dict[str, tuple[str, int]]) -> list[str]:
     """Every way the index differs from a complete ingest of the book, in words."""
     problems = []
     records = {p["source"]: p for p in store.pages()}
-    chunks = all_chunks(store)
+    chunks = store.chunks()
     per_page = Counter(c["source"] for c in chunks)
     if set(records) != set(expected):
         missing, extra = sorted(set(expected) - set(records)), sorted(set(records) - set(expected))
@@ -571,8 +555,9 @@ def ingest_env(data: Path) -> dict[str, str]:
 
 
 def index_written_at(data: Path) -> float:
-    storage = data / "qdrant" / "collection" / "book" / "storage.sqlite"
-    return storage.stat().st_mtime if storage.exists() else 0.0
+    """When a file of the embedded index last changed (0 before there is one)."""
+    shard = data / "qdrant" / "edge" / "book" / "segments"
+    return max((f.stat().st_mtime for f in shard.rglob("*") if f.is_file()), default=0.0)
 
 
 def test_ingest_killed_midway_then_rerun_leaves_a_consistent_index(
@@ -679,16 +664,19 @@ def test_chunks_of_a_removed_page_do_not_outlive_a_crash_during_its_removal(
     site = site_config(docs, None, None)
     ingest(store, docs, site, 350)
     (docs / "03-data" / "troubleshooting.md").unlink()
-    delete = store.client.delete
     deletes: list[object] = []
 
-    def die_on_the_second_delete(*args: Any, **kwargs: Any) -> Any:
-        deletes.append(args)
-        if len(deletes) == 2:
-            raise Killed
-        return delete(*args, **kwargs)
+    def dying(delete: Any) -> Any:
+        def die_on_the_second_delete(*args: Any, **kwargs: Any) -> Any:
+            deletes.append(args)
+            if len(deletes) == 2:
+                raise Killed
+            return delete(*args, **kwargs)
 
-    monkeypatch.setattr(store.client, "delete", die_on_the_second_delete)
+        return die_on_the_second_delete
+
+    for name in ("delete", "delete_ids"):  # by filter (the chunks), by id (the record)
+        monkeypatch.setattr(store.engine, name, dying(getattr(store.engine, name)))
     with pytest.raises(Killed):
         ingest(store, docs, site, 350)
     monkeypatch.undo()

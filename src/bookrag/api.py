@@ -208,6 +208,11 @@ def check_index(store: BookStore, providers: Providers) -> None:
     fingerprint = store.fingerprint()
     if fingerprint is None:
         store.ensure_collection()
+    elif fingerprint.outdated:
+        raise IndexMismatch(
+            "the index was written by an older bookrag: run `bookrag ingest DOCS_DIR` to "
+            "rebuild it (or start with --docs)"
+        )
     elif providers.embedder is not None and fingerprint.dense_model != providers.embedder.model:
         raise IndexMismatch(
             f"the index was built with {fingerprint.describe()}, but COHERE_EMBED_MODEL is "

@@ -21,24 +21,21 @@ from bookrag.evaluation import (
 from bookrag.pages import PageDirectory
 from bookrag.retrieval import Retriever
 from bookrag.services import Providers
-from bookrag.store import DENSE, BookStore, Hit
+from bookrag.store import BookStore, Hit, ranked
 
 
 class DenseOnlyStore(BookStore):
     """The same collection searched by its dense vectors alone, to compare retrievals."""
 
     def __init__(self, store: BookStore) -> None:
-        super().__init__(store.client, store.collection, store.embedded)
+        super().__init__(store.engine, store.embedded)
 
     def search(self, text: str, limit: int, dense: list[float] | None = None) -> list[Hit]:
         """Chunks ranked by cosine similarity to the query's embedding (none without one)."""
         if dense is None:
             return []
         with self._errors():
-            response = self.client.query_points(
-                self.collection, query=dense, using=DENSE, limit=limit, with_payload=True
-            )
-        return [Hit(str(p.id), p.score, p.payload or {}) for p in response.points]
+            return ranked(self.engine.query(None, dense, limit))
 
 
 @dataclass(frozen=True)

@@ -126,7 +126,7 @@ class Settings(BaseSettings):
 
     @property
     def embedded(self) -> bool:
-        """True when the index lives in this process (Qdrant local mode)."""
+        """True when the index lives in this process (Qdrant Edge)."""
         return self.qdrant_url is None
 
     @property

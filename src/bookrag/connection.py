@@ -1,5 +1,5 @@
-"""Open the configured index: the embedded store (one process, guarded by a file lock) or a
-Qdrant server or cluster."""
+"""Open the configured index: the embedded Qdrant Edge shard (one process, guarded by a file
+lock) or a Qdrant server or cluster."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ import os
 from pathlib import Path
 from typing import IO
 
-from qdrant_client import QdrantClient
-
 from bookrag.config import Settings
+from bookrag.engine_edge import EdgeEngine
 from bookrag.errors import IndexLocked
 from bookrag.store import BookStore
 
 
 class _IndexLock:
-    """An exclusive lock on the embedded index folder, held for the life of the store."""
+    """An exclusive lock on the embedded index folder, held for the life of the store (Edge
+    locks nothing when its write-ahead log is off)."""
 
     def __init__(self, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
@@ -42,11 +42,16 @@ def open_store(settings: Settings) -> BookStore:
     if settings.embedded:
         lock = _IndexLock(settings.index_path)
         try:
-            client = QdrantClient(path=str(settings.index_path))
-        except Exception:
+            engine = EdgeEngine.open(settings.index_path, settings.collection_name)
+        except BaseException:
             lock.release()
             raise
-        return BookStore(client, settings.collection_name, embedded=True, release=lock.release)
+        return BookStore(engine, embedded=True, release=lock.release)
+    # Imported here: qdrant-client takes a second to import, which embedded mode never needs.
+    from qdrant_client import QdrantClient
+
+    from bookrag.engine_server import ServerEngine
+
     api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
     client = QdrantClient(
         url=settings.qdrant_url,
@@ -54,4 +59,4 @@ def open_store(settings: Settings) -> BookStore:
         timeout=settings.qdrant_timeout,
         check_compatibility=False,  # constructors do no I/O; the first call finds out
     )
-    return BookStore(client, settings.collection_name, embedded=False)
+    return BookStore(ServerEngine(client, settings.collection_name), embedded=False)

@@ -107,6 +107,10 @@ def _prepare_collection(store: BookStore, embedder: Embedder | None, report: Ing
     once the first embeddings tell its dimension)."""
     wanted = embedder.model if embedder else None
     current = store.fingerprint()
+    if current is not None and current.outdated:
+        report.rebuilt = "the index was written by an older bookrag; re-indexing every page"
+        store.drop()
+        current = None
     if current is not None and current.dense_model != wanted:
         target = f"{wanted}" if wanted else "lexical (BM25) only"
         report.rebuilt = (
@@ -178,6 +182,7 @@ def ingest(
             if on_page:
                 on_page(source)
     writer.finish()  # also creates the collection of a book with nothing to embed
+    store.commit()
     for source in sorted(set(known) - seen):
         store.remove_page(source)
         report.removed.append(source)
@@ -191,5 +196,6 @@ def ingest(
     digest = pages_digest(current)
     if report.changed or store.stats().pages_digest != digest:
         store.refresh_statistics(digest)
+        store.optimize()  # merge the new segments, build the vector indexes, flush
     report.seconds = time.perf_counter() - started
     return report

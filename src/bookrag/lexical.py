@@ -1,4 +1,4 @@
-"""BM25 as sparse vectors, so Qdrant ranks lexically in local mode and on a cluster alike.
+"""BM25 as sparse vectors, so Qdrant ranks lexically in process (Edge) and on a cluster alike.
 
 A chunk's vector holds, per stemmed term, the BM25 term-frequency part
 `tf * (k1 + 1) / (tf + k1 * (1 - b + b * len / AVG_LEN))`; a query's vector holds 1.0 per
@@ -14,9 +14,17 @@ import re
 import zlib
 from collections import Counter
 from functools import lru_cache
+from typing import NamedTuple
 
 import Stemmer
-from qdrant_client import models
+
+
+class SparseVector(NamedTuple):
+    """Term ids, ascending, and their weights (both engines take it as it is)."""
+
+    indices: list[int]
+    values: list[float]
+
 
 K1 = 1.2
 B = 0.75
@@ -91,21 +99,19 @@ def term_id(term: str) -> int:
     return zlib.crc32(term.encode("utf-8"))
 
 
-def document_vector(text: str) -> models.SparseVector:
+def document_vector(text: str) -> SparseVector:
     """BM25 term-frequency weights of a chunk."""
     counts = Counter(term_id(t) for t in terms(text))
     length = sum(counts.values())
     norm = K1 * (1 - B + B * length / AVG_LEN)
     ids = sorted(counts)
-    return models.SparseVector(
-        indices=ids, values=[counts[i] * (K1 + 1) / (counts[i] + norm) for i in ids]
-    )
+    return SparseVector(ids, [counts[i] * (K1 + 1) / (counts[i] + norm) for i in ids])
 
 
-def query_vector(text: str) -> models.SparseVector:
+def query_vector(text: str) -> SparseVector:
     """One unit weight per distinct query term; Qdrant applies the IDF."""
     ids = sorted({term_id(t) for t in terms(text)})
-    return models.SparseVector(indices=ids, values=[1.0] * len(ids))
+    return SparseVector(ids, [1.0] * len(ids))
 
 
 def idf(document_frequency: int, documents: int) -> float:

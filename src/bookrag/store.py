@@ -1,5 +1,8 @@
 """The index: one Qdrant collection holding a book's chunks, page records and statistics.
 
+The same points, payload indexes and queries on both engines (see `engine`): Qdrant Edge
+in this process by default, a Qdrant server or cluster with `QDRANT_URL`.
+
 Point layout (collection `COLLECTION_NAME`, default `book`):
 
 - chunk points, id `uuid5("chunk:<source>:<index>")`, sparse vector `bm25` (see `lexical`)
@@ -12,20 +15,24 @@ Point layout (collection `COLLECTION_NAME`, default `book`):
     text (the chunk as light Markdown); chunk_index (position in the page); page_hash.
 - page records, id `uuid5("page:<source>")`, no vector, payload:
     kind="page"; source; url; url_path (the URL's path, for lookups by URL); title;
-    sidebar_label; page_hash (sha256 of the file and the site facts; written last, so a page
-    whose chunks were not all written is redone by the next ingest); chunks (count);
-    indexed_at (ISO time).
+    sidebar_label; page_hash (sha256 of the file and the site facts; written last, once the
+    page's chunks are durable, so a page whose chunks were not all written is redone by the
+    next ingest); chunks (count); indexed_at (ISO time).
+- one layout point, id `uuid5("layout")`, no vector, payload (the index's fingerprint, which
+  Edge has no collection metadata to hold):
+    kind="layout"; schema (`SCHEMA`); dense_model and dense_dim (null when lexical only).
+  Points built by two embedding models are never mixed in one collection, and a collection
+  without this point (or with another schema) was written by an older bookrag: rebuilt.
 - one statistics point, id `uuid5("meta")`, no vector, payload:
     kind="meta"; chunks; pages; indexed_at (when an ingest last changed something);
     pages_digest (sha256 of every page's source and hash the statistics were counted over,
     so an ingest that died before recounting is caught up by the next one).
 - one term statistics point, id `uuid5("term_df")`, no vector, payload:
     kind="term_df"; term_df ({term id: number of chunks containing it}, used to weigh query
-    terms for the relevance floor when the index is on a Qdrant server).
+    terms for the relevance floor; neither engine exposes per-term document frequencies).
 
-The collection's IDF modifier on `bm25` completes BM25 scoring at query time. The
-collection's metadata is its fingerprint: `dense_model` and `dense_dim` (null when lexical
-only) and `schema`; points built by two embedding models are never mixed in one collection.
+Payload indexes: keyword on `kind`, `source`, `url_path`; integer on `chunk_index`. The IDF
+modifier on `bm25` completes BM25 scoring at query time.
 """
 
 from __future__ import annotations
@@ -40,23 +47,20 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from qdrant_client import QdrantClient, models
-from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
-
 from bookrag import lexical
 from bookrag.chunking import Chunk
+from bookrag.engine import DENSE, SPARSE, Engine, Scored, StoredPoint, Where
 from bookrag.errors import StoreUnavailable
 from bookrag.loader import Page
-from bookrag.local_search import LocalSearch
-from bookrag.sparse_index import SparseIndex
 
-SPARSE = "bm25"
-DENSE = "dense"
-SCHEMA = 1
+__all__ = ["DENSE", "SPARSE", "BookStore", "Fingerprint", "Hit", "IndexStats"]
+
+SCHEMA = 2  # 1: qdrant-client's local mode, fingerprint in the collection's metadata
 _NAMESPACE = uuid.UUID("4f0d6a3e-7b1c-4d7e-9a51-2b8f3c6d9e10")
 _META_ID = str(uuid.uuid5(_NAMESPACE, "meta"))
 _TERM_DF_ID = str(uuid.uuid5(_NAMESPACE, "term_df"))
-_BATCH = 256
+_LAYOUT_ID = str(uuid.uuid5(_NAMESPACE, "layout"))
+COMMIT_EVERY = 2048  # chunks written between two commits of page records
 STATISTICS_TTL = 60.0  # seconds a server-mode reader trusts its copy of the term statistics
 
 
@@ -66,14 +70,6 @@ def chunk_id(source: str, index: int) -> str:
 
 def page_id(source: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, f"page:{source}"))
-
-
-def _kind(value: str) -> models.FieldCondition:
-    return models.FieldCondition(key="kind", match=models.MatchValue(value=value))
-
-
-def _source(value: str) -> models.FieldCondition:
-    return models.FieldCondition(key="source", match=models.MatchValue(value=value))
 
 
 @dataclass(frozen=True)
@@ -87,10 +83,16 @@ class Hit:
 
 @dataclass(frozen=True)
 class Fingerprint:
-    """What built the collection's vectors."""
+    """What built the collection's vectors, and in which layout."""
 
     dense_model: str | None
     dense_dim: int | None
+    schema: int = SCHEMA
+
+    @property
+    def outdated(self) -> bool:
+        """True when an older bookrag wrote the index (its points would be misread)."""
+        return self.schema != SCHEMA
 
     def describe(self) -> str:
         if self.dense_model is None:
@@ -107,23 +109,22 @@ class IndexStats:
 
 
 class BookStore:
-    """Reads and writes the book's collection; every Qdrant error becomes `StoreUnavailable`."""
+    """Reads and writes the book's collection; the engines raise `StoreUnavailable`."""
 
     def __init__(
         self,
-        client: QdrantClient,
-        collection: str,
+        engine: Engine,
         embedded: bool,
         release: Callable[[], None] | None = None,
     ) -> None:
-        self.client = client
-        self.collection = collection
+        self.engine = engine
         self.embedded = embedded
         self._release = release
-        self.local = LocalSearch(self._sparse_vectors, self._dense_vectors)  # embedded mode
         self._term_df: dict[int, int] | None = None
         self._loaded_at = 0.0
         self._chunk_total = 0
+        self._staged: list[StoredPoint] = []  # records of pages whose chunks are not flushed
+        self._staged_chunks = 0
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -131,77 +132,59 @@ class BookStore:
         """Create the collection (with a dense vector if `dense` names a model) if missing."""
         fingerprint = dense or Fingerprint(None, None)
         with self._errors():
-            if self.client.collection_exists(self.collection):
+            if self.engine.exists():
                 return
-            vectors = {}
-            if fingerprint.dense_model and fingerprint.dense_dim:
-                vectors[DENSE] = models.VectorParams(
-                    size=fingerprint.dense_dim, distance=models.Distance.COSINE
-                )
-            self.client.create_collection(
-                self.collection,
-                vectors_config=vectors,
-                sparse_vectors_config={
-                    SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)
-                },
-                metadata={
-                    "schema": SCHEMA,
-                    "dense_model": fingerprint.dense_model,
-                    "dense_dim": fingerprint.dense_dim,
-                },
-            )
-            if not self.embedded:  # local mode has no payload indexes
-                for key in ("kind", "source", "url_path"):
-                    self.client.create_payload_index(
-                        self.collection, key, models.PayloadSchemaType.KEYWORD
-                    )
+            self.engine.create(fingerprint.dense_dim if fingerprint.dense_model else None)
+            layout = {
+                "kind": "layout",
+                "schema": SCHEMA,
+                "dense_model": fingerprint.dense_model,
+                "dense_dim": fingerprint.dense_dim if fingerprint.dense_model else None,
+            }
+            self.engine.upsert([StoredPoint(_LAYOUT_ID, layout)])
+            self.engine.flush()
 
     def fingerprint(self) -> Fingerprint | None:
         """What built the collection, or None if there is no collection yet."""
         with self._errors():
-            if not self.client.collection_exists(self.collection):
+            if not self.engine.exists():
                 return None
-            metadata = self.client.get_collection(self.collection).config.metadata or {}
-        dim = metadata.get("dense_dim")
-        model = metadata.get("dense_model")
-        return Fingerprint(str(model) if model else None, int(dim) if dim else None)
+            layout = self.engine.retrieve([_LAYOUT_ID]).get(_LAYOUT_ID)
+        if layout is None:  # written before the layout point existed
+            return Fingerprint(None, None, schema=1)
+        dim = layout.get("dense_dim")
+        model = layout.get("dense_model")
+        return Fingerprint(
+            str(model) if model else None, int(dim) if dim else None, int(layout["schema"])
+        )
 
     def drop(self) -> None:
         """Delete the collection and everything in it."""
         with self._errors():
-            self.client.delete_collection(self.collection)
+            self.engine.drop()
         self._term_df = None
-        self.local.invalidate()
 
     def ping(self) -> bool:
         """True if the store answers right now."""
-        try:
-            self.client.collection_exists(self.collection)
-        except Exception:
-            return False
-        return True
+        return self.engine.ping()
 
     # -- writing ---------------------------------------------------------------------------
 
     def page_hashes(self) -> dict[str, str]:
         """Content hash of every fully indexed page, by source path."""
-        return {p["source"]: p["page_hash"] for p in self._scroll([_kind("page")])}
+        return {p["source"]: p["page_hash"] for p in self._scroll(Where(kind="page"))}
 
     def write_page(
         self, page: Page, chunks: list[Chunk], dense: list[list[float]] | None = None
     ) -> None:
-        """Replace a page's chunks, then commit its record (the hash) last."""
-        url_path = urlsplit(page.url).path
-        vectors: list[dict[str, Any]] = [
-            {SPARSE: lexical.document_vector(c.embedding_text)} for c in chunks
-        ]
-        for vector, embedding in zip(vectors, dense or [], strict=False):
-            vector[DENSE] = embedding
+        """Replace a page's chunks; its record (the hash) is written by the next `commit`,
+        once they are durable."""
+        embeddings: list[list[float] | None] = list(dense or [])
+        embeddings += [None] * (len(chunks) - len(embeddings))
         points = [
-            models.PointStruct(
-                id=chunk_id(c.source, c.index),
-                vector=vector,
-                payload={
+            StoredPoint(
+                chunk_id(c.source, c.index),
+                {
                     "kind": "chunk",
                     "source": c.source,
                     "page_url": c.page_url,
@@ -214,17 +197,18 @@ class BookStore:
                     "chunk_index": c.index,
                     "page_hash": page.content_hash,
                 },
+                sparse=lexical.document_vector(c.embedding_text),
+                dense=embedding,
             )
-            for c, vector in zip(chunks, vectors, strict=True)
+            for c, embedding in zip(chunks, embeddings, strict=True)
         ]
-        record = models.PointStruct(
-            id=page_id(page.source),
-            vector={},
-            payload={
+        record = StoredPoint(
+            page_id(page.source),
+            {
                 "kind": "page",
                 "source": page.source,
                 "url": page.url,
-                "url_path": url_path,
+                "url_path": urlsplit(page.url).path,
                 "title": page.title,
                 "sidebar_label": page.sidebar_label,
                 "page_hash": page.content_hash,
@@ -233,115 +217,72 @@ class BookStore:
             },
         )
         with self._errors():
-            for start in range(0, len(points), _BATCH):
-                self.client.upsert(self.collection, points[start : start + _BATCH], wait=True)
-            stale = models.Filter(
-                must=[
-                    _kind("chunk"),
-                    _source(page.source),
-                    models.FieldCondition(key="chunk_index", range=models.Range(gte=len(chunks))),
-                ]
+            self.engine.upsert(points)
+            self.engine.delete(
+                Where(kind="chunk", source=page.source, chunk_index_from=len(chunks))
             )
-            self.client.delete(self.collection, models.FilterSelector(filter=stale), wait=True)
-            self.client.upsert(self.collection, [record], wait=True)
-        self.local.invalidate()
+        self._staged.append(record)
+        self._staged_chunks += len(points)
+        if self._staged_chunks >= COMMIT_EVERY:
+            self.commit()
+
+    def commit(self) -> None:
+        """Make the chunks written so far durable, then write their pages' records."""
+        if not self._staged:
+            return
+        with self._errors():
+            self.engine.flush()  # one flush costs ~0.1 s on a busy disk: one per batch
+            self.engine.upsert(self._staged)
+        self._staged, self._staged_chunks = [], 0
 
     def remove_page(self, source: str) -> None:
         """Delete a page's chunks, then its record (a crash between leaves the record, so
         the next ingest removes the page again)."""
         with self._errors():
-            self.client.delete(
-                self.collection,
-                models.FilterSelector(filter=models.Filter(must=[_kind("chunk"), _source(source)])),
-                wait=True,
-            )
-            self.client.delete(
-                self.collection, models.PointIdsList(points=[page_id(source)]), wait=True
-            )
-        self.local.invalidate()
+            self.engine.delete(Where(kind="chunk", source=source))
+            self.engine.delete_ids([page_id(source)])
 
     def chunk_count(self) -> int:
         """How many chunk points there are."""
         with self._errors():
-            return self.client.count(
-                self.collection, count_filter=models.Filter(must=[_kind("chunk")]), exact=True
-            ).count
+            return self.engine.count(Where(kind="chunk"))
 
     def chunk_sources(self) -> set[str]:
         """The source of every chunk point (to find chunks a crash left without a record)."""
-        return {
-            str((p.payload or {}).get("source"))
-            for p in self._points([_kind("chunk")], payload=["source"])
-        }
+        with self._errors():
+            return {
+                str(payload.get("source"))
+                for _, payload, _ in self.engine.scroll(Where(kind="chunk"), ["source"])
+            }
 
     def refresh_statistics(self, pages_digest: str = "") -> None:
         """Recount term document frequencies over all chunks and store them with the totals
         and the digest of the page versions they were counted over."""
-        vectors = list(self._sparse_vectors())
         df: Counter[int] = Counter()
-        for _, vector in vectors:
-            df.update(vector.indices)
+        chunks = 0
         with self._errors():
-            pages = self.client.count(
-                self.collection, count_filter=models.Filter(must=[_kind("page")]), exact=True
-            ).count
+            for _, _, vector in self.engine.scroll(Where(kind="chunk"), False, SPARSE):
+                chunks += 1
+                if isinstance(vector, lexical.SparseVector):
+                    df.update(vector.indices)
+            pages = self.engine.count(Where(kind="page"))
             meta = {
                 "kind": "meta",
-                "chunks": len(vectors),
+                "chunks": chunks,
                 "pages": pages,
                 "indexed_at": _now(),
                 "pages_digest": pages_digest,
             }
             term_df = {"kind": "term_df", "term_df": {str(k): v for k, v in df.items()}}
-            self.client.upsert(
-                self.collection,
-                [
-                    models.PointStruct(id=_TERM_DF_ID, vector={}, payload=term_df),
-                    models.PointStruct(id=_META_ID, vector={}, payload=meta),
-                ],
-            )
+            self.engine.upsert([StoredPoint(_TERM_DF_ID, term_df), StoredPoint(_META_ID, meta)])
         self._term_df = dict(df)
-        self._chunk_total = len(vectors)
-        if self.embedded:
-            self.local.use_sparse(SparseIndex(vectors))
+        self._chunk_total = chunks
+        self._loaded_at = time.monotonic()
 
-    def _sparse_vectors(self) -> Iterator[tuple[str, models.SparseVector]]:
-        """Every chunk's id and BM25 vector."""
-        for point_id, vector in self._vectors(SPARSE):
-            if isinstance(vector, models.SparseVector):
-                yield point_id, vector
-
-    def _dense_vectors(self) -> Iterator[tuple[str, list[float]]]:
-        """Every chunk's id and embedding."""
-        for point_id, vector in self._vectors(DENSE):
-            if isinstance(vector, list):
-                yield point_id, vector
-
-    def _vectors(self, name: str) -> Iterator[tuple[str, object]]:
-        for point in self._points([_kind("chunk")], vectors=[name]):
-            yield str(point.id), (point.vector or {}).get(name)  # type: ignore[union-attr]
-
-    def _points(
-        self,
-        must: list[models.Condition],
-        payload: bool | list[str] = False,
-        vectors: list[str] | None = None,
-    ) -> Iterator[models.Record]:
-        """Every point matching `must`, a page of scroll at a time."""
+    def optimize(self) -> None:
+        """Let the engine merge segments and build its vector indexes after an ingest."""
         with self._errors():
-            offset = None
-            while True:
-                points, offset = self.client.scroll(
-                    self.collection,
-                    scroll_filter=models.Filter(must=must),
-                    with_payload=payload,
-                    with_vectors=vectors or False,
-                    limit=1024,
-                    offset=offset,
-                )
-                yield from points
-                if offset is None:
-                    return
+            self.engine.optimize()
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -351,67 +292,32 @@ class BookStore:
         vector = lexical.query_vector(text)
         if not vector.indices and dense is None:
             return []
-        if self.embedded:
-            return self._search_embedded(vector, limit, dense)
         with self._errors():
-            if dense is None:
-                response = self.client.query_points(
-                    self.collection, query=vector, using=SPARSE, limit=limit, with_payload=True
-                )
-            else:
-                prefetch = [models.Prefetch(query=dense, using=DENSE, limit=limit)]
-                if vector.indices:
-                    prefetch.append(models.Prefetch(query=vector, using=SPARSE, limit=limit))
-                response = self.client.query_points(
-                    self.collection,
-                    prefetch=prefetch,
-                    query=models.FusionQuery(fusion=models.Fusion.RRF),
-                    limit=limit,
-                    with_payload=True,
-                )
-        return [Hit(str(p.id), p.score, p.payload or {}) for p in response.points]
-
-    def _search_embedded(
-        self, vector: models.SparseVector, limit: int, dense: list[float] | None
-    ) -> list[Hit]:
-        """The same ranking in local mode, from `LocalSearch`, with payloads fetched once."""
-        ranked = self.local.rank(vector, limit, dense)
-        if not ranked:
-            return []
-        with self._errors():
-            found = self.client.retrieve(self.collection, [p.id for p in ranked], with_payload=True)
-        payloads = {str(p.id): p.payload or {} for p in found}
-        return [
-            Hit(str(p.id), p.score, payloads[str(p.id)]) for p in ranked if str(p.id) in payloads
-        ]
+            found = self.engine.query(vector if vector.indices else None, dense, limit)
+        return ranked(found)
 
     def warm(self) -> None:
-        """Build the embedded mode's in-memory indexes now rather than on the first query."""
-        fingerprint = self.fingerprint() if self.embedded else None
-        if fingerprint is not None:
-            self.local.sparse()
-            if fingerprint.dense_model:
-                self.local.dense()
+        """Read the term statistics now rather than on the first query."""
+        if self.fingerprint() is not None:
+            self._load_statistics()
 
     def document_frequencies(self, term_ids: Iterable[int]) -> tuple[dict[int, int], int]:
         """How many chunks contain each term, and how many chunks there are."""
-        if self.embedded:
-            index = self.local.sparse()
-            return {t: index.document_frequency(t) for t in term_ids}, len(index)
-        if self._term_df is None or time.monotonic() - self._loaded_at > STATISTICS_TTL:
-            self._load_statistics()  # another process may have re-ingested the book
+        # Only this process writes an embedded index; a server's may change under us.
+        expired = not self.embedded and time.monotonic() - self._loaded_at > STATISTICS_TTL
+        if self._term_df is None or expired:
+            self._load_statistics()
         df = self._term_df or {}
         return {t: df.get(t, 0) for t in term_ids}, self._chunk_total
 
     def stats(self) -> IndexStats:
         """Pages, chunks and the time of the last ingest that changed something."""
         with self._errors():
-            if not self.client.collection_exists(self.collection):
+            if not self.engine.exists():
                 return IndexStats(0, 0, None)
-            found = self.client.retrieve(self.collection, [_META_ID], with_payload=True)
-        if not found or not found[0].payload:
+            meta = self.engine.retrieve([_META_ID]).get(_META_ID)
+        if not meta:
             return IndexStats(0, 0, None)
-        meta = found[0].payload
         return IndexStats(
             int(meta["pages"]),
             int(meta["chunks"]),
@@ -421,44 +327,60 @@ class BookStore:
 
     def pages(self) -> list[dict[str, Any]]:
         """Every page record, in source order."""
-        return sorted(self._scroll([_kind("page")]), key=lambda p: str(p["source"]))
+        return sorted(self._scroll(Where(kind="page")), key=lambda p: str(p["source"]))
 
     def page_chunks(self, source: str) -> list[dict[str, Any]]:
         """A page's chunks in reading order."""
-        chunks = self._scroll([_kind("chunk"), _source(source)])
+        chunks = self._scroll(Where(kind="chunk", source=source))
         return sorted(chunks, key=lambda c: int(c["chunk_index"]))
+
+    def chunks(self) -> list[dict[str, Any]]:
+        """Every chunk's payload, in no particular order."""
+        return list(self._scroll(Where(kind="chunk")))
 
     def _load_statistics(self) -> None:
         with self._errors():
-            found = self.client.retrieve(
-                self.collection, [_META_ID, _TERM_DF_ID], with_payload=True
-            )
-        payloads = {str(p.id): p.payload or {} for p in found}
+            if not self.engine.exists():
+                payloads: dict[str, dict[str, Any]] = {}
+            else:
+                payloads = self.engine.retrieve([_META_ID, _TERM_DF_ID])
         term_df = payloads.get(_TERM_DF_ID, {}).get("term_df", {})
         self._term_df = {int(k): int(v) for k, v in term_df.items()}
         self._loaded_at = time.monotonic()
         self._chunk_total = int(payloads.get(_META_ID, {}).get("chunks", 0))
 
-    def _scroll(self, must: list[models.Condition]) -> Iterator[dict[str, Any]]:
-        for point in self._points(must, payload=True):
-            yield point.payload or {}
+    def _scroll(self, where: Where) -> Iterator[dict[str, Any]]:
+        with self._errors():
+            for _, payload, _ in self.engine.scroll(where, True):
+                yield payload
 
     @staticmethod
     @contextmanager
     def _errors() -> Iterator[None]:
-        """Turn transport and server errors from Qdrant into `StoreUnavailable`."""
+        """Turn what the engines let through (a full disk, say) into `StoreUnavailable`."""
         try:
             yield
-        except (ResponseHandlingException, UnexpectedResponse, OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError) as exc:
             raise StoreUnavailable(
                 f"the vector store is unavailable ({type(exc).__name__})"
             ) from exc
 
     def close(self) -> None:
-        """Close the client and give up the embedded index."""
-        self.client.close()
-        if self._release is not None:
-            self._release()
+        """Commit what was written, close the engine and give up the embedded index."""
+        try:
+            try:
+                self.commit()
+            finally:
+                self.engine.close()
+        finally:
+            if self._release is not None:
+                self._release()
+
+
+def ranked(found: list[Scored]) -> list[Hit]:
+    """Best first; ties by id, so identical calls list tied points in the same order (Edge's
+    fused results need not)."""
+    return [Hit(p.id, p.score, p.payload) for p in sorted(found, key=lambda p: (-p.score, p.id))]
 
 
 def _now() -> str:

@@ -1,0 +1,186 @@
+"""The engine on a Qdrant server or cluster (`QDRANT_URL`), through qdrant-client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from qdrant_client import QdrantClient, models
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+
+from bookrag.engine import DENSE, PAYLOAD_INDEXES, SPARSE, Scored, StoredPoint, Where
+from bookrag.errors import StoreUnavailable
+from bookrag.lexical import SparseVector
+
+_BATCH = 256
+
+
+def _filter(where: Where) -> models.Filter:
+    must: list[models.Condition] = [
+        models.FieldCondition(key=key, match=models.MatchValue(value=value))
+        for key, value in (("kind", where.kind), ("source", where.source))
+        if value is not None
+    ]
+    if where.chunk_index_from is not None:
+        must.append(
+            models.FieldCondition(key="chunk_index", range=models.Range(gte=where.chunk_index_from))
+        )
+    return models.Filter(must=must)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Turn transport and server errors from Qdrant into `StoreUnavailable`."""
+    try:
+        yield
+    except (ResponseHandlingException, UnexpectedResponse, OSError, TimeoutError) as exc:
+        raise StoreUnavailable(f"the vector store is unavailable ({type(exc).__name__})") from exc
+
+
+def _sparse(vector: SparseVector) -> models.SparseVector:
+    return models.SparseVector(indices=vector.indices, values=vector.values)
+
+
+class ServerEngine:
+    """One collection on a Qdrant server; every call is a request."""
+
+    def __init__(self, client: QdrantClient, collection: str) -> None:
+        self.client = client
+        self.collection = collection
+
+    def exists(self) -> bool:
+        with _errors():
+            return self.client.collection_exists(self.collection)
+
+    def create(self, dense_dim: int | None) -> None:
+        vectors = {}
+        if dense_dim:
+            vectors[DENSE] = models.VectorParams(size=dense_dim, distance=models.Distance.COSINE)
+        with _errors():
+            self.client.create_collection(
+                self.collection,
+                vectors_config=vectors,
+                sparse_vectors_config={
+                    SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)
+                },
+            )
+            for key in PAYLOAD_INDEXES:
+                self.client.create_payload_index(
+                    self.collection, key, models.PayloadSchemaType.KEYWORD
+                )
+            self.client.create_payload_index(
+                self.collection, "chunk_index", models.PayloadSchemaType.INTEGER
+            )
+
+    def drop(self) -> None:
+        with _errors():
+            self.client.delete_collection(self.collection)
+
+    def upsert(self, points: Sequence[StoredPoint]) -> None:
+        structs = [
+            models.PointStruct(id=p.id, vector=_vectors(p), payload=p.payload) for p in points
+        ]
+        with _errors():
+            for start in range(0, len(structs), _BATCH):
+                self.client.upsert(self.collection, structs[start : start + _BATCH], wait=True)
+
+    def delete(self, where: Where) -> None:
+        selector = models.FilterSelector(filter=_filter(where))
+        with _errors():
+            self.client.delete(self.collection, selector, wait=True)
+
+    def delete_ids(self, ids: Sequence[str]) -> None:
+        with _errors():
+            self.client.delete(self.collection, models.PointIdsList(points=list(ids)), wait=True)
+
+    def count(self, where: Where) -> int:
+        with _errors():
+            return self.client.count(self.collection, count_filter=_filter(where), exact=True).count
+
+    def scroll(
+        self, where: Where, payload: bool | list[str], vector: str | None = None
+    ) -> Iterator[tuple[str, dict[str, Any], object]]:
+        offset = None
+        while True:
+            with _errors():
+                points, offset = self.client.scroll(
+                    self.collection,
+                    scroll_filter=_filter(where),
+                    with_payload=payload,
+                    with_vectors=[vector] if vector else False,
+                    limit=1024,
+                    offset=offset,
+                )
+            for point in points:
+                vectors = point.vector if isinstance(point.vector, dict) else {}
+                found = vectors.get(vector) if vector else None
+                if isinstance(found, models.SparseVector):
+                    yield (
+                        str(point.id),
+                        point.payload or {},
+                        SparseVector(found.indices, found.values),
+                    )
+                else:
+                    yield str(point.id), point.payload or {}, found
+            if offset is None:
+                return
+
+    def retrieve(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        with _errors():
+            found = self.client.retrieve(self.collection, list(ids), with_payload=True)
+        return {str(p.id): p.payload or {} for p in found}
+
+    def query(
+        self, sparse: SparseVector | None, dense: list[float] | None, limit: int
+    ) -> list[Scored]:
+        with _errors():
+            if dense is None and sparse is not None:
+                response = self.client.query_points(
+                    self.collection,
+                    query=_sparse(sparse),
+                    using=SPARSE,
+                    limit=limit,
+                    with_payload=True,
+                )
+            elif sparse is None:
+                response = self.client.query_points(
+                    self.collection, query=dense, using=DENSE, limit=limit, with_payload=True
+                )
+            else:
+                response = self.client.query_points(
+                    self.collection,
+                    prefetch=[
+                        models.Prefetch(query=dense, using=DENSE, limit=limit),
+                        models.Prefetch(query=_sparse(sparse), using=SPARSE, limit=limit),
+                    ],
+                    query=models.FusionQuery(fusion=models.Fusion.RRF),  # k = RRF_K, the default
+                    limit=limit,
+                    with_payload=True,
+                )
+        return [Scored(str(p.id), p.score, p.payload or {}) for p in response.points]
+
+    def flush(self) -> None:
+        """A server has written each update before answering (`wait=True`)."""
+
+    def optimize(self) -> None:
+        """A server runs its optimizers by itself."""
+
+    def ping(self) -> bool:
+        try:
+            self.client.collection_exists(self.collection)
+        except Exception:
+            return False
+        return True
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _vectors(point: StoredPoint) -> dict[str, Any]:
+    vectors: dict[str, Any] = {}
+    if point.sparse is not None:
+        vectors[SPARSE] = _sparse(point.sparse)
+    if point.dense is not None:
+        vectors[DENSE] = point.dense
+    return vectors
