@@ -64,7 +64,7 @@ class PageDirectory:
         self._by_path: dict[str, dict[str, Any]] | None = None
         self._by_source: dict[str, dict[str, Any]] = {}
         self._path_tails = _Tails(lambda size: min(2, size))
-        self._source_tails = _Tails(lambda size: 1)
+        self._source_tails = _Tails(lambda size: size)
         self._loaded_at = 0.0
 
     def refresh(self) -> None:
@@ -72,7 +72,7 @@ class PageDirectory:
         records = self._store.pages()
         self._by_path = {url_path(str(r["url_path"])): r for r in records}
         self._by_source = {str(r["source"]): r for r in records}
-        path_tails, source_tails = _Tails(lambda size: min(2, size)), _Tails(lambda size: 1)
+        path_tails, source_tails = _Tails(lambda size: min(2, size)), _Tails(lambda size: size)
         for path, record in self._by_path.items():
             path_tails.add(_segments(path), record)
         for source, record in self._by_source.items():

@@ -71,7 +71,8 @@ def demo_page(page: str, book: BookDep) -> Response:
     except PageNotFound:
         record = None
     if record is None:
-        missing = _message("Page not found", f"No indexed page at /demo/{page}.")
+        shown = page if len(page) <= 200 else page[:200] + "…"  # a URL of any length
+        missing = _message("Page not found", f"No indexed page at /demo/{shown}.")
         return HTMLResponse(_render_page(pages, None, missing), status_code=404)
     chunks = book.store.page_chunks(str(record["source"]))
     article = render_article(record, chunks, {str(p["source"]): demo_url(p) for p in pages})
