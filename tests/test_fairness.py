@@ -4,6 +4,9 @@ Spaces each reader is keyed by their own address."""
 
 from __future__ import annotations
 
+import json
+import logging
+import re
 import threading
 import time
 import tracemalloc
@@ -319,3 +322,99 @@ def test_off_spaces_a_private_peer_is_not_trusted(tmp_path: Path, sample_docs: P
             for n in range(3)
         ]
     assert codes == [200, 200, 429]
+
+
+# -- smaller: errors, logs, headers, types, redirects ----------------------------------------
+
+
+def access_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
+    return [json.loads(r.getMessage()) for r in caplog.records if r.name == "bookrag.access"]
+
+
+def test_a_500_carries_cors_headers_and_the_request_id(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken() -> None:
+        raise RuntimeError("a bug with a secret detail")
+
+    client.app.add_api_route("/broken", broken)  # type: ignore[attr-defined]
+    origin = "http://localhost:3000"  # in the default ALLOWED_ORIGINS
+    with caplog.at_level(logging.INFO):
+        response = client.get("/broken", headers={"Origin": origin, "X-Request-ID": "req-500"})
+    assert response.status_code == 500
+    assert response.json() == {
+        "success": False,
+        "error": "internal error; the server log has the details",
+    }
+    assert response.headers["access-control-allow-origin"] == origin
+    assert response.headers["x-request-id"] == "req-500"
+    assert "secret detail" not in response.text and "secret detail" in caplog.text
+    [line] = [line for line in access_lines(caplog) if line["request_id"] == "req-500"]
+    assert line["status"] == 500 and line["route"] == "/broken"
+
+
+def test_refusals_and_docs_are_logged_with_their_route(
+    tmp_path: Path, sample_docs: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = load_settings(
+        data_dir=tmp_path / "data", docs_dir=sample_docs, rate_limit=1, max_body_bytes=1024
+    )
+    with TestClient(create_app(settings)) as client, caplog.at_level(logging.INFO):
+        assert client.post("/search", json={"query": "rain"}).status_code == 200
+        assert client.post("/search", json={"query": "rain"}).status_code == 429
+        assert client.post("/chat", content=b"x" * 2000).status_code == 413
+        assert client.get("/docs").status_code == 200
+        assert client.get("/openapi.json").status_code == 200
+        assert client.get("/no/such/thing").status_code == 404
+    seen = [(line["route"], line["status"]) for line in access_lines(caplog)]
+    assert seen[-6:] == [
+        ("/search", 200),
+        ("/search", 429),
+        ("/chat", 413),
+        ("/docs", 200),
+        ("/openapi.json", 200),
+        ("unmatched", 404),
+    ]
+
+
+def test_the_access_log_names_a_client_in_a_bounded_string(
+    tmp_path: Path, sample_docs: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = load_settings(data_dir=tmp_path / "data", docs_dir=sample_docs, trusted_proxies="*")
+    app = create_app(settings)
+    with TestClient(app, client=("p" * 5000, 1)) as client, caplog.at_level(logging.INFO):
+        client.get("/health", headers={"X-Forwarded-For": "j" * 8000})
+        client.get("/health", headers={"X-Forwarded-For": "203.0.113.4:9999"})
+    clients = [line["client"] for line in access_lines(caplog)[-2:]]
+    assert clients == ["p" * 64, "203.0.113.4"]
+
+
+def test_demo_pages_carry_a_content_security_policy(client: TestClient) -> None:
+    for path, status in (("/demo/docs/sensors/rain-wind", 200), ("/demo/no/such/page", 404)):
+        response = client.get(path)
+        assert response.status_code == status
+        policy = response.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in policy and "object-src 'none'" in policy
+        nonce = re.search(r"'nonce-([^']+)'", policy)
+        assert nonce, policy
+        inline = re.findall(r"<script( [^>]*)?>", response.text)
+        assert inline.count(f' nonce="{nonce.group(1)}"') == 2  # the page's own two scripts
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["x-frame-options"] == "DENY"
+    again = client.get("/demo/docs/sensors/rain-wind").headers["content-security-policy"]
+    assert again != policy  # a fresh nonce each time
+
+
+@pytest.mark.parametrize("limit", [True, "5", 5.0])
+def test_search_limit_must_be_a_json_integer(client: TestClient, limit: object) -> None:
+    response = client.post("/search", json={"query": "rain gauge", "limit": limit})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["field"] == "limit"
+    assert client.post("/search", json={"query": "rain gauge", "limit": 2}).status_code == 200
+
+
+def test_a_forged_host_never_becomes_a_redirect(client: TestClient) -> None:
+    response = client.get("/health/", headers={"Host": "evil.example"}, follow_redirects=False)
+    assert response.status_code == 404
+    assert "location" not in response.headers
+    assert client.get("/health").status_code in (200, 503)

@@ -32,7 +32,7 @@ from bookrag.errors import (
 from bookrag.ingest import ingest, site_config
 from bookrag.languages import language_table
 from bookrag.models import Answer, Question
-from bookrag.observability import Metrics, RequestLog, mark_once
+from bookrag.observability import Metrics, RequestLog, ServerErrors, mark_once
 from bookrag.origins import parse_origins
 from bookrag.protection import (
     GENERATION_PATHS,
@@ -130,6 +130,9 @@ def create_app(settings: Settings | None = None, providers: Providers | None = N
         summary="Ask a Docusaurus book a question; answers cite the sections they come from.",
         lifespan=lifespan,
         responses=ERROR_RESPONSES,
+        # Starlette's `/health/` -> `/health` redirect names the request's Host header: a
+        # forged one sent readers elsewhere. A path with a stray slash is simply not found.
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.metrics = metrics
@@ -141,7 +144,8 @@ def create_app(settings: Settings | None = None, providers: Providers | None = N
         settings.max_generations, settings.max_generations_per_client, settings.queue_wait
     )
     # Added inside out: the request log sees everything, and CORS headers reach even the
-    # 413, 429 and 503 answers so a browser can read them.
+    # 413, 429, 503 and 500 answers so a browser can read them.
+    app.add_middleware(ServerErrors)
     app.add_middleware(
         GenerationGate, pool=app.state.slots, clients=clients, paths=GENERATION_PATHS
     )
