@@ -138,6 +138,8 @@ def create_app(settings: Settings | None = None, providers: Providers | None = N
     app.state.metrics = metrics
     origins = parse_origins(settings.allowed_origins, log)
     clients = ClientAddress(settings.proxies)
+    if settings.space_id and settings.trusted_proxies is None:
+        log.info("on Hugging Face Spaces: X-Forwarded-For trusted from private networks")
     app.state.clients = clients  # `clients.key(request.scope)` names a request's client
     # Answers and translations in flight, a share per client (`async with slots.hold(key)`).
     app.state.slots = SlotPool(
