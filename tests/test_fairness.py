@@ -17,7 +17,7 @@ from typing import Any
 
 import anyio
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
 from bookrag.api import create_app
@@ -418,3 +418,26 @@ def test_a_forged_host_never_becomes_a_redirect(client: TestClient) -> None:
     assert response.status_code == 404
     assert "location" not in response.headers
     assert client.get("/health").status_code in (200, 503)
+
+
+def test_a_route_can_hold_a_slot_of_its_clients_share(tmp_path: Path, sample_docs: Path) -> None:
+    settings = load_settings(data_dir=tmp_path / "data", docs_dir=sample_docs, queue_wait=0)
+    app = create_app(settings)
+
+    async def greedy(request: Request) -> dict[str, int]:
+        slots: SlotPool = request.app.state.slots
+        key = request.app.state.clients.key(request.scope)
+        async with slots.hold(key), slots.hold(key):
+            held = slots.held(key)
+            async with slots.hold(key):  # a third: past the default share of two
+                pass
+        return {"held": held}
+
+    app.add_api_route("/greedy", greedy, methods=["POST"])
+    with TestClient(app) as client:
+        response = client.post("/greedy")
+    assert response.status_code == 429
+    assert response.headers["retry-after"] == "1"
+    assert response.json()["retry_after"] == 1
+    assert "already have 2 answers in progress" in response.json()["error"]
+    assert not app.state.slots._held  # every slot given back
