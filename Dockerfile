@@ -4,6 +4,9 @@
 # the embedded index only: the sample book baked in below), indexed at start-up into the embedded store: under /data
 # when Spaces' persistent storage is mounted, else in /home/user/app/data (see
 # docker/start.sh). Settings and secrets come from the environment (Space secrets).
+# On Spaces, readers arrive through Spaces' proxy from a private address: Spaces sets
+# SPACE_ID, and with it bookrag trusts the private networks' X-Forwarded-For, so each reader
+# is rate limited on their own address (BOOKRAG_TRUSTED_PROXIES, when set, wins).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

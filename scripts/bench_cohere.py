@@ -173,6 +173,7 @@ def bookrag_serve(fake: FakeCohere, data_dir: Path, work: Path) -> Iterator[http
     env = clean_env(
         BOOKRAG_DATA_DIR=str(data_dir),
         BOOKRAG_RATE_LIMIT="1000000",
+        BOOKRAG_MAX_GENERATIONS_PER_CLIENT="256",
         COHERE_API_KEY=fake.api_key,
         COHERE_BASE_URL=fake.url,
     )

@@ -130,7 +130,11 @@ def bench_latency(book: str, work: Path, requests: int, warmup: int = 20) -> dic
     """p50/p95/max of sequential POST /search against `bookrag serve` on the ingested index."""
     # A clean environment: the embedded lexical index just built, no model providers.
     # A benchmark is one client: lift the per-client rate limit.
-    env = clean_env(BOOKRAG_DATA_DIR=str(data_dir(work, book)), BOOKRAG_RATE_LIMIT="1000000")
+    env = clean_env(
+        BOOKRAG_DATA_DIR=str(data_dir(work, book)),
+        BOOKRAG_RATE_LIMIT="1000000",
+        BOOKRAG_MAX_GENERATIONS_PER_CLIENT="256",
+    )
     with (
         serving(env, work / f"serve-{book}.log", cwd=work) as server,
         httpx.Client(base_url=server.url, timeout=30) as client,

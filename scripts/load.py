@@ -87,6 +87,8 @@ def server_env(fake: FakeCohere, data: Path, rate_limited: bool) -> dict[str, st
     env = clean_env(COHERE_API_KEY=TEST_KEY, COHERE_BASE_URL=fake.url, BOOKRAG_DATA_DIR=str(data))
     if not rate_limited:
         env["BOOKRAG_RATE_LIMIT"] = "100000"
+        # Every simulated reader comes from 127.0.0.1: let one address hold every slot.
+        env["BOOKRAG_MAX_GENERATIONS_PER_CLIENT"] = "256"
     return env
 
 

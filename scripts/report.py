@@ -100,7 +100,11 @@ def machine() -> dict[str, Any]:
 def serving_book(book: str, work: Path) -> Iterator[httpx.Client]:
     """`bookrag serve` on the book's index in a clean environment (no model providers)."""
     # A benchmark is one client: lift the per-client rate limit.
-    env = clean_env(BOOKRAG_DATA_DIR=str(data_dir(work, book)), BOOKRAG_RATE_LIMIT="1000000")
+    env = clean_env(
+        BOOKRAG_DATA_DIR=str(data_dir(work, book)),
+        BOOKRAG_RATE_LIMIT="1000000",
+        BOOKRAG_MAX_GENERATIONS_PER_CLIENT="256",
+    )
     with (
         serving(env, work / f"serve-{book}.log", cwd=work) as server,
         httpx.Client(base_url=server.url, timeout=60) as client,

@@ -12,7 +12,14 @@ from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
 from bookrag.observability import Metrics, RequestLog, note, timed
-from bookrag.protection import GENERATION_PATHS, BodyLimit, ClientAddress, GenerationGate, RateLimit
+from bookrag.protection import (
+    GENERATION_PATHS,
+    BodyLimit,
+    ClientAddress,
+    GenerationGate,
+    RateLimit,
+    SlotPool,
+)
 
 
 def echo_app() -> FastAPI:
@@ -86,25 +93,30 @@ def test_rate_limit_answers_429_with_retry_after_per_client() -> None:
 
 
 def test_no_waiting_still_serves_when_a_slot_is_free() -> None:
-    app = GenerationGate(echo_app(), limit=1, wait=0, paths=GENERATION_PATHS)
+    gate = SlotPool(limit=1, per_client=1, wait=0)
+    app = GenerationGate(echo_app(), gate, ClientAddress([]), GENERATION_PATHS)
     assert TestClient(app).post("/translate").status_code == 200
 
 
 def test_excess_answers_wait_then_get_503_with_retry_after() -> None:
-    app = GenerationGate(echo_app(), limit=1, wait=0.1, paths=GENERATION_PATHS)
-    client = TestClient(app)
+    gate = SlotPool(limit=1, per_client=1, wait=0.1)
+    app = GenerationGate(echo_app(), gate, ClientAddress(["*"]), GENERATION_PATHS)
     results: list[int] = []
+    with TestClient(app) as client:
 
-    def ask() -> None:
-        results.append(client.post("/translate").status_code)
+        def ask(n: int) -> None:
+            sent = client.post("/translate", headers={"X-Forwarded-For": f"198.51.100.{n}"})
+            results.append(sent.status_code)
+            if sent.status_code == 503:
+                assert sent.headers["retry-after"] == "1"
 
-    threads = [threading.Thread(target=ask) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sorted(results) == [200, 503, 503]
-    assert client.post("/translate").status_code == 200  # the slot was given back
+        threads = [threading.Thread(target=ask, args=(n,)) for n in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(results) == [200, 503, 503]  # three readers, one slot
+        assert client.post("/translate").status_code == 200  # the slot was given back
 
 
 def test_one_json_log_line_per_request_without_the_question(

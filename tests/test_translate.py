@@ -364,8 +364,9 @@ def test_concurrent_requests_for_one_page_share_one_translation(
                 fake.reset()
                 fake.delay("/v2/chat", 0.2, times=100)
                 request = {"page_url": NOTES_URL, "target_language": "ur"}
+                readers = [{"X-Forwarded-For": f"198.51.100.{n}"} for n in range(6)]
                 responses = await asyncio.gather(
-                    *(client.post("/translate", json=request) for _ in range(6))
+                    *(client.post("/translate", json=request, headers=h) for h in readers)
                 )
                 return units, [r.json() for r in responses]
 

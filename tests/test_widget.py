@@ -374,3 +374,26 @@ def test_a_book_on_another_origin_asks_the_backend_the_script_came_from(
     expect(source).to_have_attribute("href", public)
     expect(source).to_have_attribute("target", "_blank")
     expect(source).to_have_attribute("rel", "noopener noreferrer")
+
+
+def test_the_demo_runs_whole_under_its_content_security_policy(page: Page) -> None:
+    blocked: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            blocked.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    open_panel(page)  # the widget script ran and its shadow styles apply
+    panel = page.get_by_role("dialog", name="Ask the book")
+    assert panel.evaluate("el => getComputedStyle(el).position") == "fixed"
+    page.get_by_role("button", name="Switch between light and dark theme").click()
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")  # an inline script
+    ask(page, "What is the anemometer's conversion factor?")
+    expect(panel.get_by_role("list", name="Sources")).to_be_visible()  # fetch to 'self'
+    assert blocked == []
+    injected = page.evaluate(
+        "() => { const s = document.createElement('script'); s.textContent ="
+        " 'window.__ran = true'; document.body.append(s); return window.__ran === true; }"
+    )
+    assert injected is False  # a script without the nonce does not run

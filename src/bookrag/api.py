@@ -32,15 +32,17 @@ from bookrag.errors import (
 from bookrag.ingest import ingest, site_config
 from bookrag.languages import language_table
 from bookrag.models import Answer, Question
-from bookrag.observability import Metrics, RequestLog, mark_once
+from bookrag.observability import Metrics, RequestLog, ServerErrors, mark_once
 from bookrag.origins import parse_origins
 from bookrag.protection import (
     GENERATION_PATHS,
     LIMITED_PATHS,
     BodyLimit,
+    Busy,
     ClientAddress,
     GenerationGate,
     RateLimit,
+    SlotPool,
 )
 from bookrag.schemas import (
     ERROR_RESPONSES,
@@ -128,18 +130,26 @@ def create_app(settings: Settings | None = None, providers: Providers | None = N
         summary="Ask a Docusaurus book a question; answers cite the sections they come from.",
         lifespan=lifespan,
         responses=ERROR_RESPONSES,
+        # Starlette's `/health/` -> `/health` redirect names the request's Host header: a
+        # forged one sent readers elsewhere. A path with a stray slash is simply not found.
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.metrics = metrics
     origins = parse_origins(settings.allowed_origins, log)
-    clients = ClientAddress(p.strip() for p in settings.trusted_proxies.split(","))
+    clients = ClientAddress(settings.proxies)
+    if settings.space_id and settings.trusted_proxies is None:
+        log.info("on Hugging Face Spaces: X-Forwarded-For trusted from private networks")
+    app.state.clients = clients  # `clients.key(request.scope)` names a request's client
+    # Answers and translations in flight, a share per client (`async with slots.hold(key)`).
+    app.state.slots = SlotPool(
+        settings.max_generations, settings.max_generations_per_client, settings.queue_wait
+    )
     # Added inside out: the request log sees everything, and CORS headers reach even the
-    # 413, 429 and 503 answers so a browser can read them.
+    # 413, 429, 503 and 500 answers so a browser can read them.
+    app.add_middleware(ServerErrors)
     app.add_middleware(
-        GenerationGate,
-        limit=settings.max_generations,
-        wait=settings.queue_wait,
-        paths=GENERATION_PATHS,
+        GenerationGate, pool=app.state.slots, clients=clients, paths=GENERATION_PATHS
     )
     app.add_middleware(
         RateLimit, per_minute=settings.rate_limit, clients=clients, paths=LIMITED_PATHS
@@ -247,6 +257,10 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def bookrag_error(request: Request, exc: BookragError) -> Response:
         if exc.status_code >= 500:
             log.warning("%s %s failed: %s", request.method, request.url.path, exc.message)
+        if isinstance(exc, Busy):  # a route that holds a slot itself (`app.state.slots`)
+            response = _error(request, exc.status_code, exc.message, retry_after=exc.retry_after)
+            response.headers["Retry-After"] = str(exc.retry_after)
+            return response
         return _error(request, exc.status_code, exc.message)
 
     @app.exception_handler(StarletteHTTPException)

@@ -16,6 +16,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bookrag.errors import ConfigError
 
+LOCAL_PROXIES = "127.0.0.1,::1"
+# Where a platform's proxy reaches the container from: private and shared address space.
+PRIVATE_NETWORKS = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,127.0.0.1,::1,fc00::/7"
+
 
 def _env(name: str) -> AliasChoices:
     return AliasChoices(name, name.lower())
@@ -80,10 +84,15 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = Field(65536, ge=1024, validation_alias=_env("BOOKRAG_MAX_BODY_BYTES"))
     rate_limit: int = Field(60, ge=1, validation_alias=_env("BOOKRAG_RATE_LIMIT"))
-    trusted_proxies: str = Field("127.0.0.1,::1", validation_alias=_env("BOOKRAG_TRUSTED_PROXIES"))
+    trusted_proxies: str | None = Field(None, validation_alias=_env("BOOKRAG_TRUSTED_PROXIES"))
     max_generations: int = Field(8, ge=1, le=256, validation_alias=_env("BOOKRAG_MAX_GENERATIONS"))
+    max_generations_per_client: int = Field(
+        2, ge=1, le=256, validation_alias=_env("BOOKRAG_MAX_GENERATIONS_PER_CLIENT")
+    )
     queue_wait: float = Field(5.0, ge=0, validation_alias=_env("BOOKRAG_QUEUE_WAIT"))
     log_questions: bool = Field(False, validation_alias=_env("BOOKRAG_LOG_QUESTIONS"))
+    # Set by Hugging Face Spaces in every Space's container; not ours to set.
+    space_id: str | None = Field(None, validation_alias=_env("SPACE_ID"))
 
     allowed_origins: str = Field(
         "https://humanoid-robotics-textbook-psi.vercel.app,http://localhost:3000",
@@ -115,14 +124,26 @@ class Settings(BaseSettings):
 
     @field_validator("trusted_proxies")
     @classmethod
-    def _proxies(cls, value: str) -> str:
-        for entry in (e.strip() for e in value.split(",")):
+    def _proxies(cls, value: str | None) -> str | None:
+        for entry in (e.strip() for e in (value or "").split(",")):
             if entry and entry != "*":
                 try:
                     ipaddress.ip_network(entry, strict=False)
                 except ValueError:
                     raise ValueError("each entry must be an IP address or network, or *") from None
         return value
+
+    @property
+    def proxies(self) -> list[str]:
+        """The trusted proxies: as set, else Spaces' private proxy networks on a Space
+        (`SPACE_ID` is set there), else this host's loopback only."""
+        if self.trusted_proxies is not None:
+            chosen = self.trusted_proxies
+        elif self.space_id:
+            chosen = PRIVATE_NETWORKS
+        else:
+            chosen = LOCAL_PROXIES
+        return [entry.strip() for entry in chosen.split(",") if entry.strip()]
 
     @property
     def embedded(self) -> bool:

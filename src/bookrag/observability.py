@@ -18,9 +18,13 @@ from contextvars import ContextVar
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bookrag.protection import send_error
+
 access_log = logging.getLogger("bookrag.access")
+error_log = logging.getLogger("bookrag")
 
 _request: ContextVar[dict[str, Any] | None] = ContextVar("bookrag_request", default=None)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -141,7 +145,46 @@ class RequestLog:
 
 
 def _route(scope: Scope) -> str:
-    """The route template (`/demo/{page}`), so metrics don't grow a label per URL."""
-    route = scope.get("route")
-    path = getattr(route, "path", None)
-    return str(path) if path else "unmatched"
+    """The route template (`/demo/{page}`), so metrics don't grow a label per URL.
+
+    A request refused before routing (413, 429, 503 from a middleware) and a route that does
+    not record itself in the scope (Starlette's own, such as `/docs`) are matched here."""
+    path = getattr(scope.get("route"), "path", None)
+    if path:
+        return str(path)
+    app = scope.get("app")
+    for route in getattr(getattr(app, "router", None), "routes", ()):
+        if isinstance(route, BaseRoute) and route.matches(scope)[0] != Match.NONE:
+            return str(getattr(route, "path", "unmatched"))
+    return "unmatched"
+
+
+class ServerErrors:
+    """An unexpected exception becomes the contract's 500 answer here, inside the CORS and
+    request-id middleware, so a browser on another origin can read it and quote its id;
+    the traceback goes to the log only."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:
+            if started:
+                raise  # too late for an error answer: the server drops the connection
+            error_log.error(
+                "unexpected error on %s %s", scope["method"], scope["path"], exc_info=exc
+            )
+            body: dict[str, object] = {"error": "internal error; the server log has the details"}
+            await send_error(scope, send, 500, body, {})

@@ -23,7 +23,7 @@ class ChatRequest(BaseModel):
 
 class SearchRequest(BaseModel):
     query: str = Field(min_length=1, max_length=2000)
-    limit: int = Field(5, ge=1, le=50)
+    limit: int = Field(5, ge=1, le=50, strict=True)  # no `true` or `"5"`
 
 
 class SearchResult(BaseModel):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import json
 import posixpath
+import secrets
 from functools import cache
 from pathlib import Path
 from string import Template
@@ -56,7 +57,7 @@ def demo_home(book: BookDep) -> Response:
     pages = book.pages.all()
     if not pages:
         empty = _message("No pages yet", "The index is empty: run `bookrag serve --docs DIR`.")
-        return HTMLResponse(_render_page(pages, None, empty))
+        return _html(pages, None, empty)
     return RedirectResponse(demo_url(pages[0]), status_code=307)
 
 
@@ -71,11 +72,12 @@ def demo_page(page: str, book: BookDep) -> Response:
     except PageNotFound:
         record = None
     if record is None:
-        missing = _message("Page not found", f"No indexed page at /demo/{page}.")
-        return HTMLResponse(_render_page(pages, None, missing), status_code=404)
+        shown = page if len(page) <= 200 else page[:200] + "…"  # a URL of any length
+        missing = _message("Page not found", f"No indexed page at /demo/{shown}.")
+        return _html(pages, None, missing, status=404)
     chunks = book.store.page_chunks(str(record["source"]))
     article = render_article(record, chunks, {str(p["source"]): demo_url(p) for p in pages})
-    return HTMLResponse(_render_page(pages, record, article))
+    return _html(pages, record, article)
 
 
 def demo_url(page: dict[str, Any]) -> str:
@@ -140,7 +142,37 @@ def _message(title: str, text: str) -> str:
     return f"<h1>{html.escape(title)}</h1><p>{html.escape(text)}</p>"
 
 
-def _render_page(pages: list[dict[str, Any]], current: dict[str, Any] | None, article: str) -> str:
+def _html(
+    pages: list[dict[str, Any]], current: dict[str, Any] | None, article: str, status: int = 200
+) -> HTMLResponse:
+    """A demo page, with a policy that lets only its own two inline scripts (by nonce) and
+    this server's scripts run, and no other site frame it."""
+    nonce = secrets.token_urlsafe(16)
+    policy = "; ".join(
+        (
+            "default-src 'self'",
+            f"script-src 'self' 'nonce-{nonce}'",
+            "style-src 'self' 'unsafe-inline'",  # the page's and the widget's <style>
+            "img-src 'self' data:",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        )
+    )
+    headers = {
+        "Content-Security-Policy": policy,
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "same-origin",
+    }
+    body = _render_page(pages, current, article, nonce)
+    return HTMLResponse(body, status_code=status, headers=headers)
+
+
+def _render_page(
+    pages: list[dict[str, Any]], current: dict[str, Any] | None, article: str, nonce: str
+) -> str:
     nav = "\n".join(
         '<li><a href="{href}"{current}>{title}</a></li>'.format(
             href=html.escape(demo_url(p)),
@@ -156,6 +188,7 @@ def _render_page(pages: list[dict[str, Any]], current: dict[str, Any] | None, ar
         nav=nav,
         article=article,
         link_map=_script_json(link_map),
+        nonce=nonce,
     )
 
 
