@@ -53,6 +53,18 @@ def test_chat_answers_with_the_section_the_answer_is_in(client: TestClient) -> N
     assert len(body["sources"]) == len(set(body["sources"]))
 
 
+def test_two_quotes_of_one_section_share_one_numbered_citation(client: TestClient) -> None:
+    body = client.post(
+        "/chat", json={"question": "How much rain does one tip of the bucket measure?"}
+    ).json()
+    numbers = [c["number"] for c in body["citations"]]
+    assert numbers == list(range(1, len(body["sources"]) + 1))  # one entry per number
+    assert [c["url"] for c in body["citations"]] == body["sources"]
+    rain = body["citations"][0]
+    assert "[1]" in body["answer"]
+    assert "0.2794 mm" in rain["quote"] and "bucket fills" in rain["quote"]
+
+
 @pytest.mark.parametrize(
     "question",
     [
