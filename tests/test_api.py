@@ -22,10 +22,28 @@ def sse_events(body: str) -> list[dict[str, Any]]:
     return events
 
 
-def test_root_lists_the_endpoints(client: TestClient) -> None:
+def test_root_lists_every_endpoint_and_each_one_answers(client: TestClient) -> None:
     body = client.get("/").json()
     assert body["version"]
-    assert {"chat", "stream_chat", "health", "search"} <= set(body["endpoints"])
+    endpoints = body["endpoints"]
+    assert endpoints["chat"] == "POST /chat"
+    assert endpoints["stream_chat"] == "POST /stream-chat"
+    for name, path in [
+        ("search", "/search"),
+        ("translate", "/translate"),
+        ("translate_languages", "/translate/languages"),
+        ("health", "/health"),
+        ("metrics", "/metrics"),
+        ("widget_js", "/widget.js"),
+        ("demo", "/demo"),
+        ("docs", "/docs"),
+        ("openapi_json", "/openapi.json"),
+    ]:
+        assert endpoints[name].endswith(" " + path), name
+    for listed in endpoints.values():
+        method, path = listed.split(" ")
+        if method == "GET":
+            assert client.get(path, follow_redirects=False).status_code in (200, 307), path
 
 
 def test_health_reports_live_qdrant_and_index_facts(client: TestClient) -> None:

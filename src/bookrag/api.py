@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from typing import Annotated, Any
@@ -17,6 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sse_starlette.sse import EventSourceResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute
 
 from bookrag import __version__
 from bookrag.answering import Book, answer, ask_question, stream_answer
@@ -97,9 +99,7 @@ def create_app(settings: Settings | None = None, providers: Providers | None = N
             settings, lambda operation: metrics.upstream_errors.labels(operation).inc()
         )
         if settings.embedded:
-            log.info(
-                "QDRANT_URL not set: embedded index in this container (%s)", settings.index_path
-            )
+            log.info("QDRANT_URL not set: embedded index at %s", settings.index_path)
         try:
             store = open_store(settings)
         except BaseException:
@@ -160,6 +160,22 @@ def create_app(settings: Settings | None = None, providers: Providers | None = N
     _add_routes(app)
     app.include_router(web_router)
     return app
+
+
+def endpoint_list(routes: list[BaseRoute]) -> dict[str, str]:
+    """Each route without path parameters, named after its path: `/stream-chat` is
+    `stream_chat`, `/widget.js` is `widget_js`."""
+    found: dict[str, str] = {}
+    for route in routes:
+        path = getattr(route, "path", "")
+        if path.endswith("/oauth2-redirect"):  # part of the /docs page, not an endpoint
+            continue
+        methods = sorted(set(getattr(route, "methods", None) or ()) - {"HEAD", "OPTIONS"})
+        if not path or path == "/" or "{" in path or not methods:
+            continue
+        name = re.sub(r"[^a-z0-9]+", "_", path.strip("/").lower()).strip("_")
+        found.setdefault(name, f"{methods[0]} {path}")
+    return found
 
 
 def prepare_index(store: BookStore, settings: Settings, providers: Providers) -> None:
@@ -272,20 +288,12 @@ def _add_error_handlers(app: FastAPI) -> None:
 
 def _add_routes(app: FastAPI) -> None:
     @app.get("/")
-    def root() -> dict[str, Any]:
-        """What this API offers."""
+    def root(request: Request) -> dict[str, Any]:
+        """What this API offers: every route, as `METHOD /path` by name."""
         return {
             "message": "bookrag: ask the book a question",
             "version": __version__,
-            "endpoints": {
-                "chat": "POST /chat",
-                "stream_chat": "POST /stream-chat",
-                "search": "POST /search",
-                "translate": "POST /translate",
-                "health": "GET /health",
-                "metrics": "GET /metrics",
-                "docs": "GET /docs",
-            },
+            "endpoints": endpoint_list([*request.app.routes, *web_router.routes]),
         }
 
     @app.get("/health")
