@@ -20,6 +20,8 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from markdown_it import MarkdownIt
+from mdit_py_plugins.front_matter import front_matter_plugin
 from typer.testing import CliRunner
 
 from bookrag.api import create_app
@@ -28,9 +30,10 @@ from bookrag.config import Settings, load_settings
 from bookrag.errors import InvalidRequest, UpstreamError
 from bookrag.ingest import ingest, site_config
 from bookrag.languages import find_language
+from bookrag.markdown import page_markdown
 from bookrag.pages import PageDirectory
 from bookrag.store import BookStore
-from bookrag.translation import Protected, page_pieces
+from bookrag.translation import Protected
 from fakes import FakeCohere
 from fakes.cohere import Reply
 
@@ -148,14 +151,17 @@ def chat_calls(fake: FakeCohere) -> int:
     return len(fake.calls("/v2/chat"))
 
 
-def fences(markdown: str) -> list[str]:
-    return re.findall(r"^```[^\n]*\n.*?^```$", markdown, re.MULTILINE | re.DOTALL)
+MARKDOWN = MarkdownIt("commonmark").use(front_matter_plugin)
+
+
+def fences(markdown: str) -> list[tuple[str, str]]:
+    """Each fenced code block's info string and code, at any depth, as a parser reads them."""
+    return [(t.info, t.content) for t in MARKDOWN.parse(markdown) if t.type == "fence"]
 
 
 def headings(markdown: str) -> list[str]:
-    """The `#` marks of each heading outside code blocks."""
-    outside = re.sub(r"^```[^\n]*\n.*?^```$", "", markdown, flags=re.MULTILINE | re.DOTALL)
-    return re.findall(r"^(#{1,6}) \S", outside, re.MULTILINE)
+    """The `#` marks of each heading (code blocks hold none)."""
+    return ["#" * int(t.tag[1]) for t in MARKDOWN.parse(markdown) if t.type == "heading_open"]
 
 
 def cached_files(tmp_path: Path) -> list[Path]:
@@ -281,22 +287,91 @@ def test_long_page_is_translated_in_units_and_joined_in_order(
     assert split == whole
 
 
-def test_translation_is_the_indexed_page_with_only_its_prose_changed(
-    fake: TranslatingCohere, tmp_path: Path, docs: Path
+def test_translation_is_the_page_as_written_with_only_its_prose_changed(
+    api: TestClient, docs: Path
 ) -> None:
-    settings = settings_for(fake, tmp_path, docs)
-    with serve(settings, fake) as client:
-        translated = translate(client, RAIN).json()["translation"]
-    from bookrag.connection import open_store
-
-    store = open_store(settings)
-    try:
-        original = "\n\n".join(page_pieces("Rain and Wind Sensors", store.page_chunks(RAIN)))
-    finally:
-        store.close()
+    translated = translate(api, RAIN).json()["translation"]
+    original = page_markdown((docs / RAIN).read_text(encoding="utf-8"))
     assert translated.casefold() == original.casefold()
     assert translated != original
     assert fences(translated) == fences(original)
+
+
+LONG_CODE = "\n".join(f"    reading_{n} = sensor.read({n})  # sample {n}" for n in range(400))
+MDX_PAGE = f"""\
+---
+title: Long Listing
+sidebar_position: 9
+---
+
+import Tabs from '@theme/Tabs';
+import TabItem from '@theme/TabItem';
+
+# Long Listing
+
+The logger below is long, longer than any chunk.
+
+```python title="logger.py"
+def log_all(sensor):
+{LONG_CODE}
+```
+
+## Steps
+
+1. Install the service:
+
+   ```bash
+   sudo cp logger.service /etc/systemd/system/
+   ```
+
+2. Start it.
+
+<Tabs>
+<TabItem value="pi" label="Raspberry Pi">
+
+Run it on the board.
+
+</TabItem>
+</Tabs>
+
+:::tip Keep a copy
+
+Back the database up weekly.
+
+:::
+
+### Heading with an id {{#custom-id}}
+
+    indented code stays code
+    # not a heading
+
+Done.
+"""
+
+
+def test_translation_keeps_long_code_blocks_whole(
+    fake: TranslatingCohere, tmp_path: Path, docs: Path
+) -> None:
+    (docs / "long-listing.mdx").write_text(MDX_PAGE, encoding="utf-8")
+    with serve(settings_for(fake, tmp_path, docs), fake) as client:
+        client.app.state.translator.unit_tokens = 30  # type: ignore[attr-defined]
+        body = translate(client, "long-listing.mdx").json()
+    text = body["translation"]
+    assert chat_calls(fake) >= 3  # translated in several units, the code in none of them
+    # Every code block whole and in place, as in the source; headings and lists too.
+    assert fences(text) == fences(MDX_PAGE) and len(fences(text)) == 2
+    assert LONG_CODE in text
+    assert "\n    indented code stays code\n    # not a heading\n" in text
+    assert headings(text) == ["#", "##", "###"]
+    assert "1. INSTALL THE SERVICE:\n\n   ```bash\n   sudo cp logger.service" in text
+    assert "2. START IT." in text
+    assert ":::tip KEEP A COPY" in text and "\n:::" in text
+    # Front matter, MDX imports, JSX tags and heading ids are left out; their text stays.
+    for gone in ("sidebar_position", "import ", "<Tabs>", "TabItem", "{#custom-id}", "---"):
+        assert gone not in text, gone
+    assert "RUN IT ON THE BOARD." in text
+    for request in fake.calls("/v2/chat"):
+        assert "sensor.read" not in request.json["messages"][-1]["content"]
 
 
 # -- cache -----------------------------------------------------------------------------------
@@ -457,7 +532,7 @@ def test_placeholders_hide_code_and_urls_and_come_back() -> None:
     assert protected.text == "Run ⟦0⟧ then see [docs](⟦1⟧) or ⟦2⟧.\n\n⟦3⟧"
     reply = "CORRE ⟦0⟧ Y MIRA [DOCS](⟦1⟧) O ⟦ 2 ⟧. ⟦3⟧"
     assert protected.restore(reply) == (
-        "CORRE `ls` Y MIRA [DOCS](https://x.org/a_(b)) O https://y.org.\n\n```sh\nls -l\n```"
+        "CORRE `ls` Y MIRA [DOCS](https://x.org/a_(b)) O https://y.org.\n```sh\nls -l\n```"
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import math
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
@@ -26,9 +27,11 @@ from bookrag.config import Settings, load_settings
 from bookrag.connection import open_store
 from bookrag.errors import (
     BookragError,
+    ClientGone,
     IndexMismatch,
     InvalidRequest,
     StoreUnavailable,
+    TooManyRequests,
     UpstreamError,
 )
 from bookrag.ingest import ingest, site_config
@@ -112,6 +115,8 @@ def create_app(settings: Settings | None = None, providers: Providers | None = N
             app.state.book = Book.open(store, settings, models)
             app.state.providers = models
             app.state.translator = Translator.open(app.state.book, settings)
+            with suppress(StoreUnavailable, OSError):
+                await anyio.to_thread.run_sync(app.state.translator.prune)
             # The index now held in memory lives as long as the process: keep it out of the
             # garbage collector's full passes, which otherwise stall requests for ~100 ms.
             gc.collect()
@@ -133,6 +138,7 @@ def create_app(settings: Settings | None = None, providers: Providers | None = N
     app.state.metrics = metrics
     origins = parse_origins(settings.allowed_origins, log)
     clients = ClientAddress(p.strip() for p in settings.trusted_proxies.split(","))
+    app.state.clients = clients
     # Added inside out: the request log sees everything, and CORS headers reach even the
     # 413, 429 and 503 answers so a browser can read them.
     app.add_middleware(
@@ -232,6 +238,12 @@ def check_index(store: BookStore, providers: Providers) -> None:
         )
 
 
+async def reader_left(request: Request) -> None:
+    """Return once the client has disconnected (its request body is already read)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
 async def _error_event(message: str) -> AsyncIterator[dict[str, str]]:
     yield {"data": json.dumps({"error": message, "done": True})}
 
@@ -256,9 +268,12 @@ def _error(request: Request, status: int, message: str, **extra: Any) -> Respons
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(BookragError)
     async def bookrag_error(request: Request, exc: BookragError) -> Response:
-        if exc.status_code >= 500:
+        if exc.status_code >= 500 and not isinstance(exc, ClientGone):
             log.warning("%s %s failed: %s", request.method, request.url.path, exc.message)
-        return _error(request, exc.status_code, exc.message)
+        response = _error(request, exc.status_code, exc.message)
+        if isinstance(exc, TooManyRequests):
+            response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+        return response
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -321,6 +336,10 @@ def _add_routes(app: FastAPI) -> None:
             body["index"].update(
                 pages=stats.pages, chunks=stats.chunks, last_indexed=stats.last_indexed
             )
+            with suppress(StoreUnavailable):  # the book's first page, as its sidebar lists it
+                first = next(iter(book.pages.all()), None)
+                if first is not None:
+                    body["index"]["first_page"] = {"title": first["title"], "url": first["url"]}
         return JSONResponse(body, status_code=200 if healthy else 503)
 
     @app.post("/search")
@@ -365,7 +384,10 @@ def _add_routes(app: FastAPI) -> None:
         body: TranslateRequest, translator: TranslatorDep, request: Request
     ) -> Translation:
         """The page translated into `target_language` (default Urdu); cached per page version."""
-        result = await translator.translate(body.page_url, body.target_language)
+        client = request.app.state.clients.of(request.scope)
+        result = await translator.translate(
+            body.page_url, body.target_language, client, lambda: reader_left(request)
+        )
         if result.cached:
             request.app.state.metrics.cache_hits.inc()
         return result

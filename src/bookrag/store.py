@@ -12,9 +12,13 @@ Point layout (collection `COLLECTION_NAME`, default `book`):
     text (the chunk as light Markdown); chunk_index (position in the page); page_hash.
 - page records, id `uuid5("page:<source>")`, no vector, payload:
     kind="page"; source; url; url_path (the URL's path, for lookups by URL); title;
-    sidebar_label; page_hash (sha256 of the file and the site facts; written last, so a page
+    sidebar_label; sidebar_rank (the page's place in the book's sidebar, from 0; see
+    `sidebar`); page_hash (sha256 of the file and the site facts; written last, so a page
     whose chunks were not all written is redone by the next ingest); chunks (count);
     indexed_at (ISO time).
+- page sources, id `uuid5("markdown:<source>")`, no vector, payload:
+    kind="markdown"; source; page_hash; markdown (the page as written, without front matter
+    and MDX imports: what `/translate` translates, code blocks whole).
 - one statistics point, id `uuid5("meta")`, no vector, payload:
     kind="meta"; chunks; pages; indexed_at (when an ingest last changed something);
     pages_digest (sha256 of every page's source and hash the statistics were counted over,
@@ -48,6 +52,7 @@ from bookrag.chunking import Chunk
 from bookrag.errors import StoreUnavailable
 from bookrag.loader import Page
 from bookrag.local_search import LocalSearch
+from bookrag.sidebar import sidebar_key
 from bookrag.sparse_index import SparseIndex
 
 SPARSE = "bm25"
@@ -66,6 +71,10 @@ def chunk_id(source: str, index: int) -> str:
 
 def page_id(source: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, f"page:{source}"))
+
+
+def markdown_id(source: str) -> str:
+    return str(uuid.uuid5(_NAMESPACE, f"markdown:{source}"))
 
 
 def _kind(value: str) -> models.FieldCondition:
@@ -227,11 +236,23 @@ class BookStore:
                 "url_path": url_path,
                 "title": page.title,
                 "sidebar_label": page.sidebar_label,
+                "sidebar_rank": page.sidebar_rank,
                 "page_hash": page.content_hash,
                 "chunks": len(chunks),
                 "indexed_at": _now(),
             },
         )
+        markdown = models.PointStruct(
+            id=markdown_id(page.source),
+            vector={},
+            payload={
+                "kind": "markdown",
+                "source": page.source,
+                "page_hash": page.content_hash,
+                "markdown": page.markdown,
+            },
+        )
+        points.append(markdown)
         with self._errors():
             for start in range(0, len(points), _BATCH):
                 self.client.upsert(self.collection, points[start : start + _BATCH], wait=True)
@@ -256,9 +277,27 @@ class BookStore:
                 wait=True,
             )
             self.client.delete(
-                self.collection, models.PointIdsList(points=[page_id(source)]), wait=True
+                self.collection,
+                models.PointIdsList(points=[markdown_id(source), page_id(source)]),
+                wait=True,
             )
         self.local.invalidate()
+
+    def set_sidebar_ranks(self, ranks: dict[str, int | None]) -> None:
+        """Record each page's place in the sidebar (after the book's order changed)."""
+        operations = [
+            models.SetPayloadOperation(
+                set_payload=models.SetPayload(
+                    payload={"sidebar_rank": rank}, points=[page_id(source)]
+                )
+            )
+            for source, rank in ranks.items()
+        ]
+        with self._errors():
+            for start in range(0, len(operations), _BATCH):
+                self.client.batch_update_points(
+                    self.collection, operations[start : start + _BATCH], wait=True
+                )
 
     def chunk_count(self) -> int:
         """How many chunk points there are."""
@@ -420,8 +459,14 @@ class BookStore:
         )
 
     def pages(self) -> list[dict[str, Any]]:
-        """Every page record, in source order."""
-        return sorted(self._scroll([_kind("page")]), key=lambda p: str(p["source"]))
+        """Every page record, in the order of the book's sidebar."""
+        return sorted(self._scroll([_kind("page")]), key=sidebar_key)
+
+    def page_markdown(self, source: str) -> dict[str, Any] | None:
+        """A page's source point (`markdown`, `page_hash`), or None if it has none."""
+        with self._errors():
+            found = self.client.retrieve(self.collection, [markdown_id(source)], with_payload=True)
+        return found[0].payload if found and found[0].payload else None
 
     def page_chunks(self, source: str) -> list[dict[str, Any]]:
         """A page's chunks in reading order."""
