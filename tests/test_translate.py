@@ -10,6 +10,7 @@ come back exactly as it was.
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 import shutil
 from collections.abc import Iterator
@@ -27,13 +28,19 @@ from typer.testing import CliRunner
 from bookrag.api import create_app
 from bookrag.cli import app as cli
 from bookrag.config import Settings, load_settings
-from bookrag.errors import InvalidRequest, UpstreamError
+from bookrag.errors import ClientGone, InvalidRequest, UpstreamError
 from bookrag.ingest import ingest, site_config
 from bookrag.languages import find_language
 from bookrag.markdown import page_markdown
 from bookrag.pages import PageDirectory
 from bookrag.store import BookStore
-from bookrag.translation import Protected
+from bookrag.translation import (
+    Protected,
+    Translation,
+    TranslationCache,
+    page_pieces,
+    plan_units,
+)
 from fakes import FakeCohere
 from fakes.cohere import Reply
 
@@ -418,6 +425,96 @@ def test_changed_page_is_translated_afresh(
     assert fresh["cached"] is False
     assert chat_calls(fake) == 1
     assert "THE VANE IS MOUNTED FACING NORTH." in fresh["translation"]
+
+
+def test_old_translations_are_pruned_when_a_page_changes_or_leaves(
+    fake: TranslatingCohere, tmp_path: Path, docs: Path
+) -> None:
+    settings = settings_for(fake, tmp_path, docs)
+    with serve(settings, fake) as client:
+        translate(client, RAIN)
+        translate(client, RAIN, "es")
+        translate(client, NOTES)
+    assert len(cached_files(tmp_path)) == 3
+    page = docs / RAIN
+    page.write_text(page.read_text() + "\nThe vane is mounted facing north.\n")
+    (docs / NOTES).unlink()
+    with serve(settings, fake) as client:
+        # Start-up dropped the changed page's two old versions and the removed page's.
+        assert cached_files(tmp_path) == []
+        first = translate(client, RAIN).json()
+        assert first["cached"] is False and len(cached_files(tmp_path)) == 1
+        # Saving another version of a page (indexed meanwhile by another process) deletes
+        # the one before it, with no restart.
+        cache = client.app.state.translator.cache  # type: ignore[attr-defined]
+        newer = TranslationCache.key(RAIN, "f" * 64, "ur", first["model"])
+        cache.save(newer, Translation.model_validate(first), "f" * 64)
+        assert [p.stem for p in cached_files(tmp_path)] == [newer]
+
+
+def test_fresh_translations_spend_the_clients_budget_and_cached_ones_are_free(
+    fake: TranslatingCohere, tmp_path: Path, docs: Path
+) -> None:
+    app = create_app(settings_for(fake, tmp_path, docs, translation_budget=2))
+    with TestClient(app, client=("203.0.113.7", 4000)) as reader:
+        assert translate(reader, RAIN).status_code == 200
+        assert translate(reader, NOTES).status_code == 200
+        refused = translate(reader, "02-sensors/reading-sensors.mdx")
+        assert refused.status_code == 429
+        assert "translation budget" in refused.json()["error"]
+        assert 1 <= int(refused.headers["Retry-After"]) <= 1800  # one page per 30 minutes
+        again = translate(reader, RAIN)  # already translated: served, whatever the budget
+        assert again.status_code == 200 and again.json()["cached"] is True
+    calls = chat_calls(fake)
+    with TestClient(app, client=("198.51.100.9", 4000)) as other:
+        assert translate(other, "02-sensors/reading-sensors.mdx").status_code == 200
+    assert chat_calls(fake) > calls
+
+
+def test_a_translation_every_reader_left_stops_unless_nearly_done(
+    fake: TranslatingCohere, tmp_path: Path, docs: Path
+) -> None:
+    app = create_app(settings_for(fake, tmp_path, docs))
+
+    async def leave_after(translated: int, language: str) -> tuple[int, int]:
+        """Two readers ask, both leave once `translated` units are back; the units planned
+        and requested."""
+        translator = app.state.translator
+        translator.unit_tokens = 20
+        translator._limit = asyncio.Semaphore(1)  # one unit at a time, so progress is slow
+        left = asyncio.Event()
+        readers = [
+            asyncio.create_task(translator.translate(NOTES, language, "reader", left.wait))
+            for _ in range(2)
+        ]
+        while not chat_calls(fake) or any(
+            job.translated < translated for job in translator._running.values()
+        ):
+            await asyncio.sleep(0.01)
+        left.set()
+        outcomes = await asyncio.gather(*readers, return_exceptions=True)
+        assert all(isinstance(o, ClientGone) for o in outcomes), outcomes
+        while translator._running:  # stopped, or finishing
+            await asyncio.sleep(0.05)
+        units = len(plan_units(page_pieces(page_markdown(FIELD_NOTES)), 20))
+        return units, chat_calls(fake)
+
+    async def scenario() -> None:
+        async with app.router.lifespan_context(app):
+            fake.reset()
+            fake.delay("/v2/chat", 0.3, times=1000)
+            units, requested = await leave_after(0, "ur")
+            assert units >= 4
+            assert requested < units  # stopped: the rest was never asked for
+            assert cached_files(tmp_path) == []
+            fake.reset()
+            fake.delay("/v2/chat", 0.3, times=1000)
+            # Nearly done (three quarters of the units back) when the readers leave.
+            units, requested = await leave_after(math.ceil(units * 0.75), "es")
+            assert requested == units
+            assert [p.parent.name for p in cached_files(tmp_path)] == ["es"]
+
+    asyncio.run(scenario())
 
 
 def test_concurrent_requests_for_one_page_share_one_translation(

@@ -341,7 +341,7 @@ class Translator:
         self.cache = TranslationCache(cache_dir)
         self.max_tokens = max_tokens  # the least a reply may use; long units get more
         self.unit_tokens = UNIT_TOKENS
-        self.budget = budget or Budget(0)
+        self.budget = budget if budget is not None else Budget(0)
         self._limit = asyncio.Semaphore(concurrency)  # model calls at once, for all pages
         self._running: dict[str, _Job] = {}
 
