@@ -321,6 +321,10 @@ The logger below is long, longer than any chunk.
 ```python title="logger.py"
 def log_all(sensor):
 {LONG_CODE}
+
+
+
+    return True  \t
 ```
 
 ## Steps

@@ -206,7 +206,7 @@ def page_markdown(source: str) -> str:
         tokens = _MD.parse(source)
     except Exception as exc:  # as in `parse_page`
         raise PageParseError(f"markdown could not be parsed: {exc}") from exc
-    lines = source.splitlines()
+    lines = re.sub(r"\r\n?", "\n", source).split("\n")  # as markdown-it counts lines
     kept: list[str | None] = list(lines)
     for i, tok in enumerate(tokens):
         if tok.map is None:
@@ -224,8 +224,18 @@ def page_markdown(source: str) -> str:
                 kept[n] = text if text.strip() else None
         elif tok.type == "heading_open" and start < len(lines):
             kept[start] = _EXPLICIT_ID.sub("", lines[start])
-    text = "\n".join(line.rstrip() for line in kept if line is not None)
-    return re.sub(r"\n{3,}", "\n\n", text).strip("\n")
+    out: list[str] = []
+    gap = False  # lines were left out since the last line kept
+    for line in kept:
+        if line is None:
+            gap = True
+            continue
+        # Where lines were left out, blank lines around them merge into one; elsewhere
+        # (in code above all) every line stays exactly as written.
+        if not (gap and not line.strip() and (not out or not out[-1].strip())):
+            out.append(line)
+            gap = gap and not line.strip()
+    return "\n".join(out).lstrip("\n")  # trailing lines may belong to an unclosed fence
 
 
 def _load_front_matter(content: str) -> dict[str, Any]:

@@ -267,5 +267,6 @@ class _Book:
 def sidebar_key(record: dict[str, Any]) -> tuple[bool, int, str]:
     """Sort key of a page record: by `sidebar_rank`, pages without one last, by source."""
     rank = record.get("sidebar_rank")
-    known = isinstance(rank, int) and not isinstance(rank, bool)
-    return (not known, rank if known else 0, str(record.get("source", "")))  # type: ignore[return-value]
+    if isinstance(rank, int) and not isinstance(rank, bool):
+        return (False, rank, str(record.get("source", "")))
+    return (True, 0, str(record.get("source", "")))
