@@ -27,7 +27,6 @@ from bookrag.config import Settings, load_settings
 from bookrag.connection import open_store
 from bookrag.errors import (
     BookragError,
-    ClientGone,
     IndexMismatch,
     InvalidRequest,
     StoreUnavailable,
@@ -268,7 +267,7 @@ def _error(request: Request, status: int, message: str, **extra: Any) -> Respons
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(BookragError)
     async def bookrag_error(request: Request, exc: BookragError) -> Response:
-        if exc.status_code >= 500 and not isinstance(exc, ClientGone):
+        if exc.status_code >= 500:
             log.warning("%s %s failed: %s", request.method, request.url.path, exc.message)
         response = _error(request, exc.status_code, exc.message)
         if isinstance(exc, TooManyRequests):
