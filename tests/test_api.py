@@ -22,10 +22,28 @@ def sse_events(body: str) -> list[dict[str, Any]]:
     return events
 
 
-def test_root_lists_the_endpoints(client: TestClient) -> None:
+def test_root_lists_every_endpoint_and_each_one_answers(client: TestClient) -> None:
     body = client.get("/").json()
     assert body["version"]
-    assert {"chat", "stream_chat", "health", "search"} <= set(body["endpoints"])
+    endpoints = body["endpoints"]
+    assert endpoints["chat"] == "POST /chat"
+    assert endpoints["stream_chat"] == "POST /stream-chat"
+    for name, path in [
+        ("search", "/search"),
+        ("translate", "/translate"),
+        ("translate_languages", "/translate/languages"),
+        ("health", "/health"),
+        ("metrics", "/metrics"),
+        ("widget_js", "/widget.js"),
+        ("demo", "/demo"),
+        ("docs", "/docs"),
+        ("openapi_json", "/openapi.json"),
+    ]:
+        assert endpoints[name].endswith(" " + path), name
+    for listed in endpoints.values():
+        method, path = listed.split(" ")
+        if method == "GET":
+            assert client.get(path, follow_redirects=False).status_code in (200, 307), path
 
 
 def test_health_reports_live_qdrant_and_index_facts(client: TestClient) -> None:
@@ -51,6 +69,18 @@ def test_chat_answers_with_the_section_the_answer_is_in(client: TestClient) -> N
     assert body["citations"][0]["url"] == RAIN
     assert body["citations"][0]["section"] == "Rain gauge"
     assert len(body["sources"]) == len(set(body["sources"]))
+
+
+def test_two_quotes_of_one_section_share_one_numbered_citation(client: TestClient) -> None:
+    body = client.post(
+        "/chat", json={"question": "How much rain does one tip of the bucket measure?"}
+    ).json()
+    numbers = [c["number"] for c in body["citations"]]
+    assert numbers == list(range(1, len(body["sources"]) + 1))  # one entry per number
+    assert [c["url"] for c in body["citations"]] == body["sources"]
+    rain = body["citations"][0]
+    assert "[1]" in body["answer"]
+    assert "0.2794 mm" in rain["quote"] and "bucket fills" in rain["quote"]
 
 
 @pytest.mark.parametrize(

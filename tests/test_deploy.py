@@ -113,6 +113,9 @@ def test_the_container_command_serves_the_book_and_passes_every_check(
     assert all(r.passed for r in results if r.ran), render_lines(results)
     assert all_passed(results)
     assert "9 pages" in by_name["health"].detail
+    assert "asked 'What does the book say about The Pocket Weather Station?'" in (
+        by_name["chat"].detail
+    )
     assert not by_name["translate"].ran
     assert "no chat model" in by_name["translate"].detail
 
@@ -163,9 +166,14 @@ class FakeDeployment:
         )
         self.allow_origin = ORIGIN
         self.translated: list[dict[str, Any]] = []
+        self.asked: list[str] = []
+        self.sources = ["https://book.example/docs/intro#what-it-does"]
         self.app = FastAPI()
-        self.app.get("/health")(lambda: {"status": "ok", "generator": "cohere", "index": {}})
-        self.app.post("/chat")(self.chat_body)
+        first = {"title": "Pocket  Weather\nStation", "url": "https://book.example/docs/intro"}
+        self.app.get("/health")(
+            lambda: {"status": "ok", "generator": "cohere", "index": {"first_page": first}}
+        )
+        self.app.post("/chat")(self.chat)
         self.app.post("/stream-chat")(
             lambda: PlainTextResponse(self.stream_body, media_type="text/event-stream")
         )
@@ -182,6 +190,10 @@ class FakeDeployment:
             "answer": "A book about weather stations.",
             "sources": ["https://book.example/docs/intro#what-it-does"],
         }
+
+    def chat(self, body: dict[str, Any]) -> dict[str, Any]:
+        self.asked.append(body["question"])
+        return {**self.chat_body(), "sources": self.sources}
 
     def translate(self, body: dict[str, Any]) -> dict[str, Any]:
         self.translated.append(body)
@@ -210,6 +222,23 @@ def test_translation_is_checked_on_the_cited_page_when_a_chat_model_is_configure
     assert deployment.translated == [
         {"page_url": "https://book.example/docs/intro", "target_language": "urdu"}
     ]
+
+
+def test_check_deploy_asks_about_the_books_first_page_and_fails_an_answer_citing_nothing(
+    fake: tuple[FakeDeployment, str],
+) -> None:
+    deployment, url = fake
+    deployment.sources = []  # "I couldn't find this in the book."
+
+    results = {r.name: r for r in check_deploy(url, ORIGIN, timeout=5)}
+
+    assert deployment.asked == ["What does the book say about Pocket Weather Station?"]
+    assert not results["chat"].passed
+    assert "the answer cites nothing" in results["chat"].detail
+    assert not all_passed(list(results.values()))
+    # The translation is still checked, on the book's first page.
+    assert results["translate"].passed
+    assert deployment.translated[0]["page_url"] == "https://book.example/docs/intro"
 
 
 def test_an_error_event_in_the_stream_fails_the_stream_check(

@@ -10,6 +10,7 @@ come back exactly as it was.
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 import shutil
 from collections.abc import Iterator
@@ -20,17 +21,26 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from markdown_it import MarkdownIt
+from mdit_py_plugins.front_matter import front_matter_plugin
 from typer.testing import CliRunner
 
 from bookrag.api import create_app
 from bookrag.cli import app as cli
 from bookrag.config import Settings, load_settings
-from bookrag.errors import InvalidRequest, UpstreamError
+from bookrag.errors import ClientGone, InvalidRequest, UpstreamError
 from bookrag.ingest import ingest, site_config
 from bookrag.languages import find_language
+from bookrag.markdown import page_markdown
 from bookrag.pages import PageDirectory
 from bookrag.store import BookStore
-from bookrag.translation import Protected, page_pieces
+from bookrag.translation import (
+    Protected,
+    Translation,
+    TranslationCache,
+    page_pieces,
+    plan_units,
+)
 from fakes import FakeCohere
 from fakes.cohere import Reply
 
@@ -148,14 +158,17 @@ def chat_calls(fake: FakeCohere) -> int:
     return len(fake.calls("/v2/chat"))
 
 
-def fences(markdown: str) -> list[str]:
-    return re.findall(r"^```[^\n]*\n.*?^```$", markdown, re.MULTILINE | re.DOTALL)
+MARKDOWN = MarkdownIt("commonmark").use(front_matter_plugin)
+
+
+def fences(markdown: str) -> list[tuple[str, str]]:
+    """Each fenced code block's info string and code, at any depth, as a parser reads them."""
+    return [(t.info, t.content) for t in MARKDOWN.parse(markdown) if t.type == "fence"]
 
 
 def headings(markdown: str) -> list[str]:
-    """The `#` marks of each heading outside code blocks."""
-    outside = re.sub(r"^```[^\n]*\n.*?^```$", "", markdown, flags=re.MULTILINE | re.DOTALL)
-    return re.findall(r"^(#{1,6}) \S", outside, re.MULTILINE)
+    """The `#` marks of each heading (code blocks hold none)."""
+    return ["#" * int(t.tag[1]) for t in MARKDOWN.parse(markdown) if t.type == "heading_open"]
 
 
 def cached_files(tmp_path: Path) -> list[Path]:
@@ -281,22 +294,95 @@ def test_long_page_is_translated_in_units_and_joined_in_order(
     assert split == whole
 
 
-def test_translation_is_the_indexed_page_with_only_its_prose_changed(
-    fake: TranslatingCohere, tmp_path: Path, docs: Path
+def test_translation_is_the_page_as_written_with_only_its_prose_changed(
+    api: TestClient, docs: Path
 ) -> None:
-    settings = settings_for(fake, tmp_path, docs)
-    with serve(settings, fake) as client:
-        translated = translate(client, RAIN).json()["translation"]
-    from bookrag.connection import open_store
-
-    store = open_store(settings)
-    try:
-        original = "\n\n".join(page_pieces("Rain and Wind Sensors", store.page_chunks(RAIN)))
-    finally:
-        store.close()
+    translated = translate(api, RAIN).json()["translation"]
+    original = page_markdown((docs / RAIN).read_text(encoding="utf-8"))
     assert translated.casefold() == original.casefold()
     assert translated != original
     assert fences(translated) == fences(original)
+
+
+LONG_CODE = "\n".join(f"    reading_{n} = sensor.read({n})  # sample {n}" for n in range(400))
+MDX_PAGE = f"""\
+---
+title: Long Listing
+sidebar_position: 9
+---
+
+import Tabs from '@theme/Tabs';
+import TabItem from '@theme/TabItem';
+
+# Long Listing
+
+The logger below is long, longer than any chunk.
+
+```python title="logger.py"
+def log_all(sensor):
+{LONG_CODE}
+
+
+
+    return True  \t
+```
+
+## Steps
+
+1. Install the service:
+
+   ```bash
+   sudo cp logger.service /etc/systemd/system/
+   ```
+
+2. Start it.
+
+<Tabs>
+<TabItem value="pi" label="Raspberry Pi">
+
+Run it on the board.
+
+</TabItem>
+</Tabs>
+
+:::tip Keep a copy
+
+Back the database up weekly.
+
+:::
+
+### Heading with an id {{#custom-id}}
+
+    indented code stays code
+    # not a heading
+
+Done.
+"""
+
+
+def test_translation_keeps_long_code_blocks_whole(
+    fake: TranslatingCohere, tmp_path: Path, docs: Path
+) -> None:
+    (docs / "long-listing.mdx").write_text(MDX_PAGE, encoding="utf-8")
+    with serve(settings_for(fake, tmp_path, docs), fake) as client:
+        client.app.state.translator.unit_tokens = 30  # type: ignore[attr-defined]
+        body = translate(client, "long-listing.mdx").json()
+    text = body["translation"]
+    assert chat_calls(fake) >= 3  # translated in several units, the code in none of them
+    # Every code block whole and in place, as in the source; headings and lists too.
+    assert fences(text) == fences(MDX_PAGE) and len(fences(text)) == 2
+    assert LONG_CODE in text
+    assert "\n    indented code stays code\n    # not a heading\n" in text
+    assert headings(text) == ["#", "##", "###"]
+    assert "1. INSTALL THE SERVICE:\n\n   ```bash\n   sudo cp logger.service" in text
+    assert "2. START IT." in text
+    assert ":::tip KEEP A COPY" in text and "\n:::" in text
+    # Front matter, MDX imports, JSX tags and heading ids are left out; their text stays.
+    for gone in ("sidebar_position", "import ", "<Tabs>", "TabItem", "{#custom-id}", "---"):
+        assert gone not in text, gone
+    assert "RUN IT ON THE BOARD." in text
+    for request in fake.calls("/v2/chat"):
+        assert "sensor.read" not in request.json["messages"][-1]["content"]
 
 
 # -- cache -----------------------------------------------------------------------------------
@@ -343,6 +429,96 @@ def test_changed_page_is_translated_afresh(
     assert fresh["cached"] is False
     assert chat_calls(fake) == 1
     assert "THE VANE IS MOUNTED FACING NORTH." in fresh["translation"]
+
+
+def test_old_translations_are_pruned_when_a_page_changes_or_leaves(
+    fake: TranslatingCohere, tmp_path: Path, docs: Path
+) -> None:
+    settings = settings_for(fake, tmp_path, docs)
+    with serve(settings, fake) as client:
+        translate(client, RAIN)
+        translate(client, RAIN, "es")
+        translate(client, NOTES)
+    assert len(cached_files(tmp_path)) == 3
+    page = docs / RAIN
+    page.write_text(page.read_text() + "\nThe vane is mounted facing north.\n")
+    (docs / NOTES).unlink()
+    with serve(settings, fake) as client:
+        # Start-up dropped the changed page's two old versions and the removed page's.
+        assert cached_files(tmp_path) == []
+        first = translate(client, RAIN).json()
+        assert first["cached"] is False and len(cached_files(tmp_path)) == 1
+        # Saving another version of a page (indexed meanwhile by another process) deletes
+        # the one before it, with no restart.
+        cache = client.app.state.translator.cache  # type: ignore[attr-defined]
+        newer = TranslationCache.key(RAIN, "f" * 64, "ur", first["model"])
+        cache.save(newer, Translation.model_validate(first), "f" * 64)
+        assert [p.stem for p in cached_files(tmp_path)] == [newer]
+
+
+def test_fresh_translations_spend_the_clients_budget_and_cached_ones_are_free(
+    fake: TranslatingCohere, tmp_path: Path, docs: Path
+) -> None:
+    app = create_app(settings_for(fake, tmp_path, docs, translation_budget=2))
+    with TestClient(app, client=("203.0.113.7", 4000)) as reader:
+        assert translate(reader, RAIN).status_code == 200
+        assert translate(reader, NOTES).status_code == 200
+        refused = translate(reader, "02-sensors/reading-sensors.mdx")
+        assert refused.status_code == 429
+        assert "translation budget" in refused.json()["error"]
+        assert 1 <= int(refused.headers["Retry-After"]) <= 1800  # one page per 30 minutes
+        again = translate(reader, RAIN)  # already translated: served, whatever the budget
+        assert again.status_code == 200 and again.json()["cached"] is True
+    calls = chat_calls(fake)
+    with TestClient(app, client=("198.51.100.9", 4000)) as other:
+        assert translate(other, "02-sensors/reading-sensors.mdx").status_code == 200
+    assert chat_calls(fake) > calls
+
+
+def test_a_translation_every_reader_left_stops_unless_nearly_done(
+    fake: TranslatingCohere, tmp_path: Path, docs: Path
+) -> None:
+    app = create_app(settings_for(fake, tmp_path, docs))
+
+    async def leave_after(translated: int, language: str) -> tuple[int, int]:
+        """Two readers ask, both leave once `translated` units are back; the units planned
+        and requested."""
+        translator = app.state.translator
+        translator.unit_tokens = 20
+        translator._limit = asyncio.Semaphore(1)  # one unit at a time, so progress is slow
+        left = asyncio.Event()
+        readers = [
+            asyncio.create_task(translator.translate(NOTES, language, "reader", left.wait))
+            for _ in range(2)
+        ]
+        while not chat_calls(fake) or any(
+            job.translated < translated for job in translator._running.values()
+        ):
+            await asyncio.sleep(0.01)
+        left.set()
+        outcomes = await asyncio.gather(*readers, return_exceptions=True)
+        assert all(isinstance(o, ClientGone) for o in outcomes), outcomes
+        while translator._running:  # stopped, or finishing
+            await asyncio.sleep(0.05)
+        units = len(plan_units(page_pieces(page_markdown(FIELD_NOTES)), 20))
+        return units, chat_calls(fake)
+
+    async def scenario() -> None:
+        async with app.router.lifespan_context(app):
+            fake.reset()
+            fake.delay("/v2/chat", 0.3, times=1000)
+            units, requested = await leave_after(0, "ur")
+            assert units >= 4
+            assert requested < units  # stopped: the rest was never asked for
+            assert cached_files(tmp_path) == []
+            fake.reset()
+            fake.delay("/v2/chat", 0.3, times=1000)
+            # Nearly done (three quarters of the units back) when the readers leave.
+            units, requested = await leave_after(math.ceil(units * 0.75), "es")
+            assert requested == units
+            assert [p.parent.name for p in cached_files(tmp_path)] == ["es"]
+
+    asyncio.run(scenario())
 
 
 def test_concurrent_requests_for_one_page_share_one_translation(
@@ -458,7 +634,7 @@ def test_placeholders_hide_code_and_urls_and_come_back() -> None:
     assert protected.text == "Run ⟦0⟧ then see [docs](⟦1⟧) or ⟦2⟧.\n\n⟦3⟧"
     reply = "CORRE ⟦0⟧ Y MIRA [DOCS](⟦1⟧) O ⟦ 2 ⟧. ⟦3⟧"
     assert protected.restore(reply) == (
-        "CORRE `ls` Y MIRA [DOCS](https://x.org/a_(b)) O https://y.org.\n\n```sh\nls -l\n```"
+        "CORRE `ls` Y MIRA [DOCS](https://x.org/a_(b)) O https://y.org.\n```sh\nls -l\n```"
     )
 
 

@@ -37,10 +37,23 @@ def test_widget_script_never_parses_text_as_html(client: TestClient) -> None:
         assert sink not in script
 
 
-def test_demo_opens_on_the_books_first_page(client: TestClient) -> None:
+def test_demo_opens_on_the_first_sidebar_page(client: TestClient) -> None:
     response = client.get("/demo", follow_redirects=False)
     assert response.status_code == 307
-    assert response.headers["location"] == "/demo/docs/getting-started/parts-list"
+    assert response.headers["location"] == "/demo/docs/intro"  # sidebar_position: 0
+    nav = re.findall(r'<li><a href="([^"]+)"', client.get("/demo/docs/intro").text)
+    # As the book's sidebar lists them: position, then name; a category's index page first.
+    assert nav == [
+        "/demo/docs/intro",
+        "/demo/docs/getting-started",
+        "/demo/docs/getting-started/parts-list",
+        "/demo/docs/sensors/wiring/i2c-wiring",
+        "/demo/docs/sensors/reading-sensors",
+        "/demo/docs/sensors/rain-wind",
+        "/demo/docs/dashboard",
+        "/demo/docs/data/logging",
+        "/demo/docs/data/troubleshooting",
+    ]
 
 
 def test_demo_page_headings_carry_the_anchors_citations_use(client: TestClient) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import math
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from typing import Annotated, Any
@@ -17,6 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sse_starlette.sse import EventSourceResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute
 
 from bookrag import __version__
 from bookrag.answering import Book, answer, ask_question, stream_answer
@@ -27,6 +30,7 @@ from bookrag.errors import (
     IndexMismatch,
     InvalidRequest,
     StoreUnavailable,
+    TooManyRequests,
     UpstreamError,
 )
 from bookrag.ingest import ingest, site_config
@@ -99,9 +103,7 @@ def create_app(settings: Settings | None = None, providers: Providers | None = N
             settings, lambda operation: metrics.upstream_errors.labels(operation).inc()
         )
         if settings.embedded:
-            log.info(
-                "QDRANT_URL not set: embedded index in this container (%s)", settings.index_path
-            )
+            log.info("QDRANT_URL not set: embedded index at %s", settings.index_path)
         try:
             store = open_store(settings)
         except BaseException:
@@ -114,6 +116,8 @@ def create_app(settings: Settings | None = None, providers: Providers | None = N
             app.state.book = Book.open(store, settings, models)
             app.state.providers = models
             app.state.translator = Translator.open(app.state.book, settings)
+            with suppress(StoreUnavailable, OSError):
+                await anyio.to_thread.run_sync(app.state.translator.prune)
             # The index now held in memory lives as long as the process: keep it out of the
             # garbage collector's full passes, which otherwise stall requests for ~100 ms.
             gc.collect()
@@ -170,6 +174,22 @@ def create_app(settings: Settings | None = None, providers: Providers | None = N
     _add_routes(app)
     app.include_router(web_router)
     return app
+
+
+def endpoint_list(routes: list[BaseRoute]) -> dict[str, str]:
+    """Each route without path parameters, named after its path: `/stream-chat` is
+    `stream_chat`, `/widget.js` is `widget_js`."""
+    found: dict[str, str] = {}
+    for route in routes:
+        path = getattr(route, "path", "")
+        if path.endswith("/oauth2-redirect"):  # part of the /docs page, not an endpoint
+            continue
+        methods = sorted(set(getattr(route, "methods", None) or ()) - {"HEAD", "OPTIONS"})
+        if not path or path == "/" or "{" in path or not methods:
+            continue
+        name = re.sub(r"[^a-z0-9]+", "_", path.strip("/").lower()).strip("_")
+        found.setdefault(name, f"{methods[0]} {path}")
+    return found
 
 
 def prepare_index(store: BookStore, settings: Settings, providers: Providers) -> None:
@@ -231,6 +251,12 @@ def check_index(store: BookStore, providers: Providers) -> None:
         )
 
 
+async def reader_left(request: Request) -> None:
+    """Return once the client has disconnected (its request body is already read)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
 async def _error_event(message: str) -> AsyncIterator[dict[str, str]]:
     yield {"data": json.dumps({"error": message, "done": True})}
 
@@ -257,9 +283,10 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def bookrag_error(request: Request, exc: BookragError) -> Response:
         if exc.status_code >= 500:
             log.warning("%s %s failed: %s", request.method, request.url.path, exc.message)
-        if isinstance(exc, Busy):  # a route that holds a slot itself (`app.state.slots`)
-            response = _error(request, exc.status_code, exc.message, retry_after=exc.retry_after)
-            response.headers["Retry-After"] = str(exc.retry_after)
+        if isinstance(exc, Busy | TooManyRequests):
+            seconds = max(1, math.ceil(exc.retry_after))
+            response = _error(request, exc.status_code, exc.message, retry_after=seconds)
+            response.headers["Retry-After"] = str(seconds)
             return response
         return _error(request, exc.status_code, exc.message)
 
@@ -291,20 +318,12 @@ def _add_error_handlers(app: FastAPI) -> None:
 
 def _add_routes(app: FastAPI) -> None:
     @app.get("/")
-    def root() -> dict[str, Any]:
-        """What this API offers."""
+    def root(request: Request) -> dict[str, Any]:
+        """What this API offers: every route, as `METHOD /path` by name."""
         return {
             "message": "bookrag: ask the book a question",
             "version": __version__,
-            "endpoints": {
-                "chat": "POST /chat",
-                "stream_chat": "POST /stream-chat",
-                "search": "POST /search",
-                "translate": "POST /translate",
-                "health": "GET /health",
-                "metrics": "GET /metrics",
-                "docs": "GET /docs",
-            },
+            "endpoints": endpoint_list([*request.app.routes, *web_router.routes]),
         }
 
     @app.get("/health")
@@ -332,6 +351,10 @@ def _add_routes(app: FastAPI) -> None:
             body["index"].update(
                 pages=stats.pages, chunks=stats.chunks, last_indexed=stats.last_indexed
             )
+            with suppress(StoreUnavailable):  # the book's first page, as its sidebar lists it
+                first = next(iter(book.pages.all()), None)
+                if first is not None:
+                    body["index"]["first_page"] = {"title": first["title"], "url": first["url"]}
         return JSONResponse(body, status_code=200 if healthy else 503)
 
     @app.post("/search")
@@ -376,7 +399,10 @@ def _add_routes(app: FastAPI) -> None:
         body: TranslateRequest, translator: TranslatorDep, request: Request
     ) -> Translation:
         """The page translated into `target_language` (default Urdu); cached per page version."""
-        result = await translator.translate(body.page_url, body.target_language)
+        client = request.app.state.clients.of(request.scope)
+        result = await translator.translate(
+            body.page_url, body.target_language, client, lambda: reader_left(request)
+        )
         if result.cached:
             request.app.state.metrics.cache_hits.inc()
         return result

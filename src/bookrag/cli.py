@@ -19,7 +19,7 @@ from rich.table import Table
 from bookrag.answering import Book, answer, ask_question
 from bookrag.config import Settings, load_settings
 from bookrag.connection import open_store
-from bookrag.deploy import DEFAULT_QUESTION, all_passed, check_deploy, render_table
+from bookrag.deploy import all_passed, check_deploy, render_table
 from bookrag.errors import BookragError, ConfigError, StoreUnavailable
 from bookrag.eval_command import eval_command
 from bookrag.ingest import IngestReport, ingest, site_config
@@ -229,7 +229,13 @@ def check_deploy_command(
     origin: Annotated[
         str | None, typer.Option(help="The book's origin, for the CORS preflight check.")
     ] = None,
-    question: Annotated[str, typer.Option(help="The question to ask.")] = DEFAULT_QUESTION,
+    question: Annotated[
+        str | None,
+        typer.Option(
+            help="The question to ask (default: about the title of the book's first page, "
+            "from /health); the answer must cite the book."
+        ),
+    ] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for each answer.")] = 30.0,
 ) -> None:
     """Check a deployment as the book would use it; exit 0 only if every check passes."""

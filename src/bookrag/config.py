@@ -81,6 +81,7 @@ class Settings(BaseSettings):
     translation_concurrency: int = Field(
         4, ge=1, le=32, validation_alias=_env("BOOKRAG_TRANSLATION_CONCURRENCY")
     )
+    translation_budget: int = Field(20, ge=0, validation_alias=_env("BOOKRAG_TRANSLATION_BUDGET"))
 
     max_body_bytes: int = Field(65536, ge=1024, validation_alias=_env("BOOKRAG_MAX_BODY_BYTES"))
     rate_limit: int = Field(60, ge=1, validation_alias=_env("BOOKRAG_RATE_LIMIT"))

@@ -20,7 +20,8 @@ import httpx
 from rich.markup import escape
 from rich.table import Table
 
-DEFAULT_QUESTION = "What is this book about?"
+DEFAULT_QUESTION = "What is this book about?"  # when the deployment names no page at all
+QUESTION_ABOUT = "What does the book say about {title}?"
 CHECKS = ("health", "cors", "chat", "stream-chat", "translate")
 MAX_DETAIL = 200
 
@@ -41,7 +42,8 @@ class _Seen:
     """What earlier checks learned that later ones need."""
 
     generator: str | None = None
-    page_url: str | None = None
+    page_url: str | None = None  # a page the answer cited, to translate
+    first_page: dict[str, Any] | None = None  # the book's first page, from /health
 
 
 class _Failed(Exception):
@@ -57,9 +59,13 @@ def check_deploy(
     base_url: str,
     origin: str | None = None,
     timeout: float = 30.0,
-    question: str = DEFAULT_QUESTION,
+    question: str | None = None,
 ) -> list[CheckResult]:
-    """Run the deployment checks against `base_url`; a check not run has `ran=False`."""
+    """Run the deployment checks against `base_url`; a check not run has `ran=False`.
+
+    Without a `question`, the chat checks ask about the title of the book's first page
+    (from `/health`, else the best `/search` hit), so a deployment serving the wrong book,
+    or none, fails: an answer must cite the book."""
     seen = _Seen()
     results: list[CheckResult] = []
     try:
@@ -75,17 +81,19 @@ def check_deploy(
             results.append(_run("cors", lambda: _cors(client, origin)))
         else:
             results.append(_skipped("cors", "not run: no --origin given"))
-        results.append(_run("chat", lambda: _chat(client, question, seen)))
-        results.append(_run("stream-chat", lambda: _stream_chat(client, question)))
+        asked = question or _question_from_the_book(client, seen)
+        results.append(_run("chat", lambda: _chat(client, asked, seen)))
+        results.append(_run("stream-chat", lambda: _stream_chat(client, asked)))
         if seen.generator is None:
             results.append(_skipped("translate", "not run: /health did not name the generator"))
         elif seen.generator == "extractive":
             results.append(_skipped("translate", "not run: no chat model configured"))
-        elif seen.page_url is None:
-            results.append(_skipped("translate", "not run: /chat cited no page to translate"))
         else:
-            page_url = seen.page_url
-            results.append(_run("translate", lambda: _translate(client, page_url)))
+            page_url = seen.page_url or str((seen.first_page or {}).get("url") or "")
+            if page_url:
+                results.append(_run("translate", lambda: _translate(client, page_url)))
+            else:
+                results.append(_skipped("translate", "not run: no page of the book is known"))
     return results
 
 
@@ -128,6 +136,22 @@ def _skipped(name: str, why: str) -> CheckResult:
     return CheckResult(name, False, 0.0, why, ran=False)
 
 
+def _question_from_the_book(client: httpx.Client, seen: _Seen) -> str:
+    """A question about the book's first page (from /health), else about the best /search
+    hit for a question any book answers."""
+    title = (seen.first_page or {}).get("title")
+    if not isinstance(title, str) or not title.strip():
+        try:
+            response = client.post("/search", json={"query": DEFAULT_QUESTION, "limit": 1})
+            results = response.json().get("results") if response.status_code == 200 else None
+            title = results[0].get("title") if isinstance(results, list) and results else None
+        except (httpx.HTTPError, ValueError, AttributeError):
+            title = None
+    if not isinstance(title, str) or not title.strip():
+        return DEFAULT_QUESTION
+    return QUESTION_ABOUT.format(title=" ".join(title.split())[:120])
+
+
 def _health(client: httpx.Client, seen: _Seen) -> str:
     response = client.get("/health")
     body = _json_object(response)
@@ -139,6 +163,9 @@ def _health(client: httpx.Client, seen: _Seen) -> str:
         said = f" ({down})" if down else ""
         raise _Failed(f"HTTP {response.status_code}, status {body.get('status')!r}{said}")
     index = _dict(body.get("index"))
+    first = index.get("first_page")
+    if isinstance(first, dict):
+        seen.first_page = first
     return (
         f"200, status ok, version {body.get('version', '?')}, "
         f"{index.get('pages', '?')} pages / {index.get('chunks', '?')} chunks "
@@ -174,10 +201,15 @@ def _chat(client: httpx.Client, question: str, seen: _Seen) -> str:
         raise _Failed("200 but `answer` is missing or empty")
     if not isinstance(sources, list):
         raise _Failed("200 but `sources` is not a list")
-    if sources and isinstance(sources[0], str):
+    if not sources:
+        raise _Failed(
+            f"asked {question!r}: the answer cites nothing (mode {body.get('mode', '?')}): "
+            f"{answer[:80]!r}"
+        )
+    if isinstance(sources[0], str):
         seen.page_url = _without_fragment(sources[0])
     return (
-        f"200, mode {body.get('mode', '?')}, {len(sources)} sources, "
+        f"200, asked {question!r}: mode {body.get('mode', '?')}, {len(sources)} sources, "
         f"answer of {len(answer)} characters"
     )
 
@@ -213,6 +245,8 @@ def _final_event(event: dict[str, Any], tokens: int) -> str:
     answer = parsed.get("answer") if isinstance(parsed, dict) else None
     if not isinstance(answer, str) or not answer.strip():
         raise _Failed("final event's response has no `answer`")
+    if not parsed.get("sources"):
+        raise _Failed(f"the streamed answer cites nothing: {answer[:80]!r}")
     return f"200, {tokens} token events, then an answer of {len(answer)} characters"
 
 

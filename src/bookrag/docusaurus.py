@@ -133,6 +133,15 @@ def strip_number_prefix(name: str) -> str:
     return match.group("rest") if match else name
 
 
+def number_prefix(name: str) -> int | None:
+    """The number prefix Docusaurus reads from `02-setup` (2), or None (also for dates and
+    versions)."""
+    if _IGNORED_PREFIX.match(name):
+        return None
+    match = _NUMBER_PREFIX.match(name)
+    return int(match.group("number")) if match else None
+
+
 def doc_slug(source: str, front_matter: dict[str, object]) -> str:
     """The slug Docusaurus gives the doc at docs-relative `source` (e.g. `a/01-b.md`)."""
     directory, file_name = posixpath.split(source)

@@ -89,3 +89,19 @@ class IndexMismatch(BookragError):
     """The index was built with another embedding model or dimension than configured."""
 
     status_code = 503
+
+
+class TooManyRequests(BookragError):
+    """A client used up its share (e.g. its translation budget); `retry_after` in seconds."""
+
+    status_code = 429
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ClientGone(BookragError):
+    """Every reader of a request left before it was answered (nginx's 499)."""
+
+    status_code = 499

@@ -14,6 +14,7 @@ from bookrag.docusaurus import SiteConfig, read_site_config
 from bookrag.errors import DocsNotFound, PageParseError
 from bookrag.loader import Page, SkipPage, discover, load_page, read_source
 from bookrag.providers import Embedder, RetryPolicy, embed_all
+from bookrag.sidebar import sidebar_order
 from bookrag.store import BookStore, Fingerprint
 
 
@@ -150,6 +151,8 @@ def ingest(
     exists = _prepare_collection(store, embedder, report)
     known = store.page_hashes() if exists else {}
     files = discover(docs_dir)
+    order = sidebar_order(docs_dir, [path.relative_to(docs_dir).as_posix() for path in files])
+    ranks = {source: rank for rank, source in enumerate(order)}
     if on_start:
         on_start(len(files))
     writer = _Writer(store, embedder, policy or RetryPolicy(), exists)
@@ -162,7 +165,7 @@ def ingest(
                 seen.add(source)
                 report.unchanged += 1
                 continue
-            page = load_page(file, site)
+            page = replace(load_page(file, site), sidebar_rank=ranks.get(source))
         except SkipPage as skip:
             report.skipped.append((source, str(skip)))
         except PageParseError as exc:
@@ -189,6 +192,13 @@ def ingest(
     # Chunks whose page has no record were left by a run that died before committing it;
     # counting first keeps the usual, clean case to two cheap reads.
     records = store.pages()
+    moved = {
+        str(r["source"]): ranks.get(str(r["source"]))
+        for r in records
+        if r.get("sidebar_rank") != ranks.get(str(r["source"]))
+    }
+    if moved:  # the sidebar's order changed around pages that did not
+        store.set_sidebar_ranks(moved)
     current = {str(r["source"]): str(r["page_hash"]) for r in records}
     if store.chunk_count() != sum(int(r["chunks"]) for r in records):
         for source in sorted(store.chunk_sources() - set(current)):

@@ -8,11 +8,11 @@ from pathlib import Path
 
 from bookrag.docusaurus import SiteConfig, doc_slug
 from bookrag.errors import PageParseError
-from bookrag.markdown import Section, parse_page
+from bookrag.markdown import Section, page_markdown, parse_page
 
 PAGE_SUFFIXES = (".md", ".mdx")
 # Bump when parsing or chunking changes what a page turns into, so ingest redoes every page.
-LAYOUT_VERSION = "2"
+LAYOUT_VERSION = "3"
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,8 @@ class Page:
     sidebar_label: str | None
     sections: list[Section]
     content_hash: str
+    markdown: str = ""  # the page as written, without front matter and MDX imports
+    sidebar_rank: int | None = None  # its place in the book's sidebar, from 0
 
 
 class SkipPage(Exception):
@@ -87,4 +89,5 @@ def load_page(file: SourceFile, site: SiteConfig) -> Page:
         sidebar_label=str(label) if label else None,
         sections=parsed.sections,
         content_hash=file.content_hash,
+        markdown=page_markdown(text),
     )

@@ -198,6 +198,46 @@ class _Walker:
         self.sections.append(Section(headings=[*trail, text], anchor=anchor))
 
 
+def page_markdown(source: str) -> str:
+    """The page as written, for a reader: every line as in the source (code blocks whole,
+    headings, lists, tables, quotes), without the front matter, top-level MDX `import` /
+    `export` statements, JSX tags and MDX comments, or explicit heading ids (`{#id}`)."""
+    try:
+        tokens = _MD.parse(source)
+    except Exception as exc:  # as in `parse_page`
+        raise PageParseError(f"markdown could not be parsed: {exc}") from exc
+    lines = re.sub(r"\r\n?", "\n", source).split("\n")  # as markdown-it counts lines
+    kept: list[str | None] = list(lines)
+    for i, tok in enumerate(tokens):
+        if tok.map is None:
+            continue
+        start, end = tok.map
+        if tok.type == "front_matter" or (
+            tok.type == "paragraph_open"
+            and tok.level == 0
+            and _ESM_STATEMENT.match(tokens[i + 1].content)
+        ):
+            kept[start:end] = [None] * (end - start)
+        elif tok.type == "html_block":
+            for n in range(start, min(end, len(lines))):
+                text = _JSX_TAG.sub("", _MDX_COMMENT.sub("", lines[n]))
+                kept[n] = text if text.strip() else None
+        elif tok.type == "heading_open" and start < len(lines):
+            kept[start] = _EXPLICIT_ID.sub("", lines[start])
+    out: list[str] = []
+    gap = False  # lines were left out since the last line kept
+    for line in kept:
+        if line is None:
+            gap = True
+            continue
+        # Where lines were left out, blank lines around them merge into one; elsewhere
+        # (in code above all) every line stays exactly as written.
+        if not (gap and not line.strip() and (not out or not out[-1].strip())):
+            out.append(line)
+            gap = gap and not line.strip()
+    return "\n".join(out).lstrip("\n")  # trailing lines may belong to an unclosed fence
+
+
 def _load_front_matter(content: str) -> dict[str, Any]:
     try:
         data = yaml.safe_load(content)

@@ -18,18 +18,23 @@ class Turn(BaseModel):
 
 
 class Citation(BaseModel):
-    """Where a part of the answer comes from."""
+    """One section of the book the answer cites: its number is the `[n]` in the answer."""
 
-    number: int
+    number: int = Field(description="the [n] marking this section in the answer, from 1")
     url: str = Field(description="the section's URL, with its #anchor")
     title: str
     section: str
-    quote: str = Field(description="the quoted source text")
-    span: str | None = Field(None, description="the part of the answer this supports")
+    quote: str = Field(description="the quoted source text (quotes of one section joined by …)")
+    span: str | None = Field(None, description="the first part of the answer this supports")
+    spans: list[str] = Field(default=[], description="every part of the answer it supports")
+
+
+QUOTE_JOINER = " … "
 
 
 class Citations:
-    """Citations numbered by section URL in order of first use; `sources` follow that order."""
+    """One citation per section URL, numbered in order of first use; `sources` follow that
+    order. A second quote of a section joins the first, so a number is never listed twice."""
 
     def __init__(self) -> None:
         self.numbers: dict[str, int] = {}
@@ -37,10 +42,28 @@ class Citations:
 
     def add(self, url: str, title: str, section: str, quote: str, span: str | None = None) -> int:
         """Record a citation and return its number (shared by every quote of one section)."""
-        number = self.numbers.setdefault(url, len(self.numbers) + 1)
-        self.items.append(
-            Citation(number=number, url=url, title=title, section=section, quote=quote, span=span)
-        )
+        number = self.numbers.get(url)
+        if number is None:
+            number = self.numbers[url] = len(self.numbers) + 1
+            spans = [span] if span else []
+            self.items.append(
+                Citation(
+                    number=number,
+                    url=url,
+                    title=title,
+                    section=section,
+                    quote=quote,
+                    span=span,
+                    spans=spans,
+                )
+            )
+            return number
+        cited = self.items[number - 1]
+        if quote and quote not in cited.quote:
+            cited.quote = f"{cited.quote}{QUOTE_JOINER}{quote}" if cited.quote else quote
+        if span and span not in cited.spans:
+            cited.spans.append(span)
+            cited.span = cited.span or span
         return number
 
     @property

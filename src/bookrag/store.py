@@ -15,9 +15,13 @@ Point layout (collection `COLLECTION_NAME`, default `book`):
     text (the chunk as light Markdown); chunk_index (position in the page); page_hash.
 - page records, id `uuid5("page:<source>")`, no vector, payload:
     kind="page"; source; url; url_path (the URL's path, for lookups by URL); title;
-    sidebar_label; page_hash (sha256 of the file and the site facts; written last, once the
+    sidebar_label; sidebar_rank (the page's place in the book's sidebar, from 0; see
+    `sidebar`); page_hash (sha256 of the file and the site facts; written last, once the
     page's chunks are durable, so a page whose chunks were not all written is redone by the
     next ingest); chunks (count); indexed_at (ISO time).
+- page sources, id `uuid5("markdown:<source>")`, no vector, payload:
+    kind="markdown"; source; page_hash; markdown (the page as written, without front matter
+    and MDX imports: what `/translate` translates, code blocks whole).
 - one layout point, id `uuid5("layout")`, no vector, payload (the index's fingerprint, which
   Edge has no collection metadata to hold):
     kind="layout"; schema (`SCHEMA`); dense_model and dense_dim (null when lexical only).
@@ -52,6 +56,7 @@ from bookrag.chunking import Chunk
 from bookrag.engine import DENSE, SPARSE, Engine, Scored, StoredPoint, Where
 from bookrag.errors import StoreUnavailable
 from bookrag.loader import Page
+from bookrag.sidebar import sidebar_key
 
 __all__ = ["DENSE", "SPARSE", "BookStore", "Fingerprint", "Hit", "IndexStats"]
 
@@ -70,6 +75,10 @@ def chunk_id(source: str, index: int) -> str:
 
 def page_id(source: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, f"page:{source}"))
+
+
+def markdown_id(source: str) -> str:
+    return str(uuid.uuid5(_NAMESPACE, f"markdown:{source}"))
 
 
 @dataclass(frozen=True)
@@ -211,11 +220,22 @@ class BookStore:
                 "url_path": urlsplit(page.url).path,
                 "title": page.title,
                 "sidebar_label": page.sidebar_label,
+                "sidebar_rank": page.sidebar_rank,
                 "page_hash": page.content_hash,
                 "chunks": len(chunks),
                 "indexed_at": _now(),
             },
         )
+        markdown = StoredPoint(
+            markdown_id(page.source),
+            {
+                "kind": "markdown",
+                "source": page.source,
+                "page_hash": page.content_hash,
+                "markdown": page.markdown,
+            },
+        )
+        points.append(markdown)
         with self._errors():
             self.engine.upsert(points)
             self.engine.delete(
@@ -240,7 +260,20 @@ class BookStore:
         the next ingest removes the page again)."""
         with self._errors():
             self.engine.delete(Where(kind="chunk", source=source))
-            self.engine.delete_ids([page_id(source)])
+            self.engine.delete_ids([markdown_id(source), page_id(source)])
+
+    def set_sidebar_ranks(self, ranks: dict[str, int | None]) -> None:
+        """Record each page's place in the sidebar (after the book's order changed)."""
+        ids = [page_id(source) for source in ranks]
+        with self._errors():
+            records = self.engine.retrieve(ids)
+            self.engine.upsert(
+                [
+                    StoredPoint(page_id(source), {**records[page_id(source)], "sidebar_rank": rank})
+                    for source, rank in ranks.items()
+                    if page_id(source) in records
+                ]
+            )
 
     def chunk_count(self) -> int:
         """How many chunk points there are."""
@@ -326,8 +359,13 @@ class BookStore:
         )
 
     def pages(self) -> list[dict[str, Any]]:
-        """Every page record, in source order."""
-        return sorted(self._scroll(Where(kind="page")), key=lambda p: str(p["source"]))
+        """Every page record, in the order of the book's sidebar."""
+        return sorted(self._scroll(Where(kind="page")), key=sidebar_key)
+
+    def page_markdown(self, source: str) -> dict[str, Any] | None:
+        """A page's source point (`markdown`, `page_hash`), or None if it has none."""
+        with self._errors():
+            return self.engine.retrieve([markdown_id(source)]).get(markdown_id(source))
 
     def page_chunks(self, source: str) -> list[dict[str, Any]]:
         """A page's chunks in reading order."""
