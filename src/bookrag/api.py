@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import SQLAlchemyError
 from sse_starlette.sse import EventSourceResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -34,7 +35,13 @@ from bookrag.errors import (
     UpstreamError,
 )
 from bookrag.feedback.database import database_url, open_engine
-from bookrag.feedback.journal import Journal, UnknownAnswer, Verdict, make_record
+from bookrag.feedback.journal import (
+    FeedbackUnavailable,
+    Journal,
+    UnknownAnswer,
+    Verdict,
+    make_record,
+)
 from bookrag.feedback.report import PageLink, gap_report, parse_period
 from bookrag.feedback.report_page import render_html
 from bookrag.ingest import ingest, site_config
@@ -443,7 +450,11 @@ def _add_routes(app: FastAPI) -> None:
             period = parse_period(since)
         except ValueError as exc:
             raise InvalidRequest(f"since: {exc}") from None
-        report = gap_report(journal.engine, period, closest=lambda text: closest_page(book, text))
+        try:
+            report = gap_report(journal.engine, period, lambda text: closest_page(book, text))
+        except SQLAlchemyError as exc:
+            log.warning("gap report: the answer log cannot be read (%s)", type(exc).__name__)
+            raise FeedbackUnavailable("the answer log cannot be read right now") from None
         if format == "json":
             return JSONResponse(report.to_json())
         return HTMLResponse(render_html(report))

@@ -203,6 +203,7 @@ class Journal:
     # -- the writer thread -------------------------------------------------------------
 
     def _run(self) -> None:
+        self._schema_ready()
         while True:
             timeout = max(0.1, SWEEP_EVERY - (time.monotonic() - self._swept_at))
             try:
