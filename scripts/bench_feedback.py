@@ -38,7 +38,13 @@ from serving import clean_env, serving  # noqa: E402
 from bookrag.answering import Book  # noqa: E402
 from bookrag.config import load_settings  # noqa: E402
 from bookrag.connection import open_store  # noqa: E402
-from bookrag.feedback.database import database_url, feedback, open_engine  # noqa: E402
+from bookrag.feedback.database import (  # noqa: E402
+    answers,
+    database_url,
+    feedback,
+    migrate,
+    open_engine,
+)
 from bookrag.feedback.journal import Journal, Verdict, make_record  # noqa: E402
 from bookrag.feedback.report import PageLink, gap_report  # noqa: E402
 from bookrag.ingest import ingest, site_config  # noqa: E402
@@ -56,12 +62,15 @@ ASKED = [
     "How do I measure soil moisture?",
     "What parts do I need to build the station?",
 ]
-TOPICS = [
-    f"{a} {b}"
-    for a in ("soil", "solar", "lora", "battery", "camera", "lightning", "snow", "uv")
-    for b in ("moisture sensor", "panel sizing", "range test", "enclosure")
-][:40]
-TEMPLATES = ("How do I set up the {}?", "What is a good {}?", "Can the station use a {}?")
+TOPICS = """lora gateway, solar charging, snow depth, uv index, lightning detector,
+battery runtime, camera timelapse, air quality, pollen count, leaf wetness, soil temperature,
+water level, frost alarm, dew point, cloud upload, mqtt broker, home assistant, grafana
+dashboard, influx retention, ota update, watchdog reset, deep sleep, antenna placement, mast
+grounding, enclosure venting, conformal coating, calibration drift, barometer altitude, rain
+heater, bird spikes, spider webs, ice buildup, sd card wear, gps timestamp, ntp sync,
+ethernet poe, cellular modem, satellite link, zigbee mesh, thread border""".replace("\n", " ")
+TOPICS = [t.strip() for t in TOPICS.split(",")]
+TEMPLATES = ("How do I set up the {}?", "{} how?", "Does the book cover the {}?")
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -118,12 +127,19 @@ def measure_overhead(docs: Path, work: Path, rounds: int) -> None:
 def fill(url: str, count: int, verdicts: int) -> float:
     """Write `count` answers and `verdicts` verdicts through a journal; seconds taken."""
     rng = random.Random(7)
-    journal = Journal(open_engine(url), CollectorRegistry(), retention_days=30, queue_size=count)
+    engine = open_engine(url)
+    migrate(engine)
+    with engine.connect() as connection:
+        if connection.scalar(sa.select(sa.func.count()).select_from(answers)):
+            raise SystemExit(f"{engine.url.render_as_string()}: not empty; give an empty database")
+    engine.dispose()
+    journal = Journal(open_engine(url), CollectorRegistry(), 30, queue_size=count + verdicts)
     now = datetime.now(UTC)
     records = []
     for i in range(count):
-        if rng.random() < 0.25:
-            text = rng.choice(TEMPLATES).format(rng.choice(TOPICS))
+        if rng.random() < 0.25:  # unanswered, about 40 topics: most asked first
+            topic = TOPICS[min(int(rng.expovariate(0.1)), len(TOPICS) - 1)]
+            text = rng.choice(TEMPLATES).format(topic)
             answer = Answer(answer="-", sources=[], mode="not_found", extractive=False)
         else:
             text = rng.choice(ASKED)
