@@ -36,13 +36,14 @@ def _chart(days: list[Day]) -> str:
     """Stacked bars: answered and refused questions per day (the last 90 days at most)."""
     days = days[-90:]
     top = max((d.answers for d in days), default=0) or 1
-    width, height, bar = max(160, 12 * len(days)), 120, 10
+    slot = max(6, min(40, 600 // max(1, len(days))))  # pixels per day
+    width, height, bar = max(160, slot * len(days)), 120, max(4, slot - 3)
     parts = [
         f'<svg role="img" aria-label="Questions per day" width="{width}" '
         f'height="{height + 30}" viewBox="0 0 {width} {height + 30}">'
     ]
     for i, day in enumerate(days):
-        x = i * 12
+        x = i * slot
         total = round(day.answers / top * height)
         refused = round(day.refusals / top * height)
         title = f"{day.day.isoformat()}: {day.answers} questions, {day.refusals} not answered"
@@ -55,11 +56,10 @@ def _chart(days: list[Day]) -> str:
             f'<rect class="refused" x="{x}" y="{height - refused}" width="{bar}" '
             f'height="{refused}"/></g>'
         )
-    for i in (0, len(days) - 1):
-        if days:
-            parts.append(
-                f'<text x="{i * 12}" y="{height + 14}">{days[i].day.strftime("%b %d")}</text>'
-            )
+    if days:
+        first, last = (d.day.strftime("%b %d") for d in (days[0], days[-1]))
+        parts.append(f'<text x="0" y="{height + 14}">{first}</text>')
+        parts.append(f'<text x="{width}" y="{height + 14}" text-anchor="end">{last}</text>')
     parts.append(f'<text x="0" y="{height + 28}">peak {top} a day</text></svg>')
     return "".join(parts)
 

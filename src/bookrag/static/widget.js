@@ -267,12 +267,29 @@
   const FEEDBACK_STYLE = `
 .feedback { display: flex; flex-wrap: wrap; align-items: center; gap: 6px; margin-top: 8px;
   font-size: 13px; color: var(--muted); }
-.feedback .vote { border: 1px solid var(--line); background: transparent; border-radius: 8px;
-  padding: 0 8px; font-size: 15px; line-height: 1.6; }
-.feedback .vote[aria-pressed="true"] { background: var(--accent); border-color: var(--accent); }
+.feedback .vote { display: inline-flex; border: 1px solid var(--line); background: transparent;
+  color: var(--muted); border-radius: 8px; padding: 3px 7px; }
+.feedback .vote svg { width: 16px; height: 16px; fill: none; stroke: currentColor; stroke-width: 1.8;
+  stroke-linejoin: round; }
+.feedback .vote[aria-pressed="true"] { background: var(--accent); border-color: var(--accent);
+  color: var(--on-accent); }
 .feedback form { flex-basis: 100%; display: flex; gap: 6px; padding: 0; border: 0; }
 .feedback textarea { font-size: 13px; min-height: 2.6em; }
 .feedback .send { padding: 4px 10px; font-size: 13px; }`;
+
+  // A thumb drawn as SVG, so it shows without an emoji font; down is up turned over.
+  const THUMB = "M2 10h4v11H2zM8 21h9.4a2 2 0 0 0 2-1.6l1.5-7.2A2 2 0 0 0 19 9.8h-5.2l.9-4.3a1.9 1.9 0 0 0-3.3-1.6L8 9.6z";
+
+  function thumb(up) {
+    const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+    path.setAttribute("d", THUMB);
+    if (!up) path.setAttribute("transform", "rotate(180 12 12)");
+    svg.append(path);
+    return svg;
+  }
 
   /** Thumbs up and down under an answer and, after a thumbs down, a short comment box.
    * The verdict lives on the message (`m.feedback`), so it outlasts re-renders and pages. */
@@ -298,13 +315,9 @@
     }
 
     function draw(focus = false) {
-      const vote = (helpful, text, label) =>
-        button("vote", label, text, () => send(helpful), { "aria-pressed": String(state.helpful === helpful) });
-      bar.replaceChildren(
-        h("span", { text: "Helpful?" }),
-        vote(true, "\u{1F44D}", "Helpful"),
-        vote(false, "\u{1F44E}", "Not helpful"),
-      );
+      const vote = (helpful, label) =>
+        button("vote", label, thumb(helpful), () => send(helpful), { "aria-pressed": String(state.helpful === helpful) });
+      bar.replaceChildren(h("span", { text: "Helpful?" }), vote(true, "Helpful"), vote(false, "Not helpful"));
       if (state.helpful === false && !state.commented) {
         const box = h("textarea", {
           rows: 2,
