@@ -277,6 +277,36 @@ def test_a_full_queue_drops_the_record_and_counts_it(tmp_path: Path) -> None:
     assert value == 3
 
 
+def test_a_full_database_drops_records_and_counts_them(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'full.db'}"
+    engine = engine_for(url)
+    migrate(engine)
+    with engine.connect() as connection:
+        pages = connection.exec_driver_sql("PRAGMA page_count").scalar()
+    engine.dispose()
+    # SQLite's own "database or disk is full", as on a full disk: no page may be added.
+    sa.event.listen(
+        engine, "connect", lambda dbapi, _: dbapi.execute(f"PRAGMA max_page_count={pages}")
+    )
+    registry = CollectorRegistry()
+    journal = Journal(engine, registry, 30)
+    journal.start()
+    for i in range(50):
+        question = Question(f"{RAIN} {'and more ' * 150}{i}")
+        journal.record(make_record(question, answer_of("extractive"), 1.0, keep_text=True))
+    journal.close()
+    written = registry.get_sample_value("bookrag_answer_log_written_total")
+    dropped = registry.get_sample_value(
+        "bookrag_answer_log_dropped_total", {"reason": "database_error"}
+    )
+    assert written is not None and dropped is not None
+    assert dropped >= 40 and written + dropped == 50  # the first few fit in free space
+    with engine.connect() as connection:
+        assert connection.scalar(sa.select(sa.func.count()).select_from(answers)) == written
+        assert connection.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+    engine.dispose()
+
+
 def test_migrating_twice_changes_nothing(db_url: str) -> None:
     engine = engine_for(db_url)
     assert current_revision(engine) is None
