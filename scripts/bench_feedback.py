@@ -46,7 +46,7 @@ from bookrag.feedback.database import (  # noqa: E402
     open_engine,
 )
 from bookrag.feedback.journal import Journal, Verdict, make_record  # noqa: E402
-from bookrag.feedback.report import PageLink, gap_report  # noqa: E402
+from bookrag.feedback.report import PageLink, closest_page, gap_report  # noqa: E402
 from bookrag.ingest import ingest, site_config  # noqa: E402
 from bookrag.models import Answer, Question  # noqa: E402
 
@@ -176,8 +176,7 @@ def measure_report(name: str, url: str, book: Book, count: int) -> None:
     engine = open_engine(url)
 
     def closest(text: str) -> PageLink | None:
-        passages = book.retriever.retrieve(text, limit=1).passages
-        return PageLink(passages[0].title, passages[0].page_url) if passages else None
+        return closest_page(book.retriever, text)
 
     for label, finder in (("without page links", None), ("with closest pages", closest)):
         times = []

@@ -42,7 +42,7 @@ from bookrag.feedback.journal import (
     Verdict,
     make_record,
 )
-from bookrag.feedback.report import PageLink, gap_report, parse_period
+from bookrag.feedback.report import closest_page, gap_report, parse_period
 from bookrag.feedback.report_page import render_html
 from bookrag.ingest import ingest, site_config
 from bookrag.languages import language_table
@@ -268,15 +268,6 @@ def logged(
     return result.model_copy(update={"answer_id": record.id})
 
 
-def closest_page(book: Book, text: str) -> PageLink | None:
-    """The book's page nearest `text`, whether or not it answers it."""
-    try:
-        passages = book.retriever.retrieve(text, limit=1).passages
-    except BookragError:
-        return None
-    return PageLink(passages[0].title, passages[0].page_url) if passages else None
-
-
 async def _error_event(message: str) -> AsyncIterator[dict[str, str]]:
     yield {"data": json.dumps({"error": message, "done": True})}
 
@@ -451,7 +442,9 @@ def _add_routes(app: FastAPI) -> None:
         except ValueError as exc:
             raise InvalidRequest(f"since: {exc}") from None
         try:
-            report = gap_report(journal.engine, period, lambda text: closest_page(book, text))
+            report = gap_report(
+                journal.engine, period, lambda text: closest_page(book.retriever, text)
+            )
         except SQLAlchemyError as exc:
             log.warning("gap report: the answer log cannot be read (%s)", type(exc).__name__)
             raise FeedbackUnavailable("the answer log cannot be read right now") from None

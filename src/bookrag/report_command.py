@@ -19,7 +19,7 @@ from bookrag.config import Settings, load_settings
 from bookrag.connection import open_store
 from bookrag.errors import BookragError, ConfigError
 from bookrag.feedback.database import database_url, migrate, open_engine
-from bookrag.feedback.report import Closest, GapReport, PageLink, gap_report, parse_period
+from bookrag.feedback.report import Closest, GapReport, closest_page, gap_report, parse_period
 from bookrag.services import build_providers
 
 _BAR = 40  # characters of the widest bar in the per-day chart
@@ -73,17 +73,9 @@ def _closest_pages(settings: Settings, err: Console) -> Iterator[Closest | None]
         providers.close()
         yield None
         return
-    book = Book.open(store, settings, providers)
-
-    def closest(text: str) -> PageLink | None:
-        try:
-            passages = book.retriever.retrieve(text, limit=1).passages
-        except BookragError:
-            return None
-        return PageLink(passages[0].title, passages[0].page_url) if passages else None
-
+    retriever = Book.open(store, settings, providers).retriever
     try:
-        yield closest
+        yield lambda text: closest_page(retriever, text)
     finally:
         store.close()
         providers.close()

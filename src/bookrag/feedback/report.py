@@ -15,7 +15,9 @@ from urllib.parse import urldefrag
 
 import sqlalchemy as sa
 
+from bookrag.errors import BookragError
 from bookrag.feedback.database import answers, feedback
+from bookrag.retrieval import Retriever
 
 # Two wordings belong to one group when they share this much of their terms (Jaccard).
 SIMILAR = 0.5
@@ -37,6 +39,15 @@ def parse_period(text: str) -> timedelta:
 class PageLink:
     title: str
     url: str
+
+
+def closest_page(retriever: Retriever, text: str) -> PageLink | None:
+    """The book's page nearest `text`, whether or not it answers it (None on failure)."""
+    try:
+        passages = retriever.retrieve(text, limit=1).passages
+    except BookragError:
+        return None
+    return PageLink(passages[0].title, passages[0].page_url) if passages else None
 
 
 @dataclass
