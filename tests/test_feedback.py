@@ -157,6 +157,28 @@ def test_each_client_has_its_own_verdict_on_an_answer(db_url: str) -> None:
     assert "203.0.113.7" not in stored and "198.51.100.2" not in stored
 
 
+def test_feedback_waits_briefly_for_an_answer_another_process_is_still_writing(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    other = Journal(engine_for(url), CollectorRegistry(), 30)  # a replica's writer, not running
+    record = make_record(Question(RAIN), answer_of("extractive"), 1.0, keep_text=False)
+    other.record(record)
+    with running_journal(url) as journal:
+
+        async def verdict_while_the_other_writes() -> None:
+            pending = asyncio.create_task(
+                journal.give_feedback(Verdict(record.id, "192.0.2.1", True, None))
+            )
+            await asyncio.sleep(0.3)
+            await asyncio.to_thread(other.start)  # it writes the answer now
+            await pending
+
+        asyncio.run(verdict_while_the_other_writes())
+    other.close()
+    assert [v["answer_id"] for v in rows(url, feedback)] == [record.id]
+
+
 def test_feedback_on_an_unknown_answer_is_404(client: TestClient) -> None:
     for answer_id in ("0" * 32, "not-an-answer-id"):
         response = client.post("/feedback", json={"answer_id": answer_id, "helpful": True})

@@ -51,6 +51,7 @@ BATCH = 500
 SWEEP_EVERY = 3600.0  # seconds between retention sweeps
 RETRY_SCHEMA_AFTER = 30.0  # seconds before a database that failed is tried again
 FEEDBACK_WAIT = 10.0  # seconds a /feedback request waits for the writer
+UNKNOWN_WAIT = 1.0  # seconds before an unknown answer is looked up again
 
 
 class UnknownAnswer(BookragError):
@@ -187,9 +188,19 @@ class Journal:
             self.dropped.labels("queue_full").inc()
 
     async def give_feedback(self, verdict: Verdict) -> None:
-        """Store a reader's verdict (replacing their earlier one on the same answer)."""
+        """Store a reader's verdict (replacing their earlier one on the same answer).
+
+        An answer given by another process (a replica, a worker) may still be in that
+        process's queue: an unknown answer is looked up once more after `UNKNOWN_WAIT`."""
         if verdict.comment is not None and len(verdict.comment) > MAX_COMMENT_CHARS:
             raise ValueError("comment too long")  # the request schema caps it first
+        try:
+            await self._submit(verdict)
+        except UnknownAnswer:
+            await asyncio.sleep(UNKNOWN_WAIT)
+            await self._submit(verdict)
+
+    async def _submit(self, verdict: Verdict) -> None:
         job = _FeedbackJob(verdict)
         try:
             self._queue.put_nowait(job)
