@@ -3,9 +3,11 @@
 The fake (tests/fakes, answering instantly) runs in this process; the book is ingested
 with it into a temporary data dir, then `bookrag serve` runs as a subprocess on a free
 port, and many clients ask it /search, /chat and /stream-chat questions (each stream read
-to its end). Printed per route: requests, errors (non-2xx other than 429, plus streams
+to its end). A share of the answers (`--feedback`, 0.25 by default) gets a reader's verdict
+through /feedback. Printed per route: requests, errors (non-2xx other than 429, plus streams
 ending in an error event, plus timeouts), intended 429s, p50/p95/p99 latency, requests
-per second; and the server's resident memory (VmRSS) at the start and the end.
+per second; the server's resident memory (VmRSS) at the start and the end; and, once the
+server has stopped, the answer log's rows counted against the answers and verdicts given.
 
     .venv/bin/python scripts/load.py                      # 50 clients for 60 s
     .venv/bin/python scripts/load.py --rate-limited       # keep the default 60/min: 429s
@@ -20,6 +22,7 @@ import asyncio
 import json
 import random
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -69,6 +72,7 @@ QUESTIONS = {
     ],
 }
 ROUTES = ("/search", "/chat", "/stream-chat")
+FEEDBACK = "/feedback"
 TEST_KEY = "test-key"
 
 
@@ -115,6 +119,8 @@ class RouteStats:
 @dataclass
 class Results:
     routes: defaultdict[str, RouteStats] = field(default_factory=lambda: defaultdict(RouteStats))
+    answer_ids: set[str] = field(default_factory=set)  # answers given, with their id
+    verdicts: int = 0  # verdicts the server accepted (200), one per answer
 
     @property
     def total(self) -> int:
@@ -123,11 +129,13 @@ class Results:
 
 async def one_request(
     client: httpx.AsyncClient, route: str, question: str, results: Results
-) -> None:
+) -> str | None:
+    """Send one request and record it; the answer's id for /chat and /stream-chat."""
     stats = results.routes[route]
     body: dict[str, Any] = {"query": question} if route == "/search" else {"question": question}
     started = time.perf_counter()
     outcome = "ok"
+    answer_id = None
     try:
         if route == "/stream-chat":
             async with client.stream("POST", route, json=body) as response:
@@ -138,9 +146,13 @@ async def one_request(
                         last = json.loads(line[6:])
                 if status == 200 and (last.get("error") or not last.get("done")):
                     outcome = "stream error event" if last.get("error") else "stream cut short"
+                elif status == 200:
+                    answer_id = json.loads(last["response"]).get("answer_id")
         else:
             response = await client.post(route, json=body)
             status = response.status_code
+            if route == "/chat" and status == 200:
+                answer_id = response.json().get("answer_id")
     except httpx.TimeoutException:
         status, outcome = 0, "timeout"
     except httpx.TransportError as exc:
@@ -157,10 +169,56 @@ async def one_request(
         stats.statuses[outcome] += 1
     else:
         stats.statuses[str(status)] += 1
+        if answer_id:
+            results.answer_ids.add(answer_id)
+            return str(answer_id)
+    return None
+
+
+async def give_feedback(
+    client: httpx.AsyncClient, answer_id: str, rng: random.Random, results: Results
+) -> None:
+    """A reader's verdict on an answer; a thumbs down comes with a comment half the time."""
+    stats = results.routes[FEEDBACK]
+    helpful = rng.random() < 0.7
+    body: dict[str, Any] = {"answer_id": answer_id, "helpful": helpful}
+    if not helpful and rng.random() < 0.5:
+        body["comment"] = "The answer missed what I asked about."
+    started = time.perf_counter()
+    try:
+        response = await client.post(FEEDBACK, json=body)
+        status, outcome = response.status_code, "ok"
+    except httpx.TimeoutException:
+        status, outcome = 0, "timeout"
+    except httpx.TransportError as exc:
+        status, outcome = 0, type(exc).__name__
+    stats.latencies.append(time.perf_counter() - started)
+    if status == 200:
+        results.verdicts += 1
+        stats.statuses["200"] += 1
+    elif status == 429:
+        stats.limited += 1
+        stats.statuses["429"] += 1
+    else:
+        stats.errors += 1
+        stats.statuses[str(status) if status else outcome] += 1
+
+
+def count_log_rows(data: Path) -> tuple[int, int]:
+    """Rows of the answer log (answers, feedback) in the stopped server's SQLite file."""
+    with sqlite3.connect(data / "bookrag.db") as db:
+        answers = db.execute("SELECT count(*) FROM answers").fetchone()[0]
+        verdicts = db.execute("SELECT count(*) FROM feedback").fetchone()[0]
+    return int(answers), int(verdicts)
 
 
 async def load(
-    base_url: str, clients: int, duration: float, max_requests: int, questions: list[str]
+    base_url: str,
+    clients: int,
+    duration: float,
+    max_requests: int,
+    questions: list[str],
+    feedback: float,
 ) -> tuple[Results, float]:
     """`clients` clients, each asking one request after another, round robin over the routes."""
     results = Results()
@@ -174,7 +232,9 @@ async def load(
             while time.monotonic() < deadline and results.total < max_requests:
                 route = ROUTES[turn % len(ROUTES)]
                 turn += 1
-                await one_request(client, route, rng.choice(questions), results)
+                answer_id = await one_request(client, route, rng.choice(questions), results)
+                if answer_id and rng.random() < feedback:
+                    await give_feedback(client, answer_id, rng, results)
 
         started = time.monotonic()
         await asyncio.gather(*(run(n) for n in range(clients)))
@@ -182,7 +242,13 @@ async def load(
 
 
 async def soak(
-    base_url: str, minutes: float, rate: float, questions: list[str], pid: int, fake: FakeCohere
+    base_url: str,
+    minutes: float,
+    rate: float,
+    questions: list[str],
+    pid: int,
+    fake: FakeCohere,
+    feedback: float,
 ) -> tuple[Results, list[tuple[float, int]], float]:
     """`rate` requests a second (round robin over the routes) for `minutes`; RSS each minute."""
     results = Results()
@@ -195,7 +261,9 @@ async def soak(
 
         async def send(route: str, question: str) -> None:
             try:
-                await one_request(client, route, question, results)
+                answer_id = await one_request(client, route, question, results)
+                if answer_id and rng.random() < feedback:
+                    await give_feedback(client, answer_id, rng, results)
             finally:
                 in_flight.release()
 
@@ -252,7 +320,7 @@ def report(results: Results, seconds: float) -> dict[str, Any]:
     print("-" * len(header))
     table = {}
     everything = RouteStats()
-    for route in (*ROUTES, "all"):
+    for route in (*ROUTES, *([FEEDBACK] if FEEDBACK in results.routes else []), "all"):
         if route == "all":
             stats = everything
         else:
@@ -294,11 +362,16 @@ def main() -> None:
     )
     parser.add_argument("--soak", type=float, metavar="MINUTES", help="steady rate instead")
     parser.add_argument("--soak-rate", type=float, default=10, help="requests per second (soak)")
+    parser.add_argument(
+        "--feedback", type=float, default=0.25, help="share of answers given a verdict (0-1)"
+    )
     parser.add_argument("--json", type=Path, help="also write the numbers to this file")
     parser.add_argument("--keep", action="store_true", help="keep the temporary data dir")
     args = parser.parse_args()
     if args.clients < 1 or args.duration <= 0 or args.soak_rate <= 0:
         parser.error("--clients, --duration and --soak-rate must be positive")
+    if not 0 <= args.feedback <= 1:
+        parser.error("--feedback must be between 0 and 1")
     docs = BOOKS[args.book]
     if not docs.is_dir():
         raise SystemExit(f"book not found: {docs}")
@@ -332,6 +405,7 @@ def main() -> None:
                             QUESTIONS[args.book],
                             server.pid,
                             fake,
+                            args.feedback,
                         )
                     )
                     summary["rss_samples_kib"] = samples
@@ -353,17 +427,31 @@ def main() -> None:
                             args.duration,
                             args.max_requests,
                             QUESTIONS[args.book],
+                            args.feedback,
                         )
                     )
                 rss_end = rss_kib(server.pid)
                 alive = server.poll() is None
             print()
+            # The server has stopped, its writer having drained its queue: count the rows.
+            logged, stored = count_log_rows(workdir / "data")
+            summary["answer_log"] = {
+                "answers_given": len(results.answer_ids),
+                "answer_rows": logged,
+                "verdicts_accepted": results.verdicts,
+                "feedback_rows": stored,
+            }
             summary["routes"] = report(results, seconds)
             summary.update(seconds=seconds, rss_end_kib=rss_end, server_stayed_up=alive)
             print(
                 f"\nserver RSS: {rss_start / 1024:.1f} MiB at start, {rss_end / 1024:.1f} MiB "
                 f"at end ({100 * (rss_end - rss_start) / rss_start:+.1f}%); "
                 f"{seconds:.1f} s; server stayed up: {alive}"
+            )
+            print(
+                f"answer log: {len(results.answer_ids)} answers given, {logged} rows "
+                f"({len(results.answer_ids) - logged} lost); {results.verdicts} verdicts "
+                f"accepted, {stored} rows ({results.verdicts - stored} lost)"
             )
             if args.soak:
                 print(

@@ -34,7 +34,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         if name.startswith(("BOOKRAG_", "QDRANT_", "COHERE_", "OPENAI_")) or name in (
             "COLLECTION_NAME",
             "ALLOWED_ORIGINS",
-            "SPACE_ID",
+            "DATABASE_URL",
         ):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)

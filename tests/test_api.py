@@ -43,7 +43,9 @@ def test_root_lists_every_endpoint_and_each_one_answers(client: TestClient) -> N
     for listed in endpoints.values():
         method, path = listed.split(" ")
         if method == "GET":
-            assert client.get(path, follow_redirects=False).status_code in (200, 307), path
+            # Admin routes are off (404) until BOOKRAG_ADMIN_TOKEN is set.
+            expected = (404,) if path.startswith("/admin/") else (200, 307)
+            assert client.get(path, follow_redirects=False).status_code in expected, path
 
 
 def test_health_reports_live_qdrant_and_index_facts(client: TestClient) -> None:
@@ -114,7 +116,9 @@ def test_stream_chat_streams_tokens_then_the_chat_response(client: TestClient) -
     assert final["done"] is True
     streamed = json.loads(final["response"])
     assert "".join(e["token"] for e in tokens) == streamed["answer"]
-    assert streamed == client.post("/chat", json=question).json()
+    chat = client.post("/chat", json=question).json()
+    assert streamed.pop("answer_id") != chat.pop("answer_id")  # each answer has its own
+    assert streamed == chat
     assert streamed["sources"][0].startswith(I2C_PAGE)
 
 

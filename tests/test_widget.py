@@ -397,3 +397,75 @@ def test_the_demo_runs_whole_under_its_content_security_policy(page: Page) -> No
         " 'window.__ran = true'; document.body.append(s); return window.__ran === true; }"
     )
     assert injected is False  # a script without the nonce does not run
+
+
+def test_a_reader_rates_an_answer_and_explains_a_thumbs_down(page: Page) -> None:
+    open_panel(page)
+    ask(page, RAIN_QUESTION)
+    verdict = page.get_by_role("group", name="Was this answer helpful?")
+    expect(verdict).to_be_visible()
+    expect(page.locator(".msg.assistant")).to_contain_text("0.2794 mm of rain")
+    with page.expect_response("**/feedback") as first:
+        verdict.get_by_role("button", name="Not helpful").click()
+    assert first.value.status == 200  # the real backend stored it
+    sent = sent_json(first.value.request)
+    assert sent["helpful"] is False and len(sent["answer_id"]) == 32
+    box = verdict.get_by_role("textbox", name="What was wrong or missing?")
+    expect(box).to_be_visible()
+    assert shadow_active_label(page) == "What was wrong or missing?"
+    box.fill("It should say how often the bucket is emptied.")
+    with page.expect_response("**/feedback") as second:
+        verdict.get_by_role("button", name="Send the comment").click()
+    assert second.value.status == 200
+    assert sent_json(second.value.request) == {
+        "answer_id": sent["answer_id"],
+        "helpful": False,
+        "comment": "It should say how often the bucket is emptied.",
+    }
+    expect(verdict.get_by_text("Thanks for your feedback.")).to_be_visible()
+    expect(box).to_have_count(0)
+    # The verdict follows the reader to the next page, as the conversation does.
+    page.reload()
+    again = page.get_by_role("group", name="Was this answer helpful?")
+    expect(again.get_by_role("button", name="Not helpful")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    expect(again.get_by_role("button", name="Helpful", exact=True)).to_have_attribute(
+        "aria-pressed", "false"
+    )
+
+
+def test_a_failed_verdict_says_why_and_an_answer_without_an_id_asks_nothing(page: Page) -> None:
+    page.route(
+        "**/feedback",
+        lambda route: route.fulfill(
+            status=404, json={"success": False, "error": "no answer with this answer_id"}
+        ),
+    )
+    open_panel(page)
+    ask(page, RAIN_QUESTION)
+    verdict = page.get_by_role("group", name="Was this answer helpful?")
+    verdict.get_by_role("button", name="Helpful", exact=True).click()
+    expect(verdict.get_by_role("status")).to_have_text("no answer with this answer_id")
+    expect(verdict.get_by_text("Thanks for your feedback.")).to_have_count(0)
+
+    # An older backend sends no answer_id: no thumbs under its answers.
+    cite = {
+        "number": 1,
+        "url": "https://x.example/docs/a",
+        "title": "A",
+        "section": "",
+        "quote": "q",
+    }
+    page.route(
+        "**/stream-chat",
+        lambda route: route.fulfill(
+            headers={"Content-Type": "text/event-stream"},
+            body=sse(
+                {"token": "Old answer [1]", "done": False}, final_event("Old answer [1]", [cite])
+            ),
+        ),
+    )
+    ask(page, "Another question")
+    expect(page.locator(".msg.assistant").last).to_contain_text("Old answer")
+    expect(page.get_by_role("group", name="Was this answer helpful?")).to_have_count(1)

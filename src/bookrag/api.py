@@ -7,21 +7,24 @@ import json
 import logging
 import math
 import re
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from typing import Annotated, Any
 
 import anyio
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import SQLAlchemyError
 from sse_starlette.sse import EventSourceResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute
 
 from bookrag import __version__
+from bookrag.admin import AdminDep
 from bookrag.answering import Book, answer, ask_question, stream_answer
 from bookrag.config import Settings, load_settings
 from bookrag.connection import open_store
@@ -29,10 +32,21 @@ from bookrag.errors import (
     BookragError,
     IndexMismatch,
     InvalidRequest,
+    NotConfigured,
     StoreUnavailable,
     TooManyRequests,
     UpstreamError,
 )
+from bookrag.feedback.database import database_url, open_engine
+from bookrag.feedback.journal import (
+    FeedbackUnavailable,
+    Journal,
+    UnknownAnswer,
+    Verdict,
+    make_record,
+)
+from bookrag.feedback.report import closest_page, gap_report, parse_period
+from bookrag.feedback.report_page import render_html
 from bookrag.ingest import ingest, site_config
 from bookrag.languages import language_table
 from bookrag.models import Answer, Question
@@ -51,6 +65,8 @@ from bookrag.protection import (
 from bookrag.schemas import (
     ERROR_RESPONSES,
     ChatRequest,
+    FeedbackRequest,
+    FeedbackResponse,
     SearchRequest,
     SearchResponse,
     SearchResult,
@@ -74,6 +90,11 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
+def _journal(request: Request) -> Journal | None:
+    journal: Journal | None = request.app.state.journal
+    return journal
+
+
 def _translator(request: Request) -> Translator:
     translator: Translator = request.app.state.translator
     return translator
@@ -82,6 +103,7 @@ def _translator(request: Request) -> Translator:
 BookDep = Annotated[Book, Depends(_book)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 TranslatorDep = Annotated[Translator, Depends(_translator)]
+JournalDep = Annotated[Journal | None, Depends(_journal)]
 
 
 def to_question(body: ChatRequest, settings: Settings) -> Question:
@@ -96,6 +118,11 @@ def create_app(settings: Settings | None = None, providers: Providers | None = N
     settings = settings or load_settings()
 
     metrics = Metrics()
+    journal = (
+        Journal(open_engine(database_url(settings)), metrics.registry, settings.retention_days)
+        if settings.feedback
+        else None
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -118,6 +145,8 @@ def create_app(settings: Settings | None = None, providers: Providers | None = N
             app.state.translator = Translator.open(app.state.book, settings)
             with suppress(StoreUnavailable, OSError):
                 await anyio.to_thread.run_sync(app.state.translator.prune)
+            if journal is not None:
+                journal.start()  # it migrates the database in its own thread
             # The index now held in memory lives as long as the process: keep it out of the
             # garbage collector's full passes, which otherwise stall requests for ~100 ms.
             gc.collect()
@@ -125,6 +154,8 @@ def create_app(settings: Settings | None = None, providers: Providers | None = N
             yield
             await app.state.translator.aclose()
         finally:
+            if journal is not None:
+                await anyio.to_thread.run_sync(journal.close)
             store.close()
             await models.aclose()
 
@@ -140,6 +171,7 @@ def create_app(settings: Settings | None = None, providers: Providers | None = N
     )
     app.state.settings = settings
     app.state.metrics = metrics
+    app.state.journal = journal
     origins = parse_origins(settings.allowed_origins, log)
     clients = ClientAddress(settings.proxies)
     if settings.space_id and settings.trusted_proxies is None:
@@ -156,7 +188,10 @@ def create_app(settings: Settings | None = None, providers: Providers | None = N
         GenerationGate, pool=app.state.slots, clients=clients, paths=GENERATION_PATHS
     )
     app.add_middleware(
-        RateLimit, per_minute=settings.rate_limit, clients=clients, paths=LIMITED_PATHS
+        RateLimit,
+        per_minute=settings.rate_limit,
+        clients=clients,
+        paths=LIMITED_PATHS | {"/feedback"},
     )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(
@@ -255,6 +290,21 @@ async def reader_left(request: Request) -> None:
     """Return once the client has disconnected (its request body is already read)."""
     while (await request.receive())["type"] != "http.disconnect":
         pass
+
+
+_ANSWER_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def logged(
+    journal: Journal | None, settings: Settings, question: Question, result: Answer, started: float
+) -> Answer:
+    """Queue the answer for the answer log (never waiting on it) and give it its id."""
+    if journal is None:
+        return result
+    latency_ms = (time.perf_counter() - started) * 1000
+    record = make_record(question, result, latency_ms, keep_text=settings.log_questions)
+    journal.record(record)
+    return result.model_copy(update={"answer_id": record.id})
 
 
 async def _error_event(message: str) -> AsyncIterator[dict[str, str]]:
@@ -366,13 +416,20 @@ def _add_routes(app: FastAPI) -> None:
         return SearchResponse(results=[SearchResult(**p.to_json()) for p in passages])
 
     @app.post("/chat")
-    def chat(body: ChatRequest, book: BookDep, settings: SettingsDep) -> Answer:
+    def chat(
+        body: ChatRequest, book: BookDep, settings: SettingsDep, journal: JournalDep
+    ) -> Answer:
         """Answer a question from the book, with the sections it comes from."""
-        return answer(book, to_question(body, settings))
+        started = time.perf_counter()
+        question = to_question(body, settings)
+        return logged(journal, settings, question, answer(book, question), started)
 
     @app.post("/stream-chat")
-    def stream_chat(body: ChatRequest, book: BookDep, settings: SettingsDep) -> EventSourceResponse:
+    def stream_chat(
+        body: ChatRequest, book: BookDep, settings: SettingsDep, journal: JournalDep
+    ) -> EventSourceResponse:
         """The same answer as `/chat`, streamed as server-sent events."""
+        started = time.perf_counter()
         question = to_question(body, settings)
 
         async def events() -> AsyncIterator[dict[str, str]]:
@@ -382,6 +439,7 @@ def _add_routes(app: FastAPI) -> None:
                         mark_once("first_token")  # time to first token, in the request log
                         yield {"data": json.dumps({"token": item, "done": False})}
                     else:
+                        item = logged(journal, settings, question, item, started)
                         final = {"done": True, "response": item.model_dump_json()}
                         yield {"data": json.dumps(final)}
             except BookragError as exc:
@@ -393,6 +451,45 @@ def _add_routes(app: FastAPI) -> None:
                     yield event
 
         return _event_stream(events())
+
+    @app.post("/feedback")
+    async def feedback_route(
+        body: FeedbackRequest, request: Request, journal: JournalDep
+    ) -> FeedbackResponse:
+        """A reader's verdict on an answer (helpful or not, with an optional comment); a
+        second verdict from the same client replaces the first."""
+        if journal is None or not _ANSWER_ID.match(body.answer_id):
+            raise UnknownAnswer("no answer with this answer_id (unknown, or too old)")
+        comment = (body.comment or "").strip() or None
+        client = request.app.state.clients.of(request.scope)
+        await journal.give_feedback(Verdict(body.answer_id, client, body.helpful, comment))
+        return FeedbackResponse(answer_id=body.answer_id, helpful=body.helpful)
+
+    @app.get("/admin/report", response_model=None, include_in_schema=False)
+    def admin_report(
+        _: AdminDep,
+        book: BookDep,
+        journal: JournalDep,
+        since: Annotated[str, Query(max_length=16)] = "7d",
+        format: Annotated[str, Query(pattern="^(html|json)$")] = "html",
+    ) -> Response:
+        """The gap report for authors (HTML, or JSON with `format=json`)."""
+        if journal is None:
+            raise NotConfigured("the answer log is off (BOOKRAG_FEEDBACK=false)")
+        try:
+            period = parse_period(since)
+        except ValueError as exc:
+            raise InvalidRequest(f"since: {exc}") from None
+        try:
+            report = gap_report(
+                journal.engine, period, lambda text: closest_page(book.retriever, text)
+            )
+        except SQLAlchemyError as exc:
+            log.warning("gap report: the answer log cannot be read (%s)", type(exc).__name__)
+            raise FeedbackUnavailable("the answer log cannot be read right now") from None
+        if format == "json":
+            return JSONResponse(report.to_json())
+        return HTMLResponse(render_html(report))
 
     @app.post("/translate")
     async def translate(

@@ -23,6 +23,7 @@ from bookrag.deploy import all_passed, check_deploy, render_table
 from bookrag.errors import BookragError, ConfigError, StoreUnavailable
 from bookrag.eval_command import eval_command
 from bookrag.ingest import IngestReport, ingest, site_config
+from bookrag.report_command import report_command
 from bookrag.services import Providers, build_providers
 from bookrag.store import BookStore
 from bookrag.translation import Translation, Translator
@@ -221,6 +222,7 @@ async def _translate(
 
 
 app.command("eval")(eval_command)
+app.command("report")(report_command)
 
 
 @app.command("check-deploy")

@@ -95,6 +95,11 @@ class Settings(BaseSettings):
     # Set by Hugging Face Spaces in every Space's container; not ours to set.
     space_id: str | None = Field(None, validation_alias=_env("SPACE_ID"))
 
+    feedback: bool = Field(True, validation_alias=_env("BOOKRAG_FEEDBACK"))
+    database_url: SecretStr | None = Field(None, validation_alias=_env("DATABASE_URL"))
+    retention_days: int = Field(30, ge=1, le=3650, validation_alias=_env("BOOKRAG_RETENTION_DAYS"))
+    admin_token: SecretStr | None = Field(None, validation_alias=_env("BOOKRAG_ADMIN_TOKEN"))
+
     allowed_origins: str = Field(
         "https://humanoid-robotics-textbook-psi.vercel.app,http://localhost:3000",
         validation_alias=_env("ALLOWED_ORIGINS"),
@@ -109,6 +114,16 @@ class Settings(BaseSettings):
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError("must be an http(s) URL")
         return value.strip()
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        scheme = urlsplit(value.get_secret_value().strip()).scheme
+        if scheme not in ("postgresql", "postgres", "postgresql+psycopg", "sqlite"):
+            raise ValueError("must be a postgresql://user:password@host/db or sqlite:///path URL")
+        return SecretStr(value.get_secret_value().strip())
 
     @field_validator("allowed_origins")
     @classmethod
@@ -160,6 +175,11 @@ class Settings(BaseSettings):
     def translations_path(self) -> Path:
         """Where finished page translations are cached."""
         return self.data_dir / "translations"
+
+    @property
+    def database_path(self) -> Path:
+        """The SQLite database of answers and feedback, when `DATABASE_URL` is not set."""
+        return self.data_dir / "bookrag.db"
 
     def problems(self) -> list[str]:
         """Cross-field problems that make start-up pointless."""

@@ -80,6 +80,9 @@ class Answer(BaseModel):
     mode: Literal["extractive", "generative", "not_found"]
     extractive: bool
     degraded: bool = False
+    answer_id: str | None = Field(
+        None, description="this answer's id for POST /feedback (null when feedback is off)"
+    )
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
+from bookrag.feedback.database import MAX_COMMENT_CHARS
 from bookrag.models import Turn
 
 MAX_HISTORY = 20
@@ -46,6 +47,20 @@ class TranslateRequest(BaseModel):
     target_language: str | None = Field("urdu", max_length=64, description="name or ISO code")
 
 
+class FeedbackRequest(BaseModel):
+    """A reader's verdict on one answer."""
+
+    answer_id: str = Field(min_length=1, max_length=64, description="the answer's `answer_id`")
+    helpful: StrictBool = Field(description="true: helpful; false: not helpful")
+    comment: str | None = Field(None, max_length=MAX_COMMENT_CHARS, description="what was wrong")
+
+
+class FeedbackResponse(BaseModel):
+    success: Literal[True] = True
+    answer_id: str
+    helpful: bool
+
+
 class FieldProblem(BaseModel):
     field: str = Field(description="the request field, dotted (`history.0.role`), or `body`")
     problem: str
@@ -66,7 +81,7 @@ def _error(description: str) -> dict[str, Any]:
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: _error("the body is not valid JSON"),
-    404: _error("no such page"),
+    404: _error("no such page, or (feedback) no such answer"),
     413: _error("the body is too large"),
     422: _error("a field is missing, of the wrong type, empty or too long"),
     429: _error("too many requests from this client; see Retry-After"),

@@ -261,6 +261,93 @@
     }
   }
 
+  /* ---------- Feedback: was this answer helpful? ---------- */
+
+  const MAX_COMMENT = 1000; // the backend's limit
+  const FEEDBACK_STYLE = `
+.feedback { display: flex; flex-wrap: wrap; align-items: center; gap: 6px; margin-top: 8px;
+  font-size: 13px; color: var(--muted); }
+.feedback .vote { display: inline-flex; border: 1px solid var(--line); background: transparent;
+  color: var(--muted); border-radius: 8px; padding: 3px 7px; }
+.feedback .vote svg { width: 16px; height: 16px; fill: none; stroke: currentColor; stroke-width: 1.8;
+  stroke-linejoin: round; }
+.feedback .vote[aria-pressed="true"] { background: var(--accent); border-color: var(--accent);
+  color: var(--on-accent); }
+.feedback form { flex-basis: 100%; display: flex; gap: 6px; padding: 0; border: 0; }
+.feedback textarea { font-size: 13px; min-height: 2.6em; }
+.feedback .send { padding: 4px 10px; font-size: 13px; }`;
+
+  // A thumb drawn as SVG, so it shows without an emoji font; down is up turned over.
+  const THUMB = "M2 10h4v11H2zM8 21h9.4a2 2 0 0 0 2-1.6l1.5-7.2A2 2 0 0 0 19 9.8h-5.2l.9-4.3a1.9 1.9 0 0 0-3.3-1.6L8 9.6z";
+
+  function thumb(up) {
+    const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+    path.setAttribute("d", THUMB);
+    if (!up) path.setAttribute("transform", "rotate(180 12 12)");
+    svg.append(path);
+    return svg;
+  }
+
+  /** Thumbs up and down under an answer and, after a thumbs down, a short comment box.
+   * The verdict lives on the message (`m.feedback`), so it outlasts re-renders and pages. */
+  function feedbackBar(m, save) {
+    const state = m.feedback || (m.feedback = {});
+    const bar = h("div", { class: "feedback", role: "group", "aria-label": "Was this answer helpful?" });
+    const status = h("span", { role: "status" });
+
+    async function send(helpful, comment) {
+      const body = { answer_id: m.answerId, helpful };
+      if (comment) body.comment = comment.slice(0, MAX_COMMENT);
+      status.textContent = "";
+      try {
+        await post("/feedback", body);
+      } catch (err) {
+        status.textContent = err instanceof Problem ? err.message : "Couldn't send your feedback.";
+        return false;
+      }
+      Object.assign(state, { helpful, commented: Boolean(comment) || (state.commented && !helpful) });
+      save();
+      draw(!helpful);
+      return true;
+    }
+
+    function draw(focus = false) {
+      const vote = (helpful, label) =>
+        button("vote", label, thumb(helpful), () => send(helpful), { "aria-pressed": String(state.helpful === helpful) });
+      bar.replaceChildren(h("span", { text: "Helpful?" }), vote(true, "Helpful"), vote(false, "Not helpful"));
+      if (state.helpful === false && !state.commented) {
+        const box = h("textarea", {
+          rows: 2,
+          maxlength: MAX_COMMENT,
+          "aria-label": "What was wrong or missing?",
+          placeholder: "What was wrong or missing? (optional)",
+        });
+        const form = h(
+          "form",
+          {
+            onsubmit: (e) => {
+              e.preventDefault();
+              if (box.value.trim()) send(false, box.value.trim());
+            },
+          },
+          box,
+          h("button", { type: "submit", class: "send", "aria-label": "Send the comment" }, "Send"),
+        );
+        bar.append(form);
+        if (focus) queueMicrotask(() => box.focus());
+      } else if (state.helpful !== undefined) {
+        bar.append(h("span", { text: "Thanks for your feedback." }));
+      }
+      bar.append(status);
+    }
+
+    draw();
+    return bar;
+  }
+
   /* ---------- The element ---------- */
 
   const STYLE = `
@@ -406,7 +493,7 @@ textarea:focus-visible { outline-offset: 0; }
         e.stopPropagation();
         this.close();
       });
-      root.append(h("style", { text: STYLE }), this.launcher, this.askSelection, this.panel);
+      root.append(h("style", { text: STYLE + FEEDBACK_STYLE }), this.launcher, this.askSelection, this.panel);
     }
 
     /* The conversation lives in sessionStorage, so it follows the reader across pages. */
@@ -566,6 +653,7 @@ textarea:focus-visible { outline-offset: 0; }
           reply.content = String(final.answer ?? reply.content);
           reply.sources = Array.isArray(final.sources) ? final.sources : [];
           reply.citations = Array.isArray(final.citations) ? final.citations : [];
+          reply.answerId = typeof final.answer_id === "string" ? final.answer_id : undefined;
           return true;
         });
       } catch (err) {
@@ -622,6 +710,7 @@ textarea:focus-visible { outline-offset: 0; }
           bubble.append(h("div", { class: "typing", role: "status", "aria-label": "The assistant is typing" }, ...dots));
         }
         if (citations.size || (m.sources && m.sources.length)) bubble.append(this.sourceList(citations, m.sources));
+        if (m.answerId && !m.pending && !m.error) bubble.append(feedbackBar(m, () => this.save()));
         if (m.stopped) bubble.append(h("p", { class: "note", text: "Stopped." }));
         if (m.error) bubble.append(h("p", { class: "error", role: "alert", text: m.error }));
       }

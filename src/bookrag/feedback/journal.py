@@ -1,0 +1,354 @@
+"""The answer log's only writer: a thread that drains a queue into the database, so an
+answer never waits on it.
+
+Answers are queued without blocking; a full queue or a failing database drops the record
+and counts it (`bookrag_answer_log_dropped_total`), never fails the answer. A reader's
+verdict goes through the same queue, behind the answer it is about, and the request
+waits for its outcome (the 404 for an unknown answer needs one). The same thread
+migrates the schema at start and sweeps out rows past the retention period.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from concurrent.futures import Future
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit, urlunsplit
+
+import sqlalchemy as sa
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+
+from bookrag import lexical
+from bookrag.errors import BookragError
+from bookrag.feedback.database import (
+    MAX_COMMENT_CHARS,
+    MAX_PAGE_URL_CHARS,
+    MAX_SELECTION_CHARS,
+    answers,
+    feedback,
+    meta,
+    migrate,
+)
+from bookrag.models import Answer, Question
+
+log = logging.getLogger("bookrag.feedback")
+
+QUEUE_SIZE = 10_000
+BATCH = 500
+SWEEP_EVERY = 3600.0  # seconds between retention sweeps
+RETRY_SCHEMA_AFTER = 30.0  # seconds before a database that failed is tried again
+FEEDBACK_WAIT = 10.0  # seconds a /feedback request waits for the writer
+UNKNOWN_WAIT = 1.0  # seconds before an unknown answer is looked up again
+
+
+class UnknownAnswer(BookragError):
+    """No answer with this id was given, or it is past the retention period."""
+
+    status_code = 404
+
+
+class FeedbackUnavailable(BookragError):
+    """The database that keeps feedback cannot be reached right now."""
+
+    status_code = 503
+
+
+@dataclass(frozen=True)
+class AnswerRecord:
+    """One answer as the log keeps it (see `database` for what each field means)."""
+
+    id: str
+    created_at: datetime
+    question: str | None
+    terms: str
+    mode: str
+    degraded: bool
+    sources: tuple[str, ...]
+    latency_ms: float
+    page_url: str | None
+    selection: str | None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A reader's feedback on one answer."""
+
+    answer_id: str
+    client: str  # the client's address: hashed before it is stored
+    helpful: bool
+    comment: str | None
+
+
+@dataclass
+class _FeedbackJob:
+    verdict: Verdict
+    done: Future[None] = field(default_factory=Future)
+
+
+_STOP = object()
+
+
+def question_terms(text: str) -> str:
+    """The question's stemmed words without stop words, sorted and deduplicated."""
+    return " ".join(sorted(set(lexical.terms(text))))
+
+
+def _page(url: str | None) -> str | None:
+    if not url:
+        return None
+    parts = urlsplit(url.strip())
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))[:MAX_PAGE_URL_CHARS]
+
+
+def make_record(
+    question: Question, result: Answer, latency_ms: float, keep_text: bool
+) -> AnswerRecord:
+    """What the log keeps of one answer; the question's text only when `keep_text`."""
+    selection = question.selected_text[:MAX_SELECTION_CHARS] if question.selected_text else None
+    return AnswerRecord(
+        id=uuid.uuid4().hex,
+        created_at=datetime.now(UTC),
+        question=question.question.strip() if keep_text else None,
+        terms=question_terms(question.question),
+        mode=result.mode,
+        degraded=result.degraded,
+        sources=tuple(result.sources),
+        latency_ms=round(latency_ms, 2),
+        page_url=_page(question.page_url),
+        selection=selection if keep_text else None,
+    )
+
+
+class Journal:
+    """Writes answers and feedback from one thread; `record` never blocks."""
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        registry: CollectorRegistry,
+        retention_days: int,
+        queue_size: int = QUEUE_SIZE,
+    ) -> None:
+        self.engine = engine
+        self.retention = timedelta(days=retention_days)
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
+        self._thread: threading.Thread | None = None
+        self._ready = False
+        self._failed_at = -RETRY_SCHEMA_AFTER
+        self._swept_at = -SWEEP_EVERY
+        self._salt = b""
+        self.written = Counter(
+            "bookrag_answer_log_written", "answers written to the answer log", registry=registry
+        )
+        self.dropped = Counter(
+            "bookrag_answer_log_dropped",
+            "answers not logged (queue full or database failing); the answers were still given",
+            ["reason"],
+            registry=registry,
+        )
+        for reason in ("queue_full", "database_error"):
+            self.dropped.labels(reason)  # reported as 0 until the first drop
+        self.backlog = Gauge(
+            "bookrag_answer_log_queue", "records waiting for the writer", registry=registry
+        )
+        self.backlog.set_function(self._queue.qsize)
+
+    def start(self) -> None:
+        """Start the writer thread (it migrates the database first)."""
+        self._thread = threading.Thread(target=self._run, name="answer-log", daemon=True)
+        self._thread.start()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Write what is queued (for up to `timeout` seconds), then stop the writer."""
+        if self._thread is not None:
+            with suppress(queue.Full):
+                self._queue.put(_STOP, timeout=timeout)
+            self._thread.join(timeout)
+            self._thread = None
+        self.engine.dispose()
+
+    def record(self, entry: AnswerRecord) -> None:
+        """Queue an answer for the log; when the queue is full it is dropped and counted."""
+        try:
+            self._queue.put_nowait(entry)
+        except queue.Full:
+            self.dropped.labels("queue_full").inc()
+
+    async def give_feedback(self, verdict: Verdict) -> None:
+        """Store a reader's verdict (replacing their earlier one on the same answer).
+
+        An answer given by another process (a replica, a worker) may still be in that
+        process's queue: an unknown answer is looked up once more after `UNKNOWN_WAIT`."""
+        if verdict.comment is not None and len(verdict.comment) > MAX_COMMENT_CHARS:
+            raise ValueError("comment too long")  # the request schema caps it first
+        try:
+            await self._submit(verdict)
+        except UnknownAnswer:
+            await asyncio.sleep(UNKNOWN_WAIT)
+            await self._submit(verdict)
+
+    async def _submit(self, verdict: Verdict) -> None:
+        job = _FeedbackJob(verdict)
+        try:
+            self._queue.put_nowait(job)
+        except queue.Full:
+            raise FeedbackUnavailable("the feedback store is busy; try again shortly") from None
+        try:
+            await asyncio.wait_for(asyncio.wrap_future(job.done), FEEDBACK_WAIT)
+        except TimeoutError:
+            raise FeedbackUnavailable("the feedback store did not answer in time") from None
+
+    # -- the writer thread -------------------------------------------------------------
+
+    def _run(self) -> None:
+        self._schema_ready()
+        while True:
+            timeout = max(0.1, SWEEP_EVERY - (time.monotonic() - self._swept_at))
+            try:
+                first = self._queue.get(timeout=timeout)
+            except queue.Empty:
+                self._sweep_if_due()
+                continue
+            batch = [first]
+            while len(batch) < BATCH:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            stop = any(item is _STOP for item in batch)
+            self._write([item for item in batch if item is not _STOP])
+            self._sweep_if_due()
+            if stop:
+                return
+
+    def _schema_ready(self) -> bool:
+        if self._ready:
+            return True
+        if time.monotonic() - self._failed_at < RETRY_SCHEMA_AFTER:
+            return False
+        try:
+            migrate(self.engine)
+            with self.engine.connect() as connection:
+                salt = connection.scalar(sa.select(meta.c.value).where(meta.c.key == "client_salt"))
+            self._salt = str(salt).encode()
+            self._ready = True
+        except SQLAlchemyError as exc:
+            self._failed_at = time.monotonic()
+            log.error("answer log: database unavailable (%s)", _reason(exc))
+        return self._ready
+
+    def _write(self, batch: Sequence[object]) -> None:
+        records = [item for item in batch if isinstance(item, AnswerRecord)]
+        jobs = [item for item in batch if isinstance(item, _FeedbackJob)]
+        if not self._schema_ready():
+            self.dropped.labels("database_error").inc(len(records))
+            for job in jobs:
+                job.done.set_exception(FeedbackUnavailable("the feedback store is unavailable"))
+            return
+        if records:
+            try:
+                with self.engine.begin() as connection:
+                    connection.execute(answers.insert(), [_row(r) for r in records])
+                self.written.inc(len(records))
+            except SQLAlchemyError as exc:
+                self.dropped.labels("database_error").inc(len(records))
+                log.warning("answer log: %d answers dropped (%s)", len(records), _reason(exc))
+        for job in jobs:
+            try:
+                self._store_verdict(job.verdict)
+            except BookragError as exc:
+                job.done.set_exception(exc)
+            except SQLAlchemyError as exc:
+                log.warning("answer log: feedback not stored (%s)", _reason(exc))
+                job.done.set_exception(FeedbackUnavailable("the feedback store is unavailable"))
+            else:
+                job.done.set_result(None)
+
+    def _store_verdict(self, verdict: Verdict) -> None:
+        now = datetime.now(UTC)
+        client = hmac.new(
+            self._salt, f"{verdict.answer_id}\n{verdict.client}".encode(), hashlib.sha256
+        ).hexdigest()[:32]
+        row = {
+            "answer_id": verdict.answer_id,
+            "client": client,
+            "helpful": verdict.helpful,
+            "comment": verdict.comment,
+            "created_at": now,
+        }
+        with self.engine.begin() as connection:
+            known = connection.scalar(
+                sa.select(answers.c.id).where(
+                    answers.c.id == verdict.answer_id, answers.c.created_at >= now - self.retention
+                )
+            )
+            if known is None:
+                raise UnknownAnswer("no answer with this answer_id (unknown, or too old)")
+            insert = (postgresql if connection.dialect.name == "postgresql" else sqlite).insert
+            statement = insert(feedback).values(row)
+            connection.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[feedback.c.answer_id, feedback.c.client],
+                    set_={
+                        "helpful": statement.excluded.helpful,
+                        "comment": statement.excluded.comment,
+                        "created_at": statement.excluded.created_at,
+                    },
+                )
+            )
+
+    def _sweep_if_due(self) -> None:
+        if time.monotonic() - self._swept_at < SWEEP_EVERY or not self._schema_ready():
+            return
+        self._swept_at = time.monotonic()
+        try:
+            removed = sweep(self.engine, datetime.now(UTC) - self.retention)
+        except SQLAlchemyError as exc:
+            log.warning("answer log: retention sweep failed (%s)", _reason(exc))
+            return
+        if removed:
+            log.info("answer log: %d answers past the retention period deleted", removed)
+
+
+def sweep(engine: sa.Engine, before: datetime) -> int:
+    """Delete answers (and their feedback) logged before `before`; how many answers."""
+    old = sa.select(answers.c.id).where(answers.c.created_at < before)
+    with engine.begin() as connection:
+        connection.execute(feedback.delete().where(feedback.c.answer_id.in_(old)))
+        return connection.execute(answers.delete().where(answers.c.created_at < before)).rowcount
+
+
+def _row(record: AnswerRecord) -> dict[str, object]:
+    return {
+        "id": record.id,
+        "created_at": record.created_at,
+        "question": record.question,
+        "terms": record.terms,
+        "mode": record.mode,
+        "degraded": record.degraded,
+        "sources": json.dumps(list(record.sources)),
+        "latency_ms": record.latency_ms,
+        "page_url": record.page_url,
+        "selection": record.selection,
+    }
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    """The exception's class and first line, without the SQL and parameters it carries
+    (which may hold a question) and without the URL (which may hold a password)."""
+    original = getattr(exc, "orig", None) or exc
+    first = str(original).strip().splitlines()[0] if str(original).strip() else ""
+    return f"{type(original).__name__}: {first[:200]}"

@@ -1,0 +1,248 @@
+"""The gap report: what readers asked that the book could not answer (grouped by similar
+wording), answers they marked unhelpful, the pages answers cite most, questions per day,
+and refusal and feedback rates, over a recent period of the answer log."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from urllib.parse import urldefrag
+
+import sqlalchemy as sa
+
+from bookrag.errors import BookragError
+from bookrag.feedback.database import answers, feedback
+from bookrag.retrieval import Retriever
+
+# Two wordings belong to one group when they share this much of their terms (Jaccard).
+SIMILAR = 0.5
+_PERIOD = re.compile(r"^\s*(\d{1,5})\s*([hdw])\s*$")
+_UNITS = {"h": "hours", "d": "days", "w": "weeks"}
+
+Closest = Callable[[str], "PageLink | None"]
+
+
+def parse_period(text: str) -> timedelta:
+    """`7d`, `24h`, `2w` as a duration; ValueError for anything else."""
+    match = _PERIOD.match(text.lower())
+    if not match or int(match.group(1)) == 0:
+        raise ValueError(f"not a period: {text!r} (use e.g. 24h, 7d or 4w)")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+@dataclass(frozen=True)
+class PageLink:
+    title: str
+    url: str
+
+
+def closest_page(retriever: Retriever, text: str) -> PageLink | None:
+    """The book's page nearest `text`, whether or not it answers it (None on failure)."""
+    try:
+        passages = retriever.retrieve(text, limit=1).passages
+    except BookragError:
+        return None
+    return PageLink(passages[0].title, passages[0].page_url) if passages else None
+
+
+@dataclass
+class Gap:
+    """Questions of similar wording that the book could not answer."""
+
+    example: str  # the most frequent wording, or its terms when question text is not kept
+    terms: str
+    count: int
+    last_asked: datetime
+    wordings: int  # how many distinct term sets were grouped here
+    closest: PageLink | None = None
+
+
+@dataclass
+class Unhelpful:
+    """An answer a reader marked unhelpful."""
+
+    question: str
+    mode: str
+    comment: str | None
+    sources: list[str]
+    when: datetime
+
+
+@dataclass
+class Day:
+    day: date
+    answers: int = 0
+    refusals: int = 0
+
+
+@dataclass
+class GapReport:
+    since: datetime
+    until: datetime
+    answers: int = 0
+    refusals: int = 0
+    rated: int = 0  # answers with at least one verdict
+    helpful: int = 0
+    unhelpful_count: int = 0
+    days: list[Day] = field(default_factory=list)
+    gaps: list[Gap] = field(default_factory=list)
+    unhelpful: list[Unhelpful] = field(default_factory=list)
+    cited_pages: list[tuple[str, int]] = field(default_factory=list)
+    asked_from: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def refusal_rate(self) -> float:
+        return self.refusals / self.answers if self.answers else 0.0
+
+    @property
+    def feedback_rate(self) -> float:
+        return self.rated / self.answers if self.answers else 0.0
+
+    @property
+    def helpful_rate(self) -> float:
+        votes = self.helpful + self.unhelpful_count
+        return self.helpful / votes if votes else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        """The report as JSON-ready data (times in ISO 8601, UTC)."""
+        body = asdict(self)
+        body.update(
+            refusal_rate=round(self.refusal_rate, 4),
+            feedback_rate=round(self.feedback_rate, 4),
+            helpful_rate=round(self.helpful_rate, 4),
+            cited_pages=[{"url": u, "count": n} for u, n in self.cited_pages],
+            asked_from=[{"url": u, "count": n} for u, n in self.asked_from],
+        )
+        data: dict[str, Any] = json.loads(json.dumps(body, default=_iso))
+        return data
+
+
+def _iso(value: object) -> str:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(type(value).__name__)
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@dataclass
+class _Asked:
+    question: str | None
+    terms: str
+    when: datetime
+
+
+def gap_report(
+    engine: sa.Engine,
+    period: timedelta,
+    closest: Closest | None = None,
+    now: datetime | None = None,
+    top: int = 20,
+) -> GapReport:
+    """The report over the last `period`; `closest` finds the book's page nearest a gap."""
+    until = now or datetime.now(UTC)
+    report = GapReport(since=until - period, until=until)
+    days: dict[date, Day] = {}
+    unanswered: list[_Asked] = []
+    cited: Counter[str] = Counter()
+    asked_from: Counter[str] = Counter()
+    recent = answers.c.created_at >= report.since
+    columns = (answers.c.created_at, answers.c.question, answers.c.terms, answers.c.mode)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(*columns, answers.c.sources, answers.c.page_url).where(recent)
+        )
+        for when, question, terms, mode, sources, page_url in rows:
+            when = _utc(when)
+            day = days.setdefault(when.date(), Day(when.date()))
+            day.answers += 1
+            report.answers += 1
+            if mode == "not_found":
+                day.refusals += 1
+                report.refusals += 1
+                unanswered.append(_Asked(question, terms, when))
+            cited.update({urldefrag(url).url for url in json.loads(sources)})
+            if page_url:
+                asked_from[page_url] += 1
+        verdicts = connection.execute(
+            sa.select(
+                feedback.c.answer_id,
+                feedback.c.helpful,
+                feedback.c.comment,
+                feedback.c.created_at,
+                *columns[1:],
+                answers.c.sources,
+            )
+            .join(answers, answers.c.id == feedback.c.answer_id)
+            .where(recent)
+            .order_by(feedback.c.created_at.desc())
+        )
+        rated: set[str] = set()
+        for answer_id, helpful, comment, when, question, terms, mode, sources in verdicts:
+            rated.add(answer_id)
+            if helpful:
+                report.helpful += 1
+                continue
+            report.unhelpful_count += 1
+            report.unhelpful.append(
+                Unhelpful(question or terms, mode, comment, json.loads(sources), _utc(when))
+            )
+    report.rated = len(rated)
+    report.days = _every_day(days, report.since.date(), until.date())
+    report.gaps = group_questions(unanswered)[:top]
+    if closest is not None:
+        for gap in report.gaps:
+            gap.closest = closest(gap.example)
+    report.cited_pages = cited.most_common(top)
+    report.asked_from = asked_from.most_common(top)
+    return report
+
+
+def _every_day(days: dict[date, Day], first: date, last: date) -> list[Day]:
+    out = []
+    day = first
+    while day <= last:
+        out.append(days.get(day, Day(day)))
+        day += timedelta(days=1)
+    return out
+
+
+def group_questions(asked: Iterable[_Asked], similar: float = SIMILAR) -> list[Gap]:
+    """Group questions whose terms overlap by at least `similar` (Jaccard) with a group's
+    most asked wording; groups come most asked first."""
+    by_terms: dict[str, list[_Asked]] = defaultdict(list)
+    for item in asked:
+        by_terms[item.terms].append(item)
+    groups: list[tuple[set[str], list[_Asked], list[str]]] = []
+    holding: dict[str, list[int]] = defaultdict(list)  # term -> groups whose core has it
+    for terms, items in sorted(by_terms.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        words = set(terms.split())
+        best, best_score = -1, 0.0
+        for index in {i for w in words for i in holding[w]}:
+            core = groups[index][0]
+            score = len(words & core) / len(words | core)
+            if score >= similar and score > best_score:
+                best, best_score = index, score
+        if best >= 0:
+            groups[best][1].extend(items)
+            groups[best][2].append(terms)
+            continue
+        groups.append((words, list(items), [terms]))
+        for word in words:
+            holding[word].append(len(groups) - 1)
+    gaps = []
+    for core, items, wordings in groups:
+        texts = Counter(i.question for i in items if i.question)
+        core_terms = " ".join(sorted(core))
+        example = texts.most_common(1)[0][0] if texts else core_terms or "(no searchable words)"
+        last = max(i.when for i in items)
+        gaps.append(Gap(example, core_terms, len(items), last, len(wordings)))
+    gaps.sort(key=lambda g: (-g.count, -g.last_asked.timestamp()))
+    return gaps

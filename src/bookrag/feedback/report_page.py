@@ -1,0 +1,127 @@
+"""The gap report as one HTML page (`GET /admin/report`): tables, and a bar chart of
+questions per day drawn as inline SVG. Every value is escaped; nothing is fetched."""
+
+from __future__ import annotations
+
+from html import escape
+
+from bookrag.feedback.report import Day, GapReport
+
+_STYLE = """
+body { font: 15px/1.5 system-ui, sans-serif; margin: 24px auto; max-width: 960px;
+  padding: 0 16px; color: #1c1e21; }
+h1 { font-size: 22px; } h2 { font-size: 18px; margin-top: 28px; }
+table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid #d5d9df;
+  vertical-align: top; }
+td.n { text-align: right; font-variant-numeric: tabular-nums; }
+.figures { display: flex; gap: 24px; flex-wrap: wrap; }
+.figures div { border: 1px solid #d5d9df; border-radius: 8px; padding: 8px 14px; }
+.figures b { display: block; font-size: 20px; }
+.muted { color: #5f6368; font-size: 13px; }
+svg .answered { fill: #1f5fbf; } svg .refused { fill: #d9822b; }
+svg text { font-size: 10px; fill: #5f6368; }
+"""
+
+
+def _pct(value: float) -> str:
+    return f"{value * 100:.1f}%"
+
+
+def _link(url: str, text: str | None = None) -> str:
+    return f'<a href="{escape(url)}">{escape(text or url)}</a>'
+
+
+def _chart(days: list[Day]) -> str:
+    """Stacked bars: answered and refused questions per day (the last 90 days at most)."""
+    days = days[-90:]
+    top = max((d.answers for d in days), default=0) or 1
+    slot = max(6, min(40, 600 // max(1, len(days))))  # pixels per day
+    width, height, bar = max(160, slot * len(days)), 120, max(4, slot - 3)
+    parts = [
+        f'<svg role="img" aria-label="Questions per day" width="{width}" '
+        f'height="{height + 30}" viewBox="0 0 {width} {height + 30}">'
+    ]
+    for i, day in enumerate(days):
+        x = i * slot
+        total = round(day.answers / top * height)
+        refused = round(day.refusals / top * height)
+        title = f"{day.day.isoformat()}: {day.answers} questions, {day.refusals} not answered"
+        parts.append(f"<g><title>{escape(title)}</title>")
+        parts.append(
+            f'<rect class="answered" x="{x}" y="{height - total}" width="{bar}" '
+            f'height="{total - refused}"/>'
+        )
+        parts.append(
+            f'<rect class="refused" x="{x}" y="{height - refused}" width="{bar}" '
+            f'height="{refused}"/></g>'
+        )
+    if days:
+        first, last = (d.day.strftime("%b %d") for d in (days[0], days[-1]))
+        parts.append(f'<text x="0" y="{height + 14}">{first}</text>')
+        parts.append(f'<text x="{width}" y="{height + 14}" text-anchor="end">{last}</text>')
+    parts.append(f'<text x="0" y="{height + 28}">peak {top} a day</text></svg>')
+    return "".join(parts)
+
+
+def render_html(report: GapReport) -> str:
+    """The whole page."""
+    period = f"{report.since:%Y-%m-%d %H:%M} – {report.until:%Y-%m-%d %H:%M} UTC"
+    figures = [
+        ("questions", str(report.answers)),
+        ("not answered", f"{report.refusals} ({_pct(report.refusal_rate)})"),
+        ("answers rated", f"{report.rated} ({_pct(report.feedback_rate)})"),
+        ("rated helpful", _pct(report.helpful_rate)),
+    ]
+    out = [
+        "<!doctype html><html lang=en><head><meta charset=utf-8>",
+        "<title>bookrag: where the book fails its readers</title>",
+        f"<style>{_STYLE}</style></head><body>",
+        "<h1>Where the book fails its readers</h1>",
+        f'<p class="muted">{escape(period)}</p><div class="figures">',
+        *(f"<div><b>{escape(v)}</b>{escape(k)}</div>" for k, v in figures),
+        "</div><h2>Questions per day</h2>",
+        _chart(report.days),
+        '<p class="muted">blue: answered, orange: not answered</p>',
+        "<h2>Questions the book could not answer</h2>",
+    ]
+    if report.gaps:
+        out.append(
+            "<table><tr><th>asked</th><th>question</th><th>wordings</th>"
+            "<th>closest page the book has</th></tr>"
+        )
+        for gap in report.gaps:
+            closest = _link(gap.closest.url, gap.closest.title) if gap.closest else "–"
+            out.append(
+                f'<tr><td class="n">{gap.count}</td><td>{escape(gap.example)}'
+                f'<div class="muted">{escape(gap.terms)}</div></td>'
+                f'<td class="n">{gap.wordings}</td><td>{closest}</td></tr>'
+            )
+        out.append("</table>")
+    else:
+        out.append("<p>None in this period.</p>")
+    out.append("<h2>Answers marked unhelpful</h2>")
+    if report.unhelpful:
+        out.append("<table><tr><th>when</th><th>question</th><th>comment</th><th>cited</th></tr>")
+        for item in report.unhelpful:
+            cited = "<br>".join(_link(u) for u in item.sources[:3]) or escape(item.mode)
+            out.append(
+                f"<tr><td>{item.when:%Y-%m-%d %H:%M}</td><td>{escape(item.question)}</td>"
+                f"<td>{escape(item.comment or '')}</td><td>{cited}</td></tr>"
+            )
+        out.append("</table>")
+    else:
+        out.append("<p>None in this period.</p>")
+    for title, rows in (
+        ("Most cited pages", report.cited_pages),
+        ("Pages readers asked from", report.asked_from),
+    ):
+        out.append(f"<h2>{title}</h2>")
+        if not rows:
+            out.append("<p>None in this period.</p>")
+            continue
+        out.append("<table><tr><th>times</th><th>page</th></tr>")
+        out.extend(f'<tr><td class="n">{n}</td><td>{_link(u)}</td></tr>' for u, n in rows)
+        out.append("</table>")
+    out.append("</body></html>")
+    return "\n".join(out)

@@ -1,0 +1,129 @@
+"""`bookrag report`: the gap report in the terminal (or as JSON), from the same answer log
+and the same function as `GET /admin/report`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
+
+from bookrag.answering import Book
+from bookrag.config import Settings, load_settings
+from bookrag.connection import open_store
+from bookrag.errors import BookragError, ConfigError
+from bookrag.feedback.database import database_url, migrate, open_engine
+from bookrag.feedback.report import Closest, GapReport, closest_page, gap_report, parse_period
+from bookrag.services import build_providers
+
+_BAR = 40  # characters of the widest bar in the per-day chart
+
+
+def report_command(
+    since: Annotated[
+        str, typer.Option(help="How far back: e.g. 24h, 7d, 4w (answers are kept 30 days).")
+    ] = "7d",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    top: Annotated[int, typer.Option(min=1, max=500, help="Rows per list.")] = 20,
+) -> None:
+    """Where the book fails its readers: unanswered questions grouped by wording (with the
+    closest page the book has), answers marked unhelpful, most cited pages, questions per
+    day, refusal and feedback rates."""
+    out, err = Console(), Console(stderr=True)
+    try:
+        settings = load_settings()
+        period = parse_period(since)
+    except ConfigError as exc:
+        _error(err, exc.message)
+        raise typer.Exit(2) from None
+    except ValueError as exc:
+        _error(err, f"--since: {exc}")
+        raise typer.Exit(2) from None
+    engine = open_engine(database_url(settings))
+    try:
+        migrate(engine)  # a fresh install has an empty log, not a missing one
+        with _closest_pages(settings, err) as closest:
+            report = gap_report(engine, period, closest, top=top)
+    except SQLAlchemyError as exc:
+        _error(err, f"cannot read the answer log: {type(exc).__name__}")
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+    else:
+        print_report(out, report)
+
+
+@contextmanager
+def _closest_pages(settings: Settings, err: Console) -> Iterator[Closest | None]:
+    """Find pages through the index when it can be opened (a running server holds the
+    embedded one: the report then goes without links)."""
+    providers = build_providers(settings)
+    try:
+        store = open_store(settings)
+    except BookragError as exc:
+        err.print(f"note: no links to pages ({escape(exc.message)})", highlight=False)
+        providers.close()
+        yield None
+        return
+    retriever = Book.open(store, settings, providers).retriever
+    try:
+        yield lambda text: closest_page(retriever, text)
+    finally:
+        store.close()
+        providers.close()
+
+
+def print_report(out: Console, report: GapReport) -> None:
+    """The report as tables, with questions per day as a bar chart."""
+    out.print(
+        f"[bold]{report.since:%Y-%m-%d %H:%M} – {report.until:%Y-%m-%d %H:%M} UTC[/bold]: "
+        f"{report.answers} questions, {report.refusals} not answered "
+        f"({report.refusal_rate:.1%}), {report.rated} answers rated ({report.feedback_rate:.1%}), "
+        f"{report.helpful_rate:.1%} of verdicts helpful",
+        highlight=False,
+    )
+    peak = max((d.answers for d in report.days), default=0) or 1
+    chart = Table(title="questions per day (█ answered, ▒ not answered)", show_header=False)
+    for day in report.days[-31:]:
+        answered = round((day.answers - day.refusals) / peak * _BAR)
+        refused = round(day.refusals / peak * _BAR)
+        chart.add_row(day.day.isoformat(), "█" * answered + "▒" * refused, str(day.answers))
+    out.print(chart)
+    gaps = Table(title="questions the book could not answer")
+    gaps.add_column("asked", justify="right")
+    for column in ("question", "terms", "closest page"):
+        gaps.add_column(column, overflow="fold")
+    for gap in report.gaps:
+        page = f"{gap.closest.title}\n{gap.closest.url}" if gap.closest else "–"
+        gaps.add_row(str(gap.count), escape(gap.example), escape(gap.terms), escape(page))
+    out.print(gaps)
+    unhelpful = Table(title="answers marked unhelpful")
+    for column in ("when", "question", "comment", "cited"):
+        unhelpful.add_column(column, overflow="fold")
+    for item in report.unhelpful:
+        unhelpful.add_row(
+            f"{item.when:%Y-%m-%d %H:%M}",
+            escape(item.question),
+            escape(item.comment or ""),
+            escape("\n".join(item.sources[:3]) or item.mode),
+        )
+    out.print(unhelpful)
+    cited = Table(title="most cited pages")
+    cited.add_column("times", justify="right")
+    cited.add_column("page", overflow="fold")
+    for url, count in report.cited_pages:
+        cited.add_row(str(count), escape(url))
+    out.print(cited)
+
+
+def _error(err: Console, message: str) -> None:
+    for line in message.splitlines():
+        err.print(f"[red]error:[/red] {escape(line)}", highlight=False, soft_wrap=True)

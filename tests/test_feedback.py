@@ -1,0 +1,510 @@
+"""Readers' feedback, the answer log and the gap report, on SQLite always and on PostgreSQL
+where `TEST_POSTGRES_URL` names one (`.ci/run` starts Debian's PostgreSQL for it)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing
+import os
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from prometheus_client import CollectorRegistry
+from typer.testing import CliRunner
+
+from bookrag.api import create_app
+from bookrag.cli import app as cli_app
+from bookrag.config import load_settings
+from bookrag.feedback.database import (
+    answers,
+    current_revision,
+    database_url,
+    feedback,
+    meta,
+    migrate,
+    open_engine,
+)
+from bookrag.feedback.journal import Journal, UnknownAnswer, Verdict, make_record
+from bookrag.feedback.report import PageLink, gap_report, group_questions, parse_period
+from bookrag.models import Answer, Question
+
+POSTGRES = os.environ.get("TEST_POSTGRES_URL")
+RAIN = "How much rain does one tip of the bucket measure?"
+SOIL = "How do I measure soil moisture?"
+
+
+def _reset_postgres(url: str) -> None:
+    engine = open_engine(database_url(load_settings(database_url=url)))
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text("DROP TABLE IF EXISTS feedback, answers, meta, alembic_version CASCADE")
+        )
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database URL as `DATABASE_URL` takes it: an empty database of each kind."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'answers.db'}"
+    if not POSTGRES:
+        pytest.skip(
+            "PostgreSQL tests need TEST_POSTGRES_URL (postgresql://...); .ci/run starts "
+            "Debian's postgresql and sets it"
+        )
+    _reset_postgres(POSTGRES)
+    return POSTGRES
+
+
+def engine_for(url: str) -> sa.Engine:
+    return open_engine(database_url(load_settings(database_url=url)))
+
+
+@contextmanager
+def running_journal(url: str, retention_days: int = 30) -> Iterator[Journal]:
+    journal = Journal(engine_for(url), CollectorRegistry(), retention_days)
+    journal.start()
+    try:
+        yield journal
+    finally:
+        journal.close()
+
+
+def answer_of(mode: str, sources: list[str] | None = None) -> Answer:
+    text = "I couldn't find this in the book." if mode == "not_found" else "An answer."
+    return Answer(answer=text, sources=sources or [], mode=mode, extractive=mode != "generative")  # type: ignore[arg-type]
+
+
+def rows(url: str, table: sa.Table) -> list[dict[str, Any]]:
+    engine = engine_for(url)
+    with engine.connect() as connection:
+        found = [dict(r._mapping) for r in connection.execute(sa.select(table))]
+    engine.dispose()
+    return found
+
+
+def api(tmp_path: Path, sample_docs: Path, **settings: Any) -> TestClient:
+    return TestClient(
+        create_app(load_settings(data_dir=tmp_path / "data", docs_dir=sample_docs, **settings))
+    )
+
+
+def wait_for_rows(url: str, table: sa.Table, count: int) -> list[dict[str, Any]]:
+    """The table's rows once there are `count` (the writer thread works behind answers)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            found = rows(url, table)
+        except sa.exc.OperationalError:  # not migrated yet
+            found = []
+        if len(found) >= count:
+            return found
+        time.sleep(0.05)
+    return found
+
+
+# -- answers carry an id, and readers' verdicts are kept -----------------------------------
+
+
+def test_chat_and_stream_answers_carry_an_answer_id(client: TestClient) -> None:
+    chat = client.post("/chat", json={"question": RAIN}).json()
+    assert re.fullmatch(r"[0-9a-f]{32}", chat["answer_id"])
+    body = client.post("/stream-chat", json={"question": RAIN}).text
+    final = [json.loads(line[6:]) for line in body.split("\n") if line.startswith("data: ")][-1]
+    streamed = json.loads(final["response"])
+    assert re.fullmatch(r"[0-9a-f]{32}", streamed["answer_id"])
+    assert streamed["answer_id"] != chat["answer_id"]
+    assert streamed["answer"] == chat["answer"] and streamed["sources"] == chat["sources"]
+
+
+def test_feedback_is_kept_and_a_second_verdict_from_the_client_replaces_the_first(
+    tmp_path: Path, sample_docs: Path, db_url: str
+) -> None:
+    with api(tmp_path, sample_docs, database_url=db_url) as client:
+        answer_id = client.post("/chat", json={"question": RAIN}).json()["answer_id"]
+        first = client.post("/feedback", json={"answer_id": answer_id, "helpful": True})
+        assert first.status_code == 200
+        assert first.json() == {"success": True, "answer_id": answer_id, "helpful": True}
+        second = client.post(
+            "/feedback",
+            json={"answer_id": answer_id, "helpful": False, "comment": "  Wrong units.  "},
+        )
+        assert second.status_code == 200
+    verdicts = rows(db_url, feedback)
+    assert len(verdicts) == 1
+    assert verdicts[0]["helpful"] is False and verdicts[0]["comment"] == "Wrong units."
+
+
+def test_each_client_has_its_own_verdict_on_an_answer(db_url: str) -> None:
+    with running_journal(db_url) as journal:
+        record = make_record(Question(RAIN), answer_of("extractive"), 12.0, keep_text=False)
+        journal.record(record)
+        for client, helpful in (("203.0.113.7", True), ("198.51.100.2", False)):
+            asyncio.run(journal.give_feedback(Verdict(record.id, client, helpful, None)))
+    verdicts = rows(db_url, feedback)
+    assert sorted(v["helpful"] for v in verdicts) == [False, True]
+    stored = json.dumps(verdicts, default=str)
+    assert "203.0.113.7" not in stored and "198.51.100.2" not in stored
+
+
+def test_feedback_waits_briefly_for_an_answer_another_process_is_still_writing(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    other = Journal(engine_for(url), CollectorRegistry(), 30)  # a replica's writer, not running
+    record = make_record(Question(RAIN), answer_of("extractive"), 1.0, keep_text=False)
+    other.record(record)
+    with running_journal(url) as journal:
+
+        async def verdict_while_the_other_writes() -> None:
+            pending = asyncio.create_task(
+                journal.give_feedback(Verdict(record.id, "192.0.2.1", True, None))
+            )
+            await asyncio.sleep(0.3)
+            await asyncio.to_thread(other.start)  # it writes the answer now
+            await pending
+
+        asyncio.run(verdict_while_the_other_writes())
+    other.close()
+    assert [v["answer_id"] for v in rows(url, feedback)] == [record.id]
+
+
+def test_feedback_on_an_unknown_answer_is_404(client: TestClient) -> None:
+    for answer_id in ("0" * 32, "not-an-answer-id"):
+        response = client.post("/feedback", json={"answer_id": answer_id, "helpful": True})
+        assert response.status_code == 404
+        assert "answer_id" in response.json()["error"]
+
+
+def test_feedback_on_an_answer_past_the_retention_period_is_404(db_url: str) -> None:
+    with running_journal(db_url, retention_days=7) as journal:
+        old = make_record(Question(RAIN), answer_of("extractive"), 5.0, keep_text=False)
+        journal.record(replace(old, created_at=datetime.now(UTC) - timedelta(days=8)))
+        with pytest.raises(UnknownAnswer):
+            asyncio.run(journal.give_feedback(Verdict(old.id, "192.0.2.1", True, None)))
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"answer_id": "a" * 32, "helpful": True, "comment": "x" * 1001}, "comment"),
+        ({"answer_id": "a" * 32, "helpful": "yes"}, "helpful"),
+        ({"answer_id": "a" * 32}, "helpful"),
+        ({"helpful": False}, "answer_id"),
+    ],
+)
+def test_bad_feedback_is_422_naming_the_field(
+    client: TestClient, body: dict[str, Any], field: str
+) -> None:
+    response = client.post("/feedback", json=body)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["field"] == field
+
+
+def test_feedback_is_rate_limited(tmp_path: Path, sample_docs: Path) -> None:
+    with api(tmp_path, sample_docs, rate_limit=3) as client:
+        answer_id = client.post("/chat", json={"question": RAIN}).json()["answer_id"]
+        statuses = [
+            client.post("/feedback", json={"answer_id": answer_id, "helpful": True}).status_code
+            for _ in range(3)
+        ]
+    assert statuses[:2] == [200, 200]
+    assert statuses[2] == 429
+
+
+# -- what is kept, and for how long ---------------------------------------------------------
+
+
+def test_question_text_is_kept_only_with_log_questions(tmp_path: Path, sample_docs: Path) -> None:
+    page = "https://pocket-weather.example.org/docs/sensors/rain-wind?token=abc#rain-gauge"
+    for keep in (False, True):
+        data = tmp_path / f"keep-{keep}"
+        settings = load_settings(data_dir=data, docs_dir=sample_docs, log_questions=keep)
+        with TestClient(create_app(settings)) as client:
+            client.post(
+                "/chat",
+                json={"question": RAIN, "page_url": page, "selected_text": "tip " * 200},
+            )
+        url = f"sqlite:///{data / 'bookrag.db'}"
+        (row,) = wait_for_rows(url, answers, 1)
+        assert row["terms"] == "bucket measur much one rain tip"
+        assert row["page_url"] == "https://pocket-weather.example.org/docs/sensors/rain-wind"
+        assert row["mode"] == "extractive" and row["latency_ms"] > 0
+        assert json.loads(row["sources"])[0].endswith("#rain-gauge")
+        if keep:
+            assert row["question"] == RAIN
+            assert len(row["selection"]) == 280
+        else:
+            assert row["question"] is None and row["selection"] is None
+        # Never the client's address (Starlette's test client calls itself "testclient").
+        assert "testclient" not in json.dumps(row, default=str)
+
+
+def test_retention_sweep_deletes_old_answers_and_their_feedback(db_url: str) -> None:
+    from bookrag.feedback.journal import sweep
+
+    with running_journal(db_url) as journal:  # the writer sweeps once it is up
+        old = make_record(Question(RAIN), answer_of("extractive"), 5.0, keep_text=False)
+        new = make_record(Question(SOIL), answer_of("not_found"), 5.0, keep_text=False)
+        journal.record(replace(old, created_at=datetime.now(UTC) - timedelta(days=40)))
+        journal.record(new)
+        asyncio.run(journal.give_feedback(Verdict(new.id, "192.0.2.1", False, "missing")))
+    assert [r["id"] for r in rows(db_url, answers)] == [new.id]
+    engine = engine_for(db_url)
+    with engine.begin() as connection:  # the new answer, and its feedback, grow old
+        connection.execute(
+            answers.update().values(created_at=datetime.now(UTC) - timedelta(days=31))
+        )
+    assert sweep(engine, datetime.now(UTC) - timedelta(days=30)) == 1
+    engine.dispose()
+    assert rows(db_url, answers) == [] and rows(db_url, feedback) == []
+
+
+# -- faults -----------------------------------------------------------------------------------
+
+
+def test_a_database_that_is_down_never_fails_an_answer(tmp_path: Path, sample_docs: Path) -> None:
+    nobody = "postgresql://bookrag@127.0.0.1:9/nowhere"  # the discard port: refused at once
+    with api(tmp_path, sample_docs, database_url=nobody) as client:
+        chat = client.post("/chat", json={"question": RAIN})
+        assert chat.status_code == 200 and chat.json()["answer_id"]
+        verdict = client.post(
+            "/feedback", json={"answer_id": chat.json()["answer_id"], "helpful": True}
+        )
+        assert verdict.status_code == 503
+        assert "127.0.0.1" not in verdict.text
+        metrics = client.get("/metrics").text
+    dropped = re.search(
+        r'bookrag_answer_log_dropped_total\{reason="database_error"\} (\S+)', metrics
+    )
+    assert dropped and float(dropped.group(1)) >= 1
+
+
+def test_a_full_queue_drops_the_record_and_counts_it(tmp_path: Path) -> None:
+    registry = CollectorRegistry()
+    journal = Journal(engine_for(f"sqlite:///{tmp_path / 'a.db'}"), registry, 30, queue_size=2)
+    for _ in range(5):  # the writer is not running: nothing drains the queue
+        journal.record(make_record(Question(RAIN), answer_of("extractive"), 1.0, False))
+    value = registry.get_sample_value("bookrag_answer_log_dropped_total", {"reason": "queue_full"})
+    assert value == 3
+
+
+def test_a_full_database_drops_records_and_counts_them(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'full.db'}"
+    engine = engine_for(url)
+    migrate(engine)
+    with engine.connect() as connection:
+        pages = connection.exec_driver_sql("PRAGMA page_count").scalar()
+    engine.dispose()
+    # SQLite's own "database or disk is full", as on a full disk: no page may be added.
+    sa.event.listen(
+        engine, "connect", lambda dbapi, _: dbapi.execute(f"PRAGMA max_page_count={pages}")
+    )
+    registry = CollectorRegistry()
+    journal = Journal(engine, registry, 30)
+    journal.start()
+    for i in range(50):
+        question = Question(f"{RAIN} {'and more ' * 150}{i}")
+        journal.record(make_record(question, answer_of("extractive"), 1.0, keep_text=True))
+    journal.close()
+    written = registry.get_sample_value("bookrag_answer_log_written_total")
+    dropped = registry.get_sample_value(
+        "bookrag_answer_log_dropped_total", {"reason": "database_error"}
+    )
+    assert written is not None and dropped is not None
+    assert dropped >= 40 and written + dropped == 50  # the first few fit in free space
+    with engine.connect() as connection:
+        assert connection.scalar(sa.select(sa.func.count()).select_from(answers)) == written
+        assert connection.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+    engine.dispose()
+
+
+def test_migrating_twice_changes_nothing(db_url: str) -> None:
+    engine = engine_for(db_url)
+    assert current_revision(engine) is None
+    migrate(engine)
+    with engine.begin() as connection:
+        salt = connection.scalar(sa.select(meta.c.value))
+        connection.execute(answers.insert(), [_row_at(datetime.now(UTC))])
+    migrate(engine)
+    assert current_revision(engine) == "0001"
+    with engine.connect() as connection:
+        assert connection.scalar(sa.select(sa.func.count()).select_from(meta)) == 1
+        assert connection.scalar(sa.select(meta.c.value)) == salt
+        assert connection.scalar(sa.select(sa.func.count()).select_from(answers)) == 1
+    engine.dispose()
+
+
+def _row_at(when: datetime) -> dict[str, Any]:
+    return {
+        "id": os.urandom(16).hex(),
+        "created_at": when,
+        "question": None,
+        "terms": "rain",
+        "mode": "extractive",
+        "degraded": False,
+        "sources": "[]",
+        "latency_ms": 1.0,
+        "page_url": None,
+        "selection": None,
+    }
+
+
+def _write_from_a_process(url: str, count: int) -> None:
+    with running_journal(url) as journal:
+        for i in range(count):
+            record = make_record(Question(f"{RAIN} {i}"), answer_of("extractive"), 1.0, False)
+            journal.record(record)
+            if i % 10 == 0:
+                asyncio.run(journal.give_feedback(Verdict(record.id, "192.0.2.1", True, None)))
+
+
+def test_several_processes_writing_to_one_sqlite_file_lose_and_corrupt_nothing(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    spawn = multiprocessing.get_context("spawn")
+    workers = [spawn.Process(target=_write_from_a_process, args=(url, 300)) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(120)
+        assert worker.exitcode == 0
+    engine = engine_for(url)
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+        assert connection.scalar(sa.select(sa.func.count()).select_from(answers)) == 1200
+        assert connection.scalar(sa.select(sa.func.count()).select_from(feedback)) == 120
+    assert current_revision(engine) == "0001"
+    engine.dispose()
+
+
+# -- the gap report ---------------------------------------------------------------------------
+
+
+def test_report_groups_unanswered_questions_and_counts_rates(db_url: str) -> None:
+    now = datetime.now(UTC)
+    cited = "https://book.example.org/docs/rain#gauge"
+    asked = [
+        (SOIL, "not_found", 0),
+        ("how to measure the soil moisture", "not_found", 0),
+        ("Soil moisture sensor: how do I measure it?", "not_found", 1),
+        ("Can I send readings to Home Assistant over MQTT?", "not_found", 2),
+        (RAIN, "extractive", 2),
+        (RAIN, "extractive", 9),  # outside the 7 days
+    ]
+    with running_journal(db_url) as journal:
+        ids = []
+        for text, mode, days_ago in asked:
+            record = make_record(Question(text), answer_of(mode, [cited]), 3.0, keep_text=True)
+            journal.record(replace(record, created_at=now - timedelta(days=days_ago, minutes=1)))
+            ids.append(record.id)
+        asyncio.run(
+            journal.give_feedback(Verdict(ids[4], "192.0.2.1", False, "Wrong <b>units</b>"))
+        )
+        asyncio.run(journal.give_feedback(Verdict(ids[0], "192.0.2.1", True, None)))
+    looked_up: list[str] = []
+
+    def closest(text: str) -> PageLink:
+        looked_up.append(text)
+        return PageLink("Sensors", "https://book.example.org/docs/sensors")
+
+    engine = engine_for(db_url)
+    report = gap_report(engine, parse_period("7d"), closest, now=now)
+    engine.dispose()
+    assert (report.answers, report.refusals, report.rated) == (5, 4, 2)
+    assert report.refusal_rate == pytest.approx(0.8)
+    assert report.feedback_rate == pytest.approx(0.4)
+    assert report.helpful_rate == pytest.approx(0.5)
+    soil, mqtt = report.gaps
+    assert soil.count == 3 and soil.example == SOIL and soil.wordings == 2
+    assert mqtt.count == 1 and "MQTT" in mqtt.example
+    assert soil.closest == PageLink("Sensors", "https://book.example.org/docs/sensors")
+    assert looked_up == [SOIL, mqtt.example]
+    (unhelpful,) = report.unhelpful
+    assert unhelpful.question == RAIN and unhelpful.comment == "Wrong <b>units</b>"
+    assert report.cited_pages == [("https://book.example.org/docs/rain", 5)]
+    assert len(report.days) == 8 and sum(d.answers for d in report.days) == 5
+    assert report.days[-1].refusals == 2 and report.days[-1].answers == 2
+
+
+def test_gap_groups_fall_back_to_terms_when_question_text_is_not_kept() -> None:
+    from bookrag.feedback.report import _Asked
+
+    now = datetime.now(UTC)
+    gaps = group_questions(
+        [_Asked(None, "measur moistur soil", now), _Asked(None, "moistur soil", now)]
+    )
+    assert len(gaps) == 1 and gaps[0].count == 2 and gaps[0].example == "measur moistur soil"
+
+
+@pytest.mark.parametrize("text", ["", "7", "d", "0d", "7y", "-1d"])
+def test_a_malformed_period_is_refused(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_period(text)
+
+
+def test_admin_report_is_404_without_a_token_and_401_with_a_wrong_one(
+    tmp_path: Path, sample_docs: Path
+) -> None:
+    with api(tmp_path / "off", sample_docs) as client:
+        assert client.get("/admin/report").status_code == 404
+    with api(tmp_path / "on", sample_docs, admin_token="right-token") as client:
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "right-token"}):
+            response = client.get("/admin/report", headers=headers)
+            assert response.status_code == 401
+            assert response.headers["www-authenticate"] == "Bearer"
+            assert "right-token" not in response.text
+
+
+def test_admin_report_shows_gaps_with_the_closest_page_escaped(
+    tmp_path: Path, sample_docs: Path
+) -> None:
+    token = {"Authorization": "Bearer right-token"}
+    question = "How do I measure soil moisture with a <script>probe</script>?"
+    with api(tmp_path, sample_docs, admin_token="right-token", log_questions=True) as client:
+        for _ in range(2):
+            assert client.post("/chat", json={"question": question}).json()["mode"] == "not_found"
+        wait_for_rows(f"sqlite:///{tmp_path / 'data' / 'bookrag.db'}", answers, 2)
+        page = client.get("/admin/report?since=24h", headers=token)
+        data = client.get("/admin/report?format=json", headers=token).json()
+        bad = client.get("/admin/report?since=forever", headers=token)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "<script>probe" not in page.text and "&lt;script&gt;probe" in page.text
+    assert "<svg" in page.text
+    (gap,) = data["gaps"]
+    assert gap["count"] == 2 and gap["example"] == question
+    assert gap["closest"]["url"].startswith("https://pocket-weather.example.org/docs/")
+    assert data["refusal_rate"] == 1.0
+    assert bad.status_code == 422 and "since" in bad.json()["error"]
+
+
+def test_report_command_prints_the_report_and_json(
+    tmp_path: Path, sample_docs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "data"
+    with api(tmp_path, sample_docs, log_questions=True) as client:
+        client.post("/chat", json={"question": SOIL})
+        client.post("/chat", json={"question": RAIN})
+    monkeypatch.setenv("BOOKRAG_DATA_DIR", str(data))
+    runner = CliRunner()
+    text = runner.invoke(cli_app, ["report", "--since", "2d"], env={"COLUMNS": "200"})
+    assert text.exit_code == 0, text.output
+    assert "2 questions, 1 not answered" in text.output
+    assert "soil moisture" in text.output and "pocket-weather.example.org" in text.output
+    as_json = runner.invoke(cli_app, ["report", "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    body = json.loads(as_json.stdout)
+    assert body["answers"] == 2 and body["gaps"][0]["example"] == SOIL
+    bad = runner.invoke(cli_app, ["report", "--since", "soon"])
+    assert bad.exit_code == 2 and "--since" in bad.output
