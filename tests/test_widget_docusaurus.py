@@ -309,6 +309,23 @@ def test_the_panel_stays_below_the_navbar_at_1366x657(browser: Browser, sites: S
         expect(page.get_by_role("dialog", name="Ask the book")).to_be_visible()
 
 
+@pytest.mark.parametrize("height", [900, 480, 360])
+def test_the_panel_fits_under_the_navbar_at_any_height(
+    browser: Browser, sites: Sites, height: int
+) -> None:
+    with open_tab(browser, sites.ts, 1280, height) as tab:
+        page = tab.page
+        open_panel(page)
+        panel = panel_box(page)
+        assert navbar_bottom(page) + 8 <= panel["y"]
+        assert panel["y"] + panel["height"] <= height
+        # Roomy windows keep the launcher free below the panel; a short one lets the panel
+        # take the launcher's place rather than shrink to nothing.
+        assert panel["height"] >= min(300, height - navbar_bottom(page) - 24)
+        page.get_by_role("button", name="Close the chat").click()
+        expect(page.get_by_role("dialog", name="Ask the book")).to_be_hidden()
+
+
 def test_no_translate_button_without_a_chat_model(tab: Tab) -> None:
     page = tab.page
     with page.expect_response("**/health") as health:
