@@ -250,14 +250,14 @@
     } catch {
       /* unreadable: ask again */
     }
-    let health;
+    let res;
     try {
-      const res = await fetch(`${BACKEND}/health`, { cache: "no-store" });
-      health = await res.json(); // a degraded backend (503) still says what it has
+      res = await fetch(`${BACKEND}/health`, { cache: "no-store" });
     } catch {
       await unreachable(); // logs the fix for the author when it is CORS
       return { generator: false };
     }
+    const health = await res.json().catch(() => ({})); // a degraded (503) backend says too
     const generator = typeof health.generator === "string" && health.generator !== "extractive";
     const caps = { generator, at: Date.now() };
     try {
@@ -640,7 +640,9 @@ textarea:focus-visible { outline-offset: 0; }
       if (!this.range || this.askSelection.hidden) return;
       const rect = this.range.getBoundingClientRect();
       const width = this.askSelection.offsetWidth;
-      const top = rect.top - 42 > navbarBottom() + 6 ? rect.top - 42 : rect.bottom + 8; // never on the navbar
+      const nav = navbarBottom();
+      const top = rect.top - 42 > nav + 6 ? rect.top - 42 : rect.bottom + 8; // never on the navbar
+      this.askSelection.style.visibility = top < nav ? "hidden" : ""; // scrolled away under it
       const left = Math.min(Math.max(8, rect.left + rect.width / 2 - width / 2), innerWidth - width - 8);
       this.askSelection.style.top = `${Math.round(top)}px`;
       this.askSelection.style.left = `${Math.round(left)}px`;
