@@ -231,3 +231,23 @@ def test_a_selection_that_is_not_the_books_text_is_never_quoted_as_the_book(
     ).json()
     assert all("nine litres" not in c["quote"] for c in body["citations"])
     assert "nine litres" not in body["answer"]
+
+
+def test_a_follow_up_after_a_refused_question_follows_the_last_answered_one(
+    client: TestClient,
+) -> None:
+    rain = "How much rain does one tip of the bucket measure?"
+    answered = client.post("/chat", json={"question": rain}).json()
+    refused = client.post("/chat", json={"question": "What is the capital of Peru?"}).json()
+    assert refused["sources"] == []
+    history = [
+        {"role": "user", "content": rain},
+        {"role": "assistant", "content": answered["answer"]},
+        {"role": "user", "content": "What is the capital of Peru?"},
+        {"role": "assistant", "content": refused["answer"]},
+    ]
+    body = {"question": "How is it calibrated?", "history": history}
+    follow_up = client.post("/chat", json=body).json()
+    # "it" is the rain gauge the book answered about, not Peru (which made it a refusal).
+    assert follow_up["sources"][0].endswith("/docs/sensors/rain-wind#calibration")
+    assert "Level the gauge" in follow_up["answer"]

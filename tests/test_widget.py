@@ -138,8 +138,10 @@ def test_a_streamed_answer_cites_a_section_and_the_citation_lands_on_it(page: Pa
     page.wait_for_url(f"**{RAIN_PAGE}#rain-gauge")
     assert page.evaluate("location.hash") == "#rain-gauge"
     expect(page.locator("article h2#rain-gauge")).to_have_text("Rain gauge")
-    # The conversation followed the reader to the new page.
-    expect(page.get_by_role("dialog", name="Ask the book")).to_be_visible()
+    # The panel closed, so it does not cover the cited text; the conversation followed the
+    # reader to the new page.
+    expect(page.get_by_role("dialog", name="Ask the book")).to_be_hidden()
+    page.get_by_role("button", name="Ask the book").click()
     expect(page.locator(".msg.user")).to_have_text(RAIN_QUESTION)
     expect(page.locator(".msg.assistant")).to_contain_text("0.2794 mm of rain")
 
@@ -177,7 +179,8 @@ def test_an_attached_selection_can_be_removed(page: Page) -> None:
 
 
 def test_an_unreachable_backend_gets_a_clear_message(page: Page) -> None:
-    page.route("**/stream-chat", lambda route: route.abort("connectionrefused"))
+    for path in ("**/stream-chat", "**/health"):  # the whole backend is out of reach
+        page.route(path, lambda route: route.abort("connectionrefused"))
     open_panel(page)
     ask(page, RAIN_QUESTION)
     expect(page.get_by_role("alert")).to_contain_text("Can't reach the book's assistant")
@@ -288,7 +291,13 @@ def test_typing_indicator_then_stop_aborts_the_answer(page: Page) -> None:
     assert len(held) == 1
 
 
+def with_a_chat_model(page: Page) -> None:
+    """Have /health say the backend has a chat model (this test server has none)."""
+    page.route("**/health", lambda route: route.fulfill(json={"generator": "cohere"}))
+
+
 def test_read_in_urdu_shows_the_translation_right_to_left(page: Page) -> None:
+    with_a_chat_model(page)
     urdu = "بارش کی پیمائش\n\nہر جھکاؤ **0.2794 ملی میٹر** ہے۔"
     page.route(
         "**/translate",
@@ -306,17 +315,47 @@ def test_read_in_urdu_shows_the_translation_right_to_left(page: Page) -> None:
 
 
 def test_a_failed_translation_shows_the_services_error(page: Page) -> None:
+    with_a_chat_model(page)
     page.route(
         "**/translate",
         lambda route: route.fulfill(
-            status=503, json={"success": False, "error": "translation needs COHERE_API_KEY"}
+            status=502, json={"success": False, "error": "the chat model failed"}
         ),
     )
     open_panel(page)
     page.get_by_role("button", name="Read this page in Urdu").click()
     expect(page.get_by_role("alert")).to_have_text(
-        "Couldn't translate this page: translation needs COHERE_API_KEY"
+        "Couldn't translate this page: the chat model failed"
     )
+
+
+def test_an_unavailable_translation_keeps_the_operators_hint_out_of_the_panel(
+    page: Page,
+) -> None:
+    with_a_chat_model(page)  # as /health said a minute ago; the model has gone since
+    hint = "translation needs a chat model: set COHERE_API_KEY"
+    page.route(
+        "**/translate",
+        lambda route: route.fulfill(status=503, json={"success": False, "error": hint}),
+    )
+    warnings: list[str] = []
+    page.on("console", lambda msg: warnings.append(msg.text))
+    open_panel(page)
+    page.get_by_role("button", name="Read this page in Urdu").click()
+    alert = page.get_by_role("alert")
+    expect(alert).to_have_text(
+        "Couldn't translate this page: translation isn't available right now. "
+        "Please try again later."
+    )
+    assert [w for w in warnings if hint in w]
+
+
+def test_the_translate_button_is_offered_only_with_a_chat_model(page: Page) -> None:
+    with page.expect_response("**/health") as health:
+        open_panel(page)
+    assert health.value.json()["generator"] == "extractive"  # this test server has no model
+    page.wait_for_timeout(200)
+    expect(page.get_by_role("button", name="Read this page in Urdu")).to_have_count(0)
 
 
 def test_the_panel_fills_a_narrow_screen(page: Page) -> None:
@@ -469,3 +508,27 @@ def test_a_failed_verdict_says_why_and_an_answer_without_an_id_asks_nothing(page
     ask(page, "Another question")
     expect(page.locator(".msg.assistant").last).to_contain_text("Old answer")
     expect(page.get_by_role("group", name="Was this answer helpful?")).to_have_count(1)
+
+
+def test_an_author_moves_the_launcher_with_data_position_and_css_offsets(
+    page: Page, server: str
+) -> None:
+    book_page = "http://localhost:3000/docs/intro"
+    html = (
+        "<html><head><style>:root { --bookrag-offset-x: 32px; --bookrag-offset-y: 120px; }"
+        "</style></head><body><article><h1>Intro</h1></article>"
+        f'<script src="{server}/widget.js" defer data-position="bottom-left"></script>'
+        "</body></html>"
+    )
+    page.route(book_page, lambda route: route.fulfill(content_type="text/html", body=html))
+    page.context.grant_permissions(["local-network-access"])
+    page.goto(book_page)
+    launcher = page.get_by_role("button", name="Ask the book").bounding_box()
+    assert launcher is not None
+    assert launcher["x"] == 32
+    assert launcher["y"] + launcher["height"] == 800 - 120
+    page.get_by_role("button", name="Ask the book").click()
+    panel = page.get_by_role("dialog", name="Ask the book").bounding_box()
+    assert panel is not None
+    assert panel["x"] == 32  # the panel opens on the launcher's side
+    assert panel["y"] + panel["height"] < launcher["y"]

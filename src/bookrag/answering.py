@@ -227,7 +227,6 @@ def retrieval_query(book: Book, question: Question) -> str:
 
 
 def _standalone(book: Book, question: Question) -> str:
-    last_user = next((t.content for t in reversed(question.history) if t.role == "user"), "")
     chat = book.chat
     if chat is not None:
         prompt = rewrite_prompt(question)
@@ -238,8 +237,24 @@ def _standalone(book: Book, question: Question) -> str:
         else:
             if rewritten.strip():
                 return rewritten.strip()
-    # Without a model, the previous question supplies what "it" and "that" refer to.
-    return f"{last_user} {question.text}".strip()
+    # Without a model, the last question the book answered supplies what "it" refers to.
+    return f"{last_answered_question(question.history)} {question.text}".strip()
+
+
+def last_answered_question(history: tuple[Turn, ...]) -> str:
+    """The latest question in `history` that the book did not refuse (a reply still
+    missing counts as answered), or "": a refused question is not what a follow-up means."""
+    for i in range(len(history) - 1, -1, -1):
+        if history[i].role != "user":
+            continue
+        reply = history[i + 1] if i + 1 < len(history) else None
+        if reply is None or reply.role != "assistant" or not _refused(reply.content):
+            return history[i].content
+    return ""
+
+
+def _refused(reply: str) -> bool:
+    return reply.strip().startswith(NOT_FOUND)
 
 
 def _selection_passage(book: Book, question: Question) -> Passage | None:

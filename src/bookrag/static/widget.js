@@ -1,7 +1,10 @@
 /* bookrag chat widget: `<script src="https://BACKEND/widget.js" defer></script>` adds an
  * "Ask the book" button and a chat panel (<bookrag-chat>, in a Shadow DOM) to any page.
  * Script attributes: data-backend (default: this script's origin), data-title,
- * data-translate="ur" (a "Read in Urdu" control), data-article-selector ("article, main").
+ * data-translate="ur" (a "Read in Urdu" control, shown when the backend has a chat model),
+ * data-position ("bottom-right" or "bottom-left"), data-article-selector (where a selection
+ * offers "Ask about this"; default: the doc's content). The page may move the launcher with
+ * the CSS custom properties --bookrag-offset-x and --bookrag-offset-y.
  * Plain ES2020, no dependencies, no build step. Text from answers, sources and the page
  * only ever reaches the DOM through textContent / createElement, never as HTML. */
 (() => {
@@ -13,7 +16,13 @@
   const BACKEND = (data.backend || new URL(script.src, location.href).origin).replace(/\/+$/, "");
   const TITLE = data.title || "Ask the book";
   const LANG = (data.translate || "").trim();
-  const ARTICLE = data.articleSelector || "article, main";
+  const ARTICLE = data.articleSelector || ".theme-doc-markdown, article";
+  // Never offer "Ask about this" on the site's navigation, TOC, pager or doc footer.
+  const NOT_CONTENT = "nav, .navbar, .table-of-contents, .theme-doc-toc-mobile, .theme-doc-footer, .pagination-nav";
+  const POSITION = data.position === "bottom-left" ? "left" : "right";
+  const NARROW = "(max-width: 520px)"; // the panel takes the screen below the navbar
+  const CAPS_KEY = `bookrag-caps:${BACKEND}`;
+  const CAPS_SECONDS = 300; // how long a page trusts what /health said the backend can do
   const STORE_KEY = `bookrag-chat:${BACKEND}`;
   const MAX_TURNS = 10; // earlier messages sent with a follow-up question
   const MAX_TURN_CHARS = 4000; // the backend's limit per history message
@@ -193,7 +202,7 @@
       });
     } catch (err) {
       if (err.name === "AbortError") throw err;
-      throw new Problem(`Can't reach the book's assistant at ${BACKEND}. Check your connection and try again.`);
+      throw await unreachable();
     }
     if (res.ok) return res;
     const payload = errorBody(await res.text().catch(() => ""));
@@ -203,7 +212,69 @@
       throw new Problem(`Too many requests right now. Please try again ${when}.`);
     }
     const detail = [payload.error, payload.detail].find((v) => typeof v === "string");
-    throw new Problem(detail || `The service answered HTTP ${res.status}.`);
+    throw Object.assign(new Problem(detail || `The service answered HTTP ${res.status}.`), { status: res.status });
+  }
+
+  /* A fetch that failed outright: either the backend is out of reach, or it answered without
+   * allowing this site's origin (CORS). An opaque no-cors request tells the two apart. */
+  async function unreachable() {
+    try {
+      await fetch(`${BACKEND}/health`, { mode: "no-cors", cache: "no-store" });
+    } catch {
+      return new Problem(`Can't reach the book's assistant at ${BACKEND}. Check your connection and try again.`);
+    }
+    warnOrigin();
+    return new Problem(
+      `The book's assistant does not accept questions from this site (${location.origin}) yet. ` +
+        "The site's owner can allow it; the browser console says how.",
+    );
+  }
+
+  let originWarned = false;
+  function warnOrigin() {
+    if (originWarned) return;
+    originWarned = true;
+    console.error(
+      `bookrag: the backend at ${BACKEND} answered but does not allow this site's origin ` +
+        `(${location.origin}), so the browser blocked the reply (CORS). Add the origin to the ` +
+        `backend's ALLOWED_ORIGINS (comma-separated, scheme and host only), e.g. ` +
+        `ALLOWED_ORIGINS=${location.origin}, and restart the backend.`,
+    );
+  }
+
+  /** What the backend can do, from GET /health (cached for a while in sessionStorage). */
+  async function capabilities() {
+    try {
+      const saved = JSON.parse(sessionStorage.getItem(CAPS_KEY) || "null");
+      if (saved && Date.now() - saved.at < CAPS_SECONDS * 1000) return saved;
+    } catch {
+      /* unreadable: ask again */
+    }
+    let res;
+    try {
+      res = await fetch(`${BACKEND}/health`, { cache: "no-store" });
+    } catch {
+      await unreachable(); // logs the fix for the author when it is CORS
+      return { generator: false };
+    }
+    const health = await res.json().catch(() => ({})); // a degraded (503) backend says too
+    const generator = typeof health.generator === "string" && health.generator !== "extractive";
+    const caps = { generator, at: Date.now() };
+    try {
+      sessionStorage.setItem(CAPS_KEY, JSON.stringify(caps));
+    } catch {
+      /* storage disabled: ask on the next page too */
+    }
+    return caps;
+  }
+
+  /** The bottom edge of the site's fixed or sticky navbar (Docusaurus's `.navbar`, or a
+   * page's top-level header), or 0. */
+  function navbarBottom() {
+    const nav = document.querySelector(".navbar") || document.querySelector("body > header, body > nav");
+    if (!nav || !/^(fixed|sticky)$/.test(getComputedStyle(nav).position)) return 0;
+    const bottom = nav.getBoundingClientRect().bottom;
+    return bottom > 0 ? Math.min(Math.round(bottom), innerHeight / 2) : 0;
   }
 
   // An error is JSON, or (from /stream-chat) one `data:` event holding the same JSON.
@@ -354,7 +425,9 @@
 :host { all: initial; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
   color-scheme: light; --bg: #fff; --fg: #1c1e21; --muted: #5f6368; --line: #d5d9df;
   --accent: #1f5fbf; --on-accent: #fff; --user: #e6efff; --bot: #f2f3f5; --code: #e7eaee;
-  --error: #a4221b; --error-bg: #fdecea; --shadow: rgba(0, 0, 0, .25); }
+  --error: #a4221b; --error-bg: #fdecea; --shadow: rgba(0, 0, 0, .25);
+  --x: var(--bookrag-offset-x, 20px); --y: var(--bookrag-offset-y, 80px); --top: 0px; }
+:host([position="left"]) { --y: var(--bookrag-offset-y, 20px); }
 :host([theme="dark"]) { color-scheme: dark; --bg: #1e1f22; --fg: #e4e6ea; --muted: #a4a8ae;
   --line: #3b3d42; --accent: #8ab4ff; --on-accent: #0c1424; --user: #26354f; --bot: #2b2d31;
   --code: #35373c; --error: #ffb4ab; --error-bg: #43201d; --shadow: rgba(0, 0, 0, .6); }
@@ -365,10 +438,13 @@ button { font: inherit; cursor: pointer; }
 a { color: var(--accent); }
 .launcher, .ask-selection { position: fixed; z-index: 2147483000; border: 0; border-radius: 999px;
   background: var(--accent); color: var(--on-accent); font-weight: 600; box-shadow: 0 4px 14px var(--shadow); }
-.launcher { right: 20px; bottom: 20px; padding: 12px 20px; }
+/* Above Docusaurus's back-to-top button by default (bottom-right); the page may move it. */
+.launcher { right: var(--x); bottom: var(--y); padding: 12px 20px; }
 .ask-selection { padding: 6px 14px; font-size: 14px; }
-.panel { position: fixed; right: 20px; bottom: 80px; z-index: 2147483001; width: 410px;
-  max-width: calc(100vw - 40px); height: min(640px, calc(100vh - 110px)); display: flex;
+/* Above the launcher and below the site's navbar (--top, measured), whatever the height. */
+.panel { position: fixed; right: var(--x); bottom: calc(var(--y) + 58px); z-index: 2147483001; width: 410px;
+  max-width: calc(100vw - 2 * var(--x)); height: 640px;
+  max-height: calc(100vh - var(--y) - 58px - var(--top) - 12px); display: flex;
   flex-direction: column; background: var(--bg); color: var(--fg); border: 1px solid var(--line);
   border-radius: 14px; box-shadow: 0 12px 40px var(--shadow); overflow: hidden; }
 .header { display: flex; align-items: center; gap: 6px; padding: 10px 12px; border-bottom: 1px solid var(--line); }
@@ -418,9 +494,14 @@ textarea:focus-visible { outline-offset: 0; }
 .stop { background: var(--error); color: var(--bg); }
 .translated { line-height: 1.9; font-size: 16px; }
 .translated[dir="rtl"] { font-family: "Noto Naskh Arabic", "Noto Nastaliq Urdu", "Segoe UI", Tahoma, sans-serif; }
+:host([position="left"]) .launcher, :host([position="left"]) .panel { right: auto; left: var(--x); }
+:host([tight]) .panel { bottom: 12px; max-height: calc(100vh - var(--top) - 24px); }
+:host([covered]) .launcher, :host([covered]) .panel, :host([covered]) .ask-selection { display: none; }
 @media (max-width: 520px) {
-  .panel { inset: 0; width: 100%; max-width: none; height: 100%; border: 0; border-radius: 0; }
-  .launcher { right: 12px; bottom: 12px; }
+  .panel, :host([position="left"]) .panel, :host([tight]) .panel { inset: var(--top) 0 0 0; width: 100%;
+    max-width: none; height: auto; max-height: none; border: 0; border-radius: 0; }
+  .launcher { right: var(--bookrag-offset-x, 12px); }
+  :host([position="left"]) .launcher { left: var(--bookrag-offset-x, 12px); }
 }
 @media (prefers-reduced-motion: reduce) { .typing span { animation: none; opacity: .7; } }`;
 
@@ -430,10 +511,14 @@ textarea:focus-visible { outline-offset: 0; }
       this.messages = []; // {role, content, selected?, citations?, sources?, error?, stopped?}
       this.selected = ""; // the passage attached to the next question
       this.controller = null; // aborts the answer being read
+      this.setAttribute("position", POSITION);
       this.build(this.attachShadow({ mode: "open" }));
       this.restore();
       this.watchTheme();
       this.watchSelection();
+      this.watchLayout();
+      // Offer translation only when the backend has a chat model to translate with.
+      if (LANG) capabilities().then((caps) => (this.translateButton.hidden = !caps.generator));
     }
 
     build(root) {
@@ -447,7 +532,8 @@ textarea:focus-visible { outline-offset: 0; }
       const header = h("div", { class: "header" }, h("h2", { text: TITLE }));
       if (LANG) {
         const label = `Read this page in ${LANG_NAME}`;
-        header.append(button("tool", label, `Read in ${LANG_NAME}`, () => this.translate()));
+        this.translateButton = button("tool", label, `Read in ${LANG_NAME}`, () => this.translate(), { hidden: true });
+        header.append(this.translateButton);
       }
       header.append(
         button("tool", "Start a new conversation", "New", () => this.reset()),
@@ -455,6 +541,11 @@ textarea:focus-visible { outline-offset: 0; }
       );
 
       this.log = h("div", { class: "messages", "aria-live": "polite", "aria-label": "Conversation" });
+      // Following a citation to this site closes the panel, so it never covers the cited text.
+      this.log.addEventListener("click", (e) => {
+        const a = e.target.closest && e.target.closest("a[href]");
+        if (a && !a.target) this.close(false);
+      });
       this.translation = h("div", { class: "translation", hidden: true, "aria-live": "polite", "aria-label": "Translation" });
       this.quote = h("blockquote");
       this.selectionBox = h(
@@ -489,6 +580,7 @@ textarea:focus-visible { outline-offset: 0; }
         header, this.log, this.translation, this.selectionBox, this.form,
       );
       this.panel.addEventListener("keydown", (e) => {
+        if (e.key === "Tab" && matchMedia(NARROW).matches) this.trapFocus(e);
         if (e.key !== "Escape") return;
         e.stopPropagation();
         this.close();
@@ -525,16 +617,58 @@ textarea:focus-visible { outline-offset: 0; }
     open(focus = true) {
       this.panel.hidden = false;
       this.launcher.setAttribute("aria-expanded", "true");
+      this.layout();
       this.save();
-      this.log.scrollTop = this.log.scrollHeight;
+      this.scrollToLast();
       if (focus) this.input.focus();
     }
 
-    close() {
+    close(focus = true) {
       this.panel.hidden = true;
       this.launcher.setAttribute("aria-expanded", "false");
       this.save();
-      this.launcher.focus();
+      if (focus) this.launcher.focus();
+    }
+
+    /* Where the page leaves room: below its navbar, out of its mobile menu's way. */
+
+    watchLayout() {
+      let frame = 0;
+      const update = () => {
+        frame = frame || requestAnimationFrame(() => {
+          frame = 0;
+          this.layout();
+        });
+      };
+      addEventListener("resize", update);
+      addEventListener("scroll", update, { passive: true });
+      // Docusaurus opens its mobile menu by adding a class (navbar-sidebar--show) to the navbar.
+      new MutationObserver(update).observe(document.body, { subtree: true, attributes: true, attributeFilter: ["class"] });
+      this.layout();
+    }
+
+    layout() {
+      const top = navbarBottom();
+      this.style.setProperty("--top", `${top}px`);
+      this.toggleAttribute("covered", Boolean(document.querySelector(".navbar-sidebar--show")));
+      if (this.panel.hidden || this.hasAttribute("covered")) return;
+      // Too little room between the navbar and the launcher: the panel may cover the launcher.
+      this.toggleAttribute("tight", this.launcher.getBoundingClientRect().top - top - 24 < 300);
+      this.panel.setAttribute("aria-modal", String(matchMedia(NARROW).matches));
+    }
+
+    /** Tab and Shift+Tab cycle inside the panel while it takes the whole screen. */
+    trapFocus(e) {
+      const items = [...this.panel.querySelectorAll("a[href], button, textarea")].filter(
+        (el) => !el.disabled && el.getClientRects().length,
+      );
+      if (!items.length) return;
+      const active = this.shadowRoot.activeElement;
+      const [first, last] = [items[0], items[items.length - 1]];
+      if (e.shiftKey ? active === first || !items.includes(active) : active === last) {
+        e.preventDefault();
+        (e.shiftKey ? last : first).focus();
+      }
     }
 
     reset() {
@@ -576,7 +710,7 @@ textarea:focus-visible { outline-offset: 0; }
       const text = sel && !sel.isCollapsed ? sel.toString().trim() : "";
       const inArticle = (node) => {
         const el = node && (node.nodeType === Node.ELEMENT_NODE ? node : node.parentElement);
-        return Boolean(el && el.closest(ARTICLE) && !this.contains(el));
+        return Boolean(el && el.closest(ARTICLE) && !el.closest(NOT_CONTENT) && !this.contains(el));
       };
       if (text.length < 2 || !inArticle(sel.anchorNode) || !inArticle(sel.focusNode)) {
         this.askSelection.hidden = true;
@@ -593,7 +727,9 @@ textarea:focus-visible { outline-offset: 0; }
       if (!this.range || this.askSelection.hidden) return;
       const rect = this.range.getBoundingClientRect();
       const width = this.askSelection.offsetWidth;
-      const top = rect.top > 48 ? rect.top - 42 : rect.bottom + 8;
+      const nav = navbarBottom();
+      const top = rect.top - 42 > nav + 6 ? rect.top - 42 : rect.bottom + 8; // never on the navbar
+      this.askSelection.style.visibility = top < nav ? "hidden" : ""; // scrolled away under it
       const left = Math.min(Math.max(8, rect.left + rect.width / 2 - width / 2), innerWidth - width - 8);
       this.askSelection.style.top = `${Math.round(top)}px`;
       this.askSelection.style.left = `${Math.round(left)}px`;
@@ -687,7 +823,25 @@ textarea:focus-visible { outline-offset: 0; }
         this.fill(bubble, m);
         this.log.append(bubble);
       }
-      this.log.scrollTop = this.log.scrollHeight;
+      this.scrollToLast();
+    }
+
+    /** Show the last question and as much of its answer as fits, from the answer's start. */
+    scrollToLast() {
+      const questions = this.log.querySelectorAll(".msg.user");
+      const last = questions[questions.length - 1];
+      this.log.scrollTop = last ? this.offsetInLog(last) - 8 : 0;
+    }
+
+    /** Follow an answer as it grows, but never so far that its question leaves the top. */
+    follow(bubble) {
+      const question = bubble.previousElementSibling || bubble;
+      const limit = this.offsetInLog(question) - 8;
+      this.log.scrollTop = Math.max(this.log.scrollTop, Math.min(this.log.scrollHeight, limit));
+    }
+
+    offsetInLog(node) {
+      return node.getBoundingClientRect().top - this.log.getBoundingClientRect().top + this.log.scrollTop;
     }
 
     fill(bubble, m) {
@@ -714,7 +868,7 @@ textarea:focus-visible { outline-offset: 0; }
         if (m.stopped) bubble.append(h("p", { class: "note", text: "Stopped." }));
         if (m.error) bubble.append(h("p", { class: "error", role: "alert", text: m.error }));
       }
-      if (atBottom) this.log.scrollTop = this.log.scrollHeight;
+      if (atBottom) this.follow(bubble);
     }
 
     sourceList(citations, sources) {
@@ -758,7 +912,12 @@ textarea:focus-visible { outline-offset: 0; }
         const dir = ["rtl", "ltr"].includes(result.direction) ? result.direction : rtl ? "rtl" : "auto";
         status.replaceWith(h("div", { class: "translated", dir, lang: LANG }, markdown(result.translation)));
       } catch (err) {
-        const why = err instanceof Problem ? err.message : "Something went wrong.";
+        let why = err instanceof Problem ? err.message : "Something went wrong.";
+        if (err.status === 503) {
+          // Unavailable: the reason (a missing model, a busy server) is for the site's owner.
+          console.warn(`bookrag: /translate answered 503: ${err.message}`);
+          why = "translation isn't available right now. Please try again later.";
+        }
         status.replaceWith(h("p", { class: "error", role: "alert", text: `Couldn't translate this page: ${why}` }));
       }
     }
