@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bookrag.docusaurus import SiteConfig, doc_slug
@@ -34,6 +34,9 @@ class Page:
     sidebar_label: str | None
     sections: list[Section]
     content_hash: str
+    # What the source said about this version (a site's lastmod, ETag, Last-Modified), so
+    # the next ingest can ask only for what changed; empty for a docs folder.
+    validators: dict[str, str] = field(default_factory=dict)
 
 
 class SkipPage(Exception):

@@ -14,7 +14,8 @@ Point layout (collection `COLLECTION_NAME`, default `book`):
     kind="page"; source; url; url_path (the URL's path, for lookups by URL); title;
     sidebar_label; page_hash (sha256 of the file and the site facts; written last, so a page
     whose chunks were not all written is redone by the next ingest); chunks (count);
-    indexed_at (ISO time).
+    indexed_at (ISO time); validators (for a page read from a site: its sitemap `lastmod`,
+    `etag` and `last_modified`, for conditional requests; {} for a docs folder).
 - one statistics point, id `uuid5("meta")`, no vector, payload:
     kind="meta"; chunks; pages; indexed_at (when an ingest last changed something);
     pages_digest (sha256 of every page's source and hash the statistics were counted over,
@@ -230,6 +231,7 @@ class BookStore:
                 "page_hash": page.content_hash,
                 "chunks": len(chunks),
                 "indexed_at": _now(),
+                "validators": page.validators,
             },
         )
         with self._errors():
