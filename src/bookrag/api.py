@@ -435,7 +435,10 @@ def _add_routes(app: FastAPI) -> None:
                 "nothing to re-index: set BOOKRAG_BOOK_URL (or BOOKRAG_DOCS_DIR) on the server"
             )
         started = refresher.trigger()
-        return {"status": "started" if started else "already_running", **refresher.describe()}
+        return {
+            "status": "started" if started else "already_running",
+            "refresh": refresher.describe(),
+        }
 
     @app.get("/metrics", include_in_schema=False)
     def metrics_route(request: Request, book: BookDep) -> Response:
