@@ -75,7 +75,10 @@ def compare(source: BookStore, html: BookStore) -> None:
                 links_only += 1
                 continue
             other += 1
-            at = next(i for i, (p, q) in enumerate(zip(x, y, strict=False)) if p != q)
+            at = next(
+                (i for i, (p, q) in enumerate(zip(x, y, strict=False)) if p != q),
+                min(len(x), len(y)),
+            )
             print(f"  {path}: text differs at {at}:")
             print(f"    source: {x[max(0, at - 60) : at + 80]!r}")
             print(f"    html:   {y[max(0, at - 60) : at + 80]!r}")

@@ -263,3 +263,26 @@ def test_source_ingestion_still_replaces_a_site_book(store: BookStore, site: Fak
     crawl(store, site)
     report = ingest(store, SAMPLE_DOCS, site_config(SAMPLE_DOCS, None, None), 350)
     assert len(report.removed) == DOC_PAGES and len(report.indexed) == DOC_PAGES
+
+
+def test_only_docs_routes_are_read_unless_others_are_asked_for(
+    store: BookStore, site: FakeSite
+) -> None:
+    sitemap = (site.root / "sitemap.xml").read_text()
+    extra = ["blog/first-post", "blog/page/2", "docs/tags/sensors", "search", "404"]
+    more = "".join(f"<url><loc>{PUBLIC}/{path}</loc></url>" for path in extra)
+    site.put("sitemap.xml", sitemap.replace("</urlset>", more + "</urlset>"))
+    post = (
+        "<html><head><title>First post | Pocket Weather</title></head><body><article>"
+        "<header><h1>First post</h1></header><div id='__blog-post-container' class='markdown'>"
+        "<p>The station went up today.</p></div></article></body></html>"
+    )
+    site.put("blog/first-post.html", post)
+    report = crawl(store, site)
+    assert len(report.indexed) == DOC_PAGES
+    assert not [r for r in site.requests if r.path.startswith(("/blog", "/search", "/404"))]
+    report = crawl(store, site, include=("blog",))
+    assert report.indexed == ["blog/first-post"]
+    assert dict(report.skipped)["blog/page/2"] == "HTTP 404"
+    chunk = store.page_chunks("blog/first-post")[0]
+    assert chunk["title"] == "First post" and "went up today" in chunk["text"]

@@ -19,7 +19,8 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from bookrag.markdown import Block, Section
 
-DOC_SELECTOR = ".theme-doc-markdown"
+# A doc's Markdown container; a blog post's, for a crawl asked to include the blog.
+DOC_SELECTOR = ".theme-doc-markdown, #__blog-post-container"
 _SPACE = re.compile(r"[ \t\r\f\v]+")
 _AROUND_NEWLINE = re.compile(r" ?\n ?")
 _HEADINGS = {"h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
@@ -47,7 +48,8 @@ def extract_doc(html: str | bytes) -> ExtractedPage:
     root = tree.css_first(DOC_SELECTOR)
     if root is None:
         raise NotADoc("no Docusaurus doc article (.theme-doc-markdown) in the page")
-    h1 = root.css_first("h1")
+    # A doc's title is the `h1` inside its container; a blog post's is just before it.
+    h1 = root.css_first("h1") or (root.parent.css_first("h1") if root.parent else None)
     title = _heading_text(h1) if h1 is not None else ""
     if not title:
         head_title = tree.css_first("title")
@@ -277,4 +279,4 @@ def _code(node: LexborNode) -> str:
         code = node.css_first("code") or node
         text = code.text()
     text = text.replace("\u200b", "").rstrip("\n")
-    return f"```{language}\n{text}\n```"
+    return f"```{language}\n{text}\n```" if text.strip() else f"```{language}\n```"
