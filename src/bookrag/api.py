@@ -426,7 +426,9 @@ def _add_routes(app: FastAPI) -> None:
             request.app.state.metrics.cache_hits.inc()
         return result
 
-    @app.post("/admin/reindex", status_code=202, dependencies=[AdminDep])
+    # Not in the OpenAPI schema: an operator's route, which does not exist (404) for a
+    # server without BOOKRAG_ADMIN_TOKEN.
+    @app.post("/admin/reindex", status_code=202, dependencies=[AdminDep], include_in_schema=False)
     async def reindex(request: Request) -> dict[str, Any]:
         """Bring the index up to date with the book now, in the background (admin token)."""
         refresher: Refresher | None = getattr(request.app.state, "refresher", None)
