@@ -286,3 +286,12 @@ def test_only_docs_routes_are_read_unless_others_are_asked_for(
     assert dict(report.skipped)["blog/page/2"] == "HTTP 404"
     chunk = store.page_chunks("blog/first-post")[0]
     assert chunk["title"] == "First post" and "went up today" in chunk["text"]
+
+
+def test_the_sitemap_named_by_robots_txt_is_used_when_the_usual_one_is_missing(
+    store: BookStore, site: FakeSite
+) -> None:
+    (site.root / "sitemap.xml").rename(site.root / "map-of-pages.xml")
+    site.put("robots.txt", f"User-agent: *\nAllow: /\nSitemap: {site.url}map-of-pages.xml\n")
+    report = crawl(store, site)
+    assert len(report.indexed) == DOC_PAGES

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from bookrag.api import create_app
 from bookrag.cli import app as cli
 from bookrag.config import load_settings
+from bookrag.errors import ConfigError
 from conftest import ROOT
 from fakes.site import FakeSite
 
@@ -132,3 +133,22 @@ def test_cli_says_in_one_line_when_a_url_is_not_a_docusaurus_site(
     assert result.exit_code == 1
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and "no sitemap" in lines[0] and "Docusaurus" in lines[0]
+
+
+def test_admin_reindex_also_refreshes_a_docs_folder(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_text("# Alpha\n\nThe anemometer spins.\n")
+    settings = load_settings(data_dir=tmp_path / "data", docs_dir=docs, admin_token=TOKEN)
+    with TestClient(create_app(settings)) as client:
+        (docs / "b.md").write_text("# Beta\n\nThe barometer falls before a storm.\n")
+        response = client.post("/admin/reindex", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert response.status_code == 202
+        assert settled(client)["index"]["pages"] == 2
+
+
+def test_book_url_and_docs_dir_together_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="BOOKRAG_BOOK_URL: set either it or BOOKRAG_DOCS_DIR"):
+        load_settings(book_url="https://book.example.org/", docs_dir=tmp_path)
+    with pytest.raises(ConfigError, match=r"BOOKRAG_BOOK_URL: .*must be an http"):
+        load_settings(book_url="book.example.org")
