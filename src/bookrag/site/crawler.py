@@ -62,6 +62,10 @@ class Fetched:
 class FetchFailed(Exception):
     """A page that could not be fetched; the message says why, in a few words."""
 
+    def __init__(self, reason: str, status: int | None = None) -> None:
+        super().__init__(reason)
+        self.status = status  # the HTTP status that refused it, if one did
+
 
 class Crawler:
     """Fetches URLs of one host with at most `limits.concurrency` requests in flight."""
@@ -90,7 +94,7 @@ class Crawler:
         try:
             fetched = await self.fetch(url, check_robots=False)
         except FetchFailed as exc:
-            if "HTTP 4" in str(exc):
+            if exc.status is not None and 400 <= exc.status < 500:
                 robots.parse([])
             else:
                 raise SiteError(f"{url} could not be read ({exc}); not crawling") from None
@@ -158,7 +162,7 @@ class Crawler:
                 if status in _REDIRECTS or status == 304:
                     return _Response(status, b"", response.headers)
                 if status != 200:
-                    raise FetchFailed(f"HTTP {status}")
+                    raise FetchFailed(f"HTTP {status}", status)
                 declared = response.headers.get("content-length")
                 if declared and declared.isdigit() and int(declared) > cap:
                     raise FetchFailed(f"larger than the {cap}-byte cap ({declared} bytes)")
