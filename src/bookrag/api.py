@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import logging
@@ -24,7 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute
 
 from bookrag import __version__
-from bookrag.admin import AdminDep
+from bookrag.admin import AdminDep, require_admin
 from bookrag.answering import Book, answer, ask_question, stream_answer
 from bookrag.config import Settings, load_settings
 from bookrag.connection import open_store
@@ -62,6 +63,7 @@ from bookrag.protection import (
     RateLimit,
     SlotPool,
 )
+from bookrag.refresh import Refresher
 from bookrag.schemas import (
     ERROR_RESPONSES,
     ChatRequest,
@@ -73,6 +75,8 @@ from bookrag.schemas import (
     TranslateRequest,
 )
 from bookrag.services import Providers, build_providers
+from bookrag.site.crawler import CrawlLimits
+from bookrag.site.indexing import ingest_site, normalise_book_url
 from bookrag.store import BookStore
 from bookrag.translation import Translation, Translator
 from bookrag.web import router as web_router
@@ -147,11 +151,23 @@ def create_app(settings: Settings | None = None, providers: Providers | None = N
                 await anyio.to_thread.run_sync(app.state.translator.prune)
             if journal is not None:
                 journal.start()  # it migrates the database in its own thread
+            app.state.refresher = refresher = make_refresher(store, settings, models, app)
+            refreshing = None
+            if refresher is not None and settings.book_url is not None:  # in the background
+                refreshing = asyncio.create_task(
+                    refresher.every(settings.refresh_minutes, first_now=True)
+                )
             # The index now held in memory lives as long as the process: keep it out of the
             # garbage collector's full passes, which otherwise stall requests for ~100 ms.
             gc.collect()
             gc.freeze()
             yield
+            if refreshing is not None:
+                refreshing.cancel()
+                with suppress(asyncio.CancelledError):
+                    await refreshing
+            if refresher is not None:
+                await refresher.wait()
             await app.state.translator.aclose()
         finally:
             if journal is not None:
@@ -262,10 +278,53 @@ def prepare_index(store: BookStore, settings: Settings, providers: Providers) ->
         for path, reason in report.skipped:
             log.warning("skipped %s: %s", path, reason)
         return
+    if settings.book_url is not None:
+        # The site is read in the background once serving; an index built by another
+        # embedding model is rebuilt by that run, not refused.
+        with suppress(StoreUnavailable):
+            if store.fingerprint() is None:
+                store.ensure_collection()
+        return
     try:
         check_index(store, providers)
     except StoreUnavailable as exc:
         log.error("%s; serving anyway, requests get 503 until it is back", exc.message)
+
+
+def make_refresher(
+    store: BookStore, settings: Settings, providers: Providers, app: FastAPI
+) -> Refresher | None:
+    """The refresher of the book this server indexes itself (a site or a docs folder)."""
+
+    def changed() -> None:
+        app.state.book.pages.refresh()
+
+    if settings.book_url is not None:
+        book_url = normalise_book_url(settings.book_url)
+        return Refresher(
+            lambda: ingest_site(
+                store,
+                book_url,
+                settings.chunk_tokens,
+                providers.embedder,
+                providers.policy,
+                site_url=settings.site_url,
+                limits=CrawlLimits.of(settings),
+            ),
+            changed,
+            book_url,
+        )
+    docs_dir = settings.docs_dir
+    if docs_dir is not None:
+        site = site_config(docs_dir, settings.site_url, settings.route_base_path)
+        return Refresher(
+            lambda: ingest(
+                store, docs_dir, site, settings.chunk_tokens, providers.embedder, providers.policy
+            ),
+            changed,
+            str(docs_dir),
+        )
+    return None
 
 
 def check_index(store: BookStore, providers: Providers) -> None:
@@ -392,6 +451,9 @@ def _add_routes(app: FastAPI) -> None:
             "retrieval": book.retriever.describe(),
             "generator": book.chat.name if book.chat else "extractive",
         }
+        refresher: Refresher | None = getattr(request.app.state, "refresher", None)
+        if refresher is not None:
+            body["refresh"] = refresher.describe()
         if qdrant_ok:
             try:
                 stats = book.store.stats()
@@ -503,6 +565,27 @@ def _add_routes(app: FastAPI) -> None:
         if result.cached:
             request.app.state.metrics.cache_hits.inc()
         return result
+
+    # Not in the OpenAPI schema: an operator's route, which does not exist (404) for a
+    # server without BOOKRAG_ADMIN_TOKEN.
+    @app.post(
+        "/admin/reindex",
+        status_code=202,
+        dependencies=[Depends(require_admin)],
+        include_in_schema=False,
+    )
+    async def reindex(request: Request) -> dict[str, Any]:
+        """Bring the index up to date with the book now, in the background (admin token)."""
+        refresher: Refresher | None = getattr(request.app.state, "refresher", None)
+        if refresher is None:
+            raise NotConfigured(
+                "nothing to re-index: set BOOKRAG_BOOK_URL (or BOOKRAG_DOCS_DIR) on the server"
+            )
+        started = refresher.trigger()
+        return {
+            "status": "started" if started else "already_running",
+            "refresh": refresher.describe(),
+        }
 
     @app.get("/metrics", include_in_schema=False)
     def metrics_route(request: Request, book: BookDep) -> Response:

@@ -25,6 +25,9 @@ from bookrag.eval_command import eval_command
 from bookrag.ingest import IngestReport, ingest, site_config
 from bookrag.report_command import report_command
 from bookrag.services import Providers, build_providers
+from bookrag.site.crawler import CrawlLimits
+from bookrag.site.indexing import ingest_site
+from bookrag.site.sitemap import ROUTE_KINDS
 from bookrag.store import BookStore
 from bookrag.translation import Translation, Translator
 
@@ -75,33 +78,63 @@ def _store(settings: Settings) -> Iterator[BookStore]:
 
 @app.command("ingest")
 def ingest_command(
-    docs_dir: Annotated[Path, typer.Argument(help="The book's docs folder.")],
+    book: Annotated[
+        str, typer.Argument(help="The book's docs folder, or the URL of its published site.")
+    ],
     site_url: Annotated[
-        str | None, typer.Option(help="Public site URL (default: docusaurus.config's url).")
+        str | None,
+        typer.Option(
+            help="Public site URL for citations (default: docusaurus.config's url, or the "
+            "book's URL)."
+        ),
     ] = None,
     route_base_path: Annotated[
         str | None, typer.Option(help="Docs route (default: docusaurus.config's, or 'docs').")
     ] = None,
+    include_route: Annotated[
+        list[str] | None,
+        typer.Option(
+            help=f"From a site, also index these routes ({', '.join(ROUTE_KINDS)}); repeatable."
+        ),
+    ] = None,
 ) -> None:
     """Index a book incrementally: new and changed pages written, deleted pages removed."""
     settings = _settings(site_url=site_url, route_base_path=route_base_path)
-    if not docs_dir.is_dir():
+    is_url = book.startswith(("http://", "https://"))
+    unknown = sorted(set(include_route or ()) - set(ROUTE_KINDS))
+    if unknown:
+        raise _fail(f"--include-route: unknown route kind {unknown[0]} (one of {ROUTE_KINDS})", 2)
+    docs_dir = Path(book)
+    if not is_url and not docs_dir.is_dir():
         raise _fail(f"docs folder not found: {docs_dir}")
-    site = site_config(docs_dir, settings.site_url, settings.route_base_path)
     with _providers(settings) as providers, _store(settings) as store:
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
         with Progress(*columns, TimeElapsedColumn(), console=err, transient=True) as progress:
             task = progress.add_task("indexing", total=None)
-            report = ingest(
-                store,
-                docs_dir,
-                site,
-                settings.chunk_tokens,
-                providers.embedder,
-                providers.policy,
-                on_start=lambda n: progress.update(task, total=n),
-                on_page=lambda _: progress.advance(task),
-            )
+            if is_url:
+                report = ingest_site(
+                    store,
+                    book,
+                    settings.chunk_tokens,
+                    providers.embedder,
+                    providers.policy,
+                    site_url=settings.site_url,
+                    limits=CrawlLimits.of(settings),
+                    include=include_route or (),
+                    on_start=lambda n: progress.update(task, total=n),
+                    on_page=lambda _: progress.advance(task),
+                )
+            else:
+                report = ingest(
+                    store,
+                    docs_dir,
+                    site_config(docs_dir, settings.site_url, settings.route_base_path),
+                    settings.chunk_tokens,
+                    providers.embedder,
+                    providers.policy,
+                    on_start=lambda n: progress.update(task, total=n),
+                    on_page=lambda _: progress.advance(task),
+                )
     _print_report(report)
 
 
@@ -126,22 +159,27 @@ def serve(
         Path | None,
         typer.Option(help="Docs folder to index at start-up (or BOOKRAG_DOCS_DIR)."),
     ] = None,
+    book_url: Annotated[
+        str | None,
+        typer.Option(help="Published site to index in the background (or BOOKRAG_BOOK_URL)."),
+    ] = None,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "0.0.0.0",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 7860,
 ) -> None:
-    """Serve the HTTP API; with --docs the index is brought up to date first."""
+    """Serve the HTTP API; with --docs the index is brought up to date first, with --book-url
+    it is read from the site in the background (and every BOOKRAG_REFRESH_MINUTES)."""
     import uvicorn
 
     from bookrag.api import check_index, create_app
 
-    settings = _settings(docs_dir=docs)
+    settings = _settings(docs_dir=docs, book_url=book_url)
     if settings.docs_dir is not None and not settings.docs_dir.is_dir():
         raise _fail(f"docs folder not found: {settings.docs_dir}")
     # What would stop the server's start-up, said in one line here rather than as a
     # traceback from inside uvicorn: the index held by another process, or built by
     # another embedding model (ingest at start-up rebuilds that one instead).
     with _providers(settings) as providers, _store(settings) as store:
-        if settings.docs_dir is None:
+        if settings.docs_dir is None and settings.book_url is None:
             with suppress(StoreUnavailable):
                 check_index(store, providers)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")

@@ -43,6 +43,16 @@ class Settings(BaseSettings):
     docs_dir: Path | None = Field(None, validation_alias=_env("BOOKRAG_DOCS_DIR"))
     site_url: str | None = Field(None, validation_alias=_env("BOOKRAG_SITE_URL"))
     route_base_path: str | None = Field(None, validation_alias=_env("BOOKRAG_ROUTE_BASE_PATH"))
+    book_url: str | None = Field(None, validation_alias=_env("BOOKRAG_BOOK_URL"))
+    refresh_minutes: float = Field(0, ge=0, validation_alias=_env("BOOKRAG_REFRESH_MINUTES"))
+    admin_token: SecretStr | None = Field(None, validation_alias=_env("BOOKRAG_ADMIN_TOKEN"))
+    crawl_concurrency: int = Field(
+        4, ge=1, le=32, validation_alias=_env("BOOKRAG_CRAWL_CONCURRENCY")
+    )
+    crawl_max_pages: int = Field(5000, ge=1, validation_alias=_env("BOOKRAG_CRAWL_MAX_PAGES"))
+    crawl_max_page_bytes: int = Field(
+        5_000_000, ge=1024, validation_alias=_env("BOOKRAG_CRAWL_MAX_PAGE_BYTES")
+    )
 
     qdrant_url: str | None = Field(None, validation_alias=_env("QDRANT_URL"))
     qdrant_api_key: SecretStr | None = Field(None, validation_alias=_env("QDRANT_API_KEY"))
@@ -98,14 +108,13 @@ class Settings(BaseSettings):
     feedback: bool = Field(True, validation_alias=_env("BOOKRAG_FEEDBACK"))
     database_url: SecretStr | None = Field(None, validation_alias=_env("DATABASE_URL"))
     retention_days: int = Field(30, ge=1, le=3650, validation_alias=_env("BOOKRAG_RETENTION_DAYS"))
-    admin_token: SecretStr | None = Field(None, validation_alias=_env("BOOKRAG_ADMIN_TOKEN"))
 
     allowed_origins: str = Field(
         "https://humanoid-robotics-textbook-psi.vercel.app,http://localhost:3000",
         validation_alias=_env("ALLOWED_ORIGINS"),
     )
 
-    @field_validator("qdrant_url", "site_url", "cohere_base_url", "openai_base_url")
+    @field_validator("qdrant_url", "site_url", "book_url", "cohere_base_url", "openai_base_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
@@ -192,6 +201,10 @@ class Settings(BaseSettings):
                 "COHERE_API_KEY: required when BOOKRAG_ENV=production "
                 "(a public deployment should not fall back to extractive answers)"
             )
+        if self.book_url and self.docs_dir:
+            found.append("BOOKRAG_BOOK_URL: set either it or BOOKRAG_DOCS_DIR, not both")
+        if self.refresh_minutes and not self.book_url:
+            found.append("BOOKRAG_REFRESH_MINUTES: needs BOOKRAG_BOOK_URL (the site to refresh)")
         return found
 
 

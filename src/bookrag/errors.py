@@ -41,6 +41,12 @@ class DocsNotFound(BookragError):
     status_code = 400
 
 
+class SiteError(BookragError):
+    """A book's site cannot be read as a book: no sitemap, no doc pages, another host."""
+
+    status_code = 400
+
+
 class IndexLocked(BookragError):
     """Another process holds the embedded index."""
 

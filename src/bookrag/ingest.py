@@ -1,13 +1,19 @@
-"""Bring the index up to date with a docs folder: new and changed pages written, deleted
-pages removed, unchanged pages left alone (an unchanged book writes nothing)."""
+"""Bring the index up to date with a book: new and changed pages written, deleted pages
+removed, unchanged pages left alone (an unchanged book writes nothing).
+
+`index_pages` does this for any source of pages: a reader is given the page records already
+indexed and yields, per page it finds, the loaded `Page`, `Unchanged` or `Skipped`; pages
+it does not mention are removed. `ingest` reads a docs folder this way, and
+`bookrag.site.indexing` a published site."""
 
 from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from bookrag.chunking import Chunk, chunk_page
 from bookrag.docusaurus import SiteConfig, read_site_config
@@ -33,6 +39,28 @@ class IngestReport:
     @property
     def changed(self) -> bool:
         return bool(self.indexed or self.removed)
+
+
+@dataclass(frozen=True)
+class Unchanged:
+    """A page the index already holds as it is now."""
+
+    source: str
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A page not indexed this time; `keep` keeps its last indexed version (a page that is
+    broken or unreachable now), otherwise it is removed like a deleted page (a draft)."""
+
+    source: str
+    reason: str
+    keep: bool = True
+
+
+PageOutcome = Page | Unchanged | Skipped
+# Given the indexed page records by source, yields what became of each page found.
+PageReader = Callable[[dict[str, dict[str, Any]]], Iterable[PageOutcome]]
 
 
 def site_config(docs_dir: Path, site_url: str | None, route_base_path: str | None) -> SiteConfig:
@@ -144,46 +172,73 @@ def ingest(
     on_start: Callable[[int], None] | None = None,
 ) -> IngestReport:
     """Index `docs_dir` incrementally into `store` (with dense vectors if `embedder`)."""
-    started = time.perf_counter()
     if not docs_dir.is_dir():
         raise DocsNotFound(f"docs folder not found: {docs_dir}")
-    report = IngestReport()
-    exists = _prepare_collection(store, embedder, report)
-    known = store.page_hashes() if exists else {}
+
     files = discover(docs_dir)
     order = sidebar_order(docs_dir, [path.relative_to(docs_dir).as_posix() for path in files])
     ranks = {source: rank for rank, source in enumerate(order)}
-    if on_start:
-        on_start(len(files))
+
+    def read(known: dict[str, dict[str, Any]]) -> Iterable[PageOutcome]:
+        if on_start:
+            on_start(len(files))
+        for path in files:
+            source = path.relative_to(docs_dir).as_posix()
+            try:
+                file = read_source(docs_dir, path, site)
+                if known.get(source, {}).get("page_hash") == file.content_hash:
+                    yield Unchanged(source)
+                    continue
+                page = replace(load_page(file, site), sidebar_rank=ranks.get(source))
+            except SkipPage as skip:
+                yield Skipped(source, str(skip), keep=False)
+            except PageParseError as exc:
+                # Keep the last good version of a page that is now broken, rather than lose it.
+                yield Skipped(source, exc.message)
+            except OSError as exc:
+                yield Skipped(source, f"unreadable: {exc.strerror or exc}")
+            else:
+                yield page
+
+    return index_pages(store, read, max_tokens, embedder, policy, on_page, ranks)
+
+
+def index_pages(
+    store: BookStore,
+    read: PageReader,
+    max_tokens: int,
+    embedder: Embedder | None = None,
+    policy: RetryPolicy | None = None,
+    on_page: Callable[[str], None] | None = None,
+    ranks: dict[str, int] | None = None,
+) -> IngestReport:
+    """Index the pages `read` yields incrementally into `store`; remove the others.
+
+    `ranks` is each page's place in the book's sidebar, where the source knows it."""
+    started = time.perf_counter()
+    report = IngestReport()
+    exists = _prepare_collection(store, embedder, report)
+    known = {str(r["source"]): r for r in store.pages()} if exists else {}
+    outcomes = read(known)
     writer = _Writer(store, embedder, policy or RetryPolicy(), exists)
     seen: set[str] = set()
-    for path in files:
-        source = path.relative_to(docs_dir).as_posix()
-        try:
-            file = read_source(docs_dir, path, site)
-            if known.get(source) == file.content_hash:
+    for outcome in outcomes:
+        source = outcome.source
+        if isinstance(outcome, Unchanged):
+            seen.add(source)
+            report.unchanged += 1
+        elif isinstance(outcome, Skipped):
+            if outcome.keep:
                 seen.add(source)
-                report.unchanged += 1
-                continue
-            page = replace(load_page(file, site), sidebar_rank=ranks.get(source))
-        except SkipPage as skip:
-            report.skipped.append((source, str(skip)))
-        except PageParseError as exc:
-            # Keep the last good version of a page that is now broken, rather than lose it.
-            seen.add(source)
-            report.skipped.append((source, exc.message))
-        except OSError as exc:
-            seen.add(source)
-            report.skipped.append((source, f"unreadable: {exc.strerror or exc}"))
+            report.skipped.append((source, outcome.reason))
         else:
-            chunks = chunk_page(page, max_tokens)
-            writer.add(page, chunks)
+            chunks = chunk_page(outcome, max_tokens)
+            writer.add(outcome, chunks)
             seen.add(source)
             report.indexed.append(source)
             report.chunks += len(chunks)
-        finally:
-            if on_page:
-                on_page(source)
+        if on_page:
+            on_page(source)
     writer.finish()  # also creates the collection of a book with nothing to embed
     store.commit()
     for source in sorted(set(known) - seen):
@@ -195,7 +250,7 @@ def ingest(
     moved = {
         str(r["source"]): ranks.get(str(r["source"]))
         for r in records
-        if r.get("sidebar_rank") != ranks.get(str(r["source"]))
+        if ranks is not None and r.get("sidebar_rank") != ranks.get(str(r["source"]))
     }
     if moved:  # the sidebar's order changed around pages that did not
         store.set_sidebar_ranks(moved)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bookrag.docusaurus import SiteConfig, doc_slug
@@ -36,6 +36,9 @@ class Page:
     content_hash: str
     markdown: str = ""  # the page as written, without front matter and MDX imports
     sidebar_rank: int | None = None  # its place in the book's sidebar, from 0
+    # What the source said about this version (a site's lastmod, ETag, Last-Modified), so
+    # the next ingest can ask only for what changed; empty for a docs folder.
+    validators: dict[str, str] = field(default_factory=dict)
 
 
 class SkipPage(Exception):

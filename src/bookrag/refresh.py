@@ -1,0 +1,124 @@
+"""Keep a served index up to date with its book, in the background, while answering.
+
+One `Refresher` per app runs the book's ingest (a published site's, or a docs folder's) in
+a worker thread, one run at a time: at start-up, every `BOOKRAG_REFRESH_MINUTES`, and when
+`POST /admin/reindex` asks. A failed run changes nothing that was served (a site that
+cannot be read fails before the index is touched) and is reported by `/health`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+
+from bookrag.errors import BookragError
+from bookrag.ingest import IngestReport
+
+log = logging.getLogger("bookrag.refresh")
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+class Refresher:
+    """Runs `ingest` now and then; `on_change` is told when the index changed."""
+
+    def __init__(
+        self, ingest: Callable[[], IngestReport], on_change: Callable[[], None], source: str
+    ) -> None:
+        self._ingest = ingest
+        self._on_change = on_change
+        self.source = source  # what is indexed (a URL or a folder), for /health
+        self._lock = threading.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.running = False
+        self.last_started: str | None = None
+        self.last_finished: str | None = None
+        self.last_error: str | None = None
+        self.last_report: IngestReport | None = None
+
+    def run(self) -> IngestReport | None:
+        """One refresh, in the calling thread; None when one is already running or it failed."""
+        if not self._lock.acquire(blocking=False):
+            return None
+        self.running, self.last_started = True, _now()
+        try:
+            report = self._ingest()
+        except BookragError as exc:
+            self.last_error = exc.message
+            log.error("refresh of %s failed, the index is unchanged: %s", self.source, exc.message)
+            return None
+        except Exception as exc:
+            self.last_error = "unexpected error; the server log has the details"
+            log.error("refresh of %s failed", self.source, exc_info=exc)
+            return None
+        else:
+            self.last_error, self.last_report = None, report
+            if report.changed:
+                self._on_change()
+            log.info(
+                "refreshed %s: %d indexed, %d unchanged, %d removed, %d skipped (%.1fs)",
+                self.source,
+                len(report.indexed),
+                report.unchanged,
+                len(report.removed),
+                len(report.skipped),
+                report.seconds,
+            )
+            for path, reason in report.skipped:
+                log.warning("skipped %s: %s", path, reason)
+            return report
+        finally:
+            self.running, self.last_finished = False, _now()
+            self._lock.release()
+
+    def trigger(self) -> bool:
+        """Start a refresh in the background now; False if one is already running."""
+        if self.running or self._lock.locked():
+            return False
+        task = asyncio.create_task(self._run_in_thread())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return True
+
+    async def _run_in_thread(self) -> None:
+        await anyio.to_thread.run_sync(self.run)
+
+    async def every(self, minutes: float, first_now: bool) -> None:
+        """Refresh now (if asked) and then every `minutes` (never, if 0), until cancelled."""
+        if first_now:
+            await self._run_in_thread()
+        while minutes > 0:
+            await asyncio.sleep(minutes * 60)
+            await self._run_in_thread()
+
+    async def wait(self) -> None:
+        """Wait for the refreshes started by `trigger`."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def describe(self) -> dict[str, Any]:
+        """The refresh state, as `/health` shows it."""
+        report = self.last_report
+        return {
+            "source": self.source,
+            "status": "running" if self.running else ("failed" if self.last_error else "ok"),
+            "last_started": self.last_started,
+            "last_finished": self.last_finished,
+            "error": self.last_error,
+            "last_changes": None
+            if report is None
+            else {
+                "indexed": len(report.indexed),
+                "unchanged": report.unchanged,
+                "removed": len(report.removed),
+                "skipped": [{"path": p, "reason": r} for p, r in report.skipped],
+            },
+        }

@@ -1,0 +1,319 @@
+"""A published Docusaurus site as a book: the sample book built by real Docusaurus
+(`tests/fixtures/sample-site`, from `scripts/make-site-fixture.sh`), served on 127.0.0.1."""
+
+from __future__ import annotations
+
+import gzip
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bookrag.chunking import chunk_page
+from bookrag.errors import SiteError
+from bookrag.ingest import ingest, site_config
+from bookrag.loader import SkipPage, discover, load_page, read_source
+from bookrag.site.crawler import CrawlLimits
+from bookrag.site.extract import NotADoc, extract_doc
+from bookrag.site.indexing import ingest_site
+from bookrag.store import BookStore
+from conftest import ROOT, SAMPLE_DOCS
+from fakes.site import FakeSite
+
+FIXTURE = ROOT / "tests" / "fixtures" / "sample-site"
+PUBLIC = "https://pocket-weather.example.org"
+DOC_PAGES = 9  # the sample book's published pages (its draft is not built)
+FAST = CrawlLimits(timeout=2.0, backoff=0.01, attempts=3)
+_LINK = re.compile(r"\]\([^)]*\)")
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[FakeSite]:
+    served = FakeSite(FIXTURE, tmp_path).start()
+    yield served
+    served.stop()
+
+
+def crawl(store: BookStore, site: FakeSite, limits: CrawlLimits = FAST, **kwargs: object):  # type: ignore[no-untyped-def]
+    kwargs.setdefault("site_url", PUBLIC)
+    return ingest_site(store, site.url, 350, limits=limits, **kwargs)  # type: ignore[arg-type]
+
+
+def source_pages() -> dict[str, object]:
+    site = site_config(SAMPLE_DOCS, None, None)
+    pages = {}
+    for path in discover(SAMPLE_DOCS):
+        try:
+            page = load_page(read_source(SAMPLE_DOCS, path, site), site)
+        except SkipPage:
+            continue
+        pages[page.url] = page
+    return pages
+
+
+# -- extraction ----------------------------------------------------------------------------
+
+
+def test_every_built_page_reads_as_its_source_does_but_for_resolved_links() -> None:
+    for url, page in source_pages().items():
+        html = (FIXTURE / (url.removeprefix(PUBLIC + "/") + ".html")).read_bytes()
+        doc = extract_doc(html)
+        assert doc.title == page.title  # type: ignore[attr-defined]
+        want = [(s.headings, s.anchor) for s in page.sections]  # type: ignore[attr-defined]
+        assert [(s.headings, s.anchor) for s in doc.sections] == want, url
+        for ours, theirs in zip(doc.sections, page.sections, strict=True):  # type: ignore[attr-defined]
+            # Links differ only in their target: the site's resolved URL, not `./x.md`.
+            assert [_LINK.sub("]()", b.text) for b in ours.blocks] == [
+                _LINK.sub("]()", b.text) for b in theirs.blocks
+            ], (url, ours.anchor)
+
+
+def test_every_tab_panel_is_read_and_the_page_chrome_is_not() -> None:
+    doc = extract_doc((FIXTURE / "docs/sensors/reading-sensors.html").read_bytes())
+    text = "\n".join(b.text for s in doc.sections for b in s.blocks)
+    assert "adafruit-circuitpython-bme280" in text  # the hidden second tab
+    assert "```python\nimport board" in text  # its code, with the language
+    assert "Do not read the BME280 more often" in text  # the admonition
+    for chrome in ("Edit this page", "Previous", "Next", "Pocket Weather Station\n", "Copyright"):
+        assert chrome not in text
+    assert "Adafruit CircuitPython" not in text  # tab labels are the tab list, not content
+
+
+def test_html_without_a_doc_article_is_not_a_doc() -> None:
+    with pytest.raises(NotADoc):
+        extract_doc((FIXTURE / "index.html").read_bytes())
+    with pytest.raises(NotADoc):
+        extract_doc(b"<html><body><article><p>hello</p></article></body></html>")
+
+
+def test_html_and_source_ingestion_make_the_same_chunks_and_citations(
+    store: BookStore, site: FakeSite, tmp_path: Path
+) -> None:
+    report = crawl(store, site)
+    assert len(report.indexed) == DOC_PAGES
+    html_urls = {c["url"] for p in store.pages() for c in store.page_chunks(str(p["source"]))}
+    from_source = source_pages()
+    source_urls = {
+        chunk.url
+        for page in from_source.values()
+        for chunk in chunk_page(page, 350)  # type: ignore[arg-type]
+    }
+    assert html_urls == source_urls
+    sources = {str(p["source"]) for p in store.pages()}
+    assert "docs/sensors/rain-wind" in sources  # the page's path is its URL path
+
+
+# -- crawling ------------------------------------------------------------------------------
+
+
+def test_site_ingest_keeps_docs_routes_and_lists_what_it_skipped(
+    store: BookStore, site: FakeSite
+) -> None:
+    report = crawl(store, site)
+    assert sorted(report.indexed)[0] == "docs/dashboard"
+    # The home page is in the sitemap but is not a doc: listed, not indexed.
+    assert [(p, r.split(":")[0]) for p, r in report.skipped] == [("", "not a doc page")]
+    assert all(r.headers["user-agent"].startswith("bookrag/") for r in site.requests)
+    assert site.requests[0].path == "/robots.txt"
+
+
+def test_pages_are_fetched_at_most_four_at_a_time(store: BookStore, site: FakeSite) -> None:
+    paths = [f"/docs/{p}" for p in ("intro", "dashboard", "getting-started", "data/logging")]
+    paths += ["/docs/data/troubleshooting", "/docs/sensors/rain-wind"]
+    for path in paths:
+        site.delay(path, 0.3)
+    crawl(store, site)
+    assert site.in_flight_peak == 4
+    site.in_flight_peak = 0
+    for path in paths:
+        site.delay(path, 0.3)
+    crawl(store, site, CrawlLimits(concurrency=2, timeout=2.0))
+    assert site.in_flight_peak == 2
+
+
+def test_unchanged_site_is_asked_conditionally_and_writes_nothing(
+    store: BookStore, site: FakeSite
+) -> None:
+    crawl(store, site)
+    before = len(site.requests)
+    report = crawl(store, site)
+    assert report.indexed == [] and report.unchanged == DOC_PAGES and not report.changed
+    again = [r for r in site.requests[before:] if r.path.startswith("/docs/")]
+    assert len(again) == DOC_PAGES
+    assert all("if-none-match" in r.headers for r in again)
+
+
+def test_changed_and_deleted_pages_are_redone_and_removed(store: BookStore, site: FakeSite) -> None:
+    crawl(store, site)
+    html = (site.root / "docs/intro.html").read_text()
+    site.put("docs/intro.html", html.replace("two weekends", "three weekends"))
+    sitemap = (site.root / "sitemap.xml").read_text()
+    gone = f"<url><loc>{PUBLIC}/docs/dashboard</loc>"
+    assert gone in sitemap
+    site.put("sitemap.xml", re.sub(re.escape(gone) + r".*?</url>", "", sitemap))
+    report = crawl(store, site)
+    assert report.indexed == ["docs/intro"]
+    assert report.removed == ["docs/dashboard"]
+    texts = " ".join(c["text"] for c in store.page_chunks("docs/intro"))
+    assert "three weekends" in texts
+
+
+def test_a_rebuilt_page_with_the_same_text_is_unchanged(store: BookStore, site: FakeSite) -> None:
+    crawl(store, site)
+    html = (site.root / "docs/intro.html").read_text()
+    site.put("docs/intro.html", html.replace("</body>", "<script>/* new bundle */</script></body>"))
+    report = crawl(store, site)
+    assert report.indexed == [] and report.unchanged == DOC_PAGES
+
+
+def test_sitemap_lastmod_spares_the_request(store: BookStore, site: FakeSite) -> None:
+    sitemap = (site.root / "sitemap.xml").read_text()
+    site.put("sitemap.xml", sitemap.replace("</loc>", "</loc><lastmod>2026-01-01</lastmod>"))
+    crawl(store, site)
+    fetched = len(site.page_requests())
+    report = crawl(store, site)
+    assert report.unchanged == DOC_PAGES
+    assert len(site.page_requests()) == fetched  # not one page asked for again
+
+
+def test_gzipped_sitemap_index_is_followed(store: BookStore, site: FakeSite) -> None:
+    (site.root / "sitemap.xml").rename(site.root / "pages.xml")
+    site.put("pages.xml.gz", gzip.compress((site.root / "pages.xml").read_bytes()))
+    site.put(
+        "sitemap.xml",
+        '<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        f"<sitemap><loc>{site.url}pages.xml.gz</loc></sitemap></sitemapindex>",
+    )
+    report = crawl(store, site)
+    assert len(report.indexed) == DOC_PAGES
+
+
+def test_robots_txt_is_honoured(store: BookStore, site: FakeSite) -> None:
+    site.put("robots.txt", "User-agent: bookrag\nDisallow: /docs/data/\n")
+    report = crawl(store, site)
+    skipped = dict(report.skipped)
+    assert skipped["docs/data/logging"] == "disallowed by robots.txt"
+    assert not site.page_requests("/docs/data/")
+
+
+# -- faults --------------------------------------------------------------------------------
+
+
+def test_failing_pages_are_skipped_and_listed_and_others_indexed(
+    store: BookStore, site: FakeSite
+) -> None:
+    site.fail("/docs/intro", 404)
+    site.fail("/docs/dashboard", 500, times=3)
+    site.delay("/docs/data/logging", 5.0, times=3)
+    site.huge("/docs/data/troubleshooting", 50_000_000, declare_length=False)
+    site.huge("/docs/getting-started", 50_000_000, declare_length=True)
+    site.redirect("/docs/sensors/rain-wind", "https://elsewhere.example.net/docs/x")
+    site.fail("/docs/sensors/reading-sensors", 429, times=1, **{"Retry-After": "0"})
+    limits = CrawlLimits(timeout=0.5, backoff=0.01, attempts=3, max_page_bytes=1_000_000)
+    report = crawl(store, site, limits)
+    skipped = dict(report.skipped)
+    assert skipped["docs/intro"] == "HTTP 404"
+    assert skipped["docs/dashboard"] == "HTTP 500"
+    assert skipped["docs/data/logging"].startswith("timed out")
+    assert "cap" in skipped["docs/data/troubleshooting"]
+    assert "cap" in skipped["docs/getting-started"]
+    assert "another host" in skipped["docs/sensors/rain-wind"]
+    assert "docs/sensors/reading-sensors" in report.indexed  # the 429 was retried
+    assert sorted(report.indexed) == [
+        "docs/getting-started/parts-list",
+        "docs/sensors/reading-sensors",
+        "docs/sensors/wiring/i2c-wiring",
+    ]
+    assert {str(p["source"]) for p in store.pages()} == set(report.indexed)
+
+
+def test_a_page_failing_later_keeps_its_last_indexed_version(
+    store: BookStore, site: FakeSite
+) -> None:
+    crawl(store, site)
+    site.fail("/docs/intro", 503, times=3)
+    report = crawl(store, site)
+    assert dict(report.skipped)["docs/intro"] == "HTTP 503"
+    assert report.removed == []
+    assert store.page_chunks("docs/intro")
+
+
+def test_a_sitemap_pointing_at_other_hosts_is_refused(store: BookStore, site: FakeSite) -> None:
+    with pytest.raises(SiteError, match=r"other hosts \(pocket-weather\.example\.org\)"):
+        crawl(store, site, site_url=None)
+    assert store.fingerprint() is None  # refused before the index was touched
+    assert not site.page_requests()
+
+
+def test_a_site_without_a_sitemap_gets_one_clear_line(store: BookStore, site: FakeSite) -> None:
+    site.remove("sitemap.xml")
+    with pytest.raises(SiteError, match=r"no sitemap at .*: is .* a Docusaurus site"):
+        crawl(store, site)
+
+
+def test_a_site_without_doc_articles_gets_one_clear_line(store: BookStore, site: FakeSite) -> None:
+    for page in (site.root / "docs").rglob("*.html"):
+        site.put(str(page.relative_to(site.root)), "<html><body><p>a shop</p></body></html>")
+    with pytest.raises(SiteError, match=r"no page .* has a Docusaurus doc article"):
+        crawl(store, site)
+
+
+def test_source_ingestion_still_replaces_a_site_book(store: BookStore, site: FakeSite) -> None:
+    crawl(store, site)
+    report = ingest(store, SAMPLE_DOCS, site_config(SAMPLE_DOCS, None, None), 350)
+    assert len(report.removed) == DOC_PAGES and len(report.indexed) == DOC_PAGES
+
+
+def test_only_docs_routes_are_read_unless_others_are_asked_for(
+    store: BookStore, site: FakeSite
+) -> None:
+    sitemap = (site.root / "sitemap.xml").read_text()
+    extra = ["blog/first-post", "blog/page/2", "docs/tags/sensors", "search", "404"]
+    more = "".join(f"<url><loc>{PUBLIC}/{path}</loc></url>" for path in extra)
+    site.put("sitemap.xml", sitemap.replace("</urlset>", more + "</urlset>"))
+    post = (
+        "<html><head><title>First post | Pocket Weather</title></head><body><article>"
+        "<header><h1>First post</h1></header><div id='__blog-post-container' class='markdown'>"
+        "<p>The station went up today.</p></div></article></body></html>"
+    )
+    site.put("blog/first-post.html", post)
+    report = crawl(store, site)
+    assert len(report.indexed) == DOC_PAGES
+    assert not [r for r in site.requests if r.path.startswith(("/blog", "/search", "/404"))]
+    report = crawl(store, site, include=("blog",))
+    assert report.indexed == ["blog/first-post"]
+    assert dict(report.skipped)["blog/page/2"] == "HTTP 404"
+    chunk = store.page_chunks("blog/first-post")[0]
+    assert chunk["title"] == "First post" and "went up today" in chunk["text"]
+
+
+def test_the_sitemap_named_by_robots_txt_is_used_when_the_usual_one_is_missing(
+    store: BookStore, site: FakeSite
+) -> None:
+    (site.root / "sitemap.xml").rename(site.root / "map-of-pages.xml")
+    site.put("robots.txt", f"User-agent: *\nAllow: /\nSitemap: {site.url}map-of-pages.xml\n")
+    report = crawl(store, site)
+    assert len(report.indexed) == DOC_PAGES
+
+
+def test_a_site_page_translates_from_markdown_with_its_code_and_headings_whole(
+    store: BookStore, site: FakeSite
+) -> None:
+    crawl(store, site)
+    sources = {str(r["url"]): str(r["source"]) for r in store.pages()}
+    for url, page in source_pages().items():
+        stored = store.page_markdown(sources[url]) if url in sources else None
+        assert stored is not None, url
+        written = str(stored["markdown"])
+
+        def fences(text: str) -> list[str]:
+            return [s for s in (line.strip() for line in text.splitlines()) if s.startswith("```")]
+
+        assert fences(written) == fences(page.markdown), url
+        headings, in_code = [], False
+        for line in written.splitlines():
+            in_code ^= line.strip().startswith("```")
+            if not in_code and re.match(r"#{1,6} ", line):
+                headings.append(line.lstrip("#").strip())
+        assert headings == [page.title] + [s.headings[-1] for s in page.sections if s.headings]
