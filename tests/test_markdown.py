@@ -48,10 +48,14 @@ def test_leading_h1_is_the_title_not_a_section() -> None:
     assert page.sections[0].blocks[0].text == "Opening words."
 
 
-def test_h1_after_text_is_not_the_title() -> None:
+def test_h1_after_text_is_not_the_title_and_has_no_anchor() -> None:
+    # Docusaurus renders every <h1> without an id, so citing `#later-heading` would point
+    # nowhere: the heading's text stays with the section it sits in.
     page = parse_page("Some opening text.\n\n# Later Heading\n\nMore.\n")
     assert page.heading_title is None
-    assert section(page, "later-heading").headings == ["Later Heading"]
+    assert [s.anchor for s in page.sections] == [""]
+    texts = [b.text for b in page.sections[0].blocks]
+    assert texts == ["Some opening text.", "Later Heading", "More."]
 
 
 def test_sections_carry_their_heading_trail_and_anchor() -> None:
@@ -265,3 +269,37 @@ def test_links_keep_their_targets() -> None:
 def test_emphasis_and_inline_code_stay_markdown() -> None:
     page = parse_page("Run `sudo reboot` **now**, *then* wait.\n")
     assert all_text(page) == "Run `sudo reboot` **now**, *then* wait."
+
+
+def test_mdx_component_props_are_not_page_text() -> None:
+    # MDX hands props to the component; a blank line inside them must not leak the rest.
+    page = parse_page(
+        "Intro.\n\n<Quiz\n  questions={[\n\n{question: 'secret?', options: ['a > b']}\n\n]}\n/>\n"
+        '\nAfter.\n\n<Card title="T">\n\nChild text\n\n</Card>\n'
+    )
+    texts = [b.text for s in page.sections for b in s.blocks]
+    assert texts == ["Intro.", "After.", "Child text"]
+
+
+def test_component_lookalike_in_code_is_kept() -> None:
+    page = parse_page("```jsx\n<Quiz questions={[1]} />\n```\n")
+    assert page.sections[0].blocks[0].text == "```jsx\n<Quiz questions={[1]} />\n```"
+
+
+def test_one_line_page_with_literal_newlines_keeps_its_text() -> None:
+    page = parse_page("# Nav2\\n\\n## Goals\\n\\nRobots reach goals.\n")
+    assert page.heading_title == "Nav2"
+    assert [s.anchor for s in page.sections] == [""]
+    assert page.sections[0].blocks[0].text == "Goals\nRobots reach goals."
+
+
+def test_misindented_fence_in_a_list_makes_no_anchor_the_site_lacks() -> None:
+    # A fence indented under a list item with unindented content: the item ends, and the
+    # `# ...` line inside the would-be code is an <h1>, which Docusaurus gives no id.
+    source = (
+        "# Setup\n\n## Install\n\n1.  **Set up**\n    ```bash\nsudo apt update\n"
+        "# Source your environment\nsource setup.bash\n    ```\n"
+    )
+    page = parse_page(source)
+    assert [s.anchor for s in page.sections] == ["install"]
+    assert "Source your environment" in [b.text for b in page.sections[0].blocks]

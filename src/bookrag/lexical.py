@@ -12,11 +12,16 @@ import itertools
 import math
 import re
 import zlib
-from collections import Counter
+from collections import defaultdict
+from dataclasses import dataclass
 from functools import lru_cache
 
 import Stemmer
 from qdrant_client import models
+
+from bookrag import teaching
+
+BREADCRUMB_SEPARATOR = " › "
 
 K1 = 1.2
 B = 0.75
@@ -91,10 +96,38 @@ def term_id(term: str) -> int:
     return zlib.crc32(term.encode("utf-8"))
 
 
-def document_vector(text: str) -> models.SparseVector:
-    """BM25 term-frequency weights of a chunk."""
-    counts = Counter(term_id(t) for t in terms(text))
-    length = sum(counts.values())
+@dataclass
+class Weighting:
+    """How a chunk's fields count (BM25F-style: term frequencies are weighted by field before
+    saturation). Defaults are the technique switches measured in `benchmarks/ablation.py`."""
+
+    title: float = 2.0  # a term in the page title counts this many times a body occurrence
+    heading: float = 2.0  # ... in the section's heading trail
+    aside: float = 0.3  # ... in a line that does not teach (navigation, links, quiz options)
+    pairs: bool = False  # adjacent-term pairs as extra terms (measured: no gain; off)
+
+
+WEIGHTING = Weighting()
+_PAIR_WEIGHT = 0.5  # a pair is evidence on top of its two terms, not a third term
+
+
+def document_vector(text: str, weighting: Weighting | None = None) -> models.SparseVector:
+    """BM25F weights of a chunk's indexed text (`breadcrumb\\nbody`, see `chunking`)."""
+    w = weighting or WEIGHTING
+    trail, _, body = text.partition("\n")
+    title, *headings = trail.split(BREADCRUMB_SEPARATOR)
+    counts: dict[int, float] = defaultdict(float)
+    length = 0.0
+    fields = [(title, w.title), (" ".join(headings), w.heading)]
+    fields += [(line, w.aside if teaching.is_aside(line) else 1.0) for line in body.split("\n")]
+    for field_text, weight in fields:
+        found = terms(field_text)
+        for term in found:
+            counts[term_id(term)] += weight
+        if w.pairs:
+            for pair in itertools.pairwise(found):
+                counts[term_id(" ".join(pair))] += weight * _PAIR_WEIGHT
+        length += weight * len(found)
     norm = K1 * (1 - B + B * length / AVG_LEN)
     ids = sorted(counts)
     return models.SparseVector(
@@ -102,10 +135,15 @@ def document_vector(text: str) -> models.SparseVector:
     )
 
 
-def query_vector(text: str) -> models.SparseVector:
-    """One unit weight per distinct query term; Qdrant applies the IDF."""
-    ids = sorted({term_id(t) for t in terms(text)})
-    return models.SparseVector(indices=ids, values=[1.0] * len(ids))
+def query_vector(text: str, weighting: Weighting | None = None) -> models.SparseVector:
+    """One unit weight per distinct query term (and adjacent pair); Qdrant applies the IDF."""
+    found = terms(text)
+    weights = dict.fromkeys((term_id(t) for t in found), 1.0)
+    if (weighting or WEIGHTING).pairs:
+        for pair in itertools.pairwise(found):
+            weights.setdefault(term_id(" ".join(pair)), 1.0)
+    ids = sorted(weights)
+    return models.SparseVector(indices=ids, values=[weights[i] for i in ids])
 
 
 def idf(document_frequency: int, documents: int) -> float:

@@ -12,7 +12,7 @@ from bookrag.markdown import Section, parse_page
 
 PAGE_SUFFIXES = (".md", ".mdx")
 # Bump when parsing or chunking changes what a page turns into, so ingest redoes every page.
-LAYOUT_VERSION = "2"
+LAYOUT_VERSION = "3"
 
 
 @dataclass(frozen=True)
