@@ -18,7 +18,8 @@ _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _EMPHASIS = re.compile(r"(\*\*|__|\*|~~)(\S(?:.*?\S)?)\1")
 _CODE_BLOCK = re.compile(r"^```[^\n]*\n.*?^```", re.DOTALL | re.MULTILINE)
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
-MAX_QUOTES = 4
+MAX_QUOTES = 5
+TEACHING_ONLY = True  # quote navigation, link lists and quiz lines only when nothing else fits
 HEADER = "From the book (quoted passages; no language model is configured):"
 DEGRADED_HEADER = "From the book (quoted passages; the language model is unavailable right now):"
 
@@ -128,7 +129,9 @@ def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | Non
         quotes.append(Quote(passages[0], " ".join(selection.split()[:80])))
         passages = passages[1:]
     for rank, passage in enumerate(passages, start=len(quotes)):
-        units = list(sentences(passage.text)) or list(sentences(passage.text, asides=True))
+        units = list(sentences(passage.text, asides=not TEACHING_ONLY)) or list(
+            sentences(passage.text, asides=True)
+        )
         code = _best_code(passage.text, terms) if rank == 0 else None
         if not units:  # a section of code or a table: quote its start, but only as the answer
             if rank == 0:
@@ -137,6 +140,10 @@ def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | Non
         scored = sorted(units, key=lambda u: (terms.coverage(u), -len(u)), reverse=True)
         take = 2 if rank == 0 else 1
         chosen = [u for u in scored[:take] if rank == 0 or terms.coverage(u) > 0]
+        if rank == 0:
+            after = units.index(scored[0]) + 1
+            if after < len(units) and units[after] not in chosen:
+                chosen.append(units[after])  # what the best sentence leads into
         # Keep the book's order inside one section.
         quotes.extend(Quote(passage, u) for u in sorted(chosen, key=units.index))
         if code is not None and terms.coverage(code) > terms.coverage(scored[0]):

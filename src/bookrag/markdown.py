@@ -71,12 +71,13 @@ _MD = _parser()
 def parse_page(source: str) -> ParsedPage:
     """Split a Markdown/MDX page into its front matter, `# title` and sections."""
     try:
-        tokens = _MD.parse(drop_jsx_attributes(source))
+        tokens = _MD.parse(drop_jsx_attributes(source) if MDX_PROPS_DROPPED else source)
     except Exception as exc:  # markdown-it raises plain exceptions on pathological input
         raise PageParseError(f"markdown could not be parsed: {exc}") from exc
     return _Walker(tokens).walk()
 
 
+MDX_PROPS_DROPPED = True  # component props are not page text (switch kept for the ablation)
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _COMPONENT_START = re.compile(r"^\s*<[A-Z][\w.]*")
 
