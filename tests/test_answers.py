@@ -108,3 +108,27 @@ def test_odd_pages_and_questions_get_sensible_results(odd_book: Book) -> None:
     code = odd_book.retriever.retrieve("knead dough", limit=5)
     assert code.passages[0].source == "code.md"
     assert "def knead" in answer(odd_book, Question("knead dough function")).answer
+
+
+def test_items_sharing_a_lead_in_are_quoted_with_it_once() -> None:
+    text = "**You will be able to:**\n- Explain what a node does.\n- Explain what a topic does."
+    result = extractive_answer([passage(text)], terms("explain", "node", "topic"), None)
+    assert result.answer.count("You will be able to:") == 1
+    assert "Explain what a node does.; Explain what a topic does." in result.answer
+
+
+def test_a_heading_without_text_ranks_its_page_but_the_section_shown_has_text(
+    tmp_path: Path, store: BookStore, settings: Settings
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "kit.md").write_text(
+        "# Kit\n\n## Hardware requirements\n\n### Minimum\n\n"
+        "A workstation with an RTX GPU and 32 GB of memory.\n"
+    )
+    (docs / "other.md").write_text("# Other\n\nNothing about that here at all.\n")
+    ingest(store, docs, site_config(docs, None, None), settings.chunk_tokens)
+    book = Book.open(store, settings)
+    found = book.retriever.retrieve("What hardware requirements are there?", limit=5)
+    assert found.passages[0].url.endswith("#minimum")
+    assert "RTX GPU" in answer(book, Question("What hardware requirements are there?")).answer

@@ -17,6 +17,7 @@ _QUOTE_MARK = re.compile(r"^\s*(?:>\s?)+")
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _EMPHASIS = re.compile(r"(\*\*|__|\*|~~)(\S(?:.*?\S)?)\1")
 _CODE_BLOCK = re.compile(r"^```[^\n]*\n.*?^```", re.DOTALL | re.MULTILINE)
+_LEAD_IN = re.compile(r"^[^:]*:[*_]*\s")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 MAX_QUOTES = 5
 TEACHING_ONLY = True  # quote navigation, link lists and quiz lines only when nothing else fits
@@ -86,7 +87,7 @@ def sentences(text: str, asides: bool = False) -> Iterator[str]:
             continue
         item = _LIST_ITEM.match(stripped)
         if item is None:
-            lead_in = stripped if stripped.endswith(":") else ""
+            lead_in = stripped if stripped.rstrip("*_ ").endswith(":") else ""
             if lead_in:
                 continue  # it only introduces what follows, which is quoted with it
         elif lead_in:
@@ -95,7 +96,11 @@ def sentences(text: str, asides: bool = False) -> Iterator[str]:
             parts = parts[1:]
             yield from (p.strip() for p in parts if len(p.split()) >= 3)
             continue
-        yield from (s.strip() for s in _SENTENCE.split(stripped) if len(s.split()) >= 3)
+        yield from (
+            s.strip()
+            for s in _SENTENCE.split(stripped)
+            if len(s.split()) >= 3 and not s.rstrip("*_ ").endswith(":")
+        )
 
 
 def code_blocks(text: str) -> list[str]:
@@ -129,12 +134,12 @@ def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | Non
         quotes.append(Quote(passages[0], " ".join(selection.split()[:80])))
         passages = passages[1:]
     for rank, passage in enumerate(passages, start=len(quotes)):
-        units = list(sentences(passage.text, asides=not TEACHING_ONLY)) or list(
-            sentences(passage.text, asides=True)
-        )
+        units = list(sentences(passage.text, asides=not TEACHING_ONLY))
+        if not units and rank == 0:  # the best section has nothing but asides: quote them
+            units = list(sentences(passage.text, asides=True))
         code = _best_code(passage.text, terms) if rank == 0 else None
         if not units:  # a section of code or a table: quote its start, but only as the answer
-            if rank == 0:
+            if rank == 0 and passage.text.strip():
                 quotes.append(Quote(passage, code or code_excerpt(passage.text)))
             continue
         scored = sorted(units, key=lambda u: (terms.coverage(u), -len(u)), reverse=True)
@@ -145,12 +150,25 @@ def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | Non
             if after < len(units) and units[after] not in chosen:
                 chosen.append(units[after])  # what the best sentence leads into
         # Keep the book's order inside one section.
-        quotes.extend(Quote(passage, u) for u in sorted(chosen, key=units.index))
+        quotes.extend(Quote(passage, u) for u in _merge_lead_ins(sorted(chosen, key=units.index)))
         if code is not None and terms.coverage(code) > terms.coverage(scored[0]):
             quotes.append(Quote(passage, code))  # the code says more of what was asked
         if len(quotes) >= MAX_QUOTES:
             break
     return quotes[:MAX_QUOTES]
+
+
+def _merge_lead_ins(units: list[str]) -> list[str]:
+    """Items quoted with the same lead-in read as one quote: `lead-in: item; item`."""
+    merged: list[str] = []
+    for unit in units:
+        lead = _LEAD_IN.match(unit)
+        previous = merged[-1] if merged else ""
+        if lead and previous.startswith(lead.group()):
+            merged[-1] = f"{previous}; {unit[lead.end() :]}"
+        else:
+            merged.append(unit)
+    return merged
 
 
 def _best_code(text: str, terms: QueryTerms) -> str | None:
