@@ -1,9 +1,15 @@
-"""BM25 as sparse vectors, so Qdrant ranks lexically in local mode and on a cluster alike.
+"""BM25F as sparse vectors, so Qdrant ranks lexically in local mode and on a cluster alike.
 
-A chunk's vector holds, per stemmed term, the BM25 term-frequency part
-`tf * (k1 + 1) / (tf + k1 * (1 - b + b * len / AVG_LEN))`; a query's vector holds 1.0 per
-distinct term. The collection's IDF modifier multiplies in each term's inverse document
-frequency at query time, which completes the BM25 score. Term ids are CRC32s of the stem.
+A chunk is indexed as `breadcrumb\nbody` (see `chunking`); its fields are the page title
+(the breadcrumb's first part), the section's headings (the rest) and the body, where a line
+that does not teach (`teaching.is_aside`) is a field of its own. Each stemmed term's
+frequency is weighted by field before saturation (`Weighting`), and the chunk's vector holds
+the BM25 term-frequency part `tf * (k1 + 1) / (tf + k1 * (1 - b + b * len / AVG_LEN))` of
+those weighted frequencies and the weighted length; a query's vector holds 1.0 per distinct
+term. The collection's IDF modifier multiplies in each term's inverse document frequency at
+query time, which completes the score, so the weighting lives entirely in the stored values
+and needs nothing of the engine beyond plain sparse vectors. Term ids are CRC32s of the stem
+(or of two stems joined by a space, for adjacent pairs when they are switched on).
 """
 
 from __future__ import annotations
@@ -20,8 +26,7 @@ import Stemmer
 from qdrant_client import models
 
 from bookrag import teaching
-
-BREADCRUMB_SEPARATOR = " › "
+from bookrag.chunking import BREADCRUMB_SEPARATOR
 
 K1 = 1.2
 B = 0.75
