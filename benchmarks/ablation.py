@@ -43,7 +43,10 @@ class Variant:
     query: dict[str, Any] = field(default_factory=dict)  # "support_weight", "teaching_only"
 
     def index_key(self) -> str:
-        return "-".join(f"{k}={v}" for k, v in sorted(self.index.items())) or "default"
+        from bookrag.loader import LAYOUT_VERSION
+
+        switches = "-".join(f"{k}={v}" for k, v in sorted(self.index.items())) or "default"
+        return f"layout{LAYOUT_VERSION}-{switches}"
 
 
 VARIANTS = [

@@ -293,13 +293,25 @@ def test_one_line_page_with_literal_newlines_keeps_its_text() -> None:
     assert page.sections[0].blocks[0].text == "Goals\nRobots reach goals."
 
 
-def test_misindented_fence_in_a_list_makes_no_anchor_the_site_lacks() -> None:
-    # A fence indented under a list item with unindented content: the item ends, and the
-    # `# ...` line inside the would-be code is an <h1>, which Docusaurus gives no id.
+def test_misindented_fences_pair_up_as_on_the_built_site() -> None:
+    # Fences indented under list items with unindented content, as in a real book: MDX has
+    # no indented code, so `    ```` after a paragraph line opens code. The built site shows
+    # `# Source ...` as an <h1> with no id and `## Workflow` inside code: neither is a section.
     source = (
         "# Setup\n\n## Install\n\n1.  **Set up**\n    ```bash\nsudo apt update\n"
-        "# Source your environment\nsource setup.bash\n    ```\n"
+        "# Source your environment\nsource setup.bash\n    ```\n\n2.  **Check**\n"
+        "    Run it:\n    ```bash\ngazebo\n    ```\n    It opens.\n    ```bash\nmore\n"
+        "    ```\n\n3.  **Verify**\n    ```bash\ngazebo\n    ```\n    Done.\n\n"
+        "## Workflow\n\nLaunch it.\n    ```bash\ngazebo empty.world\n    ```\n\n"
+        "## Integrating\n\nTopics.\n"
     )
     page = parse_page(source)
-    assert [s.anchor for s in page.sections] == ["install"]
-    assert "Source your environment" in [b.text for b in page.sections[0].blocks]
+    assert [s.anchor for s in page.sections] == ["install", "integrating"]
+    texts = [b.text for b in page.sections[0].blocks]
+    assert "Source your environment" in texts
+    assert any("## Workflow" in t for t in texts if t.startswith("```"))
+
+
+def test_indented_fence_in_a_list_item_is_still_code() -> None:
+    page = parse_page("1. Install:\n\n    ```bash\n    pip install x\n    ```\n")
+    assert [b.text for b in page.sections[0].blocks][-1] == "```bash\npip install x\n```"

@@ -9,11 +9,13 @@ dropped: top-level `import`/`export` statements and JSX tags (their inner text i
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 from markdown_it import MarkdownIt
+from markdown_it.rules_block import StateBlock, fence, paragraph
 from markdown_it.token import Token
 from mdit_py_plugins.container import container_plugin
 from mdit_py_plugins.front_matter import front_matter_plugin
@@ -21,6 +23,7 @@ from mdit_py_plugins.front_matter import front_matter_plugin
 from bookrag.docusaurus import Slugger
 from bookrag.errors import PageParseError
 
+BlockRule = Callable[[StateBlock, int, int, bool], bool]
 _ESM_STATEMENT = re.compile(r"^(import|export)\s")
 _EXPLICIT_ID = re.compile(r"\s*\{#([^}\s]+)\}\s*$")
 _JSX_TAG = re.compile(r"</?[A-Za-z][\w.:-]*(\s[^<>]*)?/?>")
@@ -59,10 +62,38 @@ class ParsedPage:
 
 def _parser() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+    # Docusaurus parses pages as MDX, which has no indented code: four spaces of indentation
+    # mean nothing special, so an indented fence still opens (or closes) code, even right
+    # after a paragraph line. Without this, a fence mis-indented under a list item pairs up
+    # differently than on the built site, and headings that the site shows as code (or
+    # not at all) become sections whose anchors do not exist.
+    md.disable("code")
+    md.block.ruler.at("fence", _ignoring_deep_indent(fence), {"alt": _FENCE_INTERRUPTS})
+    md.block.ruler.at("paragraph", _ignoring_deep_indent(paragraph))
     md.use(front_matter_plugin)
     # Docusaurus admonitions (`:::tip Title` ... `:::`) of any kind.
     md.use(container_plugin, name="admonition", validate=lambda params, *args: True)
     return md
+
+
+_FENCE_INTERRUPTS = ["paragraph", "reference", "blockquote", "list"]
+
+
+def _ignoring_deep_indent(rule: BlockRule) -> BlockRule:
+    """`rule` with every line indented at most three columns into the current block, as
+    MDX reads indentation; the real indentation is restored afterwards."""
+
+    def clamped(state: StateBlock, start: int, end: int, silent: bool) -> bool:
+        saved = state.sCount[start:end]
+        limit = state.blkIndent + 3
+        for line in range(start, end):
+            state.sCount[line] = min(state.sCount[line], limit)
+        try:
+            return rule(state, start, end, silent)
+        finally:
+            state.sCount[start:end] = saved
+
+    return clamped
 
 
 _MD = _parser()
