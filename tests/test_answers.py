@@ -132,3 +132,16 @@ def test_a_heading_without_text_ranks_its_page_but_the_section_shown_has_text(
     found = book.retriever.retrieve("What hardware requirements are there?", limit=5)
     assert found.passages[0].url.endswith("#minimum")
     assert "RTX GPU" in answer(book, Question("What hardware requirements are there?")).answer
+
+
+def test_a_book_of_one_page_without_headings_answers_from_it(
+    tmp_path: Path, store: BookStore, settings: Settings
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "only.md").write_text(
+        "Sourdough starter needs flour and water fed daily at room temperature.\n"
+    )
+    ingest(store, docs, site_config(docs, None, None), settings.chunk_tokens)
+    result = answer(Book.open(store, settings), Question("How often is a sourdough starter fed?"))
+    assert "fed daily" in result.answer and result.sources[0].endswith("/only")
