@@ -145,3 +145,9 @@ def test_a_book_of_one_page_without_headings_answers_from_it(
     ingest(store, docs, site_config(docs, None, None), settings.chunk_tokens)
     result = answer(Book.open(store, settings), Question("How often is a sourdough starter fed?"))
     assert "fed daily" in result.answer and result.sources[0].endswith("/only")
+
+
+def test_a_question_put_to_the_reader_is_not_quoted_as_an_answer() -> None:
+    text = "Why does the rain bucket tip so often? The rain bucket tips at every 0.2794 mm."
+    result = extractive_answer([passage(text)], terms("rain", "bucket", "tip"), None)
+    assert "Why does" not in result.answer and "0.2794 mm. [1]" in result.answer

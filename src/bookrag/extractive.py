@@ -99,7 +99,9 @@ def sentences(text: str, asides: bool = False) -> Iterator[str]:
         yield from (
             s.strip()
             for s in _SENTENCE.split(stripped)
-            if len(s.split()) >= 3 and not s.rstrip("*_ ").endswith(":")
+            if len(s.split()) >= 3
+            and not s.rstrip("*_ ").endswith(":")
+            and (asides or not teaching.is_question(s.strip("\"'“”")))
         )
 
 
