@@ -65,6 +65,8 @@ VARIANTS = [
     ),
 ]
 
+DEFAULT_SUPPORT_WEIGHT = 0.15  # retrieval.SUPPORT_WEIGHT as shipped
+
 COLUMNS = (
     ("page R@1", "page", "recall@1"),
     ("page R@5", "page", "recall@5"),
@@ -80,6 +82,9 @@ def apply(variant: Variant) -> int:
     """Set the variant's switches in this process; returns the chunk budget."""
     from bookrag import extractive, lexical, markdown, retrieval
 
+    # Rows of one group share a process: put the query-time switches back first.
+    extractive.TEACHING_ONLY = True
+    retrieval.SUPPORT_WEIGHT = DEFAULT_SUPPORT_WEIGHT
     tokens = 350
     for key, value in {**variant.index, **variant.query}.items():
         if key == "chunk_tokens":
@@ -164,8 +169,11 @@ def main() -> None:
         for variant in VARIANTS:
             groups.setdefault((book, variant.index_key()), []).append(variant)
     rows: list[dict[str, Any]] = []
-    context = multiprocessing.get_context("spawn")  # every group starts from the defaults
-    with concurrent.futures.ProcessPoolExecutor(args.jobs, mp_context=context) as pool:
+    # Switches are module globals: every group runs in a fresh process, from the defaults.
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(
+        args.jobs, mp_context=context, max_tasks_per_child=1
+    ) as pool:
         futures = {
             pool.submit(_index_then_rows, book, variants, work, args.shared): book
             for (book, _), variants in groups.items()
