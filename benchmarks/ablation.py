@@ -43,16 +43,26 @@ class Variant:
     query: dict[str, Any] = field(default_factory=dict)  # "support_weight", "teaching_only"
 
     def index_key(self) -> str:
+        """The index's folder name: the layout version and every index switch's value."""
+        from dataclasses import asdict
+
+        from bookrag import lexical, markdown
         from bookrag.loader import LAYOUT_VERSION
 
-        switches = "-".join(f"{k}={v}" for k, v in sorted(self.index.items())) or "default"
+        effective: dict[str, Any] = {
+            **asdict(lexical.Weighting()),
+            "mdx_props_dropped": markdown.MDX_PROPS_DROPPED,
+            "chunk_tokens": 350,
+            **self.index,
+        }
+        switches = "-".join(f"{k}={v}" for k, v in sorted(effective.items()))
         return f"layout{LAYOUT_VERSION}-{switches}"
 
 
 VARIANTS = [
     Variant("all techniques (default)"),
     Variant("- title/heading field weights", index={"title": 1.0, "heading": 1.0}),
-    Variant("- asides down-weighted", index={"aside": 1.0}),
+    Variant("+ asides down-weighted (0.3)", index={"aside": 0.3}),
     Variant("- MDX component props dropped", index={"mdx_props_dropped": False}),
     Variant("- teaching-only quotes", query={"teaching_only": False}),
     Variant("- page support (second chunk)", query={"support_weight": 0.0}),
@@ -60,7 +70,7 @@ VARIANTS = [
     Variant("+ chunks of 200 tokens (not 350)", index={"chunk_tokens": 200}),
     Variant(
         "none of them",
-        index={"title": 1.0, "heading": 1.0, "aside": 1.0, "mdx_props_dropped": False},
+        index={"title": 1.0, "heading": 1.0, "mdx_props_dropped": False},
         query={"teaching_only": False},
     ),
 ]

@@ -1,4 +1,4 @@
-"""Field-weighted BM25 vectors: titles and headings count more, asides less."""
+"""Field-weighted BM25 vectors: titles and headings count more; asides can count less."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from bookrag import lexical
 from bookrag.teaching import is_aside, is_question
 
 
-def weight_of(vector_text: str, word: str) -> float:
-    vector = lexical.document_vector(vector_text)
+def weight_of(vector_text: str, word: str, weighting: lexical.Weighting | None = None) -> float:
+    vector = lexical.document_vector(vector_text, weighting)
     term = lexical.term_id(lexical.terms(word)[0])
     return dict(zip(vector.indices, vector.values, strict=True)).get(term, 0.0)
 
@@ -20,10 +20,11 @@ def test_a_term_in_the_title_or_heading_outweighs_the_same_term_in_the_body() ->
     assert in_title > in_body and in_heading > in_body
 
 
-def test_a_term_only_in_navigation_or_quiz_options_counts_less() -> None:
-    teaching_line = weight_of("Guide\nThe anemometer spins with the wind.", "anemometer")
-    nav_line = weight_of("Guide\n[← Back](./a) | [Anemometer →](./b)", "anemometer")
-    option = weight_of("Guide\na) The anemometer spins with the wind.", "anemometer")
+def test_asides_can_be_weighted_down_as_a_field_of_their_own() -> None:
+    down = lexical.Weighting(aside=0.3)
+    teaching_line = weight_of("Guide\nThe anemometer spins with the wind.", "anemometer", down)
+    nav_line = weight_of("Guide\n[← Back](./a) | [Anemometer →](./b)", "anemometer", down)
+    option = weight_of("Guide\na) The anemometer spins with the wind.", "anemometer", down)
     assert nav_line < teaching_line and option < teaching_line
 
 
