@@ -8,11 +8,19 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from bookrag.models import Answer, Citation, Citations
+from bookrag import teaching
+from bookrag.models import Answer, Citations
 from bookrag.retrieval import Passage, QueryTerms
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9`*\[(\"'])")
-MAX_QUOTES = 3
+_QUOTE_MARK = re.compile(r"^\s*(?:>\s?)+")
+_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_EMPHASIS = re.compile(r"(\*\*|__|\*|~~)(\S(?:.*?\S)?)\1")
+_CODE_BLOCK = re.compile(r"^```[^\n]*\n.*?^```", re.DOTALL | re.MULTILINE)
+_LEAD_IN = re.compile(r"^[^:]*:[*_]*\s")
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+MAX_QUOTES = 5
+TEACHING_ONLY = True  # quote navigation, link lists and quiz lines only when nothing else fits
 HEADER = "From the book (quoted passages; no language model is configured):"
 DEGRADED_HEADER = "From the book (quoted passages; the language model is unavailable right now):"
 
@@ -26,22 +34,23 @@ class Quote:
 def extractive_answer(
     passages: list[Passage], terms: QueryTerms, selection: str | None, degraded: bool = False
 ) -> Answer:
-    """Quote the best sentences of `passages` (the first passage may be the selection)."""
+    """Quote the best sentences of `passages` (the first passage may be the selection).
+
+    The answer reads as plain text, each quote followed by its citation number; which
+    section each number is, and its URL, are in `citations` and `sources`.
+    """
     quotes = best_quotes(passages, terms, selection)
     cited = Citations()
     lines = [DEGRADED_HEADER if degraded else HEADER, ""]
     for quote in quotes:
         passage = quote.passage
         number = cited.add(passage.url, passage.title, passage.section, quote.text)
-        if "\n" in quote.text:  # a code excerpt keeps its own lines and fences
+        if quote.text.startswith("```"):  # a code excerpt keeps its own lines and fences
             lines += [quote.text, f"[{number}]", ""]
         else:
-            lines += [f"> {quote.text} [{number}]", ""]
-    lines.append("Sources:")
-    by_url = {c.url: c for c in cited.items}
-    lines += [f"[{n}] {_label(by_url[url])}: {url}" for url, n in cited.numbers.items()]
+            lines += [f"{plain_text(quote.text)} [{number}]", ""]
     return Answer(
-        answer="\n".join(lines),
+        answer="\n".join(lines).rstrip("\n"),
         sources=cited.sources,
         citations=cited.items,
         mode="extractive",
@@ -50,21 +59,55 @@ def extractive_answer(
     )
 
 
-def _label(citation: Citation) -> str:
-    return f"{citation.title} › {citation.section}" if citation.section else citation.title
+def plain_text(text: str) -> str:
+    """Light Markdown as a plain-text reader sees it: no emphasis marks, quote marks or link
+    targets (inline code keeps its backticks, which read as code in plain text too)."""
+    lines = [_QUOTE_MARK.sub("", line) for line in text.split("\n")]
+    out = _LINK.sub(r"\1", "\n".join(lines))
+    return _EMPHASIS.sub(r"\2", out)
 
 
-def sentences(text: str) -> Iterator[str]:
-    """Sentences and list items of a section's prose (code blocks and tables are left out)."""
+def sentences(text: str, asides: bool = False) -> Iterator[str]:
+    """Sentences and list items of a section's prose (code blocks and tables are left out).
+
+    Lines that do not teach (navigation, bare links, quiz options, questions put to the
+    reader) are left out too unless `asides`; a list item comes with its lead-in line when
+    that line ends in a colon, since the item alone would not say what it lists.
+    """
     in_code = False
+    lead_in = ""
     for line in text.split("\n"):
         stripped = line.strip()
         if stripped.startswith("```"):
             in_code = not in_code
             continue
-        if in_code or stripped.startswith("|"):
+        if in_code or stripped.startswith("|") or not stripped:
             continue
-        yield from (s.strip() for s in _SENTENCE.split(stripped) if len(s.split()) >= 3)
+        if not asides and (teaching.is_aside(stripped) or teaching.is_question(stripped)):
+            continue
+        item = _LIST_ITEM.match(stripped)
+        if item is None:
+            lead_in = stripped if stripped.rstrip("*_ ").endswith(":") else ""
+            if lead_in:
+                continue  # it only introduces what follows, which is quoted with it
+        elif lead_in:
+            parts = [s for s in _SENTENCE.split(stripped[item.end() :]) if s.strip()]
+            yield f"{lead_in} {parts[0].strip()}" if parts else lead_in
+            parts = parts[1:]
+            yield from (p.strip() for p in parts if len(p.split()) >= 3)
+            continue
+        yield from (
+            s.strip()
+            for s in _SENTENCE.split(stripped)
+            if len(s.split()) >= 3
+            and not s.rstrip("*_ ").endswith(":")
+            and (asides or not teaching.is_question(s.strip("\"'“”")))
+        )
+
+
+def code_blocks(text: str) -> list[str]:
+    """The fenced code blocks of a section, fences included."""
+    return [m.group() for m in _CODE_BLOCK.finditer(text)]
 
 
 def best_sentence(text: str, terms: QueryTerms) -> str:
@@ -93,16 +136,45 @@ def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | Non
         quotes.append(Quote(passages[0], " ".join(selection.split()[:80])))
         passages = passages[1:]
     for rank, passage in enumerate(passages, start=len(quotes)):
-        units = list(sentences(passage.text))
+        units = list(sentences(passage.text, asides=not TEACHING_ONLY))
+        if not units and rank == 0:  # the best section has nothing but asides: quote them
+            units = list(sentences(passage.text, asides=True))
+        code = _best_code(passage.text, terms) if rank == 0 else None
         if not units:  # a section of code or a table: quote its start, but only as the answer
-            if rank == 0:
-                quotes.append(Quote(passage, code_excerpt(passage.text)))
+            if rank == 0 and passage.text.strip():
+                quotes.append(Quote(passage, code or code_excerpt(passage.text)))
             continue
         scored = sorted(units, key=lambda u: (terms.coverage(u), -len(u)), reverse=True)
         take = 2 if rank == 0 else 1
         chosen = [u for u in scored[:take] if rank == 0 or terms.coverage(u) > 0]
+        if rank == 0:
+            after = units.index(scored[0]) + 1
+            if after < len(units) and units[after] not in chosen:
+                chosen.append(units[after])  # what the best sentence leads into
         # Keep the book's order inside one section.
-        quotes.extend(Quote(passage, u) for u in sorted(chosen, key=units.index))
+        quotes.extend(Quote(passage, u) for u in _merge_lead_ins(sorted(chosen, key=units.index)))
+        if code is not None and terms.coverage(code) > terms.coverage(scored[0]):
+            quotes.append(Quote(passage, code))  # the code says more of what was asked
         if len(quotes) >= MAX_QUOTES:
             break
     return quotes[:MAX_QUOTES]
+
+
+def _merge_lead_ins(units: list[str]) -> list[str]:
+    """Items quoted with the same lead-in read as one quote: `lead-in: item; item`."""
+    merged: list[str] = []
+    for unit in units:
+        lead = _LEAD_IN.match(unit)
+        previous = merged[-1] if merged else ""
+        if lead and previous.startswith(lead.group()):
+            merged[-1] = f"{previous}; {unit[lead.end() :]}"
+        else:
+            merged.append(unit)
+    return merged
+
+
+def _best_code(text: str, terms: QueryTerms) -> str | None:
+    blocks = code_blocks(text)
+    if not blocks:
+        return None
+    return code_excerpt(max(blocks, key=terms.coverage))

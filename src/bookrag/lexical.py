@@ -1,9 +1,15 @@
-"""BM25 as sparse vectors, so Qdrant ranks lexically in process (Edge) and on a cluster alike.
+"""BM25F as sparse vectors, so Qdrant ranks lexically in process (Edge) and on a cluster alike.
 
-A chunk's vector holds, per stemmed term, the BM25 term-frequency part
-`tf * (k1 + 1) / (tf + k1 * (1 - b + b * len / AVG_LEN))`; a query's vector holds 1.0 per
-distinct term. The collection's IDF modifier multiplies in each term's inverse document
-frequency at query time, which completes the BM25 score. Term ids are CRC32s of the stem.
+A chunk is indexed as `breadcrumb\nbody` (see `chunking`); its fields are the page title
+(the breadcrumb's first part), the section's headings (the rest) and the body, where a line
+that does not teach (`teaching.is_aside`) is a field of its own. Each stemmed term's
+frequency is weighted by field before saturation (`Weighting`), and the chunk's vector holds
+the BM25 term-frequency part `tf * (k1 + 1) / (tf + k1 * (1 - b + b * len / AVG_LEN))` of
+those weighted frequencies and the weighted length; a query's vector holds 1.0 per distinct
+term. The collection's IDF modifier multiplies in each term's inverse document frequency at
+query time, which completes the score, so the weighting lives entirely in the stored values
+and needs nothing of the engine beyond plain sparse vectors. Term ids are CRC32s of the stem
+(or of two stems joined by a space, for adjacent pairs when they are switched on).
 """
 
 from __future__ import annotations
@@ -12,11 +18,15 @@ import itertools
 import math
 import re
 import zlib
-from collections import Counter
+from collections import defaultdict
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
 
 import Stemmer
+
+from bookrag import teaching
+from bookrag.chunking import BREADCRUMB_SEPARATOR
 
 
 class SparseVector(NamedTuple):
@@ -99,19 +109,54 @@ def term_id(term: str) -> int:
     return zlib.crc32(term.encode("utf-8"))
 
 
-def document_vector(text: str) -> SparseVector:
-    """BM25 term-frequency weights of a chunk."""
-    counts = Counter(term_id(t) for t in terms(text))
-    length = sum(counts.values())
+@dataclass
+class Weighting:
+    """How a chunk's fields count (BM25F-style: term frequencies are weighted by field before
+    saturation). Defaults are the technique switches measured in `benchmarks/ablation.py`."""
+
+    title: float = 2.0  # a term in the page title counts this many times a body occurrence
+    heading: float = 2.0  # ... in the section's heading trail
+    # ... in a line that does not teach (navigation, links, quiz options): measured with no
+    # gain on either dev book (benchmarks/ablation.md), so these lines count as body text.
+    aside: float = 1.0
+    pairs: bool = False  # adjacent-term pairs as extra terms (measured: no gain; off)
+
+
+WEIGHTING = Weighting()
+_PAIR_WEIGHT = 0.5  # a pair is evidence on top of its two terms, not a third term
+
+
+def document_vector(text: str, weighting: Weighting | None = None) -> SparseVector:
+    """BM25F weights of a chunk's indexed text (`breadcrumb\\nbody`, see `chunking`)."""
+    w = weighting or WEIGHTING
+    trail, _, body = text.partition("\n")
+    title, *headings = trail.split(BREADCRUMB_SEPARATOR)
+    counts: dict[int, float] = defaultdict(float)
+    length = 0.0
+    fields = [(title, w.title), (" ".join(headings), w.heading)]
+    fields += [(line, w.aside if teaching.is_aside(line) else 1.0) for line in body.split("\n")]
+    for field_text, weight in fields:
+        found = terms(field_text)
+        for term in found:
+            counts[term_id(term)] += weight
+        if w.pairs:
+            for pair in itertools.pairwise(found):
+                counts[term_id(" ".join(pair))] += weight * _PAIR_WEIGHT
+        length += weight * len(found)
     norm = K1 * (1 - B + B * length / AVG_LEN)
     ids = sorted(counts)
     return SparseVector(ids, [counts[i] * (K1 + 1) / (counts[i] + norm) for i in ids])
 
 
-def query_vector(text: str) -> SparseVector:
-    """One unit weight per distinct query term; Qdrant applies the IDF."""
-    ids = sorted({term_id(t) for t in terms(text)})
-    return SparseVector(ids, [1.0] * len(ids))
+def query_vector(text: str, weighting: Weighting | None = None) -> SparseVector:
+    """One unit weight per distinct query term (and adjacent pair); Qdrant applies the IDF."""
+    found = terms(text)
+    weights = dict.fromkeys((term_id(t) for t in found), 1.0)
+    if (weighting or WEIGHTING).pairs:
+        for pair in itertools.pairwise(found):
+            weights.setdefault(term_id(" ".join(pair)), 1.0)
+    ids = sorted(weights)
+    return SparseVector(ids, [weights[i] for i in ids])
 
 
 def idf(document_frequency: int, documents: int) -> float:

@@ -9,11 +9,13 @@ dropped: top-level `import`/`export` statements and JSX tags (their inner text i
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 from markdown_it import MarkdownIt
+from markdown_it.rules_block import StateBlock, fence, paragraph
 from markdown_it.token import Token
 from mdit_py_plugins.container import container_plugin
 from mdit_py_plugins.front_matter import front_matter_plugin
@@ -21,11 +23,14 @@ from mdit_py_plugins.front_matter import front_matter_plugin
 from bookrag.docusaurus import Slugger
 from bookrag.errors import PageParseError
 
+BlockRule = Callable[[StateBlock, int, int, bool], bool]
 _ESM_STATEMENT = re.compile(r"^(import|export)\s")
 _EXPLICIT_ID = re.compile(r"\s*\{#([^}\s]+)\}\s*$")
 _JSX_TAG = re.compile(r"</?[A-Za-z][\w.:-]*(\s[^<>]*)?/?>")
 _MDX_COMMENT = re.compile(r"\{/\*.*?\*/\}", re.DOTALL)
 _ADMONITION_TITLE = re.compile(r"^\w+\s*(?:\[(?P<bracketed>.*)\]|(?P<title>.*))$")
+_LITERAL_NEWLINE = "\\n"
+_HEADING_MARK = re.compile(r"^\s*#{1,6}\s+")
 _INLINE_MARKS = {"strong": "**", "em": "*", "s": "~~"}
 
 
@@ -57,10 +62,38 @@ class ParsedPage:
 
 def _parser() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+    # Docusaurus parses pages as MDX, which has no indented code: four spaces of indentation
+    # mean nothing special, so an indented fence still opens (or closes) code, even right
+    # after a paragraph line. Without this, a fence mis-indented under a list item pairs up
+    # differently than on the built site, and headings that the site shows as code (or
+    # not at all) become sections whose anchors do not exist.
+    md.disable("code")
+    md.block.ruler.at("fence", _ignoring_deep_indent(fence), {"alt": _FENCE_INTERRUPTS})
+    md.block.ruler.at("paragraph", _ignoring_deep_indent(paragraph))
     md.use(front_matter_plugin)
     # Docusaurus admonitions (`:::tip Title` ... `:::`) of any kind.
     md.use(container_plugin, name="admonition", validate=lambda params, *args: True)
     return md
+
+
+_FENCE_INTERRUPTS = ["paragraph", "reference", "blockquote", "list"]
+
+
+def _ignoring_deep_indent(rule: BlockRule) -> BlockRule:
+    """`rule` with every line indented at most three columns into the current block, as
+    MDX reads indentation; the real indentation is restored afterwards."""
+
+    def clamped(state: StateBlock, start: int, end: int, silent: bool) -> bool:
+        saved = state.sCount[start:end]
+        limit = state.blkIndent + 3
+        for line in range(start, end):
+            state.sCount[line] = min(state.sCount[line], limit)
+        try:
+            return rule(state, start, end, silent)
+        finally:
+            state.sCount[start:end] = saved
+
+    return clamped
 
 
 _MD = _parser()
@@ -69,10 +102,70 @@ _MD = _parser()
 def parse_page(source: str) -> ParsedPage:
     """Split a Markdown/MDX page into its front matter, `# title` and sections."""
     try:
-        tokens = _MD.parse(source)
+        tokens = _MD.parse(drop_jsx_attributes(source) if MDX_PROPS_DROPPED else source)
     except Exception as exc:  # markdown-it raises plain exceptions on pathological input
         raise PageParseError(f"markdown could not be parsed: {exc}") from exc
     return _Walker(tokens).walk()
+
+
+MDX_PROPS_DROPPED = True  # component props are not page text (switch kept for the ablation)
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_COMPONENT_START = re.compile(r"^\s*<[A-Z][\w.]*")
+
+
+def drop_jsx_attributes(source: str) -> str:
+    """Remove the attributes of MDX components that open a line (`<Quiz questions={[...]}>`).
+
+    MDX renders a component's props as the component decides, not as the page's prose, and
+    a prop may span blank lines that would cut a CommonMark HTML block short; keeping only
+    the bare tag leaves the component's children (real text) to be parsed as Markdown.
+    """
+    lines = source.split("\n")
+    out: list[str] = []
+    fence = ""
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        opened = _FENCE.match(line)
+        if fence:
+            if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence):
+                fence = ""
+        elif opened:
+            fence = opened.group(1)
+        elif start := _COMPONENT_START.match(line):
+            end = _tag_end("\n".join(lines[i:]), start.end())
+            if end is not None:
+                rest = "\n".join(lines[i:])
+                closing = "/>" if rest[end - 2 : end] == "/>" else ">"
+                tail = rest[end:].split("\n")
+                consumed = rest[:end].count("\n")
+                out.append(start.group() + closing + tail[0])
+                i += consumed + 1
+                continue
+        out.append(line)
+        i += 1
+    return "\n".join(out)
+
+
+def _tag_end(text: str, position: int) -> int | None:
+    """The index just past the `>` closing a JSX tag, skipping strings and `{...}`."""
+    depth, quote = 0, ""
+    for index in range(position, len(text)):
+        char = text[index]
+        if quote:
+            if char == quote and text[index - 1] != "\\":
+                quote = ""
+        elif char in "\"'`":
+            quote = char
+        elif char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+        elif char == ">" and depth == 0:
+            return index + 1
+        elif char == "<" and depth == 0 and index > position:
+            return None  # not a well-formed tag: leave the line to the Markdown parser
+    return None
 
 
 class _Walker:
@@ -187,7 +280,16 @@ class _Walker:
         if explicit:
             text = text[: explicit.start()]
         if level == 1 and self.title is None and not self.levels and not self.sections[-1].blocks:
-            self.title = text
+            self.title, _, rest = text.partition(_LITERAL_NEWLINE)
+            if rest:
+                # A one-line file with literal `\n`s renders as one long <h1>: its title is
+                # the first line, and the rest is the page's text (under the page's URL).
+                lines = (_HEADING_MARK.sub("", line) for line in rest.split(_LITERAL_NEWLINE))
+                self._emit("\n".join(line for line in lines if line.strip()))
+            return
+        if level == 1:
+            # Docusaurus gives a second <h1> no id: its text belongs to the current section.
+            self._paragraph(text)
             return
         # An explicit id is used as written and, as in Docusaurus, not counted by the slugger.
         anchor = explicit.group(1) if explicit else self.slugger.slug(text)

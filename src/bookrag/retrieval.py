@@ -148,6 +148,13 @@ def _best_per_page(
         if source not in best:
             best[source] = (hit, score)
             totals[source] = score
+            continue
+        if not str(best[source][0].payload.get("text", "")).strip() and (
+            str(hit.payload.get("text", "")).strip()
+        ):
+            # A heading with no text of its own ranks the page, but the section to show is
+            # the best one that says something.
+            best[source] = (hit, best[source][1])
         elif support and totals[source] == best[source][1]:
             totals[source] += SUPPORT_WEIGHT * score
     ranked = sorted(best, key=lambda s: totals[s], reverse=True)[:limit]

@@ -1,0 +1,210 @@
+"""Ablation of bookrag's retrieval and keyless-answer techniques on the dev question sets.
+
+    .venv/bin/python benchmarks/ablation.py [--books humanoid-textbook agent-factory]
+        [--shared ../shared] [--work-dir DIR] [--jobs 2] [--out benchmarks/ablation.md]
+
+Each row turns one technique off (or, for a technique that is off by default, on) and runs
+the real pipeline: `ingest` into the embedded Qdrant index, then `evaluation.evaluate` with
+lexical retrieval and extractive answers, exactly as `bookrag eval` does. An index depends
+only on the switches that change what is indexed, so rows that differ only at query or
+answer time share one, and indexes are kept in --work-dir (default: a folder under the
+system temp dir) keyed by those switches, so a second run re-uses them. The table (and a
+JSON copy beside it) is written to --out. It is a benchmark: it prints numbers and checks
+no thresholds (the bars live in `.ci/run`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import json
+import multiprocessing
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+BOOKS = {  # name -> docs folder inside ../shared/corpus
+    "humanoid-textbook": "humanoid-textbook/my-website/docs",
+    "agent-factory": "agent-factory/apps/learn-app/docs",
+}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A row: switches that change the index, and switches that change only queries/answers."""
+
+    name: str
+    index: dict[str, Any] = field(default_factory=dict)  # keys: lexical.Weighting fields,
+    # "mdx_props_dropped", "chunk_tokens"
+    query: dict[str, Any] = field(default_factory=dict)  # "support_weight", "teaching_only"
+
+    def index_key(self) -> str:
+        """The index's folder name: the layout version and every index switch's value."""
+        from dataclasses import asdict
+
+        from bookrag import lexical, markdown
+        from bookrag.loader import LAYOUT_VERSION
+
+        effective: dict[str, Any] = {
+            **asdict(lexical.Weighting()),
+            "mdx_props_dropped": markdown.MDX_PROPS_DROPPED,
+            "chunk_tokens": 350,
+            **self.index,
+        }
+        switches = "-".join(f"{k}={v}" for k, v in sorted(effective.items()))
+        return f"layout{LAYOUT_VERSION}-{switches}"
+
+
+VARIANTS = [
+    Variant("all techniques (default)"),
+    Variant("- title/heading field weights", index={"title": 1.0, "heading": 1.0}),
+    Variant("+ asides down-weighted (0.3)", index={"aside": 0.3}),
+    Variant("- MDX component props dropped", index={"mdx_props_dropped": False}),
+    Variant("- teaching-only quotes", query={"teaching_only": False}),
+    Variant("- page support (second chunk)", query={"support_weight": 0.0}),
+    Variant("+ adjacent-term pairs", index={"pairs": True}),
+    Variant("+ chunks of 200 tokens (not 350)", index={"chunk_tokens": 200}),
+    Variant(
+        "none of them",
+        index={"title": 1.0, "heading": 1.0, "mdx_props_dropped": False},
+        query={"teaching_only": False},
+    ),
+]
+
+DEFAULT_SUPPORT_WEIGHT = 0.15  # retrieval.SUPPORT_WEIGHT as shipped
+
+COLUMNS = (
+    ("page R@1", "page", "recall@1"),
+    ("page R@5", "page", "recall@5"),
+    ("page MRR@10", "page", "mrr@10"),
+    ("section R@1", "section", "recall@1"),
+    ("keywords", "answers", "keyword_coverage"),
+    ("refused", "answers", "refusal_accuracy"),
+    ("false refusals", "answers", "false_refusal_rate"),
+)
+
+
+def apply(variant: Variant) -> int:
+    """Set the variant's switches in this process; returns the chunk budget."""
+    from bookrag import extractive, lexical, markdown, retrieval
+
+    # Rows of one group share a process: put the query-time switches back first.
+    extractive.TEACHING_ONLY = True
+    retrieval.SUPPORT_WEIGHT = DEFAULT_SUPPORT_WEIGHT
+    tokens = 350
+    for key, value in {**variant.index, **variant.query}.items():
+        if key == "chunk_tokens":
+            tokens = int(value)
+        elif key == "mdx_props_dropped":
+            markdown.MDX_PROPS_DROPPED = bool(value)
+        elif key == "teaching_only":
+            extractive.TEACHING_ONLY = bool(value)
+        elif key == "support_weight":
+            retrieval.SUPPORT_WEIGHT = float(value)
+        else:
+            setattr(lexical.WEIGHTING, key, value)
+    return tokens
+
+
+def run_variant(book: str, variant: Variant, work: Path, shared: Path) -> dict[str, Any]:
+    """Index (or re-use the index for) one variant of one book and score it."""
+    from bookrag.answering import Book
+    from bookrag.config import load_settings
+    from bookrag.connection import open_store
+    from bookrag.evaluation import evaluate, load_questions, summarise
+    from bookrag.ingest import ingest, site_config
+
+    tokens = apply(variant)
+    docs = shared / "corpus" / BOOKS[book]
+    data_dir = work / book / variant.index_key()
+    settings = load_settings(data_dir=data_dir, qdrant_url=None, chunk_tokens=tokens)
+    # One ingest per index variant: a finished one leaves this marker, and a later run (or a
+    # row sharing the index) only reads it.
+    done = data_dir / "ablation-ingested"
+    started = time.perf_counter()
+    store = open_store(settings)
+    try:
+        if not done.exists():
+            ingest(store, docs, site_config(docs, None, None), tokens)
+            done.write_text("ok")
+        ingest_s = time.perf_counter() - started
+        questions = load_questions(shared / "eval" / f"{book}-dev.jsonl")
+        results = evaluate(Book.open(store, settings), questions)
+    finally:
+        store.close()
+    summary = summarise(results).to_json()
+    return {"book": book, "variant": variant.name, "ingest_s": round(ingest_s, 1), **summary}
+
+
+def _index_then_rows(
+    book: str, variants: list[Variant], work: Path, shared: Path
+) -> list[dict[str, Any]]:
+    # Rows sharing an index run one after another in one process, so it is built once.
+    return [run_variant(book, v, work, shared) for v in variants]
+
+
+def table(rows: list[dict[str, Any]], books: list[str]) -> str:
+    lines = []
+    for book in books:
+        lines += [f"### {book}", ""]
+        lines.append("| technique | " + " | ".join(c[0] for c in COLUMNS) + " |")
+        lines.append("|---|" + "---:|" * len(COLUMNS))
+        for row in (r for r in rows if r["book"] == book):
+            cells = []
+            for _, group, metric in COLUMNS:
+                value = (row.get(group) or {}).get(metric)
+                cells.append("–" if value is None else f"{value:.3f}")
+            lines.append(f"| {row['variant']} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--books", nargs="+", choices=sorted(BOOKS), default=list(BOOKS))
+    parser.add_argument("--shared", type=Path, default=SHARED, help="corpus/ and eval/ here")
+    parser.add_argument("--work-dir", type=Path, default=None)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("ablation.md"))
+    args = parser.parse_args()
+    if not (args.shared / "eval").is_dir():
+        sys.exit(f"no question sets in {args.shared / 'eval'} (see --shared)")
+    work = args.work_dir or Path(tempfile.gettempdir()) / "bookrag-ablation"
+    groups: dict[tuple[str, str], list[Variant]] = {}
+    for book in args.books:
+        for variant in VARIANTS:
+            groups.setdefault((book, variant.index_key()), []).append(variant)
+    rows: list[dict[str, Any]] = []
+    # Switches are module globals: every group runs in a fresh process, from the defaults.
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(
+        args.jobs, mp_context=context, max_tasks_per_child=1
+    ) as pool:
+        futures = {
+            pool.submit(_index_then_rows, book, variants, work, args.shared): book
+            for (book, _), variants in groups.items()
+        }
+        for future in concurrent.futures.as_completed(futures):
+            for row in future.result():
+                print(row["book"], row["variant"], json.dumps(row["page"]), flush=True)
+                rows.append(row)
+    order = {(b, v.name): i for i, (b, v) in enumerate((b, v) for b in BOOKS for v in VARIANTS)}
+    rows.sort(key=lambda r: order[(r["book"], r["variant"])])
+    header = (
+        "# Ablation: each technique off (−) or on (+) against the default\n\n"
+        "Written by `benchmarks/ablation.py`; lexical retrieval, extractive answers, "
+        "dev question sets in `../shared/eval`. Page and section scores over answerable "
+        "questions; `refused`: share of unanswerable questions refused; `false refusals`: "
+        "share of answerable ones refused.\n\n"
+    )
+    args.out.write_text(header + table(rows, args.books))
+    args.out.with_suffix(".json").write_text(json.dumps(rows, indent=1) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""Tell the lines of a page that teach from those that only point elsewhere or test the
+reader: navigation lines, lines made only of links, quiz answer options, exercise prompts.
+
+Structure alone decides (link syntax, arrows, option letters, checkboxes), never the words
+of a particular book, so the rule carries over to books nobody tuned it on.
+"""
+
+from __future__ import annotations
+
+import re
+
+_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_LIST_MARK = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+_OPTION = re.compile(r"^\s*(?:[-*+]\s+)?(?:\[[ xX]\]\s+|\(?[a-hA-H][).]\s+)")
+_ARROWS = re.compile(r"[←→⟵⟶«»]|&larr;|&rarr;")
+_SEPARATORS = re.compile(r"[\s|•·:,;.\-–—*_>#]+")
+
+
+def is_aside(line: str) -> bool:
+    """Whether a line of light Markdown is navigation, a bare link list item, or a quiz or
+    checklist option rather than teaching prose."""
+    stripped = line.strip().lstrip(">").strip()
+    if not stripped:
+        return False
+    if _OPTION.match(stripped):
+        return True
+    links = _LINK.findall(stripped)
+    if not links:
+        return False
+    if _ARROWS.search(stripped):
+        return True
+    # What is left once the links and list markers are gone: nothing but separators, or a
+    # short gloss after a link ("[Guide](x) - the official guide") still only points away.
+    rest = _LINK.sub(" ", _LIST_MARK.sub("", stripped))
+    return not _SEPARATORS.sub("", rest) or (
+        _LINK.match(_LIST_MARK.sub("", stripped)) is not None and len(rest.split()) <= 12
+    )
+
+
+def is_question(line: str) -> bool:
+    """Whether a line asks the reader something (an exercise or quiz prompt)."""
+    text = _LINK.sub(r"\1", line).strip().strip("*_ ")
+    return text.endswith("?")

@@ -1,0 +1,153 @@
+"""Keyless answers quote what teaches, as plain text, and odd books still get answers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bookrag import lexical
+from bookrag.answering import NOT_FOUND, Book, answer
+from bookrag.config import Settings
+from bookrag.extractive import extractive_answer
+from bookrag.ingest import ingest, site_config
+from bookrag.models import Question
+from bookrag.retrieval import Passage, QueryTerms
+from bookrag.store import BookStore
+
+
+def passage(text: str, section: str = "Setup", url: str = "https://b.org/p#setup") -> Passage:
+    return Passage("p.md", url, "https://b.org/p", "Page", section, text, 1.0, 1.0)
+
+
+def terms(*words: str) -> QueryTerms:
+    stems = {t: 1.0 for w in words for t in lexical.terms(w)}
+    return QueryTerms(weights=stems, in_book=frozenset(stems))
+
+
+def test_extractive_answer_reads_as_plain_text() -> None:
+    text = (
+        "> **Each tip of the bucket equals 0.2794 mm of rain.**\n\n"
+        "Read the [gauge guide](https://example.org/gauge) to calibrate the bucket."
+    )
+    result = extractive_answer([passage(text)], terms("bucket", "rain", "tip"), None)
+    assert "**" not in result.answer and "](" not in result.answer
+    assert not any(line.startswith(">") for line in result.answer.splitlines())
+    assert "Sources:" not in result.answer and "https://" not in result.answer
+    assert "Each tip of the bucket equals 0.2794 mm of rain. [1]" in result.answer
+    assert result.citations[0].url == "https://b.org/p#setup"
+    assert result.sources == ["https://b.org/p#setup"]
+
+
+def test_extractive_answer_skips_navigation_links_and_quiz_options() -> None:
+    text = "\n".join(
+        [
+            "[← Course Syllabus](./syllabus) | [Hardware Requirements →](./hardware)",
+            "- [Gazebo hardware docs](https://gazebosim.org/docs)",
+            "1. **What hardware runs the simulator?**",
+            "   a) A laptop GPU runs the simulator hardware.",
+            "The simulator needs a workstation with an RTX GPU and 32 GB of memory as hardware.",
+        ]
+    )
+    result = extractive_answer([passage(text)], terms("hardware", "simulator"), None)
+    body = result.answer.split("\n", 2)[2]
+    assert "RTX GPU and 32 GB" in body
+    for noise in ("Syllabus", "gazebosim", "What hardware", "A laptop GPU"):
+        assert noise not in body
+
+
+def test_list_item_is_quoted_with_its_lead_in() -> None:
+    text = "To estimate tokens, use this rule of thumb:\n- Multiply the word count by 1.3."
+    result = extractive_answer([passage(text)], terms("estimate", "tokens", "word"), None)
+    assert "To estimate tokens, use this rule of thumb: Multiply the word count by 1.3." in (
+        result.answer
+    )
+
+
+def test_code_question_quotes_the_code_that_answers_it() -> None:
+    text = (
+        "Counting is easy once you know pipes.\n\n"
+        '```bash\ngrep "ERROR" application.log | wc -l\n```'
+    )
+    result = extractive_answer([passage(text)], terms("grep", "ERROR", "wc", "count"), None)
+    assert '```bash\ngrep "ERROR" application.log | wc -l\n```' in result.answer
+
+
+@pytest.fixture
+def odd_book(tmp_path: Path, store: BookStore, settings: Settings) -> Book:
+    """A book of pages with no headings, only code, one long heading line, and MDX props."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "plain.md").write_text(
+        "Sourdough starter needs flour and water fed daily at room temperature.\n"
+    )
+    (docs / "code.md").write_text("```python\ndef knead(dough):\n    return dough * 2\n```\n")
+    (docs / "oneline.md").write_text(
+        "# Proofing\\n\\n## Timing\\n\\nProofing dough rests ninety minutes before baking.\n"
+    )
+    (docs / "quiz.mdx").write_text(
+        "# Quiz\n\nCheck yourself.\n\n<Quiz\n  questions={[\n\n{question: 'How long does"
+        " proofing dough rest before baking?', options: ['ninety minutes']}\n\n]}\n/>\n"
+    )
+    ingest(store, docs, site_config(docs, None, None), settings.chunk_tokens)
+    return Book.open(store, settings)
+
+
+def test_page_in_one_long_heading_is_searchable_and_quotable(odd_book: Book) -> None:
+    result = answer(odd_book, Question("How long does proofing dough rest before baking?"))
+    assert "ninety minutes" in result.answer
+    assert result.sources[0].endswith("/oneline")  # the page itself: the site has no anchors
+
+
+def test_odd_pages_and_questions_get_sensible_results(odd_book: Book) -> None:
+    stop_words = answer(odd_book, Question("what is it and how would they do this?"))
+    assert stop_words.answer == NOT_FOUND and stop_words.sources == []
+    long_question = " ".join(["sourdough starter flour water fed daily"] * 120)
+    found = odd_book.retriever.retrieve(long_question, limit=5)
+    assert found.passages[0].source == "plain.md"
+    code = odd_book.retriever.retrieve("knead dough", limit=5)
+    assert code.passages[0].source == "code.md"
+    assert "def knead" in answer(odd_book, Question("knead dough function")).answer
+
+
+def test_items_sharing_a_lead_in_are_quoted_with_it_once() -> None:
+    text = "**You will be able to:**\n- Explain what a node does.\n- Explain what a topic does."
+    result = extractive_answer([passage(text)], terms("explain", "node", "topic"), None)
+    assert result.answer.count("You will be able to:") == 1
+    assert "Explain what a node does.; Explain what a topic does." in result.answer
+
+
+def test_a_heading_without_text_ranks_its_page_but_the_section_shown_has_text(
+    tmp_path: Path, store: BookStore, settings: Settings
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "kit.md").write_text(
+        "# Kit\n\n## Hardware requirements\n\n### Minimum\n\n"
+        "A workstation with an RTX GPU and 32 GB of memory.\n"
+    )
+    (docs / "other.md").write_text("# Other\n\nNothing about that here at all.\n")
+    ingest(store, docs, site_config(docs, None, None), settings.chunk_tokens)
+    book = Book.open(store, settings)
+    found = book.retriever.retrieve("What hardware requirements are there?", limit=5)
+    assert found.passages[0].url.endswith("#minimum")
+    assert "RTX GPU" in answer(book, Question("What hardware requirements are there?")).answer
+
+
+def test_a_book_of_one_page_without_headings_answers_from_it(
+    tmp_path: Path, store: BookStore, settings: Settings
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "only.md").write_text(
+        "Sourdough starter needs flour and water fed daily at room temperature.\n"
+    )
+    ingest(store, docs, site_config(docs, None, None), settings.chunk_tokens)
+    result = answer(Book.open(store, settings), Question("How often is a sourdough starter fed?"))
+    assert "fed daily" in result.answer and result.sources[0].endswith("/only")
+
+
+def test_a_question_put_to_the_reader_is_not_quoted_as_an_answer() -> None:
+    text = "Why does the rain bucket tip so often? The rain bucket tips at every 0.2794 mm."
+    result = extractive_answer([passage(text)], terms("rain", "bucket", "tip"), None)
+    assert "Why does" not in result.answer and "0.2794 mm. [1]" in result.answer

@@ -1,0 +1,38 @@
+"""Field-weighted BM25 vectors: titles and headings count more; asides can count less."""
+
+from __future__ import annotations
+
+from bookrag import lexical
+from bookrag.teaching import is_aside, is_question
+
+
+def weight_of(vector_text: str, word: str, weighting: lexical.Weighting | None = None) -> float:
+    vector = lexical.document_vector(vector_text, weighting)
+    term = lexical.term_id(lexical.terms(word)[0])
+    return dict(zip(vector.indices, vector.values, strict=True)).get(term, 0.0)
+
+
+def test_a_term_in_the_title_or_heading_outweighs_the_same_term_in_the_body() -> None:
+    body = "Some words about wiring the board.\nMore words here about wiring."
+    in_title = weight_of(f"Anemometer › Wiring\n{body}", "anemometer")
+    in_heading = weight_of(f"Guide › Anemometer\n{body}", "anemometer")
+    in_body = weight_of(f"Guide › Wiring\n{body} anemometer", "anemometer")
+    assert in_title > in_body and in_heading > in_body
+
+
+def test_asides_can_be_weighted_down_as_a_field_of_their_own() -> None:
+    down = lexical.Weighting(aside=0.3)
+    teaching_line = weight_of("Guide\nThe anemometer spins with the wind.", "anemometer", down)
+    nav_line = weight_of("Guide\n[← Back](./a) | [Anemometer →](./b)", "anemometer", down)
+    option = weight_of("Guide\na) The anemometer spins with the wind.", "anemometer", down)
+    assert nav_line < teaching_line and option < teaching_line
+
+
+def test_asides_are_told_by_structure() -> None:
+    assert is_aside("[← Course Syllabus](./syllabus) | [Hardware Requirements →](./hw)")
+    assert is_aside("- [Gazebo Documentation](https://gazebosim.org/docs)")
+    assert is_aside("a) To manage all ROS 2 communication centrally.")
+    assert is_aside("- [ ] Wire the sensor")
+    assert not is_aside("See the [wiring guide](./wiring) before you solder the header pins on.")
+    assert not is_aside("A plain sentence that teaches something.")
+    assert is_question("1. **What is the primary function of Gazebo?**")
