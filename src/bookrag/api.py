@@ -34,8 +34,8 @@ from bookrag.errors import (
     IndexMismatch,
     InvalidRequest,
     NotConfigured,
+    RetryLater,
     StoreUnavailable,
-    TooManyRequests,
     UpstreamError,
 )
 from bookrag.feedback.database import database_url, open_engine
@@ -57,7 +57,6 @@ from bookrag.protection import (
     GENERATION_PATHS,
     LIMITED_PATHS,
     BodyLimit,
-    Busy,
     ClientAddress,
     GenerationGate,
     RateLimit,
@@ -267,16 +266,7 @@ def prepare_index(store: BookStore, settings: Settings, providers: Providers) ->
             return
         if report.rebuilt:
             log.warning("%s", report.rebuilt)
-        log.info(
-            "index up to date: %d indexed, %d unchanged, %d removed, %d skipped (%.1fs)",
-            len(report.indexed),
-            report.unchanged,
-            len(report.removed),
-            len(report.skipped),
-            report.seconds,
-        )
-        for path, reason in report.skipped:
-            log.warning("skipped %s: %s", path, reason)
+        report.log_to(log, "index up to date")
         return
     if settings.book_url is not None:
         # The site is read in the background once serving; an index built by another
@@ -392,7 +382,7 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def bookrag_error(request: Request, exc: BookragError) -> Response:
         if exc.status_code >= 500:
             log.warning("%s %s failed: %s", request.method, request.url.path, exc.message)
-        if isinstance(exc, Busy | TooManyRequests):
+        if isinstance(exc, RetryLater):
             seconds = max(1, math.ceil(exc.retry_after))
             response = _error(request, exc.status_code, exc.message, retry_after=seconds)
             response.headers["Retry-After"] = str(seconds)

@@ -97,14 +97,18 @@ class IndexMismatch(BookragError):
     status_code = 503
 
 
-class TooManyRequests(BookragError):
-    """A client used up its share (e.g. its translation budget); `retry_after` in seconds."""
-
-    status_code = 429
+class RetryLater(BookragError):
+    """Refused for now; the client may try again in `retry_after` seconds."""
 
     def __init__(self, message: str, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class TooManyRequests(RetryLater):
+    """A client used up its share (e.g. its translation budget)."""
+
+    status_code = 429
 
 
 class ClientGone(BookragError):

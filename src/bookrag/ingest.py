@@ -9,6 +9,7 @@ it does not mention are removed. `ingest` reads a docs folder this way, and
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -39,6 +40,20 @@ class IngestReport:
     @property
     def changed(self) -> bool:
         return bool(self.indexed or self.removed)
+
+    def log_to(self, logger: logging.Logger, what: str) -> None:
+        """One line of counts, then a warning per skipped page."""
+        logger.info(
+            "%s: %d indexed, %d unchanged, %d removed, %d skipped (%.1fs)",
+            what,
+            len(self.indexed),
+            self.unchanged,
+            len(self.removed),
+            len(self.skipped),
+            self.seconds,
+        )
+        for path, reason in self.skipped:
+            logger.warning("skipped %s: %s", path, reason)
 
 
 @dataclass(frozen=True)

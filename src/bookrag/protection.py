@@ -19,7 +19,7 @@ from collections.abc import Iterable
 import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bookrag.errors import BookragError
+from bookrag.errors import RetryLater
 
 GENERATION_PATHS = frozenset({"/chat", "/stream-chat", "/translate"})
 # Rate limited: everything that costs model calls, /search included (an embed and a rerank).
@@ -258,14 +258,10 @@ class RateLimit:
         await send_error(scope, send, 429, body, {"Retry-After": str(seconds)})
 
 
-class Busy(BookragError):
+class Busy(RetryLater):
     """No generation slot came free in time for this request."""
 
     status_code = 503
-
-    def __init__(self, message: str, retry_after: int) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 class ClientBusy(Busy):

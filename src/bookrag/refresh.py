@@ -63,17 +63,7 @@ class Refresher:
             self.last_error, self.last_report = None, report
             if report.changed:
                 self._on_change()
-            log.info(
-                "refreshed %s: %d indexed, %d unchanged, %d removed, %d skipped (%.1fs)",
-                self.source,
-                len(report.indexed),
-                report.unchanged,
-                len(report.removed),
-                len(report.skipped),
-                report.seconds,
-            )
-            for path, reason in report.skipped:
-                log.warning("skipped %s: %s", path, reason)
+            report.log_to(log, f"refreshed {self.source}")
             return report
         finally:
             self.running, self.last_finished = False, _now()
