@@ -86,8 +86,8 @@ def _ignoring_deep_indent(rule: BlockRule) -> BlockRule:
     def clamped(state: StateBlock, start: int, end: int, silent: bool) -> bool:
         saved = state.sCount[start:end]
         limit = state.blkIndent + 3
-        for line in range(start, end):
-            state.sCount[line] = min(state.sCount[line], limit)
+        # Runs for every paragraph and fence over the rest of the page: one slice write.
+        state.sCount[start:end] = [c if c <= limit else limit for c in saved]
         try:
             return rule(state, start, end, silent)
         finally:
