@@ -81,8 +81,14 @@ def bench_ingest(book: str, work: Path) -> dict[str, object]:
 
 def bench_recall(work: Path) -> dict[str, object]:
     """Doc-level Recall@1/@5 and MRR@10 of `retrieval.search` on the dev questions."""
-    items = [json.loads(line) for line in EVAL.read_text().splitlines() if line.strip()]
-    store = open_store(load_settings(data_dir=data_dir(work, RECALL_BOOK), qdrant_url=None))
+    return page_recall(data_dir(work, RECALL_BOOK), EVAL)
+
+
+def page_recall(data: Path, questions: Path) -> dict[str, Any]:
+    """Page-level Recall@1/@5 and MRR@10 of `retrieval.search` on a question set, over the
+    index in `data`, with the questions whose gold page did not come first."""
+    items = [json.loads(line) for line in questions.read_text().splitlines() if line.strip()]
+    store = open_store(load_settings(data_dir=data, qdrant_url=None))
     r1 = r5 = rr = 0.0
     misses = []
     try:

@@ -46,6 +46,7 @@ from benchmark import (  # scripts/benchmark.py, beside this file
     RECALL_BOOK,
     bench_ingest,
     data_dir,
+    page_recall,
     query_pool,
 )
 from serving import clean_env, serving  # scripts/serving.py, beside this file
@@ -56,7 +57,7 @@ from bookrag.config import load_settings
 from bookrag.connection import open_store
 from bookrag.evaluation import EvalQuestion, load_questions, summarise
 from bookrag.ingest import ingest, site_config
-from bookrag.retrieval import Retriever, search
+from bookrag.retrieval import Retriever
 from bookrag.services import Providers, build_providers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -294,30 +295,12 @@ def bench_index(book: str, work: Path, requests: int) -> dict[str, Any]:
 
 def bench_dev_retrieval(book: str, work: Path) -> dict[str, Any]:
     """Page-level Recall@1/@5 and MRR@10 of `retrieval.search` on a book's dev questions."""
-    items = [json.loads(line) for line in DEV_SETS[book].read_text().splitlines() if line]
     docs = CORPUS / BOOKS[book]
     if not data_dir(work, book).exists():
         timed_ingest(book, work, docs)
-    store = open_store(load_settings(data_dir=data_dir(work, book), qdrant_url=None))
-    r1 = r5 = rr = 0.0
-    try:
-        for item in items:
-            gold = {g["path"] for g in item["gold"]}
-            ranked = [p.source for p in search(store, item["question"], 10)]
-            rank = next((i for i, s in enumerate(ranked, 1) if s in gold), None)
-            r1 += rank == 1
-            r5 += rank is not None and rank <= 5
-            rr += 1 / rank if rank else 0.0
-    finally:
-        store.close()
-    n = len(items)
-    return {
-        "book": book,
-        "questions": n,
-        "recall@1": round(r1 / n, 3),
-        "recall@5": round(r5 / n, 3),
-        "mrr@10": round(rr / n, 3),
-    }
+    recall = page_recall(data_dir(work, book), DEV_SETS[book])
+    del recall["not_first"]
+    return {"book": book, **recall}
 
 
 def measure_index(work: Path, books: list[str], requests: int) -> dict[str, Any]:
