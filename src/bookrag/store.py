@@ -181,10 +181,6 @@ class BookStore:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def page_hashes(self) -> dict[str, str]:
-        """Content hash of every fully indexed page, by source path."""
-        return {p["source"]: p["page_hash"] for p in self._scroll(Where(kind="page"))}
-
     def write_page(
         self, page: Page, chunks: list[Chunk], dense: list[list[float]] | None = None
     ) -> None:
