@@ -46,8 +46,9 @@ class Variant:
         """The index's folder name: the layout version and every index switch's value."""
         from dataclasses import asdict
 
-        from bookrag import lexical, markdown
-        from bookrag.loader import LAYOUT_VERSION
+        from bookrag.book import markdown
+        from bookrag.book.loader import LAYOUT_VERSION
+        from bookrag.index import lexical
 
         effective: dict[str, Any] = {
             **asdict(lexical.Weighting()),
@@ -90,7 +91,9 @@ COLUMNS = (
 
 def apply(variant: Variant) -> int:
     """Set the variant's switches in this process; returns the chunk budget."""
-    from bookrag import extractive, lexical, markdown, retrieval
+    from bookrag.answering import extractive, retrieval
+    from bookrag.book import markdown
+    from bookrag.index import lexical
 
     # Rows of one group share a process: put the query-time switches back first.
     extractive.TEACHING_ONLY = True
@@ -112,11 +115,11 @@ def apply(variant: Variant) -> int:
 
 def run_variant(book: str, variant: Variant, work: Path, shared: Path) -> dict[str, Any]:
     """Index (or re-use the index for) one variant of one book and score it."""
-    from bookrag.answering import Book
+    from bookrag.answering.pipeline import Book
     from bookrag.config import load_settings
-    from bookrag.connection import open_store
-    from bookrag.evaluation import evaluate, load_questions, summarise
-    from bookrag.ingest import ingest, site_config
+    from bookrag.evaluation.metrics import evaluate, load_questions, summarise
+    from bookrag.index.connection import open_store
+    from bookrag.index.ingest import ingest, site_config
 
     tokens = apply(variant)
     docs = shared / "corpus" / BOOKS[book]

@@ -12,7 +12,7 @@
 3. POST /stream-chat with the fake's chat held back --stream-delay seconds: time to the first
    `data: {"token"...}` event minus that delay (target p95 < 20 ms).
 4. Doc-level Recall@1/@5 and MRR@10 on the humanoid-textbook dev questions for lexical,
-   hybrid and hybrid+rerank, through `bookrag.evaluation`.
+   hybrid and hybrid+rerank, through `bookrag.evaluation.metrics`.
 """
 
 from __future__ import annotations
@@ -43,12 +43,12 @@ sys.path.insert(0, str(ROOT / "tests"))  # the fake Cohere server lives with the
 
 from serving import PROVIDER_ENV, clean_env, serving  # noqa: E402
 
-from bookrag.comparison import configurations, run_all  # noqa: E402
 from bookrag.config import Settings, load_settings  # noqa: E402
-from bookrag.connection import open_store  # noqa: E402
-from bookrag.evaluation import load_questions, summarise  # noqa: E402
-from bookrag.ingest import IngestReport, ingest, site_config  # noqa: E402
-from bookrag.services import build_providers  # noqa: E402
+from bookrag.evaluation.comparison import configurations, run_all  # noqa: E402
+from bookrag.evaluation.metrics import load_questions, summarise  # noqa: E402
+from bookrag.index.connection import open_store  # noqa: E402
+from bookrag.index.ingest import IngestReport, ingest, site_config  # noqa: E402
+from bookrag.providers.wiring import build_providers  # noqa: E402
 from fakes import FakeCohere  # noqa: E402
 
 SHARED = ROOT.parent / "shared"

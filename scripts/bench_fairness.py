@@ -101,7 +101,7 @@ def lookup_probe(url: str, pid: int) -> None:
 
 def in_process_lookup() -> None:
     from bookrag.errors import PageNotFound
-    from bookrag.pages import PageDirectory
+    from bookrag.index.pages import PageDirectory
 
     class Records:
         embedded = True

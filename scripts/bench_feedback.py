@@ -35,9 +35,9 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from serving import clean_env, serving  # noqa: E402
 
-from bookrag.answering import Book  # noqa: E402
+from bookrag.answering.models import Answer, Question  # noqa: E402
+from bookrag.answering.pipeline import Book  # noqa: E402
 from bookrag.config import load_settings  # noqa: E402
-from bookrag.connection import open_store  # noqa: E402
 from bookrag.feedback.database import (  # noqa: E402
     answers,
     database_url,
@@ -47,8 +47,8 @@ from bookrag.feedback.database import (  # noqa: E402
 )
 from bookrag.feedback.journal import Journal, Verdict, make_record  # noqa: E402
 from bookrag.feedback.report import PageLink, closest_page, gap_report  # noqa: E402
-from bookrag.ingest import ingest, site_config  # noqa: E402
-from bookrag.models import Answer, Question  # noqa: E402
+from bookrag.index.connection import open_store  # noqa: E402
+from bookrag.index.ingest import ingest, site_config  # noqa: E402
 
 BOOKS = {
     "sample": ROOT / "sample-book" / "docs",

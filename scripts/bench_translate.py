@@ -30,11 +30,11 @@ import uvicorn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the fake Cohere server lives with the tests
 
-from bookrag.api import create_app  # noqa: E402
+from bookrag.api.app import create_app  # noqa: E402
 from bookrag.config import load_settings  # noqa: E402
-from bookrag.connection import open_store  # noqa: E402
-from bookrag.ingest import ingest, site_config  # noqa: E402
-from bookrag.services import build_providers  # noqa: E402
+from bookrag.index.connection import open_store  # noqa: E402
+from bookrag.index.ingest import ingest, site_config  # noqa: E402
+from bookrag.providers.wiring import build_providers  # noqa: E402
 from fakes import FakeCohere  # noqa: E402
 from fakes.cohere import Reply  # noqa: E402
 

@@ -28,10 +28,10 @@ from typing import Any
 import httpx
 from serving import clean_env, serving
 
+from bookrag.answering.retrieval import search
 from bookrag.config import load_settings
-from bookrag.connection import open_store
-from bookrag.ingest import ingest, site_config
-from bookrag.retrieval import search
+from bookrag.index.connection import open_store
+from bookrag.index.ingest import ingest, site_config
 
 # ../shared beside the checkout, or wherever SHARED_DIR says (e.g. from a git worktree)
 SHARED = Path(os.environ.get("SHARED_DIR") or Path(__file__).resolve().parents[2] / "shared")

@@ -28,12 +28,12 @@ from mdit_py_plugins.front_matter import front_matter_plugin
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the fake Cohere server lives with the tests
 
-from bookrag.answering import Book  # noqa: E402
+from bookrag.answering.pipeline import Book  # noqa: E402
 from bookrag.config import load_settings  # noqa: E402
-from bookrag.connection import open_store  # noqa: E402
-from bookrag.ingest import ingest, site_config  # noqa: E402
-from bookrag.services import build_providers  # noqa: E402
-from bookrag.translation import Translator  # noqa: E402
+from bookrag.index.connection import open_store  # noqa: E402
+from bookrag.index.ingest import ingest, site_config  # noqa: E402
+from bookrag.providers.wiring import build_providers  # noqa: E402
+from bookrag.translation.translator import Translator  # noqa: E402
 from fakes import FakeCohere  # noqa: E402
 from fakes.cohere import Reply  # noqa: E402
 

@@ -26,13 +26,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from bookrag.answering import Book  # noqa: E402
+from bookrag.answering.pipeline import Book  # noqa: E402
 from bookrag.config import load_settings  # noqa: E402
-from bookrag.connection import open_store  # noqa: E402
-from bookrag.evaluation import evaluate, load_questions, summarise  # noqa: E402
-from bookrag.ingest import ingest, site_config  # noqa: E402
-from bookrag.site.indexing import ingest_site  # noqa: E402
-from bookrag.store import BookStore  # noqa: E402
+from bookrag.evaluation.metrics import evaluate, load_questions, summarise  # noqa: E402
+from bookrag.index.connection import open_store  # noqa: E402
+from bookrag.index.ingest import ingest, site_config  # noqa: E402
+from bookrag.index.site_ingest import ingest_site  # noqa: E402
+from bookrag.index.store import BookStore  # noqa: E402
 from fakes.site import FakeSite  # noqa: E402  (the fixture's static host)
 
 _LINK = re.compile(r"\]\([^)]*\)")

@@ -52,13 +52,13 @@ from benchmark import (  # scripts/benchmark.py, beside this file
 from serving import clean_env, serving  # scripts/serving.py, beside this file
 
 from bookrag import __version__
-from bookrag.comparison import Configuration, Run, configurations, run_all
+from bookrag.answering.retrieval import Retriever
 from bookrag.config import load_settings
-from bookrag.connection import open_store
-from bookrag.evaluation import EvalQuestion, load_questions, summarise
-from bookrag.ingest import ingest, site_config
-from bookrag.retrieval import Retriever
-from bookrag.services import Providers, build_providers
+from bookrag.evaluation.comparison import Configuration, Run, configurations, run_all
+from bookrag.evaluation.metrics import EvalQuestion, load_questions, summarise
+from bookrag.index.connection import open_store
+from bookrag.index.ingest import ingest, site_config
+from bookrag.providers.wiring import Providers, build_providers
 
 ROOT = Path(__file__).resolve().parents[1]
 WARMUP = 20

@@ -13,12 +13,12 @@ import pytest
 from fastapi.testclient import TestClient
 from qdrant_client import QdrantClient
 
-from bookrag.api import create_app
+from bookrag.api.app import create_app
 from bookrag.config import Settings, load_settings
-from bookrag.connection import open_store
-from bookrag.engine_server import ServerEngine
-from bookrag.ingest import ingest, site_config
-from bookrag.store import BookStore
+from bookrag.index.connection import open_store
+from bookrag.index.engine_server import ServerEngine
+from bookrag.index.ingest import ingest, site_config
+from bookrag.index.store import BookStore
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DOCS = ROOT / "sample-book" / "docs"

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from bookrag import lexical
-from bookrag.answering import NOT_FOUND, Book, answer
+from bookrag.answering.extractive import extractive_answer
+from bookrag.answering.models import Question
+from bookrag.answering.pipeline import NOT_FOUND, Book, answer
+from bookrag.answering.retrieval import Passage, QueryTerms
 from bookrag.config import Settings
-from bookrag.extractive import extractive_answer
-from bookrag.ingest import ingest, site_config
-from bookrag.models import Question
-from bookrag.retrieval import Passage, QueryTerms
-from bookrag.store import BookStore
+from bookrag.index import lexical
+from bookrag.index.ingest import ingest, site_config
+from bookrag.index.store import BookStore
 
 
 def passage(text: str, section: str = "Setup", url: str = "https://b.org/p#setup") -> Passage:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from bookrag.chunking import Chunk, chunk_page, count_tokens
-from bookrag.docusaurus import SiteConfig
+from bookrag.book.chunking import Chunk, chunk_page, count_tokens
+from bookrag.book.docusaurus import SiteConfig
+from bookrag.book.loader import Page, SkipPage, discover, load_page, read_source
 from bookrag.errors import PageParseError
-from bookrag.loader import Page, SkipPage, discover, load_page, read_source
 
 SITE = SiteConfig(url="https://book.example.org", trailing_slash=False)
 

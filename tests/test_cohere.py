@@ -16,14 +16,14 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from bookrag.api import create_app
+from bookrag.answering.generation import SYSTEM
+from bookrag.api.app import create_app
 from bookrag.config import Settings, load_settings
-from bookrag.connection import open_store
 from bookrag.errors import IndexMismatch
-from bookrag.generation import SYSTEM
-from bookrag.ingest import ingest, site_config
-from bookrag.providers import Embedder
-from bookrag.services import build_providers
+from bookrag.index.connection import open_store
+from bookrag.index.ingest import ingest, site_config
+from bookrag.providers.base import Embedder
+from bookrag.providers.wiring import build_providers
 from fakes import FakeCohere, FakeOpenAI
 
 RAIN_PAGE = "https://pocket-weather.example.org/docs/sensors/rain-wind"

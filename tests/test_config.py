@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from bookrag.api import create_app
+from bookrag.api.app import create_app
+from bookrag.api.origins import parse_origins
 from bookrag.config import Settings, load_settings
-from bookrag.origins import parse_origins
 
 ROOT = Path(__file__).resolve().parent.parent
 SENTINEL = "sk-SENTINEL-do-not-print-0123456789"

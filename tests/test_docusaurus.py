@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bookrag.docusaurus import (
+from bookrag.book.docusaurus import (
     SiteConfig,
     Slugger,
     doc_slug,

@@ -13,11 +13,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from bookrag.comparison import configurations, run_all
+from bookrag.answering.retrieval import Passage
 from bookrag.config import Settings, load_settings
-from bookrag.connection import open_store
-from bookrag.eval_command import eval_command
-from bookrag.evaluation import (
+from bookrag.evaluation.command import eval_command
+from bookrag.evaluation.comparison import configurations, run_all
+from bookrag.evaluation.metrics import (
     EvalQuestion,
     Gold,
     QuestionResult,
@@ -31,10 +31,10 @@ from bookrag.evaluation import (
     section_matches,
     summarise,
 )
-from bookrag.ingest import ingest, site_config
-from bookrag.retrieval import Passage
-from bookrag.services import build_providers
-from bookrag.store import BookStore
+from bookrag.index.connection import open_store
+from bookrag.index.ingest import ingest, site_config
+from bookrag.index.store import BookStore
+from bookrag.providers.wiring import build_providers
 from fakes import FakeCohere
 
 SITE = "https://pocket-weather.example.org/docs"

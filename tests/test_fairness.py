@@ -20,11 +20,8 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
-from bookrag.api import create_app
-from bookrag.config import load_settings
-from bookrag.errors import PageNotFound
-from bookrag.pages import PageDirectory
-from bookrag.protection import (
+from bookrag.api.app import create_app
+from bookrag.api.protection import (
     GENERATION_PATHS,
     ClientAddress,
     GenerationGate,
@@ -33,6 +30,9 @@ from bookrag.protection import (
     SlotPool,
     parse_address,
 )
+from bookrag.config import load_settings
+from bookrag.errors import PageNotFound
+from bookrag.index.pages import PageDirectory
 from fakes import FakeCohere
 
 QUESTION = "How much rain does one tip of the bucket measure?"

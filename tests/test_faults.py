@@ -35,14 +35,14 @@ from fastapi.testclient import TestClient
 from httpx2 import Response  # what Starlette's TestClient returns when httpx2 is installed
 from prometheus_client.parser import text_string_to_metric_families
 
-from bookrag.api import create_app
-from bookrag.chunking import chunk_page
+from bookrag.api.app import create_app
+from bookrag.book.chunking import chunk_page
+from bookrag.book.loader import SkipPage, discover, load_page, read_source
 from bookrag.config import load_settings
-from bookrag.connection import open_store
 from bookrag.errors import ConfigError
-from bookrag.ingest import ingest, site_config
-from bookrag.loader import SkipPage, discover, load_page, read_source
-from bookrag.store import BookStore
+from bookrag.index.connection import open_store
+from bookrag.index.ingest import ingest, site_config
+from bookrag.index.store import BookStore
 from fakes import FakeCohere
 from fakes.cohere import Reply
 
@@ -161,7 +161,7 @@ def test_body_that_is_not_utf8_is_400_in_the_contract_error_shape(
 def test_unknown_route_and_wrong_method_answer_in_the_contract_shape(
     tmp_path: Path, sample_docs: Path
 ) -> None:
-    """FAILS today on `Allow`: the app's handler for Starlette's HTTPException (api.py,
+    """FAILS today on `Allow`: the app's handler for Starlette's HTTPException (api/app.py,
     `http_error`) builds a new response from the status and detail only, dropping the
     exception's headers, so a 405 no longer says which methods the route allows (RFC 9110
     requires `Allow`; Starlette's default handler keeps it)."""

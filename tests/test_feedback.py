@@ -22,7 +22,8 @@ from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 from typer.testing import CliRunner
 
-from bookrag.api import create_app
+from bookrag.answering.models import Answer, Question
+from bookrag.api.app import create_app
 from bookrag.cli import app as cli_app
 from bookrag.config import load_settings
 from bookrag.feedback.database import (
@@ -36,7 +37,6 @@ from bookrag.feedback.database import (
 )
 from bookrag.feedback.journal import Journal, UnknownAnswer, Verdict, make_record
 from bookrag.feedback.report import PageLink, gap_report, group_questions, parse_period
-from bookrag.models import Answer, Question
 
 POSTGRES = os.environ.get("TEST_POSTGRES_URL")
 RAIN = "How much rain does one tip of the bucket measure?"

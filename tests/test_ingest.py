@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from bookrag.answering.retrieval import search
 from bookrag.cli import app
 from bookrag.config import Settings
-from bookrag.connection import open_store
 from bookrag.errors import DocsNotFound, IndexLocked
-from bookrag.ingest import ingest, site_config
-from bookrag.retrieval import search
-from bookrag.store import BookStore
+from bookrag.index.connection import open_store
+from bookrag.index.ingest import ingest, site_config
+from bookrag.index.store import BookStore
 
 
 @pytest.fixture

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bookrag import lexical
-from bookrag.teaching import is_aside, is_question
+from bookrag.book.teaching import is_aside, is_question
+from bookrag.index import lexical
 
 
 def weight_of(vector_text: str, word: str, weighting: lexical.Weighting | None = None) -> float:

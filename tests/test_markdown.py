@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from bookrag.book.markdown import ParsedPage, Section, parse_page
 from bookrag.errors import PageParseError
-from bookrag.markdown import ParsedPage, Section, parse_page
 
 
 def section(page: ParsedPage, anchor: str) -> Section:

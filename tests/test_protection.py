@@ -11,8 +11,9 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
-from bookrag.observability import Metrics, RequestLog, note, timed
-from bookrag.protection import (
+from bookrag.answering.figures import note, timed
+from bookrag.api.observability import Metrics, RequestLog
+from bookrag.api.protection import (
     GENERATION_PATHS,
     BodyLimit,
     ClientAddress,

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from bookrag.chunking import Chunk, chunk_page
-from bookrag.docusaurus import read_site_config
-from bookrag.loader import Page, SkipPage, discover, load_page, read_source
+from bookrag.book.chunking import Chunk, chunk_page
+from bookrag.book.docusaurus import read_site_config
+from bookrag.book.loader import Page, SkipPage, discover, load_page, read_source
 
 SITE = "https://pocket-weather.example.org/docs"
 PUBLISHED = {

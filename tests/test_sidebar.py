@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from bookrag.book.loader import discover
+from bookrag.book.sidebar import parse_sidebars, sidebar_order
 from bookrag.config import Settings
-from bookrag.ingest import ingest, site_config
-from bookrag.loader import discover
-from bookrag.sidebar import parse_sidebars, sidebar_order
-from bookrag.store import BookStore
+from bookrag.index.ingest import ingest, site_config
+from bookrag.index.store import BookStore
 
 
 def write(path: Path, text: str) -> None:

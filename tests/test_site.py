@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from bookrag.chunking import chunk_page
+from bookrag.book.chunking import chunk_page
+from bookrag.book.loader import SkipPage, discover, load_page, read_source
+from bookrag.book.site.crawler import CrawlLimits
+from bookrag.book.site.extract import NotADoc, extract_doc
 from bookrag.errors import SiteError
-from bookrag.ingest import ingest, site_config
-from bookrag.loader import SkipPage, discover, load_page, read_source
-from bookrag.site.crawler import CrawlLimits
-from bookrag.site.extract import NotADoc, extract_doc
-from bookrag.site.indexing import ingest_site
-from bookrag.store import BookStore
+from bookrag.index.ingest import ingest, site_config
+from bookrag.index.site_ingest import ingest_site
+from bookrag.index.store import BookStore
 from conftest import ROOT, SAMPLE_DOCS
 from fakes.site import FakeSite
 

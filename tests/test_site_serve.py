@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from bookrag.api import create_app
+from bookrag.api.app import create_app
 from bookrag.cli import app as cli
 from bookrag.config import load_settings
 from bookrag.errors import ConfigError

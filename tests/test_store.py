@@ -13,17 +13,17 @@ from fastapi.testclient import TestClient
 from qdrant_client import QdrantClient, models
 from typer.testing import CliRunner
 
-from bookrag import lexical
-from bookrag.api import create_app
+from bookrag.api.app import create_app
 from bookrag.cli import app
 from bookrag.config import Settings
-from bookrag.connection import open_store
-from bookrag.engine import SPARSE, Where
-from bookrag.engine_edge import EdgeEngine
 from bookrag.errors import IndexMismatch, StoreUnavailable
-from bookrag.ingest import ingest, site_config
-from bookrag.providers import InputType
-from bookrag.store import BookStore
+from bookrag.index import lexical
+from bookrag.index.connection import open_store
+from bookrag.index.engine import SPARSE, Where
+from bookrag.index.engine_edge import EdgeEngine
+from bookrag.index.ingest import ingest, site_config
+from bookrag.index.store import BookStore
+from bookrag.providers.base import InputType
 from conftest import LOCAL_MODE_INDEXES, server_store
 from fakes.cohere import embedding
 

@@ -25,16 +25,16 @@ from markdown_it import MarkdownIt
 from mdit_py_plugins.front_matter import front_matter_plugin
 from typer.testing import CliRunner
 
-from bookrag.api import create_app
+from bookrag.api.app import create_app
+from bookrag.book.markdown import page_markdown
 from bookrag.cli import app as cli
 from bookrag.config import Settings, load_settings
 from bookrag.errors import ClientGone, InvalidRequest, UpstreamError
-from bookrag.ingest import ingest, site_config
-from bookrag.languages import find_language
-from bookrag.markdown import page_markdown
-from bookrag.pages import PageDirectory
-from bookrag.store import BookStore
-from bookrag.translation import (
+from bookrag.index.ingest import ingest, site_config
+from bookrag.index.pages import PageDirectory
+from bookrag.index.store import BookStore
+from bookrag.translation.languages import find_language
+from bookrag.translation.translator import (
     Protected,
     Translation,
     TranslationCache,

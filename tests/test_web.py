@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from bookrag.api import create_app
+from bookrag.api.app import create_app
 from bookrag.config import load_settings
 
 RAIN_DEMO = "/demo/docs/sensors/rain-wind"

@@ -19,7 +19,7 @@ import pytest
 import uvicorn
 from playwright.sync_api import Browser, Page, Request, Route, expect, sync_playwright
 
-from bookrag.api import create_app
+from bookrag.api.app import create_app
 from bookrag.config import load_settings
 
 CHROMIUM = Path("/usr/bin/chromium")

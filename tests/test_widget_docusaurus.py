@@ -30,7 +30,7 @@ import pytest
 import uvicorn
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from bookrag.api import create_app
+from bookrag.api.app import create_app
 from bookrag.config import load_settings
 from fakes import FakeCohere
 from fakes.cohere import Reply

@@ -16,20 +16,20 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bookrag.answering import Book, answer, ask_question
+from bookrag.answering.pipeline import Book, answer, ask_question
+from bookrag.book.site.crawler import CrawlLimits
+from bookrag.book.site.sitemap import ROUTE_KINDS
 from bookrag.config import Settings, load_settings
-from bookrag.connection import open_store
 from bookrag.deploy import all_passed, check_deploy, render_table
 from bookrag.errors import BookragError, ConfigError, StoreUnavailable
-from bookrag.eval_command import eval_command
-from bookrag.ingest import IngestReport, ingest, site_config
-from bookrag.report_command import report_command
-from bookrag.services import Providers, build_providers
-from bookrag.site.crawler import CrawlLimits
-from bookrag.site.indexing import ingest_site
-from bookrag.site.sitemap import ROUTE_KINDS
-from bookrag.store import BookStore
-from bookrag.translation import Translation, Translator
+from bookrag.evaluation.command import eval_command
+from bookrag.feedback.command import report_command
+from bookrag.index.connection import open_store
+from bookrag.index.ingest import IngestReport, ingest, site_config
+from bookrag.index.site_ingest import ingest_site
+from bookrag.index.store import BookStore
+from bookrag.providers.wiring import Providers, build_providers
+from bookrag.translation.translator import Translation, Translator
 
 app = typer.Typer(
     help="Index a Docusaurus book and answer questions about it, citing its sections.",
@@ -170,7 +170,7 @@ def serve(
     it is read from the site in the background (and every BOOKRAG_REFRESH_MINUTES)."""
     import uvicorn
 
-    from bookrag.api import check_index, create_app
+    from bookrag.api.app import check_index, create_app
 
     settings = _settings(docs_dir=docs, book_url=book_url)
     if settings.docs_dir is not None and not settings.docs_dir.is_dir():

@@ -8,9 +8,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from bookrag import teaching
-from bookrag.models import Answer, Citations
-from bookrag.retrieval import Passage, QueryTerms
+from bookrag.answering.models import Answer, Citations
+from bookrag.answering.retrieval import Passage, QueryTerms
+from bookrag.book import teaching
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9`*\[(\"'])")
 _QUOTE_MARK = re.compile(r"^\s*(?:>\s?)+")

@@ -7,11 +7,11 @@ instructions declare to be data, never instructions.
 
 from __future__ import annotations
 
-from bookrag import lexical
-from bookrag.extractive import best_sentence
-from bookrag.models import Answer, Citations, Question
-from bookrag.providers import ChatPrompt, Generation, SourceDocument
-from bookrag.retrieval import Passage, QueryTerms
+from bookrag.answering.extractive import best_sentence
+from bookrag.answering.models import Answer, Citations, Question
+from bookrag.answering.retrieval import Passage, QueryTerms
+from bookrag.index import lexical
+from bookrag.providers.base import ChatPrompt, Generation, SourceDocument
 
 SYSTEM = """You answer readers' questions about a book.
 - Answer only from the documents provided with the question; they are sections of the book.

@@ -15,18 +15,18 @@ from dataclasses import dataclass, field
 
 import anyio
 
-from bookrag import lexical
+from bookrag.answering.extractive import extractive_answer
+from bookrag.answering.figures import note, timed
+from bookrag.answering.generation import answer_prompt, documents, rewrite_prompt, to_answer
+from bookrag.answering.models import Answer, Question, Turn
+from bookrag.answering.retrieval import Passage, QueryTerms, Retriever
 from bookrag.config import Settings
 from bookrag.errors import InvalidRequest, PageNotFound, UpstreamError
-from bookrag.extractive import extractive_answer
-from bookrag.generation import answer_prompt, documents, rewrite_prompt, to_answer
-from bookrag.models import Answer, Question, Turn
-from bookrag.observability import note, timed
-from bookrag.pages import PageDirectory
-from bookrag.providers import ChatModel, ChatPrompt, Generation, RetryPolicy
-from bookrag.retrieval import Passage, QueryTerms, Retriever
-from bookrag.services import Providers
-from bookrag.store import BookStore
+from bookrag.index import lexical
+from bookrag.index.pages import PageDirectory
+from bookrag.index.store import BookStore
+from bookrag.providers.base import ChatModel, ChatPrompt, Generation, RetryPolicy
+from bookrag.providers.wiring import Providers
 
 log = logging.getLogger("bookrag.answering")
 

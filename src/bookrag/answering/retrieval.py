@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from bookrag import lexical
 from bookrag.errors import UpstreamError
-from bookrag.providers import Embedder, Reranker, RetryPolicy
-from bookrag.store import BookStore, Hit
+from bookrag.index import lexical
+from bookrag.index.store import BookStore, Hit
+from bookrag.providers.base import Embedder, Reranker, RetryPolicy
 
 log = logging.getLogger("bookrag.retrieval")
 

@@ -25,10 +25,34 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute
 
 from bookrag import __version__
-from bookrag.admin import AdminDep, require_admin
-from bookrag.answering import Book, answer, ask_question, stream_answer
+from bookrag.answering.figures import mark_once
+from bookrag.answering.models import Answer, Question
+from bookrag.answering.pipeline import Book, answer, ask_question, stream_answer
+from bookrag.api.admin import AdminDep, require_admin
+from bookrag.api.observability import Metrics, RequestLog, ServerErrors
+from bookrag.api.origins import parse_origins
+from bookrag.api.protection import (
+    GENERATION_PATHS,
+    LIMITED_PATHS,
+    BodyLimit,
+    ClientAddress,
+    GenerationGate,
+    RateLimit,
+    SlotPool,
+)
+from bookrag.api.schemas import (
+    ERROR_RESPONSES,
+    ChatRequest,
+    FeedbackRequest,
+    FeedbackResponse,
+    SearchRequest,
+    SearchResponse,
+    SearchResult,
+    TranslateRequest,
+)
+from bookrag.api.widget import router as web_router
+from bookrag.book.site.crawler import CrawlLimits
 from bookrag.config import Settings, load_settings
-from bookrag.connection import open_store
 from bookrag.errors import (
     BookragError,
     IndexMismatch,
@@ -48,37 +72,14 @@ from bookrag.feedback.journal import (
 )
 from bookrag.feedback.report import closest_page, gap_report, parse_period
 from bookrag.feedback.report_page import render_html
-from bookrag.ingest import ingest, site_config
-from bookrag.languages import language_table
-from bookrag.models import Answer, Question
-from bookrag.observability import Metrics, RequestLog, ServerErrors, mark_once
-from bookrag.origins import parse_origins
-from bookrag.protection import (
-    GENERATION_PATHS,
-    LIMITED_PATHS,
-    BodyLimit,
-    ClientAddress,
-    GenerationGate,
-    RateLimit,
-    SlotPool,
-)
-from bookrag.refresh import Refresher
-from bookrag.schemas import (
-    ERROR_RESPONSES,
-    ChatRequest,
-    FeedbackRequest,
-    FeedbackResponse,
-    SearchRequest,
-    SearchResponse,
-    SearchResult,
-    TranslateRequest,
-)
-from bookrag.services import Providers, build_providers
-from bookrag.site.crawler import CrawlLimits
-from bookrag.site.indexing import ingest_site, normalise_book_url
-from bookrag.store import BookStore
-from bookrag.translation import Translation, Translator
-from bookrag.web import router as web_router
+from bookrag.index.connection import open_store
+from bookrag.index.ingest import ingest, site_config
+from bookrag.index.refresh import Refresher
+from bookrag.index.site_ingest import ingest_site, normalise_book_url
+from bookrag.index.store import BookStore
+from bookrag.providers.wiring import Providers, build_providers
+from bookrag.translation.languages import language_table
+from bookrag.translation.translator import Translation, Translator
 
 log = logging.getLogger("bookrag")
 

@@ -1,8 +1,7 @@
 """What is happening: one JSON log line per request and Prometheus metrics.
 
 The request's own figures (retrieval and generation time, whether it degraded) are
-collected in a context variable that answering code writes through `timed` and `note`;
-the middleware creates it, and Starlette copies the context into worker threads.
+collected in `answering.figures`, whose record for each request the middleware opens.
 """
 
 from __future__ import annotations
@@ -12,52 +11,21 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bookrag.protection import send_error
+from bookrag.answering import figures
+from bookrag.api.protection import send_error
 
 access_log = logging.getLogger("bookrag.access")
 error_log = logging.getLogger("bookrag")
 
-_request: ContextVar[dict[str, Any] | None] = ContextVar("bookrag_request", default=None)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-_STARTED = "_started"  # the request's start, kept in its record but not logged
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
-
-
-@contextmanager
-def timed(name: str) -> Iterator[None]:
-    """Add the time spent in the block to this request's `<name>_ms`."""
-    started = time.perf_counter()
-    try:
-        yield
-    finally:
-        record = _request.get()
-        if record is not None:
-            key = f"{name}_ms"
-            record[key] = round(record.get(key, 0) + (time.perf_counter() - started) * 1000, 2)
-
-
-def mark_once(name: str) -> None:
-    """Record, the first time only, how long after the request's start `name` happened
-    (as `<name>_ms`), e.g. the first streamed token."""
-    record = _request.get()
-    if record is not None and f"{name}_ms" not in record:
-        record[f"{name}_ms"] = round((time.perf_counter() - record[_STARTED]) * 1000, 2)
-
-
-def note(**facts: Any) -> None:
-    """Attach facts (e.g. `degraded=True`) to this request's log line."""
-    record = _request.get()
-    if record is not None:
-        record.update(facts)
 
 
 class Metrics:
@@ -108,8 +76,8 @@ class RequestLog:
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         started = time.perf_counter()
-        record: dict[str, Any] = {"request_id": request_id, _STARTED: started}
-        token = _request.set(record)
+        record: dict[str, Any] = {"request_id": request_id, figures.STARTED: started}
+        token = figures.current.set(record)
         status = 500
 
         async def send_with_id(message: Message) -> None:
@@ -125,7 +93,7 @@ class RequestLog:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            _request.reset(token)
+            figures.current.reset(token)
             seconds = time.perf_counter() - started
             route = _route(scope)
             self.metrics.requests.labels(route, str(status)).inc()
@@ -137,7 +105,7 @@ class RequestLog:
                 "status": status,
                 "latency_ms": round(seconds * 1000, 2),
                 "client": self.client(scope),
-                **{k: v for k, v in record.items() if k not in ("request_id", _STARTED)},
+                **{k: v for k, v in record.items() if k not in ("request_id", figures.STARTED)},
             }
             if not self.log_questions:
                 line.pop("question", None)

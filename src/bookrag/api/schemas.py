@@ -6,8 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, StrictBool
 
+from bookrag.answering.models import Turn
 from bookrag.feedback.database import MAX_COMMENT_CHARS
-from bookrag.models import Turn
 
 MAX_HISTORY = 20
 

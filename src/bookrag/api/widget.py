@@ -24,7 +24,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from markdown_it import MarkdownIt
 
-from bookrag.answering import Book
+from bookrag.answering.pipeline import Book
 from bookrag.errors import PageNotFound
 
 STATIC = Path(__file__).resolve().parent / "static"

@@ -12,8 +12,8 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from bookrag.loader import Page
-from bookrag.markdown import Block
+from bookrag.book.loader import Page
+from bookrag.book.markdown import Block
 
 BREADCRUMB_SEPARATOR = " › "
 _TOKEN = re.compile(r"\w+|[^\w\s]")

@@ -6,9 +6,9 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bookrag.docusaurus import SiteConfig, doc_slug
+from bookrag.book.docusaurus import SiteConfig, doc_slug
+from bookrag.book.markdown import Section, page_markdown, parse_page
 from bookrag.errors import PageParseError
-from bookrag.markdown import Section, page_markdown, parse_page
 
 PAGE_SUFFIXES = (".md", ".mdx")
 # Bump when parsing or chunking changes what a page turns into, so ingest redoes every page.

@@ -20,7 +20,7 @@ from markdown_it.token import Token
 from mdit_py_plugins.container import container_plugin
 from mdit_py_plugins.front_matter import front_matter_plugin
 
-from bookrag.docusaurus import Slugger
+from bookrag.book.docusaurus import Slugger
 from bookrag.errors import PageParseError
 
 BlockRule = Callable[[StateBlock, int, int, bool], bool]

@@ -28,7 +28,7 @@ from typing import Any
 import json5
 import yaml
 
-from bookrag.docusaurus import number_prefix, strip_number_prefix
+from bookrag.book.docusaurus import number_prefix, strip_number_prefix
 
 log = logging.getLogger("bookrag.sidebar")
 

@@ -15,12 +15,11 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bookrag.chunking import BREADCRUMB_SEPARATOR
-from bookrag.comparison import Run, configurations, run_all
+from bookrag.book.chunking import BREADCRUMB_SEPARATOR
 from bookrag.config import load_settings
-from bookrag.connection import open_store
 from bookrag.errors import BookragError, ConfigError
-from bookrag.evaluation import (
+from bookrag.evaluation.comparison import Run, configurations, run_all
+from bookrag.evaluation.metrics import (
     METRICS,
     EvalQuestion,
     InvalidQuestions,
@@ -30,7 +29,8 @@ from bookrag.evaluation import (
     missed_bars,
     summarise,
 )
-from bookrag.services import build_providers
+from bookrag.index.connection import open_store
+from bookrag.providers.wiring import build_providers
 
 _METRIC_LABELS = {
     "recall@1": "R@1",

@@ -7,9 +7,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bookrag.answering import Book
+from bookrag.answering.pipeline import Book
+from bookrag.answering.retrieval import Retriever
 from bookrag.config import Settings
-from bookrag.evaluation import (
+from bookrag.evaluation.metrics import (
     CONFIGURATIONS,
     EvalQuestion,
     K,
@@ -18,10 +19,9 @@ from bookrag.evaluation import (
     evaluate,
     summarise,
 )
-from bookrag.pages import PageDirectory
-from bookrag.retrieval import Retriever
-from bookrag.services import Providers
-from bookrag.store import BookStore, Hit, ranked
+from bookrag.index.pages import PageDirectory
+from bookrag.index.store import BookStore, Hit, ranked
+from bookrag.providers.wiring import Providers
 
 
 class DenseOnlyStore(BookStore):

@@ -35,13 +35,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from bookrag.answering import Book, answer
-from bookrag.chunking import BREADCRUMB_SEPARATOR
-from bookrag.docusaurus import slugify
+from bookrag.answering.models import Answer, Question
+from bookrag.answering.pipeline import Book, answer
+from bookrag.answering.retrieval import Passage
+from bookrag.book.chunking import BREADCRUMB_SEPARATOR
+from bookrag.book.docusaurus import slugify
 from bookrag.errors import BookragError, PageNotFound
-from bookrag.models import Answer, Question
-from bookrag.pages import PageDirectory
-from bookrag.retrieval import Passage
+from bookrag.index.pages import PageDirectory
 
 K = 10
 CUTOFFS = (1, 5, 10)

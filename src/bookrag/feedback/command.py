@@ -14,13 +14,13 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
-from bookrag.answering import Book
+from bookrag.answering.pipeline import Book
 from bookrag.config import Settings, load_settings
-from bookrag.connection import open_store
 from bookrag.errors import BookragError, ConfigError
 from bookrag.feedback.database import database_url, migrate, open_engine
 from bookrag.feedback.report import Closest, GapReport, closest_page, gap_report, parse_period
-from bookrag.services import build_providers
+from bookrag.index.connection import open_store
+from bookrag.providers.wiring import build_providers
 
 _BAR = 40  # characters of the widest bar in the per-day chart
 

@@ -31,7 +31,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
-from bookrag import lexical
+from bookrag.answering.models import Answer, Question
 from bookrag.errors import BookragError
 from bookrag.feedback.database import (
     MAX_COMMENT_CHARS,
@@ -42,7 +42,7 @@ from bookrag.feedback.database import (
     meta,
     migrate,
 )
-from bookrag.models import Answer, Question
+from bookrag.index import lexical
 
 log = logging.getLogger("bookrag.feedback")
 

@@ -15,9 +15,9 @@ from urllib.parse import urldefrag
 
 import sqlalchemy as sa
 
+from bookrag.answering.retrieval import Retriever
 from bookrag.errors import BookragError
 from bookrag.feedback.database import answers, feedback
-from bookrag.retrieval import Retriever
 
 # Two wordings belong to one group when they share this much of their terms (Jaccard).
 SIMILAR = 0.5

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import IO
 
 from bookrag.config import Settings
-from bookrag.engine_edge import EdgeEngine
 from bookrag.errors import IndexLocked
-from bookrag.store import BookStore
+from bookrag.index.engine_edge import EdgeEngine
+from bookrag.index.store import BookStore
 
 
 class _IndexLock:
@@ -50,7 +50,7 @@ def open_store(settings: Settings) -> BookStore:
     # Imported here: qdrant-client takes a second to import, which embedded mode never needs.
     from qdrant_client import QdrantClient
 
-    from bookrag.engine_server import ServerEngine
+    from bookrag.index.engine_server import ServerEngine
 
     api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
     client = QdrantClient(

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from bookrag.lexical import SparseVector
+from bookrag.index.lexical import SparseVector
 
 SPARSE = "bm25"
 DENSE = "dense"

@@ -20,9 +20,9 @@ from typing import Any
 
 import qdrant_edge as edge
 
-from bookrag.engine import DENSE, PAYLOAD_INDEXES, RRF_K, SPARSE, Scored, StoredPoint, Where
 from bookrag.errors import StoreUnavailable
-from bookrag.lexical import SparseVector
+from bookrag.index.engine import DENSE, PAYLOAD_INDEXES, RRF_K, SPARSE, Scored, StoredPoint, Where
+from bookrag.index.lexical import SparseVector
 
 _CONFIG_FILE = "edge_config.json"  # what Edge writes into every shard folder
 _BATCH = 1024

@@ -9,9 +9,9 @@ from typing import Any
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
-from bookrag.engine import DENSE, PAYLOAD_INDEXES, SPARSE, Scored, StoredPoint, Where
 from bookrag.errors import StoreUnavailable
-from bookrag.lexical import SparseVector
+from bookrag.index.engine import DENSE, PAYLOAD_INDEXES, SPARSE, Scored, StoredPoint, Where
+from bookrag.index.lexical import SparseVector
 
 _BATCH = 256
 

@@ -4,7 +4,7 @@ removed, unchanged pages left alone (an unchanged book writes nothing).
 `index_pages` does this for any source of pages: a reader is given the page records already
 indexed and yields, per page it finds, the loaded `Page`, `Unchanged` or `Skipped`; pages
 it does not mention are removed. `ingest` reads a docs folder this way, and
-`bookrag.site.indexing` a published site."""
+`bookrag.index.site_ingest` a published site."""
 
 from __future__ import annotations
 
@@ -16,13 +16,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from bookrag.chunking import Chunk, chunk_page
-from bookrag.docusaurus import SiteConfig, read_site_config
+from bookrag.book.chunking import Chunk, chunk_page
+from bookrag.book.docusaurus import SiteConfig, read_site_config
+from bookrag.book.loader import Page, SkipPage, discover, load_page, read_source
+from bookrag.book.sidebar import sidebar_order
 from bookrag.errors import DocsNotFound, PageParseError
-from bookrag.loader import Page, SkipPage, discover, load_page, read_source
-from bookrag.providers import Embedder, RetryPolicy, embed_all
-from bookrag.sidebar import sidebar_order
-from bookrag.store import BookStore, Fingerprint
+from bookrag.index.store import BookStore, Fingerprint
+from bookrag.providers.base import Embedder, RetryPolicy, embed_all
 
 
 @dataclass

@@ -25,8 +25,8 @@ from typing import NamedTuple
 
 import Stemmer
 
-from bookrag import teaching
-from bookrag.chunking import BREADCRUMB_SEPARATOR
+from bookrag.book import teaching
+from bookrag.book.chunking import BREADCRUMB_SEPARATOR
 
 
 class SparseVector(NamedTuple):

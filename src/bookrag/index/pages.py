@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from bookrag.errors import PageNotFound
-from bookrag.store import STATISTICS_TTL, BookStore
+from bookrag.index.store import STATISTICS_TTL, BookStore
 
 _HTML_SUFFIX = re.compile(r"(/index)?\.html?$")
 

@@ -18,7 +18,7 @@ from typing import Any
 import anyio
 
 from bookrag.errors import BookragError
-from bookrag.ingest import IngestReport
+from bookrag.index.ingest import IngestReport
 
 log = logging.getLogger("bookrag.refresh")
 

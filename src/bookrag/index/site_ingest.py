@@ -17,14 +17,14 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import SplitResult, unquote, urljoin, urlsplit, urlunsplit
 
+from bookrag.book.loader import Page
+from bookrag.book.site.crawler import Crawler, CrawlLimits, FetchFailed
+from bookrag.book.site.extract import NotADoc, extract_doc, page_markdown
+from bookrag.book.site.sitemap import SitemapEntry, decompress, parse_sitemap, route_kind
 from bookrag.errors import SiteError
-from bookrag.ingest import IngestReport, PageOutcome, Skipped, Unchanged, index_pages
-from bookrag.loader import Page
-from bookrag.providers import Embedder, RetryPolicy
-from bookrag.site.crawler import Crawler, CrawlLimits, FetchFailed
-from bookrag.site.extract import NotADoc, extract_doc, page_markdown
-from bookrag.site.sitemap import SitemapEntry, decompress, parse_sitemap, route_kind
-from bookrag.store import BookStore
+from bookrag.index.ingest import IngestReport, PageOutcome, Skipped, Unchanged, index_pages
+from bookrag.index.store import BookStore
+from bookrag.providers.base import Embedder, RetryPolicy
 
 # Bump when extraction changes what a page turns into, so validators from before are ignored.
 EXTRACT_VERSION = "1"

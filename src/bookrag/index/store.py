@@ -53,12 +53,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from bookrag import lexical
-from bookrag.chunking import Chunk
-from bookrag.engine import DENSE, SPARSE, Engine, Scored, StoredPoint, Where
+from bookrag.book.chunking import Chunk
+from bookrag.book.loader import Page
+from bookrag.book.sidebar import sidebar_key
 from bookrag.errors import StoreUnavailable
-from bookrag.loader import Page
-from bookrag.sidebar import sidebar_key
+from bookrag.index import lexical
+from bookrag.index.engine import DENSE, SPARSE, Engine, Scored, StoredPoint, Where
 
 __all__ = ["DENSE", "SPARSE", "BookStore", "Fingerprint", "Hit", "IndexStats"]
 

@@ -18,7 +18,7 @@ from cohere.base_client import BaseCohere
 from cohere.core.api_error import ApiError
 
 from bookrag.errors import InvalidCredentials, RetryableUpstreamError, UpstreamError
-from bookrag.providers import (
+from bookrag.providers.base import (
     ChatPrompt,
     Generation,
     InputType,

@@ -15,7 +15,7 @@ from typing import Any
 import openai
 
 from bookrag.errors import InvalidCredentials, RetryableUpstreamError, UpstreamError
-from bookrag.providers import ChatPrompt, Generation, SourceDocument, SpanCitation, retry_after
+from bookrag.providers.base import ChatPrompt, Generation, SourceDocument, SpanCitation, retry_after
 
 _MARKER = re.compile(r"\[(\d+)\]")
 _SENTENCE_START = re.compile(r"(?:^|(?<=[.!?])\s+|\n)")

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from bookrag.config import Settings
 from bookrag.errors import InvalidCredentials, UpstreamError
-from bookrag.providers import ChatModel, Embedder, Reranker, RetryPolicy
+from bookrag.providers.base import ChatModel, Embedder, Reranker, RetryPolicy
 
 log = logging.getLogger("bookrag")
 
@@ -82,7 +82,7 @@ def build_providers(
     policy = RetryPolicy(budget=settings.retry_budget, on_failure=on_failure)
     providers = Providers(policy=policy)
     if settings.cohere_api_key is not None:
-        from bookrag import cohere_provider
+        from bookrag.providers import cohere as cohere_provider
 
         client, async_client, http, async_http = cohere_provider.make_clients(
             settings.cohere_api_key.get_secret_value(),
@@ -106,7 +106,7 @@ def build_providers(
         providers.chat = chat
         providers.cohere = KeyCheck(chat.check_key)
     if settings.openai_base_url is not None:
-        from bookrag import openai_provider
+        from bookrag.providers import openai_compatible as openai_provider
 
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
         oa_client, oa_async = openai_provider.make_clients(

@@ -46,9 +46,8 @@ import anyio
 from markdown_it import MarkdownIt
 from pydantic import BaseModel, ValidationError
 
-from bookrag.answering import Book
-from bookrag.budget import Budget
-from bookrag.chunking import count_tokens
+from bookrag.answering.pipeline import Book
+from bookrag.book.chunking import count_tokens
 from bookrag.config import Settings
 from bookrag.errors import (
     ClientGone,
@@ -59,8 +58,9 @@ from bookrag.errors import (
     TooManyRequests,
     UpstreamError,
 )
-from bookrag.languages import Direction, Language, find_language
-from bookrag.providers import ChatModel, ChatPrompt, Generation
+from bookrag.providers.base import ChatModel, ChatPrompt, Generation
+from bookrag.translation.budget import Budget
+from bookrag.translation.languages import Direction, Language, find_language
 
 log = logging.getLogger("bookrag.translation")
 

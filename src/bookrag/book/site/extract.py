@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from bookrag.markdown import Block, Section
+from bookrag.book.markdown import Block, Section
 
 # A doc's Markdown container; a blog post's, for a crawl asked to include the blog.
 DOC_SELECTOR = ".theme-doc-markdown, #__blog-post-container"
