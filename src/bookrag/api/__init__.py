@@ -1,4 +1,4 @@
 """The HTTP service: app factory, routes, schemas, protection, observability, widget, demo.
 
-It may import every subpackage below it (only the CLI imports it); `static/` is package data.
+May import every subpackage below it; only the CLI imports it. `static/` is package data.
 """
