@@ -170,7 +170,8 @@ def serve(
     it is read from the site in the background (and every BOOKRAG_REFRESH_MINUTES)."""
     import uvicorn
 
-    from bookrag.api.app import check_index, create_app
+    from bookrag.api.app import create_app
+    from bookrag.api.startup import check_index
 
     settings = _settings(docs_dir=docs, book_url=book_url)
     if settings.docs_dir is not None and not settings.docs_dir.is_dir():

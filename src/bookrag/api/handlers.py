@@ -1,0 +1,82 @@
+"""One exception handler per kind of failure: each turns an error into its status and JSON body.
+
+On `/stream-chat` the body is an error event instead, so a client that reads only the
+stream's `data:` lines sees it too.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from sse_starlette.sse import EventSourceResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from bookrag.errors import BookragError, RetryLater
+
+log = logging.getLogger("bookrag")
+
+
+async def error_event(message: str) -> AsyncIterator[dict[str, str]]:
+    yield {"data": json.dumps({"error": message, "done": True})}
+
+
+def event_stream(events: AsyncIterator[dict[str, str]], status: int = 200) -> EventSourceResponse:
+    return EventSourceResponse(
+        events,
+        status_code=status,
+        sep="\n",  # the book's client splits events on "\n\n"
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _error(request: Request, status: int, message: str, **extra: Any) -> Response:
+    """An error body; on `/stream-chat` an error event, so a client that reads only the
+    stream's `data:` lines sees it too."""
+    if request.url.path == "/stream-chat":
+        return event_stream(error_event(message), status=status)
+    return JSONResponse({"success": False, "error": message, **extra}, status_code=status)
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(BookragError)
+    async def bookrag_error(request: Request, exc: BookragError) -> Response:
+        if exc.status_code >= 500:
+            log.warning("%s %s failed: %s", request.method, request.url.path, exc.message)
+        if isinstance(exc, RetryLater):
+            seconds = max(1, math.ceil(exc.retry_after))
+            response = _error(request, exc.status_code, exc.message, retry_after=seconds)
+            response.headers["Retry-After"] = str(seconds)
+            return response
+        return _error(request, exc.status_code, exc.message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        # Starlette's own refusals (unknown route, wrong method, unreadable body) in our shape.
+        message = exc.detail if isinstance(exc.detail, str) else "request refused"
+        response = _error(request, exc.status_code, message)
+        response.headers.update(exc.headers or {})  # e.g. `Allow` on a 405
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return _error(request, 400, "request body is not valid JSON")
+        detail = [
+            {"field": ".".join(str(p) for p in e["loc"][1:]) or "body", "problem": e["msg"]}
+            for e in errors
+        ]
+        summary = "; ".join(f"{d['field']}: {d['problem']}" for d in detail)
+        return _error(request, 422, summary, detail=detail)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+        return _error(request, 500, "internal error; the server log has the details")

@@ -1,0 +1,114 @@
+"""The index at start-up: brought up to date with the book, or checked against the settings;
+and the refresher that keeps a self-indexed book current.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import suppress
+
+from fastapi import FastAPI
+
+from bookrag.book.site.crawler import CrawlLimits
+from bookrag.config import Settings
+from bookrag.errors import IndexMismatch, StoreUnavailable, UpstreamError
+from bookrag.index.ingest import ingest, site_config
+from bookrag.index.refresh import Refresher
+from bookrag.index.site_ingest import ingest_site, normalise_book_url
+from bookrag.index.store import BookStore
+from bookrag.providers.wiring import Providers
+
+log = logging.getLogger("bookrag")
+
+
+def prepare_index(store: BookStore, settings: Settings, providers: Providers) -> None:
+    """Bring the index up to date with the docs folder, or check it suits the settings.
+
+    A failed ingest leaves the server running on what was indexed (an empty collection at
+    worst), with the reason logged, rather than not running at all."""
+    if settings.docs_dir is not None:
+        site = site_config(settings.docs_dir, settings.site_url, settings.route_base_path)
+        try:
+            report = ingest(
+                store,
+                settings.docs_dir,
+                site,
+                settings.chunk_tokens,
+                providers.embedder,
+                providers.policy,
+            )
+        except (UpstreamError, StoreUnavailable) as exc:
+            log.error("could not bring the index up to date: %s", exc.message)
+            with suppress(StoreUnavailable):
+                if store.fingerprint() is None:  # e.g. a first ingest whose embeddings failed
+                    store.ensure_collection()
+            return
+        if report.rebuilt:
+            log.warning("%s", report.rebuilt)
+        report.log_to(log, "index up to date")
+        return
+    if settings.book_url is not None:
+        # The site is read in the background once serving; an index built by another
+        # embedding model is rebuilt by that run, not refused.
+        with suppress(StoreUnavailable):
+            if store.fingerprint() is None:
+                store.ensure_collection()
+        return
+    try:
+        check_index(store, providers)
+    except StoreUnavailable as exc:
+        log.error("%s; serving anyway, requests get 503 until it is back", exc.message)
+
+
+def make_refresher(
+    store: BookStore, settings: Settings, providers: Providers, app: FastAPI
+) -> Refresher | None:
+    """The refresher of the book this server indexes itself (a site or a docs folder)."""
+
+    def changed() -> None:
+        app.state.book.pages.refresh()
+
+    if settings.book_url is not None:
+        book_url = normalise_book_url(settings.book_url)
+        return Refresher(
+            lambda: ingest_site(
+                store,
+                book_url,
+                settings.chunk_tokens,
+                providers.embedder,
+                providers.policy,
+                site_url=settings.site_url,
+                limits=CrawlLimits.of(settings),
+            ),
+            changed,
+            book_url,
+        )
+    docs_dir = settings.docs_dir
+    if docs_dir is not None:
+        site = site_config(docs_dir, settings.site_url, settings.route_base_path)
+        return Refresher(
+            lambda: ingest(
+                store, docs_dir, site, settings.chunk_tokens, providers.embedder, providers.policy
+            ),
+            changed,
+            str(docs_dir),
+        )
+    return None
+
+
+def check_index(store: BookStore, providers: Providers) -> None:
+    """Create a missing collection; refuse an index built by another embedding model."""
+    fingerprint = store.fingerprint()
+    if fingerprint is None:
+        store.ensure_collection()
+    elif fingerprint.outdated:
+        raise IndexMismatch(
+            "the index was written by an older bookrag: run `bookrag ingest DOCS_DIR` to "
+            "rebuild it (or start with --docs)"
+        )
+    elif providers.embedder is not None and fingerprint.dense_model != providers.embedder.model:
+        raise IndexMismatch(
+            f"the index was built with {fingerprint.describe()}, but COHERE_EMBED_MODEL is "
+            f"{providers.embedder.model}: run `bookrag ingest DOCS_DIR` to re-embed the book "
+            "(or start with --docs)"
+        )
