@@ -33,14 +33,9 @@ from bookrag.errors import ClientGone, InvalidRequest, UpstreamError
 from bookrag.index.ingest import ingest, site_config
 from bookrag.index.pages import PageDirectory
 from bookrag.index.store import BookStore
+from bookrag.translation.cache import Translation, TranslationCache
 from bookrag.translation.languages import find_language
-from bookrag.translation.translator import (
-    Protected,
-    Translation,
-    TranslationCache,
-    page_pieces,
-    plan_units,
-)
+from bookrag.translation.units import Protected, page_pieces, plan_units
 from fakes import FakeCohere
 from fakes.cohere import Reply
 

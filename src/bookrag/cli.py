@@ -29,7 +29,8 @@ from bookrag.index.ingest import IngestReport, ingest, site_config
 from bookrag.index.site_ingest import ingest_site
 from bookrag.index.store import BookStore
 from bookrag.providers.wiring import Providers, build_providers
-from bookrag.translation.translator import Translation, Translator
+from bookrag.translation.cache import Translation
+from bookrag.translation.translator import Translator
 
 app = typer.Typer(
     help="Index a Docusaurus book and answer questions about it, citing its sections.",

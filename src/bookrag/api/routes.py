@@ -48,8 +48,8 @@ from bookrag.feedback.report import closest_page, gap_report, parse_period
 from bookrag.feedback.report_page import render_html
 from bookrag.index.refresh import Refresher
 from bookrag.providers.wiring import Providers
+from bookrag.translation.cache import Translation
 from bookrag.translation.languages import language_table
-from bookrag.translation.translator import Translation
 
 log = logging.getLogger("bookrag")
 
