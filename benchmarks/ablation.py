@@ -117,7 +117,9 @@ def run_variant(book: str, variant: Variant, work: Path, shared: Path) -> dict[s
     """Index (or re-use the index for) one variant of one book and score it."""
     from bookrag.answering.pipeline import Book
     from bookrag.config import load_settings
-    from bookrag.evaluation.metrics import evaluate, load_questions, summarise
+    from bookrag.evaluation.metrics import evaluate
+    from bookrag.evaluation.questions import load_questions
+    from bookrag.evaluation.summary import summarise
     from bookrag.index.connection import open_store
     from bookrag.index.ingest import ingest, site_config
 

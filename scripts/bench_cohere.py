@@ -45,7 +45,8 @@ from serving import PROVIDER_ENV, clean_env, serving  # noqa: E402
 
 from bookrag.config import Settings, load_settings  # noqa: E402
 from bookrag.evaluation.comparison import configurations, run_all  # noqa: E402
-from bookrag.evaluation.metrics import load_questions, summarise  # noqa: E402
+from bookrag.evaluation.questions import load_questions  # noqa: E402
+from bookrag.evaluation.summary import summarise  # noqa: E402
 from bookrag.index.connection import open_store  # noqa: E402
 from bookrag.index.ingest import IngestReport, ingest, site_config  # noqa: E402
 from bookrag.providers.wiring import build_providers  # noqa: E402

@@ -28,7 +28,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from bookrag.answering.pipeline import Book  # noqa: E402
 from bookrag.config import load_settings  # noqa: E402
-from bookrag.evaluation.metrics import evaluate, load_questions, summarise  # noqa: E402
+from bookrag.evaluation.metrics import evaluate  # noqa: E402
+from bookrag.evaluation.questions import load_questions  # noqa: E402
+from bookrag.evaluation.summary import summarise  # noqa: E402
 from bookrag.index.connection import open_store  # noqa: E402
 from bookrag.index.ingest import ingest, site_config  # noqa: E402
 from bookrag.index.site_ingest import ingest_site  # noqa: E402

@@ -55,7 +55,8 @@ from bookrag import __version__
 from bookrag.answering.retrieval import Retriever
 from bookrag.config import load_settings
 from bookrag.evaluation.comparison import Configuration, Run, configurations, run_all
-from bookrag.evaluation.metrics import EvalQuestion, load_questions, summarise
+from bookrag.evaluation.questions import EvalQuestion, load_questions
+from bookrag.evaluation.summary import summarise
 from bookrag.index.connection import open_store
 from bookrag.index.ingest import ingest, site_config
 from bookrag.providers.wiring import Providers, build_providers

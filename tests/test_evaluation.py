@@ -18,19 +18,17 @@ from bookrag.config import Settings, load_settings
 from bookrag.evaluation.command import eval_command
 from bookrag.evaluation.comparison import configurations, run_all
 from bookrag.evaluation.metrics import (
-    EvalQuestion,
-    Gold,
     QuestionResult,
     keyword_coverage,
-    load_questions,
     ndcg_at,
     page_hits,
     recall_at,
     reciprocal_rank,
     section_hits,
     section_matches,
-    summarise,
 )
+from bookrag.evaluation.questions import EvalQuestion, Gold, load_questions
+from bookrag.evaluation.summary import summarise
 from bookrag.index.connection import open_store
 from bookrag.index.ingest import ingest, site_config
 from bookrag.index.store import BookStore

@@ -19,16 +19,9 @@ from bookrag.book.chunking import BREADCRUMB_SEPARATOR
 from bookrag.config import load_settings
 from bookrag.errors import BookragError, ConfigError
 from bookrag.evaluation.comparison import Run, configurations, run_all
-from bookrag.evaluation.metrics import (
-    METRICS,
-    EvalQuestion,
-    InvalidQuestions,
-    Summary,
-    by_kind,
-    load_questions,
-    missed_bars,
-    summarise,
-)
+from bookrag.evaluation.metrics import METRICS
+from bookrag.evaluation.questions import EvalQuestion, InvalidQuestions, load_questions
+from bookrag.evaluation.summary import Summary, by_kind, missed_bars, summarise
 from bookrag.index.connection import open_store
 from bookrag.providers.wiring import build_providers
 

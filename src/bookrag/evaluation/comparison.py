@@ -10,15 +10,9 @@ from typing import Any
 from bookrag.answering.pipeline import Book
 from bookrag.answering.retrieval import Retriever
 from bookrag.config import Settings
-from bookrag.evaluation.metrics import (
-    CONFIGURATIONS,
-    EvalQuestion,
-    K,
-    QuestionResult,
-    by_kind,
-    evaluate,
-    summarise,
-)
+from bookrag.evaluation.metrics import CONFIGURATIONS, K, QuestionResult, evaluate
+from bookrag.evaluation.questions import EvalQuestion
+from bookrag.evaluation.summary import by_kind, summarise
 from bookrag.index.pages import PageDirectory
 from bookrag.index.store import BookStore, Hit, ranked
 from bookrag.providers.wiring import Providers

@@ -1,9 +1,6 @@
 """Measure how well the book answers questions whose answers are known: retrieval and answers.
 
-A questions file is JSON Lines, one question a line:
-
-    {"id": "A-001", "question": "...", "gold": [{"path": "intro.md", "heading": "Why"}],
-     "answer": "a reference answer (shown, not scored)", "keywords": ["..."], "kind": "factual"}
+The questions come from a questions file (`questions`).
 
 `path` is relative to the docs folder; `heading` names the section holding the answer (a
 gold item without one accepts any section of the page). An empty `gold` marks a question
@@ -25,13 +22,10 @@ and the share of answerable ones refused wrongly.
 
 from __future__ import annotations
 
-import json
 import math
 import re
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -40,103 +34,14 @@ from bookrag.answering.pipeline import Book, answer
 from bookrag.answering.retrieval import Passage
 from bookrag.book.chunking import BREADCRUMB_SEPARATOR
 from bookrag.book.docusaurus import slugify
-from bookrag.errors import BookragError, PageNotFound
+from bookrag.errors import PageNotFound
+from bookrag.evaluation.questions import EvalQuestion, Gold, normalise
 from bookrag.index.pages import PageDirectory
 
 K = 10
 CUTOFFS = (1, 5, 10)
 METRICS = ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10")
 CONFIGURATIONS = ("lexical", "dense", "hybrid", "hybrid+rerank")
-
-
-class InvalidQuestions(BookragError):
-    """The questions file is not JSON Lines of the expected shape."""
-
-    status_code = 400
-
-
-# -- questions ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Gold:
-    """Where an answer lies: a page (docs-relative path) and, optionally, its section."""
-
-    path: str
-    heading: str = ""
-
-
-@dataclass(frozen=True)
-class EvalQuestion:
-    """A question with the places its answer lies (none: the book cannot answer it)."""
-
-    id: str
-    question: str
-    gold: tuple[Gold, ...] = ()
-    keywords: tuple[str, ...] = ()
-    kind: str = "general"
-    answer: str = ""
-
-    @property
-    def answerable(self) -> bool:
-        return bool(self.gold)
-
-    @property
-    def gold_pages(self) -> list[str]:
-        return list(dict.fromkeys(g.path for g in self.gold))
-
-    @property
-    def gold_sections(self) -> list[Gold]:
-        unique = {(g.path, normalise(g.heading)): g for g in reversed(self.gold)}
-        return sorted(unique.values(), key=self.gold.index)
-
-
-def load_questions(path: Path) -> list[EvalQuestion]:
-    """Read a JSON Lines questions file, naming the line of any problem."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidQuestions(f"cannot read {path}: {exc}") from None
-    questions: list[EvalQuestion] = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            questions.append(_question(json.loads(line), number))
-        except (json.JSONDecodeError, ValueError) as exc:
-            raise InvalidQuestions(f"{path.name} line {number}: {exc}") from None
-    ids = [q.id for q in questions]
-    repeated = sorted({i for i in ids if ids.count(i) > 1})
-    if repeated:
-        raise InvalidQuestions(f"{path.name}: repeated ids {', '.join(repeated)}")
-    if not questions:
-        raise InvalidQuestions(f"{path.name} holds no questions")
-    return questions
-
-
-def _question(item: object, number: int) -> EvalQuestion:
-    if not isinstance(item, dict):
-        raise ValueError("expected a JSON object")
-    text = item.get("question")
-    if not isinstance(text, str) or not text.strip():
-        raise ValueError('"question" must be a non-empty string')
-    gold = item.get("gold") or []
-    if not isinstance(gold, list) or not all(
-        isinstance(g, dict) and isinstance(g.get("path"), str) for g in gold
-    ):
-        raise ValueError('"gold" must be a list of {"path", "heading"} objects')
-    keywords = item.get("keywords") or []
-    if not isinstance(keywords, list) or not all(isinstance(k, str) for k in keywords):
-        raise ValueError('"keywords" must be a list of strings')
-    golds = tuple(Gold(g["path"].lstrip("/"), str(g.get("heading") or "")) for g in gold)
-    return EvalQuestion(
-        id=str(item.get("id") or f"line-{number}"),
-        question=text.strip(),
-        gold=golds,
-        keywords=tuple(keywords),
-        kind=str(item.get("kind") or ("general" if golds else "unanswerable")),
-        answer=str(item.get("answer") or ""),
-    )
 
 
 # -- metrics -----------------------------------------------------------------------------
@@ -164,11 +69,6 @@ def ndcg_at(hits: Sequence[bool], relevant: int, k: int = K) -> float:
     if not ideal:
         return 0.0
     return sum(1 / math.log2(rank + 1) for rank, hit in enumerate(hits[:k], 1) if hit) / ideal
-
-
-def normalise(text: str) -> str:
-    """Letters and digits only, case-folded: `2. Theory & Real-World` -> `2theoryrealworld`."""
-    return "".join(ch for ch in unicodedata.normalize("NFKC", text).casefold() if ch.isalnum())
 
 
 def section_matches(passage: Passage, gold: Gold) -> bool:
@@ -300,7 +200,7 @@ class QuestionResult:
                 {"path": p.source, "section": p.section, "url": p.url, "score": round(p.score, 4)}
                 for p in self.passages
             ],
-            "answer": None if self.answer is None else _rounded(vars(self.answer)),
+            "answer": None if self.answer is None else round_floats(vars(self.answer)),
             "misses": self.misses(),
         }
 
@@ -340,93 +240,11 @@ def _check_answer(book: Book, q: EvalQuestion, passages: Sequence[Passage]) -> A
     )
 
 
-# -- summaries ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Summary:
-    """Mean scores over a set of questions; a group with nothing to score is None."""
-
-    questions: int
-    answerable: int
-    page: dict[str, float] | None
-    section: dict[str, float] | None
-    answers: dict[str, float | None] | None
-    degraded: int = 0  # questions whose retrieval fell back because a model call failed
-
-    def to_json(self) -> dict[str, Any]:
-        rounded: dict[str, Any] = _rounded(vars(self))
-        return rounded
-
-
-def summarise(results: Sequence[QuestionResult]) -> Summary:
-    """Retrieval scores over the answerable questions, answer scores over all answered."""
-    answerable = [r for r in results if r.question.answerable]
-    pages = [(r.page_hits, len(r.question.gold_pages)) for r in answerable]
-    sections = [(r.section_hits, len(r.question.gold_sections)) for r in answerable]
-    checked = [(r.question, r.answer) for r in results if r.answer is not None]
-    answers: dict[str, float | None] | None = None
-    if checked:
-        yes = [a for q, a in checked if q.answerable]
-        no = [a for q, a in checked if not q.answerable]
-        answers = {
-            "keyword_coverage": _mean(
-                [a.keyword_coverage for a in yes if a.keyword_coverage is not None]
-            ),
-            "cites_gold": _mean([float(bool(a.cites_gold)) for a in yes]),
-            "refusal_accuracy": _mean([float(a.refused) for a in no]),
-            "false_refusal_rate": _mean([float(a.refused) for a in yes]),
-        }
-    return Summary(
-        len(results),
-        len(answerable),
-        _ranking(pages),
-        _ranking(sections),
-        answers,
-        sum(r.degraded for r in results),
-    )
-
-
-def by_kind(results: Sequence[QuestionResult]) -> dict[str, Summary]:
-    """A summary per question `kind`, in order of first appearance."""
-    kinds = dict.fromkeys(r.question.kind for r in results)
-    return {k: summarise([r for r in results if r.question.kind == k]) for k in kinds}
-
-
-def _ranking(runs: Sequence[tuple[list[bool], int]]) -> dict[str, float] | None:
-    if not runs:
-        return None
-    scores = {f"recall@{k}": [recall_at(h, k) for h, _ in runs] for k in CUTOFFS}
-    scores["mrr@10"] = [reciprocal_rank(h, K) for h, _ in runs]
-    scores["ndcg@10"] = [ndcg_at(h, n, K) for h, n in runs]
-    return {name: sum(values) / len(values) for name, values in scores.items()}
-
-
-def _mean(values: Sequence[float]) -> float | None:
-    return sum(values) / len(values) if values else None
-
-
-def _rounded(value: Any) -> Any:
+def round_floats(value: Any) -> Any:
     if isinstance(value, float):
         return round(value, 4)
     if isinstance(value, dict):
-        return {k: _rounded(v) for k, v in value.items()}
+        return {k: round_floats(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_rounded(v) for v in value]
+        return [round_floats(v) for v in value]
     return value
-
-
-def missed_bars(summary: Summary, min_recall: float | None, min_mrr: float | None) -> list[str]:
-    """The bars (page Recall@5, page MRR@10) a summary falls below, as messages."""
-    page = summary.page or {}
-    missed = []
-    for name, label, bar in (
-        ("recall@5", "--min-recall", min_recall),
-        ("mrr@10", "--min-mrr", min_mrr),
-    ):
-        if bar is not None and page.get(name, 0.0) < bar:
-            missed.append(f"page {name} {page.get(name, 0.0):.3f} is below {label} {bar:g}")
-    return missed
-
-
-# -- retrieval configurations --------------------------------------------------------------
