@@ -21,15 +21,9 @@ from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
 from bookrag.api.app import create_app
-from bookrag.api.protection import (
-    GENERATION_PATHS,
-    ClientAddress,
-    GenerationGate,
-    MovingWindow,
-    RateLimit,
-    SlotPool,
-    parse_address,
-)
+from bookrag.api.clients import ClientAddress, parse_address
+from bookrag.api.protection import GENERATION_PATHS, MovingWindow, RateLimit
+from bookrag.api.slots import GenerationGate, SlotPool
 from bookrag.config import load_settings
 from bookrag.errors import PageNotFound
 from bookrag.index.pages import PageDirectory

@@ -12,15 +12,10 @@ from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
 from bookrag.answering.figures import note, timed
+from bookrag.api.clients import ClientAddress
 from bookrag.api.observability import Metrics, RequestLog
-from bookrag.api.protection import (
-    GENERATION_PATHS,
-    BodyLimit,
-    ClientAddress,
-    GenerationGate,
-    RateLimit,
-    SlotPool,
-)
+from bookrag.api.protection import GENERATION_PATHS, BodyLimit, RateLimit
+from bookrag.api.slots import GenerationGate, SlotPool
 
 
 def echo_app() -> FastAPI:

@@ -16,20 +16,14 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from bookrag import __version__
 from bookrag.answering.pipeline import Book
+from bookrag.api.clients import ClientAddress
 from bookrag.api.handlers import add_error_handlers
 from bookrag.api.observability import Metrics, RequestLog, ServerErrors
 from bookrag.api.origins import parse_origins
-from bookrag.api.protection import (
-    GENERATION_PATHS,
-    LIMITED_PATHS,
-    BodyLimit,
-    ClientAddress,
-    GenerationGate,
-    RateLimit,
-    SlotPool,
-)
+from bookrag.api.protection import GENERATION_PATHS, LIMITED_PATHS, BodyLimit, RateLimit
 from bookrag.api.routes import add_routes
 from bookrag.api.schemas import ERROR_RESPONSES
+from bookrag.api.slots import GenerationGate, SlotPool
 from bookrag.api.startup import make_refresher, prepare_index
 from bookrag.api.widget import router as web_router
 from bookrag.config import Settings, load_settings
