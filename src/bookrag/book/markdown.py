@@ -3,31 +3,24 @@
 markdown-it-py does the parsing; this module walks its tokens. Text is kept as light
 Markdown (links, emphasis, inline code, lists, tables, fenced code with its language) so a
 section can be shown, quoted and translated with its structure, while MDX-only syntax is
-dropped: top-level `import`/`export` statements and JSX tags (their inner text is kept).
+dropped: top-level `import`/`export` statements and JSX tags (their inner text is kept),
+and components' props (`mdx`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
-from markdown_it import MarkdownIt
-from markdown_it.rules_block import StateBlock, fence, paragraph
 from markdown_it.token import Token
-from mdit_py_plugins.container import container_plugin
-from mdit_py_plugins.front_matter import front_matter_plugin
 
 from bookrag.book.docusaurus import Slugger
+from bookrag.book.mdx import ESM_STATEMENT, JSX_TAG, MDX_COMMENT, drop_jsx_attributes, parser
 from bookrag.errors import PageParseError
 
-BlockRule = Callable[[StateBlock, int, int, bool], bool]
-_ESM_STATEMENT = re.compile(r"^(import|export)\s")
 _EXPLICIT_ID = re.compile(r"\s*\{#([^}\s]+)\}\s*$")
-_JSX_TAG = re.compile(r"</?[A-Za-z][\w.:-]*(\s[^<>]*)?/?>")
-_MDX_COMMENT = re.compile(r"\{/\*.*?\*/\}", re.DOTALL)
 _ADMONITION_TITLE = re.compile(r"^\w+\s*(?:\[(?P<bracketed>.*)\]|(?P<title>.*))$")
 _LITERAL_NEWLINE = "\\n"
 _HEADING_MARK = re.compile(r"^\s*#{1,6}\s+")
@@ -60,43 +53,7 @@ class ParsedPage:
     sections: list[Section]
 
 
-def _parser() -> MarkdownIt:
-    md = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
-    # Docusaurus parses pages as MDX, which has no indented code: four spaces of indentation
-    # mean nothing special, so an indented fence still opens (or closes) code, even right
-    # after a paragraph line. Without this, a fence mis-indented under a list item pairs up
-    # differently than on the built site, and headings that the site shows as code (or
-    # not at all) become sections whose anchors do not exist.
-    md.disable("code")
-    md.block.ruler.at("fence", _ignoring_deep_indent(fence), {"alt": _FENCE_INTERRUPTS})
-    md.block.ruler.at("paragraph", _ignoring_deep_indent(paragraph))
-    md.use(front_matter_plugin)
-    # Docusaurus admonitions (`:::tip Title` ... `:::`) of any kind.
-    md.use(container_plugin, name="admonition", validate=lambda params, *args: True)
-    return md
-
-
-_FENCE_INTERRUPTS = ["paragraph", "reference", "blockquote", "list"]
-
-
-def _ignoring_deep_indent(rule: BlockRule) -> BlockRule:
-    """`rule` with every line indented at most three columns into the current block, as
-    MDX reads indentation; the real indentation is restored afterwards."""
-
-    def clamped(state: StateBlock, start: int, end: int, silent: bool) -> bool:
-        saved = state.sCount[start:end]
-        limit = state.blkIndent + 3
-        # Runs for every paragraph and fence over the rest of the page: one slice write.
-        state.sCount[start:end] = [c if c <= limit else limit for c in saved]
-        try:
-            return rule(state, start, end, silent)
-        finally:
-            state.sCount[start:end] = saved
-
-    return clamped
-
-
-_MD = _parser()
+_MD = parser()
 
 
 def parse_page(source: str) -> ParsedPage:
@@ -109,63 +66,6 @@ def parse_page(source: str) -> ParsedPage:
 
 
 MDX_PROPS_DROPPED = True  # component props are not page text (switch kept for the ablation)
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-_COMPONENT_START = re.compile(r"^\s*<[A-Z][\w.]*")
-
-
-def drop_jsx_attributes(source: str) -> str:
-    """Remove the attributes of MDX components that open a line (`<Quiz questions={[...]}>`).
-
-    MDX renders a component's props as the component decides, not as the page's prose, and
-    a prop may span blank lines that would cut a CommonMark HTML block short; keeping only
-    the bare tag leaves the component's children (real text) to be parsed as Markdown.
-    """
-    lines = source.split("\n")
-    out: list[str] = []
-    fence = ""
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        opened = _FENCE.match(line)
-        if fence:
-            if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence):
-                fence = ""
-        elif opened:
-            fence = opened.group(1)
-        elif start := _COMPONENT_START.match(line):
-            end = _tag_end("\n".join(lines[i:]), start.end())
-            if end is not None:
-                rest = "\n".join(lines[i:])
-                closing = "/>" if rest[end - 2 : end] == "/>" else ">"
-                tail = rest[end:].split("\n")
-                consumed = rest[:end].count("\n")
-                out.append(start.group() + closing + tail[0])
-                i += consumed + 1
-                continue
-        out.append(line)
-        i += 1
-    return "\n".join(out)
-
-
-def _tag_end(text: str, position: int) -> int | None:
-    """The index just past the `>` closing a JSX tag, skipping strings and `{...}`."""
-    depth, quote = 0, ""
-    for index in range(position, len(text)):
-        char = text[index]
-        if quote:
-            if char == quote and text[index - 1] != "\\":
-                quote = ""
-        elif char in "\"'`":
-            quote = char
-        elif char == "{":
-            depth += 1
-        elif char == "}":
-            depth -= 1
-        elif char == ">" and depth == 0:
-            return index + 1
-        elif char == "<" and depth == 0 and index > position:
-            return None  # not a well-formed tag: leave the line to the Markdown parser
-    return None
 
 
 class _Walker:
@@ -202,7 +102,7 @@ class _Walker:
             return i + 3
         elif kind == "paragraph_open":
             inline = self.tokens[i + 1]
-            if not (tok.level == 0 and _ESM_STATEMENT.match(inline.content)):
+            if not (tok.level == 0 and ESM_STATEMENT.match(inline.content)):
                 self._paragraph(render_inline(inline.children or []))
             return i + 3
         elif kind in ("bullet_list_open", "ordered_list_open"):
@@ -229,7 +129,7 @@ class _Walker:
             if match:
                 self._paragraph((match.group("bracketed") or match.group("title") or "").strip())
         elif kind == "html_block":
-            text = _JSX_TAG.sub("", _MDX_COMMENT.sub("", tok.content))
+            text = JSX_TAG.sub("", MDX_COMMENT.sub("", tok.content))
             for paragraph in re.split(r"\n\s*\n", text):
                 self._paragraph(" ".join(paragraph.split()))
         elif kind == "tr_open":
@@ -317,12 +217,12 @@ def page_markdown(source: str) -> str:
         if tok.type == "front_matter" or (
             tok.type == "paragraph_open"
             and tok.level == 0
-            and _ESM_STATEMENT.match(tokens[i + 1].content)
+            and ESM_STATEMENT.match(tokens[i + 1].content)
         ):
             kept[start:end] = [None] * (end - start)
         elif tok.type == "html_block":
             for n in range(start, min(end, len(lines))):
-                text = _JSX_TAG.sub("", _MDX_COMMENT.sub("", lines[n]))
+                text = JSX_TAG.sub("", MDX_COMMENT.sub("", lines[n]))
                 kept[n] = text if text.strip() else None
         elif tok.type == "heading_open" and start < len(lines):
             kept[start] = _EXPLICIT_ID.sub("", lines[start])

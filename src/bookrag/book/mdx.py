@@ -1,0 +1,114 @@
+"""MDX's own syntax in a Markdown page: ESM `import`/`export` lines, JSX tags and comments,
+and the props of components, which are not page text; and a markdown-it parser that reads
+indentation as MDX does and knows Docusaurus admonitions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from markdown_it import MarkdownIt
+from markdown_it.rules_block import StateBlock, fence, paragraph
+from mdit_py_plugins.container import container_plugin
+from mdit_py_plugins.front_matter import front_matter_plugin
+
+BlockRule = Callable[[StateBlock, int, int, bool], bool]
+
+ESM_STATEMENT = re.compile(r"^(import|export)\s")
+JSX_TAG = re.compile(r"</?[A-Za-z][\w.:-]*(\s[^<>]*)?/?>")
+MDX_COMMENT = re.compile(r"\{/\*.*?\*/\}", re.DOTALL)
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_COMPONENT_START = re.compile(r"^\s*<[A-Z][\w.]*")
+
+
+def drop_jsx_attributes(source: str) -> str:
+    """Remove the attributes of MDX components that open a line (`<Quiz questions={[...]}>`).
+
+    MDX renders a component's props as the component decides, not as the page's prose, and
+    a prop may span blank lines that would cut a CommonMark HTML block short; keeping only
+    the bare tag leaves the component's children (real text) to be parsed as Markdown.
+    """
+    lines = source.split("\n")
+    out: list[str] = []
+    fence = ""
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        opened = _FENCE.match(line)
+        if fence:
+            if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence):
+                fence = ""
+        elif opened:
+            fence = opened.group(1)
+        elif start := _COMPONENT_START.match(line):
+            end = _tag_end("\n".join(lines[i:]), start.end())
+            if end is not None:
+                rest = "\n".join(lines[i:])
+                closing = "/>" if rest[end - 2 : end] == "/>" else ">"
+                tail = rest[end:].split("\n")
+                consumed = rest[:end].count("\n")
+                out.append(start.group() + closing + tail[0])
+                i += consumed + 1
+                continue
+        out.append(line)
+        i += 1
+    return "\n".join(out)
+
+
+def _tag_end(text: str, position: int) -> int | None:
+    """The index just past the `>` closing a JSX tag, skipping strings and `{...}`."""
+    depth, quote = 0, ""
+    for index in range(position, len(text)):
+        char = text[index]
+        if quote:
+            if char == quote and text[index - 1] != "\\":
+                quote = ""
+        elif char in "\"'`":
+            quote = char
+        elif char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+        elif char == ">" and depth == 0:
+            return index + 1
+        elif char == "<" and depth == 0 and index > position:
+            return None  # not a well-formed tag: leave the line to the Markdown parser
+    return None
+
+
+def parser() -> MarkdownIt:
+    """CommonMark with tables, strikethrough, front matter and admonitions, read as MDX."""
+    md = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+    # Docusaurus parses pages as MDX, which has no indented code: four spaces of indentation
+    # mean nothing special, so an indented fence still opens (or closes) code, even right
+    # after a paragraph line. Without this, a fence mis-indented under a list item pairs up
+    # differently than on the built site, and headings that the site shows as code (or
+    # not at all) become sections whose anchors do not exist.
+    md.disable("code")
+    md.block.ruler.at("fence", _ignoring_deep_indent(fence), {"alt": _FENCE_INTERRUPTS})
+    md.block.ruler.at("paragraph", _ignoring_deep_indent(paragraph))
+    md.use(front_matter_plugin)
+    # Docusaurus admonitions (`:::tip Title` ... `:::`) of any kind.
+    md.use(container_plugin, name="admonition", validate=lambda params, *args: True)
+    return md
+
+
+_FENCE_INTERRUPTS = ["paragraph", "reference", "blockquote", "list"]
+
+
+def _ignoring_deep_indent(rule: BlockRule) -> BlockRule:
+    """`rule` with every line indented at most three columns into the current block, as
+    MDX reads indentation; the real indentation is restored afterwards."""
+
+    def clamped(state: StateBlock, start: int, end: int, silent: bool) -> bool:
+        saved = state.sCount[start:end]
+        limit = state.blkIndent + 3
+        # Runs for every paragraph and fence over the rest of the page: one slice write.
+        state.sCount[start:end] = [c if c <= limit else limit for c in saved]
+        try:
+            return rule(state, start, end, silent)
+        finally:
+            state.sCount[start:end] = saved
+
+    return clamped
