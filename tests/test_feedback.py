@@ -35,7 +35,8 @@ from bookrag.feedback.database import (
     migrate,
     open_engine,
 )
-from bookrag.feedback.journal import Journal, UnknownAnswer, Verdict, make_record
+from bookrag.feedback.journal import Journal, UnknownAnswer
+from bookrag.feedback.records import Verdict, make_record
 from bookrag.feedback.report import PageLink, gap_report, group_questions, parse_period
 
 POSTGRES = os.environ.get("TEST_POSTGRES_URL")

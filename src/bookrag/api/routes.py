@@ -37,13 +37,8 @@ from bookrag.api.schemas import (
 from bookrag.api.widget import router as web_router
 from bookrag.config import Settings
 from bookrag.errors import BookragError, InvalidRequest, NotConfigured, StoreUnavailable
-from bookrag.feedback.journal import (
-    FeedbackUnavailable,
-    Journal,
-    UnknownAnswer,
-    Verdict,
-    make_record,
-)
+from bookrag.feedback.journal import FeedbackUnavailable, Journal, UnknownAnswer
+from bookrag.feedback.records import Verdict, make_record
 from bookrag.feedback.report import closest_page, gap_report, parse_period
 from bookrag.feedback.report_page import render_html
 from bookrag.index.refresh import Refresher

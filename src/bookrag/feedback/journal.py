@@ -13,36 +13,30 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
 import logging
 import queue
 import threading
 import time
-import uuid
 from collections.abc import Sequence
 from concurrent.futures import Future
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit, urlunsplit
 
 import sqlalchemy as sa
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
-from bookrag.answering.models import Answer, Question
 from bookrag.errors import BookragError
 from bookrag.feedback.database import (
     MAX_COMMENT_CHARS,
-    MAX_PAGE_URL_CHARS,
-    MAX_SELECTION_CHARS,
     answers,
     feedback,
     meta,
     migrate,
 )
-from bookrag.index import lexical
+from bookrag.feedback.records import AnswerRecord, Verdict, as_row
 
 log = logging.getLogger("bookrag.feedback")
 
@@ -66,32 +60,6 @@ class FeedbackUnavailable(BookragError):
     status_code = 503
 
 
-@dataclass(frozen=True)
-class AnswerRecord:
-    """One answer as the log keeps it (see `database` for what each field means)."""
-
-    id: str
-    created_at: datetime
-    question: str | None
-    terms: str
-    mode: str
-    degraded: bool
-    sources: tuple[str, ...]
-    latency_ms: float
-    page_url: str | None
-    selection: str | None
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """A reader's feedback on one answer."""
-
-    answer_id: str
-    client: str  # the client's address: hashed before it is stored
-    helpful: bool
-    comment: str | None
-
-
 @dataclass
 class _FeedbackJob:
     verdict: Verdict
@@ -99,37 +67,6 @@ class _FeedbackJob:
 
 
 _STOP = object()
-
-
-def question_terms(text: str) -> str:
-    """The question's stemmed words without stop words, sorted and deduplicated."""
-    return " ".join(sorted(set(lexical.terms(text))))
-
-
-def _page(url: str | None) -> str | None:
-    if not url:
-        return None
-    parts = urlsplit(url.strip())
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))[:MAX_PAGE_URL_CHARS]
-
-
-def make_record(
-    question: Question, result: Answer, latency_ms: float, keep_text: bool
-) -> AnswerRecord:
-    """What the log keeps of one answer; the question's text only when `keep_text`."""
-    selection = question.selected_text[:MAX_SELECTION_CHARS] if question.selected_text else None
-    return AnswerRecord(
-        id=uuid.uuid4().hex,
-        created_at=datetime.now(UTC),
-        question=question.question.strip() if keep_text else None,
-        terms=question_terms(question.question),
-        mode=result.mode,
-        degraded=result.degraded,
-        sources=tuple(result.sources),
-        latency_ms=round(latency_ms, 2),
-        page_url=_page(question.page_url),
-        selection=selection if keep_text else None,
-    )
 
 
 class Journal:
@@ -261,7 +198,7 @@ class Journal:
         if records:
             try:
                 with self.engine.begin() as connection:
-                    connection.execute(answers.insert(), [_row(r) for r in records])
+                    connection.execute(answers.insert(), [as_row(r) for r in records])
                 self.written.inc(len(records))
             except SQLAlchemyError as exc:
                 self.dropped.labels("database_error").inc(len(records))
@@ -329,21 +266,6 @@ def sweep(engine: sa.Engine, before: datetime) -> int:
     with engine.begin() as connection:
         connection.execute(feedback.delete().where(feedback.c.answer_id.in_(old)))
         return connection.execute(answers.delete().where(answers.c.created_at < before)).rowcount
-
-
-def _row(record: AnswerRecord) -> dict[str, object]:
-    return {
-        "id": record.id,
-        "created_at": record.created_at,
-        "question": record.question,
-        "terms": record.terms,
-        "mode": record.mode,
-        "degraded": record.degraded,
-        "sources": json.dumps(list(record.sources)),
-        "latency_ms": record.latency_ms,
-        "page_url": record.page_url,
-        "selection": record.selection,
-    }
 
 
 def _reason(exc: SQLAlchemyError) -> str:

@@ -1,0 +1,91 @@
+"""What the answer log keeps of an answer (`AnswerRecord`, made by `make_record`) and of a
+reader's verdict on it (`Verdict`); `database` says what each column means.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlsplit, urlunsplit
+
+from bookrag.answering.models import Answer, Question
+from bookrag.feedback.database import (
+    MAX_PAGE_URL_CHARS,
+    MAX_SELECTION_CHARS,
+)
+from bookrag.index import lexical
+
+
+@dataclass(frozen=True)
+class AnswerRecord:
+    """One answer as the log keeps it (see `database` for what each field means)."""
+
+    id: str
+    created_at: datetime
+    question: str | None
+    terms: str
+    mode: str
+    degraded: bool
+    sources: tuple[str, ...]
+    latency_ms: float
+    page_url: str | None
+    selection: str | None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A reader's feedback on one answer."""
+
+    answer_id: str
+    client: str  # the client's address: hashed before it is stored
+    helpful: bool
+    comment: str | None
+
+
+def question_terms(text: str) -> str:
+    """The question's stemmed words without stop words, sorted and deduplicated."""
+    return " ".join(sorted(set(lexical.terms(text))))
+
+
+def _page(url: str | None) -> str | None:
+    if not url:
+        return None
+    parts = urlsplit(url.strip())
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))[:MAX_PAGE_URL_CHARS]
+
+
+def make_record(
+    question: Question, result: Answer, latency_ms: float, keep_text: bool
+) -> AnswerRecord:
+    """What the log keeps of one answer; the question's text only when `keep_text`."""
+    selection = question.selected_text[:MAX_SELECTION_CHARS] if question.selected_text else None
+    return AnswerRecord(
+        id=uuid.uuid4().hex,
+        created_at=datetime.now(UTC),
+        question=question.question.strip() if keep_text else None,
+        terms=question_terms(question.question),
+        mode=result.mode,
+        degraded=result.degraded,
+        sources=tuple(result.sources),
+        latency_ms=round(latency_ms, 2),
+        page_url=_page(question.page_url),
+        selection=selection if keep_text else None,
+    )
+
+
+def as_row(record: AnswerRecord) -> dict[str, object]:
+    """The record as a row of the `answers` table."""
+    return {
+        "id": record.id,
+        "created_at": record.created_at,
+        "question": record.question,
+        "terms": record.terms,
+        "mode": record.mode,
+        "degraded": record.degraded,
+        "sources": json.dumps(list(record.sources)),
+        "latency_ms": record.latency_ms,
+        "page_url": record.page_url,
+        "selection": record.selection,
+    }
