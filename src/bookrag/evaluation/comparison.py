@@ -14,7 +14,8 @@ from bookrag.evaluation.metrics import CONFIGURATIONS, K, QuestionResult, evalua
 from bookrag.evaluation.questions import EvalQuestion
 from bookrag.evaluation.summary import by_kind, summarise
 from bookrag.index.pages import PageDirectory
-from bookrag.index.store import BookStore, Hit, ranked
+from bookrag.index.points import Hit, ranked
+from bookrag.index.store import BookStore
 from bookrag.providers.wiring import Providers
 
 
