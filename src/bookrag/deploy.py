@@ -5,6 +5,10 @@ origin passes the CORS preflight, every endpoint the chat window calls works) as
 function. Each check catches its own failures and reports them in one line: never a
 traceback, and never the base URL or a request header (where credentials could sit), so
 the output can be pasted into an issue or a CI log as it is.
+
+Longer than ~300 lines because the five checks share one client, one record of what the
+deployment showed (`_Seen`) and the helpers that keep each failure to one safe line; split,
+each part would reach into the others' private helpers.
 """
 
 from __future__ import annotations
