@@ -1,6 +1,6 @@
 """`bookrag eval`: score retrieval and answers on a questions file, as tables or JSON.
 
-Registered in `cli` with `app.command("eval")(eval_command)`; the scoring is `evaluation`.
+Registered in `cli` with `app.command("eval")(eval_command)`; the scoring is `metrics`.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The seams to model providers: small Protocols, the data that crosses them, and the one
 place where retries with backoff (honouring `Retry-After`) and batching live.
 
-Provider modules (`cohere_provider`, `openai_provider`) implement the Protocols and
+Provider modules (`cohere`, `openai_compatible`) implement the Protocols and
 translate their SDK's exceptions into `bookrag.errors`; nothing else knows an SDK.
 """
 

@@ -1,6 +1,6 @@
 """Cohere (v2 API, official SDK) as embedder, reranker and chat model.
 
-SDK retries are off: `providers.RetryPolicy` retries once, for every provider. SDK and
+SDK retries are off: `base.RetryPolicy` retries once, for every provider. SDK and
 transport exceptions become `bookrag.errors` here and nowhere else.
 """
 
