@@ -67,9 +67,9 @@ VARIANTS = [
     Variant("+ asides down-weighted (0.3)", index={"aside": 0.3}),
     Variant("- MDX component props dropped", index={"mdx_props_dropped": False}),
     Variant("- teaching-only quotes", query={"teaching_only": False}),
-    Variant("- page support (next 3 chunks)", query={"support_weight": 0.0}),
-    Variant("  page support from the second chunk only", query={"support_chunks": 1}),
-    Variant("  BM25 lengths relative to 180 terms (not 80)", index={"avg_len": 180.0}),
+    Variant("- page support (3 more chunks)", query={"support_weight": 0.0}),
+    Variant("- page support from 3 more chunks (1 instead)", query={"support_chunks": 1}),
+    Variant("- BM25 lengths relative to 80 terms (180 instead)", index={"avg_len": 180.0}),
     Variant("+ adjacent-term pairs", index={"pairs": True}),
     Variant("+ chunks of 200 tokens (not 350)", index={"chunk_tokens": 200}),
     Variant(
