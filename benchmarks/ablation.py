@@ -39,8 +39,9 @@ class Variant:
 
     name: str
     index: dict[str, Any] = field(default_factory=dict)  # keys: lexical.Weighting fields,
-    # "mdx_props_dropped", "chunk_tokens"
-    query: dict[str, Any] = field(default_factory=dict)  # "support_weight", "teaching_only"
+    # "mdx_props_dropped", "chunk_tokens", "avg_len"
+    query: dict[str, Any] = field(default_factory=dict)  # "support_weight", "support_chunks",
+    # "teaching_only"
 
     def index_key(self) -> str:
         """The index's folder name: the layout version and every index switch's value."""
@@ -54,6 +55,7 @@ class Variant:
             **asdict(lexical.Weighting()),
             "mdx_props_dropped": markdown.MDX_PROPS_DROPPED,
             "chunk_tokens": 350,
+            "avg_len": lexical.AVG_LEN,
             **self.index,
         }
         switches = "-".join(f"{k}={v}" for k, v in sorted(effective.items()))
@@ -66,17 +68,20 @@ VARIANTS = [
     Variant("+ asides down-weighted (0.3)", index={"aside": 0.3}),
     Variant("- MDX component props dropped", index={"mdx_props_dropped": False}),
     Variant("- teaching-only quotes", query={"teaching_only": False}),
-    Variant("- page support (second chunk)", query={"support_weight": 0.0}),
+    Variant("- page support (3 more chunks)", query={"support_weight": 0.0}),
+    Variant("- page support from 3 more chunks (1 instead)", query={"support_chunks": 1}),
+    Variant("- BM25 lengths relative to 80 terms (180 instead)", index={"avg_len": 180.0}),
     Variant("+ adjacent-term pairs", index={"pairs": True}),
     Variant("+ chunks of 200 tokens (not 350)", index={"chunk_tokens": 200}),
     Variant(
         "none of them",
-        index={"title": 1.0, "heading": 1.0, "mdx_props_dropped": False},
-        query={"teaching_only": False},
+        index={"title": 1.0, "heading": 1.0, "mdx_props_dropped": False, "avg_len": 180.0},
+        query={"teaching_only": False, "support_chunks": 1},
     ),
 ]
 
-DEFAULT_SUPPORT_WEIGHT = 0.15  # retrieval.SUPPORT_WEIGHT as shipped
+DEFAULT_SUPPORT = (0.15, 3)  # retrieval.SUPPORT_WEIGHT and SUPPORT_CHUNKS as shipped
+DEFAULT_AVG_LEN = 80.0  # lexical.AVG_LEN as shipped
 
 COLUMNS = (
     ("page R@1", "page", "recall@1"),
@@ -97,7 +102,8 @@ def apply(variant: Variant) -> int:
 
     # Rows of one group share a process: put the query-time switches back first.
     extractive.TEACHING_ONLY = True
-    retrieval.SUPPORT_WEIGHT = DEFAULT_SUPPORT_WEIGHT
+    retrieval.SUPPORT_WEIGHT, retrieval.SUPPORT_CHUNKS = DEFAULT_SUPPORT
+    lexical.AVG_LEN = DEFAULT_AVG_LEN
     tokens = 350
     for key, value in {**variant.index, **variant.query}.items():
         if key == "chunk_tokens":
@@ -108,6 +114,10 @@ def apply(variant: Variant) -> int:
             extractive.TEACHING_ONLY = bool(value)
         elif key == "support_weight":
             retrieval.SUPPORT_WEIGHT = float(value)
+        elif key == "support_chunks":
+            retrieval.SUPPORT_CHUNKS = int(value)
+        elif key == "avg_len":
+            lexical.AVG_LEN = float(value)
         else:
             setattr(lexical.WEIGHTING, key, value)
     return tokens

@@ -1,7 +1,7 @@
 """Find the sections of the book that answer a query, one best section per page.
 
 Chunks are ranked by BM25 in Qdrant; a page is ranked by its best chunk, lifted a little by
-its other matching chunks, so results are the best section of each of the best pages rather
+its next few matching chunks, so results are the best section of each of the best pages rather
 than several chunks of one paragraph. The relevance floor weighs the query's terms by IDF:
 a query is covered when every name it mentions (`MQTT`, `Home Assistant`) occurs in the
 book, and its weighty terms occur in the book at all and in its best section in particular
@@ -24,7 +24,10 @@ log = logging.getLogger("bookrag.retrieval")
 
 CANDIDATES = 60
 RERANK_CANDIDATES = 40
-SUPPORT_WEIGHT = 0.15  # share of a page's second-best chunk score added to its best
+# A page is ranked by its best chunk plus this share of each of its next SUPPORT_CHUNKS best:
+# a page that several sections support outranks one lucky paragraph.
+SUPPORT_WEIGHT = 0.15
+SUPPORT_CHUNKS = 3
 
 
 @dataclass(frozen=True)
@@ -143,11 +146,13 @@ def _best_per_page(
 ) -> list[Passage]:
     best: dict[str, tuple[Hit, float]] = {}
     totals: dict[str, float] = {}
+    supporters: dict[str, int] = {}
     for hit, score in scored:  # best first
         source = str(hit.payload.get("source"))
         if source not in best:
             best[source] = (hit, score)
             totals[source] = score
+            supporters[source] = 0
             continue
         if not str(best[source][0].payload.get("text", "")).strip() and (
             str(hit.payload.get("text", "")).strip()
@@ -155,8 +160,9 @@ def _best_per_page(
             # A heading with no text of its own ranks the page, but the section to show is
             # the best one that says something.
             best[source] = (hit, best[source][1])
-        elif support and totals[source] == best[source][1]:
+        if support and supporters[source] < SUPPORT_CHUNKS:
             totals[source] += SUPPORT_WEIGHT * score
+            supporters[source] += 1
     ranked = sorted(best, key=lambda s: totals[s], reverse=True)[:limit]
     return [_passage(best[s][0], totals[s], terms) for s in ranked]
 

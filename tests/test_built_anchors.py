@@ -1,0 +1,202 @@
+"""Every `#anchor` bookrag cites exists on the page `docusaurus build` makes of the same source,
+and every heading anchor of the built page is a section bookrag can cite.
+
+Books are built with the sample book's pinned Docusaurus (sample-book/package.json) in a site
+folder of their own: its `node_modules` links the sample's packages one by one, so the build
+cache (`node_modules/.cache`) is the site's own and never leaks from one book into another.
+The tests skip without npm; the corpus books also need `../shared`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+from selectolax.lexbor import LexborHTMLParser
+
+from bookrag.book.docusaurus import SiteConfig
+from bookrag.book.loader import SkipPage, discover, load_page, read_source
+from bookrag.index.ingest import site_config
+from conftest import ROOT, SHARED
+
+SAMPLE_MODULES = ROOT / "sample-book" / "node_modules"
+
+
+def docusaurus_build(docs: Path, site: SiteConfig, work: Path) -> Path:
+    """Build `docs` as Docusaurus would publish it under `site`'s URL facts."""
+    if shutil.which("npm") is None:
+        pytest.skip("npm is not installed: the real Docusaurus build needs it")
+    if not (SAMPLE_MODULES / "@docusaurus" / "core").is_dir():
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=SAMPLE_MODULES.parent,
+            check=True,
+            timeout=1200,
+        )
+    root = work / "site"
+    modules = root / "node_modules"
+    modules.mkdir(parents=True)
+    for package in SAMPLE_MODULES.iterdir():
+        if package.name != ".cache":
+            (modules / package.name).symlink_to(package)
+    shutil.copytree(docs, root / "docs")
+    config = {
+        "title": "anchors",
+        "url": site.url or "https://example.org",
+        "baseUrl": site.base_url,
+        "onBrokenLinks": "ignore",
+        "onBrokenAnchors": "ignore",
+        "markdown": {"hooks": {"onBrokenMarkdownLinks": "ignore"}},
+        "presets": [
+            [
+                "classic",
+                {
+                    "docs": {"routeBasePath": site.route_base_path},
+                    "blog": False,
+                    "pages": False,
+                },
+            ]
+        ],
+    }
+    if site.trailing_slash is not None:
+        config["trailingSlash"] = site.trailing_slash
+    (root / "docusaurus.config.js").write_text(f"module.exports = {json.dumps(config)};\n")
+    done = subprocess.run(
+        ["npx", "--no-install", "docusaurus", "build"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.fail(f"docusaurus build failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
+    return root / "build"
+
+
+def built_html(build: Path, site: SiteConfig, url: str) -> Path:
+    """The HTML file a page URL is served from."""
+    path = unquote(urlsplit(url).path)[len(site.base_url.rstrip("/")) :].strip("/")
+    for candidate in (build / path / "index.html", build / f"{path}.html"):
+        if candidate.is_file():
+            return candidate
+    raise AssertionError(f"the build has no page for {url}")
+
+
+def compare_anchors(docs: Path, build: Path, site: SiteConfig) -> tuple[list[str], list[str]]:
+    """`source#anchor`s of the sections bookrag makes that the built page has no heading for,
+    and of the built page's headings (h2 to h6) bookrag makes no section for."""
+    missing: list[str] = []
+    unknown: list[str] = []
+    for path in discover(docs):
+        try:
+            page = load_page(read_source(docs, path, site), site)
+        except SkipPage:
+            continue
+        html = LexborHTMLParser(built_html(build, site, page.url).read_text(encoding="utf-8"))
+        built = {
+            str(node.attributes.get("id"))
+            for node in html.css("article :is(h2, h3, h4, h5, h6)[id]")
+        }
+        ours = {s.anchor for s in page.sections if s.anchor}
+        missing += [f"{page.source}#{a}" for a in sorted(ours - built)]
+        unknown += [f"{page.source}#{a}" for a in sorted(built - ours)]
+    return missing, unknown
+
+
+SETUP_PAGE = """\
+# Setting Up the Station
+
+## Preparing the Board
+
+Flash the board before wiring anything:
+
+1.  **Install the toolchain** (once per computer).
+    ```bash
+pip install esptool
+# Check the serial port
+ls /dev/ttyUSB*
+    ```
+
+2.  **Flash the firmware:**
+    The image sits in the release folder.
+    ```bash
+esptool.py write_flash 0x0 station.bin
+    ```
+
+## Wiring Check
+
+1.  **Power:** connect the 3.3 V rail first.
+2.  **Sensors:** then the rain gauge on pin 4.
+    ```bash
+station --selftest
+    ```
+
+## Calibration
+
+Tip the bucket ten times and compare the count.
+
+## Calibration
+
+A second pass with the lid closed.
+
+## Mounting the Mast {#mast}
+
+Bolt the mast to a post.
+
+### Using `mount.py` and [the guide](./guide)
+
+The script levels the sensors.
+"""
+
+TITLE_PAGE = """\
+Opening words before any heading.
+
+# A Second Title
+
+Text under the second title.
+
+## Readings
+
+What the readings mean.
+"""
+
+
+def test_sections_of_markdown_docusaurus_reads_its_own_way_match_the_built_page(
+    tmp_path: Path,
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "setup.md").write_text(SETUP_PAGE)
+    (docs / "title.md").write_text(TITLE_PAGE)
+    (docs / "oneline.md").write_text("# Glossary\\n\\n## Dew point\\n\\nWhere air turns wet.\n")
+    (docs / "plain.md").write_text("No headings at all, only this line.\n")
+    site = SiteConfig(url="https://pocket-weather.example.org", trailing_slash=False)
+    build = docusaurus_build(docs, site, tmp_path)
+
+    assert compare_anchors(docs, build, site) == ([], [])
+    # As MDX reads the indented fences, `# Check the serial port` is a heading outside the
+    # code (an <h1>, which Docusaurus gives no id) and everything from "Calibration" on is
+    # code: bookrag makes sections of neither.
+    setup = load_page(read_source(docs, docs / "setup.md", site), site)
+    assert [s.anchor for s in setup.sections] == ["preparing-the-board", "wiring-check"]
+
+
+BOOKS = {
+    "humanoid-textbook": "humanoid-textbook/my-website/docs",
+    "robotics-course": "robotics-course/website/docs",
+}
+
+
+@pytest.mark.parametrize("book", sorted(BOOKS))
+def test_sections_of_a_corpus_book_match_its_built_site(book: str, tmp_path: Path) -> None:
+    docs = SHARED / "corpus" / BOOKS[book]
+    if not docs.is_dir():
+        pytest.skip(f"{docs} is not here (the shared corpus sits beside the checkout)")
+    site = site_config(docs, None, None)
+    build = docusaurus_build(docs, site, tmp_path)
+    assert compare_anchors(docs, build, site) == ([], [])
