@@ -151,3 +151,25 @@ def test_a_question_put_to_the_reader_is_not_quoted_as_an_answer() -> None:
     text = "Why does the rain bucket tip so often? The rain bucket tips at every 0.2794 mm."
     result = extractive_answer([passage(text)], terms("rain", "bucket", "tip"), None)
     assert "Why does" not in result.answer and "0.2794 mm. [1]" in result.answer
+
+
+def test_an_answer_spanning_two_sections_of_the_best_page_quotes_and_cites_both(
+    tmp_path: Path, store: BookStore, settings: Settings
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "gauge.md").write_text(
+        "# Rain gauge\n\n## Emptying the gauge bucket\n\n"
+        "Empty the gauge bucket after heavy rain so the tipping arm moves freely.\n\n"
+        "## Cleaning the gauge funnel\n\n"
+        "Rinse the gauge funnel with water monthly so leaves never block the bucket.\n\n"
+        "## Mounting\n\nBolt the gauge to a level post away from trees.\n"
+    )
+    (docs / "wind.md").write_text("# Wind vane\n\nThe vane points into the wind.\n")
+    ingest(store, docs, site_config(docs, None, None), settings.chunk_tokens)
+    book = Book.open(store, settings)
+    result = answer(book, Question("How do I empty and clean the rain gauge?"))
+    assert "tipping arm moves freely" in result.answer and "Rinse the gauge funnel" in result.answer
+    cited = {c.url.rsplit("#", 1)[-1] for c in result.citations}
+    assert {"emptying-the-gauge-bucket", "cleaning-the-gauge-funnel"} <= cited
+    assert "mounting" not in cited
