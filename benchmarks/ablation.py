@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import json
+import math
 import multiprocessing
 import sys
 import tempfile
@@ -41,7 +42,7 @@ class Variant:
     index: dict[str, Any] = field(default_factory=dict)  # keys: lexical.Weighting fields,
     # "mdx_props_dropped", "chunk_tokens", "avg_len"
     query: dict[str, Any] = field(default_factory=dict)  # "support_weight", "support_chunks",
-    # "teaching_only"
+    # "teaching_only", "runner_up"
 
     def index_key(self) -> str:
         """The index's folder name: the layout version and every index switch's value."""
@@ -68,6 +69,7 @@ VARIANTS = [
     Variant("+ asides down-weighted (0.3)", index={"aside": 0.3}),
     Variant("- MDX component props dropped", index={"mdx_props_dropped": False}),
     Variant("- teaching-only quotes", query={"teaching_only": False}),
+    Variant("- answers from the best page's runner-up section", query={"runner_up": False}),
     Variant("- page support (3 more chunks)", query={"support_weight": 0.0}),
     Variant("- page support from 3 more chunks (1 instead)", query={"support_chunks": 1}),
     Variant("- BM25 lengths relative to 80 terms (180 instead)", index={"avg_len": 180.0}),
@@ -76,11 +78,12 @@ VARIANTS = [
     Variant(
         "none of them",
         index={"title": 1.0, "heading": 1.0, "mdx_props_dropped": False, "avg_len": 180.0},
-        query={"teaching_only": False, "support_chunks": 1},
+        query={"teaching_only": False, "support_chunks": 1, "runner_up": False},
     ),
 ]
 
 DEFAULT_SUPPORT = (0.15, 3)  # retrieval.SUPPORT_WEIGHT and SUPPORT_CHUNKS as shipped
+DEFAULT_RUNNER_UP_SHARE = 0.8  # retrieval.RUNNER_UP_SHARE as shipped
 DEFAULT_AVG_LEN = 80.0  # lexical.AVG_LEN as shipped
 
 COLUMNS = (
@@ -104,6 +107,7 @@ def apply(variant: Variant) -> int:
     extractive.TEACHING_ONLY = True
     retrieval.SUPPORT_WEIGHT, retrieval.SUPPORT_CHUNKS = DEFAULT_SUPPORT
     lexical.AVG_LEN = DEFAULT_AVG_LEN
+    retrieval.RUNNER_UP_SHARE = DEFAULT_RUNNER_UP_SHARE
     tokens = 350
     for key, value in {**variant.index, **variant.query}.items():
         if key == "chunk_tokens":
@@ -114,6 +118,8 @@ def apply(variant: Variant) -> int:
             extractive.TEACHING_ONLY = bool(value)
         elif key == "support_weight":
             retrieval.SUPPORT_WEIGHT = float(value)
+        elif key == "runner_up":
+            retrieval.RUNNER_UP_SHARE = DEFAULT_RUNNER_UP_SHARE if value else math.inf
         elif key == "support_chunks":
             retrieval.SUPPORT_CHUNKS = int(value)
         elif key == "avg_len":

@@ -151,3 +151,65 @@ def test_a_question_put_to_the_reader_is_not_quoted_as_an_answer() -> None:
     text = "Why does the rain bucket tip so often? The rain bucket tips at every 0.2794 mm."
     result = extractive_answer([passage(text)], terms("rain", "bucket", "tip"), None)
     assert "Why does" not in result.answer and "0.2794 mm. [1]" in result.answer
+
+
+def test_an_answer_spanning_two_sections_of_the_best_page_quotes_and_cites_both(
+    tmp_path: Path, store: BookStore, settings: Settings
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "gauge.md").write_text(
+        "# Rain gauge\n\n## Emptying the gauge bucket\n\n"
+        "Empty the gauge bucket after heavy rain so the tipping arm moves freely.\n\n"
+        "## Cleaning the gauge funnel\n\n"
+        "Rinse the gauge funnel with water monthly so leaves never block the bucket.\n\n"
+        "## Mounting\n\nBolt the gauge to a level post away from trees.\n"
+    )
+    (docs / "wind.md").write_text("# Wind vane\n\nThe vane points into the wind.\n")
+    ingest(store, docs, site_config(docs, None, None), settings.chunk_tokens)
+    book = Book.open(store, settings)
+    result = answer(book, Question("How do I empty and clean the rain gauge?"))
+    assert "tipping arm moves freely" in result.answer and "Rinse the gauge funnel" in result.answer
+    cited = {c.url.rsplit("#", 1)[-1] for c in result.citations}
+    assert {"emptying-the-gauge-bucket", "cleaning-the-gauge-funnel"} <= cited
+    assert "mounting" not in cited
+
+
+def test_answer_keys_and_one_line_quiz_items_are_not_quoted() -> None:
+    text = "\n".join(
+        [
+            "The rain gauge reports on pin 4 of the board, once a minute.",
+            "1. **Which pin does the rain gauge report on?**",
+            "   a) Pin 2",
+            "   b) Pin 4",
+            "   *Correct Answer: b) Pin 4*",
+            "Check the rain gauge wiring. Which pin does the gauge use? a) Pin 2 b) Pin 4 c) Pin 6."
+            " The gauge wiring uses a pull-up resistor on the rain gauge pin.",
+        ]
+    )
+    result = extractive_answer([passage(text)], terms("rain", "gauge", "pin"), None)
+    body = result.answer.split("\n", 2)[2]
+    assert "pin 4 of the board" in body and "pull-up resistor" in body
+    for quiz in ("Correct Answer", "a) Pin 2", "Which pin"):
+        assert quiz not in body
+
+
+def test_a_quiz_section_is_quoted_only_when_the_question_asks_for_it() -> None:
+    def section(name: str, anchor: str, text: str) -> Passage:
+        url = f"https://b.org/p#{anchor}"
+        return Passage("p.md", url, "https://b.org/p", "Rain gauge", name, text, 1.0, 1.0)
+
+    quiz = section(
+        "Rain gauge quiz",
+        "rain-gauge-quiz",
+        "1. **How often does the rain gauge report?**\n   a) Hourly\n   b) Every minute",
+    )
+    prose = section(
+        "Reporting", "reporting", "The rain gauge reports every minute over the serial link."
+    )
+    answered = extractive_answer([quiz, prose], terms("rain", "gauge", "report"), None)
+    assert "every minute over the serial link" in answered.answer
+    assert "Hourly" not in answered.answer
+    assert [c.url for c in answered.citations] == ["https://b.org/p#reporting"]
+    asked = extractive_answer([quiz, prose], terms("rain", "gauge", "quiz"), None)
+    assert asked.citations[0].url == "https://b.org/p#rain-gauge-quiz"

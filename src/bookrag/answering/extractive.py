@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from bookrag.answering.models import Answer, Citations
 from bookrag.answering.retrieval import Passage, QueryTerms
 from bookrag.book import teaching
+from bookrag.index import lexical
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9`*\[(\"'])")
 _QUOTE_MARK = re.compile(r"^\s*(?:>\s?)+")
@@ -101,7 +102,7 @@ def sentences(text: str, asides: bool = False) -> Iterator[str]:
             for s in _SENTENCE.split(stripped)
             if len(s.split()) >= 3
             and not s.rstrip("*_ ").endswith(":")
-            and (asides or not teaching.is_question(s.strip("\"'“”")))
+            and (asides or not (teaching.is_question(s.strip("\"'“”")) or teaching.is_quiz(s)))
         )
 
 
@@ -135,19 +136,25 @@ def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | Non
         # The reader's selection comes first, quoted once, then what surrounds it.
         quotes.append(Quote(passages[0], " ".join(selection.split()[:80])))
         passages = passages[1:]
-    for rank, passage in enumerate(passages, start=len(quotes)):
+    lead = not quotes  # the first passage that answers is quoted most fully
+    for passage in passages:
         units = list(sentences(passage.text, asides=not TEACHING_ONLY))
-        if not units and rank == 0:  # the best section has nothing but asides: quote them
+        if not units and any(sentences(passage.text, asides=True)):
+            # Only a quiz, links or navigation: quoted when the question asks for what the
+            # section's heading names ("further reading", "exercises"), else passed over.
+            if not (lead and _asked_for(passage, terms)):
+                continue
             units = list(sentences(passage.text, asides=True))
-        code = _best_code(passage.text, terms) if rank == 0 else None
+        code = _best_code(passage.text, terms) if lead else None
         if not units:  # a section of code or a table: quote its start, but only as the answer
-            if rank == 0 and passage.text.strip():
+            if lead and passage.text.strip():
                 quotes.append(Quote(passage, code or code_excerpt(passage.text)))
+                lead = False
             continue
         scored = sorted(units, key=lambda u: (terms.coverage(u), -len(u)), reverse=True)
-        take = 2 if rank == 0 else 1
-        chosen = [u for u in scored[:take] if rank == 0 or terms.coverage(u) > 0]
-        if rank == 0:
+        take = 2 if lead else 1
+        chosen = [u for u in scored[:take] if lead or terms.coverage(u) > 0]
+        if lead:
             after = units.index(scored[0]) + 1
             if after < len(units) and units[after] not in chosen:
                 chosen.append(units[after])  # what the best sentence leads into
@@ -155,9 +162,18 @@ def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | Non
         quotes.extend(Quote(passage, u) for u in _merge_lead_ins(sorted(chosen, key=units.index)))
         if code is not None and terms.coverage(code) > terms.coverage(scored[0]):
             quotes.append(Quote(passage, code))  # the code says more of what was asked
+        lead = False
         if len(quotes) >= MAX_QUOTES:
             break
     return quotes[:MAX_QUOTES]
+
+
+def _asked_for(passage: Passage, terms: QueryTerms) -> bool:
+    """Whether the question names what sets the passage's heading apart from its page's
+    title (the "exercises" of "ROS 2 exercises" in a page on ROS 2)."""
+    heading = passage.section.split(" › ")[-1] if passage.section else ""
+    own = set(lexical.terms(heading)) - set(lexical.terms(passage.title))
+    return terms.coverage_of(own) > 0
 
 
 def _merge_lead_ins(units: list[str]) -> list[str]:

@@ -108,7 +108,9 @@ def plan(book: Book, question: Question) -> Plan:
     elif not retrieval.covered:
         return Plan([], terms, retrieval.degraded, None, not_found())
     else:
-        passages = [passages[0], *[p for p in passages[1:3] if _supports(p, passages[0], terms)]]
+        supporting = [p for p in passages[1:3] if _supports(p, passages[0], terms)]
+        runner_up = [retrieval.runner_up] if retrieval.runner_up is not None else []
+        passages = [passages[0], *runner_up, *supporting]
     if book.chat is None:
         ready = extractive_answer(passages, terms, question.selected_text, retrieval.degraded)
         return Plan(passages, terms, retrieval.degraded, None, ready)

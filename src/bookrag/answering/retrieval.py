@@ -28,6 +28,9 @@ RERANK_CANDIDATES = 40
 # a page that several sections support outranks one lucky paragraph.
 SUPPORT_WEIGHT = 0.15
 SUPPORT_CHUNKS = 3
+# The best page's second section is answered from too when it scores this share of its best:
+# the answer often spans two neighbouring sections of the page that teaches it.
+RUNNER_UP_SHARE = 0.8
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,7 @@ class Retrieval:
     terms: QueryTerms
     degraded: bool = False  # a model call failed and lexical results stood in
     mode: str = "lexical"
+    runner_up: Passage | None = None  # another section of the best page, nearly as good
 
 
 @dataclass
@@ -126,6 +130,7 @@ class Retriever:
                 log.warning("reranking failed, keeping the fused order: %s", exc.message)
                 degraded = True
         passages = _best_per_page(scored, terms, limit, support=not reranked)
+        runner_up = _runner_up(scored, passages[0], terms) if passages else None
         if not passages or terms.missing_names:
             covered = False  # nothing found, or the query names something the book never does
         elif reranked:
@@ -133,7 +138,7 @@ class Retriever:
         else:
             covered = relevance(terms, passages[0]) >= self.min_relevance
         mode = "hybrid+rerank" if reranked else "hybrid" if dense is not None else "lexical"
-        return Retrieval(passages, covered, terms, degraded, mode)
+        return Retrieval(passages, covered, terms, degraded, mode, runner_up)
 
 
 def search(store: BookStore, query: str, limit: int = 5) -> list[Passage]:
@@ -165,6 +170,18 @@ def _best_per_page(
             supporters[source] += 1
     ranked = sorted(best, key=lambda s: totals[s], reverse=True)[:limit]
     return [_passage(best[s][0], totals[s], terms) for s in ranked]
+
+
+def _runner_up(scored: list[tuple[Hit, float]], best: Passage, terms: QueryTerms) -> Passage | None:
+    """The best page's next section with text, when it scores nearly as well as its best."""
+    page = [(hit, score) for hit, score in scored if hit.payload.get("source") == best.source]
+    top = page[0][1]
+    for hit, score in page:
+        if score < RUNNER_UP_SHARE * top:
+            return None
+        if hit.payload.get("url") != best.url and str(hit.payload.get("text", "")).strip():
+            return _passage(hit, score, terms)
+    return None
 
 
 def _embedding_text(hit: Hit) -> str:

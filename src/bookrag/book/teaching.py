@@ -13,6 +13,10 @@ _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _LIST_MARK = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 _OPTION = re.compile(r"^\s*(?:[-*+]\s+)?(?:\[[ xX]\]\s+|\(?[a-hA-H][).]\s+)")
 _ARROWS = re.compile(r"[←→⟵⟶«»]|&larr;|&rarr;")
+# A quiz item written on one line (a question, then its lettered options), as soft-wrapped
+# Markdown and one-line pages read; and an answer key: a short label, then an option letter.
+_INLINE_OPTIONS = re.compile(r"\?[*_\s]*\(?[aA][).]\s.*\s\(?[bB][).]\s")
+_ANSWER_KEY = re.compile(r"^[*_]*[^\W\d_][\w ]{0,30}:[*_]*\s*\(?[a-hA-H][).]\s")
 _SEPARATORS = re.compile(r"[\s|•·:,;.\-–—*_>#]+")
 
 
@@ -22,7 +26,7 @@ def is_aside(line: str) -> bool:
     stripped = line.strip().lstrip(">").strip()
     if not stripped:
         return False
-    if _OPTION.match(stripped):
+    if _OPTION.match(stripped) or _ANSWER_KEY.match(stripped):
         return True
     links = _LINK.findall(stripped)
     if not links:
@@ -35,6 +39,12 @@ def is_aside(line: str) -> bool:
     return not _SEPARATORS.sub("", rest) or (
         _LINK.match(_LIST_MARK.sub("", stripped)) is not None and len(rest.split()) <= 12
     )
+
+
+def is_quiz(text: str) -> bool:
+    """Whether a sentence holds a quiz item's lettered options after its question, or is an
+    answer key ("Correct answer: b) ..."). (A whole line may be a one-line page.)"""
+    return _INLINE_OPTIONS.search(text) is not None or _ANSWER_KEY.match(text.strip()) is not None
 
 
 def is_question(line: str) -> bool:
