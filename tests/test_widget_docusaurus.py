@@ -397,7 +397,8 @@ def test_a_follow_up_after_a_refused_question_follows_the_answered_one(tab: Tab)
     refused = page.locator(".msg.assistant").nth(1).locator("p").first
     expect(refused).to_have_text("I couldn't find this in the book.")
     ask(page, "How is it calibrated?")
-    source = page.locator(".msg.assistant").nth(2).get_by_role("link").last
+    sources = page.locator(".msg.assistant").nth(2).get_by_role("list", name="Sources")
+    source = sources.get_by_role("link").first  # the section the answer leads with
     expect(source).to_have_text("Rain and Wind Sensors › Rain gauge › Calibration")
     expect(source).to_have_attribute("href", f"{page.url.split('#')[0]}#calibration")
 

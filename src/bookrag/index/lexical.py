@@ -41,7 +41,7 @@ B = 0.75
 # The chunk length (in weighted terms) that BM25's length normalisation is relative to. It is
 # the chunker's typical output, not a statistic of one book: the mean over 350-token chunks is
 # 87 on humanoid-textbook, 73 on agent-factory and 51 on robotics-course. Fixed, so a page's
-# vectors do not change when other pages do; changing it needs a rebuild (`store.SCHEMA`).
+# vectors do not change when other pages do; changing it needs a rebuild (`points.SCHEMA`).
 AVG_LEN = 80.0
 
 _WORD = re.compile(r"[^\W_]+(?:[_'][^\W_]+)*", re.UNICODE)
