@@ -25,6 +25,16 @@ def terms(*words: str) -> QueryTerms:
     return QueryTerms(weights=stems, in_book=frozenset(stems))
 
 
+def book_of(pages: dict[str, str], tmp_path: Path, store: BookStore, settings: Settings) -> Book:
+    """A book of these pages (file name -> Markdown), ingested into `store`."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, text in pages.items():
+        (docs / name).write_text(text)
+    ingest(store, docs, site_config(docs, None, None), settings.chunk_tokens)
+    return Book.open(store, settings)
+
+
 def test_extractive_answer_reads_as_plain_text() -> None:
     text = (
         "> **Each tip of the bucket equals 0.2794 mm of rain.**\n\n"
@@ -76,21 +86,16 @@ def test_code_question_quotes_the_code_that_answers_it() -> None:
 @pytest.fixture
 def odd_book(tmp_path: Path, store: BookStore, settings: Settings) -> Book:
     """A book of pages with no headings, only code, one long heading line, and MDX props."""
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "plain.md").write_text(
-        "Sourdough starter needs flour and water fed daily at room temperature.\n"
-    )
-    (docs / "code.md").write_text("```python\ndef knead(dough):\n    return dough * 2\n```\n")
-    (docs / "oneline.md").write_text(
-        "# Proofing\\n\\n## Timing\\n\\nProofing dough rests ninety minutes before baking.\n"
-    )
-    (docs / "quiz.mdx").write_text(
-        "# Quiz\n\nCheck yourself.\n\n<Quiz\n  questions={[\n\n{question: 'How long does"
-        " proofing dough rest before baking?', options: ['ninety minutes']}\n\n]}\n/>\n"
-    )
-    ingest(store, docs, site_config(docs, None, None), settings.chunk_tokens)
-    return Book.open(store, settings)
+    pages = {
+        "plain.md": "Sourdough starter needs flour and water fed daily at room temperature.\n",
+        "code.md": "```python\ndef knead(dough):\n    return dough * 2\n```\n",
+        "oneline.md": "# Proofing\\n\\n## Timing\\n\\n"
+        "Proofing dough rests ninety minutes before baking.\n",
+        "quiz.mdx": "# Quiz\n\nCheck yourself.\n\n<Quiz\n  questions={[\n\n"
+        "{question: 'How long does proofing dough rest before baking?',"
+        " options: ['ninety minutes']}\n\n]}\n/>\n",
+    }
+    return book_of(pages, tmp_path, store, settings)
 
 
 def test_page_in_one_long_heading_is_searchable_and_quotable(odd_book: Book) -> None:
@@ -120,15 +125,12 @@ def test_items_sharing_a_lead_in_are_quoted_with_it_once() -> None:
 def test_a_heading_without_text_ranks_its_page_but_the_section_shown_has_text(
     tmp_path: Path, store: BookStore, settings: Settings
 ) -> None:
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "kit.md").write_text(
-        "# Kit\n\n## Hardware requirements\n\n### Minimum\n\n"
-        "A workstation with an RTX GPU and 32 GB of memory.\n"
-    )
-    (docs / "other.md").write_text("# Other\n\nNothing about that here at all.\n")
-    ingest(store, docs, site_config(docs, None, None), settings.chunk_tokens)
-    book = Book.open(store, settings)
+    pages = {
+        "kit.md": "# Kit\n\n## Hardware requirements\n\n### Minimum\n\n"
+        "A workstation with an RTX GPU and 32 GB of memory.\n",
+        "other.md": "# Other\n\nNothing about that here at all.\n",
+    }
+    book = book_of(pages, tmp_path, store, settings)
     found = book.retriever.retrieve("What hardware requirements are there?", limit=5)
     assert found.passages[0].url.endswith("#minimum")
     assert "RTX GPU" in answer(book, Question("What hardware requirements are there?")).answer
@@ -137,13 +139,9 @@ def test_a_heading_without_text_ranks_its_page_but_the_section_shown_has_text(
 def test_a_book_of_one_page_without_headings_answers_from_it(
     tmp_path: Path, store: BookStore, settings: Settings
 ) -> None:
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "only.md").write_text(
-        "Sourdough starter needs flour and water fed daily at room temperature.\n"
-    )
-    ingest(store, docs, site_config(docs, None, None), settings.chunk_tokens)
-    result = answer(Book.open(store, settings), Question("How often is a sourdough starter fed?"))
+    text = "Sourdough starter needs flour and water fed daily at room temperature.\n"
+    book = book_of({"only.md": text}, tmp_path, store, settings)
+    result = answer(book, Question("How often is a sourdough starter fed?"))
     assert "fed daily" in result.answer and result.sources[0].endswith("/only")
 
 
@@ -156,18 +154,15 @@ def test_a_question_put_to_the_reader_is_not_quoted_as_an_answer() -> None:
 def test_an_answer_spanning_two_sections_of_the_best_page_quotes_and_cites_both(
     tmp_path: Path, store: BookStore, settings: Settings
 ) -> None:
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "gauge.md").write_text(
-        "# Rain gauge\n\n## Emptying the gauge bucket\n\n"
+    pages = {
+        "gauge.md": "# Rain gauge\n\n## Emptying the gauge bucket\n\n"
         "Empty the gauge bucket after heavy rain so the tipping arm moves freely.\n\n"
         "## Cleaning the gauge funnel\n\n"
         "Rinse the gauge funnel with water monthly so leaves never block the bucket.\n\n"
-        "## Mounting\n\nBolt the gauge to a level post away from trees.\n"
-    )
-    (docs / "wind.md").write_text("# Wind vane\n\nThe vane points into the wind.\n")
-    ingest(store, docs, site_config(docs, None, None), settings.chunk_tokens)
-    book = Book.open(store, settings)
+        "## Mounting\n\nBolt the gauge to a level post away from trees.\n",
+        "wind.md": "# Wind vane\n\nThe vane points into the wind.\n",
+    }
+    book = book_of(pages, tmp_path, store, settings)
     result = answer(book, Question("How do I empty and clean the rain gauge?"))
     assert "tipping arm moves freely" in result.answer and "Rinse the gauge funnel" in result.answer
     cited = {c.url.rsplit("#", 1)[-1] for c in result.citations}
