@@ -319,11 +319,13 @@ def measure_index(work: Path, books: list[str], requests: int) -> dict[str, Any]
 
 
 def measure_baseline(checkout: Path, work: Path, books: list[str], requests: int) -> Any:
-    """`measure_index` run by another checkout's interpreter (so on its code)."""
+    """`measure_index` run by another checkout's interpreter and its own copy of this script
+    (so on its code, whatever its module layout)."""
     out = work / "before.json"
+    script = checkout / "scripts" / "report.py"
     command = [
         str(checkout / ".venv" / "bin" / "python"),
-        str(Path(__file__).resolve()),
+        str(script if script.is_file() else Path(__file__).resolve()),
         "--index-only",
         str(out),
         "--work-dir",
