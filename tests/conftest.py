@@ -25,17 +25,22 @@ SAMPLE_DOCS = ROOT / "sample-book" / "docs"
 SHARED = ROOT.parent / "shared"
 
 
+def is_our_setting(name: str) -> bool:
+    """Whether an environment variable is one bookrag's settings read."""
+    return name.startswith(("BOOKRAG_", "QDRANT_", "COHERE_", "OPENAI_")) or name in (
+        "COLLECTION_NAME",
+        "ALLOWED_ORIGINS",
+        "DATABASE_URL",
+    )
+
+
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Tests never read the developer's environment or `.env`."""
     import os
 
     for name in list(os.environ):
-        if name.startswith(("BOOKRAG_", "QDRANT_", "COHERE_", "OPENAI_")) or name in (
-            "COLLECTION_NAME",
-            "ALLOWED_ORIGINS",
-            "DATABASE_URL",
-        ):
+        if is_our_setting(name):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
 

@@ -7,30 +7,18 @@ browser context, so sessionStorage (the saved conversation) starts empty.
 from __future__ import annotations
 
 import json
-import os
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
-from playwright.sync_api import Browser, Page, Request, Route, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Request, Route, expect
 
 from bookrag.api.app import create_app
 from bookrag.config import load_settings
+from browsing import ask, build_app, chromium, open_panel, open_tab, serving
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SAMPLE_DOCS = Path(__file__).resolve().parent.parent / "sample-book" / "docs"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 RAIN_QUESTION = "How much rain does one tip of the bucket measure?"
@@ -41,65 +29,26 @@ RAIN_PAGE = "/demo/docs/sensors/rain-wind"
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`bookrag serve --docs sample-book/docs` on a free 127.0.0.1 port; yields its URL."""
     tmp = tmp_path_factory.mktemp("widget")
-    with pytest.MonkeyPatch.context() as env:
-        # Settings are read once, here: never from the developer's environment or `.env`.
-        for name in list(os.environ):
-            if name.startswith(("BOOKRAG_", "QDRANT_", "COHERE_", "OPENAI_")) or name in (
-                "COLLECTION_NAME",
-                "ALLOWED_ORIGINS",
-            ):
-                env.delenv(name)
-        env.chdir(tmp)
-        app = create_app(load_settings(data_dir=tmp / "data", docs_dir=SAMPLE_DOCS))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the test server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    app = build_app(
+        lambda: create_app(load_settings(data_dir=tmp / "data", docs_dir=SAMPLE_DOCS)), tmp
+    )
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        with serving(app, sock) as url:
+            yield url
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"Debian's Chromium is not installed at {CHROMIUM}")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture
 def page(browser: Browser, server: str) -> Iterator[Page]:
     """A fresh tab; a JavaScript error on the page fails the test."""
-    context = browser.new_context(base_url=server, viewport={"width": 1280, "height": 800})
-    context.set_default_timeout(10_000)
-    opened = context.new_page()
-    errors: list[str] = []
-    opened.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield opened
-    context.close()
-    assert errors == [], f"JavaScript errors on the page: {errors}"
-
-
-def open_panel(page: Page, path: str = RAIN_PAGE) -> None:
-    page.goto(path)
-    page.get_by_role("button", name="Ask the book").click()
-    expect(page.get_by_role("dialog", name="Ask the book")).to_be_visible()
-
-
-def ask(page: Page, question: str) -> None:
-    page.get_by_role("textbox", name="Your question").fill(question)
-    page.keyboard.press("Enter")
+    with open_tab(browser, server, timeout=10_000) as tab:
+        yield tab.page
 
 
 def sse(*events: dict[str, Any]) -> str:
@@ -181,7 +130,7 @@ def test_an_attached_selection_can_be_removed(page: Page) -> None:
 def test_an_unreachable_backend_gets_a_clear_message(page: Page) -> None:
     for path in ("**/stream-chat", "**/health"):  # the whole backend is out of reach
         page.route(path, lambda route: route.abort("connectionrefused"))
-    open_panel(page)
+    open_panel(page, RAIN_PAGE)
     ask(page, RAIN_QUESTION)
     expect(page.get_by_role("alert")).to_contain_text("Can't reach the book's assistant")
     expect(page.get_by_role("button", name="Send the question")).to_be_visible()
@@ -196,7 +145,7 @@ def test_a_rate_limited_question_says_when_to_retry(page: Page) -> None:
             json={"success": False, "error": "too many requests"},
         ),
     )
-    open_panel(page)
+    open_panel(page, RAIN_PAGE)
     ask(page, RAIN_QUESTION)
     expect(page.get_by_role("alert")).to_contain_text("try again in 17 seconds")
 
@@ -211,7 +160,7 @@ def test_an_error_event_answering_a_refused_stream_is_shown(page: Page) -> None:
             body='data: {"error": "the server is busy answering other readers", "done": true}\n\n',
         ),
     )
-    open_panel(page)
+    open_panel(page, RAIN_PAGE)
     ask(page, RAIN_QUESTION)
     expect(page.get_by_role("alert")).to_contain_text("busy answering other readers")
 
@@ -233,7 +182,7 @@ def test_html_in_an_answer_is_shown_as_text_and_never_run(page: Page) -> None:
         "**/stream-chat",
         lambda route: route.fulfill(status=200, content_type="text/event-stream", body=body),
     )
-    open_panel(page)
+    open_panel(page, RAIN_PAGE)
     ask(page, RAIN_QUESTION)
     reply = page.locator(".msg.assistant")
     expect(reply).to_contain_text(f"Look: {attack}")
@@ -267,7 +216,7 @@ def test_escape_closes_the_panel_and_returns_focus_to_the_launcher(page: Page) -
 
 
 def test_a_follow_up_question_sends_the_conversation_so_far(page: Page) -> None:
-    open_panel(page)
+    open_panel(page, RAIN_PAGE)
     ask(page, RAIN_QUESTION)
     expect(page.get_by_role("list", name="Sources")).to_be_visible()
     with page.expect_request("**/stream-chat") as sent:
@@ -281,7 +230,7 @@ def test_a_follow_up_question_sends_the_conversation_so_far(page: Page) -> None:
 def test_typing_indicator_then_stop_aborts_the_answer(page: Page) -> None:
     held: list[Route] = []
     page.route("**/stream-chat", lambda route: held.append(route))  # left pending
-    open_panel(page)
+    open_panel(page, RAIN_PAGE)
     ask(page, RAIN_QUESTION)
     expect(page.get_by_role("status", name="The assistant is typing")).to_be_visible()
     page.get_by_role("button", name="Stop the answer").click()
@@ -303,7 +252,7 @@ def test_read_in_urdu_shows_the_translation_right_to_left(page: Page) -> None:
         "**/translate",
         lambda route: route.fulfill(json={"success": True, "translation": urdu}),
     )
-    open_panel(page)
+    open_panel(page, RAIN_PAGE)
     with page.expect_request("**/translate") as sent:
         page.get_by_role("button", name="Read this page in Urdu").click()
     assert sent_json(sent.value) == {"page_url": page.url, "target_language": "ur"}
@@ -322,7 +271,7 @@ def test_a_failed_translation_shows_the_services_error(page: Page) -> None:
             status=502, json={"success": False, "error": "the chat model failed"}
         ),
     )
-    open_panel(page)
+    open_panel(page, RAIN_PAGE)
     page.get_by_role("button", name="Read this page in Urdu").click()
     expect(page.get_by_role("alert")).to_have_text(
         "Couldn't translate this page: the chat model failed"
@@ -340,7 +289,7 @@ def test_an_unavailable_translation_keeps_the_operators_hint_out_of_the_panel(
     )
     warnings: list[str] = []
     page.on("console", lambda msg: warnings.append(msg.text))
-    open_panel(page)
+    open_panel(page, RAIN_PAGE)
     page.get_by_role("button", name="Read this page in Urdu").click()
     alert = page.get_by_role("alert")
     expect(alert).to_have_text(
@@ -352,7 +301,7 @@ def test_an_unavailable_translation_keeps_the_operators_hint_out_of_the_panel(
 
 def test_the_translate_button_is_offered_only_with_a_chat_model(page: Page) -> None:
     with page.expect_response("**/health") as health:
-        open_panel(page)
+        open_panel(page, RAIN_PAGE)
     assert health.value.json()["generator"] == "extractive"  # this test server has no model
     page.wait_for_timeout(200)
     expect(page.get_by_role("button", name="Read this page in Urdu")).to_have_count(0)
@@ -360,7 +309,7 @@ def test_the_translate_button_is_offered_only_with_a_chat_model(page: Page) -> N
 
 def test_the_panel_fills_a_narrow_screen(page: Page) -> None:
     page.set_viewport_size({"width": 375, "height": 700})
-    open_panel(page)
+    open_panel(page, RAIN_PAGE)
     box = page.get_by_role("dialog", name="Ask the book").bounding_box()
     assert box is not None
     assert (box["x"], box["width"]) == (0, 375)
@@ -370,7 +319,7 @@ def test_the_panel_fills_a_narrow_screen(page: Page) -> None:
 
 def test_the_panel_follows_the_books_light_and_dark_theme(page: Page) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
-    open_panel(page)
+    open_panel(page, RAIN_PAGE)
     ask(page, "What is the anemometer's conversion factor?")
     panel = page.get_by_role("dialog", name="Ask the book")
     expect(panel.get_by_role("list", name="Sources")).to_be_visible()
@@ -423,7 +372,7 @@ def test_the_demo_runs_whole_under_its_content_security_policy(page: Page) -> No
             blocked.append(message.text) if "Content Security Policy" in message.text else None
         ),
     )
-    open_panel(page)  # the widget script ran and its shadow styles apply
+    open_panel(page, RAIN_PAGE)  # the widget script ran and its shadow styles apply
     panel = page.get_by_role("dialog", name="Ask the book")
     assert panel.evaluate("el => getComputedStyle(el).position") == "fixed"
     page.get_by_role("button", name="Switch between light and dark theme").click()
@@ -439,7 +388,7 @@ def test_the_demo_runs_whole_under_its_content_security_policy(page: Page) -> No
 
 
 def test_a_reader_rates_an_answer_and_explains_a_thumbs_down(page: Page) -> None:
-    open_panel(page)
+    open_panel(page, RAIN_PAGE)
     ask(page, RAIN_QUESTION)
     verdict = page.get_by_role("group", name="Was this answer helpful?")
     expect(verdict).to_be_visible()
@@ -481,7 +430,7 @@ def test_a_failed_verdict_says_why_and_an_answer_without_an_id_asks_nothing(page
             status=404, json={"success": False, "error": "no answer with this answer_id"}
         ),
     )
-    open_panel(page)
+    open_panel(page, RAIN_PAGE)
     ask(page, RAIN_QUESTION)
     verdict = page.get_by_role("group", name="Was this answer helpful?")
     verdict.get_by_role("button", name="Helpful", exact=True).click()

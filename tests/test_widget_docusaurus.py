@@ -18,20 +18,20 @@ import shutil
 import socket
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
+import browsing
 from bookrag.api.app import create_app
 from bookrag.config import load_settings
+from browsing import CHROMIUM, Tab, build_app, chromium, open_panel, open_tab, serving
 from fakes import FakeCohere
 from fakes.cohere import Reply
 
@@ -39,8 +39,6 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample-book"
 README = ROOT / "README.md"
 BUILD_SCRIPT = ROOT / "scripts" / "build-sample-site.sh"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
 # The README's snippets say where the site's own config goes, and where the Space is.
 PLACEHOLDER = "// ...your title, url, presets and themeConfig, as they are..."
 SPACE = "https://<user>-<space>.hf.space"
@@ -90,28 +88,14 @@ class _CleanUrls(SimpleHTTPRequestHandler):
         pass
 
 
-@contextmanager
-def backend(sock: socket.socket, **settings: Any) -> Iterator[None]:
+def backend(sock: socket.socket, data_dir: Path, **settings: Any) -> AbstractContextManager[str]:
     """`bookrag serve --docs sample-book/docs` with `settings`, on an already bound socket."""
-    with pytest.MonkeyPatch.context() as env:
-        for name in list(os.environ):
-            if name.startswith(("BOOKRAG_", "QDRANT_", "COHERE_", "OPENAI_")) or name in (
-                "COLLECTION_NAME",
-                "ALLOWED_ORIGINS",
-            ):
-                env.delenv(name)
-        app = create_app(load_settings(docs_dir=SAMPLE / "docs", **settings))
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("a test backend did not start")
-        time.sleep(0.05)
-    yield
-    server.should_exit = True
-    thread.join(timeout=10)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    app = build_app(
+        lambda: create_app(load_settings(docs_dir=SAMPLE / "docs", data_dir=data_dir, **settings)),
+        data_dir,
+    )
+    return serving(app, sock)
 
 
 def url_of(sock: socket.socket) -> str:
@@ -132,7 +116,7 @@ class Sites:
 def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sites]:
     if shutil.which("npm") is None:
         pytest.skip("npm is not installed: the real Docusaurus build needs it")
-    if not CHROMIUM.exists():
+    if not os.path.exists(CHROMIUM):
         pytest.skip(f"Debian's Chromium is not installed at {CHROMIUM}")
     tmp = tmp_path_factory.mktemp("docusaurus")
     with ExitStack() as stack:
@@ -196,34 +180,8 @@ def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sites]:
 
 @pytest.fixture(scope="module")
 def browser(sites: Sites) -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as launched:
         yield launched
-        launched.close()
-
-
-@dataclass
-class Tab:
-    page: Page
-    console: list[str]
-
-
-@contextmanager
-def open_tab(
-    browser: Browser, base_url: str, width: int = 1280, height: int = 800
-) -> Iterator[Tab]:
-    context = browser.new_context(base_url=base_url, viewport={"width": width, "height": height})
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    errors: list[str] = []
-    console: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda msg: console.append(f"{msg.type}: {msg.text}"))
-    try:
-        yield Tab(page, console)
-    finally:
-        context.close()
-    assert errors == [], f"JavaScript errors on the page: {errors}"
 
 
 @pytest.fixture
@@ -232,15 +190,9 @@ def tab(browser: Browser, sites: Sites) -> Iterator[Tab]:
         yield opened
 
 
-def open_panel(page: Page, path: str = RAIN_PAGE) -> None:
-    page.goto(path)
-    page.get_by_role("button", name="Ask the book").click()
-    expect(page.get_by_role("dialog", name="Ask the book")).to_be_visible()
-
-
 def ask(page: Page, question: str) -> None:
-    page.get_by_role("textbox", name="Your question").fill(question)
-    page.keyboard.press("Enter")
+    """Ask, and wait until the answer is in (the send button is back)."""
+    browsing.ask(page, question)
     expect(page.get_by_role("button", name="Send the question")).to_be_visible()
 
 
@@ -297,7 +249,7 @@ def test_the_back_to_top_button_stays_reachable_beside_the_launcher(tab: Tab) ->
 def test_the_panel_stays_below_the_navbar_at_1366x657(browser: Browser, sites: Sites) -> None:
     with open_tab(browser, sites.ts, 1366, 657) as tab:
         page = tab.page
-        open_panel(page)
+        open_panel(page, RAIN_PAGE)
         panel = panel_box(page)
         assert panel["y"] >= navbar_bottom(page) + 8
         assert panel["y"] + panel["height"] <= 657
@@ -315,7 +267,7 @@ def test_the_panel_fits_under_the_navbar_at_any_height(
 ) -> None:
     with open_tab(browser, sites.ts, 1280, height) as tab:
         page = tab.page
-        open_panel(page)
+        open_panel(page, RAIN_PAGE)
         panel = panel_box(page)
         assert navbar_bottom(page) + 8 <= panel["y"]
         assert panel["y"] + panel["height"] <= height
@@ -329,7 +281,7 @@ def test_the_panel_fits_under_the_navbar_at_any_height(
 def test_no_translate_button_without_a_chat_model(tab: Tab) -> None:
     page = tab.page
     with page.expect_response("**/health") as health:
-        open_panel(page)
+        open_panel(page, RAIN_PAGE)
     assert health.value.json()["generator"] == "extractive"
     page.wait_for_timeout(200)  # the widget has read the answer
     expect(page.get_by_role("button", name="Read this page in Urdu")).to_have_count(0)
@@ -341,7 +293,7 @@ def test_the_module_exports_site_translates_with_a_chat_model(
 ) -> None:
     with open_tab(browser, sites.js) as tab:
         page = tab.page
-        open_panel(page)
+        open_panel(page, RAIN_PAGE)
         button = page.get_by_role("button", name="Read this page in Urdu")
         expect(button).to_be_visible()
         with page.expect_response("**/translate") as sent:
@@ -391,7 +343,7 @@ def test_ask_about_this_is_offered_for_the_docs_text_only(tab: Tab) -> None:
 
 def test_a_follow_up_after_a_refused_question_follows_the_answered_one(tab: Tab) -> None:
     page = tab.page
-    open_panel(page)
+    open_panel(page, RAIN_PAGE)
     ask(page, RAIN_QUESTION)
     ask(page, "What is the capital of Peru?")
     refused = page.locator(".msg.assistant").nth(1).locator("p").first
@@ -422,7 +374,7 @@ def test_a_long_answer_is_shown_from_its_start(tab: Tab) -> None:
         "**/stream-chat",
         lambda route: route.fulfill(status=200, content_type="text/event-stream", body=body),
     )
-    open_panel(page)
+    open_panel(page, RAIN_PAGE)
     ask(page, "Tell me everything about the rain gauge.")
     expect(page.locator(".msg.assistant")).to_contain_text("Paragraph 79")
     expect(page.locator(".msg.user")).to_be_in_viewport()
@@ -435,7 +387,7 @@ def test_on_a_phone_tab_stays_in_the_panel_and_the_menu_hides_the_launcher(
 ) -> None:
     with open_tab(browser, sites.ts, 375, 740) as tab:
         page = tab.page
-        open_panel(page)
+        open_panel(page, RAIN_PAGE)
         panel = panel_box(page)
         assert (panel["x"], panel["width"]) == (0, 375)
         assert panel["y"] >= navbar_bottom(page)
@@ -458,7 +410,7 @@ def test_a_site_whose_origin_is_not_allowed_is_told_so(browser: Browser, sites: 
     other = sites.ts.replace("127.0.0.1", "localhost")  # same files, an origin not allowed
     with open_tab(browser, other) as tab:
         page = tab.page
-        open_panel(page)
+        open_panel(page, RAIN_PAGE)
         ask(page, RAIN_QUESTION)
         alert = page.get_by_role("alert")
         expect(alert).to_contain_text(f"does not accept questions from this site ({other})")
@@ -476,7 +428,7 @@ def test_screenshots_of_the_panel_on_a_docusaurus_page(
     with open_tab(browser, sites.ts, width, height) as tab:
         page = tab.page
         page.add_init_script(f"localStorage.setItem('theme', '{theme}')")
-        open_panel(page)
+        open_panel(page, RAIN_PAGE)
         expect(page.locator("html")).to_have_attribute("data-theme", theme)
         ask(page, RAIN_QUESTION)
         expect(page.get_by_role("list", name="Sources")).to_be_visible()
