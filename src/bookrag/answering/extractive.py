@@ -139,12 +139,13 @@ def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | Non
     lead = not quotes  # the first passage that answers is quoted most fully
     for passage in passages:
         units = list(sentences(passage.text, asides=not TEACHING_ONLY))
-        if not units and any(sentences(passage.text, asides=True)):
+        asides = [] if units else list(sentences(passage.text, asides=True))
+        if asides:
             # Only a quiz, links or navigation: quoted when the question asks for what the
             # section's heading names ("further reading", "exercises"), else passed over.
             if not (lead and _asked_for(passage, terms)):
                 continue
-            units = list(sentences(passage.text, asides=True))
+            units = asides
         code = _best_code(passage.text, terms) if lead else None
         if not units:  # a section of code or a table: quote its start, but only as the answer
             if lead and passage.text.strip():
@@ -171,8 +172,7 @@ def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | Non
 def _asked_for(passage: Passage, terms: QueryTerms) -> bool:
     """Whether the question names what sets the passage's heading apart from its page's
     title (the "exercises" of "ROS 2 exercises" in a page on ROS 2)."""
-    heading = passage.section.split(" › ")[-1] if passage.section else ""
-    own = set(lexical.terms(heading)) - set(lexical.terms(passage.title))
+    own = set(lexical.terms(passage.heading)) - set(lexical.terms(passage.title))
     return terms.coverage_of(own) > 0
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from bookrag.book.chunking import BREADCRUMB_SEPARATOR
 from bookrag.errors import UpstreamError
 from bookrag.index import lexical
 from bookrag.index.store import BookStore, Hit
@@ -49,6 +50,11 @@ class Passage:
     @property
     def breadcrumb(self) -> str:
         return f"{self.title} › {self.section}" if self.section else self.title
+
+    @property
+    def heading(self) -> str:
+        """The section's own heading ("" for the page's opening text)."""
+        return self.section.split(BREADCRUMB_SEPARATOR)[-1]
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -15,7 +15,6 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bookrag.book.chunking import BREADCRUMB_SEPARATOR
 from bookrag.config import load_settings
 from bookrag.errors import BookragError, ConfigError
 from bookrag.evaluation.comparison import Run, configurations, run_all
@@ -253,14 +252,10 @@ def _misses_table(run: Run) -> Table:
             r.question.id,
             r.question.question,
             "\n".join(expected) or "(not in the book)",
-            f"{top.source} › {_heading(top.section) or top.title}" if top else "(nothing)",
+            f"{top.source} › {top.heading or top.title}" if top else "(nothing)",
             "; ".join(r.misses()),
         )
     return table
-
-
-def _heading(section: str) -> str:
-    return section.split(BREADCRUMB_SEPARATOR)[-1]
 
 
 def _level(summary: Summary, level: str) -> dict[str, float]:

@@ -32,7 +32,6 @@ from urllib.parse import unquote, urlsplit
 from bookrag.answering.models import Answer, Question
 from bookrag.answering.pipeline import Book, answer
 from bookrag.answering.retrieval import Passage
-from bookrag.book.chunking import BREADCRUMB_SEPARATOR
 from bookrag.book.docusaurus import slugify
 from bookrag.errors import PageNotFound
 from bookrag.evaluation.questions import EvalQuestion, Gold, normalise
@@ -77,7 +76,7 @@ def section_matches(passage: Passage, gold: Gold) -> bool:
         return False
     if not gold.heading:
         return True
-    heading = passage.section.split(BREADCRUMB_SEPARATOR)[-1] if passage.section else ""
+    heading = passage.heading
     anchor = unquote(urlsplit(passage.url).fragment)
     wanted = normalise(gold.heading)
     if wanted and wanted in (normalise(heading or passage.title), normalise(anchor)):
