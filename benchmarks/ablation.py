@@ -82,9 +82,8 @@ VARIANTS = [
     ),
 ]
 
-DEFAULT_SUPPORT = (0.15, 3)  # retrieval.SUPPORT_WEIGHT and SUPPORT_CHUNKS as shipped
-DEFAULT_RUNNER_UP_SHARE = 0.8  # retrieval.RUNNER_UP_SHARE as shipped
-DEFAULT_AVG_LEN = 80.0  # lexical.AVG_LEN as shipped
+# The switches as shipped, read from bookrag before any row of this process changes them.
+_SHIPPED: dict[str, Any] = {}
 
 COLUMNS = (
     ("page R@1", "page", "recall@1"),
@@ -103,11 +102,18 @@ def apply(variant: Variant) -> int:
     from bookrag.book import markdown
     from bookrag.index import lexical
 
-    # Rows of one group share a process: put the query-time switches back first.
-    extractive.TEACHING_ONLY = True
-    retrieval.SUPPORT_WEIGHT, retrieval.SUPPORT_CHUNKS = DEFAULT_SUPPORT
-    lexical.AVG_LEN = DEFAULT_AVG_LEN
-    retrieval.RUNNER_UP_SHARE = DEFAULT_RUNNER_UP_SHARE
+    if not _SHIPPED:
+        _SHIPPED.update(
+            teaching_only=extractive.TEACHING_ONLY,
+            support=(retrieval.SUPPORT_WEIGHT, retrieval.SUPPORT_CHUNKS),
+            runner_up=retrieval.RUNNER_UP_SHARE,
+            avg_len=lexical.AVG_LEN,
+        )
+    # Rows of one group share a process: put the switches back first.
+    extractive.TEACHING_ONLY = _SHIPPED["teaching_only"]
+    retrieval.SUPPORT_WEIGHT, retrieval.SUPPORT_CHUNKS = _SHIPPED["support"]
+    retrieval.RUNNER_UP_SHARE = _SHIPPED["runner_up"]
+    lexical.AVG_LEN = _SHIPPED["avg_len"]
     tokens = 350
     for key, value in {**variant.index, **variant.query}.items():
         if key == "chunk_tokens":
@@ -119,7 +125,7 @@ def apply(variant: Variant) -> int:
         elif key == "support_weight":
             retrieval.SUPPORT_WEIGHT = float(value)
         elif key == "runner_up":
-            retrieval.RUNNER_UP_SHARE = DEFAULT_RUNNER_UP_SHARE if value else math.inf
+            retrieval.RUNNER_UP_SHARE = _SHIPPED["runner_up"] if value else math.inf
         elif key == "support_chunks":
             retrieval.SUPPORT_CHUNKS = int(value)
         elif key == "avg_len":
