@@ -208,3 +208,26 @@ def test_a_quiz_section_is_quoted_only_when_the_question_asks_for_it() -> None:
     assert [c.url for c in answered.citations] == ["https://b.org/p#reporting"]
     asked = extractive_answer([quiz, prose], terms("rain", "gauge", "quiz"), None)
     assert asked.citations[0].url == "https://b.org/p#rain-gauge-quiz"
+
+
+def test_the_section_shown_is_the_one_with_the_terms_its_page_title_lacks(
+    tmp_path: Path, store: BookStore, settings: Settings
+) -> None:
+    # Every section is indexed with the page title, so on title terms alone the shortest
+    # section wins; the cylinder, which the title does not name, picks the one that teaches.
+    teaching = " ".join(["Pour a known volume of water through the funnel slowly."] * 12)
+    pages = {
+        "calibration.md": "# Rain gauge calibration\n\n## In short\n\n"
+        "Rain gauge calibration, briefly.\n\n## The procedure\n\n"
+        f"{teaching} Read the level off a measuring cylinder and compare the tip count.\n",
+        **{
+            f"{name}.md": f"# {name.title()}\n\nThe {name} sits on the mast beside the logger.\n"
+            for name in ("vane", "anemometer", "thermometer", "hygrometer", "barometer")
+        },
+    }
+    book = book_of(pages, tmp_path, store, settings)
+    question = "How is rain gauge calibration checked with a cylinder?"
+    found = book.retriever.retrieve(question, limit=5)
+    assert found.passages[0].url.endswith("#the-procedure")
+    assert "measuring cylinder" in answer(book, Question(question)).answer
+

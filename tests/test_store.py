@@ -110,6 +110,22 @@ def test_term_statistics_count_the_chunks_holding_each_term(
     assert df == {t: held[t] for t in terms} and all(df.values())
 
 
+@pytest.mark.parametrize("dense", [False, True], ids=["bm25", "hybrid"])
+def test_each_hit_carries_the_bm25_vector_it_was_indexed_with(
+    store: BookStore, sample_docs: Path, dense: bool
+) -> None:
+    index(store, sample_docs, WordEmbedder() if dense else None)
+    query = "rain gauge calibration"
+    hits = store.search(query, 8, embedding(query, 32) if dense else None)
+    assert hits
+    for hit in hits:
+        p = hit.payload
+        trail = " › ".join([p["title"], *p["headings"]])
+        indexed = lexical.document_vector(f"{trail}\n{p['text']}")
+        assert hit.sparse is not None and hit.sparse.indices == indexed.indices
+        assert hit.sparse.values == pytest.approx(indexed.values, rel=1e-6)  # stored as float32
+
+
 def test_search_after_a_page_changes_sees_the_change(store: BookStore, sample_docs: Path) -> None:
     index(store, sample_docs)
     assert any(

@@ -2,7 +2,8 @@
 
 Chunks are ranked by BM25 in Qdrant; a page is ranked by its best chunk, lifted a little by
 its next few matching chunks, so results are the best section of each of the best pages rather
-than several chunks of one paragraph. The relevance floor weighs the query's terms by IDF:
+than several chunks of one paragraph. The section shown for a page is the one that best holds
+the query's terms its title lacks (`_sections`). The relevance floor weighs the query's terms by IDF:
 a query is covered when every name it mentions (`MQTT`, `Home Assistant`) occurs in the
 book, and its weighty terms occur in the book at all and in its best section in particular
 (`relevance`).
@@ -32,6 +33,9 @@ SUPPORT_CHUNKS = 3
 # The best page's second section is answered from too when it scores this share of its best:
 # the answer often spans two neighbouring sections of the page that teaches it.
 RUNNER_UP_SHARE = 0.8
+# A page's sections are told apart by the query's terms that its title does not hold: every
+# section is indexed with the page title, so those terms only favour the page's shortest ones.
+SECTIONS_BY_OWN_TERMS = True
 
 
 @dataclass(frozen=True)
@@ -135,8 +139,7 @@ class Retriever:
             except UpstreamError as exc:
                 log.warning("reranking failed, keeping the fused order: %s", exc.message)
                 degraded = True
-        passages = _best_per_page(scored, terms, limit, support=not reranked)
-        runner_up = _runner_up(scored, passages[0], terms) if passages else None
+        passages, runner_up = _best_per_page(scored, terms, limit, support=not reranked)
         if not passages or terms.missing_names:
             covered = False  # nothing found, or the query names something the book never does
         elif reranked:
@@ -154,35 +157,52 @@ def search(store: BookStore, query: str, limit: int = 5) -> list[Passage]:
 
 def _best_per_page(
     scored: list[tuple[Hit, float]], terms: QueryTerms, limit: int, support: bool
-) -> list[Passage]:
-    best: dict[str, tuple[Hit, float]] = {}
-    totals: dict[str, float] = {}
-    supporters: dict[str, int] = {}
+) -> tuple[list[Passage], Passage | None]:
+    """The best section of each of the `limit` best pages, and the best page's runner-up."""
+    pages: dict[str, list[tuple[Hit, float]]] = {}
     for hit, score in scored:  # best first
-        source = str(hit.payload.get("source"))
-        if source not in best:
-            best[source] = (hit, score)
-            totals[source] = score
-            supporters[source] = 0
-            continue
-        if not str(best[source][0].payload.get("text", "")).strip() and (
-            str(hit.payload.get("text", "")).strip()
-        ):
-            # A heading with no text of its own ranks the page, but the section to show is
-            # the best one that says something.
-            best[source] = (hit, best[source][1])
-        if support and supporters[source] < SUPPORT_CHUNKS:
-            totals[source] += SUPPORT_WEIGHT * score
-            supporters[source] += 1
-    ranked = sorted(best, key=lambda s: totals[s], reverse=True)[:limit]
-    return [_passage(best[s][0], totals[s], terms) for s in ranked]
+        pages.setdefault(str(hit.payload.get("source")), []).append((hit, score))
+    totals = {source: hits[0][1] for source, hits in pages.items()}
+    if support:
+        for source, hits in pages.items():
+            totals[source] += SUPPORT_WEIGHT * sum(s for _, s in hits[1 : SUPPORT_CHUNKS + 1])
+    ranked = sorted(pages, key=lambda s: totals[s], reverse=True)[:limit]
+    # A reranker has read each section whole: its order stands.
+    sections = {s: _sections(pages[s], terms) if support else pages[s] for s in ranked}
+    passages = [_passage(_first_with_text(sections[s]), totals[s], terms) for s in ranked]
+    runner_up = _runner_up(sections[ranked[0]], passages[0], terms) if ranked else None
+    return passages, runner_up
 
 
-def _runner_up(scored: list[tuple[Hit, float]], best: Passage, terms: QueryTerms) -> Passage | None:
+def _sections(hits: list[tuple[Hit, float]], terms: QueryTerms) -> list[tuple[Hit, float]]:
+    """A page's hits, best section first, scored on the query terms its title does not hold."""
+    if not SECTIONS_BY_OWN_TERMS:
+        return hits
+    title = set(lexical.terms(str(hits[0][0].payload.get("title", ""))))
+    own = {t: w for t, w in terms.weights.items() if t not in title}
+    if not own:
+        return hits
+    ids = {lexical.term_id(t): w for t, w in own.items()}
+    rescored = []
+    for hit, _ in hits:
+        vector = hit.sparse or lexical.document_vector(_embedding_text(hit))
+        values = dict(zip(vector.indices, vector.values, strict=True))
+        rescored.append((hit, sum(w * values.get(i, 0.0) for i, w in ids.items())))
+    if not any(score for _, score in rescored):
+        return hits
+    return sorted(rescored, key=lambda pair: pair[1], reverse=True)
+
+
+def _first_with_text(hits: list[tuple[Hit, float]]) -> Hit:
+    """A heading with no text of its own ranks the page, but the section to show is the best
+    one that says something."""
+    return next((h for h, _ in hits if str(h.payload.get("text", "")).strip()), hits[0][0])
+
+
+def _runner_up(hits: list[tuple[Hit, float]], best: Passage, terms: QueryTerms) -> Passage | None:
     """The best page's next section with text, when it scores nearly as well as its best."""
-    page = [(hit, score) for hit, score in scored if hit.payload.get("source") == best.source]
-    top = page[0][1]
-    for hit, score in page:
+    top = hits[0][1]
+    for hit, score in hits:
         if score < RUNNER_UP_SHARE * top:
             return None
         if hit.payload.get("url") != best.url and str(hit.payload.get("text", "")).strip():

@@ -48,6 +48,7 @@ class Scored:
     id: str
     score: float
     payload: dict[str, Any]
+    sparse: SparseVector | None = None  # the point's BM25 vector (it has one unless a record)
 
 
 class Engine(Protocol):
@@ -87,7 +88,8 @@ class Engine(Protocol):
     def query(
         self, sparse: SparseVector | None, dense: list[float] | None, limit: int
     ) -> list[Scored]:
-        """BM25 alone, dense alone, or both fused by RRF (the same query a server runs)."""
+        """BM25 alone, dense alone, or both fused by RRF (the same query a server runs); each
+        hit comes with its BM25 vector."""
         ...
 
     def flush(self) -> None:

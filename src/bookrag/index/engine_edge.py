@@ -47,6 +47,14 @@ def _sparse(vector: SparseVector) -> edge.SparseVector:
     return edge.SparseVector(list(vector.indices), list(vector.values))
 
 
+def _named(vectors: object, name: str | None) -> Any:
+    """A point's vector called `name` (a sparse one as bookrag's `SparseVector`), or None."""
+    found = vectors.get(name) if isinstance(vectors, dict) and name else None
+    if isinstance(found, edge.SparseVector):
+        return SparseVector(found.indices, found.values)
+    return found
+
+
 class EdgeEngine:
     """One Qdrant Edge shard in a folder (created by `create`, opened by `open`)."""
 
@@ -169,16 +177,7 @@ class EdgeEngine:
                     )
                 )
             for record in records:
-                vectors = record.vector if isinstance(record.vector, dict) else {}
-                found = vectors.get(vector) if vector else None
-                if isinstance(found, edge.SparseVector):
-                    yield (
-                        str(record.id),
-                        record.payload or {},
-                        SparseVector(found.indices, found.values),
-                    )
-                else:
-                    yield str(record.id), record.payload or {}, found
+                yield str(record.id), record.payload or {}, _named(record.vector, vector)
             if offset is None:
                 return
 
@@ -199,7 +198,7 @@ class EdgeEngine:
             stages.append(edge.Query.Nearest(_sparse(sparse), using=SPARSE))
         if len(stages) == 1:
             request = edge.QueryRequest(
-                limit=limit, query=stages[0], with_payload=True, with_vector=False
+                limit=limit, query=stages[0], with_payload=True, with_vector=[SPARSE]
             )
         else:
             request = edge.QueryRequest(
@@ -207,11 +206,13 @@ class EdgeEngine:
                 prefetches=[edge.Prefetch(limit=limit, query=stage) for stage in stages],
                 query=edge.Fusion.Rrf(k=RRF_K),  # type: ignore[arg-type]  # the stub omits it
                 with_payload=True,
-                with_vector=False,
+                with_vector=[SPARSE],
             )
         with self._errors() as shard:
             found = shard.query(request)
-        return [Scored(str(p.id), p.score, p.payload or {}) for p in found]
+        return [
+            Scored(str(p.id), p.score, p.payload or {}, _named(p.vector, SPARSE)) for p in found
+        ]
 
     def flush(self) -> None:
         with self._errors() as shard:

@@ -42,6 +42,14 @@ def _sparse(vector: SparseVector) -> models.SparseVector:
     return models.SparseVector(indices=vector.indices, values=vector.values)
 
 
+def _named(vectors: object, name: str | None) -> Any:
+    """A point's vector called `name` (a sparse one as bookrag's `SparseVector`), or None."""
+    found = vectors.get(name) if isinstance(vectors, dict) and name else None
+    if isinstance(found, models.SparseVector):
+        return SparseVector(found.indices, found.values)
+    return found
+
+
 class ServerEngine:
     """One collection on a Qdrant server; every call is a request."""
 
@@ -113,16 +121,7 @@ class ServerEngine:
                     offset=offset,
                 )
             for point in points:
-                vectors = point.vector if isinstance(point.vector, dict) else {}
-                found = vectors.get(vector) if vector else None
-                if isinstance(found, models.SparseVector):
-                    yield (
-                        str(point.id),
-                        point.payload or {},
-                        SparseVector(found.indices, found.values),
-                    )
-                else:
-                    yield str(point.id), point.payload or {}, found
+                yield str(point.id), point.payload or {}, _named(point.vector, vector)
             if offset is None:
                 return
 
@@ -142,10 +141,16 @@ class ServerEngine:
                     using=SPARSE,
                     limit=limit,
                     with_payload=True,
+                    with_vectors=[SPARSE],
                 )
             elif sparse is None:
                 response = self.client.query_points(
-                    self.collection, query=dense, using=DENSE, limit=limit, with_payload=True
+                    self.collection,
+                    query=dense,
+                    using=DENSE,
+                    limit=limit,
+                    with_payload=True,
+                    with_vectors=[SPARSE],
                 )
             else:
                 response = self.client.query_points(
@@ -157,8 +162,12 @@ class ServerEngine:
                     query=models.FusionQuery(fusion=models.Fusion.RRF),  # k = RRF_K, the default
                     limit=limit,
                     with_payload=True,
+                    with_vectors=[SPARSE],
                 )
-        return [Scored(str(p.id), p.score, p.payload or {}) for p in response.points]
+        return [
+            Scored(str(p.id), p.score, p.payload or {}, _named(p.vector, SPARSE))
+            for p in response.points
+        ]
 
     def flush(self) -> None:
         """A server has written each update before answering (`wait=True`)."""

@@ -78,6 +78,7 @@ class Hit:
     id: str
     score: float
     payload: dict[str, Any]
+    sparse: lexical.SparseVector | None = None  # its BM25 vector (term weights before IDF)
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,8 @@ def layout_point(fingerprint: Fingerprint) -> StoredPoint:
 def ranked(found: list[Scored]) -> list[Hit]:
     """Best first; ties by id, so identical calls list tied points in the same order (Edge's
     fused results need not)."""
-    return [Hit(p.id, p.score, p.payload) for p in sorted(found, key=lambda p: (-p.score, p.id))]
+    order = sorted(found, key=lambda p: (-p.score, p.id))
+    return [Hit(p.id, p.score, p.payload, p.sparse) for p in order]
 
 
 def now() -> str:
