@@ -231,3 +231,13 @@ def test_the_section_shown_is_the_one_with_the_terms_its_page_title_lacks(
     assert found.passages[0].url.endswith("#the-procedure")
     assert "measuring cylinder" in answer(book, Question(question)).answer
 
+
+def test_the_best_sentence_is_quoted_with_the_two_it_leads_into() -> None:
+    text = (
+        "The rain gauge bucket tips when it fills. Each tip adds exactly 0.2794 mm to the total. "
+        "A reed switch counts every tip for the logger. Clean the gauge in spring. "
+        "Birds sometimes perch on the housing and leave droppings behind."
+    )
+    result = extractive_answer([passage(text)], terms("rain", "gauge", "bucket"), None)
+    assert "0.2794 mm" in result.answer and "reed switch counts" in result.answer
+    assert "Birds" not in result.answer

@@ -20,7 +20,8 @@ _EMPHASIS = re.compile(r"(\*\*|__|\*|~~)(\S(?:.*?\S)?)\1")
 _CODE_BLOCK = re.compile(r"^```[^\n]*\n.*?^```", re.DOTALL | re.MULTILINE)
 _LEAD_IN = re.compile(r"^[^:]*:[*_]*\s")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
-MAX_QUOTES = 5
+MAX_QUOTES = 6
+FOLLOWING = 2  # units quoted after the lead section's best one: what it leads into
 TEACHING_ONLY = True  # quote navigation, link lists and quiz lines only when nothing else fits
 HEADER = "From the book (quoted passages; no language model is configured):"
 DEGRADED_HEADER = "From the book (quoted passages; the language model is unavailable right now):"
@@ -157,8 +158,7 @@ def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | Non
         chosen = [u for u in scored[:take] if lead or terms.coverage(u) > 0]
         if lead:
             after = units.index(scored[0]) + 1
-            if after < len(units) and units[after] not in chosen:
-                chosen.append(units[after])  # what the best sentence leads into
+            chosen += [u for u in units[after : after + FOLLOWING] if u not in chosen]
         # Keep the book's order inside one section.
         quotes.extend(Quote(passage, u) for u in _merge_lead_ins(sorted(chosen, key=units.index)))
         if code is not None and terms.coverage(code) > terms.coverage(scored[0]):
