@@ -306,14 +306,25 @@ def test_table_shows_the_misses_with_what_came_back(run_eval: Any, tmp_path: Pat
         (["--min-recall", "1.01"], 1),
         (["--min-mrr", "1.01"], 1),
         (["--min-recall", "0", "--min-mrr", "0"], 0),
+        (["--min-keywords", "1.01"], 1),
+        (["--min-keywords", "0"], 0),
     ],
 )
 def test_missing_a_bar_fails_the_run(
     run_eval: Any, questions_file: Path, bars: list[str], code: int
 ) -> None:
-    result = run_eval(str(questions_file), "--no-answers", *bars)
+    answers = [] if "--min-keywords" in bars else ["--no-answers"]
+    result = run_eval(str(questions_file), *answers, *bars)
     assert result.exit_code == code
     assert ("bar missed" in result.stderr) is bool(code)
+
+
+def test_a_keyword_bar_without_scored_answers_is_missed_and_says_why(
+    run_eval: Any, questions_file: Path
+) -> None:
+    result = run_eval(str(questions_file), "--no-answers", "--min-keywords", "0")
+    assert result.exit_code == 1
+    assert "keyword coverage was not measured" in " ".join(result.stderr.split())
 
 
 def test_a_bad_questions_file_exits_2_naming_the_line(run_eval: Any, tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from bookrag.errors import BookragError, ConfigError
 from bookrag.evaluation.comparison import Run, configurations, run_all
 from bookrag.evaluation.metrics import METRICS
 from bookrag.evaluation.questions import EvalQuestion, InvalidQuestions, load_questions
-from bookrag.evaluation.summary import Summary, by_kind, missed_bars, summarise
+from bookrag.evaluation.summary import Bars, Summary, by_kind, missed_bars, summarise
 from bookrag.index.connection import open_store
 from bookrag.providers.wiring import build_providers
 
@@ -72,6 +72,12 @@ def eval_command(
     min_mrr: Annotated[
         float | None,
         typer.Option("--min-mrr", min=0.0, help="Fail (exit 1) below this page MRR@10."),
+    ] = None,
+    min_keywords: Annotated[
+        float | None,
+        typer.Option(
+            "--min-keywords", min=0.0, help="Fail (exit 1) below this answer keyword coverage."
+        ),
     ] = None,
 ) -> None:
     """Score retrieval and answers on questions whose answers are known.
@@ -131,9 +137,10 @@ def eval_command(
         providers.close()
 
     in_use = next((r for r in runs if r.configured), None)
-    missed = _bars(in_use, min_recall, min_mrr, configured)
+    bars = Bars(min_recall, min_mrr, min_keywords)
+    missed = _bars(in_use, bars, configured)
     if as_json:
-        typer.echo(json.dumps(_document(questions, items, runs, min_recall, min_mrr, missed)))
+        typer.echo(json.dumps(_document(questions, items, runs, bars, missed)))
     else:
         _render(out, questions, items, runs, in_use)
         for line in missed:
@@ -146,30 +153,28 @@ def _error(console: Console, message: str) -> None:
         console.print(f"[red]error:[/red] {escape(line)}", highlight=False)
 
 
-def _bars(
-    main: Run | None, min_recall: float | None, min_mrr: float | None, configured: str
-) -> list[str]:
-    if min_recall is None and min_mrr is None:
+def _bars(main: Run | None, bars: Bars, configured: str) -> list[str]:
+    if not bars:
         return []
     if main is None:
         return [f"the configured retrieval ({configured}) could not run"]
-    return missed_bars(summarise(main.results), min_recall, min_mrr)
+    return missed_bars(summarise(main.results), bars)
 
 
 def _document(
-    path: Path,
-    items: list[EvalQuestion],
-    runs: list[Run],
-    min_recall: float | None,
-    min_mrr: float | None,
-    missed: list[str],
+    path: Path, items: list[EvalQuestion], runs: list[Run], bars: Bars, missed: list[str]
 ) -> dict[str, Any]:
     return {
         "questions_file": str(path),
         "questions": len(items),
         "answerable": sum(q.answerable for q in items),
         "configurations": [r.to_json() for r in runs],
-        "bars": {"min_recall": min_recall, "min_mrr": min_mrr, "missed": missed},
+        "bars": {
+            "min_recall": bars.recall,
+            "min_mrr": bars.mrr,
+            "min_keywords": bars.keywords,
+            "missed": missed,
+        },
     }
 
 

@@ -80,14 +80,31 @@ def _mean(values: Sequence[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def missed_bars(summary: Summary, min_recall: float | None, min_mrr: float | None) -> list[str]:
-    """The bars (page Recall@5, page MRR@10) a summary falls below, as messages."""
-    page = summary.page or {}
+@dataclass(frozen=True)
+class Bars:
+    """The scores `bookrag eval` must reach (None: no bar)."""
+
+    recall: float | None = None  # page Recall@5
+    mrr: float | None = None  # page MRR@10
+    keywords: float | None = None  # answers' keyword coverage
+
+    def __bool__(self) -> bool:
+        return any(bar is not None for bar in vars(self).values())
+
+
+def missed_bars(summary: Summary, bars: Bars) -> list[str]:
+    """The bars a summary falls below, as messages."""
+    page, answers = summary.page or {}, summary.answers or {}
     missed = []
-    for name, label, bar in (
-        ("recall@5", "--min-recall", min_recall),
-        ("mrr@10", "--min-mrr", min_mrr),
+    for name, scores, label, bar in (
+        ("page recall@5", page.get("recall@5"), "--min-recall", bars.recall),
+        ("page mrr@10", page.get("mrr@10"), "--min-mrr", bars.mrr),
+        ("keyword coverage", answers.get("keyword_coverage"), "--min-keywords", bars.keywords),
     ):
-        if bar is not None and page.get(name, 0.0) < bar:
-            missed.append(f"page {name} {page.get(name, 0.0):.3f} is below {label} {bar:g}")
+        if bar is None:
+            continue
+        if scores is None:  # answers not scored (--no-answers), or nothing to score
+            missed.append(f"{name} was not measured, so {label} {bar:g} is not met")
+        elif scores < bar:
+            missed.append(f"{name} {scores:.3f} is below {label} {bar:g}")
     return missed
