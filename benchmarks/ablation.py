@@ -42,7 +42,7 @@ class Variant:
     index: dict[str, Any] = field(default_factory=dict)  # keys: lexical.Weighting fields,
     # "mdx_props_dropped", "chunk_tokens", "avg_len"
     query: dict[str, Any] = field(default_factory=dict)  # "support_weight", "support_chunks",
-    # "teaching_only", "runner_up"
+    # "teaching_only", "runner_up", "own_terms", "following"
 
     def index_key(self) -> str:
         """The index's folder name: the layout version and every index switch's value."""
@@ -70,6 +70,8 @@ VARIANTS = [
     Variant("- MDX component props dropped", index={"mdx_props_dropped": False}),
     Variant("- teaching-only quotes", query={"teaching_only": False}),
     Variant("- answers from the best page's runner-up section", query={"runner_up": False}),
+    Variant("- sections told apart by terms the page title lacks", query={"own_terms": False}),
+    Variant("- two sentences after the best one (1 instead)", query={"following": 1}),
     Variant("- page support (3 more chunks)", query={"support_weight": 0.0}),
     Variant("- page support from 3 more chunks (1 instead)", query={"support_chunks": 1}),
     Variant("- BM25 lengths relative to 80 terms (180 instead)", index={"avg_len": 180.0}),
@@ -78,7 +80,13 @@ VARIANTS = [
     Variant(
         "none of them",
         index={"title": 1.0, "heading": 1.0, "mdx_props_dropped": False, "avg_len": 180.0},
-        query={"teaching_only": False, "support_chunks": 1, "runner_up": False},
+        query={
+            "teaching_only": False,
+            "support_chunks": 1,
+            "runner_up": False,
+            "own_terms": False,
+            "following": 1,
+        },
     ),
 ]
 
@@ -107,12 +115,16 @@ def apply(variant: Variant) -> int:
             teaching_only=extractive.TEACHING_ONLY,
             support=(retrieval.SUPPORT_WEIGHT, retrieval.SUPPORT_CHUNKS),
             runner_up=retrieval.RUNNER_UP_SHARE,
+            own_terms=retrieval.SECTIONS_BY_OWN_TERMS,
+            following=extractive.FOLLOWING,
             avg_len=lexical.AVG_LEN,
         )
     # Rows of one group share a process: put the switches back first.
     extractive.TEACHING_ONLY = _SHIPPED["teaching_only"]
     retrieval.SUPPORT_WEIGHT, retrieval.SUPPORT_CHUNKS = _SHIPPED["support"]
     retrieval.RUNNER_UP_SHARE = _SHIPPED["runner_up"]
+    retrieval.SECTIONS_BY_OWN_TERMS = _SHIPPED["own_terms"]
+    extractive.FOLLOWING = _SHIPPED["following"]
     lexical.AVG_LEN = _SHIPPED["avg_len"]
     tokens = 350
     for key, value in {**variant.index, **variant.query}.items():
@@ -126,6 +138,10 @@ def apply(variant: Variant) -> int:
             retrieval.SUPPORT_WEIGHT = float(value)
         elif key == "runner_up":
             retrieval.RUNNER_UP_SHARE = _SHIPPED["runner_up"] if value else math.inf
+        elif key == "own_terms":
+            retrieval.SECTIONS_BY_OWN_TERMS = bool(value)
+        elif key == "following":
+            extractive.FOLLOWING = int(value)
         elif key == "support_chunks":
             retrieval.SUPPORT_CHUNKS = int(value)
         elif key == "avg_len":
