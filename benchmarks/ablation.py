@@ -42,7 +42,7 @@ class Variant:
     index: dict[str, Any] = field(default_factory=dict)  # keys: lexical.Weighting fields,
     # "mdx_props_dropped", "chunk_tokens", "avg_len"
     query: dict[str, Any] = field(default_factory=dict)  # "support_weight", "support_chunks",
-    # "teaching_only", "runner_up", "own_terms", "following"
+    # "teaching_only", "runner_up", "own_terms", "following", "code_window", "code_adds"
 
     def index_key(self) -> str:
         """The index's folder name: the layout version and every index switch's value."""
@@ -72,6 +72,14 @@ VARIANTS = [
     Variant("- answers from the best page's runner-up section", query={"runner_up": False}),
     Variant("- sections told apart by terms the page title lacks", query={"own_terms": False}),
     Variant("- two sentences after the best one (1 instead)", query={"following": 1}),
+    Variant(
+        "- code lines that carry the question (the block's start)", query={"code_window": False}
+    ),
+    Variant(
+        "- code quoted when it adds question terms (when it beats the best sentence)",
+        query={"code_adds": False},
+    ),
+    Variant("- both code rows above", query={"code_window": False, "code_adds": False}),
     Variant("- page support (3 more chunks)", query={"support_weight": 0.0}),
     Variant("- page support from 3 more chunks (1 instead)", query={"support_chunks": 1}),
     Variant("- BM25 lengths relative to 80 terms (180 instead)", index={"avg_len": 180.0}),
@@ -86,6 +94,8 @@ VARIANTS = [
             "runner_up": False,
             "own_terms": False,
             "following": 1,
+            "code_window": False,
+            "code_adds": False,
         },
     ),
 ]
@@ -117,6 +127,7 @@ def apply(variant: Variant) -> int:
             runner_up=retrieval.RUNNER_UP_SHARE,
             own_terms=retrieval.SECTIONS_BY_OWN_TERMS,
             following=extractive.FOLLOWING,
+            code=(extractive.CODE_WINDOW, extractive.CODE_ADDS),
             avg_len=lexical.AVG_LEN,
         )
     # Rows of one group share a process: put the switches back first.
@@ -125,6 +136,7 @@ def apply(variant: Variant) -> int:
     retrieval.RUNNER_UP_SHARE = _SHIPPED["runner_up"]
     retrieval.SECTIONS_BY_OWN_TERMS = _SHIPPED["own_terms"]
     extractive.FOLLOWING = _SHIPPED["following"]
+    extractive.CODE_WINDOW, extractive.CODE_ADDS = _SHIPPED["code"]
     lexical.AVG_LEN = _SHIPPED["avg_len"]
     tokens = 350
     for key, value in {**variant.index, **variant.query}.items():
@@ -142,6 +154,10 @@ def apply(variant: Variant) -> int:
             retrieval.SECTIONS_BY_OWN_TERMS = bool(value)
         elif key == "following":
             extractive.FOLLOWING = int(value)
+        elif key == "code_window":
+            extractive.CODE_WINDOW = bool(value)
+        elif key == "code_adds":
+            extractive.CODE_ADDS = bool(value)
         elif key == "support_chunks":
             retrieval.SUPPORT_CHUNKS = int(value)
         elif key == "avg_len":

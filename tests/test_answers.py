@@ -83,6 +83,25 @@ def test_code_question_quotes_the_code_that_answers_it() -> None:
     assert '```bash\ngrep "ERROR" application.log | wc -l\n```' in result.answer
 
 
+def test_a_long_code_block_is_quoted_at_the_lines_that_answer() -> None:
+    setup = [f"sensor_{n} = Sensor(pin={n})" for n in range(20)]
+    code = "\n".join(["```python", *setup, "logger.interval_seconds = 300", "```"])
+    text = f"The logger script sets up every sensor first.\n\n{code}"
+    result = extractive_answer([passage(text)], terms("logger", "interval", "seconds"), None)
+    assert "logger.interval_seconds = 300" in result.answer
+    assert "sensor_0 =" not in result.answer and result.answer.count("```") == 2
+
+
+def test_code_is_quoted_when_it_holds_what_the_prose_does_not() -> None:
+    # The sentence names the rain gauge and its pin; only the code says how it is debounced.
+    text = (
+        "The rain gauge hangs off pin 17 of the board.\n\n"
+        "```python\ngauge = Button(17, bounce_time=0.05)\n```"
+    )
+    result = extractive_answer([passage(text)], terms("rain", "gauge", "pin", "bounce"), None)
+    assert "pin 17 of the board" in result.answer and "bounce_time=0.05" in result.answer
+
+
 @pytest.fixture
 def odd_book(tmp_path: Path, store: BookStore, settings: Settings) -> Book:
     """A book of pages with no headings, only code, one long heading line, and MDX props."""

@@ -22,6 +22,9 @@ _LEAD_IN = re.compile(r"^[^:]*:[*_]*\s")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 MAX_QUOTES = 6
 FOLLOWING = 2  # units quoted after the lead section's best one: what it leads into
+EXCERPT_LINES = 12  # the most lines of code quoted, fences included
+CODE_WINDOW = True  # quote the lines of a block that carry the question, not its start
+CODE_ADDS = True  # quote code when it holds question terms the quoted prose does not
 TEACHING_ONLY = True  # quote navigation, link lists and quiz lines only when nothing else fits
 HEADER = "From the book (quoted passages; no language model is configured):"
 DEGRADED_HEADER = "From the book (quoted passages; the language model is unavailable right now):"
@@ -120,7 +123,7 @@ def best_sentence(text: str, terms: QueryTerms) -> str:
     return max(units, key=lambda u: (terms.coverage(u), -len(u)))
 
 
-def code_excerpt(text: str, max_lines: int = 12) -> str:
+def code_excerpt(text: str, max_lines: int = EXCERPT_LINES) -> str:
     """The start of a code-only section, with its fences kept balanced."""
     lines = text.strip().split("\n")
     if len(lines) <= max_lines:
@@ -129,6 +132,18 @@ def code_excerpt(text: str, max_lines: int = 12) -> str:
     if sum(line.strip().startswith("```") for line in excerpt) % 2:
         excerpt.append("```")
     return "\n".join(excerpt)
+
+
+def code_window(block: str, terms: QueryTerms, max_lines: int = EXCERPT_LINES) -> str:
+    """The lines of a fenced code block that carry most of the question's weight (the first
+    such lines on a tie), inside the block's own fences."""
+    opening, *body, closing = block.strip().split("\n")
+    room = max_lines - 2
+    if not CODE_WINDOW or len(body) <= room:
+        return "\n".join([opening, *body[:room], closing])
+    starts = range(len(body) - room + 1)
+    start = max(starts, key=lambda i: (terms.coverage("\n".join(body[i : i + room])), -i))
+    return "\n".join([opening, *body[start : start + room], closing])
 
 
 def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | None) -> list[Quote]:
@@ -161,8 +176,8 @@ def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | Non
             chosen += [u for u in units[after : after + FOLLOWING] if u not in chosen]
         # Keep the book's order inside one section.
         quotes.extend(Quote(passage, u) for u in _merge_lead_ins(sorted(chosen, key=units.index)))
-        if code is not None and terms.coverage(code) > terms.coverage(scored[0]):
-            quotes.append(Quote(passage, code))  # the code says more of what was asked
+        if code is not None and _code_adds(code, [scored[0], *chosen], terms):
+            quotes.append(Quote(passage, code))  # the code says what the prose does not
         lead = False
         if len(quotes) >= MAX_QUOTES:
             break
@@ -190,7 +205,14 @@ def _merge_lead_ins(units: list[str]) -> list[str]:
 
 
 def _best_code(text: str, terms: QueryTerms) -> str | None:
-    blocks = code_blocks(text)
-    if not blocks:
-        return None
-    return code_excerpt(max(blocks, key=terms.coverage))
+    excerpts = [code_window(block, terms) for block in code_blocks(text)]
+    return max(excerpts, key=terms.coverage) if excerpts else None
+
+
+def _code_adds(code: str, prose: list[str], terms: QueryTerms) -> bool:
+    """Whether the code holds question terms the quoted prose does not (with CODE_ADDS off:
+    whether it covers the question better than the best sentence)."""
+    if not CODE_ADDS:
+        return terms.coverage(code) > terms.coverage(prose[0])
+    quoted = "\n".join(prose)
+    return terms.coverage(f"{quoted}\n{code}") > terms.coverage(quoted)

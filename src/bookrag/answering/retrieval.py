@@ -1,10 +1,10 @@
 """Find the sections of the book that answer a query, one best section per page.
 
-Chunks are ranked by BM25 in Qdrant; a page is ranked by its best chunk, lifted a little by
-its next few matching chunks, so results are the best section of each of the best pages rather
-than several chunks of one paragraph. The section shown for a page is the one that best holds
-the query's terms its title lacks (`_sections`). The relevance floor weighs the query's terms by IDF:
-a query is covered when every name it mentions (`MQTT`, `Home Assistant`) occurs in the
+Chunks are ranked by BM25 in Qdrant; a page is ranked by its best chunk, lifted a little by its
+next few matching chunks, so results are the best section of each of the best pages rather than
+several chunks of one paragraph. The section shown for a page is the one that best holds the
+query's terms its title lacks (`_sections`). The relevance floor weighs the query's terms by
+IDF: a query is covered when every name it mentions (`MQTT`, `Home Assistant`) occurs in the
 book, and its weighty terms occur in the book at all and in its best section in particular
 (`relevance`).
 """
