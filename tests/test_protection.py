@@ -26,7 +26,7 @@ def echo_app() -> FastAPI:
         body = await request.body()
         return {"size": len(body)}
 
-    @app.post("/translate")
+    @app.post("/stream-chat")
     async def slow() -> dict[str, bool]:
         await anyio.sleep(0.5)
         return {"ok": True}
@@ -91,7 +91,7 @@ def test_rate_limit_answers_429_with_retry_after_per_client() -> None:
 def test_no_waiting_still_serves_when_a_slot_is_free() -> None:
     gate = SlotPool(limit=1, per_client=1, wait=0)
     app = GenerationGate(echo_app(), gate, ClientAddress([]), GENERATION_PATHS)
-    assert TestClient(app).post("/translate").status_code == 200
+    assert TestClient(app).post("/stream-chat").status_code == 200
 
 
 def test_excess_answers_wait_then_get_503_with_retry_after() -> None:
@@ -101,7 +101,7 @@ def test_excess_answers_wait_then_get_503_with_retry_after() -> None:
     with TestClient(app) as client:
 
         def ask(n: int) -> None:
-            sent = client.post("/translate", headers={"X-Forwarded-For": f"198.51.100.{n}"})
+            sent = client.post("/stream-chat", headers={"X-Forwarded-For": f"198.51.100.{n}"})
             results.append(sent.status_code)
             if sent.status_code == 503:
                 assert sent.headers["retry-after"] == "1"
@@ -112,7 +112,7 @@ def test_excess_answers_wait_then_get_503_with_retry_after() -> None:
         for thread in threads:
             thread.join()
         assert sorted(results) == [200, 503, 503]  # three readers, one slot
-        assert client.post("/translate").status_code == 200  # the slot was given back
+        assert client.post("/stream-chat").status_code == 200  # the slot was given back
 
 
 def test_one_json_log_line_per_request_without_the_question(

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from fastapi.testclient import TestClient
@@ -468,6 +469,41 @@ def test_fresh_translations_spend_the_clients_budget_and_cached_ones_are_free(
     with TestClient(app, client=("198.51.100.9", 4000)) as other:
         assert translate(other, "02-sensors/reading-sensors.mdx").status_code == 200
     assert chat_calls(fake) > calls
+
+
+def test_addresses_of_one_ipv6_network_share_one_translation_budget(
+    fake: TranslatingCohere, tmp_path: Path, docs: Path
+) -> None:
+    settings = settings_for(fake, tmp_path, docs, translation_budget=1, trusted_proxies="*")
+    with serve(settings, fake) as client:  # behind a proxy that names each reader
+
+        def translate_for(address: str, page: str) -> int:
+            body = {"page_url": page, "target_language": "ur"}
+            sent = client.post("/translate", json=body, headers={"X-Forwarded-For": address})
+            return sent.status_code
+
+        assert translate_for("2001:db8:1:2::10", RAIN) == 200
+        assert translate_for("2001:db8:1:2::99", NOTES) == 429  # the same /64: its budget
+        assert translate_for("2001:db8:1:3::10", NOTES) == 200  # the next /64 has its own
+
+
+def test_a_cached_translation_is_served_while_every_generation_slot_is_taken(
+    fake: TranslatingCohere, tmp_path: Path, docs: Path
+) -> None:
+    settings = settings_for(fake, tmp_path, docs, max_generations=1, queue_wait=0.1)
+    with serve(settings, fake) as client:
+        assert translate(client, RAIN).status_code == 200
+        slots = client.app.state.slots  # type: ignore[attr-defined]
+        anyio.run(slots.acquire, "another reader")  # a long answer holds the only slot
+        calls = chat_calls(fake)
+        cached = translate(client, RAIN)
+        assert cached.status_code == 200 and cached.json()["cached"] is True
+        busy = translate(client, NOTES)  # a new page needs the model, and a slot for it
+        assert busy.status_code == 503 and busy.headers["Retry-After"] == "1"
+        assert chat_calls(fake) == calls  # neither request reached the model
+        slots.release("another reader")
+        assert translate(client, NOTES).status_code == 200
+        anyio.run(slots.acquire, "another reader")  # free again: the requests gave theirs back
 
 
 def test_a_translation_every_reader_left_stops_unless_nearly_done(

@@ -18,9 +18,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bookrag.api.clients import ClientAddress
 
-GENERATION_PATHS = frozenset({"/chat", "/stream-chat", "/translate"})
+# Each request holds a generation slot while it runs. `/translate` takes one only while it
+# waits on a translation being made, not for a cached one (`Translator.translate`).
+GENERATION_PATHS = frozenset({"/chat", "/stream-chat"})
 # Rate limited: everything that costs model calls, /search included (an embed and a rerank).
-LIMITED_PATHS = GENERATION_PATHS | {"/search"}
+LIMITED_PATHS = GENERATION_PATHS | {"/search", "/translate"}
 
 STREAM_PATH = "/stream-chat"
 

@@ -226,9 +226,13 @@ def add_routes(app: FastAPI) -> None:
         body: TranslateRequest, translator: TranslatorDep, request: Request
     ) -> Translation:
         """The page translated into `target_language` (default Urdu); cached per page version."""
-        client = request.app.state.clients.of(request.scope)
+        client = request.app.state.clients.key(request.scope)
         result = await translator.translate(
-            body.page_url, body.target_language, client, lambda: reader_left(request)
+            body.page_url,
+            body.target_language,
+            client,
+            lambda: reader_left(request),
+            slot=lambda: request.app.state.slots.hold(client),
         )
         if result.cached:
             request.app.state.metrics.cache_hits.inc()

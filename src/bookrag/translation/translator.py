@@ -15,6 +15,7 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,27 +110,31 @@ class Translator:
         target_language: str | None = None,
         client: str | None = None,
         gone: Callable[[], Awaitable[object]] | None = None,
+        slot: Callable[[], AbstractAsyncContextManager[object]] | None = None,
     ) -> Translation:
         """The page at `page_url` (any host, locale or `baseUrl`, or a source path) in the
         target language, from the cache when this page version was translated before.
 
         Starting a translation spends one unit of `client`'s budget (none without a client);
-        `gone()` returns when the reader leaves, and `ClientGone` is raised then."""
+        `gone()` returns when the reader leaves, and `ClientGone` is raised then. A request
+        that waits on a translation being made holds `slot()` meanwhile (one of the server's
+        generation slots); one served from the cache holds none."""
         if not page_url.strip():
             raise InvalidRequest("page_url: must not be empty")
         language = find_language(target_language)
         page, chat, key, cached = await anyio.to_thread.run_sync(self._lookup, page_url, language)
         if cached is not None:
             return cached.model_copy(update={"page_url": page["url"], "path": page["source"]})
-        job = self._running.get(key)
-        if job is None:
-            if client is not None:
-                self._charge(client)
-            job = _Job()
-            job.task = asyncio.create_task(self._translate(page, language, chat, key, job))
-            self._running[key] = job
-            job.task.add_done_callback(lambda done: self._finished(key, done))
-        return await self._wait(job, gone)
+        async with slot() if slot is not None else nullcontext():
+            job = self._running.get(key)
+            if job is None:
+                if client is not None:
+                    self._charge(client)
+                job = _Job()
+                job.task = asyncio.create_task(self._translate(page, language, chat, key, job))
+                self._running[key] = job
+                job.task.add_done_callback(lambda done: self._finished(key, done))
+            return await self._wait(job, gone)
 
     def _charge(self, client: str) -> None:
         wait = self.budget.charge(client)
