@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import gzip
+import itertools
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +27,11 @@ PUBLIC = "https://pocket-weather.example.org"
 DOC_PAGES = 9  # the sample book's published pages (its draft is not built)
 FAST = CrawlLimits(timeout=2.0, backoff=0.01, attempts=3)
 _LINK = re.compile(r"\]\([^)]*\)")
+SMALL_SITEMAP = (
+    '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+    "<url><loc>{url}/docs/dashboard</loc></url><url><loc>{url}/docs/data/logging</loc></url>"
+    "</urlset>"
+)
 
 
 @pytest.fixture
@@ -195,6 +201,23 @@ def test_robots_txt_is_honoured(store: BookStore, site: FakeSite) -> None:
     skipped = dict(report.skipped)
     assert skipped["docs/data/logging"] == "disallowed by robots.txt"
     assert not site.page_requests("/docs/data/")
+
+
+@pytest.mark.parametrize(
+    ("rules", "gap"),
+    [("Crawl-delay: 1", 1.0), ("Request-rate: 2/1", 0.5)],
+    ids=["crawl-delay", "request-rate"],
+)
+def test_robots_txt_pace_is_kept_between_requests(
+    store: BookStore, site: FakeSite, rules: str, gap: float
+) -> None:
+    site.put("robots.txt", f"User-agent: bookrag\n{rules}\nAllow: /\n")
+    site.put("sitemap.xml", SMALL_SITEMAP.format(url=PUBLIC))
+    report = crawl(store, site)
+    assert len(report.indexed) == 2
+    starts = [r.at for r in site.page_requests()]
+    assert len(starts) == 2
+    assert all(later - earlier >= gap * 0.95 for earlier, later in itertools.pairwise(starts))
 
 
 # -- faults --------------------------------------------------------------------------------

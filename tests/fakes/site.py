@@ -12,6 +12,7 @@ import asyncio
 import os
 import shutil
 import stat
+import time
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ class Request:
 
     path: str
     headers: dict[str, str]
+    at: float  # time.monotonic() on arrival
 
 
 class FakeSite:
@@ -126,7 +128,7 @@ class FakeSite:
             return
         path = scope["path"]
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
-        self.requests.append(Request(path, headers))
+        self.requests.append(Request(path, headers, time.monotonic()))
         # In flight: received and not yet answered (the answer itself is not counted, so a
         # client that has read it and moved on is never counted twice).
         self.in_flight += 1

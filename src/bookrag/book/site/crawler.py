@@ -1,4 +1,5 @@
-"""Fetch a site's pages politely: robots.txt, a `User-Agent` naming bookrag, a bounded
+"""Fetch a site's pages politely: robots.txt (its rules, and its `Crawl-delay` or
+`Request-rate` as the least time between requests), a `User-Agent` naming bookrag, a bounded
 number of requests at a time, retries with backoff on 429/5xx, redirects followed only
 within the site's host, and a size cap on every body."""
 
@@ -6,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import logging
 import time
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
@@ -19,6 +21,7 @@ from bookrag.errors import SiteError
 
 USER_AGENT = f"bookrag/{__version__} (indexes this book for its reading assistant)"
 ROBOTS_AGENT = "bookrag"
+log = logging.getLogger("bookrag.site")
 _RETRIED = {429, 500, 502, 503, 504}
 _REDIRECTS = {301, 302, 303, 307, 308}
 _MAX_REDIRECTS = 5
@@ -35,7 +38,7 @@ class CrawlLimits:
     timeout: float = 20.0
     attempts: int = 3
     backoff: float = 0.5  # seconds before the first retry; doubles each time
-    max_retry_after: float = 30.0
+    max_retry_after: float = 30.0  # the longest wait a site may ask for, per retry or request
 
     @classmethod
     def of(cls, settings: Settings) -> CrawlLimits:
@@ -76,6 +79,9 @@ class Crawler:
         self.limits = limits
         self._slots = asyncio.Semaphore(limits.concurrency)
         self._robots: RobotFileParser | None = None
+        self.interval = 0.0  # the least seconds between two requests' starts (robots.txt)
+        self._next_start = 0.0
+        self._pacing = asyncio.Lock()
 
     @staticmethod
     def open_client(limits: CrawlLimits) -> httpx.AsyncClient:
@@ -101,6 +107,11 @@ class Crawler:
         else:
             robots.parse(fetched.body.decode("utf-8", "replace").splitlines())
         self._robots = robots
+        self.interval = _interval(robots, self.limits.max_retry_after)
+        if self.interval:
+            log.info(
+                "robots.txt asks for %g s between requests: crawling at that pace", self.interval
+            )
         return robots
 
     def allowed(self, url: str) -> bool:
@@ -153,7 +164,18 @@ class Crawler:
             url = urljoin(url, location)
         raise FetchFailed("too many redirects")
 
+    async def _pace(self) -> None:
+        """Wait until `interval` has passed since the last request started."""
+        if not self.interval:
+            return
+        async with self._pacing:
+            wait = self._next_start - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._next_start = time.monotonic() + self.interval
+
     async def _get(self, url: str, headers: dict[str, str], cap: int) -> _Response:
+        await self._pace()
         try:
             async with self.client.stream("GET", url, headers=headers) as response:
                 status = response.status_code
@@ -176,6 +198,16 @@ class Crawler:
             raise _Retry(f"timed out after {self.limits.timeout:g}s") from None
         except httpx.TransportError as exc:
             raise _Retry(f"connection failed ({type(exc).__name__})") from None
+
+
+def _interval(robots: RobotFileParser, most: float) -> float:
+    """The least seconds between requests robots.txt asks of bookrag (at most `most`).
+    (`urllib.robotparser` reads whole seconds only: `Crawl-delay: 1`, `Request-rate: 1/5`.)"""
+    delay = float(robots.crawl_delay(ROBOTS_AGENT) or 0)
+    rate = robots.request_rate(ROBOTS_AGENT)
+    if rate is not None and rate.requests > 0:
+        delay = max(delay, rate.seconds / rate.requests)
+    return min(delay, most)
 
 
 @dataclass(frozen=True)
