@@ -103,6 +103,28 @@ VARIANTS = [
 # The switches as shipped, read from bookrag before any row of this process changes them.
 _SHIPPED: dict[str, Any] = {}
 
+
+def _switches() -> dict[str, tuple[Any, str]]:
+    """Each switch a row may set (but `chunk_tokens` and `lexical.Weighting` fields): the module
+    holding it and the attribute's name."""
+    from bookrag.answering import extractive, retrieval
+    from bookrag.book import markdown
+    from bookrag.index import lexical
+
+    return {
+        "mdx_props_dropped": (markdown, "MDX_PROPS_DROPPED"),
+        "avg_len": (lexical, "AVG_LEN"),
+        "teaching_only": (extractive, "TEACHING_ONLY"),
+        "following": (extractive, "FOLLOWING"),
+        "code_window": (extractive, "CODE_WINDOW"),
+        "code_adds": (extractive, "CODE_ADDS"),
+        "support_weight": (retrieval, "SUPPORT_WEIGHT"),
+        "support_chunks": (retrieval, "SUPPORT_CHUNKS"),
+        "runner_up": (retrieval, "RUNNER_UP_SHARE"),  # False: never (an infinite share)
+        "own_terms": (retrieval, "SECTIONS_BY_OWN_TERMS"),
+    }
+
+
 COLUMNS = (
     ("page R@1", "page", "recall@1"),
     ("page R@5", "page", "recall@5"),
@@ -116,52 +138,22 @@ COLUMNS = (
 
 def apply(variant: Variant) -> int:
     """Set the variant's switches in this process; returns the chunk budget."""
-    from bookrag.answering import extractive, retrieval
-    from bookrag.book import markdown
     from bookrag.index import lexical
 
+    switches = _switches()
     if not _SHIPPED:
-        _SHIPPED.update(
-            teaching_only=extractive.TEACHING_ONLY,
-            support=(retrieval.SUPPORT_WEIGHT, retrieval.SUPPORT_CHUNKS),
-            runner_up=retrieval.RUNNER_UP_SHARE,
-            own_terms=retrieval.SECTIONS_BY_OWN_TERMS,
-            following=extractive.FOLLOWING,
-            code=(extractive.CODE_WINDOW, extractive.CODE_ADDS),
-            avg_len=lexical.AVG_LEN,
-        )
+        _SHIPPED.update({key: getattr(module, name) for key, (module, name) in switches.items()})
     # Rows of one group share a process: put the switches back first.
-    extractive.TEACHING_ONLY = _SHIPPED["teaching_only"]
-    retrieval.SUPPORT_WEIGHT, retrieval.SUPPORT_CHUNKS = _SHIPPED["support"]
-    retrieval.RUNNER_UP_SHARE = _SHIPPED["runner_up"]
-    retrieval.SECTIONS_BY_OWN_TERMS = _SHIPPED["own_terms"]
-    extractive.FOLLOWING = _SHIPPED["following"]
-    extractive.CODE_WINDOW, extractive.CODE_ADDS = _SHIPPED["code"]
-    lexical.AVG_LEN = _SHIPPED["avg_len"]
+    for key, (module, name) in switches.items():
+        setattr(module, name, _SHIPPED[key])
     tokens = 350
     for key, value in {**variant.index, **variant.query}.items():
         if key == "chunk_tokens":
             tokens = int(value)
-        elif key == "mdx_props_dropped":
-            markdown.MDX_PROPS_DROPPED = bool(value)
-        elif key == "teaching_only":
-            extractive.TEACHING_ONLY = bool(value)
-        elif key == "support_weight":
-            retrieval.SUPPORT_WEIGHT = float(value)
         elif key == "runner_up":
-            retrieval.RUNNER_UP_SHARE = _SHIPPED["runner_up"] if value else math.inf
-        elif key == "own_terms":
-            retrieval.SECTIONS_BY_OWN_TERMS = bool(value)
-        elif key == "following":
-            extractive.FOLLOWING = int(value)
-        elif key == "code_window":
-            extractive.CODE_WINDOW = bool(value)
-        elif key == "code_adds":
-            extractive.CODE_ADDS = bool(value)
-        elif key == "support_chunks":
-            retrieval.SUPPORT_CHUNKS = int(value)
-        elif key == "avg_len":
-            lexical.AVG_LEN = float(value)
+            setattr(*switches[key], _SHIPPED[key] if value else math.inf)
+        elif key in switches:
+            setattr(*switches[key], value)
         else:
             setattr(lexical.WEIGHTING, key, value)
     return tokens
