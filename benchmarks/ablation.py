@@ -42,7 +42,8 @@ class Variant:
     index: dict[str, Any] = field(default_factory=dict)  # keys: lexical.Weighting fields,
     # "mdx_props_dropped", "chunk_tokens", "avg_len"
     query: dict[str, Any] = field(default_factory=dict)  # "support_weight", "support_chunks",
-    # "teaching_only", "runner_up", "own_terms", "following", "code_window", "code_adds"
+    # "teaching_only", "runner_up", "own_terms", "question_word", "following", "code_window",
+    # "code_adds"
 
     def index_key(self) -> str:
         """The index's folder name: the layout version and every index switch's value."""
@@ -71,6 +72,10 @@ VARIANTS = [
     Variant("- teaching-only quotes", query={"teaching_only": False}),
     Variant("- answers from the best page's runner-up section", query={"runner_up": False}),
     Variant("- sections told apart by terms the page title lacks", query={"own_terms": False}),
+    Variant(
+        "- a section heading asking what the question asks counts as a term",
+        query={"question_word": False},
+    ),
     Variant("- two sentences after the best one (1 instead)", query={"following": 1}),
     Variant(
         "- code lines that carry the question (the block's start)", query={"code_window": False}
@@ -93,6 +98,7 @@ VARIANTS = [
             "support_chunks": 1,
             "runner_up": False,
             "own_terms": False,
+            "question_word": False,
             "following": 1,
             "code_window": False,
             "code_adds": False,
@@ -122,6 +128,7 @@ def _switches() -> dict[str, tuple[Any, str]]:
         "support_chunks": (retrieval, "SUPPORT_CHUNKS"),
         "runner_up": (retrieval, "RUNNER_UP_SHARE"),  # False: never (an infinite share)
         "own_terms": (retrieval, "SECTIONS_BY_OWN_TERMS"),
+        "question_word": (retrieval, "SECTIONS_BY_QUESTION_WORD"),
     }
 
 

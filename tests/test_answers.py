@@ -251,6 +251,24 @@ def test_the_section_shown_is_the_one_with_the_terms_its_page_title_lacks(
     assert "measuring cylinder" in answer(book, Question(question)).answer
 
 
+def test_a_section_whose_heading_asks_what_the_question_asks_is_the_one_shown(
+    tmp_path: Path, store: BookStore, settings: Settings
+) -> None:
+    pages = {
+        "gauge.md": "# Rain gauge\n\n## Parts\n\nThe seesaw bucket has two equal sides.\n\n"
+        "## Why it tips\n\n"
+        "Each side fills with 0.2794 mm of rain, then its weight drops it and the other side "
+        "rises to fill, so the bucket tips once per 0.2794 mm and counting tips measures rain.\n",
+        **{
+            f"{name}.md": f"# {name.title()}\n\nThe {name} sits on the mast beside the logger.\n"
+            for name in ("vane", "anemometer", "thermometer")
+        },
+    }
+    book = book_of(pages, tmp_path, store, settings)
+    found = book.retriever.retrieve("Why does the bucket design work?", limit=5)
+    assert found.passages[0].url.endswith("#why-it-tips")
+
+
 def test_the_best_sentence_is_quoted_with_the_two_it_leads_into() -> None:
     text = (
         "The rain gauge bucket tips when it fills. Each tip adds exactly 0.2794 mm to the total. "

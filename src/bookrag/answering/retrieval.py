@@ -36,6 +36,10 @@ RUNNER_UP_SHARE = 0.8
 # A page's sections are told apart by the query's terms that its title does not hold: every
 # section is indexed with the page title, so those terms only favour the page's shortest ones.
 SECTIONS_BY_OWN_TERMS = True
+# ... and a section whose own heading asks what the query asks ("Why Unity?" for "why ...")
+# counts that as one more query term of average weight.
+SECTIONS_BY_QUESTION_WORD = True
+INTERROGATIVES = frozenset({"how", "what", "when", "where", "which", "who", "why"})
 
 
 @dataclass(frozen=True)
@@ -183,14 +187,23 @@ def _sections(hits: list[tuple[Hit, float]], terms: QueryTerms) -> list[tuple[Hi
     if not own:
         return hits
     ids = {lexical.term_id(t): w for t, w in own.items()}
+    asked = sum(terms.weights.values()) / len(terms.weights) if SECTIONS_BY_QUESTION_WORD else 0
     rescored = []
     for hit, _ in hits:
         vector = hit.sparse or lexical.document_vector(_embedding_text(hit))
         values = dict(zip(vector.indices, vector.values, strict=True))
-        rescored.append((hit, sum(w * values.get(i, 0.0) for i, w in ids.items())))
+        score = sum(w * values.get(i, 0.0) for i, w in ids.items())
+        if asked and terms.asks & set(lexical.words(_own_heading(hit))):
+            score += asked
+        rescored.append((hit, score))
     if not any(score for _, score in rescored):
         return hits
     return sorted(rescored, key=lambda pair: pair[1], reverse=True)
+
+
+def _own_heading(hit: Hit) -> str:
+    headings = hit.payload.get("headings") or [""]
+    return str(headings[-1])
 
 
 def _first_with_text(hits: list[tuple[Hit, float]]) -> Hit:
@@ -223,6 +236,7 @@ class QueryTerms:
     weights: dict[str, float]
     in_book: frozenset[str]
     missing_names: frozenset[str] = frozenset()
+    asks: frozenset[str] = frozenset()  # the query's interrogatives ("why", "which", ...)
 
     @property
     def book_coverage(self) -> float:
@@ -251,6 +265,7 @@ def query_terms(store: BookStore, query: str) -> QueryTerms:
         weights={t: lexical.idf(df[i], n) for t, i in ids.items()},
         in_book=in_book,
         missing_names=frozenset(names - in_book),
+        asks=frozenset(lexical.words(query)) & INTERROGATIVES,
     )
 
 
