@@ -269,6 +269,17 @@ def test_a_section_whose_heading_asks_what_the_question_asks_is_the_one_shown(
     assert found.passages[0].url.endswith("#why-it-tips")
 
 
+def test_a_paragraph_ending_in_a_colon_is_still_quoted_but_for_its_lead_in() -> None:
+    text = (
+        "Level the rain gauge first. Pour 100 ml of water into the rain gauge funnel slowly. "
+        "If the count is off, correct the factor:\n\n```text\nMM_PER_TIP = 0.2794\n```"
+    )
+    result = extractive_answer([passage(text)], terms("calibrate", "rain", "gauge"), None)
+    assert "Level the rain gauge first." in result.answer
+    assert "Pour 100 ml of water" in result.answer
+    assert "correct the factor:" not in result.answer  # it introduces the code, quoted alone
+
+
 def test_the_best_sentence_is_quoted_with_the_two_it_leads_into() -> None:
     text = (
         "The rain gauge bucket tips when it fills. Each tip adds exactly 0.2794 mm to the total. "

@@ -92,9 +92,10 @@ def sentences(text: str, asides: bool = False) -> Iterator[str]:
             continue
         item = _LIST_ITEM.match(stripped)
         if item is None:
-            lead_in = stripped if stripped.rstrip("*_ ").endswith(":") else ""
-            if lead_in:
-                continue  # it only introduces what follows, which is quoted with it
+            # A line ending in a colon: its last sentence introduces what follows and is
+            # quoted with it (a list item); the sentences before it are prose like any other.
+            introduces = stripped.rstrip("*_ ").endswith(":")
+            lead_in = _SENTENCE.split(stripped)[-1].strip() if introduces else ""
         elif lead_in:
             parts = [s for s in _SENTENCE.split(stripped[item.end() :]) if s.strip()]
             yield f"{lead_in} {parts[0].strip()}" if parts else lead_in
