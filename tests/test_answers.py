@@ -35,6 +35,13 @@ def book_of(pages: dict[str, str], tmp_path: Path, store: BookStore, settings: S
     return Book.open(store, settings)
 
 
+def mast_pages(*names: str) -> dict[str, str]:
+    """Pages on other instruments: they make a book's terms rarer, as in a real book."""
+    return {
+        f"{n}.md": f"# {n.title()}\n\nThe {n} sits on the mast beside the logger.\n" for n in names
+    }
+
+
 def test_extractive_answer_reads_as_plain_text() -> None:
     text = (
         "> **Each tip of the bucket equals 0.2794 mm of rain.**\n\n"
@@ -229,44 +236,51 @@ def test_a_quiz_section_is_quoted_only_when_the_question_asks_for_it() -> None:
     assert asked.citations[0].url == "https://b.org/p#rain-gauge-quiz"
 
 
-def test_the_section_shown_is_the_one_with_the_terms_its_page_title_lacks(
-    tmp_path: Path, store: BookStore, settings: Settings
+# Every section is indexed with its page title, so on title terms alone a page's shortest
+# section wins; the section shown is picked by the terms the title lacks (the cylinder), and a
+# heading that asks what the question asks ("Why it tips") counts as one more of them.
+_TEACHING = " ".join(["Pour a known volume of water through the funnel slowly."] * 12)
+_TIPS = (
+    "Each side fills with 0.2794 mm of rain, then its weight drops it and the other side "
+    "rises to fill, so the bucket tips once per 0.2794 mm and counting tips measures rain."
+)
+
+
+@pytest.mark.parametrize(
+    ("page", "question", "anchor", "quoted"),
+    [
+        (
+            "# Rain gauge calibration\n\n## In short\n\nRain gauge calibration, briefly.\n\n"
+            f"## The procedure\n\n{_TEACHING} Read the level off a measuring cylinder.\n",
+            "How is rain gauge calibration checked with a cylinder?",
+            "the-procedure",
+            "measuring cylinder",
+        ),
+        (
+            "# Rain gauge\n\n## Parts\n\nThe seesaw bucket has two equal sides.\n\n"
+            f"## Why it tips\n\n{_TIPS}\n",
+            "Why does the bucket design work?",
+            "why-it-tips",
+            None,  # "design" and "work" are not in this book: retrieval shows it, answers refuse
+        ),
+    ],
+    ids=["terms-the-title-lacks", "heading-asks-why"],
+)
+def test_the_section_shown_is_the_one_that_answers_not_the_shortest(
+    tmp_path: Path,
+    store: BookStore,
+    settings: Settings,
+    page: str,
+    question: str,
+    anchor: str,
+    quoted: str | None,
 ) -> None:
-    # Every section is indexed with the page title, so on title terms alone the shortest
-    # section wins; the cylinder, which the title does not name, picks the one that teaches.
-    teaching = " ".join(["Pour a known volume of water through the funnel slowly."] * 12)
-    pages = {
-        "calibration.md": "# Rain gauge calibration\n\n## In short\n\n"
-        "Rain gauge calibration, briefly.\n\n## The procedure\n\n"
-        f"{teaching} Read the level off a measuring cylinder and compare the tip count.\n",
-        **{
-            f"{name}.md": f"# {name.title()}\n\nThe {name} sits on the mast beside the logger.\n"
-            for name in ("vane", "anemometer", "thermometer", "hygrometer", "barometer")
-        },
-    }
-    book = book_of(pages, tmp_path, store, settings)
-    question = "How is rain gauge calibration checked with a cylinder?"
+    others = ("vane", "anemometer", "thermometer", "hygrometer", "barometer")
+    book = book_of({"gauge.md": page, **mast_pages(*others)}, tmp_path, store, settings)
     found = book.retriever.retrieve(question, limit=5)
-    assert found.passages[0].url.endswith("#the-procedure")
-    assert "measuring cylinder" in answer(book, Question(question)).answer
-
-
-def test_a_section_whose_heading_asks_what_the_question_asks_is_the_one_shown(
-    tmp_path: Path, store: BookStore, settings: Settings
-) -> None:
-    pages = {
-        "gauge.md": "# Rain gauge\n\n## Parts\n\nThe seesaw bucket has two equal sides.\n\n"
-        "## Why it tips\n\n"
-        "Each side fills with 0.2794 mm of rain, then its weight drops it and the other side "
-        "rises to fill, so the bucket tips once per 0.2794 mm and counting tips measures rain.\n",
-        **{
-            f"{name}.md": f"# {name.title()}\n\nThe {name} sits on the mast beside the logger.\n"
-            for name in ("vane", "anemometer", "thermometer")
-        },
-    }
-    book = book_of(pages, tmp_path, store, settings)
-    found = book.retriever.retrieve("Why does the bucket design work?", limit=5)
-    assert found.passages[0].url.endswith("#why-it-tips")
+    assert found.passages[0].url.endswith(f"#{anchor}")
+    if quoted is not None:
+        assert quoted in answer(book, Question(question)).answer
 
 
 def test_a_paragraph_ending_in_a_colon_is_still_quoted_but_for_its_lead_in() -> None:
