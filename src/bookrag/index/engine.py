@@ -22,6 +22,16 @@ PAYLOAD_INDEXES = ("kind", "source", "url_path")  # keyword indexes; chunk_index
 RRF_K = 2  # Qdrant's default constant for reciprocal rank fusion
 
 
+def named_vector(vectors: object, name: str | None, sparse_type: type[Any]) -> Any:
+    """A point's vector called `name`, as its client library returned `vectors` (a dict of
+    named vectors); a sparse one (of the library's `sparse_type`) as bookrag's
+    `SparseVector`. None when there is no such vector."""
+    found = vectors.get(name) if isinstance(vectors, dict) and name else None
+    if isinstance(found, sparse_type):
+        return SparseVector(found.indices, found.values)
+    return found
+
+
 @dataclass(frozen=True)
 class Where:
     """Conditions a point's payload must all meet."""

@@ -21,7 +21,16 @@ from typing import Any
 import qdrant_edge as edge
 
 from bookrag.errors import StoreUnavailable
-from bookrag.index.engine import DENSE, PAYLOAD_INDEXES, RRF_K, SPARSE, Scored, StoredPoint, Where
+from bookrag.index.engine import (
+    DENSE,
+    PAYLOAD_INDEXES,
+    RRF_K,
+    SPARSE,
+    Scored,
+    StoredPoint,
+    Where,
+    named_vector,
+)
 from bookrag.index.lexical import SparseVector
 
 _CONFIG_FILE = "edge_config.json"  # what Edge writes into every shard folder
@@ -48,11 +57,7 @@ def _sparse(vector: SparseVector) -> edge.SparseVector:
 
 
 def _named(vectors: object, name: str | None) -> Any:
-    """A point's vector called `name` (a sparse one as bookrag's `SparseVector`), or None."""
-    found = vectors.get(name) if isinstance(vectors, dict) and name else None
-    if isinstance(found, edge.SparseVector):
-        return SparseVector(found.indices, found.values)
-    return found
+    return named_vector(vectors, name, edge.SparseVector)
 
 
 class EdgeEngine:

@@ -10,7 +10,15 @@ from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from bookrag.errors import StoreUnavailable
-from bookrag.index.engine import DENSE, PAYLOAD_INDEXES, SPARSE, Scored, StoredPoint, Where
+from bookrag.index.engine import (
+    DENSE,
+    PAYLOAD_INDEXES,
+    SPARSE,
+    Scored,
+    StoredPoint,
+    Where,
+    named_vector,
+)
 from bookrag.index.lexical import SparseVector
 
 _BATCH = 256
@@ -43,11 +51,7 @@ def _sparse(vector: SparseVector) -> models.SparseVector:
 
 
 def _named(vectors: object, name: str | None) -> Any:
-    """A point's vector called `name` (a sparse one as bookrag's `SparseVector`), or None."""
-    found = vectors.get(name) if isinstance(vectors, dict) and name else None
-    if isinstance(found, models.SparseVector):
-        return SparseVector(found.indices, found.values)
-    return found
+    return named_vector(vectors, name, models.SparseVector)
 
 
 class ServerEngine:
