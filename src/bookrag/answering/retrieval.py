@@ -42,6 +42,11 @@ SECTIONS_BY_QUESTION_WORD = True
 INTERROGATIVES = frozenset({"how", "what", "when", "where", "which", "who", "why"})
 
 
+def _own_heading(section: str) -> str:
+    """The last heading of a section's trail ("" for the page's opening text)."""
+    return section.split(BREADCRUMB_SEPARATOR)[-1]
+
+
 @dataclass(frozen=True)
 class Passage:
     """A retrieved section of a page."""
@@ -62,7 +67,7 @@ class Passage:
     @property
     def heading(self) -> str:
         """The section's own heading ("" for the page's opening text)."""
-        return self.section.split(BREADCRUMB_SEPARATOR)[-1]
+        return _own_heading(self.section)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -187,23 +192,21 @@ def _sections(hits: list[tuple[Hit, float]], terms: QueryTerms) -> list[tuple[Hi
     if not own:
         return hits
     ids = {lexical.term_id(t): w for t, w in own.items()}
-    asked = sum(terms.weights.values()) / len(terms.weights) if SECTIONS_BY_QUESTION_WORD else 0
+    # Only a query that asks something (why, which, ...) looks at the sections' headings.
+    asks = terms.asks if SECTIONS_BY_QUESTION_WORD else frozenset()
+    asked = sum(terms.weights.values()) / len(terms.weights)
     rescored = []
     for hit, _ in hits:
         vector = hit.sparse or lexical.document_vector(_embedding_text(hit))
         values = dict(zip(vector.indices, vector.values, strict=True))
         score = sum(w * values.get(i, 0.0) for i, w in ids.items())
-        if asked and terms.asks & set(lexical.words(_own_heading(hit))):
+        section = str(hit.payload.get("section", ""))
+        if asks and asks & set(lexical.words(_own_heading(section))):
             score += asked
         rescored.append((hit, score))
     if not any(score for _, score in rescored):
         return hits
     return sorted(rescored, key=lambda pair: pair[1], reverse=True)
-
-
-def _own_heading(hit: Hit) -> str:
-    headings = hit.payload.get("headings") or [""]
-    return str(headings[-1])
 
 
 def _first_with_text(hits: list[tuple[Hit, float]]) -> Hit:
