@@ -162,6 +162,23 @@ def test_a_heading_without_text_ranks_its_page_but_the_section_shown_has_text(
     assert "RTX GPU" in answer(book, Question("What hardware requirements are there?")).answer
 
 
+def test_a_passage_covers_the_query_as_its_text_does(
+    tmp_path: Path, store: BookStore, settings: Settings
+) -> None:
+    """Coverage is read from each hit's stored BM25 vector; it must equal the text's own."""
+    pages = {
+        "gauge.md": "# Rain Gauge\n\n## Calibrating the tipping bucket\n\n"
+        "Pour 100 ml into the `MM_PER_TIP` funnel; the bucket should tip 36 times.\n",
+        **mast_pages("vane", "anemometer"),
+    }
+    book = book_of(pages, tmp_path, store, settings)
+    question = "How many times should the rain gauge bucket tip for 100 ml (MM_PER_TIP)?"
+    found = book.retriever.retrieve(question, limit=5)
+    assert found.passages and found.passages[0].coverage > 0.5
+    for p in found.passages:
+        assert p.coverage == pytest.approx(found.terms.coverage(f"{p.title} {p.section}\n{p.text}"))
+
+
 def test_a_book_of_one_page_without_headings_answers_from_it(
     tmp_path: Path, store: BookStore, settings: Settings
 ) -> None:

@@ -250,6 +250,12 @@ class QueryTerms:
         """IDF-weighted share of the query's terms found in `text`."""
         return self.coverage_of(set(lexical.terms(text)))
 
+    def coverage_of_vector(self, vector: lexical.SparseVector) -> float:
+        """IDF-weighted share of the query's terms a chunk's stored BM25 vector holds: the
+        same as `coverage` of the chunk's text, without reading the text again."""
+        present = set(vector.indices)
+        return self.coverage_of({t for t in self.weights if lexical.term_id(t) in present})
+
     def coverage_of(self, present: set[str] | frozenset[str]) -> float:
         total = sum(self.weights.values())
         if not total:
@@ -293,5 +299,9 @@ def _passage(hit: Hit, score: float, terms: QueryTerms) -> Passage:
         section=section,
         text=text,
         score=score,
-        coverage=terms.coverage(f"{title} {section}\n{text}"),
+        coverage=(
+            terms.coverage(f"{title} {section}\n{text}")
+            if hit.sparse is None
+            else terms.coverage_of_vector(hit.sparse)
+        ),
     )
