@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bookrag.book.docusaurus import (
     SiteConfig,
     Slugger,
     doc_slug,
+    load_yaml,
     parse_site_config,
     read_site_config,
     slugify,
@@ -17,6 +19,21 @@ from bookrag.book.docusaurus import (
 )
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+
+
+# --- front matter ------------------------------------------------------------------
+
+
+def test_front_matter_is_read_as_safe_yaml_and_no_more() -> None:
+    text = "title: Rain gauge\nsidebar_position: 2\ntags: [weather, rain]\n"
+    assert load_yaml(text) == yaml.safe_load(text)
+    assert load_yaml(text) == {
+        "title": "Rain gauge",
+        "sidebar_position": 2,
+        "tags": ["weather", "rain"],
+    }
+    with pytest.raises(yaml.YAMLError):  # no Python objects from a book's files
+        load_yaml("title: !!python/object/apply:os.system ['true']\n")
 
 
 # --- number prefixes ---------------------------------------------------------------

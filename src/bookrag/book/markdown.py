@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from markdown_it.token import Token
 
-from bookrag.book.docusaurus import Slugger
+from bookrag.book.docusaurus import Slugger, load_yaml
 from bookrag.book.mdx import ESM_STATEMENT, JSX_TAG, MDX_COMMENT, drop_jsx_attributes, parser
 from bookrag.errors import PageParseError
 
@@ -242,7 +242,7 @@ def page_markdown(source: str) -> str:
 
 def _load_front_matter(content: str) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(content)
+        data = load_yaml(content)
     except yaml.YAMLError as exc:
         raise PageParseError(f"front matter is not valid YAML: {exc}") from exc
     if data is None:

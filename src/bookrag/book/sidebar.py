@@ -28,7 +28,7 @@ from typing import Any
 import json5
 import yaml
 
-from bookrag.book.docusaurus import number_prefix, strip_number_prefix
+from bookrag.book.docusaurus import load_yaml, number_prefix, strip_number_prefix
 
 log = logging.getLogger("bookrag.sidebar")
 
@@ -56,7 +56,7 @@ def read_front_matter(path: Path) -> dict[str, Any]:
     if not match:
         return {}
     try:
-        data = yaml.safe_load(match.group(1))
+        data = load_yaml(match.group(1))
     except yaml.YAMLError:
         return {}
     return data if isinstance(data, dict) else {}
@@ -256,7 +256,7 @@ class _Book:
                 continue
             try:
                 text = path.read_text(encoding="utf-8")
-                data = json.loads(text) if name.endswith(".json") else yaml.safe_load(text)
+                data = json.loads(text) if name.endswith(".json") else load_yaml(text)
             except (OSError, ValueError, yaml.YAMLError) as exc:
                 log.warning("ignoring unreadable %s: %s", path, exc)
                 return {}
