@@ -86,8 +86,10 @@ def bench_recall(work: Path) -> dict[str, object]:
 
 def page_recall(data: Path, questions: Path) -> dict[str, Any]:
     """Page-level Recall@1/@5 and MRR@10 of `retrieval.search` on a question set, over the
-    index in `data`, with the questions whose gold page did not come first."""
+    index in `data`, with the questions whose gold page did not come first. Unanswerable
+    questions (no gold page) are left out: they have no page to find."""
     items = [json.loads(line) for line in questions.read_text().splitlines() if line.strip()]
+    items = [item for item in items if item["gold"]]
     store = open_store(load_settings(data_dir=data, qdrant_url=None))
     r1 = r5 = rr = 0.0
     misses = []

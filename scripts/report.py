@@ -6,9 +6,9 @@
 On the three books of ../shared/corpus it measures (1) ingest throughput, cold and on an
 unchanged re-run, (2) p50/p95 latency of POST /search and POST /chat over HTTP against
 `bookrag serve` (no model keys: lexical retrieval, extractive answers), and (3) answer
-quality on the humanoid-textbook dev questions with `bookrag.evaluation`: lexical, and
-dense, hybrid and hybrid+rerank too when COHERE_API_KEY is set. It records the machine it
-ran on. Without the corpus it says so and exits 0.
+quality on the dev questions of each book that has them with `bookrag.evaluation`: lexical,
+and on humanoid-textbook dense, hybrid and hybrid+rerank too when COHERE_API_KEY is set. It
+records the machine it ran on. Without the corpus it says so and exits 0.
 
 (4) The embedded index, on robotics-course and agent-factory: cold ingest, unchanged re-run,
 re-ingest after one changed page, `bookrag serve` start to first /search answer, /search
@@ -157,19 +157,24 @@ def _body(route: str, query: str) -> dict[str, Any]:
 # -- quality ---------------------------------------------------------------------------------
 
 
-def bench_quality(work: Path) -> list[dict[str, Any]]:
-    """`bookrag.evaluation` on the dev questions: lexical, plus the model retrievals with a key."""
-    questions = load_questions(EVAL)
-    lexical_settings = load_settings(data_dir=data_dir(work, RECALL_BOOK), qdrant_url=None)
-    store = open_store(lexical_settings)
-    try:  # no providers: lexical retrieval and extractive answers, whatever the environment
-        lexical = Configuration("lexical", Retriever(store))
-        runs = run_all(store, Providers(), [lexical], "lexical", questions)
-    finally:
-        store.close()
-    if os.environ.get("COHERE_API_KEY"):
-        runs += _model_runs(work, questions)
-    return [_quality_row(run) for run in runs]
+def bench_quality(work: Path, books: list[str]) -> list[dict[str, Any]]:
+    """`bookrag.evaluation` on each book's dev questions, lexical; on humanoid-textbook's
+    also the model retrievals when there is a key."""
+    rows = []
+    for book, path in DEV_SETS.items():
+        if book not in books or not path.is_file():
+            continue
+        questions = load_questions(path)
+        store = open_store(load_settings(data_dir=data_dir(work, book), qdrant_url=None))
+        try:  # no providers: lexical retrieval and extractive answers, whatever the environment
+            lexical = Configuration("lexical", Retriever(store))
+            runs = run_all(store, Providers(), [lexical], "lexical", questions)
+        finally:
+            store.close()
+        if book == RECALL_BOOK and os.environ.get("COHERE_API_KEY"):
+            runs += _model_runs(work, questions)
+        rows += [{"book": book, "questions_file": path.name, **_quality_row(run)} for run in runs]
+    return rows
 
 
 def _model_runs(work: Path, questions: list[EvalQuestion]) -> list[Run]:
@@ -436,7 +441,9 @@ def _index_markdown(index: dict[str, Any]) -> list[str]:
     rows = []
     for row in after["retrieval"]:
         old = next((b for b in (before or {}).get("retrieval", []) if b["book"] == row["book"]), {})
-        versions: list[tuple[str, dict[str, Any]]] = [("before", old), ("after", row)]
+        versions: list[tuple[str, dict[str, Any]]] = (
+            [("before", old), ("after", row)] if before else [("this code", row)]
+        )
         for version, values in versions:
             if values:
                 rows.append(
@@ -451,11 +458,12 @@ def _quality_markdown(quality: list[dict[str, Any]]) -> list[str]:
     ran = [q for q in quality if q["available"]]
     lines = [
         "",
-        f"## Quality on `{EVAL.name}` ({ran[0]['questions']} questions, `bookrag eval`)",
+        "## Quality on the dev questions (`bookrag eval`)",
         "",
         "Page level: the result's page holds the answer; section level: so does its section "
         "(at most one section per page is returned, which bounds it). Answers: the share of "
-        "reference keywords they contain, whether they cite a gold page, false refusals.",
+        "reference keywords they contain, whether they cite a gold page, the share of "
+        "unanswerable questions refused, false refusals.",
         "",
     ]
     rows = []
@@ -464,6 +472,8 @@ def _quality_markdown(quality: list[dict[str, Any]]) -> list[str]:
         answers = q["overall"]["answers"] or {}
         rows.append(
             [
+                q["book"],
+                q["questions"],
                 q["retrieval"],
                 page["recall@1"],
                 page["recall@5"],
@@ -474,11 +484,14 @@ def _quality_markdown(quality: list[dict[str, Any]]) -> list[str]:
                 section["recall@5"],
                 answers.get("keyword_coverage"),
                 answers.get("cites_gold"),
+                answers.get("refusal_accuracy"),
                 answers.get("false_refusal_rate"),
             ]
         )
     lines += _table(
         [
+            "book",
+            "questions",
             "retrieval",
             "page R@1",
             "page R@5",
@@ -489,6 +502,7 @@ def _quality_markdown(quality: list[dict[str, Any]]) -> list[str]:
             "section R@5",
             "keyword coverage",
             "cites gold page",
+            "refused",
             "false refusals",
         ],
         rows,
@@ -498,12 +512,13 @@ def _quality_markdown(quality: list[dict[str, Any]]) -> list[str]:
     lines += [
         f"\n{q['retrieval']}: not measured, {q['reason']}" for q in quality if not q["available"]
     ]
-    first = ran[0]
-    lines += ["", f"By kind ({first['retrieval']}, page level):", ""]
+    lexical = [q for q in ran if q["retrieval"] == "lexical"]
+    lines += ["", "By kind (lexical, page level):", ""]
     lines += _table(
-        ["kind", "questions", "R@1", "R@5", "MRR@10", "nDCG@10", "keyword coverage"],
+        ["book", "kind", "questions", "R@1", "R@5", "MRR@10", "nDCG@10", "keyword coverage"],
         [
             [
+                q["book"],
                 kind,
                 s["answerable"],
                 s["page"]["recall@1"],
@@ -512,7 +527,8 @@ def _quality_markdown(quality: list[dict[str, Any]]) -> list[str]:
                 s["page"]["ndcg@10"],
                 (s["answers"] or {}).get("keyword_coverage"),
             ]
-            for kind, s in first["by_kind"].items()
+            for q in lexical
+            for kind, s in q["by_kind"].items()
             if s["page"]
         ],
     )
@@ -575,10 +591,12 @@ def chart(report: dict[str, Any], path: Path) -> None:
             quality_ax,
             list(metrics),
             {
-                q["retrieval"]: [q["overall"][lv][name] for lv, name in metrics.values()]
+                f"{q['book']}, {q['retrieval']}": [
+                    q["overall"][lv][name] for lv, name in metrics.values()
+                ]
                 for q in quality
             },
-            f"Retrieval quality on {EVAL.name} ({quality[0]['questions']} questions)",
+            "Retrieval quality on the dev questions",
             "score",
             "{:.2f}",
         )
@@ -653,7 +671,7 @@ def main() -> int:
         print(f"timing /search and /chat on {book} ...", flush=True)
         report["latency"] += bench_routes(book, work, args.requests)
     print("scoring the dev questions ...", flush=True)
-    report["quality"] = bench_quality(work) if EVAL.is_file() and RECALL_BOOK in books else []
+    report["quality"] = bench_quality(work, books)
     report["machine"]["load_at_end"] = round(os.getloadavg()[0], 1)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
