@@ -14,6 +14,7 @@ from mdit_py_plugins.container import container_plugin
 from mdit_py_plugins.front_matter import front_matter_plugin
 
 BlockRule = Callable[[StateBlock, int, int, bool], bool]
+Reach = Callable[[StateBlock, int, int, bool], int]  # the line a rule reads up to
 
 ESM_STATEMENT = re.compile(r"^(import|export)\s")
 JSX_TAG = re.compile(r"</?[A-Za-z][\w.:-]*(\s[^<>]*)?/?>")
@@ -86,8 +87,10 @@ def parser() -> MarkdownIt:
     # differently than on the built site, and headings that the site shows as code (or
     # not at all) become sections whose anchors do not exist.
     md.disable("code")
-    md.block.ruler.at("fence", _ignoring_deep_indent(fence), {"alt": _FENCE_INTERRUPTS})
-    md.block.ruler.at("paragraph", _ignoring_deep_indent(paragraph))
+    md.block.ruler.at(
+        "fence", _ignoring_deep_indent(fence, _fence_reach), {"alt": _FENCE_INTERRUPTS}
+    )
+    md.block.ruler.at("paragraph", _ignoring_deep_indent(paragraph, _paragraph_reach))
     md.use(front_matter_plugin)
     # Docusaurus admonitions (`:::tip Title` ... `:::`) of any kind.
     md.use(container_plugin, name="admonition", validate=lambda params, *args: True)
@@ -97,18 +100,37 @@ def parser() -> MarkdownIt:
 _FENCE_INTERRUPTS = ["paragraph", "reference", "blockquote", "list"]
 
 
-def _ignoring_deep_indent(rule: BlockRule) -> BlockRule:
-    """`rule` with every line indented at most three columns into the current block, as
-    MDX reads indentation; the real indentation is restored afterwards."""
+def _ignoring_deep_indent(rule: BlockRule, reach: Reach) -> BlockRule:
+    """`rule` with every line it can read indented at most three columns into the current
+    block, as MDX reads indentation; the real indentation is restored afterwards."""
 
     def clamped(state: StateBlock, start: int, end: int, silent: bool) -> bool:
-        saved = state.sCount[start:end]
+        # Only the lines the rule can read: clamping to the end of the page for every
+        # paragraph made parsing quadratic in a page's length.
+        stop = min(reach(state, start, end, silent), end)
+        saved = state.sCount[start:stop]
         limit = state.blkIndent + 3
-        # Runs for every paragraph and fence over the rest of the page: one slice write.
-        state.sCount[start:end] = [c if c <= limit else limit for c in saved]
+        state.sCount[start:stop] = [c if c <= limit else limit for c in saved]
         try:
             return rule(state, start, end, silent)
         finally:
-            state.sCount[start:end] = saved
+            state.sCount[start:stop] = saved
 
     return clamped
+
+
+def _fence_reach(state: StateBlock, start: int, end: int, silent: bool) -> int:
+    """A fence reads its first line to know whether it opens (all a check asks), and only
+    when it does, every line up to its closing fence."""
+    position = state.bMarks[start] + state.tShift[start]
+    opens = position < state.eMarks[start] and state.src[position] in "`~"
+    return end if opens and not silent else start + 1
+
+
+def _paragraph_reach(state: StateBlock, start: int, end: int, silent: bool) -> int:
+    """A paragraph reads on to its first blank line, whatever `end` says (the rules that may
+    end it early look one line past their own)."""
+    line = start + 1
+    while line < state.lineMax and not state.isEmpty(line):
+        line += 1
+    return line + 1
