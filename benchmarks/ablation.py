@@ -40,7 +40,7 @@ class Variant:
 
     name: str
     index: dict[str, Any] = field(default_factory=dict)  # keys: lexical.Weighting fields,
-    # "mdx_props_dropped", "chunk_tokens", "avg_len"
+    # "chunk_tokens" and INDEX_SWITCHES
     query: dict[str, Any] = field(default_factory=dict)  # "support_weight", "support_chunks",
     # "teaching_only", "runner_up", "own_terms", "question_word", "following", "code_window",
     # "code_adds"
@@ -49,15 +49,14 @@ class Variant:
         """The index's folder name: the layout version and every index switch's value."""
         from dataclasses import asdict
 
-        from bookrag.book import markdown
         from bookrag.book.loader import LAYOUT_VERSION
         from bookrag.index import lexical
 
+        shipped = _switches()
         effective: dict[str, Any] = {
             **asdict(lexical.Weighting()),
-            "mdx_props_dropped": markdown.MDX_PROPS_DROPPED,
+            **{key: getattr(*shipped[key]) for key in INDEX_SWITCHES},
             "chunk_tokens": 350,
-            "avg_len": lexical.AVG_LEN,
             **self.index,
         }
         switches = "-".join(f"{k}={v}" for k, v in sorted(effective.items()))
@@ -88,11 +87,18 @@ VARIANTS = [
     Variant("- page support (3 more chunks)", query={"support_weight": 0.0}),
     Variant("- page support from 3 more chunks (1 instead)", query={"support_chunks": 1}),
     Variant("- BM25 lengths relative to 80 terms (180 instead)", index={"avg_len": 180.0}),
+    Variant("- numbered acronyms also split (ROS2 is ROS 2)", index={"split_numbers": False}),
     Variant("+ adjacent-term pairs", index={"pairs": True}),
     Variant("+ chunks of 200 tokens (not 350)", index={"chunk_tokens": 200}),
     Variant(
         "none of them",
-        index={"title": 1.0, "heading": 1.0, "mdx_props_dropped": False, "avg_len": 180.0},
+        index={
+            "title": 1.0,
+            "heading": 1.0,
+            "mdx_props_dropped": False,
+            "avg_len": 180.0,
+            "split_numbers": False,
+        },
         query={
             "teaching_only": False,
             "support_chunks": 1,
@@ -106,6 +112,8 @@ VARIANTS = [
     ),
 ]
 
+# The switches of `_switches` that change the index (a row setting one needs its own).
+INDEX_SWITCHES = ("mdx_props_dropped", "avg_len", "split_numbers")
 # The switches as shipped, read from bookrag before any row of this process changes them.
 _SHIPPED: dict[str, Any] = {}
 
@@ -120,6 +128,7 @@ def _switches() -> dict[str, tuple[Any, str]]:
     return {
         "mdx_props_dropped": (markdown, "MDX_PROPS_DROPPED"),
         "avg_len": (lexical, "AVG_LEN"),
+        "split_numbers": (lexical, "SPLIT_NUMBERS"),
         "teaching_only": (extractive, "TEACHING_ONLY"),
         "following": (extractive, "FOLLOWING"),
         "code_window": (extractive, "CODE_WINDOW"),

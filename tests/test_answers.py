@@ -179,6 +179,23 @@ def test_a_passage_covers_the_query_as_its_text_does(
         assert p.coverage == pytest.approx(found.terms.coverage(f"{p.title} {p.section}\n{p.text}"))
 
 
+@pytest.mark.parametrize(
+    ("written", "asked"), [("ROS2", "ROS 2"), ("ROS 2", "ROS2")], ids=["joined", "spaced"]
+)
+def test_a_numbered_name_is_found_however_the_question_spaces_it(
+    tmp_path: Path, store: BookStore, settings: Settings, written: str, asked: str
+) -> None:
+    pages = {
+        "nodes.md": f"# Nodes\n\nA {written} node is one process that publishes and subscribes.\n",
+        "graphs.md": "# Graphs\n\nA node of a graph is a vertex; each node links to a node.\n",
+        **mast_pages("vane", "anemometer", "thermometer"),
+    }
+    book = book_of(pages, tmp_path, store, settings)
+    result = answer(book, Question(f"What is a {asked} node?"))
+    assert result.mode != "not_found" and result.sources[0].endswith("/nodes")
+    assert "one process that publishes" in result.answer
+
+
 def test_a_book_of_one_page_without_headings_answers_from_it(
     tmp_path: Path, store: BookStore, settings: Settings
 ) -> None:

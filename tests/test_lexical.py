@@ -36,3 +36,10 @@ def test_asides_are_told_by_structure() -> None:
     assert not is_aside("See the [wiring guide](./wiring) before you solder the header pins on.")
     assert not is_aside("A plain sentence that teaches something.")
     assert is_question("1. **What is the primary function of Gazebo?**")
+
+
+def test_a_numbered_acronym_matches_its_spaced_spelling_and_is_no_unknown_name() -> None:
+    assert {"ros", "2"} <= set(lexical.terms("A ROS2 node")) and "ros2" in lexical.terms("ROS2")
+    assert lexical.name_terms("What is a ROS2 node?") == {"ros", "2"}  # not `ros2`
+    # Words that only mix letters and digits keep their one term: `Context7` is not `context`.
+    assert lexical.terms("Context7 and k8s") == ["context7", "k8s"]

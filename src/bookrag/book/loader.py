@@ -11,8 +11,9 @@ from bookrag.book.markdown import Section, page_markdown, parse_page
 from bookrag.errors import PageParseError
 
 PAGE_SUFFIXES = (".md", ".mdx")
-# Bump when parsing or chunking changes what a page turns into, so ingest redoes every page.
-LAYOUT_VERSION = "3"
+# Bump when parsing, chunking or term extraction changes what a page turns into, so ingest
+# redoes every page.
+LAYOUT_VERSION = "4"
 
 
 @dataclass(frozen=True)

@@ -61,20 +61,31 @@ STOP_WORDS = frozenset(
 )
 
 _stemmer = Stemmer.Stemmer("english")
+SPLIT_NUMBERS = True  # `ROS2` is also `ros` and `2` (switch kept for the ablation)
 
 
 def words(text: str) -> list[str]:
-    """Words of `text`, with identifiers such as `create_publisher` also split into parts."""
+    """Words of `text`, with identifiers such as `create_publisher` and names with a number
+    (`ROS2`, as a book may also write `ROS 2`) also split into parts."""
     out: list[str] = []
     for match in _WORD.finditer(text):
         word = match.group()
         lower = word.lower()
         out.append(lower)
-        if "_" in word or (not word.islower() and not word.isupper() and not word.istitle()):
+        if (
+            "_" in word
+            or (not word.islower() and not word.isupper() and not word.istitle())
+            or _numbered_acronym(word)
+        ):
             parts = [p.lower() for piece in word.split("_") for p in _CAMEL.findall(piece)]
             if len(parts) > 1:
                 out.extend(parts)
     return out
+
+
+def _numbered_acronym(word: str) -> bool:
+    """`ROS2`, `PX4`, `EC2`: capitals with a number, which books also write apart (`ROS 2`)."""
+    return SPLIT_NUMBERS and word.isupper() and any(c.isdigit() for c in word)
 
 
 @lru_cache(maxsize=65536)
@@ -98,7 +109,9 @@ def name_terms(text: str) -> set[str]:
         mixed = any(c.isdigit() for c in word) and any(c.isalpha() for c in word)
         capitalised = word[0].isupper() and not sentence_start
         if len(word) > 1 and (capitalised or word.isupper() or mixed or _is_camel(word)):
-            names.update(terms(word))
+            found = terms(word)
+            # `ROS2` names what `ROS 2` does: its parts must be in the book, not the joined word.
+            names.update(found[1:] if _numbered_acronym(word) and len(found) > 1 else found)
         tail = text[match.end() : match.end() + 2]
         sentence_start = tail[:1] in ".?!" and tail[:1] != ""
     return names
