@@ -128,8 +128,8 @@ def _fence_reach(state: StateBlock, start: int, end: int, silent: bool) -> int:
 
 
 def _paragraph_reach(state: StateBlock, start: int, end: int, silent: bool) -> int:
-    """A paragraph reads on to its first blank line, whatever `end` says (the rules that may
-    end it early look one line past their own)."""
+    """A paragraph reads on to its first blank line, and the rules that may end it early
+    look at most one line further."""
     line = start + 1
     while line < state.lineMax and not state.isEmpty(line):
         line += 1
