@@ -9,7 +9,8 @@ import pytest
 from bookrag.answering.extractive import extractive_answer
 from bookrag.answering.models import Question
 from bookrag.answering.pipeline import NOT_FOUND, Book, answer
-from bookrag.answering.retrieval import Passage, QueryTerms
+from bookrag.answering.retrieval import Passage
+from bookrag.answering.terms import QueryTerms
 from bookrag.config import Settings
 from bookrag.index import lexical
 from bookrag.index.ingest import ingest, site_config

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from bookrag.answering.models import Answer, Citations
-from bookrag.answering.retrieval import Passage, QueryTerms
+from bookrag.answering.retrieval import Passage
+from bookrag.answering.terms import QueryTerms
 from bookrag.book import teaching
 from bookrag.index import lexical
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from bookrag.answering.extractive import best_sentence
 from bookrag.answering.models import Answer, Citations, Question
-from bookrag.answering.retrieval import Passage, QueryTerms
+from bookrag.answering.retrieval import Passage
+from bookrag.answering.terms import QueryTerms
 from bookrag.index import lexical
 from bookrag.providers.base import ChatPrompt, Generation, SourceDocument
 

@@ -19,7 +19,8 @@ from bookrag.answering.extractive import extractive_answer
 from bookrag.answering.figures import note, timed
 from bookrag.answering.generation import answer_prompt, documents, rewrite_prompt, to_answer
 from bookrag.answering.models import Answer, Question, Turn
-from bookrag.answering.retrieval import Passage, QueryTerms, Retriever
+from bookrag.answering.retrieval import Passage, Retriever
+from bookrag.answering.terms import QueryTerms
 from bookrag.config import Settings
 from bookrag.errors import InvalidRequest, PageNotFound, UpstreamError
 from bookrag.index import lexical
