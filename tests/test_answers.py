@@ -163,19 +163,11 @@ def test_a_heading_without_text_ranks_its_page_but_the_section_shown_has_text(
     assert "RTX GPU" in answer(book, Question("What hardware requirements are there?")).answer
 
 
-def test_a_passage_covers_the_query_as_its_text_does(
-    tmp_path: Path, store: BookStore, settings: Settings
-) -> None:
+def test_a_passage_covers_the_query_as_its_text_does(odd_book: Book) -> None:
     """Coverage is read from each hit's stored BM25 vector; it must equal the text's own."""
-    pages = {
-        "gauge.md": "# Rain Gauge\n\n## Calibrating the tipping bucket\n\n"
-        "Pour 100 ml into the `MM_PER_TIP` funnel; the bucket should tip 36 times.\n",
-        **mast_pages("vane", "anemometer"),
-    }
-    book = book_of(pages, tmp_path, store, settings)
-    question = "How many times should the rain gauge bucket tip for 100 ml (MM_PER_TIP)?"
-    found = book.retriever.retrieve(question, limit=5)
-    assert found.passages and found.passages[0].coverage > 0.5
+    question = "How long does sourdough dough rest before proofing, and who kneads it?"
+    found = odd_book.retriever.retrieve(question, limit=5)
+    assert len(found.passages) >= 3 and found.passages[0].coverage > 0.3
     for p in found.passages:
         assert p.coverage == pytest.approx(found.terms.coverage(f"{p.title} {p.section}\n{p.text}"))
 
