@@ -197,7 +197,7 @@ def _sections(hits: list[tuple[Hit, float]], terms: QueryTerms) -> list[tuple[Hi
     asked = sum(terms.weights.values()) / len(terms.weights)
     rescored = []
     for hit, _ in hits:
-        vector = hit.sparse or lexical.document_vector(_embedding_text(hit))
+        vector = _vector(hit)
         values = dict(zip(vector.indices, vector.values, strict=True))
         score = sum(w * values.get(i, 0.0) for i, w in ids.items())
         section = str(hit.payload.get("section", ""))
@@ -224,6 +224,11 @@ def _runner_up(hits: list[tuple[Hit, float]], best: Passage, terms: QueryTerms) 
         if hit.payload.get("url") != best.url and str(hit.payload.get("text", "")).strip():
             return _passage(hit, score, terms)
     return None
+
+
+def _vector(hit: Hit) -> lexical.SparseVector:
+    """A hit's BM25 vector: as stored, or built again from its text if the engine sent none."""
+    return hit.sparse or lexical.document_vector(_embedding_text(hit))
 
 
 def _embedding_text(hit: Hit) -> str:
@@ -253,9 +258,5 @@ def _passage(hit: Hit, score: float, terms: QueryTerms) -> Passage:
         section=section,
         text=text,
         score=score,
-        coverage=(
-            terms.coverage(f"{title} {section}\n{text}")
-            if hit.sparse is None
-            else terms.coverage_of_vector(hit.sparse)
-        ),
+        coverage=terms.coverage_of_vector(_vector(hit)),
     )
