@@ -142,7 +142,7 @@ def code_window(block: str, terms: QueryTerms, max_lines: int = EXCERPT_LINES) -
     opening, *body, closing = block.strip().split("\n")
     room = max_lines - 2
     if not CODE_WINDOW or len(body) <= room:
-        return "\n".join([opening, *body[:room], closing])
+        return code_excerpt(block, max_lines)
     starts = range(len(body) - room + 1)
     start = max(starts, key=lambda i: (terms.coverage("\n".join(body[i : i + room])), -i))
     return "\n".join([opening, *body[start : start + room], closing])
