@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bookrag.book.markdown import ParsedPage, Section, parse_page
+from bookrag.book.markdown import ParsedPage, Section, page_markdown, parse_page, read_page
 from bookrag.errors import PageParseError
 
 
@@ -315,3 +315,17 @@ def test_misindented_fences_pair_up_as_on_the_built_site() -> None:
 def test_indented_fence_in_a_list_item_is_still_code() -> None:
     page = parse_page("1. Install:\n\n    ```bash\n    pip install x\n    ```\n")
     assert [b.text for b in page.sections[0].blocks][-1] == "```bash\npip install x\n```"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "---\ntitle: Pins\n---\n\nimport Tabs from '@theme/Tabs';\n\n## Pins {#pins}\n\nGPIO4.\n",
+        '<Quiz\n  questions={[\n\n{q: 1}\n\n]}\n/>\n\n## After\n\n<Card title="T">\n\nChild\n'
+        "\n</Card>\n",
+    ],
+    ids=["no props", "props over blank lines"],
+)
+def test_one_read_gives_both_the_sections_and_the_page_as_written(source: str) -> None:
+    # Ingest reads a page once for both; a page whose props were dropped is parsed again as written.
+    assert read_page(source) == (parse_page(source), page_markdown(source))

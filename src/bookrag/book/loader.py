@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bookrag.book.docusaurus import SiteConfig, doc_slug
-from bookrag.book.markdown import Section, page_markdown, parse_page
+from bookrag.book.markdown import Section, read_page
 from bookrag.errors import PageParseError
 
 PAGE_SUFFIXES = (".md", ".mdx")
@@ -77,7 +77,7 @@ def load_page(file: SourceFile, site: SiteConfig) -> Page:
         text = file.raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise PageParseError(f"not UTF-8 (byte {exc.start})") from exc
-    parsed = parse_page(text)
+    parsed, markdown = read_page(text)
     front = parsed.front_matter
     for flag in ("draft", "unlisted"):
         if front.get(flag) is True:
@@ -93,5 +93,5 @@ def load_page(file: SourceFile, site: SiteConfig) -> Page:
         sidebar_label=str(label) if label else None,
         sections=parsed.sections,
         content_hash=file.content_hash,
-        markdown=page_markdown(text),
+        markdown=markdown,
     )

@@ -58,11 +58,27 @@ _MD = parser()
 
 def parse_page(source: str) -> ParsedPage:
     """Split a Markdown/MDX page into its front matter, `# title` and sections."""
+    return _Walker(_tokens(_prose(source))).walk()
+
+
+def read_page(source: str) -> tuple[ParsedPage, str]:
+    """`parse_page` and `page_markdown` of one page, parsing it once when dropping component
+    props leaves it as written (most pages have none)."""
+    prose = _prose(source)
+    tokens = _tokens(prose)
+    written = tokens if prose == source else _tokens(source)
+    return _Walker(tokens).walk(), _as_written(source, written)
+
+
+def _prose(source: str) -> str:
+    return drop_jsx_attributes(source) if MDX_PROPS_DROPPED else source
+
+
+def _tokens(source: str) -> list[Token]:
     try:
-        tokens = _MD.parse(drop_jsx_attributes(source) if MDX_PROPS_DROPPED else source)
+        return _MD.parse(source)
     except Exception as exc:  # markdown-it raises plain exceptions on pathological input
         raise PageParseError(f"markdown could not be parsed: {exc}") from exc
-    return _Walker(tokens).walk()
 
 
 MDX_PROPS_DROPPED = True  # component props are not page text (switch kept for the ablation)
@@ -204,10 +220,11 @@ def page_markdown(source: str) -> str:
     """The page as written, for a reader: every line as in the source (code blocks whole,
     headings, lists, tables, quotes), without the front matter, top-level MDX `import` /
     `export` statements, JSX tags and MDX comments, or explicit heading ids (`{#id}`)."""
-    try:
-        tokens = _MD.parse(source)
-    except Exception as exc:  # as in `parse_page`
-        raise PageParseError(f"markdown could not be parsed: {exc}") from exc
+    return _as_written(source, _tokens(source))
+
+
+def _as_written(source: str, tokens: list[Token]) -> str:
+    """`page_markdown` of `source`, from its tokens."""
     lines = re.sub(r"\r\n?", "\n", source).split("\n")  # as markdown-it counts lines
     kept: list[str | None] = list(lines)
     for i, tok in enumerate(tokens):
