@@ -109,6 +109,40 @@ def test_missing_docs_folder_is_an_error(store: BookStore, tmp_path: Path) -> No
         ingest(store, tmp_path / "nope", site_config(tmp_path, None, None), 300)
 
 
+def test_a_folder_with_no_pages_leaves_the_index_as_it_was(
+    store: BookStore, book: Path, tmp_path: Path, settings: Settings
+) -> None:
+    run(store, book, settings)
+    wrong = tmp_path / "wrong"
+    wrong.mkdir()
+    (wrong / "notes.txt").write_text("not a page")
+    with pytest.raises(DocsNotFound, match="no Markdown pages"):
+        run(store, wrong, settings)
+    assert store.stats().pages == 9
+    assert search(store, "tipping bucket rain", 1)
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["ingest", ""], "docs folder or the URL"),
+        (["serve", "--port", "99999"], "--port"),
+        (["serve", "--port", "0"], "--port"),
+    ],
+    ids=["empty book", "port too high", "port zero"],
+)
+def test_cli_refuses_an_empty_book_and_a_port_out_of_range(
+    args: list[str], said: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BOOKRAG_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)  # `ingest ""` must not index the current folder
+    (tmp_path / "stray.md").write_text("# Stray\n\nA page that is not a book.\n")
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert said in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "data").exists()  # nothing was opened, let alone indexed
+
+
 def test_cli_ingest_of_missing_folder_is_one_line_and_nonzero(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["ingest", str(tmp_path / "nope")])
     assert result.exit_code != 0

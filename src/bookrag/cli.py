@@ -106,6 +106,8 @@ def ingest_command(
     if unknown:
         raise _fail(f"--include-route: unknown route kind {unknown[0]} (one of {ROUTE_KINDS})", 2)
     docs_dir = Path(book)
+    if not book.strip():  # Path("") is the current folder
+        raise _fail("give the book's docs folder or the URL of its published site", 2)
     if not is_url and not docs_dir.is_dir():
         raise _fail(f"docs folder not found: {docs_dir}")
     with _providers(settings) as providers, _store(settings) as store:
@@ -165,7 +167,7 @@ def serve(
         typer.Option(help="Published site to index in the background (or BOOKRAG_BOOK_URL)."),
     ] = None,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "0.0.0.0",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 7860,
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 7860,
 ) -> None:
     """Serve the HTTP API; with --docs the index is brought up to date first, with --book-url
     it is read from the site in the background (and every BOOKRAG_REFRESH_MINUTES)."""

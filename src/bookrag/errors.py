@@ -36,7 +36,7 @@ class PageParseError(BookragError):
 
 
 class DocsNotFound(BookragError):
-    """The docs folder to ingest does not exist."""
+    """The docs folder to ingest does not exist, or holds no pages."""
 
     status_code = 400
 

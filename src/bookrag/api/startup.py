@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from bookrag.book.site.crawler import CrawlLimits
 from bookrag.config import Settings
-from bookrag.errors import IndexMismatch, StoreUnavailable, UpstreamError
+from bookrag.errors import DocsNotFound, IndexMismatch, StoreUnavailable, UpstreamError
 from bookrag.index.ingest import ingest, site_config
 from bookrag.index.refresh import Refresher
 from bookrag.index.site_ingest import ingest_site, normalise_book_url
@@ -37,7 +37,7 @@ def prepare_index(store: BookStore, settings: Settings, providers: Providers) ->
                 providers.embedder,
                 providers.policy,
             )
-        except (UpstreamError, StoreUnavailable) as exc:
+        except (UpstreamError, StoreUnavailable, DocsNotFound) as exc:
             log.error("could not bring the index up to date: %s", exc.message)
             with suppress(StoreUnavailable):
                 if store.fingerprint() is None:  # e.g. a first ingest whose embeddings failed

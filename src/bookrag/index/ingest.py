@@ -191,6 +191,9 @@ def ingest(
         raise DocsNotFound(f"docs folder not found: {docs_dir}")
 
     files = discover(docs_dir)
+    if not files:
+        # Most likely the wrong folder: indexing it would remove every page of the book.
+        raise DocsNotFound(f"no Markdown pages (.md, .mdx) in {docs_dir}; the index is unchanged")
     order = sidebar_order(docs_dir, [path.relative_to(docs_dir).as_posix() for path in files])
     ranks = {source: rank for rank, source in enumerate(order)}
 
