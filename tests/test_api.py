@@ -167,6 +167,8 @@ def test_unknown_fields_and_agent_id_are_ignored(client: TestClient) -> None:
         ({"question": ["a"]}, 422, "question"),
         ({"question": "hi", "history": [{"role": "robot", "content": "x"}]}, 422, "history"),
         ([1, 2], 422, "body"),
+        ({"question": "rain", "page_url": "http://[::1"}, 422, "page_url: Value error, not a"),
+        ({"question": "rain", "page_url": "https://a.example/docs\x00x"}, 422, "page_url"),
     ],
 )
 def test_bad_chat_input_gets_a_clear_4xx(

@@ -231,6 +231,12 @@ def test_unknown_page_translation_is_404_naming_the_path(api: TestClient) -> Non
     }
 
 
+def test_a_malformed_page_url_is_422_not_a_server_error(api: TestClient) -> None:
+    response = translate(api, "http://[zz]/docs/sensors/rain-wind")
+    assert response.status_code == 422
+    assert response.json()["error"].startswith("page_url: Value error, not a valid URL")
+
+
 # -- what comes back -------------------------------------------------------------------------
 
 

@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import re
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, StrictBool
+from pydantic import AfterValidator, BaseModel, Field, StrictBool
 
 from bookrag.answering.models import Turn
 from bookrag.feedback.database import MAX_COMMENT_CHARS
 
 MAX_HISTORY = 20
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _url(value: str) -> str:
+    """A URL as a browser sends one: no control characters, and parseable (`http://[::1` is
+    not)."""
+    try:
+        urlsplit(value)
+    except ValueError:
+        raise ValueError("not a valid URL") from None
+    if _CONTROL.search(value.strip()):
+        raise ValueError("not a valid URL (control characters)")
+    return value
+
+
+PageUrl = Annotated[str, Field(max_length=2048), AfterValidator(_url)]
 
 
 class ChatRequest(BaseModel):
@@ -17,7 +35,7 @@ class ChatRequest(BaseModel):
 
     question: str = Field("", description="the reader's question; may be empty with a selection")
     selected_text: str | None = Field(None, description="text the reader selected on the page")
-    page_url: str | None = Field(None, max_length=2048, description="the page the reader is on")
+    page_url: PageUrl | None = Field(None, description="the page the reader is on")
     agent_id: str | None = Field(None, description="accepted and ignored (older clients send it)")
     history: list[Turn] = Field(default_factory=list, max_length=MAX_HISTORY)
 
@@ -43,7 +61,7 @@ class SearchResponse(BaseModel):
 class TranslateRequest(BaseModel):
     """A page to translate, as the book's "translate this page" button sends it."""
 
-    page_url: str = Field(max_length=2048, description="the page's URL, or its source path")
+    page_url: PageUrl = Field(description="the page's URL, or its source path")
     target_language: str | None = Field("urdu", max_length=64, description="name or ISO code")
 
 
