@@ -106,7 +106,7 @@ def wait_for_rows(url: str, table: sa.Table, count: int) -> list[dict[str, Any]]
     while time.monotonic() < deadline:
         try:
             found = rows(url, table)
-        except sa.exc.OperationalError:  # not migrated yet
+        except (sa.exc.OperationalError, sa.exc.ProgrammingError):  # not migrated yet
             found = []
         if len(found) >= count:
             return found
@@ -144,6 +144,21 @@ def test_feedback_is_kept_and_a_second_verdict_from_the_client_replaces_the_firs
     verdicts = rows(db_url, feedback)
     assert len(verdicts) == 1
     assert verdicts[0]["helpful"] is False and verdicts[0]["comment"] == "Wrong units."
+
+
+def test_a_nul_character_is_dropped_not_fatal_on_either_database(
+    tmp_path: Path, sample_docs: Path, db_url: str
+) -> None:
+    # PostgreSQL's text columns refuse U+0000: the answer and the verdict must still be kept.
+    with api(tmp_path, sample_docs, database_url=db_url, log_questions=True) as client:
+        asked = {"question": "rain\x00 gauge", "selected_text": "one tip\x00 of the bucket"}
+        answer_id = client.post("/chat", json=asked).json()["answer_id"]
+        wait_for_rows(db_url, answers, 1)
+        given = {"answer_id": answer_id, "helpful": False, "comment": "wrong\x00 units"}
+        assert client.post("/feedback", json=given).status_code == 200
+    (row,) = rows(db_url, answers)
+    assert (row["question"], row["selection"]) == ("rain gauge", "one tip of the bucket")
+    assert [v["comment"] for v in rows(db_url, feedback)] == ["wrong units"]
 
 
 def test_each_client_has_its_own_verdict_on_an_answer(db_url: str) -> None:

@@ -36,7 +36,7 @@ from bookrag.feedback.database import (
     meta,
     migrate,
 )
-from bookrag.feedback.records import AnswerRecord, Verdict, as_row
+from bookrag.feedback.records import AnswerRecord, Verdict, as_row, storable
 
 log = logging.getLogger("bookrag.feedback")
 
@@ -223,7 +223,7 @@ class Journal:
             "answer_id": verdict.answer_id,
             "client": client,
             "helpful": verdict.helpful,
-            "comment": verdict.comment,
+            "comment": storable(verdict.comment),
             "created_at": now,
         }
         with self.engine.begin() as connection:

@@ -44,6 +44,11 @@ class Verdict:
     comment: str | None
 
 
+def storable(text: str | None) -> str | None:
+    """Text as every database can keep it: PostgreSQL's text columns refuse NUL (U+0000)."""
+    return text.replace("\x00", "") if text is not None else None
+
+
 def question_terms(text: str) -> str:
     """The question's stemmed words without stop words, sorted and deduplicated."""
     return " ".join(sorted(set(lexical.terms(text))))
@@ -80,12 +85,12 @@ def as_row(record: AnswerRecord) -> dict[str, object]:
     return {
         "id": record.id,
         "created_at": record.created_at,
-        "question": record.question,
+        "question": storable(record.question),
         "terms": record.terms,
         "mode": record.mode,
         "degraded": record.degraded,
         "sources": json.dumps(list(record.sources)),
         "latency_ms": record.latency_ms,
-        "page_url": record.page_url,
-        "selection": record.selection,
+        "page_url": storable(record.page_url),
+        "selection": storable(record.selection),
     }
