@@ -164,6 +164,24 @@ def test_preflight_succeeds_for_allowed_origins_only(client: TestClient) -> None
         assert "access-control-allow-origin" not in refused, other
 
 
+def test_unset_allowed_origins_let_in_the_served_books_own_site(
+    client: TestClient, tmp_path: Path
+) -> None:
+    # The sample book's docusaurus.config says its site is pocket-weather.example.org.
+    own = preflight(client, "https://pocket-weather.example.org")
+    assert own["access-control-allow-origin"] == "https://pocket-weather.example.org"
+    # A book read from its published site: that site, wherever its docs live on it.
+    settings = load_settings(
+        data_dir=tmp_path / "w", book_url="https://Notes.example.net/course/", feedback=False
+    )
+    with TestClient(create_app(settings)) as remote:
+        allowed = preflight(remote, "https://notes.example.net")
+        assert allowed["access-control-allow-origin"] == "https://notes.example.net"
+        assert "access-control-allow-origin" not in preflight(
+            remote, "https://pocket-weather.example.org"
+        )
+
+
 def test_simple_request_from_another_origin_gets_no_allow_origin(client: TestClient) -> None:
     response = client.get("/health", headers={"Origin": "https://evil.example"})
     assert "access-control-allow-origin" not in {k.lower() for k in response.headers}

@@ -109,10 +109,9 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = Field(None, validation_alias=_env("DATABASE_URL"))
     retention_days: int = Field(30, ge=1, le=3650, validation_alias=_env("BOOKRAG_RETENTION_DAYS"))
 
-    allowed_origins: str = Field(
-        "https://humanoid-robotics-textbook-psi.vercel.app,http://localhost:3000",
-        validation_alias=_env("ALLOWED_ORIGINS"),
-    )
+    # Unset: the book's own site, the original book's and the development server
+    # (`api.origins.default_origins`).
+    allowed_origins: str | None = Field(None, validation_alias=_env("ALLOWED_ORIGINS"))
 
     @field_validator("qdrant_url", "site_url", "book_url", "cohere_base_url", "openai_base_url")
     @classmethod
@@ -136,8 +135,8 @@ class Settings(BaseSettings):
 
     @field_validator("allowed_origins")
     @classmethod
-    def _origins(cls, value: str) -> str:
-        for entry in (e.strip() for e in value.split(",")):
+    def _origins(cls, value: str | None) -> str | None:
+        for entry in (e.strip() for e in (value or "").split(",")):
             parts = urlsplit(entry)
             if (
                 entry

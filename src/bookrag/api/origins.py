@@ -5,6 +5,25 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlsplit
 
+from bookrag.book.docusaurus import read_site_config
+from bookrag.config import Settings
+
+# The book whose chat window speaks this API's contract, and Docusaurus's development server.
+ORIGINAL_SITE = "https://humanoid-robotics-textbook-psi.vercel.app"
+DEV_SERVER = "http://localhost:3000"
+
+
+def default_origins(settings: Settings) -> list[str]:
+    """The allowlist when `ALLOWED_ORIGINS` is not set: the served book's site (its
+    `BOOKRAG_BOOK_URL` or `BOOKRAG_SITE_URL`, else the `url` of the docs folder's
+    `docusaurus.config`), the original book's site and the development server."""
+    site = settings.book_url or settings.site_url
+    if site is None and settings.docs_dir is not None:
+        site = read_site_config(settings.docs_dir).url
+    parts = urlsplit(site or "")
+    own = f"{parts.scheme}://{parts.netloc.lower()}" if parts.netloc else None
+    return list(dict.fromkeys(o for o in (own, ORIGINAL_SITE, DEV_SERVER) if o))
+
 
 def parse_origins(value: str, log: logging.Logger) -> list[str]:
     """Split `ALLOWED_ORIGINS` and reduce each entry to `scheme://host[:port]`.
