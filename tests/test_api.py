@@ -57,6 +57,7 @@ def test_health_reports_live_qdrant_and_index_facts(client: TestClient) -> None:
     assert body["index"]["pages"] == 9
     assert body["index"]["chunks"] > 9
     assert body["index"]["last_indexed"]
+    assert client.head("/health").status_code == 200  # as uptime checkers ask
 
 
 def test_chat_answers_with_the_section_the_answer_is_in(client: TestClient) -> None:

@@ -103,6 +103,7 @@ def add_routes(app: FastAPI) -> None:
             "endpoints": endpoint_list([*request.app.routes, *web_router.routes]),
         }
 
+    @app.head("/health", include_in_schema=False)  # as uptime checkers ask
     @app.get("/health")
     def health(request: Request, book: BookDep, settings: SettingsDep) -> JSONResponse:
         """Service status (Qdrant checked live, Cohere's key at most once a minute), with the
