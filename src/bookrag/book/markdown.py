@@ -58,20 +58,15 @@ _MD = parser()
 
 def parse_page(source: str) -> ParsedPage:
     """Split a Markdown/MDX page into its front matter, `# title` and sections."""
-    return _Walker(_tokens(_prose(source))).walk()
+    return _Walker(_tokens(drop_jsx_attributes(source) if MDX_PROPS_DROPPED else source)).walk()
 
 
 def read_page(source: str) -> tuple[ParsedPage, str]:
     """`parse_page` and `page_markdown` of one page, parsing it once when dropping component
     props leaves it as written (most pages have none)."""
-    prose = _prose(source)
+    prose = drop_jsx_attributes(source) if MDX_PROPS_DROPPED else source
     tokens = _tokens(prose)
-    written = tokens if prose == source else _tokens(source)
-    return _Walker(tokens).walk(), _as_written(source, written)
-
-
-def _prose(source: str) -> str:
-    return drop_jsx_attributes(source) if MDX_PROPS_DROPPED else source
+    return _Walker(tokens).walk(), page_markdown(source, tokens if prose == source else None)
 
 
 def _tokens(source: str) -> list[Token]:
@@ -216,15 +211,13 @@ class _Walker:
         self.sections.append(Section(headings=[*trail, text], anchor=anchor))
 
 
-def page_markdown(source: str) -> str:
+def page_markdown(source: str, tokens: list[Token] | None = None) -> str:
     """The page as written, for a reader: every line as in the source (code blocks whole,
     headings, lists, tables, quotes), without the front matter, top-level MDX `import` /
-    `export` statements, JSX tags and MDX comments, or explicit heading ids (`{#id}`)."""
-    return _as_written(source, _tokens(source))
-
-
-def _as_written(source: str, tokens: list[Token]) -> str:
-    """`page_markdown` of `source`, from its tokens."""
+    `export` statements, JSX tags and MDX comments, or explicit heading ids (`{#id}`);
+    `tokens` are the source's own, when they are at hand."""
+    if tokens is None:
+        tokens = _tokens(source)
     lines = re.sub(r"\r\n?", "\n", source).split("\n")  # as markdown-it counts lines
     kept: list[str | None] = list(lines)
     for i, tok in enumerate(tokens):
