@@ -88,10 +88,11 @@ def answer_of(mode: str, sources: list[str] | None = None) -> Answer:
 
 def rows(url: str, table: sa.Table) -> list[dict[str, Any]]:
     engine = engine_for(url)
-    with engine.connect() as connection:
-        found = [dict(r._mapping) for r in connection.execute(sa.select(table))]
-    engine.dispose()
-    return found
+    try:  # disposed even when the table is not there yet (`wait_for_rows` asks again)
+        with engine.connect() as connection:
+            return [dict(r._mapping) for r in connection.execute(sa.select(table))]
+    finally:
+        engine.dispose()
 
 
 def api(tmp_path: Path, sample_docs: Path, **settings: Any) -> TestClient:
