@@ -143,10 +143,16 @@ def test_cli_refuses_an_empty_book_and_a_port_out_of_range(
     assert not (tmp_path / "data").exists()  # nothing was opened, let alone indexed
 
 
-def test_cli_ingest_of_missing_folder_is_one_line_and_nonzero(tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["ingest", str(tmp_path / "nope")])
+@pytest.mark.parametrize(
+    ("name", "said"), [("nope", "docs folder not found"), ("a.md", "not a folder")]
+)
+def test_cli_ingest_of_a_missing_folder_or_a_file_is_one_line_and_nonzero(
+    tmp_path: Path, name: str, said: str
+) -> None:
+    (tmp_path / "a.md").write_text("# A page, not a folder\n")
+    result = CliRunner().invoke(app, ["ingest", str(tmp_path / name)])
     assert result.exit_code != 0
-    assert "docs folder not found" in result.output
+    assert said in result.output
     assert "Traceback" not in result.output
 
 

@@ -47,6 +47,13 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _check_docs(docs_dir: Path) -> None:
+    if docs_dir.is_file():
+        raise _fail(f"not a folder: {docs_dir} (give the book's docs folder)")
+    if not docs_dir.is_dir():
+        raise _fail(f"docs folder not found: {docs_dir}")
+
+
 def _settings(**overrides: object) -> Settings:
     try:
         return load_settings(**{k: v for k, v in overrides.items() if v is not None})
@@ -108,8 +115,8 @@ def ingest_command(
     docs_dir = Path(book)
     if not book.strip():  # Path("") is the current folder
         raise _fail("give the book's docs folder or the URL of its published site", 2)
-    if not is_url and not docs_dir.is_dir():
-        raise _fail(f"docs folder not found: {docs_dir}")
+    if not is_url:
+        _check_docs(docs_dir)
     with _providers(settings) as providers, _store(settings) as store:
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
         with Progress(*columns, TimeElapsedColumn(), console=err, transient=True) as progress:
@@ -177,8 +184,8 @@ def serve(
     from bookrag.api.startup import check_index
 
     settings = _settings(docs_dir=docs, book_url=book_url)
-    if settings.docs_dir is not None and not settings.docs_dir.is_dir():
-        raise _fail(f"docs folder not found: {settings.docs_dir}")
+    if settings.docs_dir is not None:
+        _check_docs(settings.docs_dir)
     # What would stop the server's start-up, said in one line here rather than as a
     # traceback from inside uvicorn: the index held by another process, or built by
     # another embedding model (ingest at start-up rebuilds that one instead).
