@@ -24,7 +24,7 @@ import time
 import warnings
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Self
@@ -555,9 +555,14 @@ def ingest_env(data: Path) -> dict[str, str]:
 
 
 def index_written_at(data: Path) -> float:
-    """When a file of the embedded index last changed (0 before there is one)."""
-    shard = data / "qdrant" / "edge" / "book" / "segments"
-    return max((f.stat().st_mtime for f in shard.rglob("*") if f.is_file()), default=0.0)
+    """When a file of the embedded index last changed (0 before there is one). Qdrant writes
+    through temporary files and folders, which may be gone by the time they are read."""
+    latest = 0.0
+    for folder, _, files in os.walk(data / "qdrant" / "edge" / "book" / "segments"):
+        for name in files:  # os.walk itself passes over a folder that vanished
+            with suppress(FileNotFoundError):
+                latest = max(latest, os.stat(os.path.join(folder, name)).st_mtime)
+    return latest
 
 
 def test_ingest_killed_midway_then_rerun_leaves_a_consistent_index(
