@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -47,11 +46,14 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _check_docs(docs_dir: Path) -> None:
-    if docs_dir.is_file():
-        raise _fail(f"not a folder: {docs_dir} (give the book's docs folder)")
-    if not docs_dir.is_dir():
-        raise _fail(f"docs folder not found: {docs_dir}")
+def _docs_folder(docs: str | Path) -> Path:
+    """`docs` as a docs folder, or a one-line error (`Path("")` would be the current one)."""
+    if not str(docs).strip():
+        raise _fail("give the book's docs folder or the URL of its published site", 2)
+    problem = "not a folder" if Path(docs).is_file() else "docs folder not found"
+    if not Path(docs).is_dir():
+        raise _fail(f"{problem}: {docs}")
+    return Path(docs)
 
 
 def _settings(**overrides: object) -> Settings:
@@ -112,11 +114,7 @@ def ingest_command(
     unknown = sorted(set(include_route or ()) - set(ROUTE_KINDS))
     if unknown:
         raise _fail(f"--include-route: unknown route kind {unknown[0]} (one of {ROUTE_KINDS})", 2)
-    docs_dir = Path(book)
-    if not book.strip():  # Path("") is the current folder
-        raise _fail("give the book's docs folder or the URL of its published site", 2)
-    if not is_url:
-        _check_docs(docs_dir)
+    docs_dir = Path(book) if is_url else _docs_folder(book)
     with _providers(settings) as providers, _store(settings) as store:
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
         with Progress(*columns, TimeElapsedColumn(), console=err, transient=True) as progress:
@@ -181,11 +179,12 @@ def serve(
     import uvicorn
 
     from bookrag.api.app import create_app
+    from bookrag.api.observability import log_to_console
     from bookrag.api.startup import check_index
 
     settings = _settings(docs_dir=docs, book_url=book_url)
     if settings.docs_dir is not None:
-        _check_docs(settings.docs_dir)
+        _docs_folder(settings.docs_dir)
     # What would stop the server's start-up, said in one line here rather than as a
     # traceback from inside uvicorn: the index held by another process, or built by
     # another embedding model (ingest at start-up rebuilds that one instead).
@@ -193,12 +192,7 @@ def serve(
         if settings.docs_dir is None and settings.book_url is None:
             with suppress(StoreUnavailable):
                 check_index(store, providers)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    access = logging.getLogger("bookrag.access")  # one JSON object per line, nothing around it
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    access.addHandler(handler)
-    access.propagate = False
+    log_to_console()
     try:
         uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)
     except BookragError as exc:
@@ -220,8 +214,7 @@ def search_command(
     for rank, p in enumerate(passages, 1):
         out.print(f"[bold]{rank}. {p.breadcrumb}[/bold]  ({p.score:.2f})")
         out.print(f"   {p.url}", highlight=False)
-        snippet = " ".join(p.text.split())[:240]
-        out.print(f"   {snippet}", highlight=False, markup=False)
+        out.print("   " + " ".join(p.text.split())[:240], highlight=False, markup=False)
 
 
 @app.command()

@@ -25,6 +25,16 @@ access_log = logging.getLogger("bookrag.access")
 error_log = logging.getLogger("bookrag")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def log_to_console() -> None:
+    """Log to stderr for `bookrag serve`: `level name: message`, and the access log as one
+    JSON object per line with nothing around it."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    access_log.addHandler(handler)
+    access_log.propagate = False
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
