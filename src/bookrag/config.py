@@ -110,7 +110,7 @@ class Settings(BaseSettings):
     retention_days: int = Field(30, ge=1, le=3650, validation_alias=_env("BOOKRAG_RETENTION_DAYS"))
 
     # Unset: the book's own site, the original book's and the development server
-    # (`api.origins.default_origins`).
+    # (`api.origins.allowed_origins`).
     allowed_origins: str | None = Field(None, validation_alias=_env("ALLOWED_ORIGINS"))
 
     @field_validator("qdrant_url", "site_url", "book_url", "cohere_base_url", "openai_base_url")

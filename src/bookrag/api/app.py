@@ -19,7 +19,7 @@ from bookrag.answering.pipeline import Book
 from bookrag.api.clients import ClientAddress
 from bookrag.api.handlers import add_error_handlers
 from bookrag.api.observability import Metrics, RequestLog, ServerErrors
-from bookrag.api.origins import default_origins, parse_origins
+from bookrag.api.origins import allowed_origins
 from bookrag.api.protection import GENERATION_PATHS, LIMITED_PATHS, BodyLimit, RateLimit
 from bookrag.api.routes import add_routes
 from bookrag.api.schemas import ERROR_RESPONSES
@@ -108,10 +108,7 @@ def create_app(settings: Settings | None = None, providers: Providers | None = N
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.journal = journal
-    if settings.allowed_origins is None:
-        origins = default_origins(settings)
-    else:
-        origins = parse_origins(settings.allowed_origins, log)
+    origins = allowed_origins(settings, log)
     log.info("CORS: pages on %s may call this API", ", ".join(origins) or "no origin")
     clients = ClientAddress(settings.proxies)
     if settings.space_id and settings.trusted_proxies is None:

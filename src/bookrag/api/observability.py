@@ -25,6 +25,7 @@ access_log = logging.getLogger("bookrag.access")
 error_log = logging.getLogger("bookrag")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
 def log_to_console() -> None:
@@ -35,9 +36,6 @@ def log_to_console() -> None:
     handler.setFormatter(logging.Formatter("%(message)s"))
     access_log.addHandler(handler)
     access_log.propagate = False
-
-
-LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
 class Metrics:

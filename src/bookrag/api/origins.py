@@ -13,16 +13,25 @@ ORIGINAL_SITE = "https://humanoid-robotics-textbook-psi.vercel.app"
 DEV_SERVER = "http://localhost:3000"
 
 
-def default_origins(settings: Settings) -> list[str]:
-    """The allowlist when `ALLOWED_ORIGINS` is not set: the served book's site (its
-    `BOOKRAG_BOOK_URL` or `BOOKRAG_SITE_URL`, else the `url` of the docs folder's
-    `docusaurus.config`), the original book's site and the development server."""
+def allowed_origins(settings: Settings, log: logging.Logger) -> list[str]:
+    """The CORS allowlist: `ALLOWED_ORIGINS` when it is set (`parse_origins`), else the
+    served book's site (its `BOOKRAG_BOOK_URL` or `BOOKRAG_SITE_URL`, else the `url` of the
+    docs folder's `docusaurus.config`), the original book's site and the development server."""
+    if settings.allowed_origins is not None:
+        return parse_origins(settings.allowed_origins, log)
     site = settings.book_url or settings.site_url
     if site is None and settings.docs_dir is not None:
         site = read_site_config(settings.docs_dir).url
-    parts = urlsplit(site or "")
-    own = f"{parts.scheme}://{parts.netloc.lower()}" if parts.netloc else None
+    own = _origin(site or "")
     return list(dict.fromkeys(o for o in (own, ORIGINAL_SITE, DEV_SERVER) if o))
+
+
+def _origin(url: str) -> str | None:
+    """`scheme://host[:port]` of an http(s) URL, the host in lower case; None for others."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc.lower()}"
 
 
 def parse_origins(value: str, log: logging.Logger) -> list[str]:
@@ -38,11 +47,10 @@ def parse_origins(value: str, log: logging.Logger) -> list[str]:
         if entry == "*":
             origins.append(entry)
             continue
-        parts = urlsplit(entry)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
+        origin = _origin(entry)
+        if origin is None:
             log.warning("ALLOWED_ORIGINS: ignoring %r, which is not an http(s) origin", entry)
             continue
-        origin = f"{parts.scheme}://{parts.netloc.lower()}"
         if origin != entry:
             log.warning("ALLOWED_ORIGINS: %r normalised to %r", entry, origin)
         if origin not in origins:
