@@ -477,6 +477,18 @@ def test_fresh_translations_spend_the_clients_budget_and_cached_ones_are_free(
     assert chat_calls(fake) > calls
 
 
+def test_a_failed_translation_gives_the_clients_budget_back(
+    fake: TranslatingCohere, tmp_path: Path, docs: Path
+) -> None:
+    app = create_app(settings_for(fake, tmp_path, docs, translation_budget=1, retry_budget=0))
+    with TestClient(app, client=("203.0.113.7", 4000)) as reader:
+        fake.fail("/v2/chat", status=500, retry_after=None, times=1000)
+        assert translate(reader, RAIN).status_code == 502  # nothing made: nothing spent
+        fake.reset()
+        assert translate(reader, RAIN).status_code == 200
+        assert translate(reader, NOTES).status_code == 429  # the one unit went on RAIN
+
+
 def test_addresses_of_one_ipv6_network_share_one_translation_budget(
     fake: TranslatingCohere, tmp_path: Path, docs: Path
 ) -> None:

@@ -52,5 +52,13 @@ class Budget:
                 self._buckets.popitem(last=False)
         return wait
 
+    def refund(self, client: str) -> None:
+        """Give back the token `charge` spent, when the work it paid for failed."""
+        if not self.enabled:
+            return
+        with self._lock:
+            tokens, at = self._buckets.get(client, (float(self.per_hour) - 1.0, self._clock()))
+            self._buckets[client] = (min(float(self.per_hour), tokens + 1.0), at)
+
     def __len__(self) -> int:
         return len(self._buckets)

@@ -5,7 +5,8 @@ concurrently under a semaphore shared by all requests, and cached (`cache`).
 
 A translation under way is shared by every request for it. When every reader has left it
 is cancelled, unless it is nearly done (`NEARLY_DONE` of its units translated), and nothing
-is cached. Starting one (a cache miss) spends one unit of the client's translation budget.
+is cached. Starting one (a cache miss) spends one unit of the client's translation budget,
+given back if the translation fails.
 """
 
 from __future__ import annotations
@@ -115,7 +116,8 @@ class Translator:
         """The page at `page_url` (any host, locale or `baseUrl`, or a source path) in the
         target language, from the cache when this page version was translated before.
 
-        Starting a translation spends one unit of `client`'s budget (none without a client);
+        Starting a translation spends one unit of `client`'s budget (none without a client),
+        given back if the translation fails;
         `gone()` returns when the reader leaves, and `ClientGone` is raised then. A request
         that waits on a translation being made holds `slot()` meanwhile (one of the server's
         generation slots); one served from the cache holds none."""
@@ -127,14 +129,21 @@ class Translator:
             return cached.model_copy(update={"page_url": page["url"], "path": page["source"]})
         async with slot() if slot is not None else nullcontext():
             job = self._running.get(key)
+            charged = None
             if job is None:
                 if client is not None:
                     self._charge(client)
+                    charged = client
                 job = _Job()
                 job.task = asyncio.create_task(self._translate(page, language, chat, key, job))
                 self._running[key] = job
                 job.task.add_done_callback(lambda done: self._finished(key, done))
-            return await self._wait(job, gone)
+            try:
+                return await self._wait(job, gone)
+            except (UpstreamError, IndexMismatch):
+                if charged is not None:  # nothing was made: the reader may try again
+                    self.budget.refund(charged)
+                raise
 
     def _charge(self, client: str) -> None:
         wait = self.budget.charge(client)
