@@ -363,6 +363,27 @@ def test_app_starts_with_qdrant_down_and_answers_503_naming_the_vector_store(
     assert "Traceback" not in caplog.text
 
 
+def test_health_reports_the_start_up_indexing_of_the_docs_folder(
+    tmp_path: Path, sample_docs: Path
+) -> None:
+    with serve(tmp_path, sample_docs) as client:
+        refresh = client.get("/health").json()["refresh"]
+    assert refresh["status"] == "ok" and refresh["error"] is None
+    assert refresh["source"] == str(sample_docs)
+    assert refresh["last_started"] and refresh["last_finished"]
+    assert refresh["last_changes"]["indexed"] > 0
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("not a page")
+    with serve(tmp_path, empty) as client:  # the same index: what it holds is kept
+        health = client.get("/health").json()
+        answer = client.post("/chat", json={"question": QUESTION})
+    assert health["refresh"]["status"] == "failed"
+    assert "no Markdown pages" in health["refresh"]["error"]
+    assert health["index"]["pages"] > 0
+    assert answer.status_code == 200 and answer.json()["sources"]
+
+
 def test_hung_qdrant_gives_503_within_the_timeout_then_refusals_fail_fast(
     tmp_path: Path,
 ) -> None:

@@ -61,7 +61,8 @@ def create_app(settings: Settings | None = None, providers: Providers | None = N
             await models.aclose()
             raise
         try:
-            await anyio.to_thread.run_sync(prepare_index, store, settings, models)
+            app.state.refresher = refresher = make_refresher(store, settings, models, app)
+            await anyio.to_thread.run_sync(prepare_index, store, settings, models, refresher)
             with suppress(StoreUnavailable):
                 await anyio.to_thread.run_sync(store.warm)
             app.state.book = Book.open(store, settings, models)
@@ -71,7 +72,6 @@ def create_app(settings: Settings | None = None, providers: Providers | None = N
                 await anyio.to_thread.run_sync(app.state.translator.prune)
             if journal is not None:
                 journal.start()  # it migrates the database in its own thread
-            app.state.refresher = refresher = make_refresher(store, settings, models, app)
             refreshing = None
             if refresher is not None and settings.book_url is not None:  # in the background
                 refreshing = asyncio.create_task(

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from bookrag.book.site.crawler import CrawlLimits
 from bookrag.config import Settings
-from bookrag.errors import DocsNotFound, IndexMismatch, StoreUnavailable, UpstreamError
+from bookrag.errors import IndexMismatch, StoreUnavailable
 from bookrag.index.ingest import ingest, site_config
 from bookrag.index.refresh import Refresher
 from bookrag.index.site_ingest import ingest_site, normalise_book_url
@@ -21,31 +21,22 @@ from bookrag.providers.wiring import Providers
 log = logging.getLogger("bookrag")
 
 
-def prepare_index(store: BookStore, settings: Settings, providers: Providers) -> None:
+def prepare_index(
+    store: BookStore, settings: Settings, providers: Providers, refresher: Refresher | None
+) -> None:
     """Bring the index up to date with the docs folder, or check it suits the settings.
 
-    A failed ingest leaves the server running on what was indexed (an empty collection at
-    worst), with the reason logged, rather than not running at all."""
-    if settings.docs_dir is not None:
-        site = site_config(settings.docs_dir, settings.site_url, settings.route_base_path)
-        try:
-            report = ingest(
-                store,
-                settings.docs_dir,
-                site,
-                settings.chunk_tokens,
-                providers.embedder,
-                providers.policy,
-            )
-        except (UpstreamError, StoreUnavailable, DocsNotFound) as exc:
-            log.error("could not bring the index up to date: %s", exc.message)
+    The folder is indexed by its refresher, so `/health` reports this first run as it does
+    later ones. A failed ingest leaves the server running on what was indexed (an empty
+    collection at worst), with the reason logged, rather than not running at all."""
+    if settings.docs_dir is not None and refresher is not None:
+        report = refresher.run()
+        if report is None:  # it failed: logged, and shown on /health
             with suppress(StoreUnavailable):
                 if store.fingerprint() is None:  # e.g. a first ingest whose embeddings failed
                     store.ensure_collection()
-            return
-        if report.rebuilt:
+        elif report.rebuilt:
             log.warning("%s", report.rebuilt)
-        report.log_to(log, "index up to date")
         return
     if settings.book_url is not None:
         # The site is read in the background once serving; an index built by another
@@ -66,7 +57,9 @@ def make_refresher(
     """The refresher of the book this server indexes itself (a site or a docs folder)."""
 
     def changed() -> None:
-        app.state.book.pages.refresh()
+        book = getattr(app.state, "book", None)  # None while the first run is at start-up
+        if book is not None:
+            book.pages.refresh()
 
     if settings.book_url is not None:
         book_url = normalise_book_url(settings.book_url)

@@ -99,7 +99,13 @@ class Refresher:
         report = self.last_report
         return {
             "source": self.source,
-            "status": "running" if self.running else ("failed" if self.last_error else "ok"),
+            "status": "running"
+            if self.running
+            else "failed"
+            if self.last_error
+            else "ok"
+            if self.last_finished
+            else "pending",  # the first run has not started yet
             "last_started": self.last_started,
             "last_finished": self.last_finished,
             "error": self.last_error,
