@@ -188,12 +188,41 @@ def test_bad_chat_input_gets_a_clear_4xx(
     assert event["done"] is True and mentions in event["error"]
 
 
-def test_invalid_json_is_a_400_that_says_so(client: TestClient) -> None:
-    response = client.post(
-        "/chat", content=b'{"question": "unterminated', headers={"content-type": "application/json"}
-    )
-    assert response.status_code == 400
-    assert response.json()["error"] == "request body is not valid JSON"
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "said"),
+    [
+        (b'{"question": "unterminated', "application/json", 400, "not valid JSON"),
+        (b'{"question": "\xff"}', "application/json", 400, "not valid JSON"),
+        (b"", "application/json", 422, "must be a JSON object"),
+        (b'["rain"]', "application/json", 422, "must be a JSON object"),
+        (b'{"question": "rain"}', "text/plain", 422, "Content-Type: application/json"),
+    ],
+    ids=["unterminated", "not UTF-8", "empty", "an array", "text/plain"],
+)
+@pytest.mark.parametrize("route", ["/chat", "/search", "/translate", "/feedback"])
+def test_a_body_that_is_not_a_json_object_gets_one_clear_error_on_every_route(
+    client: TestClient, route: str, body: bytes, content_type: str, status: int, said: str
+) -> None:
+    response = client.post(route, content=body, headers={"content-type": content_type})
+    assert response.status_code == status
+    assert response.json()["success"] is False and said in response.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("route", "field"),
+    [("/chat", "question"), ("/chat", "selected_text"), ("/search", "query")],
+)
+def test_a_lone_surrogate_is_read_as_a_replacement_character_in_every_field(
+    client: TestClient, route: str, field: str
+) -> None:
+    body = {"question": "How much rain does one tip measure?", "query": "rain gauge"}
+    body[field] = "\ud800 " + body.get(field, "tipping bucket")
+    raw = json.dumps(body).encode()  # the surrogate travels escaped, as JSON allows
+    assert b"\\ud800" in raw
+    response = client.post(route, content=raw, headers={"content-type": "application/json"})
+    assert response.status_code == 200
+    found = response.json()["results" if route == "/search" else "sources"]
+    assert found and "rain" in json.dumps(found)
 
 
 def test_search_returns_best_section_of_distinct_pages(client: TestClient) -> None:

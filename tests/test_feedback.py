@@ -162,6 +162,19 @@ def test_a_nul_character_is_dropped_not_fatal_on_either_database(
     assert [v["comment"] for v in rows(db_url, feedback)] == ["wrong units"]
 
 
+def test_a_lone_surrogate_is_kept_as_a_replacement_character_on_either_database(
+    db_url: str,
+) -> None:
+    # JSON can carry "\ud800"; UTF-8 cannot, so neither database would take it as it is.
+    with running_journal(db_url) as journal:
+        question = Question("rain\ud800 gauge", selected_text="one tip\udfff of the bucket")
+        journal.record(make_record(question, answer_of("extractive"), 1.0, keep_text=True))
+        wait_for_rows(db_url, answers, 1)
+    (row,) = rows(db_url, answers)
+    assert row["question"] == "rain\ufffd gauge"
+    assert row["selection"] == "one tip\ufffd of the bucket"
+
+
 def test_each_client_has_its_own_verdict_on_an_answer(db_url: str) -> None:
     with running_journal(db_url) as journal:
         record = make_record(Question(RAIN), answer_of("extractive"), 12.0, keep_text=False)

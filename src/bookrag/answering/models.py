@@ -3,18 +3,36 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 MAX_TURN_CHARS = 4000
+
+
+def well_formed(text: str) -> str:
+    """`text` as valid Unicode: JSON may carry a lone surrogate (`"\\ud800"`), which no
+    UTF-8 text (a database, a log, a model's API) can hold; it becomes U+FFFD."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
+def _well_formed(value: object) -> object:
+    return well_formed(value) if isinstance(value, str) else value
+
+
+# A string from a request, every field treated alike whatever its constraints.
+Text = Annotated[str, BeforeValidator(_well_formed)]
 
 
 class Turn(BaseModel):
     """One earlier message of the conversation."""
 
     role: Literal["user", "assistant"]
-    content: str = Field(max_length=MAX_TURN_CHARS)
+    content: Text = Field(max_length=MAX_TURN_CHARS)
 
 
 class Citation(BaseModel):

@@ -22,6 +22,10 @@ from bookrag.errors import BookragError, RetryLater
 
 log = logging.getLogger("bookrag")
 
+NOT_JSON = "request body is not valid JSON (UTF-8)"
+NOT_AN_OBJECT = "request body must be a JSON object, sent as Content-Type: application/json"
+UNPARSED_BODY = "There was an error parsing the body"  # FastAPI's words for an unreadable body
+
 
 async def error_event(message: str) -> AsyncIterator[dict[str, str]]:
     yield {"data": json.dumps({"error": message, "done": True})}
@@ -60,6 +64,8 @@ def add_error_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         # Starlette's own refusals (unknown route, wrong method, unreadable body) in our shape.
         message = exc.detail if isinstance(exc.detail, str) else "request refused"
+        if exc.status_code == 400 and message == UNPARSED_BODY:  # e.g. bytes that aren't UTF-8
+            message = NOT_JSON
         response = _error(request, exc.status_code, message)
         response.headers.update(exc.headers or {})  # e.g. `Allow` on a 405
         return response
@@ -68,7 +74,9 @@ def add_error_handlers(app: FastAPI) -> None:
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         errors = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errors):
-            return _error(request, 400, "request body is not valid JSON")
+            return _error(request, 400, NOT_JSON)
+        if any(tuple(e["loc"]) == ("body",) for e in errors):  # no body, or not an object
+            return _error(request, 422, NOT_AN_OBJECT)
         detail = [
             {"field": ".".join(str(p) for p in e["loc"][1:]) or "body", "problem": e["msg"]}
             for e in errors

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, Field, StrictBool
 
-from bookrag.answering.models import Turn
+from bookrag.answering.models import Text, Turn
 from bookrag.feedback.database import MAX_COMMENT_CHARS
 
 MAX_HISTORY = 20
@@ -27,21 +27,21 @@ def _url(value: str) -> str:
     return value
 
 
-PageUrl = Annotated[str, Field(max_length=2048), AfterValidator(_url)]
+PageUrl = Annotated[Text, Field(max_length=2048), AfterValidator(_url)]
 
 
 class ChatRequest(BaseModel):
     """A question, optionally about a selected passage of a page."""
 
-    question: str = Field("", description="the reader's question; may be empty with a selection")
-    selected_text: str | None = Field(None, description="text the reader selected on the page")
+    question: Text = Field("", description="the reader's question; may be empty with a selection")
+    selected_text: Text | None = Field(None, description="text the reader selected on the page")
     page_url: PageUrl | None = Field(None, description="the page the reader is on")
-    agent_id: str | None = Field(None, description="accepted and ignored (older clients send it)")
+    agent_id: Text | None = Field(None, description="accepted and ignored (older clients send it)")
     history: list[Turn] = Field(default_factory=list, max_length=MAX_HISTORY)
 
 
 class SearchRequest(BaseModel):
-    query: str = Field(min_length=1, max_length=2000)
+    query: Text = Field(min_length=1, max_length=2000)
     limit: int = Field(5, ge=1, le=50, strict=True)  # no `true` or `"5"`
 
 
@@ -62,15 +62,15 @@ class TranslateRequest(BaseModel):
     """A page to translate, as the book's "translate this page" button sends it."""
 
     page_url: PageUrl = Field(description="the page's URL, or its source path")
-    target_language: str | None = Field("urdu", max_length=64, description="name or ISO code")
+    target_language: Text | None = Field("urdu", max_length=64, description="name or ISO code")
 
 
 class FeedbackRequest(BaseModel):
     """A reader's verdict on one answer."""
 
-    answer_id: str = Field(min_length=1, max_length=64, description="the answer's `answer_id`")
+    answer_id: Text = Field(min_length=1, max_length=64, description="the answer's `answer_id`")
     helpful: StrictBool = Field(description="true: helpful; false: not helpful")
-    comment: str | None = Field(None, max_length=MAX_COMMENT_CHARS, description="what was wrong")
+    comment: Text | None = Field(None, max_length=MAX_COMMENT_CHARS, description="what was wrong")
 
 
 class FeedbackResponse(BaseModel):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
-from bookrag.answering.models import Answer, Question
+from bookrag.answering.models import Answer, Question, well_formed
 from bookrag.feedback.database import (
     MAX_PAGE_URL_CHARS,
     MAX_SELECTION_CHARS,
@@ -45,8 +45,9 @@ class Verdict:
 
 
 def storable(text: str | None) -> str | None:
-    """Text as every database can keep it: PostgreSQL's text columns refuse NUL (U+0000)."""
-    return text.replace("\x00", "") if text is not None else None
+    """Text as every database can keep it: PostgreSQL's text columns refuse NUL (U+0000),
+    and neither database takes a lone surrogate."""
+    return well_formed(text.replace("\x00", "")) if text is not None else None
 
 
 def question_terms(text: str) -> str:
