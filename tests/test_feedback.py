@@ -26,6 +26,8 @@ from bookrag.answering.models import Answer, Question
 from bookrag.api.app import create_app
 from bookrag.cli import app as cli_app
 from bookrag.config import load_settings
+from bookrag.feedback import journal as journal_module
+from bookrag.feedback import records
 from bookrag.feedback.database import (
     answers,
     current_revision,
@@ -36,7 +38,7 @@ from bookrag.feedback.database import (
     open_engine,
 )
 from bookrag.feedback.journal import Journal, UnknownAnswer
-from bookrag.feedback.records import Verdict, make_record
+from bookrag.feedback.records import AnswerRecord, Verdict, make_record
 from bookrag.feedback.report import PageLink, gap_report, group_questions, parse_period
 
 POSTGRES = os.environ.get("TEST_POSTGRES_URL")
@@ -173,6 +175,35 @@ def test_a_lone_surrogate_is_kept_as_a_replacement_character_on_either_database(
     (row,) = rows(db_url, answers)
     assert row["question"] == "rain\ufffd gauge"
     assert row["selection"] == "one tip\ufffd of the bucket"
+
+
+def test_an_unexpected_failure_drops_that_answer_and_the_writer_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'answers.db'}"
+
+    def as_row(record: AnswerRecord) -> dict[str, object]:
+        if record.question == "boom":
+            raise RuntimeError("a bug in building the row")
+        return records.as_row(record)
+
+    monkeypatch.setattr(journal_module, "as_row", as_row)
+    registry = CollectorRegistry()
+    journal = Journal(engine_for(url), registry, 30)
+    journal.start()
+    try:
+        journal.record(make_record(Question("boom"), answer_of("extractive"), 1.0, True))
+        dropped = {"reason": "database_error"}
+        for _ in range(200):
+            if registry.get_sample_value("bookrag_answer_log_dropped_total", dropped):
+                break
+            time.sleep(0.05)
+        journal.record(make_record(Question("rain gauge"), answer_of("extractive"), 1.0, True))
+        wait_for_rows(url, answers, 1)
+    finally:
+        journal.close()
+    assert registry.get_sample_value("bookrag_answer_log_dropped_total", dropped) == 1
+    assert [r["question"] for r in rows(url, answers)] == ["rain gauge"]
 
 
 def test_each_client_has_its_own_verdict_on_an_answer(db_url: str) -> None:

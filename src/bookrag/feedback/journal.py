@@ -203,6 +203,9 @@ class Journal:
             except SQLAlchemyError as exc:
                 self.dropped.labels("database_error").inc(len(records))
                 log.warning("answer log: %d answers dropped (%s)", len(records), _reason(exc))
+            except Exception as exc:  # a bug must not stop the only writer
+                self.dropped.labels("database_error").inc(len(records))
+                log.error("answer log: %d answers dropped", len(records), exc_info=exc)
         for job in jobs:
             try:
                 self._store_verdict(job.verdict)
@@ -211,6 +214,9 @@ class Journal:
             except SQLAlchemyError as exc:
                 log.warning("answer log: feedback not stored (%s)", _reason(exc))
                 job.done.set_exception(FeedbackUnavailable("the feedback store is unavailable"))
+            except Exception as exc:
+                log.error("answer log: feedback not stored", exc_info=exc)
+                job.done.set_exception(FeedbackUnavailable("the feedback store failed"))
             else:
                 job.done.set_result(None)
 
