@@ -28,6 +28,16 @@ def test_asides_can_be_weighted_down_as_a_field_of_their_own() -> None:
     assert nav_line < teaching_line and option < teaching_line
 
 
+def test_down_weighted_asides_do_not_make_a_chunk_read_as_shorter() -> None:
+    # A quiz chunk: one teaching line among options. Weighing the options down must not
+    # lift the teaching line's terms, as a shorter chunk's would be.
+    quiz = "Guide\nThe anemometer counts turns.\n" + "\n".join(
+        f"{letter}) A distractor option about gauges and vanes." for letter in "abcd"
+    )
+    down = weight_of(quiz, "anemometer", lexical.Weighting(aside=0.3))
+    assert down <= weight_of(quiz, "anemometer", lexical.Weighting(aside=1.0))
+
+
 def test_asides_are_told_by_structure() -> None:
     assert is_aside("[← Course Syllabus](./syllabus) | [Hardware Requirements →](./hw)")
     assert is_aside("- [Gazebo Documentation](https://gazebosim.org/docs)")

@@ -159,7 +159,9 @@ def document_vector(text: str, weighting: Weighting | None = None) -> SparseVect
         if w.pairs:
             for pair in itertools.pairwise(found):
                 counts[term_id(" ".join(pair))] += weight * _PAIR_WEIGHT
-        length += weight * len(found)
+        # A down-weighted line (an aside) still takes its room: a quiz chunk must not read
+        # as short, and so lift its few teaching lines, because its options count less.
+        length += max(weight, 1.0) * len(found)
     norm = K1 * (1 - B + B * length / AVG_LEN)
     ids = sorted(counts)
     return SparseVector(ids, [counts[i] * (K1 + 1) / (counts[i] + norm) for i in ids])
