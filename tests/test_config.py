@@ -25,7 +25,7 @@ def run_serve(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProces
     """`bookrag serve` as the container runs it, with only `env` set."""
     base = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "BOOKRAG_DATA_DIR": str(tmp_path)}
     return subprocess.run(
-        [sys.executable, "-m", "bookrag.cli", "serve", "--port", "1"],
+        [sys.executable, "-m", "bookrag", "serve", "--port", "1"],
         env={**base, **env},
         capture_output=True,
         text=True,
@@ -39,6 +39,10 @@ def run_serve(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProces
     [
         ({"BOOKRAG_CHUNK_TOKENS": "lots"}, "BOOKRAG_CHUNK_TOKENS"),
         ({"QDRANT_URL": "not a url"}, "QDRANT_URL"),
+        ({"QDRANT_URL": f"http://user:{SENTINEL}@qdrant:99999"}, "QDRANT_URL"),
+        ({"QDRANT_URL": "http://[::1"}, "QDRANT_URL"),
+        ({"OPENAI_BASE_URL": "http://models:abc"}, "OPENAI_BASE_URL"),
+        ({"DATABASE_URL": f"postgresql://u:{SENTINEL}@db:abc/answers"}, "DATABASE_URL"),
         ({"QDRANT_URL": "https://abc.eu-central-1-0.aws.cloud.qdrant.io"}, "QDRANT_API_KEY"),
         ({"BOOKRAG_ENV": "staging"}, "BOOKRAG_ENV"),
         ({"BOOKRAG_ENV": "production"}, "COHERE_API_KEY"),
@@ -54,7 +58,7 @@ def test_bad_settings_stop_start_up_with_one_line_naming_the_variable(
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
     assert variable in lines[0]
-    assert "Traceback" not in result.stderr
+    assert "Traceback" not in result.stderr and SENTINEL not in result.stderr
     if variable in env and variable not in ("ALLOWED_ORIGINS", "BOOKRAG_ENV"):
         assert env[variable] not in result.stderr  # a malformed value is named, not shown
 

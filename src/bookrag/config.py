@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -23,6 +23,24 @@ PRIVATE_NETWORKS = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,127.0.
 
 def _env(name: str) -> AliasChoices:
     return AliasChoices(name, name.lower())
+
+
+def is_http_url(value: str) -> bool:
+    """Whether `value` is an http(s) URL a client can connect to: a host, and a port (if
+    any) from 0 to 65535; `http://[::1` and `http://host:abc` are not."""
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and _has_valid_port(parts)
+
+
+def _has_valid_port(parts: SplitResult) -> bool:
+    try:
+        _ = parts.port  # raises for a port that is not a number from 0 to 65535
+    except ValueError:
+        return False
+    return True
 
 
 class Settings(BaseSettings):
@@ -118,9 +136,8 @@ class Settings(BaseSettings):
     def _http_url(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
-        parts = urlsplit(value.strip())
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("must be an http(s) URL")
+        if not is_http_url(value.strip()):
+            raise ValueError("must be an http(s) URL with a host (and a port from 0 to 65535)")
         return value.strip()
 
     @field_validator("database_url")
@@ -128,8 +145,9 @@ class Settings(BaseSettings):
     def _database_url(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value().strip():
             return None
-        scheme = urlsplit(value.get_secret_value().strip()).scheme
-        if scheme not in ("postgresql", "postgres", "postgresql+psycopg", "sqlite"):
+        parts = urlsplit(value.get_secret_value().strip())
+        schemes = ("postgresql", "postgres", "postgresql+psycopg", "sqlite")
+        if parts.scheme not in schemes or not _has_valid_port(parts):
             raise ValueError("must be a postgresql://user:password@host/db or sqlite:///path URL")
         return SecretStr(value.get_secret_value().strip())
 
@@ -137,12 +155,7 @@ class Settings(BaseSettings):
     @classmethod
     def _origins(cls, value: str | None) -> str | None:
         for entry in (e.strip() for e in (value or "").split(",")):
-            parts = urlsplit(entry)
-            if (
-                entry
-                and entry != "*"
-                and (parts.scheme not in ("http", "https") or not parts.netloc)
-            ):
+            if entry and entry != "*" and not is_http_url(entry):
                 raise ValueError("each entry must be an http(s) origin such as https://example.org")
         return value
 

@@ -21,6 +21,7 @@ from bookrag.book.loader import Page
 from bookrag.book.site.crawler import Crawler, CrawlLimits, FetchFailed
 from bookrag.book.site.extract import NotADoc, extract_doc, page_markdown
 from bookrag.book.site.sitemap import SitemapEntry, decompress, parse_sitemap, route_kind
+from bookrag.config import is_http_url
 from bookrag.errors import SiteError
 from bookrag.index.ingest import IngestReport, PageOutcome, Skipped, Unchanged, index_pages
 from bookrag.index.store import BookStore
@@ -43,9 +44,9 @@ class SitePlan:
 
 def normalise_book_url(url: str) -> str:
     """The book's address with a trailing `/` (its `baseUrl`), refusing what is not http(s)."""
+    if not is_http_url(url.strip()):
+        raise SiteError(f"not an http(s) URL with a host and a valid port: {url}")
     parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise SiteError(f"not an http(s) URL: {url}")
     path = parts.path if parts.path.endswith("/") else parts.path + "/"
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
