@@ -98,7 +98,7 @@ def server_env(fake: FakeCohere, data: Path, rate_limited: bool) -> dict[str, st
 
 def ingest(docs: Path, env: dict[str, str]) -> float:
     started = time.monotonic()
-    command = [sys.executable, "-m", "bookrag.cli", "ingest", str(docs)]
+    command = [sys.executable, "-m", "bookrag", "ingest", str(docs)]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1800)
     if done.returncode != 0:
         raise SystemExit(f"ingest failed:\n{done.stdout}\n{done.stderr}")

@@ -44,7 +44,7 @@ def serving(
 ) -> Iterator[Server]:
     """`bookrag serve` on a free 127.0.0.1 port with `env`, output in `log`, once healthy."""
     port = free_port()
-    command = [sys.executable, "-m", "bookrag.cli", "serve", "--host", "127.0.0.1"]
+    command = [sys.executable, "-m", "bookrag", "serve", "--host", "127.0.0.1"]
     with log.open("wb") as out:  # cwd: a folder with no stray .env
         process = subprocess.Popen(
             [*command, "--port", str(port)], env=dict(env), cwd=cwd, stdout=out, stderr=out

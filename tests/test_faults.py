@@ -563,7 +563,7 @@ def unfindable_pages(store: BookStore, expected: dict[str, tuple[str, int]]) -> 
 
 
 def ingest_command(docs: Path) -> list[str]:
-    return [sys.executable, "-m", "bookrag.cli", "ingest", str(docs)]
+    return [sys.executable, "-m", "bookrag", "ingest", str(docs)]
 
 
 def ingest_env(data: Path) -> dict[str, str]:

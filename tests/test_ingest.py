@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -170,6 +171,9 @@ def test_cli_ingest_prints_a_summary_and_search_finds_pages(
     assert "sensors/rain-wind" in found.output
     asked = runner.invoke(app, ["ask", "What is the BME280 default I2C address?"])
     assert "0x76" in asked.output
+    # Each [n] of the answer is listed after it, with the section's link.
+    assert "[1]" in asked.output
+    assert re.search(r"^\[1\] .+\n    https://\S+#\S+$", asked.output, re.MULTILINE)
 
 
 def test_second_process_on_the_embedded_index_is_told_to_use_a_server(

@@ -185,9 +185,8 @@ def serve(
     settings = _settings(docs_dir=docs, book_url=book_url)
     if settings.docs_dir is not None:
         _docs_folder(settings.docs_dir)
-    # What would stop the server's start-up, said in one line here rather than as a
-    # traceback from inside uvicorn: the index held by another process, or built by
-    # another embedding model (ingest at start-up rebuilds that one instead).
+    # What would stop start-up, said in one line rather than as uvicorn's traceback: the
+    # index held by another process, or built by another embedding model (not with --docs).
     with _providers(settings) as providers, _store(settings) as store:
         if settings.docs_dir is None and settings.book_url is None:
             with suppress(StoreUnavailable):
@@ -233,6 +232,10 @@ def ask(
         book = Book.open(store, settings, providers)
         result = answer(book, ask_question(question, selected_text, page_url, (), settings))
     out.print(result.answer, highlight=False, markup=False)
+    for cited in result.citations:  # what each [n] of the answer is, after a blank line
+        gap = "\n" if cited is result.citations[0] else ""
+        line = f"{gap}[{cited.number}] {cited.breadcrumb}\n    {cited.url}"
+        out.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command("translate")
@@ -294,7 +297,3 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
-
-
-if __name__ == "__main__":
-    main()

@@ -43,6 +43,11 @@ class Citation(BaseModel):
     title: str
     section: str
     quote: str = Field(description="the quoted source text (quotes of one section joined by …)")
+
+    @property
+    def breadcrumb(self) -> str:
+        return f"{self.title} › {self.section}" if self.section else self.title
+
     span: str | None = Field(None, description="the first part of the answer this supports")
     spans: list[str] = Field(default=[], description="every part of the answer it supports")
 

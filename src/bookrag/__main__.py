@@ -1,0 +1,5 @@
+"""`python -m bookrag`: the `bookrag` command."""
+
+from bookrag.cli import main
+
+main()
