@@ -68,6 +68,19 @@ def test_rerun_on_an_unchanged_book_writes_nothing(
     assert counting.writes == 0
 
 
+def test_a_new_chunk_size_rechunks_every_page_once(
+    store: BookStore, book: Path, settings: Settings
+) -> None:
+    site = site_config(book, None, None)
+    first = ingest(store, book, site, 350)
+    smaller = ingest(store, book, site, 64)  # BOOKRAG_CHUNK_TOKENS changed
+    assert len(smaller.indexed) == 9 and smaller.unchanged == 0 and smaller.removed == []
+    assert smaller.chunks > first.chunks
+    assert store.chunk_count() == smaller.chunks  # none of the larger chunks is left
+    again = ingest(store, book, site, 64)
+    assert again.indexed == [] and again.unchanged == 9
+
+
 def test_changed_page_is_replaced(store: BookStore, book: Path, settings: Settings) -> None:
     run(store, book, settings)
     page = book / "03-data" / "dashboard.md"

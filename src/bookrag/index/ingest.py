@@ -237,7 +237,16 @@ def index_pages(
     report = IngestReport()
     exists = _prepare_collection(store, embedder, report)
     known = {str(r["source"]): r for r in store.pages()} if exists else {}
-    outcomes = read(known)
+    # The chunk size is one more fact a page's points depend on: its record's hash ends
+    # with it, and a page chunked at another size is read again, as a changed one is.
+    sized = f"/{max_tokens}"
+    outcomes = read(
+        {
+            source: {**record, "page_hash": str(record["page_hash"]).removesuffix(sized)}
+            for source, record in known.items()
+            if str(record["page_hash"]).endswith(sized)
+        }
+    )
     writer = _Writer(store, embedder, policy or RetryPolicy(), exists)
     seen: set[str] = set()
     for outcome in outcomes:
@@ -251,7 +260,7 @@ def index_pages(
             report.skipped.append((source, outcome.reason))
         else:
             chunks = chunk_page(outcome, max_tokens)
-            writer.add(outcome, chunks)
+            writer.add(replace(outcome, content_hash=outcome.content_hash + sized), chunks)
             seen.add(source)
             report.indexed.append(source)
             report.chunks += len(chunks)

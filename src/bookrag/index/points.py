@@ -13,11 +13,11 @@ Point layout (collection `COLLECTION_NAME`, default `book`):
 - page records, id `uuid5("page:<source>")`, no vector, payload:
     kind="page"; source; url; url_path (the URL's path, for lookups by URL); title;
     sidebar_label; sidebar_rank (the page's place in the book's sidebar, from 0; see
-    `book.sidebar`); page_hash (sha256 of the file and the site facts; written last, once the
-    page's chunks are durable, so a page whose chunks were not all written is redone by the
-    next ingest); chunks (count); indexed_at (ISO time); validators (for a page read from a
-    site: its sitemap `lastmod`, `etag` and `last_modified`, for conditional requests; {}
-    for a docs folder).
+    `book.sidebar`); page_hash (sha256 of the file and the site facts, then `/` and the
+    chunk size in tokens; written last, once the page's chunks are durable, so a page whose
+    chunks were not all written is redone by the next ingest); chunks (count); indexed_at
+    (ISO time); validators (for a page read from a site: its sitemap `lastmod`, `etag` and
+    `last_modified`, for conditional requests; {} for a docs folder).
 - page sources, id `uuid5("markdown:<source>")`, no vector, payload:
     kind="markdown"; source; page_hash; markdown (the page as written, without front matter
     and MDX imports: what `/translate` translates, code blocks whole).
