@@ -418,6 +418,17 @@ def test_cached_translation_survives_a_restart(
     assert again["translation"] == first["translation"]
 
 
+def test_a_new_chunk_size_keeps_the_cached_translations(
+    fake: TranslatingCohere, tmp_path: Path, docs: Path
+) -> None:
+    with serve(settings_for(fake, tmp_path, docs), fake) as client:
+        assert translate(client, RAIN).json()["cached"] is False
+    # Start-up re-chunks every page; a page's text, and so its translation, is unchanged.
+    with serve(settings_for(fake, tmp_path, docs, chunk_tokens=64), fake) as client:
+        assert translate(client, RAIN).json()["cached"] is True
+    assert chat_calls(fake) == 0
+
+
 def test_changed_page_is_translated_afresh(
     fake: TranslatingCohere, tmp_path: Path, docs: Path
 ) -> None:

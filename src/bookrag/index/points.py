@@ -181,5 +181,11 @@ def ranked(found: list[Scored]) -> list[Hit]:
     return [Hit(p.id, p.score, p.payload, p.sparse) for p in order]
 
 
+def page_version(page_hash: str) -> str:
+    """The part of a page record's `page_hash` its file and site facts decide, without the
+    chunk size: what a translation of the page depends on."""
+    return page_hash.partition("/")[0]
+
+
 def now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

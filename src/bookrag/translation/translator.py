@@ -34,6 +34,7 @@ from bookrag.errors import (
     TooManyRequests,
     UpstreamError,
 )
+from bookrag.index.points import page_version
 from bookrag.providers.base import ChatModel, ChatPrompt, Generation
 from bookrag.translation.budget import Budget
 from bookrag.translation.cache import Translation, TranslationCache
@@ -99,7 +100,7 @@ class Translator:
 
     def prune(self) -> int:
         """Delete cached translations of pages that changed or left the book."""
-        pages = {str(r["source"]): str(r["page_hash"]) for r in self.book.pages.all()}
+        pages = {str(r["source"]): page_version(str(r["page_hash"])) for r in self.book.pages.all()}
         removed = self.cache.prune(pages)
         if removed:
             log.info("pruned %d cached translations of changed or removed pages", removed)
@@ -190,7 +191,8 @@ class Translator:
                 "translation needs a chat model: set COHERE_API_KEY (Cohere) or OPENAI_BASE_URL "
                 "(an OpenAI-compatible endpoint) and restart"
             )
-        key = self.cache.key(str(page["source"]), str(page["page_hash"]), language.code, chat.name)
+        version = page_version(str(page["page_hash"]))
+        key = self.cache.key(str(page["source"]), version, language.code, chat.name)
         return page, chat, key, self.cache.load(language.code, key)
 
     def _finished(self, key: str, task: asyncio.Task[Translation]) -> None:
@@ -241,7 +243,9 @@ class Translator:
             model=chat.name,
         )
         try:
-            await anyio.to_thread.run_sync(self.cache.save, key, result, str(page["page_hash"]))
+            await anyio.to_thread.run_sync(
+                self.cache.save, key, result, page_version(str(page["page_hash"]))
+            )
         except OSError as exc:
             log.warning("could not cache the translation of %s: %s", source, exc)
         log.info(
