@@ -15,6 +15,8 @@ from fastapi.testclient import TestClient
 from bookrag.api.app import create_app
 from bookrag.api.origins import parse_origins
 from bookrag.config import Settings, load_settings
+from bookrag.errors import StoreUnavailable
+from bookrag.index.connection import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 SENTINEL = "sk-SENTINEL-do-not-print-0123456789"
@@ -48,6 +50,8 @@ def run_serve(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProces
         ({"BOOKRAG_ENV": "production"}, "COHERE_API_KEY"),
         ({"ALLOWED_ORIGINS": "https://ok.example, not-an-origin"}, "ALLOWED_ORIGINS"),
         ({"BOOKRAG_RETRY_BUDGET": "-1"}, "BOOKRAG_RETRY_BUDGET"),
+        ({"COLLECTION_NAME": "../outside"}, "COLLECTION_NAME"),
+        ({"BOOKRAG_DATA_DIR": "x" * 300}, "BOOKRAG_DATA_DIR"),
     ],
 )
 def test_bad_settings_stop_start_up_with_one_line_naming_the_variable(
@@ -61,6 +65,17 @@ def test_bad_settings_stop_start_up_with_one_line_naming_the_variable(
     assert "Traceback" not in result.stderr and SENTINEL not in result.stderr
     if variable in env and variable not in ("ALLOWED_ORIGINS", "BOOKRAG_ENV"):
         assert env[variable] not in result.stderr  # a malformed value is named, not shown
+
+
+def test_a_data_dir_that_cannot_be_a_folder_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("not a folder")
+    result = run_serve({"BOOKRAG_DATA_DIR": str(a_file)}, tmp_path)
+    assert result.returncode == 2
+    assert "BOOKRAG_DATA_DIR: " in result.stderr and "Traceback" not in result.stderr
+    under_a_file = load_settings(data_dir=a_file / "data")  # cannot be made: it says where
+    with pytest.raises(StoreUnavailable, match="BOOKRAG_DATA_DIR"):
+        open_store(under_a_file)
 
 
 def test_several_problems_are_each_reported(tmp_path: Path) -> None:

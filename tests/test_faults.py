@@ -39,9 +39,10 @@ from bookrag.api.app import create_app
 from bookrag.book.chunking import chunk_page
 from bookrag.book.loader import SkipPage, discover, load_page, read_source
 from bookrag.config import load_settings
-from bookrag.errors import ConfigError
+from bookrag.errors import ConfigError, StoreUnavailable
 from bookrag.index.connection import open_store
 from bookrag.index.ingest import ingest, site_config
+from bookrag.index.points import stored_hash
 from bookrag.index.store import BookStore
 from fakes import FakeCohere
 from fakes.cohere import Reply
@@ -306,9 +307,28 @@ class _StandInHandler(BaseHTTPRequestHandler):
         pass
 
 
+class _RejectingHandler(BaseHTTPRequestHandler):
+    """A Qdrant server that refuses the API key on every call, as Qdrant Cloud does."""
+
+    def _refuse(self) -> None:
+        body = b'{"status": {"error": "Unauthorized: invalid API key"}}'
+        self.send_response(401)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_PUT = do_POST = _refuse
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
 @contextmanager
-def qdrant_stand_in(port: int) -> Iterator[None]:
-    server = ThreadingHTTPServer(("127.0.0.1", port), _StandInHandler)
+def qdrant_stand_in(
+    port: int, handler: type[BaseHTTPRequestHandler] = _StandInHandler
+) -> Iterator[None]:
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -317,6 +337,17 @@ def qdrant_stand_in(port: int) -> Iterator[None]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def test_a_rejected_qdrant_api_key_is_named_not_reported_as_an_outage(tmp_path: Path) -> None:
+    port = closed_port()
+    settings = load_settings(
+        data_dir=tmp_path / "data", qdrant_url=f"http://127.0.0.1:{port}", qdrant_api_key=SENTINEL
+    )
+    with qdrant_stand_in(port, _RejectingHandler), pytest.raises(StoreUnavailable) as refused:
+        open_store(settings).search("rain gauge", 5)
+    assert "rejected QDRANT_API_KEY (401)" in refused.value.message
+    assert SENTINEL not in refused.value.message
 
 
 def assert_store_unavailable(response: Response) -> None:
@@ -501,7 +532,7 @@ def published(docs: Path) -> dict[str, tuple[str, int]]:
             page = load_page(read_source(docs, path, site), site)
         except SkipPage:
             continue
-        expected[page.source] = (page.content_hash, len(chunk_page(page, 350)))
+        expected[page.source] = (stored_hash(page.content_hash, 350), len(chunk_page(page, 350)))
     return expected
 
 

@@ -75,7 +75,12 @@ class Settings(BaseSettings):
     qdrant_url: str | None = Field(None, validation_alias=_env("QDRANT_URL"))
     qdrant_api_key: SecretStr | None = Field(None, validation_alias=_env("QDRANT_API_KEY"))
     qdrant_timeout: int = Field(10, ge=1, validation_alias=_env("QDRANT_TIMEOUT"))
-    collection_name: str = Field("book", min_length=1, validation_alias=_env("COLLECTION_NAME"))
+    # A folder name in embedded mode: no path separators, no leading dot.
+    collection_name: str = Field(
+        "book",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+        validation_alias=_env("COLLECTION_NAME"),
+    )
 
     cohere_api_key: SecretStr | None = Field(None, validation_alias=_env("COHERE_API_KEY"))
     cohere_base_url: str | None = Field(None, validation_alias=_env("COHERE_BASE_URL"))
@@ -139,6 +144,17 @@ class Settings(BaseSettings):
         if not is_http_url(value.strip()):
             raise ValueError("must be an http(s) URL with a host (and a port from 0 to 65535)")
         return value.strip()
+
+    @field_validator("data_dir")
+    @classmethod
+    def _data_dir(cls, value: Path) -> Path:
+        try:
+            usable = value.is_dir() or not value.exists()
+        except OSError as exc:  # e.g. a name too long for the file system
+            raise ValueError(f"cannot be used ({exc.strerror})") from None
+        if not usable:
+            raise ValueError("must be a folder (this is a file)")
+        return value
 
     @field_validator("database_url")
     @classmethod

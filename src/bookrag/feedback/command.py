@@ -50,7 +50,7 @@ def report_command(
         migrate(engine)  # a fresh install has an empty log, not a missing one
         with _closest_pages(settings, err) as closest:
             report = gap_report(engine, period, closest, top=top)
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, OSError) as exc:
         _error(err, f"cannot read the answer log: {type(exc).__name__}")
         raise typer.Exit(1) from None
     finally:

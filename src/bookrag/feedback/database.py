@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import fcntl
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +97,9 @@ def open_engine(url: str) -> sa.Engine:
     if url.startswith("sqlite"):
         path = sa.make_url(url).database
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # If it cannot be made, the first connection fails, and the log says so.
+            with suppress(OSError):
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(url, connect_args={"timeout": 10})
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine

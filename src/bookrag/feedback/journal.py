@@ -182,7 +182,7 @@ class Journal:
                 salt = connection.scalar(sa.select(meta.c.value).where(meta.c.key == "client_salt"))
             self._salt = str(salt).encode()
             self._ready = True
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, OSError) as exc:  # OSError: SQLite's folder, its lock file
             self._failed_at = time.monotonic()
             log.error("answer log: database unavailable (%s)", _reason(exc))
         return self._ready
@@ -274,7 +274,7 @@ def sweep(engine: sa.Engine, before: datetime) -> int:
         return connection.execute(answers.delete().where(answers.c.created_at < before)).rowcount
 
 
-def _reason(exc: SQLAlchemyError) -> str:
+def _reason(exc: SQLAlchemyError | OSError) -> str:
     """The exception's class and first line, without the SQL and parameters it carries
     (which may hold a question) and without the URL (which may hold a password)."""
     original = getattr(exc, "orig", None) or exc

@@ -4,14 +4,18 @@ lock) or a Qdrant server or cluster."""
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
+import warnings
 from pathlib import Path
 from typing import IO
 
 from bookrag.config import Settings
-from bookrag.errors import IndexLocked
+from bookrag.errors import IndexLocked, StoreUnavailable
 from bookrag.index.engine_edge import EdgeEngine
 from bookrag.index.store import BookStore
+
+log = logging.getLogger("bookrag")
 
 
 class _IndexLock:
@@ -19,8 +23,14 @@ class _IndexLock:
     locks nothing when its write-ahead log is off)."""
 
     def __init__(self, path: Path) -> None:
-        path.mkdir(parents=True, exist_ok=True)
-        self._file: IO[str] = open(path / "bookrag.lock", "w")  # noqa: SIM115
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            self._file: IO[str] = open(path / "bookrag.lock", "w")  # noqa: SIM115
+        except OSError as exc:
+            raise StoreUnavailable(
+                f"cannot use {path} for the embedded index ({exc.strerror}): set "
+                "BOOKRAG_DATA_DIR to a folder this process can write"
+            ) from None
         try:
             fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -53,10 +63,14 @@ def open_store(settings: Settings) -> BookStore:
     from bookrag.index.engine_server import ServerEngine
 
     api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
-    client = QdrantClient(
-        url=settings.qdrant_url,
-        api_key=api_key,
-        timeout=settings.qdrant_timeout,
-        check_compatibility=False,  # constructors do no I/O; the first call finds out
-    )
+    with warnings.catch_warnings():  # qdrant-client's own warning, said here in our words
+        warnings.filterwarnings("ignore", "Api key is used with an insecure connection")
+        client = QdrantClient(
+            url=settings.qdrant_url,
+            api_key=api_key,
+            timeout=settings.qdrant_timeout,
+            check_compatibility=False,  # constructors do no I/O; the first call finds out
+        )
+    if api_key and str(settings.qdrant_url).startswith("http://"):
+        log.warning("QDRANT_API_KEY is sent unencrypted: QDRANT_URL is http://, not https://")
     return BookStore(ServerEngine(client, settings.collection_name), embedded=False)

@@ -42,7 +42,17 @@ def _errors() -> Iterator[None]:
     """Turn transport and server errors from Qdrant into `StoreUnavailable`."""
     try:
         yield
-    except (ResponseHandlingException, UnexpectedResponse, OSError, TimeoutError) as exc:
+    except UnexpectedResponse as exc:
+        if exc.status_code in (401, 403):
+            message = f"the vector store rejected QDRANT_API_KEY ({exc.status_code})"
+        else:
+            message = f"the vector store is unavailable (HTTP {exc.status_code})"
+        raise StoreUnavailable(message) from exc
+    except ResponseHandlingException as exc:  # no answer: refused, unknown host, timed out
+        raise StoreUnavailable(
+            f"the vector store is unavailable ({type(exc.source).__name__})"
+        ) from exc
+    except (OSError, TimeoutError) as exc:
         raise StoreUnavailable(f"the vector store is unavailable ({type(exc).__name__})") from exc
 
 

@@ -21,6 +21,7 @@ from bookrag.book.docusaurus import SiteConfig, read_site_config
 from bookrag.book.loader import Page, SkipPage, discover, load_page, read_source
 from bookrag.book.sidebar import sidebar_order
 from bookrag.errors import DocsNotFound, PageParseError
+from bookrag.index.points import page_version, stored_hash
 from bookrag.index.store import BookStore, Fingerprint
 from bookrag.providers.base import Embedder, RetryPolicy, embed_all
 
@@ -237,14 +238,13 @@ def index_pages(
     report = IngestReport()
     exists = _prepare_collection(store, embedder, report)
     known = {str(r["source"]): r for r in store.pages()} if exists else {}
-    # The chunk size is one more fact a page's points depend on: its record's hash ends
-    # with it, and a page chunked at another size is read again, as a changed one is.
-    sized = f"/{max_tokens}"
+    # A page chunked at another size is read again, as a changed one is.
     outcomes = read(
         {
-            source: {**record, "page_hash": str(record["page_hash"]).removesuffix(sized)}
+            source: {**record, "page_hash": page_version(str(record["page_hash"]))}
             for source, record in known.items()
-            if str(record["page_hash"]).endswith(sized)
+            if stored_hash(page_version(str(record["page_hash"])), max_tokens)
+            == record["page_hash"]
         }
     )
     writer = _Writer(store, embedder, policy or RetryPolicy(), exists)
@@ -260,7 +260,9 @@ def index_pages(
             report.skipped.append((source, outcome.reason))
         else:
             chunks = chunk_page(outcome, max_tokens)
-            writer.add(replace(outcome, content_hash=outcome.content_hash + sized), chunks)
+            writer.add(
+                replace(outcome, content_hash=stored_hash(outcome.content_hash, max_tokens)), chunks
+            )
             seen.add(source)
             report.indexed.append(source)
             report.chunks += len(chunks)

@@ -181,6 +181,12 @@ def ranked(found: list[Scored]) -> list[Hit]:
     return [Hit(p.id, p.score, p.payload, p.sparse) for p in order]
 
 
+def stored_hash(content_hash: str, chunk_tokens: int) -> str:
+    """A page record's `page_hash`: the page's content hash and the chunk size it was
+    chunked at, one more fact its points depend on."""
+    return f"{content_hash}/{chunk_tokens}"
+
+
 def page_version(page_hash: str) -> str:
     """The part of a page record's `page_hash` its file and site facts decide, without the
     chunk size: what a translation of the page depends on."""
