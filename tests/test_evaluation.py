@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from bookrag.evaluation.metrics import (
     section_hits,
     section_matches,
 )
-from bookrag.evaluation.questions import EvalQuestion, Gold, load_questions
+from bookrag.evaluation.questions import EvalQuestion, Gold, InvalidQuestions, load_questions
 from bookrag.evaluation.summary import summarise
 from bookrag.index.connection import open_store
 from bookrag.index.ingest import ingest, site_config
@@ -183,6 +184,26 @@ def test_a_malformed_questions_file_names_the_line(tmp_path: Path) -> None:
         load_questions(path)
 
 
+@pytest.mark.parametrize(
+    ("fields", "said"),
+    [
+        ({"gold": {}}, '"gold" must be a list'),
+        ({"gold": ""}, '"gold" must be a list'),
+        ({"gold": 0}, '"gold" must be a list'),
+        ({"gold": [{"path": " "}]}, '"gold" must be a list'),
+        ({"golds": [{"path": "intro.md"}], "kind": "factual"}, 'must be of kind "unanswerable"'),
+    ],
+    ids=["object", "empty string", "zero", "blank path", "misspelled gold"],
+)
+def test_a_gold_that_is_not_a_list_of_pages_is_refused_not_scored_as_unanswerable(
+    tmp_path: Path, fields: dict[str, Any], said: str
+) -> None:
+    path = tmp_path / "q.jsonl"
+    path.write_text(json.dumps({"question": "How much rain is one tip?", **fields}) + "\n")
+    with pytest.raises(InvalidQuestions, match=re.escape(said)):
+        load_questions(path)
+
+
 # -- whole runs over the sample book -----------------------------------------------------------
 
 
@@ -288,6 +309,15 @@ def test_compare_without_models_lists_the_others_as_unavailable(
     table = run_eval(str(questions_file), "--compare", "--no-answers")
     assert "lexical (configured)" in table.stdout
     assert "dense: unavailable, needs an embedding model" in table.stdout
+
+
+def test_gold_pages_missing_from_the_index_are_warned_of(run_eval: Any, tmp_path: Path) -> None:
+    path = tmp_path / "urls.jsonl"
+    asked = {"id": "u", "question": "How much rain does one tip of the bucket measure?"}
+    path.write_text(json.dumps({**asked, "gold": [{"path": "docs/sensors/rain-wind"}]}) + "\n")
+    result = run_eval(str(path), "--no-answers", "--json")
+    assert "1 gold page(s) not in the index: docs/sensors/rain-wind" in result.stderr
+    assert json.loads(result.stdout)["questions"] == 1  # still scored, as a miss
 
 
 def test_table_shows_the_misses_with_what_came_back(run_eval: Any, tmp_path: Path) -> None:

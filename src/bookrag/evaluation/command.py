@@ -110,6 +110,7 @@ def eval_command(
         _error(err, exc.message)
         raise typer.Exit(1) from None
     try:
+        _warn_of_unknown_pages(err, items, {str(r["source"]) for r in store.pages()})
         chosen, configured = configurations(store, settings, providers, compare)
         blocked = next((c for c in chosen if c.name == configured and c.unavailable), None)
         if blocked is not None and not compare:
@@ -146,6 +147,19 @@ def eval_command(
         for line in missed:
             err.print(f"[red]bar missed:[/red] {escape(line)}", highlight=False)
     raise typer.Exit(1 if missed else 0)
+
+
+def _warn_of_unknown_pages(err: Console, items: list[EvalQuestion], indexed: set[str]) -> None:
+    """Gold pages the index lacks can never be found: a wrong path (not relative to the
+    docs folder, or a URL) or another book's index, which would otherwise score as misses."""
+    unknown = sorted({page for q in items for page in q.gold_pages} - indexed)
+    if unknown:
+        shown = ", ".join(unknown[:3]) + (", ..." if len(unknown) > 3 else "")
+        err.print(
+            f"[yellow]warning:[/yellow] {len(unknown)} gold page(s) not in the index: "
+            f"{escape(shown)} (paths are relative to the docs folder)",
+            highlight=False,
+        )
 
 
 def _error(console: Console, message: str) -> None:

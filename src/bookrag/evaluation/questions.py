@@ -84,11 +84,14 @@ def _question(item: object, number: int) -> EvalQuestion:
     text = item.get("question")
     if not isinstance(text, str) or not text.strip():
         raise ValueError('"question" must be a non-empty string')
-    gold = item.get("gold") or []
+    gold = item.get("gold")
+    gold = [] if gold is None else gold
     if not isinstance(gold, list) or not all(
-        isinstance(g, dict) and isinstance(g.get("path"), str) for g in gold
+        isinstance(g, dict) and isinstance(g.get("path"), str) and g["path"].strip() for g in gold
     ):
         raise ValueError('"gold" must be a list of {"path", "heading"} objects')
+    if not gold and item.get("kind", "unanswerable") != "unanswerable":
+        raise ValueError('a question with no "gold" must be of kind "unanswerable"')
     keywords = item.get("keywords") or []
     if not isinstance(keywords, list) or not all(isinstance(k, str) for k in keywords):
         raise ValueError('"keywords" must be a list of strings')
