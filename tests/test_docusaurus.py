@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -186,6 +187,15 @@ def test_site_facts_are_read_from_a_ts_config_with_any_quotes() -> None:
     site = parse_site_config(source)
     assert site == SiteConfig("https://book.example.org", "/", "/", False)
     assert site.page_url("/intro/") == "https://book.example.org/intro"
+
+
+def test_a_config_url_that_is_not_http_is_dropped_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="bookrag"):
+        site = parse_site_config("export default { url: 'notaurl', baseUrl: '/x/' };")
+    assert site.url == "" and site.page_url("/intro") == "/x/docs/intro"
+    assert "not an http(s) URL" in caplog.text
 
 
 def test_missing_site_facts_keep_docusaurus_defaults() -> None:

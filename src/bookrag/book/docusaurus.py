@@ -7,6 +7,7 @@ exact place a reader would reach on the published site.
 
 from __future__ import annotations
 
+import logging
 import posixpath
 import re
 import unicodedata
@@ -16,6 +17,10 @@ from typing import Any
 from urllib.parse import quote
 
 import yaml
+
+from bookrag.config import is_http_url
+
+log = logging.getLogger("bookrag")
 
 # `2021-01-31-foo` and `1.2-foo` look like dates and versions, not number prefixes.
 _IGNORED_PREFIX = re.compile(
@@ -85,8 +90,12 @@ def parse_site_config(source: str) -> SiteConfig:
     # Only the docs plugin's routeBasePath counts (the blog has one too).
     docs_options = _object_after(source, r"\bdocs\s*:\s*\{")
     route_base_path = string_value("routeBasePath", docs_options) if docs_options else None
+    url = string_value("url") or ""
+    if url and not is_http_url(url):
+        log.warning("docusaurus.config's url is not an http(s) URL; citations go without a host")
+        url = ""
     return SiteConfig(
-        url=string_value("url") or "",
+        url=url,
         base_url=string_value("baseUrl") or "/",
         route_base_path="docs" if route_base_path is None else route_base_path,
         trailing_slash=None if trailing is None else trailing.group(1) == "true",
