@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from bookrag.api.app import create_app
 from bookrag.api.origins import parse_origins
 from bookrag.config import Settings, load_settings
-from bookrag.errors import StoreUnavailable
+from bookrag.errors import ConfigError, StoreUnavailable
 from bookrag.index.connection import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,6 +128,14 @@ def test_dotenv_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     (tmp_path / ".env").write_text("COLLECTION_NAME=from-dotenv\nBOOKRAG_CHUNK_TOKENS=200\n")
     settings = load_settings()
     assert settings.collection_name == "from-dotenv" and settings.chunk_tokens == 200
+    (tmp_path / ".env").write_bytes(b"COLLECTION_NAME=caf\xe9\n")  # Latin-1, not UTF-8
+    with pytest.raises(ConfigError, match=r"\.env: not UTF-8"):
+        load_settings()
+
+
+def test_a_blank_admin_token_leaves_the_admin_routes_off() -> None:
+    assert load_settings(admin_token="   ").admin_token is None
+    assert load_settings(admin_token=" s3cret ").admin_token is not None
 
 
 def test_every_setting_is_documented_in_the_readme_and_env_example() -> None:

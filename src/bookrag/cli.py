@@ -113,7 +113,8 @@ def ingest_command(
     is_url = book.startswith(("http://", "https://"))
     unknown = sorted(set(include_route or ()) - set(ROUTE_KINDS))
     if unknown:
-        raise _fail(f"--include-route: unknown route kind {unknown[0]} (one of {ROUTE_KINDS})", 2)
+        kinds = ", ".join(ROUTE_KINDS)
+        raise _fail(f"--include-route: unknown route kind {unknown[0]} (one of {kinds})", 2)
     docs_dir = Path(book) if is_url else _docs_folder(book)
     with _providers(settings) as providers, _store(settings) as store:
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())

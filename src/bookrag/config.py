@@ -156,6 +156,12 @@ class Settings(BaseSettings):
             raise ValueError("must be a folder (this is a file)")
         return value
 
+    @field_validator("admin_token")
+    @classmethod
+    def _admin_token(cls, value: SecretStr | None) -> SecretStr | None:
+        # Blank is unset: the admin routes stay off rather than take a token of spaces.
+        return value if value is not None and value.get_secret_value().strip() else None
+
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: SecretStr | None) -> SecretStr | None:
@@ -246,6 +252,8 @@ def load_settings(**overrides: object) -> Settings:
     """Read and validate settings, raising `ConfigError` with one line per problem."""
     try:
         settings = Settings(**overrides)  # type: ignore[arg-type]
+    except UnicodeDecodeError:
+        raise ConfigError([".env: not UTF-8 text"]) from None
     except ValidationError as exc:
         lines = []
         for error in exc.errors():
