@@ -187,6 +187,12 @@ def stored_hash(content_hash: str, chunk_tokens: int) -> str:
     return f"{content_hash}/{chunk_tokens}"
 
 
+def chunked_at(page_hash: str) -> int | None:
+    """The chunk size a page record's hash names (None in one written before it did)."""
+    size = page_hash.partition("/")[2]
+    return int(size) if size.isdigit() else None
+
+
 def page_version(page_hash: str) -> str:
     """The part of a page record's `page_hash` its file and site facts decide, without the
     chunk size: what a translation of the page depends on."""
