@@ -51,6 +51,7 @@ def run_serve(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProces
         ({"ALLOWED_ORIGINS": "https://ok.example, not-an-origin"}, "ALLOWED_ORIGINS"),
         ({"BOOKRAG_RETRY_BUDGET": "-1"}, "BOOKRAG_RETRY_BUDGET"),
         ({"COLLECTION_NAME": "../outside"}, "COLLECTION_NAME"),
+        ({"BOOKRAG_REFRESH_MINUTES": "0.01"}, "BOOKRAG_REFRESH_MINUTES"),
         ({"BOOKRAG_DATA_DIR": "x" * 300}, "BOOKRAG_DATA_DIR"),
     ],
 )

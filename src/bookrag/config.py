@@ -159,6 +159,13 @@ class Settings(BaseSettings):
             raise ValueError("must be a folder (this is a file)")
         return value
 
+    @field_validator("refresh_minutes")
+    @classmethod
+    def _refresh_minutes(cls, value: float) -> float:
+        if 0 < value < 1:  # each refresh re-reads the site's sitemap and changed pages
+            raise ValueError("must be 0 (off) or at least 1 minute")
+        return value
+
     @field_validator("admin_token")
     @classmethod
     def _admin_token(cls, value: SecretStr | None) -> SecretStr | None:
