@@ -37,7 +37,7 @@ from bookrag.feedback.database import (
     migrate,
     open_engine,
 )
-from bookrag.feedback.journal import Journal, UnknownAnswer
+from bookrag.feedback.journal import FeedbackUnavailable, Journal, UnknownAnswer
 from bookrag.feedback.records import AnswerRecord, Verdict, make_record
 from bookrag.feedback.report import PageLink, gap_report, group_questions, parse_period
 
@@ -204,6 +204,30 @@ def test_an_unexpected_failure_drops_that_answer_and_the_writer_goes_on(
         journal.close()
     assert registry.get_sample_value("bookrag_answer_log_dropped_total", dropped) == 1
     assert [r["question"] for r in rows(url, answers)] == ["rain gauge"]
+
+
+def test_a_verdict_whose_request_gave_up_waiting_does_not_stop_the_writer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'answers.db'}"
+    monkeypatch.setattr(journal_module, "FEEDBACK_WAIT", 0.2)
+    with running_journal(url) as journal:
+        record = make_record(Question(RAIN), answer_of("extractive"), 1.0, keep_text=False)
+        journal.record(record)
+        wait_for_rows(url, answers, 1)
+        write = journal._write
+
+        def busy(batch: list[object]) -> None:  # the writer behind on other work
+            time.sleep(0.6)
+            write(batch)
+
+        monkeypatch.setattr(journal, "_write", busy)
+        with pytest.raises(FeedbackUnavailable, match="did not answer in time"):
+            asyncio.run(journal.give_feedback(Verdict(record.id, "203.0.113.7", True, None)))
+        time.sleep(0.8)  # the writer reaches the verdict its request gave up on
+        monkeypatch.setattr(journal, "_write", write)
+        asyncio.run(journal.give_feedback(Verdict(record.id, "198.51.100.2", False, None)))
+    assert [v["helpful"] for v in rows(url, feedback)] == [False]  # the first was not kept
 
 
 def test_each_client_has_its_own_verdict_on_an_answer(db_url: str) -> None:

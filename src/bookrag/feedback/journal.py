@@ -17,7 +17,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -151,13 +151,13 @@ class Journal:
     # -- the writer thread -------------------------------------------------------------
 
     def _run(self) -> None:
-        self._schema_ready()
+        self._guarded(self._schema_ready)
         while True:
             timeout = max(0.1, SWEEP_EVERY - (time.monotonic() - self._swept_at))
             try:
                 first = self._queue.get(timeout=timeout)
             except queue.Empty:
-                self._sweep_if_due()
+                self._guarded(self._sweep_if_due)
                 continue
             batch = [first]
             while len(batch) < BATCH:
@@ -166,10 +166,19 @@ class Journal:
                 except queue.Empty:
                     break
             stop = any(item is _STOP for item in batch)
-            self._write([item for item in batch if item is not _STOP])
-            self._sweep_if_due()
+            self._guarded(self._write, [item for item in batch if item is not _STOP])
+            self._guarded(self._sweep_if_due)
             if stop:
                 return
+
+    @staticmethod
+    def _guarded(step: Callable[..., object], *args: object) -> None:
+        """One step of the only writer: an error nobody foresaw is logged, and it goes on."""
+        try:
+            step(*args)
+        except Exception as exc:
+            log.error("answer log: unexpected %s in the writer", type(exc).__name__)
+            log.debug("answer log: the writer's error", exc_info=exc)
 
     def _schema_ready(self) -> bool:
         if self._ready:
@@ -182,14 +191,20 @@ class Journal:
                 salt = connection.scalar(sa.select(meta.c.value).where(meta.c.key == "client_salt"))
             self._salt = str(salt).encode()
             self._ready = True
-        except (SQLAlchemyError, OSError) as exc:  # OSError: SQLite's folder, its lock file
+        # OSError: SQLite's folder or lock file; alembic's errors: a newer bookrag's schema.
+        except Exception as exc:
             self._failed_at = time.monotonic()
             log.error("answer log: database unavailable (%s)", _reason(exc))
         return self._ready
 
     def _write(self, batch: Sequence[object]) -> None:
         records = [item for item in batch if isinstance(item, AnswerRecord)]
-        jobs = [item for item in batch if isinstance(item, _FeedbackJob)]
+        # A verdict whose request gave up waiting (and was told so) is not stored.
+        jobs = [
+            item
+            for item in batch
+            if isinstance(item, _FeedbackJob) and item.done.set_running_or_notify_cancel()
+        ]
         if not self._schema_ready():
             self.dropped.labels("database_error").inc(len(records))
             for job in jobs:
@@ -205,7 +220,7 @@ class Journal:
                 log.warning("answer log: %d answers dropped (%s)", len(records), _reason(exc))
             except Exception as exc:  # a bug must not stop the only writer
                 self.dropped.labels("database_error").inc(len(records))
-                log.error("answer log: %d answers dropped", len(records), exc_info=exc)
+                log.error("answer log: %d answers dropped (%s)", len(records), _reason(exc))
         for job in jobs:
             try:
                 self._store_verdict(job.verdict)
@@ -215,7 +230,7 @@ class Journal:
                 log.warning("answer log: feedback not stored (%s)", _reason(exc))
                 job.done.set_exception(FeedbackUnavailable("the feedback store is unavailable"))
             except Exception as exc:
-                log.error("answer log: feedback not stored", exc_info=exc)
+                log.error("answer log: feedback not stored (%s)", _reason(exc))
                 job.done.set_exception(FeedbackUnavailable("the feedback store failed"))
             else:
                 job.done.set_result(None)
@@ -274,7 +289,7 @@ def sweep(engine: sa.Engine, before: datetime) -> int:
         return connection.execute(answers.delete().where(answers.c.created_at < before)).rowcount
 
 
-def _reason(exc: SQLAlchemyError | OSError) -> str:
+def _reason(exc: Exception) -> str:
     """The exception's class and first line, without the SQL and parameters it carries
     (which may hold a question) and without the URL (which may hold a password)."""
     original = getattr(exc, "orig", None) or exc
