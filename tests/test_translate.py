@@ -500,6 +500,22 @@ def test_a_failed_translation_gives_the_clients_budget_back(
         assert translate(reader, NOTES).status_code == 429  # the one unit went on RAIN
 
 
+def test_a_translation_that_fails_partway_keeps_the_budget_spent(
+    fake: TranslatingCohere, tmp_path: Path, docs: Path
+) -> None:
+    settings = settings_for(
+        fake, tmp_path, docs, translation_budget=1, retry_budget=0, translation_concurrency=1
+    )
+    app = create_app(settings)
+    with TestClient(app, client=("203.0.113.7", 4000)) as reader:
+        app.state.translator.unit_tokens = 20  # several units, translated one by one
+        fake.delay("/v2/chat", 0.0)  # the first unit is translated (and paid for) ...
+        fake.fail("/v2/chat", status=500, retry_after=None, times=1000)  # ... then none
+        assert translate(reader, NOTES).status_code == 502
+        fake.reset()
+        assert translate(reader, RAIN).status_code == 429  # the unit went on NOTES' start
+
+
 def test_addresses_of_one_ipv6_network_share_one_translation_budget(
     fake: TranslatingCohere, tmp_path: Path, docs: Path
 ) -> None:

@@ -6,7 +6,7 @@ concurrently under a semaphore shared by all requests, and cached (`cache`).
 A translation under way is shared by every request for it. When every reader has left it
 is cancelled, unless it is nearly done (`NEARLY_DONE` of its units translated), and nothing
 is cached. Starting one (a cache miss) spends one unit of the client's translation budget,
-given back if the translation fails.
+given back if it fails before any part of it was translated.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from bookrag.answering.pipeline import Book
 from bookrag.book.chunking import count_tokens
 from bookrag.config import Settings
 from bookrag.errors import (
+    BookragError,
     ClientGone,
     IndexMismatch,
     InvalidRequest,
@@ -118,7 +119,7 @@ class Translator:
         target language, from the cache when this page version was translated before.
 
         Starting a translation spends one unit of `client`'s budget (none without a client),
-        given back if the translation fails;
+        given back if it fails before any of it is translated;
         `gone()` returns when the reader leaves, and `ClientGone` is raised then. A request
         that waits on a translation being made holds `slot()` meanwhile (one of the server's
         generation slots); one served from the cache holds none."""
@@ -141,8 +142,10 @@ class Translator:
                 job.task.add_done_callback(lambda done: self._finished(key, done))
             try:
                 return await self._wait(job, gone)
-            except (UpstreamError, IndexMismatch):
-                if charged is not None:  # nothing was made: the reader may try again
+            except ClientGone:
+                raise  # the reader left: what was translated was paid for
+            except BookragError:
+                if charged is not None and job.translated == 0:  # nothing was made
                     self.budget.refund(charged)
                 raise
 
