@@ -394,6 +394,23 @@ def test_app_starts_with_qdrant_down_and_answers_503_naming_the_vector_store(
     assert "Traceback" not in caplog.text
 
 
+def test_an_app_started_again_after_its_docs_changed_starts(
+    tmp_path: Path, sample_docs: Path
+) -> None:
+    docs = tmp_path / "docs"
+    shutil.copytree(sample_docs, docs)
+    app = create_app(load_settings(data_dir=tmp_path / "data", docs_dir=docs))
+    with TestClient(app) as client:
+        assert client.get("/health").json()["refresh"]["status"] == "ok"
+    page = docs / "intro.md"
+    page.write_text(page.read_text() + "\nThe station also reads ZANZIBAR gusts.\n")
+    with TestClient(app) as client:  # the first start's book is closed by now
+        health = client.get("/health").json()
+        found = client.post("/search", json={"query": "ZANZIBAR gusts"}).json()
+    assert health["refresh"]["status"] == "ok" and health["refresh"]["last_changes"]["indexed"] == 1
+    assert found["results"][0]["path"] == "intro.md"
+
+
 def test_health_reports_the_start_up_indexing_of_the_docs_folder(
     tmp_path: Path, sample_docs: Path
 ) -> None:

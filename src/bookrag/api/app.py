@@ -61,6 +61,7 @@ def create_app(settings: Settings | None = None, providers: Providers | None = N
             await models.aclose()
             raise
         try:
+            app.state.book = None  # a Book of an earlier start of this app is closed
             app.state.refresher = refresher = make_refresher(store, settings, models, app)
             await anyio.to_thread.run_sync(prepare_index, store, settings, models, refresher)
             with suppress(StoreUnavailable):

@@ -53,7 +53,7 @@ class Refresher:
             report = self._ingest()
         except BookragError as exc:
             self.last_error = exc.message
-            log.error("refresh of %s failed, the index is unchanged: %s", self.source, exc.message)
+            log.error("refresh of %s failed: %s", self.source, exc.message)
             return None
         except Exception as exc:
             self.last_error = "unexpected error; the server log has the details"
@@ -62,7 +62,10 @@ class Refresher:
         else:
             self.last_error, self.last_report = None, report
             if report.changed:
-                self._on_change()
+                try:
+                    self._on_change()
+                except Exception as exc:  # the index is refreshed either way
+                    log.error("after refreshing %s: %s", self.source, type(exc).__name__)
             report.log_to(log, f"refreshed {self.source}")
             return report
         finally:
