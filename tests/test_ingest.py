@@ -12,11 +12,12 @@ from typer.testing import CliRunner
 
 from bookrag.answering.retrieval import search
 from bookrag.cli import app
-from bookrag.config import DEFAULT_CHUNK_TOKENS, Settings
+from bookrag.config import Settings
 from bookrag.errors import DocsNotFound, IndexLocked
 from bookrag.index import ingest as ingest_module
 from bookrag.index.connection import open_store
 from bookrag.index.ingest import ingest, site_config
+from bookrag.index.points import LEGACY_CHUNK_TOKENS
 from bookrag.index.store import BookStore
 
 
@@ -82,15 +83,15 @@ def test_a_new_chunk_size_rechunks_every_page_once(
     assert again.indexed == [] and again.unchanged == 9
 
 
-def test_an_index_from_before_the_hash_held_the_chunk_size_is_kept_at_the_default_size(
+def test_an_index_from_before_the_hash_held_the_chunk_size_is_kept_at_the_old_default(
     store: BookStore, book: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     site = site_config(book, None, None)
     with monkeypatch.context() as older:  # page records as an older bookrag wrote them
         older.setattr(ingest_module, "stored_hash", lambda content_hash, _size: content_hash)
-        ingest(store, book, site, DEFAULT_CHUNK_TOKENS)
+        ingest(store, book, site, LEGACY_CHUNK_TOKENS)
     assert all("/" not in str(r["page_hash"]) for r in store.pages())
-    upgraded = ingest(store, book, site, DEFAULT_CHUNK_TOKENS)
+    upgraded = ingest(store, book, site, LEGACY_CHUNK_TOKENS)
     assert upgraded.indexed == [] and upgraded.unchanged == 9  # nothing re-embedded
     assert len(ingest(store, book, site, 64).indexed) == 9
 

@@ -16,7 +16,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bookrag.errors import ConfigError
 
-DEFAULT_CHUNK_TOKENS = 350
 LOCAL_PROXIES = "127.0.0.1,::1"
 # Where a platform's proxy reaches the container from: private and shared address space.
 PRIVATE_NETWORKS = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,127.0.0.1,::1,fc00::/7"
@@ -106,9 +105,7 @@ class Settings(BaseSettings):
     upstream_timeout: float = Field(20.0, gt=0, validation_alias=_env("BOOKRAG_UPSTREAM_TIMEOUT"))
     retry_budget: float = Field(15.0, ge=0, validation_alias=_env("BOOKRAG_RETRY_BUDGET"))
 
-    chunk_tokens: int = Field(
-        DEFAULT_CHUNK_TOKENS, ge=64, le=4000, validation_alias=_env("BOOKRAG_CHUNK_TOKENS")
-    )
+    chunk_tokens: int = Field(350, ge=64, le=4000, validation_alias=_env("BOOKRAG_CHUNK_TOKENS"))
     min_relevance: float = Field(0.3, ge=0, le=1, validation_alias=_env("BOOKRAG_MIN_RELEVANCE"))
     max_question_chars: int = Field(2000, gt=0, validation_alias=_env("BOOKRAG_MAX_QUESTION_CHARS"))
     max_selected_chars: int = Field(

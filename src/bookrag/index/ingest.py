@@ -20,7 +20,6 @@ from bookrag.book.chunking import Chunk, chunk_page
 from bookrag.book.docusaurus import SiteConfig, read_site_config
 from bookrag.book.loader import Page, SkipPage, discover, load_page, read_source
 from bookrag.book.sidebar import sidebar_order
-from bookrag.config import DEFAULT_CHUNK_TOKENS
 from bookrag.errors import DocsNotFound, PageParseError
 from bookrag.index.points import chunked_at, page_version, stored_hash
 from bookrag.index.store import BookStore, Fingerprint
@@ -244,9 +243,7 @@ def index_pages(
         {
             source: {**record, "page_hash": page_version(str(record["page_hash"]))}
             for source, record in known.items()
-            # Records written before the hash held the size were chunked at the default
-            # one, most likely: upgrading does not re-embed a whole book.
-            if (chunked_at(str(record["page_hash"])) or DEFAULT_CHUNK_TOKENS) == max_tokens
+            if chunked_at(str(record["page_hash"])) == max_tokens
         }
     )
     writer = _Writer(store, embedder, policy or RetryPolicy(), exists)

@@ -187,10 +187,15 @@ def stored_hash(content_hash: str, chunk_tokens: int) -> str:
     return f"{content_hash}/{chunk_tokens}"
 
 
-def chunked_at(page_hash: str) -> int | None:
-    """The chunk size a page record's hash names (None in one written before it did)."""
+# The chunk size of page records written before their hash held it: the default then.
+LEGACY_CHUNK_TOKENS = 350
+
+
+def chunked_at(page_hash: str) -> int:
+    """The chunk size a page record's hash names (`LEGACY_CHUNK_TOKENS` in one written
+    before the hash held it: upgrading does not re-embed a whole book)."""
     size = page_hash.partition("/")[2]
-    return int(size) if size.isdigit() else None
+    return int(size) if size.isdigit() else LEGACY_CHUNK_TOKENS
 
 
 def page_version(page_hash: str) -> str:

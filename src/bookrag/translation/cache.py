@@ -2,10 +2,12 @@
 
 Cache layout (`$BOOKRAG_DATA_DIR/translations`): one JSON file per translation at
 `<language code>/<page>-<version>-<key>.json`: `page` is the first 16 hex digits of the
-sha256 of the page's source path, `version` the first 16 of its `page_hash`, and `key` the
-first 32 of the sha256 of the prompt version, the `page_hash`, the language code and the chat
-model's name; so a changed page, another model or a new prompt is translated afresh. A file
-holds the `Translation` fields (without `cached`), plus `page_hash` and `created_at`; it is
+sha256 of the page's source path, `version` the first 16 of its page version (its record's
+`page_hash` without the chunk size, `index.points.page_version`), and `key` the first 32 of
+the sha256 of the prompt version, the page version, the language code and the chat model's
+name; so a changed page, another model or a new prompt is translated afresh, and a page
+only chunked anew is not. A file holds the `Translation` fields (without `cached`), plus
+`page_hash` (the page version) and `created_at`; it is
 written to a temporary file and moved into place, so a reader never sees half a file and a
 failed translation writes nothing. Saving a translation deletes the page's other versions
 in that language, and `prune` (run at start-up) deletes those of pages that changed or left
