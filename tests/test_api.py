@@ -208,21 +208,36 @@ def test_a_body_that_is_not_a_json_object_gets_one_clear_error_on_every_route(
     assert response.json()["success"] is False and said in response.json()["error"]
 
 
-@pytest.mark.parametrize(
-    ("route", "field"),
-    [("/chat", "question"), ("/chat", "selected_text"), ("/search", "query")],
-)
+@pytest.mark.parametrize("field", ["question", "selected_text", "page_url", "history", "query"])
 def test_a_lone_surrogate_is_read_as_a_replacement_character_in_every_field(
-    client: TestClient, route: str, field: str
+    client: TestClient, field: str
 ) -> None:
-    body = {"question": "How much rain does one tip measure?", "query": "rain gauge"}
-    body[field] = "\ud800 " + body.get(field, "tipping bucket")
+    route = "/search" if field == "query" else "/chat"
+    body: dict[str, Any] = {"question": "How much rain does one tip measure?", "query": "rain"}
+    if field == "history":
+        body["history"] = [{"role": "user", "content": "\ud800 about the gauge"}]
+    elif field == "page_url":
+        body["page_url"] = RAIN + "\ud800"
+    else:
+        body[field] = "\ud800 " + body.get(field, "tipping bucket")
     raw = json.dumps(body).encode()  # the surrogate travels escaped, as JSON allows
     assert b"\\ud800" in raw
     response = client.post(route, content=raw, headers={"content-type": "application/json"})
     assert response.status_code == 200
     found = response.json()["results" if route == "/search" else "sources"]
     assert found and "rain" in json.dumps(found)
+    if route == "/chat":  # the answer was logged, so a verdict on it (with its own) is kept
+        verdict = {"answer_id": response.json()["answer_id"], "helpful": False}
+        raw = json.dumps({**verdict, "comment": "wrong \udfff units"}).encode()
+        sent = client.post("/feedback", content=raw, headers={"content-type": "application/json"})
+        assert sent.status_code == 200, sent.text
+
+
+def test_a_lone_surrogate_in_the_language_is_an_unknown_language(client: TestClient) -> None:
+    raw = json.dumps({"page_url": RAIN, "target_language": "urdu\ud800"}).encode()
+    sent = client.post("/translate", content=raw, headers={"content-type": "application/json"})
+    assert sent.status_code == 422
+    assert "language" in sent.json()["error"]
 
 
 def test_search_returns_best_section_of_distinct_pages(client: TestClient) -> None:

@@ -51,6 +51,7 @@ def run_serve(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProces
         ({"ALLOWED_ORIGINS": "https://ok.example, not-an-origin"}, "ALLOWED_ORIGINS"),
         ({"BOOKRAG_RETRY_BUDGET": "-1"}, "BOOKRAG_RETRY_BUDGET"),
         ({"COLLECTION_NAME": "../outside"}, "COLLECTION_NAME"),
+        ({"COLLECTION_NAME": "/tmp/elsewhere"}, "COLLECTION_NAME"),
         ({"BOOKRAG_REFRESH_MINUTES": "0.01"}, "BOOKRAG_REFRESH_MINUTES"),
         ({"BOOKRAG_DATA_DIR": "x" * 300}, "BOOKRAG_DATA_DIR"),
     ],
@@ -136,7 +137,8 @@ def test_dotenv_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 def test_a_blank_admin_token_leaves_the_admin_routes_off() -> None:
     assert load_settings(admin_token="   ").admin_token is None
-    assert load_settings(admin_token=" s3cret ").admin_token is not None
+    padded = load_settings(admin_token=" s3cret ").admin_token
+    assert padded is not None and padded.get_secret_value() == "s3cret"  # as it is compared
 
 
 def test_every_setting_is_documented_in_the_readme_and_env_example() -> None:

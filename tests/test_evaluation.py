@@ -191,9 +191,10 @@ def test_a_malformed_questions_file_names_the_line(tmp_path: Path) -> None:
         ({"gold": ""}, '"gold" must be a list'),
         ({"gold": 0}, '"gold" must be a list'),
         ({"gold": [{"path": " "}]}, '"gold" must be a list'),
+        ({"gold": [{"path": "/"}]}, '"gold" must be a list'),
         ({"golds": [{"path": "intro.md"}], "kind": "factual"}, 'must be of kind "unanswerable"'),
     ],
-    ids=["object", "empty string", "zero", "blank path", "misspelled gold"],
+    ids=["object", "empty string", "zero", "blank path", "root path", "misspelled gold"],
 )
 def test_a_gold_that_is_not_a_list_of_pages_is_refused_not_scored_as_unanswerable(
     tmp_path: Path, fields: dict[str, Any], said: str

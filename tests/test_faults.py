@@ -346,7 +346,7 @@ def test_a_rejected_qdrant_api_key_is_named_not_reported_as_an_outage(tmp_path: 
     )
     with qdrant_stand_in(port, _RejectingHandler), pytest.raises(StoreUnavailable) as refused:
         open_store(settings).search("rain gauge", 5)
-    assert "rejected QDRANT_API_KEY (401)" in refused.value.message
+    assert "refused the request (401): QDRANT_API_KEY" in refused.value.message
     assert SENTINEL not in refused.value.message
 
 

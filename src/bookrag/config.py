@@ -75,12 +75,7 @@ class Settings(BaseSettings):
     qdrant_url: str | None = Field(None, validation_alias=_env("QDRANT_URL"))
     qdrant_api_key: SecretStr | None = Field(None, validation_alias=_env("QDRANT_API_KEY"))
     qdrant_timeout: int = Field(10, ge=1, validation_alias=_env("QDRANT_TIMEOUT"))
-    # A folder name in embedded mode: no path separators, no leading dot.
-    collection_name: str = Field(
-        "book",
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
-        validation_alias=_env("COLLECTION_NAME"),
-    )
+    collection_name: str = Field("book", min_length=1, validation_alias=_env("COLLECTION_NAME"))
 
     cohere_api_key: SecretStr | None = Field(None, validation_alias=_env("COHERE_API_KEY"))
     cohere_base_url: str | None = Field(None, validation_alias=_env("COHERE_BASE_URL"))
@@ -156,6 +151,14 @@ class Settings(BaseSettings):
             raise ValueError("must be a folder (this is a file)")
         return value
 
+    @field_validator("collection_name")
+    @classmethod
+    def _collection_name(cls, value: str) -> str:
+        # A folder's name in embedded mode: it must not lead out of the data folder.
+        if not value.strip() or "/" in value or "\\" in value or value.startswith("."):
+            raise ValueError("must be a plain name: not blank, no / or \\, no leading dot")
+        return value
+
     @field_validator("refresh_minutes")
     @classmethod
     def _refresh_minutes(cls, value: float) -> float:
@@ -166,8 +169,10 @@ class Settings(BaseSettings):
     @field_validator("admin_token")
     @classmethod
     def _admin_token(cls, value: SecretStr | None) -> SecretStr | None:
-        # Blank is unset: the admin routes stay off rather than take a token of spaces.
-        return value if value is not None and value.get_secret_value().strip() else None
+        # Blank is unset: the admin routes stay off rather than take a token of spaces. The
+        # token is compared as sent, without surrounding spaces (`api.admin`).
+        token = value.get_secret_value().strip() if value is not None else ""
+        return SecretStr(token) if token else None
 
     @field_validator("database_url")
     @classmethod

@@ -43,13 +43,13 @@ class Citation(BaseModel):
     title: str
     section: str
     quote: str = Field(description="the quoted source text (quotes of one section joined by …)")
+    span: str | None = Field(None, description="the first part of the answer this supports")
+    spans: list[str] = Field(default=[], description="every part of the answer it supports")
 
     @property
     def breadcrumb(self) -> str:
+        """`Page title › section`, as a reader sees where a quote comes from."""
         return f"{self.title} › {self.section}" if self.section else self.title
-
-    span: str | None = Field(None, description="the first part of the answer this supports")
-    spans: list[str] = Field(default=[], description="every part of the answer it supports")
 
 
 QUOTE_JOINER = " … "

@@ -24,7 +24,6 @@ log = logging.getLogger("bookrag")
 
 NOT_JSON = "request body is not valid JSON (UTF-8)"
 NOT_AN_OBJECT = "request body must be a JSON object, sent as Content-Type: application/json"
-UNPARSED_BODY = "There was an error parsing the body"  # FastAPI's words for an unreadable body
 
 
 async def error_event(message: str) -> AsyncIterator[dict[str, str]]:
@@ -64,7 +63,7 @@ def add_error_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         # Starlette's own refusals (unknown route, wrong method, unreadable body) in our shape.
         message = exc.detail if isinstance(exc.detail, str) else "request refused"
-        if exc.status_code == 400 and message == UNPARSED_BODY:  # e.g. bytes that aren't UTF-8
+        if exc.status_code == 400:  # FastAPI's only 400: a body it could not read (not UTF-8)
             message = NOT_JSON
         response = _error(request, exc.status_code, message)
         response.headers.update(exc.headers or {})  # e.g. `Allow` on a 405

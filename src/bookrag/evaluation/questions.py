@@ -87,10 +87,11 @@ def _question(item: object, number: int) -> EvalQuestion:
     gold = item.get("gold")
     gold = [] if gold is None else gold
     if not isinstance(gold, list) or not all(
-        isinstance(g, dict) and isinstance(g.get("path"), str) and g["path"].strip() for g in gold
+        isinstance(g, dict) and isinstance(g.get("path"), str) and g["path"].strip(" /")
+        for g in gold
     ):
         raise ValueError('"gold" must be a list of {"path", "heading"} objects')
-    if not gold and item.get("kind", "unanswerable") != "unanswerable":
+    if not gold and (item.get("kind") or "unanswerable") != "unanswerable":
         raise ValueError('a question with no "gold" must be of kind "unanswerable"')
     keywords = item.get("keywords") or []
     if not isinstance(keywords, list) or not all(isinstance(k, str) for k in keywords):

@@ -44,7 +44,10 @@ def _errors() -> Iterator[None]:
         yield
     except UnexpectedResponse as exc:
         if exc.status_code in (401, 403):
-            message = f"the vector store rejected QDRANT_API_KEY ({exc.status_code})"
+            message = (
+                f"the vector store refused the request ({exc.status_code}): QDRANT_API_KEY "
+                "is missing, wrong or not allowed to do this"
+            )
         else:
             message = f"the vector store is unavailable (HTTP {exc.status_code})"
         raise StoreUnavailable(message) from exc

@@ -44,8 +44,9 @@ class SitePlan:
 
 def normalise_book_url(url: str) -> str:
     """The book's address with a trailing `/` (its `baseUrl`), refusing what is not http(s)."""
-    if not is_http_url(url.strip()):
-        raise SiteError(f"not an http(s) URL with a host and a valid port: {url}")
+    if not is_http_url(url.strip()):  # named without what could be a password in it
+        shown = url.strip().rpartition("@")[2] if "://" in url else url
+        raise SiteError(f"not an http(s) URL with a host and a valid port: {shown}")
     parts = urlsplit(url.strip())
     path = parts.path if parts.path.endswith("/") else parts.path + "/"
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
