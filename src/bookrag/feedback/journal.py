@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from bookrag.errors import BookragError
 from bookrag.feedback.database import (
@@ -160,11 +160,9 @@ class Journal:
                 self._guarded(self._sweep_if_due)
                 continue
             batch = [first]
-            while len(batch) < BATCH:
-                try:
+            with suppress(queue.Empty):
+                while len(batch) < BATCH:
                     batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
             stop = any(item is _STOP for item in batch)
             self._guarded(self._write, [item for item in batch if item is not _STOP])
             self._guarded(self._sweep_if_due)
@@ -178,7 +176,6 @@ class Journal:
             step(*args)
         except Exception as exc:
             log.error("answer log: unexpected %s in the writer", type(exc).__name__)
-            log.debug("answer log: the writer's error", exc_info=exc)
 
     def _schema_ready(self) -> bool:
         if self._ready:
@@ -211,16 +208,7 @@ class Journal:
                 job.done.set_exception(FeedbackUnavailable("the feedback store is unavailable"))
             return
         if records:
-            try:
-                with self.engine.begin() as connection:
-                    connection.execute(answers.insert(), [as_row(r) for r in records])
-                self.written.inc(len(records))
-            except SQLAlchemyError as exc:
-                self.dropped.labels("database_error").inc(len(records))
-                log.warning("answer log: %d answers dropped (%s)", len(records), _reason(exc))
-            except Exception as exc:  # a bug must not stop the only writer
-                self.dropped.labels("database_error").inc(len(records))
-                log.error("answer log: %d answers dropped (%s)", len(records), _reason(exc))
+            self._insert(records)
         for job in jobs:
             try:
                 self._store_verdict(job.verdict)
@@ -234,6 +222,21 @@ class Journal:
                 job.done.set_exception(FeedbackUnavailable("the feedback store failed"))
             else:
                 job.done.set_result(None)
+
+    def _insert(self, records: list[AnswerRecord]) -> None:
+        """Write answer records at once; if their rows (not the database) fail, one by one."""
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(answers.insert(), [as_row(r) for r in records])
+            self.written.inc(len(records))
+        except Exception as exc:  # whatever it is, it must not stop the only writer
+            if len(records) > 1 and not isinstance(exc, OperationalError):
+                for record in records:  # only the rows at fault are lost
+                    self._insert([record])
+                return
+            self.dropped.labels("database_error").inc(len(records))
+            level = logging.WARNING if isinstance(exc, SQLAlchemyError) else logging.ERROR
+            log.log(level, "answer log: %d answers dropped (%s)", len(records), _reason(exc))
 
     def _store_verdict(self, verdict: Verdict) -> None:
         now = datetime.now(UTC)
