@@ -195,7 +195,15 @@ def test_a_config_url_that_is_not_http_is_dropped_with_a_warning(
     with caplog.at_level(logging.WARNING, logger="bookrag"):
         site = parse_site_config("export default { url: 'notaurl', baseUrl: '/x/' };")
     assert site.url == "" and site.page_url("/intro") == "/x/docs/intro"
-    assert "not an http(s) URL" in caplog.text
+    assert "not a literal http(s) URL" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="bookrag"):
+        site = parse_site_config("export default { url: process.env.SITE_URL, baseUrl: '/' };")
+    assert site.url == "" and "--site-url" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="bookrag"):  # no url at all: no warning
+        parse_site_config("export default { title: 'Bare', baseUrl: '/' };")
+    assert caplog.text == ""
 
 
 def test_missing_site_facts_keep_docusaurus_defaults() -> None:

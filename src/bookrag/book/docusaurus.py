@@ -91,8 +91,12 @@ def parse_site_config(source: str) -> SiteConfig:
     docs_options = _object_after(source, r"\bdocs\s*:\s*\{")
     route_base_path = string_value("routeBasePath", docs_options) if docs_options else None
     url = string_value("url") or ""
-    if url and not is_http_url(url):
-        log.warning("docusaurus.config's url is not an http(s) URL; citations go without a host")
+    # Not an http(s) URL, or not a literal at all (`url: process.env.SITE_URL`).
+    if (url and not is_http_url(url)) or (not url and re.search(r"\burl\s*:", source)):
+        log.warning(
+            "docusaurus.config's url is not a literal http(s) URL, so citations go without a "
+            "host: give --site-url or BOOKRAG_SITE_URL"
+        )
         url = ""
     return SiteConfig(
         url=url,
