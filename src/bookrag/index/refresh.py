@@ -97,18 +97,21 @@ class Refresher:
         while self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
+    @property
+    def status(self) -> str:
+        """`running`, `failed` (the last run), `ok`, or `pending` before the first run."""
+        if self.running:
+            return "running"
+        if self.last_error:
+            return "failed"
+        return "ok" if self.last_finished else "pending"
+
     def describe(self) -> dict[str, Any]:
         """The refresh state, as `/health` shows it."""
         report = self.last_report
         return {
             "source": self.source,
-            "status": "running"
-            if self.running
-            else "failed"
-            if self.last_error
-            else "ok"
-            if self.last_finished
-            else "pending",  # the first run has not started yet
+            "status": self.status,
             "last_started": self.last_started,
             "last_finished": self.last_finished,
             "error": self.last_error,
