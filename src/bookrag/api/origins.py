@@ -6,7 +6,7 @@ import logging
 from urllib.parse import urlsplit
 
 from bookrag.book.docusaurus import read_site_config
-from bookrag.config import Settings
+from bookrag.config import Settings, is_http_url
 
 # The book whose chat window speaks this API's contract, and Docusaurus's development server.
 ORIGINAL_SITE = "https://humanoid-robotics-textbook-psi.vercel.app"
@@ -28,9 +28,9 @@ def allowed_origins(settings: Settings, log: logging.Logger) -> list[str]:
 
 def _origin(url: str) -> str | None:
     """`scheme://host[:port]` of an http(s) URL, the host in lower case; None for others."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    if not is_http_url(url):
         return None
+    parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc.lower()}"
 
 
