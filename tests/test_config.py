@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from bookrag.api.app import create_app
 from bookrag.api.origins import parse_origins
+from bookrag.cli import app as cli
 from bookrag.config import Settings, load_settings
 from bookrag.errors import ConfigError, StoreUnavailable
 from bookrag.index.connection import open_store
@@ -50,6 +52,8 @@ def run_serve(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProces
         ({"BOOKRAG_ENV": "production"}, "COHERE_API_KEY"),
         ({"ALLOWED_ORIGINS": "https://ok.example, not-an-origin"}, "ALLOWED_ORIGINS"),
         ({"BOOKRAG_RETRY_BUDGET": "-1"}, "BOOKRAG_RETRY_BUDGET"),
+        ({"BOOKRAG_UPSTREAM_TIMEOUT": "inf"}, "BOOKRAG_UPSTREAM_TIMEOUT"),
+        ({"BOOKRAG_QUEUE_WAIT": "nan"}, "BOOKRAG_QUEUE_WAIT"),
         ({"COLLECTION_NAME": "../outside"}, "COLLECTION_NAME"),
         ({"COLLECTION_NAME": "/tmp/elsewhere"}, "COLLECTION_NAME"),
         ({"BOOKRAG_REFRESH_MINUTES": "0.01"}, "BOOKRAG_REFRESH_MINUTES"),
@@ -237,3 +241,54 @@ def test_readme_lists_every_cli_command() -> None:
     assert commands
     for name in commands:
         assert f"`bookrag {name}" in readme, name
+
+
+def test_a_serve_flag_names_the_book_whichever_book_the_environment_names(
+    tmp_path: Path, sample_docs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+
+    from bookrag.api import app as app_module
+
+    served: list[Settings] = []
+    monkeypatch.setattr(app_module, "create_app", served.append)
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: None)
+    monkeypatch.setenv("BOOKRAG_DATA_DIR", str(tmp_path / "data"))
+    runner = CliRunner()
+    site = "http://127.0.0.1:1/"
+
+    monkeypatch.setenv("BOOKRAG_DOCS_DIR", str(sample_docs))
+    by_url = runner.invoke(cli, ["serve", "--book-url", site])
+    monkeypatch.delenv("BOOKRAG_DOCS_DIR")
+    monkeypatch.setenv("BOOKRAG_BOOK_URL", site)
+    monkeypatch.setenv("BOOKRAG_REFRESH_MINUTES", "5")
+    by_docs = runner.invoke(cli, ["serve", "--docs", str(sample_docs)])
+    both = runner.invoke(cli, ["serve", "--docs", str(sample_docs), "--book-url", site])
+
+    assert by_url.exit_code == 0 and by_docs.exit_code == 0, by_url.output + by_docs.output
+    assert (served[0].book_url, served[0].docs_dir) == (site, None)
+    assert (served[1].docs_dir, served[1].book_url) == (sample_docs, None)
+    assert served[1].refresh_minutes == 0  # nothing to refresh from a folder
+    assert both.exit_code == 2 and "not both" in both.output and len(served) == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["ingest", "docs", "--site-url", "not-a-url"], "--site-url: "),
+        (["search", ""], "QUERY: give 1 to"),
+        (["search", "x" * 5000], "QUERY: give 1 to"),
+        (["check-deploy", "not-a-url"], "URL: not an http(s) URL"),
+        (["check-deploy", "http://127.0.0.1:1", "--origin", "book"], "--origin: not an http"),
+    ],
+    ids=["site url", "blank query", "huge query", "deploy url", "deploy origin"],
+)
+def test_a_bad_flag_is_a_usage_error_naming_the_flag(
+    args: list[str], said: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BOOKRAG_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("BOOKRAG_SITE_URL", "https://env.example")  # the flag is what is wrong
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    assert said in result.output and "BOOKRAG_" not in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "data").exists()

@@ -1,8 +1,13 @@
-"""The `bookrag` command: thin wrappers over the same functions the HTTP API calls."""
+"""The `bookrag` command: thin wrappers over the same functions the HTTP API calls.
+
+Longer than 300 lines because every command's flags, help and exit codes are declared here,
+in one place; what each command does lives in the modules it calls.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -18,7 +23,7 @@ from rich.table import Table
 from bookrag.answering.pipeline import Book, answer, ask_question
 from bookrag.book.site.crawler import CrawlLimits
 from bookrag.book.site.sitemap import ROUTE_KINDS
-from bookrag.config import Settings, load_settings
+from bookrag.config import Settings, env_variable, is_http_url, load_settings
 from bookrag.deploy import all_passed, check_deploy, render_table
 from bookrag.errors import BookragError, ConfigError, StoreUnavailable
 from bookrag.evaluation.command import eval_command
@@ -56,11 +61,20 @@ def _docs_folder(docs: str | Path) -> Path:
     return Path(docs)
 
 
-def _settings(**overrides: object) -> Settings:
+def _settings(**flags: object) -> Settings:
+    """Settings from the environment, overridden by the flags given (None: not given)."""
+    return _settings_with({k: v for k, v in flags.items() if v is not None})
+
+
+def _settings_with(overrides: dict[str, object]) -> Settings:
     try:
-        return load_settings(**{k: v for k, v in overrides.items() if v is not None})
-    except ConfigError as exc:
-        raise _fail(str(exc), code=2) from None
+        return load_settings(**overrides)
+    except ConfigError as exc:  # a problem with a flag's value names the flag
+        lines = "\n".join(exc.problems)
+        for name in overrides:
+            flag = "--docs" if name == "docs_dir" else "--" + name.replace("_", "-")
+            lines = re.sub(f"^{env_variable(name)}:", f"{flag}:", lines, flags=re.MULTILINE)
+        raise _fail(lines, code=2) from None
 
 
 @contextmanager
@@ -183,7 +197,15 @@ def serve(
     from bookrag.api.observability import log_to_console
     from bookrag.api.startup import check_index
 
-    settings = _settings(docs_dir=docs, book_url=book_url)
+    if docs is not None and book_url is not None:
+        raise _fail("give --docs or --book-url, not both", 2)
+    # A flag names the book to serve, whichever book the environment names.
+    if docs is not None:
+        settings = _settings_with({"docs_dir": docs, "book_url": None, "refresh_minutes": 0})
+    elif book_url is not None:
+        settings = _settings_with({"book_url": book_url, "docs_dir": None})
+    else:
+        settings = _settings()
     if settings.docs_dir is not None:
         _docs_folder(settings.docs_dir)
     # What would stop start-up, said in one line rather than as uvicorn's traceback: the
@@ -206,6 +228,8 @@ def search_command(
 ) -> None:
     """Show the best section of each best-matching page."""
     settings = _settings()
+    if not query.strip() or len(query) > settings.max_question_chars:
+        raise _fail(f"QUERY: give 1 to {settings.max_question_chars} characters", 2)
     with _providers(settings) as providers, _store(settings) as store:
         book = Book.open(store, settings, providers)
         passages = book.retriever.retrieve(query, limit).passages
@@ -287,6 +311,9 @@ def check_deploy_command(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for each answer.")] = 30.0,
 ) -> None:
     """Check a deployment as the book would use it; exit 0 only if every check passes."""
+    for flag, value in (("URL", url), ("--origin", origin)):
+        if value is not None and not is_http_url(value):
+            raise _fail(f"{flag}: not an http(s) URL: {value}", 2)
     results = check_deploy(url, origin, timeout, question)
     out.print(render_table(results))
     raise typer.Exit(0 if all_passed(results) else 1)

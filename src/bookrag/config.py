@@ -52,6 +52,7 @@ class Settings(BaseSettings):
         env_ignore_empty=True,
         extra="ignore",
         populate_by_name=True,
+        allow_inf_nan=False,  # `inf` seconds or minutes is a typo, not a setting
     )
 
     env: Literal["development", "production"] = Field(
@@ -260,6 +261,11 @@ _FIELD_ENV = {
 }
 
 
+def env_variable(field: str) -> str:
+    """The environment variable a setting is read from (`site_url` → `BOOKRAG_SITE_URL`)."""
+    return _FIELD_ENV.get(field, field.upper())
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read and validate settings, raising `ConfigError` with one line per problem."""
     try:
@@ -270,7 +276,7 @@ def load_settings(**overrides: object) -> Settings:
         lines = []
         for error in exc.errors():
             field = str(error["loc"][0]) if error["loc"] else "?"
-            variable = _FIELD_ENV.get(field, field.upper())
+            variable = env_variable(field)
             lines.append(f"{variable}: {error['msg']}")
         raise ConfigError(lines) from None
     problems = settings.problems()

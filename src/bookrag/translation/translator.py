@@ -192,7 +192,7 @@ class Translator:
         if chat is None:
             raise NotConfigured(
                 "translation needs a chat model: set COHERE_API_KEY (Cohere) or OPENAI_BASE_URL "
-                "(an OpenAI-compatible endpoint) and restart"
+                "(an OpenAI-compatible endpoint) where bookrag runs"
             )
         version = page_version(str(page["page_hash"]))
         key = self.cache.key(str(page["source"]), version, language.code, chat.name)
