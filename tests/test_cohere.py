@@ -43,6 +43,7 @@ def cohere_settings(fake: FakeCohere, tmp_path: Path, **extra: Any) -> Settings:
         "cohere_base_url": fake.url,
         "retry_budget": 3.0,
         "upstream_timeout": 2.0,
+        "upstream_cooldown": 0,  # these tests fail a call, then expect the next to work
         **extra,
     }
     return load_settings(**options)
@@ -306,6 +307,36 @@ def test_embedding_failure_falls_back_to_lexical_retrieval(
     body = api.post("/chat", json={"question": "How much rain is one tip?"}).json()
     assert body["degraded"] is True
     assert body["sources"][0].startswith(RAIN_PAGE)
+
+
+def test_a_cohere_that_keeps_failing_is_rested_then_tried_again(
+    fake: FakeCohere, tmp_path: Path, sample_docs: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cooldown = 3.0
+    settings = cohere_settings(
+        fake, tmp_path, docs_dir=sample_docs, retry_budget=0.5, upstream_cooldown=cooldown
+    )
+    question = {"question": "How much rain is one tip?"}
+    with caplog.at_level(logging.WARNING), TestClient(create_app(settings)) as client:
+        fake.reset()
+        for path in ("/v2/embed", "/v2/rerank", "/v2/chat"):
+            fake.fail(path, status=503, retry_after=None, times=1000)
+        first = client.post("/chat", json=question).json()
+        # The query embedding ran out of retries: reranking and generation were not tried.
+        tried = {path: len(fake.calls(path)) for path in ("/v2/embed", "/v2/rerank", "/v2/chat")}
+        second = client.post("/chat", json=question).json()
+        streamed = client.post("/stream-chat", json=question)
+        calls_while_resting = len(fake.requests)
+        time.sleep(cooldown + 0.2)
+        fake.reset()  # Cohere is back
+        third = client.post("/chat", json=question).json()
+    assert tried["/v2/embed"] >= 1 and tried["/v2/rerank"] == tried["/v2/chat"] == 0
+    for body in (first, second, json.loads(sse_events(streamed.text)[-1]["response"])):
+        assert body["degraded"] is True and body["mode"] == "extractive"
+        assert body["sources"][0].startswith(RAIN_PAGE)
+    assert calls_while_resting == sum(tried.values())  # nothing new was sent while resting
+    assert third["mode"] == "generative" and third["degraded"] is False
+    assert any("Cohere is not called for 3s" in r.getMessage() for r in caplog.records)
 
 
 def test_stream_cut_midway_ends_with_an_error_event(api: TestClient, fake: FakeCohere) -> None:

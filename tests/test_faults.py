@@ -785,6 +785,7 @@ def serve_with_cohere(
         "cohere_base_url": fake.url,
         "retry_budget": 0.5,
         "upstream_timeout": 1.0,
+        "upstream_cooldown": 0,  # these tests fail a call, then expect the next to work
         **overrides,
     }
     with serve(tmp_path, docs, **options) as client:

@@ -41,6 +41,7 @@ class WordEmbedder:
 
     model = "words-32"
     batch_size = 64
+    service = "the word embedder"
 
     def embed_batch(self, texts: Sequence[str], input_type: InputType) -> list[list[float]]:
         return [embedding(text, 32) for text in texts]

@@ -124,6 +124,7 @@ def settings_for(fake: FakeCohere, tmp_path: Path, docs: Path, **extra: Any) -> 
         "cohere_base_url": fake.url,
         "retry_budget": 3.0,
         "upstream_timeout": 5.0,
+        "upstream_cooldown": 0,  # these tests fail a call, then expect the next to work
         **extra,
     }
     return load_settings(**options)

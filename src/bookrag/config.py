@@ -100,6 +100,7 @@ class Settings(BaseSettings):
     chat_max_tokens: int = Field(700, ge=16, le=8192, validation_alias=_env("CHAT_MAX_TOKENS"))
     upstream_timeout: float = Field(20.0, gt=0, validation_alias=_env("BOOKRAG_UPSTREAM_TIMEOUT"))
     retry_budget: float = Field(15.0, ge=0, validation_alias=_env("BOOKRAG_RETRY_BUDGET"))
+    upstream_cooldown: float = Field(30.0, ge=0, validation_alias=_env("BOOKRAG_UPSTREAM_COOLDOWN"))
 
     chunk_tokens: int = Field(350, ge=64, le=4000, validation_alias=_env("BOOKRAG_CHUNK_TOKENS"))
     min_relevance: float = Field(0.3, ge=0, le=1, validation_alias=_env("BOOKRAG_MIN_RELEVANCE"))

@@ -136,7 +136,7 @@ def answer(book: Book, question: Question) -> Answer:
     assert chat is not None and prompt is not None
     try:
         with timed("generation"):
-            generation = book.policy.call("chat", lambda: chat.generate(prompt))
+            generation = book.policy.call("chat", chat.service, lambda: chat.generate(prompt))
     except UpstreamError as exc:
         return _noted(_fallback(chosen, question, exc))
     result = to_answer(generation, prompt.documents, chosen.terms)
@@ -189,6 +189,11 @@ class _FailedBeforeText(Exception):
 
 async def _stream_with_retries(book: Book, prompt: ChatPrompt) -> AsyncIterator[str | Generation]:
     assert book.chat is not None
+    service = book.chat.service
+    try:
+        book.policy.check(service)
+    except UpstreamError as exc:
+        raise _FailedBeforeText(exc) from exc
     started = time.monotonic()
     attempt = 0
     while True:
@@ -198,13 +203,14 @@ async def _stream_with_retries(book: Book, prompt: ChatPrompt) -> AsyncIterator[
                 if isinstance(item, str):
                     sent_text = True
                 yield item
+            book.policy.succeeded(service)
             return
         except UpstreamError as exc:
             if sent_text:  # the reader has part of an answer: no silent second one
                 book.policy.failed("chat stream")
                 raise
             try:
-                delay = book.policy.after_failure("chat stream", exc, attempt, started)
+                delay = book.policy.after_failure("chat stream", exc, attempt, started, service)
             except UpstreamError:
                 raise _FailedBeforeText(exc) from exc
             await anyio.sleep(delay)
@@ -234,7 +240,8 @@ def _standalone(book: Book, question: Question) -> str:
     if chat is not None:
         prompt = rewrite_prompt(question)
         try:
-            rewritten = book.policy.call("rewrite", lambda: chat.generate(prompt)).text
+            generation = book.policy.call("rewrite", chat.service, lambda: chat.generate(prompt))
+            rewritten = generation.text
         except UpstreamError as exc:
             log.warning("could not rewrite the follow-up question: %s", exc.message)
         else:

@@ -119,9 +119,8 @@ class Retriever:
         dense = None
         if self.embedder is not None:
             try:
-                dense = self.policy.call(
-                    "embed query", partial(self.embedder.embed_batch, [query], "search_query")
-                )[0]
+                embed = partial(self.embedder.embed_batch, [query], "search_query")
+                dense = self.policy.call("embed query", self.embedder.service, embed)[0]
             except UpstreamError as exc:
                 log.warning("query embedding failed, searching lexically: %s", exc.message)
                 degraded = True
@@ -136,6 +135,7 @@ class Retriever:
             try:
                 order = self.policy.call(
                     "rerank",
+                    self.reranker.service,
                     partial(
                         self.reranker.rerank,
                         query,

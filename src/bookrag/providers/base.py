@@ -13,7 +13,7 @@ import logging
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Literal, Protocol, TypeVar
 
@@ -76,6 +76,7 @@ class ChatPrompt:
 class Embedder(Protocol):
     model: str
     batch_size: int
+    service: str  # who answers the calls (`RetryPolicy` rests a service that keeps failing)
 
     def embed_batch(self, texts: Sequence[str], input_type: InputType) -> list[list[float]]:
         """Embed at most `batch_size` texts in one call."""
@@ -83,6 +84,8 @@ class Embedder(Protocol):
 
 
 class Reranker(Protocol):
+    service: str
+
     def rerank(self, query: str, documents: Sequence[str], top_n: int) -> list[tuple[int, float]]:
         """(index into `documents`, relevance 0..1), best first."""
         ...
@@ -90,6 +93,7 @@ class Reranker(Protocol):
 
 class ChatModel(Protocol):
     name: str
+    service: str
 
     def generate(self, prompt: ChatPrompt) -> Generation:
         """Answer in one piece."""
@@ -102,12 +106,29 @@ class ChatModel(Protocol):
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Retry retryable upstream failures with exponential backoff within a time budget."""
+    """Retry retryable upstream failures with exponential backoff within a time budget.
+
+    A service whose retries ran out is rested for `cooldown` seconds: calls to it fail at
+    once, so that while it is down each answer degrades at once instead of spending the
+    budget again on every step (embed, rerank, chat) of every request.
+    """
 
     budget: float = 15.0
     base_delay: float = 0.5
     max_delay: float = 8.0
     on_failure: Callable[[str], None] | None = None  # told the operation of each failed try
+    cooldown: float = 30.0
+    _resting: dict[str, float] = field(default_factory=dict)  # service: when to try again
+
+    def check(self, service: str) -> None:
+        """Raise `UpstreamError` at once while `service` is resting."""
+        left = self._resting.get(service, 0.0) - time.monotonic()
+        if left > 0:
+            raise UpstreamError(f"{service} is not called for {left:.0f}s: it kept failing")
+
+    def succeeded(self, service: str) -> None:
+        """`service` answered: it is no longer resting."""
+        self._resting.pop(service, None)
 
     def failed(self, operation: str) -> None:
         """Report one failed try of `operation`."""
@@ -125,40 +146,51 @@ class RetryPolicy:
         return delay
 
     def after_failure(
-        self, operation: str, exc: UpstreamError, attempt: int, started: float
+        self, operation: str, exc: UpstreamError, attempt: int, started: float, service: str
     ) -> float:
         """Count a failed try; return how long to wait before the next, or raise `exc` when
-        it is not worth retrying or the budget is spent."""
+        it is not worth retrying or the budget is spent (then `service` rests)."""
         self.failed(operation)
-        delay = (
-            self.next_delay(attempt, exc, time.monotonic() - started)
-            if isinstance(exc, RetryableUpstreamError)
-            else None
-        )
+        if not isinstance(exc, RetryableUpstreamError):
+            raise exc  # a refused key or request: calling again would not help, nor hurt
+        delay = self.next_delay(attempt, exc, time.monotonic() - started)
         if delay is None:
+            if self.cooldown > 0:
+                self._resting[service] = time.monotonic() + self.cooldown
+                rest = self.cooldown
+                log.warning("%s is not called for %.0fs after: %s", service, rest, exc.message)
             raise exc
         log.warning("%s failed (%s); retrying in %.1fs", operation, exc.message, delay)
         return delay
 
-    def call(self, operation: str, fn: Callable[[], T]) -> T:
-        """Run `fn`, retrying retryable failures until the budget would be exceeded."""
+    def call(self, operation: str, service: str, fn: Callable[[], T]) -> T:
+        """Run `fn` (a call to `service`), retrying retryable failures until the budget
+        would be exceeded."""
+        self.check(service)
         started, attempt = time.monotonic(), 0
         while True:
             try:
-                return fn()
+                result = fn()
             except UpstreamError as exc:
-                time.sleep(self.after_failure(operation, exc, attempt, started))
+                time.sleep(self.after_failure(operation, exc, attempt, started, service))
                 attempt += 1
+            else:
+                self.succeeded(service)
+                return result
 
-    async def acall(self, operation: str, fn: Callable[[], Awaitable[T]]) -> T:
+    async def acall(self, operation: str, service: str, fn: Callable[[], Awaitable[T]]) -> T:
         """The async twin of `call`."""
+        self.check(service)
         started, attempt = time.monotonic(), 0
         while True:
             try:
-                return await fn()
+                result = await fn()
             except UpstreamError as exc:
-                await asyncio.sleep(self.after_failure(operation, exc, attempt, started))
+                await asyncio.sleep(self.after_failure(operation, exc, attempt, started, service))
                 attempt += 1
+            else:
+                self.succeeded(service)
+                return result
 
 
 def embed_all(
@@ -168,7 +200,8 @@ def embed_all(
     vectors: list[list[float]] = []
     for start in range(0, len(texts), embedder.batch_size):
         batch = texts[start : start + embedder.batch_size]
-        vectors.extend(policy.call("embed", partial(embedder.embed_batch, batch, input_type)))
+        embed = partial(embedder.embed_batch, batch, input_type)
+        vectors.extend(policy.call("embed", embedder.service, embed))
     return vectors
 
 

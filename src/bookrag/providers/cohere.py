@@ -80,6 +80,7 @@ class CohereEmbedder:
     """Embeddings for chunks (`search_document`) and questions (`search_query`)."""
 
     batch_size = EMBED_BATCH
+    service = "Cohere"
 
     def __init__(self, client: cohere.ClientV2, model: str) -> None:
         self.client = client
@@ -100,6 +101,8 @@ class CohereEmbedder:
 
 
 class CohereReranker:
+    service = "Cohere"
+
     def __init__(self, client: cohere.ClientV2, model: str) -> None:
         self.client = client
         self.model = model
@@ -114,6 +117,8 @@ class CohereReranker:
 
 class CohereChat:
     """Grounded generation with `documents` and citations (chat v2)."""
+
+    service = "Cohere"
 
     def __init__(
         self,

@@ -64,6 +64,8 @@ def translated(operation: str) -> Iterator[None]:
 
 
 class OpenAIChat:
+    service = "the chat endpoint"
+
     def __init__(
         self,
         client: openai.OpenAI,

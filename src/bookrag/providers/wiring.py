@@ -79,7 +79,11 @@ def build_providers(
     """Clients for Cohere and/or an OpenAI-compatible endpoint; no network I/O happens here.
 
     `on_failure` hears of every failed provider call (for metrics)."""
-    policy = RetryPolicy(budget=settings.retry_budget, on_failure=on_failure)
+    policy = RetryPolicy(
+        budget=settings.retry_budget,
+        on_failure=on_failure,
+        cooldown=settings.upstream_cooldown,
+    )
     providers = Providers(policy=policy)
     if settings.cohere_api_key is not None:
         from bookrag.providers import cohere as cohere_provider
