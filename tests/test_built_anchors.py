@@ -166,6 +166,42 @@ What the readings mean.
 """
 
 
+# Every heading is slugged in order, the page's <h1> too; `²` and `½` are not kept, `ⓐ` is.
+REPEATS_PAGE = """\
+# Setup
+
+## Setup
+
+Plug the gauge in.
+
+## Area in m²
+
+## Half ½ measure
+
+## ⓐ circled option
+"""
+
+# Comments are not on the built page, nor is a heading inside one.
+COMMENTS_PAGE = """\
+# Notes
+
+{/* TODO: remove before launch */}
+
+Visible text.
+
+<!-- internal note -->
+
+{/*
+## Draft
+Hidden text.
+*/}
+
+## Published
+
+Public text.
+"""
+
+
 def test_sections_of_markdown_docusaurus_reads_its_own_way_match_the_built_page(
     tmp_path: Path,
 ) -> None:
@@ -175,6 +211,9 @@ def test_sections_of_markdown_docusaurus_reads_its_own_way_match_the_built_page(
     (docs / "title.md").write_text(TITLE_PAGE)
     (docs / "oneline.md").write_text("# Glossary\\n\\n## Dew point\\n\\nWhere air turns wet.\n")
     (docs / "plain.md").write_text("No headings at all, only this line.\n")
+    (docs / "repeats.md").write_text(REPEATS_PAGE)
+    (docs / "comments.md").write_text(COMMENTS_PAGE)
+    (docs / "bom.md").write_text("\ufeff---\nslug: /calibrate\n---\n\n## Turning\n\nTurn it.\n")
     site = SiteConfig(url="https://pocket-weather.example.org", trailing_slash=False)
     build = docusaurus_build(docs, site, tmp_path)
 
@@ -184,6 +223,9 @@ def test_sections_of_markdown_docusaurus_reads_its_own_way_match_the_built_page(
     # code: bookrag makes sections of neither.
     setup = load_page(read_source(docs, docs / "setup.md", site), site)
     assert [s.anchor for s in setup.sections] == ["preparing-the-board", "wiring-check"]
+    repeats = load_page(read_source(docs, docs / "repeats.md", site), site)
+    assert repeats.sections[0].anchor == "setup-1"
+    assert load_page(read_source(docs, docs / "bom.md", site), site).url.endswith("/calibrate")
 
 
 BOOKS = {

@@ -160,10 +160,12 @@ def test_chunks_are_numbered_in_reading_order(tmp_path: Path) -> None:
 # --- loading pages -----------------------------------------------------------------
 
 
+@pytest.mark.parametrize("value", ["true", '"true"', "'True'"])
 @pytest.mark.parametrize("flag", ["draft", "unlisted"])
-def test_unpublished_pages_are_skipped(tmp_path: Path, flag: str) -> None:
+def test_unpublished_pages_are_skipped(tmp_path: Path, flag: str, value: str) -> None:
+    # Docusaurus validates the flag as a boolean, which turns the string "true" into true.
     with pytest.raises(SkipPage):
-        load(tmp_path, "notes.md", f"---\n{flag}: true\n---\n\n# Notes\n\nSecret.\n")
+        load(tmp_path, "notes.md", f"---\n{flag}: {value}\n---\n\n# Notes\n\nSecret.\n")
 
 
 @pytest.mark.parametrize("flag", ["draft", "unlisted"])
@@ -188,6 +190,7 @@ def test_discover_finds_the_pages_docusaurus_would_build(tmp_path: Path) -> None
         "01-guide/_drafts/old.md",
         "01-guide/image.png",
         "notes.txt",
+        "GUIDE.MD",  # the docs plugin's glob is `**/*.{md,mdx}`: case matters
     ]:
         write(tmp_path, source, "# Page\n")
     found = [p.relative_to(tmp_path).as_posix() for p in discover(tmp_path)]

@@ -206,6 +206,13 @@ def test_a_config_url_that_is_not_http_is_dropped_with_a_warning(
     assert caplog.text == ""
 
 
+def test_a_template_literal_url_is_not_taken_as_written(caplog: pytest.LogCaptureFixture) -> None:
+    source = "module.exports = { url: `https://${process.env.SITE_HOST}`, baseUrl: '/' };"
+    with caplog.at_level(logging.WARNING, logger="bookrag"):
+        site = parse_site_config(source)
+    assert site.url == "" and "--site-url" in caplog.text
+
+
 def test_missing_site_facts_keep_docusaurus_defaults() -> None:
     site = parse_site_config("export default { title: 'Bare' };")
     assert site == SiteConfig(url="", base_url="/", route_base_path="docs", trailing_slash=None)
@@ -244,6 +251,24 @@ def test_config_beside_the_docs_folder_is_found(tmp_path: Path) -> None:
         "export default { url: 'https://ts.example.org', baseUrl: '/b/' };", encoding="utf-8"
     )
     assert read_site_config(tmp_path / "docs") == SiteConfig("https://ts.example.org", "/b/")
+
+
+@pytest.mark.parametrize("extension", ["mts", "cts", "cjs"])
+def test_every_config_file_name_docusaurus_reads_is_read(tmp_path: Path, extension: str) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / f"docusaurus.config.{extension}").write_text(
+        "module.exports = { url: 'https://cjs.example.org', baseUrl: '/book/' };"
+    )
+    assert read_site_config(tmp_path / "docs").url == "https://cjs.example.org"
+
+
+def test_the_config_is_found_from_inside_the_docs_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docusaurus.config.js").write_text("module.exports = { url: 'https://x.org' };")
+    monkeypatch.chdir(tmp_path / "docs")
+    assert read_site_config(Path(".")).url == "https://x.org"  # `bookrag ingest .`
 
 
 def test_no_config_means_default_site_facts(tmp_path: Path) -> None:
@@ -301,6 +326,9 @@ def test_real_book_configs_give_their_published_urls(
         ("Über Café", "über-café"),
         ("日本語 ガイド", "日本語-ガイド"),
         ("Привет мир", "привет-мир"),
+        ("Area in m²", "area-in-m"),  # numbers that are not digits go
+        ("Half ½ measure", "half--measure"),
+        ("ⓐ circled option", "ⓐ-circled-option"),  # circled letters stay
     ],
 )
 def test_anchor_follows_github_slugger(heading: str, anchor: str) -> None:

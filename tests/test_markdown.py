@@ -106,6 +106,36 @@ def test_duplicate_headings_get_numbered_anchors() -> None:
     assert section(page, "calibration-1").headings == ["Wind", "Calibration"]
 
 
+def test_h1_headings_count_when_numbering_repeated_anchors() -> None:
+    # Docusaurus slugs every heading in order, an <h1> too although it shows no id.
+    page = parse_page("# Setup\n\nIntro.\n\n## Setup\n\nA.\n\n# Wiring\n\n## Wiring\n\nB.\n")
+    assert page.heading_title == "Setup"
+    assert [s.anchor for s in page.sections] == ["", "setup-1", "wiring-1"]
+
+
+def test_comments_are_not_page_text_outside_code() -> None:
+    source = (
+        "# Notes\n\n{/* TODO: the price list is confidential */}\n\nVisible tariffs.\n\n"
+        "<!-- internal: the recall is not public -->\n\n"
+        "{/*\n## Draft\nHidden firmware text.\n*/}\n\n"
+        "## Published\n\nSay `{/* kept */}` and `<!-- kept -->` in code.\n\n"
+        "```mdx\n{/* a comment in a code block stays */}\n```\n"
+    )
+    page, markdown = read_page(source)
+    text = all_text(page)
+    for hidden in ("confidential", "recall", "Draft", "firmware"):
+        assert hidden not in text and hidden not in markdown
+    assert [s.anchor for s in page.sections] == ["", "published"]
+    assert "`{/* kept */}` and `<!-- kept -->`" in text and "stays */}" in text
+    assert markdown.count("\n") < source.count("\n") and "Visible tariffs." in markdown
+
+
+def test_a_byte_order_mark_does_not_hide_the_front_matter() -> None:
+    page = parse_page("\ufeff---\ntitle: Calibration guide\nslug: /calibrate\n---\n\nTurn it.\n")
+    assert page.front_matter == {"title": "Calibration guide", "slug": "/calibrate"}
+    assert parse_page("\ufeff# Title\n\nText.\n").heading_title == "Title"
+
+
 def test_heading_after_an_explicit_id_gets_the_anchor_docusaurus_gives_it() -> None:
     # Docusaurus' remark `headings` plugin uses an explicit `{#id}` as is, without telling
     # its slugger, so a later heading with that text slugs to the same anchor.

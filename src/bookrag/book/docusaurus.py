@@ -70,8 +70,8 @@ def read_site_config(docs_dir: Path) -> SiteConfig:
     The config is JavaScript, so only these literal values are picked out of it; anything
     missing keeps Docusaurus's default.
     """
-    for name in ("docusaurus.config.ts", "docusaurus.config.js", "docusaurus.config.mjs"):
-        config_file = docs_dir.parent / name
+    for extension in ("ts", "mts", "cts", "js", "mjs", "cjs"):  # Docusaurus's order
+        config_file = docs_dir.resolve().parent / f"docusaurus.config.{extension}"
         if config_file.is_file():
             return parse_site_config(config_file.read_text(encoding="utf-8", errors="replace"))
     return SiteConfig()
@@ -83,8 +83,9 @@ def parse_site_config(source: str) -> SiteConfig:
     source = _without_comments(source)
 
     def string_value(key: str, text: str = source) -> str | None:
+        """The key's value when it is a literal string (a template with `${...}` is not)."""
         match = re.search(rf"\b{key}{_CONFIG_STRING}", text)
-        return match.group("value") if match else None
+        return match.group("value") if match and "${" not in match.group("value") else None
 
     trailing = re.search(r"\btrailingSlash\s*:\s*(true|false)", source)
     # Only the docs plugin's routeBasePath counts (the blog has one too).
@@ -203,10 +204,17 @@ class Slugger:
 
 
 def slugify(text: str) -> str:
-    """Lower-case, drop punctuation and symbols, turn each space into a hyphen."""
-    kept = [
-        ch
-        for ch in text.lower()
-        if ch in "- _" or unicodedata.category(ch)[0] in "LNM" or unicodedata.category(ch) == "Pc"
-    ]
-    return "".join(kept).replace(" ", "-")
+    """Lower-case, drop punctuation, symbols and numbers that are not digits (`²`, `½`),
+    turn each space into a hyphen, as github-slugger does."""
+    return "".join(ch for ch in text.lower() if _slug_keeps(ch)).replace(" ", "-")
+
+
+_SLUG_KEEPS = frozenset(("Nd", "Nl", "Pc"))
+_CIRCLED_LETTERS = range(0x24B6, 0x24EA)  # symbols github-slugger keeps: they are alphabetic
+
+
+def _slug_keeps(ch: str) -> bool:
+    category = unicodedata.category(ch)
+    return (
+        ch in "- " or category[0] in "LM" or category in _SLUG_KEEPS or ord(ch) in _CIRCLED_LETTERS
+    )

@@ -43,7 +43,13 @@ class Page:
 
 
 class SkipPage(Exception):
-    """A page that is deliberately not published (draft, unlisted)."""
+    """A page kept from readers: a draft (not built) or unlisted (built, but linked from
+    nowhere and hidden from search engines; citing it would show it)."""
+
+
+def _is_true(value: object) -> bool:
+    """A front matter flag as Docusaurus validates it: `true`, or the string "true"."""
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
 
 
 def discover(docs_dir: Path) -> list[Path]:
@@ -54,7 +60,7 @@ def discover(docs_dir: Path) -> list[Path]:
     found = []
     for path in docs_dir.rglob("*"):
         relative = path.relative_to(docs_dir)
-        if path.suffix.lower() not in PAGE_SUFFIXES or not path.is_file():
+        if path.suffix not in PAGE_SUFFIXES or not path.is_file():  # `.MD` is not built
             continue
         if any(part.startswith(("_", ".")) for part in relative.parts):
             continue
@@ -80,7 +86,7 @@ def load_page(file: SourceFile, site: SiteConfig) -> Page:
     parsed, markdown = read_page(text)
     front = parsed.front_matter
     for flag in ("draft", "unlisted"):
-        if front.get(flag) is True:
+        if _is_true(front.get(flag)):
             raise SkipPage(f"{flag}: true")
     title = front.get("title") or parsed.heading_title
     if not title:

@@ -17,7 +17,14 @@ import yaml
 from markdown_it.token import Token
 
 from bookrag.book.docusaurus import Slugger, load_yaml
-from bookrag.book.mdx import ESM_STATEMENT, JSX_TAG, MDX_COMMENT, drop_jsx_attributes, parser
+from bookrag.book.mdx import (
+    ESM_STATEMENT,
+    JSX_TAG,
+    MDX_COMMENT,
+    drop_comments,
+    drop_jsx_attributes,
+    parser,
+)
 from bookrag.errors import PageParseError
 
 _EXPLICIT_ID = re.compile(r"\s*\{#([^}\s]+)\}\s*$")
@@ -58,15 +65,22 @@ _MD = parser()
 
 def parse_page(source: str) -> ParsedPage:
     """Split a Markdown/MDX page into its front matter, `# title` and sections."""
+    source = _as_built(source)
     return _Walker(_tokens(drop_jsx_attributes(source) if MDX_PROPS_DROPPED else source)).walk()
 
 
 def read_page(source: str) -> tuple[ParsedPage, str]:
     """`parse_page` and `page_markdown` of one page, parsing it once when dropping component
     props leaves it as written (most pages have none)."""
+    source = _as_built(source)
     prose = drop_jsx_attributes(source) if MDX_PROPS_DROPPED else source
     tokens = _tokens(prose)
     return _Walker(tokens).walk(), page_markdown(source, tokens if prose == source else None)
+
+
+def _as_built(source: str) -> str:
+    """The page without what the built site does not show: a byte order mark, comments."""
+    return drop_comments(source.removeprefix("\ufeff"))
 
 
 def _tokens(source: str) -> list[Token]:
@@ -190,6 +204,9 @@ class _Walker:
         explicit = _EXPLICIT_ID.search(text)
         if explicit:
             text = text[: explicit.start()]
+        # An explicit id is used as written and, as in Docusaurus, not counted by the slugger;
+        # every other heading is, an <h1> too although the site gives it no id.
+        anchor = explicit.group(1) if explicit else self.slugger.slug(text)
         if level == 1 and self.title is None and not self.levels and not self.sections[-1].blocks:
             self.title, _, rest = text.partition(_LITERAL_NEWLINE)
             if rest:
@@ -202,8 +219,6 @@ class _Walker:
             # Docusaurus gives a second <h1> no id: its text belongs to the current section.
             self._paragraph(text)
             return
-        # An explicit id is used as written and, as in Docusaurus, not counted by the slugger.
-        anchor = explicit.group(1) if explicit else self.slugger.slug(text)
         while self.levels and self.levels[-1] >= level:
             self.levels.pop()
         trail = self.sections[-1].headings[: len(self.levels)]

@@ -21,6 +21,44 @@ JSX_TAG = re.compile(r"</?[A-Za-z][\w.:-]*(\s[^<>]*)?/?>")
 MDX_COMMENT = re.compile(r"\{/\*.*?\*/\}", re.DOTALL)
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _COMPONENT_START = re.compile(r"^\s*<[A-Z][\w.]*")
+# Outside fenced code: an inline code span (kept as written), or a comment.
+_CODE_OR_COMMENT = re.compile(
+    r"(?P<code>(?P<ticks>`+)[^\n]+?(?<!`)(?P=ticks)(?!`))|\{/\*[\s\S]*?\*/\}|<!--[\s\S]*?-->"
+)
+
+
+def drop_comments(source: str) -> str:
+    """`source` without its MDX (`{/* */}`) and HTML (`<!-- -->`) comments outside code,
+    which the built page does not show (Docusaurus reads an HTML comment as an MDX one), nor
+    the blank lines they leave."""
+    if "{/*" not in source and "<!--" not in source:
+        return source
+    out: list[str] = []
+    prose: list[str] = []
+    fence = ""
+    for line in source.split("\n"):
+        opened = _FENCE.match(line)
+        if fence:
+            out.append(line)
+            if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence):
+                fence = ""
+            continue
+        if opened:
+            out.extend(_without_comments(prose))
+            prose = []
+            fence = opened.group(1)
+            out.append(line)
+        else:
+            prose.append(line)
+    out.extend(_without_comments(prose))
+    return "\n".join(out)
+
+
+def _without_comments(lines: list[str]) -> list[str]:
+    if not lines:
+        return []
+    text = _CODE_OR_COMMENT.sub(lambda m: m.group() if m.group("code") else "", "\n".join(lines))
+    return re.sub(r"\n\s*\n(?:\s*\n)+", "\n\n", text).split("\n")
 
 
 def drop_jsx_attributes(source: str) -> str:
