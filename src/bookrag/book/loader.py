@@ -13,7 +13,7 @@ from bookrag.errors import PageParseError
 PAGE_SUFFIXES = (".md", ".mdx")
 # Bump when parsing, chunking or term extraction changes what a page turns into, so ingest
 # redoes every page.
-LAYOUT_VERSION = "4"
+LAYOUT_VERSION = "5"
 
 
 @dataclass(frozen=True)
