@@ -574,6 +574,26 @@ def test_admin_report_shows_gaps_with_the_closest_page_escaped(
     assert bad.status_code == 422 and "since" in bad.json()["error"]
 
 
+def test_a_page_url_is_http_and_kept_without_credentials_and_the_report_runs_nothing(
+    tmp_path: Path, sample_docs: Path
+) -> None:
+    token = {"Authorization": "Bearer right-token"}
+    secret_page = "https://reader:pa55word@pocket-weather.example.org/docs/intro"
+    with api(tmp_path, sample_docs, admin_token="right-token") as client:
+        refused = [
+            client.post("/chat", json={"question": "rain gauge", "page_url": url})
+            for url in ("javascript:alert(document.cookie)", "data:text/html,<b>x</b>")
+        ]
+        asked = client.post("/chat", json={"question": "rain gauge", "page_url": secret_page})
+        wait_for_rows(f"sqlite:///{tmp_path / 'data' / 'bookrag.db'}", answers, 1)
+        page = client.get("/admin/report?since=24h", headers=token)
+    assert [r.status_code for r in refused] == [422, 422] and asked.status_code == 200
+    assert all("http(s)" in r.json()["error"] for r in refused)
+    assert "pa55word" not in page.text
+    assert 'href="https://pocket-weather.example.org/docs/intro"' in page.text
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+
+
 def test_report_command_prints_the_report_and_json(
     tmp_path: Path, sample_docs: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

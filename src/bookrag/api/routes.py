@@ -220,7 +220,9 @@ def add_routes(app: FastAPI) -> None:
             raise FeedbackUnavailable("the answer log cannot be read right now") from None
         if format == "json":
             return JSONResponse(report.to_json())
-        return HTMLResponse(render_html(report))
+        # Readers' page URLs are on the page: nothing may run there, nothing be fetched.
+        policy = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'"
+        return HTMLResponse(render_html(report), headers={"Content-Security-Policy": policy})
 
     @app.post("/translate")
     async def translate(

@@ -16,14 +16,18 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _url(value: str) -> str:
-    """A URL as a browser sends one: no control characters, and parseable (`http://[::1` is
-    not)."""
+    """A page's URL as a browser sends one: http(s) (or a path), no control characters,
+    parseable (`http://[::1` is not), and kept without any `user:password@`."""
     try:
-        urlsplit(value)
+        parts = urlsplit(value.strip())
     except ValueError:
         raise ValueError("not a valid URL") from None
     if _CONTROL.search(value.strip()):
         raise ValueError("not a valid URL (control characters)")
+    if parts.scheme.lower() not in ("http", "https", ""):
+        raise ValueError("not an http(s) URL")
+    if "@" in parts.netloc:
+        return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
     return value
 
 

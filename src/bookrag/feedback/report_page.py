@@ -4,6 +4,7 @@ questions per day drawn as inline SVG. Every value is escaped; nothing is fetche
 from __future__ import annotations
 
 from html import escape
+from urllib.parse import urlsplit
 
 from bookrag.feedback.report import Day, GapReport
 
@@ -29,6 +30,13 @@ def _pct(value: float) -> str:
 
 
 def _link(url: str, text: str | None = None) -> str:
+    """A link to an http(s) URL or a path; anything else (`javascript:`) as plain text."""
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError:
+        scheme = "?"
+    if scheme not in ("http", "https", ""):
+        return escape(text or url)
     return f'<a href="{escape(url)}">{escape(text or url)}</a>'
 
 
