@@ -252,7 +252,8 @@ def test_a_serve_flag_names_the_book_whichever_book_the_environment_names(
 
     served: list[Settings] = []
     monkeypatch.setattr(app_module, "create_app", served.append)
-    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: None)
+    ran: list[dict[str, object]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: ran.append(kwargs))
     monkeypatch.setenv("BOOKRAG_DATA_DIR", str(tmp_path / "data"))
     runner = CliRunner()
     site = "http://127.0.0.1:1/"
@@ -270,6 +271,8 @@ def test_a_serve_flag_names_the_book_whichever_book_the_environment_names(
     assert (served[1].docs_dir, served[1].book_url) == (sample_docs, None)
     assert served[1].refresh_minutes == 0  # nothing to refresh from a folder
     assert both.exit_code == 2 and "not both" in both.output and len(served) == 2
+    # X-Forwarded-For is bookrag's to trust (BOOKRAG_TRUSTED_PROXIES), never uvicorn's.
+    assert [kwargs["proxy_headers"] for kwargs in ran] == [False, False]
 
 
 @pytest.mark.parametrize(

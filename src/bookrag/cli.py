@@ -216,7 +216,12 @@ def serve(
                 check_index(store, providers)
     log_to_console()
     try:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)
+        # The client's address is bookrag's to read (BOOKRAG_TRUSTED_PROXIES): uvicorn's own
+        # X-Forwarded-For handling would trust loopback, and any junk it names, first.
+        app_ = create_app(settings)
+        uvicorn.run(
+            app_, host=host, port=port, log_level="info", access_log=False, proxy_headers=False
+        )
     except BookragError as exc:
         raise _fail(exc.message) from None
 
