@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -390,6 +391,37 @@ def test_no_secret_in_any_log_line(
 
 
 # -- OpenAI-compatible endpoint ------------------------------------------------------------
+
+
+def test_an_endpoints_markers_become_the_answers_citation_numbers(
+    tmp_path: Path, sample_docs: Path
+) -> None:
+    # The model cites its second source first: the answer calls that section [1].
+    reply = "Zero wind means the wrong pin [2]. The cups turn a reed switch [1][2]. See [9]."
+    question = {"question": "Why does the anemometer read zero wind speed?"}
+    with FakeOpenAI(models=("llama3.1",)) as oa:
+        settings = load_settings(
+            data_dir=tmp_path / "data",
+            docs_dir=sample_docs,
+            openai_base_url=oa.url,
+            openai_api_key=SECRET,
+        )
+        with TestClient(create_app(settings)) as client:
+            oa.enqueue_chat(reply)
+            body = client.post("/chat", json=question).json()
+            [request] = [r.json for r in oa.calls("/v1/chat/completions")]
+            oa.enqueue_chat(reply)
+            with client.stream("POST", "/stream-chat", json=question) as r:
+                events = sse_events("".join(r.iter_text()))
+    prompt = request["messages"][-1]["content"]
+    given = dict(re.findall(r"^\[(\d+)\] (.+)$", prompt, re.MULTILINE))
+    assert body["answer"] == (
+        "Zero wind means the wrong pin [1]. The cups turn a reed switch [2][1]. See ."
+    )
+    cited = {c["number"]: f"{c['title']} › {c['section']}" for c in body["citations"]}
+    assert cited == {1: given["2"], 2: given["1"]}
+    streamed = "".join(e["token"] for e in events[:-1])
+    assert streamed == json.loads(events[-1]["response"])["answer"] == body["answer"]
 
 
 def test_openai_compatible_endpoint_cites_with_numbered_markers(

@@ -2,7 +2,8 @@
 
 Such endpoints have no `documents` parameter, so the sections go in the user message as
 numbered sources and the model cites them with `[n]` markers, which are mapped back to
-the same span citations Cohere returns.
+the same span citations Cohere returns. The markers are renumbered as the answer's
+citations are (sections in order of first use, `MarkerNumbers`), as the text streams.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from bookrag.errors import InvalidCredentials, RetryableUpstreamError, UpstreamE
 from bookrag.providers.base import ChatPrompt, Generation, SourceDocument, SpanCitation, retry_after
 
 _MARKER = re.compile(r"\[(\d+)\]")
+_UNFINISHED_MARKER = re.compile(r"\[\d*$")
 _SENTENCE_START = re.compile(r"(?:^|(?<=[.!?])\s+|\n)")
 
 CITE_INSTRUCTION = (
@@ -93,22 +95,28 @@ class OpenAIChat:
     def generate(self, prompt: ChatPrompt) -> Generation:
         with translated("chat"):
             response = self.client.chat.completions.create(**self._request(prompt))
-        text = response.choices[0].message.content or "" if response.choices else ""
-        return Generation(text, marker_citations(text, prompt.documents))
+        raw = response.choices[0].message.content or "" if response.choices else ""
+        numbers = MarkerNumbers(prompt.documents)
+        text = numbers.feed(raw) + numbers.flush()
+        return Generation(text, marker_citations(text, numbers.cited))
 
     async def stream(self, prompt: ChatPrompt) -> AsyncIterator[str | Generation]:
         pieces: list[str] = []
+        numbers = MarkerNumbers(prompt.documents)
         with translated("chat stream"):
             stream = await self.async_client.chat.completions.create(
                 **self._request(prompt), stream=True
             )
             async for chunk in stream:
-                text = chunk.choices[0].delta.content if chunk.choices else None
+                text = numbers.feed(chunk.choices[0].delta.content or "" if chunk.choices else "")
                 if text:
                     pieces.append(text)
                     yield text
+        if rest := numbers.flush():
+            pieces.append(rest)
+            yield rest
         answer = "".join(pieces)
-        yield Generation(answer, marker_citations(answer, prompt.documents))
+        yield Generation(answer, marker_citations(answer, numbers.cited))
 
 
 def user_message(prompt: ChatPrompt) -> str:
@@ -122,17 +130,53 @@ def user_message(prompt: ChatPrompt) -> str:
     return f"Sources:\n\n{sources}\n\nQuestion: {prompt.question}"
 
 
-def marker_citations(text: str, documents: tuple[SourceDocument, ...]) -> tuple[SpanCitation, ...]:
+class MarkerNumbers:
+    """Rewrites the model's `[n]` (its n-th source) as the answer numbers its citations: one
+    number per section, in order of first use. A marker of no source, or of one without a
+    URL, is dropped; with no sources at all, the text is left as it is. Text is fed piece
+    by piece; a marker split across pieces is held back until it is whole."""
+
+    def __init__(self, documents: tuple[SourceDocument, ...]) -> None:
+        self.documents = documents
+        self.numbers: dict[str, int] = {}  # a section's URL: its number in the answer
+        self.cited: dict[int, SourceDocument] = {}  # a number in the answer: its source
+        self.held = ""
+
+    def feed(self, text: str) -> str:
+        if not self.documents:  # no sources (a translation, a rewrite): `[n]` is the text's own
+            return text
+        text = self.held + text
+        unfinished = _UNFINISHED_MARKER.search(text)
+        cut = unfinished.start() if unfinished else len(text)
+        self.held = text[cut:]
+        return _MARKER.sub(self._renumbered, text[:cut])
+
+    def flush(self) -> str:
+        """What is held back at the end: never a whole marker."""
+        held, self.held = self.held, ""
+        return held
+
+    def _renumbered(self, match: re.Match[str]) -> str:
+        given = int(match.group(1))
+        if not 1 <= given <= len(self.documents) or not self.documents[given - 1].url:
+            return ""
+        document = self.documents[given - 1]
+        number = self.numbers.setdefault(document.url, len(self.numbers) + 1)
+        self.cited.setdefault(number, document)
+        return f"[{number}]"
+
+
+def marker_citations(text: str, cited: dict[int, SourceDocument]) -> tuple[SpanCitation, ...]:
     """Map `[n]` markers to citations whose span is the sentence before the marker."""
     citations: list[SpanCitation] = []
     for match in _MARKER.finditer(text):
         number = int(match.group(1))
-        if not 1 <= number <= len(documents):
+        if number not in cited:
             continue
         starts = [m.end() for m in _SENTENCE_START.finditer(text, 0, match.start())]
         start = max((s for s in starts if s < match.start()), default=0)
         span = _MARKER.sub("", text[start : match.start()]).strip()
         if citations and not span:  # `[1][2]`: the second marker cites the same sentence
             span = citations[-1].text
-        citations.append(SpanCitation(start, match.start(), span, (documents[number - 1].id,)))
+        citations.append(SpanCitation(start, match.start(), span, (cited[number].id,)))
     return tuple(citations)
