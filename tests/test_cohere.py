@@ -301,6 +301,21 @@ def test_persistent_chat_failure_falls_back_to_an_extractive_answer(
     assert any("answering extractively" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.parametrize("reply", ["", "  \n "])
+def test_an_empty_reply_is_a_failure_the_extractive_answer_stands_in_for(
+    api: TestClient, fake: FakeCohere, reply: str
+) -> None:
+    question = {"question": "How much rain is one tip?"}
+    fake.enqueue_chat(reply)
+    body = api.post("/chat", json=question).json()
+    fake.enqueue_chat(reply)
+    with api.stream("POST", "/stream-chat", json=question) as r:
+        final = json.loads(sse_events("".join(r.iter_text()))[-1]["response"])
+    for answer in (body, final):
+        assert answer["degraded"] is True and answer["mode"] == "extractive"
+        assert answer["sources"][0].startswith(RAIN_PAGE) and answer["answer"].strip()
+
+
 def test_embedding_failure_falls_back_to_lexical_retrieval(
     api: TestClient, fake: FakeCohere
 ) -> None:

@@ -137,6 +137,8 @@ def answer(book: Book, question: Question) -> Answer:
     try:
         with timed("generation"):
             generation = book.policy.call("chat", chat.service, lambda: chat.generate(prompt))
+        if not generation.text.strip():
+            raise UpstreamError(_NO_TEXT)
     except UpstreamError as exc:
         return _noted(_fallback(chosen, question, exc))
     result = to_answer(generation, prompt.documents, chosen.terms)
@@ -171,15 +173,20 @@ async def stream_answer(book: Book, question: Question) -> AsyncIterator[str | A
                     generation = item
                 else:
                     yield item
+        assert generation is not None
+        if not generation.text.strip():  # nothing (but blanks) was sent
+            raise _FailedBeforeText(UpstreamError(_NO_TEXT))
     except _FailedBeforeText as failure:
         fallback = _noted(_fallback(chosen, question, failure.error))
         for piece in re.findall(r"\S+\s*", fallback.answer):
             yield piece
         yield fallback
         return
-    assert generation is not None
     result = to_answer(generation, chosen.prompt.documents, chosen.terms)
     yield _noted(result.model_copy(update={"degraded": chosen.degraded}))
+
+
+_NO_TEXT = "the chat model answered with no text"  # a failure: the extractive answer stands in
 
 
 class _FailedBeforeText(Exception):
