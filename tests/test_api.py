@@ -147,6 +147,21 @@ def test_empty_question_with_a_selection_explains_the_passage(client: TestClient
     assert body["sources"][0] == RAIN
 
 
+@pytest.mark.parametrize(
+    "asked",
+    [
+        {"question": "", "selected_text": "quantum chromodynamics of neutron stars"},
+        {"question": "what does this mean", "selected_text": "xyzzy plugh"},
+    ],
+    ids=["empty question", "vague question"],
+)
+def test_a_selection_the_book_does_not_hold_is_refused(
+    client: TestClient, asked: dict[str, str]
+) -> None:
+    body = client.post("/chat", json=asked).json()
+    assert body["mode"] == "not_found" and body["sources"] == [] and body["citations"] == []
+
+
 def test_unknown_fields_and_agent_id_are_ignored(client: TestClient) -> None:
     response = client.post(
         "/chat",

@@ -104,16 +104,18 @@ def plan(book: Book, question: Question) -> Plan:
     selected = _selection_passage(book, question)
     if selected is not None:
         passages = [selected, *[p for p in passages if p.url != selected.url][:2]]
+    elif not retrieval.covered:  # a selection the book does not hold is no better
+        return Plan([], terms, retrieval.degraded, None, not_found())
     elif question.selected_text:
         passages = passages[:3]
-    elif not retrieval.covered:
-        return Plan([], terms, retrieval.degraded, None, not_found())
     else:
         supporting = [p for p in passages[1:3] if _supports(p, passages[0], terms)]
         runner_up = [retrieval.runner_up] if retrieval.runner_up is not None else []
         passages = [passages[0], *runner_up, *supporting]
     if book.chat is None:
         ready = extractive_answer(passages, terms, question.selected_text, retrieval.degraded)
+        if not ready.citations:  # nothing quotable (only quiz or link lines): say so
+            ready = not_found()
         return Plan(passages, terms, retrieval.degraded, None, ready)
     prompt = answer_prompt(question, documents(passages, question))
     return Plan(passages, terms, retrieval.degraded, prompt)
