@@ -162,9 +162,19 @@ def test_every_setting_is_documented_in_the_readme_and_env_example() -> None:
 def test_origins_are_normalised_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
     log = logging.getLogger("test")
     with caplog.at_level(logging.WARNING):
-        origins = parse_origins("https://Book.Example.org/, http://localhost:3000/docs", log)
-    assert origins == ["https://book.example.org", "http://localhost:3000"]
-    assert len(caplog.records) == 2
+        origins = parse_origins(
+            "https://Book.Example.org/, http://localhost:3000/docs, HTTPS://site.example:443, "
+            "http://[::1]:80, https://user:pw@other.example:8443",
+            log,
+        )
+    assert origins == [
+        "https://book.example.org",
+        "http://localhost:3000",
+        "https://site.example",  # browsers leave the default port out of `Origin`
+        "http://[::1]",
+        "https://other.example:8443",
+    ]
+    assert len(caplog.records) == 5
 
 
 def preflight(client: TestClient, origin: str) -> dict[str, str]:
@@ -214,6 +224,26 @@ def test_unset_allowed_origins_let_in_the_served_books_own_site(
         assert "access-control-allow-origin" not in preflight(
             remote, "https://pocket-weather.example.org"
         )
+
+
+def test_a_book_indexed_beforehand_lets_in_its_own_site(
+    tmp_path: Path, sample_docs: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # `bookrag ingest` then `bookrag serve` without --docs: the index alone names the site.
+    result = CliRunner().invoke(
+        cli, ["ingest", str(sample_docs)], env={"BOOKRAG_DATA_DIR": str(tmp_path / "data")}
+    )
+    assert result.exit_code == 0, result.output
+    site = "https://pocket-weather.example.org"
+    served = load_settings(data_dir=tmp_path / "data", feedback=False)
+    with TestClient(create_app(served)) as client:
+        assert preflight(client, site)["access-control-allow-origin"] == site
+    listed = load_settings(
+        data_dir=tmp_path / "data", feedback=False, allowed_origins="https://other.example"
+    )
+    with caplog.at_level(logging.WARNING), TestClient(create_app(listed)) as client:
+        assert "access-control-allow-origin" not in preflight(client, site)
+    assert f"{site} is not in ALLOWED_ORIGINS" in caplog.text
 
 
 def test_simple_request_from_another_origin_gets_no_allow_origin(client: TestClient) -> None:

@@ -19,7 +19,7 @@ from bookrag.answering.pipeline import Book
 from bookrag.api.clients import ClientAddress
 from bookrag.api.handlers import add_error_handlers
 from bookrag.api.observability import Metrics, RequestLog, ServerErrors
-from bookrag.api.origins import allowed_origins
+from bookrag.api.origins import admit_indexed_site, allowed_origins
 from bookrag.api.protection import GENERATION_PATHS, LIMITED_PATHS, BodyLimit, RateLimit
 from bookrag.api.routes import add_routes
 from bookrag.api.schemas import ERROR_RESPONSES
@@ -67,6 +67,12 @@ def create_app(settings: Settings | None = None, providers: Providers | None = N
             with suppress(StoreUnavailable):
                 await anyio.to_thread.run_sync(store.warm)
             app.state.book = Book.open(store, settings, models)
+            with suppress(StoreUnavailable):
+                first = await anyio.to_thread.run_sync(
+                    lambda: next(iter(app.state.book.pages.all()), None)
+                )
+                if first is not None:
+                    admit_indexed_site(settings, origins, str(first["url"]), log)
             app.state.providers = models
             app.state.translator = Translator.open(app.state.book, settings)
             with suppress(StoreUnavailable, OSError):

@@ -26,12 +26,36 @@ def allowed_origins(settings: Settings, log: logging.Logger) -> list[str]:
     return list(dict.fromkeys(o for o in (own, ORIGINAL_SITE, DEV_SERVER) if o))
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def admit_indexed_site(
+    settings: Settings, origins: list[str], page_url: str, log: logging.Logger
+) -> None:
+    """Let in the site of the book in the index (the origin of `page_url`, one of its pages)
+    when the allowlist is the default one: a book indexed by `bookrag ingest` and served
+    without --docs names its site nowhere else. With `ALLOWED_ORIGINS` set, only say so."""
+    site = _origin(page_url)
+    if site is None or site in origins or "*" in origins:
+        return
+    if settings.allowed_origins is None:
+        origins.append(site)  # the CORS middleware reads this very list
+        log.info("CORS: pages on %s (the indexed book's site) may call this API", site)
+    else:
+        log.warning("CORS: the indexed book's site %s is not in ALLOWED_ORIGINS", site)
+
+
 def _origin(url: str) -> str | None:
-    """`scheme://host[:port]` of an http(s) URL, the host in lower case; None for others."""
+    """`scheme://host[:port]` of an http(s) URL as a browser sends it in `Origin`: lower
+    case, without credentials or the scheme's default port; None for other URLs."""
     if not is_http_url(url):
         return None
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc.lower()}"
+    scheme, host = parts.scheme.lower(), str(parts.hostname)
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    port = "" if parts.port in (None, _DEFAULT_PORTS[scheme]) else f":{parts.port}"
+    return f"{scheme}://{host}{port}"
 
 
 def parse_origins(value: str, log: logging.Logger) -> list[str]:
