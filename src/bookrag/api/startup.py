@@ -85,6 +85,7 @@ def make_refresher(
             ),
             changed,
             str(docs_dir),
+            shown=docs_dir.name,
         )
     return None
 

@@ -31,11 +31,17 @@ class Refresher:
     """Runs `ingest` now and then; `on_change` is told when the index changed."""
 
     def __init__(
-        self, ingest: Callable[[], IngestReport], on_change: Callable[[], None], source: str
+        self,
+        ingest: Callable[[], IngestReport],
+        on_change: Callable[[], None],
+        source: str,
+        shown: str | None = None,
     ) -> None:
         self._ingest = ingest
         self._on_change = on_change
-        self.source = source  # what is indexed (a URL or a folder), for /health
+        self.source = source  # what is indexed (a URL or a folder), for the log
+        # ... as the public /health names it: a folder by its name, not the server's path.
+        self.shown = source if shown is None else shown
         self._lock = threading.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
         self.running = False
@@ -52,7 +58,7 @@ class Refresher:
         try:
             report = self._ingest()
         except BookragError as exc:
-            self.last_error = exc.message
+            self.last_error = exc.message.replace(self.source, self.shown)
             log.error("refresh of %s failed: %s", self.source, exc.message)
             return None
         except Exception as exc:
@@ -110,7 +116,7 @@ class Refresher:
         """The refresh state, as `/health` shows it."""
         report = self.last_report
         return {
-            "source": self.source,
+            "source": self.shown,
             "status": self.status,
             "last_started": self.last_started,
             "last_finished": self.last_finished,
