@@ -408,6 +408,30 @@ def test_no_secret_in_any_log_line(
 # -- OpenAI-compatible endpoint ------------------------------------------------------------
 
 
+def test_health_says_when_the_chat_endpoint_is_down_or_refuses_the_key(
+    tmp_path: Path, sample_docs: Path
+) -> None:
+    with FakeOpenAI(models=("llama3.1",)) as oa:
+        address = oa.url
+        up = load_settings(
+            data_dir=tmp_path / "data", openai_base_url=oa.url, openai_api_key=SECRET
+        )
+        with TestClient(create_app(up)) as client:
+            ok = client.get("/health")
+        refused = load_settings(
+            data_dir=tmp_path / "data", openai_base_url=oa.url, openai_api_key="wrong"
+        )
+        with TestClient(create_app(refused)) as client:
+            wrong = client.get("/health")
+    down = load_settings(data_dir=tmp_path / "data", openai_base_url=f"{address}/v1")
+    with TestClient(create_app(down)) as client:  # the fake has stopped: nothing listens
+        gone = client.get("/health")
+    assert ok.status_code == 200 and ok.json()["services"]["chat_endpoint"] == "connected"
+    assert wrong.status_code == 503 and wrong.json()["services"]["chat_endpoint"] == "invalid_key"
+    assert gone.status_code == 503 and gone.json()["services"]["chat_endpoint"] == "unavailable"
+    assert all(SECRET not in r.text and "wrong" not in r.text for r in (ok, wrong, gone))
+
+
 def test_an_endpoints_markers_become_the_answers_citation_numbers(
     tmp_path: Path, sample_docs: Path
 ) -> None:

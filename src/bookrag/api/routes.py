@@ -110,12 +110,17 @@ def add_routes(app: FastAPI) -> None:
         index's size and age."""
         providers: Providers = request.app.state.providers
         qdrant_ok = book.store.ping()
-        cohere = providers.cohere.state() if providers.cohere else "not_configured"
-        healthy = qdrant_ok and cohere in ("connected", "not_configured")
+        services = {
+            "qdrant": "connected" if qdrant_ok else "unavailable",
+            "cohere": providers.cohere.state() if providers.cohere else "not_configured",
+        }
+        if providers.chat_endpoint is not None:  # OPENAI_BASE_URL
+            services["chat_endpoint"] = providers.chat_endpoint.state()
+        healthy = all(state in ("connected", "not_configured") for state in services.values())
         body: dict[str, Any] = {
             "status": "ok" if healthy else "degraded",
             "version": __version__,
-            "services": {"qdrant": "connected" if qdrant_ok else "unavailable", "cohere": cohere},
+            "services": services,
             "index": {"mode": "embedded" if settings.embedded else "server"},
             "retrieval": book.retriever.describe(),
             "generator": book.chat.name if book.chat else "extractive",

@@ -22,6 +22,8 @@ _MARKER = re.compile(r"\[(\d+)\]")
 _UNFINISHED_MARKER = re.compile(r"\[\d*$")
 _SENTENCE_START = re.compile(r"(?:^|(?<=[.!?])\s+|\n)")
 
+ENDPOINT_CHECK_TIMEOUT = 3  # seconds: a health probe must stay cheap
+
 CITE_INSTRUCTION = (
     "Cite the sources you use with their numbers in square brackets, like [1], right after "
     "the sentence they support."
@@ -117,6 +119,20 @@ class OpenAIChat:
             yield rest
         answer = "".join(pieces)
         yield Generation(answer, marker_citations(answer, numbers.cited))
+
+    def check_endpoint(self) -> bool:
+        """True when the endpoint answers (one cheap call, no tokens spent): it lists its
+        models, or answers at all (some list none). A refused key or no answer raises."""
+        try:
+            with translated("models"):
+                self.client.with_options(
+                    timeout=ENDPOINT_CHECK_TIMEOUT, max_retries=0
+                ).models.list()
+        except (RetryableUpstreamError, InvalidCredentials):
+            raise
+        except UpstreamError:  # a 404 or the like: it is up, it only lists no models
+            pass
+        return True
 
 
 def user_message(prompt: ChatPrompt) -> str:

@@ -57,6 +57,7 @@ class Providers:
     reranker: Reranker | None = None
     chat: ChatModel | None = None
     cohere: KeyCheck | None = None
+    chat_endpoint: KeyCheck | None = None  # an OpenAI-compatible endpoint, when configured
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     closers: list[Callable[[], None]] = field(default_factory=list)
     async_closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -118,11 +119,13 @@ def build_providers(
         )
         providers.closers.append(oa_client.close)
         providers.async_closers.append(oa_async.close)
-        providers.chat = openai_provider.OpenAIChat(
+        endpoint = openai_provider.OpenAIChat(
             oa_client,
             oa_async,
             settings.openai_model,
             settings.chat_temperature,
             settings.chat_max_tokens,
         )
+        providers.chat = endpoint
+        providers.chat_endpoint = KeyCheck(endpoint.check_endpoint)
     return providers
