@@ -185,6 +185,11 @@ def test_unknown_fields_and_agent_id_are_ignored(client: TestClient) -> None:
         ([1, 2], 422, "body"),
         ({"question": "rain", "page_url": "http://[::1"}, 422, "page_url: Value error, not a"),
         ({"question": "rain", "page_url": "https://a.example/docs\x00x"}, 422, "page_url"),
+        (
+            {"question": "rain", "page_url": "https://a.example/" + "d" * 3000},
+            422,
+            "page_url: longer than 2048 characters",
+        ),
     ],
 )
 def test_bad_chat_input_gets_a_clear_4xx(

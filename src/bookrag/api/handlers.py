@@ -77,7 +77,7 @@ def add_error_handlers(app: FastAPI) -> None:
         if any(tuple(e["loc"]) == ("body",) for e in errors):  # no body, or not an object
             return _error(request, 422, NOT_AN_OBJECT)
         detail = [
-            {"field": ".".join(str(p) for p in e["loc"][1:]) or "body", "problem": e["msg"]}
+            {"field": ".".join(str(p) for p in e["loc"][1:]) or "body", "problem": _problem(e)}
             for e in errors
         ]
         summary = "; ".join(f"{d['field']}: {d['problem']}" for d in detail)
@@ -87,3 +87,12 @@ def add_error_handlers(app: FastAPI) -> None:
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
         return _error(request, 500, "internal error; the server log has the details")
+
+
+def _problem(error: Any) -> str:
+    """Pydantic's message, but a text too long is said in characters, as the other limits are
+    ("longer than 2000 characters"), not as "items" of a sequence."""
+    limit = (error.get("ctx") or {}).get("max_length")
+    if error.get("type") == "too_long" and isinstance(error.get("input"), str) and limit:
+        return f"longer than {limit} characters"
+    return str(error["msg"])
