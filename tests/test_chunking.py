@@ -150,6 +150,17 @@ def test_chunk_url_points_at_its_section(tmp_path: Path) -> None:
     ]
 
 
+def test_a_long_block_holding_fences_is_split_into_pieces_fenced_as_it_was(
+    tmp_path: Path,
+) -> None:
+    inner = "\n".join(f"print({n})" for n in range(60))
+    text = f"# Docs\n\n## Example\n\n~~~md\n```python\n{inner}\n```\n~~~\n"
+    chunks = chunk_page(load(tmp_path, "docs.md", text), max_tokens=60)
+    assert len(chunks) > 2
+    for chunk in chunks:
+        assert chunk.text.startswith("````md\n") and chunk.text.endswith("\n````")
+
+
 def test_chunks_are_numbered_in_reading_order(tmp_path: Path) -> None:
     page = load(tmp_path, "order.md", "# Order\n\n" + prose("first", 20) + "\n\n## Next\n\nEnd.\n")
     chunks = chunk_page(page, max_tokens=40)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bookrag.answering.extractive import code_blocks, sentences
 from bookrag.book.markdown import ParsedPage, Section, page_markdown, parse_page, read_page
 from bookrag.errors import PageParseError
 
@@ -250,6 +251,21 @@ def on_tip():
         "```python\n# a comment, not a heading\nrain_tips = 0\n\n"
         "def on_tip():\n    global rain_tips\n    rain_tips += 1\n```"
     )
+
+
+def test_code_holding_fences_is_fenced_longer_and_stays_one_block() -> None:
+    source = (
+        "## Writing docs\n\n~~~markdown\n## Not a heading\n\n```python\nprint(1)\n```\n~~~\n\n"
+        "Then the page continues.\n"
+    )
+    page = parse_page(source)
+    assert [s.anchor for s in page.sections] == ["writing-docs"]
+    code, prose = page.sections[0].blocks
+    assert code.code and code.text.startswith("````markdown\n## Not a heading")
+    assert code.text.endswith("```\n````") and prose.text == "Then the page continues."
+    # Quoting reads the block as one: none of its lines is prose, and it is found whole.
+    assert list(sentences(f"{code.text}\n\n{prose.text}")) == ["Then the page continues."]
+    assert code_blocks(f"{code.text}\n\n{prose.text}") == [code.text]
 
 
 def test_lists_keep_their_markers_and_nesting() -> None:

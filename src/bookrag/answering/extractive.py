@@ -18,7 +18,8 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9`*\[(\"'])")
 _QUOTE_MARK = re.compile(r"^\s*(?:>\s?)+")
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _EMPHASIS = re.compile(r"(\*\*|__|\*|~~)(\S(?:.*?\S)?)\1")
-_CODE_BLOCK = re.compile(r"^```[^\n]*\n.*?^```", re.DOTALL | re.MULTILINE)
+_CODE_BLOCK = re.compile(r"^(`{3,})[^\n]*\n.*?^\1[ \t]*$", re.DOTALL | re.MULTILINE)
+_FENCE_MARK = re.compile(r"`{3,}")
 _LEAD_IN = re.compile(r"^[^:]*:[*_]*\s")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 MAX_QUOTES = 6
@@ -80,14 +81,10 @@ def sentences(text: str, asides: bool = False) -> Iterator[str]:
     reader) are left out too unless `asides`; a list item comes with its lead-in line when
     that line ends in a colon, since the item alone would not say what it lists.
     """
-    in_code = False
     lead_in = ""
-    for line in text.split("\n"):
+    for line in _outside_code(text.split("\n")):
         stripped = line.strip()
-        if stripped.startswith("```"):
-            in_code = not in_code
-            continue
-        if in_code or stripped.startswith("|") or not stripped:
+        if stripped.startswith("|") or not stripped:
             continue
         if not asides and (teaching.is_aside(stripped) or teaching.is_question(stripped)):
             continue
@@ -112,6 +109,26 @@ def sentences(text: str, asides: bool = False) -> Iterator[str]:
         )
 
 
+def _outside_code(lines: list[str]) -> Iterator[str]:
+    """The lines that are not in a fenced code block, nor its fences."""
+    fence = ""
+    for line in lines:
+        fence, inside = _after(fence, line)
+        if not inside:
+            yield line
+
+
+def _after(fence: str, line: str) -> tuple[str, bool]:
+    """The fence open after `line` ("" for none) and whether `line` is code or a fence; a
+    block closes at a bare fence at least as long as the one that opened it."""
+    stripped = line.strip()
+    mark = _FENCE_MARK.match(stripped)
+    if fence:
+        closes = mark is not None and len(mark.group()) >= len(fence) and stripped == mark.group()
+        return ("" if closes else fence), True
+    return (mark.group(), True) if mark else ("", False)
+
+
 def code_blocks(text: str) -> list[str]:
     """The fenced code blocks of a section, fences included."""
     return [m.group() for m in _CODE_BLOCK.finditer(text)]
@@ -131,9 +148,10 @@ def code_excerpt(text: str, max_lines: int = EXCERPT_LINES) -> str:
     if len(lines) <= max_lines:
         return "\n".join(lines)
     excerpt = lines[: max_lines - 1]
-    if sum(line.strip().startswith("```") for line in excerpt) % 2:
-        excerpt.append("```")
-    return "\n".join(excerpt)
+    fence = ""
+    for line in excerpt:
+        fence, _ = _after(fence, line)
+    return "\n".join([*excerpt, fence] if fence else excerpt)  # the open block closed
 
 
 def code_window(block: str, terms: QueryTerms, max_lines: int = EXCERPT_LINES) -> str:

@@ -97,9 +97,10 @@ def _split_code(text: str, budget: int) -> Iterator[str]:
     """Split a fenced code block at line boundaries, re-fencing every piece."""
     lines = text.split("\n")
     fence, body = lines[0], lines[1:-1]
-    room = max(budget - count_tokens(fence) - count_tokens("```"), 8)
+    closing = fence[: len(fence) - len(fence.lstrip("`"))]  # as many backticks as it opens with
+    room = max(budget - count_tokens(fence) - count_tokens(closing), 8)
     for piece in _group(body, room, "\n"):
-        yield f"{fence}\n{piece}\n```"
+        yield f"{fence}\n{piece}\n{closing}"
 
 
 def _group(units: list[str], budget: int, joiner: str) -> Iterator[str]:

@@ -31,6 +31,7 @@ _EXPLICIT_ID = re.compile(r"\s*\{#([^}\s]+)\}\s*$")
 _ADMONITION_TITLE = re.compile(r"^\w+\s*(?:\[(?P<bracketed>.*)\]|(?P<title>.*))$")
 _LITERAL_NEWLINE = "\\n"
 _HEADING_MARK = re.compile(r"^\s*#{1,6}\s+")
+_INNER_FENCE = re.compile(r"^\s*(`{3,})", re.MULTILINE)
 _INLINE_MARKS = {"strong": "**", "em": "*", "s": "~~"}
 
 
@@ -148,7 +149,11 @@ class _Walker:
         elif kind in ("fence", "code_block"):
             lang = tok.info.strip().split(" ")[0] if tok.info else ""
             self._flush_lines()
-            self._emit(f"```{lang}\n{tok.content}```", code=True)
+            # Fenced with more backticks than any fence line it holds (a Markdown example
+            # with code in it), so the block still ends where it ends.
+            inner = max((len(m) for m in _INNER_FENCE.findall(tok.content)), default=0)
+            ticks = "`" * max(3, inner + 1)
+            self._emit(f"{ticks}{lang}\n{tok.content}{ticks}", code=True)
         elif kind == "container_admonition_open":
             match = _ADMONITION_TITLE.match(tok.info.strip())
             if match:
