@@ -19,6 +19,7 @@ from urllib.parse import quote
 import yaml
 
 from bookrag.config import is_http_url
+from bookrag.errors import PageParseError
 
 log = logging.getLogger("bookrag")
 
@@ -37,6 +38,19 @@ _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 def load_yaml(text: str) -> Any:
     """YAML read as `yaml.safe_load` reads it (front matter, `_category_.yml`)."""
     return yaml.load(text, Loader=_YAML_LOADER)
+
+
+def load_front_matter(content: str) -> dict[str, Any]:
+    """A page's front matter as a mapping ({} when empty); a `PageParseError` if it is not one."""
+    try:
+        data = load_yaml(content)
+    except yaml.YAMLError as exc:
+        raise PageParseError(f"front matter is not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise PageParseError("front matter is not a mapping")
+    return data
 
 
 @dataclass(frozen=True)

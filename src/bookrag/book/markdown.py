@@ -13,15 +13,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
 from markdown_it.token import Token
 
-from bookrag.book.docusaurus import Slugger, load_yaml
+from bookrag.book.docusaurus import Slugger, load_front_matter
 from bookrag.book.mdx import (
     ESM_STATEMENT,
     JSX_TAG,
     MDX_COMMENT,
-    drop_comments,
+    as_built,
     drop_jsx_attributes,
     parser,
 )
@@ -66,22 +65,17 @@ _MD = parser()
 
 def parse_page(source: str) -> ParsedPage:
     """Split a Markdown/MDX page into its front matter, `# title` and sections."""
-    source = _as_built(source)
+    source = as_built(source)
     return _Walker(_tokens(drop_jsx_attributes(source) if MDX_PROPS_DROPPED else source)).walk()
 
 
 def read_page(source: str) -> tuple[ParsedPage, str]:
     """`parse_page` and `page_markdown` of one page, parsing it once when dropping component
     props leaves it as written (most pages have none)."""
-    source = _as_built(source)
+    source = as_built(source)
     prose = drop_jsx_attributes(source) if MDX_PROPS_DROPPED else source
     tokens = _tokens(prose)
     return _Walker(tokens).walk(), page_markdown(source, tokens if prose == source else None)
-
-
-def _as_built(source: str) -> str:
-    """The page without what the built site does not show: a byte order mark, comments."""
-    return drop_comments(source.removeprefix("\ufeff"))
 
 
 def _tokens(source: str) -> list[Token]:
@@ -122,7 +116,7 @@ class _Walker:
         tok = self.tokens[i]
         kind = tok.type
         if kind == "front_matter":
-            self.front_matter = _load_front_matter(tok.content)
+            self.front_matter = load_front_matter(tok.content)
         elif kind == "heading_open":
             self._heading(tok, self.tokens[i + 1])
             return i + 3
@@ -268,18 +262,6 @@ def page_markdown(source: str, tokens: list[Token] | None = None) -> str:
             out.append(line)
             gap = gap and not line.strip()
     return "\n".join(out).lstrip("\n")  # trailing lines may belong to an unclosed fence
-
-
-def _load_front_matter(content: str) -> dict[str, Any]:
-    try:
-        data = load_yaml(content)
-    except yaml.YAMLError as exc:
-        raise PageParseError(f"front matter is not valid YAML: {exc}") from exc
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise PageParseError("front matter is not a mapping")
-    return data
 
 
 def render_inline(children: list[Token]) -> str:

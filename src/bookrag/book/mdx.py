@@ -27,6 +27,11 @@ _CODE_OR_COMMENT = re.compile(
 )
 
 
+def as_built(source: str) -> str:
+    """The page without what the built site does not show: a byte order mark, comments."""
+    return drop_comments(source.removeprefix("\ufeff"))
+
+
 def drop_comments(source: str) -> str:
     """`source` without its MDX (`{/* */}`) and HTML (`<!-- -->`) comments outside code,
     which the built page does not show (Docusaurus reads an HTML comment as an MDX one), nor
