@@ -165,7 +165,12 @@ def test_a_selection_the_book_does_not_hold_is_refused(
 def test_unknown_fields_and_agent_id_are_ignored(client: TestClient) -> None:
     response = client.post(
         "/chat",
-        json={"question": "What power supply do I need?", "agent_id": None, "colour": "blue"},
+        json={
+            "question": "What power supply do I need?",
+            "agent_id": None,
+            "colour": "blue",
+            "history": None,  # as null as the other optional fields may be
+        },
     )
     assert response.status_code == 200
     assert response.json()["sources"]

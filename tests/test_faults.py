@@ -433,6 +433,15 @@ def test_health_reports_the_start_up_indexing_of_the_docs_folder(
     assert answer.status_code == 200 and answer.json()["sources"]
 
 
+def test_a_question_to_an_empty_index_is_503_not_a_refusal(tmp_path: Path) -> None:
+    with serve(tmp_path, None) as client:  # nothing was ever indexed
+        asked = client.post("/chat", json={"question": QUESTION})
+        streamed = client.post("/stream-chat", json={"question": QUESTION})
+    assert asked.status_code == 503 and "not indexed yet" in asked.json()["error"]
+    [event] = sse_events(streamed.text)
+    assert event["done"] is True and "not indexed yet" in event["error"]
+
+
 def test_hung_qdrant_gives_503_within_the_timeout_then_refusals_fail_fast(
     tmp_path: Path,
 ) -> None:

@@ -59,6 +59,12 @@ class StoreUnavailable(BookragError):
     status_code = 503
 
 
+class NotIndexed(BookragError):
+    """The index holds no page of the book yet: there is nothing to answer from."""
+
+    status_code = 503
+
+
 class NotConfigured(BookragError):
     """A feature needs a setting that is not set."""
 

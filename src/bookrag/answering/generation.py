@@ -8,7 +8,7 @@ instructions declare to be data, never instructions.
 from __future__ import annotations
 
 from bookrag.answering.extractive import best_sentence
-from bookrag.answering.models import Answer, Citations, Question
+from bookrag.answering.models import Answer, Citations, Question, Turn
 from bookrag.answering.retrieval import Passage
 from bookrag.answering.terms import QueryTerms
 from bookrag.index import lexical
@@ -25,6 +25,7 @@ REWRITE_SYSTEM = """Rewrite the reader's last message as one standalone question
 
 SELECTION_ID = "selection"
 MAX_HISTORY_TURNS = 10
+NOT_FOUND = "I couldn't find this in the book."
 
 
 def documents(passages: list[Passage], question: Question) -> tuple[SourceDocument, ...]:
@@ -94,3 +95,19 @@ def to_answer(
         mode="generative",
         extractive=False,
     )
+
+
+def last_answered_question(history: tuple[Turn, ...]) -> str:
+    """The latest question in `history` that the book did not refuse (a reply still
+    missing counts as answered), or "": a refused question is not what a follow-up means."""
+    for i in range(len(history) - 1, -1, -1):
+        if history[i].role != "user":
+            continue
+        reply = history[i + 1] if i + 1 < len(history) else None
+        if reply is None or reply.role != "assistant" or not _refused(reply.content):
+            return history[i].content
+    return ""
+
+
+def _refused(reply: str) -> bool:
+    return reply.strip().startswith(NOT_FOUND)

@@ -17,12 +17,19 @@ import anyio
 
 from bookrag.answering.extractive import extractive_answer
 from bookrag.answering.figures import note, timed
-from bookrag.answering.generation import answer_prompt, documents, rewrite_prompt, to_answer
+from bookrag.answering.generation import (
+    NOT_FOUND,
+    answer_prompt,
+    documents,
+    last_answered_question,
+    rewrite_prompt,
+    to_answer,
+)
 from bookrag.answering.models import Answer, Question, Turn
 from bookrag.answering.retrieval import Passage, Retriever
 from bookrag.answering.terms import QueryTerms
 from bookrag.config import Settings
-from bookrag.errors import InvalidRequest, PageNotFound, UpstreamError
+from bookrag.errors import InvalidRequest, NotIndexed, PageNotFound, UpstreamError
 from bookrag.index import lexical
 from bookrag.index.pages import PageDirectory
 from bookrag.index.store import BookStore
@@ -31,7 +38,6 @@ from bookrag.providers.wiring import Providers
 
 log = logging.getLogger("bookrag.answering")
 
-NOT_FOUND = "I couldn't find this in the book."
 _SELECTION_QUERY_WORDS = 120
 # A supporting passage must carry a fair share of what the best one does of the question.
 _SUPPORT_SHARE = 0.6
@@ -101,6 +107,8 @@ def plan(book: Book, question: Question) -> Plan:
         retrieval = book.retriever.retrieve(query, limit=5)
         terms = retrieval.terms
     passages = retrieval.passages
+    if not passages and not book.pages.all():  # not "not in the book": there is no book yet
+        raise NotIndexed("the book is not indexed yet: run `bookrag ingest` (or see /health)")
     selected = _selection_passage(book, question)
     if selected is not None:
         passages = [selected, *[p for p in passages if p.url != selected.url][:2]]
@@ -258,22 +266,6 @@ def _standalone(book: Book, question: Question) -> str:
                 return rewritten.strip()
     # Without a model, the last question the book answered supplies what "it" refers to.
     return f"{last_answered_question(question.history)} {question.text}".strip()
-
-
-def last_answered_question(history: tuple[Turn, ...]) -> str:
-    """The latest question in `history` that the book did not refuse (a reply still
-    missing counts as answered), or "": a refused question is not what a follow-up means."""
-    for i in range(len(history) - 1, -1, -1):
-        if history[i].role != "user":
-            continue
-        reply = history[i + 1] if i + 1 < len(history) else None
-        if reply is None or reply.role != "assistant" or not _refused(reply.content):
-            return history[i].content
-    return ""
-
-
-def _refused(reply: str) -> bool:
-    return reply.strip().startswith(NOT_FOUND)
 
 
 def _selection_passage(book: Book, question: Question) -> Passage | None:

@@ -6,7 +6,7 @@ import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, Field, StrictBool
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StrictBool
 
 from bookrag.answering.models import Text, Turn
 from bookrag.feedback.database import MAX_COMMENT_CHARS
@@ -41,7 +41,10 @@ class ChatRequest(BaseModel):
     selected_text: Text | None = Field(None, description="text the reader selected on the page")
     page_url: PageUrl | None = Field(None, description="the page the reader is on")
     agent_id: Text | None = Field(None, description="accepted and ignored (older clients send it)")
-    history: list[Turn] = Field(default_factory=list, max_length=MAX_HISTORY)
+    # `null` is no history, as `null` is no selection or page.
+    history: Annotated[list[Turn], BeforeValidator(lambda v: [] if v is None else v)] = Field(
+        default_factory=list, max_length=MAX_HISTORY
+    )
 
 
 class SearchRequest(BaseModel):
