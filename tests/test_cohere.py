@@ -408,6 +408,15 @@ def test_no_secret_in_any_log_line(
 # -- OpenAI-compatible endpoint ------------------------------------------------------------
 
 
+def openai_settings(endpoint: FakeOpenAI, tmp_path: Path, docs: Path) -> Settings:
+    return load_settings(
+        data_dir=tmp_path / "data",
+        docs_dir=docs,
+        openai_base_url=endpoint.url,
+        openai_api_key=SECRET,
+    )
+
+
 def test_health_says_when_the_chat_endpoint_is_down_or_refuses_the_key(
     tmp_path: Path, sample_docs: Path
 ) -> None:
@@ -439,12 +448,7 @@ def test_an_endpoints_markers_become_the_answers_citation_numbers(
     reply = "Zero wind means the wrong pin [2]. The cups turn a reed switch [1][2]. See [9]."
     question = {"question": "Why does the anemometer read zero wind speed?"}
     with FakeOpenAI(models=("llama3.1",)) as oa:
-        settings = load_settings(
-            data_dir=tmp_path / "data",
-            docs_dir=sample_docs,
-            openai_base_url=oa.url,
-            openai_api_key=SECRET,
-        )
+        settings = openai_settings(oa, tmp_path, sample_docs)
         with TestClient(create_app(settings)) as client:
             oa.enqueue_chat(reply)
             body = client.post("/chat", json=question).json()
@@ -467,12 +471,7 @@ def test_openai_compatible_endpoint_cites_with_numbered_markers(
     tmp_path: Path, sample_docs: Path
 ) -> None:
     with FakeOpenAI(models=("llama3.1",)) as oa:
-        settings = load_settings(
-            data_dir=tmp_path / "data",
-            docs_dir=sample_docs,
-            openai_base_url=oa.url,
-            openai_api_key=SECRET,
-        )
+        settings = openai_settings(oa, tmp_path, sample_docs)
         with TestClient(create_app(settings)) as client:
             body = client.post("/chat", json={"question": "How much rain is one tip?"}).json()
             [request] = [r.json for r in oa.calls("/v1/chat/completions")]
