@@ -37,6 +37,18 @@ def test_front_matter_is_read_as_safe_yaml_and_no_more() -> None:
         load_yaml("title: !!python/object/apply:os.system ['true']\n")
 
 
+def test_front_matter_booleans_are_yaml_1_2s_as_in_docusaurus() -> None:
+    # js-yaml reads `On`, `no` and `Yes` as strings; only true/false are booleans.
+    text = "title: On\nsidebar_label: no\nsubtitle: Yes\ndraft: true\nunlisted: FALSE\n"
+    assert load_yaml(text) == {
+        "title": "On",
+        "sidebar_label": "no",
+        "subtitle": "Yes",
+        "draft": True,
+        "unlisted": False,
+    }
+
+
 # --- number prefixes ---------------------------------------------------------------
 
 

@@ -13,7 +13,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 import yaml
@@ -30,14 +30,29 @@ _IGNORED_PREFIX = re.compile(
 )
 _NUMBER_PREFIX = re.compile(r"^(?P<number>\d+)(?P<sep>\s*[-_.]+\s*)(?P<rest>[^-_.\s].*)$")
 _CONFIG_STRING = r"""\s*:\s*(['"`])(?P<value>[^'"`]*)\1"""
-# libyaml's safe loader where PyYAML is built with it (its wheels are): the same YAML subset
-# as `yaml.safe_load`, read many times faster, which a book of hundreds of pages notices.
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _YamlLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """`yaml.safe_load`'s loader (libyaml's where PyYAML is built with it, as its wheels are:
+    many times faster, which a book of hundreds of pages notices), with YAML 1.2's booleans
+    as Docusaurus's js-yaml reads them: `title: On` or `no` is a string, not a boolean."""
+
+    yaml_implicit_resolvers: ClassVar[dict[Any, list[tuple[str, re.Pattern[str]]]]] = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+
+_YamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
 
 
 def load_yaml(text: str) -> Any:
-    """YAML read as `yaml.safe_load` reads it (front matter, `_category_.yml`)."""
-    return yaml.load(text, Loader=_YAML_LOADER)
+    """YAML as Docusaurus reads it (front matter, `_category_.yml`): safely, YAML 1.2 booleans."""
+    return yaml.load(text, Loader=_YamlLoader)
 
 
 def load_front_matter(content: str) -> dict[str, Any]:
