@@ -166,7 +166,8 @@ What the readings mean.
 """
 
 
-# Every heading is slugged in order, the page's <h1> too; `²` and `½` are not kept, `ⓐ` is.
+# Every heading is slugged in order, the page's <h1> too; `²` and `½` are not kept, `ⓐ` is;
+# an explicit id may hold spaces.
 REPEATS_PAGE = """\
 # Setup
 
@@ -179,6 +180,8 @@ Plug the gauge in.
 ## Half ½ measure
 
 ## ⓐ circled option
+
+## Spaced id {#my spaced id}
 """
 
 # Comments are not on the built page, nor is a heading inside one.

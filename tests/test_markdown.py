@@ -137,6 +137,12 @@ def test_a_byte_order_mark_does_not_hide_the_front_matter() -> None:
     assert parse_page("\ufeff# Title\n\nText.\n").heading_title == "Title"
 
 
+def test_an_explicit_id_may_hold_spaces() -> None:
+    page = parse_page("## Spaced id {#my spaced id}\n\nText.\n")
+    assert page.sections[0].anchor == "my spaced id"
+    assert page.sections[0].headings == ["Spaced id"]
+
+
 def test_heading_after_an_explicit_id_gets_the_anchor_docusaurus_gives_it() -> None:
     # Docusaurus' remark `headings` plugin uses an explicit `{#id}` as is, without telling
     # its slugger, so a later heading with that text slugs to the same anchor.

@@ -34,8 +34,10 @@ class Chunk:
 
     @property
     def url(self) -> str:
-        """The page URL with the section's anchor."""
-        return f"{self.page_url}#{self.anchor}" if self.anchor else self.page_url
+        """The page URL with the section's anchor (an `{#explicit id}` may hold spaces)."""
+        return (
+            f"{self.page_url}#{self.anchor.replace(' ', '%20')}" if self.anchor else self.page_url
+        )
 
     @property
     def section(self) -> str:

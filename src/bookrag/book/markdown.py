@@ -26,7 +26,7 @@ from bookrag.book.mdx import (
 )
 from bookrag.errors import PageParseError
 
-_EXPLICIT_ID = re.compile(r"\s*\{#([^}\s]+)\}\s*$")
+_EXPLICIT_ID = re.compile(r"\s*\{#([^}]*[^}\s][^}]*)\}\s*$")  # ids may hold spaces, as on the site
 _ADMONITION_TITLE = re.compile(r"^\w+\s*(?:\[(?P<bracketed>.*)\]|(?P<title>.*))$")
 _LITERAL_NEWLINE = "\\n"
 _HEADING_MARK = re.compile(r"^\s*#{1,6}\s+")
