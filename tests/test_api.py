@@ -40,12 +40,26 @@ def test_root_lists_every_endpoint_and_each_one_answers(client: TestClient) -> N
         ("openapi_json", "/openapi.json"),
     ]:
         assert endpoints[name].endswith(" " + path), name
+    assert not any(name.startswith("admin_") for name in endpoints)  # off without a token
     for listed in endpoints.values():
         method, path = listed.split(" ")
         if method == "GET":
-            # Admin routes are off (404) until BOOKRAG_ADMIN_TOKEN is set.
-            expected = (404,) if path.startswith("/admin/") else (200, 307)
-            assert client.get(path, follow_redirects=False).status_code in expected, path
+            assert client.get(path, follow_redirects=False).status_code in (200, 307), path
+            # ... and HEAD, as uptime checkers and caches ask, gets the same status.
+            head = client.head(path, follow_redirects=False)
+            assert head.status_code in (200, 307) and not head.content, path
+
+
+def test_the_widget_script_is_not_sent_again_to_a_browser_that_has_it(
+    client: TestClient,
+) -> None:
+    first = client.get("/widget.js")
+    tag = first.headers["etag"]
+    again = client.get("/widget.js", headers={"If-None-Match": tag})
+    other = client.get("/widget.js", headers={"If-None-Match": '"an-older-version"'})
+    assert first.status_code == 200 and "customElements" in first.text
+    assert again.status_code == 304 and not again.content and again.headers["etag"] == tag
+    assert other.status_code == 200 and other.text == first.text
 
 
 def test_health_reports_live_qdrant_and_index_facts(client: TestClient) -> None:

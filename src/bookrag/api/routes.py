@@ -94,13 +94,16 @@ def logged(
 
 
 def add_routes(app: FastAPI) -> None:
+    @app.head("/", include_in_schema=False)  # as uptime checkers ask
     @app.get("/")
-    def root(request: Request) -> dict[str, Any]:
-        """What this API offers: every route, as `METHOD /path` by name."""
-        return {
-            "message": "bookrag: ask the book a question",
-            "version": __version__,
-            "endpoints": endpoint_list([*request.app.routes, *web_router.routes]),
+    def root(request: Request, settings: SettingsDep) -> dict[str, Any]:
+        """What this API offers: every route, as `METHOD /path` by name (the admin routes
+        only when `BOOKRAG_ADMIN_TOKEN` turns them on)."""
+        endpoints = endpoint_list([*request.app.routes, *web_router.routes])
+        if settings.admin_token is None:
+            endpoints = {k: v for k, v in endpoints.items() if not k.startswith("admin_")}
+        return {"message": "bookrag: ask the book a question", "version": __version__} | {
+            "endpoints": endpoints
         }
 
     @app.head("/health", include_in_schema=False)  # as uptime checkers ask
@@ -267,6 +270,7 @@ def add_routes(app: FastAPI) -> None:
             "refresh": refresher.describe(),
         }
 
+    @app.head("/metrics", include_in_schema=False)
     @app.get("/metrics", include_in_schema=False)
     def metrics_route(request: Request, book: BookDep) -> Response:
         """Prometheus metrics: requests, latency, upstream errors, cache hits, index size."""
@@ -279,6 +283,7 @@ def add_routes(app: FastAPI) -> None:
             pass  # the request counters still report
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    @app.head("/translate/languages", include_in_schema=False)
     @app.get("/translate/languages")
     def translate_languages() -> dict[str, list[dict[str, str]]]:
         """The languages `/translate` accepts: code, English and native name, direction."""

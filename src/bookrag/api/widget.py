@@ -10,6 +10,7 @@ source path (`/demo/02-sensors/rain-and-wind.md`) works too.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import posixpath
@@ -41,17 +42,25 @@ def _book(request: Request) -> Book:
 BookDep = Annotated[Book, Depends(_book)]
 
 
-@router.get("/widget.js", include_in_schema=False)
-def widget_script() -> FileResponse:
-    """The chat widget: `<script src=".../widget.js" defer>` adds it to any page."""
+@router.api_route("/widget.js", methods=["GET", "HEAD"], include_in_schema=False)
+def widget_script(request: Request) -> Response:
+    """The chat widget: `<script src=".../widget.js" defer>` adds it to any page. A browser
+    that has this version already is told so (304), after `Cache-Control` runs out."""
+    headers = {"Cache-Control": f"public, max-age={WIDGET_CACHE_SECONDS}", "ETag": _widget_etag()}
+    if headers["ETag"] in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
     return FileResponse(
-        STATIC / "widget.js",
-        media_type="text/javascript; charset=utf-8",
-        headers={"Cache-Control": f"public, max-age={WIDGET_CACHE_SECONDS}"},
+        STATIC / "widget.js", media_type="text/javascript; charset=utf-8", headers=headers
     )
 
 
-@router.get("/demo", include_in_schema=False)
+@cache
+def _widget_etag() -> str:
+    """The script's version: a hash of its bytes (the file changes only with a deployment)."""
+    return f'"{hashlib.sha256((STATIC / "widget.js").read_bytes()).hexdigest()[:20]}"'
+
+
+@router.api_route("/demo", methods=["GET", "HEAD"], include_in_schema=False)
 def demo_home(book: BookDep) -> Response:
     """The demo: the book's first page with the widget on it."""
     pages = book.pages.all()
