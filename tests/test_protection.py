@@ -115,6 +115,37 @@ def test_excess_answers_wait_then_get_503_with_retry_after() -> None:
         assert client.post("/stream-chat").status_code == 200  # the slot was given back
 
 
+def test_bad_input_is_not_kept_waiting_for_a_slot() -> None:
+    held, done = threading.Event(), threading.Event()
+    app = FastAPI()
+
+    @app.post("/stream-chat")
+    async def holds_its_slot() -> dict[str, bool]:
+        held.set()
+        while not done.is_set():
+            await anyio.sleep(0.01)
+        return {"ok": True}
+
+    @app.post("/chat")
+    async def chat(request: Request) -> dict[str, int]:
+        return {"size": len(await request.body())}
+
+    gate = SlotPool(limit=1, per_client=1, wait=30)
+    admits = lambda body: body != b"{bad"  # noqa: E731
+    guarded = GenerationGate(app, gate, ClientAddress([]), GENERATION_PATHS, admits)
+    with TestClient(guarded) as client:
+        holder = threading.Thread(target=lambda: client.post("/stream-chat"))
+        holder.start()
+        assert held.wait(10)
+        bad = client.post("/chat", content=b"{bad")  # straight through, to be refused
+        still_held = not done.is_set() and gate.held("testclient") == 1
+        done.set()
+        holder.join()
+        good = client.post("/chat", content=b'{"question": "rain"}')  # the slot is free again
+    assert bad.json() == {"size": 4} and still_held
+    assert good.status_code == 200 and gate.held("testclient") == 0
+
+
 def test_one_json_log_line_per_request_without_the_question(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

@@ -9,10 +9,12 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from functools import partial
 
 import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from pydantic import ValidationError
 
 from bookrag import __version__
 from bookrag.answering.pipeline import Book
@@ -21,13 +23,13 @@ from bookrag.api.handlers import add_error_handlers
 from bookrag.api.observability import Metrics, RequestLog, ServerErrors
 from bookrag.api.origins import admit_indexed_site, allowed_origins
 from bookrag.api.protection import GENERATION_PATHS, LIMITED_PATHS, BodyLimit, RateLimit
-from bookrag.api.routes import add_routes
-from bookrag.api.schemas import ERROR_RESPONSES
+from bookrag.api.routes import add_routes, to_question
+from bookrag.api.schemas import ERROR_RESPONSES, ChatRequest
 from bookrag.api.slots import GenerationGate, SlotPool
 from bookrag.api.startup import make_refresher, prepare_index
 from bookrag.api.widget import router as web_router
 from bookrag.config import Settings, load_settings
-from bookrag.errors import StoreUnavailable
+from bookrag.errors import BookragError, StoreUnavailable
 from bookrag.feedback.database import database_url, open_engine
 from bookrag.feedback.journal import Journal
 from bookrag.index.connection import open_store
@@ -129,7 +131,11 @@ def create_app(settings: Settings | None = None, providers: Providers | None = N
     # 413, 429, 503 and 500 answers so a browser can read them.
     app.add_middleware(ServerErrors)
     app.add_middleware(
-        GenerationGate, pool=app.state.slots, clients=clients, paths=GENERATION_PATHS
+        GenerationGate,
+        pool=app.state.slots,
+        clients=clients,
+        paths=GENERATION_PATHS,
+        admits=partial(_will_be_answered, settings),
     )
     app.add_middleware(
         RateLimit,
@@ -153,3 +159,13 @@ def create_app(settings: Settings | None = None, providers: Providers | None = N
     add_routes(app)
     app.include_router(web_router)
     return app
+
+
+def _will_be_answered(settings: Settings, body: bytes) -> bool:
+    """Whether a chat request's body passes the checks its route makes: bad input is refused
+    at once, so it needs no generation slot to wait for."""
+    try:
+        to_question(ChatRequest.model_validate_json(body), settings)
+    except (ValidationError, BookragError):
+        return False
+    return True

@@ -5,9 +5,10 @@ only a share, and the middleware that makes each generating request hold one.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import anyio
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bookrag.api.clients import ClientAddress
 from bookrag.api.protection import send_error
@@ -96,20 +97,34 @@ class _Held:
 
 class GenerationGate:
     """POSTs to `paths` each hold a slot of `pool` for as long as they run (a stream to
-    its end); a request that gets none is refused with `Retry-After` (see `SlotPool`)."""
+    its end); a request that gets none is refused with `Retry-After` (see `SlotPool`).
+
+    With `admits`, a request whose body it does not admit (bad input, which the route
+    refuses at once) goes straight through without waiting for a slot."""
 
     def __init__(
-        self, app: ASGIApp, pool: SlotPool, clients: ClientAddress, paths: frozenset[str]
+        self,
+        app: ASGIApp,
+        pool: SlotPool,
+        clients: ClientAddress,
+        paths: frozenset[str],
+        admits: Callable[[bytes], bool] | None = None,
     ) -> None:
         self.app = app
         self.pool = pool
         self.clients = clients
         self.paths = paths
+        self.admits = admits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] not in self.paths or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
+        if self.admits is not None:
+            raw, receive = await _buffered(receive)  # bounded by `BodyLimit` outside
+            if not self.admits(raw):
+                await self.app(scope, receive, send)
+                return
         client = self.clients.key(scope)
         try:
             await self.pool.acquire(client)
@@ -122,3 +137,27 @@ class GenerationGate:
             await self.app(scope, receive, send)
         finally:
             self.pool.release(client)
+
+
+async def _buffered(receive: Receive) -> tuple[bytes, Receive]:
+    """The request's whole body, and a `receive` that hands it to the app as one message
+    (or passes on the disconnect that cut it short)."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    body = b"".join(chunks)
+    first: list[Message] = [
+        {"type": "http.request", "body": body, "more_body": False}
+        if message["type"] == "http.request"
+        else message
+    ]
+
+    async def replay() -> Message:
+        return first.pop() if first else await receive()
+
+    return body, replay
