@@ -445,7 +445,7 @@ def test_an_endpoints_markers_become_the_answers_citation_numbers(
     tmp_path: Path, sample_docs: Path
 ) -> None:
     # The model cites its second source first: the answer calls that section [1].
-    reply = "Zero wind means the wrong pin [2]. The cups turn a reed switch [1][2]. See [9]."
+    reply = "Zero wind means the wrong pin [2]. The cups turn a reed switch [1, 2]. See [9]."
     question = {"question": "Why does the anemometer read zero wind speed?"}
     with FakeOpenAI(models=("llama3.1",)) as oa:
         settings = openai_settings(oa, tmp_path, sample_docs)

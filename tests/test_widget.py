@@ -7,6 +7,7 @@ browser context, so sessionStorage (the saved conversation) starts empty.
 from __future__ import annotations
 
 import json
+import re
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -268,14 +269,103 @@ def test_a_failed_translation_shows_the_services_error(page: Page) -> None:
     page.route(
         "**/translate",
         lambda route: route.fulfill(
-            status=502, json={"success": False, "error": "the chat model failed"}
+            status=422, json={"success": False, "error": "target_language: unknown language"}
         ),
     )
     open_panel(page, RAIN_PAGE)
     page.get_by_role("button", name="Read this page in Urdu").click()
     expect(page.get_by_role("alert")).to_have_text(
-        "Couldn't translate this page: the chat model failed"
+        "Couldn't translate this page: target_language: unknown language"
     )
+
+
+@pytest.mark.parametrize(
+    ("status", "said"),
+    [
+        (502, "translation isn't available right now. Please try again later."),
+        (404, "this page is not one of the book's pages."),
+    ],
+)
+def test_a_failed_model_or_a_page_off_the_book_is_said_plainly(
+    page: Page, status: int, said: str
+) -> None:
+    with_a_chat_model(page)
+    internal = "could not translate 03-data/dashboard.md: the chat endpoint kept failing"
+    page.route(
+        "**/translate",
+        lambda route: route.fulfill(status=status, json={"success": False, "error": internal}),
+    )
+    open_panel(page, RAIN_PAGE)
+    page.get_by_role("button", name="Read this page in Urdu").click()
+    expect(page.get_by_role("alert")).to_have_text(f"Couldn't translate this page: {said}")
+
+
+def test_code_in_a_right_to_left_translation_reads_left_to_right(page: Page) -> None:
+    with_a_chat_model(page)
+    urdu = "بارش\n\n```python\ndef on_tip():\n    tips += 1\n```\n\nکوڈ `tips += 1` ہے۔"
+    page.route(
+        "**/translate",
+        lambda route: route.fulfill(json={"success": True, "translation": urdu}),
+    )
+    open_panel(page, RAIN_PAGE)
+    page.get_by_role("button", name="Read this page in Urdu").click()
+    expect(page.locator(".translated")).to_have_attribute("dir", "rtl")
+    for code in (page.locator(".translated pre"), page.locator(".translated p code")):
+        assert code.evaluate("el => getComputedStyle(el).direction") == "ltr"
+    assert page.locator(".translated pre").evaluate("el => getComputedStyle(el).textAlign") in (
+        "left",
+        "start",
+    )
+
+
+def test_citation_paths_without_a_host_are_links(page: Page) -> None:
+    # A backend that knows no site URL cites `/docs/...`: a path on the book's own site.
+    cited = [
+        {
+            "number": 1,
+            "url": "/docs/sensors/rain-wind#rain-gauge",
+            "title": "Rain",
+            "section": "Rain gauge",
+            "quote": "One tip is 0.2794 mm.",
+        }
+    ]
+    page.route(
+        "**/stream-chat",
+        lambda route: route.fulfill(
+            content_type="text/event-stream",
+            body=sse(
+                {"token": "One tip is 0.2794 mm [1]."},
+                final_event("One tip is 0.2794 mm [1].", cited),
+            ),
+        ),
+    )
+    open_panel(page, "/demo")
+    ask(page, RAIN_QUESTION)
+    marker = page.locator(".msg.assistant a", has_text="1").first
+    expect(marker).to_have_attribute(
+        "href", re.compile(r"/demo/docs/sensors/rain-wind#rain-gauge$")
+    )
+    source = page.get_by_role("list", name="Sources").get_by_role("link").first
+    expect(source).to_have_attribute(
+        "href", re.compile(r"/demo/docs/sensors/rain-wind#rain-gauge$")
+    )
+    # A click with a modifier opens it elsewhere: the panel stays open on this page.
+    with page.context.expect_page():
+        source.click(modifiers=["Control"])
+    expect(page.get_by_role("dialog", name="Ask the book")).to_be_visible()
+
+
+def test_a_reader_who_leaves_mid_answer_finds_the_question_on_the_next_page(
+    page: Page,
+) -> None:
+    page.route("**/stream-chat", lambda route: None)  # the answer never comes
+    open_panel(page, RAIN_PAGE)
+    ask(page, RAIN_QUESTION)
+    expect(page.get_by_role("status", name="The assistant is typing")).to_be_visible()
+    page.goto("/demo/docs/intro")  # the sidebar, not a citation
+    page.get_by_role("button", name="Ask the book").click()
+    expect(page.locator(".msg.user")).to_have_text(RAIN_QUESTION)
+    expect(page.locator(".msg.assistant")).to_contain_text("Stopped.")
 
 
 def test_an_unavailable_translation_keeps_the_operators_hint_out_of_the_panel(
@@ -362,6 +452,27 @@ def test_a_book_on_another_origin_asks_the_backend_the_script_came_from(
     expect(source).to_have_attribute("href", public)
     expect(source).to_have_attribute("target", "_blank")
     expect(source).to_have_attribute("rel", "noopener noreferrer")
+
+
+def test_an_article_selector_the_page_got_wrong_is_warned_of_not_thrown(
+    page: Page, server: str
+) -> None:
+    html = (
+        "<html><body><article><p>The rain gauge is a tipping bucket.</p></article>"
+        f'<script src="{server}/widget.js" defer data-article-selector="[[["></script>'
+        "</body></html>"
+    )
+    page.route(
+        f"{server}/book.html", lambda route: route.fulfill(content_type="text/html", body=html)
+    )
+    warnings: list[str] = []
+    page.on("console", lambda msg: warnings.append(msg.text) if msg.type == "warning" else None)
+    page.goto("/book.html")
+    for _ in range(2):  # a page error here would fail the test (the `page` fixture)
+        page.evaluate("document.getSelection().selectAllChildren(document.querySelector('p'))")
+        page.wait_for_timeout(400)  # the widget looks once the selection settles
+        page.evaluate("document.getSelection().removeAllRanges()")
+    assert sum("data-article-selector" in w for w in warnings) == 1
 
 
 def test_the_demo_runs_whole_under_its_content_security_policy(page: Page) -> None:

@@ -19,7 +19,8 @@ from bookrag.errors import InvalidCredentials, RetryableUpstreamError, UpstreamE
 from bookrag.providers.base import ChatPrompt, Generation, SourceDocument, SpanCitation, retry_after
 
 _MARKER = re.compile(r"\[(\d+)\]")
-_UNFINISHED_MARKER = re.compile(r"\[\d*$")
+_UNFINISHED_MARKER = re.compile(r"\[[\d,\s]*$")
+_MARKER_GROUP = re.compile(r"\[(\d+(?:\s*,\s*\d+)+)\]")  # `[1, 2]`: several sources at once
 _SENTENCE_START = re.compile(r"(?:^|(?<=[.!?])\s+|\n)")
 
 ENDPOINT_CHECK_TIMEOUT = 3  # seconds: a health probe must stay cheap
@@ -165,12 +166,19 @@ class MarkerNumbers:
         unfinished = _UNFINISHED_MARKER.search(text)
         cut = unfinished.start() if unfinished else len(text)
         self.held = text[cut:]
-        return _MARKER.sub(self._renumbered, text[:cut])
+        return _MARKER.sub(self._renumbered, _MARKER_GROUP.sub(self._split, text[:cut]))
 
     def flush(self) -> str:
         """What is held back at the end: never a whole marker."""
         held, self.held = self.held, ""
         return held
+
+    def _split(self, match: re.Match[str]) -> str:
+        """`[1, 2]` as `[1][2]`, each then renumbered, when every number is a source's."""
+        given = [int(n) for n in match.group(1).split(",")]
+        if not all(1 <= n <= len(self.documents) for n in given):
+            return match.group()
+        return "".join(f"[{n}]" for n in given)
 
     def _renumbered(self, match: re.Match[str]) -> str:
         given = int(match.group(1))

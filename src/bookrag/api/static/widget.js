@@ -69,16 +69,29 @@
     return h("button", { type: "button", class: className, "aria-label": label, onclick, ...props }, text);
   }
 
-  /** An http(s) or same-page URL, mapped to a local page when the page asks; else null. */
+  /** An http(s) URL, or a path or `#anchor` on this site (a backend that knows no site URL
+   * cites `/docs/...`), mapped to a local page when the page asks; else null. */
   function safeUrl(href) {
     try {
-      const raw = String(href).trim();
-      const url = raw.startsWith("#") ? new URL(raw, location.href) : new URL(raw);
+      const url = new URL(String(href).trim(), location.href);
       if (url.protocol !== "http:" && url.protocol !== "https:") return null;
       const local = LINK_MAP[decodePath(url.pathname).replace(/\/+$/, "") || "/"];
       return typeof local === "string" ? new URL(local + url.hash, location.origin) : url;
     } catch {
       return null;
+    }
+  }
+
+  /** Whether `el` is inside an element `selector` matches (false for a selector the page got
+   * wrong, after one console warning). */
+  let badSelector = false;
+  function inside(el, selector) {
+    try {
+      return Boolean(el.closest(selector));
+    } catch {
+      if (!badSelector) console.warn(`bookrag: data-article-selector is not a valid selector: ${selector}`);
+      badSelector = true;
+      return false;
     }
   }
 
@@ -210,6 +223,9 @@
       const wait = retrySeconds(res.headers.get("Retry-After")) ?? payload.retry_after;
       const when = Number.isFinite(wait) ? `in ${wait} second${wait === 1 ? "" : "s"}` : "in a moment";
       throw new Problem(`Too many requests right now. Please try again ${when}.`);
+    }
+    if (res.status === 413) {
+      throw Object.assign(new Problem("That is too much text to send. Please select a shorter passage."), { status: 413 });
     }
     const detail = [payload.error, payload.detail].find((v) => typeof v === "string");
     throw Object.assign(new Problem(detail || `The service answered HTTP ${res.status}.`), { status: res.status });
@@ -494,6 +510,7 @@ textarea:focus-visible { outline-offset: 0; }
 .stop { background: var(--error); color: var(--bg); }
 .translated { line-height: 1.9; font-size: 16px; }
 .translated[dir="rtl"] { font-family: "Noto Naskh Arabic", "Noto Nastaliq Urdu", "Segoe UI", Tahoma, sans-serif; }
+.translated pre, .translated code { direction: ltr; unicode-bidi: isolate; text-align: left; } /* code reads left to right in any language */
 :host([position="left"]) .launcher, :host([position="left"]) .panel { right: auto; left: var(--x); }
 :host([tight]) .panel { bottom: 12px; max-height: calc(100vh - var(--top) - 24px); }
 :host([covered]) .launcher, :host([covered]) .panel, :host([covered]) .ask-selection { display: none; }
@@ -544,7 +561,8 @@ textarea:focus-visible { outline-offset: 0; }
       // Following a citation to this site closes the panel, so it never covers the cited text.
       this.log.addEventListener("click", (e) => {
         const a = e.target.closest && e.target.closest("a[href]");
-        if (a && !a.target) this.close(false);
+        const elsewhere = e.ctrlKey || e.metaKey || e.shiftKey || e.altKey || e.button !== 0;
+        if (a && !a.target && !elsewhere) this.close(false);
       });
       this.translation = h("div", { class: "translation", hidden: true, "aria-live": "polite", "aria-label": "Translation" });
       this.quote = h("blockquote");
@@ -710,7 +728,7 @@ textarea:focus-visible { outline-offset: 0; }
       const text = sel && !sel.isCollapsed ? sel.toString().trim() : "";
       const inArticle = (node) => {
         const el = node && (node.nodeType === Node.ELEMENT_NODE ? node : node.parentElement);
-        return Boolean(el && el.closest(ARTICLE) && !el.closest(NOT_CONTENT) && !this.contains(el));
+        return Boolean(el && inside(el, ARTICLE) && !el.closest(NOT_CONTENT) && !this.contains(el));
       };
       if (text.length < 2 || !inArticle(sel.anchorNode) || !inArticle(sel.focusNode)) {
         this.askSelection.hidden = true;
@@ -768,6 +786,7 @@ textarea:focus-visible { outline-offset: 0; }
       this.attach("");
       this.showChat();
       this.render();
+      this.save(); // a reader who moves on mid-answer finds the question there, "Stopped."
       const bubble = this.log.lastChild;
       bubble.setAttribute("aria-busy", "true"); // screen readers wait for the whole answer
       this.controller = new AbortController();
@@ -913,10 +932,12 @@ textarea:focus-visible { outline-offset: 0; }
         status.replaceWith(h("div", { class: "translated", dir, lang: LANG }, markdown(result.translation)));
       } catch (err) {
         let why = err instanceof Problem ? err.message : "Something went wrong.";
-        if (err.status === 503) {
-          // Unavailable: the reason (a missing model, a busy server) is for the site's owner.
-          console.warn(`bookrag: /translate answered 503: ${err.message}`);
+        if (err.status === 503 || err.status === 502) {
+          // Unavailable, or the model failed: the reason is for the site's owner.
+          console.warn(`bookrag: /translate answered ${err.status}: ${err.message}`);
           why = "translation isn't available right now. Please try again later.";
+        } else if (err.status === 404) {
+          why = "this page is not one of the book's pages.";
         }
         status.replaceWith(h("p", { class: "error", role: "alert", text: `Couldn't translate this page: ${why}` }));
       }
