@@ -121,8 +121,10 @@ def test_an_attached_selection_can_be_removed(page: Page) -> None:
     page.locator("article h2#anemometer + p").click(click_count=3)
     page.get_by_role("button", name="Ask about this").click()
     panel = page.get_by_role("dialog", name="Ask the book")
-    panel.get_by_role("button", name="Remove the selected text").click()
+    panel.get_by_role("button", name="Remove the selected text").focus()
+    page.keyboard.press("Enter")
     expect(panel.get_by_text("Asking about:")).to_be_hidden()
+    assert shadow_active_label(page) == "Your question"  # focus stayed in the panel
     with page.expect_request("**/stream-chat") as sent:
         ask(page, RAIN_QUESTION)
     assert "selected_text" not in sent_json(sent.value)
@@ -425,6 +427,43 @@ def test_the_panel_follows_the_books_light_and_dark_theme(page: Page) -> None:
     page.screenshot(path=ARTIFACTS / "widget-dark.png")
     assert light == "rgb(255, 255, 255)"
     assert dark != light
+
+
+def test_sending_from_the_send_button_moves_focus_to_stop(page: Page) -> None:
+    page.route("**/stream-chat", lambda route: None)  # the answer never comes
+    open_panel(page, RAIN_PAGE)
+    page.get_by_role("textbox", name="Your question").fill(RAIN_QUESTION)
+    page.get_by_role("button", name="Send the question").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("button", name="Stop the answer")).to_be_visible()
+    assert shadow_active_label(page) == "Stop the answer"
+
+
+def test_reopening_on_the_translation_focuses_back_to_chat(page: Page) -> None:
+    with_a_chat_model(page)
+    page.route(
+        "**/translate", lambda route: route.fulfill(json={"success": True, "translation": "x"})
+    )
+    open_panel(page, RAIN_PAGE)
+    page.get_by_role("button", name="Read this page in Urdu").click()
+    expect(page.locator(".translated")).to_be_visible()
+    page.keyboard.press("Escape")
+    page.get_by_role("button", name="Ask the book").click()
+    assert shadow_active_label(page) == "Back to chat"
+
+
+def test_without_a_book_theme_the_widget_follows_the_systems_live(page: Page, server: str) -> None:
+    script = f'<script src="{server}/widget.js" defer></script>'
+    html = f"<html><body><article><p>Text.</p></article>{script}</body></html>"
+    page.route(
+        f"{server}/plain.html", lambda route: route.fulfill(content_type="text/html", body=html)
+    )
+    page.emulate_media(color_scheme="light")
+    page.goto("/plain.html")
+    widget = page.locator("bookrag-chat")
+    expect(widget).to_have_attribute("theme", "light")
+    page.emulate_media(color_scheme="dark")  # the reader's system switches, no reload
+    expect(widget).to_have_attribute("theme", "dark")
 
 
 def test_a_book_on_another_origin_asks_the_backend_the_script_came_from(

@@ -638,7 +638,9 @@ textarea:focus-visible { outline-offset: 0; }
       this.layout();
       this.save();
       this.scrollToLast();
-      if (focus) this.input.focus();
+      // Into the view showing: the question box, or the translation's "Back to chat".
+      const back = this.translation.querySelector("button");
+      if (focus) (this.translation.hidden || !back ? this.input : back).focus();
     }
 
     close(focus = true) {
@@ -709,6 +711,7 @@ textarea:focus-visible { outline-offset: 0; }
       };
       const observer = new MutationObserver(apply);
       observer.observe(document.documentElement, { attributes: true, attributeFilter: ["data-theme"] });
+      matchMedia("(prefers-color-scheme: dark)").addEventListener("change", apply); // the OS's, live
       apply();
     }
 
@@ -761,9 +764,11 @@ textarea:focus-visible { outline-offset: 0; }
     }
 
     attach(text) {
+      const hadFocus = this.selectionBox.contains(this.shadowRoot.activeElement); // its Remove
       this.selected = text;
       this.quote.textContent = text.length > 400 ? `${text.slice(0, 400)}…` : text;
       this.selectionBox.hidden = !text;
+      if (!text && hadFocus) this.input.focus();
     }
 
     /* Chat */
@@ -827,8 +832,11 @@ textarea:focus-visible { outline-offset: 0; }
     }
 
     setBusy(busy) {
+      // A keyboard user on Send goes on to Stop (and back): focus never falls out of the panel.
+      const focused = this.shadowRoot.activeElement;
       this.stop.hidden = !busy;
       this.send.hidden = busy;
+      if (busy && focused === this.send) this.stop.focus();
     }
 
     render() {
