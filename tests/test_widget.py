@@ -130,6 +130,16 @@ def test_an_attached_selection_can_be_removed(page: Page) -> None:
     assert "selected_text" not in sent_json(sent.value)
 
 
+def test_the_articles_last_paragraph_can_be_asked_about(page: Page) -> None:
+    # Chromium ends a triple-click's range at the start of what follows the article.
+    page.goto(RAIN_PAGE)
+    last = page.locator("article p").last
+    last.click(click_count=3)
+    page.get_by_role("button", name="Ask about this").click()
+    quoted = page.get_by_role("dialog", name="Ask the book").locator("blockquote")
+    expect(quoted).to_have_text(last.inner_text().strip()[:400])
+
+
 def test_an_unreachable_backend_gets_a_clear_message(page: Page) -> None:
     for path in ("**/stream-chat", "**/health"):  # the whole backend is out of reach
         page.route(path, lambda route: route.abort("connectionrefused"))

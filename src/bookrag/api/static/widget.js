@@ -728,18 +728,26 @@ textarea:focus-visible { outline-offset: 0; }
 
     checkSelection() {
       const sel = document.getSelection();
-      const text = sel && !sel.isCollapsed ? sel.toString().trim() : "";
       const inArticle = (node) => {
         const el = node && (node.nodeType === Node.ELEMENT_NODE ? node : node.parentElement);
         return Boolean(el && inside(el, ARTICLE) && !el.closest(NOT_CONTENT) && !this.contains(el));
       };
-      if (text.length < 2 || !inArticle(sel.anchorNode) || !inArticle(sel.focusNode)) {
+      const range = sel && !sel.isCollapsed && sel.rangeCount ? sel.getRangeAt(0).cloneRange() : null;
+      // A triple-click on the article's last paragraph ends the range at the start of what
+      // follows the article: what the reader selected is still the paragraph.
+      if (range && inArticle(range.startContainer) && !inArticle(range.endContainer)) {
+        const node = range.startContainer;
+        const article = (node.nodeType === Node.ELEMENT_NODE ? node : node.parentElement).closest(ARTICLE);
+        if (!article.contains(range.endContainer)) range.setEndAfter(article.lastChild || article);
+      }
+      const text = range ? range.toString().trim() : "";
+      if (text.length < 2 || !inArticle(range.startContainer) || !inArticle(range.endContainer)) {
         this.askSelection.hidden = true;
         this.range = null;
         return;
       }
       this.pending = text.slice(0, MAX_SELECTION);
-      this.range = sel.getRangeAt(0);
+      this.range = range;
       this.askSelection.hidden = false;
       this.placeSelectionButton();
     }
