@@ -140,6 +140,27 @@ def test_the_articles_last_paragraph_can_be_asked_about(page: Page) -> None:
     expect(quoted).to_have_text(last.inner_text().strip()[:400])
 
 
+def test_a_new_question_adds_to_the_live_conversation_without_redrawing_it(page: Page) -> None:
+    open_panel(page, RAIN_PAGE)
+    ask(page, RAIN_QUESTION)
+    expect(page.locator(".msg.assistant").last).to_contain_text("0.2794 mm of rain")
+    page.evaluate(
+        """() => {
+        const log = document.querySelector('bookrag-chat').shadowRoot.querySelector('.messages');
+        window.changes = {added: 0, removed: 0};
+        new MutationObserver((records) => records.forEach((r) => {
+          window.changes.added += r.addedNodes.length;
+          window.changes.removed += r.removedNodes.length;
+        })).observe(log, {childList: true});
+        }"""
+    )
+    ask(page, "What is the anemometer's conversion factor?")
+    expect(page.locator(".msg.assistant")).to_have_count(2)
+    expect(page.locator(".msg.assistant").last).not_to_contain_text("0.2794 mm of rain")
+    # A screen reader hears the new question and answer, not the whole conversation again.
+    assert page.evaluate("window.changes") == {"added": 2, "removed": 0}
+
+
 def test_an_unreachable_backend_gets_a_clear_message(page: Page) -> None:
     for path in ("**/stream-chat", "**/health"):  # the whole backend is out of reach
         page.route(path, lambda route: route.abort("connectionrefused"))

@@ -848,12 +848,16 @@ textarea:focus-visible { outline-offset: 0; }
     }
 
     render() {
-      this.log.replaceChildren();
+      // New messages are appended, so the live region reads only them; a conversation
+      // cleared or restored is drawn afresh.
+      const shown = this.log.querySelectorAll(":scope > .msg").length;
+      const growing = shown > 0 && shown <= this.messages.length;
+      if (!growing) this.log.replaceChildren();
       if (!this.messages.length) {
         const hint = "Ask a question about this book. To ask about a passage, select it in the page.";
         this.log.append(h("p", { class: "hint", text: hint }));
       }
-      for (const m of this.messages) {
+      for (const m of this.messages.slice(growing ? shown : 0)) {
         const bubble = h("div", { class: `msg ${m.role}` });
         this.fill(bubble, m);
         this.log.append(bubble);
