@@ -279,13 +279,17 @@ def with_a_chat_model(page: Page) -> None:
     page.route("**/health", lambda route: route.fulfill(json={"generator": "cohere"}))
 
 
-def test_read_in_urdu_shows_the_translation_right_to_left(page: Page) -> None:
+def translating_to(page: Page, translation: str) -> None:
+    """A backend with a chat model whose /translate answers `translation`."""
     with_a_chat_model(page)
-    urdu = "بارش کی پیمائش\n\nہر جھکاؤ **0.2794 ملی میٹر** ہے۔"
     page.route(
         "**/translate",
-        lambda route: route.fulfill(json={"success": True, "translation": urdu}),
+        lambda route: route.fulfill(json={"success": True, "translation": translation}),
     )
+
+
+def test_read_in_urdu_shows_the_translation_right_to_left(page: Page) -> None:
+    translating_to(page, "بارش کی پیمائش\n\nہر جھکاؤ **0.2794 ملی میٹر** ہے۔")
     open_panel(page, RAIN_PAGE)
     with page.expect_request("**/translate") as sent:
         page.get_by_role("button", name="Read this page in Urdu").click()
@@ -334,11 +338,8 @@ def test_a_failed_model_or_a_page_off_the_book_is_said_plainly(
 
 
 def test_code_in_a_right_to_left_translation_reads_left_to_right(page: Page) -> None:
-    with_a_chat_model(page)
-    urdu = "بارش\n\n```python\ndef on_tip():\n    tips += 1\n```\n\nکوڈ `tips += 1` ہے۔"
-    page.route(
-        "**/translate",
-        lambda route: route.fulfill(json={"success": True, "translation": urdu}),
+    translating_to(
+        page, "بارش\n\n```python\ndef on_tip():\n    tips += 1\n```\n\nکوڈ `tips += 1` ہے۔"
     )
     open_panel(page, RAIN_PAGE)
     page.get_by_role("button", name="Read this page in Urdu").click()
@@ -471,10 +472,7 @@ def test_sending_from_the_send_button_moves_focus_to_stop(page: Page) -> None:
 
 
 def test_reopening_on_the_translation_focuses_back_to_chat(page: Page) -> None:
-    with_a_chat_model(page)
-    page.route(
-        "**/translate", lambda route: route.fulfill(json={"success": True, "translation": "x"})
-    )
+    translating_to(page, "x")
     open_panel(page, RAIN_PAGE)
     page.get_by_role("button", name="Read this page in Urdu").click()
     expect(page.locator(".translated")).to_be_visible()
