@@ -591,6 +591,7 @@ def test_a_reader_rates_an_answer_and_explains_a_thumbs_down(page: Page) -> None
     }
     expect(verdict.get_by_text("Thanks for your feedback.")).to_be_visible()
     expect(box).to_have_count(0)
+    assert shadow_active_label(page) == "Not helpful"  # focus stayed on the verdict
     # The verdict follows the reader to the next page, as the conversation does.
     page.reload()
     again = page.get_by_role("group", name="Was this answer helpful?")
@@ -600,6 +601,19 @@ def test_a_reader_rates_an_answer_and_explains_a_thumbs_down(page: Page) -> None
     expect(again.get_by_role("button", name="Helpful", exact=True)).to_have_attribute(
         "aria-pressed", "false"
     )
+
+
+def test_a_keyboard_vote_keeps_focus_on_the_vote(page: Page) -> None:
+    open_panel(page, RAIN_PAGE)
+    ask(page, RAIN_QUESTION)
+    verdict = page.get_by_role("group", name="Was this answer helpful?")
+    verdict.get_by_role("button", name="Helpful", exact=True).focus()
+    with page.expect_response("**/feedback"):
+        page.keyboard.press("Enter")
+    expect(verdict.get_by_role("button", name="Helpful", exact=True)).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    assert shadow_active_label(page) == "Helpful"
 
 
 def test_a_failed_verdict_says_why_and_an_answer_without_an_id_asks_nothing(page: Page) -> None:

@@ -395,16 +395,22 @@
         status.textContent = err instanceof Problem ? err.message : "Couldn't send your feedback.";
         return false;
       }
+      const hadFocus = bar.contains(bar.getRootNode().activeElement); // a keyboard user's
       Object.assign(state, { helpful, commented: Boolean(comment) || (state.commented && !helpful) });
       save();
-      draw(!helpful);
+      draw(!helpful, hadFocus);
       return true;
     }
 
-    function draw(focus = false) {
+    function draw(focus = false, keepFocus = false) {
       const vote = (helpful, label) =>
         button("vote", label, thumb(helpful), () => send(helpful), { "aria-pressed": String(state.helpful === helpful) });
-      bar.replaceChildren(h("span", { text: "Helpful?" }), vote(true, "Helpful"), vote(false, "Not helpful"));
+      const votes = [vote(true, "Helpful"), vote(false, "Not helpful")];
+      bar.replaceChildren(h("span", { text: "Helpful?" }), ...votes);
+      // Redrawn under a keyboard user: focus goes on to the comment box, or stays on the vote.
+      if (keepFocus && !(focus && state.helpful === false && !state.commented)) {
+        queueMicrotask(() => votes[state.helpful ? 0 : 1].focus());
+      }
       if (state.helpful === false && !state.commented) {
         const box = h("textarea", {
           rows: 2,
