@@ -68,7 +68,7 @@ class BodyLimit:
         while more:
             message = await receive()
             if message["type"] != "http.request":
-                await self.app(scope, _replay([message]), send)
+                await self.app(scope, replay([message]), send)
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
@@ -78,14 +78,16 @@ class BodyLimit:
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
-        await self.app(scope, _replay([body], receive), send)
+        await self.app(scope, replay([body], receive), send)
 
     async def _reject(self, scope: Scope, send: Send) -> None:
         limit = f"{self.max_bytes // 1024} KiB" if self.max_bytes >= 1024 else f"{self.max_bytes} B"
         await send_error(scope, send, 413, {"error": f"request body is larger than {limit}"}, {})
 
 
-def _replay(messages: list[Message], then: Receive | None = None) -> Receive:
+def replay(messages: list[Message], then: Receive | None = None) -> Receive:
+    """A `receive` that hands on `messages` first, then what `then` receives (or a
+    disconnect)."""
     pending = list(messages)
 
     async def receive() -> Message:

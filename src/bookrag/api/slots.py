@@ -8,10 +8,10 @@ import math
 from collections.abc import Callable
 
 import anyio
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bookrag.api.clients import ClientAddress
-from bookrag.api.protection import send_error
+from bookrag.api.protection import replay, send_error
 from bookrag.errors import RetryLater
 
 
@@ -121,8 +121,12 @@ class GenerationGate:
             await self.app(scope, receive, send)
             return
         if self.admits is not None:
-            raw, receive = await _buffered(receive)  # bounded by `BodyLimit` outside
-            if not self.admits(raw):
+            # `BodyLimit`, outside, has read the body and hands it on whole, as one message.
+            message = await receive()
+            receive = replay([message], receive)
+            body = message.get("body", b"") if message["type"] == "http.request" else None
+            whole = body is not None and not message.get("more_body", False)
+            if body is None or (whole and not self.admits(body)):
                 await self.app(scope, receive, send)
                 return
         client = self.clients.key(scope)
@@ -137,27 +141,3 @@ class GenerationGate:
             await self.app(scope, receive, send)
         finally:
             self.pool.release(client)
-
-
-async def _buffered(receive: Receive) -> tuple[bytes, Receive]:
-    """The request's whole body, and a `receive` that hands it to the app as one message
-    (or passes on the disconnect that cut it short)."""
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    body = b"".join(chunks)
-    first: list[Message] = [
-        {"type": "http.request", "body": body, "more_body": False}
-        if message["type"] == "http.request"
-        else message
-    ]
-
-    async def replay() -> Message:
-        return first.pop() if first else await receive()
-
-    return body, replay

@@ -42,21 +42,26 @@ def drop_comments(source: str) -> str:
     prose: list[str] = []
     fence = ""
     for line in source.split("\n"):
-        opened = _FENCE.match(line)
-        if fence:
-            out.append(line)
-            if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence):
-                fence = ""
-            continue
-        if opened:
-            out.extend(_without_comments(prose))
-            prose = []
-            fence = opened.group(1)
-            out.append(line)
-        else:
+        fence, code = _code_fence(fence, line)
+        if not code:
             prose.append(line)
+            continue
+        out.extend(_without_comments(prose))
+        prose = []
+        out.append(line)
     out.extend(_without_comments(prose))
     return "\n".join(out)
+
+
+def _code_fence(fence: str, line: str) -> tuple[str, bool]:
+    """The code fence open after `line` ("" for none), given the one open before it, and
+    whether `line` is code or a fence; a fence closes at one of its kind at least as long."""
+    opened = _FENCE.match(line)
+    if fence:
+        mark = opened.group(1) if opened else ""
+        closes = mark[:1] == fence[0] and len(mark) >= len(fence)
+        return ("" if closes else fence), True
+    return (opened.group(1), True) if opened else ("", False)
 
 
 def _without_comments(lines: list[str]) -> list[str]:
@@ -79,13 +84,8 @@ def drop_jsx_attributes(source: str) -> str:
     i = 0
     while i < len(lines):
         line = lines[i]
-        opened = _FENCE.match(line)
-        if fence:
-            if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence):
-                fence = ""
-        elif opened:
-            fence = opened.group(1)
-        elif start := _COMPONENT_START.match(line):
+        fence, code = _code_fence(fence, line)
+        if not code and (start := _COMPONENT_START.match(line)):
             end = _tag_end("\n".join(lines[i:]), start.end())
             if end is not None:
                 rest = "\n".join(lines[i:])
