@@ -228,6 +228,41 @@ def test_html_in_an_answer_is_shown_as_text_and_never_run(page: Page) -> None:
     assert page.evaluate("window.__pwned") is None
 
 
+def test_a_table_in_an_answer_is_drawn_as_a_table(page: Page) -> None:
+    answer = (
+        "The parts [1]:\n\n"
+        "| Part | Pins | Price |\n"
+        "|:-----|:----:|------:|\n"
+        "| `a \\| b` gauge | 2 | 12.50 [1] |\n"
+        "| anemometer | 3 |\n"
+        "\nThat is all."
+    )
+    citation = {"number": 1, "url": f"{RAIN_PAGE}#rain-gauge", "title": "Rain", "section": ""}
+    body = sse(final_event(answer, [citation]))
+    page.route(
+        "**/stream-chat",
+        lambda route: route.fulfill(status=200, content_type="text/event-stream", body=body),
+    )
+    open_panel(page, RAIN_PAGE)
+    ask(page, RAIN_QUESTION)
+    table = page.locator(".msg.assistant table")
+    expect(table.locator("th")).to_have_text(["Part", "Pins", "Price"])
+    rows = table.locator("tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0).locator("td")).to_have_text(["a | b gauge", "2", "12.50 [1]"])
+    expect(rows.nth(0).locator("td code")).to_have_text("a | b")
+    expect(rows.nth(0).locator("td sup.mark a")).to_have_attribute(
+        "href", re.compile("#rain-gauge$")
+    )
+    expect(rows.nth(1).locator("td")).to_have_text(["anemometer", "3", ""])  # a short row
+    aligned = [
+        c.evaluate("el => getComputedStyle(el).textAlign") for c in rows.nth(0).locator("td").all()
+    ]
+    assert aligned[1:] == ["center", "right"]
+    expect(page.locator(".msg.assistant .table + p")).to_have_text("That is all.")
+    assert "|" not in page.locator(".msg.assistant p").first.inner_text()
+
+
 def test_escape_closes_the_panel_and_returns_focus_to_the_launcher(page: Page) -> None:
     page.goto(RAIN_PAGE)
     launcher = page.get_by_role("button", name="Ask the book")
@@ -335,6 +370,18 @@ def test_a_failed_model_or_a_page_off_the_book_is_said_plainly(
     open_panel(page, RAIN_PAGE)
     page.get_by_role("button", name="Read this page in Urdu").click()
     expect(page.get_by_role("alert")).to_have_text(f"Couldn't translate this page: {said}")
+
+
+def test_a_table_in_a_translation_is_drawn_as_a_table(page: Page) -> None:
+    translating_to(page, "پرزے\n\n| پرزہ | قیمت |\n|---|---|\n| بارش گیج | 12 |\n")
+    open_panel(page, RAIN_PAGE)
+    page.get_by_role("button", name="Read this page in Urdu").click()
+    table = page.locator(".translated table")
+    expect(table.locator("th")).to_have_text(["پرزہ", "قیمت"])
+    expect(table.locator("td")).to_have_text(["بارش گیج", "12"])
+    # The columns run right to left with the text.
+    first, second = (c.bounding_box() for c in table.locator("th").all())
+    assert first and second and first["x"] > second["x"]
 
 
 def test_code_in_a_right_to_left_translation_reads_left_to_right(page: Page) -> None:

@@ -119,6 +119,7 @@
   const ITEM = /^\s*([-*+]|\d{1,9}[.)])\s+/;
   const HEADING = /^\s*#{1,6}\s+/;
   const BLOCK_START = [FENCE, QUOTE, HEADING, ITEM];
+  const TABLE_DELIMITER = /^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$/;
   const SOURCES_TAIL = /\n*Sources:[ \t]*(\n[ \t]*\[\d+\][^\n]*)+\s*$/;
   const INLINE = new RegExp(
     [
@@ -158,6 +159,37 @@
     return h("sup", { class: "mark" }, link(cite.url, raw, label));
   }
 
+  function cells(line) {
+    // A table row's cells, split at each `|` that is not escaped as `\|` (as GFM does).
+    let row = line.trim();
+    if (row.startsWith("|")) row = row.slice(1);
+    if (row.endsWith("|") && !row.endsWith("\\|")) row = row.slice(0, -1);
+    return row.split(/(?<!\\)\|/).map((cell) => cell.trim().replace(/\\\|/g, "|"));
+  }
+
+  function tableAt(lines, i) {
+    // A GFM table: a header row, then a delimiter row (`|---|:--:|`) with as many cells.
+    return (
+      lines[i].includes("|") &&
+      i + 1 < lines.length &&
+      TABLE_DELIMITER.test(lines[i + 1]) &&
+      cells(lines[i]).length === cells(lines[i + 1]).length
+    );
+  }
+
+  function table(header, delimiter, rows, ctx) {
+    const align = cells(delimiter).map((c) =>
+      c.endsWith(":") ? (c.startsWith(":") ? "center" : "right") : null,
+    );
+    const row = (line, tag) => {
+      const given = cells(line);
+      // A short row gets empty cells, a long one loses its extra cells (as GFM does).
+      return h("tr", {}, ...align.map((a, k) => h(tag, { class: a }, inline(given[k] ?? "", ctx))));
+    };
+    const body = rows.length ? [h("tbody", {}, ...rows.map((line) => row(line, "td")))] : [];
+    return h("div", { class: "table" }, h("table", {}, h("thead", {}, row(header, "th")), ...body));
+  }
+
   function markdown(text, ctx = {}) {
     const out = document.createDocumentFragment();
     const lines = String(text).replace(/\r\n?/g, "\n").split("\n");
@@ -173,6 +205,10 @@
         for (i++; i < lines.length && !lines[i].trim().startsWith(fence[1]); i++) code.push(lines[i]);
         i++; // the closing fence (an unclosed one runs to the end, as in CommonMark)
         out.append(h("pre", {}, h("code", { text: code.join("\n") })));
+      } else if (tableAt(lines, i)) {
+        const [header, delimiter, rows] = [line, lines[i + 1], []];
+        for (i += 2; more(i) && !BLOCK_START.some((re) => re.test(lines[i])); i++) rows.push(lines[i]);
+        out.append(table(header, delimiter, rows, ctx));
       } else if (QUOTE.test(line)) {
         const quoted = [];
         for (; i < lines.length && QUOTE.test(lines[i]); i++) quoted.push(lines[i].replace(/^\s*> ?/, ""));
@@ -191,7 +227,7 @@
         out.append(list);
       } else {
         const para = h("p", {}, inline(line.trim(), ctx));
-        for (i++; more(i) && !BLOCK_START.some((re) => re.test(lines[i])); i++) {
+        for (i++; more(i) && !BLOCK_START.some((re) => re.test(lines[i])) && !tableAt(lines, i); i++) {
           para.append(h("br"), inline(lines[i].trim(), ctx));
         }
         out.append(para);
@@ -488,6 +524,12 @@ pre { background: var(--code); padding: 8px 10px; border-radius: 6px; overflow-x
 code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .9em;
   background: var(--code); padding: 0 3px; border-radius: 4px; }
 pre code { padding: 0; background: none; }
+.table { overflow-x: auto; margin: 0 0 8px; }
+table { border-collapse: collapse; font-size: 13px; }
+th, td { border: 1px solid var(--line); padding: 3px 7px; text-align: start; vertical-align: top; }
+th { background: var(--code); }
+th.center, td.center { text-align: center; }
+th.right, td.right { text-align: right; }
 .mark { font-size: 11px; }
 .mark a { text-decoration: none; }
 .sources { margin: 8px 0 0; padding-top: 6px; border-top: 1px solid var(--line); font-size: 13px; }
