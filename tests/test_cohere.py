@@ -338,7 +338,7 @@ def test_a_cohere_that_keeps_failing_is_rested_then_tried_again(
         for path in ("/v2/embed", "/v2/rerank", "/v2/chat"):
             fake.fail(path, status=503, retry_after=None, times=1000)
         first = client.post("/chat", json=question).json()
-        # The query embedding ran out of retries: reranking and generation were not tried.
+        # Each endpoint ran out of retries once.
         tried = {path: len(fake.calls(path)) for path in ("/v2/embed", "/v2/rerank", "/v2/chat")}
         second = client.post("/chat", json=question).json()
         streamed = client.post("/stream-chat", json=question)
@@ -346,13 +346,53 @@ def test_a_cohere_that_keeps_failing_is_rested_then_tried_again(
         time.sleep(cooldown + 0.2)
         fake.reset()  # Cohere is back
         third = client.post("/chat", json=question).json()
-    assert tried["/v2/embed"] >= 1 and tried["/v2/rerank"] == tried["/v2/chat"] == 0
+    assert all(tries >= 1 for tries in tried.values())
     for body in (first, second, json.loads(sse_events(streamed.text)[-1]["response"])):
         assert body["degraded"] is True and body["mode"] == "extractive"
         assert body["sources"][0].startswith(RAIN_PAGE)
     assert calls_while_resting == sum(tried.values())  # nothing new was sent while resting
     assert third["mode"] == "generative" and third["degraded"] is False
-    assert any("Cohere is not called for 3s" in r.getMessage() for r in caplog.records)
+    assert any("Cohere rerank is not called for 3s" in r.getMessage() for r in caplog.records)
+
+
+def test_a_cohere_that_cannot_be_reached_rests_whole(
+    tmp_path: Path, sample_docs: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with FakeCohere(dims={"embed-english-v3.0": 64}) as fake:
+        with TestClient(create_app(cohere_settings(fake, tmp_path, docs_dir=sample_docs))):
+            pass  # indexed with the fake's embeddings
+        settings = cohere_settings(fake, tmp_path, retry_budget=0.3, upstream_cooldown=60)
+    # The fake has stopped: its port now refuses connections.
+    question = {"question": "How much rain is one tip?"}
+    with caplog.at_level(logging.WARNING), TestClient(create_app(settings)) as client:
+        body = client.post("/chat", json=question).json()
+    assert body["degraded"] is True and body["sources"][0].startswith(RAIN_PAGE)
+    said = [r.getMessage() for r in caplog.records]
+    assert any("Cohere is not called for 60s" in line for line in said)
+    # Once the query embedding found Cohere unreachable, neither reranking nor generation
+    # spent a retry budget on it.
+    assert not any(re.match(r"(rerank|chat) failed", line) for line in said)
+
+
+def test_a_failing_reranker_rests_alone_and_answers_are_still_written(
+    fake: FakeCohere, tmp_path: Path, sample_docs: Path
+) -> None:
+    # Cohere's endpoints fail (and are rate limited) one by one: a rerank outage is no
+    # reason to stop writing answers.
+    settings = cohere_settings(
+        fake, tmp_path, docs_dir=sample_docs, retry_budget=0.3, upstream_cooldown=60
+    )
+    question = {"question": "How much rain is one tip?"}
+    with TestClient(create_app(settings)) as client:
+        fake.reset()
+        fake.fail("/v2/rerank", status=500, retry_after=None, times=1000)
+        first = client.post("/chat", json=question).json()
+        reranks = len(fake.calls("/v2/rerank"))
+        second = client.post("/chat", json=question).json()
+        assert len(fake.calls("/v2/rerank")) == reranks >= 1  # rested after the first
+        assert len(fake.calls("/v2/chat")) == 2  # generation was tried both times
+    for body in (first, second):
+        assert body["mode"] == "generative" and body["sources"][0].startswith(RAIN_PAGE)
 
 
 def test_stream_cut_midway_ends_with_an_error_event(api: TestClient, fake: FakeCohere) -> None:

@@ -705,6 +705,20 @@ def test_reply_that_loses_a_placeholder_is_502(
     assert cached_files(tmp_path) == []
 
 
+def test_a_broken_translation_leaves_the_chat_model_working_for_everyone(
+    fake: TranslatingCohere, tmp_path: Path, docs: Path
+) -> None:
+    # The model answered; its reply was unusable. That is no outage to rest the model for.
+    fake.drop_placeholders = True
+    settings = settings_for(fake, tmp_path, docs, retry_budget=0, upstream_cooldown=60)
+    with serve(settings, fake) as client:
+        assert translate(client, NOTES).status_code == 502
+        fake.drop_placeholders = False
+        answer = client.post("/chat", json={"question": "How much rain is one tip?"}).json()
+        assert answer["mode"] == "generative" and answer["degraded"] is False
+        assert translate(client, NOTES).status_code == 200
+
+
 def test_placeholders_hide_code_and_urls_and_come_back() -> None:
     text = "Run `ls` then see [docs](https://x.org/a_(b)) or https://y.org.\n\n```sh\nls -l\n```"
     protected = Protected.of(text)

@@ -86,11 +86,22 @@ class ConfigError(BookragError):
 
 
 class RetryableUpstreamError(UpstreamError):
-    """A provider failure worth retrying: rate limit, 5xx, timeout, dropped connection."""
+    """A provider failure worth retrying: rate limit, 5xx, timeout, dropped connection.
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    `unreachable`: no connection could be made, so every endpoint of the provider is down.
+    """
+
+    def __init__(
+        self, message: str, retry_after: float | None = None, *, unreachable: bool = False
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.unreachable = unreachable
+
+
+class UnusableReply(RetryableUpstreamError):
+    """The provider answered, but the reply cannot be used (a translation that lost a
+    placeholder): worth asking again, and no sign that the provider is down."""
 
 
 class InvalidCredentials(UpstreamError):

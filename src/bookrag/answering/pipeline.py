@@ -146,7 +146,7 @@ def answer(book: Book, question: Question) -> Answer:
     assert chat is not None and prompt is not None
     try:
         with timed("generation"):
-            generation = book.policy.call("chat", chat.service, lambda: chat.generate(prompt))
+            generation = book.policy.call("chat", chat, lambda: chat.generate(prompt))
         if not generation.text.strip():
             raise UpstreamError(_NO_TEXT)
     except UpstreamError as exc:
@@ -205,10 +205,10 @@ class _FailedBeforeText(Exception):
 
 
 async def _stream_with_retries(book: Book, prompt: ChatPrompt) -> AsyncIterator[str | Generation]:
-    assert book.chat is not None
-    service = book.chat.service
+    chat = book.chat
+    assert chat is not None
     try:
-        book.policy.check(service)
+        book.policy.check(chat, "chat stream")
     except UpstreamError as exc:
         raise _FailedBeforeText(exc) from exc
     started = time.monotonic()
@@ -216,18 +216,18 @@ async def _stream_with_retries(book: Book, prompt: ChatPrompt) -> AsyncIterator[
     while True:
         sent_text = False
         try:
-            async for item in book.chat.stream(prompt):
+            async for item in chat.stream(prompt):
                 if isinstance(item, str):
                     sent_text = True
                 yield item
-            book.policy.succeeded(service)
+            book.policy.succeeded(chat)
             return
         except UpstreamError as exc:
             if sent_text:  # the reader has part of an answer: no silent second one
                 book.policy.failed("chat stream")
                 raise
             try:
-                delay = book.policy.after_failure("chat stream", exc, attempt, started, service)
+                delay = book.policy.after_failure("chat stream", exc, attempt, started, chat)
             except UpstreamError:
                 raise _FailedBeforeText(exc) from exc
             await anyio.sleep(delay)
@@ -257,7 +257,7 @@ def _standalone(book: Book, question: Question) -> str:
     if chat is not None:
         prompt = rewrite_prompt(question)
         try:
-            generation = book.policy.call("rewrite", chat.service, lambda: chat.generate(prompt))
+            generation = book.policy.call("rewrite", chat, lambda: chat.generate(prompt))
             rewritten = generation.text
         except UpstreamError as exc:
             log.warning("could not rewrite the follow-up question: %s", exc.message)

@@ -120,7 +120,7 @@ class Retriever:
         if self.embedder is not None:
             try:
                 embed = partial(self.embedder.embed_batch, [query], "search_query")
-                dense = self.policy.call("embed query", self.embedder.service, embed)[0]
+                dense = self.policy.call("embed query", self.embedder, embed)[0]
             except UpstreamError as exc:
                 log.warning("query embedding failed, searching lexically: %s", exc.message)
                 degraded = True
@@ -135,7 +135,7 @@ class Retriever:
             try:
                 order = self.policy.call(
                     "rerank",
-                    self.reranker.service,
+                    self.reranker,
                     partial(
                         self.reranker.rerank,
                         query,

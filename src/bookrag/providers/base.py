@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Literal, Protocol, TypeVar
 
-from bookrag.errors import RetryableUpstreamError, UpstreamError
+from bookrag.errors import RetryableUpstreamError, UnusableReply, UpstreamError
 
 log = logging.getLogger("bookrag.providers")
 
@@ -73,27 +73,29 @@ class ChatPrompt:
         ]
 
 
-class Embedder(Protocol):
+class Upstream(Protocol):
+    """A client of one provider endpoint (`RetryPolicy` rests one that keeps failing)."""
+
+    service: str  # who answers the calls: a provider that cannot be reached rests whole
+
+
+class Embedder(Upstream, Protocol):
     model: str
     batch_size: int
-    service: str  # who answers the calls (`RetryPolicy` rests a service that keeps failing)
 
     def embed_batch(self, texts: Sequence[str], input_type: InputType) -> list[list[float]]:
         """Embed at most `batch_size` texts in one call."""
         ...
 
 
-class Reranker(Protocol):
-    service: str
-
+class Reranker(Upstream, Protocol):
     def rerank(self, query: str, documents: Sequence[str], top_n: int) -> list[tuple[int, float]]:
         """(index into `documents`, relevance 0..1), best first."""
         ...
 
 
-class ChatModel(Protocol):
+class ChatModel(Upstream, Protocol):
     name: str
-    service: str
 
     def generate(self, prompt: ChatPrompt) -> Generation:
         """Answer in one piece."""
@@ -108,9 +110,11 @@ class ChatModel(Protocol):
 class RetryPolicy:
     """Retry retryable upstream failures with exponential backoff within a time budget.
 
-    A service whose retries ran out is rested for `cooldown` seconds: calls to it fail at
-    once, so that while it is down each answer degrades at once instead of spending the
-    budget again on every step (embed, rerank, chat) of every request.
+    An endpoint whose retries ran out is rested for `cooldown` seconds (or as long as its
+    `Retry-After` asked): calls to it fail at once, so that while it is down each answer
+    degrades at once instead of spending the budget again on every request. A provider
+    that could not be reached at all rests whole, every endpoint of it; a reply that came
+    back unusable (`UnusableReply`) rests nothing, as the service did answer.
     """
 
     budget: float = 15.0
@@ -118,17 +122,21 @@ class RetryPolicy:
     max_delay: float = 8.0
     on_failure: Callable[[str], None] | None = None  # told the operation of each failed try
     cooldown: float = 30.0
-    _resting: dict[str, float] = field(default_factory=dict)  # service: when to try again
+    _resting: dict[object, float] = field(default_factory=dict)  # client or service: until
 
-    def check(self, service: str) -> None:
-        """Raise `UpstreamError` at once while `service` is resting."""
-        left = self._resting.get(service, 0.0) - time.monotonic()
+    def check(self, upstream: Upstream, operation: str) -> None:
+        """Raise `UpstreamError` at once while `upstream`, or its whole service, rests."""
+        now = time.monotonic()
+        left = max(self._resting.get(k, 0.0) for k in (upstream, upstream.service)) - now
         if left > 0:
-            raise UpstreamError(f"{service} is not called for {left:.0f}s: it kept failing")
+            raise UpstreamError(
+                f"{upstream.service} {operation} is not called for {left:.0f}s: it kept failing"
+            )
 
-    def succeeded(self, service: str) -> None:
-        """`service` answered: it is no longer resting."""
-        self._resting.pop(service, None)
+    def succeeded(self, upstream: Upstream) -> None:
+        """`upstream` answered: neither it nor its service rests any longer."""
+        self._resting.pop(upstream, None)
+        self._resting.pop(upstream.service, None)
 
     def failed(self, operation: str) -> None:
         """Report one failed try of `operation`."""
@@ -146,50 +154,57 @@ class RetryPolicy:
         return delay
 
     def after_failure(
-        self, operation: str, exc: UpstreamError, attempt: int, started: float, service: str
+        self, operation: str, exc: UpstreamError, attempt: int, started: float, upstream: Upstream
     ) -> float:
         """Count a failed try; return how long to wait before the next, or raise `exc` when
-        it is not worth retrying or the budget is spent (then `service` rests)."""
+        it is not worth retrying or the budget is spent (then `upstream` rests)."""
         self.failed(operation)
         if not isinstance(exc, RetryableUpstreamError):
             raise exc  # a refused key or request: calling again would not help, nor hurt
         delay = self.next_delay(attempt, exc, time.monotonic() - started)
         if delay is None:
-            if self.cooldown > 0:
-                self._resting[service] = time.monotonic() + self.cooldown
-                rest = self.cooldown
-                log.warning("%s is not called for %.0fs after: %s", service, rest, exc.message)
+            self._rest(upstream, operation, exc)
             raise exc
         log.warning("%s failed (%s); retrying in %.1fs", operation, exc.message, delay)
         return delay
 
-    def call(self, operation: str, service: str, fn: Callable[[], T]) -> T:
-        """Run `fn` (a call to `service`), retrying retryable failures until the budget
+    def _rest(self, upstream: Upstream, operation: str, exc: RetryableUpstreamError) -> None:
+        if self.cooldown <= 0 or isinstance(exc, UnusableReply):
+            return
+        rest = max(self.cooldown, exc.retry_after or 0.0)
+        key, name = (upstream.service, "") if exc.unreachable else (upstream, f" {operation}")
+        self._resting[key] = time.monotonic() + rest
+        log.warning(
+            "%s%s is not called for %.0fs after: %s", upstream.service, name, rest, exc.message
+        )
+
+    def call(self, operation: str, upstream: Upstream, fn: Callable[[], T]) -> T:
+        """Run `fn` (a call to `upstream`), retrying retryable failures until the budget
         would be exceeded."""
-        self.check(service)
+        self.check(upstream, operation)
         started, attempt = time.monotonic(), 0
         while True:
             try:
                 result = fn()
             except UpstreamError as exc:
-                time.sleep(self.after_failure(operation, exc, attempt, started, service))
+                time.sleep(self.after_failure(operation, exc, attempt, started, upstream))
                 attempt += 1
             else:
-                self.succeeded(service)
+                self.succeeded(upstream)
                 return result
 
-    async def acall(self, operation: str, service: str, fn: Callable[[], Awaitable[T]]) -> T:
+    async def acall(self, operation: str, upstream: Upstream, fn: Callable[[], Awaitable[T]]) -> T:
         """The async twin of `call`."""
-        self.check(service)
+        self.check(upstream, operation)
         started, attempt = time.monotonic(), 0
         while True:
             try:
                 result = await fn()
             except UpstreamError as exc:
-                await asyncio.sleep(self.after_failure(operation, exc, attempt, started, service))
+                await asyncio.sleep(self.after_failure(operation, exc, attempt, started, upstream))
                 attempt += 1
             else:
-                self.succeeded(service)
+                self.succeeded(upstream)
                 return result
 
 
@@ -201,7 +216,7 @@ def embed_all(
     for start in range(0, len(texts), embedder.batch_size):
         batch = texts[start : start + embedder.batch_size]
         embed = partial(embedder.embed_batch, batch, input_type)
-        vectors.extend(policy.call("embed", embedder.service, embed))
+        vectors.extend(policy.call("embed", embedder, embed))
     return vectors
 
 

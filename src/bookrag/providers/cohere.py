@@ -57,7 +57,8 @@ def translated(operation: str) -> Iterator[None]:
         raise RetryableUpstreamError(f"Cohere {operation} timed out") from exc
     except httpx.TransportError as exc:
         raise RetryableUpstreamError(
-            f"Cohere {operation}: connection failed ({type(exc).__name__})"
+            f"Cohere {operation}: connection failed ({type(exc).__name__})",
+            unreachable=isinstance(exc, httpx.ConnectError),
         ) from exc
     except (json.JSONDecodeError, pydantic.ValidationError) as exc:
         raise RetryableUpstreamError(f"Cohere {operation}: malformed response") from exc

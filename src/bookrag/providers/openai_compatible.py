@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import httpx
 import openai
 
 from bookrag.errors import InvalidCredentials, RetryableUpstreamError, UpstreamError
@@ -55,7 +56,10 @@ def translated(operation: str) -> Iterator[None]:
     except openai.APITimeoutError as exc:
         raise RetryableUpstreamError(f"chat endpoint {operation} timed out") from exc
     except openai.APIConnectionError as exc:
-        raise RetryableUpstreamError(f"chat endpoint {operation}: connection failed") from exc
+        raise RetryableUpstreamError(
+            f"chat endpoint {operation}: connection failed",
+            unreachable=isinstance(exc.__cause__, httpx.ConnectError),
+        ) from exc
     except openai.APIStatusError as exc:
         status = exc.status_code
         if status == 429 or status >= 500:

@@ -273,7 +273,7 @@ class Translator:
             return protected.restore(await _complete(chat, prompt))
 
         async with self._limit:
-            text = await self.book.policy.acall("translate", chat.service, attempt)
+            text = await self.book.policy.acall("translate", chat, attempt)
         job.translated += 1
         return text
 

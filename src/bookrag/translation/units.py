@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from markdown_it import MarkdownIt
 
 from bookrag.book.chunking import count_tokens
-from bookrag.errors import RetryableUpstreamError
+from bookrag.errors import UnusableReply
 from bookrag.translation.languages import Language
 
 PROMPT_VERSION = 2  # part of the cache key: a new prompt means new translations
@@ -140,7 +140,7 @@ class Protected:
         elif len(_HEADING.findall(reply)) != len(_HEADING.findall(self.text)):
             problem = "headings lost or added; the reply may have been cut short"
         if problem:  # retryable: a model drops a placeholder now and then, not every time
-            raise RetryableUpstreamError(f"the translation came back broken ({problem})")
+            raise UnusableReply(f"the translation came back broken ({problem})")
         for number in self.blocks:  # a code block keeps lines of its own, as in the page
             reply = re.sub(rf"[ \t]*⟦\s*{number}\s*⟧[ \t]*", _own_lines, reply)
         return _PLACEHOLDER.sub(lambda m: self.originals[int(m.group(1))], reply.strip())
