@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from bookrag.answering.generation import SYSTEM
 from bookrag.api.app import create_app
 from bookrag.config import Settings, load_settings
-from bookrag.errors import IndexMismatch
+from bookrag.errors import IndexMismatch, InvalidCredentials, UpstreamError
 from bookrag.index.connection import open_store
 from bookrag.index.ingest import ingest, site_config
 from bookrag.providers.base import Embedder
@@ -137,6 +137,25 @@ def test_changing_the_embedding_model_re_embeds_everything_with_a_message(
         assert store.fingerprint().dense_dim == 48  # type: ignore[union-attr]
         lexical = ingest(store, sample_docs, site, 350, None)
         assert lexical.rebuilt and store.fingerprint().dense_model is None  # type: ignore[union-attr]
+    store.close()
+
+
+@pytest.mark.parametrize(("status", "error"), [(401, InvalidCredentials), (503, UpstreamError)])
+def test_an_index_is_not_dropped_for_one_the_embedder_cannot_build(
+    fake: FakeCohere, tmp_path: Path, sample_docs: Path, status: int, error: type[Exception]
+) -> None:
+    site = site_config(sample_docs, None, None)
+    settings = cohere_settings(fake, tmp_path, retry_budget=0.2)
+    store = open_store(settings)
+    ingest(store, sample_docs, site, 350, None)  # a lexical index that answers
+    fake.fail("/v2/embed", status=status, retry_after=None, times=100)
+    with embedder_for(settings) as embedder, pytest.raises(error):
+        ingest(store, sample_docs, site, 350, embedder)
+    assert store.fingerprint().dense_model is None  # type: ignore[union-attr]
+    assert len(store.pages()) == 9
+    assert (
+        store.search("tipping bucket rain gauge", 5)[0].payload["title"] == "Rain and Wind Sensors"
+    )
     store.close()
 
 

@@ -145,22 +145,28 @@ class _Writer:
             del self.texts[:count]
 
 
-def _prepare_collection(store: BookStore, embedder: Embedder | None, report: IngestReport) -> bool:
+def _prepare_collection(
+    store: BookStore, embedder: Embedder | None, policy: RetryPolicy, report: IngestReport
+) -> bool:
     """Drop an index built by another embedding model (or none), so vectors never mix.
 
+    The embedder is asked for one embedding first: an index that still answers is never
+    dropped for one that cannot be built (a rejected key, a provider that is down).
     Returns whether the collection exists now (with an embedder, a missing one is created
     once the first embeddings tell its dimension)."""
     wanted = embedder.model if embedder else None
     current = store.fingerprint()
-    if current is not None and current.outdated:
-        report.rebuilt = "the index was written by an older bookrag; re-indexing every page"
-        store.drop()
-        current = None
-    if current is not None and current.dense_model != wanted:
-        target = f"{wanted}" if wanted else "lexical (BM25) only"
-        report.rebuilt = (
-            f"the index was built with {current.describe()}; re-indexing every page with {target}"
-        )
+    if current is not None and (current.outdated or current.dense_model != wanted):
+        if embedder is not None:
+            embed_all(embedder, ["bookrag"], "search_document", policy)
+        if current.outdated:
+            report.rebuilt = "the index was written by an older bookrag; re-indexing every page"
+        else:
+            target = f"{wanted}" if wanted else "lexical (BM25) only"
+            report.rebuilt = (
+                f"the index was built with {current.describe()}; "
+                f"re-indexing every page with {target}"
+            )
         store.drop()
         current = None
     if current is None and embedder is None:
@@ -236,7 +242,8 @@ def index_pages(
     `ranks` is each page's place in the book's sidebar, where the source knows it."""
     started = time.perf_counter()
     report = IngestReport()
-    exists = _prepare_collection(store, embedder, report)
+    policy = policy or RetryPolicy()
+    exists = _prepare_collection(store, embedder, policy, report)
     known = {str(r["source"]): r for r in store.pages()} if exists else {}
     # A page chunked at another size is read again, as a changed one is.
     outcomes = read(
@@ -246,7 +253,7 @@ def index_pages(
             if chunked_at(str(record["page_hash"])) == max_tokens
         }
     )
-    writer = _Writer(store, embedder, policy or RetryPolicy(), exists)
+    writer = _Writer(store, embedder, policy, exists)
     seen: set[str] = set()
     for outcome in outcomes:
         source = outcome.source
