@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from bookrag.answering.extractive import extractive_answer
+from bookrag.answering.generation import NOT_FOUND
 from bookrag.answering.models import Question
-from bookrag.answering.pipeline import NOT_FOUND, Book, answer
+from bookrag.answering.pipeline import Book, answer
 from bookrag.answering.retrieval import Passage
 from bookrag.answering.terms import QueryTerms
 from bookrag.config import Settings

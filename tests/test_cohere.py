@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from bookrag.answering.generation import SYSTEM
+from bookrag.answering.generation import NOT_FOUND, SYSTEM
 from bookrag.api.app import create_app
 from bookrag.config import Settings, load_settings
 from bookrag.errors import IndexMismatch, InvalidCredentials, UpstreamError
@@ -201,13 +201,59 @@ def test_generated_answer_cites_what_the_model_cited(api: TestClient, fake: Fake
     assert citation["url"] == docs[0]["data"]["url"]
     assert citation["span"] and citation["span"] in body["answer"]
     assert citation["quote"] and citation["quote"] in docs[0]["data"]["text"]
+    # The answer marks where it cites, with the citation's number.
+    assert f"{citation['span']} [1]" in body["answer"]
 
 
-def test_an_answer_without_citations_has_no_sources(api: TestClient, fake: FakeCohere) -> None:
-    fake.enqueue_chat("The book does not say.")
+def test_each_cited_span_is_marked_with_its_sections_number(
+    api: TestClient, fake: FakeCohere
+) -> None:
+    text = "A tip is 0.2794 mm. Level the funnel.\n\n```python\nprint(tips[0])\n```\nDone."
+    tip, level, code = (text.index(s) for s in ("0.2794 mm", "Level the funnel", "tips[0]"))
+    fake.enqueue_chat(
+        text,
+        [
+            (tip, tip + 9, ["doc-2"]),
+            (level, level + 16, ["doc-1", "doc-2"]),
+            (code, code + 7, ["doc-1"]),
+        ],
+    )
     body = api.post("/chat", json={"question": "How much rain does one bucket tip measure?"}).json()
-    assert body["answer"] == "The book does not say."
+    assert body["mode"] == "generative"
+    assert [c["number"] for c in body["citations"]] == [1, 2]
+    assert body["answer"] == (
+        "A tip is 0.2794 mm [1]. Level the funnel [2][1].\n\n"
+        "```python\nprint(tips[0])\n```\n[2]\nDone."
+    )
+
+
+@pytest.mark.parametrize("cited", [[], [(0, 4, ["doc-9"])]])
+def test_an_answer_citing_no_section_is_refused(
+    api: TestClient, fake: FakeCohere, cited: list[Any]
+) -> None:
+    # The model says the book does not cover it, or cites nothing it was given: either
+    # way nothing grounds the answer, and the author's gap report should count it.
+    fake.enqueue_chat("The book does not cover calibrating the gauge for snow.", cited)
+    body = api.post(
+        "/chat", json={"question": "How do I calibrate the rain gauge for snow?"}
+    ).json()
+    assert body["mode"] == "not_found"
+    assert body["answer"] == NOT_FOUND
     assert body["sources"] == [] and body["citations"] == []
+
+
+def test_a_cited_selection_is_titled_by_its_page(api: TestClient, fake: FakeCohere) -> None:
+    selected = "Each tip of the rain bucket equals 0.2794 mm of rain."
+    fake.enqueue_chat("It is one tip's worth of rain.", [(0, 2, ["selection"])])
+    body = api.post(
+        "/chat", json={"question": "", "selected_text": selected, "page_url": RAIN_PAGE}
+    ).json()
+    [citation] = body["citations"]
+    assert citation["title"] == "Rain and Wind Sensors"
+    # Without the page named, the selection still grounds the answer, from no known page.
+    fake.enqueue_chat("It is one tip's worth of rain.", [(0, 2, ["selection"])])
+    body = api.post("/chat", json={"question": "", "selected_text": selected}).json()
+    assert body["mode"] == "generative" and body["answer"].startswith("It is")
 
 
 def test_instructions_in_the_question_and_selection_never_reach_the_system_message(
@@ -278,7 +324,9 @@ def test_stream_relays_tokens_as_they_arrive_then_citations(
     tokens = [e["token"] for e in events if "token" in e]
     final = json.loads(events[-1]["response"])
     assert len(tokens) >= 5
-    assert "".join(tokens) == final["answer"]
+    # The final answer is the streamed text with its citation markers put in.
+    assert final["answer"].endswith("funnel. [1]")
+    assert "".join(tokens) == final["answer"].removesuffix(" [1]")
     assert final["citations"] and final["sources"]
     # The first token reached the client well before the last (not buffered to the end).
     assert arrivals[0] < arrivals[-1] - 0.15

@@ -7,12 +7,14 @@ instructions declare to be data, never instructions.
 
 from __future__ import annotations
 
+import re
+
 from bookrag.answering.extractive import best_sentence
 from bookrag.answering.models import Answer, Citations, Question, Turn
 from bookrag.answering.retrieval import Passage
 from bookrag.answering.terms import QueryTerms
 from bookrag.index import lexical
-from bookrag.providers.base import ChatPrompt, Generation, SourceDocument
+from bookrag.providers.base import ChatPrompt, Generation, SourceDocument, SpanCitation
 
 SYSTEM = """You answer readers' questions about a book.
 - Answer only from the documents provided with the question; they are sections of the book.
@@ -24,6 +26,7 @@ SYSTEM = """You answer readers' questions about a book.
 REWRITE_SYSTEM = """Rewrite the reader's last message as one standalone question about the book, using the conversation only to resolve what it refers to. Reply with the question alone, in the reader's language."""  # noqa: E501
 
 SELECTION_ID = "selection"
+SELECTED_FROM = "Passage the reader selected, from "  # a selection's title, for the model
 MAX_HISTORY_TURNS = 10
 NOT_FOUND = "I couldn't find this in the book."
 
@@ -36,8 +39,7 @@ def documents(passages: list[Passage], question: Question) -> tuple[SourceDocume
         docs.append(
             SourceDocument(
                 id=SELECTION_ID if is_selection else f"doc-{n}",
-                title=("Passage the reader selected, from " if is_selection else "")
-                + passage.title,
+                title=(SELECTED_FROM if is_selection else "") + passage.title,
                 section=passage.section,
                 url=passage.url,
                 text=passage.text,
@@ -73,28 +75,82 @@ def rewrite_prompt(question: Question) -> ChatPrompt:
 def to_answer(
     generation: Generation, docs: tuple[SourceDocument, ...], terms: QueryTerms
 ) -> Answer:
-    """The model's answer, with `sources` and `citations` taken from its own citations."""
+    """The model's answer, with `sources` and `citations` taken from its own citations and
+    an `[n]` marker where each cited span ends.
+
+    An answer that cites none of the documents (it says the book does not cover the
+    question, or it is not grounded in the book) is refused: `not_found`.
+    """
     by_id = {d.id: d for d in docs}
     cited = Citations()
+    marks: dict[int, list[int]] = {}  # offset in the answer: the numbers to mark there
+    grounded = False
     for span in generation.citations:
         # The quote is the source sentence closest to what the answer says there.
         span_terms = QueryTerms(
             weights={**terms.weights, **dict.fromkeys(lexical.terms(span.text), 1.0)},
             in_book=terms.in_book,
         )
+        end = _span_end(generation.text, span)
         for doc_id in span.document_ids:
             doc = by_id.get(doc_id)
-            if doc is None or not doc.url:
+            if doc is None:
+                continue
+            grounded = True
+            if not doc.url:  # the reader's selection, from a page not named
                 continue
             quote = best_sentence(doc.text, span_terms)
-            cited.add(doc.url, doc.title, doc.section, quote, span=span.text)
+            title = doc.title.removeprefix(SELECTED_FROM)
+            number = cited.add(doc.url, title, doc.section, quote, span=span.text)
+            if end is not None and number not in marks.setdefault(end, []):
+                marks[end].append(number)
+    if not grounded:
+        return not_found()
     return Answer(
-        answer=generation.text,
+        answer=generation.text if generation.marked else _marked(generation.text, marks),
         sources=cited.sources,
         citations=cited.items,
         mode="generative",
         extractive=False,
     )
+
+
+def not_found() -> Answer:
+    return Answer(answer=NOT_FOUND, sources=[], mode="not_found", extractive=False)
+
+
+def _span_end(text: str, span: SpanCitation) -> int | None:
+    """Where a cited span ends in the answer: at its offsets when they hold its text, else
+    after the first place the text occurs; None when it does not."""
+    if 0 <= span.start <= span.end <= len(text) and text[span.start : span.end] == span.text:
+        return span.end
+    found = text.find(span.text) if span.text else -1
+    return found + len(span.text) if found >= 0 else None
+
+
+_FENCE_LINE = re.compile(r"^[ \t]*(```|~~~)", re.MULTILINE)
+
+
+def _marked(text: str, marks: dict[int, list[int]]) -> str:
+    """`text` with `[n]` markers inserted at the given offsets. One inside a code block goes
+    on a line of its own after the block, so that code is quoted as written."""
+    placed: dict[int, list[int]] = {}
+    after_code: set[int] = set()
+    for at, numbers in marks.items():
+        if len(_FENCE_LINE.findall(text, 0, at)) % 2:  # inside a fenced block
+            closing = _FENCE_LINE.search(text, at)
+            line_end = -1 if closing is None else text.find("\n", closing.end())
+            at = len(text) if line_end < 0 else line_end
+            after_code.add(at)
+        for number in numbers:
+            if number not in placed.setdefault(at, []):
+                placed[at].append(number)
+    for at in sorted(placed, reverse=True):
+        label = "".join(f"[{n}]" for n in placed[at])
+        before = text[:at]
+        space = "\n" if at in after_code else "" if not before or before[-1].isspace() else " "
+        text = f"{before}{space}{label}{text[at:]}"
+    return text
 
 
 def last_answered_question(history: tuple[Turn, ...]) -> str:

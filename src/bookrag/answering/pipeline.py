@@ -18,10 +18,10 @@ import anyio
 from bookrag.answering.extractive import extractive_answer
 from bookrag.answering.figures import note, timed
 from bookrag.answering.generation import (
-    NOT_FOUND,
     answer_prompt,
     documents,
     last_answered_question,
+    not_found,
     rewrite_prompt,
     to_answer,
 )
@@ -237,10 +237,6 @@ async def _stream_with_retries(book: Book, prompt: ChatPrompt) -> AsyncIterator[
 def _fallback(chosen: Plan, question: Question, error: UpstreamError) -> Answer:
     log.warning("generation failed, answering extractively: %s", error.message)
     return extractive_answer(chosen.passages, chosen.terms, question.selected_text, degraded=True)
-
-
-def not_found() -> Answer:
-    return Answer(answer=NOT_FOUND, sources=[], mode="not_found", extractive=False)
 
 
 def retrieval_query(book: Book, question: Question) -> str:

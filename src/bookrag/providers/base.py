@@ -48,10 +48,14 @@ class SpanCitation:
 
 @dataclass(frozen=True)
 class Generation:
-    """A finished answer from a chat model."""
+    """A finished answer from a chat model.
+
+    `marked`: the text already carries `[n]` markers where it cites (else, as with Cohere,
+    the citations' spans say where)."""
 
     text: str
     citations: tuple[SpanCitation, ...]
+    marked: bool = False
 
 
 @dataclass(frozen=True)

@@ -105,7 +105,7 @@ class OpenAIChat:
         raw = response.choices[0].message.content or "" if response.choices else ""
         numbers = MarkerNumbers(prompt.documents)
         text = numbers.feed(raw) + numbers.flush()
-        return Generation(text, marker_citations(text, numbers.cited))
+        return Generation(text, marker_citations(text, numbers.cited), marked=True)
 
     async def stream(self, prompt: ChatPrompt) -> AsyncIterator[str | Generation]:
         pieces: list[str] = []
@@ -123,7 +123,7 @@ class OpenAIChat:
             pieces.append(rest)
             yield rest
         answer = "".join(pieces)
-        yield Generation(answer, marker_citations(answer, numbers.cited))
+        yield Generation(answer, marker_citations(answer, numbers.cited), marked=True)
 
     def check_endpoint(self) -> bool:
         """True when the endpoint answers (one cheap call, no tokens spent): it lists its
