@@ -533,6 +533,60 @@ def test_gap_groups_fall_back_to_terms_when_question_text_is_not_kept() -> None:
     assert len(gaps) == 1 and gaps[0].count == 2 and gaps[0].example == "measur moistur soil"
 
 
+def test_questions_that_differ_in_what_they_ask_about_are_not_one_gap() -> None:
+    from bookrag.feedback.report import _Asked
+
+    now = datetime.now(UTC)
+    asked = [
+        *(_Asked(q, t, now) for q, t in [("How do I send data via MQTT?", "data mqtt send")] * 3),
+        _Asked("How do I send data via Telegram?", "data send telegram", now),
+        _Asked("How do I send data via Twitter?", "data send twitter", now),
+        _Asked("How do I send data over MQTT to a server?", "data mqtt send server", now),
+        _Asked("سورج کیا ہے؟", "سورج کیا ہے", now),
+        _Asked("چاند کیا ہے؟", "چاند کیا ہے", now),
+    ]
+    gaps = {g.example: g for g in group_questions(asked)}
+    assert gaps["How do I send data via MQTT?"].count == 4  # the same question, reworded
+    assert gaps["How do I send data via MQTT?"].also == [
+        "How do I send data over MQTT to a server?"
+    ]
+    for own in ("Telegram", "Twitter"):
+        assert gaps[f"How do I send data via {own}?"].count == 1
+    assert gaps["سورج کیا ہے؟"].count == gaps["چاند کیا ہے؟"].count == 1
+
+
+def test_questions_with_no_searchable_word_are_told_apart_by_their_words() -> None:
+    from bookrag.feedback.report import _Asked
+
+    now = datetime.now(UTC)
+    asked = [_Asked(q, "", now) for q in ("What is it?", "what is it", "🌧️🌧️", "Is it?")]
+    gaps = {g.example: g.count for g in group_questions(asked)}
+    assert gaps == {"What is it?": 2, "🌧️🌧️": 1, "Is it?": 1}
+    unkept = group_questions([_Asked(None, "", now), _Asked(None, "", now)])
+    assert [(g.example, g.count) for g in unkept] == [("(no searchable words)", 2)]
+
+
+def test_the_report_caps_its_lists_and_its_period_and_says_when_nobody_voted(
+    db_url: str,
+) -> None:
+    now = datetime.now(UTC)
+    with running_journal(db_url) as journal:
+        for i in range(5):
+            record = make_record(Question(f"{RAIN} {i}"), answer_of("extractive"), 1.0, True)
+            journal.record(replace(record, created_at=now - timedelta(minutes=5)))
+            asyncio.run(journal.give_feedback(Verdict(record.id, "192.0.2.1", False, f"no {i}")))
+        ahead = make_record(Question(SOIL), answer_of("not_found"), 1.0, True)
+        journal.record(replace(ahead, created_at=now + timedelta(hours=2)))  # a clock ahead
+    engine = engine_for(db_url)
+    report = gap_report(engine, parse_period("99999w"), now=now, top=2, kept=timedelta(days=30))
+    unvoted = gap_report(engine, parse_period("1h"), now=now - timedelta(days=1))
+    engine.dispose()
+    assert report.since == now - timedelta(days=30) and len(report.days) == 31
+    assert report.unhelpful_count == 5 and len(report.unhelpful) == 2
+    assert report.answers == sum(d.answers for d in report.days) == 5
+    assert unvoted.helpful_rate is None and unvoted.to_json()["helpful_rate"] is None
+
+
 @pytest.mark.parametrize("text", ["", "7", "d", "0d", "7y", "-1d"])
 def test_a_malformed_period_is_refused(text: str) -> None:
     with pytest.raises(ValueError):
@@ -613,3 +667,22 @@ def test_report_command_prints_the_report_and_json(
     assert body["answers"] == 2 and body["gaps"][0]["example"] == SOIL
     bad = runner.invoke(cli_app, ["report", "--since", "soon"])
     assert bad.exit_code == 2 and "--since" in bad.output
+
+
+def test_report_command_never_prints_a_readers_control_characters(
+    tmp_path: Path, sample_docs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    attack = "bad \x1b[2J\x1b]0;pwned\x07 end \u202eevil"
+    with api(tmp_path, sample_docs, log_questions=True) as client:
+        answer_id = client.post("/chat", json={"question": RAIN}).json()["answer_id"]
+        sent = client.post(
+            "/feedback", json={"answer_id": answer_id, "helpful": False, "comment": attack}
+        )
+        assert sent.status_code == 200
+        client.post("/chat", json={"question": "Is the گیج \u200c calibrated? \x1b[31m"})
+    monkeypatch.setenv("BOOKRAG_DATA_DIR", str(tmp_path / "data"))
+    printed = CliRunner().invoke(cli_app, ["report"], env={"COLUMNS": "200"})
+    assert printed.exit_code == 0, printed.output
+    assert "\x1b" not in printed.output and "\x07" not in printed.output
+    assert "\u202e" not in printed.output
+    assert "bad \ufffd[2J" in printed.output and "گیج \u200c" in printed.output

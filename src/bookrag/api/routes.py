@@ -221,7 +221,10 @@ def add_routes(app: FastAPI) -> None:
             raise InvalidRequest(f"since: {exc}") from None
         try:
             report = gap_report(
-                journal.engine, period, lambda text: closest_page(book.retriever, text)
+                journal.engine,
+                period,
+                lambda text: closest_page(book.retriever, text),
+                kept=journal.retention,
             )
         except SQLAlchemyError as exc:
             log.warning("gap report: the answer log cannot be read (%s)", type(exc).__name__)

@@ -4,8 +4,10 @@ and the same function as `GET /admin/report`."""
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -49,7 +51,8 @@ def report_command(
     try:
         migrate(engine)  # a fresh install has an empty log, not a missing one
         with _closest_pages(settings, err) as closest:
-            report = gap_report(engine, period, closest, top=top)
+            kept = timedelta(days=settings.retention_days)
+            report = gap_report(engine, period, closest, top=top, kept=kept)
     except (SQLAlchemyError, OSError) as exc:
         _error(err, f"cannot read the answer log: {type(exc).__name__}")
         raise typer.Exit(1) from None
@@ -87,7 +90,11 @@ def print_report(out: Console, report: GapReport) -> None:
         f"[bold]{report.since:%Y-%m-%d %H:%M} – {report.until:%Y-%m-%d %H:%M} UTC[/bold]: "
         f"{report.answers} questions, {report.refusals} not answered "
         f"({report.refusal_rate:.1%}), {report.rated} answers rated ({report.feedback_rate:.1%}), "
-        f"{report.helpful_rate:.1%} of verdicts helpful",
+        + (
+            "no verdicts yet"
+            if report.helpful_rate is None
+            else f"{report.helpful_rate:.1%} of verdicts helpful"
+        ),
         highlight=False,
     )
     peak = max((d.answers for d in report.days), default=0) or 1
@@ -103,7 +110,8 @@ def print_report(out: Console, report: GapReport) -> None:
         gaps.add_column(column, overflow="fold")
     for gap in report.gaps:
         page = f"{gap.closest.title}\n{gap.closest.url}" if gap.closest else "–"
-        gaps.add_row(str(gap.count), escape(gap.example), escape(gap.terms), escape(page))
+        asked = "\n".join([gap.example, *(f"  also: {w}" for w in gap.also)])
+        gaps.add_row(str(gap.count), _shown(asked), _shown(gap.terms), _shown(page))
     out.print(gaps)
     unhelpful = Table(title="answers marked unhelpful")
     for column in ("when", "question", "comment", "cited"):
@@ -111,17 +119,34 @@ def print_report(out: Console, report: GapReport) -> None:
     for item in report.unhelpful:
         unhelpful.add_row(
             f"{item.when:%Y-%m-%d %H:%M}",
-            escape(item.question),
-            escape(item.comment or ""),
-            escape("\n".join(item.sources[:3]) or item.mode),
+            _shown(item.question),
+            _shown(item.comment or ""),
+            _shown("\n".join(item.sources[:3]) or item.mode),
         )
     out.print(unhelpful)
     cited = Table(title="most cited pages")
     cited.add_column("times", justify="right")
     cited.add_column("page", overflow="fold")
     for url, count in report.cited_pages:
-        cited.add_row(str(count), escape(url))
+        cited.add_row(str(count), _shown(url))
     out.print(cited)
+
+
+def _shown(text: str) -> str:
+    """Readers' words made safe for a terminal: no Rich markup, and no control character
+    (an escape sequence in a comment could clear the screen or retitle the window)."""
+    return escape("".join(_visible(ch) for ch in text))
+
+
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _visible(ch: str) -> str:
+    """A control character or bidirectional override as U+FFFD (joiners, which Urdu and
+    emoji need, stay)."""
+    if ch == "\n" or (unicodedata.category(ch) != "Cc" and ch not in _BIDI_CONTROLS):
+        return ch
+    return "\ufffd"
 
 
 def _error(err: Console, message: str) -> None:

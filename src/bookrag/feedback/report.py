@@ -5,6 +5,7 @@ and refusal and feedback rates, over a recent period of the answer log."""
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
@@ -60,6 +61,7 @@ class Gap:
     last_asked: datetime
     wordings: int  # how many distinct term sets were grouped here
     closest: PageLink | None = None
+    also: list[str] = field(default_factory=list)  # other wordings grouped here, most asked first
 
 
 @dataclass
@@ -104,9 +106,10 @@ class GapReport:
         return self.rated / self.answers if self.answers else 0.0
 
     @property
-    def helpful_rate(self) -> float:
+    def helpful_rate(self) -> float | None:
+        """The share of verdicts that were helpful; None before anyone voted."""
         votes = self.helpful + self.unhelpful_count
-        return self.helpful / votes if votes else 0.0
+        return self.helpful / votes if votes else None
 
     def to_json(self) -> dict[str, Any]:
         """The report as JSON-ready data (times in ISO 8601, UTC)."""
@@ -114,7 +117,7 @@ class GapReport:
         body.update(
             refusal_rate=round(self.refusal_rate, 4),
             feedback_rate=round(self.feedback_rate, 4),
-            helpful_rate=round(self.helpful_rate, 4),
+            helpful_rate=None if self.helpful_rate is None else round(self.helpful_rate, 4),
             cited_pages=[{"url": u, "count": n} for u, n in self.cited_pages],
             asked_from=[{"url": u, "count": n} for u, n in self.asked_from],
         )
@@ -145,15 +148,18 @@ def gap_report(
     closest: Closest | None = None,
     now: datetime | None = None,
     top: int = 20,
+    kept: timedelta | None = None,
 ) -> GapReport:
-    """The report over the last `period`; `closest` finds the book's page nearest a gap."""
+    """The report over the last `period` (no further back than answers are `kept`);
+    `closest` finds the book's page nearest a gap."""
     until = now or datetime.now(UTC)
-    report = GapReport(since=until - period, until=until)
+    report = GapReport(since=until - min(period, kept or period), until=until)
     days: dict[date, Day] = {}
     unanswered: list[_Asked] = []
     cited: Counter[str] = Counter()
     asked_from: Counter[str] = Counter()
-    recent = answers.c.created_at >= report.since
+    # A replica whose clock runs ahead may have logged an answer "later" than now.
+    recent = answers.c.created_at.between(report.since, until)
     columns = (answers.c.created_at, answers.c.question, answers.c.terms, answers.c.mode)
     with engine.connect() as connection:
         rows = connection.execute(
@@ -191,9 +197,10 @@ def gap_report(
                 report.helpful += 1
                 continue
             report.unhelpful_count += 1
-            report.unhelpful.append(
-                Unhelpful(question or terms, mode, comment, json.loads(sources), _utc(when))
-            )
+            if len(report.unhelpful) < top:
+                report.unhelpful.append(
+                    Unhelpful(question or terms, mode, comment, json.loads(sources), _utc(when))
+                )
     report.rated = len(rated)
     report.days = _every_day(days, report.since.date(), until.date())
     report.gaps = group_questions(unanswered)[:top]
@@ -215,19 +222,45 @@ def _every_day(days: dict[date, Day], first: date, last: date) -> list[Day]:
 
 
 def group_questions(asked: Iterable[_Asked], similar: float = SIMILAR) -> list[Gap]:
-    """Group questions whose terms overlap by at least `similar` (Jaccard) with a group's
-    most asked wording; groups come most asked first."""
+    """Group questions whose terms overlap by at least `similar` with a group's most asked
+    wording; groups come most asked first.
+
+    Overlap is Jaccard weighted by how rare each term is among the wordings, so that two
+    questions differing in what they ask about ("... via MQTT" and "... via Telegram") stay
+    apart while their shared words ("send data") count for little. Candidates are found by
+    prefix filtering: two term sets that overlap this much share one of their rarest terms,
+    so a wording is compared only with groups that hold one of its own rarest terms.
+    """
     by_terms: dict[str, list[_Asked]] = defaultdict(list)
+    wordless: dict[str, list[_Asked]] = defaultdict(list)
     for item in asked:
-        by_terms[item.terms].append(item)
+        if item.terms.split():
+            by_terms[item.terms].append(item)
+        else:  # no searchable word: told apart by the question, when it was kept
+            wordless[_normalized(item.question or "")].append(item)
+    frequency = Counter(w for terms in by_terms for w in set(terms.split()))
+    weight = {w: math.log(1 + len(by_terms) / n) for w, n in frequency.items()}
+
+    def rarest_first(words: set[str]) -> list[str]:
+        ordered = sorted(words, key=lambda w: (frequency[w], w))
+        total, rest, prefix = sum(weight[w] for w in ordered), 0.0, []
+        for word in ordered:  # until what is left could not reach `similar` on its own
+            if total - rest < similar * total:
+                break
+            prefix.append(word)
+            rest += weight[word]
+        return prefix
+
     groups: list[tuple[set[str], list[_Asked], list[str]]] = []
-    holding: dict[str, list[int]] = defaultdict(list)  # term -> groups whose core has it
+    holding: dict[str, list[int]] = defaultdict(list)  # rare term -> groups whose core has it
     for terms, items in sorted(by_terms.items(), key=lambda kv: (-len(kv[1]), kv[0])):
         words = set(terms.split())
+        prefix = rarest_first(words)
         best, best_score = -1, 0.0
-        for index in {i for w in words for i in holding[w]}:
+        for index in {i for w in prefix for i in holding[w]}:
             core = groups[index][0]
-            score = len(words & core) / len(words | core)
+            shared = sum(weight[w] for w in words & core)
+            score = shared / sum(weight[w] for w in words | core)
             if score >= similar and score > best_score:
                 best, best_score = index, score
         if best >= 0:
@@ -235,14 +268,24 @@ def group_questions(asked: Iterable[_Asked], similar: float = SIMILAR) -> list[G
             groups[best][2].append(terms)
             continue
         groups.append((words, list(items), [terms]))
-        for word in words:
+        for word in prefix:
             holding[word].append(len(groups) - 1)
-    gaps = []
-    for core, items, wordings in groups:
-        texts = Counter(i.question for i in items if i.question)
-        core_terms = " ".join(sorted(core))
-        example = texts.most_common(1)[0][0] if texts else core_terms or "(no searchable words)"
-        last = max(i.when for i in items)
-        gaps.append(Gap(example, core_terms, len(items), last, len(wordings)))
+    gaps = [_gap(items, " ".join(sorted(core)), len(wordings)) for core, items, wordings in groups]
+    gaps.extend(_gap(items, "", 1) for items in wordless.values())
     gaps.sort(key=lambda g: (-g.count, -g.last_asked.timestamp()))
     return gaps
+
+
+def _gap(items: list[_Asked], terms: str, wordings: int) -> Gap:
+    texts = Counter(i.question for i in items if i.question)
+    ranked = [text for text, _ in texts.most_common()]
+    if not ranked:
+        ranked = [t for t, _ in Counter(i.terms for i in items).most_common() if t]
+    example = ranked[0] if ranked else "(no searchable words)"
+    last = max(i.when for i in items)
+    return Gap(example, terms, len(items), last, wordings, also=ranked[1:4])
+
+
+def _normalized(question: str) -> str:
+    """A question as its words, in any script and case: "Is it?" and "is it" are one."""
+    return " ".join(re.findall(r"[^\W_]+", question.casefold()))

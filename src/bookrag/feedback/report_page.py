@@ -25,19 +25,25 @@ svg text { font-size: 10px; fill: #5f6368; }
 """
 
 
-def _pct(value: float) -> str:
-    return f"{value * 100:.1f}%"
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.1f}%"
 
 
 def _link(url: str, text: str | None = None) -> str:
     """A link to an http(s) URL or a path; anything else (`javascript:`) as plain text."""
     try:
-        scheme = urlsplit(url).scheme.lower()
+        parts = urlsplit(url)
     except ValueError:
-        scheme = "?"
-    if scheme not in ("http", "https", ""):
         return escape(text or url)
+    if parts.scheme.lower() not in ("http", "https") and (parts.scheme or parts.netloc):
+        return escape(text or url)  # `//elsewhere.example/x` is no path on this site
     return f'<a href="{escape(url)}">{escape(text or url)}</a>'
+
+
+def _also(wordings: list[str]) -> str:
+    if not wordings:
+        return ""
+    return f'<div class="muted">also asked as: {escape(" · ".join(wordings))}</div>'
 
 
 def _chart(days: list[Day]) -> str:
@@ -102,7 +108,7 @@ def render_html(report: GapReport) -> str:
             closest = _link(gap.closest.url, gap.closest.title) if gap.closest else "–"
             out.append(
                 f'<tr><td class="n">{gap.count}</td><td>{escape(gap.example)}'
-                f'<div class="muted">{escape(gap.terms)}</div></td>'
+                f'<div class="muted">{escape(gap.terms)}</div>{_also(gap.also)}</td>'
                 f'<td class="n">{gap.wordings}</td><td>{closest}</td></tr>'
             )
         out.append("</table>")
