@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -131,6 +132,29 @@ def test_unreadable_pages_are_reported_and_the_rest_indexed(
     assert "not UTF-8" in reasons["latin1.md"]
     assert "front matter" in reasons["broken.md"]
     assert len(report.indexed) == 9
+
+
+def test_a_folder_that_cannot_be_listed_keeps_its_pages(
+    store: BookStore, book: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A permissions hiccup on a mounted volume must not read as a deleted chapter.
+    run(store, book, settings)
+    listing = os.scandir
+    sensors = book / "02-sensors"
+
+    def scandir(path: Any = ".") -> Any:
+        if Path(path) == sensors:
+            raise PermissionError(13, "Permission denied", str(path))
+        return listing(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    report = run(store, book, settings)
+    assert report.removed == []
+    reasons = dict(report.skipped)
+    kept = [s for s in reasons if s.startswith("02-sensors/")]
+    assert kept and all("02-sensors cannot be listed" in reasons[s] for s in kept)
+    assert store.stats().pages == 9
+    assert any(p.source.startswith("02-sensors/") for p in search(store, "tipping bucket", 3))
 
 
 def test_missing_docs_folder_is_an_error(store: BookStore, tmp_path: Path) -> None:

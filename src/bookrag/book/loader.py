@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,19 +54,27 @@ def _is_true(value: object) -> bool:
     return value is True or (isinstance(value, str) and value.strip().lower() == "true")
 
 
-def discover(docs_dir: Path) -> list[Path]:
+def discover(docs_dir: Path, unreadable: Callable[[str], None] | None = None) -> list[Path]:
     """Every page file Docusaurus would build, in path order.
 
     Like Docusaurus, files and folders whose name starts with `_` are partials, not pages.
+    A folder that cannot be listed is told to `unreadable` (its path in the docs folder):
+    its pages are not gone, only out of reach.
     """
+
+    def cannot_list(error: OSError) -> None:
+        if unreadable is not None and error.filename:
+            unreadable(Path(error.filename).relative_to(docs_dir).as_posix())
+
     found = []
-    for path in docs_dir.rglob("*"):
-        relative = path.relative_to(docs_dir)
-        if path.suffix not in PAGE_SUFFIXES or not path.is_file():  # `.MD` is not built
-            continue
-        if any(part.startswith(("_", ".")) for part in relative.parts):
-            continue
-        found.append(path)
+    for root, folders, names in os.walk(docs_dir, onerror=cannot_list):
+        folders[:] = [f for f in folders if not f.startswith(("_", "."))]
+        for name in names:
+            path = Path(root, name)
+            if name.startswith(("_", ".")) or path.suffix not in PAGE_SUFFIXES:
+                continue  # `.MD` is not built
+            if path.is_file():
+                found.append(path)
     return sorted(found, key=lambda p: p.relative_to(docs_dir).as_posix())
 
 

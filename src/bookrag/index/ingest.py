@@ -197,7 +197,8 @@ def ingest(
     if not docs_dir.is_dir():
         raise DocsNotFound(f"docs folder not found: {docs_dir}")
 
-    files = discover(docs_dir)
+    out_of_reach: list[str] = []
+    files = discover(docs_dir, out_of_reach.append)
     if not files:
         # Most likely the wrong folder: indexing it would remove every page of the book.
         raise DocsNotFound(f"no Markdown pages (.md, .mdx) in {docs_dir}; the index is unchanged")
@@ -224,6 +225,10 @@ def ingest(
                 yield Skipped(source, f"unreadable: {exc.strerror or exc}")
             else:
                 yield page
+        for folder in out_of_reach:  # its pages keep their last indexed version
+            for source in known:
+                if source.startswith(f"{folder}/"):
+                    yield Skipped(source, f"unreadable: the folder {folder} cannot be listed")
 
     return index_pages(store, read, max_tokens, embedder, policy, on_page, ranks)
 
