@@ -228,6 +228,18 @@ class Settings(BaseSettings):
         """Where the embedded index is stored."""
         return self.data_dir / "qdrant"
 
+    def public(self, message: str) -> str:
+        """`message` as a client may see it: the server's own folders are named by their
+        setting (`BOOKRAG_DATA_DIR`) or their name, not by where they are on this machine."""
+        folders = [(self.data_dir, "BOOKRAG_DATA_DIR")]
+        if self.docs_dir is not None:
+            folders.append((self.docs_dir, self.docs_dir.resolve().name))
+        for folder, name in folders:
+            spellings = {str(folder.resolve())} | ({str(folder)} if folder.is_absolute() else set())
+            for spelling in sorted(spellings, key=len, reverse=True):
+                message = message.replace(spelling, name)
+        return message
+
     @property
     def translations_path(self) -> Path:
         """Where finished page translations are cached."""

@@ -41,7 +41,10 @@ def event_stream(events: AsyncIterator[dict[str, str]], status: int = 200) -> Ev
 
 def _error(request: Request, status: int, message: str, **extra: Any) -> Response:
     """An error body; on `/stream-chat` an error event, so a client that reads only the
-    stream's `data:` lines sees it too."""
+    stream's `data:` lines sees it too. It names no folder of the server's."""
+    settings = getattr(request.app.state, "settings", None)
+    if settings is not None:
+        message = settings.public(message)
     if request.url.path == "/stream-chat":
         return event_stream(error_event(message), status=status)
     return JSONResponse({"success": False, "error": message, **extra}, status_code=status)

@@ -130,7 +130,7 @@ def add_routes(app: FastAPI) -> None:
         }
         refresher: Refresher | None = getattr(request.app.state, "refresher", None)
         if refresher is not None:
-            body["refresh"] = refresher.describe()
+            body["refresh"] = refresher.describe(settings.public)
         if qdrant_ok:
             try:
                 stats = book.store.stats()
@@ -182,7 +182,7 @@ def add_routes(app: FastAPI) -> None:
                         final = {"done": True, "response": item.model_dump_json()}
                         yield {"data": json.dumps(final)}
             except BookragError as exc:
-                async for event in error_event(exc.message):
+                async for event in error_event(settings.public(exc.message)):
                     yield event
             except Exception:
                 log.exception("unexpected error while streaming an answer")
@@ -270,7 +270,7 @@ def add_routes(app: FastAPI) -> None:
         started = refresher.trigger()
         return {
             "status": "started" if started else "already_running",
-            "refresh": refresher.describe(),
+            "refresh": refresher.describe(request.app.state.settings.public),
         }
 
     @app.head("/metrics", include_in_schema=False)

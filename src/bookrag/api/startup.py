@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from bookrag.book.site.crawler import CrawlLimits
 from bookrag.config import Settings
 from bookrag.errors import IndexMismatch, StoreUnavailable
-from bookrag.index.ingest import ingest, site_config
+from bookrag.index.ingest import IngestReport, ingest, site_config
 from bookrag.index.refresh import Refresher
 from bookrag.index.site_ingest import ingest_site, normalise_book_url
 from bookrag.index.store import BookStore
@@ -78,11 +78,16 @@ def make_refresher(
         )
     docs_dir = settings.docs_dir
     if docs_dir is not None:
-        site = site_config(docs_dir, settings.site_url, settings.route_base_path)
-        return Refresher(
-            lambda: ingest(
+
+        def index_docs() -> IngestReport:
+            # The config is read on every run: a new `url` or `baseUrl` moves every page.
+            site = site_config(docs_dir, settings.site_url, settings.route_base_path)
+            return ingest(
                 store, docs_dir, site, settings.chunk_tokens, providers.embedder, providers.policy
-            ),
+            )
+
+        return Refresher(
+            index_docs,
             changed,
             str(docs_dir),
             shown=docs_dir.name,

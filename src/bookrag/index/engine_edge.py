@@ -60,6 +60,12 @@ def _named(vectors: object, name: str | None) -> Any:
     return named_vector(vectors, name, edge.SparseVector)
 
 
+_ADVICE = (
+    "Check that the data folder is writable and its disk not full; if its files are "
+    "damaged, delete the folder and run `bookrag ingest` again"
+)
+
+
 class EdgeEngine:
     """One Qdrant Edge shard in a folder (created by `create`, opened by `open`)."""
 
@@ -87,8 +93,7 @@ class EdgeEngine:
             shard = edge.EdgeShard.load(str(folder))
         except Exception as exc:  # Edge raises plain exceptions
             raise StoreUnavailable(
-                f"the index in {folder} cannot be read ({exc}): delete the folder and run "
-                "`bookrag ingest` again"
+                f"the index in {folder} cannot be read ({exc}). {_ADVICE}"
             ) from exc
         return cls(folder, shard, legacy)
 
@@ -101,7 +106,9 @@ class EdgeEngine:
         except StoreUnavailable:
             raise
         except Exception as exc:  # Edge raises plain exceptions
-            raise StoreUnavailable(f"the embedded index in {self.folder} failed: {exc}") from exc
+            raise StoreUnavailable(
+                f"the embedded index in {self.folder} failed: {exc}. {_ADVICE}"
+            ) from exc
 
     def exists(self) -> bool:
         return self._shard is not None or self._legacy.is_dir()
@@ -229,7 +236,14 @@ class EdgeEngine:
             shard.flush()
 
     def ping(self) -> bool:
-        return True  # in this process: there whenever bookrag is
+        """True if the shard reads: it is in this process, but its files may be damaged."""
+        if self._shard is None:
+            return True
+        try:
+            self._shard.scroll(edge.ScrollRequest(limit=2, with_payload=True, with_vector=False))
+        except Exception:  # Edge raises plain exceptions
+            return False
+        return True
 
     def close(self) -> None:
         if self._shard is not None:

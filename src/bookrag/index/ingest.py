@@ -37,10 +37,12 @@ class IngestReport:
     chunks: int = 0
     seconds: float = 0.0
     rebuilt: str | None = None  # why every page was re-indexed, when it was
+    reordered: int = 0  # pages that only moved in the sidebar
 
     @property
     def changed(self) -> bool:
-        return bool(self.indexed or self.removed)
+        """Whether the book as served changed: its pages, or their order."""
+        return bool(self.indexed or self.removed or self.reordered)
 
     def log_to(self, logger: logging.Logger, what: str) -> None:
         """One line of counts, then a warning per skipped page."""
@@ -294,6 +296,7 @@ def index_pages(
     }
     if moved:  # the sidebar's order changed around pages that did not
         store.set_sidebar_ranks(moved)
+        report.reordered = len(moved)
     current = {str(r["source"]): str(r["page_hash"]) for r in records}
     if store.chunk_count() != sum(int(r["chunks"]) for r in records):
         for source in sorted(store.chunk_sources() - set(current)):

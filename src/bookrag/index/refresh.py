@@ -58,11 +58,12 @@ class Refresher:
         try:
             report = self._ingest()
         except BookragError as exc:
-            self.last_error = exc.message.replace(self.source, self.shown)
+            self.last_error, self.last_report = exc.message.replace(self.source, self.shown), None
             log.error("refresh of %s failed: %s", self.source, exc.message)
             return None
         except Exception as exc:
             self.last_error = "unexpected error; the server log has the details"
+            self.last_report = None  # its changes are not this run's
             log.error("refresh of %s failed", self.source, exc_info=exc)
             return None
         else:
@@ -112,15 +113,16 @@ class Refresher:
             return "failed"
         return "ok" if self.last_finished else "pending"
 
-    def describe(self) -> dict[str, Any]:
-        """The refresh state, as `/health` shows it."""
+    def describe(self, public: Callable[[str], str] | None = None) -> dict[str, Any]:
+        """The refresh state, as `/health` shows it (its error made `public`)."""
         report = self.last_report
+        error = self.last_error
         return {
             "source": self.shown,
             "status": self.status,
             "last_started": self.last_started,
             "last_finished": self.last_finished,
-            "error": self.last_error,
+            "error": public(error) if public and error else error,
             "last_changes": None
             if report is None
             else {
