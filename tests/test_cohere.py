@@ -16,9 +16,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from bookrag.answering.generation import NOT_FOUND, SYSTEM
 from bookrag.api.app import create_app
+from bookrag.cli import app as cli_app
 from bookrag.config import Settings, load_settings
 from bookrag.errors import IndexMismatch, InvalidCredentials, UpstreamError
 from bookrag.index.connection import open_store
@@ -157,6 +159,22 @@ def test_an_index_is_not_dropped_for_one_the_embedder_cannot_build(
         store.search("tipping bucket rain gauge", 5)[0].payload["title"] == "Rain and Wind Sensors"
     )
     store.close()
+
+
+def test_search_and_ask_on_an_index_built_by_another_model_say_what_to_run(
+    fake: FakeCohere, tmp_path: Path, sample_docs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = open_store(load_settings(data_dir=tmp_path / "data"))
+    ingest(store, sample_docs, site_config(sample_docs, None, None), 350)  # no embeddings
+    store.close()
+    monkeypatch.setenv("BOOKRAG_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("COHERE_API_KEY", SECRET)
+    monkeypatch.setenv("COHERE_BASE_URL", fake.url)
+    for command in (["search", "rain gauge"], ["ask", "How much rain is one tip?"]):
+        result = CliRunner().invoke(cli_app, command)
+        assert result.exit_code == 1, result.output
+        assert "lexical" in result.output and "bookrag ingest" in result.output
+        assert "Traceback" not in result.output and "dense" not in result.output
 
 
 def test_server_on_an_index_built_by_another_model_says_what_to_run(

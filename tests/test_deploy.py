@@ -159,6 +159,7 @@ class FakeDeployment:
     """A backend speaking the contract, with a chat model, whose answers a test can spoil."""
 
     def __init__(self) -> None:
+        self.degraded = False
         self.stream_body = (
             'data: {"token": "Weather ", "done": false}\n\n'
             'data: {"token": "stations.", "done": false}\n\n'
@@ -193,7 +194,7 @@ class FakeDeployment:
 
     def chat(self, body: dict[str, Any]) -> dict[str, Any]:
         self.asked.append(body["question"])
-        return {**self.chat_body(), "sources": self.sources}
+        return {**self.chat_body(), "sources": self.sources, "degraded": self.degraded}
 
     def translate(self, body: dict[str, Any]) -> dict[str, Any]:
         self.translated.append(body)
@@ -239,6 +240,26 @@ def test_check_deploy_asks_about_the_books_first_page_and_fails_an_answer_citing
     # The translation is still checked, on the book's first page.
     assert results["translate"].passed
     assert deployment.translated[0]["page_url"] == "https://book.example/docs/intro"
+
+
+def test_an_answer_given_without_the_model_fails_the_chat_checks(
+    fake: tuple[FakeDeployment, str],
+) -> None:
+    # A chat model or embeddings that fail leave a deployment answering extractively.
+    deployment, url = fake
+    deployment.degraded = True
+    body = {**deployment.chat_body(), "mode": "extractive", "degraded": True}
+    deployment.stream_body = (
+        'data: {"token": "Weather", "done": false}\n\n'
+        "data: " + json.dumps({"done": True, "response": json.dumps(body)}) + "\n\n"
+    )
+
+    results = {r.name: r for r in check_deploy(url, ORIGIN, timeout=5)}
+
+    for name in ("chat", "stream-chat"):
+        assert not results[name].passed
+        assert "degraded" in results[name].detail
+    assert not all_passed(list(results.values()))
 
 
 def test_an_error_event_in_the_stream_fails_the_stream_check(

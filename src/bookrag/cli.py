@@ -100,6 +100,16 @@ def _store(settings: Settings) -> Iterator[BookStore]:
         store.close()
 
 
+def _book(store: BookStore, settings: Settings, providers: Providers) -> Book:
+    """The book to answer from; an index built another way is refused, as `serve` does
+    (its vectors would not match the question's)."""
+    from bookrag.api.startup import check_index
+
+    if store.fingerprint() is not None:
+        check_index(store, providers)
+    return Book.open(store, settings, providers)
+
+
 @app.command("ingest")
 def ingest_command(
     book: Annotated[
@@ -236,7 +246,7 @@ def search_command(
     if not query.strip() or len(query) > settings.max_question_chars:
         raise _fail(f"QUERY: give 1 to {settings.max_question_chars} characters", 2)
     with _providers(settings) as providers, _store(settings) as store:
-        book = Book.open(store, settings, providers)
+        book = _book(store, settings, providers)
         passages = book.retriever.retrieve(query, limit).passages
     if not passages:
         out.print("no matches")
@@ -259,7 +269,7 @@ def ask(
     """Answer a question from the book, with its sources."""
     settings = _settings()
     with _providers(settings) as providers, _store(settings) as store:
-        book = Book.open(store, settings, providers)
+        book = _book(store, settings, providers)
         result = answer(book, ask_question(question, selected_text, page_url, (), settings))
     out.print(result.answer, highlight=False, markup=False)
     for cited in result.citations:  # what each [n] of the answer is, after a blank line
@@ -280,7 +290,7 @@ def translate_command(
     """Print a page translated into another language (cached, as POST /translate is)."""
     settings = _settings()
     with _providers(settings) as providers, _store(settings) as store:
-        translator = Translator.open(Book.open(store, settings, providers), settings)
+        translator = Translator.open(_book(store, settings, providers), settings)
         result = asyncio.run(_translate(translator, providers, page, to))
     source = "cache" if result.cached else result.model
     err.print(f"{result.path} in {result.target_language} ({source})", highlight=False)

@@ -210,6 +210,7 @@ def _chat(client: httpx.Client, question: str, seen: _Seen) -> str:
             f"asked {question!r}: the answer cites nothing (mode {body.get('mode', '?')}): "
             f"{answer[:80]!r}"
         )
+    _not_degraded(body, answer)
     if isinstance(sources[0], str):
         seen.page_url = _without_fragment(sources[0])
     return (
@@ -251,7 +252,18 @@ def _final_event(event: dict[str, Any], tokens: int) -> str:
         raise _Failed("final event's response has no `answer`")
     if not parsed.get("sources"):
         raise _Failed(f"the streamed answer cites nothing: {answer[:80]!r}")
+    _not_degraded(parsed, answer)
     return f"200, {tokens} token events, then an answer of {len(answer)} characters"
+
+
+def _not_degraded(body: dict[str, Any], answer: str) -> None:
+    """A deployment whose chat model or embeddings fail answers, extractively: that is a
+    fault to report, not a pass."""
+    if body.get("degraded") is True:
+        raise _Failed(
+            f"answered without its model or embeddings (degraded, mode "
+            f"{body.get('mode', '?')}): {answer[:80]!r}"
+        )
 
 
 def _client_events(chunks: Iterator[str]) -> Iterator[dict[str, Any]]:
