@@ -52,7 +52,9 @@ description: FRONT MATTER IS NEVER SENT
 # Field Notes
 
 Field notes keep the station honest. Read [the wiring guide](./02-sensors/01-wiring/01-i2c-bus.md)
-and https://example.org/weather-notes first, then run `pocketwx --check`.
+and https://example.org/weather-notes first, then run `pocketwx --check`. The
+[pull-ups](02-sensors/01-wiring/01-i2c-bus.md#pull-up-resistors) matter; [old notes](./gone.md)
+do not.
 
 ## Checklist
 
@@ -259,8 +261,11 @@ def test_translation_keeps_code_links_and_structure(
     assert text.startswith("# FIELD NOTES\n\nFIELD NOTES KEEP THE STATION HONEST.")
     assert fences(text) == fences(FIELD_NOTES)  # code blocks byte for byte
     assert headings(text) == headings(FIELD_NOTES) == ["#", "##", "###", "##"]
+    wiring = "https://pocket-weather.example.org/docs/sensors/wiring/i2c-wiring"
     for kept in (
-        "](./02-sensors/01-wiring/01-i2c-bus.md)",
+        f"]({wiring})",  # a link to another page's file is a link to the page
+        f"]({wiring}#pull-up-resistors)",
+        "](./gone.md)",  # no such page: left as written
         "](https://example.org/rain-gauge)",
         "](https://example.org/manual_(v2))",
         " https://example.org/weather-notes ",

@@ -12,8 +12,11 @@ half-broken page. So every code block comes back whole and in place.
 
 from __future__ import annotations
 
+import posixpath
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
 
 from markdown_it import MarkdownIt
 
@@ -21,7 +24,7 @@ from bookrag.book.chunking import count_tokens
 from bookrag.errors import UnusableReply
 from bookrag.translation.languages import Language
 
-PROMPT_VERSION = 2  # part of the cache key: a new prompt means new translations
+PROMPT_VERSION = 3  # part of the cache key: a new prompt (or link rewriting) means new translations
 UNIT_TOKENS = 1000  # protected text per request; with 4x room for the reply, 4000 tokens
 _HIDDEN = re.compile(
     r"\0(?P<block>\d+)\0"  # a code block, already cut out by the parser
@@ -92,7 +95,9 @@ class Protected:
     blocks: frozenset[int]  # placeholders that stand for a fenced code block
 
     @classmethod
-    def of(cls, markdown: str) -> Protected:
+    def of(cls, markdown: str, link: Callable[[str], str] | None = None) -> Protected:
+        """`markdown` with its code, link targets and URLs hidden; `link` rewrites each link
+        target on the way (a page's `./logging.md` to the page's address)."""
         lines = markdown.split("\n")
         code = sorted(
             tuple(tok.map)
@@ -115,6 +120,8 @@ class Protected:
             if match.group("block") is not None:
                 blocks.add(len(originals))
                 originals.append(listings[int(match.group("block"))])
+            elif match.group("target") is not None and link is not None:
+                originals.append(link(match.group("target")))
             else:
                 originals.append(match.group(0))
             return f"⟦{len(originals) - 1}⟧"
@@ -144,6 +151,22 @@ class Protected:
         for number in self.blocks:  # a code block keeps lines of its own, as in the page
             reply = re.sub(rf"[ \t]*⟦\s*{number}\s*⟧[ \t]*", _own_lines, reply)
         return _PLACEHOLDER.sub(lambda m: self.originals[int(m.group(1))], reply.strip())
+
+
+def doc_links(source: str, urls: Mapping[str, str]) -> Callable[[str], str]:
+    """A link target of the page `source` as Docusaurus builds it: a relative link to
+    another page's file (`../data/logging.md#units`) becomes that page's address, given
+    each page's address by its source path; any other target stays as written."""
+
+    def resolve(target: str) -> str:
+        path, hashed, anchor = target.partition("#")
+        if not path.endswith((".md", ".mdx")) or urlsplit(path).scheme or path.startswith("/"):
+            return target
+        linked = posixpath.normpath(posixpath.join(posixpath.dirname(source), unquote(path)))
+        url = urls.get(linked)
+        return target if url is None else f"{url}{hashed}{anchor}"
+
+    return resolve
 
 
 def _own_lines(match: re.Match[str]) -> str:
