@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import random
 import re
 import shutil
 import time
@@ -25,7 +26,8 @@ from bookrag.config import Settings, load_settings
 from bookrag.errors import IndexMismatch, InvalidCredentials, UpstreamError
 from bookrag.index.connection import open_store
 from bookrag.index.ingest import ingest, site_config
-from bookrag.providers.base import Embedder
+from bookrag.providers.base import Embedder, SourceDocument, SpanCitation
+from bookrag.providers.markers import MarkerNumbers, marker_citations
 from bookrag.providers.wiring import build_providers
 from fakes import FakeCohere, FakeOpenAI
 
@@ -584,12 +586,76 @@ def test_an_endpoints_markers_become_the_answers_citation_numbers(
     prompt = request["messages"][-1]["content"]
     given = dict(re.findall(r"^\[(\d+)\] (.+)$", prompt, re.MULTILINE))
     assert body["answer"] == (
-        "Zero wind means the wrong pin [1]. The cups turn a reed switch [2][1]. See ."
+        "Zero wind means the wrong pin [1]. The cups turn a reed switch [2][1]. See."
     )
     cited = {c["number"]: f"{c['title']} › {c['section']}" for c in body["citations"]}
     assert cited == {1: given["2"], 2: given["1"]}
     streamed = "".join(e["token"] for e in events[:-1])
     assert streamed == json.loads(events[-1]["response"])["answer"] == body["answer"]
+
+
+def test_brackets_in_an_endpoints_code_are_code_not_citations(
+    tmp_path: Path, sample_docs: Path
+) -> None:
+    reply = (
+        "Read the counter [1]:\n\n```python\ntips = [0, 3]\nprint(tips[1] * 0.2794)\n```\n\n"
+        "  ~~~\n  bus[2]\n  ~~~\nThen `tips[0]` is the first reading [2]."
+    )
+    question = {"question": "How much rain is one tip?"}
+    with FakeOpenAI(models=("llama3.1",)) as oa:
+        settings = openai_settings(oa, tmp_path, sample_docs)
+        with TestClient(create_app(settings)) as client:
+            oa.enqueue_chat(reply)
+            body = client.post("/chat", json=question).json()
+            oa.enqueue_chat(reply)
+            with client.stream("POST", "/stream-chat", json=question) as r:
+                events = sse_events("".join(r.iter_text()))
+    assert "print(tips[1] * 0.2794)" in body["answer"] and "tips = [0, 3]" in body["answer"]
+    assert "  bus[2]\n" in body["answer"] and "`tips[0]`" in body["answer"]
+    assert [c["number"] for c in body["citations"]] == [1, 2]
+    assert body["citations"][1]["span"] == "Then `tips[0]` is the first reading"
+    streamed = "".join(e["token"] for e in events[:-1])
+    assert streamed == json.loads(events[-1]["response"])["answer"] == body["answer"]
+
+
+def test_markers_come_out_the_same_however_the_stream_is_cut() -> None:
+    docs = tuple(
+        SourceDocument(
+            f"doc-{n}", f"Page {n}", "", f"https://book.example/p{n}" if n < 3 else "", ""
+        )
+        for n in (1, 2, 3)
+    )
+    reply = (
+        "Read it [2]:\n\n```python\nvalues = [0.2794, 0.5588]\nprint(values[1])\n```\n\n"
+        "Use `bus[0]` first [1, 2]. Also [2][1]. Selected [3]. Out of range [7].\n"
+        "  ~~~\n  x[1]\n  ~~~\nEnd [1]."
+    )
+
+    def fed(pieces: list[str]) -> tuple[str, tuple[SpanCitation, ...]]:
+        numbers = MarkerNumbers(docs)
+        text = "".join(numbers.feed(p) for p in pieces) + numbers.flush()
+        return text, marker_citations(text, numbers)
+
+    whole, citations = fed([reply])
+    assert whole == (
+        "Read it [1]:\n\n```python\nvalues = [0.2794, 0.5588]\nprint(values[1])\n```\n\n"
+        "Use `bus[0]` first [2][1]. Also [1][2]. Selected. Out of range.\n"
+        "  ~~~\n  x[1]\n  ~~~\nEnd [2]."
+    )
+    assert [(c.text, c.document_ids) for c in citations] == [
+        ("Read it", ("doc-2",)),
+        ("Use `bus[0]` first", ("doc-1",)),
+        ("Use `bus[0]` first", ("doc-2",)),
+        ("Also", ("doc-2",)),
+        ("Also", ("doc-1",)),
+        ("End", ("doc-1",)),
+        ("", ("doc-3",)),  # the selection, which has no page to cite, grounds the answer
+    ]
+    rng = random.Random(11)
+    for _ in range(300):
+        cuts = sorted(rng.sample(range(1, len(reply)), rng.randrange(1, 60)))
+        pieces = [reply[a:b] for a, b in zip([0, *cuts], [*cuts, len(reply)], strict=True)]
+        assert fed(pieces) == (whole, citations), pieces
 
 
 def test_openai_compatible_endpoint_cites_with_numbered_markers(

@@ -8,7 +8,6 @@ citations are (sections in order of first use, `MarkerNumbers`), as the text str
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -17,12 +16,8 @@ import httpx
 import openai
 
 from bookrag.errors import InvalidCredentials, RetryableUpstreamError, UpstreamError
-from bookrag.providers.base import ChatPrompt, Generation, SourceDocument, SpanCitation, retry_after
-
-_MARKER = re.compile(r"\[(\d+)\]")
-_UNFINISHED_MARKER = re.compile(r"\[[\d,\s]*$")
-_MARKER_GROUP = re.compile(r"\[(\d+(?:\s*,\s*\d+)+)\]")  # `[1, 2]`: several sources at once
-_SENTENCE_START = re.compile(r"(?:^|(?<=[.!?])\s+|\n)")
+from bookrag.providers.base import ChatPrompt, Generation, retry_after
+from bookrag.providers.markers import MarkerNumbers, marker_citations
 
 ENDPOINT_CHECK_TIMEOUT = 3  # seconds: a health probe must stay cheap
 
@@ -105,7 +100,7 @@ class OpenAIChat:
         raw = response.choices[0].message.content or "" if response.choices else ""
         numbers = MarkerNumbers(prompt.documents)
         text = numbers.feed(raw) + numbers.flush()
-        return Generation(text, marker_citations(text, numbers.cited), marked=True)
+        return Generation(text, marker_citations(text, numbers), marked=True)
 
     async def stream(self, prompt: ChatPrompt) -> AsyncIterator[str | Generation]:
         pieces: list[str] = []
@@ -123,7 +118,7 @@ class OpenAIChat:
             pieces.append(rest)
             yield rest
         answer = "".join(pieces)
-        yield Generation(answer, marker_citations(answer, numbers.cited), marked=True)
+        yield Generation(answer, marker_citations(answer, numbers), marked=True)
 
     def check_endpoint(self) -> bool:
         """True when the endpoint answers (one cheap call, no tokens spent): it lists its
@@ -149,62 +144,3 @@ def user_message(prompt: ChatPrompt) -> str:
         for n, d in enumerate(prompt.documents, 1)
     )
     return f"Sources:\n\n{sources}\n\nQuestion: {prompt.question}"
-
-
-class MarkerNumbers:
-    """Rewrites the model's `[n]` (its n-th source) as the answer numbers its citations: one
-    number per section, in order of first use. A marker of no source, or of one without a
-    URL, is dropped; with no sources at all, the text is left as it is. Text is fed piece
-    by piece; a marker split across pieces is held back until it is whole."""
-
-    def __init__(self, documents: tuple[SourceDocument, ...]) -> None:
-        self.documents = documents
-        self.numbers: dict[str, int] = {}  # a section's URL: its number in the answer
-        self.cited: dict[int, SourceDocument] = {}  # a number in the answer: its source
-        self.held = ""
-
-    def feed(self, text: str) -> str:
-        if not self.documents:  # no sources (a translation, a rewrite): `[n]` is the text's own
-            return text
-        text = self.held + text
-        unfinished = _UNFINISHED_MARKER.search(text)
-        cut = unfinished.start() if unfinished else len(text)
-        self.held = text[cut:]
-        return _MARKER.sub(self._renumbered, _MARKER_GROUP.sub(self._split, text[:cut]))
-
-    def flush(self) -> str:
-        """What is held back at the end: never a whole marker."""
-        held, self.held = self.held, ""
-        return held
-
-    def _split(self, match: re.Match[str]) -> str:
-        """`[1, 2]` as `[1][2]`, each then renumbered, when every number is a source's."""
-        given = [int(n) for n in match.group(1).split(",")]
-        if not all(1 <= n <= len(self.documents) for n in given):
-            return match.group()
-        return "".join(f"[{n}]" for n in given)
-
-    def _renumbered(self, match: re.Match[str]) -> str:
-        given = int(match.group(1))
-        if not 1 <= given <= len(self.documents) or not self.documents[given - 1].url:
-            return ""
-        document = self.documents[given - 1]
-        number = self.numbers.setdefault(document.url, len(self.numbers) + 1)
-        self.cited.setdefault(number, document)
-        return f"[{number}]"
-
-
-def marker_citations(text: str, cited: dict[int, SourceDocument]) -> tuple[SpanCitation, ...]:
-    """Map `[n]` markers to citations whose span is the sentence before the marker."""
-    citations: list[SpanCitation] = []
-    for match in _MARKER.finditer(text):
-        number = int(match.group(1))
-        if number not in cited:
-            continue
-        starts = [m.end() for m in _SENTENCE_START.finditer(text, 0, match.start())]
-        start = max((s for s in starts if s < match.start()), default=0)
-        span = _MARKER.sub("", text[start : match.start()]).strip()
-        if citations and not span:  # `[1][2]`: the second marker cites the same sentence
-            span = citations[-1].text
-        citations.append(SpanCitation(start, match.start(), span, (cited[number].id,)))
-    return tuple(citations)

@@ -1,0 +1,173 @@
+"""The `[n]` markers by which an OpenAI-compatible model cites its numbered sources:
+renumbered as the answer's citations are (one number per section, in order of first use)
+while the text streams, code left as written, and mapped back to span citations.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from bookrag.providers.base import SourceDocument, SpanCitation
+
+_MARKER = re.compile(r"\[(\d+)\]")
+# What may be the start of a marker, of a marker's blank, or of a fence or closing
+# backticks: held back until the next piece says.
+_UNFINISHED = re.compile(r"(?:[ \t]*\[[\d,\s]*|[ \t]+|[`~]+)$")
+_MARKER_GROUP = re.compile(r"\[(\d+(?:\s*,\s*\d+)+)\]")  # `[1, 2]`: several sources at once
+_SENTENCE_START = re.compile(r"(?:^|(?<=[.!?])\s+|\n)")
+# Where code starts: a fence (at a line's start) or a run of backticks.
+_CODE_START = re.compile(r"`+|~{3,}")
+
+
+class MarkerNumbers:
+    """Rewrites the model's `[n]` (its n-th source) as the answer numbers its citations: one
+    number per section, in order of first use. A marker of no source, or of one without a
+    URL, is dropped; with no sources at all, the text is left as it is. `[n]` in code
+    (`values[1]`, or a fenced block) is code, never a marker. Text is fed piece by piece;
+    a marker, or a run of backticks, split across pieces is held back until it is whole."""
+
+    def __init__(self, documents: tuple[SourceDocument, ...]) -> None:
+        self.documents = documents
+        self.numbers: dict[str, int] = {}  # a section's URL: its number in the answer
+        self.cited: dict[int, SourceDocument] = {}  # a number in the answer: its source
+        self.unnumbered: set[str] = set()  # sources cited that have no URL (a selection)
+        self.placed: list[tuple[int, int]] = []  # (offset in the answer, number) per marker
+        self.held = ""
+        self._sent = 0  # characters of the answer given out so far
+        self._fence = ""  # the fence of the code block the text is in, if any
+        self._ticks = 0  # the backticks of the inline code the text is in, if any
+        self._line_blank = True  # only blanks so far on the line being sent
+
+    def feed(self, text: str) -> str:
+        if not self.documents:  # no sources (a translation, a rewrite): `[n]` is the text's own
+            return text
+        text = self.held + text
+        unfinished = _UNFINISHED.search(text)
+        cut = unfinished.start() if unfinished else len(text)
+        self.held = text[cut:]
+        return "".join(self._rewritten(text[:cut]))
+
+    def flush(self) -> str:
+        """What is held back at the end: never a whole marker."""
+        held, self.held = self.held, ""
+        self._sent += len(held)
+        return held
+
+    def _rewritten(self, text: str) -> Iterator[str]:
+        """`text` with the markers of its prose renumbered and its code as it is."""
+        at = 0
+        while at < len(text):
+            if self._fence:  # a fenced block runs to its closing fence line
+                closing = self._closing_fence(text, at)
+                end = len(text) if closing is None else closing
+                self._fence = "" if closing is not None else self._fence
+                yield self._code(text[at:end])
+            elif self._ticks:  # inline code runs to the same run of backticks, on its line
+                ticks = re.compile(rf"(?<!`)`{{{self._ticks}}}(?!`)|\n").search(text, at)
+                end = len(text) if ticks is None else ticks.end()
+                self._ticks = 0 if ticks is not None else self._ticks
+                yield self._code(text[at:end])
+            else:
+                opener = _CODE_START.search(text, at)
+                end = len(text) if opener is None else opener.start()
+                yield self._prose(text[at:end])
+                if opener is not None:
+                    run = opener.group()
+                    if len(run) >= 3 and self._blank_before(text, opener.start()):
+                        self._fence = run  # its info string is code too
+                        line_end = text.find("\n", opener.end())
+                        end = len(text) if line_end < 0 else line_end
+                    elif run.startswith("`"):
+                        self._ticks, end = len(run), opener.end()
+                    else:  # tildes inside a line are text
+                        end = opener.end()
+                    yield self._code(text[opener.start() : end])
+            at = end
+
+    def _closing_fence(self, text: str, at: int) -> int | None:
+        """Where the line closing the open fence ends, or None if it is not in `text`."""
+        fence = re.compile(
+            rf"^[ \t]*{re.escape(self._fence[0])}{{{len(self._fence)},}}[ \t]*$", re.MULTILINE
+        )
+        for match in fence.finditer(text, at):
+            if self._blank_before(text, match.start()):  # `^` also matches where `text` starts
+                return match.end()
+        return None
+
+    def _blank_before(self, text: str, start: int) -> bool:
+        """Whether only blanks come before `start` on its line (counting what was sent)."""
+        line_start = text.rfind("\n", 0, start) + 1
+        return not text[line_start:start].strip() and (line_start > 0 or self._line_blank)
+
+    def _code(self, text: str) -> str:
+        if text:
+            self._sent += len(text)
+            if "\n" in text:
+                self._line_blank = not text[text.rfind("\n") + 1 :].strip()
+            else:
+                self._line_blank = self._line_blank and not text.strip()
+        return text
+
+    def _prose(self, text: str) -> str:
+        text = _MARKER_GROUP.sub(self._split, text)
+        out, length, last = [], 0, 0
+        for match in _MARKER.finditer(text):
+            kept = text[last : match.start()]
+            number = self._number(int(match.group(1)))
+            marker = "" if number is None else f"[{number}]"
+            if number is None and kept.endswith(" "):
+                kept = kept[:-1]  # "range [7]." reads "range."
+            if number is not None:  # its place in the answer, for the citation's span
+                self.placed.append((self._sent + length + len(kept), number))
+            out += [kept, marker]
+            length += len(kept) + len(marker)
+            last = match.end()
+        out.append(text[last:])
+        return self._code("".join(out))
+
+    def _split(self, match: re.Match[str]) -> str:
+        """`[1, 2]` as `[1][2]`, each then renumbered, when every number is a source's."""
+        given = [int(n) for n in match.group(1).split(",")]
+        if not all(1 <= n <= len(self.documents) for n in given):
+            return match.group()
+        return "".join(f"[{n}]" for n in given)
+
+    def _number(self, given: int) -> int | None:
+        """The answer's number for the model's source `given`; None for no source, or one
+        without a URL (a selection, which grounds the answer but is no section to cite)."""
+        if not 1 <= given <= len(self.documents):
+            return None
+        document = self.documents[given - 1]
+        if not document.url:
+            self.unnumbered.add(document.id)
+            return None
+        number = self.numbers.setdefault(document.url, len(self.numbers) + 1)
+        self.cited.setdefault(number, document)
+        return number
+
+
+def marker_citations(text: str, numbers: MarkerNumbers) -> tuple[SpanCitation, ...]:
+    """Citations whose span is the sentence before each marker; a source cited that has no
+    URL (the reader's selection) grounds the answer with an empty span."""
+    citations: list[SpanCitation] = []
+    markers = {at: len(f"[{number}]") for at, number in numbers.placed}
+    for at, number in numbers.placed:
+        starts = [m.end() for m in _SENTENCE_START.finditer(text, 0, at)]
+        start = max((s for s in starts if s < at), default=0)
+        span = _without_markers(text, start, at, markers).strip()
+        if citations and not span:  # `[1][2]`: the second marker cites the same sentence
+            span = citations[-1].text
+        citations.append(SpanCitation(start, at, span, (numbers.cited[number].id,)))
+    citations += [SpanCitation(0, 0, "", (doc_id,)) for doc_id in sorted(numbers.unnumbered)]
+    return tuple(citations)
+
+
+def _without_markers(text: str, start: int, end: int, markers: dict[int, int]) -> str:
+    """`text[start:end]` without the markers placed in it (`[n]` in code stays)."""
+    kept, at = [], start
+    for place in sorted(p for p in markers if start <= p < end):
+        kept.append(text[at:place])
+        at = place + markers[place]
+    kept.append(text[at:end])
+    return "".join(kept)
