@@ -40,14 +40,8 @@ from bookrag.providers.base import ChatModel, ChatPrompt, Generation
 from bookrag.translation.budget import Budget
 from bookrag.translation.cache import Translation, TranslationCache
 from bookrag.translation.languages import Language, find_language
-from bookrag.translation.units import (
-    UNIT_TOKENS,
-    Protected,
-    doc_links,
-    page_pieces,
-    plan_units,
-    system_prompt,
-)
+from bookrag.translation.links import doc_links
+from bookrag.translation.units import UNIT_TOKENS, Protected, page_pieces, plan_units, system_prompt
 
 log = logging.getLogger("bookrag.translation")
 
@@ -63,6 +57,7 @@ class _Job:
     waiters: int = 0
     units: int = 0
     translated: int = 0
+    links: Callable[[str], str] = str  # a link target as the translation writes it
 
     @property
     def nearly_done(self) -> bool:
@@ -228,10 +223,9 @@ class Translator:
         units = plan_units(page_pieces(str(stored.get("markdown", ""))), self.unit_tokens)
         job.units = len(units)
         # Links to the book's other pages are written as their files; a reader needs URLs.
-        links = doc_links(source, {str(p["source"]): str(p["url"]) for p in self.book.pages.all()})
-        tasks = [
-            asyncio.create_task(self._unit(chat, text, language, job, links)) for text, _ in units
-        ]
+        urls = {str(p["source"]): str(p["url"]) for p in self.book.pages.all()}
+        job.links = doc_links(source, urls)
+        tasks = [asyncio.create_task(self._unit(chat, text, language, job)) for text, _ in units]
         try:
             parts = await asyncio.gather(*tasks)
         except BaseException as exc:
@@ -271,10 +265,8 @@ class Translator:
         )
         return result
 
-    async def _unit(
-        self, chat: ChatModel, unit: str, language: Language, job: _Job, links: Callable[[str], str]
-    ) -> str:
-        protected = Protected.of(unit, links)
+    async def _unit(self, chat: ChatModel, unit: str, language: Language, job: _Job) -> str:
+        protected = Protected.of(unit, job.links)
         room = min(MAX_REPLY_TOKENS, 4 * count_tokens(protected.text))
         prompt = ChatPrompt(
             system=system_prompt(language),

@@ -12,11 +12,9 @@ half-broken page. So every code block comes back whole and in place.
 
 from __future__ import annotations
 
-import posixpath
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
 
 from markdown_it import MarkdownIt
 
@@ -151,22 +149,6 @@ class Protected:
         for number in self.blocks:  # a code block keeps lines of its own, as in the page
             reply = re.sub(rf"[ \t]*⟦\s*{number}\s*⟧[ \t]*", _own_lines, reply)
         return _PLACEHOLDER.sub(lambda m: self.originals[int(m.group(1))], reply.strip())
-
-
-def doc_links(source: str, urls: Mapping[str, str]) -> Callable[[str], str]:
-    """A link target of the page `source` as Docusaurus builds it: a relative link to
-    another page's file (`../data/logging.md#units`) becomes that page's address, given
-    each page's address by its source path; any other target stays as written."""
-
-    def resolve(target: str) -> str:
-        path, hashed, anchor = target.partition("#")
-        if not path.endswith((".md", ".mdx")) or urlsplit(path).scheme or path.startswith("/"):
-            return target
-        linked = posixpath.normpath(posixpath.join(posixpath.dirname(source), unquote(path)))
-        url = urls.get(linked)
-        return target if url is None else f"{url}{hashed}{anchor}"
-
-    return resolve
 
 
 def _own_lines(match: re.Match[str]) -> str:
