@@ -669,6 +669,19 @@ def test_report_command_prints_the_report_and_json(
     assert bad.exit_code == 2 and "--since" in bad.output
 
 
+def test_report_command_creates_no_log_where_there_is_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BOOKRAG_DATA_DIR", str(tmp_path / "elsewhere"))
+    missing = CliRunner().invoke(cli_app, ["report"])
+    monkeypatch.setenv("BOOKRAG_FEEDBACK", "false")
+    off = CliRunner().invoke(cli_app, ["report"])
+    assert missing.exit_code == 1 and "no answer log at" in missing.output
+    assert "BOOKRAG_DATA_DIR" in missing.output
+    assert off.exit_code == 1 and "BOOKRAG_FEEDBACK=false" in off.output
+    assert not (tmp_path / "elsewhere" / "bookrag.db").exists()
+
+
 def test_report_command_never_prints_a_readers_control_characters(
     tmp_path: Path, sample_docs: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

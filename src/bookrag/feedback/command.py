@@ -47,14 +47,24 @@ def report_command(
     except ValueError as exc:
         _error(err, f"--since: {exc}")
         raise typer.Exit(2) from None
+    if not settings.feedback:
+        _error(err, "the answer log is off (BOOKRAG_FEEDBACK=false): there is nothing to report")
+        raise typer.Exit(1)
+    if settings.database_url is None and not settings.database_path.is_file():
+        # Most likely the wrong data folder: an empty log created here would say nothing.
+        _error(err, f"no answer log at {settings.database_path}: is BOOKRAG_DATA_DIR the server's?")
+        raise typer.Exit(1)
     engine = open_engine(database_url(settings))
     try:
-        migrate(engine)  # a fresh install has an empty log, not a missing one
+        migrate(engine)  # a log written by an older bookrag is brought up to date
         with _closest_pages(settings, err) as closest:
             kept = timedelta(days=settings.retention_days)
             report = gap_report(engine, period, closest, top=top, kept=kept)
-    except (SQLAlchemyError, OSError) as exc:
+    except SQLAlchemyError as exc:
         _error(err, f"cannot read the answer log: {type(exc).__name__}")
+        raise typer.Exit(1) from None
+    except OSError as exc:  # e.g. a data folder this user may not write the lock file in
+        _error(err, f"cannot read the answer log: {exc}")
         raise typer.Exit(1) from None
     finally:
         engine.dispose()
