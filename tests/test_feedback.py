@@ -414,6 +414,47 @@ def test_a_full_database_drops_records_and_counts_them(tmp_path: Path) -> None:
     engine.dispose()
 
 
+def test_a_verdict_on_an_answer_that_was_not_logged_is_503_not_404(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'full.db'}"
+    engine = engine_for(url)
+    migrate(engine)
+    with engine.connect() as connection:
+        pages = connection.exec_driver_sql("PRAGMA page_count").scalar()
+    engine.dispose()  # the limit below holds for connections made from now on
+    sa.event.listen(
+        engine, "connect", lambda dbapi, _: dbapi.execute(f"PRAGMA max_page_count={pages}")
+    )
+    registry = CollectorRegistry()
+    journal = Journal(engine, registry, 30)
+    journal.start()
+    given = [
+        make_record(Question(f"{RAIN} {'and more ' * 150}{i}"), answer_of("extractive"), 1.0, True)
+        for i in range(20)
+    ]
+    try:
+        for record in given:
+            journal.record(record)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            counted = [
+                registry.get_sample_value("bookrag_answer_log_written_total") or 0,
+                registry.get_sample_value(
+                    "bookrag_answer_log_dropped_total", {"reason": "database_error"}
+                )
+                or 0,
+            ]
+            if sum(counted) == len(given):
+                break
+            time.sleep(0.05)
+        with engine.connect() as connection:
+            kept = set(connection.scalars(sa.select(answers.c.id)))
+        lost = next(r.id for r in given if r.id not in kept)
+        with pytest.raises(FeedbackUnavailable, match="could not be kept"):
+            asyncio.run(journal.give_feedback(Verdict(lost, "192.0.2.1", False, None)))
+    finally:
+        journal.close()
+
+
 def test_migrating_twice_changes_nothing(db_url: str) -> None:
     engine = engine_for(db_url)
     assert current_revision(engine) is None

@@ -5,7 +5,11 @@ Answers are queued without blocking; a full queue or a failing database drops th
 and counts it (`bookrag_answer_log_dropped_total`), never fails the answer. A reader's
 verdict goes through the same queue, behind the answer it is about, and the request
 waits for its outcome (the 404 for an unknown answer needs one). The same thread
-migrates the schema at start and sweeps out rows past the retention period.
+migrates the schema at start and sweeps out rows past the retention period. An answer
+that could not be logged is remembered, so a verdict on it is told so (503), not 404.
+
+Longer than 300 lines: answers, verdicts, the schema and the sweep share the one writer
+thread and its queue, and each has its own way to fail that the others must survive.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import logging
 import queue
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from contextlib import suppress
@@ -87,6 +92,9 @@ class Journal:
         self._failed_at = -RETRY_SCHEMA_AFTER
         self._swept_at = -SWEEP_EVERY
         self._salt = b""
+        # Ids of answers given but not logged: a verdict on one is a failure to say, not 404.
+        self._lost: OrderedDict[str, None] = OrderedDict()
+        self._lost_lock = threading.Lock()
         self.written = Counter(
             "bookrag_answer_log_written", "answers written to the answer log", registry=registry
         )
@@ -123,6 +131,15 @@ class Journal:
             self._queue.put_nowait(entry)
         except queue.Full:
             self.dropped.labels("queue_full").inc()
+            self._forget([entry])
+
+    def _forget(self, records: Sequence[AnswerRecord]) -> None:
+        """Remember that these answers were not logged (the latest `QUEUE_SIZE` of them)."""
+        with self._lost_lock:
+            for record in records:
+                self._lost[record.id] = None
+            while len(self._lost) > QUEUE_SIZE:
+                self._lost.popitem(last=False)
 
     async def give_feedback(self, verdict: Verdict) -> None:
         """Store a reader's verdict (replacing their earlier one on the same answer).
@@ -131,6 +148,10 @@ class Journal:
         process's queue: an unknown answer is looked up once more after `UNKNOWN_WAIT`."""
         if verdict.comment is not None and len(verdict.comment) > MAX_COMMENT_CHARS:
             raise ValueError("comment too long")  # the request schema caps it first
+        if verdict.answer_id in self._lost:
+            raise FeedbackUnavailable(
+                "this answer could not be kept in the answer log, so it cannot be rated"
+            )
         try:
             await self._submit(verdict)
         except UnknownAnswer:
@@ -204,6 +225,7 @@ class Journal:
         ]
         if not self._schema_ready():
             self.dropped.labels("database_error").inc(len(records))
+            self._forget(records)
             for job in jobs:
                 job.done.set_exception(FeedbackUnavailable("the feedback store is unavailable"))
             return
@@ -235,6 +257,7 @@ class Journal:
                     self._insert([record])
                 return
             self.dropped.labels("database_error").inc(len(records))
+            self._forget(records)
             level = logging.WARNING if isinstance(exc, SQLAlchemyError) else logging.ERROR
             log.log(level, "answer log: %d answers dropped (%s)", len(records), _reason(exc))
 
