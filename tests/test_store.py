@@ -4,9 +4,11 @@ folder that is not an index is rebuilt or named rather than misread."""
 
 from __future__ import annotations
 
+import shutil
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -228,6 +230,39 @@ def test_a_folder_that_is_not_an_index_is_named_not_misread(
     assert result.exit_code != 0 and str(folder) in result.output
     assert "Traceback" not in result.output
     assert all((folder / name).read_text() == text for name, text in files.items())
+
+
+def test_a_full_disk_stops_the_embedded_index_with_a_message_not_a_crash(
+    settings: Settings, sample_docs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Edge maps its files into memory: writing, or even loading, with no room left on the
+    # disk kills the process with SIGBUS. bookrag must refuse first.
+    site = site_config(sample_docs, None, None)
+    store = open_store(settings)
+    ingest(store, sample_docs, site, 350)
+    real = shutil.disk_usage
+    free = {"bytes": 10 * 2**20}
+
+    def disk_usage(path: Any) -> Any:
+        return real(path)._replace(free=free["bytes"])
+
+    monkeypatch.setattr(shutil, "disk_usage", disk_usage)
+    changed = settings.data_dir.parent / "changed"
+    shutil.copytree(sample_docs, changed)
+    try:
+        (changed / "intro.md").write_text("# Intro\n\nThe station now measures snow depth.\n")
+        with pytest.raises(StoreUnavailable, match=r"10 MB free.*Free some space"):
+            ingest(store, changed, site, 350)
+        assert store.search("tipping bucket rain", 1)  # what was indexed before answers
+    finally:
+        store.close()
+        shutil.rmtree(changed, ignore_errors=True)
+    with pytest.raises(StoreUnavailable, match="10 MB free"):
+        open_store(settings)
+    free["bytes"] = 10 * 2**30
+    reopened = open_store(settings)
+    assert reopened.stats().pages == 9
+    reopened.close()
 
 
 def test_a_server_started_on_an_index_of_the_old_layout_says_what_to_run(

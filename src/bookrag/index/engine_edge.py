@@ -60,6 +60,8 @@ def _named(vectors: object, name: str | None) -> Any:
     return named_vector(vectors, name, edge.SparseVector)
 
 
+# Room kept free on the index's disk before any write (plus four times the text written).
+MIN_FREE_BYTES = 64 * 2**20
 _ADVICE = (
     "Check that the data folder is writable and its disk not full; if its files are "
     "damaged, delete the folder and run `bookrag ingest` again"
@@ -89,6 +91,8 @@ class EdgeEngine:
                 f"{folder} is not a bookrag index (no {_CONFIG_FILE}): move it away or "
                 "delete it, then run `bookrag ingest` again"
             )
+        engine = cls(folder, None, legacy)
+        engine._make_room(MIN_FREE_BYTES)  # loading writes to the mapped files as well
         try:
             shard = edge.EdgeShard.load(str(folder))
         except Exception as exc:  # Edge raises plain exceptions
@@ -110,6 +114,18 @@ class EdgeEngine:
                 f"the embedded index in {self.folder} failed: {exc}. {_ADVICE}"
             ) from exc
 
+    def _make_room(self, wanted: int) -> None:
+        """Refuse to load or write without room: Edge maps its files into memory, so a write
+        the disk cannot hold kills the process (SIGBUS) instead of raising an error."""
+        folder = next((f for f in (self.folder, *self.folder.parents) if f.exists()), None)
+        free = shutil.disk_usage(folder).free if folder is not None else wanted
+        if free < wanted:
+            raise StoreUnavailable(
+                f"only {free / 2**20:.0f} MB free on the disk holding {self.folder}; the "
+                f"index needs {wanted / 2**20:.0f} MB to be opened or written safely. Free "
+                "some space and try again (what was indexed before is kept)"
+            )
+
     def exists(self) -> bool:
         return self._shard is not None or self._legacy.is_dir()
 
@@ -125,6 +141,7 @@ class EdgeEngine:
             wal_enabled=False,
         )
         shutil.rmtree(self.folder, ignore_errors=True)  # an empty one left by a failed create
+        self._make_room(MIN_FREE_BYTES)
         try:
             self._shard = edge.EdgeShard.create(str(self.folder), config)
         except Exception as exc:
@@ -154,6 +171,8 @@ class EdgeEngine:
                 (parent.parent / "meta.json").unlink(missing_ok=True)
 
     def upsert(self, points: Sequence[StoredPoint]) -> None:
+        text = sum(len(str(p.payload.get(k, ""))) for p in points for k in ("text", "markdown"))
+        self._make_room(MIN_FREE_BYTES + 4 * text)
         with self._errors() as shard:
             for start in range(0, len(points), _BATCH):
                 batch = [
@@ -231,6 +250,9 @@ class EdgeEngine:
             shard.flush()
 
     def optimize(self) -> None:
+        # Merging segments writes them anew: room for a copy of the index.
+        size = sum(f.stat().st_blocks * 512 for f in self.folder.rglob("*") if f.is_file())
+        self._make_room(MIN_FREE_BYTES + size)
         with self._errors() as shard:
             shard.optimize()
             shard.flush()
