@@ -397,10 +397,13 @@ def test_an_empty_reply_is_a_failure_the_extractive_answer_stands_in_for(
     body = api.post("/chat", json=question).json()
     fake.enqueue_chat(reply)
     with api.stream("POST", "/stream-chat", json=question) as r:
-        final = json.loads(sse_events("".join(r.iter_text()))[-1]["response"])
+        events = sse_events("".join(r.iter_text()))
+    final = json.loads(events[-1]["response"])
     for answer in (body, final):
         assert answer["degraded"] is True and answer["mode"] == "extractive"
         assert answer["sources"][0].startswith(RAIN_PAGE) and answer["answer"].strip()
+    # The blanks were never sent: the tokens are the extractive answer's, exactly.
+    assert "".join(e["token"] for e in events[:-1]) == final["answer"]
 
 
 def test_embedding_failure_falls_back_to_lexical_retrieval(

@@ -176,15 +176,20 @@ async def stream_answer(book: Book, question: Question) -> AsyncIterator[str | A
         return
     assert book.chat is not None and chosen.prompt is not None
     try:
-        generation = None
+        generation, held, texted = None, "", False
         with timed("generation"):
             async for item in _stream_with_retries(book, chosen.prompt):
                 if isinstance(item, Generation):
                     generation = item
-                else:
+                elif texted:
                     yield item
+                elif item.strip():
+                    texted = True
+                    yield held + item
+                else:  # blanks before any text are held: a reply of blanks alone is none
+                    held += item
         assert generation is not None
-        if not generation.text.strip():  # nothing (but blanks) was sent
+        if not generation.text.strip():  # nothing was sent
             raise _FailedBeforeText(UpstreamError(_NO_TEXT))
     except _FailedBeforeText as failure:
         fallback = _noted(_fallback(chosen, question, failure.error))
