@@ -35,7 +35,7 @@ from bookrag.index.ingest import ingest, site_config
 from bookrag.index.pages import PageDirectory
 from bookrag.index.store import BookStore
 from bookrag.translation.cache import Translation, TranslationCache
-from bookrag.translation.languages import find_language
+from bookrag.translation.languages import find_language, written_in
 from bookrag.translation.units import Protected, page_pieces, plan_units
 from fakes import FakeCohere
 from fakes.cohere import Reply
@@ -90,9 +90,10 @@ def note(text):
 
 class TranslatingCohere(FakeCohere):
     """The fake Cohere, answering a chat without documents with its user message in capitals
-    (or, with `drop_placeholders`, with its placeholders lost)."""
+    (or, with `drop_placeholders`, with its placeholders lost; with `echo`, as it was)."""
 
     drop_placeholders = False
+    echo = False
 
     def _reply(self, body: dict[str, Any]) -> Reply:
         if body.get("documents"):
@@ -100,7 +101,7 @@ class TranslatingCohere(FakeCohere):
         text = str(body["messages"][-1]["content"])
         if self.drop_placeholders:
             text = re.sub(r"⟦\d+⟧", "", text)
-        return Reply(text.upper())
+        return Reply(text if self.echo else text.upper())
 
 
 @pytest.fixture
@@ -710,6 +711,19 @@ def test_reply_that_loses_a_placeholder_is_502(
     assert cached_files(tmp_path) == []
 
 
+def test_a_page_sent_back_untranslated_is_502_and_not_cached(
+    fake: TranslatingCohere, tmp_path: Path, docs: Path
+) -> None:
+    fake.echo = True  # a model that ignored the instructions
+    with serve(settings_for(fake, tmp_path, docs, retry_budget=0), fake) as client:
+        response = translate(client, NOTES)
+        assert response.status_code == 502
+        assert "not in Urdu" in response.json()["error"]
+        assert cached_files(tmp_path) == []
+        # French shares English's letters: an echo cannot be told from a translation there.
+        assert translate(client, NOTES, "French").status_code == 200
+
+
 def test_a_broken_translation_leaves_the_chat_model_working_for_everyone(
     fake: TranslatingCohere, tmp_path: Path, docs: Path
 ) -> None:
@@ -722,6 +736,20 @@ def test_a_broken_translation_leaves_the_chat_model_working_for_everyone(
         answer = client.post("/chat", json={"question": "How much rain is one tip?"}).json()
         assert answer["mode"] == "generative" and answer["degraded"] is False
         assert translate(client, NOTES).status_code == 200
+
+
+def test_a_language_is_recognised_by_its_script() -> None:
+    urdu, japanese, french = (find_language(x) for x in ("ur", "ja", "fr"))
+    english = "The rain gauge tips once for every 0.2794 mm of rain that falls into it."
+    assert not written_in(english, urdu) and not written_in(english, japanese)
+    assert written_in(
+        "بارش کی پیمائش کا آلہ ہر 0.2794 ملی میٹر بارش پر ایک بار جھکتا ہے، BME280", urdu
+    )
+    assert written_in(
+        "雨量計は雨が0.2794ミリ降るたびに一度傾きます。とても便利な道具です。", japanese
+    )
+    assert written_in(english, french)  # Latin letters tell French from no other
+    assert written_in("## API", urdu)  # too few letters to tell
 
 
 def test_placeholders_hide_code_and_urls_and_come_back() -> None:

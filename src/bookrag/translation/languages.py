@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 from typing import Literal
 
@@ -68,6 +70,29 @@ _BY_KEY = {
 }
 _REGION = re.compile(r"^([a-z]{2,3})[-_][a-z0-9]{2,4}$")  # ur-PK, pt_BR, zh-Hans
 _EXAMPLES = "urdu, ur, arabic, es, French"
+
+
+_SAME_SCRIPT = {"HIRAGANA": "CJK", "KATAKANA": "CJK"}  # Japanese writes all three
+MIN_LETTERS = 40  # fewer letters of prose than this say little about the language
+MIN_SHARE = 0.3  # of a reply's letters in the language's script (names, terms stay Latin)
+
+
+def _script(ch: str) -> str:
+    words = unicodedata.name(ch, "").split()
+    return _SAME_SCRIPT.get(words[0], words[0]) if words else ""
+
+
+def written_in(text: str, language: Language) -> bool:
+    """Whether `text` may be written in `language`: a share of its letters are in the
+    language's script. True for a language written in Latin letters (its script tells it
+    from no other), or for too few letters to tell."""
+    script = Counter(_script(ch) for ch in language.native if ch.isalpha()).most_common(1)
+    if not script or script[0][0] == "LATIN":
+        return True
+    letters = [ch for ch in text if ch.isalpha()]
+    if len(letters) < MIN_LETTERS:
+        return True
+    return sum(_script(ch) == script[0][0] for ch in letters) >= MIN_SHARE * len(letters)
 
 
 def find_language(wanted: str | None) -> Language:

@@ -275,7 +275,7 @@ class Translator:
         )
 
         async def attempt() -> str:
-            return protected.restore(await _complete(chat, prompt))
+            return protected.restore(await _complete(chat, prompt), language)
 
         async with self._limit:
             text = await self.book.policy.acall("translate", chat, attempt)

@@ -20,7 +20,7 @@ from markdown_it import MarkdownIt
 
 from bookrag.book.chunking import count_tokens
 from bookrag.errors import UnusableReply
-from bookrag.translation.languages import Language
+from bookrag.translation.languages import Language, written_in
 
 PROMPT_VERSION = 3  # part of the cache key: a new prompt (or link rewriting) means new translations
 UNIT_TOKENS = 1000  # protected text per request; with 4x room for the reply, 4000 tokens
@@ -127,8 +127,14 @@ class Protected:
         text = _HIDDEN.sub(hide, "\n".join(kept))
         return cls(text, tuple(originals), frozenset(blocks))
 
-    def restore(self, reply: str) -> str:
-        """The reply with every placeholder put back; a missing or unknown one raises."""
+    def _untranslated(self, reply: str, language: Language) -> bool:
+        """The text sent back as it was, when it was not in `language`'s script to begin
+        with (a heading like `## API` may well stay as it is)."""
+        return reply.split() == self.text.split() and not written_in(self.text, language)
+
+    def restore(self, reply: str, language: Language | None = None) -> str:
+        """The reply with every placeholder put back; a missing or unknown one raises, as
+        does the text sent back untranslated."""
         reply = reply.strip()
         unwrapped = _WRAPPING_FENCE.match(reply)
         if unwrapped:  # the model wrapped its whole answer in a fence
@@ -144,6 +150,8 @@ class Protected:
             problem = f"unknown placeholder ⟦{min(seen - expected)}⟧"
         elif len(_HEADING.findall(reply)) != len(_HEADING.findall(self.text)):
             problem = "headings lost or added; the reply may have been cut short"
+        elif language is not None and self._untranslated(reply, language):
+            problem = f"sent back as it was, not in {language.name}"
         if problem:  # retryable: a model drops a placeholder now and then, not every time
             raise UnusableReply(f"the translation came back broken ({problem})")
         for number in self.blocks:  # a code block keeps lines of its own, as in the page
