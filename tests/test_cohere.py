@@ -247,6 +247,18 @@ def test_each_cited_span_is_marked_with_its_sections_number(
     )
 
 
+def test_a_marker_never_lands_in_code(api: TestClient, fake: FakeCohere) -> None:
+    # Inline code keeps its words together; a block the reply ends inside (cut short by
+    # the token limit) gets its marker before it.
+    text = "Run `git push --force now` to publish.\n\n```bash\ngit push"
+    inline, block = text.index("--force") + 7, len(text) - 2
+    fake.enqueue_chat(text, [(4, inline, ["doc-1"]), (block - 6, block, ["doc-2"])])
+    body = api.post("/chat", json={"question": "How much rain does one bucket tip measure?"}).json()
+    assert body["answer"] == (
+        "Run `git push --force now` [1] to publish.\n\n[2]\n```bash\ngit push"
+    )
+
+
 @pytest.mark.parametrize("cited", [[], [(0, 4, ["doc-9"])]])
 def test_an_answer_citing_no_section_is_refused(
     api: TestClient, fake: FakeCohere, cited: list[Any]
@@ -659,6 +671,14 @@ def test_markers_come_out_the_same_however_the_stream_is_cut() -> None:
         cuts = sorted(rng.sample(range(1, len(reply)), rng.randrange(1, 60)))
         pieces = [reply[a:b] for a, b in zip([0, *cuts], [*cuts, len(reply)], strict=True)]
         assert fed(pieces) == (whole, citations), pieces
+    # Any text, cut anywhere: markers, brackets, backticks, tildes, blanks and line ends.
+    atoms = ["[1]", "[2]", "[3]", "[9]", "[1, 2]", "```", "```py", "~~~", "`", "``", "x[1]"]
+    atoms += [" ", "\n", "\n\n", "word", "end.", "[", "]", "1", ","]
+    for _ in range(3000):
+        text = "".join(rng.choice(atoms) for _ in range(rng.randrange(1, 25)))
+        cuts = sorted({rng.randrange(1, len(text)) for _ in range(6)}) if len(text) > 1 else []
+        pieces = [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
+        assert fed(pieces) == fed([text]), pieces
 
 
 def test_openai_compatible_endpoint_cites_with_numbered_markers(

@@ -7,14 +7,13 @@ instructions declare to be data, never instructions.
 
 from __future__ import annotations
 
-import re
-
 from bookrag.answering.extractive import best_sentence
 from bookrag.answering.models import Answer, Citations, Question, Turn
 from bookrag.answering.retrieval import Passage
 from bookrag.answering.terms import QueryTerms
 from bookrag.index import lexical
 from bookrag.providers.base import ChatPrompt, Generation, SourceDocument, SpanCitation
+from bookrag.providers.markers import code_regions
 
 SYSTEM = """You answer readers' questions about a book.
 - Answer only from the documents provided with the question; they are sections of the book.
@@ -128,28 +127,33 @@ def _span_end(text: str, span: SpanCitation) -> int | None:
     return found + len(span.text) if found >= 0 else None
 
 
-_FENCE_LINE = re.compile(r"^[ \t]*(```|~~~)", re.MULTILINE)
-
-
 def _marked(text: str, marks: dict[int, list[int]]) -> str:
-    """`text` with `[n]` markers inserted at the given offsets. One inside a code block goes
-    on a line of its own after the block, so that code is quoted as written."""
+    """`text` with `[n]` markers inserted at the given offsets, none inside code (which is
+    quoted as written): one there goes after the inline code, on a line of its own after
+    the code block, or before a block the text ends inside (a reply cut short)."""
     placed: dict[int, list[int]] = {}
-    after_code: set[int] = set()
+    own_line: dict[int, str] = {}  # offsets where the marker takes a line: "before"/"after"
     for at, numbers in marks.items():
-        if len(_FENCE_LINE.findall(text, 0, at)) % 2:  # inside a fenced block
-            closing = _FENCE_LINE.search(text, at)
-            line_end = -1 if closing is None else text.find("\n", closing.end())
-            at = len(text) if line_end < 0 else line_end
-            after_code.add(at)
+        for start, end, closed in code_regions(text):
+            if start < at < end:
+                block = "\n" in text[start:end]
+                at = end if closed or not block else text.rfind("\n", 0, start) + 1
+                if block:
+                    own_line[at] = "after" if closed else "before"
+                break
         for number in numbers:
             if number not in placed.setdefault(at, []):
                 placed[at].append(number)
     for at in sorted(placed, reverse=True):
         label = "".join(f"[{n}]" for n in placed[at])
-        before = text[:at]
-        space = "\n" if at in after_code else "" if not before or before[-1].isspace() else " "
-        text = f"{before}{space}{label}{text[at:]}"
+        before, after = text[:at], text[at:]
+        if own_line.get(at) == "after":
+            label = f"\n{label}"
+        elif own_line.get(at) == "before":
+            label = f"{label}\n"
+        elif before and not before[-1].isspace():
+            label = f" {label}"
+        text = f"{before}{label}{after}"
     return text
 
 

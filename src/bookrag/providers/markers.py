@@ -13,11 +13,101 @@ from bookrag.providers.base import SourceDocument, SpanCitation
 _MARKER = re.compile(r"\[(\d+)\]")
 # What may be the start of a marker, of a marker's blank, or of a fence or closing
 # backticks: held back until the next piece says.
-_UNFINISHED = re.compile(r"(?:[ \t]*\[[\d,\s]*|[ \t]+|[`~]+)$")
+_UNFINISHED = re.compile(r"(?:[ \t]*\[[\d, \t]*|[`~]*[ \t]+|[`~]+)$")
+_FENCE_LINE_END = re.compile(r"(?:^|(?<=\n))[ \t]*(?:`{3,}|~{3,})[^\n]*$")
 _MARKER_GROUP = re.compile(r"\[(\d+(?:\s*,\s*\d+)+)\]")  # `[1, 2]`: several sources at once
 _SENTENCE_START = re.compile(r"(?:^|(?<=[.!?])\s+|\n)")
 # Where code starts: a fence (at a line's start) or a run of backticks.
 _CODE_START = re.compile(r"`+|~{3,}")
+
+
+class CodeScanner:
+    """Tells the code in Markdown from its prose, fed piece by piece: fenced blocks (a fence
+    with only blanks before it on its line, closed by a line of the same fence) and inline
+    code (a run of backticks, closed by the same run on its line). The caller holds back a
+    piece's trailing fence characters and blanks until the next piece says what they are."""
+
+    def __init__(self) -> None:
+        self._fence = ""  # the fence of the code block the text is in, if any
+        self._ticks = 0  # the backticks of the inline code the text is in, if any
+        self._line_blank = True  # only blanks so far on the line the text is on
+
+    @property
+    def in_code(self) -> bool:
+        return bool(self._fence or self._ticks)
+
+    def split(self, text: str) -> Iterator[tuple[str, bool]]:
+        """`text` as consecutive (part, is it code) pairs."""
+        at = 0
+        while at < len(text):
+            if self._fence:  # a fenced block runs to its closing fence line
+                closing = self._closing_fence(text, at)
+                end = len(text) if closing is None else closing
+                self._fence = "" if closing is not None else self._fence
+                yield self._seen(text[at:end], True)
+            elif self._ticks:  # inline code runs to the same run of backticks, on its line
+                ticks = re.compile(rf"(?<!`)`{{{self._ticks}}}(?!`)|\n").search(text, at)
+                end = len(text) if ticks is None else ticks.end()
+                self._ticks = 0 if ticks is not None else self._ticks
+                yield self._seen(text[at:end], True)
+            else:
+                opener = _CODE_START.search(text, at)
+                end = len(text) if opener is None else opener.start()
+                if end > at:
+                    yield self._seen(text[at:end], False)
+                if opener is not None:
+                    run = opener.group()
+                    if len(run) >= 3 and self._blank_before(text, opener.start()):
+                        self._fence = run  # its info string is code too
+                        line_end = text.find("\n", opener.end())
+                        end = len(text) if line_end < 0 else line_end
+                        yield self._seen(text[opener.start() : end], True)
+                    elif run.startswith("`"):
+                        self._ticks, end = len(run), opener.end()
+                        yield self._seen(run, True)
+                    else:  # tildes inside a line are text
+                        end = opener.end()
+                        yield self._seen(run, False)
+            at = end
+
+    def _closing_fence(self, text: str, at: int) -> int | None:
+        """Where the line closing the open fence ends, or None if it is not in `text`."""
+        fence = re.compile(
+            rf"^[ \t]*{re.escape(self._fence[0])}{{{len(self._fence)},}}[ \t]*$", re.MULTILINE
+        )
+        for match in fence.finditer(text, at):
+            if self._blank_before(text, match.start()):  # `^` also matches where `text` starts
+                return match.end()
+        return None
+
+    def _blank_before(self, text: str, start: int) -> bool:
+        """Whether only blanks come before `start` on its line (counting earlier pieces)."""
+        line_start = text.rfind("\n", 0, start) + 1
+        return not text[line_start:start].strip() and (line_start > 0 or self._line_blank)
+
+    def _seen(self, part: str, code: bool) -> tuple[str, bool]:
+        if "\n" in part:
+            self._line_blank = not part[part.rfind("\n") + 1 :].strip()
+        else:
+            self._line_blank = self._line_blank and not part.strip()
+        return part, code
+
+
+def code_regions(text: str) -> list[tuple[int, int, bool]]:
+    """The (start, end, closed) of each piece of code in a whole text; `closed` is False
+    for a fenced block the text ends inside (a reply cut short)."""
+    scanner, at = CodeScanner(), 0
+    regions: list[tuple[int, int, bool]] = []
+    for part, code in scanner.split(text):
+        if code:
+            if regions and regions[-1][1] == at:  # a fence and its block: one region
+                regions[-1] = (regions[-1][0], at + len(part), True)
+            else:
+                regions.append((at, at + len(part), True))
+        at += len(part)
+    if regions and scanner.in_code:
+        regions[-1] = (regions[-1][0], regions[-1][1], False)
+    return regions
 
 
 class MarkerNumbers:
@@ -35,9 +125,7 @@ class MarkerNumbers:
         self.placed: list[tuple[int, int]] = []  # (offset in the answer, number) per marker
         self.held = ""
         self._sent = 0  # characters of the answer given out so far
-        self._fence = ""  # the fence of the code block the text is in, if any
-        self._ticks = 0  # the backticks of the inline code the text is in, if any
-        self._line_blank = True  # only blanks so far on the line being sent
+        self._code = CodeScanner()
 
     def feed(self, text: str) -> str:
         if not self.documents:  # no sources (a translation, a rewrite): `[n]` is the text's own
@@ -45,69 +133,23 @@ class MarkerNumbers:
         text = self.held + text
         unfinished = _UNFINISHED.search(text)
         cut = unfinished.start() if unfinished else len(text)
+        # A line opening or closing a block is known only at its end.
+        fence_line = _FENCE_LINE_END.search(text[:cut])
+        cut = fence_line.start() if fence_line else cut
         self.held = text[cut:]
-        return "".join(self._rewritten(text[:cut]))
+        return self._rewritten(text[:cut])
 
     def flush(self) -> str:
-        """What is held back at the end: never a whole marker."""
+        """What is held back, at the end of the text."""
         held, self.held = self.held, ""
-        self._sent += len(held)
-        return held
+        return self._rewritten(held) if self.documents else held
 
-    def _rewritten(self, text: str) -> Iterator[str]:
-        """`text` with the markers of its prose renumbered and its code as it is."""
-        at = 0
-        while at < len(text):
-            if self._fence:  # a fenced block runs to its closing fence line
-                closing = self._closing_fence(text, at)
-                end = len(text) if closing is None else closing
-                self._fence = "" if closing is not None else self._fence
-                yield self._code(text[at:end])
-            elif self._ticks:  # inline code runs to the same run of backticks, on its line
-                ticks = re.compile(rf"(?<!`)`{{{self._ticks}}}(?!`)|\n").search(text, at)
-                end = len(text) if ticks is None else ticks.end()
-                self._ticks = 0 if ticks is not None else self._ticks
-                yield self._code(text[at:end])
-            else:
-                opener = _CODE_START.search(text, at)
-                end = len(text) if opener is None else opener.start()
-                yield self._prose(text[at:end])
-                if opener is not None:
-                    run = opener.group()
-                    if len(run) >= 3 and self._blank_before(text, opener.start()):
-                        self._fence = run  # its info string is code too
-                        line_end = text.find("\n", opener.end())
-                        end = len(text) if line_end < 0 else line_end
-                    elif run.startswith("`"):
-                        self._ticks, end = len(run), opener.end()
-                    else:  # tildes inside a line are text
-                        end = opener.end()
-                    yield self._code(text[opener.start() : end])
-            at = end
-
-    def _closing_fence(self, text: str, at: int) -> int | None:
-        """Where the line closing the open fence ends, or None if it is not in `text`."""
-        fence = re.compile(
-            rf"^[ \t]*{re.escape(self._fence[0])}{{{len(self._fence)},}}[ \t]*$", re.MULTILINE
-        )
-        for match in fence.finditer(text, at):
-            if self._blank_before(text, match.start()):  # `^` also matches where `text` starts
-                return match.end()
-        return None
-
-    def _blank_before(self, text: str, start: int) -> bool:
-        """Whether only blanks come before `start` on its line (counting what was sent)."""
-        line_start = text.rfind("\n", 0, start) + 1
-        return not text[line_start:start].strip() and (line_start > 0 or self._line_blank)
-
-    def _code(self, text: str) -> str:
-        if text:
-            self._sent += len(text)
-            if "\n" in text:
-                self._line_blank = not text[text.rfind("\n") + 1 :].strip()
-            else:
-                self._line_blank = self._line_blank and not text.strip()
-        return text
+    def _rewritten(self, text: str) -> str:
+        out = []
+        for part, code in self._code.split(text):
+            out.append(part if code else self._prose(part))
+            self._sent += len(out[-1])
+        return "".join(out)
 
     def _prose(self, text: str) -> str:
         text = _MARKER_GROUP.sub(self._split, text)
@@ -124,7 +166,7 @@ class MarkerNumbers:
             length += len(kept) + len(marker)
             last = match.end()
         out.append(text[last:])
-        return self._code("".join(out))
+        return "".join(out)
 
     def _split(self, match: re.Match[str]) -> str:
         """`[1, 2]` as `[1][2]`, each then renumbered, when every number is a source's."""
