@@ -596,6 +596,17 @@ def test_questions_that_differ_in_what_they_ask_about_are_not_one_gap() -> None:
     assert gaps["سورج کیا ہے؟"].count == gaps["چاند کیا ہے؟"].count == 1
 
 
+def test_a_wording_exactly_at_the_threshold_joins_its_group() -> None:
+    # "w0 w2 w3" overlaps "w0 w1 w2 w3 w4" by exactly half its weight (log 21 / log 441):
+    # rounding must neither drop it from the candidates nor change with the hash seed.
+    from bookrag.feedback.report import _Asked
+
+    now = datetime.now(UTC)
+    wordings = ["w0 w1 w2 w3 w4"] * 3 + ["w0 w2 w3", "w0", "w0 w1", "w3"]
+    gaps = {g.terms: g for g in group_questions([_Asked(None, t, now) for t in wordings])}
+    assert gaps["w0 w1 w2 w3 w4"].count == 4 and gaps["w0 w1 w2 w3 w4"].wordings == 2
+
+
 def test_questions_with_no_searchable_word_are_told_apart_by_their_words() -> None:
     from bookrag.feedback.report import _Asked
 
@@ -677,12 +688,17 @@ def test_a_page_url_is_http_and_kept_without_credentials_and_the_report_runs_not
     with api(tmp_path, sample_docs, admin_token="right-token") as client:
         refused = [
             client.post("/chat", json={"question": "rain gauge", "page_url": url})
-            for url in ("javascript:alert(document.cookie)", "data:text/html,<b>x</b>")
+            for url in (
+                "javascript:alert(document.cookie)",
+                "data:text/html,<b>x</b>",
+                "//evil.example/phish",  # another site, without a scheme
+                "/\\evil.example/phish",  # the same: browsers read `\` as `/`
+            )
         ]
         asked = client.post("/chat", json={"question": "rain gauge", "page_url": secret_page})
         wait_for_rows(f"sqlite:///{tmp_path / 'data' / 'bookrag.db'}", answers, 1)
         page = client.get("/admin/report?since=24h", headers=token)
-    assert [r.status_code for r in refused] == [422, 422] and asked.status_code == 200
+    assert [r.status_code for r in refused] == [422] * 4 and asked.status_code == 200
     assert all("http(s)" in r.json()["error"] for r in refused)
     assert "pa55word" not in page.text
     assert 'href="https://pocket-weather.example.org/docs/intro"' in page.text
@@ -740,3 +756,6 @@ def test_report_command_never_prints_a_readers_control_characters(
     assert "\x1b" not in printed.output and "\x07" not in printed.output
     assert "\u202e" not in printed.output
     assert "bad \ufffd[2J" in printed.output and "گیج \u200c" in printed.output
+    as_json = CliRunner().invoke(cli_app, ["report", "--json"])
+    assert as_json.exit_code == 0 and as_json.output.isascii()  # escaped, as JSON allows
+    assert json.loads(as_json.output)["unhelpful"][0]["comment"] == attack  # kept whole

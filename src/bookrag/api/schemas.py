@@ -19,12 +19,13 @@ def _url(value: str) -> str:
     """A page's URL as a browser sends one: http(s) (or a path), no control characters,
     parseable (`http://[::1` is not), and kept without any `user:password@`."""
     try:
-        parts = urlsplit(value.strip())
+        # Browsers read `\` as `/` in http(s) URLs: `/\host/x` is `//host/x`, another site.
+        parts = urlsplit(value.strip().replace("\\", "/"))
     except ValueError:
         raise ValueError("not a valid URL") from None
     if _CONTROL.search(value.strip()):
         raise ValueError("not a valid URL (control characters)")
-    if parts.scheme.lower() not in ("http", "https", ""):
+    if parts.scheme.lower() not in ("http", "https", "") or (parts.netloc and not parts.scheme):
         raise ValueError("not an http(s) URL")
     if "@" in parts.netloc:
         return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()

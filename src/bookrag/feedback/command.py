@@ -69,7 +69,8 @@ def report_command(
     finally:
         engine.dispose()
     if as_json:
-        typer.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+        # ASCII: a reader's control characters are escaped, never sent to the terminal.
+        typer.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=True))
     else:
         print_report(out, report)
 

@@ -133,6 +133,12 @@ class Journal:
             self.dropped.labels("queue_full").inc()
             self._forget([entry])
 
+    def _check_kept(self, answer_id: str) -> None:
+        if answer_id in self._lost:
+            raise FeedbackUnavailable(
+                "this answer could not be kept in the answer log, so it cannot be rated"
+            )
+
     def _forget(self, records: Sequence[AnswerRecord]) -> None:
         """Remember that these answers were not logged (the latest `QUEUE_SIZE` of them)."""
         with self._lost_lock:
@@ -148,15 +154,16 @@ class Journal:
         process's queue: an unknown answer is looked up once more after `UNKNOWN_WAIT`."""
         if verdict.comment is not None and len(verdict.comment) > MAX_COMMENT_CHARS:
             raise ValueError("comment too long")  # the request schema caps it first
-        if verdict.answer_id in self._lost:
-            raise FeedbackUnavailable(
-                "this answer could not be kept in the answer log, so it cannot be rated"
-            )
+        self._check_kept(verdict.answer_id)
         try:
             await self._submit(verdict)
         except UnknownAnswer:
             await asyncio.sleep(UNKNOWN_WAIT)
-            await self._submit(verdict)
+            try:
+                await self._submit(verdict)
+            except UnknownAnswer:
+                self._check_kept(verdict.answer_id)  # lost while the verdict waited
+                raise
 
     async def _submit(self, verdict: Verdict) -> None:
         job = _FeedbackJob(verdict)

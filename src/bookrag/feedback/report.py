@@ -241,14 +241,16 @@ def group_questions(asked: Iterable[_Asked], similar: float = SIMILAR) -> list[G
     frequency = Counter(w for terms in by_terms for w in set(terms.split()))
     weight = {w: math.log(1 + len(by_terms) / n) for w, n in frequency.items()}
 
+    def mass(words: Iterable[str]) -> float:  # summed in one order: the same sets, the same sum
+        return math.fsum(weight[w] for w in sorted(words))
+
     def rarest_first(words: set[str]) -> list[str]:
         ordered = sorted(words, key=lambda w: (frequency[w], w))
-        total, rest, prefix = sum(weight[w] for w in ordered), 0.0, []
-        for word in ordered:  # until what is left could not reach `similar` on its own
-            if total - rest < similar * total:
+        total, prefix = mass(ordered), []
+        for i, word in enumerate(ordered):  # until what is left could not reach `similar`
+            if mass(ordered[i:]) < similar * total * (1 - 1e-9):  # rounding: err on keeping
                 break
             prefix.append(word)
-            rest += weight[word]
         return prefix
 
     groups: list[tuple[set[str], list[_Asked], list[str]]] = []
@@ -257,10 +259,9 @@ def group_questions(asked: Iterable[_Asked], similar: float = SIMILAR) -> list[G
         words = set(terms.split())
         prefix = rarest_first(words)
         best, best_score = -1, 0.0
-        for index in {i for w in prefix for i in holding[w]}:
+        for index in sorted({i for w in prefix for i in holding[w]}):  # ties: most asked
             core = groups[index][0]
-            shared = sum(weight[w] for w in words & core)
-            score = shared / sum(weight[w] for w in words | core)
+            score = mass(words & core) / mass(words | core)
             if score >= similar and score > best_score:
                 best, best_score = index, score
         if best >= 0:

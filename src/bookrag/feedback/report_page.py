@@ -32,7 +32,7 @@ def _pct(value: float | None) -> str:
 def _link(url: str, text: str | None = None) -> str:
     """A link to an http(s) URL or a path; anything else (`javascript:`) as plain text."""
     try:
-        parts = urlsplit(url)
+        parts = urlsplit(url.replace("\\", "/"))  # as a browser reads it
     except ValueError:
         return escape(text or url)
     if parts.scheme.lower() not in ("http", "https") and (parts.scheme or parts.netloc):
