@@ -254,6 +254,9 @@ def test_a_full_disk_stops_the_embedded_index_with_a_message_not_a_crash(
         with pytest.raises(StoreUnavailable, match=r"10 MB free.*Free some space"):
             ingest(store, changed, site, 350)
         assert store.search("tipping bucket rain", 1)  # what was indexed before answers
+        with pytest.raises(StoreUnavailable, match="10 MB free"):
+            store.drop()  # as a rebuild for another embedding model would, first
+        assert store.stats().pages == 9
     finally:
         store.close()
         shutil.rmtree(changed, ignore_errors=True)

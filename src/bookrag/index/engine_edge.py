@@ -140,8 +140,8 @@ class EdgeEngine:
             sparse_vectors={SPARSE: edge.EdgeSparseVectorParams(modifier=edge.Modifier.Idf)},
             wal_enabled=False,
         )
-        shutil.rmtree(self.folder, ignore_errors=True)  # an empty one left by a failed create
         self._make_room(MIN_FREE_BYTES)
+        shutil.rmtree(self.folder, ignore_errors=True)  # an empty one left by a failed create
         try:
             self._shard = edge.EdgeShard.create(str(self.folder), config)
         except Exception as exc:
@@ -159,6 +159,7 @@ class EdgeEngine:
             shard.flush()
 
     def drop(self) -> None:
+        self._make_room(MIN_FREE_BYTES)  # no index dropped for one there is no room to build
         if self._shard is not None:
             self._shard.close()
             self._shard = None
@@ -181,10 +182,12 @@ class EdgeEngine:
                 shard.update(edge.UpdateOperation.upsert_points(batch))
 
     def delete(self, where: Where) -> None:
+        self._make_room(MIN_FREE_BYTES)  # deleting writes too
         with self._errors() as shard:
             shard.update(edge.UpdateOperation.delete_points_by_filter(_filter(where)))
 
     def delete_ids(self, ids: Sequence[str]) -> None:
+        self._make_room(MIN_FREE_BYTES)
         with self._errors() as shard:
             shard.update(edge.UpdateOperation.delete_points(list(ids)))
 
@@ -246,6 +249,7 @@ class EdgeEngine:
         ]
 
     def flush(self) -> None:
+        self._make_room(MIN_FREE_BYTES)
         with self._errors() as shard:
             shard.flush()
 
