@@ -609,6 +609,26 @@ def test_an_endpoints_markers_become_the_answers_citation_numbers(
     assert streamed == json.loads(events[-1]["response"])["answer"] == body["answer"]
 
 
+def test_an_endpoint_answer_without_markers_gives_the_books_own_sentences(
+    tmp_path: Path, sample_docs: Path
+) -> None:
+    # Small local models often leave the [n] out: their answer cannot be shown as the
+    # book's, and the book's sentences, cited, are shown instead.
+    question = {"question": "How much rain is one tip?"}
+    with FakeOpenAI(models=("llama3.1",)) as oa:
+        settings = openai_settings(oa, tmp_path, sample_docs)
+        with TestClient(create_app(settings)) as client:
+            oa.enqueue_chat("Each tip is about a quarter of a millimetre.")
+            body = client.post("/chat", json=question).json()
+            oa.enqueue_chat("Each tip is about a quarter of a millimetre.")
+            with client.stream("POST", "/stream-chat", json=question) as r:
+                final = json.loads(sse_events("".join(r.iter_text()))[-1]["response"])
+    for answer in (body, final):
+        assert answer["mode"] == "extractive" and answer["degraded"] is False
+        assert answer["answer"].startswith("From the book (quoted passages; the language model")
+        assert answer["sources"][0].startswith(RAIN_PAGE) and "cited none" in answer["answer"]
+
+
 def test_brackets_in_an_endpoints_code_are_code_not_citations(
     tmp_path: Path, sample_docs: Path
 ) -> None:

@@ -30,6 +30,7 @@ CODE_ADDS = True  # quote code when it holds question terms the quoted prose doe
 TEACHING_ONLY = True  # quote navigation, link lists and quiz lines only when nothing else fits
 HEADER = "From the book (quoted passages; no language model is configured):"
 DEGRADED_HEADER = "From the book (quoted passages; the language model is unavailable right now):"
+UNCITED_HEADER = "From the book (quoted passages; the language model's answer cited none):"
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,11 @@ class Quote:
 
 
 def extractive_answer(
-    passages: list[Passage], terms: QueryTerms, selection: str | None, degraded: bool = False
+    passages: list[Passage],
+    terms: QueryTerms,
+    selection: str | None,
+    degraded: bool = False,
+    header: str | None = None,
 ) -> Answer:
     """Quote the best sentences of `passages` (the first passage may be the selection).
 
@@ -48,7 +53,7 @@ def extractive_answer(
     """
     quotes = best_quotes(passages, terms, selection)
     cited = Citations()
-    lines = [DEGRADED_HEADER if degraded else HEADER, ""]
+    lines = [header or (DEGRADED_HEADER if degraded else HEADER), ""]
     for quote in quotes:
         passage = quote.passage
         number = cited.add(passage.url, passage.title, passage.section, quote.text)

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import anyio
 
-from bookrag.answering.extractive import extractive_answer
+from bookrag.answering.extractive import UNCITED_HEADER, extractive_answer
 from bookrag.answering.figures import note, timed
 from bookrag.answering.generation import (
     answer_prompt,
@@ -151,8 +150,7 @@ def answer(book: Book, question: Question) -> Answer:
             raise UpstreamError(_NO_TEXT)
     except UpstreamError as exc:
         return _noted(_fallback(chosen, question, exc))
-    result = to_answer(generation, prompt.documents, chosen.terms)
-    return _noted(result.model_copy(update={"degraded": chosen.degraded}))
+    return _noted(_from_model(generation, chosen, question))
 
 
 def _noted(result: Answer) -> Answer:
@@ -174,11 +172,12 @@ async def stream_answer(book: Book, question: Question) -> AsyncIterator[str | A
             yield piece
         yield _noted(chosen.ready)
         return
-    assert book.chat is not None and chosen.prompt is not None
+    chat, prompt = book.chat, chosen.prompt
+    assert chat is not None and prompt is not None
+    generation, held, texted = None, "", False
     try:
-        generation, held, texted = None, "", False
         with timed("generation"):
-            async for item in _stream_with_retries(book, chosen.prompt):
+            async for item in book.policy.astream("chat stream", chat, lambda: chat.stream(prompt)):
                 if isinstance(item, Generation):
                     generation = item
                 elif texted:
@@ -190,53 +189,33 @@ async def stream_answer(book: Book, question: Question) -> AsyncIterator[str | A
                     held += item
         assert generation is not None
         if not generation.text.strip():  # nothing was sent
-            raise _FailedBeforeText(UpstreamError(_NO_TEXT))
-    except _FailedBeforeText as failure:
-        fallback = _noted(_fallback(chosen, question, failure.error))
+            raise UpstreamError(_NO_TEXT)
+    except UpstreamError as exc:
+        if texted:  # the reader has part of an answer: no silent second one
+            raise
+        fallback = _noted(_fallback(chosen, question, exc))
         for piece in re.findall(r"\S+\s*", fallback.answer):
             yield piece
         yield fallback
         return
-    result = to_answer(generation, chosen.prompt.documents, chosen.terms)
-    yield _noted(result.model_copy(update={"degraded": chosen.degraded}))
+    yield _noted(_from_model(generation, chosen, question))
 
 
 _NO_TEXT = "the chat model answered with no text"  # a failure: the extractive answer stands in
 
 
-class _FailedBeforeText(Exception):
-    def __init__(self, error: UpstreamError) -> None:
-        self.error = error
-
-
-async def _stream_with_retries(book: Book, prompt: ChatPrompt) -> AsyncIterator[str | Generation]:
-    chat = book.chat
-    assert chat is not None
-    try:
-        book.policy.check(chat, "chat stream")
-    except UpstreamError as exc:
-        raise _FailedBeforeText(exc) from exc
-    started = time.monotonic()
-    attempt = 0
-    while True:
-        sent_text = False
-        try:
-            async for item in chat.stream(prompt):
-                if isinstance(item, str):
-                    sent_text = True
-                yield item
-            book.policy.succeeded(chat)
-            return
-        except UpstreamError as exc:
-            if sent_text:  # the reader has part of an answer: no silent second one
-                book.policy.failed("chat stream")
-                raise
-            try:
-                delay = book.policy.after_failure("chat stream", exc, attempt, started, chat)
-            except UpstreamError:
-                raise _FailedBeforeText(exc) from exc
-            await anyio.sleep(delay)
-            attempt += 1
+def _from_model(generation: Generation, chosen: Plan, question: Question) -> Answer:
+    """The model's answer; one citing no section is refused, unless the model cites by
+    `[n]` markers, which small models often leave out: the book's own sentences then."""
+    assert chosen.prompt is not None
+    result = to_answer(generation, chosen.prompt.documents, chosen.terms)
+    if result.mode == "not_found" and generation.marked:
+        log.info("the chat model cited no source; answering extractively")
+        result = extractive_answer(
+            chosen.passages, chosen.terms, question.selected_text, header=UNCITED_HEADER
+        )
+        result = result if result.citations else not_found()
+    return result.model_copy(update={"degraded": chosen.degraded})
 
 
 def _fallback(chosen: Plan, question: Question, error: UpstreamError) -> Answer:

@@ -211,6 +211,33 @@ class RetryPolicy:
                 self.succeeded(upstream)
                 return result
 
+    async def astream(
+        self,
+        operation: str,
+        upstream: Upstream,
+        stream: Callable[[], AsyncIterator[str | Generation]],
+    ) -> AsyncIterator[str | Generation]:
+        """The items of `stream()` (a call to `upstream`), started again after a retryable
+        failure as `acall` would, until text has come: after that a failure is raised, as
+        the reader has part of an answer and must not get a second one silently."""
+        self.check(upstream, operation)
+        started, attempt = time.monotonic(), 0
+        while True:
+            sent_text = False
+            try:
+                async for item in stream():
+                    sent_text = sent_text or isinstance(item, str)
+                    yield item
+            except UpstreamError as exc:
+                if sent_text:
+                    self.failed(operation)
+                    raise
+                await asyncio.sleep(self.after_failure(operation, exc, attempt, started, upstream))
+                attempt += 1
+            else:
+                self.succeeded(upstream)
+                return
+
 
 def embed_all(
     embedder: Embedder, texts: Sequence[str], input_type: InputType, policy: RetryPolicy
