@@ -629,6 +629,27 @@ def test_an_endpoint_answer_without_markers_gives_the_books_own_sentences(
         assert answer["sources"][0].startswith(RAIN_PAGE) and "cited none" in answer["answer"]
 
 
+def test_a_reasoning_models_notes_are_not_part_of_the_answer(
+    tmp_path: Path, sample_docs: Path
+) -> None:
+    reply = (
+        "<think>The question is about rain. Source [2] is about wind, so [1].</think>\n\n"
+        "Each tip of the bucket is 0.2794 mm of rain [1]."
+    )
+    question = {"question": "How much rain is one tip?"}
+    with FakeOpenAI(models=("qwen3",)) as oa:
+        settings = openai_settings(oa, tmp_path, sample_docs)
+        with TestClient(create_app(settings)) as client:
+            oa.enqueue_chat(reply)
+            body = client.post("/chat", json=question).json()
+            oa.enqueue_chat(reply)
+            with client.stream("POST", "/stream-chat", json=question) as r:
+                events = sse_events("".join(r.iter_text()))
+    assert body["answer"] == "Each tip of the bucket is 0.2794 mm of rain [1]."
+    assert [c["number"] for c in body["citations"]] == [1]
+    assert "".join(e["token"] for e in events[:-1]) == body["answer"]
+
+
 def test_brackets_in_an_endpoints_code_are_code_not_citations(
     tmp_path: Path, sample_docs: Path
 ) -> None:

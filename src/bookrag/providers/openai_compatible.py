@@ -98,23 +98,23 @@ class OpenAIChat:
         with translated("chat"):
             response = self.client.chat.completions.create(**self._request(prompt))
         raw = response.choices[0].message.content or "" if response.choices else ""
-        numbers = MarkerNumbers(prompt.documents)
-        text = numbers.feed(raw) + numbers.flush()
+        thinking, numbers = Thinking(), MarkerNumbers(prompt.documents)
+        text = numbers.feed(thinking.feed(raw) + thinking.flush()) + numbers.flush()
         return Generation(text, marker_citations(text, numbers), marked=True)
 
     async def stream(self, prompt: ChatPrompt) -> AsyncIterator[str | Generation]:
         pieces: list[str] = []
-        numbers = MarkerNumbers(prompt.documents)
+        thinking, numbers = Thinking(), MarkerNumbers(prompt.documents)
         with translated("chat stream"):
             stream = await self.async_client.chat.completions.create(
                 **self._request(prompt), stream=True
             )
             async for chunk in stream:
-                text = numbers.feed(chunk.choices[0].delta.content or "" if chunk.choices else "")
-                if text:
+                said = chunk.choices[0].delta.content or "" if chunk.choices else ""
+                if text := numbers.feed(thinking.feed(said)):
                     pieces.append(text)
                     yield text
-        if rest := numbers.flush():
+        if rest := numbers.feed(thinking.flush()) + numbers.flush():
             pieces.append(rest)
             yield rest
         answer = "".join(pieces)
@@ -144,3 +144,44 @@ def user_message(prompt: ChatPrompt) -> str:
         for n, d in enumerate(prompt.documents, 1)
     )
     return f"Sources:\n\n{sources}\n\nQuestion: {prompt.question}"
+
+
+class Thinking:
+    """Drops the `<think>…</think>` a reasoning model (Ollama's qwen3 or deepseek-r1, say)
+    may start its reply with: its notes, not the answer, and their `[n]` cite nothing.
+    Fed piece by piece; a reply that never closes its notes has no answer."""
+
+    _OPEN, _CLOSE = "<think>", "</think>"
+
+    def __init__(self) -> None:
+        self.held = ""
+        self.state = "start"  # then "notes" and "after" them, or "answer" at once
+
+    def feed(self, text: str) -> str:
+        if self.state == "answer":
+            return text
+        if self.state == "after":  # the blank lines after the notes are theirs
+            text = text.lstrip()
+            self.state = "answer" if text else "after"
+            return text
+        self.held += text
+        if self.state == "start":
+            begun = self.held.lstrip()
+            if self._OPEN.startswith(begun):
+                return ""  # blanks, or the tag's first letters: not known yet
+            if not begun.startswith(self._OPEN):
+                return self._answer(self.held)
+            self.state = "notes"
+        end = self.held.find(self._CLOSE)
+        if end < 0:
+            return ""
+        rest, self.held, self.state = self.held[end + len(self._CLOSE) :], "", "after"
+        return self.feed(rest)
+
+    def flush(self) -> str:
+        """What is held at the end: a reply that was only blanks or a tag's first letters."""
+        return self._answer(self.held) if self.state == "start" else ""
+
+    def _answer(self, text: str) -> str:
+        self.state, self.held = "answer", ""
+        return text
