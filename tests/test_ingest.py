@@ -157,6 +157,19 @@ def test_a_folder_that_cannot_be_listed_keeps_its_pages(
     assert any(p.source.startswith("02-sensors/") for p in search(store, "tipping bucket", 3))
 
 
+def test_two_pages_with_one_url_are_reported(
+    store: BookStore, book: Path, settings: Settings
+) -> None:
+    (book / "03-data" / "rain-notes.md").write_text(
+        "---\nslug: /sensors/rain-wind\n---\n\n# Rain notes\n\nNotes on the gauge.\n"
+    )
+    report = run(store, book, settings)
+    [(url, sources)] = report.clashes
+    assert url.endswith("/docs/sensors/rain-wind")
+    assert sources == ["02-sensors/rain-and-wind.md", "03-data/rain-notes.md"]
+    assert "the site shows one of them" in report.clash_lines()[0]
+
+
 def test_missing_docs_folder_is_an_error(store: BookStore, tmp_path: Path) -> None:
     with pytest.raises(DocsNotFound):
         ingest(store, tmp_path / "nope", site_config(tmp_path, None, None), 300)

@@ -184,6 +184,8 @@ def _print_report(report: IngestReport) -> None:
     out.print(table)
     for path, reason in report.skipped:
         out.print(f"skipped {path}: {reason}", highlight=False, markup=False)
+    for line in report.clash_lines():
+        out.print(f"warning: {line}", highlight=False, markup=False)
 
 
 @app.command()

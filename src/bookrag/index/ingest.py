@@ -39,6 +39,7 @@ class IngestReport:
     seconds: float = 0.0
     rebuilt: str | None = None  # why every page was re-indexed, when it was
     reordered: int = 0  # pages that only moved in the sidebar
+    clashes: list[tuple[str, list[str]]] = field(default_factory=list)  # (url, its pages)
 
     @property
     def changed(self) -> bool:
@@ -58,6 +59,15 @@ class IngestReport:
         )
         for path, reason in self.skipped:
             logger.warning("skipped %s: %s", path, reason)
+        for line in self.clash_lines():
+            logger.warning("%s", line)
+
+    def clash_lines(self) -> list[str]:
+        """A line per URL that several pages claim (Docusaurus builds only one of them)."""
+        return [
+            f"{' and '.join(sources)} have the same URL {url}: the site shows one of them"
+            for url, sources in self.clashes
+        ]
 
 
 @dataclass(frozen=True)
@@ -244,6 +254,10 @@ def index_pages(
     if moved:  # the sidebar's order changed around pages that did not
         store.set_sidebar_ranks(moved)
         report.reordered = len(moved)
+    claimed: dict[str, list[str]] = {}
+    for record in records:  # a slug (or id) given twice: one page hides the other
+        claimed.setdefault(str(record.get("url", "")), []).append(str(record["source"]))
+    report.clashes = sorted((u, sorted(s)) for u, s in claimed.items() if u and len(s) > 1)
     current = {str(r["source"]): str(r["page_hash"]) for r in records}
     if store.chunk_count() != sum(int(r["chunks"]) for r in records):
         for source in sorted(store.chunk_sources() - set(current)):
