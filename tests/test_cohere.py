@@ -12,6 +12,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +24,15 @@ from bookrag.answering.generation import NOT_FOUND, SYSTEM
 from bookrag.api.app import create_app
 from bookrag.cli import app as cli_app
 from bookrag.config import Settings, load_settings
-from bookrag.errors import IndexMismatch, InvalidCredentials, UpstreamError
+from bookrag.errors import (
+    IndexMismatch,
+    InvalidCredentials,
+    RetryableUpstreamError,
+    UpstreamError,
+)
 from bookrag.index.connection import open_store
 from bookrag.index.ingest import ingest, site_config
-from bookrag.providers.base import Embedder, SourceDocument, SpanCitation
+from bookrag.providers.base import Embedder, RetryPolicy, SourceDocument, SpanCitation
 from bookrag.providers.markers import MarkerNumbers, marker_citations
 from bookrag.providers.wiring import build_providers
 from fakes import FakeCohere, FakeOpenAI
@@ -474,6 +480,26 @@ def test_a_cohere_that_cannot_be_reached_rests_whole(
     # Once the query embedding found Cohere unreachable, neither reranking nor generation
     # spent a retry budget on it.
     assert not any(re.match(r"(rerank|chat) failed", line) for line in said)
+
+
+@pytest.mark.parametrize(("asked", "rested"), [(None, 30), (60, 60), (10**6, 600)])
+def test_an_endpoint_rests_as_long_as_its_retry_after_asks_within_reason(
+    asked: float | None, rested: int
+) -> None:
+    @dataclass
+    class Endpoint:
+        service: str = "Cohere"
+
+    def refused() -> None:
+        raise RetryableUpstreamError("Cohere rerank answered 429", retry_after=asked)
+
+    policy = RetryPolicy(budget=0.0, cooldown=30.0)
+    endpoint = Endpoint()
+    with pytest.raises(RetryableUpstreamError):
+        policy.call("rerank", endpoint, refused)
+    with pytest.raises(UpstreamError, match=rf"Cohere rerank is not called for {rested}s"):
+        policy.check(endpoint, "rerank")
+    policy.check(Endpoint(), "chat")  # another endpoint of the same provider is called
 
 
 def test_a_failing_reranker_rests_alone_and_answers_are_still_written(

@@ -110,6 +110,9 @@ class ChatModel(Upstream, Protocol):
         ...
 
 
+MAX_REST = 600.0  # seconds: the longest a Retry-After may rest an endpoint for
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """Retry retryable upstream failures with exponential backoff within a time budget.
@@ -126,12 +129,13 @@ class RetryPolicy:
     max_delay: float = 8.0
     on_failure: Callable[[str], None] | None = None  # told the operation of each failed try
     cooldown: float = 30.0
-    _resting: dict[object, float] = field(default_factory=dict)  # client or service: until
+    # A client (by its id: clients live as long as the app) or a whole service: until when.
+    _resting: dict[int | str, float] = field(default_factory=dict)
 
     def check(self, upstream: Upstream, operation: str) -> None:
         """Raise `UpstreamError` at once while `upstream`, or its whole service, rests."""
         now = time.monotonic()
-        left = max(self._resting.get(k, 0.0) for k in (upstream, upstream.service)) - now
+        left = max(self._resting.get(k, 0.0) for k in (id(upstream), upstream.service)) - now
         if left > 0:
             raise UpstreamError(
                 f"{upstream.service} {operation} is not called for {left:.0f}s: it kept failing"
@@ -139,7 +143,7 @@ class RetryPolicy:
 
     def succeeded(self, upstream: Upstream) -> None:
         """`upstream` answered: neither it nor its service rests any longer."""
-        self._resting.pop(upstream, None)
+        self._resting.pop(id(upstream), None)
         self._resting.pop(upstream.service, None)
 
     def failed(self, operation: str) -> None:
@@ -175,8 +179,9 @@ class RetryPolicy:
     def _rest(self, upstream: Upstream, operation: str, exc: RetryableUpstreamError) -> None:
         if self.cooldown <= 0 or isinstance(exc, UnusableReply):
             return
-        rest = max(self.cooldown, exc.retry_after or 0.0)
-        key, name = (upstream.service, "") if exc.unreachable else (upstream, f" {operation}")
+        rest = max(self.cooldown, min(exc.retry_after or 0.0, MAX_REST))
+        key: int | str = upstream.service if exc.unreachable else id(upstream)
+        name = "" if exc.unreachable else f" {operation}"
         self._resting[key] = time.monotonic() + rest
         log.warning(
             "%s%s is not called for %.0fs after: %s", upstream.service, name, rest, exc.message
