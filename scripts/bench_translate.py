@@ -4,8 +4,8 @@
                                                 [--concurrency 4] [--requests 50]
 
 The chat model is the official Cohere SDK against the fake Cohere server of the tests, which
-answers every chat after `--delay` seconds with the message it received (an "echo"
-translation, so every placeholder comes back). The book is indexed into a temporary data
+answers every chat after `--delay` seconds with the message it received, letter for letter
+in Urdu's script (an "echo" translation, so every placeholder comes back). The book is indexed into a temporary data
 dir, `bookrag serve`'s app runs under uvicorn on 127.0.0.1, and the script measures one cold
 translation and the median of `--requests` cached ones. Targets: cold under 3 s with a 1 s
 model, cached under 20 ms.
@@ -36,7 +36,7 @@ from bookrag.index.connection import open_store  # noqa: E402
 from bookrag.index.ingest import ingest, site_config  # noqa: E402
 from bookrag.providers.wiring import build_providers  # noqa: E402
 from fakes import FakeCohere  # noqa: E402
-from fakes.cohere import Reply  # noqa: E402
+from fakes.cohere import Reply, in_urdu_letters  # noqa: E402
 
 DOCS = ROOT.parent / "shared" / "corpus" / "robotics-course" / "website" / "docs"
 PAGE = "module-4/capstone-project/evaluation-criteria.md"  # 2,628 words, nearly all prose
@@ -49,7 +49,7 @@ class EchoCohere(FakeCohere):
     def _reply(self, body: dict[str, Any]) -> Reply:
         if body.get("documents"):
             return super()._reply(body)
-        return Reply(str(body["messages"][-1]["content"]))
+        return Reply(in_urdu_letters(str(body["messages"][-1]["content"])))
 
 
 def words(path: Path) -> int:

@@ -33,7 +33,7 @@ from bookrag.api.app import create_app
 from bookrag.config import load_settings
 from browsing import CHROMIUM, Tab, build_app, chromium, open_panel, open_tab, serving
 from fakes import FakeCohere
-from fakes.cohere import Reply
+from fakes.cohere import Reply, in_urdu_letters
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample-book"
@@ -66,12 +66,13 @@ def site_config(snippet: str, backend: str) -> str:
 
 
 class EchoingCohere(FakeCohere):
-    """The fake Cohere; a chat without documents (a translation) gets its message back."""
+    """The fake Cohere; a chat without documents (a translation) gets its message back,
+    letter for letter in Urdu's script."""
 
     def _reply(self, body: dict[str, Any]) -> Reply:
         if body.get("documents"):
             return super()._reply(body)
-        return Reply(str(body["messages"][-1]["content"]))
+        return Reply(in_urdu_letters(str(body["messages"][-1]["content"])))
 
 
 class _CleanUrls(SimpleHTTPRequestHandler):

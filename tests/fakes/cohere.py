@@ -39,6 +39,18 @@ class Reply:
     citations: list[dict[str, Any]] = field(default_factory=list)  # wire-format citations
 
 
+# Latin letters to Arabic ones: a "translation" into Urdu's script that keeps everything
+# else (placeholders, digits, Markdown) as it was.
+_URDU_LETTERS = str.maketrans(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", "ابپتٹثجچحخدڈذرڑزژسشصضطظعغف" * 2
+)
+
+
+def in_urdu_letters(text: str) -> str:
+    """`text` letter for letter in Urdu's script, as a fake translation."""
+    return text.translate(_URDU_LETTERS)
+
+
 class FakeCohere(FakeService):
     """Cohere's /v2/embed, /v2/rerank, /v2/chat and /v1/check-api-key, with faults."""
 
