@@ -253,6 +253,16 @@ def test_each_cited_span_is_marked_with_its_sections_number(
     )
 
 
+def test_a_span_whose_offsets_miss_the_text_is_still_marked(
+    api: TestClient, fake: FakeCohere
+) -> None:
+    # Offsets past the end and a span text the answer lacks: the citation keeps a marker.
+    fake.enqueue_chat("A tip is 0.2794 mm.", [(40, 60, ["doc-1"])])
+    body = api.post("/chat", json={"question": "How much rain does one bucket tip measure?"}).json()
+    assert body["answer"] == "A tip is 0.2794 mm. [1]"
+    assert [c["number"] for c in body["citations"]] == [1]
+
+
 def test_a_marker_never_lands_in_code(api: TestClient, fake: FakeCohere) -> None:
     # Inline code keeps its words together; a block the reply ends inside (cut short by
     # the token limit) gets its marker before it.

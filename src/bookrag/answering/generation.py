@@ -101,8 +101,9 @@ def to_answer(
             quote = best_sentence(doc.text, span_terms)
             title = doc.title.removeprefix(SELECTED_FROM)
             number = cited.add(doc.url, title, doc.section, quote, span=span.text)
-            if end is not None and number not in marks.setdefault(end, []):
-                marks[end].append(number)
+            at = len(generation.text) if end is None else end  # a span not found: at the end
+            if number not in marks.setdefault(at, []):
+                marks[at].append(number)
     if not grounded:
         return not_found()
     return Answer(
