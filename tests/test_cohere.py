@@ -619,21 +619,30 @@ def test_health_says_when_the_chat_endpoint_is_down_or_refuses_the_key(
     assert all(SECRET not in r.text and "wrong" not in r.text for r in (ok, wrong, gone))
 
 
+def endpoint_answers(
+    tmp_path: Path, sample_docs: Path, reply: str, question: str = "How much rain is one tip?"
+) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
+    """`/chat`'s answer, `/stream-chat`'s events and the chat request, when an
+    OpenAI-compatible endpoint replies `reply` to `question` both times."""
+    with FakeOpenAI(models=("llama3.1",)) as oa:
+        settings = openai_settings(oa, tmp_path, sample_docs)
+        with TestClient(create_app(settings)) as client:
+            oa.enqueue_chat(reply)
+            body = client.post("/chat", json={"question": question}).json()
+            [request] = [r.json for r in oa.calls("/v1/chat/completions")]
+            oa.enqueue_chat(reply)
+            with client.stream("POST", "/stream-chat", json={"question": question}) as r:
+                events = sse_events("".join(r.iter_text()))
+    return body, events, request
+
+
 def test_an_endpoints_markers_become_the_answers_citation_numbers(
     tmp_path: Path, sample_docs: Path
 ) -> None:
     # The model cites its second source first: the answer calls that section [1].
     reply = "Zero wind means the wrong pin [2]. The cups turn a reed switch [1, 2]. See [9]."
-    question = {"question": "Why does the anemometer read zero wind speed?"}
-    with FakeOpenAI(models=("llama3.1",)) as oa:
-        settings = openai_settings(oa, tmp_path, sample_docs)
-        with TestClient(create_app(settings)) as client:
-            oa.enqueue_chat(reply)
-            body = client.post("/chat", json=question).json()
-            [request] = [r.json for r in oa.calls("/v1/chat/completions")]
-            oa.enqueue_chat(reply)
-            with client.stream("POST", "/stream-chat", json=question) as r:
-                events = sse_events("".join(r.iter_text()))
+    question = "Why does the anemometer read zero wind speed?"
+    body, events, request = endpoint_answers(tmp_path, sample_docs, reply, question)
     prompt = request["messages"][-1]["content"]
     given = dict(re.findall(r"^\[(\d+)\] (.+)$", prompt, re.MULTILINE))
     assert body["answer"] == (
@@ -650,16 +659,9 @@ def test_an_endpoint_answer_without_markers_gives_the_books_own_sentences(
 ) -> None:
     # Small local models often leave the [n] out: their answer cannot be shown as the
     # book's, and the book's sentences, cited, are shown instead.
-    question = {"question": "How much rain is one tip?"}
-    with FakeOpenAI(models=("llama3.1",)) as oa:
-        settings = openai_settings(oa, tmp_path, sample_docs)
-        with TestClient(create_app(settings)) as client:
-            oa.enqueue_chat("Each tip is about a quarter of a millimetre.")
-            body = client.post("/chat", json=question).json()
-            oa.enqueue_chat("Each tip is about a quarter of a millimetre.")
-            with client.stream("POST", "/stream-chat", json=question) as r:
-                final = json.loads(sse_events("".join(r.iter_text()))[-1]["response"])
-    for answer in (body, final):
+    reply = "Each tip is about a quarter of a millimetre."
+    body, events, _ = endpoint_answers(tmp_path, sample_docs, reply)
+    for answer in (body, json.loads(events[-1]["response"])):
         assert answer["mode"] == "extractive" and answer["degraded"] is False
         assert answer["answer"].startswith("From the book (quoted passages; the language model")
         assert answer["sources"][0].startswith(RAIN_PAGE) and "cited none" in answer["answer"]
@@ -672,15 +674,7 @@ def test_a_reasoning_models_notes_are_not_part_of_the_answer(
         "<think>The question is about rain. Source [2] is about wind, so [1].</think>\n\n"
         "Each tip of the bucket is 0.2794 mm of rain [1]."
     )
-    question = {"question": "How much rain is one tip?"}
-    with FakeOpenAI(models=("qwen3",)) as oa:
-        settings = openai_settings(oa, tmp_path, sample_docs)
-        with TestClient(create_app(settings)) as client:
-            oa.enqueue_chat(reply)
-            body = client.post("/chat", json=question).json()
-            oa.enqueue_chat(reply)
-            with client.stream("POST", "/stream-chat", json=question) as r:
-                events = sse_events("".join(r.iter_text()))
+    body, events, _ = endpoint_answers(tmp_path, sample_docs, reply)
     assert body["answer"] == "Each tip of the bucket is 0.2794 mm of rain [1]."
     assert [c["number"] for c in body["citations"]] == [1]
     assert "".join(e["token"] for e in events[:-1]) == body["answer"]
@@ -693,15 +687,7 @@ def test_brackets_in_an_endpoints_code_are_code_not_citations(
         "Read the counter [1]:\n\n```python\ntips = [0, 3]\nprint(tips[1] * 0.2794)\n```\n\n"
         "  ~~~\n  bus[2]\n  ~~~\nThen `tips[0]` is the first reading [2]."
     )
-    question = {"question": "How much rain is one tip?"}
-    with FakeOpenAI(models=("llama3.1",)) as oa:
-        settings = openai_settings(oa, tmp_path, sample_docs)
-        with TestClient(create_app(settings)) as client:
-            oa.enqueue_chat(reply)
-            body = client.post("/chat", json=question).json()
-            oa.enqueue_chat(reply)
-            with client.stream("POST", "/stream-chat", json=question) as r:
-                events = sse_events("".join(r.iter_text()))
+    body, events, _ = endpoint_answers(tmp_path, sample_docs, reply)
     assert "print(tips[1] * 0.2794)" in body["answer"] and "tips = [0, 3]" in body["answer"]
     assert "  bus[2]\n" in body["answer"] and "`tips[0]`" in body["answer"]
     assert [c["number"] for c in body["citations"]] == [1, 2]

@@ -384,17 +384,22 @@ def test_a_full_queue_drops_the_record_and_counts_it(tmp_path: Path) -> None:
     assert value == 3
 
 
-def test_a_full_database_drops_records_and_counts_them(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'full.db'}"
-    engine = engine_for(url)
+def full_sqlite(tmp_path: Path) -> sa.Engine:
+    """A migrated SQLite log that can grow no further: SQLite's own "database or disk is
+    full", as on a full disk (the limit holds for connections made after this)."""
+    engine = engine_for(f"sqlite:///{tmp_path / 'full.db'}")
     migrate(engine)
     with engine.connect() as connection:
         pages = connection.exec_driver_sql("PRAGMA page_count").scalar()
     engine.dispose()
-    # SQLite's own "database or disk is full", as on a full disk: no page may be added.
     sa.event.listen(
         engine, "connect", lambda dbapi, _: dbapi.execute(f"PRAGMA max_page_count={pages}")
     )
+    return engine
+
+
+def test_a_full_database_drops_records_and_counts_them(tmp_path: Path) -> None:
+    engine = full_sqlite(tmp_path)
     registry = CollectorRegistry()
     journal = Journal(engine, registry, 30)
     journal.start()
@@ -415,15 +420,7 @@ def test_a_full_database_drops_records_and_counts_them(tmp_path: Path) -> None:
 
 
 def test_a_verdict_on_an_answer_that_was_not_logged_is_503_not_404(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'full.db'}"
-    engine = engine_for(url)
-    migrate(engine)
-    with engine.connect() as connection:
-        pages = connection.exec_driver_sql("PRAGMA page_count").scalar()
-    engine.dispose()  # the limit below holds for connections made from now on
-    sa.event.listen(
-        engine, "connect", lambda dbapi, _: dbapi.execute(f"PRAGMA max_page_count={pages}")
-    )
+    engine = full_sqlite(tmp_path)
     registry = CollectorRegistry()
     journal = Journal(engine, registry, 30)
     journal.start()

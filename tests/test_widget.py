@@ -61,6 +61,16 @@ def final_event(answer: str, citations: list[dict[str, Any]]) -> dict[str, Any]:
     return {"done": True, "response": json.dumps(body)}
 
 
+def asked(page: Page, events: str) -> None:
+    """Ask the rain question on the rain page, the backend streaming back `events`."""
+    page.route(
+        "**/stream-chat",
+        lambda route: route.fulfill(status=200, content_type="text/event-stream", body=events),
+    )
+    open_panel(page, RAIN_PAGE)
+    ask(page, RAIN_QUESTION)
+
+
 def sent_json(request: Request) -> dict[str, Any]:
     body = request.post_data_json
     assert isinstance(body, dict), "the request carried no JSON object"
@@ -211,13 +221,7 @@ def test_html_in_an_answer_is_shown_as_text_and_never_run(page: Page) -> None:
         "section": "",
         "quote": attack,
     }
-    body = sse({"token": attack, "done": False}, final_event(answer, [citation]))
-    page.route(
-        "**/stream-chat",
-        lambda route: route.fulfill(status=200, content_type="text/event-stream", body=body),
-    )
-    open_panel(page, RAIN_PAGE)
-    ask(page, RAIN_QUESTION)
+    asked(page, sse({"token": attack, "done": False}, final_event(answer, [citation])))
     reply = page.locator(".msg.assistant")
     expect(reply).to_contain_text(f"Look: {attack}")
     expect(reply.locator("strong")).to_have_text("Bold")
@@ -238,13 +242,7 @@ def test_a_table_in_an_answer_is_drawn_as_a_table(page: Page) -> None:
         "\nThat is all."
     )
     citation = {"number": 1, "url": f"{RAIN_PAGE}#rain-gauge", "title": "Rain", "section": ""}
-    body = sse(final_event(answer, [citation]))
-    page.route(
-        "**/stream-chat",
-        lambda route: route.fulfill(status=200, content_type="text/event-stream", body=body),
-    )
-    open_panel(page, RAIN_PAGE)
-    ask(page, RAIN_QUESTION)
+    asked(page, sse(final_event(answer, [citation])))
     table = page.locator(".msg.assistant table")
     expect(table.locator("th")).to_have_text(["Part", "Pins", "Price"])
     rows = table.locator("tbody tr")
