@@ -5,10 +5,10 @@
 
 The chat model is the official Cohere SDK against the fake Cohere server of the tests, which
 answers every chat after `--delay` seconds with the message it received, letter for letter
-in Urdu's script (an "echo" translation, so every placeholder comes back). The book is indexed into a temporary data
-dir, `bookrag serve`'s app runs under uvicorn on 127.0.0.1, and the script measures one cold
-translation and the median of `--requests` cached ones. Targets: cold under 3 s with a 1 s
-model, cached under 20 ms.
+in Urdu's script (an "echo" translation, so every placeholder comes back). The book is
+indexed into a temporary data dir, `bookrag serve`'s app runs under uvicorn on 127.0.0.1,
+and the script measures one cold translation and the median of `--requests` cached ones.
+Targets: cold under 3 s with a 1 s model, cached under 20 ms.
 """
 
 from __future__ import annotations
