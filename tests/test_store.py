@@ -232,6 +232,38 @@ def test_a_folder_that_is_not_an_index_is_named_not_misread(
     assert all((folder / name).read_text() == text for name, text in files.items())
 
 
+def test_a_panic_in_edge_is_the_index_failing_not_the_process(
+    settings: Settings, sample_docs: Path
+) -> None:
+    # Damaged files can make Edge's Rust code panic: pyo3 raises a PanicException, which
+    # is a BaseException, past `except Exception`.
+    class PanicException(BaseException):
+        pass
+
+    class Panicking:
+        def __init__(self, shard: Any) -> None:
+            self.shard = shard
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.shard, name)
+
+        def scroll(self, *args: Any) -> Any:
+            raise PanicException("assertion failed: byte_offset < page_size_bytes")
+
+    store = open_store(settings)
+    ingest(store, sample_docs, site_config(sample_docs, None, None), 350)
+    engine = store.engine
+    assert isinstance(engine, EdgeEngine)
+    engine._shard = Panicking(engine._shard)
+    try:
+        assert store.ping() is False
+        with pytest.raises(StoreUnavailable, match="byte_offset"):
+            store.pages()
+    finally:
+        engine._shard = engine._shard.shard
+        store.close()
+
+
 def test_a_full_disk_stops_the_embedded_index_with_a_message_not_a_crash(
     settings: Settings, sample_docs: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

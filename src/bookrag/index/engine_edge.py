@@ -60,6 +60,14 @@ def _named(vectors: object, name: str | None) -> Any:
     return named_vector(vectors, name, edge.SparseVector)
 
 
+def _reraise_unless_edge(exc: BaseException) -> None:
+    """Raise `exc` again unless it is how Edge fails: a plain exception, or pyo3's
+    `PanicException` (a BaseException) when its Rust code panics, as on damaged files.
+    Either means the index failed, not the process."""
+    if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
+        raise exc
+
+
 # Room kept free on the index's disk before any write (plus four times the text written).
 MIN_FREE_BYTES = 64 * 2**20
 _ADVICE = (
@@ -95,7 +103,8 @@ class EdgeEngine:
         engine._make_room(MIN_FREE_BYTES)  # loading writes to the mapped files as well
         try:
             shard = edge.EdgeShard.load(str(folder))
-        except Exception as exc:  # Edge raises plain exceptions
+        except BaseException as exc:
+            _reraise_unless_edge(exc)
             raise StoreUnavailable(
                 f"the index in {folder} cannot be read ({exc}). {_ADVICE}"
             ) from exc
@@ -109,7 +118,8 @@ class EdgeEngine:
             yield self._shard
         except StoreUnavailable:
             raise
-        except Exception as exc:  # Edge raises plain exceptions
+        except BaseException as exc:
+            _reraise_unless_edge(exc)
             raise StoreUnavailable(
                 f"the embedded index in {self.folder} failed: {exc}. {_ADVICE}"
             ) from exc
@@ -144,7 +154,8 @@ class EdgeEngine:
         shutil.rmtree(self.folder, ignore_errors=True)  # an empty one left by a failed create
         try:
             self._shard = edge.EdgeShard.create(str(self.folder), config)
-        except Exception as exc:
+        except BaseException as exc:
+            _reraise_unless_edge(exc)
             raise StoreUnavailable(f"could not create the index in {self.folder}: {exc}") from exc
         with self._errors() as shard:
             for key in PAYLOAD_INDEXES:
@@ -267,7 +278,8 @@ class EdgeEngine:
             return True
         try:
             self._shard.scroll(edge.ScrollRequest(limit=2, with_payload=True, with_vector=False))
-        except Exception:  # Edge raises plain exceptions
+        except BaseException as exc:
+            _reraise_unless_edge(exc)
             return False
         return True
 
