@@ -105,8 +105,7 @@ def _book(store: BookStore, settings: Settings, providers: Providers) -> Book:
     (its vectors would not match the question's)."""
     from bookrag.api.startup import check_index
 
-    if store.fingerprint() is not None:
-        check_index(store, providers)
+    check_index(store, providers, create=False)
     return Book.open(store, settings, providers)
 
 

@@ -134,8 +134,9 @@ def _marked(text: str, marks: dict[int, list[int]]) -> str:
     the code block, or before a block the text ends inside (a reply cut short)."""
     placed: dict[int, list[int]] = {}
     own_line: dict[int, str] = {}  # offsets where the marker takes a line: "before"/"after"
+    regions = code_regions(text)  # of the text as the model wrote it, before any marker
     for at, numbers in marks.items():
-        for start, end, closed in code_regions(text):
+        for start, end, closed in regions:
             if start < at < end:
                 block = "\n" in text[start:end]
                 at = end if closed or not block else text.rfind("\n", 0, start) + 1

@@ -95,11 +95,13 @@ def make_refresher(
     return None
 
 
-def check_index(store: BookStore, providers: Providers) -> None:
-    """Create a missing collection; refuse an index built by another embedding model."""
+def check_index(store: BookStore, providers: Providers, create: bool = True) -> None:
+    """Refuse an index built by another embedding model; create a missing collection
+    (unless not to `create` it: a command that only reads leaves the data folder alone)."""
     fingerprint = store.fingerprint()
     if fingerprint is None:
-        store.ensure_collection()
+        if create:
+            store.ensure_collection()
     elif fingerprint.outdated:
         raise IndexMismatch(
             "the index was written by an older bookrag: run `bookrag ingest DOCS_DIR` to "
