@@ -6,6 +6,7 @@ point), with qdrant-client's local mode standing in for the Qdrant server."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -48,6 +49,18 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 @pytest.fixture
 def sample_docs() -> Path:
     return SAMPLE_DOCS
+
+
+@pytest.fixture
+def book_copy(tmp_path: Path) -> Path:
+    """A copy of the sample book's sources (`tmp_path/book`) that a test may edit.
+
+    Only the sources: the sample's `node_modules` and builds (hundreds of MB once `npm ci`
+    has run) would be copied for each such test and fill the disk of a whole test run."""
+    book = tmp_path / "book"
+    builds = shutil.ignore_patterns("node_modules", "build", ".docusaurus")
+    shutil.copytree(SAMPLE_DOCS.parent, book, ignore=builds)
+    return book
 
 
 @pytest.fixture

@@ -666,11 +666,9 @@ def index_written_at(data: Path) -> float:
 
 
 def test_ingest_killed_midway_then_rerun_leaves_a_consistent_index(
-    tmp_path: Path, sample_docs: Path
+    tmp_path: Path, book_copy: Path
 ) -> None:
-    book = tmp_path / "book"
-    shutil.copytree(sample_docs.parent, book)
-    docs, data = book / "docs", tmp_path / "data"
+    docs, data = book_copy / "docs", tmp_path / "data"
     env = ingest_env(data)
 
     # A complete ingest first, timed from its first write to the index until it ends, so
@@ -730,15 +728,13 @@ class Killed(BaseException):
 
 
 def test_crash_after_the_last_page_is_written_is_caught_up_by_the_next_ingest(
-    tmp_path: Path, sample_docs: Path, store: BookStore
+    book_copy: Path, store: BookStore
 ) -> None:
     """FAILS today: the statistics (`/health`'s pages and chunks; on a Qdrant server also
     the term statistics behind the relevance floor) are refreshed only when an ingest
     changes something, so a crash after the last page write but before the refresh leaves
     them stale for good: the next ingest finds every page unchanged and skips the refresh."""
-    book = tmp_path / "book"
-    shutil.copytree(sample_docs.parent, book)
-    docs = book / "docs"
+    docs = book_copy / "docs"
     site = site_config(docs, None, None)
     ingest(store, docs, site, 350)
     (docs / "zz-new.md").write_text("# Anemometer cups\n\nThree cups catch the wind.\n")
@@ -757,15 +753,13 @@ def test_crash_after_the_last_page_is_written_is_caught_up_by_the_next_ingest(
 
 
 def test_chunks_of_a_removed_page_do_not_outlive_a_crash_during_its_removal(
-    tmp_path: Path, sample_docs: Path, store: BookStore, monkeypatch: pytest.MonkeyPatch
+    book_copy: Path, store: BookStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """FAILS today: `BookStore.remove_page` deletes the page record, then its chunks. A crash
     between the two leaves chunks that no page record names; the next ingest only removes
     pages it has records of, so those chunks stay searchable for good (the same happens to a
     new page whose chunks were written but not its record, if its file is then deleted)."""
-    book = tmp_path / "book"
-    shutil.copytree(sample_docs.parent, book)
-    docs = book / "docs"
+    docs = book_copy / "docs"
     site = site_config(docs, None, None)
     ingest(store, docs, site, 350)
     (docs / "03-data" / "troubleshooting.md").unlink()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +22,9 @@ from bookrag.index.store import BookStore
 
 
 @pytest.fixture
-def book(tmp_path: Path, sample_docs: Path) -> Path:
-    """A copy of the sample book that a test may edit."""
-    copy = tmp_path / "book"
-    shutil.copytree(sample_docs.parent, copy)
-    return copy / "docs"
+def book(book_copy: Path) -> Path:
+    """The docs of a copy of the sample book that a test may edit."""
+    return book_copy / "docs"
 
 
 def run(store: BookStore, docs: Path, settings: Settings) -> Any:

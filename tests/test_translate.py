@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import math
 import re
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -111,12 +110,10 @@ def fake() -> Iterator[TranslatingCohere]:
 
 
 @pytest.fixture
-def docs(tmp_path: Path, sample_docs: Path) -> Path:
+def docs(book_copy: Path) -> Path:
     """A copy of the sample book (so a test may edit it), with a page of every structure."""
-    book = tmp_path / "book"
-    shutil.copytree(sample_docs.parent, book)
-    (book / "docs" / NOTES).write_text(FIELD_NOTES, encoding="utf-8")
-    return book / "docs"
+    (book_copy / "docs" / NOTES).write_text(FIELD_NOTES, encoding="utf-8")
+    return book_copy / "docs"
 
 
 def settings_for(fake: FakeCohere, tmp_path: Path, docs: Path, **extra: Any) -> Settings:
