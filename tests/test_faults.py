@@ -162,10 +162,8 @@ def test_body_that_is_not_utf8_is_400_in_the_contract_error_shape(
 def test_unknown_route_and_wrong_method_answer_in_the_contract_shape(
     tmp_path: Path, sample_docs: Path
 ) -> None:
-    """FAILS today on `Allow`: the app's handler for Starlette's HTTPException (api/app.py,
-    `http_error`) builds a new response from the status and detail only, dropping the
-    exception's headers, so a 405 no longer says which methods the route allows (RFC 9110
-    requires `Allow`; Starlette's default handler keeps it)."""
+    """A 405 keeps the exception's headers: it says which methods the route allows (RFC 9110
+    requires `Allow`), although the app's handler builds the contract's error body."""
     with serve(tmp_path, sample_docs) as client:
         unknown = client.get("/no-such-route", headers={"Origin": ORIGIN})
         wrong = client.put("/chat", json={"question": QUESTION}, headers={"Origin": ORIGIN})
@@ -730,10 +728,9 @@ class Killed(BaseException):
 def test_crash_after_the_last_page_is_written_is_caught_up_by_the_next_ingest(
     book_copy: Path, store: BookStore
 ) -> None:
-    """FAILS today: the statistics (`/health`'s pages and chunks; on a Qdrant server also
-    the term statistics behind the relevance floor) are refreshed only when an ingest
-    changes something, so a crash after the last page write but before the refresh leaves
-    them stale for good: the next ingest finds every page unchanged and skips the refresh."""
+    """The statistics (`/health`'s pages and chunks; on a Qdrant server also the term
+    statistics behind the relevance floor) are refreshed by the next ingest after a crash
+    between the last page write and the refresh, although it finds every page unchanged."""
     docs = book_copy / "docs"
     site = site_config(docs, None, None)
     ingest(store, docs, site, 350)
@@ -755,10 +752,9 @@ def test_crash_after_the_last_page_is_written_is_caught_up_by_the_next_ingest(
 def test_chunks_of_a_removed_page_do_not_outlive_a_crash_during_its_removal(
     book_copy: Path, store: BookStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """FAILS today: `BookStore.remove_page` deletes the page record, then its chunks. A crash
-    between the two leaves chunks that no page record names; the next ingest only removes
-    pages it has records of, so those chunks stay searchable for good (the same happens to a
-    new page whose chunks were written but not its record, if its file is then deleted)."""
+    """A crash between deleting a removed page's record and deleting its chunks leaves
+    chunks that no page record names: the next ingest removes them, so they do not stay
+    searchable."""
     docs = book_copy / "docs"
     site = site_config(docs, None, None)
     ingest(store, docs, site, 350)
