@@ -205,6 +205,33 @@ Public text.
 """
 
 
+# Docusaurus 3.10 reads a heading's id from the MDX comment that ends it, when the comment's
+# first word starts with `#`; an id given so is not counted by the slugger (the second
+# "Setup" is `setup`). Any other comment in a heading is not shown, but MDX slugs the text
+# of an MDX comment with the heading's, and the space before an HTML comment.
+COMMENT_IDS_PAGE = """\
+# Comment ids
+
+## Wiring the Gauge {/* #gauge */}
+
+Text.
+
+## Setup {/*#first-setup with a note after it*/}
+
+## Setup
+
+## Calibration {/* #calibrate */} {/* #not-this */}
+
+## A {/* #stays-a-comment */} in the middle
+
+## Plain note {/* not an id */}
+
+## Wiring the Vane <!-- #vane -->
+
+## `{/* #in-code */}` {/* #after-code */}
+"""
+
+
 def test_sections_of_markdown_docusaurus_reads_its_own_way_match_the_built_page(
     tmp_path: Path,
 ) -> None:
@@ -216,6 +243,7 @@ def test_sections_of_markdown_docusaurus_reads_its_own_way_match_the_built_page(
     (docs / "plain.md").write_text("No headings at all, only this line.\n")
     (docs / "repeats.md").write_text(REPEATS_PAGE)
     (docs / "comments.md").write_text(COMMENTS_PAGE)
+    (docs / "comment-ids.mdx").write_text(COMMENT_IDS_PAGE)
     (docs / "bom.md").write_text("\ufeff---\nslug: /calibrate\n---\n\n## Turning\n\nTurn it.\n")
     site = SiteConfig(url="https://pocket-weather.example.org", trailing_slash=False)
     build = docusaurus_build(docs, site, tmp_path)
@@ -228,6 +256,17 @@ def test_sections_of_markdown_docusaurus_reads_its_own_way_match_the_built_page(
     assert [s.anchor for s in setup.sections] == ["preparing-the-board", "wiring-check"]
     repeats = load_page(read_source(docs, docs / "repeats.md", site), site)
     assert repeats.sections[0].anchor == "setup-1"
+    ids = load_page(read_source(docs, docs / "comment-ids.mdx", site), site)
+    assert [(s.headings[-1], s.anchor) for s in ids.sections] == [
+        ("Wiring the Gauge", "gauge"),
+        ("Setup", "first-setup"),
+        ("Setup", "setup"),
+        ("Calibration", "not-this"),
+        ("A  in the middle", "a--stays-a-comment--in-the-middle"),
+        ("Plain note", "plain-note--not-an-id-"),
+        ("Wiring the Vane", "wiring-the-vane-"),
+        ("{/* #in-code */}", "after-code"),
+    ]
     assert load_page(read_source(docs, docs / "bom.md", site), site).url.endswith("/calibrate")
 
 

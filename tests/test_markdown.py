@@ -131,6 +131,24 @@ def test_comments_are_not_page_text_outside_code() -> None:
     assert markdown.count("\n") < source.count("\n") and "Visible tariffs." in markdown
 
 
+def test_a_comment_ending_a_heading_may_give_its_id_and_is_never_its_text() -> None:
+    # Docusaurus 3.10: `{/* #id */}` ending a heading is its id; any other comment in a
+    # heading is not shown but MDX slugs its text (tests/test_built_anchors.py builds these).
+    source = (
+        "## Rain gauge {/* #gauge */}\n\nTips.\n\n"
+        "## Wind vane {/* TODO photo */}\n\nPoints.\n\n"
+        "## Sun <!-- #sun -->\n\nShines.\n"
+    )
+    page, markdown = read_page(source)
+    assert [(s.headings, s.anchor) for s in page.sections] == [
+        (["Rain gauge"], "gauge"),
+        (["Wind vane"], "wind-vane--todo-photo-"),
+        (["Sun"], "sun-"),
+    ]
+    assert "## Rain gauge\n" in markdown and "## Wind vane\n" in markdown
+    assert not any(hidden in markdown for hidden in ("gauge}", "TODO", "#sun", "\ue000"))
+
+
 def test_a_byte_order_mark_does_not_hide_the_front_matter() -> None:
     page = parse_page("\ufeff---\ntitle: Calibration guide\nslug: /calibrate\n---\n\nTurn it.\n")
     assert page.front_matter == {"title": "Calibration guide", "slug": "/calibrate"}

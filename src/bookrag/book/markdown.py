@@ -20,6 +20,7 @@ from bookrag.book.mdx import (
     ESM_STATEMENT,
     JSX_TAG,
     MDX_COMMENT,
+    SLUG_ONLY,
     as_built,
     drop_jsx_attributes,
     parser,
@@ -199,13 +200,14 @@ class _Walker:
 
     def _heading(self, tok: Token, inline: Token) -> None:
         level = int(tok.tag[1])
-        text = heading_text(inline.children or [])
-        explicit = _EXPLICIT_ID.search(text)
+        slugged = heading_text(inline.children or [])
+        explicit = _EXPLICIT_ID.search(slugged)
         if explicit:
-            text = text[: explicit.start()]
+            slugged = slugged[: explicit.start()]
         # An explicit id is used as written and, as in Docusaurus, not counted by the slugger;
         # every other heading is, an <h1> too although the site gives it no id.
-        anchor = explicit.group(1) if explicit else self.slugger.slug(text)
+        anchor = explicit.group(1) if explicit else self.slugger.slug(SLUG_ONLY.sub(r"\1", slugged))
+        text = SLUG_ONLY.sub("", slugged).strip()
         if level == 1 and self.title is None and not self.levels and not self.sections[-1].blocks:
             self.title, _, rest = text.partition(_LITERAL_NEWLINE)
             if rest:
@@ -249,7 +251,7 @@ def page_markdown(source: str, tokens: list[Token] | None = None) -> str:
                 text = JSX_TAG.sub("", MDX_COMMENT.sub("", lines[n]))
                 kept[n] = text if text.strip() else None
         elif tok.type == "heading_open" and start < len(lines):
-            kept[start] = _EXPLICIT_ID.sub("", lines[start])
+            kept[start] = SLUG_ONLY.sub("", _EXPLICIT_ID.sub("", lines[start])).rstrip()
     out: list[str] = []
     gap = False  # lines were left out since the last line kept
     for line in kept:

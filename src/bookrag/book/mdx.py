@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import partial
 
 from markdown_it import MarkdownIt
 from markdown_it.rules_block import StateBlock, fence, paragraph
@@ -24,6 +25,16 @@ _COMPONENT_START = re.compile(r"^\s*<[A-Z][\w.]*")
 # Outside fenced code: an inline code span (kept as written), or a comment.
 _CODE_OR_COMMENT = re.compile(
     r"(?P<code>(?P<ticks>`+)[^\n]+?(?<!`)(?P=ticks)(?!`))|\{/\*[\s\S]*?\*/\}|<!--[\s\S]*?-->"
+)
+# In a heading, MDX counts the text of a comment in the heading's id (Docusaurus slugs
+# `## A {/* note */} B` as `a--note--b`, and `## A <!-- note -->` as `a-`) but shows none
+# of it: such a comment is kept between these marks, which the Markdown walker slugs with
+# the heading and leaves out of the text.
+SLUG_ONLY = re.compile("\ue000([^\ue001]*)\ue001")
+_ATX_HEADING = re.compile(r" {0,3}#{1,6}[ \t]")
+# A heading ending in one MDX comment: `## Setup {/* #install */}`.
+_HEADING_COMMENT = re.compile(
+    r"^(?P<heading> {0,3}#{1,6}[ \t].*?)[ \t]*\{/\*(?P<comment>(?:(?!\*/).)*)\*/\}[ \t]*$"
 )
 
 
@@ -67,8 +78,37 @@ def _code_fence(fence: str, line: str) -> tuple[str, bool]:
 def _without_comments(lines: list[str]) -> list[str]:
     if not lines:
         return []
-    text = _CODE_OR_COMMENT.sub(lambda m: m.group() if m.group("code") else "", "\n".join(lines))
+    text = "\n".join(_comment_id_as_classic(line) for line in lines)
+    text = _CODE_OR_COMMENT.sub(partial(_comment_outside_code, text), text)
     return re.sub(r"\n\s*\n(?:\s*\n)+", "\n\n", text).split("\n")
+
+
+def _comment_outside_code(text: str, found: re.Match[str]) -> str:
+    """What is left of a comment (or a code span, kept as written) in `text`: nothing, or in
+    a heading the text MDX slugs it by, between `SLUG_ONLY`'s marks."""
+    comment = found.group()
+    if found.group("code"):
+        return comment
+    line_start = text.rfind("\n", 0, found.start()) + 1
+    if "\n" in comment or not _ATX_HEADING.match(text, line_start):
+        return ""
+    slugged = comment[1:-1] if comment.startswith("{") else ""
+    return f"\ue000{slugged}\ue001"
+
+
+def _comment_id_as_classic(line: str) -> str:
+    """A heading's id given in the MDX comment that ends it, as Docusaurus (3.10 on) reads
+    one: the comment's first word, when it starts with `#` (`{/* #install */}` is
+    `{#install}`). Written as the classic `{#install}`, which the Markdown walker reads and
+    which is no comment to drop. (Docusaurus reads an HTML comment as an id only in pages it
+    parses as CommonMark, not as MDX, which is its default.)"""
+    found = _HEADING_COMMENT.match(line)
+    if found is None:
+        return line
+    first = found.group("comment").strip().split(" ")[0]
+    if not first.startswith("#") or len(first) < 2 or "}" in first:
+        return line
+    return f"{found.group('heading')} {{{first}}}"
 
 
 def drop_jsx_attributes(source: str) -> str:
