@@ -6,6 +6,7 @@ import pytest
 
 from bookrag.answering.extractive import code_blocks, sentences
 from bookrag.book.markdown import ParsedPage, Section, page_markdown, parse_page, read_page
+from bookrag.book.mdx import shown_prop
 from bookrag.errors import PageParseError
 
 
@@ -196,7 +197,7 @@ Importing is explained below.
     assert text == "Importing is explained below."
 
 
-def test_jsx_tabs_are_dropped_but_their_content_is_kept() -> None:
+def test_jsx_tabs_are_dropped_but_their_content_and_labels_are_kept() -> None:
     source = """## Choosing a library
 
 <Tabs>
@@ -216,12 +217,32 @@ The CircuitPython way is friendly.
   </TabItem>
 </Tabs>
 """
-    page = parse_page(source)
+    page, markdown = read_page(source)
     text = all_text(page)
     assert "The smbus2 way is small." in text
     assert "The CircuitPython way is friendly." in text
     assert "```python\nimport smbus2\n```" in text
     assert "<" not in text.replace("```python\nimport smbus2\n```", "")
+    # The tab a reader picks is shown on the site: its label tells the tabs apart.
+    blocks = [b.text for b in page.sections[0].blocks]
+    assert blocks.index("**CircuitPython**") == blocks.index("The smbus2 way is small.") + 2
+    assert blocks[0] == "**smbus2**"
+    assert "**CircuitPython**\n\nThe CircuitPython way is friendly." in markdown
+
+
+@pytest.mark.parametrize(
+    ("tag", "label"),
+    [
+        ('<TabItem value="mac" label="macOS">', "macOS"),
+        ('<TabItem value="win">', "win"),
+        ("<TabItem label={'Linux'} value=\"l\">", "Linux"),
+        ("<TabItem>", None),
+        ('<Tabs groupId="os">', None),
+        ('<TabItems label="no">', None),
+    ],
+)
+def test_a_tab_shows_its_label_or_else_its_value(tag: str, label: str | None) -> None:
+    assert shown_prop(tag) == label
 
 
 def test_inline_jsx_is_dropped_but_its_text_is_kept() -> None:

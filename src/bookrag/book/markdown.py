@@ -23,6 +23,7 @@ from bookrag.book.mdx import (
     SLUG_ONLY,
     as_built,
     drop_jsx_attributes,
+    jsx_as_text,
     parser,
 )
 from bookrag.errors import PageParseError
@@ -248,7 +249,7 @@ def page_markdown(source: str, tokens: list[Token] | None = None) -> str:
             kept[start:end] = [None] * (end - start)
         elif tok.type == "html_block":
             for n in range(start, min(end, len(lines))):
-                text = JSX_TAG.sub("", MDX_COMMENT.sub("", lines[n]))
+                text = jsx_as_text(MDX_COMMENT.sub("", lines[n]))
                 kept[n] = text if text.strip() else None
         elif tok.type == "heading_open" and start < len(lines):
             kept[start] = SLUG_ONLY.sub("", _EXPLICIT_ID.sub("", lines[start])).rstrip()

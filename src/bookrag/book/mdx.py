@@ -22,6 +22,10 @@ JSX_TAG = re.compile(r"</?[A-Za-z][\w.:-]*(\s[^<>]*)?/?>")
 MDX_COMMENT = re.compile(r"\{/\*.*?\*/\}", re.DOTALL)
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _COMPONENT_START = re.compile(r"^\s*<[A-Z][\w.]*")
+# A prop given a plain string: `label="macOS"`, `label='macOS'` or `label={"macOS"}`.
+_STRING_PROP = re.compile(
+    r"""\s(?P<name>\w+)=(?:\{\s*)?(?P<quote>["'`])(?P<text>(?:(?!(?P=quote)).)*)(?P=quote)"""
+)
 # Outside fenced code: an inline code span (kept as written), or a comment.
 _CODE_OR_COMMENT = re.compile(
     r"(?P<code>(?P<ticks>`+)[^\n]+?(?<!`)(?P=ticks)(?!`))|\{/\*[\s\S]*?\*/\}|<!--[\s\S]*?-->"
@@ -132,12 +136,40 @@ def drop_jsx_attributes(source: str) -> str:
                 closing = "/>" if rest[end - 2 : end] == "/>" else ">"
                 tail = rest[end:].split("\n")
                 consumed = rest[:end].count("\n")
-                out.append(start.group() + closing + tail[0])
+                out.append(start.group() + closing)
+                out.extend(_shown_label(rest[:end]))
+                out.append(tail[0])
                 i += consumed + 1
                 continue
         out.append(line)
         i += 1
     return "\n".join(out)
+
+
+def _shown_label(tag: str) -> list[str]:
+    """The lines that stand for a tag's `shown_prop`, if it has one."""
+    label = shown_prop(tag)
+    return ["", f"**{label}**", ""] if label else []
+
+
+def shown_prop(tag: str) -> str | None:
+    """The one prop Docusaurus shows as text, if `tag` opens a `TabItem` that has it: its
+    label (its value when it has none), the tab a reader picks (`macOS`, `Windows`), which
+    tells the tabs' text apart."""
+    if not re.match(r"\s*<TabItem[\s/>]", tag):
+        return None
+    props = {found.group("name"): found.group("text") for found in _STRING_PROP.finditer(tag)}
+    return (props.get("label") or props.get("value") or "").strip() or None
+
+
+def jsx_as_text(line: str) -> str:
+    """A line without its JSX tags, but for the `shown_prop` of each (in bold)."""
+
+    def shown(tag: re.Match[str]) -> str:
+        label = shown_prop(tag.group())
+        return f"**{label}**" if label else ""
+
+    return JSX_TAG.sub(shown, line)
 
 
 def _tag_end(text: str, position: int) -> int | None:
