@@ -140,7 +140,8 @@ def test_a_folder_that_cannot_be_listed_keeps_its_pages(
     sensors = book / "02-sensors"
 
     def scandir(path: Any = ".") -> Any:
-        if Path(path) == sensors:
+        # (pytest removes the test's folder with this still in place, by file descriptor)
+        if not isinstance(path, int) and Path(path) == sensors:
             raise PermissionError(13, "Permission denied", str(path))
         return listing(path)
 
