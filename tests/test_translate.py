@@ -21,6 +21,8 @@ import anyio
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 from mdit_py_plugins.front_matter import front_matter_plugin
 from typer.testing import CliRunner
@@ -35,7 +37,7 @@ from bookrag.index.pages import PageDirectory
 from bookrag.index.store import BookStore
 from bookrag.translation.cache import Translation, TranslationCache
 from bookrag.translation.languages import find_language, written_in
-from bookrag.translation.units import Protected, page_pieces, plan_units
+from bookrag.translation.units import Protected, page_pieces, plan_units, with_links
 from fakes import FakeCohere
 from fakes.cohere import Reply
 
@@ -448,6 +450,24 @@ def test_changed_page_is_translated_afresh(
     assert "THE VANE IS MOUNTED FACING NORTH." in fresh["translation"]
 
 
+def test_a_cached_translation_links_to_another_page_at_its_new_address(
+    fake: TranslatingCohere, tmp_path: Path, docs: Path
+) -> None:
+    settings = settings_for(fake, tmp_path, docs)
+    with serve(settings, fake) as client:
+        before = translate(client, NOTES).json()["translation"]
+    old = "https://pocket-weather.example.org/docs/sensors/wiring/i2c-wiring"
+    assert f"]({old})" in before and f"]({old}#pull-up-resistors)" in before
+    wiring = docs / "02-sensors" / "01-wiring" / "01-i2c-bus.md"  # the page linked to
+    wiring.write_text(wiring.read_text().replace("id: i2c-wiring", "slug: /bus/i2c"))
+    with serve(settings, fake) as client:
+        after = translate(client, NOTES).json()
+    assert after["cached"] is True and chat_calls(fake) == 0
+    new = "https://pocket-weather.example.org/docs/bus/i2c"
+    assert after["translation"] == before.replace(f"]({old}", f"]({new}")
+    assert f"]({new}#pull-up-resistors)" in after["translation"]
+
+
 def test_old_translations_are_pruned_when_a_page_changes_or_leaves(
     fake: TranslatingCohere, tmp_path: Path, docs: Path
 ) -> None:
@@ -757,6 +777,17 @@ def test_placeholders_hide_code_and_urls_and_come_back() -> None:
     assert protected.restore(reply) == (
         "CORRE `ls` Y MIRA [DOCS](https://x.org/a_(b)) O https://y.org.\n```sh\nls -l\n```"
     )
+
+
+@given(st.text(alphabet=st.sampled_from("ab [](#)./`\n-:*>|"), max_size=80))
+def test_rewriting_no_link_target_gives_the_markdown_back_unchanged(markdown: str) -> None:
+    assert with_links(markdown, str) == markdown
+
+
+def test_only_link_targets_are_rewritten_not_code_that_looks_like_one() -> None:
+    text = "See [a](./a.md) and `[b](./b.md)`.\n\n```md\n[c](./c.md)\n```\n"
+    rewritten = with_links(text, lambda target: target.replace(".md", ".html"))
+    assert rewritten == text.replace("(./a.md)", "(./a.html)")
 
 
 # -- command line ----------------------------------------------------------------------------

@@ -1,12 +1,12 @@
 """Translate a book page into a reader's language, from the page as written.
 
-The page's Markdown as stored at ingest is cut into units (`units`), translated
-concurrently under a semaphore shared by all requests, and cached (`cache`).
+The page's Markdown as stored at ingest is cut into units (`units`), translated concurrently
+under a semaphore shared by all requests, and cached (`cache`).
 
-A translation under way is shared by every request for it. When every reader has left it
-is cancelled, unless it is nearly done (`NEARLY_DONE` of its units translated), and nothing
-is cached. Starting one (a cache miss) spends one unit of the client's translation budget,
-given back if it fails before any part of it was translated.
+A translation under way is shared by every request for it. When every reader has left it is
+cancelled, unless it is nearly done (`NEARLY_DONE` of its units translated), and nothing is
+cached. Starting one (a cache miss) spends one unit of the client's translation budget, given
+back if it fails before any part of it was translated.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from bookrag.providers.base import ChatModel, ChatPrompt, Generation
 from bookrag.translation.budget import Budget
 from bookrag.translation.cache import Translation, TranslationCache
 from bookrag.translation.languages import Language, find_language
-from bookrag.translation.links import doc_links
+from bookrag.translation.links import with_page_urls
 from bookrag.translation.units import UNIT_TOKENS, Protected, page_pieces, plan_units, system_prompt
 
 log = logging.getLogger("bookrag.translation")
@@ -57,7 +57,6 @@ class _Job:
     waiters: int = 0
     units: int = 0
     translated: int = 0
-    links: Callable[[str], str] = str  # a link target as the translation writes it
 
     @property
     def nearly_done(self) -> bool:
@@ -130,7 +129,7 @@ class Translator:
         language = find_language(target_language)
         page, chat, key, cached = await anyio.to_thread.run_sync(self._lookup, page_url, language)
         if cached is not None:
-            return cached.model_copy(update={"page_url": page["url"], "path": page["source"]})
+            return self._linked(cached, page)
         async with slot() if slot is not None else nullcontext():
             job = self._running.get(key)
             charged = None
@@ -143,7 +142,7 @@ class Translator:
                 self._running[key] = job
                 job.task.add_done_callback(lambda done: self._finished(key, done))
             try:
-                return await self._wait(job, gone)
+                return self._linked(await self._wait(job, gone), page)
             except ClientGone:
                 raise  # the reader left: what was translated was paid for
             except BookragError:
@@ -200,6 +199,12 @@ class Translator:
         key = self.cache.key(str(page["source"]), version, language.code, chat.name)
         return page, chat, key, self.cache.load(language.code, key)
 
+    def _linked(self, result: Translation, page: dict[str, Any]) -> Translation:
+        """`result` for the page as it is now, its links to other pages included."""
+        text = with_page_urls(result.translation, str(page["source"]), self.book.pages.all())
+        update = {"translation": text, "page_url": page["url"], "path": page["source"]}
+        return result.model_copy(update=update)
+
     def _finished(self, key: str, task: asyncio.Task[Translation]) -> None:
         self._running.pop(key, None)
         if not task.cancelled():
@@ -222,9 +227,6 @@ class Translator:
             )
         units = plan_units(page_pieces(str(stored.get("markdown", ""))), self.unit_tokens)
         job.units = len(units)
-        # Links to the book's other pages are written as their files; a reader needs URLs.
-        urls = {str(p["source"]): str(p["url"]) for p in self.book.pages.all()}
-        job.links = doc_links(source, urls)
         tasks = [asyncio.create_task(self._unit(chat, text, language, job)) for text, _ in units]
         try:
             parts = await asyncio.gather(*tasks)
@@ -256,17 +258,12 @@ class Translator:
             )
         except OSError as exc:
             log.warning("could not cache the translation of %s: %s", source, exc)
-        log.info(
-            "translated %s into %s: %d requests, %.1fs",
-            source,
-            language.name,
-            len(units),
-            time.monotonic() - started,
-        )
+        took = time.monotonic() - started
+        log.info("translated %s into %s: %d calls, %.1fs", source, language.name, len(units), took)
         return result
 
     async def _unit(self, chat: ChatModel, unit: str, language: Language, job: _Job) -> str:
-        protected = Protected.of(unit, job.links)
+        protected = Protected.of(unit)
         room = min(MAX_REPLY_TOKENS, 4 * count_tokens(protected.text))
         prompt = ChatPrompt(
             system=system_prompt(language),

@@ -159,6 +159,13 @@ class Protected:
         return _PLACEHOLDER.sub(lambda m: self.originals[int(m.group(1))], reply.strip())
 
 
+def with_links(markdown: str, link: Callable[[str], str]) -> str:
+    """`markdown` with each link target rewritten by `link`, and nothing else changed (code
+    keeps what looks like a link)."""
+    protected = Protected.of(markdown, link)
+    return _PLACEHOLDER.sub(lambda m: protected.originals[int(m.group(1))], protected.text)
+
+
 def _own_lines(match: re.Match[str]) -> str:
     """A block's placeholder on a line of its own, adding line breaks only where missing
     (a blank line added inside a list would change what the page says)."""
