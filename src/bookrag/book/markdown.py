@@ -18,7 +18,6 @@ from markdown_it.token import Token
 from bookrag.book.docusaurus import Slugger, load_front_matter
 from bookrag.book.mdx import (
     ESM_STATEMENT,
-    JSX_TAG,
     MDX_COMMENT,
     SLUG_ONLY,
     as_built,
@@ -155,7 +154,7 @@ class _Walker:
             if match:
                 self._paragraph((match.group("bracketed") or match.group("title") or "").strip())
         elif kind == "html_block":
-            text = JSX_TAG.sub("", MDX_COMMENT.sub("", tok.content))
+            text = jsx_as_text(MDX_COMMENT.sub("", tok.content))
             for paragraph in re.split(r"\n\s*\n", text):
                 self._paragraph(" ".join(paragraph.split()))
         elif kind == "tr_open":
@@ -203,8 +202,7 @@ class _Walker:
         level = int(tok.tag[1])
         slugged = heading_text(inline.children or [])
         explicit = _EXPLICIT_ID.search(slugged)
-        if explicit:
-            slugged = slugged[: explicit.start()]
+        slugged = slugged[: explicit.start()] if explicit else slugged
         # An explicit id is used as written and, as in Docusaurus, not counted by the slugger;
         # every other heading is, an <h1> too although the site gives it no id.
         anchor = explicit.group(1) if explicit else self.slugger.slug(SLUG_ONLY.sub(r"\1", slugged))
