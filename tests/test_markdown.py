@@ -148,6 +148,9 @@ def test_a_comment_ending_a_heading_may_give_its_id_and_is_never_its_text() -> N
     ]
     assert "## Rain gauge\n" in markdown and "## Wind vane\n" in markdown
     assert not any(hidden in markdown for hidden in ("gauge}", "TODO", "#sun", "\ue000"))
+    # A heading-like line inside an HTML block is text, and its comment is no part of it.
+    page, markdown = read_page("<div>\n## Inside {/* a secret note */}\n</div>\n\nText.\n")
+    assert all_text(page) == "## Inside\n\nText." and markdown == "## Inside \n\nText.\n"
 
 
 def test_a_byte_order_mark_does_not_hide_the_front_matter() -> None:

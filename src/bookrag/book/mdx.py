@@ -163,13 +163,14 @@ def shown_prop(tag: str) -> str | None:
 
 
 def jsx_as_text(line: str) -> str:
-    """A line without its JSX tags, but for the `shown_prop` of each (in bold)."""
+    """A line of an HTML block without its JSX tags, but for the `shown_prop` of each (in
+    bold), and without what `SLUG_ONLY` marks (a heading-like line there is no heading)."""
 
     def shown(tag: re.Match[str]) -> str:
         label = shown_prop(tag.group())
         return f"**{label}**" if label else ""
 
-    return JSX_TAG.sub(shown, line)
+    return JSX_TAG.sub(shown, SLUG_ONLY.sub("", line))
 
 
 def _tag_end(text: str, position: int) -> int | None:

@@ -129,7 +129,7 @@ class Translator:
         language = find_language(target_language)
         page, chat, key, cached = await anyio.to_thread.run_sync(self._lookup, page_url, language)
         if cached is not None:
-            return self._linked(cached, page)
+            return await anyio.to_thread.run_sync(self._linked, cached, page)
         async with slot() if slot is not None else nullcontext():
             job = self._running.get(key)
             charged = None
@@ -142,7 +142,8 @@ class Translator:
                 self._running[key] = job
                 job.task.add_done_callback(lambda done: self._finished(key, done))
             try:
-                return self._linked(await self._wait(job, gone), page)
+                done = await self._wait(job, gone)
+                return await anyio.to_thread.run_sync(self._linked, done, page)
             except ClientGone:
                 raise  # the reader left: what was translated was paid for
             except BookragError:
@@ -200,7 +201,8 @@ class Translator:
         return page, chat, key, self.cache.load(language.code, key)
 
     def _linked(self, result: Translation, page: dict[str, Any]) -> Translation:
-        """`result` for the page as it is now, its links to other pages included."""
+        """`result` for the page as it is now, its links to other pages included (reads
+        the page records, so off the event loop)."""
         text = with_page_urls(result.translation, str(page["source"]), self.book.pages.all())
         update = {"translation": text, "page_url": page["url"], "path": page["source"]}
         return result.model_copy(update=update)
