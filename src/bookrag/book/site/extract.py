@@ -70,6 +70,20 @@ def _children(node: LexborNode) -> list[LexborNode]:
     return list(node.iter(include_text=True))
 
 
+def _tab_label(panel: LexborNode) -> str | None:
+    """The label of a tab panel: the tab list's item in the panel's place among its
+    siblings (Docusaurus puts the list beside the panels' wrapper)."""
+    wrapper = panel.parent
+    container = wrapper.parent if wrapper is not None else None
+    if wrapper is None or container is None:
+        return None
+    panels = [n for n in wrapper.iter() if n.attributes.get("role") == "tabpanel"]
+    lists = [n for n in container.iter() if n.attributes.get("role") == "tablist"]
+    tabs = [n for n in lists[0].iter() if n.attributes.get("role") == "tab"] if lists else []
+    place = next(i for i, n in enumerate(panels) if n.mem_id == panel.mem_id)
+    return _clean(tabs[place].text()) if place < len(tabs) else None
+
+
 def _heading_text(node: LexborNode) -> str:
     parts = []
     for child in node.traverse(include_text=True):
@@ -159,7 +173,12 @@ class _Walker:
         elif tag == "p":
             self._emit(render_inline(node))
         elif node.attributes.get("role") == "tablist":
-            return  # the tab labels; every panel below is read
+            return  # the tab labels, each read before its panel below
+        elif node.attributes.get("role") == "tabpanel":
+            label = _tab_label(node)
+            if label:
+                self._emit(f"**{label}**")  # as the loader reads the source's `TabItem`
+            self.walk(node)
         elif tag in ("ul", "ol"):
             for lines, code in _list_blocks(node, 0):
                 self._emit(lines, code)
