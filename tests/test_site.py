@@ -88,6 +88,30 @@ def test_every_tab_panel_is_read_and_the_page_chrome_is_not() -> None:
     assert text.count("Adafruit CircuitPython") == 1
 
 
+def tabs(labels: list[str], panels: list[str]) -> str:
+    """Tabs as Docusaurus renders them: the tab list beside the panels' wrapper."""
+    items = "".join(f'<li role="tab">{label}</li>' for label in labels)
+    bodies = "".join(f'<div role="tabpanel">{panel}</div>' for panel in panels)
+    return f'<div class="tabs-container"><ul role="tablist">{items}</ul><div>{bodies}</div></div>'
+
+
+def test_a_tab_inside_a_tab_gets_its_own_label() -> None:
+    inner = tabs(["pip", "apt"], ["<p>Run pip.</p>", "<p>Run apt.</p>"])
+    outer = tabs(["Linux", "macOS"], [f"<p>On Linux:</p>{inner}", "<p>Run brew.</p>"])
+    html = f'<html><body><article><div class="theme-doc-markdown markdown"><h1>Setup</h1>{outer}'
+    doc = extract_doc(f"{html}</div></article></body></html>".encode())
+    assert [b.text for s in doc.sections for b in s.blocks] == [
+        "**Linux**",
+        "On Linux:",
+        "**pip**",
+        "Run pip.",
+        "**apt**",
+        "Run apt.",
+        "**macOS**",
+        "Run brew.",
+    ]
+
+
 def test_html_without_a_doc_article_is_not_a_doc() -> None:
     with pytest.raises(NotADoc):
         extract_doc((FIXTURE / "index.html").read_bytes())

@@ -7,7 +7,11 @@ over one of them). Only the doc's Markdown container (`.theme-doc-markdown`) is 
 navbar, sidebar, table of contents, breadcrumbs, "Edit this page", pagination and footer,
 all outside it, are never seen. Headings keep the site's own `id`s; text is written as the
 same light Markdown the loader writes (lists, tables, fenced code with its language), every
-tab panel is read (hidden ones too), admonitions keep their custom titles.
+tab panel is read (hidden ones too) after its tab's label, admonitions keep their custom
+titles.
+
+Longer than 300 lines because it is one walker over every kind of block a Docusaurus page
+renders, each written as the loader writes the same Markdown.
 """
 
 from __future__ import annotations
@@ -71,16 +75,15 @@ def _children(node: LexborNode) -> list[LexborNode]:
 
 
 def _tab_label(panel: LexborNode) -> str | None:
-    """The label of a tab panel: the tab list's item in the panel's place among its
-    siblings (Docusaurus puts the list beside the panels' wrapper)."""
+    """A tab panel's label: the tab in the panel's place among its wrapper's panels (the tab
+    list sits beside the wrapper; a nested tab list comes after it)."""
     wrapper = panel.parent
-    container = wrapper.parent if wrapper is not None else None
-    if wrapper is None or container is None:
+    box = wrapper.parent if wrapper is not None else None
+    if wrapper is None or box is None:
         return None
-    panels = [n for n in wrapper.iter() if n.attributes.get("role") == "tabpanel"]
-    lists = [n for n in container.iter() if n.attributes.get("role") == "tablist"]
-    tabs = [n for n in lists[0].iter() if n.attributes.get("role") == "tab"] if lists else []
-    place = next(i for i, n in enumerate(panels) if n.mem_id == panel.mem_id)
+    tabs = box.css("[role=tablist] > [role=tab]")
+    panels = [n.mem_id for n in wrapper.iter() if n.attributes.get("role") == "tabpanel"]
+    place = panels.index(panel.mem_id)
     return _clean(tabs[place].text()) if place < len(tabs) else None
 
 
