@@ -20,6 +20,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from bookrag.book.docusaurus import SiteConfig
 from bookrag.book.loader import SkipPage, discover, load_page, read_source
+from bookrag.book.site.extract import extract_doc
 from bookrag.index.ingest import site_config
 from conftest import ROOT, SHARED
 
@@ -232,6 +233,34 @@ Text.
 """
 
 
+# What the site shows beside a block's text: a tab's label, a code block's title.
+SHOWN_PAGE = """\
+import Tabs from '@theme/Tabs';
+import TabItem from '@theme/TabItem';
+
+# Shown
+
+## Install
+
+<Tabs>
+  <TabItem value="mac" label="macOS" default>
+
+Use Homebrew.
+
+```bash title="install.sh"
+brew install station
+```
+
+  </TabItem>
+  <TabItem value="linux">
+
+Use apt.
+
+  </TabItem>
+</Tabs>
+"""
+
+
 def test_sections_of_markdown_docusaurus_reads_its_own_way_match_the_built_page(
     tmp_path: Path,
 ) -> None:
@@ -244,6 +273,7 @@ def test_sections_of_markdown_docusaurus_reads_its_own_way_match_the_built_page(
     (docs / "repeats.md").write_text(REPEATS_PAGE)
     (docs / "comments.md").write_text(COMMENTS_PAGE)
     (docs / "comment-ids.mdx").write_text(COMMENT_IDS_PAGE)
+    (docs / "shown.mdx").write_text(SHOWN_PAGE)
     (docs / "bom.md").write_text("\ufeff---\nslug: /calibrate\n---\n\n## Turning\n\nTurn it.\n")
     site = SiteConfig(url="https://pocket-weather.example.org", trailing_slash=False)
     build = docusaurus_build(docs, site, tmp_path)
@@ -268,6 +298,19 @@ def test_sections_of_markdown_docusaurus_reads_its_own_way_match_the_built_page(
         ("{/* #in-code */}", "after-code"),
     ]
     assert load_page(read_source(docs, docs / "bom.md", site), site).url.endswith("/calibrate")
+    # The built page reads as its source does, tab labels and code titles included.
+    shown = load_page(read_source(docs, docs / "shown.mdx", site), site)
+    built = extract_doc(built_html(build, site, shown.url).read_bytes())
+    assert [[b.text for b in s.blocks] for s in built.sections] == [
+        [b.text for b in s.blocks] for s in shown.sections
+    ]
+    assert [b.text for b in shown.sections[-1].blocks] == [
+        "**macOS**",
+        "Use Homebrew.",
+        '```bash title="install.sh"\nbrew install station\n```',
+        "**linux**",
+        "Use apt.",
+    ]
 
 
 BOOKS = {

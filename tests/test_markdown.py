@@ -279,6 +279,20 @@ def test_admonition_title_is_kept(opening: str) -> None:
     assert "Never use pin 2" in all_text(page)
 
 
+@pytest.mark.parametrize(
+    ("info", "fence"),
+    [
+        ('python title="logger.py" showLineNumbers', '```python title="logger.py"'),
+        ("python {1,3} title='src/app.py'", '```python title="src/app.py"'),
+        ("python showLineNumbers", "```python"),
+    ],
+)
+def test_a_code_blocks_title_is_kept_with_its_language(info: str, fence: str) -> None:
+    # Docusaurus shows the title (a file name, often) above the code.
+    [block] = parse_page(f"## Logging\n\n```{info}\nlog()\n```\n").sections[0].blocks
+    assert block.text == f"{fence}\nlog()\n```"
+
+
 def test_fenced_code_is_kept_whole_with_its_language() -> None:
     source = """## Counting tips
 

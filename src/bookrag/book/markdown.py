@@ -5,6 +5,9 @@ Markdown (links, emphasis, inline code, lists, tables, fenced code with its lang
 section can be shown, quoted and translated with its structure, while MDX-only syntax is
 dropped: top-level `import`/`export` statements and JSX tags (their inner text is kept),
 and components' props (`mdx`).
+
+Longer than 300 lines because it is one walker over every kind of token markdown-it makes
+of a page, each written as light Markdown, and the page as written for `/translate`.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ _ADMONITION_TITLE = re.compile(r"^\w+\s*(?:\[(?P<bracketed>.*)\]|(?P<title>.*))$
 _LITERAL_NEWLINE = "\\n"
 _HEADING_MARK = re.compile(r"^\s*#{1,6}\s+")
 _INNER_FENCE = re.compile(r"^\s*(`{3,})", re.MULTILINE)
+_CODE_TITLE = re.compile(r"""\btitle=(?P<quote>["'])(?P<title>.*?)(?P=quote)""")
 _INLINE_MARKS = {"strong": "**", "em": "*", "s": "~~"}
 
 
@@ -143,6 +147,8 @@ class _Walker:
                 self._flush_lines()
         elif kind in ("fence", "code_block"):
             lang = tok.info.strip().split(" ")[0] if tok.info else ""
+            title = _CODE_TITLE.search(tok.info or "")  # shown above the code on the site
+            lang += f' title="{title.group("title")}"' if title else ""
             self._flush_lines()
             # Fenced with more backticks than any fence line it holds (a Markdown example
             # with code in it), so the block still ends where it ends.

@@ -28,7 +28,7 @@ from bookrag.index.store import BookStore
 from bookrag.providers.base import Embedder, RetryPolicy
 
 # Bump when extraction changes what a page turns into, so validators from before are ignored.
-EXTRACT_VERSION = "1"
+EXTRACT_VERSION = "2"
 _MAX_SITEMAPS = 50
 
 

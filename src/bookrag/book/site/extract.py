@@ -286,7 +286,7 @@ def _table(node: LexborNode) -> str:
 
 
 def _code(node: LexborNode) -> str:
-    """A code block as a fence with its language (from the `language-*` class)."""
+    """A code block as a fence with its language (from the `language-*` class) and title."""
     language = ""
     for candidate in (node, node.css_first("pre")):
         if candidate is None:
@@ -301,6 +301,9 @@ def _code(node: LexborNode) -> str:
         code = node.css_first("code") or node
         text = code.text()
     text = text.replace("\u200b", "").rstrip("\n")
+    title = node.css_first("[class*='codeBlockTitle']")
+    if title is not None and _clean(title.text()):
+        language += f' title="{_clean(title.text())}"'
     return f"```{language}\n{text}\n```" if text.strip() else f"```{language}\n```"
 
 
