@@ -261,6 +261,36 @@ Use apt.
 """
 
 
+# A page using a partial (which uses one of its own): the built page shows their text.
+PARTIAL_USER = """\
+import Wiring from './_wiring.mdx';
+
+# Station
+
+## Setup
+
+Intro.
+
+<Wiring />
+
+## After
+
+```mdx
+<Wiring />
+```
+"""
+
+WIRING_PARTIAL = """\
+import Note from './_note.md';
+
+## Wiring the sensor
+
+Connect VIN to 3.3 V.
+
+<Note />
+"""
+
+
 def test_sections_of_markdown_docusaurus_reads_its_own_way_match_the_built_page(
     tmp_path: Path,
 ) -> None:
@@ -274,6 +304,9 @@ def test_sections_of_markdown_docusaurus_reads_its_own_way_match_the_built_page(
     (docs / "comments.md").write_text(COMMENTS_PAGE)
     (docs / "comment-ids.mdx").write_text(COMMENT_IDS_PAGE)
     (docs / "shown.mdx").write_text(SHOWN_PAGE)
+    (docs / "partial-user.mdx").write_text(PARTIAL_USER)
+    (docs / "_wiring.mdx").write_text(WIRING_PARTIAL)
+    (docs / "_note.md").write_text("Always power off first.\n\n## Setup\n\nA partial's setup.\n")
     (docs / "bom.md").write_text("\ufeff---\nslug: /calibrate\n---\n\n## Turning\n\nTurn it.\n")
     site = SiteConfig(url="https://pocket-weather.example.org", trailing_slash=False)
     build = docusaurus_build(docs, site, tmp_path)
@@ -298,12 +331,21 @@ def test_sections_of_markdown_docusaurus_reads_its_own_way_match_the_built_page(
         ("{/* #in-code */}", "after-code"),
     ]
     assert load_page(read_source(docs, docs / "bom.md", site), site).url.endswith("/calibrate")
-    # The built page reads as its source does, tab labels and code titles included.
-    shown = load_page(read_source(docs, docs / "shown.mdx", site), site)
-    built = extract_doc(built_html(build, site, shown.url).read_bytes())
-    assert [[b.text for b in s.blocks] for s in built.sections] == [
-        [b.text for b in s.blocks] for s in shown.sections
+    # The built page reads as its source does, tab labels, code titles and partials included.
+    for name in ("shown.mdx", "partial-user.mdx"):
+        shown = load_page(read_source(docs, docs / name, site), site)
+        built = extract_doc(built_html(build, site, shown.url).read_bytes())
+        assert [[b.text for b in s.blocks] for s in built.sections] == [
+            [b.text for b in s.blocks] for s in shown.sections
+        ], name
+    used = load_page(read_source(docs, docs / "partial-user.mdx", site), site)
+    assert [(s.headings[-1], s.anchor) for s in used.sections] == [
+        ("Setup", "setup"),
+        ("Wiring the sensor", "wiring-the-sensor"),
+        ("Setup", "setup"),  # a partial's headings are slugged apart from the page's
+        ("After", "after"),
     ]
+    shown = load_page(read_source(docs, docs / "shown.mdx", site), site)
     assert [b.text for b in shown.sections[-1].blocks] == [
         "**macOS**",
         "Use Homebrew.",

@@ -109,6 +109,56 @@ def test_changed_page_is_replaced(store: BookStore, book: Path, settings: Settin
     assert [c["chunk_index"] for c in chunks] == list(range(len(chunks)))
 
 
+def test_a_partial_is_read_where_a_page_uses_it_and_a_changed_one_redoes_that_page(
+    store: BookStore, book: Path, settings: Settings
+) -> None:
+    # Docusaurus builds `_`-named files into the pages that import them, not as pages.
+    (book / "03-data" / "_backup.md").write_text("## Backups\n\nCopy weather.db weekly.\n")
+    page = book / "03-data" / "logging.md"
+    page.write_text(f"import Backup from './_backup.md';\n\n{page.read_text()}\n<Backup />\n")
+    first = run(store, book, settings)
+    assert len(first.indexed) == 9
+    [hit] = search(store, "copy weather.db weekly", 1)
+    assert (hit.source, hit.heading) == ("03-data/logging.md", "Backups")
+    (book / "03-data" / "_backup.md").write_text("## Backups\n\nCopy weather.db nightly.\n")
+    again = run(store, book, settings)
+    assert again.indexed == ["03-data/logging.md"] and again.unchanged == 8
+    assert "nightly" in search(store, "copy weather.db nightly", 1)[0].text
+
+
+@pytest.mark.parametrize(
+    "partial",
+    [
+        "import Self from './_self.md';\n\nAgain and again.\n\n<Self />\n",  # uses itself
+        None,  # missing
+    ],
+)
+def test_a_partial_that_is_missing_or_uses_itself_is_no_error(
+    store: BookStore, book: Path, settings: Settings, partial: str | None
+) -> None:
+    if partial is not None:
+        (book / "_self.md").write_text(partial)
+    (book / "loop.md").write_text("import Self from './_self.md';\n\n# Loop\n\n<Self />\n")
+    report = run(store, book, settings)
+    assert "loop.md" in report.indexed
+    text = " ".join(c["text"] for c in store.page_chunks("loop.md"))
+    assert text.count("Again and again.") == (0 if partial is None else 1)
+
+
+def test_a_partial_is_read_from_the_site_folder_and_never_from_outside_it(
+    store: BookStore, book: Path, settings: Settings
+) -> None:
+    (book.parent / "src" / "_shared.md").write_text("Shared by every chapter.\n")
+    (book.parent.parent / "outside.md").write_text("Not the book's to show.\n")
+    (book / "uses.mdx").write_text(
+        "import Shared from '@site/src/_shared.md';\n"
+        "import Outside from '../../outside.md';\n\n# Uses\n\n<Shared />\n\n<Outside />\n"
+    )
+    run(store, book, settings)
+    text = " ".join(c["text"] for c in store.page_chunks("uses.mdx"))
+    assert "Shared by every chapter." in text and "Not the book's" not in text
+
+
 def test_deleted_page_is_removed(store: BookStore, book: Path, settings: Settings) -> None:
     run(store, book, settings)
     (book / "03-data" / "troubleshooting.md").unlink()

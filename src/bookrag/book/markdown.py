@@ -22,6 +22,8 @@ from bookrag.book.docusaurus import Slugger, load_front_matter
 from bookrag.book.mdx import (
     ESM_STATEMENT,
     MDX_COMMENT,
+    PARTIAL_END,
+    PARTIAL_START,
     SLUG_ONLY,
     as_built,
     drop_jsx_attributes,
@@ -99,6 +101,7 @@ class _Walker:
         self.front_matter: dict[str, Any] = {}
         self.title: str | None = None
         self.slugger = Slugger()
+        self.sluggers: list[Slugger] = []  # the pages' (or partials') a partial is in
         self.sections = [Section(headings=[], anchor="")]
         self.levels: list[int] = []  # heading level of each entry of the current trail
         self.lists: list[list[int]] = []  # per open list: [ordered?, next number]
@@ -127,7 +130,9 @@ class _Walker:
             return i + 3
         elif kind == "paragraph_open":
             inline = self.tokens[i + 1]
-            if not (tok.level == 0 and ESM_STATEMENT.match(inline.content)):
+            if inline.content in (PARTIAL_START, PARTIAL_END):
+                self._partial(inline.content == PARTIAL_START)
+            elif not (tok.level == 0 and ESM_STATEMENT.match(inline.content)):
                 self._paragraph(render_inline(inline.children or []))
             return i + 3
         elif kind in ("bullet_list_open", "ordered_list_open"):
@@ -175,6 +180,14 @@ class _Walker:
         elif kind == "table_close":
             self._flush_lines()
         return i + 1
+
+    def _partial(self, starts: bool) -> None:
+        """A partial's headings are slugged on their own, as Docusaurus slugs them."""
+        if starts:
+            self.sluggers.append(self.slugger)
+            self.slugger = Slugger()
+        elif self.sluggers:
+            self.slugger = self.sluggers.pop()
 
     def _paragraph(self, text: str) -> None:
         if not text.strip():
@@ -260,6 +273,8 @@ def page_markdown(source: str, tokens: list[Token] | None = None) -> str:
     out: list[str] = []
     gap = False  # lines were left out since the last line kept
     for line in kept:
+        if line in (PARTIAL_START, PARTIAL_END):
+            line = None
         if line is None:
             gap = True
             continue

@@ -6,7 +6,7 @@ indentation as MDX does and knows Docusaurus admonitions.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 
 from markdown_it import MarkdownIt
@@ -22,6 +22,16 @@ JSX_TAG = re.compile(r"</?[A-Za-z][\w.:-]*(\s[^<>]*)?/?>")
 MDX_COMMENT = re.compile(r"\{/\*.*?\*/\}", re.DOTALL)
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _COMPONENT_START = re.compile(r"^\s*<[A-Z][\w.]*")
+_PARTIAL_IMPORT = re.compile(
+    r"""^import\s+(?P<name>[A-Z][\w$]*)\s+from\s+(?P<q>["'])(?P<path>[^"'\n]+\.mdx?)(?P=q);?\s*$"""
+)
+# Lines around a partial's text in the page: Docusaurus slugs a partial's headings apart
+# from the page's (its own `setup` although the page has one), and so does the walker.
+PARTIAL_START, PARTIAL_END = "\ue002", "\ue003"
+# A line that only uses a component, with no children: `<Setup />`, `<Setup></Setup>`.
+_COMPONENT_USE = re.compile(
+    r"^\s*<(?P<name>[A-Z][\w$]*)(?:\s[^<>]*?)?\s*(?:/>|>\s*</(?P=name)\s*>)\s*$"
+)
 # A prop given a plain string: `label="macOS"`, `label='macOS'` or `label={"macOS"}`.
 _STRING_PROP = re.compile(
     r"""\s(?P<name>\w+)=(?:\{\s*)?(?P<quote>["'`])(?P<text>(?:(?!(?P=quote)).)*)(?P=quote)"""
@@ -57,7 +67,7 @@ def drop_comments(source: str) -> str:
     prose: list[str] = []
     fence = ""
     for line in source.split("\n"):
-        fence, code = _code_fence(fence, line)
+        fence, code = code_fence(fence, line)
         if not code:
             prose.append(line)
             continue
@@ -68,7 +78,7 @@ def drop_comments(source: str) -> str:
     return "\n".join(out)
 
 
-def _code_fence(fence: str, line: str) -> tuple[str, bool]:
+def code_fence(fence: str, line: str) -> tuple[str, bool]:
     """The code fence open after `line` ("" for none), given the one open before it, and
     whether `line` is code or a fence; a fence closes at one of its kind at least as long."""
     opened = _FENCE.match(line)
@@ -115,6 +125,34 @@ def _comment_id_as_classic(line: str) -> str:
     return f"{found.group('heading')} {{{first}}}"
 
 
+def partial_imports(source: str) -> dict[str, str]:
+    """The Markdown files a page imports as components (`import Setup from './_setup.mdx'`),
+    by component name; imports shown in code are not imports."""
+    found: dict[str, str] = {}
+    fence = ""
+    for line in source.split("\n"):
+        fence, code = code_fence(fence, line)
+        if not code and (imported := _PARTIAL_IMPORT.match(line)):
+            found[imported.group("name")] = imported.group("path")
+    return found
+
+
+def with_partials(source: str, partials: Mapping[str, str]) -> str:
+    """`source` with each line that only uses one of `partials` (`<Setup />`) replaced by the
+    partial's text, as the built page shows it; such a line in code stays as written."""
+    out: list[str] = []
+    fence = ""
+    for line in source.split("\n"):
+        fence, code = code_fence(fence, line)
+        used = None if code else _COMPONENT_USE.match(line)
+        if used is not None and used.group("name") in partials:
+            body = partials[used.group("name")].strip("\n")
+            out.extend(["", PARTIAL_START, "", body, "", PARTIAL_END, ""])
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
 def drop_jsx_attributes(source: str) -> str:
     """Remove the attributes of MDX components that open a line (`<Quiz questions={[...]}>`).
 
@@ -128,7 +166,7 @@ def drop_jsx_attributes(source: str) -> str:
     i = 0
     while i < len(lines):
         line = lines[i]
-        fence, code = _code_fence(fence, line)
+        fence, code = code_fence(fence, line)
         if not code and (start := _COMPONENT_START.match(line)):
             end = _tag_end("\n".join(lines[i:]), start.end())
             if end is not None:
