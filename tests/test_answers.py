@@ -331,3 +331,35 @@ def test_the_best_sentence_is_quoted_with_the_two_it_leads_into() -> None:
     result = extractive_answer([passage(text)], terms("rain", "gauge", "bucket"), None)
     assert "0.2794 mm" in result.answer and "reed switch counts" in result.answer
     assert "Birds" not in result.answer
+
+
+TABBED_INSTALL = """\
+# Installing
+
+## Install
+
+<Tabs>
+  <TabItem value="mac" label="macOS" default>
+
+Install Homebrew first, then run the installer from a terminal.
+
+  </TabItem>
+  <TabItem value="win" label="Windows">
+
+Download the installer from the releases page and double-click it.
+
+  </TabItem>
+</Tabs>
+
+The station starts when the install ends.
+"""
+
+
+def test_a_quote_from_a_tab_says_which_tab_it_is_from(
+    tmp_path: Path, store: BookStore, settings: Settings
+) -> None:
+    pages = {"install.mdx": TABBED_INSTALL, **mast_pages("vane", "gauge", "logger")}
+    book = book_of(pages, tmp_path, store, settings)
+    result = answer(book, Question("How do I install it on Windows?"))
+    first = result.answer.split("\n\n")[1]
+    assert first.startswith("Windows: Download the installer"), result.answer

@@ -348,10 +348,10 @@ def test_sections_of_markdown_docusaurus_reads_its_own_way_match_the_built_page(
     shown = load_page(read_source(docs, docs / "shown.mdx", site), site)
     assert [b.text for b in shown.sections[-1].blocks] == [
         "**macOS**",
-        "Use Homebrew.",
+        "**macOS:** Use Homebrew.",
         '```bash title="install.sh"\nbrew install station\n```',
         "**linux**",
-        "Use apt.",
+        "**linux:** Use apt.",
     ]
 
 

@@ -222,14 +222,20 @@ The CircuitPython way is friendly.
 """
     page, markdown = read_page(source)
     text = all_text(page)
-    assert "The smbus2 way is small." in text
-    assert "The CircuitPython way is friendly." in text
+    assert "**smbus2:** The smbus2 way is small." in text
+    assert "**CircuitPython:** The CircuitPython way is friendly." in text
     assert "```python\nimport smbus2\n```" in text
     assert "<" not in text.replace("```python\nimport smbus2\n```", "")
-    # The tab a reader picks is shown on the site: its label tells the tabs apart.
+    # The tab a reader picks is shown on the site: its label tells the tabs apart, and each
+    # of its paragraphs is read under it, so a quote says which tab it is from.
     blocks = [b.text for b in page.sections[0].blocks]
-    assert blocks.index("**CircuitPython**") == blocks.index("The smbus2 way is small.") + 2
-    assert blocks[0] == "**smbus2**"
+    assert blocks == [
+        "**smbus2**",
+        "**smbus2:** The smbus2 way is small.",
+        "```python\nimport smbus2\n```",
+        "**CircuitPython**",
+        "**CircuitPython:** The CircuitPython way is friendly.",
+    ]
     assert "**CircuitPython**\n\nThe CircuitPython way is friendly." in markdown
 
 

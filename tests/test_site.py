@@ -84,8 +84,8 @@ def test_every_tab_panel_is_read_and_the_page_chrome_is_not() -> None:
     for chrome in ("Edit this page", "Previous", "Next", "Pocket Weather Station\n", "Copyright"):
         assert chrome not in text
     # Each tab's label is read once, before its panel, as the loader reads the source.
-    assert text.count("**Adafruit CircuitPython**\nInstall it with") == 1
-    assert text.count("Adafruit CircuitPython") == 1
+    assert "**Adafruit CircuitPython**\n**Adafruit CircuitPython:** Install it with" in text
+    assert text.count("Adafruit CircuitPython") == 2
 
 
 def tabs(labels: list[str], panels: list[str]) -> str:
@@ -102,13 +102,13 @@ def test_a_tab_inside_a_tab_gets_its_own_label() -> None:
     doc = extract_doc(f"{html}</div></article></body></html>".encode())
     assert [b.text for s in doc.sections for b in s.blocks] == [
         "**Linux**",
-        "On Linux:",
+        "**Linux:** On Linux:",
         "**pip**",
-        "Run pip.",
+        "**pip:** Run pip.",
         "**apt**",
-        "Run apt.",
+        "**apt:** Run apt.",
         "**macOS**",
-        "Run brew.",
+        "**macOS:** Run brew.",
     ]
 
 

@@ -25,6 +25,8 @@ from bookrag.book.mdx import (
     PARTIAL_END,
     PARTIAL_START,
     SLUG_ONLY,
+    TAB_END,
+    TAB_LABEL,
     as_built,
     drop_jsx_attributes,
     jsx_as_text,
@@ -102,6 +104,7 @@ class _Walker:
         self.title: str | None = None
         self.slugger = Slugger()
         self.sluggers: list[Slugger] = []  # the pages' (or partials') a partial is in
+        self.tabs: list[str] = []  # the labels of the tab panels being read, innermost last
         self.sections = [Section(headings=[], anchor="")]
         self.levels: list[int] = []  # heading level of each entry of the current trail
         self.lists: list[list[int]] = []  # per open list: [ordered?, next number]
@@ -132,8 +135,14 @@ class _Walker:
             inline = self.tokens[i + 1]
             if inline.content in (PARTIAL_START, PARTIAL_END):
                 self._partial(inline.content == PARTIAL_START)
+            elif inline.content.startswith(TAB_LABEL):
+                self.tabs.append(inline.content.removeprefix(TAB_LABEL))
+                self._emit(f"**{self.tabs[-1]}**")
             elif not (tok.level == 0 and ESM_STATEMENT.match(inline.content)):
-                self._paragraph(render_inline(inline.children or []))
+                text = render_inline(inline.children or [])
+                under = self.tabs and not self.lists and not self.quote_depth
+                self._paragraph(f"**{self.tabs[-1]}:** {text}" if under and text else text)
+            self._tabs_end(inline.content)
             return i + 3
         elif kind in ("bullet_list_open", "ordered_list_open"):
             start = int(tok.attrGet("start") or 1)
@@ -168,6 +177,7 @@ class _Walker:
             text = jsx_as_text(MDX_COMMENT.sub("", tok.content))
             for paragraph in re.split(r"\n\s*\n", text):
                 self._paragraph(" ".join(paragraph.split()))
+            self._tabs_end(tok.content)
         elif kind == "tr_open":
             self.row = []
         elif kind in ("th_open", "td_open"):
@@ -180,6 +190,12 @@ class _Walker:
         elif kind == "table_close":
             self._flush_lines()
         return i + 1
+
+    def _tabs_end(self, content: str) -> None:
+        """The tabs whose panels `content` closes are over."""
+        for _ in TAB_END.finditer(content):
+            if self.tabs:
+                self.tabs.pop()
 
     def _partial(self, starts: bool) -> None:
         """A partial's headings are slugged on their own, as Docusaurus slugs them."""

@@ -28,6 +28,10 @@ _PARTIAL_IMPORT = re.compile(
 # Lines around a partial's text in the page: Docusaurus slugs a partial's headings apart
 # from the page's (its own `setup` although the page has one), and so does the walker.
 PARTIAL_START, PARTIAL_END = "\ue002", "\ue003"
+# Starts the paragraph that stands for a tab's label, which the tab's paragraphs are read
+# under ("**macOS:** Install Homebrew first."), until `TAB_END`.
+TAB_LABEL = "\ue004"
+TAB_END = re.compile(r"</TabItem\s*>")
 # A line that only uses a component, with no children: `<Setup />`, `<Setup></Setup>`.
 _COMPONENT_USE = re.compile(
     r"^\s*<(?P<name>[A-Z][\w$]*)(?:\s[^<>]*?)?\s*(?:/>|>\s*</(?P=name)\s*>)\s*$"
@@ -185,9 +189,10 @@ def drop_jsx_attributes(source: str) -> str:
 
 
 def _shown_label(tag: str) -> list[str]:
-    """The lines that stand for a tag's `shown_prop`, if it has one."""
+    """The lines that stand for a tag's `shown_prop`, if it has one: a paragraph the Markdown
+    walker knows by `TAB_LABEL`."""
     label = shown_prop(tag)
-    return ["", f"**{label}**", ""] if label else []
+    return ["", f"{TAB_LABEL}{label}", ""] if label else []
 
 
 def shown_prop(tag: str) -> str | None:

@@ -153,6 +153,7 @@ class _Walker:
         self.sections = [Section(headings=[], anchor="")]
         self.levels: list[int] = []
         self.quote_depth = 0
+        self.tabs: list[str] = []  # the labels of the tab panels being read, innermost last
 
     def _emit(self, text: str, code: bool = False) -> None:
         if text.strip():
@@ -174,14 +175,19 @@ class _Walker:
         elif tag in _HEADINGS:
             self._heading(node, _HEADINGS[tag])
         elif tag == "p":
-            self._emit(render_inline(node))
+            text = render_inline(node)
+            under = self.tabs and not self.quote_depth  # as the loader reads a tab's text
+            self._emit(f"**{self.tabs[-1]}:** {text}" if under and text else text)
         elif node.attributes.get("role") == "tablist":
             return  # the tab labels, each read before its panel below
         elif node.attributes.get("role") == "tabpanel":
             label = _tab_label(node)
             if label:
                 self._emit(f"**{label}**")  # as the loader reads the source's `TabItem`
+                self.tabs.append(label)
             self.walk(node)
+            if label:
+                self.tabs.pop()
         elif tag in ("ul", "ol"):
             for lines, code in _list_blocks(node, 0):
                 self._emit(lines, code)
