@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bookrag.answering.retrieval import search
+from bookrag.book.loader import Page, load_page, read_source
 from bookrag.cli import app
 from bookrag.config import Settings
 from bookrag.errors import DocsNotFound, IndexLocked
@@ -157,6 +158,37 @@ def test_a_partial_is_read_from_the_site_folder_and_never_from_outside_it(
     run(store, book, settings)
     text = " ".join(c["text"] for c in store.page_chunks("uses.mdx"))
     assert "Shared by every chapter." in text and "Not the book's" not in text
+
+
+def loaded(docs: Path, name: str) -> Page:
+    site = site_config(docs, None, None)
+    return load_page(read_source(docs, docs / name, site), site)
+
+
+def test_a_partial_is_read_as_docusaurus_builds_it_on_its_own(tmp_path: Path) -> None:
+    docs = tmp_path / "site" / "docs"
+    (docs / "shared").mkdir(parents=True)
+    (docs / "guide").mkdir()
+    # Its own <h1> is no title of the page, its fence closes with it, and its links lead
+    # where they lead from its own folder.
+    (docs / "shared" / "_note.mdx").write_text(
+        "# Note\n\nSee [the other page](./other.md#top).\n\n```sh\nunclosed\n"
+    )
+    (docs / "shared" / "_tip.md").write_text("Tip: check the cable.\n")
+    (docs / "guide" / "page.mdx").write_text(
+        "import Note from '../shared/_note.mdx';\nimport Tip from '../shared/_tip.md';\n\n"
+        "## Setup\n\n<Note />\n\n## Setup\n\nAfter the note.\n\n"
+        "1. First step:\n\n   <Tip />\n\n2. Second step.\n"
+    )
+    page = loaded(docs, "guide/page.mdx")
+    assert page.title == "Page"  # from the file name, as the build titles it
+    assert [s.anchor for s in page.sections] == ["setup", "setup-1"]
+    first, second = ([b.text for b in s.blocks] for s in page.sections)
+    link = "See [the other page](../shared/other.md#top)."
+    assert first == ["Note", link, "```sh\nunclosed\n```"]
+    # A partial used in a list item is part of that item.
+    steps = "1. First step:\n   Tip: check the cable.\n2. Second step."
+    assert second == ["After the note.", steps]
 
 
 def test_deleted_page_is_removed(store: BookStore, book: Path, settings: Settings) -> None:

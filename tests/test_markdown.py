@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bookrag.answering.extractive import code_blocks, sentences
 from bookrag.book.markdown import ParsedPage, Section, page_markdown, parse_page, read_page
@@ -239,6 +243,62 @@ The CircuitPython way is friendly.
     assert "**CircuitPython**\n\nThe CircuitPython way is friendly." in markdown
 
 
+def test_tabs_in_a_list_item_keep_the_list_whole() -> None:
+    source = (
+        '## Steps\n\n1. Install it:\n\n   <Tabs>\n   <TabItem value="mac" label="macOS">\n\n'
+        "   Run brew.\n\n   </TabItem>\n   </Tabs>\n\n2. Then configure it.\n"
+    )
+    [block] = parse_page(source).sections[0].blocks
+    assert block.text.startswith("1. Install it:") and block.text.endswith("2. Then configure it.")
+    assert "**macOS**" in block.text and "Run brew." in block.text
+
+
+def test_a_tab_ends_at_its_closing_tag_not_at_one_shown_in_code_nor_when_empty() -> None:
+    source = (
+        '## Tabs\n\n<Tabs>\n<TabItem value="a" label="Alpha">\n\n'
+        "Close it with `</TabItem>` here.\n\nStill alpha.\n\n</TabItem>\n"
+        '<TabItem value="b" label="Beta" />\n</Tabs>\n\nAfter the tabs.\n'
+    )
+    blocks = [b.text for b in parse_page(source).sections[0].blocks]
+    assert blocks == [
+        "**Alpha**",
+        "**Alpha:** Close it with `</TabItem>` here.",
+        "**Alpha:** Still alpha.",
+        "**Beta**",
+        "After the tabs.",
+    ]
+
+
+FRAGMENTS = [
+    "## A",
+    "## B {/* #b */}",
+    "{/* c */}",
+    "<!-- d -->",
+    "{/* e\n## f */}",
+    '<TabItem value="v" label="L">',
+    '<TabItem value="w" />',
+    "</TabItem>",
+    "<Tabs>",
+    "<pre>",
+    "</pre>",
+    "```",
+    "text",
+    "`</TabItem>`",
+    "- item",
+    "   indented",
+    "",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(FRAGMENTS), max_size=12), st.sampled_from(["\n", "\n\n", " "]))
+def test_no_mark_of_the_parser_ever_reaches_the_page(parts: list[str], joint: str) -> None:
+    page, markdown = read_page(joint.join(parts))
+    shown = [markdown, *(b.text for s in page.sections for b in s.blocks)]
+    shown += [t for s in page.sections for t in (*s.headings, s.anchor)]
+    assert not any(re.search("[\ue000-\ue004]", text) for text in shown)
+
+
 @pytest.mark.parametrize(
     ("tag", "label"),
     [
@@ -291,6 +351,7 @@ def test_admonition_title_is_kept(opening: str) -> None:
         ('python title="logger.py" showLineNumbers', '```python title="logger.py"'),
         ("python {1,3} title='src/app.py'", '```python title="src/app.py"'),
         ("python showLineNumbers", "```python"),
+        ('title="x.py"', '``` title="x.py"'),  # no language
     ],
 )
 def test_a_code_blocks_title_is_kept_with_its_language(info: str, fence: str) -> None:

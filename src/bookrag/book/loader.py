@@ -4,22 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bookrag.book.docusaurus import SiteConfig, doc_slug
 from bookrag.book.markdown import Section, read_page
-from bookrag.book.mdx import partial_imports, with_partials
+from bookrag.book.partials import with_partials
 from bookrag.errors import PageParseError
 
 PAGE_SUFFIXES = (".md", ".mdx")
 # Bump when parsing, chunking or term extraction changes what a page turns into, so ingest
 # redoes every page.
 LAYOUT_VERSION = "6"
-MAX_PARTIAL_DEPTH = 5  # a partial in a partial in ...
-_FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n.*?\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -92,31 +89,11 @@ def read_source(docs_dir: Path, path: Path, site: SiteConfig) -> SourceFile:
         except UnicodeDecodeError:
             pass  # load_page says so
         else:
-            raw = _with_partials(text, path, docs_dir.parent.resolve(), ()).encode("utf-8")
+            raw = with_partials(text, path, docs_dir.resolve().parent).encode("utf-8")
     digest = hashlib.sha256(raw)
     digest.update(f"\0{site.url}\0{site.base_url}\0{site.route_base_path}".encode())
     digest.update(f"\0{site.trailing_slash}\0{LAYOUT_VERSION}".encode())
     return SourceFile(path.relative_to(docs_dir).as_posix(), raw, digest.hexdigest())
-
-
-def _with_partials(text: str, path: Path, site_dir: Path, seen: tuple[Path, ...]) -> str:
-    """`text` with the partials it imports written out (theirs too, `MAX_PARTIAL_DEPTH`
-    deep), each read from the page's folder or the site's (`@site/`), never outside the
-    site; a partial that cannot be read, or that imports itself, stays a component."""
-    bodies = {}
-    for name, target in partial_imports(text).items():
-        relative = target.removeprefix("@site/")
-        file = ((site_dir if relative != target else path.parent) / relative).resolve()
-        if len(seen) >= MAX_PARTIAL_DEPTH or file in (*seen, path.resolve()):
-            continue
-        if not file.is_relative_to(site_dir):
-            continue
-        try:
-            body = _FRONT_MATTER.sub("", file.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError):
-            continue
-        bodies[name] = _with_partials(body, file, site_dir, (*seen, path.resolve()))
-    return with_partials(text, bodies) if bodies else text
 
 
 def load_page(file: SourceFile, site: SiteConfig) -> Page:

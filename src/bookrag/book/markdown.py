@@ -22,8 +22,6 @@ from bookrag.book.docusaurus import Slugger, load_front_matter
 from bookrag.book.mdx import (
     ESM_STATEMENT,
     MDX_COMMENT,
-    PARTIAL_END,
-    PARTIAL_START,
     SLUG_ONLY,
     TAB_END,
     TAB_LABEL,
@@ -31,7 +29,9 @@ from bookrag.book.mdx import (
     drop_jsx_attributes,
     jsx_as_text,
     parser,
+    without_marks,
 )
+from bookrag.book.partials import PARTIAL_END, PARTIAL_START
 from bookrag.errors import PageParseError
 
 _EXPLICIT_ID = re.compile(r"\s*\{#([^}]*[^}\s][^}]*)\}\s*$")  # ids may hold spaces, as on the site
@@ -137,12 +137,13 @@ class _Walker:
                 self._partial(inline.content == PARTIAL_START)
             elif inline.content.startswith(TAB_LABEL):
                 self.tabs.append(inline.content.removeprefix(TAB_LABEL))
-                self._emit(f"**{self.tabs[-1]}**")
+                self._paragraph(f"**{self.tabs[-1]}**")
             elif not (tok.level == 0 and ESM_STATEMENT.match(inline.content)):
                 text = render_inline(inline.children or [])
                 under = self.tabs and not self.lists and not self.quote_depth
                 self._paragraph(f"**{self.tabs[-1]}:** {text}" if under and text else text)
-            self._tabs_end(inline.content)
+            html = [c.content for c in inline.children or [] if c.type == "html_inline"]
+            self._tabs_end("".join(html))  # a `</TabItem>` in code closes nothing
             return i + 3
         elif kind in ("bullet_list_open", "ordered_list_open"):
             start = int(tok.attrGet("start") or 1)
@@ -161,6 +162,7 @@ class _Walker:
                 self._flush_lines()
         elif kind in ("fence", "code_block"):
             lang = tok.info.strip().split(" ")[0] if tok.info else ""
+            lang = "" if "=" in lang else lang  # ```title="x.py" has no language
             title = _CODE_TITLE.search(tok.info or "")  # shown above the code on the site
             lang += f' title="{title.group("title")}"' if title else ""
             self._flush_lines()
@@ -240,9 +242,11 @@ class _Walker:
         slugged = slugged[: explicit.start()] if explicit else slugged
         # An explicit id is used as written and, as in Docusaurus, not counted by the slugger;
         # every other heading is, an <h1> too although the site gives it no id.
-        anchor = explicit.group(1) if explicit else self.slugger.slug(SLUG_ONLY.sub(r"\1", slugged))
-        text = SLUG_ONLY.sub("", slugged).strip()
-        if level == 1 and self.title is None and not self.levels and not self.sections[-1].blocks:
+        slug_text = without_marks(SLUG_ONLY.sub(r"\1", slugged))
+        anchor = explicit.group(1) if explicit else self.slugger.slug(slug_text)
+        text = without_marks(slugged).strip()
+        first = not self.levels and not self.sections[-1].blocks and not self.sluggers
+        if level == 1 and self.title is None and first:  # a partial's <h1> is no title
             self.title, _, rest = text.partition(_LITERAL_NEWLINE)
             if rest:
                 # A one-line file with literal `\n`s renders as one long <h1>: its title is
@@ -289,8 +293,10 @@ def page_markdown(source: str, tokens: list[Token] | None = None) -> str:
     out: list[str] = []
     gap = False  # lines were left out since the last line kept
     for line in kept:
-        if line in (PARTIAL_START, PARTIAL_END):
+        if line is not None and line.strip() in (PARTIAL_START, PARTIAL_END):
             line = None
+        elif line is not None:
+            line = without_marks(line)
         if line is None:
             gap = True
             continue
@@ -324,7 +330,7 @@ def render_inline(children: list[Token]) -> str:
             out.append(child.content)
         elif kind.endswith(("_open", "_close")) and kind.rsplit("_", 1)[0] in _INLINE_MARKS:
             out.append(_INLINE_MARKS[kind.rsplit("_", 1)[0]])
-    return "".join(out).strip()
+    return without_marks("".join(out)).strip()
 
 
 def heading_text(children: list[Token]) -> str:

@@ -6,7 +6,7 @@ indentation as MDX does and knows Docusaurus admonitions.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from functools import partial
 
 from markdown_it import MarkdownIt
@@ -22,20 +22,11 @@ JSX_TAG = re.compile(r"</?[A-Za-z][\w.:-]*(\s[^<>]*)?/?>")
 MDX_COMMENT = re.compile(r"\{/\*.*?\*/\}", re.DOTALL)
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _COMPONENT_START = re.compile(r"^\s*<[A-Z][\w.]*")
-_PARTIAL_IMPORT = re.compile(
-    r"""^import\s+(?P<name>[A-Z][\w$]*)\s+from\s+(?P<q>["'])(?P<path>[^"'\n]+\.mdx?)(?P=q);?\s*$"""
-)
-# Lines around a partial's text in the page: Docusaurus slugs a partial's headings apart
-# from the page's (its own `setup` although the page has one), and so does the walker.
-PARTIAL_START, PARTIAL_END = "\ue002", "\ue003"
 # Starts the paragraph that stands for a tab's label, which the tab's paragraphs are read
 # under ("**macOS:** Install Homebrew first."), until `TAB_END`.
 TAB_LABEL = "\ue004"
+_MARKS = re.compile("[\ue000-\ue004]")
 TAB_END = re.compile(r"</TabItem\s*>")
-# A line that only uses a component, with no children: `<Setup />`, `<Setup></Setup>`.
-_COMPONENT_USE = re.compile(
-    r"^\s*<(?P<name>[A-Z][\w$]*)(?:\s[^<>]*?)?\s*(?:/>|>\s*</(?P=name)\s*>)\s*$"
-)
 # A prop given a plain string: `label="macOS"`, `label='macOS'` or `label={"macOS"}`.
 _STRING_PROP = re.compile(
     r"""\s(?P<name>\w+)=(?:\{\s*)?(?P<quote>["'`])(?P<text>(?:(?!(?P=quote)).)*)(?P=quote)"""
@@ -129,32 +120,10 @@ def _comment_id_as_classic(line: str) -> str:
     return f"{found.group('heading')} {{{first}}}"
 
 
-def partial_imports(source: str) -> dict[str, str]:
-    """The Markdown files a page imports as components (`import Setup from './_setup.mdx'`),
-    by component name; imports shown in code are not imports."""
-    found: dict[str, str] = {}
-    fence = ""
-    for line in source.split("\n"):
-        fence, code = code_fence(fence, line)
-        if not code and (imported := _PARTIAL_IMPORT.match(line)):
-            found[imported.group("name")] = imported.group("path")
-    return found
-
-
-def with_partials(source: str, partials: Mapping[str, str]) -> str:
-    """`source` with each line that only uses one of `partials` (`<Setup />`) replaced by the
-    partial's text, as the built page shows it; such a line in code stays as written."""
-    out: list[str] = []
-    fence = ""
-    for line in source.split("\n"):
-        fence, code = code_fence(fence, line)
-        used = None if code else _COMPONENT_USE.match(line)
-        if used is not None and used.group("name") in partials:
-            body = partials[used.group("name")].strip("\n")
-            out.extend(["", PARTIAL_START, "", body, "", PARTIAL_END, ""])
-        else:
-            out.append(line)
-    return "\n".join(out)
+def without_marks(text: str) -> str:
+    """`text` without what this module marks for the Markdown walker, where no mark belongs
+    (a mark that ended up outside a heading, a tab label inside raw HTML)."""
+    return _MARKS.sub("", SLUG_ONLY.sub("", text))
 
 
 def drop_jsx_attributes(source: str) -> str:
@@ -190,9 +159,14 @@ def drop_jsx_attributes(source: str) -> str:
 
 def _shown_label(tag: str) -> list[str]:
     """The lines that stand for a tag's `shown_prop`, if it has one: a paragraph the Markdown
-    walker knows by `TAB_LABEL`."""
+    walker knows by `TAB_LABEL` (indented as the tag, which may sit in a list item); an
+    empty tab (`<TabItem ... />`) holds no text to read under it."""
     label = shown_prop(tag)
-    return ["", f"{TAB_LABEL}{label}", ""] if label else []
+    if not label:
+        return []
+    indent = tag[: len(tag) - len(tag.lstrip())]
+    mark = "**" if tag.rstrip().endswith("/>") else TAB_LABEL
+    return ["", f"{indent}{mark}{label}{'**' if mark == '**' else ''}", ""]
 
 
 def shown_prop(tag: str) -> str | None:
@@ -213,7 +187,7 @@ def jsx_as_text(line: str) -> str:
         label = shown_prop(tag.group())
         return f"**{label}**" if label else ""
 
-    return JSX_TAG.sub(shown, SLUG_ONLY.sub("", line))
+    return JSX_TAG.sub(shown, without_marks(line))
 
 
 def _tag_end(text: str, position: int) -> int | None:
