@@ -41,10 +41,8 @@ _CODE_OR_COMMENT = re.compile(
 # the heading and leaves out of the text.
 SLUG_ONLY = re.compile("\ue000([^\ue001]*)\ue001")
 _ATX_HEADING = re.compile(r" {0,3}#{1,6}[ \t]")
-# A heading ending in one MDX comment: `## Setup {/* #install */}`.
-_HEADING_COMMENT = re.compile(
-    r"^(?P<heading> {0,3}#{1,6}[ \t].*?)[ \t]*\{/\*(?P<comment>(?:(?!\*/).)*)\*/\}[ \t]*$"
-)
+# The one MDX comment ending a heading: `## Setup {/* #install */}` (from its last `{/*`).
+_ENDING_COMMENT = re.compile(r"\{/\*(?P<comment>(?:(?!\*/).)*)\*/\}[ \t]*")
 
 
 def as_built(source: str) -> str:
@@ -111,13 +109,14 @@ def _comment_id_as_classic(line: str) -> str:
     `{#install}`). Written as the classic `{#install}`, which the Markdown walker reads and
     which is no comment to drop. (Docusaurus reads an HTML comment as an id only in pages it
     parses as CommonMark, not as MDX, which is its default.)"""
-    found = _HEADING_COMMENT.match(line)
-    if found is None:
+    start = line.rfind("{/*")
+    found = _ENDING_COMMENT.fullmatch(line, start) if _ATX_HEADING.match(line) else None
+    if start < 0 or found is None:
         return line
     first = found.group("comment").strip().split(" ")[0]
     if not first.startswith("#") or len(first) < 2 or "}" in first:
         return line
-    return f"{found.group('heading')} {{{first}}}"
+    return f"{line[:start].rstrip()} {{{first}}}"
 
 
 def without_marks(text: str) -> str:
