@@ -258,6 +258,25 @@ Use apt.
 
   </TabItem>
 </Tabs>
+
+## Steps
+
+1. Install it:
+
+   <Tabs>
+   <TabItem value="mac" label="macOS">
+
+   Run brew.
+
+   </TabItem>
+   <TabItem value="deb" label="Debian">
+
+   Run apt.
+
+   </TabItem>
+   </Tabs>
+
+2. Then configure it.
 """
 
 
@@ -347,6 +366,10 @@ def test_sections_of_markdown_docusaurus_reads_its_own_way_match_the_built_page(
     ]
     shown = load_page(read_source(docs, docs / "shown.mdx", site), site)
     assert [b.text for b in shown.sections[-1].blocks] == [
+        "1. Install it:\n   **macOS**\n   Run brew.\n   **Debian**\n   Run apt.\n"
+        "2. Then configure it."
+    ]
+    assert [b.text for b in shown.sections[-2].blocks] == [
         "**macOS**",
         "**macOS:** Use Homebrew.",
         '```bash title="install.sh"\nbrew install station\n```',

@@ -248,12 +248,15 @@ def _list_blocks(node: LexborNode, depth: int) -> list[tuple[str, bool]]:
     return blocks
 
 
-def _list_item(item: LexborNode, marker: str, depth: int) -> list[tuple[str, bool]]:
-    """One item's lines (its first paragraph after the marker) and code blocks, in order."""
+def _list_item(
+    item: LexborNode, marker: str, depth: int, opens: bool = True
+) -> list[tuple[str, bool]]:
+    """One item's lines (its first paragraph after the marker, unless the item was `opens`
+    already) and code blocks, in order."""
     indent = "   " * depth
     out: list[tuple[str, bool]] = []
     inline: list[str] = []
-    first = True
+    first = opens
 
     def paragraph() -> None:
         nonlocal first
@@ -275,6 +278,14 @@ def _list_item(item: LexborNode, marker: str, depth: int) -> list[tuple[str, boo
         elif child.tag == "pre" or "theme-code-block" in _classes(child):
             paragraph()
             out.append((_code(child), True))
+        elif "tabs-container" in _classes(child):  # tabs in the item: each label, its text
+            paragraph()
+            for panel in child.css("[role=tabpanel]"):
+                label = _tab_label(panel)
+                inline.append(f"**{label}**" if label else "")
+                paragraph()
+                out.extend(_list_item(panel, marker, depth, opens=first))
+                first = first and not out
         else:
             inline.append(_inline_node(child))
     paragraph()
