@@ -112,6 +112,19 @@ def test_a_tab_inside_a_tab_gets_its_own_label() -> None:
     ]
 
 
+def test_a_tab_inside_a_tab_in_a_list_item_is_read_once() -> None:
+    inner = tabs(["pip", "apt"], ["<p>Run pip.</p>", "<p>Run apt.</p>"])
+    outer = tabs(["Linux", "macOS"], [f"<p>On Linux:</p>{inner}", "<p>Run brew.</p>"])
+    items = f"<ol><li><p>Install:</p>{outer}</li><li><p>Next.</p></li></ol>"
+    html = f'<html><body><article><div class="theme-doc-markdown markdown"><h1>S</h1>{items}'
+    doc = extract_doc(f"{html}</div></article></body></html>".encode())
+    [block] = [b.text for s in doc.sections for b in s.blocks]
+    assert block == (
+        "1. Install:\n   **Linux**\n   On Linux:\n   **pip**\n   Run pip.\n   **apt**\n"
+        "   Run apt.\n   **macOS**\n   Run brew.\n2. Next."
+    )
+
+
 def test_html_without_a_doc_article_is_not_a_doc() -> None:
     with pytest.raises(NotADoc):
         extract_doc((FIXTURE / "index.html").read_bytes())

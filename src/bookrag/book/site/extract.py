@@ -87,6 +87,17 @@ def _tab_label(panel: LexborNode) -> str | None:
     return _clean(tabs[place].text()) if place < len(tabs) else None
 
 
+def _panels(container: LexborNode) -> list[LexborNode]:
+    """A tabs container's own panels (in the wrapper beside its tab list), not those of tabs
+    nested in them."""
+    return [
+        panel
+        for wrapper in container.iter()
+        for panel in wrapper.iter()
+        if panel.attributes.get("role") == "tabpanel"
+    ]
+
+
 def _heading_text(node: LexborNode) -> str:
     parts = []
     for child in node.traverse(include_text=True):
@@ -280,7 +291,7 @@ def _list_item(
             out.append((_code(child), True))
         elif "tabs-container" in _classes(child):  # tabs in the item: each label, its text
             paragraph()
-            for panel in child.css("[role=tabpanel]"):
+            for panel in _panels(child):
                 label = _tab_label(panel)
                 inline.append(f"**{label}**" if label else "")
                 paragraph()
