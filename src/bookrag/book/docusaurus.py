@@ -50,6 +50,10 @@ _YamlLoader.add_implicit_resolver(
 )
 
 
+# A page's front matter block at its start, its YAML in group 1.
+FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
+
+
 def load_yaml(text: str) -> Any:
     """YAML as Docusaurus reads it (front matter, `_category_.yml`): safely, YAML 1.2 booleans."""
     return yaml.load(text, Loader=_YamlLoader)

@@ -29,6 +29,8 @@ from bookrag.book.mdx import (
     drop_jsx_attributes,
     jsx_as_text,
     parser,
+    tab_label,
+    under_tab,
     without_marks,
 )
 from bookrag.book.partials import PARTIAL_END, PARTIAL_START
@@ -137,11 +139,11 @@ class _Walker:
                 self._partial(inline.content == PARTIAL_START)
             elif inline.content.startswith(TAB_LABEL):
                 self.tabs.append(inline.content.removeprefix(TAB_LABEL))
-                self._paragraph(f"**{self.tabs[-1]}**")
+                self._paragraph(tab_label(self.tabs[-1]))
             elif not (tok.level == 0 and ESM_STATEMENT.match(inline.content)):
                 text = render_inline(inline.children or [])
                 under = self.tabs and not self.lists and not self.quote_depth
-                self._paragraph(f"**{self.tabs[-1]}:** {text}" if under and text else text)
+                self._paragraph(under_tab(self.tabs[-1], text) if under else text)
             html = [c.content for c in inline.children or [] if c.type == "html_inline"]
             self._tabs_end("".join(html))  # a `</TabItem>` in code closes nothing
             return i + 3

@@ -164,8 +164,18 @@ def _shown_label(tag: str) -> list[str]:
     if not label:
         return []
     indent = tag[: len(tag) - len(tag.lstrip())]
-    mark = "**" if tag.rstrip().endswith("/>") else TAB_LABEL
-    return ["", f"{indent}{mark}{label}{'**' if mark == '**' else ''}", ""]
+    empty = tag.rstrip().endswith("/>")
+    return ["", indent + (tab_label(label) if empty else TAB_LABEL + label), ""]
+
+
+def tab_label(label: str) -> str:
+    """A tab's label as page text, before its panel (`**macOS**`)."""
+    return f"**{label}**"
+
+
+def under_tab(label: str, text: str) -> str:
+    """A paragraph of a tab's panel, read under the tab's label: `**macOS:** Run brew.`"""
+    return f"**{label}:** {text}" if text else text
 
 
 def shown_prop(tag: str) -> str | None:
@@ -184,7 +194,7 @@ def jsx_as_text(line: str) -> str:
 
     def shown(tag: re.Match[str]) -> str:
         label = shown_prop(tag.group())
-        return f"**{label}**" if label else ""
+        return tab_label(label) if label else ""
 
     return JSX_TAG.sub(shown, without_marks(line))
 

@@ -14,12 +14,12 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from bookrag.book.docusaurus import FRONT_MATTER
 from bookrag.book.mdx import code_fence
 
 MAX_PARTIAL_DEPTH = 5  # a partial in a partial in ...
 # A relative link to a page's file in Markdown: `](./other.md#units)`, `](other.mdx)`.
 _PAGE_LINK = re.compile(r"(?<=\]\()(?![a-z][\w+.-]*:|/|#)[^()\s]+\.mdx?(?:#[^()\s]*)?(?=\))")
-_FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n.*?\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 _PARTIAL_IMPORT = re.compile(
     r"""^import\s+(?P<name>[A-Z][\w$]*)\s+from\s+(?P<q>["'])(?P<path>[^"'\n]+\.mdx?)(?P=q);?\s*$"""
 )
@@ -36,20 +36,21 @@ def with_partials(text: str, path: Path, site_dir: Path, seen: tuple[Path, ...] 
     """`text` (of the file `path`) with the partials it imports written out where it uses
     them (theirs too); a partial that cannot be read, that is outside the site folder
     `site_dir`, or that imports itself, stays a component."""
+    here = path.resolve()
     bodies = {}
     for name, target in _imports(text).items():
         relative = target.removeprefix("@site/")
         file = ((site_dir if relative != target else path.parent) / relative).resolve()
-        if len(seen) >= MAX_PARTIAL_DEPTH or file in (*seen, path.resolve()):
+        if len(seen) >= MAX_PARTIAL_DEPTH or file in (*seen, here):
             continue
         if not file.is_relative_to(site_dir):
             continue
         try:
-            body = _FRONT_MATTER.sub("", file.read_text(encoding="utf-8"))
+            written = file.read_text(encoding="utf-8").removeprefix("\ufeff")
         except (OSError, UnicodeDecodeError):
             continue
-        body = _relinked(body, file.parent, path.resolve().parent)
-        bodies[name] = with_partials(body, file, site_dir, (*seen, path.resolve()))
+        body = _relinked(FRONT_MATTER.sub("", written), file.parent, here.parent)
+        bodies[name] = with_partials(body, file, site_dir, (*seen, here))
     return _written_out(text, bodies) if bodies else text
 
 

@@ -28,11 +28,10 @@ from typing import Any
 import json5
 import yaml
 
-from bookrag.book.docusaurus import load_yaml, number_prefix, strip_number_prefix
+from bookrag.book.docusaurus import FRONT_MATTER, load_yaml, number_prefix, strip_number_prefix
 
 log = logging.getLogger("bookrag.sidebar")
 
-_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 _SIDEBARS_FILES = ("sidebars.js", "sidebars.ts", "sidebars.mjs", "sidebars.cjs", "sidebars.json")
 _EXPORT = re.compile(r"(?:module\.exports\s*=|export\s+default|=)\s*(?=\{)")
 
@@ -52,7 +51,7 @@ def read_front_matter(path: Path) -> dict[str, Any]:
         head = path.read_text(encoding="utf-8", errors="replace")[:20_000]
     except OSError:
         return {}
-    match = _FRONT_MATTER.match(head)
+    match = FRONT_MATTER.match(head)
     if not match:
         return {}
     try:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from bookrag.book.markdown import Block, Section
+from bookrag.book.mdx import tab_label, under_tab
 
 # A doc's Markdown container; a blog post's, for a crawl asked to include the blog.
 DOC_SELECTOR = ".theme-doc-markdown, #__blog-post-container"
@@ -188,13 +189,13 @@ class _Walker:
         elif tag == "p":
             text = render_inline(node)
             under = self.tabs and not self.quote_depth  # as the loader reads a tab's text
-            self._emit(f"**{self.tabs[-1]}:** {text}" if under and text else text)
+            self._emit(under_tab(self.tabs[-1], text) if under else text)
         elif node.attributes.get("role") == "tablist":
             return  # the tab labels, each read before its panel below
         elif node.attributes.get("role") == "tabpanel":
             label = _tab_label(node)
             if label:
-                self._emit(f"**{label}**")  # as the loader reads the source's `TabItem`
+                self._emit(tab_label(label))  # as the loader reads the source's `TabItem`
                 self.tabs.append(label)
             self.walk(node)
             if label:
@@ -293,7 +294,7 @@ def _list_item(
             paragraph()
             for panel in _panels(child):
                 label = _tab_label(panel)
-                inline.append(f"**{label}**" if label else "")
+                inline.append(tab_label(label) if label else "")
                 paragraph()
                 out.extend(_list_item(panel, marker, depth, opens=first))
                 first = first and not out
@@ -330,8 +331,8 @@ def _code(node: LexborNode) -> str:
         text = code.text()
     text = text.replace("\u200b", "").rstrip("\n")
     title = node.css_first("[class*='codeBlockTitle']")
-    if title is not None and _clean(title.text()):
-        language += f' title="{_clean(title.text())}"'
+    shown = _clean(title.text()) if title is not None else ""
+    language += f' title="{shown}"' if shown else ""
     return f"```{language}\n{text}\n```" if text.strip() else f"```{language}\n```"
 
 
