@@ -129,7 +129,7 @@ class Translator:
         language = find_language(target_language)
         page, chat, key, cached = await anyio.to_thread.run_sync(self._lookup, page_url, language)
         if cached is not None:
-            return await anyio.to_thread.run_sync(self._linked, cached, page)
+            return cached
         async with slot() if slot is not None else nullcontext():
             job = self._running.get(key)
             charged = None
@@ -198,7 +198,8 @@ class Translator:
             )
         version = page_version(str(page["page_hash"]))
         key = self.cache.key(str(page["source"]), version, language.code, chat.name)
-        return page, chat, key, self.cache.load(language.code, key)
+        cached = self.cache.load(language.code, key)
+        return page, chat, key, None if cached is None else self._linked(cached, page)
 
     def _linked(self, result: Translation, page: dict[str, Any]) -> Translation:
         """`result` for the page as it is now, its links to other pages included (reads
