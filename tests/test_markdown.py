@@ -345,6 +345,57 @@ def test_admonition_title_is_kept(opening: str) -> None:
     assert "Never use pin 2" in all_text(page)
 
 
+def test_directives_a_book_plugin_reads_as_tabs_label_their_text() -> None:
+    # `::::os-tabs` with `::macos` inside: remark-directive syntax that a book's own plugin
+    # shows as tabs. The names label the text under them; no directive mark is page text.
+    source = """## Install
+
+::::os-tabs
+
+::macos
+Open a terminal and run:
+
+```bash
+brew install sensor-logger
+```
+
+::windows[Windows 11]
+Run the installer.
+
+::::
+
+Then plug the logger in.
+
+::youtube{#abc123}
+
+::figure[The logger on its mast]
+"""
+    blocks = [b.text for b in parse_page(source).sections[0].blocks]
+    assert blocks == [
+        "**macos**",
+        "**macos:** Open a terminal and run:",
+        "```bash\nbrew install sensor-logger\n```",
+        "**Windows 11**",
+        "**Windows 11:** Run the installer.",
+        "Then plug the logger in.",
+        "The logger on its mast",
+    ]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "1. Which pin?\n   <details><summary>Answer</summary>Pin 17</details>\n",
+        "<details><summary>Answer</summary>Pin 17</details>\n",
+        "<details>\n<summary>Answer</summary>\n\nPin 17\n\n</details>\n",
+    ],
+)
+def test_a_details_summary_does_not_run_into_what_it_hides(source: str) -> None:
+    text = all_text(parse_page(source))
+    assert "Answer: Pin 17" in text or "Answer:\n\nPin 17" in text
+    assert "AnswerPin" not in text
+
+
 @pytest.mark.parametrize(
     ("info", "fence"),
     [

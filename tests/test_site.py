@@ -125,6 +125,21 @@ def test_a_tab_inside_a_tab_in_a_list_item_is_read_once() -> None:
     )
 
 
+def test_a_details_summary_does_not_run_into_what_it_hides() -> None:
+    details = (
+        '<details class="details_a"><summary>Answer</summary>'
+        '<div><div class="collapsibleContent_b">Pin 17</div></div></details>'
+    )
+    body = f"<ol><li><p>Which pin?</p>{details}</li></ol>{details}"
+    html = f'<html><body><article><div class="theme-doc-markdown markdown"><h1>S</h1>{body}'
+    doc = extract_doc(f"{html}</div></article></body></html>".encode())
+    assert [b.text for s in doc.sections for b in s.blocks] == [
+        "1. Which pin?\n   Answer: Pin 17",
+        "Answer:",
+        "Pin 17",
+    ]
+
+
 def test_html_without_a_doc_article_is_not_a_doc() -> None:
     with pytest.raises(NotADoc):
         extract_doc((FIXTURE / "index.html").read_bytes())

@@ -23,8 +23,10 @@ from bookrag.book.mdx import (
     ESM_STATEMENT,
     MDX_COMMENT,
     SLUG_ONLY,
+    SUMMARY_END,
     TAB_END,
     TAB_LABEL,
+    after_summary,
     as_built,
     drop_jsx_attributes,
     jsx_as_text,
@@ -37,7 +39,7 @@ from bookrag.book.partials import PARTIAL_END, PARTIAL_START
 from bookrag.errors import PageParseError
 
 _EXPLICIT_ID = re.compile(r"\s*\{#([^}]*[^}\s][^}]*)\}\s*$")  # ids may hold spaces, as on the site
-_ADMONITION_TITLE = re.compile(r"^\w+\s*(?:\[(?P<bracketed>.*)\]|(?P<title>.*))$")
+_ADMONITION_TITLE = re.compile(r"^[\w-]+\s*(?:\[(?P<bracketed>.*)\]|(?P<title>.*))$")
 _LITERAL_NEWLINE = "\\n"
 _HEADING_MARK = re.compile(r"^\s*#{1,6}\s+")
 _INNER_FENCE = re.compile(r"^\s*(`{3,})", re.MULTILINE)
@@ -107,6 +109,9 @@ class _Walker:
         self.slugger = Slugger()
         self.sluggers: list[Slugger] = []  # the pages' (or partials') a partial is in
         self.tabs: list[str] = []  # the labels of the tab panels being read, innermost last
+        # Per open container directive (`::::os-tabs`): whether a leaf directive in it
+        # (`::macos`) labels the text that follows, as a tab's label does.
+        self.directives: list[bool] = []
         self.sections = [Section(headings=[], anchor="")]
         self.levels: list[int] = []  # heading level of each entry of the current trail
         self.lists: list[list[int]] = []  # per open list: [ordered?, next number]
@@ -174,9 +179,15 @@ class _Walker:
             ticks = "`" * max(3, inner + 1)
             self._emit(f"{ticks}{lang}\n{tok.content}{ticks}", code=True)
         elif kind == "container_admonition_open":
+            self.directives.append(False)
             match = _ADMONITION_TITLE.match(tok.info.strip())
             if match:
                 self._paragraph((match.group("bracketed") or match.group("title") or "").strip())
+        elif kind == "container_admonition_close":
+            if self.directives.pop() and self.tabs:
+                self.tabs.pop()
+        elif kind == "leaf_directive":
+            self._leaf_directive(tok.info, tok.meta["label"])
         elif kind == "html_block":
             text = jsx_as_text(MDX_COMMENT.sub("", tok.content))
             for paragraph in re.split(r"\n\s*\n", text):
@@ -194,6 +205,18 @@ class _Walker:
         elif kind == "table_close":
             self._flush_lines()
         return i + 1
+
+    def _leaf_directive(self, name: str, label: str) -> None:
+        """In a container directive, `::macos` labels what follows it up to the next one (a
+        book's tabs plugin); elsewhere only a directive's `[label]` is text."""
+        if not self.directives:
+            self._paragraph(label)
+            return
+        if self.directives[-1] and self.tabs:
+            self.tabs.pop()
+        self.directives[-1] = True
+        self.tabs.append(label or name)
+        self._paragraph(tab_label(self.tabs[-1]))
 
     def _tabs_end(self, content: str) -> None:
         """The tabs whose panels `content` closes are over."""
@@ -330,6 +353,8 @@ def render_inline(children: list[Token]) -> str:
             out.append(f"]({hrefs.pop()})")
         elif kind == "image":
             out.append(child.content)
+        elif kind == "html_inline" and SUMMARY_END.fullmatch(child.content.strip()):
+            out.append(after_summary("".join(out)))
         elif kind.endswith(("_open", "_close")) and kind.rsplit("_", 1)[0] in _INLINE_MARKS:
             out.append(_INLINE_MARKS[kind.rsplit("_", 1)[0]])
     return without_marks("".join(out)).strip()

@@ -1,6 +1,10 @@
 """MDX's own syntax in a Markdown page: ESM `import`/`export` lines, JSX tags and comments,
 and the props of components, which are not page text; and a markdown-it parser that reads
-indentation as MDX does and knows Docusaurus admonitions.
+indentation as MDX does and knows Docusaurus admonitions and other directives.
+
+Longer than 300 lines because each piece of MDX syntax that is not Markdown's needs its own
+small reader (statements, tags, props, comments in headings, tab labels, directives), and
+they must agree with one another and with the parser's rules.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ _COMPONENT_START = re.compile(r"^\s*<[A-Z][\w.]*")
 TAB_LABEL = "\ue004"
 _MARKS = re.compile("[\ue000-\ue004]")
 TAB_END = re.compile(r"</TabItem\s*>")
+SUMMARY_END = re.compile(r"</summary\s*>", re.IGNORECASE)
 # A prop given a plain string: `label="macOS"`, `label='macOS'` or `label={"macOS"}`.
 _STRING_PROP = re.compile(
     r"""\s(?P<name>\w+)=(?:\{\s*)?(?P<quote>["'`])(?P<text>(?:(?!(?P=quote)).)*)(?P=quote)"""
@@ -43,6 +48,11 @@ SLUG_ONLY = re.compile("\ue000([^\ue001]*)\ue001")
 _ATX_HEADING = re.compile(r" {0,3}#{1,6}[ \t]")
 # The one MDX comment ending a heading: `## Setup {/* #install */}` (from its last `{/*`).
 _ENDING_COMMENT = re.compile(r"\{/\*(?P<comment>(?:(?!\*/).)*)\*/\}[ \t]*")
+# A leaf directive on a line of its own: `::macos`, `::youtube[A talk]{#id}` (remark-directive,
+# which Docusaurus parses with; a book's own plugin gives it meaning).
+_LEAF_DIRECTIVE = re.compile(
+    r"::(?P<name>[A-Za-z][\w-]*)(?:\[(?P<label>[^\]\n]*)\])?(?:\{[^}\n]*\})?[ \t]*$"
+)
 
 
 def as_built(source: str) -> str:
@@ -190,13 +200,23 @@ def shown_prop(tag: str) -> str | None:
 
 def jsx_as_text(line: str) -> str:
     """A line of an HTML block without its JSX tags, but for the `shown_prop` of each (in
-    bold), and without what `SLUG_ONLY` marks (a heading-like line there is no heading)."""
+    bold), and without what `SLUG_ONLY` marks (a heading-like line there is no heading); a
+    `<details>` summary reads as the lead-in to what it hides (`after_summary`)."""
 
     def shown(tag: re.Match[str]) -> str:
         label = shown_prop(tag.group())
         return tab_label(label) if label else ""
 
-    return JSX_TAG.sub(shown, without_marks(line))
+    def summary_end(tag: re.Match[str]) -> str:
+        return after_summary(JSX_TAG.sub("", tag.string[: tag.start()]))
+
+    return JSX_TAG.sub(shown, SUMMARY_END.sub(summary_end, without_marks(line)))
+
+
+def after_summary(summary: str) -> str:
+    """What follows a `<details>` summary's text (`before`): a colon, so `Answer` and the
+    answer it hides do not run together (`Answer7`), unless it ends in punctuation."""
+    return " " if not summary.strip() or summary.rstrip()[-1] in ".:?!" else ": "
 
 
 def _tag_end(text: str, position: int) -> int | None:
@@ -234,9 +254,28 @@ def parser() -> MarkdownIt:
     )
     md.block.ruler.at("paragraph", _ignoring_deep_indent(paragraph, _paragraph_reach))
     md.use(front_matter_plugin)
-    # Docusaurus admonitions (`:::tip Title` ... `:::`) of any kind.
+    # Docusaurus admonitions (`:::tip Title` ... `:::`), and container directives of any kind.
     md.use(container_plugin, name="admonition", validate=lambda params, *args: True)
+    md.block.ruler.before("paragraph", "leaf_directive", _leaf_directive, {"alt": ["paragraph"]})
     return md
+
+
+def _leaf_directive(state: StateBlock, start: int, end: int, silent: bool) -> bool:
+    """`::name[label]{attributes}` alone on a line: a `leaf_directive` token, its name as
+    `info` and its label (if any) as `meta["label"]`."""
+    if state.sCount[start] - state.blkIndent > 3:
+        return False
+    line = state.src[state.bMarks[start] + state.tShift[start] : state.eMarks[start]]
+    match = _LEAF_DIRECTIVE.match(line)
+    if match is None:
+        return False
+    if not silent:
+        token = state.push("leaf_directive", "", 0)
+        token.info = match.group("name")
+        token.meta = {"label": (match.group("label") or "").strip()}
+        token.map = [start, start + 1]
+        state.line = start + 1
+    return True
 
 
 _FENCE_INTERRUPTS = ["paragraph", "reference", "blockquote", "list"]

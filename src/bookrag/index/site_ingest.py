@@ -28,7 +28,7 @@ from bookrag.index.store import BookStore
 from bookrag.providers.base import Embedder, RetryPolicy
 
 # Bump when extraction changes what a page turns into, so validators from before are ignored.
-EXTRACT_VERSION = "2"
+EXTRACT_VERSION = "3"
 _MAX_SITEMAPS = 50
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from bookrag.book.markdown import Block, Section
-from bookrag.book.mdx import tab_label, under_tab
+from bookrag.book.mdx import after_summary, tab_label, under_tab
 
 # A doc's Markdown container; a blog post's, for a crawl asked to include the blog.
 DOC_SELECTOR = ".theme-doc-markdown, #__blog-post-container"
@@ -149,6 +149,9 @@ def _inline_node(child: LexborNode) -> str:
         return f"[{inner}]({href})" if href and inner else inner
     if tag == "img":
         return child.attributes.get("alt") or ""
+    if tag == "summary":
+        summary = _inline(child)
+        return summary + after_summary(summary)
     if tag in _INLINE_MARKS:
         mark = _INLINE_MARKS[tag]
         inner = _inline(child)
@@ -222,7 +225,8 @@ class _Walker:
         elif tag == "details":
             self.walk(node)
         elif tag == "summary":
-            self._emit(render_inline(node))
+            summary = render_inline(node)
+            self._emit((summary + after_summary(summary)).rstrip())
         else:
             self.walk(node)  # div, section, header, figure, tab panels: their blocks
 
