@@ -319,6 +319,7 @@ def test_sections_of_markdown_docusaurus_reads_its_own_way_match_the_built_page(
     (docs / "title.md").write_text(TITLE_PAGE)
     (docs / "oneline.md").write_text("# Glossary\\n\\n## Dew point\\n\\nWhere air turns wet.\n")
     (docs / "plain.md").write_text("No headings at all, only this line.\n")
+    (docs / "07-field-notes.summary.md").write_text("No title either.\n")
     (docs / "repeats.md").write_text(REPEATS_PAGE)
     (docs / "comments.md").write_text(COMMENTS_PAGE)
     (docs / "comment-ids.mdx").write_text(COMMENT_IDS_PAGE)
@@ -350,6 +351,10 @@ def test_sections_of_markdown_docusaurus_reads_its_own_way_match_the_built_page(
         ("{/* #in-code */}", "after-code"),
     ]
     assert load_page(read_source(docs, docs / "bom.md", site), site).url.endswith("/calibrate")
+    # A page with no title nor `# heading` is titled as the build titles it.
+    for name in ("plain.md", "07-field-notes.summary.md"):
+        page = load_page(read_source(docs, docs / name, site), site)
+        assert extract_doc(built_html(build, site, page.url).read_bytes()).title == page.title
     # The built page reads as its source does, tab labels, code titles and partials included.
     for name in ("shown.mdx", "partial-user.mdx"):
         shown = load_page(read_source(docs, docs / name, site), site)

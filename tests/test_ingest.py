@@ -181,7 +181,7 @@ def test_a_partial_is_read_as_docusaurus_builds_it_on_its_own(tmp_path: Path) ->
         "1. First step:\n\n   <Tip />\n\n2. Second step.\n"
     )
     page = loaded(docs, "guide/page.mdx")
-    assert page.title == "Page"  # from the file name, as the build titles it
+    assert page.title == "page"  # from the file name, as the build titles it
     assert [s.anchor for s in page.sections] == ["setup", "setup-1"]
     first, second = ([b.text for b in s.blocks] for s in page.sections)
     link = "See [the other page](../shared/other.md#top)."

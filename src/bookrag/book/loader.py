@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bookrag.book.docusaurus import SiteConfig, doc_slug
+from bookrag.book.docusaurus import SiteConfig, doc_slug, strip_number_prefix
 from bookrag.book.markdown import Section, read_page
 from bookrag.book.partials import with_partials
 from bookrag.errors import PageParseError
@@ -16,7 +16,7 @@ from bookrag.errors import PageParseError
 PAGE_SUFFIXES = (".md", ".mdx")
 # Bump when parsing, chunking or term extraction changes what a page turns into, so ingest
 # redoes every page.
-LAYOUT_VERSION = "6"
+LAYOUT_VERSION = "7"
 
 
 @dataclass(frozen=True)
@@ -107,9 +107,11 @@ def load_page(file: SourceFile, site: SiteConfig) -> Page:
     for flag in ("draft", "unlisted"):
         if _is_true(front.get(flag)):
             raise SkipPage(f"{flag}: true")
+    # As Docusaurus titles a doc: its front matter title, its `# heading`, else its id (the
+    # file name without its number prefix: `02-setup.summary.md` is `setup.summary`).
     title = front.get("title") or parsed.heading_title
     if not title:
-        title = Path(str(front.get("id") or file.source)).stem.replace("-", " ").capitalize()
+        title = front.get("id") or strip_number_prefix(Path(file.source).name.rsplit(".", 1)[0])
     label = front.get("sidebar_label")
     return Page(
         source=file.source,
