@@ -150,6 +150,27 @@ def test_items_sharing_a_lead_in_are_quoted_with_it_once() -> None:
     assert "Explain what a node does.; Explain what a topic does." in result.answer
 
 
+def test_part_of_a_list_is_quoted_with_marks_where_items_are_left_out() -> None:
+    states = [
+        "Sleeping on its battery through the whole night.",
+        "Waking at dawn.",
+        "Warming up.",
+        "Measuring the rain gauge.",
+        "Idling.",
+        "Resting.",
+        "Sending every reading over the radio link to the base station.",
+    ]
+    text = "A sensor node moves through these states:\n" + "\n".join(f"- {s}" for s in states)
+    result = extractive_answer([passage(text)], terms("measuring", "rain", "gauge"), None)
+    quote = result.answer.split("\n")[2]
+    assert quote.startswith("A sensor node moves through these states: …; ")
+    assert "Measuring the rain gauge." in quote and quote.endswith("; … [1]")
+    whole = "States:\n- Sleeping on battery.\n- Measuring the rain gauge."
+    quoted = extractive_answer([passage(whole)], terms("sleeping", "measuring", "rain"), None)
+    assert "States: Sleeping on battery.; Measuring the rain gauge." in quoted.answer
+    assert "…" not in quoted.answer  # every item is there
+
+
 def test_a_heading_without_text_ranks_its_page_but_the_section_shown_has_text(
     tmp_path: Path, store: BookStore, settings: Settings
 ) -> None:

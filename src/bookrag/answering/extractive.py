@@ -200,7 +200,8 @@ def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | Non
             after = units.index(scored[0]) + 1
             chosen += [u for u in units[after : after + FOLLOWING] if u not in chosen]
         # Keep the book's order inside one section.
-        quotes.extend(Quote(passage, u) for u in _merge_lead_ins(sorted(chosen, key=units.index)))
+        ordered = sorted(chosen, key=units.index)
+        quotes.extend(Quote(passage, u) for u in _merge_lead_ins(ordered, units))
         if code is not None and _code_adds(code, [scored[0], *chosen], terms):
             quotes.append(Quote(passage, code))  # the code says what the prose does not
         lead = False
@@ -216,17 +217,34 @@ def _asked_for(passage: Passage, terms: QueryTerms) -> bool:
     return terms.coverage_of(own) > 0
 
 
-def _merge_lead_ins(units: list[str]) -> list[str]:
-    """Items quoted with the same lead-in read as one quote: `lead-in: item; item`."""
+def _merge_lead_ins(chosen: list[str], units: list[str]) -> list[str]:
+    """Items quoted with the same lead-in read as one quote, `lead-in: item; item`, with `…`
+    where items of the list are left out, so a part of a list does not read as all of it."""
     merged: list[str] = []
-    for unit in units:
-        lead = _LEAD_IN.match(unit)
-        previous = merged[-1] if merged else ""
-        if lead and previous.startswith(lead.group()):
-            merged[-1] = f"{previous}; {unit[lead.end() :]}"
+    lead = ""  # the lead-in of the quote being built
+    last = -1  # the unit it ends with
+    for unit in chosen:
+        index = units.index(unit)
+        match = _LEAD_IN.match(unit)
+        if match and lead == match.group():
+            skipped = _items(units[last + 1 : index], lead)
+            merged[-1] += f"; {'…; ' if skipped else ''}{unit[match.end() :]}"
         else:
+            if lead and _items(units[last + 1 :], lead):
+                merged[-1] += "; …"
+            lead = match.group() if match else ""
+            if lead and _items(units[:index], lead):
+                unit = f"{lead}…; {unit[match.end() :]}" if match else unit
             merged.append(unit)
+        last = index
+    if lead and _items(units[last + 1 :], lead):
+        merged[-1] += "; …"
     return merged
+
+
+def _items(units: list[str], lead: str) -> bool:
+    """Whether `units` hold an item of the list that `lead` introduces."""
+    return any(u.startswith(lead) for u in units)
 
 
 def _best_code(text: str, terms: QueryTerms) -> str | None:
