@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from bookrag.api.app import will_be_answered
+
 RAIN = "https://pocket-weather.example.org/docs/sensors/rain-wind#rain-gauge"
 I2C_PAGE = "https://pocket-weather.example.org/docs/sensors/wiring/i2c-wiring"
 
@@ -48,6 +50,18 @@ def test_root_lists_every_endpoint_and_each_one_answers(client: TestClient) -> N
             # ... and HEAD, as uptime checkers and caches ask, gets the same status.
             head = client.head(path, follow_redirects=False)
             assert head.status_code in (200, 307) and not head.content, path
+
+
+def test_head_is_answered_wherever_get_is_and_only_there(client: TestClient) -> None:
+    for path in ("/demo/docs/intro", "/docs", "/", "/health"):
+        got, head = client.get(path), client.head(path)
+        assert head.status_code == got.status_code == 200 and not head.content, path
+        assert head.headers["content-type"] == got.headers["content-type"]
+    assert client.head("/admin/report").status_code == 404  # off without a token, as GET is
+    for path in ("/chat", "/stream-chat"):
+        refused = client.head(path)
+        assert refused.status_code == 405 and refused.headers["allow"] == "POST"
+    assert client.post("/health").headers["allow"] == "GET, HEAD"
 
 
 def test_the_widget_script_is_not_sent_again_to_a_browser_that_has_it(
@@ -235,8 +249,22 @@ def test_bad_chat_input_gets_a_clear_4xx(
         (b"", "application/json", 422, "must be a JSON object"),
         (b'["rain"]', "application/json", 422, "must be a JSON object"),
         (b'{"question": "rain"}', "text/plain", 422, "Content-Type: application/json"),
+        (b'\xef\xbb\xbf{"question": "rain"}', "application/json", 400, "not valid JSON"),
+        ('{"question": "rain"}'.encode("utf-16"), "application/json", 400, "not valid JSON"),
+        (b'{"question": "r\xed\xa0\x80ain"}', "application/json", 400, "not valid JSON"),
+        (b'{"question": "rain", "x": NaN}', "application/json", 400, "not valid JSON"),
     ],
-    ids=["unterminated", "not UTF-8", "empty", "an array", "text/plain"],
+    ids=[
+        "unterminated",
+        "not UTF-8",
+        "empty",
+        "an array",
+        "text/plain",
+        "byte order mark",
+        "UTF-16",
+        "encoded surrogate",
+        "NaN",
+    ],
 )
 @pytest.mark.parametrize("route", ["/chat", "/search", "/translate", "/feedback"])
 def test_a_body_that_is_not_a_json_object_gets_one_clear_error_on_every_route(
@@ -302,6 +330,15 @@ def test_bad_search_input_is_422(client: TestClient, body: dict[str, Any]) -> No
     assert response.json()["error"]
 
 
+def test_search_and_chat_say_a_limit_the_same_way(client: TestClient) -> None:
+    for route, field in (("/search", "query"), ("/chat", "question")):
+        too_long = client.post(route, json={field: "rain " * 401}).json()["error"]
+        assert too_long == f"{field}: longer than 2000 characters", route
+        for empty in ("", "   "):
+            said = client.post(route, json={field: empty}).json()["error"]
+            assert "must not be empty" in said, (route, empty)
+
+
 def test_draft_pages_are_never_found(client: TestClient) -> None:
     results = client.post("/search", json={"query": "PERIWINKLE-42"}).json()["results"]
     assert all("unpublished" not in r["path"] for r in results)
@@ -338,3 +375,44 @@ def test_a_follow_up_after_a_refused_question_follows_the_last_answered_one(
     assert follow_up["sources"][0].endswith("/docs/sensors/rain-wind#calibration")
     rain_calibration = ("Level the gauge", "Repeat the test three times", "MM_PER_TIP")
     assert any(text in follow_up["answer"] for text in rain_calibration)
+
+
+RAIN_QUESTION = '"question": "How much rain does one tip of the bucket measure?"'
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        f"{{{RAIN_QUESTION}}}".encode(),
+        f'{{{RAIN_QUESTION}, "x": {"[" * 300}{"]" * 300}}}'.encode(),
+        f'{{{RAIN_QUESTION}, "x": {"[" * 5000}{"]" * 5000}}}'.encode(),
+        f'{{{RAIN_QUESTION}, "x": {"9" * 5000}}}'.encode(),
+        f'{{{RAIN_QUESTION}, "x": Infinity}}'.encode(),
+        b"\xef\xbb\xbf" + f"{{{RAIN_QUESTION}}}".encode(),
+        f"{{{RAIN_QUESTION}}}".encode("utf-16"),
+    ],
+    ids=["plain", "nested", "too deep", "huge number", "Infinity", "byte order mark", "UTF-16"],
+)
+def test_a_body_is_answered_only_if_the_slot_gate_admits_it(
+    client: TestClient, body: bytes
+) -> None:
+    """A body the gate refuses gets no generation slot: the route must refuse it too, or one
+    client could run any number of generations at once."""
+    settings = client.app.state.settings  # type: ignore[attr-defined]
+    response = client.post("/chat", content=body, headers={"content-type": "application/json"})
+    assert response.status_code in (200, 400, 413, 422)
+    assert will_be_answered(settings, body) == (response.status_code == 200)
+
+
+def test_a_request_at_every_field_limit_fits_the_body_limit(client: TestClient) -> None:
+    # Sent as Python's `json` and most encoders send text that is not ASCII: `\\uXXXX`.
+    turns = [{"role": "user", "content": "ب" * 4000}, {"role": "assistant", "content": "ب" * 4000}]
+    body = {
+        "question": "ب" * 2000,
+        "selected_text": "😀" * 20000,
+        "history": turns * 10,
+    }
+    raw = json.dumps(body).encode()
+    assert len(raw) > 600_000
+    sent = client.post("/chat", content=raw, headers={"content-type": "application/json"})
+    assert sent.status_code == 200, sent.text[:200]

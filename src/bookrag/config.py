@@ -19,6 +19,8 @@ from bookrag.errors import ConfigError
 LOCAL_PROXIES = "127.0.0.1,::1"
 # Where a platform's proxy reaches the container from: private and shared address space.
 PRIVATE_NETWORKS = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,127.0.0.1,::1,fc00::/7"
+# The body limit: room for every field at its limit, each character sent as a `\uXXXX` escape.
+MIB = 1024 * 1024
 
 
 def _env(name: str) -> AliasChoices:
@@ -113,7 +115,7 @@ class Settings(BaseSettings):
     )
     translation_budget: int = Field(20, ge=0, validation_alias=_env("BOOKRAG_TRANSLATION_BUDGET"))
 
-    max_body_bytes: int = Field(65536, ge=1024, validation_alias=_env("BOOKRAG_MAX_BODY_BYTES"))
+    max_body_bytes: int = Field(MIB, ge=1024, validation_alias=_env("BOOKRAG_MAX_BODY_BYTES"))
     rate_limit: int = Field(60, ge=1, validation_alias=_env("BOOKRAG_RATE_LIMIT"))
     trusted_proxies: str | None = Field(None, validation_alias=_env("BOOKRAG_TRUSTED_PROXIES"))
     max_generations: int = Field(8, ge=1, le=256, validation_alias=_env("BOOKRAG_MAX_GENERATIONS"))

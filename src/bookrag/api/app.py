@@ -20,6 +20,7 @@ from bookrag import __version__
 from bookrag.answering.pipeline import Book
 from bookrag.api.clients import ClientAddress
 from bookrag.api.handlers import add_error_handlers
+from bookrag.api.head import HeadAsGet
 from bookrag.api.observability import Metrics, RequestLog, ServerErrors
 from bookrag.api.origins import admit_indexed_site, allowed_origins
 from bookrag.api.protection import GENERATION_PATHS, LIMITED_PATHS, BodyLimit, RateLimit
@@ -27,6 +28,7 @@ from bookrag.api.routes import add_routes, to_question
 from bookrag.api.schemas import ERROR_RESPONSES, ChatRequest
 from bookrag.api.slots import GenerationGate, SlotPool
 from bookrag.api.startup import make_refresher, prepare_index
+from bookrag.api.strict_json import StrictJsonRoute, read_json
 from bookrag.api.widget import router as web_router
 from bookrag.config import Settings, load_settings
 from bookrag.errors import BookragError, StoreUnavailable
@@ -129,13 +131,14 @@ def create_app(settings: Settings | None = None, providers: Providers | None = N
     )
     # Added inside out: the request log sees everything, and CORS headers reach even the
     # 413, 429, 503 and 500 answers so a browser can read them.
+    app.add_middleware(HeadAsGet)
     app.add_middleware(ServerErrors)
     app.add_middleware(
         GenerationGate,
         pool=app.state.slots,
         clients=clients,
         paths=GENERATION_PATHS,
-        admits=partial(_will_be_answered, settings),
+        admits=partial(will_be_answered, settings),
     )
     app.add_middleware(
         RateLimit,
@@ -156,16 +159,17 @@ def create_app(settings: Settings | None = None, providers: Providers | None = N
         RequestLog, metrics=metrics, log_questions=settings.log_questions, client=clients.of
     )
     add_error_handlers(app)
+    app.router.route_class = StrictJsonRoute  # bodies read as `will_be_answered` reads them
     add_routes(app)
     app.include_router(web_router)
     return app
 
 
-def _will_be_answered(settings: Settings, body: bytes) -> bool:
+def will_be_answered(settings: Settings, body: bytes) -> bool:
     """Whether a chat request's body passes the checks its route makes: bad input is refused
     at once, so it needs no generation slot to wait for."""
     try:
-        to_question(ChatRequest.model_validate_json(body), settings)
-    except (ValidationError, BookragError):
+        to_question(ChatRequest.model_validate(read_json(body)), settings)
+    except (ValueError, RecursionError, ValidationError, BookragError):
         return False
     return True

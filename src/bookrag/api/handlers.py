@@ -70,6 +70,9 @@ def add_error_handlers(app: FastAPI) -> None:
             message = NOT_JSON
         response = _error(request, exc.status_code, message)
         response.headers.update(exc.headers or {})  # e.g. `Allow` on a 405
+        allowed = [m.strip() for m in response.headers.get("allow", "").split(",") if m.strip()]
+        if "GET" in allowed and "HEAD" not in allowed:  # `HeadAsGet` answers HEAD as GET
+            response.headers["Allow"] = ", ".join([*allowed, "HEAD"])
         return response
 
     @app.exception_handler(RequestValidationError)
@@ -93,9 +96,13 @@ def add_error_handlers(app: FastAPI) -> None:
 
 
 def _problem(error: Any) -> str:
-    """Pydantic's message, but a text too long is said in characters, as the other limits are
-    ("longer than 2000 characters"), not as "items" of a sequence."""
+    """Pydantic's message, but said as the question's own checks say it: a text too long is
+    "longer than 2000 characters" (not "items" of a sequence), and an empty one "must not be
+    empty"."""
+    kind, text = error.get("type"), isinstance(error.get("input"), str)
     limit = (error.get("ctx") or {}).get("max_length")
-    if error.get("type") == "too_long" and isinstance(error.get("input"), str) and limit:
+    if kind in ("too_long", "string_too_long") and text and limit:
         return f"longer than {limit} characters"
+    if kind == "string_too_short" and text and not error["input"]:
+        return "must not be empty"
     return str(error["msg"])

@@ -94,7 +94,6 @@ def logged(
 
 
 def add_routes(app: FastAPI) -> None:
-    @app.head("/", include_in_schema=False)  # as uptime checkers ask
     @app.get("/")
     def root(request: Request, settings: SettingsDep) -> dict[str, Any]:
         """What this API offers: every route, as `METHOD /path` by name (the admin routes
@@ -106,7 +105,6 @@ def add_routes(app: FastAPI) -> None:
             "endpoints": endpoints
         }
 
-    @app.head("/health", include_in_schema=False)  # as uptime checkers ask
     @app.get("/health")
     def health(request: Request, book: BookDep, settings: SettingsDep) -> JSONResponse:
         """Service status (Qdrant checked live, Cohere's key at most once a minute), with the
@@ -273,7 +271,6 @@ def add_routes(app: FastAPI) -> None:
             "refresh": refresher.describe(request.app.state.settings.public),
         }
 
-    @app.head("/metrics", include_in_schema=False)
     @app.get("/metrics", include_in_schema=False)
     def metrics_route(request: Request, book: BookDep) -> Response:
         """Prometheus metrics: requests, latency, upstream errors, cache hits, index size."""
@@ -286,7 +283,6 @@ def add_routes(app: FastAPI) -> None:
             pass  # the request counters still report
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.head("/translate/languages", include_in_schema=False)
     @app.get("/translate/languages")
     def translate_languages() -> dict[str, list[dict[str, str]]]:
         """The languages `/translate` accepts: code, English and native name, direction."""

@@ -42,7 +42,7 @@ def _book(request: Request) -> Book:
 BookDep = Annotated[Book, Depends(_book)]
 
 
-@router.api_route("/widget.js", methods=["GET", "HEAD"], include_in_schema=False)
+@router.get("/widget.js", include_in_schema=False)
 def widget_script(request: Request) -> Response:
     """The chat widget: `<script src=".../widget.js" defer>` adds it to any page. A browser
     that has this version already is told so (304), after `Cache-Control` runs out."""
@@ -60,7 +60,7 @@ def _widget_etag() -> str:
     return f'"{hashlib.sha256((STATIC / "widget.js").read_bytes()).hexdigest()[:20]}"'
 
 
-@router.api_route("/demo", methods=["GET", "HEAD"], include_in_schema=False)
+@router.get("/demo", include_in_schema=False)
 def demo_home(book: BookDep) -> Response:
     """The demo: the book's first page with the widget on it."""
     pages = book.pages.all()

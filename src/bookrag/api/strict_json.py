@@ -1,0 +1,48 @@
+"""Request bodies read as strict JSON: UTF-8 only (no byte order mark, no UTF-16, no lone
+surrogates) and no `NaN` or `Infinity`. The routes and the gate that hands out generation
+slots read a body the same way, so no body is refused a slot and then answered anyway.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+
+
+def read_json(body: bytes) -> Any:
+    """The JSON value of `body`; `json.JSONDecodeError` when it is not strict JSON in UTF-8
+    (Python's `json` takes `NaN` and decodes bytes in any UTF, byte order mark and all)."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise json.JSONDecodeError("not UTF-8", "", exc.start) from exc
+    return json.loads(text, parse_constant=_no_constant)
+
+
+def _no_constant(name: str) -> Any:
+    raise json.JSONDecodeError(f"{name} is not JSON", name, 0)
+
+
+class StrictJsonRequest(Request):
+    """A request whose `json()` is `read_json` of its body."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = read_json(await self.body())
+        return self._json
+
+
+class StrictJsonRoute(APIRoute):
+    """A route that reads its JSON body with `read_json`."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def strict(request: Request) -> Response:
+            return await handler(StrictJsonRequest(request.scope, request.receive))
+
+        return strict
