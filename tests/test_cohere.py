@@ -533,13 +533,17 @@ def test_a_failing_reranker_rests_alone_and_answers_are_still_written(
         assert body["mode"] == "generative" and body["sources"][0].startswith(RAIN_PAGE)
 
 
-def test_stream_cut_midway_ends_with_an_error_event(api: TestClient, fake: FakeCohere) -> None:
+def test_stream_cut_midway_ends_with_an_error_event(
+    api: TestClient, fake: FakeCohere, caplog: pytest.LogCaptureFixture
+) -> None:
     fake.cut_stream(after_tokens=3)
     with api.stream("POST", "/stream-chat", json={"question": "How much rain is one tip?"}) as r:
         events = sse_events("".join(r.iter_text()))
     assert [e["token"] for e in events[:-1]]
     assert events[-1]["done"] is True and "error" in events[-1]
     assert "Traceback" not in events[-1]["error"]
+    # The response went out as 200: the log says what the access log cannot.
+    assert any("failed while streaming" in r.getMessage() for r in caplog.records)
 
 
 def test_stream_failing_before_any_text_falls_back(api: TestClient, fake: FakeCohere) -> None:

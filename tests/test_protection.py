@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from bookrag.answering.figures import note, timed
 from bookrag.api.clients import ClientAddress
-from bookrag.api.observability import Metrics, RequestLog
+from bookrag.api.observability import Metrics, Redacting, RequestLog, access_log, log_to_console
 from bookrag.api.protection import GENERATION_PATHS, BodyLimit, RateLimit
 from bookrag.api.slots import GenerationGate, SlotPool
 
@@ -164,3 +164,24 @@ def test_one_json_log_line_per_request_without_the_question(
     assert len(generated.headers["x-request-id"]) == 32
     samples = {s.name: s for m in metrics.registry.collect() for s in m.samples}
     assert samples["bookrag_requests_total"].value >= 1
+
+
+def test_no_log_line_shows_a_password_in_a_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The OpenAI SDK's HTTP client logs each request's URL at INFO, and an
+    # `OPENAI_BASE_URL` may carry a password.
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [])
+    monkeypatch.setattr(access_log, "handlers", [])
+    monkeypatch.setattr(access_log, "propagate", True)
+    for name in ("httpx", "httpx2", "httpcore", "urllib3"):
+        monkeypatch.setattr(logging.getLogger(name), "level", logging.NOTSET)
+    log_to_console()
+    assert not logging.getLogger("httpx2").isEnabledFor(logging.INFO)
+    assert all(isinstance(h.formatter, Redacting) for h in [*root.handlers, *access_log.handlers])
+    record = logging.LogRecord(
+        "bookrag", logging.WARNING, __file__, 1, "POST %s failed", ("http://bot:Pa55@h:1/v1",), None
+    )
+    line = Redacting("%(message)s").format(record)
+    assert line == "POST http://bot:***@h:1/v1 failed"
+    plain = logging.LogRecord("x", logging.INFO, __file__, 1, "see https://h/a:b@c", (), None)
+    assert Redacting("%(message)s").format(plain) == "see https://h/a:b@c"  # no userinfo there

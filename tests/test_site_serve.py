@@ -91,6 +91,7 @@ def test_admin_reindex_picks_up_a_changed_page(tmp_path: Path, site: FakeSite) -
         time.sleep(1.1)  # a new finishing second, so the next refresh is told apart
         response = client.post("/admin/reindex", headers={"Authorization": f"Bearer {TOKEN}"})
         assert response.status_code == 202 and response.json()["status"] == "started"
+        assert response.json()["refresh"]["status"] == "running"  # this one, not the last
         refresh = settled(client, after=first)["refresh"]
         assert refresh["last_changes"]["indexed"] == 1
         found = client.post("/search", json={"query": "fortnight of weekends"}).json()

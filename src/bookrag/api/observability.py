@@ -28,12 +28,33 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
+# HTTP clients that log every request at INFO, with its URL (which may carry a password).
+_CLIENT_LOGGERS = ("httpx", "httpx2", "httpcore", "urllib3")
+_URL_PASSWORD = re.compile(r"(?<=://)[^/\s:@]*:[^/\s@]*@")
+
+
+class Redacting(logging.Formatter):
+    """A formatter that blanks the password of any URL in a line (`http://u:***@host`)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return _URL_PASSWORD.sub(_hide_password, super().format(record))
+
+
+def _hide_password(userinfo: re.Match[str]) -> str:
+    return userinfo.group().split(":", 1)[0] + ":***@"
+
+
 def log_to_console() -> None:
     """Log to stderr for `bookrag serve`: `level name: message`, and the access log as one
-    JSON object per line with nothing around it."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    JSON object per line with nothing around it. HTTP clients log warnings only, and no line
+    shows a URL's password."""
+    logging.basicConfig(level=logging.INFO)
+    for root_handler in logging.getLogger().handlers:
+        root_handler.setFormatter(Redacting("%(levelname)s %(name)s: %(message)s"))
+    for name in _CLIENT_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.setFormatter(Redacting("%(message)s"))
     access_log.addHandler(handler)
     access_log.propagate = False
 

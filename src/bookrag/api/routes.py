@@ -180,6 +180,8 @@ def add_routes(app: FastAPI) -> None:
                         final = {"done": True, "response": item.model_dump_json()}
                         yield {"data": json.dumps(final)}
             except BookragError as exc:
+                # The response is under way (200): only the log tells the operator.
+                log.warning("POST /stream-chat failed while streaming: %s", exc.message)
                 async for event in error_event(settings.public(exc.message)):
                     yield event
             except Exception:

@@ -81,7 +81,7 @@ class Refresher:
 
     def trigger(self) -> bool:
         """Start a refresh in the background now; False if one is already running."""
-        if self.running or self._lock.locked():
+        if self.running or self._lock.locked() or self._tasks:
             return False
         task = asyncio.create_task(self._run_in_thread())
         self._tasks.add(task)
@@ -106,8 +106,9 @@ class Refresher:
 
     @property
     def status(self) -> str:
-        """`running`, `failed` (the last run), `ok`, or `pending` before the first run."""
-        if self.running:
+        """`running` (or triggered to), `failed` (the last run), `ok`, or `pending` before the
+        first run."""
+        if self.running or self._tasks:
             return "running"
         if self.last_error:
             return "failed"
