@@ -99,6 +99,18 @@ def test_a_long_code_block_is_quoted_at_the_lines_that_answer() -> None:
     result = extractive_answer([passage(text)], terms("logger", "interval", "seconds"), None)
     assert "logger.interval_seconds = 300" in result.answer
     assert "sensor_0 =" not in result.answer and result.answer.count("```") == 2
+    assert "```python\n…\nsensor_" in result.answer  # lines left out are marked
+
+
+def test_quoted_code_starts_at_a_line_with_code_and_marks_its_cuts() -> None:
+    lines = ["```python", "import gauge", "", "", *[f"step_{n}()" for n in range(30)], "```"]
+    block = "\n".join(lines)
+    result = extractive_answer([passage(block)], terms("import", "gauge"), None)
+    assert "```python\nimport gauge\n" in result.answer
+    assert result.answer.count("…") == 1 and "step_29" not in result.answer
+    sliced = "\n".join(["```python", *[f"step_{n}()" for n in range(30)], "", "tip()", "```"])
+    window = extractive_answer([passage(sliced)], terms("tip"), None).answer
+    assert "```python\n…\n" in window and "tip()" in window
 
 
 def test_code_is_quoted_when_it_holds_what_the_prose_does_not() -> None:
@@ -169,6 +181,22 @@ def test_part_of_a_list_is_quoted_with_marks_where_items_are_left_out() -> None:
     quoted = extractive_answer([passage(whole)], terms("sleeping", "measuring", "rain"), None)
     assert "States: Sleeping on battery.; Measuring the rain gauge." in quoted.answer
     assert "…" not in quoted.answer  # every item is there
+
+
+def test_a_section_of_only_a_line_leading_into_subsections_is_not_quoted() -> None:
+    opening = passage("When you site the mast, keep in mind:", "Siting")
+    teaching = passage(
+        "Site the rain gauge away from trees, at twice their height.", "Rain gauge", "u#g"
+    )
+    result = extractive_answer([opening, teaching], terms("site", "rain", "gauge"), None)
+    assert "keep in mind" not in result.answer
+    assert "away from trees" in result.answer and result.sources == ["u#g"]
+
+
+def test_a_sentence_goes_on_past_an_abbreviation() -> None:
+    text = "Wind vanes vs. anemometers: a vane measures direction, e.g. North. Cups measure speed."
+    result = extractive_answer([passage(text)], terms("vane", "anemometer", "direction"), None)
+    assert "Wind vanes vs. anemometers: a vane measures direction, e.g. North." in result.answer
 
 
 def test_a_heading_without_text_ranks_its_page_but_the_section_shown_has_text(

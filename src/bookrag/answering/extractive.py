@@ -12,19 +12,21 @@ from bookrag.answering.models import Answer, Citations
 from bookrag.answering.retrieval import Passage
 from bookrag.answering.terms import QueryTerms
 from bookrag.book import teaching
+from bookrag.book.chunking import SENTENCE_END
 from bookrag.index import lexical
 
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9`*\[(\"'])")
 _QUOTE_MARK = re.compile(r"^\s*(?:>\s?)+")
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _EMPHASIS = re.compile(r"(\*\*|__|\*|~~)(\S(?:.*?\S)?)\1")
 _CODE_BLOCK = re.compile(r"^(`{3,})[^\n]*\n.*?^\1[ \t]*$", re.DOTALL | re.MULTILINE)
 _FENCE_MARK = re.compile(r"`{3,}")
 _LEAD_IN = re.compile(r"^[^:]*:[*_]*\s")
+_TABLE_ROW = re.compile(r"^\s*\|", re.MULTILINE)
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 MAX_QUOTES = 6
 FOLLOWING = 2  # units quoted after the lead section's best one: what it leads into
 EXCERPT_LINES = 12  # the most lines of code quoted, fences included
+CUT = "…"  # a code line standing for the lines of a block left out of a quote
 CODE_WINDOW = True  # quote the lines of a block that carry the question, not its start
 CODE_ADDS = True  # quote code when it holds question terms the quoted prose does not
 TEACHING_ONLY = True  # quote navigation, link lists and quiz lines only when nothing else fits
@@ -98,16 +100,16 @@ def sentences(text: str, asides: bool = False) -> Iterator[str]:
             # A line ending in a colon: its last sentence introduces what follows and is
             # quoted with it (a list item); the sentences before it are prose like any other.
             introduces = stripped.rstrip("*_ ").endswith(":")
-            lead_in = _SENTENCE.split(stripped)[-1].strip() if introduces else ""
+            lead_in = SENTENCE_END.split(stripped)[-1].strip() if introduces else ""
         elif lead_in:
-            parts = [s for s in _SENTENCE.split(stripped[item.end() :]) if s.strip()]
+            parts = [s for s in SENTENCE_END.split(stripped[item.end() :]) if s.strip()]
             yield f"{lead_in} {parts[0].strip()}" if parts else lead_in
             parts = parts[1:]
             yield from (p.strip() for p in parts if len(p.split()) >= 3)
             continue
         yield from (
             s.strip()
-            for s in _SENTENCE.split(stripped)
+            for s in SENTENCE_END.split(stripped)
             if len(s.split()) >= 3
             and not s.rstrip("*_ ").endswith(":")
             and (asides or not (teaching.is_question(s.strip("\"'“”")) or teaching.is_quiz(s)))
@@ -148,7 +150,8 @@ def best_sentence(text: str, terms: QueryTerms) -> str:
 
 
 def code_excerpt(text: str, max_lines: int = EXCERPT_LINES) -> str:
-    """The start of a code-only section, with its fences kept balanced."""
+    """The start of a code-only section, with its fences kept balanced and `…` where it is
+    cut short."""
     lines = text.strip().split("\n")
     if len(lines) <= max_lines:
         return "\n".join(lines)
@@ -156,19 +159,25 @@ def code_excerpt(text: str, max_lines: int = EXCERPT_LINES) -> str:
     fence = ""
     for line in excerpt:
         fence, _ = _after(fence, line)
-    return "\n".join([*excerpt, fence] if fence else excerpt)  # the open block closed
+    return "\n".join([*excerpt, CUT, fence] if fence else [*excerpt, CUT])  # the block closed
 
 
 def code_window(block: str, terms: QueryTerms, max_lines: int = EXCERPT_LINES) -> str:
     """The lines of a fenced code block that carry most of the question's weight (the first
-    such lines on a tie), inside the block's own fences."""
+    such lines on a tie, from a line that is not blank), inside the block's own fences, with
+    `…` where lines are left out."""
     opening, *body, closing = block.strip().split("\n")
     room = max_lines - 2
     if not CODE_WINDOW or len(body) <= room:
         return code_excerpt(block, max_lines)
     starts = range(len(body) - room + 1)
     start = max(starts, key=lambda i: (terms.coverage("\n".join(body[i : i + room])), -i))
-    return "\n".join([opening, *body[start : start + room], closing])
+    while start < len(body) - 1 and not body[start].strip():
+        start += 1
+    end = min(start + room, len(body))
+    before = [CUT] if start > 0 else []
+    after = [CUT] if end < len(body) else []
+    return "\n".join([opening, *before, *body[start:end], *after, closing])
 
 
 def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | None) -> list[Quote]:
@@ -189,7 +198,7 @@ def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | Non
             units = asides
         code = _best_code(passage.text, terms) if lead else None
         if not units:  # a section of code or a table: quote its start, but only as the answer
-            if lead and passage.text.strip():
+            if lead and (code or _TABLE_ROW.search(passage.text)):
                 quotes.append(Quote(passage, code or code_excerpt(passage.text)))
                 lead = False
             continue

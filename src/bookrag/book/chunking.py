@@ -17,7 +17,14 @@ from bookrag.book.markdown import Block
 
 BREADCRUMB_SEPARATOR = " › "
 _TOKEN = re.compile(r"\w+|[^\w\s]")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9`*\[(\"'])")
+# Where one sentence ends and the next begins: after `.`, `!` or `?` and before a capital,
+# a digit or an opening mark, but not after an abbreviation that goes on (`vs. Digital AI`,
+# `e.g. ROS`, `Fig. 3`).
+_ABBREVIATIONS = ("vs", "e.g", "i.e", "cf", "al", "approx", "fig", "eq", "dr", "mr")
+SENTENCE_END = re.compile(
+    "".join(rf"(?<!\b{re.escape(a)}\.)(?<!\b{re.escape(a.title())}\.)" for a in _ABBREVIATIONS)
+    + r"(?<=[.!?])\s+(?=[A-Z0-9`*\[(\"'])"
+)
 
 
 @dataclass(frozen=True)
@@ -91,7 +98,7 @@ def _fit(block: Block, budget: int) -> Iterator[str]:
     if block.code:
         yield from _split_code(block.text, budget)
         return
-    units = [u for line in block.text.split("\n") for u in _SENTENCE_END.split(line)]
+    units = [u for line in block.text.split("\n") for u in SENTENCE_END.split(line)]
     yield from _group(units, budget, " ")
 
 
