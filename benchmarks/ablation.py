@@ -84,6 +84,9 @@ VARIANTS = [
         query={"code_adds": False},
     ),
     Variant("- both code rows above", query={"code_window": False, "code_adds": False}),
+    Variant(
+        '- "What is X?" answered from the sentence saying what X is', query={"definitions": False}
+    ),
     Variant("- page support (3 more chunks)", query={"support_weight": 0.0}),
     Variant("- page support from 3 more chunks (1 instead)", query={"support_chunks": 1}),
     Variant("- BM25 lengths relative to 80 terms (180 instead)", index={"avg_len": 180.0}),
@@ -108,6 +111,7 @@ VARIANTS = [
             "following": 1,
             "code_window": False,
             "code_adds": False,
+            "definitions": False,
         },
     ),
 ]
@@ -121,7 +125,7 @@ _SHIPPED: dict[str, Any] = {}
 def _switches() -> dict[str, tuple[Any, str]]:
     """Each switch a row may set (but `chunk_tokens` and `lexical.Weighting` fields): the module
     holding it and the attribute's name."""
-    from bookrag.answering import extractive, retrieval
+    from bookrag.answering import extractive, retrieval, terms
     from bookrag.book import markdown
     from bookrag.index import lexical
 
@@ -138,6 +142,7 @@ def _switches() -> dict[str, tuple[Any, str]]:
         "runner_up": (retrieval, "RUNNER_UP_SHARE"),  # False: never (an infinite share)
         "own_terms": (retrieval, "SECTIONS_BY_OWN_TERMS"),
         "question_word": (retrieval, "SECTIONS_BY_QUESTION_WORD"),
+        "definitions": (terms, "DEFINITIONS"),
     }
 
 

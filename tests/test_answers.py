@@ -11,7 +11,7 @@ from bookrag.answering.generation import NOT_FOUND
 from bookrag.answering.models import Question
 from bookrag.answering.pipeline import Book, answer
 from bookrag.answering.retrieval import Passage
-from bookrag.answering.terms import QueryTerms
+from bookrag.answering.terms import QueryTerms, defined_terms
 from bookrag.config import Settings
 from bookrag.index import lexical
 from bookrag.index.ingest import ingest, site_config
@@ -412,3 +412,52 @@ def test_a_quote_from_a_tab_says_which_tab_it_is_from(
     result = answer(book, Question("How do I install it on Windows?"))
     first = result.answer.split("\n\n")[1]
     assert first.startswith("Windows: Download the installer"), result.answer
+
+
+@pytest.mark.parametrize(
+    ("question", "defined"),
+    [
+        ("What is a rain gauge?", ("rain", "gaug")),
+        ("What are tipping buckets?", ("tip", "bucket")),
+        ("what's the dew point", ("dew", "point")),
+        ("Define I2C", ("i2c", "2")),  # `I2C` is also `2`, as `ROS2` is `ROS 2`
+        ("What does RSSI mean?", ("rssi",)),
+        ("What is the best way to mount the gauge on a roof?", ()),  # a clause, not a name
+        ("What are the steps of calibrating the gauge?", ()),
+        ("How does a rain gauge work?", ()),
+    ],
+)
+def test_a_question_for_what_something_is_names_it(question: str, defined: tuple[str, ...]) -> None:
+    assert defined_terms(question) == defined
+
+
+def test_what_something_is_leads_the_answer() -> None:
+    text = (
+        "Rain gauges need cleaning every month, as leaves clog a rain gauge funnel.\n\n"
+        "A rain gauge is an instrument that measures how much rain falls.\n\n"
+        "The tipping bucket rain gauge counts tips of a small seesaw."
+    )
+    question_terms = QueryTerms(
+        weights={"rain": 1.0, "gaug": 1.0},
+        in_book=frozenset({"rain", "gaug"}),
+        defines=("rain", "gaug"),
+    )
+    result = extractive_answer([passage(text)], question_terms, None)
+    quotes = result.answer.split("\n\n")[1:]
+    assert quotes[0].startswith("A rain gauge is an instrument")
+
+
+def test_the_section_saying_what_something_is_is_the_one_shown(
+    tmp_path: Path, store: BookStore, settings: Settings
+) -> None:
+    pages = {
+        "gauge.md": "# Rain gauge\n\n## Cleaning the rain gauge\n\n"
+        "Clean the rain gauge funnel, the rain gauge bucket and the rain gauge screen.\n\n"
+        "## Overview\n\nA rain gauge is an instrument that measures rainfall.\n",
+        "other.md": "# Wind\n\nThe vane points into the wind.\n",
+    }
+    book = book_of(pages, tmp_path, store, settings)
+    found = book.retriever.retrieve("What is a rain gauge?", limit=5)
+    assert found.passages[0].url.endswith("#overview")
+    said = answer(book, Question("What is a rain gauge?")).answer
+    assert said.split("\n\n")[1].startswith("A rain gauge is an instrument")

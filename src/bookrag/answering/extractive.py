@@ -5,27 +5,24 @@ when one fails."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from bookrag.answering.models import Answer, Citations
 from bookrag.answering.retrieval import Passage
-from bookrag.answering.terms import QueryTerms
-from bookrag.book import teaching
-from bookrag.book.chunking import SENTENCE_END
+from bookrag.answering.sentences import fence_after, sentences
+from bookrag.answering.terms import QueryTerms, defines
 from bookrag.index import lexical
 
 _QUOTE_MARK = re.compile(r"^\s*(?:>\s?)+")
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _EMPHASIS = re.compile(r"(\*\*|__|\*|~~)(\S(?:.*?\S)?)\1")
 _CODE_BLOCK = re.compile(r"^(`{3,})[^\n]*\n.*?^\1[ \t]*$", re.DOTALL | re.MULTILINE)
-_FENCE_MARK = re.compile(r"`{3,}")
 _LEAD_IN = re.compile(r"^[^:]*:[*_]*\s")
 _TABLE_ROW = re.compile(r"^\s*\|", re.MULTILINE)
-_LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 MAX_QUOTES = 6
 FOLLOWING = 2  # units quoted after the lead section's best one: what it leads into
 EXCERPT_LINES = 12  # the most lines of code quoted, fences included
+DEFINING_PASSAGES = 3  # the best passages searched for such a sentence
 CUT = "…"  # a code line standing for the lines of a block left out of a quote
 CODE_WINDOW = True  # quote the lines of a block that carry the question, not its start
 CODE_ADDS = True  # quote code when it holds question terms the quoted prose does not
@@ -81,61 +78,6 @@ def plain_text(text: str) -> str:
     return _EMPHASIS.sub(r"\2", out)
 
 
-def sentences(text: str, asides: bool = False) -> Iterator[str]:
-    """Sentences and list items of a section's prose (code blocks and tables are left out).
-
-    Lines that do not teach (navigation, bare links, quiz options, questions put to the
-    reader) are left out too unless `asides`; a list item comes with its lead-in line when
-    that line ends in a colon, since the item alone would not say what it lists.
-    """
-    lead_in = ""
-    for line in _outside_code(text.split("\n")):
-        stripped = line.strip()
-        if stripped.startswith("|") or not stripped:
-            continue
-        if not asides and (teaching.is_aside(stripped) or teaching.is_question(stripped)):
-            continue
-        item = _LIST_ITEM.match(stripped)
-        if item is None:
-            # A line ending in a colon: its last sentence introduces what follows and is
-            # quoted with it (a list item); the sentences before it are prose like any other.
-            introduces = stripped.rstrip("*_ ").endswith(":")
-            lead_in = SENTENCE_END.split(stripped)[-1].strip() if introduces else ""
-        elif lead_in:
-            parts = [s for s in SENTENCE_END.split(stripped[item.end() :]) if s.strip()]
-            yield f"{lead_in} {parts[0].strip()}" if parts else lead_in
-            parts = parts[1:]
-            yield from (p.strip() for p in parts if len(p.split()) >= 3)
-            continue
-        yield from (
-            s.strip()
-            for s in SENTENCE_END.split(stripped)
-            if len(s.split()) >= 3
-            and not s.rstrip("*_ ").endswith(":")
-            and (asides or not (teaching.is_question(s.strip("\"'“”")) or teaching.is_quiz(s)))
-        )
-
-
-def _outside_code(lines: list[str]) -> Iterator[str]:
-    """The lines that are not in a fenced code block, nor its fences."""
-    fence = ""
-    for line in lines:
-        fence, inside = _after(fence, line)
-        if not inside:
-            yield line
-
-
-def _after(fence: str, line: str) -> tuple[str, bool]:
-    """The fence open after `line` ("" for none) and whether `line` is code or a fence; a
-    block closes at a bare fence at least as long as the one that opened it."""
-    stripped = line.strip()
-    mark = _FENCE_MARK.match(stripped)
-    if fence:
-        closes = mark is not None and len(mark.group()) >= len(fence) and stripped == mark.group()
-        return ("" if closes else fence), True
-    return (mark.group(), True) if mark else ("", False)
-
-
 def code_blocks(text: str) -> list[str]:
     """The fenced code blocks of a section, fences included."""
     return [m.group() for m in _CODE_BLOCK.finditer(text)]
@@ -158,7 +100,7 @@ def code_excerpt(text: str, max_lines: int = EXCERPT_LINES) -> str:
     excerpt = lines[: max_lines - 1]
     fence = ""
     for line in excerpt:
-        fence, _ = _after(fence, line)
+        fence, _ = fence_after(fence, line)
     return "\n".join([*excerpt, CUT, fence] if fence else [*excerpt, CUT])  # the block closed
 
 
@@ -187,6 +129,9 @@ def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | Non
         quotes.append(Quote(passages[0], " ".join(selection.split()[:80])))
         passages = passages[1:]
     lead = not quotes  # the first passage that answers is quoted most fully
+    if terms.defines:
+        # "What is X?": the best passages' first sentence saying what X is leads the answer.
+        passages = sorted(passages, key=lambda p: p not in _defining(passages, terms))
     for passage in passages:
         units = list(sentences(passage.text, asides=not TEACHING_ONLY))
         asides = [] if units else list(sentences(passage.text, asides=True))
@@ -202,8 +147,9 @@ def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | Non
                 quotes.append(Quote(passage, code or code_excerpt(passage.text)))
                 lead = False
             continue
-        scored = sorted(units, key=lambda u: (terms.coverage(u), -len(u)), reverse=True)
-        take = 2 if lead else 1
+        scored = sorted(units, key=lambda u: _rank(u, units, terms), reverse=True)
+        # What X is leads, with what follows it (`FOLLOWING`), not after a sentence before it.
+        take = 1 if not lead or defines(scored[0], terms.defines) else 2
         chosen = [u for u in scored[:take] if lead or terms.coverage(u) > 0]
         if lead:
             after = units.index(scored[0]) + 1
@@ -217,6 +163,23 @@ def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | Non
         if len(quotes) >= MAX_QUOTES:
             break
     return quotes[:MAX_QUOTES]
+
+
+def _rank(unit: str, units: list[str], terms: QueryTerms) -> tuple[bool, float, int]:
+    """How well `unit` answers: saying what the question asks the meaning of (the earliest
+    such sentence first), covering its terms, being short."""
+    if defines(unit, terms.defines):
+        return True, terms.coverage(unit), -units.index(unit)
+    return False, terms.coverage(unit), -len(unit)
+
+
+def _defining(passages: list[Passage], terms: QueryTerms) -> list[Passage]:
+    """The first of the best passages (at most `DEFINING_PASSAGES`) with a sentence saying
+    what the question asks the meaning of, in a list (empty when none has one)."""
+    for passage in passages[:DEFINING_PASSAGES]:
+        if any(defines(u, terms.defines) for u in sentences(passage.text)):
+            return [passage]
+    return []
 
 
 def _asked_for(passage: Passage, terms: QueryTerms) -> bool:

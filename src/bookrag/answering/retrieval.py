@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from bookrag.answering.terms import QueryTerms, query_terms
+from bookrag.answering.sentences import sentences
+from bookrag.answering.terms import QueryTerms, defines, query_terms
 from bookrag.book.chunking import BREADCRUMB_SEPARATOR
 from bookrag.errors import UpstreamError
 from bookrag.index import lexical
@@ -184,6 +185,19 @@ def _best_per_page(
 
 
 def _sections(hits: list[tuple[Hit, float]], terms: QueryTerms) -> list[tuple[Hit, float]]:
+    """A page's hits, best section first: for "What is X?", those saying what X is first."""
+    ranked = _by_own_terms(hits, terms)
+    if not terms.defines:
+        return ranked
+    return sorted(ranked, key=lambda pair: not _defines_in(pair[0], terms.defines))
+
+
+def _defines_in(hit: Hit, wanted: tuple[str, ...]) -> bool:
+    """Whether a sentence an answer could quote from the hit says what `wanted` is."""
+    return any(defines(unit, wanted) for unit in sentences(str(hit.payload.get("text", ""))))
+
+
+def _by_own_terms(hits: list[tuple[Hit, float]], terms: QueryTerms) -> list[tuple[Hit, float]]:
     """A page's hits, best section first, scored on the query terms its title does not hold."""
     if not SECTIONS_BY_OWN_TERMS:
         return hits

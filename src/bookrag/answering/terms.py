@@ -4,12 +4,27 @@ floor and extractive answers measure a text against (`QueryTerms.coverage`).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from bookrag.index import lexical
 from bookrag.index.store import BookStore
 
+# A sentence saying what something is: its subject, then one of these within its first words.
+_DEFINING_VERBS = frozenset({"is", "are", "means", "refers", "denotes", "describes", "stands"})
+_DEFINING_REACH = 12
+DEFINITIONS = True  # answer "What is X?" with what X is (switch kept for the ablation)
+_DEFINED_WORDS = 6
+_NOT_A_NAME = frozenset(
+    "of between in for with to on at from by about when why how that which who do does".split()
+)
 INTERROGATIVES = frozenset({"how", "what", "when", "where", "which", "who", "why"})
+# "What is X?", "What are the Xs?", "Define X", "What does X mean?": a question for what X is.
+_DEFINITION = re.compile(
+    r"^\s*(?:what(?:'s|\s+(?:is|are))|define|what\s+does)\s+(?P<x>[^,;:?]+?)"
+    r"(?:\s+mean)?\s*\??\s*$",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -20,6 +35,7 @@ class QueryTerms:
     in_book: frozenset[str]
     missing_names: frozenset[str] = frozenset()
     asks: frozenset[str] = frozenset()  # the query's interrogatives ("why", "which", ...)
+    defines: tuple[str, ...] = ()  # the terms of X in "What is X?", in order
 
     @property
     def book_coverage(self) -> float:
@@ -55,4 +71,44 @@ def query_terms(store: BookStore, query: str) -> QueryTerms:
         in_book=in_book,
         missing_names=frozenset(names - in_book),
         asks=frozenset(lexical.words(query)) & INTERROGATIVES,
+        defines=defined_terms(query),
     )
+
+
+def defined_terms(query: str) -> tuple[str, ...]:
+    """The terms of what a question asks the meaning of, in order ("What is a ROS 2 node?":
+    `ros`, `2`, `node`), or none when it asks something else."""
+    match = _DEFINITION.match(query) if DEFINITIONS else None
+    if not match:
+        return ()
+    words = match.group("x").split()
+    # A name of something ("a ROS 2 node"), not a clause ("the main stages of training ...").
+    if len(words) > _DEFINED_WORDS or _NOT_A_NAME & {w.lower() for w in words}:
+        return ()
+    return tuple(dict.fromkeys(lexical.terms(match.group("x"))))
+
+
+def defines(sentence: str, wanted: tuple[str, ...]) -> bool:
+    """Whether `sentence` opens by saying what `wanted` (terms, in order) is: its subject, the
+    words before its first defining verb, ends on `wanted`'s last term and holds all of them
+    ("Vision-Language-Action models are ..." for `vision languag action model`) or no others
+    ("A node is ..." for `ros 2 node`); an acronym stands for the terms it abbreviates ("VLA
+    models are ...")."""
+    if not wanted:
+        return False
+    words = lexical.words(sentence)
+    verb = next((i for i, w in enumerate(words[:_DEFINING_REACH]) if w in _DEFINING_VERBS), 0)
+    subject = [t for term in lexical.terms(" ".join(words[:verb])) for t in _expand(term, wanted)]
+    if not subject or subject[-1] != wanted[-1]:  # the subject is an X, not X's anything
+        return False
+    return set(wanted) <= set(subject) or set(subject) <= set(wanted)
+
+
+def _expand(term: str, wanted: tuple[str, ...]) -> tuple[str, ...]:
+    """`term`, or the run of `wanted` terms it is the initials of (`vla`: vision languag
+    action)."""
+    for start in range(len(wanted)):
+        for end in range(start + 2, len(wanted) + 1):
+            if "".join(w[0] for w in wanted[start:end]) == term:
+                return wanted[start:end]
+    return (term,)

@@ -17,13 +17,13 @@ from bookrag.book.markdown import Block
 
 BREADCRUMB_SEPARATOR = " › "
 _TOKEN = re.compile(r"\w+|[^\w\s]")
-# Where one sentence ends and the next begins: after `.`, `!` or `?` and before a capital,
-# a digit or an opening mark, but not after an abbreviation that goes on (`vs. Digital AI`,
-# `e.g. ROS`, `Fig. 3`).
+# Where one sentence ends and the next begins: after `.`, `!` or `?` (and any emphasis it
+# closes: `**Done.** Next`) and before a capital, a digit or an opening mark, but not after
+# an abbreviation that goes on (`vs. Digital AI`, `e.g. ROS`, `Fig. 3`).
 _ABBREVIATIONS = ("vs", "e.g", "i.e", "cf", "al", "approx", "fig", "eq", "dr", "mr")
 SENTENCE_END = re.compile(
     "".join(rf"(?<!\b{re.escape(a)}\.)(?<!\b{re.escape(a.title())}\.)" for a in _ABBREVIATIONS)
-    + r"(?<=[.!?])\s+(?=[A-Z0-9`*\[(\"'])"
+    + r"(?:(?<=[.!?])|(?<=[.!?]\*\*)|(?<=[.!?][*_]))\s+(?=[A-Z0-9`*\[(\"'])"
 )
 
 

@@ -1,0 +1,68 @@
+"""A section's prose as the units an answer quotes: sentences, and list items with the line
+that leads into them; code blocks and tables left out."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from bookrag.book import teaching
+from bookrag.book.chunking import SENTENCE_END
+
+_FENCE_MARK = re.compile(r"`{3,}")
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+
+
+def sentences(text: str, asides: bool = False) -> Iterator[str]:
+    """Sentences and list items of a section's prose (code blocks and tables are left out).
+
+    Lines that do not teach (navigation, bare links, quiz options, questions put to the
+    reader) are left out too unless `asides`; a list item comes with its lead-in line when
+    that line ends in a colon, since the item alone would not say what it lists.
+    """
+    lead_in = ""
+    for line in _outside_code(text.split("\n")):
+        stripped = line.strip()
+        if stripped.startswith("|") or not stripped:
+            continue
+        if not asides and (teaching.is_aside(stripped) or teaching.is_question(stripped)):
+            continue
+        item = _LIST_ITEM.match(stripped)
+        if item is None:
+            # A line ending in a colon: its last sentence introduces what follows and is
+            # quoted with it (a list item); the sentences before it are prose like any other.
+            introduces = stripped.rstrip("*_ ").endswith(":")
+            lead_in = SENTENCE_END.split(stripped)[-1].strip() if introduces else ""
+        elif lead_in:
+            parts = [s for s in SENTENCE_END.split(stripped[item.end() :]) if s.strip()]
+            yield f"{lead_in} {parts[0].strip()}" if parts else lead_in
+            parts = parts[1:]
+            yield from (p.strip() for p in parts if len(p.split()) >= 3)
+            continue
+        yield from (
+            s.strip()
+            for s in SENTENCE_END.split(stripped)
+            if len(s.split()) >= 3
+            and not s.rstrip("*_ ").endswith(":")
+            and (asides or not (teaching.is_question(s.strip("\"'“”")) or teaching.is_quiz(s)))
+        )
+
+
+def _outside_code(lines: list[str]) -> Iterator[str]:
+    """The lines that are not in a fenced code block, nor its fences."""
+    fence = ""
+    for line in lines:
+        fence, inside = fence_after(fence, line)
+        if not inside:
+            yield line
+
+
+def fence_after(fence: str, line: str) -> tuple[str, bool]:
+    """The fence open after `line` ("" for none) and whether `line` is code or a fence; a
+    block closes at a bare fence at least as long as the one that opened it."""
+    stripped = line.strip()
+    mark = _FENCE_MARK.match(stripped)
+    if fence:
+        closes = mark is not None and len(mark.group()) >= len(fence) and stripped == mark.group()
+        return ("" if closes else fence), True
+    return (mark.group(), True) if mark else ("", False)
