@@ -193,6 +193,12 @@ def test_a_section_of_only_a_line_leading_into_subsections_is_not_quoted() -> No
     assert "away from trees" in result.answer and result.sources == ["u#g"]
 
 
+def test_a_numbered_step_is_quoted_with_its_number() -> None:
+    text = "1. Unscrew the funnel.\n2. Tip the bucket ten times by hand.\n3. Count the pulses."
+    result = extractive_answer([passage(text)], terms("tip", "bucket", "times"), None)
+    assert "2. Tip the bucket ten times by hand. [1]" in result.answer
+
+
 def test_a_sentence_goes_on_past_an_abbreviation() -> None:
     text = "Wind vanes vs. anemometers: a vane measures direction, e.g. North. Cups measure speed."
     result = extractive_answer([passage(text)], terms("vane", "anemometer", "direction"), None)

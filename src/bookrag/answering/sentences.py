@@ -39,9 +39,13 @@ def sentences(text: str, asides: bool = False) -> Iterator[str]:
             parts = parts[1:]
             yield from (p.strip() for p in parts if len(p.split()) >= 3)
             continue
+        # An item keeps its marker (`3. Find Isaac Sim`): a step's number says where it falls.
+        marker = item.group().strip() + " " if item else ""
+        parts = SENTENCE_END.split(stripped[item.end() :] if item else stripped)
+        parts[0] = marker + parts[0]
         yield from (
             s.strip()
-            for s in SENTENCE_END.split(stripped)
+            for s in parts
             if len(s.split()) >= 3
             and not s.rstrip("*_ ").endswith(":")
             and (asides or not (teaching.is_question(s.strip("\"'“”")) or teaching.is_quiz(s)))
