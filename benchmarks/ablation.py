@@ -87,6 +87,7 @@ VARIANTS = [
     Variant(
         '- "What is X?" answered from the sentence saying what X is', query={"definitions": False}
     ),
+    Variant("- a short list the question asks about quoted whole", query={"whole_lists": False}),
     Variant("- page support (3 more chunks)", query={"support_weight": 0.0}),
     Variant("- page support from 3 more chunks (1 instead)", query={"support_chunks": 1}),
     Variant("- BM25 lengths relative to 80 terms (180 instead)", index={"avg_len": 180.0}),
@@ -112,6 +113,7 @@ VARIANTS = [
             "code_window": False,
             "code_adds": False,
             "definitions": False,
+            "whole_lists": False,
         },
     ),
 ]
@@ -143,6 +145,7 @@ def _switches() -> dict[str, tuple[Any, str]]:
         "own_terms": (retrieval, "SECTIONS_BY_OWN_TERMS"),
         "question_word": (retrieval, "SECTIONS_BY_QUESTION_WORD"),
         "definitions": (terms, "DEFINITIONS"),
+        "whole_lists": (extractive, "WHOLE_LISTS"),
     }
 
 

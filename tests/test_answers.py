@@ -467,3 +467,30 @@ def test_the_section_saying_what_something_is_is_the_one_shown(
     assert found.passages[0].url.endswith("#overview")
     said = answer(book, Question("What is a rain gauge?")).answer
     assert said.split("\n\n")[1].startswith("A rain gauge is an instrument")
+
+
+def test_a_short_list_the_question_asks_about_is_quoted_whole() -> None:
+    text = (
+        "Calibrating the rain gauge takes these steps:\n"
+        "1. Level the gauge on its mast.\n2. Pour in 100 ml of water.\n"
+        "3. Count the tips of the bucket.\n4. Compare the count with the volume poured.\n\n"
+        "The bucket tips at 0.2 mm of rain."
+    )
+    about_the_list = terms("steps", "calibrating", "rain", "gauge")
+    result = extractive_answer([passage(text)], about_the_list, None)
+    assert (
+        "Calibrating the rain gauge takes these steps: 1. Level the gauge on its mast.; "
+        "2. Pour in 100 ml of water.; 3. Count the tips of the bucket.; "
+        "4. Compare the count with the volume poured. [1]"
+    ) in result.answer
+    about_one_item = terms("pour", "water", "ml")
+    quoted = extractive_answer([passage(text)], about_one_item, None).answer
+    assert "…; Pour in 100 ml of water." in quoted and "Level the gauge" not in quoted
+
+
+def test_a_list_without_a_lead_in_is_quoted_whole_line_by_line() -> None:
+    steps = "1. Open the enclosure.\n2. Unplug the battery.\n3. Replace the fuse."
+    result = extractive_answer(
+        [passage(steps, "Replacing the fuse")], terms("replacing", "fuse", "steps"), None
+    )
+    assert f"{steps} [1]" in result.answer

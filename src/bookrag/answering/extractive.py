@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from bookrag.answering.models import Answer, Citations
 from bookrag.answering.retrieval import Passage
-from bookrag.answering.sentences import fence_after, sentences
+from bookrag.answering.sentences import fence_after, lists, sentences
 from bookrag.answering.terms import QueryTerms, defines
 from bookrag.index import lexical
 
@@ -18,6 +18,7 @@ _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _EMPHASIS = re.compile(r"(\*\*|__|\*|~~)(\S(?:.*?\S)?)\1")
 _CODE_BLOCK = re.compile(r"^(`{3,})[^\n]*\n.*?^\1[ \t]*$", re.DOTALL | re.MULTILINE)
 _LEAD_IN = re.compile(r"^[^:]*:[*_]*\s")
+_LIST_MARK = re.compile(r"^(?:[-*+]|\d+[.)]) ")
 _TABLE_ROW = re.compile(r"^\s*\|", re.MULTILINE)
 MAX_QUOTES = 6
 FOLLOWING = 2  # units quoted after the lead section's best one: what it leads into
@@ -151,18 +152,52 @@ def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | Non
         # What X is leads, with what follows it (`FOLLOWING`), not after a sentence before it.
         take = 1 if not lead or defines(scored[0], terms.defines) else 2
         chosen = [u for u in scored[:take] if lead or terms.coverage(u) > 0]
-        if lead:
+        whole = _whole_list(scored[0], passage, terms) if lead else None
+        if whole:
+            chosen = []
+            quotes.append(Quote(passage, whole))
+        elif lead:
             after = units.index(scored[0]) + 1
             chosen += [u for u in units[after : after + FOLLOWING] if u not in chosen]
         # Keep the book's order inside one section.
         ordered = sorted(chosen, key=units.index)
         quotes.extend(Quote(passage, u) for u in _merge_lead_ins(ordered, units))
-        if code is not None and _code_adds(code, [scored[0], *chosen], terms):
+        if code is not None and _code_adds(
+            code, [scored[0], *chosen, *filter(None, [whole])], terms
+        ):
             quotes.append(Quote(passage, code))  # the code says what the prose does not
         lead = False
         if len(quotes) >= MAX_QUOTES:
             break
     return quotes[:MAX_QUOTES]
+
+
+WHOLE_LISTS = True  # quote a whole short list a question asks about (switch kept for the ablation)
+WHOLE_LIST_WORDS = 120
+
+
+def _whole_list(best: str, passage: Passage, terms: QueryTerms) -> str | None:
+    """The list `best` is an item of, as one quote, when the question asks about the list
+    rather than the item: the line leading into it and the section's heading cover the
+    question as well as the item does."""
+    lead = _LEAD_IN.match(best)
+    own = _LIST_MARK.sub("", best[lead.end() :] if lead else best)
+    for block in lists(passage.text):
+        if not any(own[:60] in line for line in block.lines):
+            continue
+        if not WHOLE_LISTS or len(block.items) < 2:
+            return None
+        about = f"{block.lead_in} {passage.heading}"
+        if terms.coverage(about) < terms.coverage(own):
+            return None
+        items = block.items
+        if sum(len(i.split()) for i in items) > WHOLE_LIST_WORDS:
+            return None
+        if not block.lead_in:
+            return "\n".join(items)
+        items = [i if i[:1].isdigit() else _LIST_MARK.sub("", i) for i in items]
+        return f"{block.lead_in} {'; '.join(items)}"
+    return None
 
 
 def _rank(unit: str, units: list[str], terms: QueryTerms) -> tuple[bool, float, int]:

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from bookrag.book import teaching
 from bookrag.book.chunking import SENTENCE_END
 
 _FENCE_MARK = re.compile(r"`{3,}")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+_LABEL_COLON = re.compile(r":([*_]*)\s*$")  # `**Lidar:**` names an item: `**Lidar**`
+_TOP_ITEM = re.compile(r"^(?:[-*+]|\d+[.)])\s+")  # not indented: not in another item
 
 
 def sentences(text: str, asides: bool = False) -> Iterator[str]:
@@ -70,3 +73,35 @@ def fence_after(fence: str, line: str) -> tuple[str, bool]:
         closes = mark is not None and len(mark.group()) >= len(fence) and stripped == mark.group()
         return ("" if closes else fence), True
     return (mark.group(), True) if mark else ("", False)
+
+
+@dataclass(frozen=True)
+class ListBlock:
+    """A list of a section's prose: the line leading into it, its items' first sentences (with
+    their markers), and all its lines (nested items too)."""
+
+    lead_in: str
+    items: list[str]
+    lines: list[str]
+
+
+def lists(text: str) -> list[ListBlock]:
+    """The top-level lists of a section's prose, each with the line that leads into it."""
+    found: list[ListBlock] = []
+    lead_in, items, lines = "", list[str](), list[str]()
+    for line in [*_outside_code(text.split("\n")), ""]:
+        stripped = line.strip()
+        item = _TOP_ITEM.match(line)
+        if item or (items and stripped and line[:1].isspace()):
+            if item:
+                first = _LABEL_COLON.sub(r"\1", SENTENCE_END.split(line[item.end() :].strip())[0])
+                items.append(f"{item.group().strip()} {first}")
+            lines.append(stripped)
+            continue
+        if items:
+            found.append(ListBlock(lead_in, items, lines))
+            items, lines = [], []
+        if stripped:
+            introduces = stripped.rstrip("*_ ").endswith(":")
+            lead_in = SENTENCE_END.split(stripped)[-1].strip() if introduces else ""
+    return found
