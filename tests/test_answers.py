@@ -11,7 +11,7 @@ from bookrag.answering.generation import NOT_FOUND
 from bookrag.answering.models import Question
 from bookrag.answering.pipeline import Book, answer
 from bookrag.answering.retrieval import Passage
-from bookrag.answering.terms import QueryTerms, defined_terms
+from bookrag.answering.terms import QueryTerms, defined_terms, defines
 from bookrag.config import Settings
 from bookrag.index import lexical
 from bookrag.index.ingest import ingest, site_config
@@ -428,6 +428,7 @@ def test_a_quote_from_a_tab_says_which_tab_it_is_from(
         ("what's the dew point", ("dew", "point")),
         ("Define I2C", ("i2c", "2")),  # `I2C` is also `2`, as `ROS2` is `ROS 2`
         ("What does RSSI mean?", ("rssi",)),
+        ("What does RSSI stand for?", ("rssi",)),
         ("What is the best way to mount the gauge on a roof?", ()),  # a clause, not a name
         ("What are the steps of calibrating the gauge?", ()),
         ("How does a rain gauge work?", ()),
@@ -494,3 +495,23 @@ def test_a_list_without_a_lead_in_is_quoted_whole_line_by_line() -> None:
         [passage(steps, "Replacing the fuse")], terms("replacing", "fuse", "steps"), None
     )
     assert f"{steps} [1]" in result.answer
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "RSSI (Received Signal Strength Indicator) is how loud the radio hears the station.",
+        "The Received Signal Strength Indicator (RSSI) is how loud the radio hears it.",
+    ],
+)
+def test_a_name_spelled_out_in_brackets_still_says_what_it_is(sentence: str) -> None:
+    assert defines(sentence, defined_terms("What is RSSI?"))
+    assert not defines("The RSSI of the station drops in rain.", defined_terms("What is RSSI?"))
+
+
+def test_the_same_text_on_two_pages_is_quoted_once() -> None:
+    text = "The rain gauge tips once per 0.2 mm of rain."
+    first = passage(text, "Rain gauge", "https://b.org/a#gauge")
+    second = passage(text, "Rain gauge", "https://b.org/copy#gauge")
+    result = extractive_answer([first, second], terms("rain", "gauge", "tips"), None)
+    assert result.answer.count("tips once per 0.2 mm") == 1

@@ -169,7 +169,19 @@ def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | Non
         lead = False
         if len(quotes) >= MAX_QUOTES:
             break
-    return quotes[:MAX_QUOTES]
+    return _once(quotes)[:MAX_QUOTES]
+
+
+def _once(quotes: list[Quote]) -> list[Quote]:
+    """Each text quoted once, where it first comes (two pages of a book may say the same)."""
+    seen: set[str] = set()
+    kept = []
+    for quote in quotes:
+        key = " ".join(quote.text.split()).casefold()
+        if key not in seen:
+            seen.add(key)
+            kept.append(quote)
+    return kept
 
 
 WHOLE_LISTS = True  # quote a whole short list a question asks about (switch kept for the ablation)

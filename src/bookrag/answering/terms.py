@@ -13,16 +13,18 @@ from bookrag.index.store import BookStore
 # A sentence saying what something is: its subject, then one of these within its first words.
 _DEFINING_VERBS = frozenset({"is", "are", "means", "refers", "denotes", "describes", "stands"})
 _DEFINING_REACH = 12
+_BRACKETED = re.compile(r"\([^()]*\)")
 DEFINITIONS = True  # answer "What is X?" with what X is (switch kept for the ablation)
 _DEFINED_WORDS = 6
 _NOT_A_NAME = frozenset(
     "of between in for with to on at from by about when why how that which who do does".split()
 )
 INTERROGATIVES = frozenset({"how", "what", "when", "where", "which", "who", "why"})
-# "What is X?", "What are the Xs?", "Define X", "What does X mean?": a question for what X is.
+# "What is X?", "What are the Xs?", "Define X", "What does X mean?" (or "stand for"): a
+# question for what X is.
 _DEFINITION = re.compile(
     r"^\s*(?:what(?:'s|\s+(?:is|are))|define|what\s+does)\s+(?P<x>[^,;:?]+?)"
-    r"(?:\s+mean)?\s*\??\s*$",
+    r"(?:\s+(?:mean|stand\s+for))?\s*\??\s*$",
     re.IGNORECASE,
 )
 
@@ -93,9 +95,15 @@ def defines(sentence: str, wanted: tuple[str, ...]) -> bool:
     words before its first defining verb, ends on `wanted`'s last term and holds all of them
     ("Vision-Language-Action models are ..." for `vision languag action model`) or no others
     ("A node is ..." for `ros 2 node`); an acronym stands for the terms it abbreviates ("VLA
-    models are ...")."""
+    models are ..."), and what brackets spell out may be read or left out ("Global
+    Interpreter Lock (GIL) is ..." for `gil`, "URDF (Unified Robot Description Format)
+    is ..." for `urdf`)."""
     if not wanted:
         return False
+    return any(_subject_is(text, wanted) for text in (sentence, _BRACKETED.sub(" ", sentence)))
+
+
+def _subject_is(sentence: str, wanted: tuple[str, ...]) -> bool:
     words = lexical.words(sentence)
     verb = next((i for i, w in enumerate(words[:_DEFINING_REACH]) if w in _DEFINING_VERBS), 0)
     subject = [t for term in lexical.terms(" ".join(words[:verb])) for t in _expand(term, wanted)]
