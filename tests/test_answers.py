@@ -438,6 +438,13 @@ def test_a_question_for_what_something_is_names_it(question: str, defined: tuple
     assert defined_terms(question) == defined
 
 
+def test_a_question_of_many_spaces_is_read_in_one_pass() -> None:
+    # A pattern with several ways to place the same spaces took minutes on this (and held
+    # the whole server while it did).
+    assert defined_terms("what is" + " " * 2000 + ",") == ()
+    assert defined_terms("What is " + "a " * 990 + "node?") == ()
+
+
 def test_what_something_is_leads_the_answer() -> None:
     text = (
         "Rain gauges need cleaning every month, as leaves clog a rain gauge funnel.\n\n"

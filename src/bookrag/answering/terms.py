@@ -21,12 +21,10 @@ _NOT_A_NAME = frozenset(
 )
 INTERROGATIVES = frozenset({"how", "what", "when", "where", "which", "who", "why"})
 # "What is X?", "What are the Xs?", "Define X", "What does X mean?" (or "stand for"): a
-# question for what X is.
-_DEFINITION = re.compile(
-    r"^\s*(?:what(?:'s|\s+(?:is|are))|define|what\s+does)\s+(?P<x>[^,;:?]+?)"
-    r"(?:\s+(?:mean|stand\s+for))?\s*\??\s*$",
-    re.IGNORECASE,
-)
+# question for what X is, read word by word (a pattern with several ways to place the same
+# spaces takes time that grows as a power of their number).
+_ASKS_WHAT = ("what is ", "what are ", "what's ", "define ")
+_ASKS_MEANING = ("what does ", (" mean", " stand for"))
 
 
 @dataclass(frozen=True)
@@ -80,14 +78,29 @@ def query_terms(store: BookStore, query: str) -> QueryTerms:
 def defined_terms(query: str) -> tuple[str, ...]:
     """The terms of what a question asks the meaning of, in order ("What is a ROS 2 node?":
     `ros`, `2`, `node`), or none when it asks something else."""
-    match = _DEFINITION.match(query) if DEFINITIONS else None
-    if not match:
-        return ()
-    words = match.group("x").split()
+    named = (
+        _named(" ".join(query.split()[: _DEFINED_WORDS + 4]).rstrip("? ")) if DEFINITIONS else ""
+    )
+    words = named.split()
     # A name of something ("a ROS 2 node"), not a clause ("the main stages of training ...").
-    if len(words) > _DEFINED_WORDS or _NOT_A_NAME & {w.lower() for w in words}:
+    if not words or len(words) > _DEFINED_WORDS or _NOT_A_NAME & {w.lower() for w in words}:
         return ()
-    return tuple(dict.fromkeys(lexical.terms(match.group("x"))))
+    return tuple(dict.fromkeys(lexical.terms(named)))
+
+
+def _named(question: str) -> str:
+    """What `question` (one space between words, no `?`) asks the meaning of, or ""."""
+    lower = question.lower()
+    if any(mark in question for mark in ",;:?"):
+        return ""
+    start = next((len(p) for p in _ASKS_WHAT if lower.startswith(p)), 0)
+    if start:
+        return question[start:]
+    prefix, endings = _ASKS_MEANING
+    ending = next((e for e in endings if lower.endswith(e)), "")
+    if lower.startswith(prefix) and ending:
+        return question[len(prefix) : len(question) - len(ending)]
+    return ""
 
 
 def defines(sentence: str, wanted: tuple[str, ...]) -> bool:
