@@ -52,7 +52,13 @@ def test_root_lists_every_endpoint_and_each_one_answers(client: TestClient) -> N
             assert head.status_code in (200, 307) and not head.content, path
 
 
-def test_head_is_answered_wherever_get_is_and_only_there(client: TestClient) -> None:
+def test_head_is_answered_wherever_get_is_and_only_there(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("INFO", logger="bookrag.access"):
+        client.head("/demo/docs/intro")
+    [line] = [json.loads(r.getMessage()) for r in caplog.records if r.name == "bookrag.access"]
+    assert line["method"] == "HEAD" and line["route"] == "/demo/{page:path}"  # not "unmatched"
     for path in ("/demo/docs/intro", "/docs", "/", "/health"):
         got, head = client.get(path), client.head(path)
         assert head.status_code == got.status_code == 200 and not head.content, path

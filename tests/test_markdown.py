@@ -384,6 +384,26 @@ Then plug the logger in.
 
 
 @pytest.mark.parametrize(
+    ("source", "blocks"),
+    [
+        (":::tip\n\nWatch:\n\n::youtube{#a1}\n\nKeep it dry.\n\n:::\n", ["Watch:", "Keep it dry."]),
+        (":::tip\n\n::figure[The mast]\n\nKeep it dry.\n\n:::\n", ["The mast", "Keep it dry."]),
+        (
+            "::::os-tabs{#install}\n\n::macos\nRun brew.\n\n::::\n",
+            ["**macos**", "**macos:** Run brew."],
+        ),
+        (':::note{title="Careful"}\n\nBody.\n\n:::\n', ["Body."]),
+        (":::tip[My title]{#x}\n\nBody.\n\n:::\n", ["My title", "Body."]),
+    ],
+    ids=["embed in a tip", "figure in a tip", "tabs with an id", "attributes", "label and id"],
+)
+def test_a_directive_in_an_admonition_is_no_tab_and_attributes_are_no_text(
+    source: str, blocks: list[str]
+) -> None:
+    assert [b.text for b in parse_page(source).sections[0].blocks] == blocks
+
+
+@pytest.mark.parametrize(
     "source",
     [
         "1. Which pin?\n   <details><summary>Answer</summary>Pin 17</details>\n",

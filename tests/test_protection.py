@@ -183,5 +183,7 @@ def test_no_log_line_shows_a_password_in_a_url(monkeypatch: pytest.MonkeyPatch) 
     )
     line = Redacting("%(message)s").format(record)
     assert line == "POST http://bot:***@h:1/v1 failed"
+    at_sign = logging.LogRecord("x", logging.INFO, __file__, 1, "http://bot:p@ss@h/v1", (), None)
+    assert Redacting("%(message)s").format(at_sign) == "http://bot:***@h/v1"  # as httpx reads it
     plain = logging.LogRecord("x", logging.INFO, __file__, 1, "see https://h/a:b@c", (), None)
     assert Redacting("%(message)s").format(plain) == "see https://h/a:b@c"  # no userinfo there

@@ -230,8 +230,16 @@ def serve(
         # The client's address is bookrag's to read (BOOKRAG_TRUSTED_PROXIES): uvicorn's own
         # X-Forwarded-For handling would trust loopback, and any junk it names, first.
         app_ = create_app(settings)
+        # uvicorn's own lines go through the handlers `log_to_console` set up (`log_config`
+        # None), so they are redacted as bookrag's are.
         uvicorn.run(
-            app_, host=host, port=port, log_level="info", access_log=False, proxy_headers=False
+            app_,
+            host=host,
+            port=port,
+            log_config=None,
+            log_level="info",
+            access_log=False,
+            proxy_headers=False,
         )
     except BookragError as exc:
         raise _fail(exc.message) from None

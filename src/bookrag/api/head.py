@@ -24,4 +24,9 @@ class HeadAsGet:
                 message = {"type": "http.response.body", "body": b"", "more_body": False}
             await send(message)
 
-        await self.app({**scope, "method": "GET"}, receive, without_body)
+        routed = {**scope, "method": "GET"}
+        try:
+            await self.app(routed, receive, without_body)
+        finally:
+            if "route" in routed:  # the route it matched, for the request log and metrics
+                scope["route"] = routed["route"]

@@ -30,7 +30,8 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 # HTTP clients that log every request at INFO, with its URL (which may carry a password).
 _CLIENT_LOGGERS = ("httpx", "httpx2", "httpcore", "urllib3")
-_URL_PASSWORD = re.compile(r"(?<=://)[^/\s:@]*:[^/\s@]*@")
+# A URL's user and password, up to the last `@` before its host, as HTTP clients read it.
+_URL_PASSWORD = re.compile(r"(?<=://)[^/\s:@]*:[^/\s]*@")
 
 
 class Redacting(logging.Formatter):

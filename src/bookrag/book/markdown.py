@@ -20,6 +20,7 @@ from markdown_it.token import Token
 
 from bookrag.book.docusaurus import Slugger, load_front_matter
 from bookrag.book.mdx import (
+    ADMONITION_KINDS,
     ESM_STATEMENT,
     MDX_COMMENT,
     SLUG_ONLY,
@@ -39,7 +40,10 @@ from bookrag.book.partials import PARTIAL_END, PARTIAL_START
 from bookrag.errors import PageParseError
 
 _EXPLICIT_ID = re.compile(r"\s*\{#([^}]*[^}\s][^}]*)\}\s*$")  # ids may hold spaces, as on the site
-_ADMONITION_TITLE = re.compile(r"^[\w-]+\s*(?:\[(?P<bracketed>.*)\]|(?P<title>.*))$")
+# `:::tip Title`, `:::tip[Title]`, `:::note{#id}`: a name, a label or title, no attributes.
+_ADMONITION_TITLE = re.compile(
+    r"^(?P<name>[\w-]+)\s*(?:\[(?P<bracketed>[^\]]*)\])?\s*(?:\{[^}]*\})?\s*(?P<title>.*)$"
+)
 _LITERAL_NEWLINE = "\\n"
 _HEADING_MARK = re.compile(r"^\s*#{1,6}\s+")
 _INNER_FENCE = re.compile(r"^\s*(`{3,})", re.MULTILINE)
@@ -110,8 +114,9 @@ class _Walker:
         self.sluggers: list[Slugger] = []  # the pages' (or partials') a partial is in
         self.tabs: list[str] = []  # the labels of the tab panels being read, innermost last
         # Per open container directive (`::::os-tabs`): whether a leaf directive in it
-        # (`::macos`) labels the text that follows, as a tab's label does.
-        self.directives: list[bool] = []
+        # (`::macos`) labels the text that follows, as a tab's label does (None in an
+        # admonition, `:::tip`, whose leaf directives are embeds, not tabs).
+        self.directives: list[bool | None] = []
         self.sections = [Section(headings=[], anchor="")]
         self.levels: list[int] = []  # heading level of each entry of the current trail
         self.lists: list[list[int]] = []  # per open list: [ordered?, next number]
@@ -179,8 +184,9 @@ class _Walker:
             ticks = "`" * max(3, inner + 1)
             self._emit(f"{ticks}{lang}\n{tok.content}{ticks}", code=True)
         elif kind == "container_admonition_open":
-            self.directives.append(False)
             match = _ADMONITION_TITLE.match(tok.info.strip())
+            name = match.group("name").lower() if match else ""
+            self.directives.append(None if name in ADMONITION_KINDS else False)
             if match:
                 self._paragraph((match.group("bracketed") or match.group("title") or "").strip())
         elif kind == "container_admonition_close":
@@ -208,8 +214,9 @@ class _Walker:
 
     def _leaf_directive(self, name: str, label: str) -> None:
         """In a container directive, `::macos` labels what follows it up to the next one (a
-        book's tabs plugin); elsewhere only a directive's `[label]` is text."""
-        if not self.directives:
+        book's tabs plugin); elsewhere (an admonition too) only a directive's `[label]` is
+        text."""
+        if not self.directives or self.directives[-1] is None:
             self._paragraph(label)
             return
         if self.directives[-1] and self.tabs:

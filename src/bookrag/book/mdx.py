@@ -31,6 +31,10 @@ _COMPONENT_START = re.compile(r"^\s*<[A-Z][\w.]*")
 TAB_LABEL = "\ue004"
 _MARKS = re.compile("[\ue000-\ue004]")
 TAB_END = re.compile(r"</TabItem\s*>")
+# Docusaurus's admonitions (`:::tip`); other container directives are a book's own plugins'.
+ADMONITION_KINDS = frozenset(
+    {"note", "tip", "info", "warning", "danger", "caution", "important", "success", "secondary"}
+)
 SUMMARY_END = re.compile(r"</summary\s*>", re.IGNORECASE)
 # A prop given a plain string: `label="macOS"`, `label='macOS'` or `label={"macOS"}`.
 _STRING_PROP = re.compile(

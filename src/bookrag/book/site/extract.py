@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from bookrag.book.markdown import Block, Section
-from bookrag.book.mdx import after_summary, tab_label, under_tab
+from bookrag.book.mdx import ADMONITION_KINDS, after_summary, tab_label, under_tab
 
 # A doc's Markdown container; a blog post's, for a crawl asked to include the blog.
 DOC_SELECTOR = ".theme-doc-markdown, #__blog-post-container"
@@ -31,7 +31,6 @@ _AROUND_NEWLINE = re.compile(r" ?\n ?")
 _HEADINGS = {"h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 _DROPPED = {"script", "style", "noscript", "template", "button", "svg", "nav", "iframe", "hr"}
 _INLINE_MARKS = {"strong": "**", "b": "**", "em": "*", "i": "*", "del": "~~", "s": "~~"}
-_ADMONITION_KINDS = {"note", "tip", "info", "warning", "danger", "caution", "important"}
 
 
 @dataclass
@@ -219,7 +218,7 @@ class _Walker:
             content = node.css_first("[class*='admonitionContent']")
             if heading is not None:
                 title = _clean(heading.text())
-                if title.lower() not in _ADMONITION_KINDS:
+                if title.lower() not in ADMONITION_KINDS:
                     self._emit(title)
             self.walk(content if content is not None else node)
         elif tag == "details":
