@@ -493,7 +493,7 @@ def test_a_short_list_the_question_asks_about_is_quoted_whole() -> None:
     ) in result.answer
     about_one_item = terms("pour", "water", "ml")
     quoted = extractive_answer([passage(text)], about_one_item, None).answer
-    assert "…; Pour in 100 ml of water." in quoted and "Level the gauge" not in quoted
+    assert "…; 2. Pour in 100 ml of water." in quoted and "Level the gauge" not in quoted
 
 
 def test_a_list_without_a_lead_in_is_quoted_whole_line_by_line() -> None:
@@ -522,3 +522,28 @@ def test_the_same_text_on_two_pages_is_quoted_once() -> None:
     second = passage(text, "Rain gauge", "https://b.org/copy#gauge")
     result = extractive_answer([first, second], terms("rain", "gauge", "tips"), None)
     assert result.answer.count("tips once per 0.2 mm") == 1
+
+
+def test_a_whole_list_marks_the_items_it_says_only_the_start_of() -> None:
+    text = (
+        "Sensors on the station:\n- Rain gauge. It tips a bucket for every 0.2 mm.\n"
+        "- Anemometer\n   - spins faster as the wind blows harder\n- Wind vane"
+    )
+    result = extractive_answer([passage(text, "Sensors")], terms("sensors", "station"), None)
+    assert "Sensors on the station: Rain gauge. …; Anemometer …; Wind vane [1]" in result.answer
+
+
+def test_sentences_that_start_alike_are_no_list() -> None:
+    text = (
+        "Note: the gauge must be level before use.\n\nThe mast stands two metres high.\n\n"
+        "Note: the funnel clogs with leaves in autumn."
+    )
+    result = extractive_answer([passage(text)], terms("funnel", "clogs", "leaves"), None)
+    assert "Note: the funnel clogs with leaves in autumn. [1]" in result.answer
+    assert "…" not in result.answer
+
+
+def test_a_sentence_may_open_with_an_abbreviation() -> None:
+    text = "E.g. the rain gauge tips once per 0.2 mm of rain. The vane points into the wind."
+    result = extractive_answer([passage(text)], terms("rain", "gauge", "tips"), None)
+    assert "E.g. the rain gauge tips once per 0.2 mm of rain. [1]" in result.answer

@@ -415,6 +415,8 @@ def test_a_details_summary_does_not_run_into_what_it_hides(source: str) -> None:
     text = all_text(parse_page(source))
     assert "Answer: Pin 17" in text or "Answer:\n\nPin 17" in text
     assert "AnswerPin" not in text
+    emphasised = source.replace("<summary>Answer</summary>", "<summary>**Which?**</summary>")
+    assert "Which?**: " not in all_text(parse_page(emphasised))  # it ends in its own mark
 
 
 @pytest.mark.parametrize(

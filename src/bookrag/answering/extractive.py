@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from bookrag.answering.models import Answer, Citations
 from bookrag.answering.retrieval import Passage
-from bookrag.answering.sentences import fence_after, lists, sentences
+from bookrag.answering.sentences import CUT, TOP_ITEM, ListBlock, fence_after, lists, sentences
 from bookrag.answering.terms import QueryTerms, defines
 from bookrag.index import lexical
 
@@ -17,16 +17,15 @@ _QUOTE_MARK = re.compile(r"^\s*(?:>\s?)+")
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _EMPHASIS = re.compile(r"(\*\*|__|\*|~~)(\S(?:.*?\S)?)\1")
 _CODE_BLOCK = re.compile(r"^(`{3,})[^\n]*\n.*?^\1[ \t]*$", re.DOTALL | re.MULTILINE)
-_LEAD_IN = re.compile(r"^[^:]*:[*_]*\s")
-_LIST_MARK = re.compile(r"^(?:[-*+]|\d+[.)]) ")
 _TABLE_ROW = re.compile(r"^\s*\|", re.MULTILINE)
 MAX_QUOTES = 6
 FOLLOWING = 2  # units quoted after the lead section's best one: what it leads into
 EXCERPT_LINES = 12  # the most lines of code quoted, fences included
 DEFINING_PASSAGES = 3  # the best passages searched for such a sentence
-CUT = "…"  # a code line standing for the lines of a block left out of a quote
 CODE_WINDOW = True  # quote the lines of a block that carry the question, not its start
 CODE_ADDS = True  # quote code when it holds question terms the quoted prose does not
+WHOLE_LISTS = True  # quote a whole short list a question asks about (switch kept for the ablation)
+WHOLE_LIST_WORDS = 120  # ... of at most this many words
 TEACHING_ONLY = True  # quote navigation, link lists and quiz lines only when nothing else fits
 HEADER = "From the book (quoted passages; no language model is configured):"
 DEGRADED_HEADER = "From the book (quoted passages; the language model is unavailable right now):"
@@ -132,7 +131,8 @@ def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | Non
     lead = not quotes  # the first passage that answers is quoted most fully
     if terms.defines:
         # "What is X?": the best passages' first sentence saying what X is leads the answer.
-        passages = sorted(passages, key=lambda p: p not in _defining(passages, terms))
+        defining = _defining(passages, terms)
+        passages = sorted(passages, key=lambda p: p not in defining)
     for passage in passages:
         units = list(sentences(passage.text, asides=not TEACHING_ONLY))
         asides = [] if units else list(sentences(passage.text, asides=True))
@@ -152,7 +152,7 @@ def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | Non
         # What X is leads, with what follows it (`FOLLOWING`), not after a sentence before it.
         take = 1 if not lead or defines(scored[0], terms.defines) else 2
         chosen = [u for u in scored[:take] if lead or terms.coverage(u) > 0]
-        whole = _whole_list(scored[0], passage, terms) if lead else None
+        whole = _whole_list(scored[0], passage, terms) if lead and WHOLE_LISTS else None
         if whole:
             chosen = []
             quotes.append(Quote(passage, whole))
@@ -161,7 +161,8 @@ def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | Non
             chosen += [u for u in units[after : after + FOLLOWING] if u not in chosen]
         # Keep the book's order inside one section.
         ordered = sorted(chosen, key=units.index)
-        quotes.extend(Quote(passage, u) for u in _merge_lead_ins(ordered, units))
+        leads = [b.lead_in + " " for b in lists(passage.text) if b.lead_in]
+        quotes.extend(Quote(passage, u) for u in _merge_lead_ins(ordered, units, leads))
         if code is not None and _code_adds(
             code, [scored[0], *chosen, *filter(None, [whole])], terms
         ):
@@ -184,32 +185,31 @@ def _once(quotes: list[Quote]) -> list[Quote]:
     return kept
 
 
-WHOLE_LISTS = True  # quote a whole short list a question asks about (switch kept for the ablation)
-WHOLE_LIST_WORDS = 120
-
-
 def _whole_list(best: str, passage: Passage, terms: QueryTerms) -> str | None:
     """The list `best` is an item of, as one quote, when the question asks about the list
     rather than the item: the line leading into it and the section's heading cover the
     question as well as the item does."""
-    lead = _LEAD_IN.match(best)
-    own = _LIST_MARK.sub("", best[lead.end() :] if lead else best)
     for block in lists(passage.text):
+        lead = f"{block.lead_in} " if block.lead_in and best.startswith(f"{block.lead_in} ") else ""
+        own = TOP_ITEM.sub("", best[len(lead) :])
         if not any(own[:60] in line for line in block.lines):
             continue
-        if not WHOLE_LISTS or len(block.items) < 2:
-            return None
         about = f"{block.lead_in} {passage.heading}"
-        if terms.coverage(about) < terms.coverage(own):
+        if len(block.items) < 2 or terms.coverage(about) < terms.coverage(own):
             return None
-        items = block.items
-        if sum(len(i.split()) for i in items) > WHOLE_LIST_WORDS:
+        if sum(len(i.split()) for i in block.items) > WHOLE_LIST_WORDS:
             return None
-        if not block.lead_in:
-            return "\n".join(items)
-        items = [i if i[:1].isdigit() else _LIST_MARK.sub("", i) for i in items]
-        return f"{block.lead_in} {'; '.join(items)}"
+        return _list_quote(block)
     return None
+
+
+def _list_quote(block: ListBlock) -> str:
+    """A whole list as one quote: `lead-in: item; item` (steps keep their numbers), or its
+    items line by line when nothing leads into it."""
+    if not block.lead_in:
+        return "\n".join(block.items)
+    items = [i if i[:1].isdigit() else TOP_ITEM.sub("", i) for i in block.items]
+    return f"{block.lead_in} {'; '.join(items)}"
 
 
 def _rank(unit: str, units: list[str], terms: QueryTerms) -> tuple[bool, float, int]:
@@ -236,28 +236,29 @@ def _asked_for(passage: Passage, terms: QueryTerms) -> bool:
     return terms.coverage_of(own) > 0
 
 
-def _merge_lead_ins(chosen: list[str], units: list[str]) -> list[str]:
-    """Items quoted with the same lead-in read as one quote, `lead-in: item; item`, with `…`
-    where items of the list are left out, so a part of a list does not read as all of it."""
+def _merge_lead_ins(chosen: list[str], units: list[str], leads: list[str]) -> list[str]:
+    """Items of one list (`leads`: the lines leading into the section's lists) quoted with
+    their lead-in read as one quote, `lead-in: item; item`, with `…` where items of the list
+    are left out, so a part of a list does not read as all of it."""
     merged: list[str] = []
     lead = ""  # the lead-in of the quote being built
     last = -1  # the unit it ends with
     for unit in chosen:
         index = units.index(unit)
-        match = _LEAD_IN.match(unit)
-        if match and lead == match.group():
+        starts = next((line for line in leads if unit.startswith(line)), "")
+        if starts and lead == starts:
             skipped = _items(units[last + 1 : index], lead)
-            merged[-1] += f"; {'…; ' if skipped else ''}{unit[match.end() :]}"
+            merged[-1] += f"; {CUT + '; ' if skipped else ''}{unit[len(starts) :]}"
         else:
             if lead and _items(units[last + 1 :], lead):
-                merged[-1] += "; …"
-            lead = match.group() if match else ""
+                merged[-1] += f"; {CUT}"
+            lead = starts
             if lead and _items(units[:index], lead):
-                unit = f"{lead}…; {unit[match.end() :]}" if match else unit
+                unit = f"{lead}{CUT}; {unit[len(lead) :]}"
             merged.append(unit)
         last = index
     if lead and _items(units[last + 1 :], lead):
-        merged[-1] += "; …"
+        merged[-1] += f"; {CUT}"
     return merged
 
 

@@ -11,9 +11,9 @@ from bookrag.book import teaching
 from bookrag.book.chunking import SENTENCE_END
 
 _FENCE_MARK = re.compile(r"`{3,}")
-_LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+CUT = "…"  # stands for what a quote leaves out
 _LABEL_COLON = re.compile(r":([*_]*)\s*$")  # `**Lidar:**` names an item: `**Lidar**`
-_TOP_ITEM = re.compile(r"^(?:[-*+]|\d+[.)])\s+")  # not indented: not in another item
+TOP_ITEM = re.compile(r"^(?:[-*+]|\d+[.)])\s+")  # not indented: not in another item
 
 
 def sentences(text: str, asides: bool = False) -> Iterator[str]:
@@ -30,7 +30,7 @@ def sentences(text: str, asides: bool = False) -> Iterator[str]:
             continue
         if not asides and (teaching.is_aside(stripped) or teaching.is_question(stripped)):
             continue
-        item = _LIST_ITEM.match(stripped)
+        item = teaching.LIST_MARK.match(stripped)
         if item is None:
             # A line ending in a colon: its last sentence introduces what follows and is
             # quoted with it (a list item); the sentences before it are prose like any other.
@@ -38,7 +38,8 @@ def sentences(text: str, asides: bool = False) -> Iterator[str]:
             lead_in = SENTENCE_END.split(stripped)[-1].strip() if introduces else ""
         elif lead_in:
             parts = [s for s in SENTENCE_END.split(stripped[item.end() :]) if s.strip()]
-            yield f"{lead_in} {parts[0].strip()}" if parts else lead_in
+            number = item.group().strip() + " " if item.group()[:1].isdigit() else ""
+            yield f"{lead_in} {number}{parts[0].strip()}" if parts else lead_in
             parts = parts[1:]
             yield from (p.strip() for p in parts if len(p.split()) >= 3)
             continue
@@ -78,7 +79,8 @@ def fence_after(fence: str, line: str) -> tuple[str, bool]:
 @dataclass(frozen=True)
 class ListBlock:
     """A list of a section's prose: the line leading into it, its items' first sentences (with
-    their markers), and all its lines (nested items too)."""
+    their markers, and `…` after an item that says more), and all its lines (nested items
+    too)."""
 
     lead_in: str
     items: list[str]
@@ -91,11 +93,14 @@ def lists(text: str) -> list[ListBlock]:
     lead_in, items, lines = "", list[str](), list[str]()
     for line in [*_outside_code(text.split("\n")), ""]:
         stripped = line.strip()
-        item = _TOP_ITEM.match(line)
+        item = TOP_ITEM.match(line)
         if item or (items and stripped and line[:1].isspace()):
             if item:
-                first = _LABEL_COLON.sub(r"\1", SENTENCE_END.split(line[item.end() :].strip())[0])
-                items.append(f"{item.group().strip()} {first}")
+                first, *more = SENTENCE_END.split(line[item.end() :].strip())
+                name = _LABEL_COLON.sub(r"\1", first)
+                items.append(f"{item.group().strip()} {name}")
+            if not item or more:  # the item says more than its first sentence: marked
+                items[-1] = items[-1].removesuffix(f" {CUT}") + f" {CUT}"
             lines.append(stripped)
             continue
         if items:

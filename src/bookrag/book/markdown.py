@@ -173,16 +173,19 @@ class _Walker:
             if not self.quote_depth and not self.lists:
                 self._flush_lines()
         elif kind in ("fence", "code_block"):
-            lang = tok.info.strip().split(" ")[0] if tok.info else ""
+            # Where the page's fences pair up other than the parser expected, a mark of its
+            # own may sit in code: no mark is page text.
+            info = without_marks(tok.info or "").strip()
+            lang = info.split(" ")[0]
             lang = "" if "=" in lang else lang  # ```title="x.py" has no language
-            title = _CODE_TITLE.search(tok.info or "")  # shown above the code on the site
+            title = _CODE_TITLE.search(info)  # shown above the code on the site
             lang += f' title="{title.group("title")}"' if title else ""
             self._flush_lines()
             # Fenced with more backticks than any fence line it holds (a Markdown example
             # with code in it), so the block still ends where it ends.
             inner = max((len(m) for m in _INNER_FENCE.findall(tok.content)), default=0)
             ticks = "`" * max(3, inner + 1)
-            self._emit(f"{ticks}{lang}\n{tok.content}{ticks}", code=True)
+            self._emit(f"{ticks}{lang}\n{without_marks(tok.content)}{ticks}", code=True)
         elif kind == "container_admonition_open":
             match = _ADMONITION_TITLE.match(tok.info.strip())
             name = match.group("name").lower() if match else ""

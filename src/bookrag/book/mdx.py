@@ -220,7 +220,8 @@ def jsx_as_text(line: str) -> str:
 def after_summary(summary: str) -> str:
     """What follows a `<details>` summary's text (`before`): a colon, so `Answer` and the
     answer it hides do not run together (`Answer7`), unless it ends in punctuation."""
-    return " " if not summary.strip() or summary.rstrip()[-1] in ".:?!" else ": "
+    text = summary.rstrip().rstrip("*_")  # `**Answer.**` ends in its full stop
+    return " " if not text or text[-1] in ".:?!" else ": "
 
 
 def _tag_end(text: str, position: int) -> int | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_LIST_MARK = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+LIST_MARK = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")  # a list item's marker
 _OPTION = re.compile(r"^\s*(?:[-*+]\s+)?(?:\[[ xX]\]\s+|\(?[a-hA-H][).]\s+)")
 _ARROWS = re.compile(r"[←→⟵⟶«»]|&larr;|&rarr;")
 # A quiz item written on one line (a question, then its lettered options), as soft-wrapped
@@ -35,9 +35,9 @@ def is_aside(line: str) -> bool:
         return True
     # What is left once the links and list markers are gone: nothing but separators, or a
     # short gloss after a link ("[Guide](x) - the official guide") still only points away.
-    rest = _LINK.sub(" ", _LIST_MARK.sub("", stripped))
+    rest = _LINK.sub(" ", LIST_MARK.sub("", stripped))
     return not _SEPARATORS.sub("", rest) or (
-        _LINK.match(_LIST_MARK.sub("", stripped)) is not None and len(rest.split()) <= 12
+        _LINK.match(LIST_MARK.sub("", stripped)) is not None and len(rest.split()) <= 12
     )
 
 
