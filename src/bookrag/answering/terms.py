@@ -113,7 +113,10 @@ def defines(sentence: str, wanted: tuple[str, ...]) -> bool:
     is ..." for `urdf`)."""
     if not wanted:
         return False
-    return any(_subject_is(text, wanted) for text in (sentence, _BRACKETED.sub(" ", sentence)))
+    opening = sentence[: _DEFINING_REACH * 20]  # the subject is in its first words
+    if not _DEFINING_VERBS & set(opening.lower().split()):  # cheap: most sentences stop here
+        return False
+    return any(_subject_is(text, wanted) for text in (opening, _BRACKETED.sub(" ", opening)))
 
 
 def _subject_is(sentence: str, wanted: tuple[str, ...]) -> bool:

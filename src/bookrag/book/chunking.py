@@ -22,11 +22,13 @@ _TOKEN = re.compile(r"\w+|[^\w\s]")
 # an abbreviation that goes on (`vs. Digital AI`, `e.g. ROS`, `Fig. 3`).
 _ABBREVIATIONS = ("vs", "e.g", "i.e", "cf", "al", "approx", "fig", "eq", "dr", "mr")
 SENTENCE_END = re.compile(
-    "".join(
+    # The cheap test first: the abbreviations are looked for only after a full stop.
+    r"(?:(?<=[.!?])|(?<=[.!?]\*\*)|(?<=[.!?][*_]))"
+    + "".join(
         rf"(?<!\b{re.escape(a)}\.)(?<!\b{re.escape(a[0].upper() + a[1:])}\.)"
         for a in _ABBREVIATIONS
     )
-    + r"(?:(?<=[.!?])|(?<=[.!?]\*\*)|(?<=[.!?][*_]))\s+(?=[A-Z0-9`*\[(\"'])"
+    + r"\s+(?=[A-Z0-9`*\[(\"'])"
 )
 
 
