@@ -68,6 +68,20 @@ def test_chunks_never_span_two_pages(tmp_path: Path) -> None:
         assert not any(other in c.text for c in chunks)
 
 
+def test_a_line_leading_into_a_list_stays_with_the_list(tmp_path: Path) -> None:
+    steps = "\n".join(f"{n}. Tighten bolt number {n} of the mast bracket." for n in range(1, 9))
+    page = load(
+        tmp_path,
+        "mast.md",
+        f"# Mast\n\n## Raising it\n\n{prose('mast', 6)}\n\nThe steps are:\n\n{steps}\n",
+    )
+    chunks = chunk_page(page, max_tokens=90)
+    assert all(count_tokens(c.text) <= 90 for c in chunks)
+    holding = next(c for c in chunks if "The steps are:" in c.text)
+    assert "1. Tighten bolt number 1" in holding.text  # not a chunk ending on the lead-in
+    assert not holding.text.rstrip().endswith(":")
+
+
 @pytest.mark.parametrize("budget", [24, 40, 64, 200])
 def test_prose_chunks_stay_within_the_budget_and_keep_every_word(
     tmp_path: Path, budget: int

@@ -92,7 +92,24 @@ def chunk_page(page: Page, max_tokens: int) -> list[Chunk]:
 
 
 def _pack(blocks: list[Block], budget: int) -> Iterator[str]:
-    return _greedy((piece for block in blocks for piece in _fit(block, budget)), budget, "\n\n")
+    return _greedy(
+        (piece for block in _with_lead_ins(blocks) for piece in _fit(block, budget)),
+        budget,
+        "\n\n",
+    )
+
+
+def _with_lead_ins(blocks: list[Block]) -> list[Block]:
+    """A paragraph ending in a colon joined to the prose block it leads into (a list), so a
+    chunk never ends on "These are the steps:" with the steps in the next."""
+    joined: list[Block] = []
+    for block in blocks:
+        last = joined[-1] if joined else None
+        if last and not last.code and not block.code and last.text.rstrip("*_ ").endswith(":"):
+            joined[-1] = Block(f"{last.text}\n\n{block.text}", code=False)
+        else:
+            joined.append(block)
+    return joined
 
 
 def _fit(block: Block, budget: int) -> Iterator[str]:
