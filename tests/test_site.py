@@ -95,12 +95,20 @@ def tabs(labels: list[str], panels: list[str]) -> str:
     return f'<div class="tabs-container"><ul role="tablist">{items}</ul><div>{bodies}</div></div>'
 
 
-def test_a_tab_inside_a_tab_gets_its_own_label() -> None:
-    inner = tabs(["pip", "apt"], ["<p>Run pip.</p>", "<p>Run apt.</p>"])
-    outer = tabs(["Linux", "macOS"], [f"<p>On Linux:</p>{inner}", "<p>Run brew.</p>"])
-    html = f'<html><body><article><div class="theme-doc-markdown markdown"><h1>Setup</h1>{outer}'
+def built_blocks(body: str) -> list[str]:
+    """The blocks read from a built doc page whose Markdown container holds `body`."""
+    html = f'<html><body><article><div class="theme-doc-markdown markdown"><h1>S</h1>{body}'
     doc = extract_doc(f"{html}</div></article></body></html>".encode())
-    assert [b.text for s in doc.sections for b in s.blocks] == [
+    return [b.text for s in doc.sections for b in s.blocks]
+
+
+def nested_tabs() -> str:
+    inner = tabs(["pip", "apt"], ["<p>Run pip.</p>", "<p>Run apt.</p>"])
+    return tabs(["Linux", "macOS"], [f"<p>On Linux:</p>{inner}", "<p>Run brew.</p>"])
+
+
+def test_a_tab_inside_a_tab_gets_its_own_label() -> None:
+    assert built_blocks(nested_tabs()) == [
         "**Linux**",
         "**Linux:** On Linux:",
         "**pip**",
@@ -113,12 +121,8 @@ def test_a_tab_inside_a_tab_gets_its_own_label() -> None:
 
 
 def test_a_tab_inside_a_tab_in_a_list_item_is_read_once() -> None:
-    inner = tabs(["pip", "apt"], ["<p>Run pip.</p>", "<p>Run apt.</p>"])
-    outer = tabs(["Linux", "macOS"], [f"<p>On Linux:</p>{inner}", "<p>Run brew.</p>"])
-    items = f"<ol><li><p>Install:</p>{outer}</li><li><p>Next.</p></li></ol>"
-    html = f'<html><body><article><div class="theme-doc-markdown markdown"><h1>S</h1>{items}'
-    doc = extract_doc(f"{html}</div></article></body></html>".encode())
-    [block] = [b.text for s in doc.sections for b in s.blocks]
+    items = f"<ol><li><p>Install:</p>{nested_tabs()}</li><li><p>Next.</p></li></ol>"
+    [block] = built_blocks(items)
     assert block == (
         "1. Install:\n   **Linux**\n   On Linux:\n   **pip**\n   Run pip.\n   **apt**\n"
         "   Run apt.\n   **macOS**\n   Run brew.\n2. Next."
@@ -131,9 +135,7 @@ def test_a_details_summary_does_not_run_into_what_it_hides() -> None:
         '<div><div class="collapsibleContent_b">Pin 17</div></div></details>'
     )
     body = f"<ol><li><p>Which pin?</p>{details}</li></ol>{details}"
-    html = f'<html><body><article><div class="theme-doc-markdown markdown"><h1>S</h1>{body}'
-    doc = extract_doc(f"{html}</div></article></body></html>".encode())
-    assert [b.text for s in doc.sections for b in s.blocks] == [
+    assert built_blocks(body) == [
         "1. Which pin?\n   Answer: Pin 17",
         "Answer:",
         "Pin 17",
