@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bookrag.answering.extractive import extractive_answer
+from bookrag.answering.extractive import extractive_answer, plain_text
 from bookrag.answering.generation import NOT_FOUND
 from bookrag.answering.models import Question
 from bookrag.answering.pipeline import Book, answer
@@ -547,3 +547,18 @@ def test_a_sentence_may_open_with_an_abbreviation() -> None:
     text = "E.g. the rain gauge tips once per 0.2 mm of rain. The vane points into the wind."
     result = extractive_answer([passage(text)], terms("rain", "gauge", "tips"), None)
     assert "E.g. the rain gauge tips once per 0.2 mm of rain. [1]" in result.answer
+
+
+@pytest.mark.parametrize(
+    ("markdown", "plain"),
+    [
+        ("a **rain gauge** and a **wind vane**", "a rain gauge and a wind vane"),
+        ("Plan with A*, Theta* or D* Lite.", "Plan with A*, Theta* or D* Lite."),
+        ("Call `__init__` with `**kwargs`.", "Call `__init__` with `**kwargs`."),
+        ("Use **`date.strptime()`** here.", "Use `date.strptime()` here."),
+        ("**`a_b`:** one; **`c_d`:** two", "`a_b`: one; `c_d`: two"),
+        ("[the gauge](./rain.md) and *its* ~~old~~ pin", "the gauge and its old pin"),
+    ],
+)
+def test_plain_text_takes_off_emphasis_and_nothing_else(markdown: str, plain: str) -> None:
+    assert plain_text(markdown) == plain

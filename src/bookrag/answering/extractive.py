@@ -15,7 +15,12 @@ from bookrag.index import lexical
 
 _QUOTE_MARK = re.compile(r"^\s*(?:>\s?)+")
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_EMPHASIS = re.compile(r"(\*\*|__|\*|~~)(\S(?:.*?\S)?)\1")
+# Emphasis as Markdown reads it, roughly: marks that open after a space or an opening mark
+# and close, at the first chance, before one (`A*, Theta*` and `snake__case__` hold no
+# emphasis; `**a** and **b**` is two).
+_EMPHASIS = re.compile(r"(?<![\w\\])(\*\*|__|\*|~~)(\S(?:.*?\S)??)\1(?!\w)")
+_CODE_SPAN = re.compile(r"(`+)[^`\n]+?\1")
+_OPAQUE = "\ue010"  # stands for a code span while emphasis is read
 _CODE_BLOCK = re.compile(r"^(`{3,})[^\n]*\n.*?^\1[ \t]*$", re.DOTALL | re.MULTILINE)
 _TABLE_ROW = re.compile(r"^\s*\|", re.MULTILINE)
 MAX_QUOTES = 6
@@ -75,7 +80,16 @@ def plain_text(text: str) -> str:
     targets (inline code keeps its backticks, which read as code in plain text too)."""
     lines = [_QUOTE_MARK.sub("", line) for line in text.split("\n")]
     out = _LINK.sub(r"\1", "\n".join(lines))
-    return _EMPHASIS.sub(r"\2", out)
+    # Code spans are kept as written (`__init__` is no emphasis), each standing in as one
+    # opaque character while emphasis around it (**`strptime()`**) is taken off.
+    if _OPAQUE in out:  # (a character no book writes; were it there, spans go unguarded)
+        return _EMPHASIS.sub(r"\2", out)
+    spans = [m.group() for m in _CODE_SPAN.finditer(out)]
+    masked = _CODE_SPAN.sub(_OPAQUE, out)
+    plain = _EMPHASIS.sub(r"\2", masked)
+    return "".join(
+        spans.pop(0) if part == _OPAQUE else part for part in re.split(f"({_OPAQUE})", plain)
+    )
 
 
 def code_blocks(text: str) -> list[str]:
