@@ -166,7 +166,8 @@ def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | Non
         # What X is leads, with what follows it (`FOLLOWING`), not after a sentence before it.
         take = 1 if not lead or defines(scored[0], terms.defines) else 2
         chosen = [u for u in scored[:take] if lead or terms.coverage(u) > 0]
-        whole = _whole_list(scored[0], passage, terms) if lead and WHOLE_LISTS else None
+        blocks = lists(passage.text)
+        whole = _whole_list(scored[0], blocks, passage, terms) if lead and WHOLE_LISTS else None
         if whole:
             chosen = []
             quotes.append(Quote(passage, whole))
@@ -175,7 +176,7 @@ def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | Non
             chosen += [u for u in units[after : after + FOLLOWING] if u not in chosen]
         # Keep the book's order inside one section.
         ordered = sorted(chosen, key=units.index)
-        leads = [b.lead_in + " " for b in lists(passage.text) if b.lead_in]
+        leads = [b.lead_in + " " for b in blocks if b.lead_in]
         quotes.extend(Quote(passage, u) for u in _merge_lead_ins(ordered, units, leads))
         if code is not None and _code_adds(
             code, [scored[0], *chosen, *filter(None, [whole])], terms
@@ -199,11 +200,13 @@ def _once(quotes: list[Quote]) -> list[Quote]:
     return kept
 
 
-def _whole_list(best: str, passage: Passage, terms: QueryTerms) -> str | None:
-    """The list `best` is an item of, as one quote, when the question asks about the list
-    rather than the item: the line leading into it and the section's heading cover the
-    question as well as the item does."""
-    for block in lists(passage.text):
+def _whole_list(
+    best: str, blocks: list[ListBlock], passage: Passage, terms: QueryTerms
+) -> str | None:
+    """The list of `blocks` (the passage's lists) that `best` is an item of, as one quote,
+    when the question asks about the list rather than the item: the line leading into it and
+    the section's heading cover the question as well as the item does."""
+    for block in blocks:
         lead = f"{block.lead_in} " if block.lead_in and best.startswith(f"{block.lead_in} ") else ""
         own = TOP_ITEM.sub("", best[len(lead) :])
         if not any(own[:60] in line for line in block.lines):

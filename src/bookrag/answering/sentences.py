@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from bookrag.book import teaching
-from bookrag.book.chunking import SENTENCE_END
+from bookrag.book.chunking import SENTENCE_END, leads_in
 
 _FENCE_MARK = re.compile(r"`{3,}")
 CUT = "…"  # stands for what a quote leaves out
@@ -34,8 +34,7 @@ def sentences(text: str, asides: bool = False) -> Iterator[str]:
         if item is None:
             # A line ending in a colon: its last sentence introduces what follows and is
             # quoted with it (a list item); the sentences before it are prose like any other.
-            introduces = stripped.rstrip("*_ ").endswith(":")
-            lead_in = SENTENCE_END.split(stripped)[-1].strip() if introduces else ""
+            lead_in = _lead_in(stripped)
         elif lead_in:
             parts = [s for s in SENTENCE_END.split(stripped[item.end() :]) if s.strip()]
             number = item.group().strip() + " " if item.group()[:1].isdigit() else ""
@@ -51,9 +50,15 @@ def sentences(text: str, asides: bool = False) -> Iterator[str]:
             s.strip()
             for s in parts
             if len(s.split()) >= 3
-            and not s.rstrip("*_ ").endswith(":")
+            and not leads_in(s)
             and (asides or not (teaching.is_question(s.strip("\"'“”")) or teaching.is_quiz(s)))
         )
+
+
+def _lead_in(line: str) -> str:
+    """The sentence of `line` that introduces what follows it (its last, when the line ends
+    in a colon), or "". `sentences` and `lists` must agree on it: quotes are merged by it."""
+    return SENTENCE_END.split(line)[-1].strip() if leads_in(line) else ""
 
 
 def _outside_code(lines: list[str]) -> Iterator[str]:
@@ -107,6 +112,5 @@ def lists(text: str) -> list[ListBlock]:
             found.append(ListBlock(lead_in, items, lines))
             items, lines = [], []
         if stripped:
-            introduces = stripped.rstrip("*_ ").endswith(":")
-            lead_in = SENTENCE_END.split(stripped)[-1].strip() if introduces else ""
+            lead_in = _lead_in(stripped)
     return found

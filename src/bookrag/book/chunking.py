@@ -99,13 +99,18 @@ def _pack(blocks: list[Block], budget: int) -> Iterator[str]:
     )
 
 
+def leads_in(text: str) -> bool:
+    """Whether `text` ends in a colon (emphasis aside): it introduces what follows it."""
+    return text.rstrip("*_ ").endswith(":")
+
+
 def _with_lead_ins(blocks: list[Block]) -> list[Block]:
     """A paragraph ending in a colon joined to the prose block it leads into (a list), so a
     chunk never ends on "These are the steps:" with the steps in the next."""
     joined: list[Block] = []
     for block in blocks:
         last = joined[-1] if joined else None
-        if last and not last.code and not block.code and last.text.rstrip("*_ ").endswith(":"):
+        if last and not last.code and not block.code and leads_in(last.text):
             joined[-1] = Block(f"{last.text}\n\n{block.text}", code=False)
         else:
             joined.append(block)
