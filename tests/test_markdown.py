@@ -21,6 +21,11 @@ def section(page: ParsedPage, anchor: str) -> Section:
     return matches[0]
 
 
+def first_blocks(source: str) -> list[str]:
+    """The texts of the blocks of the page's first section."""
+    return [b.text for b in parse_page(source).sections[0].blocks]
+
+
 def all_text(page: ParsedPage) -> str:
     return "\n\n".join(b.text for s in page.sections for b in s.blocks)
 
@@ -260,8 +265,7 @@ def test_a_tab_ends_at_its_closing_tag_not_at_one_shown_in_code_nor_when_empty()
         "Close it with `</TabItem>` here.\n\nStill alpha.\n\n</TabItem>\n"
         '<TabItem value="b" label="Beta" />\n</Tabs>\n\nAfter the tabs.\n'
     )
-    blocks = [b.text for b in parse_page(source).sections[0].blocks]
-    assert blocks == [
+    assert first_blocks(source) == [
         "**Alpha**",
         "**Alpha:** Close it with `</TabItem>` here.",
         "**Alpha:** Still alpha.",
@@ -371,8 +375,7 @@ Then plug the logger in.
 
 ::figure[The logger on its mast]
 """
-    blocks = [b.text for b in parse_page(source).sections[0].blocks]
-    assert blocks == [
+    assert first_blocks(source) == [
         "**macos**",
         "**macos:** Open a terminal and run:",
         "```bash\nbrew install sensor-logger\n```",
@@ -400,7 +403,7 @@ Then plug the logger in.
 def test_a_directive_in_an_admonition_is_no_tab_and_attributes_are_no_text(
     source: str, blocks: list[str]
 ) -> None:
-    assert [b.text for b in parse_page(source).sections[0].blocks] == blocks
+    assert first_blocks(source) == blocks
 
 
 @pytest.mark.parametrize(
