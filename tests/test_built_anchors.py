@@ -317,7 +317,9 @@ def test_sections_of_markdown_docusaurus_reads_its_own_way_match_the_built_page(
     docs.mkdir()
     (docs / "setup.md").write_text(SETUP_PAGE)
     (docs / "title.md").write_text(TITLE_PAGE)
-    (docs / "oneline.md").write_text("# Glossary\\n\\n## Dew point\\n\\nWhere air turns wet.\n")
+    (docs / "oneline.md").write_text(
+        "# Glossary\\n\\n## Dew point\\n\\nWhere air turns **wet**.\\n\\n- Fog\\n- Dew\n"
+    )
     (docs / "plain.md").write_text("No headings at all, only this line.\n")
     (docs / "07-field-notes.summary.md").write_text("No title either.\n")
     (docs / "repeats.md").write_text(REPEATS_PAGE)
@@ -355,13 +357,17 @@ def test_sections_of_markdown_docusaurus_reads_its_own_way_match_the_built_page(
     for name in ("plain.md", "07-field-notes.summary.md"):
         page = load_page(read_source(docs, docs / name, site), site)
         assert extract_doc(built_html(build, site, page.url).read_bytes()).title == page.title
-    # The built page reads as its source does, tab labels, code titles and partials included.
-    for name in ("shown.mdx", "partial-user.mdx"):
+    # The built page reads as its source does, tab labels, code titles and partials included,
+    # and a one-line page with literal `\n`s (one long <h1> on the site) as its text.
+    for name in ("shown.mdx", "partial-user.mdx", "oneline.md"):
         shown = load_page(read_source(docs, docs / name, site), site)
         built = extract_doc(built_html(build, site, shown.url).read_bytes())
         assert [[b.text for b in s.blocks] for s in built.sections] == [
             [b.text for b in s.blocks] for s in shown.sections
         ], name
+    oneline = load_page(read_source(docs, docs / "oneline.md", site), site)
+    assert extract_doc(built_html(build, site, oneline.url).read_bytes()).title == "Glossary"
+    assert oneline.title == "Glossary"
     used = load_page(read_source(docs, docs / "partial-user.mdx", site), site)
     assert [(s.headings[-1], s.anchor) for s in used.sections] == [
         ("Setup", "setup"),

@@ -44,8 +44,7 @@ _EXPLICIT_ID = re.compile(r"\s*\{#([^}]*[^}\s][^}]*)\}\s*$")  # ids may hold spa
 _ADMONITION_TITLE = re.compile(
     r"^(?P<name>[\w-]+)\s*(?:\[(?P<bracketed>[^\]]*)\])?\s*(?:\{[^}]*\})?\s*(?P<title>.*)$"
 )
-_LITERAL_NEWLINE = "\\n"
-_HEADING_MARK = re.compile(r"^\s*#{1,6}\s+")
+LITERAL_NEWLINE = "\\n"  # in a one-line file meant to be many lines
 _INNER_FENCE = re.compile(r"^\s*(`{3,})", re.MULTILINE)
 _CODE_TITLE = re.compile(r"""\btitle=(?P<quote>["'])(?P<title>.*?)(?P=quote)""")
 _INLINE_MARKS = {"strong": "**", "em": "*", "s": "~~"}
@@ -282,12 +281,9 @@ class _Walker:
         text = without_marks(slugged).strip()
         first = not self.levels and not self.sections[-1].blocks and not self.sluggers
         if level == 1 and self.title is None and first:  # a partial's <h1> is no title
-            self.title, _, rest = text.partition(_LITERAL_NEWLINE)
+            self.title, _, rest = text.partition(LITERAL_NEWLINE)
             if rest:
-                # A one-line file with literal `\n`s renders as one long <h1>: its title is
-                # the first line, and the rest is the page's text (under the page's URL).
-                lines = (_HEADING_MARK.sub("", line) for line in rest.split(_LITERAL_NEWLINE))
-                self._emit("\n".join(line for line in lines if line.strip()))
+                self.sections[-1].blocks.extend(one_line_text(inline.content)[1])
             return
         if level == 1:
             # Docusaurus gives a second <h1> no id: its text belongs to the current section.
@@ -298,6 +294,21 @@ class _Walker:
         trail = self.sections[-1].headings[: len(self.levels)]
         self.levels.append(level)
         self.sections.append(Section(headings=[*trail, text], anchor=anchor))
+
+
+def one_line_text(heading: str) -> tuple[str, list[Block]]:
+    """A one-line file with literal `\\n`s renders as one long <h1>: its title is the first
+    line, and the rest, read as the Markdown it was written as (lists, code), is the page's
+    text under the page's URL; its headings are lines of that text, since the site has no
+    headings there. `heading` is the <h1>'s Markdown."""
+    title, _, rest = heading.partition(LITERAL_NEWLINE)
+    inner = _Walker(_tokens(rest.replace(LITERAL_NEWLINE, "\n"))).walk()
+    blocks = [Block(inner.heading_title)] if inner.heading_title else []
+    for section in inner.sections:
+        if section.headings:
+            blocks.append(Block(section.headings[-1]))
+        blocks.extend(section.blocks)
+    return title.strip(), blocks
 
 
 def page_markdown(source: str, tokens: list[Token] | None = None) -> str:

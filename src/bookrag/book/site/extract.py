@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from bookrag.book.markdown import Block, Section
+from bookrag.book.markdown import LITERAL_NEWLINE, Block, Section, one_line_text
 from bookrag.book.mdx import ADMONITION_KINDS, after_summary, tab_label, under_tab
 
 # A doc's Markdown container; a blog post's, for a crawl asked to include the blog.
@@ -61,6 +61,9 @@ def extract_doc(html: str | bytes) -> ExtractedPage:
     active = tree.css_first(".menu__link--active:not(.menu__link--sublist)")
     label = " ".join(active.text().split()) if active is not None else ""
     walker = _Walker()
+    if LITERAL_NEWLINE in title and h1 is not None:  # a one-line file: its text is the h1's
+        title = title.partition(LITERAL_NEWLINE)[0].strip()
+        walker.sections[0].blocks = one_line_text(render_inline(h1))[1]
     walker.walk(root)
     sections = [s for s in walker.sections if s.blocks or s.anchor]
     return ExtractedPage(title, label if label and label != title else None, sections)
