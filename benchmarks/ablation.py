@@ -43,7 +43,7 @@ class Variant:
     # "chunk_tokens" and INDEX_SWITCHES
     query: dict[str, Any] = field(default_factory=dict)  # "support_weight", "support_chunks",
     # "teaching_only", "runner_up", "own_terms", "question_word", "following", "code_window",
-    # "code_adds"
+    # "code_adds", "definitions", "whole_lists", "nested_lead_ins"
 
     def index_key(self) -> str:
         """The index's folder name: the layout version and every index switch's value."""
@@ -88,6 +88,10 @@ VARIANTS = [
         '- "What is X?" answered from the sentence saying what X is', query={"definitions": False}
     ),
     Variant("- a short list the question asks about quoted whole", query={"whole_lists": False}),
+    Variant(
+        "- an item ending in a colon leads into its own items",
+        query={"nested_lead_ins": False},
+    ),
     Variant("- page support (3 more chunks)", query={"support_weight": 0.0}),
     Variant("- page support from 3 more chunks (1 instead)", query={"support_chunks": 1}),
     Variant("- BM25 lengths relative to 80 terms (180 instead)", index={"avg_len": 180.0}),
@@ -114,6 +118,7 @@ VARIANTS = [
             "code_adds": False,
             "definitions": False,
             "whole_lists": False,
+            "nested_lead_ins": False,
         },
     ),
 ]
@@ -127,7 +132,7 @@ _SHIPPED: dict[str, Any] = {}
 def _switches() -> dict[str, tuple[Any, str]]:
     """Each switch a row may set (but `chunk_tokens` and `lexical.Weighting` fields): the module
     holding it and the attribute's name."""
-    from bookrag.answering import extractive, retrieval, terms
+    from bookrag.answering import extractive, retrieval, sentences, terms
     from bookrag.book import markdown
     from bookrag.index import lexical
 
@@ -146,6 +151,7 @@ def _switches() -> dict[str, tuple[Any, str]]:
         "question_word": (retrieval, "SECTIONS_BY_QUESTION_WORD"),
         "definitions": (terms, "DEFINITIONS"),
         "whole_lists": (extractive, "WHOLE_LISTS"),
+        "nested_lead_ins": (sentences, "NESTED_LEAD_INS"),
     }
 
 

@@ -162,6 +162,23 @@ def test_items_sharing_a_lead_in_are_quoted_with_it_once() -> None:
     assert "Explain what a node does.; Explain what a topic does." in result.answer
 
 
+def test_an_item_ending_in_a_colon_leads_into_its_own_items() -> None:
+    text = (
+        "The station has two parts:\n"
+        "1. **Rain gauge:**\n"
+        "   - A bucket tips once per 0.2 mm of rain.\n"
+        "   - A reed switch counts each tip.\n"
+        "2. **Wind vane:**\n"
+        "   - Eight magnets mark the compass points.\n"
+    )
+    result = extractive_answer([passage(text)], terms("bucket", "tips", "switch", "rain"), None)
+    quote = next(line for line in result.answer.split("\n") if "bucket" in line)
+    # The items read with the label they sit under, once, and the list stays apart from the
+    # wind vane's items: not "- A bucket tips ..." with nothing to say what it is part of.
+    assert quote.startswith("Rain gauge: A bucket tips once per 0.2 mm of rain.; A reed switch")
+    assert "Wind vane" not in quote and "magnets" not in quote
+
+
 def test_part_of_a_list_is_quoted_with_marks_where_items_are_left_out() -> None:
     states = [
         "Sleeping on its battery through the whole night.",

@@ -82,6 +82,24 @@ def test_a_line_leading_into_a_list_stays_with_the_list(tmp_path: Path) -> None:
     assert not holding.text.rstrip().endswith(":")
 
 
+def test_a_list_larger_than_the_budget_is_cut_between_sentences_but_keeps_its_lines(
+    tmp_path: Path,
+) -> None:
+    items = "\n".join(
+        f"{n}. **Stage {n}:**\n   - {prose(f'stage{n}', 2)}\n   - Check it twice."
+        for n in range(1, 9)
+    )
+    page = load(tmp_path, "stages.md", f"# Stages\n\n## All of them\n\n{items}\n")
+    chunks = chunk_page(page, max_tokens=60)
+    assert len(chunks) > 2 and all(count_tokens(c.text) <= 60 for c in chunks)
+    # Each chunk's lines are the list's own lines (an item is never run into the next).
+    lines = items.split("\n")
+    for chunk in chunks:
+        for line in chunk.text.split("\n"):
+            assert any(line in whole for whole in lines), line
+    assert "\n".join(c.text for c in chunks).split() == items.split()
+
+
 @pytest.mark.parametrize("budget", [24, 40, 64, 200])
 def test_prose_chunks_stay_within_the_budget_and_keep_every_word(
     tmp_path: Path, budget: int

@@ -13,6 +13,8 @@ from bookrag.book.chunking import SENTENCE_END, leads_in
 _FENCE_MARK = re.compile(r"`{3,}")
 CUT = "…"  # stands for what a quote leaves out
 _LABEL_COLON = re.compile(r":([*_]*)\s*$")  # `**Lidar:**` names an item: `**Lidar**`
+# An item ending in a colon leads into its own items (switch kept for the ablation).
+NESTED_LEAD_INS = True
 TOP_ITEM = re.compile(r"^(?:[-*+]|\d+[.)])\s+")  # not indented: not in another item
 
 
@@ -21,9 +23,11 @@ def sentences(text: str, asides: bool = False) -> Iterator[str]:
 
     Lines that do not teach (navigation, bare links, quiz options, questions put to the
     reader) are left out too unless `asides`; a list item comes with its lead-in line when
-    that line ends in a colon, since the item alone would not say what it lists.
+    that line ends in a colon, since the item alone would not say what it lists, and a nested
+    item with the item it is in when that one ends in a colon (`**Rain gauge:** A bucket ...`).
     """
     lead_in = ""
+    labels: list[tuple[int, str]] = []  # the open items that end in a colon: indent, text
     for line in _outside_code(text.split("\n")):
         stripped = line.strip()
         if stripped.startswith("|") or not stripped:
@@ -32,13 +36,26 @@ def sentences(text: str, asides: bool = False) -> Iterator[str]:
             continue
         item = teaching.LIST_MARK.match(stripped)
         if item is None:
+            labels = []
             # A line ending in a colon: its last sentence introduces what follows and is
             # quoted with it (a list item); the sentences before it are prose like any other.
             lead_in = _lead_in(stripped)
-        elif lead_in:
+            label = ""
+        else:
+            # An item ending in a colon ("**Voice commands:**") leads into its own items.
+            indent = len(line) - len(line.lstrip())
+            while labels and labels[-1][0] >= indent:
+                labels.pop()
+            label = labels[-1][1] if labels and NESTED_LEAD_INS else ""
+            if NESTED_LEAD_INS and leads_in(stripped):
+                labels.append((indent, _lead_in(stripped[item.end() :])))
+                if len(labels) > 1 or not lead_in:
+                    continue
+        if item is not None and (label or lead_in):
             parts = [s for s in SENTENCE_END.split(stripped[item.end() :]) if s.strip()]
             number = item.group().strip() + " " if item.group()[:1].isdigit() else ""
-            yield f"{lead_in} {number}{parts[0].strip()}" if parts else lead_in
+            lead = label or lead_in
+            yield f"{lead} {number}{parts[0].strip()}" if parts else lead
             parts = parts[1:]
             yield from (p.strip() for p in parts if len(p.split()) >= 3)
             continue
@@ -93,24 +110,51 @@ class ListBlock:
 
 
 def lists(text: str) -> list[ListBlock]:
-    """The top-level lists of a section's prose, each with the line that leads into it."""
+    """The lists of a section's prose, each with the line that leads into it: the top-level
+    ones, and those nested in an item that ends in a colon (led into by that item), which
+    come before the list they are in."""
     found: list[ListBlock] = []
-    lead_in, items, lines = "", list[str](), list[str]()
+    lead_in = ""
+    open_lists: list[tuple[int, ListBlock]] = []  # outermost first, with their indents
+
+    def close(deeper_than: int) -> None:
+        while open_lists and open_lists[-1][0] > deeper_than:
+            found.append(open_lists.pop()[1])
+
     for line in [*_outside_code(text.split("\n")), ""]:
         stripped = line.strip()
-        item = TOP_ITEM.match(line)
-        if item or (items and stripped and line[:1].isspace()):
-            if item:
-                first, *more = SENTENCE_END.split(line[item.end() :].strip())
-                name = _LABEL_COLON.sub(r"\1", first)
-                items.append(f"{item.group().strip()} {name}")
-            if not item or more:  # the item says more than its first sentence: marked
-                items[-1] = items[-1].removesuffix(f" {CUT}") + f" {CUT}"
-            lines.append(stripped)
+        indent = len(line) - len(line.lstrip())
+        item = teaching.LIST_MARK.match(line)
+        if item and (open_lists or not indent):
+            close(indent)
+            if not open_lists or open_lists[-1][0] < indent:
+                parent = open_lists[-1][1].lines[-1] if open_lists else ""
+                label = _lead_in(TOP_ITEM.sub("", parent)) if NESTED_LEAD_INS else ""
+                if open_lists and not label:  # only what leads in makes a list of its own
+                    _continues(open_lists, stripped)
+                    continue
+                open_lists.append((indent, ListBlock(label if open_lists else lead_in, [], [])))
+            _continues(open_lists[:-1], stripped)
+            first, *more = SENTENCE_END.split(line[item.end() :].strip())
+            block = open_lists[-1][1]
+            name = _LABEL_COLON.sub(r"\1", first)
+            block.items.append(f"{item.group().strip()} {name}")
+            block.lines.append(stripped)
+            if more:  # the item says more than its first sentence: marked
+                block.items[-1] += f" {CUT}"
             continue
-        if items:
-            found.append(ListBlock(lead_in, items, lines))
-            items, lines = [], []
+        if open_lists and stripped and line[:1].isspace():
+            _continues(open_lists, stripped)
+            continue
+        close(-1)
         if stripped:
             lead_in = _lead_in(stripped)
     return found
+
+
+def _continues(open_lists: list[tuple[int, ListBlock]], line: str) -> None:
+    """`line` goes on the last item of each of `open_lists`: it is one of their lines, and
+    the item says more than its first sentence."""
+    for _, block in open_lists:
+        block.lines.append(line)
+        block.items[-1] = block.items[-1].removesuffix(f" {CUT}") + f" {CUT}"

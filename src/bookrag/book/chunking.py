@@ -125,8 +125,14 @@ def _fit(block: Block, budget: int) -> Iterator[str]:
     if block.code:
         yield from _split_code(block.text, budget)
         return
-    units = [u for line in block.text.split("\n") for u in SENTENCE_END.split(line)]
-    yield from _group(units, budget, " ")
+    # Cut between sentences, but a piece keeps its lines: a list stays a list to quote.
+    units = [
+        f"\n{unit}" if line_number and not k else unit
+        for line_number, line in enumerate(block.text.split("\n"))
+        for k, unit in enumerate(SENTENCE_END.split(line))
+    ]
+    for piece in _group(units, budget, " "):
+        yield piece.replace(" \n", "\n").lstrip("\n")
 
 
 def _split_code(text: str, budget: int) -> Iterator[str]:
