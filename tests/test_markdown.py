@@ -605,3 +605,12 @@ def test_indented_fence_in_a_list_item_is_still_code() -> None:
 def test_one_read_gives_both_the_sections_and_the_page_as_written(source: str) -> None:
     # Ingest reads a page once for both; a page whose props were dropped is parsed again as written.
     assert read_page(source) == (parse_page(source), page_markdown(source))
+
+
+def test_a_fence_line_with_a_language_inside_code_is_code_not_its_end() -> None:
+    # As in CommonMark: only a bare fence closes a block, so what follows ```python here is
+    # still code, and an MDX comment in it is code to show, not a comment to drop.
+    page = parse_page("# T\n\n## Fences\n\n```\n```python\n{/* kept */}\n```\n\nAfter.\n")
+    blocks = page.sections[-1].blocks
+    assert (blocks[0].text, blocks[0].code) == ("````\n```python\n{/* kept */}\n````", True)
+    assert blocks[1].text == "After."

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 
 from bookrag.answering.models import Answer, Citations
 from bookrag.answering.retrieval import Passage
-from bookrag.answering.sentences import CUT, TOP_ITEM, ListBlock, fence_after, lists, sentences
+from bookrag.answering.sentences import CUT, TOP_ITEM, ListBlock, lists, sentences
 from bookrag.answering.terms import QueryTerms, defines
+from bookrag.book.mdx import code_fence
 from bookrag.index import lexical
 
 _QUOTE_MARK = re.compile(r"^\s*(?:>\s?)+")
@@ -114,7 +115,7 @@ def code_excerpt(text: str, max_lines: int = EXCERPT_LINES) -> str:
     excerpt = lines[: max_lines - 1]
     fence = ""
     for line in excerpt:
-        fence, _ = fence_after(fence, line)
+        fence, _ = code_fence(fence, line)
     return "\n".join([*excerpt, CUT, fence] if fence else [*excerpt, CUT])  # the block closed
 
 

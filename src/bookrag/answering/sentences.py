@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from bookrag.book import teaching
 from bookrag.book.chunking import SENTENCE_END, leads_in
+from bookrag.book.mdx import code_fence
 
-_FENCE_MARK = re.compile(r"`{3,}")
 CUT = "…"  # stands for what a quote leaves out
 _LABEL_COLON = re.compile(r":([*_]*)\s*$")  # `**Lidar:**` names an item: `**Lidar**`
 # An item ending in a colon leads into its own items (switch kept for the ablation).
@@ -82,20 +82,9 @@ def _outside_code(lines: list[str]) -> Iterator[str]:
     """The lines that are not in a fenced code block, nor its fences."""
     fence = ""
     for line in lines:
-        fence, inside = fence_after(fence, line)
+        fence, inside = code_fence(fence, line)
         if not inside:
             yield line
-
-
-def fence_after(fence: str, line: str) -> tuple[str, bool]:
-    """The fence open after `line` ("" for none) and whether `line` is code or a fence; a
-    block closes at a bare fence at least as long as the one that opened it."""
-    stripped = line.strip()
-    mark = _FENCE_MARK.match(stripped)
-    if fence:
-        closes = mark is not None and len(mark.group()) >= len(fence) and stripped == mark.group()
-        return ("" if closes else fence), True
-    return (mark.group(), True) if mark else ("", False)
 
 
 @dataclass(frozen=True)

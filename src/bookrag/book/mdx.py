@@ -87,10 +87,11 @@ def drop_comments(source: str) -> str:
 
 def code_fence(fence: str, line: str) -> tuple[str, bool]:
     """The code fence open after `line` ("" for none), given the one open before it, and
-    whether `line` is code or a fence; a fence closes at one of its kind at least as long."""
+    whether `line` is code or a fence; a fence closes at a bare one of its kind at least as
+    long (```` ```python ```` inside a ```` ``` ```` block is code, as in CommonMark)."""
     opened = _FENCE.match(line)
     if fence:
-        mark = opened.group(1) if opened else ""
+        mark = opened.group(1) if opened and not line[opened.end() :].strip() else ""
         closes = mark[:1] == fence[0] and len(mark) >= len(fence)
         return ("" if closes else fence), True
     return (opened.group(1), True) if opened else ("", False)
