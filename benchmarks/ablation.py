@@ -92,6 +92,7 @@ VARIANTS = [
         "- an item ending in a colon leads into its own items",
         query={"nested_lead_ins": False},
     ),
+    Variant("- a bold label leads into what follows it", index={"bold_labels": False}),
     Variant("- page support (3 more chunks)", query={"support_weight": 0.0}),
     Variant("- page support from 3 more chunks (1 instead)", query={"support_chunks": 1}),
     Variant("- BM25 lengths relative to 80 terms (180 instead)", index={"avg_len": 180.0}),
@@ -106,6 +107,7 @@ VARIANTS = [
             "mdx_props_dropped": False,
             "avg_len": 180.0,
             "split_numbers": False,
+            "bold_labels": False,
         },
         query={
             "teaching_only": False,
@@ -124,7 +126,7 @@ VARIANTS = [
 ]
 
 # The switches of `_switches` that change the index (a row setting one needs its own).
-INDEX_SWITCHES = ("mdx_props_dropped", "avg_len", "split_numbers")
+INDEX_SWITCHES = ("mdx_props_dropped", "avg_len", "split_numbers", "bold_labels")
 # The switches as shipped, read from bookrag before any row of this process changes them.
 _SHIPPED: dict[str, Any] = {}
 
@@ -133,7 +135,7 @@ def _switches() -> dict[str, tuple[Any, str]]:
     """Each switch a row may set (but `chunk_tokens` and `lexical.Weighting` fields): the module
     holding it and the attribute's name."""
     from bookrag.answering import extractive, retrieval, sentences, terms
-    from bookrag.book import markdown
+    from bookrag.book import chunking, markdown
     from bookrag.index import lexical
 
     return {
@@ -152,6 +154,7 @@ def _switches() -> dict[str, tuple[Any, str]]:
         "definitions": (terms, "DEFINITIONS"),
         "whole_lists": (extractive, "WHOLE_LISTS"),
         "nested_lead_ins": (sentences, "NESTED_LEAD_INS"),
+        "bold_labels": (chunking, "BOLD_LABELS"),
     }
 
 

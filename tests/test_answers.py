@@ -179,6 +179,17 @@ def test_an_item_ending_in_a_colon_leads_into_its_own_items() -> None:
     assert "Wind vane" not in quote and "magnets" not in quote
 
 
+def test_a_bold_label_leads_into_the_list_under_it() -> None:
+    text = (
+        "Two parts matter:\n\n**Rain gauge**\n- A bucket tips once per 0.2 mm of rain.\n"
+        "- A reed switch counts each tip.\n\n**Wind vane**\n- Eight magnets mark the compass."
+    )
+    result = extractive_answer([passage(text)], terms("bucket", "tips", "switch"), None)
+    quote = next(line for line in result.answer.split("\n") if "bucket" in line)
+    assert quote.startswith("Rain gauge: A bucket tips once per 0.2 mm of rain.; A reed switch")
+    assert "magnets" not in quote
+
+
 def test_part_of_a_list_is_quoted_with_marks_where_items_are_left_out() -> None:
     states = [
         "Sleeping on its battery through the whole night.",

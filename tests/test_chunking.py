@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bookrag.book.chunking import Chunk, chunk_page, count_tokens
+from bookrag.book.chunking import Chunk, chunk_page, count_tokens, leads_in
 from bookrag.book.docusaurus import SiteConfig
 from bookrag.book.loader import Page, SkipPage, discover, load_page, read_source
 from bookrag.errors import PageParseError
@@ -255,3 +255,19 @@ def test_loaded_page_has_its_published_url(tmp_path: Path) -> None:
     page = load(tmp_path, "02-sensors/01-wiring/01-i2c-bus.md", "---\nid: i2c-wiring\n---\n# I2C\n")
     assert page.url == "https://book.example.org/docs/sensors/wiring/i2c-wiring"
     assert re.fullmatch(r"[0-9a-f]{64}", page.content_hash)
+
+
+@pytest.mark.parametrize(
+    ("text", "leads"),
+    [
+        ("These are the steps:", True),
+        ("**Steps:**", True),
+        ("**Coverage principle**", True),  # a bold label, then what it labels
+        ("__Wiring__", True),
+        ("**Always power the board off first.**", False),  # a bold sentence says something
+        ("**Bold** and then plain words", False),
+        ("A sentence in the middle of prose.", False),
+    ],
+)
+def test_what_leads_into_what_follows(text: str, leads: bool) -> None:
+    assert leads_in(text) is leads

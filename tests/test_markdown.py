@@ -542,12 +542,13 @@ def test_one_line_page_with_literal_newlines_keeps_its_text() -> None:
     page = parse_page("# Nav2\\n\\n## Goals\\n\\nRobots reach goals.\n")
     assert page.heading_title == "Nav2"
     assert [s.anchor for s in page.sections] == [""]
-    assert [b.text for b in page.sections[0].blocks] == ["Goals", "Robots reach goals."]
+    assert [b.text for b in page.sections[0].blocks] == ["**Goals**", "Robots reach goals."]
 
 
 def test_one_line_page_is_read_as_the_markdown_it_was_written_as() -> None:
     # The site shows one long <h1> (no sections, no anchors), but its lists and code are
-    # still lists and code to quote: not `*` marks and fences run into the prose.
+    # still lists and code to quote: not `*` marks and fences run into the prose; its
+    # headings are labels (in bold) for what follows them.
     source = (
         "# Nav2\\n\\n## Stack\\n\\nIt has:\\n\\n*   **Planner:** plans paths.\\n"
         "    *   Uses a costmap.\\n*   **Controller:** follows them.\\n\\n### Launch\\n\\n"
@@ -558,13 +559,13 @@ def test_one_line_page_is_read_as_the_markdown_it_was_written_as() -> None:
     assert [s.anchor for s in page.sections] == [""]
     blocks = page.sections[0].blocks
     assert [(b.text, b.code) for b in blocks] == [
-        ("Stack", False),
+        ("**Stack**", False),
         ("It has:", False),
         (
             "- **Planner:** plans paths.\n   - Uses a costmap.\n- **Controller:** follows them.",
             False,
         ),
-        ("Launch", False),
+        ("**Launch**", False),
         ("```bash\nros2 launch nav2_bringup bringup.py\n```", True),
     ]
 

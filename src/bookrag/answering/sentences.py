@@ -75,7 +75,10 @@ def sentences(text: str, asides: bool = False) -> Iterator[str]:
 def _lead_in(line: str) -> str:
     """The sentence of `line` that introduces what follows it (its last, when the line ends
     in a colon), or "". `sentences` and `lists` must agree on it: quotes are merged by it."""
-    return SENTENCE_END.split(line)[-1].strip() if leads_in(line) else ""
+    if not leads_in(line):
+        return ""
+    lead = SENTENCE_END.split(line)[-1].strip()
+    return lead if lead.rstrip("*_").endswith(":") else f"{lead}:"  # a bold label's colon
 
 
 def _outside_code(lines: list[str]) -> Iterator[str]:

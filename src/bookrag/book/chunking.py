@@ -100,8 +100,16 @@ def _pack(blocks: list[Block], budget: int) -> Iterator[str]:
 
 
 def leads_in(text: str) -> bool:
-    """Whether `text` ends in a colon (emphasis aside): it introduces what follows it."""
-    return text.rstrip("*_ ").endswith(":")
+    """Whether `text` introduces what follows it: it ends in a colon (emphasis aside), or it
+    is a bold label, not a sentence (`**Coverage principle**`, then its list)."""
+    return text.rstrip("*_ ").endswith(":") or (
+        BOLD_LABELS and _BOLD_LABEL.fullmatch(text.strip()) is not None
+    )
+
+
+# A whole line in bold, short and not ending as a sentence does: a label for what follows.
+_BOLD_LABEL = re.compile(r"(\*\*|__)[^*_\n]{0,78}[^*_\s.!?:]\1")
+BOLD_LABELS = True  # switch kept for the ablation
 
 
 def _with_lead_ins(blocks: list[Block]) -> list[Block]:

@@ -299,14 +299,14 @@ class _Walker:
 def one_line_text(heading: str) -> tuple[str, list[Block]]:
     """A one-line file with literal `\\n`s renders as one long <h1>: its title is the first
     line, and the rest, read as the Markdown it was written as (lists, code), is the page's
-    text under the page's URL; its headings are lines of that text, since the site has no
-    headings there. `heading` is the <h1>'s Markdown."""
+    text under the page's URL; its headings are bold lines of that text, since the site has
+    no headings there. `heading` is the <h1>'s Markdown."""
     title, _, rest = heading.partition(LITERAL_NEWLINE)
     inner = _Walker(_tokens(rest.replace(LITERAL_NEWLINE, "\n"))).walk()
-    blocks = [Block(inner.heading_title)] if inner.heading_title else []
+    blocks = [Block(f"**{inner.heading_title}**")] if inner.heading_title else []
     for section in inner.sections:
-        if section.headings:
-            blocks.append(Block(section.headings[-1]))
+        if section.headings:  # in bold: a label for what follows, not a sentence to quote
+            blocks.append(Block(f"**{section.headings[-1]}**"))
         blocks.extend(section.blocks)
     return title.strip(), blocks
 
