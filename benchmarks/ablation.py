@@ -93,6 +93,10 @@ VARIANTS = [
         query={"nested_lead_ins": False},
     ),
     Variant("- a bold label leads into what follows it", index={"bold_labels": False}),
+    Variant(
+        "- a section leading into its subsections shows their headings",
+        index={"child_headings": False},
+    ),
     Variant("- page support (3 more chunks)", query={"support_weight": 0.0}),
     Variant("- page support from 3 more chunks (1 instead)", query={"support_chunks": 1}),
     Variant("- BM25 lengths relative to 80 terms (180 instead)", index={"avg_len": 180.0}),
@@ -108,6 +112,7 @@ VARIANTS = [
             "avg_len": 180.0,
             "split_numbers": False,
             "bold_labels": False,
+            "child_headings": False,
         },
         query={
             "teaching_only": False,
@@ -126,7 +131,13 @@ VARIANTS = [
 ]
 
 # The switches of `_switches` that change the index (a row setting one needs its own).
-INDEX_SWITCHES = ("mdx_props_dropped", "avg_len", "split_numbers", "bold_labels")
+INDEX_SWITCHES = (
+    "mdx_props_dropped",
+    "avg_len",
+    "split_numbers",
+    "bold_labels",
+    "child_headings",
+)
 # The switches as shipped, read from bookrag before any row of this process changes them.
 _SHIPPED: dict[str, Any] = {}
 
@@ -155,6 +166,7 @@ def _switches() -> dict[str, tuple[Any, str]]:
         "whole_lists": (extractive, "WHOLE_LISTS"),
         "nested_lead_ins": (sentences, "NESTED_LEAD_INS"),
         "bold_labels": (chunking, "BOLD_LABELS"),
+        "child_headings": (chunking, "CHILD_HEADINGS"),
     }
 
 

@@ -282,6 +282,26 @@ def test_a_book_of_one_page_without_headings_answers_from_it(
     assert "fed daily" in result.answer and result.sources[0].endswith("/only")
 
 
+def test_a_section_leading_into_its_subsections_is_answered_with_their_headings(
+    tmp_path: Path, store: BookStore, settings: Settings
+) -> None:
+    pages = {
+        "station.md": "# Weather station\n\n## Siting principles\n\n"
+        "A good station site follows three siting principles:\n\n"
+        "### Open ground\n\nKeep the mast ten metres from walls.\n\n"
+        "### Even height\n\nMount the vane two metres above the grass.\n\n"
+        "### Steady power\n\nShade the panel from nothing.\n\n## Wiring\n\nSolder it.\n",
+        **mast_pages("logger", "radio", "battery"),
+    }
+    book = book_of(pages, tmp_path, store, settings)
+    result = answer(book, Question("What are the siting principles of a weather station?"))
+    assert (
+        "A good station site follows three siting principles: Open ground; Even height; "
+        "Steady power [1]" in result.answer
+    )
+    assert result.sources[0].endswith("/station#siting-principles")
+
+
 def test_a_question_put_to_the_reader_is_not_quoted_as_an_answer() -> None:
     text = "Why does the rain bucket tip so often? The rain bucket tips at every 0.2794 mm."
     result = extractive_answer([passage(text)], terms("rain", "bucket", "tip"), None)

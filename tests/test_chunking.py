@@ -271,3 +271,26 @@ def test_loaded_page_has_its_published_url(tmp_path: Path) -> None:
 )
 def test_what_leads_into_what_follows(text: str, leads: bool) -> None:
     assert leads_in(text) is leads
+
+
+def test_a_section_leading_into_its_subsections_shows_their_headings_after_its_text(
+    tmp_path: Path,
+) -> None:
+    page = load(
+        tmp_path,
+        "fusion.md",
+        "# Fusion\n\nThere are kinds of fusion:\n\n## Kinds\n\nThe camera and lidar fuse in "
+        "two ways:\n\n### 1. Early fusion\n\nRaw data.\n\n#### Detail\n\nMore.\n\n"
+        "### 2. Late fusion\n\nDetections.\n\n## Alone\n\nIt has one part:\n\n"
+        "### Only part\n\nText.\n",
+    )
+    chunks = {c.section: c for c in chunk_page(page, max_tokens=350)}
+    kinds = chunks["Kinds"]
+    assert kinds.leads_into == ("1. Early fusion", "2. Late fusion")  # not the #### below
+    assert kinds.shown_text == (
+        "The camera and lidar fuse in two ways:\n\n1. Early fusion\n2. Late fusion"
+    )
+    assert "Early" not in kinds.embedding_text  # shown, not indexed: each is found on its own
+    # The page's opening text leads into the whole page (a table of contents), and one
+    # subsection is what follows, not a list.
+    assert chunks[""].leads_into == () and chunks["Alone"].leads_into == ()

@@ -13,9 +13,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from bookrag.book.loader import Page
-from bookrag.book.markdown import Block
+from bookrag.book.markdown import Block, Section
 
 BREADCRUMB_SEPARATOR = " › "
+_NUMBERED = re.compile(r"^\d+[.)]\s")  # "1. Early fusion": an item of a numbered list
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 # Where one sentence ends and the next begins: after `.`, `!` or `?` (and any emphasis it
 # closes: `**Done.** Next`) and before a capital, a digit or an opening mark, but not after
@@ -43,6 +44,18 @@ class Chunk:
     anchor: str
     text: str
     index: int
+    # The headings of the subsections its text ends leading into ("It rests on three
+    # principles:", then a heading for each), shown after the text as the list it introduces
+    # but not indexed with it: the subsections are found on their own.
+    leads_into: tuple[str, ...] = ()
+
+    @property
+    def shown_text(self) -> str:
+        """The text, and the list of subsections it leads into."""
+        if not self.leads_into:
+            return self.text
+        items = (h if _NUMBERED.match(h) else f"- {h}" for h in self.leads_into)
+        return "\n".join([self.text, "", *items])
 
     @property
     def url(self) -> str:
@@ -75,20 +88,51 @@ def count_tokens(text: str) -> int:
 def chunk_page(page: Page, max_tokens: int) -> list[Chunk]:
     """The page's chunks in reading order."""
     chunks: list[Chunk] = []
-    for section in page.sections:
+    for number, section in enumerate(page.sections):
         headings = tuple(section.headings)
         # The breadcrumb is indexed with the text, so it takes part of the budget.
         room = max(max_tokens - count_tokens(" ".join((page.title, *headings))), 16)
         texts = list(_pack(section.blocks, room))
         if not texts and headings:
             texts = [""]  # a heading with no text of its own still names a place in the page
-        for text in texts:
+        leads_into = _subsections_led_into(page.sections, number)
+        for i, text in enumerate(texts):
             chunks.append(
                 Chunk(
-                    page.source, page.url, page.title, headings, section.anchor, text, len(chunks)
+                    page.source,
+                    page.url,
+                    page.title,
+                    headings,
+                    section.anchor,
+                    text,
+                    len(chunks),
+                    leads_into if i == len(texts) - 1 else (),  # after its last chunk
                 )
             )
     return chunks
+
+
+def _subsections_led_into(sections: list[Section], number: int) -> tuple[str, ...]:
+    """The headings of the section's subsections when its text ends leading into them, and
+    not in a list of its own: what the reader sees it introduce. Not for the page's opening
+    text, whose subsections are the whole page (a table of contents)."""
+    section = sections[number]
+    blocks = section.blocks
+    if not (CHILD_HEADINGS and section.headings and blocks):
+        return ()
+    if blocks[-1].code or not leads_in(blocks[-1].text):
+        return ()
+    depth = len(section.headings) + 1
+    children = []
+    for later in sections[number + 1 :]:
+        if len(later.headings) < depth or later.headings[: depth - 1] != section.headings:
+            break  # past the section's subsections
+        if len(later.headings) == depth:
+            children.append(later.headings[-1])
+    return tuple(children) if len(children) > 1 else ()  # one is what follows, not a list
+
+
+CHILD_HEADINGS = True  # switch kept for the ablation
 
 
 def _pack(blocks: list[Block], budget: int) -> Iterator[str]:

@@ -121,7 +121,7 @@ def chunk_point(page: Page, c: Chunk, dense: list[float] | None) -> StoredPoint:
             "section": c.section,
             "headings": list(c.headings),
             "anchor": c.anchor,
-            "text": c.text,
+            "text": c.shown_text,
             "chunk_index": c.index,
             "page_hash": page.content_hash,
         },
