@@ -43,7 +43,7 @@ class Variant:
     # "chunk_tokens" and INDEX_SWITCHES
     query: dict[str, Any] = field(default_factory=dict)  # "support_weight", "support_chunks",
     # "teaching_only", "runner_up", "own_terms", "question_word", "following", "code_window",
-    # "code_adds", "definitions", "whole_lists", "nested_lead_ins"
+    # "code_adds", "definitions", "whole_lists", "nested_lead_ins", "inline_commands"
 
     def index_key(self) -> str:
         """The index's folder name: the layout version and every index switch's value."""
@@ -94,6 +94,10 @@ VARIANTS = [
     ),
     Variant("- a bold label leads into what follows it", index={"bold_labels": False}),
     Variant(
+        "- a line leading into a one-line command is quoted with it",
+        query={"inline_commands": False},
+    ),
+    Variant(
         "- a section leading into its subsections shows their headings",
         index={"child_headings": False},
     ),
@@ -126,6 +130,7 @@ VARIANTS = [
             "definitions": False,
             "whole_lists": False,
             "nested_lead_ins": False,
+            "inline_commands": False,
         },
     ),
 ]
@@ -165,6 +170,7 @@ def _switches() -> dict[str, tuple[Any, str]]:
         "definitions": (terms, "DEFINITIONS"),
         "whole_lists": (extractive, "WHOLE_LISTS"),
         "nested_lead_ins": (sentences, "NESTED_LEAD_INS"),
+        "inline_commands": (sentences, "INLINE_COMMANDS"),
         "bold_labels": (chunking, "BOLD_LABELS"),
         "child_headings": (chunking, "CHILD_HEADINGS"),
     }

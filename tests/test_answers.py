@@ -190,6 +190,18 @@ def test_a_bold_label_leads_into_the_list_under_it() -> None:
     assert "magnets" not in quote
 
 
+def test_a_step_leading_into_a_one_line_command_is_quoted_with_it() -> None:
+    text = (
+        "1. Mount the gauge on the mast.\n2. Start the logger service:\n\n"
+        "```bash\nsudo systemctl start rain-logger\n```\n\n3. Check the log file:\n\n"
+        "```bash\ntail -f /var/log/rain.log\ngrep tip /var/log/rain.log\n```"
+    )
+    result = extractive_answer([passage(text)], terms("start", "logger", "service"), None)
+    assert "2. Start the logger service: `sudo systemctl start rain-logger` [1]" in result.answer
+    # Two lines of code are a block to show as code, not a command to run inline.
+    assert "Check the log file: `" not in result.answer
+
+
 def test_part_of_a_list_is_quoted_with_marks_where_items_are_left_out() -> None:
     states = [
         "Sleeping on its battery through the whole night.",
@@ -417,7 +429,7 @@ def test_the_section_shown_is_the_one_that_answers_not_the_shortest(
 def test_a_paragraph_ending_in_a_colon_is_still_quoted_but_for_its_lead_in() -> None:
     text = (
         "Level the rain gauge first. Pour 100 ml of water into the rain gauge funnel slowly. "
-        "If the count is off, correct the factor:\n\n```text\nMM_PER_TIP = 0.2794\n```"
+        "If the count is off, correct the factor:\n\n```text\nMM_PER_TIP = 0.2794\nSAVE = 1\n```"
     )
     result = extractive_answer([passage(text)], terms("calibrate", "rain", "gauge"), None)
     assert "Level the rain gauge first." in result.answer

@@ -81,13 +81,38 @@ def _lead_in(line: str) -> str:
     return lead if lead.rstrip("*_").endswith(":") else f"{lead}:"  # a bold label's colon
 
 
-def _outside_code(lines: list[str]) -> Iterator[str]:
-    """The lines that are not in a fenced code block, nor its fences."""
+def _outside_code(lines: list[str]) -> list[str]:
+    """The lines that are not in a fenced code block, nor its fences; a line leading into a
+    one-line block ("Save the map with:", then a command) ends with that line as inline code,
+    so the step is quoted with its command."""
+    kept: list[str] = []
     fence = ""
+    block: list[str] = []
     for line in lines:
         fence, inside = code_fence(fence, line)
         if not inside:
-            yield line
+            kept.append(line)
+            continue
+        block.append(line)
+        if not fence:  # the block closed on this line
+            _inline_command(kept, block)
+            block = []
+    return kept
+
+
+def _inline_command(kept: list[str], block: list[str]) -> None:
+    """The last of the `kept` lines with the command of `block` after it, when the line
+    ends in a colon and the block is one short line of code."""
+    command = block[1].strip() if len(block) == 3 else ""
+    if not (INLINE_COMMANDS and command) or len(command) > _COMMAND_CHARS or "`" in command:
+        return
+    last = next((i for i in range(len(kept) - 1, -1, -1) if kept[i].strip()), None)
+    if last is not None and kept[last].rstrip("*_ ").endswith(":"):
+        kept[last] = f"{kept[last].rstrip()} `{command}`"
+
+
+INLINE_COMMANDS = True  # switch kept for the ablation
+_COMMAND_CHARS = 120
 
 
 @dataclass(frozen=True)
