@@ -489,6 +489,7 @@ def test_a_quote_from_a_tab_says_which_tab_it_is_from(
         ("Define I2C", ("i2c", "2")),  # `I2C` is also `2`, as `ROS2` is `ROS 2`
         ("What does RSSI mean?", ("rssi",)),
         ("What does RSSI stand for?", ("rssi",)),
+        ("What exactly is a rain gauge?", ("rain", "gaug")),  # an adverb asks the same
         ("What is the best way to mount the gauge on a roof?", ()),  # a clause, not a name
         ("What are the steps of calibrating the gauge?", ()),
         ("How does a rain gauge work?", ()),

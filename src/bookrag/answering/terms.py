@@ -25,6 +25,7 @@ INTERROGATIVES = frozenset({"how", "what", "when", "where", "which", "who", "why
 # spaces takes time that grows as a power of their number).
 _ASKS_WHAT = ("what is ", "what are ", "what's ", "define ")
 _ASKS_MEANING = ("what does ", (" mean", " stand for"))
+_WHAT_ADVERB = re.compile(r"^what \w+ly (?=(?:is|are) )", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -90,9 +91,11 @@ def defined_terms(query: str) -> tuple[str, ...]:
 
 def _named(question: str) -> str:
     """What `question` (one space between words, no `?`) asks the meaning of, or ""."""
-    lower = question.lower()
     if any(mark in question for mark in ",;:?"):
         return ""
+    # An adverb asks the same: "What exactly is X?" is "What is X?".
+    question = _WHAT_ADVERB.sub("What ", question, count=1)
+    lower = question.lower()
     start = next((len(p) for p in _ASKS_WHAT if lower.startswith(p)), 0)
     if start:
         return question[start:]
