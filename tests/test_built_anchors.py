@@ -318,7 +318,8 @@ def test_sections_of_markdown_docusaurus_reads_its_own_way_match_the_built_page(
     (docs / "setup.md").write_text(SETUP_PAGE)
     (docs / "title.md").write_text(TITLE_PAGE)
     (docs / "oneline.md").write_text(
-        "# Glossary\\n\\n## Dew point\\n\\nWhere air turns **wet**.\\n\\n- Fog\\n- Dew\n"
+        "# Glossary\\n\\n## Dew point\\n\\nWhere air turns **wet**:\\n\\n- Fog\\n    - Mist\\n"
+        "- Dew\\n\\n```bash\\nread-dew --now\\n```\\n"
     )
     (docs / "plain.md").write_text("No headings at all, only this line.\n")
     (docs / "07-field-notes.summary.md").write_text("No title either.\n")
@@ -368,6 +369,12 @@ def test_sections_of_markdown_docusaurus_reads_its_own_way_match_the_built_page(
     oneline = load_page(read_source(docs, docs / "oneline.md", site), site)
     assert extract_doc(built_html(build, site, oneline.url).read_bytes()).title == "Glossary"
     assert oneline.title == "Glossary"
+    assert [(b.text, b.code) for b in oneline.sections[0].blocks] == [
+        ("**Dew point**", False),
+        ("Where air turns **wet**:", False),
+        ("- Fog\n   - Mist\n- Dew", False),
+        ("```bash\nread-dew --now\n```", True),
+    ]
     used = load_page(read_source(docs, docs / "partial-user.mdx", site), site)
     assert [(s.headings[-1], s.anchor) for s in used.sections] == [
         ("Setup", "setup"),

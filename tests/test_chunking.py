@@ -265,6 +265,7 @@ def test_loaded_page_has_its_published_url(tmp_path: Path) -> None:
         ("**Coverage principle**", True),  # a bold label, then what it labels
         ("__Wiring__", True),
         ("**Always power the board off first.**", False),  # a bold sentence says something
+        ("**Never connect the supply to the signal pins**", False),  # ... with no full stop
         ("**Bold** and then plain words", False),
         ("A sentence in the middle of prose.", False),
     ],
@@ -294,3 +295,14 @@ def test_a_section_leading_into_its_subsections_shows_their_headings_after_its_t
     # The page's opening text leads into the whole page (a table of contents), and one
     # subsection is what follows, not a list.
     assert chunks[""].leads_into == () and chunks["Alone"].leads_into == ()
+
+
+def test_a_bold_label_after_a_lead_in_stays_with_its_list(tmp_path: Path) -> None:
+    body = (
+        f"{prose('mast', 5)}\n\nThe station has parts:\n\n**Rain gauge**\n\n"
+        "- A bucket tips once per tip.\n- A reed switch counts each tip.\n"
+    )
+    page = load(tmp_path, "parts.md", f"# Parts\n\n## All\n\n{body}")
+    chunks = chunk_page(page, max_tokens=60)
+    holding = next(c for c in chunks if "**Rain gauge**" in c.text)
+    assert "A bucket tips" in holding.text  # the label is never the end of a chunk

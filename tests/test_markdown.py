@@ -615,3 +615,11 @@ def test_a_fence_line_with_a_language_inside_code_is_code_not_its_end() -> None:
     blocks = page.sections[-1].blocks
     assert (blocks[0].text, blocks[0].code) == ("````\n```python\n{/* kept */}\n````", True)
     assert blocks[1].text == "After."
+
+
+def test_a_title_with_one_literal_newline_is_a_title() -> None:
+    # Only a page written on one line has its paragraphs apart (`\\n\\n`) in its <h1>.
+    page = parse_page("# Escapes: `\\n` and `\\t`\n\nText.\n")
+    assert page.heading_title is not None and page.heading_title.startswith("Escapes: ")
+    assert page.heading_title.endswith("and \\t")
+    assert [b.text for b in page.sections[0].blocks] == ["Text."]

@@ -18,7 +18,7 @@ from typing import Any
 
 from bookrag.answering.sentences import sentences
 from bookrag.answering.terms import QueryTerms, defines, query_terms
-from bookrag.book.chunking import BREADCRUMB_SEPARATOR
+from bookrag.book.chunking import BREADCRUMB_SEPARATOR, with_subsections
 from bookrag.errors import UpstreamError
 from bookrag.index import lexical
 from bookrag.index.store import BookStore, Hit
@@ -263,7 +263,8 @@ def relevance(terms: QueryTerms, passage: Passage) -> float:
 
 def _passage(hit: Hit, score: float, terms: QueryTerms) -> Passage:
     p = hit.payload
-    title, section, text = str(p["title"]), str(p.get("section", "")), str(p.get("text", ""))
+    title, section = str(p["title"]), str(p.get("section", ""))
+    text = with_subsections(str(p.get("text", "")), [str(h) for h in p.get("leads_into") or ()])
     return Passage(
         source=str(p["source"]),
         url=str(p["url"]),

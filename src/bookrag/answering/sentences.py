@@ -47,10 +47,14 @@ def sentences(text: str, asides: bool = False) -> Iterator[str]:
             while labels and labels[-1][0] >= indent:
                 labels.pop()
             label = labels[-1][1] if labels and NESTED_LEAD_INS else ""
-            if NESTED_LEAD_INS and leads_in(stripped):
-                labels.append((indent, _lead_in(stripped[item.end() :])))
-                if len(labels) > 1 or not lead_in:
+            own = stripped[item.end() :]
+            if NESTED_LEAD_INS and leads_in(own):
+                labels.append((indent, _lead_in(own)))
+                # What the item says before its lead-in is quoted as any item's text is.
+                said = SENTENCE_END.split(own)[:-1]
+                if not said:
                     continue
+                stripped = stripped[: item.end()] + " ".join(said)
         if item is not None and (label or lead_in):
             parts = [s for s in SENTENCE_END.split(stripped[item.end() :]) if s.strip()]
             number = item.group().strip() + " " if item.group()[:1].isdigit() else ""
@@ -88,15 +92,18 @@ def _outside_code(lines: list[str]) -> list[str]:
     kept: list[str] = []
     fence = ""
     block: list[str] = []
+    after_code = False  # a block has closed since the last line of prose
     for line in lines:
         fence, inside = code_fence(fence, line)
         if not inside:
             kept.append(line)
+            after_code = after_code and not line.strip()
             continue
         block.append(line)
         if not fence:  # the block closed on this line
-            _inline_command(kept, block)
-            block = []
+            if not after_code:
+                _inline_command(kept, block)
+            block, after_code = [], True
     return kept
 
 

@@ -25,7 +25,11 @@ INTERROGATIVES = frozenset({"how", "what", "when", "where", "which", "who", "why
 # spaces takes time that grows as a power of their number).
 _ASKS_WHAT = ("what is ", "what are ", "what's ", "define ")
 _ASKS_MEANING = ("what does ", (" mean", " stand for"))
-_WHAT_ADVERB = re.compile(r"^what \w+ly (?=(?:is|are) )", re.IGNORECASE)
+# "What exactly is X?" asks what X is: a closed set of intensifiers (a rule on any "-ly"
+# word reads "What anomaly is detected?" as asking what "detected" is).
+_WHAT_ADVERB = re.compile(
+    r"^what (?:exactly|really|actually|precisely|basically) (?=(?:is|are) )", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ carries its breadcrumb (page title › section › subsection).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from bookrag.book.loader import Page
@@ -52,10 +52,7 @@ class Chunk:
     @property
     def shown_text(self) -> str:
         """The text, and the list of subsections it leads into."""
-        if not self.leads_into:
-            return self.text
-        items = (h if _NUMBERED.match(h) else f"- {h}" for h in self.leads_into)
-        return "\n".join([self.text, "", *items])
+        return with_subsections(self.text, self.leads_into)
 
     @property
     def url(self) -> str:
@@ -78,6 +75,14 @@ class Chunk:
     def embedding_text(self) -> str:
         """What is indexed, lexically and densely: the breadcrumb, then the text."""
         return f"{self.breadcrumb}\n{self.text}"
+
+
+def with_subsections(text: str, leads_into: Sequence[str]) -> str:
+    """A chunk's text, then the headings of the subsections it leads into as a list."""
+    if not leads_into:
+        return text
+    items = (h if _NUMBERED.match(h) else f"- {h}" for h in leads_into)
+    return "\n".join([text, "", *items])
 
 
 def count_tokens(text: str) -> int:
@@ -146,13 +151,17 @@ def _pack(blocks: list[Block], budget: int) -> Iterator[str]:
 def leads_in(text: str) -> bool:
     """Whether `text` introduces what follows it: it ends in a colon (emphasis aside), or it
     is a bold label, not a sentence (`**Coverage principle**`, then its list)."""
-    return text.rstrip("*_ ").endswith(":") or (
-        BOLD_LABELS and _BOLD_LABEL.fullmatch(text.strip()) is not None
+    line = text.strip()
+    return line.rstrip("*_ ").endswith(":") or (
+        BOLD_LABELS
+        and _BOLD_LABEL.fullmatch(line) is not None
+        and len(line.split()) <= _LABEL_WORDS  # longer, it says something ("**Never ...**")
     )
 
 
 # A whole line in bold, short and not ending as a sentence does: a label for what follows.
 _BOLD_LABEL = re.compile(r"(\*\*|__)[^*_\n]{0,78}[^*_\s.!?:]\1")
+_LABEL_WORDS = 6
 BOLD_LABELS = True  # switch kept for the ablation
 
 
@@ -162,7 +171,7 @@ def _with_lead_ins(blocks: list[Block]) -> list[Block]:
     joined: list[Block] = []
     for block in blocks:
         last = joined[-1] if joined else None
-        if last and not last.code and not block.code and leads_in(last.text):
+        if last and not last.code and not block.code and leads_in(last.text.split("\n")[-1]):
             joined[-1] = Block(f"{last.text}\n\n{block.text}", code=False)
         else:
             joined.append(block)

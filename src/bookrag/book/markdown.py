@@ -281,8 +281,9 @@ class _Walker:
         text = without_marks(slugged).strip()
         first = not self.levels and not self.sections[-1].blocks and not self.sluggers
         if level == 1 and self.title is None and first:  # a partial's <h1> is no title
-            self.title, _, rest = text.partition(LITERAL_NEWLINE)
-            if rest:
+            self.title = text
+            if is_one_line_page(text):
+                self.title = text.partition(LITERAL_NEWLINE)[0].strip()
                 self.sections[-1].blocks.extend(one_line_text(inline.content)[1])
             return
         if level == 1:
@@ -294,6 +295,13 @@ class _Walker:
         trail = self.sections[-1].headings[: len(self.levels)]
         self.levels.append(level)
         self.sections.append(Section(headings=[*trail, text], anchor=anchor))
+
+
+def is_one_line_page(heading: str) -> bool:
+    """Whether a page's <h1> is a whole page written on one line with literal `\\n`s: its
+    paragraphs are apart, `\\n\\n` (a title with one `\\n` in it, "Escapes: `\\n`", is
+    a title)."""
+    return LITERAL_NEWLINE * 2 in heading
 
 
 def one_line_text(heading: str) -> tuple[str, list[Block]]:

@@ -9,7 +9,9 @@ Point layout (collection `COLLECTION_NAME`, default `book`):
     page_url (the page's public URL); url (page_url + `#anchor` when the chunk is under a
     heading); title (page title); section (heading trail below the title, joined with ` › `);
     headings (that trail as a list); anchor (heading id, "" for the page's opening text);
-    text (the chunk as light Markdown); chunk_index (position in the page); page_hash.
+    text (the chunk as light Markdown); leads_into (the headings of the subsections the
+    text ends leading into, shown after it in answers, not indexed); chunk_index (position
+    in the page); page_hash.
 - page records, id `uuid5("page:<source>")`, no vector, payload:
     kind="page"; source; url; url_path (the URL's path, for lookups by URL); title;
     sidebar_label; sidebar_rank (the page's place in the book's sidebar, from 0; see
@@ -121,7 +123,8 @@ def chunk_point(page: Page, c: Chunk, dense: list[float] | None) -> StoredPoint:
             "section": c.section,
             "headings": list(c.headings),
             "anchor": c.anchor,
-            "text": c.shown_text,
+            "text": c.text,
+            "leads_into": list(c.leads_into),  # shown after the text in answers, not indexed
             "chunk_index": c.index,
             "page_hash": page.content_hash,
         },

@@ -21,7 +21,13 @@ from dataclasses import dataclass
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from bookrag.book.markdown import LITERAL_NEWLINE, Block, Section, one_line_text
+from bookrag.book.markdown import (
+    LITERAL_NEWLINE,
+    Block,
+    Section,
+    is_one_line_page,
+    one_line_text,
+)
 from bookrag.book.mdx import ADMONITION_KINDS, after_summary, tab_label, under_tab
 
 # A doc's Markdown container; a blog post's, for a crawl asked to include the blog.
@@ -61,9 +67,9 @@ def extract_doc(html: str | bytes) -> ExtractedPage:
     active = tree.css_first(".menu__link--active:not(.menu__link--sublist)")
     label = " ".join(active.text().split()) if active is not None else ""
     walker = _Walker()
-    if LITERAL_NEWLINE in title and h1 is not None:  # a one-line file: its text is the h1's
+    if h1 is not None and is_one_line_page(title):  # a one-line file: its text is the h1's
         title = title.partition(LITERAL_NEWLINE)[0].strip()
-        walker.sections[0].blocks = one_line_text(render_inline(h1))[1]
+        walker.sections[0].blocks = one_line_text(_one_line_markdown(h1))[1]
     walker.walk(root)
     sections = [s for s in walker.sections if s.blocks or s.anchor]
     return ExtractedPage(title, label if label and label != title else None, sections)
@@ -126,6 +132,17 @@ def _clean(text: str) -> str:
 def render_inline(node: LexborNode) -> str:
     """A node's inline content as light Markdown (links, emphasis, inline code)."""
     return _clean(_inline(node))
+
+
+def _one_line_markdown(h1: LexborNode) -> str:
+    """A one-line page's <h1> as the Markdown it was written as: its spaces kept (they nest
+    list items), and a code span holding a literal `\\n` written back as the fenced block
+    the site read as a span."""
+    text = _inline(h1).replace("\u200b", "").replace("\xa0", " ")
+    return _SPAN_WITH_NEWLINES.sub(r"```\1```", text)
+
+
+_SPAN_WITH_NEWLINES = re.compile(r"`([^`]*\\n[^`]*)`")
 
 
 def _inline(node: LexborNode) -> str:
