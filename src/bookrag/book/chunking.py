@@ -193,7 +193,7 @@ def _fit(block: Block, budget: int) -> Iterator[str]:
         for k, unit in enumerate(SENTENCE_END.split(line))
     ]
     for piece in _group(units, budget, " "):
-        yield piece.replace(" \n", "\n").lstrip("\n")
+        yield piece.replace(" \n", "\n").strip("\n")
 
 
 def _split_code(text: str, budget: int) -> Iterator[str]:
