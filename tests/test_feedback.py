@@ -8,6 +8,7 @@ import json
 import multiprocessing
 import os
 import re
+import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +27,7 @@ from bookrag.answering.models import Answer, Question
 from bookrag.api.app import create_app
 from bookrag.cli import app as cli_app
 from bookrag.config import load_settings
+from bookrag.feedback import database as database_module
 from bookrag.feedback import journal as journal_module
 from bookrag.feedback import records
 from bookrag.feedback.database import (
@@ -490,6 +492,33 @@ def _write_from_a_process(url: str, count: int) -> None:
             journal.record(record)
             if i % 10 == 0:
                 asyncio.run(journal.give_feedback(Verdict(record.id, "192.0.2.1", True, None)))
+
+
+def test_a_new_sqlite_log_opens_while_another_connection_holds_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Switching a file to WAL needs it to itself: while another process reads it, SQLite
+    # says "database is locked". The connection opens anyway (WAL is asked for again by
+    # the next one), rather than the log being unavailable.
+    monkeypatch.setattr(database_module, "WAL_PATIENCE", 0.2)
+    path = tmp_path / "answers.db"
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("CREATE TABLE t (x)")
+    other.execute("BEGIN")
+    other.execute("SELECT * FROM t").fetchall()  # holds a read lock on the file
+    engine = open_engine(f"sqlite:///{path}")
+    try:
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "delete"
+        other.execute("COMMIT")
+        with engine.connect() as connection:  # a new connection asks again, and gets it
+            pass
+        engine.dispose()
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    finally:
+        engine.dispose()
+        other.close()
 
 
 def test_several_processes_writing_to_one_sqlite_file_lose_and_corrupt_nothing(

@@ -21,6 +21,8 @@ Rows older than `BOOKRAG_RETENTION_DAYS` are deleted by the journal's sweep.
 from __future__ import annotations
 
 import fcntl
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -111,11 +113,27 @@ def open_engine(url: str) -> sa.Engine:
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor = connection.cursor()
     # WAL: readers (the report) never block the writer, and several processes may write.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    # The mode is the file's, set once; while another connection holds the file (two
+    # processes opening a new log at once), it is asked for again, briefly, and else left
+    # to the next connection: the log works in either mode.
+    cursor.execute("PRAGMA busy_timeout=50")
+    deadline = time.monotonic() + WAL_PATIENCE
+    while str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc):
+                raise
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
     cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+WAL_PATIENCE = 5.0  # seconds a connection asks for WAL while the file is held
 
 
 def _alembic_config(connection: sa.Connection) -> Config:
