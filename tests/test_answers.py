@@ -162,32 +162,27 @@ def test_items_sharing_a_lead_in_are_quoted_with_it_once() -> None:
     assert "Explain what a node does.; Explain what a topic does." in result.answer
 
 
-def test_an_item_ending_in_a_colon_leads_into_its_own_items() -> None:
-    text = (
-        "The station has two parts:\n"
-        "1. **Rain gauge:**\n"
-        "   - A bucket tips once per 0.2 mm of rain.\n"
-        "   - A reed switch counts each tip.\n"
-        "2. **Wind vane:**\n"
-        "   - Eight magnets mark the compass points.\n"
-    )
+RAIN_ITEMS = "A bucket tips once per 0.2 mm of rain.", "A reed switch counts each tip."
+
+
+@pytest.mark.parametrize(
+    "labelled",
+    [  # an item ending in a colon, a bold line, a bold item: each a label for what it holds
+        "The station has two parts:\n1. **Rain gauge:**\n   - {}\n   - {}\n"
+        "2. **Wind vane:**\n   - Eight magnets mark the compass points.\n",
+        "Two parts matter:\n\n**Rain gauge**\n- {}\n- {}\n\n**Wind vane**\n- Eight magnets.",
+        "The station has two parts:\n\n- **Rain gauge**\n   - {}\n   - {}\n- **Wind vane**\n"
+        "   - Eight magnets mark north.",
+    ],
+)
+def test_a_label_leads_into_the_items_under_it(labelled: str) -> None:
+    text = labelled.format(*RAIN_ITEMS)
     result = extractive_answer([passage(text)], terms("bucket", "tips", "switch", "rain"), None)
     quote = next(line for line in result.answer.split("\n") if "bucket" in line)
     # The items read with the label they sit under, once, and the list stays apart from the
     # wind vane's items: not "- A bucket tips ..." with nothing to say what it is part of.
     assert quote.startswith("Rain gauge: A bucket tips once per 0.2 mm of rain.; A reed switch")
     assert "Wind vane" not in quote and "magnets" not in quote
-
-
-def test_a_bold_label_leads_into_the_list_under_it() -> None:
-    text = (
-        "Two parts matter:\n\n**Rain gauge**\n- A bucket tips once per 0.2 mm of rain.\n"
-        "- A reed switch counts each tip.\n\n**Wind vane**\n- Eight magnets mark the compass."
-    )
-    result = extractive_answer([passage(text)], terms("bucket", "tips", "switch"), None)
-    quote = next(line for line in result.answer.split("\n") if "bucket" in line)
-    assert quote.startswith("Rain gauge: A bucket tips once per 0.2 mm of rain.; A reed switch")
-    assert "magnets" not in quote
 
 
 def test_a_step_leading_into_a_one_line_command_is_quoted_with_it() -> None:
@@ -202,21 +197,13 @@ def test_a_step_leading_into_a_one_line_command_is_quoted_with_it() -> None:
     assert "Check the log file: `" not in result.answer
 
 
-def test_an_item_keeps_what_it_says_before_leading_into_code_or_items() -> None:
+def test_an_item_keeps_what_it_says_before_leading_into_code() -> None:
     text = (
         "1. Clone the gauge firmware to your laptop. Then build it with:\n\n"
         "```bash\ncd firmware\nmake\n```\n\n2. Flash the board over USB."
     )
     result = extractive_answer([passage(text)], terms("clone", "firmware", "laptop"), None)
     assert "1. Clone the gauge firmware to your laptop. [1]" in result.answer
-    labelled = (
-        "The station has two parts:\n\n- **Rain gauge**\n   - A bucket tips once per 0.2 mm.\n"
-        "   - A reed switch counts each tip.\n- **Wind vane**\n   - Eight magnets mark north."
-    )
-    quoted = extractive_answer([passage(labelled)], terms("bucket", "reed", "switch"), None)
-    quote = next(line for line in quoted.answer.split("\n") if "bucket" in line)
-    assert quote.startswith("Rain gauge: A bucket tips once per 0.2 mm.; A reed switch")
-    assert "Wind vane" not in quote
 
 
 def test_a_command_is_quoted_only_with_the_line_right_before_it() -> None:
