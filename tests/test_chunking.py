@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bookrag.book.chunking import Chunk, chunk_page, count_tokens, leads_in
+from bookrag.book.chunking import Chunk, chunk_page, count_tokens, leads_in, with_subsections
 from bookrag.book.docusaurus import SiteConfig
 from bookrag.book.loader import Page, SkipPage, discover, load_page, read_source
 from bookrag.errors import PageParseError
@@ -288,7 +288,7 @@ def test_a_section_leading_into_its_subsections_shows_their_headings_after_its_t
     chunks = {c.section: c for c in chunk_page(page, max_tokens=350)}
     kinds = chunks["Kinds"]
     assert kinds.leads_into == ("1. Early fusion", "2. Late fusion")  # not the #### below
-    assert kinds.shown_text == (
+    assert with_subsections(kinds.text, kinds.leads_into) == (
         "The camera and lidar fuse in two ways:\n\n1. Early fusion\n2. Late fusion"
     )
     assert "Early" not in kinds.embedding_text  # shown, not indexed: each is found on its own

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from bookrag.book import teaching
-from bookrag.book.chunking import SENTENCE_END, leads_in
+from bookrag.book.chunking import SENTENCE_END, ends_in_colon, leads_in
 from bookrag.book.mdx import code_fence
 
 CUT = "…"  # stands for what a quote leaves out
@@ -82,7 +82,7 @@ def _lead_in(line: str) -> str:
     if not leads_in(line):
         return ""
     lead = SENTENCE_END.split(line)[-1].strip()
-    return lead if lead.rstrip("*_").endswith(":") else f"{lead}:"  # a bold label's colon
+    return lead if ends_in_colon(lead) else f"{lead}:"  # a bold label's colon
 
 
 def _outside_code(lines: list[str]) -> list[str]:
@@ -114,7 +114,7 @@ def _inline_command(kept: list[str], block: list[str]) -> None:
     if not (INLINE_COMMANDS and command) or len(command) > _COMMAND_CHARS or "`" in command:
         return
     last = next((i for i in range(len(kept) - 1, -1, -1) if kept[i].strip()), None)
-    if last is not None and kept[last].rstrip("*_ ").endswith(":"):
+    if last is not None and ends_in_colon(kept[last]):
         kept[last] = f"{kept[last].rstrip()} `{command}`"
 
 

@@ -50,11 +50,6 @@ class Chunk:
     leads_into: tuple[str, ...] = ()
 
     @property
-    def shown_text(self) -> str:
-        """The text, and the list of subsections it leads into."""
-        return with_subsections(self.text, self.leads_into)
-
-    @property
     def url(self) -> str:
         """The page URL with the section's anchor (an `{#explicit id}` may hold spaces)."""
         return (
@@ -152,11 +147,16 @@ def leads_in(text: str) -> bool:
     """Whether `text` introduces what follows it: it ends in a colon (emphasis aside), or it
     is a bold label, not a sentence (`**Coverage principle**`, then its list)."""
     line = text.strip()
-    return line.rstrip("*_ ").endswith(":") or (
+    return ends_in_colon(line) or (
         BOLD_LABELS
         and _BOLD_LABEL.fullmatch(line) is not None
         and len(line.split()) <= _LABEL_WORDS  # longer, it says something ("**Never ...**")
     )
+
+
+def ends_in_colon(text: str) -> bool:
+    """Whether `text` ends in a colon, emphasis aside (`**Steps:**`)."""
+    return text.rstrip("*_ ").endswith(":")
 
 
 # A whole line in bold, short and not ending as a sentence does: a label for what follows.

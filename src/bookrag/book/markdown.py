@@ -283,8 +283,8 @@ class _Walker:
         if level == 1 and self.title is None and first:  # a partial's <h1> is no title
             self.title = text
             if is_one_line_page(text):
-                self.title = text.partition(LITERAL_NEWLINE)[0].strip()
-                self.sections[-1].blocks.extend(one_line_text(inline.content)[1])
+                self.title = one_line_title(text)
+                self.sections[-1].blocks.extend(one_line_text(inline.content))
             return
         if level == 1:
             # Docusaurus gives a second <h1> no id: its text belongs to the current section.
@@ -304,19 +304,24 @@ def is_one_line_page(heading: str) -> bool:
     return LITERAL_NEWLINE * 2 in heading
 
 
-def one_line_text(heading: str) -> tuple[str, list[Block]]:
-    """A one-line file with literal `\\n`s renders as one long <h1>: its title is the first
-    line, and the rest, read as the Markdown it was written as (lists, code), is the page's
-    text under the page's URL; its headings are bold lines of that text, since the site has
-    no headings there. `heading` is the <h1>'s Markdown."""
-    title, _, rest = heading.partition(LITERAL_NEWLINE)
+def one_line_title(heading: str) -> str:
+    """A one-line page's title: the first line of its <h1>."""
+    return heading.partition(LITERAL_NEWLINE)[0].strip()
+
+
+def one_line_text(heading: str) -> list[Block]:
+    """A one-line file with literal `\\n`s renders as one long <h1> (titled by its first line,
+    `one_line_title`); the rest, read as the Markdown it was written as (lists, code), is the
+    page's text under the page's URL; its headings are bold lines of that text, since the site
+    has no headings there. `heading` is the <h1>'s Markdown."""
+    rest = heading.partition(LITERAL_NEWLINE)[2]
     inner = _Walker(_tokens(rest.replace(LITERAL_NEWLINE, "\n"))).walk()
     blocks = [Block(f"**{inner.heading_title}**")] if inner.heading_title else []
     for section in inner.sections:
         if section.headings:  # in bold: a label for what follows, not a sentence to quote
             blocks.append(Block(f"**{section.headings[-1]}**"))
         blocks.extend(section.blocks)
-    return title.strip(), blocks
+    return blocks
 
 
 def page_markdown(source: str, tokens: list[Token] | None = None) -> str:

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from bookrag.book.markdown import (
-    LITERAL_NEWLINE,
     Block,
     Section,
     is_one_line_page,
     one_line_text,
+    one_line_title,
 )
 from bookrag.book.mdx import ADMONITION_KINDS, after_summary, tab_label, under_tab
 
@@ -68,8 +68,8 @@ def extract_doc(html: str | bytes) -> ExtractedPage:
     label = " ".join(active.text().split()) if active is not None else ""
     walker = _Walker()
     if h1 is not None and is_one_line_page(title):  # a one-line file: its text is the h1's
-        title = title.partition(LITERAL_NEWLINE)[0].strip()
-        walker.sections[0].blocks = one_line_text(_one_line_markdown(h1))[1]
+        title = one_line_title(title)
+        walker.sections[0].blocks = one_line_text(_one_line_markdown(h1))
     walker.walk(root)
     sections = [s for s in walker.sections if s.blocks or s.anchor]
     return ExtractedPage(title, label if label and label != title else None, sections)
@@ -125,8 +125,13 @@ def _inside(node: LexborNode, stop: LexborNode, css_class: str) -> bool:
 
 
 def _clean(text: str) -> str:
-    text = _SPACE.sub(" ", text.replace("\u200b", "").replace("\xa0", " "))
+    text = _SPACE.sub(" ", _visible(text))
     return _AROUND_NEWLINE.sub("\n", text).strip()
+
+
+def _visible(text: str) -> str:
+    """`text` without zero-width spaces, and no-break spaces as spaces."""
+    return text.replace("\u200b", "").replace("\xa0", " ")
 
 
 def render_inline(node: LexborNode) -> str:
@@ -138,8 +143,7 @@ def _one_line_markdown(h1: LexborNode) -> str:
     """A one-line page's <h1> as the Markdown it was written as: its spaces kept (they nest
     list items), and a code span holding a literal `\\n` written back as the fenced block
     the site read as a span."""
-    text = _inline(h1).replace("\u200b", "").replace("\xa0", " ")
-    return _SPAN_WITH_NEWLINES.sub(r"```\1```", text)
+    return _SPAN_WITH_NEWLINES.sub(r"```\1```", _visible(_inline(h1)))
 
 
 _SPAN_WITH_NEWLINES = re.compile(r"`([^`]*\\n[^`]*)`")
