@@ -150,7 +150,7 @@ _SHIPPED: dict[str, Any] = {}
 def _switches() -> dict[str, tuple[Any, str]]:
     """Each switch a row may set (but `chunk_tokens` and `lexical.Weighting` fields): the module
     holding it and the attribute's name."""
-    from bookrag.answering import extractive, retrieval, sentences, terms
+    from bookrag.answering import code_quotes, extractive, retrieval, sentences, terms
     from bookrag.book import chunking, markdown
     from bookrag.index import lexical
 
@@ -160,8 +160,8 @@ def _switches() -> dict[str, tuple[Any, str]]:
         "split_numbers": (lexical, "SPLIT_NUMBERS"),
         "teaching_only": (extractive, "TEACHING_ONLY"),
         "following": (extractive, "FOLLOWING"),
-        "code_window": (extractive, "CODE_WINDOW"),
-        "code_adds": (extractive, "CODE_ADDS"),
+        "code_window": (code_quotes, "CODE_WINDOW"),
+        "code_adds": (code_quotes, "CODE_ADDS"),
         "support_weight": (retrieval, "SUPPORT_WEIGHT"),
         "support_chunks": (retrieval, "SUPPORT_CHUNKS"),
         "runner_up": (retrieval, "RUNNER_UP_SHARE"),  # False: never (an infinite share)

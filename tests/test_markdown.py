@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bookrag.answering.extractive import code_blocks
+from bookrag.answering.code_quotes import code_blocks
 from bookrag.answering.sentences import sentences
 from bookrag.book.markdown import ParsedPage, Section, page_markdown, parse_page, read_page
 from bookrag.book.mdx import shown_prop

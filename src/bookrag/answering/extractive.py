@@ -7,11 +7,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bookrag.answering.code_quotes import best_code, code_adds, code_excerpt
 from bookrag.answering.models import Answer, Citations
 from bookrag.answering.retrieval import Passage
 from bookrag.answering.sentences import CUT, TOP_ITEM, ListBlock, lists, sentences
 from bookrag.answering.terms import QueryTerms, defines
-from bookrag.book.mdx import code_fence
 from bookrag.index import lexical
 
 _QUOTE_MARK = re.compile(r"^\s*(?:>\s?)+")
@@ -22,14 +22,10 @@ _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _EMPHASIS = re.compile(r"(?<![\w\\])(\*\*|__|\*|~~)(\S(?:.*?\S)??)\1(?!\w)")
 _CODE_SPAN = re.compile(r"(`+)[^`\n]+?\1")
 _OPAQUE = "\ue010"  # stands for a code span while emphasis is read
-_CODE_BLOCK = re.compile(r"^(`{3,})[^\n]*\n.*?^\1[ \t]*$", re.DOTALL | re.MULTILINE)
 _TABLE_ROW = re.compile(r"^\s*\|", re.MULTILINE)
 MAX_QUOTES = 6
 FOLLOWING = 2  # units quoted after the lead section's best one: what it leads into
-EXCERPT_LINES = 12  # the most lines of code quoted, fences included
 DEFINING_PASSAGES = 3  # the best passages searched for such a sentence
-CODE_WINDOW = True  # quote the lines of a block that carry the question, not its start
-CODE_ADDS = True  # quote code when it holds question terms the quoted prose does not
 WHOLE_LISTS = True  # quote a whole short list a question asks about (switch kept for the ablation)
 WHOLE_LIST_WORDS = 120  # ... of at most this many words
 TEACHING_ONLY = True  # quote navigation, link lists and quiz lines only when nothing else fits
@@ -93,48 +89,12 @@ def plain_text(text: str) -> str:
     )
 
 
-def code_blocks(text: str) -> list[str]:
-    """The fenced code blocks of a section, fences included."""
-    return [m.group() for m in _CODE_BLOCK.finditer(text)]
-
-
 def best_sentence(text: str, terms: QueryTerms) -> str:
     """The sentence of `text` that best covers `terms` (the start of `text` if none does)."""
     units = list(sentences(text))
     if not units:
         return text.strip()[:300]
     return max(units, key=lambda u: (terms.coverage(u), -len(u)))
-
-
-def code_excerpt(text: str, max_lines: int = EXCERPT_LINES) -> str:
-    """The start of a code-only section, with its fences kept balanced and `…` where it is
-    cut short."""
-    lines = text.strip().split("\n")
-    if len(lines) <= max_lines:
-        return "\n".join(lines)
-    excerpt = lines[: max_lines - 1]
-    fence = ""
-    for line in excerpt:
-        fence, _ = code_fence(fence, line)
-    return "\n".join([*excerpt, CUT, fence] if fence else [*excerpt, CUT])  # the block closed
-
-
-def code_window(block: str, terms: QueryTerms, max_lines: int = EXCERPT_LINES) -> str:
-    """The lines of a fenced code block that carry most of the question's weight (the first
-    such lines on a tie, from a line that is not blank), inside the block's own fences, with
-    `…` where lines are left out."""
-    opening, *body, closing = block.strip().split("\n")
-    room = max_lines - 2
-    if not CODE_WINDOW or len(body) <= room:
-        return code_excerpt(block, max_lines)
-    starts = range(len(body) - room + 1)
-    start = max(starts, key=lambda i: (terms.coverage("\n".join(body[i : i + room])), -i))
-    while start < len(body) - 1 and not body[start].strip():
-        start += 1
-    end = min(start + room, len(body))
-    before = [CUT] if start > 0 else []
-    after = [CUT] if end < len(body) else []
-    return "\n".join([opening, *before, *body[start:end], *after, closing])
 
 
 def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | None) -> list[Quote]:
@@ -157,7 +117,7 @@ def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | Non
             if not (lead and _asked_for(passage, terms)):
                 continue
             units = asides
-        code = _best_code(passage.text, terms) if lead else None
+        code = best_code(passage.text, terms) if lead else None
         if not units:  # a section of code or a table: quote its start, but only as the answer
             if lead and (code or _TABLE_ROW.search(passage.text)):
                 quotes.append(Quote(passage, code or code_excerpt(passage.text)))
@@ -179,7 +139,7 @@ def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | Non
         ordered = sorted(chosen, key=units.index)
         leads = [b.lead_in + " " for b in blocks if b.lead_in]
         quotes.extend(Quote(passage, u) for u in _merge_lead_ins(ordered, units, leads))
-        if code is not None and _code_adds(
+        if code is not None and code_adds(
             code, [scored[0], *chosen, *filter(None, [whole])], terms
         ):
             quotes.append(Quote(passage, code))  # the code says what the prose does not
@@ -283,17 +243,3 @@ def _merge_lead_ins(chosen: list[str], units: list[str], leads: list[str]) -> li
 def _items(units: list[str], lead: str) -> bool:
     """Whether `units` hold an item of the list that `lead` introduces."""
     return any(u.startswith(lead) for u in units)
-
-
-def _best_code(text: str, terms: QueryTerms) -> str | None:
-    excerpts = [code_window(block, terms) for block in code_blocks(text)]
-    return max(excerpts, key=terms.coverage) if excerpts else None
-
-
-def _code_adds(code: str, prose: list[str], terms: QueryTerms) -> bool:
-    """Whether the code holds question terms the quoted prose does not (with CODE_ADDS off:
-    whether it covers the question better than the best sentence)."""
-    if not CODE_ADDS:
-        return terms.coverage(code) > terms.coverage(prose[0])
-    quoted = "\n".join(prose)
-    return terms.coverage(f"{quoted}\n{code}") > terms.coverage(quoted)
