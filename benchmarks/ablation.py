@@ -43,7 +43,8 @@ class Variant:
     # "chunk_tokens" and INDEX_SWITCHES
     query: dict[str, Any] = field(default_factory=dict)  # "support_weight", "support_chunks",
     # "teaching_only", "runner_up", "own_terms", "question_word", "following", "code_window",
-    # "code_adds", "definitions", "whole_lists", "nested_lead_ins", "inline_commands"
+    # "code_adds", "definitions", "whole_lists", "nested_lead_ins", "inline_commands",
+    # "complement"
 
     def index_key(self) -> str:
         """The index's folder name: the layout version and every index switch's value."""
@@ -76,6 +77,10 @@ VARIANTS = [
         query={"question_word": False},
     ),
     Variant("- two sentences after the best one (1 instead)", query={"following": 1}),
+    Variant(
+        "- the second quote adds what the best one lacks (the runner-up by rank instead)",
+        query={"complement": False},
+    ),
     Variant(
         "- code lines that carry the question (the block's start)", query={"code_window": False}
     ),
@@ -131,6 +136,7 @@ VARIANTS = [
             "whole_lists": False,
             "nested_lead_ins": False,
             "inline_commands": False,
+            "complement": False,
         },
     ),
 ]
@@ -171,6 +177,7 @@ def _switches() -> dict[str, tuple[Any, str]]:
         "whole_lists": (extractive, "WHOLE_LISTS"),
         "nested_lead_ins": (sentences, "NESTED_LEAD_INS"),
         "inline_commands": (sentences, "INLINE_COMMANDS"),
+        "complement": (extractive, "COMPLEMENT"),
         "bold_labels": (chunking, "BOLD_LABELS"),
         "child_headings": (chunking, "CHILD_HEADINGS"),
     }

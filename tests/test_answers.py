@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from bookrag.answering import extractive
 from bookrag.answering.extractive import extractive_answer, plain_text
 from bookrag.answering.generation import NOT_FOUND
 from bookrag.answering.models import Question
@@ -593,6 +594,25 @@ def test_a_list_without_a_lead_in_is_quoted_whole_line_by_line() -> None:
 def test_a_name_spelled_out_in_brackets_still_says_what_it_is(sentence: str) -> None:
     assert defines(sentence, defined_terms("What is RSSI?"))
     assert not defines("The RSSI of the station drops in rain.", defined_terms("What is RSSI?"))
+
+
+@pytest.mark.parametrize("complement", [True, False])
+def test_the_second_quote_answers_the_part_of_the_question_the_best_one_leaves(
+    monkeypatch: pytest.MonkeyPatch, complement: bool
+) -> None:
+    monkeypatch.setattr(extractive, "COMPLEMENT", complement)
+    text = (
+        "A rain gauge empties its bucket by itself. The rain gauge tips a bucket per 0.2 mm "
+        "of rain. The mast stands two metres high. The casing is painted white. "
+        "The anemometer spins in the wind."
+    )
+    question = terms("rain", "gauge", "tips", "bucket", "anemometer")
+    result = extractive_answer([passage(text)], question, None)
+    assert "The rain gauge tips a bucket per 0.2 mm of rain. [1]" in result.answer
+    # Ranked alone, the other rain gauge sentence beats the anemometer's, which answers the
+    # part of the question the best sentence leaves.
+    assert ("The anemometer spins in the wind. [1]" in result.answer) == complement
+    assert ("A rain gauge empties its bucket by itself. [1]" in result.answer) != complement
 
 
 def test_the_same_text_on_two_pages_is_quoted_once() -> None:

@@ -28,6 +28,7 @@ FOLLOWING = 2  # units quoted after the lead section's best one: what it leads i
 DEFINING_PASSAGES = 3  # the best passages searched for such a sentence
 WHOLE_LISTS = True  # quote a whole short list a question asks about (switch kept for the ablation)
 WHOLE_LIST_WORDS = 120  # ... of at most this many words
+COMPLEMENT = True  # the second quote adds what the best lacks (switch kept for the ablation)
 TEACHING_ONLY = True  # quote navigation, link lists and quiz lines only when nothing else fits
 HEADER = "From the book (quoted passages; no language model is configured):"
 DEGRADED_HEADER = "From the book (quoted passages; the language model is unavailable right now):"
@@ -127,6 +128,8 @@ def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | Non
         # What X is leads, with what follows it (`FOLLOWING`), not after a sentence before it.
         take = 1 if not lead or defines(scored[0], terms.defines) else 2
         chosen = [u for u in scored[:take] if lead or terms.coverage(u) > 0]
+        if take == 2 and COMPLEMENT and len(scored) > 1:
+            chosen = [scored[0], _complement(scored, units, terms)]
         blocks = lists(passage.text)
         whole = _whole_list(scored[0], blocks, passage, terms) if lead and WHOLE_LISTS else None
         if whole:
@@ -196,6 +199,15 @@ def _rank(unit: str, units: list[str], terms: QueryTerms) -> tuple[bool, float, 
     if defines(unit, terms.defines):
         return True, terms.coverage(unit), -units.index(unit)
     return False, terms.coverage(unit), -len(unit)
+
+
+def _complement(scored: list[str], units: list[str], terms: QueryTerms) -> str:
+    """Of the units after the best of `scored`, the one adding most of the question's weight
+    that the best lacks, the better ranked on a tie: a question of two parts ("a service,
+    and an action?") is answered in both, not twice in the first."""
+    said = set(lexical.terms(scored[0]))
+    gain = {u: terms.coverage_of(set(lexical.terms(u)) - said) for u in scored[1:]}
+    return max(scored[1:], key=lambda u: (gain[u], _rank(u, units, terms)))
 
 
 def _defining(passages: list[Passage], terms: QueryTerms) -> list[Passage]:
