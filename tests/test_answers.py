@@ -273,6 +273,24 @@ def test_a_heading_without_text_ranks_its_page_but_the_section_shown_has_text(
     assert "RTX GPU" in answer(book, Question("What hardware requirements are there?")).answer
 
 
+def test_a_page_the_book_holds_twice_is_one_result(
+    tmp_path: Path, store: BookStore, settings: Settings
+) -> None:
+    page = "# Rain gauge\n\n## Emptying\n\nThe rain gauge tips its bucket at 0.2 mm of rain.\n"
+    pages = {
+        "gauge.md": page,
+        "gauge-copy.md": page,
+        "mast.md": "# Mast\n\nThe mast holds the rain gauge two metres up.\n",
+    }
+    book = book_of(pages, tmp_path, store, settings)
+    found = book.retriever.retrieve("When does the rain gauge tip its bucket?", limit=5)
+    pages_found = [p.page_url.rsplit("/", 1)[-1] for p in found.passages]
+    assert len(pages_found) == 2 and pages_found[0] in {"gauge", "gauge-copy"}
+    assert pages_found[1] == "mast"
+    result = answer(book, Question("When does the rain gauge tip its bucket?"))
+    assert len([s for s in result.sources if "/gauge" in s]) == 1
+
+
 def test_a_passage_covers_the_query_as_its_text_does(odd_book: Book) -> None:
     """Coverage is read from each hit's stored BM25 vector; it must equal the text's own."""
     question = "How long does sourdough dough rest before proofing, and who kneads it?"

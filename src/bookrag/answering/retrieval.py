@@ -2,11 +2,11 @@
 
 Chunks are ranked by BM25 in Qdrant; a page is ranked by its best chunk, lifted a little by its
 next few matching chunks, so results are the best section of each of the best pages rather than
-several chunks of one paragraph. The section shown for a page is the one that best holds the
-query's terms its title lacks (`_sections`). The relevance floor weighs the query's terms by
-IDF: a query is covered when every name it mentions (`MQTT`, `Home Assistant`) occurs in the
-book, and its weighty terms occur in the book at all and in its best section in particular
-(`relevance`).
+several chunks of one paragraph (and a page the book holds twice is one result). The section
+shown for a page is the one that best holds the query's terms its title lacks (`_sections`).
+The relevance floor weighs the query's terms by IDF: a query is covered when every name it
+mentions (`MQTT`, `Home Assistant`) occurs in the book, and its weighty terms occur in the book
+at all and in its best section in particular (`relevance`).
 """
 
 from __future__ import annotations
@@ -176,9 +176,22 @@ def _best_per_page(
     if support:
         for source, hits in pages.items():
             totals[source] += SUPPORT_WEIGHT * sum(s for _, s in hits[1 : SUPPORT_CHUNKS + 1])
-    ranked = sorted(pages, key=lambda s: totals[s], reverse=True)[:limit]
     # A reranker has read each section whole: its order stands.
-    sections = {s: _sections(pages[s], terms) if support else pages[s] for s in ranked}
+    sections: dict[str, list[tuple[Hit, float]]] = {}
+    shown: set[tuple[str, str, str]] = set()
+    for source in sorted(pages, key=lambda s: totals[s], reverse=True):
+        if len(sections) == limit:
+            break
+        hits = _sections(pages[source], terms) if support else pages[source]
+        # A page that shows the very section another better page shows (a book may hold the
+        # same page twice) is not a second result.
+        p = _first_with_text(hits).payload
+        same = (str(p.get("title")), str(p.get("section")), str(p.get("text")))
+        if same in shown:
+            continue
+        shown.add(same)
+        sections[source] = hits
+    ranked = list(sections)
     passages = [_passage(_first_with_text(sections[s]), totals[s], terms) for s in ranked]
     runner_up = _runner_up(sections[ranked[0]], passages[0], terms) if ranked else None
     return passages, runner_up
