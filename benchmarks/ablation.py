@@ -44,7 +44,7 @@ class Variant:
     query: dict[str, Any] = field(default_factory=dict)  # "support_weight", "support_chunks",
     # "teaching_only", "runner_up", "own_terms", "question_word", "following", "code_window",
     # "code_adds", "definitions", "whole_lists", "nested_lead_ins", "inline_commands",
-    # "complement"
+    # "complement", "shown_teaches"
 
     def index_key(self) -> str:
         """The index's folder name: the layout version and every index switch's value."""
@@ -70,6 +70,10 @@ VARIANTS = [
     Variant("+ asides down-weighted (0.3)", index={"aside": 0.3}),
     Variant("- MDX component props dropped", index={"mdx_props_dropped": False}),
     Variant("- teaching-only quotes", query={"teaching_only": False}),
+    Variant(
+        "- the section shown is one an answer can quote (not links or quiz only)",
+        query={"shown_teaches": False},
+    ),
     Variant("- answers from the best page's runner-up section", query={"runner_up": False}),
     Variant("- sections told apart by terms the page title lacks", query={"own_terms": False}),
     Variant(
@@ -137,6 +141,7 @@ VARIANTS = [
             "nested_lead_ins": False,
             "inline_commands": False,
             "complement": False,
+            "shown_teaches": False,
         },
     ),
 ]
@@ -156,7 +161,7 @@ _SHIPPED: dict[str, Any] = {}
 def _switches() -> dict[str, tuple[Any, str]]:
     """Each switch a row may set (but `chunk_tokens` and `lexical.Weighting` fields): the module
     holding it and the attribute's name."""
-    from bookrag.answering import code_quotes, extractive, retrieval, sentences, terms
+    from bookrag.answering import code_quotes, extractive, retrieval, sections, sentences, terms
     from bookrag.book import chunking, markdown
     from bookrag.index import lexical
 
@@ -171,13 +176,14 @@ def _switches() -> dict[str, tuple[Any, str]]:
         "support_weight": (retrieval, "SUPPORT_WEIGHT"),
         "support_chunks": (retrieval, "SUPPORT_CHUNKS"),
         "runner_up": (retrieval, "RUNNER_UP_SHARE"),  # False: never (an infinite share)
-        "own_terms": (retrieval, "SECTIONS_BY_OWN_TERMS"),
-        "question_word": (retrieval, "SECTIONS_BY_QUESTION_WORD"),
+        "own_terms": (sections, "SECTIONS_BY_OWN_TERMS"),
+        "question_word": (sections, "SECTIONS_BY_QUESTION_WORD"),
         "definitions": (terms, "DEFINITIONS"),
         "whole_lists": (extractive, "WHOLE_LISTS"),
         "nested_lead_ins": (sentences, "NESTED_LEAD_INS"),
         "inline_commands": (sentences, "INLINE_COMMANDS"),
         "complement": (extractive, "COMPLEMENT"),
+        "shown_teaches": (sections, "SHOWN_TEACHES"),
         "bold_labels": (chunking, "BOLD_LABELS"),
         "child_headings": (chunking, "CHILD_HEADINGS"),
     }

@@ -291,6 +291,26 @@ def test_a_page_the_book_holds_twice_is_one_result(
     assert len([s for s in result.sources if "/gauge" in s]) == 1
 
 
+def test_the_section_shown_is_one_an_answer_can_quote(
+    tmp_path: Path, store: BookStore, settings: Settings
+) -> None:
+    links = "\n".join(f"- [Bucket {p}](./{p}) - the big bucket" for p in ("a", "b", "c"))
+    pages = {
+        "gauge.md": "# Rain gauge\n\n## Rain gauge sizes and parts\n\n"
+        f"{links}\n\n## Emptying\n\nThe rain gauge empties its bucket at 0.2 mm of rain.\n",
+        "mast.md": "# Mast\n\nThe mast holds the anemometer two metres up.\n",
+    }
+    book = book_of(pages, tmp_path, store, settings)
+    # The link list holds the question's terms more often, but says nothing to quote.
+    found = book.retriever.retrieve("How big is the rain gauge bucket?", limit=5)
+    assert found.passages[0].url.endswith("#emptying")
+    result = answer(book, Question("How big is the rain gauge bucket?"))
+    assert "empties its bucket at 0.2 mm" in result.answer
+    # Asked for what its heading names, the list is what is shown and quoted.
+    asked = book.retriever.retrieve("Which rain gauge parts are listed?", limit=5)
+    assert asked.passages[0].url.endswith("#rain-gauge-sizes-and-parts")
+
+
 def test_a_passage_covers_the_query_as_its_text_does(odd_book: Book) -> None:
     """Coverage is read from each hit's stored BM25 vector; it must equal the text's own."""
     question = "How long does sourdough dough rest before proofing, and who kneads it?"

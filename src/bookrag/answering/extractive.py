@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from bookrag.answering.code_quotes import best_code, code_adds, code_excerpt
 from bookrag.answering.models import Answer, Citations
 from bookrag.answering.retrieval import Passage
-from bookrag.answering.sentences import CUT, TOP_ITEM, ListBlock, lists, sentences
+from bookrag.answering.sentences import CUT, TABLE_ROW, TOP_ITEM, ListBlock, lists, sentences
 from bookrag.answering.terms import QueryTerms, defines
 from bookrag.index import lexical
 
@@ -22,7 +22,6 @@ _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _EMPHASIS = re.compile(r"(?<![\w\\])(\*\*|__|\*|~~)(\S(?:.*?\S)??)\1(?!\w)")
 _CODE_SPAN = re.compile(r"(`+)[^`\n]+?\1")
 _OPAQUE = "\ue010"  # stands for a code span while emphasis is read
-_TABLE_ROW = re.compile(r"^\s*\|", re.MULTILINE)
 MAX_QUOTES = 6
 FOLLOWING = 2  # units quoted after the lead section's best one: what it leads into
 DEFINING_PASSAGES = 3  # the best passages searched for such a sentence
@@ -115,12 +114,12 @@ def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | Non
         if asides:
             # Only a quiz, links or navigation: quoted when the question asks for what the
             # section's heading names ("further reading", "exercises"), else passed over.
-            if not (lead and _asked_for(passage, terms)):
+            if not (lead and terms.names_heading(passage.heading, passage.title)):
                 continue
             units = asides
         code = best_code(passage.text, terms) if lead else None
         if not units:  # a section of code or a table: quote its start, but only as the answer
-            if lead and (code or _TABLE_ROW.search(passage.text)):
+            if lead and (code or TABLE_ROW.search(passage.text)):
                 quotes.append(Quote(passage, code or code_excerpt(passage.text)))
                 lead = False
             continue
@@ -217,13 +216,6 @@ def _defining(passages: list[Passage], terms: QueryTerms) -> list[Passage]:
         if any(defines(u, terms.defines) for u in sentences(passage.text)):
             return [passage]
     return []
-
-
-def _asked_for(passage: Passage, terms: QueryTerms) -> bool:
-    """Whether the question names what sets the passage's heading apart from its page's
-    title (the "exercises" of "ROS 2 exercises" in a page on ROS 2)."""
-    own = set(lexical.terms(passage.heading)) - set(lexical.terms(passage.title))
-    return terms.coverage_of(own) > 0
 
 
 def _merge_lead_ins(chosen: list[str], units: list[str], leads: list[str]) -> list[str]:

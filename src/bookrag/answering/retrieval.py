@@ -3,7 +3,7 @@
 Chunks are ranked by BM25 in Qdrant; a page is ranked by its best chunk, lifted a little by its
 next few matching chunks, so results are the best section of each of the best pages rather than
 several chunks of one paragraph (and a page the book holds twice is one result). The section
-shown for a page is the one that best holds the query's terms its title lacks (`_sections`).
+shown for a page is the one that best holds the query's terms its title lacks (`sections`).
 The relevance floor weighs the query's terms by IDF: a query is covered when every name it
 mentions (`MQTT`, `Home Assistant`) occurs in the book, and its weighty terms occur in the book
 at all and in its best section in particular (`relevance`).
@@ -16,11 +16,16 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from bookrag.answering.sentences import sentences
-from bookrag.answering.terms import QueryTerms, defines, query_terms
-from bookrag.book.chunking import BREADCRUMB_SEPARATOR, with_subsections
+from bookrag.answering.sections import (
+    embedding_text,
+    hit_vector,
+    own_heading,
+    ranked_sections,
+    shown,
+)
+from bookrag.answering.terms import QueryTerms, query_terms
+from bookrag.book.chunking import with_subsections
 from bookrag.errors import UpstreamError
-from bookrag.index import lexical
 from bookrag.index.store import BookStore, Hit
 from bookrag.providers.base import Embedder, Reranker, RetryPolicy
 
@@ -35,17 +40,6 @@ SUPPORT_CHUNKS = 3
 # The best page's second section is answered from too when it scores this share of its best:
 # the answer often spans two neighbouring sections of the page that teaches it.
 RUNNER_UP_SHARE = 0.8
-# A page's sections are told apart by the query's terms that its title does not hold: every
-# section is indexed with the page title, so those terms only favour the page's shortest ones.
-SECTIONS_BY_OWN_TERMS = True
-# ... and a section whose own heading asks what the query asks ("Why Unity?" for "why ...")
-# counts that as one more query term of average weight.
-SECTIONS_BY_QUESTION_WORD = True
-
-
-def _own_heading(section: str) -> str:
-    """The last heading of a section's trail ("" for the page's opening text)."""
-    return section.split(BREADCRUMB_SEPARATOR)[-1]
 
 
 @dataclass(frozen=True)
@@ -68,7 +62,7 @@ class Passage:
     @property
     def heading(self) -> str:
         """The section's own heading ("" for the page's opening text)."""
-        return _own_heading(self.section)
+        return own_heading(self.section)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -140,7 +134,7 @@ class Retriever:
                     partial(
                         self.reranker.rerank,
                         query,
-                        [_embedding_text(h) for h in hits[:RERANK_CANDIDATES]],
+                        [embedding_text(h) for h in hits[:RERANK_CANDIDATES]],
                         RERANK_CANDIDATES,
                     ),
                 )
@@ -178,68 +172,23 @@ def _best_per_page(
             totals[source] += SUPPORT_WEIGHT * sum(s for _, s in hits[1 : SUPPORT_CHUNKS + 1])
     # A reranker has read each section whole: its order stands.
     sections: dict[str, list[tuple[Hit, float]]] = {}
-    shown: set[tuple[str, str, str]] = set()
+    seen: set[tuple[str, str, str]] = set()
     for source in sorted(pages, key=lambda s: totals[s], reverse=True):
         if len(sections) == limit:
             break
-        hits = _sections(pages[source], terms) if support else pages[source]
+        hits = ranked_sections(pages[source], terms) if support else pages[source]
         # A page that shows the very section another better page shows (a book may hold the
         # same page twice) is not a second result.
-        p = _first_with_text(hits).payload
+        p = shown(hits, terms).payload
         same = (str(p.get("title")), str(p.get("section")), str(p.get("text")))
-        if same in shown:
+        if same in seen:
             continue
-        shown.add(same)
+        seen.add(same)
         sections[source] = hits
     ranked = list(sections)
-    passages = [_passage(_first_with_text(sections[s]), totals[s], terms) for s in ranked]
+    passages = [_passage(shown(sections[s], terms), totals[s], terms) for s in ranked]
     runner_up = _runner_up(sections[ranked[0]], passages[0], terms) if ranked else None
     return passages, runner_up
-
-
-def _sections(hits: list[tuple[Hit, float]], terms: QueryTerms) -> list[tuple[Hit, float]]:
-    """A page's hits, best section first: for "What is X?", those saying what X is first."""
-    ranked = _by_own_terms(hits, terms)
-    if not terms.defines:
-        return ranked
-    return sorted(ranked, key=lambda pair: not _defines_in(pair[0], terms.defines))
-
-
-def _defines_in(hit: Hit, wanted: tuple[str, ...]) -> bool:
-    """Whether a sentence an answer could quote from the hit says what `wanted` is."""
-    return any(defines(unit, wanted) for unit in sentences(str(hit.payload.get("text", ""))))
-
-
-def _by_own_terms(hits: list[tuple[Hit, float]], terms: QueryTerms) -> list[tuple[Hit, float]]:
-    """A page's hits, best section first, scored on the query terms its title does not hold."""
-    if not SECTIONS_BY_OWN_TERMS:
-        return hits
-    title = set(lexical.terms(str(hits[0][0].payload.get("title", ""))))
-    own = {t: w for t, w in terms.weights.items() if t not in title}
-    if not own:
-        return hits
-    ids = {lexical.term_id(t): w for t, w in own.items()}
-    # Only a query that asks something (why, which, ...) looks at the sections' headings.
-    asks = terms.asks if SECTIONS_BY_QUESTION_WORD else frozenset()
-    asked = sum(terms.weights.values()) / len(terms.weights)
-    rescored = []
-    for hit, _ in hits:
-        vector = _vector(hit)
-        values = dict(zip(vector.indices, vector.values, strict=True))
-        score = sum(w * values.get(i, 0.0) for i, w in ids.items())
-        section = str(hit.payload.get("section", ""))
-        if asks and asks & set(lexical.words(_own_heading(section))):
-            score += asked
-        rescored.append((hit, score))
-    if not any(score for _, score in rescored):
-        return hits
-    return sorted(rescored, key=lambda pair: pair[1], reverse=True)
-
-
-def _first_with_text(hits: list[tuple[Hit, float]]) -> Hit:
-    """A heading with no text of its own ranks the page, but the section to show is the best
-    one that says something."""
-    return next((h for h, _ in hits if str(h.payload.get("text", "")).strip()), hits[0][0])
 
 
 def _runner_up(hits: list[tuple[Hit, float]], best: Passage, terms: QueryTerms) -> Passage | None:
@@ -251,17 +200,6 @@ def _runner_up(hits: list[tuple[Hit, float]], best: Passage, terms: QueryTerms) 
         if hit.payload.get("url") != best.url and str(hit.payload.get("text", "")).strip():
             return _passage(hit, score, terms)
     return None
-
-
-def _vector(hit: Hit) -> lexical.SparseVector:
-    """A hit's BM25 vector: as stored, or built again from its text if the engine sent none."""
-    return hit.sparse or lexical.document_vector(_embedding_text(hit))
-
-
-def _embedding_text(hit: Hit) -> str:
-    p = hit.payload
-    trail = " › ".join([str(p.get("title", "")), *[str(h) for h in p.get("headings", [])]])
-    return f"{trail}\n{p.get('text', '')}"
 
 
 def relevance(terms: QueryTerms, passage: Passage) -> float:
@@ -286,5 +224,5 @@ def _passage(hit: Hit, score: float, terms: QueryTerms) -> Passage:
         section=section,
         text=text,
         score=score,
-        coverage=terms.coverage_of_vector(_vector(hit)),
+        coverage=terms.coverage_of_vector(hit_vector(hit)),
     )

@@ -16,6 +16,7 @@ _LABEL_COLON = re.compile(r":([*_]*)\s*$")  # `**Lidar:**` names an item: `**Lid
 # An item ending in a colon leads into its own items (switch kept for the ablation).
 NESTED_LEAD_INS = True
 TOP_ITEM = re.compile(r"^(?:[-*+]|\d+[.)])\s+")  # not indented: not in another item
+TABLE_ROW = re.compile(r"^\s*\|", re.MULTILINE)
 
 
 def sentences(text: str, asides: bool = False) -> Iterator[str]:
@@ -74,6 +75,17 @@ def sentences(text: str, asides: bool = False) -> Iterator[str]:
             and not leads_in(s)
             and (asides or not (teaching.is_question(s.strip("\"'“”")) or teaching.is_quiz(s)))
         )
+
+
+def teaches(text: str) -> bool:
+    """Whether a section holds what an answer quotes as teaching: a sentence or list item
+    that is no aside (`sentences`), a code block or a table."""
+    lines = text.split("\n")
+    return (
+        any(True for _ in sentences(text))
+        or len(_outside_code(lines)) < len(lines)
+        or TABLE_ROW.search(text) is not None
+    )
 
 
 def _lead_in(line: str) -> str:

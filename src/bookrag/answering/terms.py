@@ -57,6 +57,12 @@ class QueryTerms:
         present = set(vector.indices)
         return self.coverage_of({t for t in self.weights if lexical.term_id(t) in present})
 
+    def names_heading(self, heading: str, title: str) -> bool:
+        """Whether the query names what sets a section's heading apart from its page's title
+        (the "exercises" of "ROS 2 exercises" in a page on ROS 2)."""
+        own = set(lexical.terms(heading)) - set(lexical.terms(title))
+        return self.coverage_of(own) > 0
+
     def coverage_of(self, present: set[str] | frozenset[str]) -> float:
         total = sum(self.weights.values())
         if not total:
