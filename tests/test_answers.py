@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -11,12 +13,13 @@ from bookrag.answering.extractive import extractive_answer, plain_text
 from bookrag.answering.generation import NOT_FOUND
 from bookrag.answering.models import Question
 from bookrag.answering.pipeline import Book, answer
-from bookrag.answering.retrieval import Passage
+from bookrag.answering.retrieval import Passage, Retriever
+from bookrag.answering.sections import quotable
 from bookrag.answering.terms import QueryTerms, defined_terms, defines
 from bookrag.config import Settings
 from bookrag.index import lexical
 from bookrag.index.ingest import ingest, site_config
-from bookrag.index.store import BookStore
+from bookrag.index.store import BookStore, Hit
 
 
 def passage(text: str, section: str = "Setup", url: str = "https://b.org/p#setup") -> Passage:
@@ -291,6 +294,17 @@ def test_a_page_the_book_holds_twice_is_one_result(
     assert len([s for s in result.sources if "/gauge" in s]) == 1
 
 
+@dataclass
+class _LinksFirst:
+    """A reranker that puts link lists first (0.9) and scores the rest 0.2."""
+
+    service: str = "fake"
+
+    def rerank(self, query: str, documents: Sequence[str], top_n: int) -> list[tuple[int, float]]:
+        scores = [(i, 0.9 if "](" in d else 0.2) for i, d in enumerate(documents)]
+        return sorted(scores, key=lambda pair: -pair[1])[:top_n]
+
+
 def test_the_section_shown_is_one_an_answer_can_quote(
     tmp_path: Path, store: BookStore, settings: Settings
 ) -> None:
@@ -304,11 +318,39 @@ def test_the_section_shown_is_one_an_answer_can_quote(
     # The link list holds the question's terms more often, but says nothing to quote.
     found = book.retriever.retrieve("How big is the rain gauge bucket?", limit=5)
     assert found.passages[0].url.endswith("#emptying")
+    assert found.runner_up is None  # the link list is not the runner-up either
     result = answer(book, Question("How big is the rain gauge bucket?"))
     assert "empties its bucket at 0.2 mm" in result.answer
+    assert not any(s.endswith("#rain-gauge-sizes-and-parts") for s in result.sources)
+    # A reranker's order stands but for such a section; the score is the shown section's own.
+    reranked = Retriever(store, reranker=_LinksFirst(), min_rerank_score=0.5)
+    found = reranked.retrieve("How big is the rain gauge bucket?", limit=5)
+    assert found.passages[0].url.endswith("#emptying")
+    assert found.passages[0].score == 0.2 and not found.covered
     # Asked for what its heading names, the list is what is shown and quoted.
     asked = book.retriever.retrieve("Which rain gauge parts are listed?", limit=5)
     assert asked.passages[0].url.endswith("#rain-gauge-sizes-and-parts")
+
+
+@pytest.mark.parametrize(
+    ("text", "leads_into", "quotable_"),
+    [
+        ("- [Rain gauge](./gauge)\n- [Wind vane](./vane)", [], False),
+        ("1. **Which sensor reports rain?**\n   a) The vane\n   b) The gauge", [], False),
+        ("The kit is built from these parts:", ["Rain gauge", "Wind vane"], True),
+        ("```python\nread_gauge()\n```", [], True),
+        ("| Part | Mass |\n|---|---|\n| Vane | 40 g |", [], True),
+        ("", [], False),
+    ],
+    ids=["links", "quiz", "leads-into-subsections", "code", "table", "empty"],
+)
+def test_a_section_is_shown_when_an_answer_can_quote_it(
+    text: str, leads_into: list[str], quotable_: bool
+) -> None:
+    payload = {"title": "Kit", "section": "Parts", "text": text, "leads_into": leads_into}
+    assert quotable(Hit("1", 1.0, payload), terms("rain", "gauge")) == quotable_
+    # Unless the question names what the heading adds to the page's title.
+    assert quotable(Hit("1", 1.0, payload), terms("kit", "parts")) == bool(text)
 
 
 def test_a_passage_covers_the_query_as_its_text_does(odd_book: Book) -> None:

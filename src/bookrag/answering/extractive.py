@@ -126,9 +126,10 @@ def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | Non
         scored = sorted(units, key=lambda u: _rank(u, units, terms), reverse=True)
         # What X is leads, with what follows it (`FOLLOWING`), not after a sentence before it.
         take = 1 if not lead or defines(scored[0], terms.defines) else 2
-        chosen = [u for u in scored[:take] if lead or terms.coverage(u) > 0]
         if take == 2 and COMPLEMENT and len(scored) > 1:
-            chosen = [scored[0], _complement(scored, units, terms)]
+            chosen = [scored[0], _complement(scored, terms)]
+        else:
+            chosen = [u for u in scored[:take] if lead or terms.coverage(u) > 0]
         blocks = lists(passage.text)
         whole = _whole_list(scored[0], blocks, passage, terms) if lead and WHOLE_LISTS else None
         if whole:
@@ -200,13 +201,12 @@ def _rank(unit: str, units: list[str], terms: QueryTerms) -> tuple[bool, float, 
     return False, terms.coverage(unit), -len(unit)
 
 
-def _complement(scored: list[str], units: list[str], terms: QueryTerms) -> str:
-    """Of the units after the best of `scored`, the one adding most of the question's weight
-    that the best lacks, the better ranked on a tie: a question of two parts ("a service,
-    and an action?") is answered in both, not twice in the first."""
+def _complement(scored: list[str], terms: QueryTerms) -> str:
+    """Of the units after the best of `scored` (best first), the one adding most of the
+    question's weight that the best lacks, the better ranked on a tie: a question of two parts
+    ("a service, and an action?") is answered in both, not twice in the first."""
     said = set(lexical.terms(scored[0]))
-    gain = {u: terms.coverage_of(set(lexical.terms(u)) - said) for u in scored[1:]}
-    return max(scored[1:], key=lambda u: (gain[u], _rank(u, units, terms)))
+    return max(scored[1:], key=lambda u: terms.coverage_of(set(lexical.terms(u)) - said))
 
 
 def _defining(passages: list[Passage], terms: QueryTerms) -> list[Passage]:

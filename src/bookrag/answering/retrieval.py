@@ -3,7 +3,8 @@
 Chunks are ranked by BM25 in Qdrant; a page is ranked by its best chunk, lifted a little by its
 next few matching chunks, so results are the best section of each of the best pages rather than
 several chunks of one paragraph (and a page the book holds twice is one result). The section
-shown for a page is the one that best holds the query's terms its title lacks (`sections`).
+shown for a page is the one that best holds the query's terms its title lacks, of those an
+answer can quote (`sections`).
 The relevance floor weighs the query's terms by IDF: a query is covered when every name it
 mentions (`MQTT`, `Home Assistant`) occurs in the book, and its weighty terms occur in the book
 at all and in its best section in particular (`relevance`).
@@ -16,13 +17,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from bookrag.answering.sections import (
-    embedding_text,
-    hit_vector,
-    own_heading,
-    ranked_sections,
-    shown,
-)
+from bookrag.answering.hits import embedding_text, hit_vector
+from bookrag.answering.sections import own_heading, quotable, ranked_sections, shown
 from bookrag.answering.terms import QueryTerms, query_terms
 from bookrag.book.chunking import with_subsections
 from bookrag.errors import UpstreamError
@@ -170,34 +166,42 @@ def _best_per_page(
     if support:
         for source, hits in pages.items():
             totals[source] += SUPPORT_WEIGHT * sum(s for _, s in hits[1 : SUPPORT_CHUNKS + 1])
-    # A reranker has read each section whole: its order stands.
-    sections: dict[str, list[tuple[Hit, float]]] = {}
+    # A reranker has read each section whole: its order stands (but for what `shown` skips).
+    chosen: dict[str, tuple[list[tuple[Hit, float]], tuple[Hit, float]]] = {}
     seen: set[tuple[str, str, str]] = set()
     for source in sorted(pages, key=lambda s: totals[s], reverse=True):
-        if len(sections) == limit:
+        if len(chosen) >= limit:
             break
         hits = ranked_sections(pages[source], terms) if support else pages[source]
+        best = shown(hits, terms)
         # A page that shows the very section another better page shows (a book may hold the
         # same page twice) is not a second result.
-        p = shown(hits, terms).payload
-        same = (str(p.get("title")), str(p.get("section")), str(p.get("text")))
-        if same in seen:
+        p = best[0].payload
+        same = (str(p.get("title", "")), str(p.get("section", "")), str(p.get("text", "")))
+        if same[2].strip() and same in seen:
             continue
         seen.add(same)
-        sections[source] = hits
-    ranked = list(sections)
-    passages = [_passage(shown(sections[s], terms), totals[s], terms) for s in ranked]
-    runner_up = _runner_up(sections[ranked[0]], passages[0], terms) if ranked else None
+        chosen[source] = (hits, best)
+    # A reranker's score is the shown section's own; BM25's is the page's (its relevance floor
+    # reads coverage, not the score).
+    passages = [
+        _passage(hit, totals[s] if support else score, terms)
+        for s, (_, (hit, score)) in chosen.items()
+    ]
+    first = next(iter(chosen.values()), None)
+    runner_up = _runner_up(*first, passages[0], terms) if first else None
     return passages, runner_up
 
 
-def _runner_up(hits: list[tuple[Hit, float]], best: Passage, terms: QueryTerms) -> Passage | None:
-    """The best page's next section with text, when it scores nearly as well as its best."""
-    top = hits[0][1]
+def _runner_up(
+    hits: list[tuple[Hit, float]], best: tuple[Hit, float], shown_as: Passage, terms: QueryTerms
+) -> Passage | None:
+    """The best page's next section an answer can quote, when it scores nearly as well as the
+    one shown."""
     for hit, score in hits:
-        if score < RUNNER_UP_SHARE * top:
+        if score < RUNNER_UP_SHARE * best[1]:
             return None
-        if hit.payload.get("url") != best.url and str(hit.payload.get("text", "")).strip():
+        if hit.payload.get("url") != shown_as.url and quotable(hit, terms):
             return _passage(hit, score, terms)
     return None
 

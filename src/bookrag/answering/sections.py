@@ -4,9 +4,11 @@ said to be something, and of those the best an answer can quote."""
 
 from __future__ import annotations
 
-from bookrag.answering.sentences import sentences, teaches
+from bookrag.answering.code_quotes import code_blocks
+from bookrag.answering.hits import hit_vector
+from bookrag.answering.sentences import TABLE_ROW, sentences
 from bookrag.answering.terms import QueryTerms, defines
-from bookrag.book.chunking import BREADCRUMB_SEPARATOR
+from bookrag.book.chunking import BREADCRUMB_SEPARATOR, with_subsections
 from bookrag.index import lexical
 from bookrag.index.store import Hit
 
@@ -24,18 +26,6 @@ SHOWN_TEACHES = True
 def own_heading(section: str) -> str:
     """The last heading of a section's trail ("" for the page's opening text)."""
     return section.split(BREADCRUMB_SEPARATOR)[-1]
-
-
-def hit_vector(hit: Hit) -> lexical.SparseVector:
-    """A hit's BM25 vector: as stored, or built again from its text if the engine sent none."""
-    return hit.sparse or lexical.document_vector(embedding_text(hit))
-
-
-def embedding_text(hit: Hit) -> str:
-    """The text a hit was indexed (and is embedded and reranked) by: its trail, then its text."""
-    p = hit.payload
-    trail = " › ".join([str(p.get("title", "")), *[str(h) for h in p.get("headings", [])]])
-    return f"{trail}\n{p.get('text', '')}"
 
 
 def ranked_sections(hits: list[tuple[Hit, float]], terms: QueryTerms) -> list[tuple[Hit, float]]:
@@ -77,16 +67,34 @@ def _by_own_terms(hits: list[tuple[Hit, float]], terms: QueryTerms) -> list[tupl
     return sorted(rescored, key=lambda pair: pair[1], reverse=True)
 
 
-def shown(hits: list[tuple[Hit, float]], terms: QueryTerms) -> Hit:
-    """The section to show for a page: the best that an answer can quote. A heading with no
-    text of its own, or a section of only links, navigation or quiz options, ranks the page
-    but is not shown, unless the question names what its heading adds to the page title
-    ("further reading", "exercises")."""
-    for hit, _ in hits:
-        text, p = str(hit.payload.get("text", "")), hit.payload
-        if not text.strip():
-            continue
-        asked = terms.names_heading(own_heading(str(p.get("section", ""))), str(p.get("title")))
-        if not SHOWN_TEACHES or teaches(text) or asked:
-            return hit
-    return next((h for h, _ in hits if str(h.payload.get("text", "")).strip()), hits[0][0])
+def shown(hits: list[tuple[Hit, float]], terms: QueryTerms) -> tuple[Hit, float]:
+    """The section to show for a page, with its score: the best that an answer can quote
+    (`quotable`), else the best with any text."""
+    with_text = [pair for pair in hits if str(pair[0].payload.get("text", "")).strip()]
+    return next((pair for pair in with_text if quotable(pair[0], terms)), (with_text or hits)[0])
+
+
+def quotable(hit: Hit, terms: QueryTerms) -> bool:
+    """Whether an answer can quote the section: it teaches (a sentence, code or a table, its
+    subsection headings included), or the question names what its heading adds to the page
+    title ("further reading", "exercises"). A heading with no text, or a section of only
+    links, navigation, quiz options or questions to the reader, ranks its page but is not
+    what is shown for it."""
+    p = hit.payload
+    text = str(p.get("text", ""))
+    if not text.strip():
+        return False
+    leads_into = [str(h) for h in p.get("leads_into") or ()]
+    if not SHOWN_TEACHES or teaches(with_subsections(text, leads_into)):
+        return True
+    return terms.names_heading(own_heading(str(p.get("section", ""))), str(p.get("title", "")))
+
+
+def teaches(text: str) -> bool:
+    """Whether a section holds what an answer quotes as teaching: a sentence or list item
+    that is no aside (`sentences`), a code block or a table."""
+    return (
+        any(True for _ in sentences(text))
+        or bool(code_blocks(text))
+        or TABLE_ROW.search(text) is not None
+    )

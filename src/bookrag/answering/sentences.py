@@ -77,17 +77,6 @@ def sentences(text: str, asides: bool = False) -> Iterator[str]:
         )
 
 
-def teaches(text: str) -> bool:
-    """Whether a section holds what an answer quotes as teaching: a sentence or list item
-    that is no aside (`sentences`), a code block or a table."""
-    lines = text.split("\n")
-    return (
-        any(True for _ in sentences(text))
-        or len(_outside_code(lines)) < len(lines)
-        or TABLE_ROW.search(text) is not None
-    )
-
-
 def _lead_in(line: str) -> str:
     """The sentence of `line` that introduces what follows it (its last, when the line ends
     in a colon), or "". `sentences` and `lists` must agree on it: quotes are merged by it."""
