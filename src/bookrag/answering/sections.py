@@ -85,7 +85,9 @@ def quotable(hit: Hit, terms: QueryTerms) -> bool:
     if not text.strip():
         return False
     leads_into = [str(h) for h in p.get("leads_into") or ()]
-    if not SHOWN_TEACHES or teaches(with_subsections(text, leads_into)):
+    if not SHOWN_TEACHES or teaches(text):
+        return True
+    if leads_into and teaches(with_subsections(text, leads_into)):
         return True
     return terms.names_heading(own_heading(str(p.get("section", ""))), str(p.get("title", "")))
 
