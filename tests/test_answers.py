@@ -129,12 +129,15 @@ def test_code_is_quoted_when_it_holds_what_the_prose_does_not() -> None:
 
 @pytest.fixture
 def odd_book(tmp_path: Path, store: BookStore, settings: Settings) -> Book:
-    """A book of pages with no headings, only code, one long heading line, and MDX props."""
+    """A book of pages with no headings, only code, one long heading line (prose, a table), and
+    MDX props."""
     pages = {
         "plain.md": "Sourdough starter needs flour and water fed daily at room temperature.\n",
         "code.md": "```python\ndef knead(dough):\n    return dough * 2\n```\n",
         "oneline.md": "# Proofing\\n\\n## Timing\\n\\n"
         "Proofing dough rests ninety minutes before baking.\n",
+        "oven.md": "# Oven\\n\\n| Loaf | Oven temperature |\\n|---|---|\\n"
+        "| Rye | 230 degrees |\\n| Brioche | 180 degrees |\n",
         "quiz.mdx": "# Quiz\n\nCheck yourself.\n\n<Quiz\n  questions={[\n\n"
         "{question: 'How long does proofing dough rest before baking?',"
         " options: ['ninety minutes']}\n\n]}\n/>\n",
@@ -146,6 +149,8 @@ def test_page_in_one_long_heading_is_searchable_and_quotable(odd_book: Book) -> 
     result = answer(odd_book, Question("How long does proofing dough rest before baking?"))
     assert "ninety minutes" in result.answer
     assert result.sources[0].endswith("/oneline")  # the page itself: the site has no anchors
+    table = answer(odd_book, Question("What oven temperature does brioche bake at?"))
+    assert "Brioche | 180 degrees" in table.answer and table.sources[0].endswith("/oven")
 
 
 def test_odd_pages_and_questions_get_sensible_results(odd_book: Book) -> None:

@@ -570,6 +570,23 @@ def test_one_line_page_is_read_as_the_markdown_it_was_written_as() -> None:
     ]
 
 
+def test_one_line_page_tables_and_html_read_as_on_a_page_written_out() -> None:
+    # The same page, written on one line with literal `\n`s and written out: its table stays
+    # one block of rows and its <details> keeps its summary and text, in the same blocks.
+    written_out = (
+        "# Pins\n\n## Wiring\n\nConnect as below:\n\n| Pin | Use |\n|---|---|\n"
+        "| GPIO4 | data |\n| GND | ground |\n\n<details><summary>Why?</summary>\n\n"
+        "The sensor needs a pull-up.\n\n</details>\n\nDone.\n"
+    )
+    one_line = written_out.rstrip("\n").replace("\n", "\\n") + "\n"
+    page = parse_page(one_line)
+    assert page.heading_title == "Pins"
+    assert [s.anchor for s in page.sections] == [""]
+    written = [b.text for s in parse_page(written_out).sections for b in s.blocks]
+    assert [b.text for b in page.sections[0].blocks] == ["**Wiring**", *written]
+    assert "| GPIO4 | data |\n| GND | ground |" in written[1]
+
+
 def test_misindented_fences_pair_up_as_on_the_built_site() -> None:
     # Fences indented under list items with unindented content, as in a real book: MDX has
     # no indented code, so `    ```` after a paragraph line opens code. The built site shows
