@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from starlette.responses import FileResponse
+from starlette.types import Message
 
 from bookrag.api.app import will_be_answered
+from bookrag.api.head import HeadAsGet
 
 RAIN = "https://pocket-weather.example.org/docs/sensors/rain-wind#rain-gauge"
 I2C_PAGE = "https://pocket-weather.example.org/docs/sensors/wiring/i2c-wiring"
@@ -68,6 +73,28 @@ def test_head_is_answered_wherever_get_is_and_only_there(
         refused = client.head(path)
         assert refused.status_code == 405 and refused.headers["allow"] == "POST"
     assert client.post("/health").headers["allow"] == "GET, HEAD"
+
+
+def test_head_sends_no_file_on_a_server_that_sends_files_from_their_path(
+    tmp_path: Path,
+) -> None:
+    # A server offering `http.response.pathsend` (not uvicorn) would be handed the file's
+    # path to send: on HEAD it gets the headers and an empty body instead.
+    page = tmp_path / "page.html"
+    page.write_text("<p>hello</p>")
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "HEAD", "path": "/", "headers": [], "query_string": b""}
+    scope["extensions"] = {"http.response.pathsend": {}}
+    asyncio.run(HeadAsGet(FileResponse(page))(scope, receive, send))
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+    assert sent[1]["body"] == b"" and (b"content-length", b"12") in sent[0]["headers"]
 
 
 def test_the_widget_script_is_not_sent_again_to_a_browser_that_has_it(

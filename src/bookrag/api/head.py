@@ -1,5 +1,6 @@
 """`HEAD` wherever `GET` works, as HTTP asks: a `HEAD` request is routed as a `GET` and
-answered with the same status and headers, and no body."""
+answered with the same status and headers, and no body (a file the server would send from
+its path, `http.response.pathsend`, is not sent either)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ class HeadAsGet:
             return
 
         async def without_body(message: Message) -> None:
-            if message["type"] == "http.response.body":
+            if message["type"] in ("http.response.body", "http.response.pathsend"):
                 if message.get("more_body", False):
                     return
                 message = {"type": "http.response.body", "body": b"", "more_body": False}
