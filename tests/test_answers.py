@@ -746,3 +746,31 @@ def test_a_sentence_may_open_with_an_abbreviation() -> None:
 )
 def test_plain_text_takes_off_emphasis_and_nothing_else(markdown: str, plain: str) -> None:
     assert plain_text(markdown) == plain
+
+
+@pytest.mark.parametrize("detail", [True, False])
+def test_a_whole_list_keeps_the_detail_of_an_item_the_question_asks_about(
+    monkeypatch: pytest.MonkeyPatch, detail: bool
+) -> None:
+    monkeypatch.setattr(extractive, "NESTED_DETAIL", detail)
+    text = (
+        "The station has two gauges:\n"
+        "1. **Rain gauge**: Collects the rain.\n   - Reports every 10 minutes\n"
+        "   - Sits on the mast\n"
+        "2. **Snow gauge**: Weighs the snow. It reports every hour. Its pan is heated."
+    )
+    question = terms("often", "gauges", "station", "reports")
+    result = extractive_answer([passage(text, "Gauges")], question, None)
+    if detail:  # each item keeps its sentence that says how often, with … for the rest
+        assert (
+            "The station has two gauges: 1. Rain gauge: Collects the rain. — Reports every 10 "
+            "minutes …; 2. Snow gauge: Weighs the snow. — It reports every hour. … [1]"
+        ) in result.answer
+    else:
+        assert (
+            "The station has two gauges: 1. Rain gauge: Collects the rain. …; "
+            "2. Snow gauge: Weighs the snow. … [1]"
+        ) in result.answer
+    # A detail adding nothing the question asks about is left out.
+    about_gauges = extractive_answer([passage(text, "Gauges")], terms("gauges", "station"), None)
+    assert "—" not in about_gauges.answer

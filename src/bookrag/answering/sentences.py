@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bookrag.book import teaching
 from bookrag.book.chunking import SENTENCE_END, ends_in_colon, leads_in
@@ -132,6 +132,7 @@ class ListBlock:
     lead_in: str
     items: list[str]
     lines: list[str]
+    more: list[list[str]] = field(default_factory=list)  # each item's lines after its first
 
 
 def lists(text: str) -> list[ListBlock]:
@@ -164,6 +165,7 @@ def lists(text: str) -> list[ListBlock]:
             block = open_lists[-1][1]
             name = _LABEL_COLON.sub(r"\1", first)
             block.items.append(f"{item.group().strip()} {name}")
+            block.more.append([" ".join(more)] if more else [])
             block.lines.append(stripped)
             if more:  # the item says more than its first sentence: marked
                 block.items[-1] += f" {CUT}"
@@ -182,4 +184,5 @@ def _continues(open_lists: list[tuple[int, ListBlock]], line: str) -> None:
     the item says more than its first sentence."""
     for _, block in open_lists:
         block.lines.append(line)
+        block.more[-1].append(line)
         block.items[-1] = block.items[-1].removesuffix(f" {CUT}") + f" {CUT}"
