@@ -43,6 +43,8 @@ def test_asides_are_told_by_structure() -> None:
     assert is_aside("- [Gazebo Documentation](https://gazebosim.org/docs)")
     assert is_aside("a) To manage all ROS 2 communication centrally.")
     assert is_aside("- [ ] Wire the sensor")
+    assert is_aside("5. B) To publish the wind speed")  # an answer key, numbered
+    assert not is_aside("5. Bolt the mast to the wall.")
     assert not is_aside("See the [wiring guide](./wiring) before you solder the header pins on.")
     assert not is_aside("A plain sentence that teaches something.")
     assert is_question("1. **What is the primary function of Gazebo?**")
