@@ -44,7 +44,7 @@ class Variant:
     query: dict[str, Any] = field(default_factory=dict)  # "support_weight", "support_chunks",
     # "teaching_only", "runner_up", "own_terms", "question_word", "following", "code_window",
     # "code_adds", "definitions", "whole_lists", "nested_lead_ins", "inline_commands",
-    # "complement", "shown_teaches", "nested_detail"
+    # "complement", "shown_teaches", "nested_detail", "table_rows"
 
     def index_key(self) -> str:
         """The index's folder name: the layout version and every index switch's value."""
@@ -102,6 +102,10 @@ VARIANTS = [
         query={"nested_detail": False},
     ),
     Variant(
+        "- table rows quoted as sentences naming their columns (a table's start, if alone)",
+        query={"table_rows": False},
+    ),
+    Variant(
         "- an item ending in a colon leads into its own items",
         query={"nested_lead_ins": False},
     ),
@@ -147,6 +151,7 @@ VARIANTS = [
             "complement": False,
             "shown_teaches": False,
             "nested_detail": False,
+            "table_rows": False,
         },
     ),
 ]
@@ -166,7 +171,15 @@ _SHIPPED: dict[str, Any] = {}
 def _switches() -> dict[str, tuple[Any, str]]:
     """Each switch a row may set (but `chunk_tokens` and `lexical.Weighting` fields): the module
     holding it and the attribute's name."""
-    from bookrag.answering import code_quotes, extractive, retrieval, sections, sentences, terms
+    from bookrag.answering import (
+        code_quotes,
+        extractive,
+        list_quotes,
+        retrieval,
+        sections,
+        sentences,
+        terms,
+    )
     from bookrag.book import chunking, markdown
     from bookrag.index import lexical
 
@@ -188,7 +201,8 @@ def _switches() -> dict[str, tuple[Any, str]]:
         "nested_lead_ins": (sentences, "NESTED_LEAD_INS"),
         "inline_commands": (sentences, "INLINE_COMMANDS"),
         "complement": (extractive, "COMPLEMENT"),
-        "nested_detail": (extractive, "NESTED_DETAIL"),
+        "nested_detail": (list_quotes, "NESTED_DETAIL"),
+        "table_rows": (sentences, "TABLE_ROWS"),
         "shown_teaches": (sections, "SHOWN_TEACHES"),
         "bold_labels": (chunking, "BOLD_LABELS"),
         "child_headings": (chunking, "CHILD_HEADINGS"),
@@ -327,7 +341,8 @@ def main() -> None:
         "book's blind set, written to measure them and kept out of the repository (their "
         "keywords are the books' words). A whole list's item keeping the detail the question "
         "asks about changes no dev answer; it was found on, and helps, one question of a "
-        "second blind set on that book.\n\n"
+        "second blind set on that book. humanoid-textbook has one table (agent-factory has "
+        "tables on 222 pages), so the table-rows row cannot move it.\n\n"
     )
     args.out.write_text(header + table(rows, args.books))
     args.out.with_suffix(".json").write_text(json.dumps(rows, indent=1) + "\n")

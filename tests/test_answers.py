@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bookrag.answering import extractive
+from bookrag.answering import extractive, list_quotes
+from bookrag.answering import sentences as sentence_units
 from bookrag.answering.extractive import extractive_answer, plain_text
 from bookrag.answering.generation import NOT_FOUND
 from bookrag.answering.models import Question
@@ -752,7 +753,7 @@ def test_plain_text_takes_off_emphasis_and_nothing_else(markdown: str, plain: st
 def test_a_whole_list_keeps_the_detail_of_an_item_the_question_asks_about(
     monkeypatch: pytest.MonkeyPatch, detail: bool
 ) -> None:
-    monkeypatch.setattr(extractive, "NESTED_DETAIL", detail)
+    monkeypatch.setattr(list_quotes, "NESTED_DETAIL", detail)
     text = (
         "The station has two gauges:\n"
         "1. **Rain gauge**: Collects the rain.\n   - Reports every 10 minutes\n"
@@ -774,3 +775,45 @@ def test_a_whole_list_keeps_the_detail_of_an_item_the_question_asks_about(
     # A detail adding nothing the question asks about is left out.
     about_gauges = extractive_answer([passage(text, "Gauges")], terms("gauges", "station"), None)
     assert "—" not in about_gauges.answer
+
+
+def test_a_table_row_reads_as_a_sentence_naming_its_columns() -> None:
+    text = (
+        "The station logs these figures:\n\n| Sensor | Reading |\n|:---|---:|\n"
+        "| **Rain gauge** | 0.2 mm per tip |\n| [Docs](./docs) | [Manual](./manual) |\n"
+        "| Vane \\| mast | 16 points | spare |\n\nThe logger keeps a year of readings."
+    )
+    units = list(sentence_units.sentences(text))
+    assert units == [
+        "Sensor: **Rain gauge**; Reading: 0.2 mm per tip",
+        "Sensor: Vane | mast; Reading: 16 points; spare",
+        "The logger keeps a year of readings.",
+    ]  # the header and its rule are no rows; a row of links only is no teaching
+
+
+@pytest.mark.parametrize("rows", [True, False])
+def test_a_fact_in_a_table_is_quoted_as_its_row(
+    monkeypatch: pytest.MonkeyPatch, rows: bool
+) -> None:
+    monkeypatch.setattr(sentence_units, "TABLE_ROWS", rows)
+    text = (
+        "The station ran for a year on the hill.\n\n| Metric | Result |\n|---|---|\n"
+        "| Uptime | 99.5% of hours |\n| Growth | Rain records doubled in a month |\n\n"
+        "The results held through winter."
+    )
+    result = extractive_answer([passage(text, "Results")], terms("growth", "records"), None)
+    assert ("Metric: Growth; Result: Rain records doubled in a month [1]" in result.answer) == rows
+    assert "Uptime" not in result.answer
+
+
+def test_a_table_the_question_asks_about_is_quoted_whole() -> None:
+    text = (
+        "Comparing the gauges:\n\n| Feature | Tipping bucket | Weighing |\n|---|---|---|\n"
+        "| Cost | Low | High |\n| Snow | Misses it | Weighs it |"
+    )
+    about_the_table = terms("compare", "tipping", "bucket", "weighing", "gauges", "snow")
+    whole = extractive_answer([passage(text, "Gauges")], about_the_table, None).answer
+    assert "| Feature | Tipping bucket | Weighing |" in whole and "| Cost | Low | High |" in whole
+    about_a_row = extractive_answer([passage(text, "Gauges")], terms("snow", "misses"), None)
+    assert "Feature: Snow; Tipping bucket: Misses it; Weighing: Weighs it [1]" in about_a_row.answer
+    assert "| Cost |" not in about_a_row.answer  # its rows, not the table

@@ -8,11 +8,17 @@ import re
 from dataclasses import dataclass
 
 from bookrag.answering.code_quotes import best_code, code_adds, code_excerpt
+from bookrag.answering.list_quotes import whole_list, whole_table
 from bookrag.answering.models import Answer, Citations
 from bookrag.answering.retrieval import Passage
-from bookrag.answering.sentences import CUT, TABLE_ROW, TOP_ITEM, ListBlock, lists, sentences
+from bookrag.answering.sentences import (
+    CUT,
+    TABLE_ROW,
+    lists,
+    sentences,
+    tables,
+)
 from bookrag.answering.terms import QueryTerms, defines
-from bookrag.book.chunking import SENTENCE_END
 from bookrag.index import lexical
 
 _QUOTE_MARK = re.compile(r"^\s*(?:>\s?)+")
@@ -27,9 +33,7 @@ MAX_QUOTES = 6
 FOLLOWING = 2  # units quoted after the lead section's best one: what it leads into
 DEFINING_PASSAGES = 3  # the best passages searched for such a sentence
 WHOLE_LISTS = True  # quote a whole short list a question asks about (switch kept for the ablation)
-WHOLE_LIST_WORDS = 120  # ... of at most this many words
 COMPLEMENT = True  # the second quote adds what the best lacks (switch kept for the ablation)
-NESTED_DETAIL = True  # a whole list's items keep a detail that the question asks about (ablation)
 TEACHING_ONLY = True  # quote navigation, link lists and quiz lines only when nothing else fits
 HEADER = "From the book (quoted passages; no language model is configured):"
 DEGRADED_HEADER = "From the book (quoted passages; the language model is unavailable right now):"
@@ -133,7 +137,9 @@ def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | Non
         else:
             chosen = [u for u in scored[:take] if lead or terms.coverage(u) > 0]
         blocks = lists(passage.text)
-        whole = _whole_list(scored[0], blocks, passage, terms) if lead and WHOLE_LISTS else None
+        whole = whole_list(scored[0], blocks, passage, terms) if lead and WHOLE_LISTS else None
+        if lead and whole is None and WHOLE_LISTS:
+            whole = whole_table(scored[0], tables(passage.text), passage, terms)
         if whole:
             chosen = []
             quotes.append(Quote(passage, whole))
@@ -164,55 +170,6 @@ def _once(quotes: list[Quote]) -> list[Quote]:
             seen.add(key)
             kept.append(quote)
     return kept
-
-
-def _whole_list(
-    best: str, blocks: list[ListBlock], passage: Passage, terms: QueryTerms
-) -> str | None:
-    """The list of `blocks` (the passage's lists) that `best` is an item of, as one quote,
-    when the question asks about the list rather than the item: the line leading into it and
-    the section's heading cover the question as well as the item does."""
-    for block in blocks:
-        lead = f"{block.lead_in} " if block.lead_in and best.startswith(f"{block.lead_in} ") else ""
-        own = TOP_ITEM.sub("", best[len(lead) :])
-        if not any(own[:60] in line for line in block.lines):
-            continue
-        about = f"{block.lead_in} {passage.heading}"
-        if len(block.items) < 2 or terms.coverage(about) < terms.coverage(own):
-            return None
-        if sum(len(i.split()) for i in block.items) > WHOLE_LIST_WORDS:
-            return None
-        return _list_quote(block, terms)
-    return None
-
-
-def _list_quote(block: ListBlock, terms: QueryTerms) -> str:
-    """A whole list as one quote: `lead-in: item; item` (steps keep their numbers), or its
-    items line by line when nothing leads into it. An item that says more keeps the sentence of
-    its detail that adds most of the question's weight the list lacks, if one does."""
-    said = set(lexical.terms(" ".join([block.lead_in, *block.items])))
-    items = [
-        _with_detail(i, more, said, terms) for i, more in zip(block.items, block.more, strict=True)
-    ]
-    if not block.lead_in:
-        return "\n".join(items)
-    items = [i if i[:1].isdigit() else TOP_ITEM.sub("", i) for i in items]
-    return f"{block.lead_in} {'; '.join(items)}"
-
-
-def _with_detail(item: str, more: list[str], said: set[str], terms: QueryTerms) -> str:
-    """`item` with the sentence of its detail (`more`: its lines after its first sentence)
-    that adds most of the question's weight the list lacks, when one adds any: "how often
-    does each planner run?" is answered by the planners' nested "Runs at 1-5 Hz" lines."""
-    details = [
-        s.strip() for line in more for s in SENTENCE_END.split(TOP_ITEM.sub("", line.strip()))
-    ]
-    gains = [terms.coverage_of(set(lexical.terms(d)) - said) for d in details]
-    if not (NESTED_DETAIL and details) or max(gains) <= 0:
-        return item
-    detail = details[gains.index(max(gains))]
-    rest = f" {CUT}" if len(details) > 1 else ""
-    return f"{item.removesuffix(f' {CUT}')} — {detail}{rest}"
 
 
 def _rank(unit: str, units: list[str], terms: QueryTerms) -> tuple[bool, float, int]:

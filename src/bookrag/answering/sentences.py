@@ -1,5 +1,5 @@
-"""A section's prose as the units an answer quotes: sentences, and list items with the line
-that leads into them; code blocks and tables left out."""
+"""A section's prose as the units an answer quotes: sentences, list items with the line
+that leads into them, and table rows naming their columns; code blocks left out."""
 
 from __future__ import annotations
 
@@ -17,21 +17,40 @@ _LABEL_COLON = re.compile(r":([*_]*)\s*$")  # `**Lidar:**` names an item: `**Lid
 NESTED_LEAD_INS = True
 TOP_ITEM = re.compile(r"^(?:[-*+]|\d+[.)])\s+")  # not indented: not in another item
 TABLE_ROW = re.compile(r"^\s*\|", re.MULTILINE)
+_RULE = re.compile(r"^\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?$")  # a table's header rule
+# A table's rows are quoted as sentences naming their columns (switch kept for the ablation).
+TABLE_ROWS = True
 
 
 def sentences(text: str, asides: bool = False) -> Iterator[str]:
-    """Sentences and list items of a section's prose (code blocks and tables are left out).
+    """Sentences, list items and table rows of a section's prose (code blocks left out).
 
     Lines that do not teach (navigation, bare links, quiz options, questions put to the
     reader) are left out too unless `asides`; a list item comes with its lead-in line when
     that line ends in a colon, since the item alone would not say what it lists, and a nested
     item with the item it is in when that one ends in a colon (`**Rain gauge:** A bucket ...`).
+    A table row reads as a sentence naming its columns (`Loaf: Brioche; Oven: 180 degrees`),
+    so a fact in a table is quoted as one in prose is.
     """
     lead_in = ""
     labels: list[tuple[int, str]] = []  # the open items that end in a colon: indent, text
+    header: list[str] | None = None  # the column names of the table being read
     for line in _outside_code(text.split("\n")):
         stripped = line.strip()
-        if stripped.startswith("|") or not stripped:
+        if stripped.startswith("|"):
+            if header is None:
+                header = _cells(stripped)
+            elif (
+                TABLE_ROWS
+                and not _RULE.match(stripped)
+                and (asides or not teaching.is_aside(stripped))
+            ):
+                row = _row(header, _cells(stripped))
+                if len(row.split()) >= 3:
+                    yield row
+            continue
+        header = None
+        if not stripped:
             continue
         if not asides and (teaching.is_aside(stripped) or teaching.is_question(stripped)):
             continue
@@ -75,6 +94,54 @@ def sentences(text: str, asides: bool = False) -> Iterator[str]:
             and not leads_in(s)
             and (asides or not (teaching.is_question(s.strip("\"'“”")) or teaching.is_quiz(s)))
         )
+
+
+@dataclass(frozen=True)
+class TableBlock:
+    """A table of a section's prose: the line leading into it, its column names, its rows as
+    `sentences` reads them, and its lines as written."""
+
+    lead_in: str
+    header: list[str]
+    rows: list[str]
+    lines: list[str]
+
+
+def tables(text: str) -> list[TableBlock]:
+    """The tables of a section's prose, each with the line that leads into it."""
+    found: list[TableBlock] = []
+    lead_in = ""
+    table: TableBlock | None = None
+    for line in _outside_code(text.split("\n")):
+        stripped = line.strip()
+        if not stripped.startswith("|"):
+            table = None
+            lead_in = _lead_in(stripped) if stripped else lead_in
+        elif table is None:
+            table = TableBlock(lead_in, _cells(stripped), [], [stripped])
+            found.append(table)
+        else:
+            table.lines.append(stripped)
+            if not _RULE.match(stripped):
+                table.rows.append(_row(table.header, _cells(stripped)))
+    return found
+
+
+def _cells(line: str) -> list[str]:
+    """A table row's cells (`\\|` is a pipe inside a cell)."""
+    inner = line.strip().removeprefix("|").removesuffix("|")
+    return [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", inner)]
+
+
+def _row(header: list[str], cells: list[str]) -> str:
+    """A table row as a sentence naming its columns: `Loaf: Brioche; Oven: 180 degrees`."""
+    names = header + [""] * (len(cells) - len(header))
+    named = [
+        f"{name}: {cell}" if name else cell
+        for name, cell in zip(names, cells, strict=False)
+        if cell
+    ]
+    return "; ".join(named)
 
 
 def _lead_in(line: str) -> str:

@@ -1,0 +1,82 @@
+"""Whole lists and tables as one quote, when a question asks about the list or table rather
+than one of its items or rows."""
+
+from __future__ import annotations
+
+from bookrag.answering.code_quotes import code_excerpt
+from bookrag.answering.retrieval import Passage
+from bookrag.answering.sentences import CUT, TOP_ITEM, ListBlock, TableBlock
+from bookrag.answering.terms import QueryTerms
+from bookrag.book.chunking import SENTENCE_END
+from bookrag.index import lexical
+
+WHOLE_LIST_WORDS = 120  # a list quoted whole has at most this many words in its items
+NESTED_DETAIL = True  # a whole list's items keep a detail the question asks about (ablation)
+
+
+def whole_list(
+    best: str, blocks: list[ListBlock], passage: Passage, terms: QueryTerms
+) -> str | None:
+    """The list of `blocks` (the passage's lists) that `best` is an item of, as one quote,
+    when the question asks about the list rather than the item: the line leading into it and
+    the section's heading cover the question as well as the item does."""
+    for block in blocks:
+        lead = f"{block.lead_in} " if block.lead_in and best.startswith(f"{block.lead_in} ") else ""
+        own = TOP_ITEM.sub("", best[len(lead) :])
+        if not any(own[:60] in line for line in block.lines):
+            continue
+        about = f"{block.lead_in} {passage.heading}"
+        if len(block.items) < 2 or terms.coverage(about) < terms.coverage(own):
+            return None
+        if sum(len(i.split()) for i in block.items) > WHOLE_LIST_WORDS:
+            return None
+        return _list_quote(block, terms)
+    return None
+
+
+def whole_table(
+    best: str, found: list[TableBlock], passage: Passage, terms: QueryTerms
+) -> str | None:
+    """The table `best` is a row of, from its start, when the question asks about the table
+    rather than the row: its lead-in, column names and the section's heading cover the
+    question as well as the row's own cells do ("how do A and B compare?" of a table
+    comparing them)."""
+    for table in found:
+        if best not in table.rows:
+            continue
+        names = " ".join(table.header)
+        own = set(lexical.terms(best)) - set(lexical.terms(names))
+        about = f"{table.lead_in} {passage.heading} {names}"
+        if terms.coverage(about) < terms.coverage_of(own):
+            return None
+        return code_excerpt("\n".join(table.lines))
+    return None
+
+
+def _list_quote(block: ListBlock, terms: QueryTerms) -> str:
+    """A whole list as one quote: `lead-in: item; item` (steps keep their numbers), or its
+    items line by line when nothing leads into it. An item that says more keeps the sentence of
+    its detail that adds most of the question's weight the list lacks, if one does."""
+    said = set(lexical.terms(" ".join([block.lead_in, *block.items])))
+    items = [
+        _with_detail(i, more, said, terms) for i, more in zip(block.items, block.more, strict=True)
+    ]
+    if not block.lead_in:
+        return "\n".join(items)
+    items = [i if i[:1].isdigit() else TOP_ITEM.sub("", i) for i in items]
+    return f"{block.lead_in} {'; '.join(items)}"
+
+
+def _with_detail(item: str, more: list[str], said: set[str], terms: QueryTerms) -> str:
+    """`item` with the sentence of its detail (`more`: its lines after its first sentence)
+    that adds most of the question's weight the list lacks, when one adds any: "how often
+    does each planner run?" is answered by the planners' nested "Runs at 1-5 Hz" lines."""
+    details = [
+        s.strip() for line in more for s in SENTENCE_END.split(TOP_ITEM.sub("", line.strip()))
+    ]
+    gains = [terms.coverage_of(set(lexical.terms(d)) - said) for d in details]
+    if not (NESTED_DETAIL and details) or max(gains) <= 0:
+        return item
+    detail = details[gains.index(max(gains))]
+    rest = f" {CUT}" if len(details) > 1 else ""
+    return f"{item.removesuffix(f' {CUT}')} — {detail}{rest}"
