@@ -96,7 +96,10 @@ VARIANTS = [
     Variant(
         '- "What is X?" answered from the sentence saying what X is', query={"definitions": False}
     ),
-    Variant("- a short list the question asks about quoted whole", query={"whole_lists": False}),
+    Variant(
+        "- a short list (or a table) the question asks about quoted whole",
+        query={"whole_lists": False},
+    ),
     Variant(
         "- a whole list's item keeps its detail the question asks about",
         query={"nested_detail": False},
