@@ -817,3 +817,29 @@ def test_a_table_the_question_asks_about_is_quoted_whole() -> None:
     about_a_row = extractive_answer([passage(text, "Gauges")], terms("snow", "misses"), None)
     assert "Feature: Snow; Tipping bucket: Misses it; Weighing: Weighs it [1]" in about_a_row.answer
     assert "| Cost |" not in about_a_row.answer  # its rows, not the table
+
+
+def test_only_a_pipe_line_over_a_delimiter_row_starts_a_table() -> None:
+    text = (
+        "| A line that opens with a pipe is prose, dropped as before.\n\n"
+        "| Site | Rain |\n|---|---|\n| Hill | 12 mm<br/>in May |\n"
+        "| Name | Height |\n| --- | --- |\n| Mast | 2 metres tall |"
+    )
+    units = list(sentence_units.sentences(text))
+    assert units == ["Site: Hill; Rain: 12 mm in May", "Name: Mast; Height: 2 metres tall"]
+    assert [t.header for t in sentence_units.tables(text)] == [["Site", "Rain"], ["Name", "Height"]]
+
+
+def test_a_long_table_or_a_row_two_tables_share_is_quoted_as_its_rows() -> None:
+    rows = "".join(f"| Fan {n} | {20 + n} watts |\n" for n in range(14))
+    long_table = f"Power of each fan model:\n\n| Fan | Power |\n|---|---|\n{rows}"
+    question = terms("power", "fan", "model", "33")
+    long_answer = extractive_answer([passage(long_table, "Fans")], question, None).answer
+    assert "Fan: Fan 13; Power: 33 watts [1]" in long_answer and "| Fan |" not in long_answer
+    shared = (
+        "Summer readings:\n\n| Site | Rain |\n|---|---|\n| Hill | none |\n| Valley | 5 mm |\n\n"
+        "Winter readings:\n\n| Site | Rain |\n|---|---|\n| Hill | none |\n| Valley | 80 mm |"
+    )
+    about = terms("winter", "readings", "site", "rain", "hill")
+    answered = extractive_answer([passage(shared, "Readings")], about, None).answer
+    assert "| Valley | 5 mm |" not in answered and "Site: Hill; Rain: none [1]" in answered

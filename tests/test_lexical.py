@@ -45,6 +45,10 @@ def test_asides_are_told_by_structure() -> None:
     assert is_aside("- [ ] Wire the sensor")
     assert is_aside("5. B) To publish the wind speed")  # an answer key, numbered
     assert not is_aside("5. Bolt the mast to the wall.")
+    # A numbered line opening with an initial or an outline letter teaches.
+    assert not is_aside("1. E. coli doubles every 20 minutes in warm broth.")
+    assert not is_aside("2. b. Run the installer.")
+    assert not is_aside("4. (a) the first case holds here")
     assert not is_aside("See the [wiring guide](./wiring) before you solder the header pins on.")
     assert not is_aside("A plain sentence that teaches something.")
     assert is_question("1. **What is the primary function of Gazebo?**")

@@ -3,7 +3,7 @@ than one of its items or rows."""
 
 from __future__ import annotations
 
-from bookrag.answering.code_quotes import code_excerpt
+from bookrag.answering.code_quotes import EXCERPT_LINES
 from bookrag.answering.retrieval import Passage
 from bookrag.answering.sentences import CUT, TOP_ITEM, ListBlock, TableBlock
 from bookrag.answering.terms import QueryTerms
@@ -37,20 +37,22 @@ def whole_list(
 def whole_table(
     best: str, found: list[TableBlock], passage: Passage, terms: QueryTerms
 ) -> str | None:
-    """The table `best` is a row of, from its start, when the question asks about the table
-    rather than the row: its lead-in, column names and the section's heading cover the
-    question as well as the row's own cells do ("how do A and B compare?" of a table
-    comparing them)."""
-    for table in found:
-        if best not in table.rows:
-            continue
-        names = " ".join(table.header)
-        own = set(lexical.terms(best)) - set(lexical.terms(names))
-        about = f"{table.lead_in} {passage.heading} {names}"
-        if terms.coverage(about) < terms.coverage_of(own):
-            return None
-        return code_excerpt("\n".join(table.lines))
-    return None
+    """The table `best` is a row of, whole, when the question asks about the table rather
+    than the row: its lead-in, column names and the section's heading cover the question as
+    well as the row's own cells do ("how do A and B compare?" of a table comparing them).
+    None for a table longer than a quote's `EXCERPT_LINES`: its rows are quoted instead."""
+    holding = [table for table in found if best in table.rows]
+    if len(holding) != 1:  # a row two tables share says nothing of which one is asked about
+        return None
+    table = holding[0]
+    if len(table.lines) > EXCERPT_LINES:  # cut short, it might leave out the row that answers
+        return None
+    names = " ".join(table.header)
+    own = set(lexical.terms(best)) - set(lexical.terms(names))
+    about = f"{table.lead_in} {passage.heading} {names}"
+    if terms.coverage(about) < terms.coverage_of(own):
+        return None
+    return "\n".join(table.lines)
 
 
 def _list_quote(block: ListBlock, terms: QueryTerms) -> str:

@@ -20,6 +20,7 @@ TABLE_ROW = re.compile(r"^\s*\|", re.MULTILINE)
 _RULE = re.compile(r"^\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?$")  # a table's header rule
 # A table's rows are quoted as sentences naming their columns (switch kept for the ablation).
 TABLE_ROWS = True
+_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)  # a line break inside a table cell
 
 
 def sentences(text: str, asides: bool = False) -> Iterator[str]:
@@ -34,22 +35,18 @@ def sentences(text: str, asides: bool = False) -> Iterator[str]:
     """
     lead_in = ""
     labels: list[tuple[int, str]] = []  # the open items that end in a colon: indent, text
-    header: list[str] | None = None  # the column names of the table being read
-    for line in _outside_code(text.split("\n")):
+    kept = _outside_code(text.split("\n"))
+    header: list[str] = []  # the column names of the table being read
+    for line, role in zip(kept, _table_roles(kept), strict=True):
         stripped = line.strip()
-        if stripped.startswith("|"):
-            if header is None:
-                header = _cells(stripped)
-            elif (
-                TABLE_ROWS
-                and not _RULE.match(stripped)
-                and (asides or not teaching.is_aside(stripped))
-            ):
-                row = _row(header, _cells(stripped))
-                if len(row.split()) >= 3:
-                    yield row
+        if role == "header":
+            header = _cells(stripped)
+        if role == "row" and TABLE_ROWS and (asides or not teaching.is_aside(stripped)):
+            row = _row(header, _cells(stripped))
+            if len(row.split()) >= 3:
+                yield row
+        if role:
             continue
-        header = None
         if not stripped:
             continue
         if not asides and (teaching.is_aside(stripped) or teaching.is_question(stripped)):
@@ -111,26 +108,45 @@ def tables(text: str) -> list[TableBlock]:
     """The tables of a section's prose, each with the line that leads into it."""
     found: list[TableBlock] = []
     lead_in = ""
-    table: TableBlock | None = None
-    for line in _outside_code(text.split("\n")):
+    kept = _outside_code(text.split("\n"))
+    for line, role in zip(kept, _table_roles(kept), strict=True):
+        stripped = line.strip()
+        if role == "header":
+            found.append(TableBlock(lead_in, _cells(stripped), [], [stripped]))
+        elif role in ("rule", "row"):
+            found[-1].lines.append(stripped)
+            if role == "row":
+                found[-1].rows.append(_row(found[-1].header, _cells(stripped)))
+        elif not role and stripped:
+            lead_in = _lead_in(stripped)
+    return found
+
+
+def _table_roles(lines: list[str]) -> list[str]:
+    """What each line is to a table: "header" (a `|` line over a delimiter row), "rule",
+    "row", "loose" (a `|` line in no table, as GFM reads it) or "" (no `|` line)."""
+    roles = [""] * len(lines)
+    in_table = False
+    for i, line in enumerate(lines):
         stripped = line.strip()
         if not stripped.startswith("|"):
-            table = None
-            lead_in = _lead_in(stripped) if stripped else lead_in
-        elif table is None:
-            table = TableBlock(lead_in, _cells(stripped), [], [stripped])
-            found.append(table)
+            in_table = False
+            continue
+        following = lines[i + 1].strip() if i + 1 < len(lines) else ""
+        if "|" in following and _RULE.match(following) and not _RULE.match(stripped):
+            roles[i], in_table = "header", True
+        elif in_table:
+            roles[i] = "rule" if _RULE.match(stripped) else "row"
         else:
-            table.lines.append(stripped)
-            if not _RULE.match(stripped):
-                table.rows.append(_row(table.header, _cells(stripped)))
-    return found
+            roles[i] = "loose"
+    return roles
 
 
 def _cells(line: str) -> list[str]:
     """A table row's cells (`\\|` is a pipe inside a cell)."""
     inner = line.strip().removeprefix("|").removesuffix("|")
-    return [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", inner)]
+    cells = re.split(r"(?<!\\)\|", _BREAK.sub(" ", inner))
+    return [c.strip().replace("\\|", "|") for c in cells]
 
 
 def _row(header: list[str], cells: list[str]) -> str:

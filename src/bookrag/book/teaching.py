@@ -11,9 +11,11 @@ import re
 
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 LIST_MARK = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")  # a list item's marker
-# A checklist or quiz option, bare or as a list item; numbered, it is an answer key's line
-# ("5. B) To publish joint states").
-_OPTION = re.compile(r"^\s*(?:(?:[-*+]|\d+[.)])\s+)?(?:\[[ xX]\]\s+|\(?[a-hA-H][).]\s+)")
+# A checklist or quiz option, bare or as a list item; or, numbered, an answer key's line, its
+# letter closed by a bracket ("5. B) To publish joint states", not "1. E. coli doubles").
+_OPTION = re.compile(
+    r"^\s*(?:(?:[-*+]\s+)?(?:\[[ xX]\]\s+|\(?[a-hA-H][).]\s+)|\d+[.)]\s+[a-hA-H]\)\s+)"
+)
 _ARROWS = re.compile(r"[←→⟵⟶«»]|&larr;|&rarr;")
 # A quiz item written on one line (a question, then its lettered options), as soft-wrapped
 # Markdown and one-line pages read; and an answer key: a short label, then an option letter.
