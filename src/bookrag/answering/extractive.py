@@ -11,13 +11,7 @@ from bookrag.answering.code_quotes import best_code, code_adds, code_excerpt
 from bookrag.answering.list_quotes import whole_list, whole_table
 from bookrag.answering.models import Answer, Citations
 from bookrag.answering.retrieval import Passage
-from bookrag.answering.sentences import (
-    CUT,
-    TABLE_ROW,
-    lists,
-    sentences,
-    tables,
-)
+from bookrag.answering.sentences import CUT, TABLE_ROW, lists, sentences, tables
 from bookrag.answering.terms import QueryTerms, defines
 from bookrag.index import lexical
 
@@ -137,9 +131,11 @@ def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | Non
         else:
             chosen = [u for u in scored[:take] if lead or terms.coverage(u) > 0]
         blocks = lists(passage.text)
-        whole = whole_list(scored[0], blocks, passage, terms) if lead and WHOLE_LISTS else None
-        if lead and whole is None and WHOLE_LISTS:
-            whole = whole_table(scored[0], tables(passage.text), passage, terms)
+        whole = None
+        if lead and WHOLE_LISTS:
+            whole = whole_list(scored[0], blocks, passage, terms) or whole_table(
+                scored[0], tables(passage.text), passage, terms
+            )
         if whole:
             chosen = []
             quotes.append(Quote(passage, whole))

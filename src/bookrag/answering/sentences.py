@@ -41,7 +41,7 @@ def sentences(text: str, asides: bool = False) -> Iterator[str]:
         stripped = line.strip()
         if role == "header":
             header = _cells(stripped)
-        if role == "row" and TABLE_ROWS and (asides or not teaching.is_aside(stripped)):
+        elif role == "row" and TABLE_ROWS and (asides or not teaching.is_aside(stripped)):
             row = _row(header, _cells(stripped))
             if len(row.split()) >= 3:
                 yield row
@@ -248,7 +248,7 @@ def lists(text: str) -> list[ListBlock]:
             block = open_lists[-1][1]
             name = _LABEL_COLON.sub(r"\1", first)
             block.items.append(f"{item.group().strip()} {name}")
-            block.more.append([" ".join(more)] if more else [])
+            block.more.append(more)
             block.lines.append(stripped)
             if more:  # the item says more than its first sentence: marked
                 block.items[-1] += f" {CUT}"
