@@ -662,6 +662,24 @@ def test_a_short_list_the_question_asks_about_is_quoted_whole() -> None:
     assert "…; 2. Pour in 100 ml of water." in quoted and "Level the gauge" not in quoted
 
 
+def test_a_loose_list_is_one_list() -> None:
+    # Items apart by blank lines, one leading into a command: one list, as Markdown reads it.
+    text = (
+        "Set up the logger in three steps:\n\n1. Mount the logger on the mast.\n\n"
+        "2. Install the logger service:\n\n   ```bash\n   sudo apt install rain-logger\n"
+        "   ```\n\n3. Start the logger.\n\n- A bullet list after it is another list."
+    )
+    found = sentence_units.lists(text)
+    assert [len(block.items) for block in found] == [3, 1]
+    assert found[0].items[1] == "2. Install the logger service: `sudo apt install rain-logger`"
+    asked = terms("steps", "set", "up", "logger")
+    result = extractive_answer([passage(text, "Setting up the logger")], asked, None)
+    assert (
+        "Set up the logger in three steps: 1. Mount the logger on the mast.; 2. Install the "
+        "logger service: `sudo apt install rain-logger`; 3. Start the logger. [1]"
+    ) in result.answer
+
+
 def test_a_list_without_a_lead_in_is_quoted_whole_line_by_line() -> None:
     steps = "1. Open the enclosure.\n2. Unplug the battery.\n3. Replace the fuse."
     result = extractive_answer(

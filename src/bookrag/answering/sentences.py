@@ -230,12 +230,20 @@ def lists(text: str) -> list[ListBlock]:
         while open_lists and open_lists[-1][0] > deeper_than:
             found.append(open_lists.pop()[1])
 
-    for line in [*_outside_code(text.split("\n")), ""]:
+    for line in _outside_code(text.split("\n")):
         stripped = line.strip()
+        if not stripped:  # a blank line ends no list (a loose list's items are apart)
+            continue
         indent = len(line) - len(line.lstrip())
         item = teaching.LIST_MARK.match(line)
         if item and (open_lists or not indent):
             close(indent)
+            if (
+                open_lists
+                and open_lists[-1][0] == indent
+                and _kind(open_lists[-1][1]) != _kind_of(item.group())
+            ):
+                close(indent - 1)  # another kind of marker starts another list
             if not open_lists or open_lists[-1][0] < indent:
                 parent = open_lists[-1][1].lines[-1] if open_lists else ""
                 label = _lead_in(TOP_ITEM.sub("", parent)) if NESTED_LEAD_INS else ""
@@ -257,9 +265,19 @@ def lists(text: str) -> list[ListBlock]:
             _continues(open_lists, stripped)
             continue
         close(-1)
-        if stripped:
-            lead_in = _lead_in(stripped)
+        lead_in = _lead_in(stripped)
+    close(-1)
     return found
+
+
+def _kind_of(marker: str) -> str:
+    """A list marker's kind: its bullet, or an ordered marker's delimiter (`.` or `)`)."""
+    return marker.strip()[-1]
+
+
+def _kind(block: ListBlock) -> str:
+    """The kind of marker the items of `block` have."""
+    return _kind_of(block.items[-1].split(" ", 1)[0])
 
 
 def _continues(open_lists: list[tuple[int, ListBlock]], line: str) -> None:
