@@ -44,7 +44,7 @@ class Variant:
     query: dict[str, Any] = field(default_factory=dict)  # "support_weight", "support_chunks",
     # "teaching_only", "runner_up", "own_terms", "question_word", "following", "code_window",
     # "code_adds", "definitions", "whole_lists", "nested_lead_ins", "inline_commands",
-    # "complement", "shown_teaches", "nested_detail", "table_rows"
+    # "complement", "shown_teaches", "nested_detail", "table_rows", "most_of_a_list"
 
     def index_key(self) -> str:
         """The index's folder name: the layout version and every index switch's value."""
@@ -105,6 +105,10 @@ VARIANTS = [
         query={"nested_detail": False},
     ),
     Variant(
+        "- a short list most of whose items are quoted is quoted whole",
+        query={"most_of_a_list": False},
+    ),
+    Variant(
         "- table rows quoted as sentences naming their columns (a table's start, if alone)",
         query={"table_rows": False},
     ),
@@ -155,6 +159,7 @@ VARIANTS = [
             "shown_teaches": False,
             "nested_detail": False,
             "table_rows": False,
+            "most_of_a_list": False,
         },
     ),
 ]
@@ -205,6 +210,7 @@ def _switches() -> dict[str, tuple[Any, str]]:
         "inline_commands": (sentences, "INLINE_COMMANDS"),
         "complement": (extractive, "COMPLEMENT"),
         "nested_detail": (list_quotes, "NESTED_DETAIL"),
+        "most_of_a_list": (list_quotes, "MOST_OF_A_LIST"),
         "table_rows": (sentences, "TABLE_ROWS"),
         "shown_teaches": (sections, "SHOWN_TEACHES"),
         "bold_labels": (chunking, "BOLD_LABELS"),

@@ -202,7 +202,7 @@ def test_a_step_leading_into_a_one_line_command_is_quoted_with_it() -> None:
         "```bash\ntail -f /var/log/rain.log\ngrep tip /var/log/rain.log\n```"
     )
     result = extractive_answer([passage(text)], terms("start", "logger", "service"), None)
-    assert "2. Start the logger service: `sudo systemctl start rain-logger` [1]" in result.answer
+    assert "2. Start the logger service: `sudo systemctl start rain-logger`\n" in result.answer
     # Two lines of code are a block to show as code, not a command to run inline.
     assert "Check the log file: `" not in result.answer
 
@@ -257,9 +257,12 @@ def test_a_section_of_only_a_line_leading_into_subsections_is_not_quoted() -> No
 
 
 def test_a_numbered_step_is_quoted_with_its_number() -> None:
-    text = "1. Unscrew the funnel.\n2. Tip the bucket ten times by hand.\n3. Count the pulses."
+    text = (
+        "1. Unscrew the funnel.\n2. Lift the bucket out.\n3. Rinse it with water.\n"
+        "4. Put it back.\n5. Tip the bucket ten times by hand.\n6. Count the pulses."
+    )
     result = extractive_answer([passage(text)], terms("tip", "bucket", "times"), None)
-    assert "2. Tip the bucket ten times by hand. [1]" in result.answer
+    assert "5. Tip the bucket ten times by hand. [1]" in result.answer
 
 
 def test_a_sentence_goes_on_past_an_abbreviation() -> None:
@@ -657,9 +660,39 @@ def test_a_short_list_the_question_asks_about_is_quoted_whole() -> None:
         "2. Pour in 100 ml of water.; 3. Count the tips of the bucket.; "
         "4. Compare the count with the volume poured. [1]"
     ) in result.answer
-    about_one_item = terms("pour", "water", "ml")
-    quoted = extractive_answer([passage(text)], about_one_item, None).answer
-    assert "…; 2. Pour in 100 ml of water." in quoted and "Level the gauge" not in quoted
+
+
+@pytest.mark.parametrize("whole", [True, False])
+def test_a_short_list_is_quoted_whole_when_most_of_it_is_quoted(
+    monkeypatch: pytest.MonkeyPatch, whole: bool
+) -> None:
+    monkeypatch.setattr(list_quotes, "MOST_OF_A_LIST", whole)
+    text = (
+        "Calibrating the rain gauge takes these steps:\n"
+        "1. Level the gauge on its mast.\n2. Pour in 100 ml of water.\n"
+        "3. Count the tips of the bucket.\n4. Compare the count with the volume poured."
+    )
+    # The best item and the two after it are three of the four steps: the first is added,
+    # so a reader is not left to guess the step the quote leaves out.
+    quoted = extractive_answer([passage(text)], terms("pour", "water", "ml"), None).answer
+    assert ("Level the gauge on its mast." in quoted) == whole
+    assert ("takes these steps: …; 2. Pour in 100 ml of water." in quoted) != whole
+    tasks = [
+        "Level the gauge",
+        "Pour in water",
+        "Count the tips",
+        "Compare the count",
+        "Empty the bucket",
+        "Dry the funnel",
+        "Close the lid",
+        "Log the result",
+    ]
+    longer = "Calibrating takes these steps:\n" + "\n".join(
+        f"{n}. {task}." for n, task in enumerate(tasks, 1)
+    )
+    part = extractive_answer([passage(longer)], terms("dry", "funnel"), None).answer
+    assert "6. Dry the funnel." in part and "Level" not in part  # three of eight: not most
+    assert "takes these steps: …; " in part
 
 
 def test_a_loose_list_is_one_list() -> None:

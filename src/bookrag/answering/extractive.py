@@ -8,10 +8,10 @@ import re
 from dataclasses import dataclass
 
 from bookrag.answering.code_quotes import best_code, code_adds, code_excerpt
-from bookrag.answering.list_quotes import whole_list, whole_table
+from bookrag.answering.list_quotes import most_of_a_list, whole_list, whole_table
 from bookrag.answering.models import Answer, Citations
 from bookrag.answering.retrieval import Passage
-from bookrag.answering.sentences import CUT, TABLE_ROW, lists, sentences, tables
+from bookrag.answering.sentences import CUT, TABLE_ROW, ListBlock, lists, sentences, tables
 from bookrag.answering.terms import QueryTerms, defines
 from bookrag.index import lexical
 
@@ -144,8 +144,7 @@ def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | Non
             chosen += [u for u in units[after : after + FOLLOWING] if u not in chosen]
         # Keep the book's order inside one section.
         ordered = sorted(chosen, key=units.index)
-        leads = [b.lead_in + " " for b in blocks if b.lead_in]
-        quotes.extend(Quote(passage, u) for u in _merge_lead_ins(ordered, units, leads))
+        quotes.extend(Quote(passage, text) for text in _in_order(ordered, units, blocks, terms))
         if code is not None and code_adds(
             code, [scored[0], *chosen, *filter(None, [whole])], terms
         ):
@@ -191,6 +190,25 @@ def _defining(passages: list[Passage], terms: QueryTerms) -> list[Passage]:
         if any(defines(u, terms.defines) for u in sentences(passage.text)):
             return [passage]
     return []
+
+
+def _in_order(
+    ordered: list[str], units: list[str], blocks: list[ListBlock], terms: QueryTerms
+) -> list[str]:
+    """The chosen units (`ordered`, in the book's order) as quotes: items of one list with
+    its lead-in as one quote, and a short list most of whose items are chosen as all of it."""
+    leads = [b.lead_in + " " for b in blocks if b.lead_in]
+    filled = most_of_a_list(ordered, blocks, terms)
+    if filled is None:
+        return _merge_lead_ins(ordered, units, leads)
+    whole, held = filled
+    at = ordered.index(held[0])
+    after = [u for u in ordered[at:] if u not in held]
+    return [
+        *_merge_lead_ins(ordered[:at], units, leads),
+        whole,
+        *_merge_lead_ins(after, units, leads),
+    ]
 
 
 def _merge_lead_ins(chosen: list[str], units: list[str], leads: list[str]) -> list[str]:

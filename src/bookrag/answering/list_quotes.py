@@ -12,6 +12,7 @@ from bookrag.index import lexical
 
 WHOLE_LIST_WORDS = 120  # a list quoted whole has at most this many words in its items
 NESTED_DETAIL = True  # a whole list's items keep a detail the question asks about (ablation)
+MOST_OF_A_LIST = True  # quote a short list whole when most of its items are quoted (ablation)
 
 
 def whole_list(
@@ -21,10 +22,9 @@ def whole_list(
     when the question asks about the list rather than the item: the line leading into it and
     the section's heading cover the question as well as the item does."""
     for block in blocks:
-        lead = f"{block.lead_in} " if block.lead_in and best.startswith(f"{block.lead_in} ") else ""
-        own = TOP_ITEM.sub("", best[len(lead) :])
-        if not any(own[:60] in line for line in block.lines):
+        if not _holds(block, best):
             continue
+        own = _own(block, best)
         about = f"{block.lead_in} {passage.heading}"
         if len(block.items) < 2 or terms.coverage(about) < terms.coverage(own):
             return None
@@ -32,6 +32,35 @@ def whole_list(
             return None
         return _list_quote(block, terms)
     return None
+
+
+def most_of_a_list(
+    chosen: list[str], blocks: list[ListBlock], terms: QueryTerms
+) -> tuple[str, list[str]] | None:
+    """The short list of `blocks` more than half of whose items (two at least) the `chosen`
+    units are, whole, with those units: a quote of steps 1, 2, 3 and 5 of five would leave
+    out step 4 of what the question asks how to do."""
+    if not MOST_OF_A_LIST:
+        return None
+    for block in blocks:
+        held = [unit for unit in chosen if _holds(block, unit)]
+        # Items of one sentence only: the whole list quotes their first sentences.
+        short = sum(len(i.split()) for i in block.items) <= WHOLE_LIST_WORDS
+        if len(held) >= 2 and 2 * len(held) > len(block.items) and short and not any(block.more):
+            return _list_quote(block, terms), held
+    return None
+
+
+def _own(block: ListBlock, unit: str) -> str:
+    """`unit` without the lead-in of `block` and its item marker."""
+    lead = f"{block.lead_in} " if block.lead_in and unit.startswith(f"{block.lead_in} ") else ""
+    return TOP_ITEM.sub("", unit[len(lead) :])
+
+
+def _holds(block: ListBlock, unit: str) -> bool:
+    """Whether `unit` is (a sentence of) an item of `block`."""
+    own = _own(block, unit)
+    return any(own[:60] in line for line in block.lines)
 
 
 def whole_table(
