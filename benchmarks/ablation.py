@@ -44,7 +44,8 @@ class Variant:
     query: dict[str, Any] = field(default_factory=dict)  # "support_weight", "support_chunks",
     # "teaching_only", "runner_up", "own_terms", "question_word", "following", "code_window",
     # "code_adds", "definitions", "whole_lists", "nested_lead_ins", "inline_commands",
-    # "complement", "shown_teaches", "nested_detail", "table_rows", "most_of_a_list"
+    # "complement", "shown_teaches", "nested_detail", "table_rows", "most_of_a_list",
+    # "whole_complement"
 
     def index_key(self) -> str:
         """The index's folder name: the layout version and every index switch's value."""
@@ -105,6 +106,10 @@ VARIANTS = [
         query={"nested_detail": False},
     ),
     Variant(
+        "- a whole list (or table) is followed by what it leaves of the question",
+        query={"whole_complement": False},
+    ),
+    Variant(
         "- a short list most of whose items are quoted is quoted whole",
         query={"most_of_a_list": False},
     ),
@@ -160,6 +165,7 @@ VARIANTS = [
             "nested_detail": False,
             "table_rows": False,
             "most_of_a_list": False,
+            "whole_complement": False,
         },
     ),
 ]
@@ -209,6 +215,7 @@ def _switches() -> dict[str, tuple[Any, str]]:
         "nested_lead_ins": (sentences, "NESTED_LEAD_INS"),
         "inline_commands": (sentences, "INLINE_COMMANDS"),
         "complement": (extractive, "COMPLEMENT"),
+        "whole_complement": (extractive, "WHOLE_COMPLEMENT"),
         "nested_detail": (list_quotes, "NESTED_DETAIL"),
         "most_of_a_list": (list_quotes, "MOST_OF_A_LIST"),
         "table_rows": (sentences, "TABLE_ROWS"),

@@ -824,6 +824,29 @@ def test_plain_text_takes_off_emphasis_and_nothing_else(markdown: str, plain: st
     assert plain_text(markdown) == plain
 
 
+@pytest.mark.parametrize("beside", [True, False])
+def test_a_whole_list_is_followed_by_what_it_leaves_of_the_question(
+    monkeypatch: pytest.MonkeyPatch, beside: bool
+) -> None:
+    monkeypatch.setattr(extractive, "WHOLE_COMPLEMENT", beside)
+    text = (
+        "1. Mount the mast.\n2. Fit the rain gauge:\n   - Bolt the gauge to the mast arm\n"
+        "   - Level its funnel\n   - Set the tip size to 0.2 mm\n3. Fit the wind vane:\n"
+        "   - Clamp the vane to the mast top\n   - Point its mark north\n"
+        "   - Set the sample rate to 1 Hz\n4. Check both readings."
+    )
+    both = terms("fit", "rain", "gauge", "wind", "vane")
+    result = extractive_answer([passage(text, "Fitting the sensors")], both, None).answer
+    assert "Fit the rain gauge: Bolt the gauge to the mast arm; Level its funnel;" in result
+    vane = "Fit the wind vane: Clamp the vane to the mast top; Point its mark north; Set the"
+    assert (vane in result) == beside  # the other part of the question, its list whole too
+    listed = "Sensors on the mast:\n- Rain gauge\n- Wind vane\n\nThe logger reads them hourly."
+    asked = terms("sensors", "mast", "logger")
+    quoted = extractive_answer([passage(listed, "Sensors")], asked, None).answer
+    assert "Sensors on the mast: Rain gauge; Wind vane [1]" in quoted
+    assert ("The logger reads them hourly. [1]" in quoted) == beside
+
+
 @pytest.mark.parametrize("detail", [True, False])
 def test_a_whole_list_keeps_the_detail_of_an_item_the_question_asks_about(
     monkeypatch: pytest.MonkeyPatch, detail: bool

@@ -28,6 +28,7 @@ FOLLOWING = 2  # units quoted after the lead section's best one: what it leads i
 DEFINING_PASSAGES = 3  # the best passages searched for such a sentence
 WHOLE_LISTS = True  # quote a whole short list a question asks about (switch kept for the ablation)
 COMPLEMENT = True  # the second quote adds what the best lacks (switch kept for the ablation)
+WHOLE_COMPLEMENT = True  # so does the quote after a whole list or table (ablation)
 TEACHING_ONLY = True  # quote navigation, link lists and quiz lines only when nothing else fits
 HEADER = "From the book (quoted passages; no language model is configured):"
 DEGRADED_HEADER = "From the book (quoted passages; the language model is unavailable right now):"
@@ -131,23 +132,22 @@ def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | Non
         else:
             chosen = [u for u in scored[:take] if lead or terms.coverage(u) > 0]
         blocks = lists(passage.text)
-        whole = None
-        if lead and WHOLE_LISTS:
-            whole = whole_list(scored[0], blocks, passage, terms) or whole_table(
-                scored[0], tables(passage.text), passage, terms
-            )
+        whole = _whole(scored[0], blocks, passage, terms) if lead else None
+        wholes = [whole] if whole else []
         if whole:
-            chosen = []
-            quotes.append(Quote(passage, whole))
+            # What the list or table leaves of the question: a unit, or its own list whole.
+            extra = _lacking(whole, units, terms) if WHOLE_COMPLEMENT else None
+            other = _whole(extra, blocks, passage, terms) if extra else None
+            wholes += [other] if other and other != whole else []
+            chosen = [extra] if extra and len(wholes) == 1 else []
+            quotes.extend(Quote(passage, text) for text in wholes)
         elif lead:
             after = units.index(scored[0]) + 1
             chosen += [u for u in units[after : after + FOLLOWING] if u not in chosen]
         # Keep the book's order inside one section.
         ordered = sorted(chosen, key=units.index)
         quotes.extend(Quote(passage, text) for text in _in_order(ordered, units, blocks, terms))
-        if code is not None and code_adds(
-            code, [scored[0], *chosen, *filter(None, [whole])], terms
-        ):
+        if code is not None and code_adds(code, [scored[0], *chosen, *wholes], terms):
             quotes.append(Quote(passage, code))  # the code says what the prose does not
         lead = False
         if len(quotes) >= MAX_QUOTES:
@@ -179,8 +179,34 @@ def _complement(scored: list[str], terms: QueryTerms) -> str:
     """Of the units after the best of `scored` (best first), the one adding most of the
     question's weight that the best lacks, the better ranked on a tie: a question of two parts
     ("a service, and an action?") is answered in both, not twice in the first."""
-    said = set(lexical.terms(scored[0]))
-    return max(scored[1:], key=lambda u: terms.coverage_of(set(lexical.terms(u)) - said))
+    return _most_added(scored[0], scored[1:], terms)[0]
+
+
+def _lacking(quoted: str, units: list[str], terms: QueryTerms) -> str | None:
+    """The unit adding most of the question's weight that `quoted` (a whole list or table)
+    lacks, or None when none adds any: "how do I set up the camera and the lidar?" is answered
+    by the camera's list too, not only by the lidar's."""
+    unit, gain = _most_added(quoted, units, terms)
+    return unit if gain > 0 else None
+
+
+def _most_added(quoted: str, units: list[str], terms: QueryTerms) -> tuple[str, float]:
+    """Of `units`, the one adding most of the question's weight that `quoted` lacks (the first
+    on a tie), and the weight it adds."""
+    said = set(lexical.terms(quoted))
+    gains = [terms.coverage_of(set(lexical.terms(u)) - said) for u in units]
+    best = max(range(len(units)), key=gains.__getitem__)
+    return units[best], gains[best]
+
+
+def _whole(unit: str, blocks: list[ListBlock], passage: Passage, terms: QueryTerms) -> str | None:
+    """The list (of `blocks`) or table that `unit` is part of, whole, when the question asks
+    about it rather than about the unit."""
+    if not WHOLE_LISTS:
+        return None
+    return whole_list(unit, blocks, passage, terms) or whole_table(
+        unit, tables(passage.text), passage, terms
+    )
 
 
 def _defining(passages: list[Passage], terms: QueryTerms) -> list[Passage]:
