@@ -118,30 +118,6 @@ def test_quoted_code_starts_at_a_line_with_code_and_marks_its_cuts() -> None:
     assert "```python\n…\n" in window and "tip()" in window
 
 
-def test_quoted_code_is_where_most_lines_carry_the_question() -> None:
-    # Two windows of ten lines hold every term; the later one holds them on more lines.
-    groups = [
-        "# Show the gauges",
-        "gauge list",
-        "",
-        "# Read the rain",
-        "rain read",
-        "rain read --raw",
-        "",
-        "# Reset the counter",
-        "counter reset",
-        "",
-        "# Show the loggers",
-        "logger list",
-        "",
-        "# Show the logger state",
-        "logger state",
-    ]
-    code = "\n".join(["```bash", *groups, "```"])
-    result = extractive_answer([passage(code)], terms("list", "logger", "reset"), None)
-    assert "logger list" in result.answer and "logger state" in result.answer
-
-
 def test_code_is_quoted_when_it_holds_what_the_prose_does_not() -> None:
     # The sentence names the rain gauge and its pin; only the code says how it is debounced.
     text = (

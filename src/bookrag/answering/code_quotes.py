@@ -34,21 +34,15 @@ def code_excerpt(text: str, max_lines: int = EXCERPT_LINES) -> str:
 
 
 def code_window(block: str, terms: QueryTerms, max_lines: int = EXCERPT_LINES) -> str:
-    """The lines of a fenced code block that carry most of the question's weight (on a tie,
-    those where more of the lines carry it, then the first; from a line that is not blank),
-    inside the block's own fences, with `…` where lines are left out."""
+    """The lines of a fenced code block that carry most of the question's weight (the first
+    such lines on a tie, from a line that is not blank), inside the block's own fences, with
+    `…` where lines are left out."""
     opening, *body, closing = block.strip().split("\n")
     room = max_lines - 2
     if not CODE_WINDOW or len(body) <= room:
         return code_excerpt(block, max_lines)
     starts = range(len(body) - room + 1)
-    carried = [terms.coverage(line) for line in body]  # what each line carries on its own
-
-    def rank(i: int) -> tuple[float, float, int]:
-        window = body[i : i + room]
-        return terms.coverage("\n".join(window)), sum(carried[i : i + room]), -i
-
-    start = max(starts, key=rank)
+    start = max(starts, key=lambda i: (terms.coverage("\n".join(body[i : i + room])), -i))
     while start < len(body) - 1 and not body[start].strip():
         start += 1
     end = min(start + room, len(body))
