@@ -7,9 +7,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from bookrag.answering.prose import CODE_MARKS, LEFT_OUT, lead_in_of, list_ends, outside_code
 from bookrag.book import teaching
 from bookrag.book.chunking import SENTENCE_END, ends_in_colon, leads_in
-from bookrag.book.mdx import code_fence
 
 CUT = "…"  # stands for what a quote leaves out
 _LABEL_COLON = re.compile(r":([*_]*)\s*$")  # `**Lidar:**` names an item: `**Lidar**`
@@ -35,10 +35,14 @@ def sentences(text: str, asides: bool = False) -> Iterator[str]:
     """
     lead_in = ""
     labels: list[tuple[int, str]] = []  # the open items that end in a colon: indent, text
-    kept = _outside_code(text.split("\n"))
+    kept = outside_code(text.split("\n"), marks=True)
     header: list[str] = []  # the column names of the table being read
-    for line, role in zip(kept, _table_roles(kept), strict=True):
+    for line, role, ends in zip(kept, _table_roles(kept), list_ends(kept), strict=True):
         stripped = line.strip()
+        if ends:  # the next list has a lead-in of its own, or none
+            lead_in, labels = "", []
+        if line in CODE_MARKS:
+            continue
         if role == "header":
             header = _cells(stripped)
         elif role == "row" and TABLE_ROWS and (asides or not teaching.is_aside(stripped)):
@@ -56,7 +60,7 @@ def sentences(text: str, asides: bool = False) -> Iterator[str]:
             labels = []
             # A line ending in a colon: its last sentence introduces what follows and is
             # quoted with it (a list item); the sentences before it are prose like any other.
-            lead_in = _lead_in(stripped)
+            lead_in = lead_in_of(stripped)
             label = ""
         else:
             # An item ending in a colon ("**Voice commands:**") leads into its own items.
@@ -66,7 +70,7 @@ def sentences(text: str, asides: bool = False) -> Iterator[str]:
             label = labels[-1][1] if labels and NESTED_LEAD_INS else ""
             own = stripped[item.end() :]
             if NESTED_LEAD_INS and leads_in(own):
-                labels.append((indent, _lead_in(own)))
+                labels.append((indent, lead_in_of(own)))
                 # What the item says before its lead-in is quoted as any item's text is.
                 said = SENTENCE_END.split(own)[:-1]
                 if not said:
@@ -108,7 +112,7 @@ def tables(text: str) -> list[TableBlock]:
     """The tables of a section's prose, each with the line that leads into it."""
     found: list[TableBlock] = []
     lead_in = ""
-    kept = _outside_code(text.split("\n"))
+    kept = outside_code(text.split("\n"))
     for line, role in zip(kept, _table_roles(kept), strict=True):
         stripped = line.strip()
         if role == "header":
@@ -118,7 +122,7 @@ def tables(text: str) -> list[TableBlock]:
             if role == "row":
                 found[-1].rows.append(_row(found[-1].header, _cells(stripped)))
         elif not role and stripped:
-            lead_in = _lead_in(stripped)
+            lead_in = lead_in_of(stripped)
     return found
 
 
@@ -160,52 +164,6 @@ def _row(header: list[str], cells: list[str]) -> str:
     return "; ".join(named)
 
 
-def _lead_in(line: str) -> str:
-    """The sentence of `line` that introduces what follows it (its last, when the line ends
-    in a colon), or "". `sentences` and `lists` must agree on it: quotes are merged by it."""
-    if not leads_in(line):
-        return ""
-    lead = SENTENCE_END.split(line)[-1].strip()
-    return lead if ends_in_colon(lead) else f"{lead}:"  # a bold label's colon
-
-
-def _outside_code(lines: list[str]) -> list[str]:
-    """The lines that are not in a fenced code block, nor its fences; a line leading into a
-    one-line block ("Save the map with:", then a command) ends with that line as inline code,
-    so the step is quoted with its command."""
-    kept: list[str] = []
-    fence = ""
-    block: list[str] = []
-    after_code = False  # a block has closed since the last line of prose
-    for line in lines:
-        fence, inside = code_fence(fence, line)
-        if not inside:
-            kept.append(line)
-            after_code = after_code and not line.strip()
-            continue
-        block.append(line)
-        if not fence:  # the block closed on this line
-            if not after_code:
-                _inline_command(kept, block)
-            block, after_code = [], True
-    return kept
-
-
-def _inline_command(kept: list[str], block: list[str]) -> None:
-    """The last of the `kept` lines with the command of `block` after it, when the line
-    ends in a colon and the block is one short line of code."""
-    command = block[1].strip() if len(block) == 3 else ""
-    if not (INLINE_COMMANDS and command) or len(command) > _COMMAND_CHARS or "`" in command:
-        return
-    last = next((i for i in range(len(kept) - 1, -1, -1) if kept[i].strip()), None)
-    if last is not None and ends_in_colon(kept[last]):
-        kept[last] = f"{kept[last].rstrip()} `{command}`"
-
-
-INLINE_COMMANDS = True  # switch kept for the ablation
-_COMMAND_CHARS = 120
-
-
 @dataclass(frozen=True)
 class ListBlock:
     """A list of a section's prose: the line leading into it, its items' first sentences (with
@@ -216,6 +174,12 @@ class ListBlock:
     items: list[str]
     lines: list[str]
     more: list[list[str]] = field(default_factory=list)  # each item's lines after its first
+    kinds: list[str] = field(default_factory=list)  # each item's bullet, or `.` or `)`
+
+    @property
+    def kind(self) -> str:
+        """The kind of marker its items have (its last item's)."""
+        return self.kinds[-1]
 
 
 def lists(text: str) -> list[ListBlock]:
@@ -230,23 +194,26 @@ def lists(text: str) -> list[ListBlock]:
         while open_lists and open_lists[-1][0] > deeper_than:
             found.append(open_lists.pop()[1])
 
-    for line in _outside_code(text.split("\n")):
+    kept = outside_code(text.split("\n"), marks=True)
+    for line, ends in zip(kept, list_ends(kept), strict=True):
         stripped = line.strip()
-        if not stripped:  # a blank line ends no list (a loose list's items are apart)
+        if ends:
+            close(-1)
+            lead_in = ""  # the next list has a lead-in of its own, or none
+        if line == LEFT_OUT and open_lists and ends_in_colon(open_lists[-1][1].lines[-1]):
+            _says_more(open_lists[-1][1])  # its item leads into code a quote leaves out
+        if not stripped or line in CODE_MARKS:
             continue
         indent = len(line) - len(line.lstrip())
         item = teaching.LIST_MARK.match(line)
         if item and (open_lists or not indent):
             close(indent)
-            if (
-                open_lists
-                and open_lists[-1][0] == indent
-                and _kind(open_lists[-1][1]) != _kind_of(item.group())
-            ):
+            marker = item.group().strip()
+            if open_lists and open_lists[-1][0] == indent and open_lists[-1][1].kind != marker[-1]:
                 close(indent - 1)  # another kind of marker starts another list
             if not open_lists or open_lists[-1][0] < indent:
                 parent = open_lists[-1][1].lines[-1] if open_lists else ""
-                label = _lead_in(TOP_ITEM.sub("", parent)) if NESTED_LEAD_INS else ""
+                label = lead_in_of(TOP_ITEM.sub("", parent)) if NESTED_LEAD_INS else ""
                 if open_lists and not label:  # only what leads in makes a list of its own
                     _continues(open_lists, stripped)
                     continue
@@ -255,29 +222,20 @@ def lists(text: str) -> list[ListBlock]:
             first, *more = SENTENCE_END.split(line[item.end() :].strip())
             block = open_lists[-1][1]
             name = _LABEL_COLON.sub(r"\1", first)
-            block.items.append(f"{item.group().strip()} {name}")
+            block.items.append(f"{marker} {name}")
             block.more.append(more)
             block.lines.append(stripped)
+            block.kinds.append(marker[-1])
             if more:  # the item says more than its first sentence: marked
-                block.items[-1] += f" {CUT}"
+                _says_more(block)
             continue
         if open_lists and stripped and line[:1].isspace():
             _continues(open_lists, stripped)
             continue
         close(-1)
-        lead_in = _lead_in(stripped)
+        lead_in = lead_in_of(stripped)
     close(-1)
     return found
-
-
-def _kind_of(marker: str) -> str:
-    """A list marker's kind: its bullet, or an ordered marker's delimiter (`.` or `)`)."""
-    return marker.strip()[-1]
-
-
-def _kind(block: ListBlock) -> str:
-    """The kind of marker the items of `block` have."""
-    return _kind_of(block.items[-1].split(" ", 1)[0])
 
 
 def _continues(open_lists: list[tuple[int, ListBlock]], line: str) -> None:
@@ -286,4 +244,9 @@ def _continues(open_lists: list[tuple[int, ListBlock]], line: str) -> None:
     for _, block in open_lists:
         block.lines.append(line)
         block.more[-1].append(line)
-        block.items[-1] = block.items[-1].removesuffix(f" {CUT}") + f" {CUT}"
+        _says_more(block)
+
+
+def _says_more(block: ListBlock) -> None:
+    """Mark the last item of `block` as saying more than its quote shows."""
+    block.items[-1] = block.items[-1].removesuffix(f" {CUT}") + f" {CUT}"
