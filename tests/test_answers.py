@@ -693,6 +693,10 @@ def test_a_short_list_is_quoted_whole_when_most_of_it_is_quoted(
     part = extractive_answer([passage(longer)], terms("dry", "funnel"), None).answer
     assert "6. Dry the funnel." in part and "Level" not in part  # three of eight: not most
     assert "takes these steps: …; " in part
+    # A list holding a question to the reader is not filled in: its items are quoted alone.
+    lab = "Before the lab:\n- Run the talker node.\n- Run the listener node.\n- Why is it quiet?"
+    ran = extractive_answer([passage(lab)], terms("run", "talker", "listener"), None).answer
+    assert "Run the listener node." in ran and "Why is it quiet?" not in ran
 
 
 def test_lists_are_read_as_the_page_shows_them(
@@ -835,6 +839,12 @@ def test_a_whole_list_is_followed_by_what_it_leaves_of_the_question(
     assert "Fit the rain gauge: Bolt the gauge to the mast arm; Level its funnel;" in result
     vane = "Fit the wind vane: Clamp the vane to the mast top; Point its mark north; Set the"
     assert (vane in result) == beside  # the other part of the question, its list whole too
+    # The vane's list answers most; the gauge's, the rest of the question, comes first in
+    # the book and in the answer.
+    vane_first = terms("fit", "wind", "vane", "clamp", "rain")
+    quoted = extractive_answer([passage(text, "Fitting the sensors")], vane_first, None).answer
+    gauge = "Fit the rain gauge: Bolt the gauge"
+    assert (gauge in quoted and quoted.index(gauge) < quoted.index(vane)) == beside
     listed = "Sensors on the mast:\n- Rain gauge\n- Wind vane\n\nThe logger reads them hourly."
     asked = terms("sensors", "mast", "logger")
     quoted = extractive_answer([passage(listed, "Sensors")], asked, None).answer

@@ -133,21 +133,16 @@ def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | Non
             chosen = [u for u in scored[:take] if lead or terms.coverage(u) > 0]
         blocks = lists(passage.text)
         whole = _whole(scored[0], blocks, passage, terms) if lead else None
-        wholes = [whole] if whole else []
         if whole:
-            # What the list or table leaves of the question: a unit, or its own list whole.
-            extra = _lacking(whole, units, terms) if WHOLE_COMPLEMENT else None
-            other = _whole(extra, blocks, passage, terms) if extra else None
-            wholes += [other] if other and other != whole else []
-            chosen = [extra] if extra and len(wholes) == 1 else []
-            quotes.extend(Quote(passage, text) for text in wholes)
-        elif lead:
-            after = units.index(scored[0]) + 1
-            chosen += [u for u in units[after : after + FOLLOWING] if u not in chosen]
-        # Keep the book's order inside one section.
-        ordered = sorted(chosen, key=units.index)
-        quotes.extend(Quote(passage, text) for text in _in_order(ordered, units, blocks, terms))
-        if code is not None and code_adds(code, [scored[0], *chosen, *wholes], terms):
+            texts = _with_rest(whole, scored[0], units, blocks, passage, terms)
+        else:
+            if lead:
+                after = units.index(scored[0]) + 1
+                chosen += [u for u in units[after : after + FOLLOWING] if u not in chosen]
+            # Keep the book's order inside one section.
+            texts = _in_order(sorted(chosen, key=units.index), units, blocks, terms)
+        quotes.extend(Quote(passage, text) for text in texts)
+        if code is not None and code_adds(code, [scored[0], *texts], terms):
             quotes.append(Quote(passage, code))  # the code says what the prose does not
         lead = False
         if len(quotes) >= MAX_QUOTES:
@@ -182,12 +177,25 @@ def _complement(scored: list[str], terms: QueryTerms) -> str:
     return _most_added(scored[0], scored[1:], terms)[0]
 
 
-def _lacking(quoted: str, units: list[str], terms: QueryTerms) -> str | None:
-    """The unit adding most of the question's weight that `quoted` (a whole list or table)
-    lacks, or None when none adds any: "how do I set up the camera and the lidar?" is answered
-    by the camera's list too, not only by the lidar's."""
-    unit, gain = _most_added(quoted, units, terms)
-    return unit if gain > 0 else None
+def _with_rest(
+    whole: str,
+    best: str,
+    units: list[str],
+    blocks: list[ListBlock],
+    passage: Passage,
+    terms: QueryTerms,
+) -> list[str]:
+    """`whole` (the list or table `best` is part of) with what it leaves of the question, in
+    the book's order: the unit adding most of the question's weight it lacks, or that unit's
+    own list or table whole ("how do I set up the camera and the lidar?" is answered by the
+    camera's list too, not only by the lidar's). Nothing when no unit adds any."""
+    extra, gain = _most_added(whole, units, terms)
+    if not (WHOLE_COMPLEMENT and gain > 0):
+        return [whole]
+    # Not the list holding `best` too: it would say again what `whole` says.
+    other = _whole(extra, blocks, passage, terms, besides=best)
+    rest = [other] if other else _in_order([extra], units, blocks, terms)
+    return [*rest, whole] if units.index(extra) < units.index(best) else [whole, *rest]
 
 
 def _most_added(quoted: str, units: list[str], terms: QueryTerms) -> tuple[str, float]:
@@ -199,12 +207,14 @@ def _most_added(quoted: str, units: list[str], terms: QueryTerms) -> tuple[str, 
     return units[best], gains[best]
 
 
-def _whole(unit: str, blocks: list[ListBlock], passage: Passage, terms: QueryTerms) -> str | None:
-    """The list (of `blocks`) or table that `unit` is part of, whole, when the question asks
-    about it rather than about the unit."""
+def _whole(
+    unit: str, blocks: list[ListBlock], passage: Passage, terms: QueryTerms, besides: str = ""
+) -> str | None:
+    """The list (of `blocks`, but one holding `besides` too) or table that `unit` is part of,
+    whole, when the question asks about it rather than about the unit."""
     if not WHOLE_LISTS:
         return None
-    return whole_list(unit, blocks, passage, terms) or whole_table(
+    return whole_list(unit, blocks, passage, terms, besides) or whole_table(
         unit, tables(passage.text), passage, terms
     )
 

@@ -7,6 +7,7 @@ from bookrag.answering.code_quotes import EXCERPT_LINES
 from bookrag.answering.retrieval import Passage
 from bookrag.answering.sentences import CUT, TOP_ITEM, ListBlock, TableBlock
 from bookrag.answering.terms import QueryTerms
+from bookrag.book import teaching
 from bookrag.book.chunking import SENTENCE_END
 from bookrag.index import lexical
 
@@ -16,14 +17,17 @@ MOST_OF_A_LIST = True  # quote a short list whole when most of its items are quo
 
 
 def whole_list(
-    best: str, blocks: list[ListBlock], passage: Passage, terms: QueryTerms
+    best: str, blocks: list[ListBlock], passage: Passage, terms: QueryTerms, besides: str = ""
 ) -> str | None:
     """The list of `blocks` (the passage's lists) that `best` is an item of, as one quote,
     when the question asks about the list rather than the item: the line leading into it and
-    the section's heading cover the question as well as the item does."""
+    the section's heading cover the question as well as the item does. None for a list
+    holding `besides` too."""
     for block in blocks:
         if not _holds(block, best):
             continue
+        if besides and _holds(block, besides):
+            return None
         own = _own(block, best)
         about = f"{block.lead_in} {passage.heading}"
         if len(block.items) < 2 or terms.coverage(about) < terms.coverage(own):
@@ -44,11 +48,23 @@ def most_of_a_list(
         return None
     for block in blocks:
         held = [unit for unit in chosen if _holds(block, unit)]
-        # Items of one sentence only: the whole list quotes their first sentences.
-        short = sum(len(i.split()) for i in block.items) <= WHOLE_LIST_WORDS
-        if len(held) >= 2 and 2 * len(held) > len(block.items) and short and not any(block.more):
+        if len(held) < 2 or 2 * len(held) <= len(block.items):
+            continue
+        if _fills(block):
             return _list_quote(block, terms), held
     return None
+
+
+def _fills(block: ListBlock) -> bool:
+    """Whether `block` can be quoted in place of its items' own quotes: it is short, its items
+    say one sentence each (a whole list quotes only their first), and every item teaches (no
+    question to the reader, link or quiz line the items' quotes would leave out)."""
+    if sum(len(i.split()) for i in block.items) > WHOLE_LIST_WORDS or any(block.more):
+        return False
+    own = [TOP_ITEM.sub("", item).removesuffix(f" {CUT}") for item in block.items]
+    return not any(
+        teaching.is_aside(i) or teaching.is_question(i) or teaching.is_quiz(i) for i in own
+    )
 
 
 def _own(block: ListBlock, unit: str) -> str:
