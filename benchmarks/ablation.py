@@ -359,7 +359,10 @@ def main() -> None:
         "keywords are the books' words). A whole list's item keeping the detail the question "
         "asks about changes no dev answer; it was found on, and helps, one question of a "
         "second blind set on that book. humanoid-textbook has one table (agent-factory has "
-        "tables on 222 pages), so the table-rows row cannot move it.\n\n"
+        "tables on 222 pages), so the table-rows row cannot move it. What a whole list leaves "
+        "of the question, and a list mostly quoted filled in, change dev answers but no "
+        "keyword they hold; on a third blind set on that book, written after both, each "
+        "lifts one question.\n\n"
     )
     args.out.write_text(header + table(rows, args.books))
     args.out.with_suffix(".json").write_text(json.dumps(rows, indent=1) + "\n")
