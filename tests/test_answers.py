@@ -736,6 +736,42 @@ def test_lists_are_read_as_the_page_shows_them(
     ) in result.answer  # step 3 leads into code the quote leaves out: marked
 
 
+def test_a_step_goes_on_past_its_code_and_a_question_line_leads_into_nothing(
+    tmp_path: Path, store: BookStore, settings: Settings
+) -> None:
+    steps = (
+        "To set up the logger:\n\n1. Clone the firmware:\n   ```bash\n   git clone fw\n"
+        "   cd fw\n   ```\n   Then build it with:\n   ```bash\n   make\n   make flash\n   ```\n"
+        "2. Mount the logger on the mast.\n3. Start the logger service."
+    )
+    asked = (
+        "**Logging the gauges:**\n\n**How often should it log?**\n\n- Every minute\n- Every hour"
+    )
+    pages = {
+        "logger.md": f"# Logger\n\n## Setting up\n\n{steps}\n\n## Logging\n\n{asked}\n",
+        **mast_pages("radio", "battery", "vane"),
+    }
+    book_of(pages, tmp_path, store, settings)
+    setting_up, logging = (chunk["text"] for chunk in store.page_chunks("logger.md"))
+    # Step 1's own line after its code goes on with step 1: steps 2 and 3 are not led into
+    # by "Then build it with:".
+    found = sentence_units.lists(setting_up)
+    assert [(b.lead_in, len(b.items)) for b in found] == [("To set up the logger:", 3)]
+    assert "To set up the logger: 2. Mount the logger on the mast." in list(
+        sentence_units.sentences(setting_up)
+    )
+    # The question line between leads into the list, as the lists read it: with nothing.
+    assert [b.lead_in for b in sentence_units.lists(logging)] == [""]
+    assert list(sentence_units.sentences(logging)) == ["- Every minute", "- Every hour"]
+
+
+def test_a_section_of_links_asked_for_is_quoted_whole() -> None:
+    links = "- [Gauge guide](https://a.org/g)\n- [Vane guide](https://a.org/v)\n- [Mast notes](https://a.org/m)"
+    asked = terms("further", "reading", "gauge", "vane")
+    result = extractive_answer([passage(links, "Further reading")], asked, None).answer
+    assert "- Gauge guide\n- Vane guide\n- Mast notes [1]" in result
+
+
 def test_a_list_without_a_lead_in_is_quoted_whole_line_by_line() -> None:
     steps = "1. Open the enclosure.\n2. Unplug the battery.\n3. Replace the fuse."
     result = extractive_answer(
@@ -845,6 +881,11 @@ def test_a_whole_list_is_followed_by_what_it_leaves_of_the_question(
     quoted = extractive_answer([passage(text, "Fitting the sensors")], vane_first, None).answer
     gauge = "Fit the rain gauge: Bolt the gauge"
     assert (gauge in quoted and quoted.index(gauge) < quoted.index(vane)) == beside
+    # The rest in the list holding the vane's: its item, not that list again, whole.
+    vane_then = terms("fit", "wind", "vane", "check")
+    last = extractive_answer([passage(text, "Fitting the sensors")], vane_then, None)
+    assert ("\n\n4. Check both readings. [1]" in last.answer) == beside
+    assert last.answer.count("Clamp the vane") == 1
     listed = "Sensors on the mast:\n- Rain gauge\n- Wind vane\n\nThe logger reads them hourly."
     asked = terms("sensors", "mast", "logger")
     quoted = extractive_answer([passage(listed, "Sensors")], asked, None).answer

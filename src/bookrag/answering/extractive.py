@@ -234,7 +234,7 @@ def _in_order(
     """The chosen units (`ordered`, in the book's order) as quotes: items of one list with
     its lead-in as one quote, and a short list most of whose items are chosen as all of it."""
     leads = [b.lead_in + " " for b in blocks if b.lead_in]
-    filled = most_of_a_list(ordered, blocks, terms)
+    filled = most_of_a_list(ordered, units, blocks, terms)
     if filled is None:
         return _merge_lead_ins(ordered, units, leads)
     whole, held = filled

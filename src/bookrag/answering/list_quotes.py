@@ -7,7 +7,6 @@ from bookrag.answering.code_quotes import EXCERPT_LINES
 from bookrag.answering.retrieval import Passage
 from bookrag.answering.sentences import CUT, TOP_ITEM, ListBlock, TableBlock
 from bookrag.answering.terms import QueryTerms
-from bookrag.book import teaching
 from bookrag.book.chunking import SENTENCE_END
 from bookrag.index import lexical
 
@@ -21,13 +20,14 @@ def whole_list(
 ) -> str | None:
     """The list of `blocks` (the passage's lists) that `best` is an item of, as one quote,
     when the question asks about the list rather than the item: the line leading into it and
-    the section's heading cover the question as well as the item does. None for a list
-    holding `besides` too."""
+    the section's heading cover the question as well as the item does. None for the list
+    `besides` is an item of, or one holding that list."""
+    first = next((block for block in blocks if besides and _holds(block, besides)), None)
     for block in blocks:
         if not _holds(block, best):
             continue
-        if besides and _holds(block, besides):
-            return None
+        if first is not None and set(first.lines) <= set(block.lines):
+            return None  # the list `besides` is in, or one holding it
         own = _own(block, best)
         about = f"{block.lead_in} {passage.heading}"
         if len(block.items) < 2 or terms.coverage(about) < terms.coverage(own):
@@ -39,7 +39,7 @@ def whole_list(
 
 
 def most_of_a_list(
-    chosen: list[str], blocks: list[ListBlock], terms: QueryTerms
+    chosen: list[str], units: list[str], blocks: list[ListBlock], terms: QueryTerms
 ) -> tuple[str, list[str]] | None:
     """The short list of `blocks` more than half of whose items (two at least) the `chosen`
     units are, whole, with those units: a quote of steps 1, 2, 3 and 5 of five would leave
@@ -50,21 +50,28 @@ def most_of_a_list(
         held = [unit for unit in chosen if _holds(block, unit)]
         if len(held) < 2 or 2 * len(held) <= len(block.items):
             continue
-        if _fills(block):
+        if _fills(block, units):
             return _list_quote(block, terms), held
     return None
 
 
-def _fills(block: ListBlock) -> bool:
+def _fills(block: ListBlock, units: list[str]) -> bool:
     """Whether `block` can be quoted in place of its items' own quotes: it is short, its items
-    say one sentence each (a whole list quotes only their first), and every item teaches (no
-    question to the reader, link or quiz line the items' quotes would leave out)."""
+    say one sentence each (a whole list quotes only their first), and every item is one of
+    the `units` an answer may quote (no question to the reader, link or quiz line the
+    quotes leave out comes back with it) or leads into code, marked `…`."""
     if sum(len(i.split()) for i in block.items) > WHOLE_LIST_WORDS or any(block.more):
         return False
-    own = [TOP_ITEM.sub("", item).removesuffix(f" {CUT}") for item in block.items]
-    return not any(
-        teaching.is_aside(i) or teaching.is_question(i) or teaching.is_quiz(i) for i in own
+    return all(
+        item.endswith(f" {CUT}") or any(_holds_item(item, unit) for unit in units)
+        for item in block.items
     )
+
+
+def _holds_item(item: str, unit: str) -> bool:
+    """Whether `unit` quotes the list item `item` (as `ListBlock.items` writes it)."""
+    own = TOP_ITEM.sub("", item).removesuffix(f" {CUT}").strip()
+    return bool(own) and own[:60] in unit
 
 
 def _own(block: ListBlock, unit: str) -> str:

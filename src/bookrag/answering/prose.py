@@ -69,9 +69,10 @@ def lead_in_of(line: str) -> str:
 
 def list_ends(lines: list[str]) -> list[bool]:
     """For each of the lines (`outside_code` with marks), whether a list ends before it.
-    Lists apart (a blank line between) are two lists, with their own lead-ins, unless a code
-    block in an item came between and the line is the list's next item (of the same kind of
-    marker, numbered one on)."""
+    Lists apart (a blank line between) are two lists, with their own lead-ins, unless the line
+    is indented under an item (only a list's lines are), or a code block in an item came
+    between and the line is the list's next item (of the same kind of marker, numbered one
+    on)."""
     ends = [False] * len(lines)
     markers: dict[int, str] = {}  # the last item's marker at each indent of the list read
     apart = code = False
@@ -85,7 +86,10 @@ def list_ends(lines: list[str]) -> list[bool]:
         item = teaching.LIST_MARK.match(line)
         indent = len(line) - len(line.lstrip())
         if apart and markers:
-            goes_on = code and item is not None and _next(markers.get(indent), item.group())
+            under = indent > min(markers)  # indented under an item: it goes on with it
+            goes_on = under or (
+                code and item is not None and _next(markers.get(indent), item.group())
+            )
             ends[i] = not goes_on
             markers = {} if ends[i] else markers
         apart = code = False

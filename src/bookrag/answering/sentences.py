@@ -35,12 +35,13 @@ def sentences(text: str, asides: bool = False) -> Iterator[str]:
     """
     lead_in = ""
     labels: list[tuple[int, str]] = []  # the open items that end in a colon: indent, text
+    listing = False  # the last line read was a list's (an item, or a line going on with one)
     kept = outside_code(text.split("\n"), marks=True)
     header: list[str] = []  # the column names of the table being read
     for line, role, ends in zip(kept, _table_roles(kept), list_ends(kept), strict=True):
         stripped = line.strip()
         if ends:  # the next list has a lead-in of its own, or none
-            lead_in, labels = "", []
+            lead_in, labels, listing = "", [], False
         if line in CODE_MARKS:
             continue
         if role == "header":
@@ -50,21 +51,25 @@ def sentences(text: str, asides: bool = False) -> Iterator[str]:
             if len(row.split()) >= 3:
                 yield row
         if role:
+            listing = False
             continue
         if not stripped:
             continue
-        if not asides and (teaching.is_aside(stripped) or teaching.is_question(stripped)):
-            continue
         item = teaching.LIST_MARK.match(stripped)
-        if item is None:
-            labels = []
+        indent = len(line) - len(line.lstrip())
+        going_on = item is None and indent > 0 and listing  # a line indented under an item
+        if item is None and not going_on:
             # A line ending in a colon: its last sentence introduces what follows and is
             # quoted with it (a list item); the sentences before it are prose like any other.
-            lead_in = lead_in_of(stripped)
+            # (`lists` reads a lead-in from every such line, one quoted or not.)
+            labels, lead_in = [], lead_in_of(stripped)
+        listing = item is not None or going_on
+        if not asides and (teaching.is_aside(stripped) or teaching.is_question(stripped)):
+            continue
+        if item is None:
             label = ""
         else:
             # An item ending in a colon ("**Voice commands:**") leads into its own items.
-            indent = len(line) - len(line.lstrip())
             while labels and labels[-1][0] >= indent:
                 labels.pop()
             label = labels[-1][1] if labels and NESTED_LEAD_INS else ""
