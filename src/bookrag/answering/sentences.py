@@ -179,12 +179,6 @@ class ListBlock:
     items: list[str]
     lines: list[str]
     more: list[list[str]] = field(default_factory=list)  # each item's lines after its first
-    kinds: list[str] = field(default_factory=list)  # each item's bullet, or `.` or `)`
-
-    @property
-    def kind(self) -> str:
-        """The kind of marker its items have (its last item's)."""
-        return self.kinds[-1]
 
 
 def lists(text: str) -> list[ListBlock]:
@@ -214,8 +208,6 @@ def lists(text: str) -> list[ListBlock]:
         if item and (open_lists or not indent):
             close(indent)
             marker = item.group().strip()
-            if open_lists and open_lists[-1][0] == indent and open_lists[-1][1].kind != marker[-1]:
-                close(indent - 1)  # another kind of marker starts another list
             if not open_lists or open_lists[-1][0] < indent:
                 parent = open_lists[-1][1].lines[-1] if open_lists else ""
                 label = lead_in_of(TOP_ITEM.sub("", parent)) if NESTED_LEAD_INS else ""
@@ -230,7 +222,6 @@ def lists(text: str) -> list[ListBlock]:
             block.items.append(f"{marker} {name}")
             block.more.append(more)
             block.lines.append(stripped)
-            block.kinds.append(marker[-1])
             if more:  # the item says more than its first sentence: marked
                 _says_more(block)
             continue
