@@ -32,9 +32,7 @@ def whole_list(
         about = f"{block.lead_in} {passage.heading}"
         if len(block.items) < 2 or terms.coverage(about) < terms.coverage(own):
             return None
-        if sum(len(i.split()) for i in block.items) > WHOLE_LIST_WORDS:
-            return None
-        return _list_quote(block, terms)
+        return _list_quote(block, terms) if _short(block) else None
     return None
 
 
@@ -60,12 +58,17 @@ def _fills(block: ListBlock, units: list[str]) -> bool:
     say one sentence each (a whole list quotes only their first), and every item is one of
     the `units` an answer may quote (no question to the reader, link or quiz line the
     quotes leave out comes back with it) or leads into code, marked `…`."""
-    if sum(len(i.split()) for i in block.items) > WHOLE_LIST_WORDS or any(block.more):
+    if not _short(block) or any(block.more):
         return False
     return all(
         item.endswith(f" {CUT}") or any(_holds_item(item, unit) for unit in units)
         for item in block.items
     )
+
+
+def _short(block: ListBlock) -> bool:
+    """Whether `block` is short enough to quote whole (`WHOLE_LIST_WORDS` in its items)."""
+    return sum(len(i.split()) for i in block.items) <= WHOLE_LIST_WORDS
 
 
 def _holds_item(item: str, unit: str) -> bool:
