@@ -736,6 +736,24 @@ def test_lists_are_read_as_the_page_shows_them(
     ) in result.answer  # step 3 leads into code the quote leaves out: marked
 
 
+def test_an_item_a_quote_leaves_out_is_marked_even_when_it_is_no_sentence() -> None:
+    # The second step only leads into code too long to inline: no unit quotes it, but the
+    # quote of the steps around it must still say a step is missing between them.
+    text = (
+        "Set up the logger like this:\n- Mount the logger on the mast with two screws.\n"
+        "- Install the logger service with:\n```bash\nsudo apt update\n"
+        "sudo apt install rain-logger\nsudo systemctl enable rain-logger\n```\n"
+        "- Calibrate the rain gauge with a measuring jug.\n- Check the anemometer spins.\n"
+        "- Wipe the solar panel.\n- Seal the enclosure lid.\n- Label the cables.\n"
+        "- Test the radio link.\n- Write down the serial number."
+    )
+    result = extractive_answer([passage(text)], terms("mount", "mast", "calibrate", "jug"), None)
+    assert (
+        "Set up the logger like this: Mount the logger on the mast with two screws.; …; "
+        "Calibrate the rain gauge with a measuring jug.; Check the anemometer spins.; … [1]"
+    ) in result.answer
+
+
 def test_a_step_goes_on_past_its_code_and_a_question_line_leads_into_nothing(
     tmp_path: Path, store: BookStore, settings: Settings
 ) -> None:

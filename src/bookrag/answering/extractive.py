@@ -8,10 +8,15 @@ import re
 from dataclasses import dataclass
 
 from bookrag.answering.code_quotes import best_code, code_adds, code_excerpt
-from bookrag.answering.list_quotes import most_of_a_list, whole_list, whole_table
+from bookrag.answering.list_quotes import (
+    merge_lead_ins,
+    most_of_a_list,
+    whole_list,
+    whole_table,
+)
 from bookrag.answering.models import Answer, Citations
 from bookrag.answering.retrieval import Passage
-from bookrag.answering.sentences import CUT, TABLE_ROW, ListBlock, lists, sentences, tables
+from bookrag.answering.sentences import TABLE_ROW, ListBlock, lists, sentences, tables
 from bookrag.answering.terms import QueryTerms, defines
 from bookrag.index import lexical
 
@@ -233,46 +238,14 @@ def _in_order(
 ) -> list[str]:
     """The chosen units (`ordered`, in the book's order) as quotes: items of one list with
     its lead-in as one quote, and a short list most of whose items are chosen as all of it."""
-    leads = [b.lead_in + " " for b in blocks if b.lead_in]
     filled = most_of_a_list(ordered, units, blocks, terms)
     if filled is None:
-        return _merge_lead_ins(ordered, units, leads)
+        return merge_lead_ins(ordered, units, blocks)
     whole, held = filled
     at = ordered.index(held[0])
     after = [u for u in ordered[at:] if u not in held]
     return [
-        *_merge_lead_ins(ordered[:at], units, leads),
+        *merge_lead_ins(ordered[:at], units, blocks),
         whole,
-        *_merge_lead_ins(after, units, leads),
+        *merge_lead_ins(after, units, blocks),
     ]
-
-
-def _merge_lead_ins(chosen: list[str], units: list[str], leads: list[str]) -> list[str]:
-    """Items of one list (`leads`: the lines leading into the section's lists) quoted with
-    their lead-in read as one quote, `lead-in: item; item`, with `…` where items of the list
-    are left out, so a part of a list does not read as all of it."""
-    merged: list[str] = []
-    lead = ""  # the lead-in of the quote being built
-    last = -1  # the unit it ends with
-    for unit in chosen:
-        index = units.index(unit)
-        starts = next((line for line in leads if unit.startswith(line)), "")
-        if starts and lead == starts:
-            skipped = _items(units[last + 1 : index], lead)
-            merged[-1] += f"; {CUT + '; ' if skipped else ''}{unit[len(starts) :]}"
-        else:
-            if lead and _items(units[last + 1 :], lead):
-                merged[-1] += f"; {CUT}"
-            lead = starts
-            if lead and _items(units[:index], lead):
-                unit = f"{lead}{CUT}; {unit[len(lead) :]}"
-            merged.append(unit)
-        last = index
-    if lead and _items(units[last + 1 :], lead):
-        merged[-1] += f"; {CUT}"
-    return merged
-
-
-def _items(units: list[str], lead: str) -> bool:
-    """Whether `units` hold an item of the list that `lead` introduces."""
-    return any(u.startswith(lead) for u in units)

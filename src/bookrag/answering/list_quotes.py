@@ -53,6 +53,52 @@ def most_of_a_list(
     return None
 
 
+def merge_lead_ins(chosen: list[str], units: list[str], blocks: list[ListBlock]) -> list[str]:
+    """The `chosen` units (in the book's order) with items of one of `blocks` quoted with
+    their lead-in as one quote, `lead-in: item; item`, and `…` where items of the list are
+    left out, so a part of a list does not read as all of it. An item no unit quotes (one
+    leading into code, a question to the reader) counts as left out too."""
+    leads = {f"{b.lead_in} ": b for b in reversed(blocks) if b.lead_in}  # the first one's
+    merged: list[str] = []
+    lead = ""  # the lead-in of the quote being built
+    last = ""  # the unit it ends with
+    for unit in chosen:
+        starts = next((line for line in leads if unit.startswith(line)), "")
+        if starts and lead == starts:
+            skipped = _left_out(leads[lead], units, last, unit)
+            merged[-1] += f"; {CUT + '; ' if skipped else ''}{unit[len(starts) :]}"
+        else:
+            if lead and _left_out(leads[lead], units, last, ""):
+                merged[-1] += f"; {CUT}"
+            lead = starts
+            cut = bool(lead) and _left_out(leads[lead], units, "", unit)
+            merged.append(f"{lead}{CUT}; {unit[len(lead) :]}" if cut else unit)
+        last = unit
+    if lead and _left_out(leads[lead], units, last, ""):
+        merged[-1] += f"; {CUT}"
+    return merged
+
+
+def _left_out(block: ListBlock, units: list[str], before: str, after: str) -> bool:
+    """Whether the quote leaves out something of `block` between the unit `before` and the
+    unit `after` ("": the list's start or end): a unit of the list (a nested item, an item's
+    further sentence), or an item of the list itself that no unit quotes."""
+    span = units[units.index(before) + 1 if before else 0 : units.index(after) if after else None]
+    if any(u.startswith(f"{block.lead_in} ") for u in span):
+        return True
+    low = _position(block, before) if before else -1
+    high = _position(block, after) if after else len(block.items)
+    return low is not None and high is not None and high - low > 1
+
+
+def _position(block: ListBlock, unit: str) -> int | None:
+    """Which item of `block` `unit` quotes, None when it quotes none."""
+    own = _own(block, unit)
+    return next(
+        (i for i, item in enumerate(block.items) if own.startswith(_item_text(item)[:60])), None
+    )
+
+
 def _fills(block: ListBlock, units: list[str]) -> bool:
     """Whether `block` can be quoted in place of its items' own quotes: it is short, its items
     say one sentence each (a whole list quotes only their first), and every item is one of
@@ -73,8 +119,13 @@ def _short(block: ListBlock) -> bool:
 
 def _holds_item(item: str, unit: str) -> bool:
     """Whether `unit` quotes the list item `item` (as `ListBlock.items` writes it)."""
-    own = TOP_ITEM.sub("", item).removesuffix(f" {CUT}").strip()
+    own = _item_text(item)
     return bool(own) and own[:60] in unit
+
+
+def _item_text(item: str) -> str:
+    """An item as `ListBlock.items` writes it, without its marker and `…`."""
+    return TOP_ITEM.sub("", item).removesuffix(f" {CUT}").strip()
 
 
 def _own(block: ListBlock, unit: str) -> str:
