@@ -736,6 +736,20 @@ def test_lists_are_read_as_the_page_shows_them(
     ) in result.answer  # step 3 leads into code the quote leaves out: marked
 
 
+def test_a_name_without_its_version_number_is_found_in_the_book(
+    tmp_path: Path, store: BookStore, settings: Settings
+) -> None:
+    pages = {
+        "rover.md": "# The Rover\n\nThe TurtleBot3 carries a LiDAR with a range of 3.5 m.\n",
+        **mast_pages("radio", "battery", "vane"),
+    }
+    book = book_of(pages, tmp_path, store, settings)
+    result = answer(book, Question("What range does the TurtleBot's LiDAR have?"))
+    assert result.mode == "extractive" and "3.5 m" in result.answer  # not an unknown name
+    refused = answer(book, Question("What range does the TurtleBot4's LiDAR have?"))
+    assert refused.answer == NOT_FOUND  # a version the book never names is still unknown
+
+
 def test_an_item_a_quote_leaves_out_is_marked_even_when_it_is_no_sentence() -> None:
     # The second step only leads into code too long to inline: no unit quotes it, but the
     # quote of the steps around it must still say a step is missing between them.

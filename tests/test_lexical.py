@@ -57,5 +57,11 @@ def test_asides_are_told_by_structure() -> None:
 def test_a_numbered_acronym_matches_its_spaced_spelling_and_is_no_unknown_name() -> None:
     assert {"ros", "2"} <= set(lexical.terms("A ROS2 node")) and "ros2" in lexical.terms("ROS2")
     assert lexical.name_terms("What is a ROS2 node?") == {"ros", "2"}  # not `ros2`
-    # Words that only mix letters and digits keep their one term: `Context7` is not `context`.
-    assert lexical.terms("Context7 and k8s") == ["context7", "k8s"]
+    # A query's words that only mix letters and digits keep their one term: `Context7` asks
+    # about Context7, not `context`; a book's name with a version number is also read without
+    # it, so a reader naming the TurtleBot finds the book's TurtleBot3.
+    assert lexical.terms("Context7 and k8s", versions=False) == ["context7", "k8s"]
+    assert lexical.terms("Context7 and k8s") == ["context7", "context", "k8s"]
+    assert lexical.query_vector("Context7").indices == [lexical.term_id("context7")]
+    assert "turtlebot" in lexical.terms("The TurtleBot3 model")
+    assert lexical.words("ROS2").count("ros") == 1  # its acronym's part already

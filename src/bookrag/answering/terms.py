@@ -73,7 +73,7 @@ class QueryTerms:
 def query_terms(store: BookStore, query: str) -> QueryTerms:
     """Weigh the query's terms by how rare they are in the book (unseen terms weigh most)."""
     names = lexical.name_terms(query)
-    unique = list(dict.fromkeys([*lexical.terms(query), *names]))
+    unique = list(dict.fromkeys([*lexical.terms(query, versions=False), *names]))
     ids = {t: lexical.term_id(t) for t in unique}
     df, n = store.document_frequencies(ids.values())
     in_book = frozenset(t for t, i in ids.items() if df[i] > 0)

@@ -46,6 +46,8 @@ AVG_LEN = 80.0
 
 _WORD = re.compile(r"[^\W_]+(?:[_'][^\W_]+)*", re.UNICODE)
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+# A name with a version number (`TurtleBot3`, `Python3`, `Nav2`): readers name it without.
+_VERSIONED = re.compile(r"([^\W\d_]{2,})\d+")
 
 STOP_WORDS = frozenset(
     """a about above after again against all am an and any are aren't as at be because been
@@ -62,24 +64,31 @@ STOP_WORDS = frozenset(
 
 _stemmer = Stemmer.Stemmer("english")
 SPLIT_NUMBERS = True  # `ROS2` is also `ros` and `2` (switch kept for the ablation)
+UNVERSIONED = True  # `TurtleBot3` is also `turtlebot` (switch kept for the ablation)
 
 
-def words(text: str) -> list[str]:
+def words(text: str, versions: bool = True) -> list[str]:
     """Words of `text`, with identifiers such as `create_publisher` and names with a number
-    (`ROS2`, as a book may also write `ROS 2`) also split into parts."""
+    (`ROS2`, as a book may also write `ROS 2`) also split into parts, and, with `versions`, a
+    name with a version number also read without it: a book's `TurtleBot3` is the reader's
+    `TurtleBot`. (A query is read without: its `Context7` does not ask about `context`.)"""
     out: list[str] = []
     for match in _WORD.finditer(text):
         word = match.group()
         lower = word.lower()
         out.append(lower)
+        parts: list[str] = []
         if (
             "_" in word
             or (not word.islower() and not word.isupper() and not word.istitle())
             or _numbered_acronym(word)
         ):
             parts = [p.lower() for piece in word.split("_") for p in _CAMEL.findall(piece)]
-            if len(parts) > 1:
-                out.extend(parts)
+            parts = parts if len(parts) > 1 else []
+        versioned = _VERSIONED.fullmatch(lower) if UNVERSIONED and versions else None
+        if versioned and versioned.group(1) not in parts:  # `ROS2` already gave `ros`
+            parts.append(versioned.group(1))
+        out.extend(parts)
     return out
 
 
@@ -93,9 +102,13 @@ def _stem(word: str) -> str:
     return str(_stemmer.stemWord(word.replace("'", "")))
 
 
-def terms(text: str) -> list[str]:
-    """Stemmed, stop-word-free terms of `text`, in order, repeats kept."""
-    return [_stem(w) for w in words(text) if w not in STOP_WORDS and (len(w) > 1 or w.isdigit())]
+def terms(text: str, versions: bool = True) -> list[str]:
+    """Stemmed, stop-word-free terms of `text`, in order, repeats kept (`versions`: `words`)."""
+    return [
+        _stem(w)
+        for w in words(text, versions)
+        if w not in STOP_WORDS and (len(w) > 1 or w.isdigit())
+    ]
 
 
 def name_terms(text: str) -> set[str]:
@@ -109,7 +122,7 @@ def name_terms(text: str) -> set[str]:
         mixed = any(c.isdigit() for c in word) and any(c.isalpha() for c in word)
         capitalised = word[0].isupper() and not sentence_start
         if len(word) > 1 and (capitalised or word.isupper() or mixed or _is_camel(word)):
-            found = terms(word)
+            found = terms(word, versions=False)
             # `ROS2` names what `ROS 2` does: its parts must be in the book, not the joined word.
             names.update(found[1:] if _numbered_acronym(word) and len(found) > 1 else found)
         tail = text[match.end() : match.end() + 2]
@@ -169,7 +182,7 @@ def document_vector(text: str, weighting: Weighting | None = None) -> SparseVect
 
 def query_vector(text: str, weighting: Weighting | None = None) -> SparseVector:
     """One unit weight per distinct query term (and adjacent pair); Qdrant applies the IDF."""
-    found = terms(text)
+    found = terms(text, versions=False)
     weights = dict.fromkeys((term_id(t) for t in found), 1.0)
     if (weighting or WEIGHTING).pairs:
         for pair in itertools.pairwise(found):
