@@ -45,7 +45,7 @@ class Variant:
     # "teaching_only", "runner_up", "own_terms", "question_word", "following", "code_window",
     # "code_adds", "definitions", "whole_lists", "nested_lead_ins", "inline_commands",
     # "complement", "shown_teaches", "nested_detail", "table_rows", "most_of_a_list",
-    # "whole_complement"
+    # "whole_complement", "led_into"
 
     def index_key(self) -> str:
         """The index's folder name: the layout version and every index switch's value."""
@@ -114,6 +114,10 @@ VARIANTS = [
         query={"most_of_a_list": False},
     ),
     Variant(
+        "- the best sentence is followed by the short list it leads into, whole",
+        query={"led_into": False},
+    ),
+    Variant(
         "- table rows quoted as sentences naming their columns (a table's start, if alone)",
         query={"table_rows": False},
     ),
@@ -170,6 +174,7 @@ VARIANTS = [
             "nested_detail": False,
             "table_rows": False,
             "most_of_a_list": False,
+            "led_into": False,
             "whole_complement": False,
         },
     ),
@@ -225,6 +230,7 @@ def _switches() -> dict[str, tuple[Any, str]]:
         "whole_complement": (extractive, "WHOLE_COMPLEMENT"),
         "nested_detail": (list_quotes, "NESTED_DETAIL"),
         "most_of_a_list": (list_quotes, "MOST_OF_A_LIST"),
+        "led_into": (list_quotes, "LED_INTO"),
         "table_rows": (sentences, "TABLE_ROWS"),
         "shown_teaches": (sections, "SHOWN_TEACHES"),
         "bold_labels": (chunking, "BOLD_LABELS"),
@@ -370,7 +376,10 @@ def main() -> None:
         "keyword they hold; on a third blind set on that book, written after both, each "
         "lifts one question. A name indexed without its version number changes no dev figure "
         "(neither dev set names a product by its family); on a fourth blind set it answers a "
-        "question about the book's TurtleBot3 that named the TurtleBot, refused before.\n\n"
+        "question about the book's TurtleBot3 that named the TurtleBot, refused before. The "
+        "best sentence followed by the list it leads into changes no answer on the dev sets "
+        "nor on 45 list questions written for the three books; it completes two lists on the "
+        "robotics blind sets (a pipeline's six stages, of which two were quoted).\n\n"
     )
     args.out.write_text(header + table(rows, args.books))
     args.out.with_suffix(".json").write_text(json.dumps(rows, indent=1) + "\n")

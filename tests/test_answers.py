@@ -750,6 +750,22 @@ def test_a_name_without_its_version_number_is_found_in_the_book(
     assert refused.answer == NOT_FOUND  # a version the book never names is still unknown
 
 
+def test_the_best_sentence_is_followed_by_the_list_it_leads_into_when_that_is_asked_about() -> None:
+    text = (
+        "A rain gauge reading passes through several stages before it is stored. These "
+        "stages are:\n1. **Tipping**: the bucket tips over.\n2. **Counting**: the logger "
+        "counts each tip.\n3. **Scaling**: the count becomes millimetres.\n4. **Saving**: "
+        "the value goes into the database.\n\nThe logger keeps a week of values."
+    )
+    asked = terms("stages", "reading", "pass", "rain")
+    result = extractive_answer([passage(text)], asked, None)
+    assert "These stages are: 1. Tipping: the bucket tips over.; 2. Counting:" in result.answer
+    assert "4. Saving: the value goes into the database. [1]" in result.answer  # all of it
+    # A question its first item answers better than the lead-in: the two units after it.
+    one = extractive_answer([passage(text)], terms("rain", "gauge", "stored", "bucket"), None)
+    assert "2. Counting: the logger counts each tip.; … [1]" in one.answer
+
+
 def test_an_item_a_quote_leaves_out_is_marked_even_when_it_is_no_sentence() -> None:
     # The second step only leads into code too long to inline: no unit quotes it, but the
     # quote of the steps around it must still say a step is missing between them.

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from bookrag.answering.code_quotes import best_code, code_adds, code_excerpt
 from bookrag.answering.list_quotes import (
+    led_into,
     merge_lead_ins,
     most_of_a_list,
     whole_list,
@@ -143,7 +144,9 @@ def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | Non
         else:
             if lead:
                 after = units.index(scored[0]) + 1
-                chosen += [u for u in units[after : after + FOLLOWING] if u not in chosen]
+                following = led_into(scored[0], units, blocks, passage, terms)
+                following = following or units[after : after + FOLLOWING]
+                chosen += [u for u in following if u not in chosen]
             # Keep the book's order inside one section.
             texts = _in_order(sorted(chosen, key=units.index), units, blocks, terms)
         quotes.extend(Quote(passage, text) for text in texts)

@@ -13,6 +13,7 @@ from bookrag.index import lexical
 WHOLE_LIST_WORDS = 120  # a list quoted whole has at most this many words in its items
 NESTED_DETAIL = True  # a whole list's items keep a detail the question asks about (ablation)
 MOST_OF_A_LIST = True  # quote a short list whole when most of its items are quoted (ablation)
+LED_INTO = True  # the best sentence is followed by the list it leads into, whole (ablation)
 
 
 def whole_list(
@@ -34,6 +35,23 @@ def whole_list(
             return None
         return _list_quote(block, terms) if _short(block) else None
     return None
+
+
+def led_into(
+    best: str, units: list[str], blocks: list[ListBlock], passage: Passage, terms: QueryTerms
+) -> list[str]:
+    """The units of the short list right after `best` (a sentence, no item of it: "The
+    typical pipeline consists of:"), all of them, when the question asks about that list
+    as `whole_list` judges ("what stages does the data pass through?"); else none."""
+    after = units.index(best) + 1
+    if not (LED_INTO and after < len(units)):
+        return []
+    for block in blocks:
+        if _holds(block, units[after]) and not _holds(block, best):
+            if whole_list(units[after], [block], passage, terms) is None:
+                return []
+            return [unit for unit in units[after:] if _holds(block, unit)]
+    return []
 
 
 def most_of_a_list(
