@@ -736,6 +736,14 @@ def test_lists_are_read_as_the_page_shows_them(
     ) in result.answer  # step 3 leads into code the quote leaves out: marked
 
 
+def test_an_item_is_told_from_a_longer_one_it_opens() -> None:
+    # "Lidar sensor cable" is the list's last item, not a second "Lidar sensor": nothing of
+    # the list is left out after it.
+    text = "Pack these parts:\n- Lidar sensor\n- Camera\n- Camera mount\n- Lidar sensor cable\n"
+    result = extractive_answer([passage(text)], terms("lidar", "cable", "camera", "mount"), None)
+    assert "Pack these parts: …; Camera mount; Lidar sensor cable [1]" in result.answer
+
+
 def test_a_name_without_its_version_number_is_found_in_the_book(
     tmp_path: Path, store: BookStore, settings: Settings
 ) -> None:
@@ -764,6 +772,13 @@ def test_the_best_sentence_is_followed_by_the_list_it_leads_into_when_that_is_as
     # A question its first item answers better than the lead-in: the two units after it.
     one = extractive_answer([passage(text)], terms("rain", "gauge", "stored", "bucket"), None)
     assert "2. Counting: the logger counts each tip.; … [1]" in one.answer
+    # Items that say more are still one quote of the whole list, each item's first sentence.
+    longer = text.replace("tips over.", "tips over. It holds two millilitres.").replace(
+        "each tip.", "each tip. Each tip closes a switch."
+    )
+    whole = extractive_answer([passage(longer)], asked, None)
+    assert "2. Counting: the logger counts each tip. …; 3. Scaling:" in whole.answer
+    assert "Each tip closes" not in whole.answer and whole.answer.count("[1]") == 2
 
 
 def test_an_item_a_quote_leaves_out_is_marked_even_when_it_is_no_sentence() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bookrag.answering.terms import defined_terms
 from bookrag.book.teaching import is_aside, is_question
 from bookrag.index import lexical
 
@@ -65,3 +66,7 @@ def test_a_numbered_acronym_matches_its_spaced_spelling_and_is_no_unknown_name()
     assert lexical.query_vector("Context7").indices == [lexical.term_id("context7")]
     assert "turtlebot" in lexical.terms("The TurtleBot3 model")
     assert lexical.words("ROS2").count("ros") == 1  # its acronym's part already
+    # Only a name is read without its number: `base64` is no `base`; a question asking what
+    # Context7 is asks about Context7 alone.
+    assert "base" not in lexical.terms("Encode it as base64 or float64")
+    assert defined_terms("What is Context7?") == ("context7",)

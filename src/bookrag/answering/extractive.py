@@ -142,13 +142,14 @@ def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | Non
         if whole:
             texts = _with_rest(whole, scored[0], units, blocks, passage, terms)
         else:
-            if lead:
+            led = led_into(scored[0], units, blocks, passage, terms) if lead else None
+            if lead and led is None:
                 after = units.index(scored[0]) + 1
-                following = led_into(scored[0], units, blocks, passage, terms)
-                following = following or units[after : after + FOLLOWING]
-                chosen += [u for u in following if u not in chosen]
+                chosen += [u for u in units[after : after + FOLLOWING] if u not in chosen]
             # Keep the book's order inside one section.
             texts = _in_order(sorted(chosen, key=units.index), units, blocks, terms)
+            if led is not None:  # the list the best sentence leads into, whole, after it
+                texts = _led_list(led, scored[0], chosen, units, blocks, terms)
         quotes.extend(Quote(passage, text) for text in texts)
         if code is not None and code_adds(code, [scored[0], *texts], terms):
             quotes.append(Quote(passage, code))  # the code says what the prose does not
@@ -156,6 +157,26 @@ def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | Non
         if len(quotes) >= MAX_QUOTES:
             break
     return _once(quotes)[:MAX_QUOTES]
+
+
+def _led_list(
+    led: tuple[str, list[str]],
+    best: str,
+    chosen: list[str],
+    units: list[str],
+    blocks: list[ListBlock],
+    terms: QueryTerms,
+) -> list[str]:
+    """The `chosen` units in the book's order with the list `best` leads into (`led`: its
+    quote and the units it holds) whole, right after `best`, in place of its own units."""
+    quote, held = led
+    ordered = sorted((u for u in chosen if u not in held), key=units.index)
+    at = ordered.index(best) + 1
+    return [
+        *_in_order(ordered[:at], units, blocks, terms),
+        quote,
+        *_in_order(ordered[at:], units, blocks, terms),
+    ]
 
 
 def _once(quotes: list[Quote]) -> list[Quote]:

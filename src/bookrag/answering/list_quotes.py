@@ -39,19 +39,19 @@ def whole_list(
 
 def led_into(
     best: str, units: list[str], blocks: list[ListBlock], passage: Passage, terms: QueryTerms
-) -> list[str]:
-    """The units of the short list right after `best` (a sentence, no item of it: "The
-    typical pipeline consists of:"), all of them, when the question asks about that list
-    as `whole_list` judges ("what stages does the data pass through?"); else none."""
+) -> tuple[str, list[str]] | None:
+    """The short list right after `best` (a sentence, no item of it: "The typical pipeline
+    consists of:"), as `whole_list` quotes it, with the units it holds, when the question
+    asks about that list ("what stages does the data pass through?"); else None."""
     after = units.index(best) + 1
     if not (LED_INTO and after < len(units)):
-        return []
+        return None
     for block in blocks:
         if _holds(block, units[after]) and not _holds(block, best):
-            if whole_list(units[after], [block], passage, terms) is None:
-                return []
-            return [unit for unit in units[after:] if _holds(block, unit)]
-    return []
+            quote = whole_list(units[after], [block], passage, terms)
+            held = [unit for unit in units if _holds(block, unit)]
+            return (quote, held) if quote is not None else None
+    return None
 
 
 def most_of_a_list(
@@ -76,7 +76,10 @@ def merge_lead_ins(chosen: list[str], units: list[str], blocks: list[ListBlock])
     their lead-in as one quote, `lead-in: item; item`, and `…` where items of the list are
     left out, so a part of a list does not read as all of it. An item no unit quotes (one
     leading into code, a question to the reader) counts as left out too."""
-    leads = {f"{b.lead_in} ": b for b in reversed(blocks) if b.lead_in}  # the first one's
+    leads: dict[str, ListBlock] = {}
+    for block in blocks:  # in the book's order; a repeated lead-in keeps its first list
+        if block.lead_in:
+            leads.setdefault(f"{block.lead_in} ", block)
     merged: list[str] = []
     lead = ""  # the lead-in of the quote being built
     last = ""  # the unit it ends with
@@ -99,8 +102,8 @@ def merge_lead_ins(chosen: list[str], units: list[str], blocks: list[ListBlock])
 
 def _left_out(block: ListBlock, units: list[str], before: str, after: str) -> bool:
     """Whether the quote leaves out something of `block` between the unit `before` and the
-    unit `after` ("": the list's start or end): a unit of the list (a nested item, an item's
-    further sentence), or an item of the list itself that no unit quotes."""
+    unit `after` ("": the list's start or end): a unit led into by its lead-in (an item no
+    quote took), or an item of the list itself that no unit quotes."""
     span = units[units.index(before) + 1 if before else 0 : units.index(after) if after else None]
     if any(u.startswith(f"{block.lead_in} ") for u in span):
         return True
@@ -110,11 +113,11 @@ def _left_out(block: ListBlock, units: list[str], before: str, after: str) -> bo
 
 
 def _position(block: ListBlock, unit: str) -> int | None:
-    """Which item of `block` `unit` quotes, None when it quotes none."""
+    """Which item of `block` `unit` quotes, None when it quotes none: of the items it opens
+    with, the longest ("Lidar sensor cable" is not the item "Lidar sensor")."""
     own = _own(block, unit)
-    return next(
-        (i for i, item in enumerate(block.items) if own.startswith(_item_text(item)[:60])), None
-    )
+    starts = [i for i, item in enumerate(block.items) if own.startswith(_item_text(item)[:60])]
+    return max(starts, key=lambda i: len(_item_text(block.items[i])[:60]), default=None)
 
 
 def _fills(block: ListBlock, units: list[str]) -> bool:

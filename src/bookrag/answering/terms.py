@@ -96,7 +96,7 @@ def defined_terms(query: str) -> tuple[str, ...]:
     # A name of something ("a ROS 2 node"), not a clause ("the main stages of training ...").
     if not words or len(words) > _DEFINED_WORDS or _NOT_A_NAME & {w.lower() for w in words}:
         return ()
-    return tuple(dict.fromkeys(lexical.terms(named)))
+    return tuple(dict.fromkeys(lexical.terms(named, versions=False)))
 
 
 def _named(question: str) -> str:
@@ -133,9 +133,13 @@ def defines(sentence: str, wanted: tuple[str, ...]) -> bool:
 
 
 def _subject_is(sentence: str, wanted: tuple[str, ...]) -> bool:
-    words = lexical.words(sentence)
+    words = lexical.words(sentence, versions=False)
     verb = next((i for i, w in enumerate(words[:_DEFINING_REACH]) if w in _DEFINING_VERBS), 0)
-    subject = [t for term in lexical.terms(" ".join(words[:verb])) for t in _expand(term, wanted)]
+    subject = [
+        t
+        for term in lexical.terms(" ".join(words[:verb]), versions=False)
+        for t in _expand(term, wanted)
+    ]
     if not subject or subject[-1] != wanted[-1]:  # the subject is an X, not X's anything
         return False
     return set(wanted) <= set(subject) or set(subject) <= set(wanted)

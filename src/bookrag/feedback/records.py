@@ -52,7 +52,7 @@ def storable(text: str | None) -> str | None:
 
 def question_terms(text: str) -> str:
     """The question's stemmed words without stop words, sorted and deduplicated."""
-    return " ".join(sorted(set(lexical.terms(text))))
+    return " ".join(sorted(set(lexical.terms(text, versions=False))))
 
 
 def _page(url: str | None) -> str | None:

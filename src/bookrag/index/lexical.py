@@ -85,9 +85,10 @@ def words(text: str, versions: bool = True) -> list[str]:
         ):
             parts = [p.lower() for piece in word.split("_") for p in _CAMEL.findall(piece)]
             parts = parts if len(parts) > 1 else []
-        versioned = _VERSIONED.fullmatch(lower) if UNVERSIONED and versions else None
-        if versioned and versioned.group(1) not in parts:  # `ROS2` already gave `ros`
-            parts.append(versioned.group(1))
+        # A name (capitalised: `base64` and `float64` are no `base` or `float`).
+        versioned = _VERSIONED.fullmatch(word) if UNVERSIONED and versions else None
+        if versioned and not word.islower() and versioned.group(1).lower() not in parts:
+            out.append(versioned.group(1).lower())  # `ROS2` already gives `ros`
         out.extend(parts)
     return out
 
