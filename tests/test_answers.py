@@ -1038,7 +1038,8 @@ def test_only_a_pipe_line_over_a_delimiter_row_starts_a_table() -> None:
 
 
 def test_a_long_table_or_a_row_two_tables_share_is_quoted_as_its_rows() -> None:
-    rows = "".join(f"| Fan {n} | {20 + n} watts |\n" for n in range(14))
+    # One row more than a quote holds, with its header and delimiter rows.
+    rows = "".join(f"| Fan {n} | {20 + n} watts |\n" for n in range(list_quotes.EXCERPT_LINES - 1))
     long_table = f"Power of each fan model:\n\n| Fan | Power |\n|---|---|\n{rows}"
     question = terms("power", "fan", "model", "33")
     long_answer = extractive_answer([passage(long_table, "Fans")], question, None).answer
