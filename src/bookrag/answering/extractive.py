@@ -146,10 +146,10 @@ def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | Non
             if lead and led is None:
                 after = units.index(scored[0]) + 1
                 chosen += [u for u in units[after : after + FOLLOWING] if u not in chosen]
-            # Keep the book's order inside one section.
-            texts = _in_order(sorted(chosen, key=units.index), units, blocks, terms)
             if led is not None:  # the list the best sentence leads into, whole, after it
                 texts = _led_list(led, scored[0], chosen, units, blocks, terms)
+            else:  # keep the book's order inside one section
+                texts = _in_order(sorted(chosen, key=units.index), units, blocks, terms)
         quotes.extend(Quote(passage, text) for text in texts)
         if code is not None and code_adds(code, [scored[0], *texts], terms):
             quotes.append(Quote(passage, code))  # the code says what the prose does not
