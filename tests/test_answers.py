@@ -17,6 +17,7 @@ from bookrag.answering.pipeline import Book, answer
 from bookrag.answering.retrieval import Passage, Retriever
 from bookrag.answering.sections import quotable
 from bookrag.answering.terms import QueryTerms, defined_terms, defines
+from bookrag.book.chunking import count_tokens
 from bookrag.config import Settings
 from bookrag.index import lexical
 from bookrag.index.ingest import ingest, site_config
@@ -283,6 +284,33 @@ def test_a_heading_without_text_ranks_its_page_but_the_section_shown_has_text(
     found = book.retriever.retrieve("What hardware requirements are there?", limit=5)
     assert found.passages[0].url.endswith("#minimum")
     assert "RTX GPU" in answer(book, Question("What hardware requirements are there?")).answer
+
+
+def test_a_sections_code_is_quoted_when_its_prose_is_chunked_apart_from_it(
+    tmp_path: Path, store: BookStore, settings: Settings
+) -> None:
+    # The listing nearly fills a chunk, so the warning after it, which a question on reading
+    # the sensor matches best, is another chunk of the same section.
+    line = "pin_0 = board.setup_pin(0)  # an unused header pin"
+    lines = (settings.chunk_tokens - 2 * count_tokens(line)) // count_tokens(line)
+    listing = "\n".join(line.replace("0", str(n)) for n in range(lines))
+    page = (
+        "# Anemometer\n\n## Reading the anemometer in Python\n\n"
+        f"```python\n{listing}\nspeed = anemometer.read_speed()\n```\n\n"
+        "Read the anemometer speed no faster than once a second. "
+        "The cups need a full second to turn once in a light wind, so a faster loop reads the "
+        "same turn twice and doubles the speed it reports. Slow loops are safe: the counter "
+        "keeps every turn until it is read.\n"
+    )
+    pages = {"anemometer.md": page, **mast_pages("vane", "gauge")}
+    book = book_of(pages, tmp_path, store, settings)
+    question = "How do I read the anemometer speed in Python?"
+    found = book.retriever.retrieve(question, limit=5)
+    assert "```" not in found.passages[0].text  # the section shown is the warning's chunk
+    result = answer(book, Question(question))
+    assert "no faster than once a second" in result.answer
+    assert "speed = anemometer.read_speed()" in result.answer
+    assert {c.url for c in result.citations} == {found.passages[0].url}
 
 
 def test_a_page_the_book_holds_twice_is_one_result(

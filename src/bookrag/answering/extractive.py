@@ -35,6 +35,7 @@ DEFINING_PASSAGES = 3  # the best passages searched for such a sentence
 WHOLE_LISTS = True  # quote a whole short list a question asks about (switch kept for the ablation)
 COMPLEMENT = True  # the second quote adds what the best lacks (switch kept for the ablation)
 WHOLE_COMPLEMENT = True  # so does the quote after a whole list or table (ablation)
+SECTION_CODE = True  # code of the section's other chunks is quoted too (switch for the ablation)
 TEACHING_ONLY = True  # quote navigation, link lists and quiz lines only when nothing else fits
 HEADER = "From the book (quoted passages; no language model is configured):"
 DEGRADED_HEADER = "From the book (quoted passages; the language model is unavailable right now):"
@@ -151,6 +152,10 @@ def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | Non
             else:  # keep the book's order inside one section
                 texts = _in_order(sorted(chosen, key=units.index), units, blocks, terms)
         quotes.extend(Quote(passage, text) for text in texts)
+        if lead and SECTION_CODE and passage.code:
+            # The section's code may sit in another chunk than the prose shown ("How do I read
+            # X in Python?" matched the warning after the listing best).
+            code = best_code("\n\n".join([passage.text, *passage.code]), terms)
         if code is not None and code_adds(code, [scored[0], *texts], terms):
             quotes.append(Quote(passage, code))  # the code says what the prose does not
         lead = False

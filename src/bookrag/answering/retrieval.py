@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from bookrag.answering.code_quotes import code_blocks
 from bookrag.answering.hits import embedding_text, hit_vector
 from bookrag.answering.sections import own_heading, quotable, ranked_sections, shown
 from bookrag.answering.terms import QueryTerms, query_terms
@@ -50,6 +51,9 @@ class Passage:
     text: str
     score: float
     coverage: float  # IDF-weighted share of the query's terms this section contains
+    # Code blocks of the section's other chunks that the search found, in the book's order:
+    # a section's code and the prose an answer quotes from it may be chunked apart.
+    code: tuple[str, ...] = ()
 
     @property
     def breadcrumb(self) -> str:
@@ -185,7 +189,7 @@ def _best_per_page(
     # A reranker's score is the shown section's own; BM25's is the page's (its relevance floor
     # reads coverage, not the score).
     passages = [
-        _passage(hit, totals[s] if support else score, terms)
+        _passage(hit, totals[s] if support else score, terms, _section_code(hit, pages[s]))
         for s, (_, (hit, score)) in chosen.items()
     ]
     first = next(iter(chosen.values()), None)
@@ -216,7 +220,15 @@ def relevance(terms: QueryTerms, passage: Passage) -> float:
     return (terms.book_coverage + passage.coverage) / 2
 
 
-def _passage(hit: Hit, score: float, terms: QueryTerms) -> Passage:
+def _section_code(shown: Hit, hits: list[tuple[Hit, float]]) -> tuple[str, ...]:
+    """The code blocks of the other chunks of `shown`'s section among a page's `hits`."""
+    url = shown.payload.get("url")
+    others = [h for h, _ in hits if h is not shown and h.payload.get("url") == url]
+    others.sort(key=lambda h: int(h.payload.get("chunk_index") or 0))
+    return tuple(block for h in others for block in code_blocks(str(h.payload.get("text", ""))))
+
+
+def _passage(hit: Hit, score: float, terms: QueryTerms, code: tuple[str, ...] = ()) -> Passage:
     p = hit.payload
     title, section = str(p["title"]), str(p.get("section", ""))
     text = with_subsections(str(p.get("text", "")), [str(h) for h in p.get("leads_into") or ()])
@@ -229,4 +241,5 @@ def _passage(hit: Hit, score: float, terms: QueryTerms) -> Passage:
         text=text,
         score=score,
         coverage=terms.coverage_of_vector(hit_vector(hit)),
+        code=code,
     )
