@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -311,6 +311,40 @@ def test_a_sections_code_is_quoted_when_its_prose_is_chunked_apart_from_it(
     assert "no faster than once a second" in result.answer
     assert "speed = anemometer.read_speed()" in result.answer
     assert {c.url for c in result.citations} == {found.passages[0].url}
+
+
+def test_only_the_leading_sections_code_is_quoted() -> None:
+    lead = passage("Read the anemometer speed no faster than once a second.")
+    other = replace(
+        passage("The vane reads the wind direction.", "Vane", "https://b.org/p#vane"),
+        code=("```python\ndirection = vane.read_direction()\n```",),
+    )
+    asked = terms("read", "anemometer", "speed", "python", "vane", "direction")
+    result = extractive_answer([lead, other], asked, None)
+    assert "The vane reads the wind direction. [2]" in result.answer  # its prose, not its code
+    assert "read_direction" not in result.answer
+    with_code = replace(lead, code=("```python\nspeed = anemometer.read_speed()\n```",))
+    assert "read_speed()" in extractive_answer([with_code, other], asked, None).answer
+
+
+def test_another_sections_code_is_not_quoted_even_under_the_same_anchor(
+    tmp_path: Path, store: BookStore, settings: Settings
+) -> None:
+    # The explicit id of "Calibrating" is the slug of "Reading": two sections, one anchor.
+    page = (
+        "# Anemometer\n\n## Calibrating {#reading}\n\n"
+        "Calibrate the anemometer speed against a reference in a wind tunnel.\n\n"
+        "```python\nanemometer.calibrate_speed(factor=1.1)  # writes the calibration\n```\n\n"
+        "## Reading\n\nRead the anemometer speed no faster than once a second; a faster loop "
+        "doubles the speed it reports.\n"
+    )
+    pages = {"anemometer.md": page, **mast_pages("vane", "gauge")}
+    book = book_of(pages, tmp_path, store, settings)
+    question = "How do I read the anemometer speed in Python?"
+    assert book.retriever.retrieve(question, limit=5).passages[0].section == "Reading"
+    result = answer(book, Question(question))
+    assert "no faster than once a second" in result.answer
+    assert "calibrate_speed" not in result.answer
 
 
 def test_a_page_the_book_holds_twice_is_one_result(

@@ -206,7 +206,7 @@ def _runner_up(
         if score < RUNNER_UP_SHARE * best[1]:
             return None
         if hit.payload.get("url") != shown_as.url and quotable(hit, terms):
-            return _passage(hit, score, terms)
+            return _passage(hit, score, terms, _section_code(hit, hits))
     return None
 
 
@@ -221,10 +221,16 @@ def relevance(terms: QueryTerms, passage: Passage) -> float:
 
 
 def _section_code(shown: Hit, hits: list[tuple[Hit, float]]) -> tuple[str, ...]:
-    """The code blocks of the other chunks of `shown`'s section among a page's `hits`."""
-    url = shown.payload.get("url")
-    others = [h for h, _ in hits if h is not shown and h.payload.get("url") == url]
-    others.sort(key=lambda h: int(h.payload.get("chunk_index") or 0))
+    """The code blocks of the other chunks of `shown`'s section among a page's `hits`: those
+    with its URL and its heading trail (an anchor alone may repeat on a page: an explicit id
+    the slugger did not count, or a heading that slugs to nothing)."""
+    key = (shown.payload.get("url"), shown.payload.get("section"))
+    others = [
+        h
+        for h, _ in hits
+        if h is not shown and (h.payload.get("url"), h.payload.get("section")) == key
+    ]
+    others.sort(key=lambda h: int(h.payload.get("chunk_index", 0)))
     return tuple(block for h in others for block in code_blocks(str(h.payload.get("text", ""))))
 
 
