@@ -12,7 +12,7 @@ from bookrag.answering import extractive, list_quotes
 from bookrag.answering import sentences as sentence_units
 from bookrag.answering.extractive import extractive_answer, plain_text
 from bookrag.answering.generation import NOT_FOUND
-from bookrag.answering.models import Question
+from bookrag.answering.models import Answer, Question
 from bookrag.answering.pipeline import Book, answer
 from bookrag.answering.retrieval import Passage, Retriever
 from bookrag.answering.sections import quotable
@@ -286,6 +286,18 @@ def test_a_heading_without_text_ranks_its_page_but_the_section_shown_has_text(
     assert "RTX GPU" in answer(book, Question("What hardware requirements are there?")).answer
 
 
+def anemometer_answer(
+    page: str, tmp_path: Path, store: BookStore, settings: Settings
+) -> tuple[Passage, Answer]:
+    """The section shown first, and the answer, for a question on reading the anemometer in
+    Python, asked of a book of `page` and two pages on other instruments."""
+    book = book_of(
+        {"anemometer.md": page, **mast_pages("vane", "gauge")}, tmp_path, store, settings
+    )
+    question = "How do I read the anemometer speed in Python?"
+    return book.retriever.retrieve(question, limit=5).passages[0], answer(book, Question(question))
+
+
 def test_a_sections_code_is_quoted_when_its_prose_is_chunked_apart_from_it(
     tmp_path: Path, store: BookStore, settings: Settings
 ) -> None:
@@ -302,15 +314,11 @@ def test_a_sections_code_is_quoted_when_its_prose_is_chunked_apart_from_it(
         "same turn twice and doubles the speed it reports. Slow loops are safe: the counter "
         "keeps every turn until it is read.\n"
     )
-    pages = {"anemometer.md": page, **mast_pages("vane", "gauge")}
-    book = book_of(pages, tmp_path, store, settings)
-    question = "How do I read the anemometer speed in Python?"
-    found = book.retriever.retrieve(question, limit=5)
-    assert "```" not in found.passages[0].text  # the section shown is the warning's chunk
-    result = answer(book, Question(question))
+    shown, result = anemometer_answer(page, tmp_path, store, settings)
+    assert "```" not in shown.text  # the section shown is the warning's chunk
     assert "no faster than once a second" in result.answer
     assert "speed = anemometer.read_speed()" in result.answer
-    assert {c.url for c in result.citations} == {found.passages[0].url}
+    assert {c.url for c in result.citations} == {shown.url}
 
 
 def test_only_the_leading_sections_code_is_quoted() -> None:
@@ -338,11 +346,8 @@ def test_another_sections_code_is_not_quoted_even_under_the_same_anchor(
         "## Reading\n\nRead the anemometer speed no faster than once a second; a faster loop "
         "doubles the speed it reports.\n"
     )
-    pages = {"anemometer.md": page, **mast_pages("vane", "gauge")}
-    book = book_of(pages, tmp_path, store, settings)
-    question = "How do I read the anemometer speed in Python?"
-    assert book.retriever.retrieve(question, limit=5).passages[0].section == "Reading"
-    result = answer(book, Question(question))
+    shown, result = anemometer_answer(page, tmp_path, store, settings)
+    assert shown.section == "Reading"
     assert "no faster than once a second" in result.answer
     assert "calibrate_speed" not in result.answer
 
