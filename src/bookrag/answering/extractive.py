@@ -125,8 +125,8 @@ def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | Non
             if not (lead and terms.names_heading(passage.heading, passage.title)):
                 continue
             units = asides
-        code = best_code(passage.text, terms) if lead else None
         if not units:  # a section of code or a table: quote its start, but only as the answer
+            code = best_code(passage.text, terms) if lead else None
             if lead and (code or TABLE_ROW.search(passage.text)):
                 quotes.append(Quote(passage, code or code_excerpt(passage.text)))
                 lead = False
@@ -152,10 +152,10 @@ def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | Non
             else:  # keep the book's order inside one section
                 texts = _in_order(sorted(chosen, key=units.index), units, blocks, terms)
         quotes.extend(Quote(passage, text) for text in texts)
-        if lead and SECTION_CODE and passage.code:
-            # The section's code may sit in another chunk than the prose shown ("How do I read
-            # X in Python?" matched the warning after the listing best).
-            code = best_code("\n\n".join([passage.text, *passage.code]), terms)
+        # The section's code, which may sit in another chunk than the prose shown ("How do I
+        # read X in Python?" matched the warning after the listing best).
+        own = [passage.text, *passage.code] if SECTION_CODE else [passage.text]
+        code = best_code("\n\n".join(own), terms) if lead else None
         if code is not None and code_adds(code, [scored[0], *texts], terms):
             quotes.append(Quote(passage, code))  # the code says what the prose does not
         lead = False
