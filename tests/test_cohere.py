@@ -20,8 +20,11 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from bookrag.answering.generation import NOT_FOUND, SYSTEM
+from bookrag.answering.generation import NOT_FOUND, SECTION_CODE_TOKENS, SYSTEM, documents
+from bookrag.answering.models import Question
+from bookrag.answering.retrieval import Passage
 from bookrag.api.app import create_app
+from bookrag.book.chunking import count_tokens
 from bookrag.cli import app as cli_app
 from bookrag.config import Settings, load_settings
 from bookrag.errors import (
@@ -229,6 +232,28 @@ def test_generated_answer_cites_what_the_model_cited(api: TestClient, fake: Fake
     assert citation["quote"] and citation["quote"] in docs[0]["data"]["text"]
     # The answer marks where it cites, with the citation's number.
     assert f"{citation['span']} [1]" in body["answer"]
+
+
+def test_a_section_is_sent_with_the_code_of_its_other_chunks(
+    api: TestClient, fake: FakeCohere
+) -> None:
+    # The reader script and the warning after it are chunked apart on the sample book's page.
+    api.post("/chat", json={"question": "How do I read the temperature from the BME280 in Python?"})
+    [request] = chat_bodies(fake)
+    [reader] = [d["data"] for d in request["documents"] if d["data"]["url"].endswith("-reader")]
+    assert reader["text"].startswith("Do not read the BME280 more often than once per second.")
+    assert '"""read_bme280.py - print one BME280 reading every 5 seconds."""' in reader["text"]
+    assert reader["text"].rstrip().endswith("```")
+
+
+def test_the_code_sent_with_a_section_is_bounded_in_whole_blocks() -> None:
+    block = "```python\n" + "x = 1\n" * 100 + "```"
+    passage = Passage("a.md", "u#s", "u", "A", "S", "Prose.", 1.0, 1.0, code=(block,) * 9)
+    [doc] = documents([passage], Question("x?"))
+    sent = doc.text.split("\n\n")
+    assert sent[0] == "Prose." and set(sent[1:]) == {block}
+    assert 1 <= len(sent) - 1 < 9
+    assert count_tokens(doc.text) <= SECTION_CODE_TOKENS + count_tokens("Prose.")
 
 
 def test_each_cited_span_is_marked_with_its_sections_number(

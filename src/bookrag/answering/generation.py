@@ -11,6 +11,7 @@ from bookrag.answering.extractive import best_sentence
 from bookrag.answering.models import Answer, Citations, Question, Turn
 from bookrag.answering.retrieval import Passage
 from bookrag.answering.terms import QueryTerms
+from bookrag.book.chunking import count_tokens
 from bookrag.index import lexical
 from bookrag.providers.base import ChatPrompt, Generation, SourceDocument, SpanCitation
 from bookrag.providers.markers import code_regions
@@ -28,6 +29,8 @@ SELECTION_ID = "selection"
 SELECTED_FROM = "Passage the reader selected, from "  # a selection's title, for the model
 MAX_HISTORY_TURNS = 10
 NOT_FOUND = "I couldn't find this in the book."
+# The most code of a section's other chunks sent with a section: about two chunks' worth.
+SECTION_CODE_TOKENS = 800
 
 
 def documents(passages: list[Passage], question: Question) -> tuple[SourceDocument, ...]:
@@ -41,10 +44,22 @@ def documents(passages: list[Passage], question: Question) -> tuple[SourceDocume
                 title=(SELECTED_FROM if is_selection else "") + passage.title,
                 section=passage.section,
                 url=passage.url,
-                text=passage.text,
+                text=_with_section_code(passage),
             )
         )
     return tuple(docs)
+
+
+def _with_section_code(passage: Passage) -> str:
+    """The passage's text, then the code of its section's other chunks (a section's listing
+    and the prose about it may be chunked apart), whole blocks up to SECTION_CODE_TOKENS."""
+    parts, room = [passage.text], SECTION_CODE_TOKENS
+    for block in passage.code:
+        room -= count_tokens(block)
+        if room < 0:
+            break
+        parts.append(block)
+    return "\n\n".join(parts)
 
 
 def answer_prompt(question: Question, docs: tuple[SourceDocument, ...]) -> ChatPrompt:
