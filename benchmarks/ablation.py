@@ -45,7 +45,7 @@ class Variant:
     # "teaching_only", "runner_up", "own_terms", "question_word", "following", "code_window",
     # "code_adds", "definitions", "whole_lists", "nested_lead_ins", "inline_commands",
     # "complement", "shown_teaches", "nested_detail", "table_rows", "most_of_a_list",
-    # "whole_complement", "led_into", "section_code"
+    # "whole_complement", "led_into", "section_code", "lead_in_code"
 
     def index_key(self) -> str:
         """The index's folder name: the layout version and every index switch's value."""
@@ -97,6 +97,10 @@ VARIANTS = [
     Variant(
         "- code from the section's other chunks (only the shown chunk's)",
         query={"section_code": False},
+    ),
+    Variant(
+        "- the best sentence leading into code is quoted, then its code",
+        query={"lead_in_code": False},
     ),
     Variant(
         '- "What is X?" answered from the sentence saying what X is', query={"definitions": False}
@@ -170,6 +174,7 @@ VARIANTS = [
             "code_window": False,
             "code_adds": False,
             "section_code": False,
+            "lead_in_code": False,
             "definitions": False,
             "whole_lists": False,
             "nested_lead_ins": False,
@@ -224,6 +229,7 @@ def _switches() -> dict[str, tuple[Any, str]]:
         "code_window": (code_quotes, "CODE_WINDOW"),
         "code_adds": (code_quotes, "CODE_ADDS"),
         "section_code": (extractive, "SECTION_CODE"),
+        "lead_in_code": (sentences, "LEAD_IN_CODE"),
         "support_weight": (retrieval, "SUPPORT_WEIGHT"),
         "support_chunks": (retrieval, "SUPPORT_CHUNKS"),
         "runner_up": (retrieval, "RUNNER_UP_SHARE"),  # False: never (an infinite share)

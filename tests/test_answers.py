@@ -611,6 +611,38 @@ def test_a_paragraph_ending_in_a_colon_is_still_quoted_but_for_its_lead_in() -> 
     assert "correct the factor:" not in result.answer  # it introduces the code, quoted alone
 
 
+VENV_SECTION = (
+    "The system Python refuses pip installs, so create a virtual environment for the "
+    "station:\n\n```bash\npython3 -m venv ~/station/venv\n~/station/venv/bin/pip install "
+    "gpiozero\n```\n\nActivate the virtual environment again in every new terminal. "
+    "Serve the station dashboard:\n\n```bash\n~/station/venv/bin/python dashboard.py\n"
+    "echo started\n```"
+)
+
+
+def test_the_best_sentence_leading_into_code_is_quoted_with_its_code() -> None:
+    result = extractive_answer([passage(VENV_SECTION)], terms("create", "virtual", "env"), None)
+    lead_in = "so create a virtual environment for the station: [1]"
+    code = "```bash\npython3 -m venv ~/station/venv\n"
+    assert lead_in in result.answer and code in result.answer
+    assert result.answer.index(lead_in) < result.answer.index(code)
+    assert "Activate the virtual environment again" in result.answer  # what follows, as ever
+    assert "dashboard" not in result.answer  # another sentence's code
+    assert result.answer.count("```") == 2  # the code is quoted once, not again as the best
+
+
+def test_a_sentence_leading_into_code_is_no_other_quote() -> None:
+    # It answers less well than another sentence: it is not quoted after it, nor its code.
+    result = extractive_answer([passage(VENV_SECTION)], terms("activate", "terminal"), None)
+    assert "Activate the virtual environment again" in result.answer
+    assert "Serve the station dashboard" not in result.answer
+    assert "create a virtual environment" not in result.answer
+    # Nor on a supporting page, where it would end in a colon with nothing after it.
+    other = replace(passage("Any terminal can run the logger."), url="https://b.org/q")
+    supported = extractive_answer([other, passage(VENV_SECTION)], terms("create", "virtual"), None)
+    assert "create a virtual environment" not in supported.answer
+
+
 def test_the_best_sentence_is_quoted_with_the_two_it_leads_into() -> None:
     text = (
         "The rain gauge bucket tips when it fills. Each tip adds exactly 0.2794 mm to the total. "

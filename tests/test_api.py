@@ -135,6 +135,14 @@ def test_chat_answers_with_the_section_the_answer_is_in(client: TestClient) -> N
     assert len(body["sources"]) == len(set(body["sources"]))
 
 
+def test_a_how_to_answer_quotes_the_commands_its_sentence_leads_into(client: TestClient) -> None:
+    body = client.post("/chat", json={"question": "How do I set up a virtual environment?"}).json()
+    lead_in = "so create a virtual environment for the project: [1]"
+    assert lead_in in body["answer"]
+    assert f"{lead_in}\n\n```bash\nmkdir -p /home/pi/pocketwx\npython3 -m venv" in body["answer"]
+    assert body["sources"][0].endswith("#setting-up-a-virtual-environment")
+
+
 def test_two_quotes_of_one_section_share_one_numbered_citation(client: TestClient) -> None:
     body = client.post(
         "/chat", json={"question": "How much rain does one tip of the bucket measure?"}

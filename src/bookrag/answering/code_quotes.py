@@ -7,6 +7,7 @@ import re
 
 from bookrag.answering.sentences import CUT
 from bookrag.answering.terms import QueryTerms
+from bookrag.book.chunking import SENTENCE_END, ends_in_colon
 from bookrag.book.mdx import code_fence
 
 _CODE_BLOCK = re.compile(r"^(`{3,})[^\n]*\n.*?^\1[ \t]*$", re.DOTALL | re.MULTILINE)
@@ -20,6 +21,27 @@ CODE_ADDS = True  # quote code when it holds question terms the quoted prose doe
 def code_blocks(text: str) -> list[str]:
     """The fenced code blocks of a section, fences included."""
     return [m.group() for m in _CODE_BLOCK.finditer(text)]
+
+
+def led_code(text: str) -> dict[str, str]:
+    """The code blocks of a section that a sentence leads into ("so create a virtual
+    environment for the project:"), by that sentence as `sentences` quotes it."""
+    led: dict[str, str] = {}
+    lines = text.split("\n")
+    fence, before, start = "", "", 0
+    for n, line in enumerate(lines):
+        was = fence
+        fence, inside = code_fence(fence, line)
+        if not inside:
+            before = line.strip() or before
+        elif not was:
+            start = n  # a block opens
+        elif not fence:  # it closes
+            if ends_in_colon(before):
+                lead = SENTENCE_END.split(before)[-1].strip()
+                led.setdefault(lead, "\n".join(lines[start : n + 1]))
+            before = ""
+    return led
 
 
 def code_excerpt(text: str, max_lines: int = EXCERPT_LINES) -> str:
@@ -53,9 +75,10 @@ def code_window(block: str, terms: QueryTerms, max_lines: int = EXCERPT_LINES) -
     return "\n".join([opening, *before, *body[start:end], *after, closing])
 
 
-def best_code(text: str, terms: QueryTerms) -> str | None:
-    """The excerpt of `text`'s code blocks that covers the question best, or None."""
-    excerpts = [code_window(block, terms) for block in code_blocks(text)]
+def best_code(text: str, terms: QueryTerms, besides: str | None = None) -> str | None:
+    """The excerpt of `text`'s code blocks (but `besides`, one quoted already) that covers the
+    question best, or None."""
+    excerpts = [code_window(block, terms) for block in code_blocks(text) if block != besides]
     return max(excerpts, key=terms.coverage) if excerpts else None
 
 

@@ -7,7 +7,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bookrag.answering.code_quotes import best_code, code_adds, code_excerpt
+from bookrag.answering.code_quotes import (
+    best_code,
+    code_adds,
+    code_excerpt,
+    code_window,
+    led_code,
+)
 from bookrag.answering.list_quotes import (
     led_into,
     merge_lead_ins,
@@ -118,6 +124,7 @@ def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | Non
         passages = sorted(passages, key=lambda p: p not in defining)
     for passage in passages:
         units = list(sentences(passage.text, asides=not TEACHING_ONLY))
+        led_in = led_code(passage.text)
         asides = [] if units else list(sentences(passage.text, asides=True))
         if asides:
             # Only a quiz, links or navigation: quoted when the question asks for what the
@@ -132,6 +139,11 @@ def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | Non
                 lead = False
             continue
         scored = sorted(units, key=lambda u: _rank(u, units, terms), reverse=True)
+        # A sentence leading into code is quoted, then its code, when it answers best; it is
+        # no other quote (what it introduces may not be what is asked: a service's server).
+        scored = [u for n, u in enumerate(scored) if u not in led_in or (lead and n == 0)]
+        if not scored:
+            continue
         # What X is leads, with what follows it (`FOLLOWING`), not after a sentence before it.
         take = 1 if not lead or defines(scored[0], terms.defines) else 2
         if take == 2 and COMPLEMENT and len(scored) > 1:
@@ -145,18 +157,25 @@ def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | Non
         else:
             led = led_into(scored[0], units, blocks, passage, terms) if lead else None
             if lead and led is None:
-                after = units.index(scored[0]) + 1
-                chosen += [u for u in units[after : after + FOLLOWING] if u not in chosen]
+                after = [u for u in units[units.index(scored[0]) + 1 :] if u not in led_in]
+                chosen += [u for u in after[:FOLLOWING] if u not in chosen]
             if led is not None:  # the list the best sentence leads into, whole, after it
                 texts = _led_list(led, scored[0], chosen, units, blocks, terms)
             else:  # keep the book's order inside one section
                 texts = _in_order(sorted(chosen, key=units.index), units, blocks, terms)
-        quotes.extend(Quote(passage, text) for text in texts)
+        # The code the best sentence leads into ("…, so create a venv:"), right after it.
+        led_block = led_in.get(scored[0]) if lead else None
+        said = list(texts)
+        for text in texts:
+            quotes.append(Quote(passage, text))
+            if led_block is not None and text == scored[0]:
+                said.append(code_window(led_block, terms))
+                quotes.append(Quote(passage, said[-1]))
         # The section's code, which may sit in another chunk than the prose shown ("How do I
         # read X in Python?" matched the warning after the listing best).
         own = [passage.text, *passage.code] if SECTION_CODE else [passage.text]
-        code = best_code("\n\n".join(own), terms) if lead else None
-        if code is not None and code_adds(code, [scored[0], *texts], terms):
+        code = best_code("\n\n".join(own), terms, besides=led_block) if lead else None
+        if code is not None and code_adds(code, [scored[0], *said], terms):
             quotes.append(Quote(passage, code))  # the code says what the prose does not
         lead = False
         if len(quotes) >= MAX_QUOTES:

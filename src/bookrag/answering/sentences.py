@@ -20,6 +20,8 @@ TABLE_ROW = re.compile(r"^\s*\|", re.MULTILINE)
 _RULE = re.compile(r"^\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?$")  # a table's header rule
 # A table's rows are quoted as sentences naming their columns (switch kept for the ablation).
 TABLE_ROWS = True
+# A line leading into a code block is quoted, and its code after it (switch for the ablation).
+LEAD_IN_CODE = True
 _BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)  # a line break inside a table cell
 
 
@@ -38,7 +40,10 @@ def sentences(text: str, asides: bool = False) -> Iterator[str]:
     listing = False  # the last line read was a list's (an item, or a line going on with one)
     kept = outside_code(text.split("\n"), marks=True)
     header: list[str] = []  # the column names of the table being read
-    for line, role, ends in zip(kept, _table_roles(kept), list_ends(kept), strict=True):
+    into_code = _into_code(kept)
+    for i, (line, role, ends) in enumerate(
+        zip(kept, _table_roles(kept), list_ends(kept), strict=True)
+    ):
         stripped = line.strip()
         if ends:  # the next list has a lead-in of its own, or none
             lead_in, labels, listing = "", [], False
@@ -93,13 +98,27 @@ def sentences(text: str, asides: bool = False) -> Iterator[str]:
         marker = item.group().strip() + " " if item else ""
         parts = SENTENCE_END.split(stripped[item.end() :] if item else stripped)
         parts[0] = marker + parts[0]
+        # A line leading into a code block is quoted (with its code: `code_quotes.led_code`).
+        last = len(parts) - 1 if into_code[i] and ends_in_colon(parts[-1]) else -1
         yield from (
             s.strip()
-            for s in parts
+            for n, s in enumerate(parts)
             if len(s.split()) >= 3
-            and not leads_in(s)
+            and (not leads_in(s) or n == last)
             and (asides or not (teaching.is_question(s.strip("\"'“”")) or teaching.is_quiz(s)))
         )
+
+
+def _into_code(kept: list[str]) -> list[bool]:
+    """For each of the lines (`outside_code` with marks), whether a code block left out of
+    the prose comes next (blank lines aside): the line leads into it, if it ends in a colon."""
+    into = [False] * len(kept)
+    following = False
+    for i in range(len(kept) - 1, -1, -1):
+        into[i] = following and LEAD_IN_CODE
+        if kept[i].strip():
+            following = kept[i] == LEFT_OUT
+    return into
 
 
 @dataclass(frozen=True)
