@@ -396,7 +396,11 @@ def main() -> None:
         "the section's other chunks changes one humanoid-textbook answer (a service client's "
         "code, not the server's), no agent-factory answer, and no keyword on a fifth "
         "robotics blind set; it is a fix, not a tuned technique: a section's listing and "
-        "the prose after it may be chunked apart, and the answer quoted the prose alone.\n\n"
+        "the prose after it may be chunked apart, and the answer quoted the prose alone. A "
+        "sentence leading into code, quoted with that code when it answers best, changes no "
+        "humanoid-textbook answer and four agent-factory answers (each now introduces its "
+        "code; one gains a keyword); on the fifth robotics blind set it shows the message "
+        "file a question on custom messages asks for.\n\n"
     )
     args.out.write_text(header + table(rows, args.books))
     args.out.with_suffix(".json").write_text(json.dumps(rows, indent=1) + "\n")
