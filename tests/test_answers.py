@@ -455,6 +455,24 @@ def test_a_numbered_name_is_found_however_the_question_spaces_it(
     assert "one process that publishes" in result.answer
 
 
+def test_a_question_naming_c_plus_plus_finds_its_section_and_one_the_book_lacks_is_refused(
+    tmp_path: Path, store: BookStore, settings: Settings
+) -> None:
+    pages = {
+        "logger.md": (
+            "# Logger\n\n## Python logger\n\nThe Python logger reads the sensor once a minute.\n\n"
+            "## C++ logger\n\nThe C++ logger reads the sensor once a second.\n"
+        ),
+        **mast_pages("vane", "anemometer", "thermometer"),
+    }
+    book = book_of(pages, tmp_path, store, settings)
+    result = answer(book, Question("How often does the C++ logger read the sensor?"))
+    assert result.sources[0].endswith("/logger#c-logger") and "once a second" in result.answer
+    assert answer(book, Question("How often does the C# logger read the sensor?")).mode == (
+        "not_found"
+    )
+
+
 def test_a_book_of_one_page_without_headings_answers_from_it(
     tmp_path: Path, store: BookStore, settings: Settings
 ) -> None:

@@ -70,3 +70,12 @@ def test_a_numbered_acronym_matches_its_spaced_spelling_and_is_no_unknown_name()
     # Context7 is asks about Context7 alone.
     assert "base" not in lexical.terms("Encode it as base64 or float64")
     assert defined_terms("What is Context7?") == ("context7",)
+
+
+def test_a_language_named_by_a_letter_and_its_suffix_is_a_term() -> None:
+    assert lexical.terms("Write it in C++, C# or F#.") == ["write", "c++", "c#", "f#"]
+    assert lexical.terms("C++17 and g++") == ["c++", "17", "g++"]
+    assert lexical.name_terms("Is there a C++ example?") == {"c++"}  # a name the book may lack
+    # A pipe or a hash that joins two words joins no term to either.
+    assert lexical.terms("issue#12 on page#anchor, a+b") == ["issu", "12", "page", "anchor"]
+    assert lexical.terms("### Heading") == ["head"]

@@ -53,9 +53,9 @@ from bookrag.book.loader import Page
 from bookrag.index import lexical
 from bookrag.index.engine import Scored, StoredPoint
 
-SCHEMA = 4  # 1: qdrant-client's local mode, fingerprint in the collection's metadata;
+SCHEMA = 5  # 1: qdrant-client's local mode, fingerprint in the collection's metadata;
 # 2: BM25 lengths normalised to 180 terms; 3: to 80 terms (`lexical.AVG_LEN`); 4: names
-# without their version number (`lexical.UNVERSIONED`)
+# without their version number (`lexical.UNVERSIONED`); 5: `C++`, `C#` and `F#` are terms
 _NAMESPACE = uuid.UUID("4f0d6a3e-7b1c-4d7e-9a51-2b8f3c6d9e10")
 META_ID = str(uuid.uuid5(_NAMESPACE, "meta"))
 TERM_DF_ID = str(uuid.uuid5(_NAMESPACE, "term_df"))
