@@ -442,7 +442,39 @@ def test_a_body_is_answered_only_if_the_slot_gate_admits_it(
     settings = client.app.state.settings  # type: ignore[attr-defined]
     response = client.post("/chat", content=body, headers={"content-type": "application/json"})
     assert response.status_code in (200, 400, 413, 422)
-    assert will_be_answered(settings, body) == (response.status_code == 200)
+    assert will_be_answered(settings, sent_as("application/json"), body) == (
+        response.status_code == 200
+    )
+
+
+def sent_as(content_type: str | None) -> dict[str, Any]:
+    """A request's ASGI scope with this `Content-Type` (none when None)."""
+    headers = [] if content_type is None else [(b"content-type", content_type.encode())]
+    return {"type": "http", "method": "POST", "path": "/chat", "headers": headers}
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        None,
+        "application/json; charset=utf-8",
+        "application/vnd.book+json",
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+    ],
+)
+def test_a_content_type_is_answered_only_if_the_slot_gate_admits_it(
+    client: TestClient, content_type: str | None
+) -> None:
+    """A JSON body sent as another type is refused by the route (422), so the gate must not
+    make it wait for a slot first."""
+    settings = client.app.state.settings  # type: ignore[attr-defined]
+    body = f"{{{RAIN_QUESTION}}}".encode()
+    headers = {} if content_type is None else {"content-type": content_type}
+    response = client.post("/chat", content=body, headers=headers)
+    assert response.status_code in (200, 422)
+    assert will_be_answered(settings, sent_as(content_type), body) == (response.status_code == 200)
 
 
 def test_a_request_at_every_field_limit_fits_the_body_limit(client: TestClient) -> None:

@@ -131,7 +131,7 @@ def test_bad_input_is_not_kept_waiting_for_a_slot() -> None:
         return {"size": len(await request.body())}
 
     gate = SlotPool(limit=1, per_client=1, wait=30)
-    admits = lambda body: body != b"{bad"  # noqa: E731
+    admits = lambda scope, body: body != b"{bad"  # noqa: E731
     guarded = GenerationGate(app, gate, ClientAddress([]), GENERATION_PATHS, admits)
     with TestClient(guarded) as client:
         holder = threading.Thread(target=lambda: client.post("/stream-chat"))

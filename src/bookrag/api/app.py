@@ -15,6 +15,8 @@ import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from pydantic import ValidationError
+from starlette.datastructures import Headers
+from starlette.types import Scope
 
 from bookrag import __version__
 from bookrag.answering.pipeline import Book
@@ -28,7 +30,7 @@ from bookrag.api.routes import add_routes, to_question
 from bookrag.api.schemas import ERROR_RESPONSES, ChatRequest
 from bookrag.api.slots import GenerationGate, SlotPool
 from bookrag.api.startup import make_refresher, prepare_index
-from bookrag.api.strict_json import StrictJsonRoute, read_json
+from bookrag.api.strict_json import StrictJsonRoute, is_json, read_json
 from bookrag.api.widget import router as web_router
 from bookrag.config import Settings, load_settings
 from bookrag.errors import BookragError, StoreUnavailable
@@ -165,9 +167,12 @@ def create_app(settings: Settings | None = None, providers: Providers | None = N
     return app
 
 
-def will_be_answered(settings: Settings, body: bytes) -> bool:
-    """Whether a chat request's body passes the checks its route makes: bad input is refused
-    at once, so it needs no generation slot to wait for."""
+def will_be_answered(settings: Settings, scope: Scope, body: bytes) -> bool:
+    """Whether a chat request passes the checks its route makes (its content type, then its
+    body): bad input is refused at once, so it needs no generation slot to wait for."""
+    content_type = Headers(scope=scope).get("content-type")
+    if not is_json(content_type):
+        return False
     try:
         to_question(ChatRequest.model_validate(read_json(body)), settings)
     except (ValueError, RecursionError, ValidationError, BookragError):

@@ -108,7 +108,7 @@ class GenerationGate:
         pool: SlotPool,
         clients: ClientAddress,
         paths: frozenset[str],
-        admits: Callable[[bytes], bool] | None = None,
+        admits: Callable[[Scope, bytes], bool] | None = None,
     ) -> None:
         self.app = app
         self.pool = pool
@@ -126,7 +126,7 @@ class GenerationGate:
             receive = replay([message], receive)
             body = message.get("body", b"") if message["type"] == "http.request" else None
             whole = body is not None and not message.get("more_body", False)
-            if body is None or (whole and not self.admits(body)):
+            if body is None or (whole and not self.admits(scope, body)):
                 await self.app(scope, receive, send)
                 return
         client = self.clients.key(scope)

@@ -5,6 +5,7 @@ slots read a body the same way, so no body is refused a slot and then answered a
 
 from __future__ import annotations
 
+import email.message
 import json
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -21,6 +22,19 @@ def read_json(body: bytes) -> Any:
     except UnicodeDecodeError as exc:
         raise json.JSONDecodeError("not UTF-8", "", exc.start) from exc
     return json.loads(text, parse_constant=_no_constant)
+
+
+def is_json(content_type: str | None) -> bool:
+    """Whether FastAPI reads a body sent with this `Content-Type` as JSON: `application/json`
+    or `application/*+json` (any other body, or one with no type, fails validation: 422)."""
+    if not content_type:
+        return False
+    message = email.message.Message()
+    message["content-type"] = content_type
+    subtype = message.get_content_subtype()
+    return message.get_content_maintype() == "application" and (
+        subtype == "json" or subtype.endswith("+json")
+    )
 
 
 def _no_constant(name: str) -> Any:
