@@ -435,9 +435,16 @@ def test_a_question_to_an_empty_index_is_503_not_a_refusal(tmp_path: Path) -> No
     with serve(tmp_path, None) as client:  # nothing was ever indexed
         asked = client.post("/chat", json={"question": QUESTION})
         streamed = client.post("/stream-chat", json={"question": QUESTION})
+        health = client.get("/health")
     assert asked.status_code == 503 and "not indexed yet" in asked.json()["error"]
+    # The stream is refused with the same status, before it starts, not as a 200.
+    assert streamed.status_code == 503
     [event] = sse_events(streamed.text)
     assert event["done"] is True and "not indexed yet" in event["error"]
+    # Nothing can be answered: to the book's chat window, the backend is down.
+    assert health.status_code == 503 and health.json()["status"] == "degraded"
+    assert health.json()["index"]["pages"] == 0
+    assert "not indexed yet" in health.json()["index"]["error"]
 
 
 def test_hung_qdrant_gives_503_within_the_timeout_then_refusals_fail_fast(

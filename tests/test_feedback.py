@@ -151,6 +151,23 @@ def test_feedback_is_kept_and_a_second_verdict_from_the_client_replaces_the_firs
     assert verdicts[0]["helpful"] is False and verdicts[0]["comment"] == "Wrong units."
 
 
+def test_one_ipv6_network_gives_one_verdict_as_it_is_one_client_to_the_limits(
+    tmp_path: Path, sample_docs: Path, db_url: str
+) -> None:
+    # One /64 holds any number of addresses: voting from each must not count as many readers.
+    with api(tmp_path, sample_docs, database_url=db_url, trusted_proxies="*") as client:
+        answer_id = client.post("/chat", json={"question": RAIN}).json()["answer_id"]
+        for address in ("2001:db8::1", "2001:db8::2", "2001:db8::ffff", "2001:db8:0:1::1"):
+            sent = client.post(
+                "/feedback",
+                json={"answer_id": answer_id, "helpful": address.endswith("1")},
+                headers={"X-Forwarded-For": address},
+            )
+            assert sent.status_code == 200
+    verdicts = rows(db_url, feedback)
+    assert len(verdicts) == 2  # one per /64: 2001:db8:0:0::/64 and 2001:db8:0:1::/64
+
+
 def test_a_nul_character_is_dropped_not_fatal_on_either_database(
     tmp_path: Path, sample_docs: Path, db_url: str
 ) -> None:
@@ -729,6 +746,26 @@ def test_a_page_url_is_http_and_kept_without_credentials_and_the_report_runs_not
     assert "pa55word" not in page.text
     assert 'href="https://pocket-weather.example.org/docs/intro"' in page.text
     assert "default-src 'none'" in page.headers["content-security-policy"]
+
+
+def test_the_log_keeps_the_page_asked_from_as_the_book_publishes_it_or_none(
+    tmp_path: Path, sample_docs: Path
+) -> None:
+    token = {"Authorization": "Bearer right-token"}
+    asked_from = (
+        "http://localhost:3000/docs/sensors/rain-wind#calibration",  # the author's preview
+        "https://evil.example.com/reset-your-admin-token",  # a page of no book
+    )
+    with api(tmp_path, sample_docs, admin_token="right-token") as client:
+        for page in asked_from:
+            client.post("/chat", json={"question": "rain gauge", "page_url": page})
+        logged = wait_for_rows(f"sqlite:///{tmp_path / 'data' / 'bookrag.db'}", answers, 2)
+        report = client.get("/admin/report?since=24h", headers=token)
+    assert sorted(str(r["page_url"]) for r in logged) == [
+        "None",
+        "https://pocket-weather.example.org/docs/sensors/rain-wind",
+    ]
+    assert "evil.example.com" not in report.text and "localhost" not in report.text
 
 
 def test_report_command_prints_the_report_and_json(

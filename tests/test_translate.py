@@ -215,6 +215,10 @@ def test_translate_accepts_the_url_the_browser_shows(api: TestClient) -> None:
         "http://localhost:3000/docs/sensors/rain-wind/",
         "https://preview-42.vercel.app/docs/sensors/rain-wind#rain-gauge",
         "http://localhost:3000/ur/docs/sensors/rain-wind?from=button",
+        # A link to a highlight, and tracking, may run past the 2048 characters a URL may have.
+        "https://pocket-weather.example.org/docs/sensors/rain-wind#:~:text="
+        + "tipping%20bucket%20" * 150,
+        "https://pocket-weather.example.org/docs/sensors/rain-wind?" + "utm_x=1&" * 300,
         RAIN,
     ):
         response = translate(api, page_url)

@@ -42,6 +42,7 @@ _SELECTION_QUERY_WORDS = 120
 _SUPPORT_SHARE = 0.6
 # A selection is cited as the book's own text only when its section holds most of its words.
 _SELECTION_MATCH = 0.8
+NOT_INDEXED = "the book is not indexed yet"
 
 
 @dataclass
@@ -106,8 +107,8 @@ def plan(book: Book, question: Question) -> Plan:
         retrieval = book.retriever.retrieve(query, limit=5)
         terms = retrieval.terms
     passages = retrieval.passages
-    if not passages and not book.pages.all():  # not "not in the book": there is no book yet
-        raise NotIndexed("the book is not indexed yet: run `bookrag ingest` (or see /health)")
+    if not passages:  # not "not in the book" when there is no book yet
+        require_index(book)
     selected = _selection_passage(book, question)
     if selected is not None:
         passages = [selected, *[p for p in passages if p.url != selected.url][:2]]
@@ -126,6 +127,12 @@ def plan(book: Book, question: Question) -> Plan:
         return Plan(passages, terms, retrieval.degraded, None, ready)
     prompt = answer_prompt(question, documents(passages, question))
     return Plan(passages, terms, retrieval.degraded, prompt)
+
+
+def require_index(book: Book) -> None:
+    """Raise `NotIndexed` when the index holds no page of the book yet."""
+    if not book.pages.all():
+        raise NotIndexed(f"{NOT_INDEXED}: run `bookrag ingest` (or see /health)")
 
 
 def _supports(passage: Passage, best: Passage, terms: QueryTerms) -> bool:

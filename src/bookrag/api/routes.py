@@ -8,6 +8,7 @@ import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import suppress
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request
@@ -20,7 +21,14 @@ from starlette.routing import BaseRoute
 from bookrag import __version__
 from bookrag.answering.figures import mark_once
 from bookrag.answering.models import Answer, Question
-from bookrag.answering.pipeline import answer, ask_question, stream_answer
+from bookrag.answering.pipeline import (
+    NOT_INDEXED,
+    Book,
+    answer,
+    ask_question,
+    require_index,
+    stream_answer,
+)
 from bookrag.api.admin import AdminDep, require_admin
 from bookrag.api.deps import BookDep, JournalDep, SettingsDep, TranslatorDep
 from bookrag.api.handlers import error_event, event_stream
@@ -36,7 +44,13 @@ from bookrag.api.schemas import (
 )
 from bookrag.api.widget import router as web_router
 from bookrag.config import Settings
-from bookrag.errors import BookragError, InvalidRequest, NotConfigured, StoreUnavailable
+from bookrag.errors import (
+    BookragError,
+    InvalidRequest,
+    NotConfigured,
+    PageNotFound,
+    StoreUnavailable,
+)
 from bookrag.feedback.journal import FeedbackUnavailable, Journal, UnknownAnswer
 from bookrag.feedback.records import Verdict, make_record
 from bookrag.feedback.report import closest_page, gap_report, parse_period
@@ -82,15 +96,33 @@ _ANSWER_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 def logged(
-    journal: Journal | None, settings: Settings, question: Question, result: Answer, started: float
+    journal: Journal | None,
+    book: Book,
+    settings: Settings,
+    question: Question,
+    result: Answer,
+    started: float,
 ) -> Answer:
     """Queue the answer for the answer log (never waiting on it) and give it its id."""
     if journal is None:
         return result
     latency_ms = (time.perf_counter() - started) * 1000
+    # The page asked from, as the book publishes it, or none: a URL a client makes up is no
+    # link for the gap report, and the same page read on localhost is still that page.
+    question = replace(question, page_url=_indexed_page(book, question.page_url))
     record = make_record(question, result, latency_ms, keep_text=settings.log_questions)
     journal.record(record)
     return result.model_copy(update={"answer_id": record.id})
+
+
+def _indexed_page(book: Book, page_url: str | None) -> str | None:
+    """The URL of the indexed page `page_url` names, or None."""
+    if not page_url:
+        return None
+    try:
+        return str(book.pages.find(page_url)["url"])
+    except PageNotFound:
+        return None
 
 
 def add_routes(app: FastAPI) -> None:
@@ -138,6 +170,9 @@ def add_routes(app: FastAPI) -> None:
             body["index"].update(
                 pages=stats.pages, chunks=stats.chunks, last_indexed=stats.last_indexed
             )
+            if not stats.pages:  # every question would fail: the backend is not up for readers
+                healthy, body["status"] = False, "degraded"
+                body["index"]["error"] = NOT_INDEXED
             with suppress(StoreUnavailable):  # the book's first page, as its sidebar lists it
                 first = next(iter(book.pages.all()), None)
                 if first is not None:
@@ -159,7 +194,7 @@ def add_routes(app: FastAPI) -> None:
         """Answer a question from the book, with the sections it comes from."""
         started = time.perf_counter()
         question = to_question(body, settings)
-        return logged(journal, settings, question, answer(book, question), started)
+        return logged(journal, book, settings, question, answer(book, question), started)
 
     @app.post("/stream-chat")
     def stream_chat(
@@ -168,6 +203,7 @@ def add_routes(app: FastAPI) -> None:
         """The same answer as `/chat`, streamed as server-sent events."""
         started = time.perf_counter()
         question = to_question(body, settings)
+        require_index(book)  # refused before the stream starts, with its status, as /chat is
 
         async def events() -> AsyncIterator[dict[str, str]]:
             try:
@@ -176,7 +212,7 @@ def add_routes(app: FastAPI) -> None:
                         mark_once("first_token")  # time to first token, in the request log
                         yield {"data": json.dumps({"token": item, "done": False})}
                     else:
-                        item = logged(journal, settings, question, item, started)
+                        item = logged(journal, book, settings, question, item, started)
                         final = {"done": True, "response": item.model_dump_json()}
                         yield {"data": json.dumps(final)}
             except BookragError as exc:
@@ -200,7 +236,8 @@ def add_routes(app: FastAPI) -> None:
         if journal is None or not _ANSWER_ID.match(body.answer_id):
             raise UnknownAnswer("no answer with this answer_id (unknown, or too old)")
         comment = (body.comment or "").strip() or None
-        client = request.app.state.clients.of(request.scope)
+        # One reader is one client as the limits count them: an IPv6 /64 is one household.
+        client = request.app.state.clients.key(request.scope)
         await journal.give_feedback(Verdict(body.answer_id, client, body.helpful, comment))
         return FeedbackResponse(answer_id=body.answer_id, helpful=body.helpful)
 

@@ -32,7 +32,13 @@ def _url(value: str) -> str:
     return value
 
 
-PageUrl = Annotated[Text, Field(max_length=2048), AfterValidator(_url)]
+def _page_only(value: Any) -> Any:
+    """A page's URL without its query and fragment, which name no other page and may run
+    long: a browser's `#:~:text=` link to a highlight, or tracking parameters."""
+    return re.split(r"[?#]", value, maxsplit=1)[0] if isinstance(value, str) else value
+
+
+PageUrl = Annotated[Text, Field(max_length=2048), AfterValidator(_url), BeforeValidator(_page_only)]
 
 
 class ChatRequest(BaseModel):
