@@ -110,6 +110,28 @@ def test_changed_page_is_replaced(store: BookStore, book: Path, settings: Settin
     assert [c["chunk_index"] for c in chunks] == list(range(len(chunks)))
 
 
+def test_a_run_that_dies_before_its_commit_leaves_no_stale_chunks_after_a_revert(
+    store: BookStore, book: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run(store, book, settings)
+    page = book / "03-data" / "dashboard.md"
+    original = page.read_text()
+    page.write_text(original.replace("Flask", "ZANZIBAR"))
+
+    def dies() -> None:
+        raise KeyboardInterrupt  # killed after writing the chunks, before their record
+
+    with monkeypatch.context() as patched:
+        patched.setattr(store, "commit", dies)
+        with pytest.raises(KeyboardInterrupt):
+            run(store, book, settings)
+    page.write_text(original)  # the edit is undone before the next run
+    report = run(store, book, settings)
+    assert report.indexed == ["03-data/dashboard.md"]  # not taken for unchanged
+    assert not any("ZANZIBAR" in str(c["text"]) for c in store.page_chunks("03-data/dashboard.md"))
+    assert search(store, "Flask dashboard", 1)[0].source == "03-data/dashboard.md"
+
+
 def test_a_partial_is_read_where_a_page_uses_it_and_a_changed_one_redoes_that_page(
     store: BookStore, book: Path, settings: Settings
 ) -> None:

@@ -110,8 +110,11 @@ class BookStore:
             chunk_point(page, c, embedding) for c, embedding in zip(chunks, embeddings, strict=True)
         ]
         record = page_point(page, len(chunks))
-        markdown = markdown_point(page)
-        points.append(markdown)
+        # Written first, in the chunks' first batch, is the record with no hash: should this
+        # run die before `commit`, the page reads as changed next time, whatever its file
+        # holds then (its old text, say, which the old hash would have called unchanged).
+        pending = StoredPoint(record.id, {**record.payload, "page_hash": "", "validators": {}})
+        points = [pending, *points, markdown_point(page)]
         with self._errors():
             self.engine.upsert(points)
             self.engine.delete(
