@@ -169,10 +169,19 @@ def test_a_byte_order_mark_does_not_hide_the_front_matter() -> None:
     assert parse_page("\ufeff# Title\n\nText.\n").heading_title == "Title"
 
 
-def test_an_explicit_id_may_hold_spaces() -> None:
+def test_an_explicit_id_may_hold_spaces_but_none_around_it() -> None:
     page = parse_page("## Spaced id {#my spaced id}\n\nText.\n")
     assert page.sections[0].anchor == "my spaced id"
     assert page.sections[0].headings == ["Spaced id"]
+    # As a Docusaurus build gives it: `id="power-rail"`, not `power-rail%20`.
+    padded = parse_page("## Power rail {#power-rail }\n\nA.\n\n## Ground {# ground}\n\nB.\n")
+    assert [s.anchor for s in padded.sections] == ["power-rail", "ground"]
+
+
+def test_a_footnote_reference_is_no_part_of_a_headings_anchor_or_name() -> None:
+    page = parse_page("## Ground loop[^1]\n\nKeep one ground.\n\n[^1]: See the appendix.\n")
+    assert page.sections[0].anchor == "ground-loop"
+    assert page.sections[0].headings == ["Ground loop"]
 
 
 def test_heading_after_an_explicit_id_gets_the_anchor_docusaurus_gives_it() -> None:

@@ -39,6 +39,7 @@ from bookrag.book.mdx import (
 from bookrag.book.partials import PARTIAL_END, PARTIAL_START
 from bookrag.errors import PageParseError
 
+_FOOTNOTE_REF = re.compile(r"\[\^[^\]\s]+\]")
 _EXPLICIT_ID = re.compile(r"\s*\{#([^}]*[^}\s][^}]*)\}\s*$")  # ids may hold spaces, as on the site
 # `:::tip Title`, `:::tip[Title]`, `:::note{#id}`: a name, a label or title, no attributes.
 _ADMONITION_TITLE = re.compile(
@@ -271,13 +272,14 @@ class _Walker:
 
     def _heading(self, tok: Token, inline: Token) -> None:
         level = int(tok.tag[1])
-        slugged = heading_text(inline.children or [])
+        # A footnote reference (`Ground loop[^1]`) adds no text to the heading's slug or name.
+        slugged = _FOOTNOTE_REF.sub("", heading_text(inline.children or []))
         explicit = _EXPLICIT_ID.search(slugged)
         slugged = slugged[: explicit.start()] if explicit else slugged
         # An explicit id is used as written and, as in Docusaurus, not counted by the slugger;
         # every other heading is, an <h1> too although the site gives it no id.
         slug_text = without_marks(SLUG_ONLY.sub(r"\1", slugged))
-        anchor = explicit.group(1) if explicit else self.slugger.slug(slug_text)
+        anchor = explicit.group(1).strip() if explicit else self.slugger.slug(slug_text)
         text = without_marks(slugged).strip()
         first = not self.levels and not self.sections[-1].blocks and not self.sluggers
         if level == 1 and self.title is None and first:  # a partial's <h1> is no title
