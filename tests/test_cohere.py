@@ -630,7 +630,10 @@ def test_health_says_when_the_chat_endpoint_is_down_or_refuses_the_key(
     with FakeOpenAI(models=("llama3.1",)) as oa:
         address = oa.url
         up = load_settings(
-            data_dir=tmp_path / "data", openai_base_url=oa.url, openai_api_key=SECRET
+            data_dir=tmp_path / "data",
+            docs_dir=sample_docs,  # a book indexed: its /health speaks of the endpoint only
+            openai_base_url=oa.url,
+            openai_api_key=SECRET,
         )
         with TestClient(create_app(up)) as client:
             ok = client.get("/health")
