@@ -18,9 +18,9 @@ from urllib.parse import unquote, urlsplit
 import pytest
 from selectolax.lexbor import LexborHTMLParser
 
-from bookrag.book.docusaurus import SiteConfig
 from bookrag.book.loader import SkipPage, discover, load_page, read_source
 from bookrag.book.site.extract import extract_doc
+from bookrag.book.site_config import SiteConfig
 from bookrag.index.ingest import site_config
 from conftest import ROOT, SHARED
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bookrag.book.chunking import Chunk, chunk_page, count_tokens, leads_in, with_subsections
-from bookrag.book.docusaurus import SiteConfig
 from bookrag.book.loader import Page, SkipPage, discover, load_page, read_source
+from bookrag.book.site_config import SiteConfig
 from bookrag.errors import PageParseError
 
 SITE = SiteConfig(url="https://book.example.org", trailing_slash=False)

@@ -9,15 +9,13 @@ import pytest
 import yaml
 
 from bookrag.book.docusaurus import (
-    SiteConfig,
     Slugger,
     doc_slug,
     load_yaml,
-    parse_site_config,
-    read_site_config,
     slugify,
     strip_number_prefix,
 )
+from bookrag.book.site_config import SiteConfig, parse_site_config, read_site_config
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
@@ -223,6 +221,69 @@ def test_a_template_literal_url_is_not_taken_as_written(caplog: pytest.LogCaptur
     with caplog.at_level(logging.WARNING, logger="bookrag"):
         site = parse_site_config(source)
     assert site.url == "" and "--site-url" in caplog.text
+
+
+def test_a_github_pages_config_built_from_constants_is_read_as_it_builds(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    source = """
+    const organizationName = 'robo-lab';
+    const projectName = 'robo-book';
+    const config = {
+      url: `https://${organizationName}.github.io`,
+      baseUrl: `/${projectName}/`,
+      trailingSlash: false,
+      customFields: {url: 'https://api.example.org', baseUrl: '/api/'},
+      themeConfig: {docs: {sidebar: {hideable: true}}},
+      presets: [['classic', {docs: {routeBasePath: 'learn'}}]],
+    };
+    export default config;
+    """
+    with caplog.at_level(logging.WARNING, logger="bookrag"):
+        site = parse_site_config(source)
+    assert site == SiteConfig("https://robo-lab.github.io", "/robo-book/", "learn", False)
+    assert site.page_url("/motors") == "https://robo-lab.github.io/robo-book/learn/motors"
+    assert caplog.text == ""
+
+
+def test_an_environment_variable_is_read_as_unset_and_said_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    source = """module.exports = {
+      url: process.env.SITE_URL ?? 'https://book.example.org',
+      baseUrl: process.env.BASE_URL || '/robo-book/',
+    };"""
+    with caplog.at_level(logging.WARNING, logger="bookrag"):
+        site = parse_site_config(source)
+    assert (site.url, site.base_url) == ("https://book.example.org", "/robo-book/")
+    assert "process.env.BASE_URL" in caplog.text and "--site-url" in caplog.text
+
+
+def test_a_base_url_that_cannot_be_read_is_said_so(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="bookrag"):
+        site = parse_site_config("export default {url: 'https://x.org', baseUrl: base()};")
+    assert site.base_url == "/" and "baseUrl" in caplog.text and "--site-url" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "plugins",
+    [
+        "plugins: [['@docusaurus/plugin-content-docs', {routeBasePath: 'handbook'}]],",
+        "presets: [['classic', {docs: docsOptions}]],",
+    ],
+    ids=["docs plugin", "options in a constant"],
+)
+def test_the_docs_route_is_read_wherever_the_docs_options_are(plugins: str) -> None:
+    source = f"""
+    const docsOptions = {{sidebarPath: './sidebars.js', routeBasePath: 'handbook'}};
+    module.exports = {{
+      url: 'https://book.example.org',
+      themeConfig: {{docs: {{sidebar: {{hideable: true}}}}}},
+      presets: [['classic', {{blog: {{routeBasePath: 'news'}}}}]],
+      {plugins}
+    }};
+    """
+    assert parse_site_config(source).route_base_path == "handbook"
 
 
 def test_missing_site_facts_keep_docusaurus_defaults() -> None:

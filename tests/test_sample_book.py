@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from bookrag.book.chunking import Chunk, chunk_page
-from bookrag.book.docusaurus import read_site_config
 from bookrag.book.loader import Page, SkipPage, discover, load_page, read_source
+from bookrag.book.site_config import read_site_config
 
 SITE = "https://pocket-weather.example.org/docs"
 PUBLISHED = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlsplit
 
-from bookrag.book.docusaurus import read_site_config
+from bookrag.book.site_config import read_site_config
 from bookrag.config import Settings, is_http_url
 
 # The book whose chat window speaks this API's contract, and Docusaurus's development server.

@@ -1,4 +1,5 @@
-"""How Docusaurus turns a docs folder into URLs: site facts, doc routes and heading anchors.
+"""How Docusaurus turns a docs folder into URLs: doc routes and heading anchors (the site
+facts they join are read by `site_config`).
 
 The rules mirror `@docusaurus/plugin-content-docs` (number prefixes, index docs, `id` and
 `slug` front matter) and `github-slugger` (heading anchors), so a citation points at the
@@ -7,21 +8,14 @@ exact place a reader would reach on the published site.
 
 from __future__ import annotations
 
-import logging
 import posixpath
 import re
 import unicodedata
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
-from urllib.parse import quote
 
 import yaml
 
-from bookrag.config import is_http_url
 from bookrag.errors import PageParseError
-
-log = logging.getLogger("bookrag")
 
 # `2021-01-31-foo` and `1.2-foo` look like dates and versions, not number prefixes.
 _IGNORED_PREFIX = re.compile(
@@ -29,7 +23,6 @@ _IGNORED_PREFIX = re.compile(
     r"|^(\d+[-_.]\d+)(.*)$"  # versions
 )
 _NUMBER_PREFIX = re.compile(r"^(?P<number>\d+)(?P<sep>\s*[-_.]+\s*)(?P<rest>[^-_.\s].*)$")
-_CONFIG_STRING = r"""\s*:\s*(['"`])(?P<value>[^'"`]*)\1"""
 
 
 class _YamlLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
@@ -70,117 +63,6 @@ def load_front_matter(content: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise PageParseError("front matter is not a mapping")
     return data
-
-
-@dataclass(frozen=True)
-class SiteConfig:
-    """The site facts that shape a doc's URL."""
-
-    url: str = ""
-    base_url: str = "/"
-    route_base_path: str = "docs"
-    trailing_slash: bool | None = None
-
-    def page_url(self, slug: str) -> str:
-        """The public URL of the doc whose slug is `slug` (always starting with `/`)."""
-        parts = [self.base_url, self.route_base_path, slug]
-        path = "/" + "/".join(p.strip("/") for p in parts if p.strip("/"))
-        base = "/" + self.base_url.strip("/") + "/" if self.base_url.strip("/") else "/"
-        if slug.endswith("/") and path != "/":
-            path += "/"
-        if path + "/" == base or path == base:
-            path = base  # Docusaurus never adds or removes the slash of the site root
-        elif self.trailing_slash is True and not path.endswith("/"):
-            path += "/"
-        elif self.trailing_slash is False:
-            path = path.rstrip("/")
-        return self.url.rstrip("/") + quote(path, safe="/-._~!$&'()*+,;=:@%")
-
-
-def read_site_config(docs_dir: Path) -> SiteConfig:
-    """Read `url`, `baseUrl`, `trailingSlash` and the docs `routeBasePath` beside `docs_dir`.
-
-    The config is JavaScript, so only these literal values are picked out of it; anything
-    missing keeps Docusaurus's default.
-    """
-    for extension in ("ts", "mts", "cts", "js", "mjs", "cjs"):  # Docusaurus's order
-        config_file = docs_dir.resolve().parent / f"docusaurus.config.{extension}"
-        if config_file.is_file():
-            return parse_site_config(config_file.read_text(encoding="utf-8", errors="replace"))
-    return SiteConfig()
-
-
-def parse_site_config(source: str) -> SiteConfig:
-    """Pick the URL facts out of the text of a `docusaurus.config` file."""
-
-    source = _without_comments(source)
-
-    def string_value(key: str, text: str = source) -> str | None:
-        """The key's value when it is a literal string (a template with `${...}` is not)."""
-        match = re.search(rf"\b{key}{_CONFIG_STRING}", text)
-        return match.group("value") if match and "${" not in match.group("value") else None
-
-    trailing = re.search(r"\btrailingSlash\s*:\s*(true|false)", source)
-    # Only the docs plugin's routeBasePath counts (the blog has one too).
-    docs_options = _object_after(source, r"\bdocs\s*:\s*\{")
-    route_base_path = string_value("routeBasePath", docs_options) if docs_options else None
-    url = string_value("url") or ""
-    # Not an http(s) URL, or not a literal at all (`url: process.env.SITE_URL`).
-    if (url and not is_http_url(url)) or (not url and re.search(r"\burl\s*:", source)):
-        log.warning(
-            "docusaurus.config's url is not a literal http(s) URL, so citations go without a "
-            "host: give --site-url or BOOKRAG_SITE_URL"
-        )
-        url = ""
-    return SiteConfig(
-        url=url,
-        base_url=string_value("baseUrl") or "/",
-        route_base_path="docs" if route_base_path is None else route_base_path,
-        trailing_slash=None if trailing is None else trailing.group(1) == "true",
-    )
-
-
-def _without_comments(source: str) -> str:
-    """JavaScript source with `//` and `/* */` comments blanked out (strings left alone)."""
-    out: list[str] = []
-    i, quote = 0, ""
-    while i < len(source):
-        ch = source[i]
-        if quote:
-            out.append(ch)
-            if ch == "\\" and i + 1 < len(source):
-                out.append(source[i + 1])
-                i += 1
-            elif ch == quote:
-                quote = ""
-        elif ch in "'\"`":
-            quote = ch
-            out.append(ch)
-        elif source.startswith("//", i):
-            end = source.find("\n", i)
-            i = len(source) if end < 0 else end
-            continue
-        elif source.startswith("/*", i):
-            end = source.find("*/", i + 2)
-            i = len(source) if end < 0 else end + 2
-            continue
-        else:
-            out.append(ch)
-        i += 1
-    return "".join(out)
-
-
-def _object_after(source: str, opening: str) -> str | None:
-    """The text of the `{...}` object that `opening` (a pattern ending in `{`) starts."""
-    match = re.search(opening, source)
-    if not match:
-        return None
-    depth = 0
-    for i in range(match.end() - 1, len(source)):
-        depth += {"{": 1, "}": -1}.get(source[i], 0)
-        if depth == 0:
-            return source[match.end() : i]
-    return source[match.end() :]
 
 
 def strip_number_prefix(name: str) -> str:

@@ -8,9 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bookrag.book.docusaurus import SiteConfig, doc_slug, strip_number_prefix
+from bookrag.book.docusaurus import doc_slug, strip_number_prefix
 from bookrag.book.markdown import Section, read_page
 from bookrag.book.partials import with_partials
+from bookrag.book.site_config import SiteConfig
 from bookrag.errors import PageParseError
 
 PAGE_SUFFIXES = (".md", ".mdx")

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from bookrag.book.chunking import chunk_page
-from bookrag.book.docusaurus import SiteConfig, read_site_config
 from bookrag.book.loader import Page, SkipPage, discover, load_page, read_source
 from bookrag.book.sidebar import sidebar_order
+from bookrag.book.site_config import SiteConfig, read_site_config
 from bookrag.errors import DocsNotFound, PageParseError
 from bookrag.index.points import chunked_at, page_version, stored_hash
 from bookrag.index.store import BookStore

@@ -1,0 +1,223 @@
+"""The site facts a book's URLs depend on, read from its `docusaurus.config` file: `url`,
+`baseUrl`, `trailingSlash`, and the docs plugin's `routeBasePath`.
+
+The config is JavaScript (or TypeScript) and none of it runs here. A value is read where it
+can be without running anything: a string, a template literal or a name made of string
+constants (`baseUrl: `/${projectName}/``, as GitHub Pages configs write it), or
+`process.env.X || 'literal'` as the literal the build uses when X is unset (said in a
+warning). The site's settings are read at the top level of the config object only: a `url`
+in `customFields` is not the site's, and a `docs: {...}` in `themeConfig` holds no docs route.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+from bookrag.config import is_http_url
+
+log = logging.getLogger("bookrag")
+
+# Keys only the config object's own level has: where one is, its other settings are.
+_TOP_KEYS = ("title", "url", "baseUrl", "presets", "themeConfig", "tagline", "favicon")
+_CONSTANT = re.compile(r"\b(?:const|let|var)\s+(\w+)\s*(?::\s*[\w.<>\[\]| ]+?)?\s*=\s*")
+_ENV_FALLBACK = re.compile(r"process\.env\.(\w+)\s*(?:\|\||\?\?)\s*")
+_DOCS_OPTIONS = (r"\bdocs\s*:\s*\{", r"plugin-content-docs['\"]\s*,\s*\{")
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    """The site facts that shape a doc's URL."""
+
+    url: str = ""
+    base_url: str = "/"
+    route_base_path: str = "docs"
+    trailing_slash: bool | None = None
+
+    def page_url(self, slug: str) -> str:
+        """The public URL of the doc whose slug is `slug` (always starting with `/`)."""
+        parts = [self.base_url, self.route_base_path, slug]
+        path = "/" + "/".join(p.strip("/") for p in parts if p.strip("/"))
+        base = "/" + self.base_url.strip("/") + "/" if self.base_url.strip("/") else "/"
+        if slug.endswith("/") and path != "/":
+            path += "/"
+        if path + "/" == base or path == base:
+            path = base  # Docusaurus never adds or removes the slash of the site root
+        elif self.trailing_slash is True and not path.endswith("/"):
+            path += "/"
+        elif self.trailing_slash is False:
+            path = path.rstrip("/")
+        return self.url.rstrip("/") + quote(path, safe="/-._~!$&'()*+,;=:@%")
+
+
+def read_site_config(docs_dir: Path) -> SiteConfig:
+    """The site facts of the `docusaurus.config` beside `docs_dir` (Docusaurus's defaults
+    where it has none, or says nothing of one)."""
+    for extension in ("ts", "mts", "cts", "js", "mjs", "cjs"):  # Docusaurus's order
+        config_file = docs_dir.resolve().parent / f"docusaurus.config.{extension}"
+        if config_file.is_file():
+            return parse_site_config(config_file.read_text(encoding="utf-8", errors="replace"))
+    return SiteConfig()
+
+
+def parse_site_config(source: str) -> SiteConfig:
+    """Pick the URL facts out of the text of a `docusaurus.config` file."""
+    config = _Config(_without_comments(source))
+    url = config.setting("url")
+    if url is not None and not is_http_url(url):
+        url = None
+    if url is None and config.has("url"):  # `process.env.SITE_URL`, or not http(s) at all
+        log.warning(
+            "docusaurus.config's url is not a literal http(s) URL, so citations go without a "
+            "host: give --site-url or BOOKRAG_SITE_URL"
+        )
+    base_url = config.setting("baseUrl")
+    if base_url is None and config.has("baseUrl"):
+        log.warning(
+            "docusaurus.config's baseUrl could not be read without running the config, so "
+            "citations assume '/': give --site-url with the base path (https://host/base)"
+        )
+    trailing = re.search(r"\btrailingSlash\s*:\s*(true|false)", config.top_level())
+    return SiteConfig(
+        url=url or "",
+        base_url=base_url or "/",
+        route_base_path=config.docs_route() or "docs",
+        trailing_slash=None if trailing is None else trailing.group(1) == "true",
+    )
+
+
+class _Config:
+    """A config's text (comments out), its string constants, and where its top level is."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.depths = _depths(source)
+        self.constants: dict[str, str] = {}
+        for match in _CONSTANT.finditer(source):
+            value = self.value_at(match.end())
+            if value is not None:
+                self.constants[match.group(1)] = value
+        levels = [self.depths[m.start()] for m in self._keys(_TOP_KEYS)]
+        self.top = min((d for d in levels if d > 0), default=1)
+
+    def _keys(self, names: tuple[str, ...]) -> list[re.Match[str]]:
+        pattern = rf"(?<![\w.$])(?:{'|'.join(names)})['\"]?\s*:(?!:)"
+        return list(re.finditer(pattern, self.source))
+
+    def has(self, key: str) -> bool:
+        return any(self.depths[m.start()] == self.top for m in self._keys((key,)))
+
+    def setting(self, key: str) -> str | None:
+        """The value of `key` at the config's top level, when it can be read."""
+        for match in self._keys((key,)):
+            if self.depths[match.start()] == self.top:
+                return self.value_at(match.end())
+        return None
+
+    def top_level(self) -> str:
+        """The config's text at its top level only (nested objects blanked out)."""
+        pairs = zip(self.source, self.depths, strict=True)
+        return "".join(c if d == self.top else " " for c, d in pairs)
+
+    def docs_route(self) -> str | None:
+        """The docs plugin's `routeBasePath`: in the classic preset's `docs` options or the
+        docs plugin's own, written in place or as a constant (`docs: docsOptions`)."""
+        starts = [m.end() for p in _DOCS_OPTIONS for m in re.finditer(p, self.source)]
+        for named in re.finditer(r"\bdocs\s*:\s*(\w+)\s*[,}\n]", self.source):
+            declared = re.search(
+                rf"\b(?:const|let|var)\s+{named.group(1)}\b[^=]*=\s*\{{", self.source
+            )
+            starts += [declared.end()] if declared else []
+        for start in sorted(starts):
+            options = self.source[start : _closing(self.source, start - 1)]
+            found = re.search(r"(?<![\w.$])routeBasePath\s*:", options)
+            if found:
+                return self.value_at(start + found.end())
+        return None
+
+    def value_at(self, at: int) -> str | None:
+        """The string the expression starting at offset `at` makes, if it can be read."""
+        text = self.source[at:].lstrip()
+        env = _ENV_FALLBACK.match(text)
+        if env:
+            text = text[env.end() :]
+        found = re.match(r"""(['"])(.*?)(?<!\\)\1|`([^`]*)`|(\w+)(?![\w.(\[])""", text, re.DOTALL)
+        if found is None:
+            return None
+        if found.group(4) is not None:  # a name: a string constant
+            value = self.constants.get(found.group(4))
+        elif found.group(3) is not None:  # a template literal
+            value = re.sub(r"\$\{\s*(\w+)\s*\}", lambda m: self.constants.get(m[1], "${"), found[3])
+            value = None if "${" in value else value
+        else:
+            value = found.group(2)
+        if value is not None and env:
+            log.warning(
+                "docusaurus.config reads process.env.%s, taken as unset ('%s'); if the site "
+                "is built with it set, give --site-url",
+                env.group(1),
+                value,
+            )
+        return value
+
+
+def _depths(source: str) -> list[int]:
+    """For each character of `source` (comments out), how many `{` enclose it (strings and
+    template literals are read through)."""
+    depths: list[int] = []
+    depth, quote = 0, ""
+    escaped = False
+    for ch in source:
+        if quote:
+            escaped, closes = (not escaped and ch == "\\"), (ch == quote and not escaped)
+            quote = "" if closes else quote
+        elif ch in "'\"`":
+            quote = ch
+        elif ch == "}":
+            depth -= 1
+        depths.append(depth)
+        if not quote and ch == "{":
+            depth += 1
+    return depths
+
+
+def _closing(source: str, opening: int) -> int:
+    """The offset of the `}` that closes the `{` at `opening` (the end if none does)."""
+    depths = _depths(source[opening:])
+    for i, ch in enumerate(source[opening:]):
+        if ch == "}" and depths[i] == 0:
+            return opening + i
+    return len(source)
+
+
+def _without_comments(source: str) -> str:
+    """JavaScript source with `//` and `/* */` comments blanked out (strings left alone)."""
+    out: list[str] = []
+    i, quote = 0, ""
+    while i < len(source):
+        ch = source[i]
+        if quote:
+            out.append(ch)
+            if ch == "\\" and i + 1 < len(source):
+                out.append(source[i + 1])
+                i += 1
+            elif ch == quote:
+                quote = ""
+        elif ch in "'\"`":
+            quote = ch
+            out.append(ch)
+        elif source.startswith("//", i):
+            end = source.find("\n", i)
+            i = len(source) if end < 0 else end
+            continue
+        elif source.startswith("/*", i):
+            end = source.find("*/", i + 2)
+            i = len(source) if end < 0 else end + 2
+            continue
+        else:
+            out.append(ch)
+        i += 1
+    return "".join(out)
