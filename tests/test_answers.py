@@ -638,6 +638,21 @@ VENV_SECTION = (
 )
 
 
+def test_a_selection_of_whole_sentences_is_quoted_between_the_ones_around_it() -> None:
+    section = passage(
+        "The gauge sits on a post. It must be level. A tilted funnel loses rain over its rim. "
+        "Check it with a spirit level each spring."
+    )
+    chosen = "It must be level. A tilted funnel loses rain over its rim."
+    selected = replace(section, text=chosen)
+    result = extractive_answer([selected, section], terms("level"), chosen)
+    assert [c.quote for c in result.citations] == [  # one section's quotes, in its order
+        f"The gauge sits on a post. … {chosen} … Check it with a spirit level each spring."
+    ]
+    assert result.answer.index("sits on a post") < result.answer.index("It must be level")
+    assert result.answer.index("tilted funnel loses") < result.answer.index("spirit level")
+
+
 def test_the_best_sentence_leading_into_code_is_quoted_with_its_code() -> None:
     result = extractive_answer([passage(VENV_SECTION)], terms("create", "virtual", "env"), None)
     lead_in = "so create a virtual environment for the station: [1]"

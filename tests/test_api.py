@@ -208,6 +208,24 @@ def test_selected_text_with_page_url_cites_that_page_first(client: TestClient) -
     assert body["citations"][0]["quote"].startswith("Because there are exactly two")
 
 
+def test_a_selection_is_answered_in_the_words_of_the_section_around_it(
+    client: TestClient,
+) -> None:
+    body = client.post(
+        "/chat",
+        json={
+            "question": "",
+            "selected_text": "Every measurement warms the chip slightly",
+            "page_url": "http://localhost:3000/docs/sensors/reading-sensors",
+        },
+    ).json()
+    whole = "Every measurement warms the chip slightly, and continuous fast polling can push"
+    after = "`bme280.sample()` uses forced mode"  # the sentence after it says what to do
+    assert body["answer"].index(whole) < body["answer"].index(after)
+    assert body["sources"][0].endswith("/docs/sensors/reading-sensors#a-complete-bme280-reader")
+    assert body["citations"][0]["quote"].startswith(whole)
+
+
 def test_empty_question_with_a_selection_explains_the_passage(client: TestClient) -> None:
     response = client.post(
         "/chat", json={"question": "  ", "selected_text": "each tip of the rain bucket"}

@@ -116,9 +116,13 @@ def best_sentence(text: str, terms: QueryTerms) -> str:
 def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | None) -> list[Quote]:
     quotes: list[Quote] = []
     if selection and passages and passages[0].text == selection:
-        # The reader's selection comes first, quoted once, then what surrounds it.
-        quotes.append(Quote(passages[0], " ".join(selection.split()[:80])))
-        passages = passages[1:]
+        # The reader's selection comes first, framed by its section (the sentence it is part
+        # of, or the one before it, and the one after), then other sections on it.
+        placed, passages = passages[0], passages[1:]
+        section = passages[0] if passages and passages[0].url == placed.url else None
+        framed = _framed(selection, list(sentences(section.text))) if section else []
+        quotes.extend(Quote(placed, text) for text in framed or [_shown(selection)])
+        passages = passages[1:] if framed else passages
     lead = not quotes  # the first passage that answers is quoted most fully
     if terms.defines:
         # "What is X?": the best passages' first sentence saying what X is leads the answer.
@@ -183,6 +187,33 @@ def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | Non
         if len(quotes) >= MAX_QUOTES:
             break
     return _once(quotes)[:MAX_QUOTES]
+
+
+def _framed(selection: str, units: list[str]) -> list[str]:
+    """A selection in its section's words: the sentence it is part of, or the unit before it
+    and the selection itself, then the unit after it (which most often says why). Empty when
+    the selection is not found among the units."""
+    wanted = _bare(selection)
+    bare = [_bare(u) for u in units]
+    inside = [i for i, b in enumerate(bare) if b and (b in wanted or wanted in b)]
+    if not wanted or not inside:
+        return []
+    first, last = inside[0], inside[-1]
+    if wanted in bare[first]:  # part of one sentence (or all of it): that sentence
+        framed = [units[first]]
+    else:
+        framed = [*units[max(first - 1, 0) : first], _shown(selection)]
+    return [*framed, *units[last + 1 : last + 2]]
+
+
+def _shown(selection: str) -> str:
+    """A selection as an answer quotes it: its first 80 words, on one line."""
+    return " ".join(selection.split()[:80])
+
+
+def _bare(text: str) -> str:
+    """Text as words only (a selection is what the page shows: no Markdown, no marks)."""
+    return " ".join(re.findall(r"\w+", plain_text(text).casefold()))
 
 
 def _led_list(

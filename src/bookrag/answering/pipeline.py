@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import anyio
 
@@ -109,9 +109,12 @@ def plan(book: Book, question: Question) -> Plan:
     passages = retrieval.passages
     if not passages:  # not "not in the book" when there is no book yet
         require_index(book)
-    selected = _selection_passage(book, question)
-    if selected is not None:
-        passages = [selected, *[p for p in passages if p.url != selected.url][:2]]
+    placed = _selection_passage(book, question)
+    if placed is not None:
+        # The selection, then the section it is in (what surrounds it explains it), then the
+        # best of the other sections.
+        selected, section = placed
+        passages = [selected, section, *[p for p in passages if p.url != selected.url][:1]]
     elif not retrieval.covered:  # a selection the book does not hold is no better
         return Plan([], terms, retrieval.degraded, None, not_found())
     elif question.selected_text:
@@ -255,8 +258,9 @@ def _standalone(book: Book, question: Question) -> str:
     return f"{last_answered_question(question.history)} {question.text}".strip()
 
 
-def _selection_passage(book: Book, question: Question) -> Passage | None:
-    """The selected text, placed in the section of the named page that holds it."""
+def _selection_passage(book: Book, question: Question) -> tuple[Passage, Passage] | None:
+    """The selected text, placed in the section of the named page that holds it, and that
+    section's text."""
     if not question.page_url or not question.selected_text:
         return None
     try:
@@ -271,13 +275,14 @@ def _selection_passage(book: Book, question: Question) -> Passage | None:
     shared = selected & set(lexical.terms(str(best["text"])))
     if not selected or len(shared) < _SELECTION_MATCH * len(selected):
         return None  # not the book's words: never quote it as the book
-    return Passage(
+    section = Passage(
         source=str(best["source"]),
         url=str(best["url"]),
         page_url=str(best["page_url"]),
         title=str(best["title"]),
         section=str(best.get("section", "")),
-        text=question.selected_text,
+        text=str(best["text"]),
         score=1.0,
         coverage=1.0,
     )
+    return replace(section, text=question.selected_text), section
