@@ -226,6 +226,19 @@ def test_a_selection_is_answered_in_the_words_of_the_section_around_it(
     assert body["citations"][0]["quote"].startswith(whole)
 
 
+def test_a_selection_of_code_is_quoted_as_code_with_its_lines(client: TestClient) -> None:
+    code = "bus = smbus2.SMBus(1)\nparams = bme280.load_calibration_params(bus, 0x76)"
+    body = client.post(
+        "/chat",
+        json={
+            "question": "Explain this code",
+            "selected_text": code,
+            "page_url": "https://pocket-weather.example.org/docs/sensors/reading-sensors",
+        },
+    ).json()
+    assert body["answer"].split("\n\n")[1] == f"```\n{code}\n```\n[1]"
+
+
 def test_empty_question_with_a_selection_explains_the_passage(client: TestClient) -> None:
     response = client.post(
         "/chat", json={"question": "  ", "selected_text": "each tip of the rain bucket"}

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from bookrag.answering.code_quotes import (
     best_code,
     code_adds,
+    code_blocks,
     code_excerpt,
     code_window,
     led_code,
@@ -121,7 +122,9 @@ def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | Non
         placed, passages = passages[0], passages[1:]
         section = passages[0] if passages and passages[0].url == placed.url else None
         framed = _framed(selection, list(sentences(section.text))) if section else []
-        quotes.extend(Quote(placed, text) for text in framed or [_shown(selection)])
+        code = section is not None and _in_code(selection, section.text)
+        shown = code_excerpt(f"```\n{selection.strip()}\n```") if code else _shown(selection)
+        quotes.extend(Quote(placed, text) for text in framed or [shown])
         passages = passages[1:] if framed else passages
     lead = not quotes  # the first passage that answers is quoted most fully
     if terms.defines:
@@ -204,6 +207,13 @@ def _framed(selection: str, units: list[str]) -> list[str]:
     else:
         framed = [*units[max(first - 1, 0) : first], _shown(selection)]
     return [*framed, *units[last + 1 : last + 2]]
+
+
+def _in_code(selection: str, text: str) -> bool:
+    """Whether the selection is (part of) one of the code blocks of `text`: quoted as code,
+    its lines kept."""
+    wanted = _bare(selection)
+    return bool(wanted) and any(wanted in _bare(block) for block in code_blocks(text))
 
 
 def _shown(selection: str) -> str:
