@@ -408,7 +408,7 @@ def test_search_and_chat_say_a_limit_the_same_way(client: TestClient) -> None:
     for route, field in (("/search", "query"), ("/chat", "question")):
         too_long = client.post(route, json={field: "rain " * 401}).json()["error"]
         assert too_long == f"{field}: longer than 2000 characters", route
-        for empty in ("", "   "):
+        for empty in ("", "   ", "\u200b", "\ufeff\x00 \u2060"):  # nothing shows: empty
             said = client.post(route, json={field: empty}).json()["error"]
             assert "must not be empty" in said, (route, empty)
 

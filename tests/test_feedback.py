@@ -802,22 +802,27 @@ def test_report_command_creates_no_log_where_there_is_none(
     assert not (tmp_path / "elsewhere" / "bookrag.db").exists()
 
 
-def test_report_command_never_prints_a_readers_control_characters(
+def test_neither_report_shows_a_readers_control_characters(
     tmp_path: Path, sample_docs: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     attack = "bad \x1b[2J\x1b]0;pwned\x07 end \u202eevil"
-    with api(tmp_path, sample_docs, log_questions=True) as client:
+    with api(tmp_path, sample_docs, log_questions=True, admin_token="t") as client:
         answer_id = client.post("/chat", json={"question": RAIN}).json()["answer_id"]
         sent = client.post(
             "/feedback", json={"answer_id": answer_id, "helpful": False, "comment": attack}
         )
         assert sent.status_code == 200
         client.post("/chat", json={"question": "Is the گیج \u200c calibrated? \x1b[31m"})
+        wait_for_rows(f"sqlite:///{tmp_path / 'data' / 'bookrag.db'}", answers, 2)
+        page = client.get("/admin/report?since=24h", headers={"Authorization": "Bearer t"})
     monkeypatch.setenv("BOOKRAG_DATA_DIR", str(tmp_path / "data"))
     printed = CliRunner().invoke(cli_app, ["report"], env={"COLUMNS": "200"})
     assert printed.exit_code == 0, printed.output
     assert "\x1b" not in printed.output and "\x07" not in printed.output
     assert "\u202e" not in printed.output
+    # Nor the HTML report: an override would turn the rest of its line around.
+    assert page.status_code == 200 and "\u202e" not in page.text and "\x1b" not in page.text
+    assert "bad \ufffd[2J" in page.text and "گیج \u200c" in page.text
     assert "bad \ufffd[2J" in printed.output and "گیج \u200c" in printed.output
     as_json = CliRunner().invoke(cli_app, ["report", "--json"])
     assert as_json.exit_code == 0 and as_json.output.isascii()  # escaped, as JSON allows

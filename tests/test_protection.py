@@ -78,6 +78,8 @@ def test_rate_limit_answers_429_with_retry_after_per_client() -> None:
     app = RateLimit(echo_app(), 3, clients, GENERATION_PATHS)
     client = TestClient(app)
     alice = {"X-Forwarded-For": "198.51.100.1"}
+    # Methods a limited path does not answer (405 from the app) use up none of the budget.
+    assert all(client.get("/chat", headers=alice).status_code == 405 for _ in range(5))
     codes = [client.post("/chat", content=b"{}", headers=alice).status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]
     refused = client.post("/chat", content=b"{}", headers=alice)

@@ -122,8 +122,8 @@ def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | Non
         placed, passages = passages[0], passages[1:]
         section = passages[0] if passages and passages[0].url == placed.url else None
         framed = _framed(selection, list(sentences(section.text))) if section else []
-        code = section is not None and _in_code(selection, section.text)
-        shown = code_excerpt(f"```\n{selection.strip()}\n```") if code else _shown(selection)
+        of_code = section is not None and _in_code(selection, section.text)
+        shown = code_excerpt(f"```\n{selection.strip()}\n```") if of_code else _shown(selection)
         quotes.extend(Quote(placed, text) for text in framed or [shown])
         passages = passages[1:] if framed else passages
     lead = not quotes  # the first passage that answers is quoted most fully

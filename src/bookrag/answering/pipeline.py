@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 
@@ -77,8 +78,8 @@ def ask_question(
     settings: Settings,
 ) -> Question:
     """Check a reader's question (as the API and the CLI receive it) and make a `Question`."""
-    text = question.strip()
-    selected = (selected_text or "").strip() or None
+    text = trimmed(question)
+    selected = trimmed(selected_text or "") or None
     if not text and not selected:
         raise InvalidRequest("question: must not be empty (or send selected_text to explain)")
     if len(question) > settings.max_question_chars:
@@ -130,6 +131,21 @@ def plan(book: Book, question: Question) -> Plan:
         return Plan(passages, terms, retrieval.degraded, None, ready)
     prompt = answer_prompt(question, documents(passages, question))
     return Plan(passages, terms, retrieval.degraded, prompt)
+
+
+def trimmed(text: str) -> str:
+    """`text` without whitespace or invisible characters at its ends (a zero-width space, a
+    byte order mark, NUL): a question of nothing else is an empty one."""
+    start, end = 0, len(text)
+    while start < end and _invisible(text[start]):
+        start += 1
+    while end > start and _invisible(text[end - 1]):
+        end -= 1
+    return text[start:end]
+
+
+def _invisible(char: str) -> bool:
+    return char.isspace() or unicodedata.category(char) in ("Cc", "Cf")
 
 
 def require_index(book: Book) -> None:

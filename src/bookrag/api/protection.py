@@ -159,7 +159,7 @@ class RateLimit:
         if (
             scope["type"] != "http"
             or scope["path"] not in self.paths
-            or scope["method"] == "OPTIONS"
+            or scope["method"] != "POST"  # the only method they answer: others are 405, free
         ):
             await self.app(scope, receive, send)
             return

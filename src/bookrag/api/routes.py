@@ -28,6 +28,7 @@ from bookrag.answering.pipeline import (
     ask_question,
     require_index,
     stream_answer,
+    trimmed,
 )
 from bookrag.api.admin import AdminDep, require_admin
 from bookrag.api.deps import BookDep, JournalDep, SettingsDep, TranslatorDep
@@ -182,7 +183,7 @@ def add_routes(app: FastAPI) -> None:
     @app.post("/search")
     def search_route(body: SearchRequest, book: BookDep) -> SearchResponse:
         """The best section of each of the best-matching pages."""
-        if not body.query.strip():
+        if not trimmed(body.query):
             raise InvalidRequest("query: must not be empty")
         passages = book.retriever.retrieve(body.query, body.limit).passages
         return SearchResponse(results=[SearchResult(**p.to_json()) for p in passages])

@@ -4,7 +4,6 @@ and the same function as `GET /admin/report`."""
 from __future__ import annotations
 
 import json
-import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -20,6 +19,7 @@ from bookrag.answering.pipeline import Book
 from bookrag.config import Settings, load_settings
 from bookrag.errors import BookragError, ConfigError
 from bookrag.feedback.database import database_url, migrate, open_engine
+from bookrag.feedback.records import visible
 from bookrag.feedback.report import Closest, GapReport, closest_page, gap_report, parse_period
 from bookrag.index.connection import open_store
 from bookrag.providers.wiring import build_providers
@@ -146,18 +146,7 @@ def print_report(out: Console, report: GapReport) -> None:
 def _shown(text: str) -> str:
     """Readers' words made safe for a terminal: no Rich markup, and no control character
     (an escape sequence in a comment could clear the screen or retitle the window)."""
-    return escape("".join(_visible(ch) for ch in text))
-
-
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-
-
-def _visible(ch: str) -> str:
-    """A control character or bidirectional override as U+FFFD (joiners, which Urdu and
-    emoji need, stay)."""
-    if ch == "\n" or (unicodedata.category(ch) != "Cc" and ch not in _BIDI_CONTROLS):
-        return ch
-    return "\ufffd"
+    return escape(visible(text))
 
 
 def _error(err: Console, message: str) -> None:

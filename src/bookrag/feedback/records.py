@@ -5,6 +5,7 @@ reader's verdict on it (`Verdict`); `database` says what each column means.
 from __future__ import annotations
 
 import json
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -95,3 +96,18 @@ def as_row(record: AnswerRecord) -> dict[str, object]:
         "page_url": storable(record.page_url),
         "selection": storable(record.selection),
     }
+
+
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def visible(text: str) -> str:
+    """Readers' words as the report shows them: a control character or bidirectional
+    override as U+FFFD (an override would turn the rest of a line around; joiners, which Urdu
+    and emoji need, stay)."""
+    return "".join(
+        ch
+        if ch == "\n" or (unicodedata.category(ch) != "Cc" and ch not in _BIDI_CONTROLS)
+        else "\ufffd"
+        for ch in text
+    )

@@ -3,9 +3,10 @@ questions per day drawn as inline SVG. Every value is escaped; nothing is fetche
 
 from __future__ import annotations
 
-from html import escape
+from html import escape as _html
 from urllib.parse import urlsplit
 
+from bookrag.feedback.records import visible
 from bookrag.feedback.report import Day, GapReport
 
 _STYLE = """
@@ -23,6 +24,12 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; }
 svg .answered { fill: #1f5fbf; } svg .refused { fill: #d9822b; }
 svg text { font-size: 10px; fill: #5f6368; }
 """
+
+
+def escape(text: str) -> str:
+    """Text for the page: HTML-escaped, readers' control characters and overrides shown as
+    U+FFFD (`visible`)."""
+    return _html(visible(text))
 
 
 def _pct(value: float | None) -> str:
