@@ -20,7 +20,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bookrag.answering.pipeline import Book, answer, ask_question
+from bookrag.answering.models import ask_question
+from bookrag.answering.pipeline import Book, answer
 from bookrag.book.site.crawler import CrawlLimits
 from bookrag.book.site.sitemap import ROUTE_KINDS
 from bookrag.config import Settings, env_variable, is_http_url, load_settings

@@ -10,20 +10,20 @@ from dataclasses import dataclass
 from bookrag.answering.code_quotes import (
     best_code,
     code_adds,
-    code_blocks,
     code_excerpt,
     code_window,
     led_code,
 )
 from bookrag.answering.list_quotes import (
+    in_order,
     led_into,
-    merge_lead_ins,
-    most_of_a_list,
     whole_list,
     whole_table,
+    with_led_list,
 )
 from bookrag.answering.models import Answer, Citations
 from bookrag.answering.retrieval import Passage
+from bookrag.answering.selection import framed, shown
 from bookrag.answering.sentences import TABLE_ROW, ListBlock, lists, sentences, tables
 from bookrag.answering.terms import QueryTerms, defines
 from bookrag.index import lexical
@@ -120,12 +120,10 @@ def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | Non
         # The reader's selection comes first, framed by its section (the sentence it is part
         # of, or the one before it, and the one after), then other sections on it.
         placed, passages = passages[0], passages[1:]
-        section = passages[0] if passages and passages[0].url == placed.url else None
-        framed = _framed(selection, list(sentences(section.text))) if section else []
-        of_code = section is not None and _in_code(selection, section.text)
-        shown = code_excerpt(f"```\n{selection.strip()}\n```") if of_code else _shown(selection)
-        quotes.extend(Quote(placed, text) for text in framed or [shown])
-        passages = passages[1:] if framed else passages
+        section = passages[0].text if passages and passages[0].url == placed.url else ""
+        framing = framed(selection, section)
+        quotes.extend(Quote(placed, text) for text in framing or [shown(selection, section)])
+        passages = passages[1:] if framing else passages
     lead = not quotes  # the first passage that answers is quoted most fully
     if terms.defines:
         # "What is X?": the best passages' first sentence saying what X is leads the answer.
@@ -169,9 +167,9 @@ def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | Non
                 after = [u for u in units[units.index(scored[0]) + 1 :] if u not in led_in]
                 chosen += [u for u in after[:FOLLOWING] if u not in chosen]
             if led is not None:  # the list the best sentence leads into, whole, after it
-                texts = _led_list(led, scored[0], chosen, units, blocks, terms)
+                texts = with_led_list(led, scored[0], chosen, units, blocks, terms)
             else:  # keep the book's order inside one section
-                texts = _in_order(sorted(chosen, key=units.index), units, blocks, terms)
+                texts = in_order(sorted(chosen, key=units.index), units, blocks, terms)
         # The code the best sentence leads into ("…, so create a venv:"), right after it.
         led_block = led_in.get(scored[0]) if lead else None
         said = list(texts)
@@ -190,60 +188,6 @@ def best_quotes(passages: list[Passage], terms: QueryTerms, selection: str | Non
         if len(quotes) >= MAX_QUOTES:
             break
     return _once(quotes)[:MAX_QUOTES]
-
-
-def _framed(selection: str, units: list[str]) -> list[str]:
-    """A selection in its section's words: the sentence it is part of, or the unit before it
-    and the selection itself, then the unit after it (which most often says why). Empty when
-    the selection is not found among the units."""
-    wanted = _bare(selection)
-    bare = [_bare(u) for u in units]
-    inside = [i for i, b in enumerate(bare) if b and (b in wanted or wanted in b)]
-    if not wanted or not inside:
-        return []
-    first, last = inside[0], inside[-1]
-    if wanted in bare[first]:  # part of one sentence (or all of it): that sentence
-        framed = [units[first]]
-    else:
-        framed = [*units[max(first - 1, 0) : first], _shown(selection)]
-    return [*framed, *units[last + 1 : last + 2]]
-
-
-def _in_code(selection: str, text: str) -> bool:
-    """Whether the selection is (part of) one of the code blocks of `text`: quoted as code,
-    its lines kept."""
-    wanted = _bare(selection)
-    return bool(wanted) and any(wanted in _bare(block) for block in code_blocks(text))
-
-
-def _shown(selection: str) -> str:
-    """A selection as an answer quotes it: its first 80 words, on one line."""
-    return " ".join(selection.split()[:80])
-
-
-def _bare(text: str) -> str:
-    """Text as words only (a selection is what the page shows: no Markdown, no marks)."""
-    return " ".join(re.findall(r"\w+", plain_text(text).casefold()))
-
-
-def _led_list(
-    led: tuple[str, list[str]],
-    best: str,
-    chosen: list[str],
-    units: list[str],
-    blocks: list[ListBlock],
-    terms: QueryTerms,
-) -> list[str]:
-    """The `chosen` units in the book's order with the list `best` leads into (`led`: its
-    quote and the units it holds) whole, right after `best`, in place of its own units."""
-    quote, held = led
-    ordered = sorted((u for u in chosen if u not in held), key=units.index)
-    at = ordered.index(best) + 1
-    return [
-        *_in_order(ordered[:at], units, blocks, terms),
-        quote,
-        *_in_order(ordered[at:], units, blocks, terms),
-    ]
 
 
 def _once(quotes: list[Quote]) -> list[Quote]:
@@ -290,7 +234,7 @@ def _with_rest(
         return [whole]
     # Not the list holding `best` too: it would say again what `whole` says.
     other = _whole(extra, blocks, passage, terms, besides=best)
-    rest = [other] if other else _in_order([extra], units, blocks, terms)
+    rest = [other] if other else in_order([extra], units, blocks, terms)
     return [*rest, whole] if units.index(extra) < units.index(best) else [whole, *rest]
 
 
@@ -322,21 +266,3 @@ def _defining(passages: list[Passage], terms: QueryTerms) -> list[Passage]:
         if any(defines(u, terms.defines) for u in sentences(passage.text)):
             return [passage]
     return []
-
-
-def _in_order(
-    ordered: list[str], units: list[str], blocks: list[ListBlock], terms: QueryTerms
-) -> list[str]:
-    """The chosen units (`ordered`, in the book's order) as quotes: items of one list with
-    its lead-in as one quote, and a short list most of whose items are chosen as all of it."""
-    filled = most_of_a_list(ordered, units, blocks, terms)
-    if filled is None:
-        return merge_lead_ins(ordered, units, blocks)
-    whole, held = filled
-    at = ordered.index(held[0])
-    after = [u for u in ordered[at:] if u not in held]
-    return [
-        *merge_lead_ins(ordered[:at], units, blocks),
-        whole,
-        *merge_lead_ins(after, units, blocks),
-    ]

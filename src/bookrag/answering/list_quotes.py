@@ -1,5 +1,6 @@
 """Whole lists and tables as one quote, when a question asks about the list or table rather
-than one of its items or rows."""
+than one of its items or rows; and the units an answer chose, as quotes in the book's order,
+items of one list quoted with their lead-in."""
 
 from __future__ import annotations
 
@@ -209,3 +210,41 @@ def _with_detail(item: str, more: list[str], said: set[str], terms: QueryTerms) 
     detail = details[gains.index(max(gains))]
     rest = f" {CUT}" if len(details) > 1 else ""
     return f"{item.removesuffix(f' {CUT}')} — {detail}{rest}"
+
+
+def in_order(
+    ordered: list[str], units: list[str], blocks: list[ListBlock], terms: QueryTerms
+) -> list[str]:
+    """The chosen units (`ordered`, in the book's order) as quotes: items of one list with
+    its lead-in as one quote, and a short list most of whose items are chosen as all of it."""
+    filled = most_of_a_list(ordered, units, blocks, terms)
+    if filled is None:
+        return merge_lead_ins(ordered, units, blocks)
+    whole, held = filled
+    at = ordered.index(held[0])
+    after = [u for u in ordered[at:] if u not in held]
+    return [
+        *merge_lead_ins(ordered[:at], units, blocks),
+        whole,
+        *merge_lead_ins(after, units, blocks),
+    ]
+
+
+def with_led_list(
+    led: tuple[str, list[str]],
+    best: str,
+    chosen: list[str],
+    units: list[str],
+    blocks: list[ListBlock],
+    terms: QueryTerms,
+) -> list[str]:
+    """The `chosen` units in the book's order with the list `best` leads into (`led`: its
+    quote and the units it holds) whole, right after `best`, in place of its own units."""
+    quote, held = led
+    ordered = sorted((u for u in chosen if u not in held), key=units.index)
+    at = ordered.index(best) + 1
+    return [
+        *in_order(ordered[:at], units, blocks, terms),
+        quote,
+        *in_order(ordered[at:], units, blocks, terms),
+    ]

@@ -1,11 +1,16 @@
-"""The shapes answers take, shared by the API, the CLI and the answering code."""
+"""The shapes questions and answers take, shared by the API, the CLI and the answering code,
+and the checks a reader's question passes (`ask_question`)."""
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, Field
+
+from bookrag.config import Settings
+from bookrag.errors import InvalidRequest
 
 MAX_TURN_CHARS = 4000
 
@@ -120,3 +125,37 @@ class Question:
     @property
     def text(self) -> str:
         return self.question.strip() or "Explain this passage."
+
+
+def ask_question(
+    question: str,
+    selected_text: str | None,
+    page_url: str | None,
+    history: tuple[Turn, ...],
+    settings: Settings,
+) -> Question:
+    """Check a reader's question (as the API and the CLI receive it) and make a `Question`."""
+    text = trimmed(question)
+    selected = trimmed(selected_text or "") or None
+    if not text and not selected:
+        raise InvalidRequest("question: must not be empty (or send selected_text to explain)")
+    if len(question) > settings.max_question_chars:
+        raise InvalidRequest(f"question: longer than {settings.max_question_chars} characters")
+    if selected and len(selected) > settings.max_selected_chars:
+        raise InvalidRequest(f"selected_text: longer than {settings.max_selected_chars} characters")
+    return Question(text, selected, page_url, history)
+
+
+def trimmed(text: str) -> str:
+    """`text` without whitespace or invisible characters at its ends (a zero-width space, a
+    byte order mark, NUL): a question of nothing else is an empty one."""
+    start, end = 0, len(text)
+    while start < end and _invisible(text[start]):
+        start += 1
+    while end > start and _invisible(text[end - 1]):
+        end -= 1
+    return text[start:end]
+
+
+def _invisible(char: str) -> bool:
+    return char.isspace() or unicodedata.category(char) in ("Cc", "Cf")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-import unicodedata
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 
@@ -25,11 +24,11 @@ from bookrag.answering.generation import (
     rewrite_prompt,
     to_answer,
 )
-from bookrag.answering.models import Answer, Question, Turn
+from bookrag.answering.models import Answer, Question
 from bookrag.answering.retrieval import Passage, Retriever
 from bookrag.answering.terms import QueryTerms
 from bookrag.config import Settings
-from bookrag.errors import InvalidRequest, NotIndexed, PageNotFound, UpstreamError
+from bookrag.errors import NotIndexed, PageNotFound, UpstreamError
 from bookrag.index import lexical
 from bookrag.index.pages import PageDirectory
 from bookrag.index.store import BookStore
@@ -68,25 +67,6 @@ class Book:
             settings.min_rerank_score,
         )
         return cls(store, PageDirectory(store), retriever, providers.chat, providers.policy)
-
-
-def ask_question(
-    question: str,
-    selected_text: str | None,
-    page_url: str | None,
-    history: tuple[Turn, ...],
-    settings: Settings,
-) -> Question:
-    """Check a reader's question (as the API and the CLI receive it) and make a `Question`."""
-    text = trimmed(question)
-    selected = trimmed(selected_text or "") or None
-    if not text and not selected:
-        raise InvalidRequest("question: must not be empty (or send selected_text to explain)")
-    if len(question) > settings.max_question_chars:
-        raise InvalidRequest(f"question: longer than {settings.max_question_chars} characters")
-    if selected and len(selected) > settings.max_selected_chars:
-        raise InvalidRequest(f"selected_text: longer than {settings.max_selected_chars} characters")
-    return Question(text, selected, page_url, history)
 
 
 @dataclass
@@ -131,21 +111,6 @@ def plan(book: Book, question: Question) -> Plan:
         return Plan(passages, terms, retrieval.degraded, None, ready)
     prompt = answer_prompt(question, documents(passages, question))
     return Plan(passages, terms, retrieval.degraded, prompt)
-
-
-def trimmed(text: str) -> str:
-    """`text` without whitespace or invisible characters at its ends (a zero-width space, a
-    byte order mark, NUL): a question of nothing else is an empty one."""
-    start, end = 0, len(text)
-    while start < end and _invisible(text[start]):
-        start += 1
-    while end > start and _invisible(text[end - 1]):
-        end -= 1
-    return text[start:end]
-
-
-def _invisible(char: str) -> bool:
-    return char.isspace() or unicodedata.category(char) in ("Cc", "Cf")
 
 
 def require_index(book: Book) -> None:

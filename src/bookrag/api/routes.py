@@ -8,7 +8,6 @@ import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import suppress
-from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request
@@ -20,17 +19,15 @@ from starlette.routing import BaseRoute
 
 from bookrag import __version__
 from bookrag.answering.figures import mark_once
-from bookrag.answering.models import Answer, Question
+from bookrag.answering.models import Answer, Question, ask_question, trimmed
 from bookrag.answering.pipeline import (
     NOT_INDEXED,
-    Book,
     answer,
-    ask_question,
     require_index,
     stream_answer,
-    trimmed,
 )
 from bookrag.api.admin import AdminDep, require_admin
+from bookrag.api.answer_log import logged
 from bookrag.api.deps import BookDep, JournalDep, SettingsDep, TranslatorDep
 from bookrag.api.handlers import error_event, event_stream
 from bookrag.api.observability import Metrics
@@ -49,11 +46,10 @@ from bookrag.errors import (
     BookragError,
     InvalidRequest,
     NotConfigured,
-    PageNotFound,
     StoreUnavailable,
 )
-from bookrag.feedback.journal import FeedbackUnavailable, Journal, UnknownAnswer
-from bookrag.feedback.records import Verdict, make_record
+from bookrag.feedback.journal import FeedbackUnavailable, UnknownAnswer
+from bookrag.feedback.records import Verdict
 from bookrag.feedback.report import closest_page, gap_report, parse_period
 from bookrag.feedback.report_page import render_html
 from bookrag.index.refresh import Refresher
@@ -94,36 +90,6 @@ async def reader_left(request: Request) -> None:
 
 
 _ANSWER_ID = re.compile(r"^[0-9a-f]{32}$")
-
-
-def logged(
-    journal: Journal | None,
-    book: Book,
-    settings: Settings,
-    question: Question,
-    result: Answer,
-    started: float,
-) -> Answer:
-    """Queue the answer for the answer log (never waiting on it) and give it its id."""
-    if journal is None:
-        return result
-    latency_ms = (time.perf_counter() - started) * 1000
-    # The page asked from, as the book publishes it, or none: a URL a client makes up is no
-    # link for the gap report, and the same page read on localhost is still that page.
-    question = replace(question, page_url=_indexed_page(book, question.page_url))
-    record = make_record(question, result, latency_ms, keep_text=settings.log_questions)
-    journal.record(record)
-    return result.model_copy(update={"answer_id": record.id})
-
-
-def _indexed_page(book: Book, page_url: str | None) -> str | None:
-    """The URL of the indexed page `page_url` names, or None."""
-    if not page_url:
-        return None
-    try:
-        return str(book.pages.find(page_url)["url"])
-    except PageNotFound:
-        return None
 
 
 def add_routes(app: FastAPI) -> None:

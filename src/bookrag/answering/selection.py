@@ -1,0 +1,47 @@
+"""A passage the reader selected, as a keyless answer quotes it: in the words of the section
+around it, or as the reader selected it (code keeps its lines)."""
+
+from __future__ import annotations
+
+import re
+
+from bookrag.answering.code_quotes import code_blocks, code_excerpt
+from bookrag.answering.sentences import sentences
+
+_LINK_TARGET = re.compile(r"\]\([^)]*\)")  # a page shows a link's text, not where it goes
+
+
+def framed(selection: str, section: str) -> list[str]:
+    """The selection in its section's words: the sentence it is part of, or the unit before
+    it and the selection itself, then the unit after it (which most often says why). Empty
+    when the selection is not found among the section's units."""
+    units = list(sentences(section))
+    wanted = _bare(selection)
+    bare = [_bare(u) for u in units]
+    inside = [i for i, b in enumerate(bare) if b and (b in wanted or wanted in b)]
+    if not wanted or not inside:
+        return []
+    first, last = inside[0], inside[-1]
+    if wanted in bare[first]:  # part of one sentence (or all of it): that sentence
+        framing = [units[first]]
+    else:
+        framing = [*units[max(first - 1, 0) : first], _one_line(selection)]
+    return [*framing, *units[last + 1 : last + 2]]
+
+
+def shown(selection: str, section: str) -> str:
+    """The selection as quoted alone: as code, its lines kept, when it is (part of) one of
+    the section's code blocks; else its first 80 words on one line."""
+    wanted = _bare(selection)
+    if wanted and any(wanted in _bare(block) for block in code_blocks(section)):
+        return code_excerpt(f"```\n{selection.strip()}\n```")
+    return _one_line(selection)
+
+
+def _one_line(selection: str) -> str:
+    return " ".join(selection.split()[:80])
+
+
+def _bare(text: str) -> str:
+    """Text as words only (a selection is what the page shows: no Markdown, no marks)."""
+    return " ".join(re.findall(r"\w+", _LINK_TARGET.sub("]", text).casefold()))
