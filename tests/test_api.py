@@ -107,6 +107,11 @@ def test_the_widget_script_is_not_sent_again_to_a_browser_that_has_it(
     assert first.status_code == 200 and "customElements" in first.text
     assert again.status_code == 304 and not again.content and again.headers["etag"] == tag
     assert other.status_code == 200 and other.text == first.text
+    # As HTTP reads the header: a list of tags, weak ones too, or any version at all.
+    for header in (f'"x", W/{tag}', "*"):
+        assert client.get("/widget.js", headers={"If-None-Match": header}).status_code == 304
+    part = tag[:-3] + '"'  # a tag that only starts as this one does
+    assert client.get("/widget.js", headers={"If-None-Match": f'"a{part}'}).status_code == 200
 
 
 def test_health_reports_live_qdrant_and_index_facts(client: TestClient) -> None:
@@ -511,14 +516,18 @@ def test_a_content_type_is_answered_only_if_the_slot_gate_admits_it(
 
 
 def test_a_request_at_every_field_limit_fits_the_body_limit(client: TestClient) -> None:
-    # Sent as Python's `json` and most encoders send text that is not ASCII: `\\uXXXX`.
-    turns = [{"role": "user", "content": "ب" * 4000}, {"role": "assistant", "content": "ب" * 4000}]
+    # Sent as Python's `json` and most encoders send text that is not ASCII: `\\uXXXX`, and
+    # an emoji as two of them (12 bytes): the largest body within every field's limit.
+    turns = [
+        {"role": "user", "content": "😀" * 4000},
+        {"role": "assistant", "content": "😀" * 4000},
+    ]
     body = {
-        "question": "ب" * 2000,
+        "question": "😀" * 2000,
         "selected_text": "😀" * 20000,
         "history": turns * 10,
     }
     raw = json.dumps(body).encode()
-    assert len(raw) > 600_000
+    assert len(raw) > 1_200_000
     sent = client.post("/chat", content=raw, headers={"content-type": "application/json"})
     assert sent.status_code == 200, sent.text[:200]

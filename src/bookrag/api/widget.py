@@ -47,11 +47,18 @@ def widget_script(request: Request) -> Response:
     """The chat widget: `<script src=".../widget.js" defer>` adds it to any page. A browser
     that has this version already is told so (304), after `Cache-Control` runs out."""
     headers = {"Cache-Control": f"public, max-age={WIDGET_CACHE_SECONDS}", "ETag": _widget_etag()}
-    if headers["ETag"] in request.headers.get("if-none-match", ""):
+    if _matches(request.headers.get("if-none-match", ""), headers["ETag"]):
         return Response(status_code=304, headers=headers)
     return FileResponse(
         STATIC / "widget.js", media_type="text/javascript; charset=utf-8", headers=headers
     )
+
+
+def _matches(if_none_match: str, etag: str) -> bool:
+    """Whether an `If-None-Match` header names `etag` (weakly, as a GET compares them) or is
+    `*` (RFC 9110 13.1.2); a substring of one of its tags is no match."""
+    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in tags or etag in tags
 
 
 @cache
