@@ -344,6 +344,20 @@ def test_the_config_is_found_from_inside_the_docs_folder(
     assert read_site_config(Path(".")).url == "https://x.org"  # `bookrag ingest .`
 
 
+def test_a_translations_docs_are_read_with_the_sites_config_under_its_locale(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "docusaurus.config.js").write_text(
+        "module.exports = { url: 'https://i.example.org', baseUrl: '/book/' };"
+    )
+    docs = tmp_path / "i18n" / "ur" / "docusaurus-plugin-content-docs" / "current"
+    docs.mkdir(parents=True)
+    with caplog.at_level(logging.WARNING, logger="bookrag"):
+        site = read_site_config(docs)
+    assert site.page_url("/motors") == "https://i.example.org/book/ur/docs/motors"
+    assert "ur translation" in caplog.text  # its untranslated pages are not in it
+
+
 def test_no_config_means_default_site_facts(tmp_path: Path) -> None:
     assert read_site_config(tmp_path / "docs") == SiteConfig()
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import quote
 
@@ -25,6 +25,7 @@ log = logging.getLogger("bookrag")
 _TOP_KEYS = ("title", "url", "baseUrl", "presets", "themeConfig", "tagline", "favicon")
 _CONSTANT = re.compile(r"\b(?:const|let|var)\s+(\w+)\s*(?::\s*[\w.<>\[\]| ]+?)?\s*=\s*")
 _ENV_FALLBACK = re.compile(r"process\.env\.(\w+)\s*(?:\|\||\?\?)\s*")
+_DOCS_PLUGIN = "docusaurus-plugin-content-docs"
 _DOCS_OPTIONS = (r"\bdocs\s*:\s*\{", r"plugin-content-docs['\"]\s*,\s*\{")
 
 
@@ -55,12 +56,29 @@ class SiteConfig:
 
 def read_site_config(docs_dir: Path) -> SiteConfig:
     """The site facts of the `docusaurus.config` beside `docs_dir` (Docusaurus's defaults
-    where it has none, or says nothing of one)."""
+    where it has none, or says nothing of one). A translation's docs folder
+    (`i18n/<locale>/docusaurus-plugin-content-docs/current`) is read with its site's config,
+    under the locale's path, as the site publishes it."""
+    folder = docs_dir.resolve()
+    parts = folder.parts
+    translated = parts[-4:-3] == ("i18n",) and parts[-2:] == (_DOCS_PLUGIN, "current")
+    site = folder.parents[3] if translated else folder.parent
     for extension in ("ts", "mts", "cts", "js", "mjs", "cjs"):  # Docusaurus's order
-        config_file = docs_dir.resolve().parent / f"docusaurus.config.{extension}"
+        config_file = site / f"docusaurus.config.{extension}"
         if config_file.is_file():
-            return parse_site_config(config_file.read_text(encoding="utf-8", errors="replace"))
-    return SiteConfig()
+            config = parse_site_config(config_file.read_text(encoding="utf-8", errors="replace"))
+            break
+    else:
+        config = SiteConfig()
+    if not translated:
+        return config
+    locale = parts[-3]
+    log.warning(
+        "indexing the %s translation: pages it does not translate are left out (the site shows "
+        "them in the default language)",
+        locale,
+    )
+    return replace(config, base_url=f"{config.base_url.rstrip('/')}/{locale}/")
 
 
 def parse_site_config(source: str) -> SiteConfig:
