@@ -115,8 +115,6 @@ class Settings(BaseSettings):
     )
     translation_budget: int = Field(20, ge=0, validation_alias=_env("BOOKRAG_TRANSLATION_BUDGET"))
 
-    # The largest request within the fields' limits, every character one JSON escapes as a
-    # surrogate pair (12 bytes: emoji in `\\ud83d\\ude00` form), is about 1.2 MB.
     max_body_bytes: int = Field(2 * MIB, ge=1024, validation_alias=_env("BOOKRAG_MAX_BODY_BYTES"))
     rate_limit: int = Field(60, ge=1, validation_alias=_env("BOOKRAG_RATE_LIMIT"))
     trusted_proxies: str | None = Field(None, validation_alias=_env("BOOKRAG_TRUSTED_PROXIES"))
