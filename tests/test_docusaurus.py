@@ -286,6 +286,52 @@ def test_the_docs_route_is_read_wherever_the_docs_options_are(plugins: str) -> N
     assert parse_site_config(source).route_base_path == "handbook"
 
 
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        (  # another docs instance's route is not the book's
+            "module.exports = {url: 'https://x.org', plugins: [['@docusaurus/plugin-content-docs',"
+            " {id: 'community', path: 'community', routeBasePath: 'community'}]],"
+            " presets: [['classic', {docs: {sidebarPath: './sidebars.js'}}]]};",
+            SiteConfig("https://x.org", "/", "docs"),
+        ),
+        (  # an empty route is the site's root, as Docusaurus reads it
+            "module.exports = {url: 'https://x.org', presets: [['classic',"
+            " {docs: {routeBasePath: ''}}]]};",
+            SiteConfig("https://x.org", "/", ""),
+        ),
+        (  # a key's name inside a string is no key
+            "module.exports = {title: 'Robots: url: a primer', tagline: 'Set baseUrl: right',"
+            " url: 'https://x.org', baseUrl: '/b/'};",
+            SiteConfig("https://x.org", "/b/"),
+        ),
+        (  # the config a function returns, beside a module-level object with a title
+            "const news = {title: 'News'};\nexport default async function createConfig() {\n"
+            "  return {title: 'T', url: 'https://x.org', baseUrl: '/b/', presets: []};\n}",
+            SiteConfig("https://x.org", "/b/"),
+        ),
+        (
+            'module.exports = {"url": "https://x.org", "baseUrl": "/q/"};',  # quoted keys
+            SiteConfig("https://x.org", "/q/"),
+        ),
+    ],
+    ids=["another docs instance", "empty route", "key in a string", "async config", "quoted"],
+)
+def test_configs_as_authors_write_them_give_the_built_sites_urls(
+    source: str, expected: SiteConfig
+) -> None:
+    assert parse_site_config(source) == expected
+
+
+def test_a_base_url_built_by_an_expression_is_not_read_but_said_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    source = "const p = 'robo'; module.exports = {url: 'https://x.org', baseUrl: '/' + p + '/'};"
+    with caplog.at_level(logging.WARNING, logger="bookrag"):
+        assert parse_site_config(source).base_url == "/"
+    assert "baseUrl could not be read" in caplog.text
+
+
 def test_missing_site_facts_keep_docusaurus_defaults() -> None:
     site = parse_site_config("export default { title: 'Bare' };")
     assert site == SiteConfig(url="", base_url="/", route_base_path="docs", trailing_slash=None)

@@ -84,6 +84,15 @@ export default sidebars;
     ]
 
 
+def test_a_translation_follows_its_sites_sidebars_file(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    write(site / "sidebars.js", "module.exports = {book: ['b', 'a']};")
+    translated = site / "i18n" / "ur" / "docusaurus-plugin-content-docs" / "current"
+    write(translated / "a.md", page("A"))
+    write(translated / "b.md", page("B"))
+    assert order(translated) == ["b.md", "a.md"]
+
+
 def test_a_sidebars_file_that_is_code_falls_back_to_the_folder_order(tmp_path: Path) -> None:
     assert parse_sidebars("module.exports = makeSidebars(require('./x'));") is None
     assert parse_sidebars("module.exports = { a: [...shared, 'intro'] };") is None

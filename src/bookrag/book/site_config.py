@@ -26,7 +26,7 @@ _TOP_KEYS = ("title", "url", "baseUrl", "presets", "themeConfig", "tagline", "fa
 _CONSTANT = re.compile(r"\b(?:const|let|var)\s+(\w+)\s*(?::\s*[\w.<>\[\]| ]+?)?\s*=\s*")
 _ENV_FALLBACK = re.compile(r"process\.env\.(\w+)\s*(?:\|\||\?\?)\s*")
 _DOCS_PLUGIN = "docusaurus-plugin-content-docs"
-_DOCS_OPTIONS = (r"\bdocs\s*:\s*\{", r"plugin-content-docs['\"]\s*,\s*\{")
+_DOCS_PLUGIN_OPTIONS = r"plugin-content-docs['\"]\s*,\s*\{"
 
 
 @dataclass(frozen=True)
@@ -59,10 +59,7 @@ def read_site_config(docs_dir: Path) -> SiteConfig:
     where it has none, or says nothing of one). A translation's docs folder
     (`i18n/<locale>/docusaurus-plugin-content-docs/current`) is read with its site's config,
     under the locale's path, as the site publishes it."""
-    folder = docs_dir.resolve()
-    parts = folder.parts
-    translated = parts[-4:-3] == ("i18n",) and parts[-2:] == (_DOCS_PLUGIN, "current")
-    site = folder.parents[3] if translated else folder.parent
+    site, locale = site_folder(docs_dir)
     for extension in ("ts", "mts", "cts", "js", "mjs", "cjs"):  # Docusaurus's order
         config_file = site / f"docusaurus.config.{extension}"
         if config_file.is_file():
@@ -70,15 +67,24 @@ def read_site_config(docs_dir: Path) -> SiteConfig:
             break
     else:
         config = SiteConfig()
-    if not translated:
+    if locale is None:
         return config
-    locale = parts[-3]
     log.warning(
         "indexing the %s translation: pages it does not translate are left out (the site shows "
         "them in the default language)",
         locale,
     )
     return replace(config, base_url=f"{config.base_url.rstrip('/')}/{locale}/")
+
+
+def site_folder(docs_dir: Path) -> tuple[Path, str | None]:
+    """The site's folder (its config and sidebars files are there), and the locale when
+    `docs_dir` is a translation's (`i18n/<locale>/docusaurus-plugin-content-docs/current`)."""
+    folder = docs_dir.resolve()
+    parts = folder.parts
+    if parts[-4:-3] == ("i18n",) and parts[-2:] == (_DOCS_PLUGIN, "current"):
+        return folder.parents[3], parts[-3]
+    return folder.parent, None
 
 
 def parse_site_config(source: str) -> SiteConfig:
@@ -99,31 +105,39 @@ def parse_site_config(source: str) -> SiteConfig:
             "citations assume '/': give --site-url with the base path (https://host/base)"
         )
     trailing = re.search(r"\btrailingSlash\s*:\s*(true|false)", config.top_level())
+    route = config.docs_route()  # "" is the site's root, as Docusaurus reads it
     return SiteConfig(
         url=url or "",
         base_url=base_url or "/",
-        route_base_path=config.docs_route() or "docs",
+        route_base_path="docs" if route is None else route,
         trailing_slash=None if trailing is None else trailing.group(1) == "true",
     )
 
 
 class _Config:
-    """A config's text (comments out), its string constants, and where its top level is."""
+    """A config's text (comments out), the same with its strings blanked (so a key is never
+    read inside one), its string constants, and where its top level is."""
 
     def __init__(self, source: str) -> None:
         self.source = source
+        self.code = _strings_blanked(source)
         self.depths = _depths(source)
         self.constants: dict[str, str] = {}
-        for match in _CONSTANT.finditer(source):
+        for match in _CONSTANT.finditer(self.code):
             value = self.value_at(match.end())
             if value is not None:
                 self.constants[match.group(1)] = value
-        levels = [self.depths[m.start()] for m in self._keys(_TOP_KEYS)]
-        self.top = min((d for d in levels if d > 0), default=1)
+        # The config object is the one holding most of the keys only it has (a module-level
+        # `{title: ...}` beside a config built in a function is not it).
+        names: dict[int, set[str]] = {}
+        for match in self._keys(_TOP_KEYS):
+            if self.depths[match.start()] > 0:
+                names.setdefault(self.depths[match.start()], set()).add(match.group(1))
+        self.top = min(names, key=lambda d: (-len(names[d]), d), default=1)
 
-    def _keys(self, names: tuple[str, ...]) -> list[re.Match[str]]:
-        pattern = rf"(?<![\w.$])(?:{'|'.join(names)})['\"]?\s*:(?!:)"
-        return list(re.finditer(pattern, self.source))
+    def _keys(self, names: tuple[str, ...], code: str | None = None) -> list[re.Match[str]]:
+        pattern = rf"(?<![\w.$])['\"]?({'|'.join(names)})['\"]?\s*:(?!:)"
+        return list(re.finditer(pattern, self.code if code is None else code))
 
     def has(self, key: str) -> bool:
         return any(self.depths[m.start()] == self.top for m in self._keys((key,)))
@@ -136,34 +150,40 @@ class _Config:
         return None
 
     def top_level(self) -> str:
-        """The config's text at its top level only (nested objects blanked out)."""
-        pairs = zip(self.source, self.depths, strict=True)
+        """The config's text at its top level only (nested objects and strings blanked)."""
+        pairs = zip(self.code, self.depths, strict=True)
         return "".join(c if d == self.top else " " for c, d in pairs)
 
     def docs_route(self) -> str | None:
-        """The docs plugin's `routeBasePath`: in the classic preset's `docs` options or the
-        docs plugin's own, written in place or as a constant (`docs: docsOptions`)."""
-        starts = [m.end() for p in _DOCS_OPTIONS for m in re.finditer(p, self.source)]
-        for named in re.finditer(r"\bdocs\s*:\s*(\w+)\s*[,}\n]", self.source):
-            declared = re.search(
-                rf"\b(?:const|let|var)\s+{named.group(1)}\b[^=]*=\s*\{{", self.source
-            )
-            starts += [declared.end()] if declared else []
-        for start in sorted(starts):
-            options = self.source[start : _closing(self.source, start - 1)]
-            found = re.search(r"(?<![\w.$])routeBasePath\s*:", options)
-            if found:
-                return self.value_at(start + found.end())
+        """The default docs plugin's `routeBasePath`: in the classic preset's `docs` options,
+        else the docs plugin's own (not another docs instance's, one with an `id`), written in
+        place or as a constant (`docs: docsOptions`)."""
+        preset = [m.end() for m in re.finditer(r"\bdocs\s*:\s*\{", self.code)]
+        plugin = [m.end() for m in re.finditer(_DOCS_PLUGIN_OPTIONS, self.source)]
+        named = []
+        for use in re.finditer(r"\bdocs\s*:\s*(\w+)\s*[,}\n]", self.code):
+            declaring = rf"\b(?:const|let|var)\s+{use.group(1)}\b[^=]*=\s*\{{"
+            named += [m.end() for m in re.finditer(declaring, self.code)][:1]
+        for start in [*preset, *named, *plugin]:
+            end = _closing(self.source, start - 1)
+            ids = self._keys(("id",), self.code[:end])
+            if any(m.start() >= start and self.value_at(m.end()) != "default" for m in ids):
+                continue  # another docs instance
+            found = self._keys(("routeBasePath",), self.code[:end])
+            inside = [m for m in found if m.start() >= start]
+            if inside:
+                return self.value_at(inside[0].end())
         return None
 
     def value_at(self, at: int) -> str | None:
-        """The string the expression starting at offset `at` makes, if it can be read."""
+        """The string the expression starting at offset `at` makes, if it can be read (none
+        for an expression that goes on: `'/' + projectName + '/'`)."""
         text = self.source[at:].lstrip()
         env = _ENV_FALLBACK.match(text)
         if env:
             text = text[env.end() :]
         found = re.match(r"""(['"])(.*?)(?<!\\)\1|`([^`]*)`|(\w+)(?![\w.(\[])""", text, re.DOTALL)
-        if found is None:
+        if found is None or not re.match(r"\s*(?:[,;})\]]|$)", text[found.end() :]):
             return None
         if found.group(4) is not None:  # a name: a string constant
             value = self.constants.get(found.group(4))
@@ -180,6 +200,25 @@ class _Config:
                 value,
             )
         return value
+
+
+def _strings_blanked(source: str) -> str:
+    """`source` with the insides of its strings blanked (spaces), but for quoted keys
+    (`'url': ...`), so no key, brace or colon is read inside a string."""
+    out = list(source)
+    quote, start = "", 0
+    escaped = False
+    for i, ch in enumerate(source):
+        if quote:
+            if not escaped and ch == quote:
+                key = re.match(r"\s*:(?!:)", source[i + 1 :]) is not None
+                if not key:
+                    out[start + 1 : i] = [c if c == "\n" else " " for c in source[start + 1 : i]]
+                quote = ""
+            escaped = not escaped and ch == "\\"
+        elif ch in "'\"`":
+            quote, start, escaped = ch, i, False
+    return "".join(out)
 
 
 def _depths(source: str) -> list[int]:
