@@ -12,10 +12,11 @@ from bookrag.answering import extractive, list_quotes
 from bookrag.answering import sentences as sentence_units
 from bookrag.answering.extractive import extractive_answer, plain_text
 from bookrag.answering.generation import NOT_FOUND
-from bookrag.answering.models import Answer, Question
+from bookrag.answering.models import Answer, Question, ask_question
 from bookrag.answering.pipeline import Book, answer
 from bookrag.answering.retrieval import Passage, Retriever
 from bookrag.answering.sections import quotable
+from bookrag.answering.selection import framed, shown
 from bookrag.answering.terms import QueryTerms, defined_terms, defines
 from bookrag.book.chunking import count_tokens
 from bookrag.config import Settings
@@ -653,6 +654,30 @@ def test_a_selection_of_whole_sentences_is_quoted_between_the_ones_around_it() -
     assert result.answer.index("tilted funnel loses") < result.answer.index("spirit level")
 
 
+def test_a_selected_word_is_framed_where_it_first_occurs_as_a_word() -> None:
+    section = (
+        "Use the compost bin weekly. The gauge sits on a post. It must be level. "
+        "Check the post each spring. Replace the battery in autumn."
+    )
+    assert framed("post", section) == ["The gauge sits on a post.", "It must be level."]
+    assert framed("art", "Start the logger. It runs all day.") == []  # no word `art` in it
+
+
+def test_selected_code_keeps_its_lines_and_their_indents() -> None:
+    section = "Call it:\n\n```python\ndef read():\n    value = sensor.read()\n    return value\n```"
+    selected = "    value = sensor.read()\n    return value"
+    assert shown(selected, section) == "```\nvalue = sensor.read()\nreturn value\n```"
+    nested = "def read():\n    value = sensor.read()"
+    assert shown(nested, section) == f"```\n{nested}\n```"
+
+
+def test_a_selection_keeps_its_first_lines_indent_without_the_blank_lines_around(
+    settings: Settings,
+) -> None:
+    asked = ask_question("", "\n\n    x = 1\n    y = 2  \n\u200b\n", None, (), settings)
+    assert asked.selected_text == "    x = 1\n    y = 2"
+
+
 def test_the_best_sentence_leading_into_code_is_quoted_with_its_code() -> None:
     result = extractive_answer([passage(VENV_SECTION)], terms("create", "virtual", "env"), None)
     lead_in = "so create a virtual environment for the station: [1]"
@@ -662,6 +687,13 @@ def test_the_best_sentence_leading_into_code_is_quoted_with_its_code() -> None:
     assert "Activate the virtual environment again" in result.answer  # what follows, as ever
     assert "dashboard" not in result.answer  # another sentence's code
     assert result.answer.count("```") == 2  # the code is quoted once, not again as the best
+
+
+def test_code_fenced_with_tildes_is_quoted_as_code() -> None:
+    code = "~~~bash\npython3 -m venv env\nenv/bin/pip install gpiozero\n~~~"
+    text = f"Create the virtual environment for the station:\n\n{code}"
+    result = extractive_answer([passage(text)], terms("create", "virtual", "env"), None)
+    assert f"for the station: [1]\n\n{code}\n[1]" in result.answer  # not `~~~ [1]`
 
 
 def test_a_sentence_leading_into_code_is_no_other_quote() -> None:

@@ -73,7 +73,7 @@ def extractive_answer(
     for quote in quotes:
         passage = quote.passage
         number = cited.add(passage.url, passage.title, passage.section, quote.text)
-        if quote.text.startswith("```"):  # a code excerpt keeps its own lines and fences
+        if quote.text.startswith(("```", "~~~")):  # code keeps its own lines and fences
             lines += [quote.text, f"[{number}]", ""]
         elif TABLE_ROW.match(quote.text):  # a table: its number apart, or it reads as a row
             lines += [plain_text(quote.text), "", f"[{number}]", ""]

@@ -136,7 +136,7 @@ def ask_question(
 ) -> Question:
     """Check a reader's question (as the API and the CLI receive it) and make a `Question`."""
     text = trimmed(question)
-    selected = trimmed(selected_text or "") or None
+    selected = _selection(selected_text or "")
     if not text and not selected:
         raise InvalidRequest("question: must not be empty (or send selected_text to explain)")
     if len(question) > settings.max_question_chars:
@@ -144,6 +144,19 @@ def ask_question(
     if selected and len(selected) > settings.max_selected_chars:
         raise InvalidRequest(f"selected_text: longer than {settings.max_selected_chars} characters")
     return Question(text, selected, page_url, history)
+
+
+def _selection(text: str) -> str | None:
+    """A selection without blank lines around it, its first line's indent kept (selected
+    code keeps its shape), or None when nothing in it shows."""
+    if not trimmed(text):
+        return None
+    lines = text.split("\n")
+    while not trimmed(lines[0]):
+        lines.pop(0)
+    while not trimmed(lines[-1]):
+        lines.pop()
+    return "\n".join(lines).rstrip()
 
 
 def trimmed(text: str) -> str:

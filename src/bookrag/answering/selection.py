@@ -4,6 +4,7 @@ around it, or as the reader selected it (code keeps its lines)."""
 from __future__ import annotations
 
 import re
+import textwrap
 
 from bookrag.answering.code_quotes import code_blocks, code_excerpt
 from bookrag.answering.sentences import sentences
@@ -18,10 +19,13 @@ def framed(selection: str, section: str) -> list[str]:
     units = list(sentences(section))
     wanted = _bare(selection)
     bare = [_bare(u) for u in units]
-    inside = [i for i, b in enumerate(bare) if b and (b in wanted or wanted in b)]
-    if not wanted or not inside:
+    # Whole words (a selected `post` is not in `compost`), where the selection first occurs.
+    inside = [i for i, b in enumerate(bare) if b.strip() and (b in wanted or wanted in b)]
+    if not wanted.strip() or not inside:
         return []
-    first, last = inside[0], inside[-1]
+    first = last = inside[0]
+    while last + 1 in inside:
+        last += 1
     if wanted in bare[first]:  # part of one sentence (or all of it): that sentence
         framing = [units[first]]
     else:
@@ -33,8 +37,8 @@ def shown(selection: str, section: str) -> str:
     """The selection as quoted alone: as code, its lines kept, when it is (part of) one of
     the section's code blocks; else its first 80 words on one line."""
     wanted = _bare(selection)
-    if wanted and any(wanted in _bare(block) for block in code_blocks(section)):
-        return code_excerpt(f"```\n{selection.strip()}\n```")
+    if wanted.strip() and any(wanted in _bare(block) for block in code_blocks(section)):
+        return code_excerpt(f"```\n{textwrap.dedent(selection).strip(chr(10))}\n```")
     return _one_line(selection)
 
 
@@ -43,5 +47,7 @@ def _one_line(selection: str) -> str:
 
 
 def _bare(text: str) -> str:
-    """Text as words only (a selection is what the page shows: no Markdown, no marks)."""
-    return " ".join(re.findall(r"\w+", _LINK_TARGET.sub("]", text).casefold()))
+    """Text as words only, a space each side (a selection is what the page shows: no Markdown,
+    no marks), so that one is found in another word for word."""
+    words = re.findall(r"\w+", _LINK_TARGET.sub("]", text).casefold())
+    return f" {' '.join(words)} "
