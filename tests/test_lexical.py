@@ -75,6 +75,7 @@ def test_a_numbered_acronym_matches_its_spaced_spelling_and_is_no_unknown_name()
 def test_a_language_named_by_a_letter_and_its_suffix_is_a_term() -> None:
     assert lexical.terms("Write it in C++, C# or F#.") == ["write", "c++", "c#", "f#"]
     assert lexical.terms("C++17 and g++") == ["c++", "17", "g++"]
+    assert lexical.terms("total++; count++") == ["total", "count"]  # code: the names
     assert lexical.name_terms("Is there a C++ example?") == {"c++"}  # a name the book may lack
     # A pipe or a hash that joins two words joins no term to either.
     assert lexical.terms("issue#12 on page#anchor, a+b") == ["issu", "12", "page", "anchor"]

@@ -178,10 +178,17 @@ def test_an_explicit_id_may_hold_spaces_but_none_around_it() -> None:
     assert [s.anchor for s in padded.sections] == ["power-rail", "ground"]
 
 
-def test_a_footnote_reference_is_no_part_of_a_headings_anchor_or_name() -> None:
-    page = parse_page("## Ground loop[^1]\n\nKeep one ground.\n\n[^1]: See the appendix.\n")
+@pytest.mark.parametrize("note", ["See the appendix.", "https://example.org/ground"])
+def test_a_footnote_reference_is_no_part_of_a_headings_anchor_or_name(note: str) -> None:
+    # A definition that is a URL reads as a link's to CommonMark: the same, as GFM reads it.
+    page = parse_page(f"## Ground loop[^1]\n\nKeep one ground.\n\n[^1]: {note}\n")
     assert page.sections[0].anchor == "ground-loop"
     assert page.sections[0].headings == ["Ground loop"]
+
+
+def test_brackets_that_are_no_footnote_reference_stay_in_a_heading() -> None:
+    page = parse_page("## Negated class `[^0-9]`\n\nA.\n\n## Regex [^abc] sets\n\nB.\n")
+    assert [s.anchor for s in page.sections] == ["negated-class-0-9", "regex-abc-sets"]
 
 
 def test_heading_after_an_explicit_id_gets_the_anchor_docusaurus_gives_it() -> None:

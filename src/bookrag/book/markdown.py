@@ -39,7 +39,8 @@ from bookrag.book.mdx import (
 from bookrag.book.partials import PARTIAL_END, PARTIAL_START
 from bookrag.errors import PageParseError
 
-_FOOTNOTE_REF = re.compile(r"\[\^[^\]\s]+\]")
+_FOOTNOTE_REF = re.compile(r"\[\^([^\]\s]+)\]")
+_FOOTNOTE_DEFINITION = re.compile(r"^ {0,3}\[\^([^\]\s]+)\]:", re.MULTILINE)
 _EXPLICIT_ID = re.compile(r"\s*\{#([^}]*[^}\s][^}]*)\}\s*$")  # ids may hold spaces, as on the site
 # `:::tip Title`, `:::tip[Title]`, `:::note{#id}`: a name, a label or title, no attributes.
 _ADMONITION_TITLE = re.compile(
@@ -82,8 +83,7 @@ _MD = parser()
 
 def parse_page(source: str) -> ParsedPage:
     """Split a Markdown/MDX page into its front matter, `# title` and sections."""
-    source = as_built(source)
-    return _Walker(_tokens(drop_jsx_attributes(source) if MDX_PROPS_DROPPED else source)).walk()
+    return read_page(source)[0]
 
 
 def read_page(source: str) -> tuple[ParsedPage, str]:
@@ -92,7 +92,9 @@ def read_page(source: str) -> tuple[ParsedPage, str]:
     source = as_built(source)
     prose = drop_jsx_attributes(source) if MDX_PROPS_DROPPED else source
     tokens = _tokens(prose)
-    return _Walker(tokens).walk(), page_markdown(source, tokens if prose == source else None)
+    footnotes = frozenset(_FOOTNOTE_DEFINITION.findall(prose))
+    walked = _Walker(tokens, footnotes).walk()
+    return walked, page_markdown(source, tokens if prose == source else None)
 
 
 def _tokens(source: str) -> list[Token]:
@@ -106,8 +108,9 @@ MDX_PROPS_DROPPED = True  # component props are not page text (switch kept for t
 
 
 class _Walker:
-    def __init__(self, tokens: list[Token]) -> None:
+    def __init__(self, tokens: list[Token], footnotes: frozenset[str] = frozenset()) -> None:
         self.tokens = tokens
+        self.footnotes = footnotes  # the labels of the page's footnote definitions
         self.front_matter: dict[str, Any] = {}
         self.title: str | None = None
         self.slugger = Slugger()
@@ -272,8 +275,7 @@ class _Walker:
 
     def _heading(self, tok: Token, inline: Token) -> None:
         level = int(tok.tag[1])
-        # A footnote reference (`Ground loop[^1]`) adds no text to the heading's slug or name.
-        slugged = _FOOTNOTE_REF.sub("", heading_text(inline.children or []))
+        slugged = heading_text(inline.children or [], self.footnotes)
         explicit = _EXPLICIT_ID.search(slugged)
         slugged = slugged[: explicit.start()] if explicit else slugged
         # An explicit id is used as written and, as in Docusaurus, not counted by the slugger;
@@ -396,11 +398,33 @@ def render_inline(children: list[Token]) -> str:
     return without_marks("".join(out)).strip()
 
 
-def heading_text(children: list[Token]) -> str:
-    """The plain text of a heading, as Docusaurus slugs it."""
-    parts = [
-        " " if child.type.endswith("break") else child.content
-        for child in children
-        if child.type in ("text", "code_inline", "image", "softbreak", "hardbreak")
-    ]
+def heading_text(children: list[Token], footnotes: frozenset[str] = frozenset()) -> str:
+    """The plain text of a heading, as Docusaurus slugs it: a reference to one of the page's
+    `footnotes` (`[^1]`) adds nothing, whether it reads as text or, its definition being a
+    URL, as a link."""
+
+    def unreferenced(text: str) -> str:
+        return _FOOTNOTE_REF.sub(lambda m: "" if m[1] in footnotes else m[0], text)
+
+    parts: list[str] = []
+    run: list[str] = []  # text tokens in a row: a reference may span several
+    link: list[str] | None = None  # the text of the link being read
+    for child in children:
+        if child.type not in ("text", "code_inline", "image", "softbreak", "hardbreak"):
+            if child.type == "link_open":
+                link = []
+            elif child.type == "link_close" and link is not None:
+                label = "".join(link)
+                run.append("" if label[1:] in footnotes and label[:1] == "^" else label)
+                link = None
+            continue
+        text = " " if child.type.endswith("break") else child.content
+        if link is not None:
+            link.append(text)
+        elif child.type == "text":
+            run.append(text)
+        else:  # code is as written: no reference in it
+            parts += [unreferenced("".join(run)), text]
+            run = []
+    parts.append(unreferenced("".join(run)))
     return "".join(parts).strip()

@@ -44,9 +44,12 @@ B = 0.75
 # vectors do not change when other pages do; changing it needs a rebuild (`points.SCHEMA`).
 AVG_LEN = 80.0
 
-# A word, or an identifier (`create_publisher`), with the suffix that makes a language of a
-# letter (`C++`, `C#`, `F#`): without it, `C++` read as `c`, too short to be a term at all.
-_WORD = re.compile(r"[^\W_]+(?:[_'][^\W_]+)*(?:\+\+(?!\+)|#(?![\w#]))?", re.UNICODE)
+# A word, or an identifier (`create_publisher`); a name of one or two letters keeps the suffix
+# that makes it a language (`C++`, `C#`, `F#`): without it, `C++` read as `c`, too short to be
+# a term at all (a longer word's is code: `count++` is `count`).
+_WORD = re.compile(
+    r"(?<![^\W_])[^\W_]{1,2}(?:\+\+(?!\+)|#(?![\w#]))|[^\W_]+(?:[_'][^\W_]+)*", re.UNICODE
+)
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 # A name with a version number (`TurtleBot3`, `Python3`, `Nav2`): readers name it without.
 _VERSIONED = re.compile(r"([^\W\d_]{2,})\d+")
