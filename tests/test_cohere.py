@@ -12,7 +12,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -254,6 +254,11 @@ def test_the_code_sent_with_a_section_is_bounded_in_whole_blocks() -> None:
     assert sent[0] == "Prose." and set(sent[1:]) == {block}
     assert 1 <= len(sent) - 1 < 9
     assert count_tokens(doc.text) <= SECTION_CODE_TOKENS + count_tokens("Prose.")
+    # A block too long for the room left is passed over for a shorter one after it.
+    long = "```python\n" + "y = 2\n" * 2000 + "```"
+    short = "```python\nz = 3\n```"
+    [doc] = documents([replace(passage, code=(long, short))], Question("x?"))
+    assert doc.text == f"Prose.\n\n{short}"
 
 
 def test_each_cited_span_is_marked_with_its_sections_number(

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -24,9 +25,11 @@ from prometheus_client import CollectorRegistry
 from typer.testing import CliRunner
 
 from bookrag.answering.models import Answer, Question
+from bookrag.api.answer_log import logged
 from bookrag.api.app import create_app
 from bookrag.cli import app as cli_app
 from bookrag.config import load_settings
+from bookrag.errors import StoreUnavailable
 from bookrag.feedback import database as database_module
 from bookrag.feedback import journal as journal_module
 from bookrag.feedback import records
@@ -766,6 +769,32 @@ def test_the_log_keeps_the_page_asked_from_as_the_book_publishes_it_or_none(
         "https://pocket-weather.example.org/docs/sensors/rain-wind",
     ]
     assert "evil.example.com" not in report.text and "localhost" not in report.text
+
+
+class GoneStore:
+    """Page records that cannot be read: the store went away after the answer was made."""
+
+    def find(self, page_url: str) -> dict[str, Any]:
+        raise StoreUnavailable("the vector store is unavailable")
+
+
+class KeptRecords:
+    """An answer log that keeps what it is given."""
+
+    def __init__(self) -> None:
+        self.kept: list[AnswerRecord] = []
+
+    def record(self, record: AnswerRecord) -> None:
+        self.kept.append(record)
+
+
+def test_an_answer_is_logged_and_given_even_when_its_page_cannot_be_looked_up() -> None:
+    book = SimpleNamespace(pages=GoneStore())
+    journal = KeptRecords()
+    settings = load_settings(log_questions=False)
+    question = Question("rain gauge", page_url="https://pocket-weather.example.org/docs/intro")
+    given = logged(journal, book, settings, question, answer_of("extractive"), 0.0)  # type: ignore[arg-type]
+    assert given.answer_id == journal.kept[0].id and journal.kept[0].page_url is None
 
 
 def test_report_command_prints_the_report_and_json(

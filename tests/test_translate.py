@@ -32,8 +32,10 @@ from bookrag.book.markdown import page_markdown
 from bookrag.cli import app as cli
 from bookrag.config import Settings, load_settings
 from bookrag.errors import ClientGone, InvalidRequest, UpstreamError
+from bookrag.index.engine import StoredPoint
 from bookrag.index.ingest import ingest, site_config
 from bookrag.index.pages import PageDirectory
+from bookrag.index.points import page_id
 from bookrag.index.store import BookStore
 from bookrag.translation.cache import Translation, TranslationCache
 from bookrag.translation.languages import find_language, written_in
@@ -413,6 +415,20 @@ def test_second_request_is_served_from_cache_without_upstream_calls(
     assert [p.parent.name for p in cached_files(tmp_path)] == ["ur"]
     other = translate(api, RAIN, "es").json()  # another language is another translation
     assert other["cached"] is False and chat_calls(fake) == 1
+
+
+def test_a_page_being_rewritten_is_translated_but_not_cached(
+    api: TestClient, fake: TranslatingCohere, tmp_path: Path
+) -> None:
+    # An ingest that died mid-page leaves its record without a hash (`write_page`): every
+    # text the page may hold then would share one cache key.
+    book = api.app.state.book  # type: ignore[attr-defined]
+    record = book.pages.find(RAIN)
+    book.store.engine.upsert([StoredPoint(page_id(RAIN), {**record, "page_hash": ""})])
+    book.pages.refresh()
+    assert translate(api, RAIN).json()["cached"] is False
+    assert translate(api, RAIN).json()["cached"] is False and chat_calls(fake) == 2
+    assert cached_files(tmp_path) == []
 
 
 def test_cached_translation_survives_a_restart(

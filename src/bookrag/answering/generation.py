@@ -52,13 +52,14 @@ def documents(passages: list[Passage], question: Question) -> tuple[SourceDocume
 
 def _with_section_code(passage: Passage) -> str:
     """The passage's text, then the code of its section's other chunks (a section's listing
-    and the prose about it may be chunked apart), whole blocks up to SECTION_CODE_TOKENS."""
+    and the prose about it may be chunked apart), whole blocks, as many as fit in
+    SECTION_CODE_TOKENS."""
     parts, room = [passage.text], SECTION_CODE_TOKENS
     for block in passage.code:
-        room -= count_tokens(block)
-        if room < 0:
-            break
-        parts.append(block)
+        size = count_tokens(block)
+        if size <= room:  # a block too long to fit leaves room for the next
+            parts.append(block)
+            room -= size
     return "\n\n".join(parts)
 
 

@@ -9,7 +9,7 @@ from dataclasses import replace
 from bookrag.answering.models import Answer, Question
 from bookrag.answering.pipeline import Book
 from bookrag.config import Settings
-from bookrag.errors import PageNotFound
+from bookrag.errors import BookragError
 from bookrag.feedback.journal import Journal
 from bookrag.feedback.records import make_record
 
@@ -35,10 +35,11 @@ def logged(
 
 
 def _indexed_page(book: Book, page_url: str | None) -> str | None:
-    """The URL of the indexed page `page_url` names, or None."""
+    """The URL of the indexed page `page_url` names, or None (it may read the store: call it
+    off the event loop)."""
     if not page_url:
         return None
     try:
         return str(book.pages.find(page_url)["url"])
-    except PageNotFound:
+    except BookragError:  # no such page, or the store went away: the answer still stands
         return None

@@ -8,8 +8,10 @@ import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import suppress
+from functools import partial
 from typing import Annotated, Any
 
+import anyio
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -138,7 +140,8 @@ def add_routes(app: FastAPI) -> None:
                 pages=stats.pages, chunks=stats.chunks, last_indexed=stats.last_indexed
             )
             if not stats.pages:  # every question would fail: the backend is not up for readers
-                healthy, body["status"] = False, "degraded"
+                healthy = False
+                body["status"] = "degraded"
                 body["index"]["error"] = NOT_INDEXED
             with suppress(StoreUnavailable):  # the book's first page, as its sidebar lists it
                 first = next(iter(book.pages.all()), None)
@@ -179,7 +182,8 @@ def add_routes(app: FastAPI) -> None:
                         mark_once("first_token")  # time to first token, in the request log
                         yield {"data": json.dumps({"token": item, "done": False})}
                     else:
-                        item = logged(journal, book, settings, question, item, started)
+                        log_it = partial(logged, journal, book, settings, question, item)
+                        item = await anyio.to_thread.run_sync(log_it, started)
                         final = {"done": True, "response": item.model_dump_json()}
                         yield {"data": json.dumps(final)}
             except BookragError as exc:

@@ -38,7 +38,8 @@ def _page_only(value: Any) -> Any:
     return re.split(r"[?#]", value, maxsplit=1)[0] if isinstance(value, str) else value
 
 
-PageUrl = Annotated[Text, Field(max_length=2048), AfterValidator(_url), BeforeValidator(_page_only)]
+# Pydantic runs the BeforeValidator first, then the length limit, then `_url`.
+PageUrl = Annotated[Text, BeforeValidator(_page_only), Field(max_length=2048), AfterValidator(_url)]
 
 
 class ChatRequest(BaseModel):

@@ -3,7 +3,7 @@ questions per day drawn as inline SVG. Every value is escaped; nothing is fetche
 
 from __future__ import annotations
 
-from html import escape as _html
+from html import escape
 from urllib.parse import urlsplit
 
 from bookrag.feedback.records import visible
@@ -26,10 +26,10 @@ svg text { font-size: 10px; fill: #5f6368; }
 """
 
 
-def escape(text: str) -> str:
+def _shown(text: str) -> str:
     """Text for the page: HTML-escaped, readers' control characters and overrides shown as
     U+FFFD (`visible`)."""
-    return _html(visible(text))
+    return escape(visible(text))
 
 
 def _pct(value: float | None) -> str:
@@ -41,16 +41,16 @@ def _link(url: str, text: str | None = None) -> str:
     try:
         parts = urlsplit(url.replace("\\", "/"))  # as a browser reads it
     except ValueError:
-        return escape(text or url)
+        return _shown(text or url)
     if parts.scheme.lower() not in ("http", "https") and (parts.scheme or parts.netloc):
-        return escape(text or url)  # `//elsewhere.example/x` is no path on this site
-    return f'<a href="{escape(url)}">{escape(text or url)}</a>'
+        return _shown(text or url)  # `//elsewhere.example/x` is no path on this site
+    return f'<a href="{_shown(url)}">{_shown(text or url)}</a>'
 
 
 def _also(wordings: list[str]) -> str:
     if not wordings:
         return ""
-    return f'<div class="muted">also asked as: {escape(" · ".join(wordings))}</div>'
+    return f'<div class="muted">also asked as: {_shown(" · ".join(wordings))}</div>'
 
 
 def _chart(days: list[Day]) -> str:
@@ -68,7 +68,7 @@ def _chart(days: list[Day]) -> str:
         total = round(day.answers / top * height)
         refused = round(day.refusals / top * height)
         title = f"{day.day.isoformat()}: {day.answers} questions, {day.refusals} not answered"
-        parts.append(f"<g><title>{escape(title)}</title>")
+        parts.append(f"<g><title>{_shown(title)}</title>")
         parts.append(
             f'<rect class="answered" x="{x}" y="{height - total}" width="{bar}" '
             f'height="{total - refused}"/>'
@@ -99,8 +99,8 @@ def render_html(report: GapReport) -> str:
         "<title>bookrag: where the book fails its readers</title>",
         f"<style>{_STYLE}</style></head><body>",
         "<h1>Where the book fails its readers</h1>",
-        f'<p class="muted">{escape(period)}</p><div class="figures">',
-        *(f"<div><b>{escape(v)}</b>{escape(k)}</div>" for k, v in figures),
+        f'<p class="muted">{_shown(period)}</p><div class="figures">',
+        *(f"<div><b>{_shown(v)}</b>{_shown(k)}</div>" for k, v in figures),
         "</div><h2>Questions per day</h2>",
         _chart(report.days),
         '<p class="muted">blue: answered, orange: not answered</p>',
@@ -114,8 +114,8 @@ def render_html(report: GapReport) -> str:
         for gap in report.gaps:
             closest = _link(gap.closest.url, gap.closest.title) if gap.closest else "–"
             out.append(
-                f'<tr><td class="n">{gap.count}</td><td>{escape(gap.example)}'
-                f'<div class="muted">{escape(gap.terms)}</div>{_also(gap.also)}</td>'
+                f'<tr><td class="n">{gap.count}</td><td>{_shown(gap.example)}'
+                f'<div class="muted">{_shown(gap.terms)}</div>{_also(gap.also)}</td>'
                 f'<td class="n">{gap.wordings}</td><td>{closest}</td></tr>'
             )
         out.append("</table>")
@@ -125,10 +125,10 @@ def render_html(report: GapReport) -> str:
     if report.unhelpful:
         out.append("<table><tr><th>when</th><th>question</th><th>comment</th><th>cited</th></tr>")
         for item in report.unhelpful:
-            cited = "<br>".join(_link(u) for u in item.sources[:3]) or escape(item.mode)
+            cited = "<br>".join(_link(u) for u in item.sources[:3]) or _shown(item.mode)
             out.append(
-                f"<tr><td>{item.when:%Y-%m-%d %H:%M}</td><td>{escape(item.question)}</td>"
-                f"<td>{escape(item.comment or '')}</td><td>{cited}</td></tr>"
+                f"<tr><td>{item.when:%Y-%m-%d %H:%M}</td><td>{_shown(item.question)}</td>"
+                f"<td>{_shown(item.comment or '')}</td><td>{cited}</td></tr>"
             )
         out.append("</table>")
     else:

@@ -198,7 +198,8 @@ class Translator:
             )
         version = page_version(str(page["page_hash"]))
         key = self.cache.key(str(page["source"]), version, language.code, chat.name)
-        cached = self.cache.load(language.code, key)
+        # A page being rewritten has no version yet (`BookStore.write_page`): not cached.
+        cached = self.cache.load(language.code, key) if version else None
         return page, chat, key, None if cached is None else self._linked(cached, page)
 
     def _linked(self, result: Translation, page: dict[str, Any]) -> Translation:
@@ -218,8 +219,9 @@ class Translator:
     ) -> Translation:
         source, title = str(page["source"]), str(page["title"])
         # A request that missed the cache just before another one filled it.
+        version = page_version(str(page["page_hash"]))
         done = await anyio.to_thread.run_sync(self.cache.load, language.code, key)
-        if done is not None:
+        if done is not None and version:
             return done
         started = time.monotonic()
         stored = await anyio.to_thread.run_sync(self.book.store.page_markdown, source)
@@ -256,9 +258,8 @@ class Translator:
             model=chat.name,
         )
         try:
-            await anyio.to_thread.run_sync(
-                self.cache.save, key, result, page_version(str(page["page_hash"]))
-            )
+            if version:
+                await anyio.to_thread.run_sync(self.cache.save, key, result, version)
         except OSError as exc:
             log.warning("could not cache the translation of %s: %s", source, exc)
         took = time.monotonic() - started
