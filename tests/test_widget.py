@@ -624,6 +624,7 @@ def test_a_reader_rates_an_answer_and_explains_a_thumbs_down(page: Page) -> None
     assert sent["helpful"] is False and len(sent["answer_id"]) == 32
     box = verdict.get_by_role("textbox", name="What was wrong or missing?")
     expect(box).to_be_visible()
+    expect(box).to_be_in_viewport(ratio=1)  # scrolled to: it opens under the answer
     assert shadow_active_label(page) == "What was wrong or missing?"
     box.fill("It should say how often the bucket is emptied.")
     with page.expect_response("**/feedback") as second:
@@ -719,3 +720,56 @@ def test_an_author_moves_the_launcher_with_data_position_and_css_offsets(
     assert panel is not None
     assert panel["x"] == 32  # the panel opens on the launcher's side
     assert panel["y"] + panel["height"] < launcher["y"]
+
+
+def test_right_to_left_text_reads_right_to_left_where_it_is_typed_and_shown(page: Page) -> None:
+    question = "بارش کی ایک tip کتنی ہوتی ہے؟"
+    answer = "ہر tip میں 0.2794 ملی میٹر بارش ہے۔"
+    page.route(
+        "**/stream-chat",
+        lambda route: route.fulfill(
+            status=200, content_type="text/event-stream", body=sse(final_event(answer, []))
+        ),
+    )
+    open_panel(page, RAIN_PAGE)
+    box = page.get_by_role("textbox", name="Your question")
+    box.fill(question)
+    assert box.evaluate("e => getComputedStyle(e).direction") == "rtl"
+    page.keyboard.press("Enter")
+    expect(page.locator(".msg.assistant")).to_contain_text("0.2794")
+    for message in (".msg.user", ".msg.assistant"):
+        assert page.locator(message).evaluate("e => getComputedStyle(e).direction") == "rtl"
+    # And a screen reader hears whose each message is.
+    log = page.get_by_role("log", name="Conversation")
+    expect(log.get_by_role("group", name="You asked")).to_contain_text(question)
+    expect(log.get_by_role("group", name="Answer")).to_contain_text("0.2794")
+
+
+def test_an_answer_arriving_leaves_a_selection_the_reader_made_meanwhile(page: Page) -> None:
+    held: list[Route] = []
+    page.route("**/stream-chat", lambda route: held.append(route))
+    open_panel(page, RAIN_PAGE)
+    ask(page, RAIN_QUESTION)
+    for _ in range(100):  # the question is on its way
+        if held:
+            break
+        page.wait_for_timeout(50)
+    page.locator("article h2#rain-gauge + p").click(click_count=3)
+    selected = page.evaluate("getSelection().toString()")
+    assert "tipping bucket" in selected
+    reply = sse(final_event("Each tip is 0.2794 mm of rain.", []))
+    held[0].fulfill(status=200, content_type="text/event-stream", body=reply)
+    expect(page.locator(".msg.assistant")).to_contain_text("0.2794 mm of rain")
+    assert page.evaluate("getSelection().toString()") == selected  # not taken by the question box
+    expect(page.get_by_role("button", name="Ask about this")).to_be_visible()
+
+
+def test_links_whose_address_holds_brackets_are_whole(page: Page) -> None:
+    wiki = "https://en.wikipedia.org/wiki/Rain_gauge_(meteorology)"
+    answer = f"See [the wiki]({wiki}) or {wiki}."
+    asked(page, sse(final_event(answer, [])))
+    links = page.locator(".msg.assistant").get_by_role("link")
+    expect(links).to_have_count(2)
+    expect(links.first).to_have_attribute("href", wiki)
+    expect(links.last).to_have_attribute("href", wiki)
+    expect(page.locator(".msg.assistant")).to_have_text(f"See the wiki or {wiki}.")

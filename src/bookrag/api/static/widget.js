@@ -124,7 +124,7 @@
   const INLINE = new RegExp(
     [
       /(`+)([^`]|[^`][\s\S]*?[^`])\1(?!`)/.source, // 1, 2: code
-      /\[([^\]\n]+)\]\(\s*([^()\s]+)\s*\)/.source, // 3, 4: link
+      /\[([^\]\n]+)\]\(\s*((?:[^()\s]|\([^()\s]*\))+)\s*\)/.source, // 3, 4: link (`a_(b)` too)
       /\*\*(?=\S)([^*\n]+?)\*\*|__(?=\S)([^_\n]+?)__/.source, // 5, 6: strong
       /\*(?=[^\s*])([^*\n]+?)\*|(?<!\w)_(?=\S)([^_\n]+?)_(?!\w)/.source, // 7, 8: emphasis
       /\[(\d{1,3})\](?!\()/.source, // 9: citation marker
@@ -146,7 +146,16 @@
       } else if (m[7] !== undefined || m[8] !== undefined) {
         out.append(h("em", {}, inline(m[7] ?? m[8], ctx)));
       } else if (m[9] !== undefined) out.append(citationMark(Number(m[9]), m[0], ctx));
-      else out.append(link(m[10], m[10]));
+      else {
+        // A bare URL ends before a `)` unless the URL opened one: `…/Rain_gauge_(meteorology)`.
+        let url = m[10];
+        const opened = (url.match(/\(/g) || []).length - (url.match(/\)/g) || []).length;
+        if (opened > 0 && text[last] === ")") {
+          url += ")";
+          last += 1;
+        }
+        out.append(link(url, url));
+      }
     }
     out.append(text.slice(last));
     return out;
@@ -452,6 +461,7 @@
           rows: 2,
           maxlength: MAX_COMMENT,
           "aria-label": "What was wrong or missing?",
+          dir: "auto",
           placeholder: "What was wrong or missing? (optional)",
         });
         const form = h(
@@ -466,7 +476,12 @@
           h("button", { type: "submit", class: "send", "aria-label": "Send the comment" }, "Send"),
         );
         bar.append(form);
-        if (focus) queueMicrotask(() => box.focus());
+        if (focus) {
+          queueMicrotask(() => {
+            box.focus();
+            box.scrollIntoView({ block: "nearest" }); // it opens under the answer, maybe out of view
+          });
+        }
       } else if (state.helpful !== undefined) {
         bar.append(h("span", { text: "Thanks for your feedback." }));
       }
@@ -518,8 +533,8 @@ a { color: var(--accent); }
 .msg.assistant { align-self: flex-start; background: var(--bot); }
 .msg p, .msg ul, .msg ol, .msg pre, .msg blockquote, .translated p { margin: 0 0 8px; }
 .msg > :last-child, blockquote > :last-child { margin-bottom: 0; }
-.msg ul, .msg ol { padding-left: 22px; }
-blockquote { margin: 0; padding: 2px 0 2px 10px; border-left: 3px solid var(--accent); }
+.msg ul, .msg ol { padding-inline-start: 22px; }
+blockquote { margin: 0; padding-block: 2px; padding-inline: 10px 0; border-inline-start: 3px solid var(--accent); }
 pre { background: var(--code); padding: 8px 10px; border-radius: 6px; overflow-x: auto; font-size: 13px; }
 code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .9em;
   background: var(--code); padding: 0 3px; border-radius: 4px; }
@@ -534,7 +549,7 @@ th.right, td.right { text-align: right; }
 .mark a { text-decoration: none; }
 .sources { margin: 8px 0 0; padding-top: 6px; border-top: 1px solid var(--line); font-size: 13px; }
 .sources p { margin: 0 0 2px; font-size: 12px; font-weight: 600; color: var(--muted); }
-.sources ol { margin: 0; padding-left: 22px; }
+.sources ol { margin: 0; padding-inline-start: 22px; }
 .note { color: var(--muted); font-style: italic; font-size: 13px; }
 .error { color: var(--error); background: var(--error-bg); padding: 6px 10px; border-radius: 8px; margin: 0; }
 .quoted { font-size: 13px; margin-bottom: 6px; white-space: normal; opacity: .85; }
@@ -605,15 +620,16 @@ textarea:focus-visible { outline-offset: 0; }
         button("tool close", "Close the chat", "×", () => this.close()),
       );
 
-      this.log = h("div", { class: "messages", "aria-live": "polite", "aria-label": "Conversation" });
+      this.log = h("div", { class: "messages", role: "log", "aria-live": "polite", "aria-label": "Conversation" });
       // Following a citation to this site closes the panel, so it never covers the cited text.
       this.log.addEventListener("click", (e) => {
         const a = e.target.closest && e.target.closest("a[href]");
         const elsewhere = e.ctrlKey || e.metaKey || e.shiftKey || e.altKey || e.button !== 0;
         if (a && !a.target && !elsewhere) this.close(false);
       });
-      this.translation = h("div", { class: "translation", hidden: true, "aria-live": "polite", "aria-label": "Translation" });
-      this.quote = h("blockquote");
+      // Not a live region: a whole page read out at once. Focus goes to it instead.
+      this.translation = h("div", { class: "translation", hidden: true, role: "region", "aria-label": "Translation" });
+      this.quote = h("blockquote", { dir: "auto" });
       this.selectionBox = h(
         "div",
         { class: "selection", hidden: true },
@@ -623,6 +639,7 @@ textarea:focus-visible { outline-offset: 0; }
 
       this.input = h("textarea", {
         rows: 2,
+        dir: "auto", // an Urdu question is typed right to left
         maxlength: MAX_QUESTION,
         "aria-label": "Your question",
         placeholder: "Ask a question about the book…",
@@ -877,13 +894,16 @@ textarea:focus-visible { outline-offset: 0; }
         else reply.error = err instanceof Problem ? err.message : "Something went wrong while reading the answer.";
       } finally {
         cancelAnimationFrame(frame);
+        // Back to the question box only from the question's own controls: a reader who went on
+        // to select text in the page, or to write a comment, keeps what they were doing.
+        const asking = [this.input, this.send, this.stop].includes(this.shadowRoot.activeElement);
         reply.pending = false;
         this.controller = null;
         this.setBusy(false);
         bubble.removeAttribute("aria-busy");
         this.fill(bubble, reply);
         this.save();
-        if (!this.panel.hidden) this.input.focus();
+        if (!this.panel.hidden && asking) this.input.focus();
       }
     }
 
@@ -906,7 +926,9 @@ textarea:focus-visible { outline-offset: 0; }
         this.log.append(h("p", { class: "hint", text: hint }));
       }
       for (const m of this.messages.slice(growing ? shown : 0)) {
-        const bubble = h("div", { class: `msg ${m.role}` });
+        // Each reads in its own direction, and says to a screen reader whose it is.
+        const whose = m.role === "user" ? "You asked" : "Answer";
+        const bubble = h("div", { class: `msg ${m.role}`, dir: "auto", role: "group", "aria-label": whose });
         this.fill(bubble, m);
         this.log.append(bubble);
       }
@@ -937,7 +959,7 @@ textarea:focus-visible { outline-offset: 0; }
       if (m.role === "user") {
         if (m.selected) {
           const shown = m.selected.length > 280 ? `${m.selected.slice(0, 280)}…` : m.selected;
-          bubble.append(h("blockquote", { class: "quoted", text: shown }));
+          bubble.append(h("blockquote", { class: "quoted", dir: "auto", text: shown }));
         }
         bubble.append(m.content);
       } else {
