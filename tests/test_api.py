@@ -197,18 +197,17 @@ def test_stream_chat_streams_tokens_then_the_chat_response(client: TestClient) -
     assert streamed["sources"][0].startswith(I2C_PAGE)
 
 
+def asked_about(client: TestClient, question: str, selected: str, page_url: str) -> Any:
+    """The answer to `question` about a passage selected on the page at `page_url`."""
+    body = {"question": question, "selected_text": selected, "page_url": page_url}
+    return client.post("/chat", json=body).json()
+
+
 def test_selected_text_with_page_url_cites_that_page_first(client: TestClient) -> None:
     selection = "Because there are exactly two possible addresses, you can put at most two"
-    body = client.post(
-        "/chat",
-        json={
-            "question": "Why only two?",
-            "selected_text": selection,
-            # The page as the browser shows it, a link to a highlight in kilobytes included.
-            "page_url": "http://localhost:3000/docs/sensors/wiring/i2c-wiring/?x=1#:~:text="
-            + "two%20addresses%20" * 150,
-        },
-    ).json()
+    # The page as the browser shows it, a link to a highlight in kilobytes included.
+    page = "http://localhost:3000/docs/sensors/wiring/i2c-wiring/?x=1#:~:text="
+    body = asked_about(client, "Why only two?", selection, page + "two%20addresses%20" * 150)
     assert body["sources"][0].startswith(I2C_PAGE)
     assert body["citations"][0]["quote"].startswith("Because there are exactly two")
 
@@ -216,14 +215,8 @@ def test_selected_text_with_page_url_cites_that_page_first(client: TestClient) -
 def test_a_selection_is_answered_in_the_words_of_the_section_around_it(
     client: TestClient,
 ) -> None:
-    body = client.post(
-        "/chat",
-        json={
-            "question": "",
-            "selected_text": "Every measurement warms the chip slightly",
-            "page_url": "http://localhost:3000/docs/sensors/reading-sensors",
-        },
-    ).json()
+    chosen, page = "Every measurement warms the chip slightly", "/docs/sensors/reading-sensors"
+    body = asked_about(client, "", chosen, f"http://localhost:3000{page}")
     whole = "Every measurement warms the chip slightly, and continuous fast polling can push"
     after = "`bme280.sample()` uses forced mode"  # the sentence after it says what to do
     assert body["answer"].index(whole) < body["answer"].index(after)
@@ -233,14 +226,8 @@ def test_a_selection_is_answered_in_the_words_of_the_section_around_it(
 
 def test_a_selection_of_code_is_quoted_as_code_with_its_lines(client: TestClient) -> None:
     code = "bus = smbus2.SMBus(1)\nparams = bme280.load_calibration_params(bus, 0x76)"
-    body = client.post(
-        "/chat",
-        json={
-            "question": "Explain this code",
-            "selected_text": code,
-            "page_url": "https://pocket-weather.example.org/docs/sensors/reading-sensors",
-        },
-    ).json()
+    page = "https://pocket-weather.example.org/docs/sensors/reading-sensors"
+    body = asked_about(client, "Explain this code", code, page)
     assert body["answer"].split("\n\n")[1] == f"```\n{code}\n```\n[1]"
 
 
