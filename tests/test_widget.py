@@ -773,3 +773,18 @@ def test_links_whose_address_holds_brackets_are_whole(page: Page) -> None:
     expect(links.first).to_have_attribute("href", wiki)
     expect(links.last).to_have_attribute("href", wiki)
     expect(page.locator(".msg.assistant")).to_have_text(f"See the wiki or {wiki}.")
+
+
+def test_a_translation_under_way_is_not_asked_for_again(page: Page) -> None:
+    with_a_chat_model(page)
+    held: list[Route] = []
+    page.route("**/translate", lambda route: held.append(route))
+    open_panel(page, RAIN_PAGE)
+    read = page.get_by_role("button", name="Read this page in Urdu")
+    read.click()
+    page.get_by_role("button", name="Back to chat").click()
+    read.click()  # while the first is still being made
+    page.wait_for_timeout(300)
+    assert len(held) == 1
+    held[0].fulfill(json={"success": True, "translation": "ہر جھکاؤ 0.2794 ملی میٹر ہے۔"})
+    expect(page.locator(".translated")).to_contain_text("0.2794")

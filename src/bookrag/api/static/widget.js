@@ -1004,6 +1004,8 @@ textarea:focus-visible { outline-offset: 0; }
     async translate() {
       for (const part of [this.log, this.form, this.selectionBox]) part.hidden = true;
       this.translation.hidden = false;
+      if (this.translating) return; // shown again, not asked for again
+      this.translating = true;
       const back = button("tool", "Back to chat", "Back to chat", () => {
         this.showChat();
         this.input.focus();
@@ -1030,6 +1032,8 @@ textarea:focus-visible { outline-offset: 0; }
           why = "this page is not one of the book's pages.";
         }
         status.replaceWith(h("p", { class: "error", role: "alert", text: `Couldn't translate this page: ${why}` }));
+      } finally {
+        this.translating = false;
       }
     }
   }
