@@ -788,3 +788,13 @@ def test_a_translation_under_way_is_not_asked_for_again(page: Page) -> None:
     assert len(held) == 1
     held[0].fulfill(json={"success": True, "translation": "ہر جھکاؤ 0.2794 ملی میٹر ہے۔"})
     expect(page.locator(".translated")).to_contain_text("0.2794")
+
+
+def test_an_item_indented_under_another_is_a_list_inside_it(page: Page) -> None:
+    level = "1. Level the gauge:\n   - use a bubble level\n   - check both axes\n"
+    answer = f"{level}2. Pour water.\n3. Repeat."
+    asked(page, sse(final_event(answer, [])))
+    steps = page.locator(".msg.assistant > ol > li")
+    expect(steps).to_have_count(3)
+    expect(steps.nth(0).locator("ul > li")).to_have_text(["use a bubble level", "check both axes"])
+    expect(steps.nth(2)).to_have_text("Repeat.")

@@ -199,6 +199,14 @@
     return h("div", { class: "table" }, h("table", {}, h("thead", {}, row(header, "th")), ...body));
   }
 
+  const indentOf = (line) => line.length - line.trimStart().length;
+
+  function listFor(item) {
+    // A bulleted list, or a numbered one starting at its first item's number.
+    const start = parseInt(item.match(ITEM)[1], 10);
+    return Number.isNaN(start) ? h("ul") : h("ol", { start: start === 1 ? null : start });
+  }
+
   function markdown(text, ctx = {}) {
     const out = document.createDocumentFragment();
     const lines = String(text).replace(/\r\n?/g, "\n").split("\n");
@@ -226,14 +234,25 @@
         out.append(h("p", { class: "heading" }, h("strong", {}, inline(line.replace(HEADING, ""), ctx))));
         i++;
       } else if (ITEM.test(line)) {
-        const first = line.match(ITEM)[1];
-        const start = parseInt(first, 10);
-        const list = Number.isNaN(start) ? h("ul") : h("ol", { start: start === 1 ? null : start });
+        // An item indented past the one before it starts a list inside that one.
+        const open = [{ indent: indentOf(line), list: listFor(line) }];
         for (; more(i) && !FENCE.test(lines[i]) && !QUOTE.test(lines[i]); i++) {
-          if (ITEM.test(lines[i])) list.append(h("li", {}, inline(lines[i].replace(ITEM, ""), ctx)));
-          else list.lastChild.append(" ", inline(lines[i].trim(), ctx)); // a wrapped item
+          const item = lines[i];
+          if (!ITEM.test(item)) {
+            open[open.length - 1].list.lastChild.append(" ", inline(item.trim(), ctx)); // wrapped
+            continue;
+          }
+          const indent = indentOf(item);
+          while (open.length > 1 && indent < open[open.length - 1].indent) open.pop();
+          const parent = open[open.length - 1];
+          if (indent > parent.indent && parent.list.lastChild) {
+            const nested = listFor(item);
+            parent.list.lastChild.append(nested);
+            open.push({ indent, list: nested });
+          }
+          open[open.length - 1].list.append(h("li", {}, inline(item.replace(ITEM, ""), ctx)));
         }
-        out.append(list);
+        out.append(open[0].list);
       } else {
         const para = h("p", {}, inline(line.trim(), ctx));
         for (i++; more(i) && !BLOCK_START.some((re) => re.test(lines[i])) && !tableAt(lines, i); i++) {
