@@ -178,6 +178,8 @@ def test_an_unreachable_backend_gets_a_clear_message(page: Page) -> None:
     ask(page, RAIN_QUESTION)
     expect(page.get_by_role("alert")).to_contain_text("Can't reach the book's assistant")
     expect(page.get_by_role("button", name="Send the question")).to_be_visible()
+    # The question is back in the box, to send again once the backend is back.
+    expect(page.get_by_role("textbox", name="Your question")).to_have_value(RAIN_QUESTION)
 
 
 def test_a_rate_limited_question_says_when_to_retry(page: Page) -> None:

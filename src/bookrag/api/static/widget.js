@@ -911,6 +911,8 @@ textarea:focus-visible { outline-offset: 0; }
       } catch (err) {
         if (err.name === "AbortError") reply.stopped = true;
         else reply.error = err instanceof Problem ? err.message : "Something went wrong while reading the answer.";
+        // Failed with no answer: the question is back in the box, to send again as it is.
+        if (reply.error && !reply.content && !this.input.value) this.input.value = question;
       } finally {
         cancelAnimationFrame(frame);
         // Back to the question box only from the question's own controls: a reader who went on
