@@ -800,3 +800,29 @@ def test_an_item_indented_under_another_is_a_list_inside_it(page: Page) -> None:
     expect(steps).to_have_count(3)
     expect(steps.nth(0).locator("ul > li")).to_have_text(["use a bubble level", "check both axes"])
     expect(steps.nth(2)).to_have_text("Repeat.")
+
+
+def test_a_sources_tooltip_shows_its_quote_as_words(page: Page) -> None:
+    quote = "Run it with **sudo**:\n\n```bash\npython3 `read.py`\n```\n[docs](https://x.org)"
+    cited = [
+        {
+            "number": 1,
+            "url": "/demo/docs/sensors/rain-wind#rain-gauge",
+            "title": "Rain",
+            "section": "Rain gauge",
+            "quote": quote,
+        }
+    ]
+    asked(page, sse(final_event("Run it [1].", cited)))
+    source = page.get_by_role("list", name="Sources").get_by_role("link").first
+    expect(source).to_have_attribute("title", "Run it with sudo: python3 read.py docs")
+
+
+def test_escape_puts_away_the_offer_to_ask_about_a_selection(page: Page) -> None:
+    page.goto(RAIN_PAGE)
+    page.locator("article h2#rain-gauge + p").click(click_count=3)
+    offer = page.get_by_role("button", name="Ask about this")
+    expect(offer).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(offer).to_be_hidden()
+    assert "tipping bucket" in page.evaluate("getSelection().toString()")  # the text stays

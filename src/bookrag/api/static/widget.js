@@ -201,6 +201,17 @@
 
   const indentOf = (line) => line.length - line.trimStart().length;
 
+  /** A quote as a tooltip shows it: its words, without Markdown's marks and code fences. */
+  function plainQuote(quote) {
+    const text = String(quote)
+      .replace(/^\s*(`{3,}|~{3,}).*$/gm, "")
+      .replace(/\[([^\]]*)\]\([^)]*\)/g, "$1")
+      .replace(/(\*\*|__|\*|`)/g, "")
+      .replace(/\s+/g, " ")
+      .trim();
+    return text.length > 300 ? `${text.slice(0, 299)}…` : text;
+  }
+
   function listFor(item) {
     // A bulleted list, or a numbered one starting at its first item's number.
     const start = parseInt(item.match(ITEM)[1], 10);
@@ -807,6 +818,10 @@ textarea:focus-visible { outline-offset: 0; }
         clearTimeout(timer);
         timer = setTimeout(() => this.checkSelection(), 200); // once the selection settles
       });
+      // Escape puts the offer away, as it closes the panel (the selection itself is kept).
+      document.addEventListener("keydown", (e) => {
+        if (e.key === "Escape" && !this.askSelection.hidden) this.askSelection.hidden = true;
+      });
       window.addEventListener("scroll", () => this.placeSelectionButton(), { passive: true });
     }
 
@@ -1006,7 +1021,7 @@ textarea:focus-visible { outline-offset: 0; }
         ? [...citations.values()].map((c) => {
             const name = [c.title, c.section].filter(Boolean).join(" › ") || String(c.url);
             const a = link(c.url, name, `Source ${c.number}: ${name}`);
-            if (c.quote && a instanceof Element) a.setAttribute("title", String(c.quote).slice(0, 300));
+            if (c.quote && a instanceof Element) a.setAttribute("title", plainQuote(c.quote));
             return h("li", { value: Number(c.number) || null }, a);
           })
         : sources.map((url) => h("li", {}, link(url, String(url))));
