@@ -826,3 +826,13 @@ def test_escape_puts_away_the_offer_to_ask_about_a_selection(page: Page) -> None
     page.keyboard.press("Escape")
     expect(offer).to_be_hidden()
     assert "tipping bucket" in page.evaluate("getSelection().toString()")  # the text stays
+
+
+def test_code_indented_under_an_item_is_shown_without_that_indent(page: Page) -> None:
+    answer = (
+        "1. Pour 100 ml:\n   ```python\n   tips = count()\n   if tips:\n       log(tips)\n   ```\n"
+    )
+    asked(page, sse(final_event(answer + "2. Repeat.", [])))
+    code = page.locator(".msg.assistant pre code")
+    expect(code).to_be_visible()
+    assert code.text_content() == "tips = count()\nif tips:\n    log(tips)"  # as written

@@ -229,8 +229,12 @@
       if (!line.trim()) {
         i++;
       } else if (fence) {
+        // Code indented under a list item loses that indent, as CommonMark takes it off.
+        const pad = indentOf(line);
         const code = [];
-        for (i++; i < lines.length && !lines[i].trim().startsWith(fence[1]); i++) code.push(lines[i]);
+        for (i++; i < lines.length && !lines[i].trim().startsWith(fence[1]); i++) {
+          code.push(lines[i].slice(Math.min(pad, indentOf(lines[i]))));
+        }
         i++; // the closing fence (an unclosed one runs to the end, as in CommonMark)
         out.append(h("pre", {}, h("code", { text: code.join("\n") })));
       } else if (tableAt(lines, i)) {
