@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import re
 
+from bookrag.answering.prose import lead_in_of
 from bookrag.answering.sentences import CUT
 from bookrag.answering.terms import QueryTerms
-from bookrag.book.chunking import SENTENCE_END, ends_in_colon
+from bookrag.book.chunking import ends_in_colon
 from bookrag.book.mdx import code_fence
 
 _CODE_BLOCK = re.compile(r"^(`{3,})[^\n]*\n.*?^\1[ \t]*$", re.DOTALL | re.MULTILINE)
@@ -38,8 +39,7 @@ def led_code(text: str) -> dict[str, str]:
             start = n  # a block opens
         elif not fence:  # it closes
             if ends_in_colon(before):
-                lead = SENTENCE_END.split(before)[-1].strip()
-                led.setdefault(lead, "\n".join(lines[start : n + 1]))
+                led.setdefault(lead_in_of(before), "\n".join(lines[start : n + 1]))
             before = ""
     return led
 

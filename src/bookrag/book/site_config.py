@@ -121,7 +121,7 @@ class _Config:
     def __init__(self, source: str) -> None:
         self.source = source
         self.code = _strings_blanked(source)
-        self.depths = _depths(source)
+        self.depths = _depths(self.code)
         self.constants: dict[str, str] = {}
         for match in _CONSTANT.finditer(self.code):
             value = self.value_at(match.end())
@@ -165,7 +165,7 @@ class _Config:
             declaring = rf"\b(?:const|let|var)\s+{use.group(1)}\b[^=]*=\s*\{{"
             named += [m.end() for m in re.finditer(declaring, self.code)][:1]
         for start in [*preset, *named, *plugin]:
-            end = _closing(self.source, start - 1)
+            end = self._closing(start - 1)
             ids = self._keys(("id",), self.code[:end])
             if any(m.start() >= start and self.value_at(m.end()) != "default" for m in ids):
                 continue  # another docs instance
@@ -174,6 +174,14 @@ class _Config:
             if inside:
                 return self.value_at(inside[0].end())
         return None
+
+    def _closing(self, opening: int) -> int:
+        """The offset of the `}` that closes the `{` at `opening` (the end if none does)."""
+        depth = self.depths[opening]
+        for i in range(opening + 1, len(self.code)):
+            if self.code[i] == "}" and self.depths[i] == depth:
+                return i
+        return len(self.code)
 
     def value_at(self, at: int) -> str | None:
         """The string the expression starting at offset `at` makes, if it can be read (none
@@ -221,33 +229,16 @@ def _strings_blanked(source: str) -> str:
     return "".join(out)
 
 
-def _depths(source: str) -> list[int]:
-    """For each character of `source` (comments out), how many `{` enclose it (strings and
-    template literals are read through)."""
+def _depths(code: str) -> list[int]:
+    """For each character of `code` (comments out, strings blanked: `_strings_blanked`), how
+    many `{` enclose it; a brace itself counts as outside."""
     depths: list[int] = []
-    depth, quote = 0, ""
-    escaped = False
-    for ch in source:
-        if quote:
-            escaped, closes = (not escaped and ch == "\\"), (ch == quote and not escaped)
-            quote = "" if closes else quote
-        elif ch in "'\"`":
-            quote = ch
-        elif ch == "}":
-            depth -= 1
+    depth = 0
+    for ch in code:
+        depth -= ch == "}"
         depths.append(depth)
-        if not quote and ch == "{":
-            depth += 1
+        depth += ch == "{"
     return depths
-
-
-def _closing(source: str, opening: int) -> int:
-    """The offset of the `}` that closes the `{` at `opening` (the end if none does)."""
-    depths = _depths(source[opening:])
-    for i, ch in enumerate(source[opening:]):
-        if ch == "}" and depths[i] == 0:
-            return opening + i
-    return len(source)
 
 
 def _without_comments(source: str) -> str:
