@@ -309,6 +309,42 @@ Connect VIN to 3.3 V.
 <Note />
 """
 
+# Markdown inside JSX with no blank lines around it: MDX reads it as Markdown all the same.
+FLOW_PAGE = """\
+import Tabs from '@theme/Tabs';
+import TabItem from '@theme/TabItem';
+
+# Field kit
+
+<div>
+## Packing list {/* weigh it */}
+Bring a **tripod** and spare batteries.
+</div>
+
+## Install
+<Tabs>
+<TabItem value="deb" label="Debian">
+```bash
+sudo apt install station
+```
+</TabItem>
+<TabItem value="mac" label="macOS">
+Use Homebrew.
+</TabItem>
+</Tabs>
+Then start it.
+
+<details>
+<summary>Why a tripod?</summary>
+
+It keeps the gauge level.
+</details>
+
+- Check the vane
+<div className="note"></div>
+- Check the gauge
+"""
+
 
 def test_sections_of_markdown_docusaurus_reads_its_own_way_match_the_built_page(
     tmp_path: Path,
@@ -327,6 +363,7 @@ def test_sections_of_markdown_docusaurus_reads_its_own_way_match_the_built_page(
     (docs / "comments.md").write_text(COMMENTS_PAGE)
     (docs / "comment-ids.mdx").write_text(COMMENT_IDS_PAGE)
     (docs / "shown.mdx").write_text(SHOWN_PAGE)
+    (docs / "flow.md").write_text(FLOW_PAGE)
     (docs / "partial-user.mdx").write_text(PARTIAL_USER)
     (docs / "_wiring.mdx").write_text(WIRING_PARTIAL)
     (docs / "_note.md").write_text("Always power off first.\n\n## Setup\n\nA partial's setup.\n")
@@ -360,7 +397,7 @@ def test_sections_of_markdown_docusaurus_reads_its_own_way_match_the_built_page(
         assert extract_doc(built_html(build, site, page.url).read_bytes()).title == page.title
     # The built page reads as its source does, tab labels, code titles and partials included,
     # and a one-line page with literal `\n`s (one long <h1> on the site) as its text.
-    for name in ("shown.mdx", "partial-user.mdx", "oneline.md"):
+    for name in ("shown.mdx", "partial-user.mdx", "oneline.md", "flow.md"):
         shown = load_page(read_source(docs, docs / name, site), site)
         built = extract_doc(built_html(build, site, shown.url).read_bytes())
         assert [[b.text for b in s.blocks] for s in built.sections] == [

@@ -12,6 +12,7 @@ from bookrag.answering.code_quotes import code_blocks
 from bookrag.answering.sentences import sentences
 from bookrag.book.markdown import ParsedPage, Section, page_markdown, parse_page, read_page
 from bookrag.book.mdx import shown_prop
+from bookrag.book.mdx_blocks import only_tags
 from bookrag.errors import PageParseError
 
 
@@ -158,9 +159,47 @@ def test_a_comment_ending_a_heading_may_give_its_id_and_is_never_its_text() -> N
     ]
     assert "## Rain gauge\n" in markdown and "## Wind vane\n" in markdown
     assert not any(hidden in markdown for hidden in ("gauge}", "TODO", "#sun", "\ue000"))
-    # A heading-like line inside an HTML block is text, and its comment is no part of it.
+    # A heading inside JSX is a heading too (MDX reads Markdown there), its comment no text.
     page, markdown = read_page("<div>\n## Inside {/* a secret note */}\n</div>\n\nText.\n")
-    assert all_text(page) == "## Inside\n\nText." and markdown == "## Inside \n\nText.\n"
+    assert [(s.headings, s.anchor) for s in page.sections] == [
+        (["Inside"], "inside--a-secret-note-")
+    ]
+    assert all_text(page) == "Text." and markdown == "## Inside\n\nText.\n"
+
+
+def test_markdown_inside_jsx_is_read_as_markdown_without_blank_lines_around_it() -> None:
+    # MDX reads a line of nothing but JSX tags as a block of its own: what follows it is
+    # Markdown, and it ends the paragraph or list before it (CommonMark would read all of it
+    # as one HTML block up to the next blank line). tests/test_built_anchors.py builds these.
+    page = parse_page(
+        "<Card>\n## Wiring\nConnect **VIN** first.\n<Callout />\n```bash\nflash --port 1\n```\n"
+        "</Card>\n\n<TabItem>\n\ue004Linux\n\nUse apt.\n</TabItem>\nThen start it.\n\n"
+        "- Check the vane\n<hr />\n- Check the gauge\n"
+    )
+    assert [(s.headings, s.anchor) for s in page.sections] == [(["Wiring"], "wiring")]
+    assert [(b.text, b.code) for b in page.sections[0].blocks] == [
+        ("Connect **VIN** first.", False),
+        ("```bash\nflash --port 1\n```", True),
+        ("**Linux**", False),
+        ("**Linux:** Use apt.", False),
+        ("Then start it.", False),
+        ("- Check the vane", False),
+        ("- Check the gauge", False),
+    ]
+    # A tag with text beside it is still an HTML block, and a line that only starts with a
+    # tag (or holds a comment, an autolink, a broken tag) no block of its own.
+    assert [only_tags(line) for line in ("<summary>Why?</summary>", "<b>x", "<!-- x -->")] == [
+        False,
+        False,
+        False,
+    ]
+    assert [
+        only_tags(line) for line in ("<https://x.org>", "<a b={'>'} >", "<Card></Card> <br/>")
+    ] == [
+        False,
+        True,
+        True,
+    ]
 
 
 def test_a_byte_order_mark_does_not_hide_the_front_matter() -> None:

@@ -31,11 +31,11 @@ from bookrag.book.mdx import (
     as_built,
     drop_jsx_attributes,
     jsx_as_text,
-    parser,
     tab_label,
     under_tab,
     without_marks,
 )
+from bookrag.book.mdx_blocks import parser
 from bookrag.book.partials import PARTIAL_END, PARTIAL_START
 from bookrag.errors import PageParseError
 

@@ -1,25 +1,11 @@
 """MDX's own syntax in a Markdown page: ESM `import`/`export` lines, JSX tags and comments,
-and the props of components, which are not page text; and a markdown-it parser that reads
-indentation as MDX does and knows Docusaurus admonitions and other directives.
-
-Longer than 300 lines because each piece of MDX syntax that is not Markdown's needs its own
-small reader (statements, tags, props, comments in headings, tab labels, directives), and
-they must agree with one another and with the parser's rules.
-"""
+and the props of components, which are not page text. The parser that reads a page's blocks
+as MDX does is `mdx_blocks`."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from functools import partial
-
-from markdown_it import MarkdownIt
-from markdown_it.rules_block import StateBlock, fence, paragraph
-from mdit_py_plugins.container import container_plugin
-from mdit_py_plugins.front_matter import front_matter_plugin
-
-BlockRule = Callable[[StateBlock, int, int, bool], bool]
-Reach = Callable[[StateBlock, int, int, bool], int]  # the line a rule reads up to
 
 ESM_STATEMENT = re.compile(r"^(import|export)\s")
 JSX_TAG = re.compile(r"</?[A-Za-z][\w.:-]*(\s[^<>]*)?/?>")
@@ -52,11 +38,6 @@ SLUG_ONLY = re.compile("\ue000([^\ue001]*)\ue001")
 _ATX_HEADING = re.compile(r" {0,3}#{1,6}[ \t]")
 # The one MDX comment ending a heading: `## Setup {/* #install */}` (from its last `{/*`).
 _ENDING_COMMENT = re.compile(r"\{/\*(?P<comment>(?:(?!\*/).)*)\*/\}[ \t]*")
-# A leaf directive on a line of its own: `::macos`, `::youtube[A talk]{#id}` (remark-directive,
-# which Docusaurus parses with; a book's own plugin gives it meaning).
-_LEAF_DIRECTIVE = re.compile(
-    r"::(?P<name>[A-Za-z][\w-]*)(?:\[(?P<label>[^\]\n]*)\])?(?:\{[^}\n]*\})?[ \t]*$"
-)
 
 
 def as_built(source: str) -> str:
@@ -155,7 +136,7 @@ def drop_jsx_attributes(source: str) -> str:
         line = lines[i]
         fence, code = code_fence(fence, line)
         if not code and (start := _COMPONENT_START.match(line)):
-            end = _tag_end("\n".join(lines[i:]), start.end())
+            end = tag_end("\n".join(lines[i:]), start.end())
             if end is not None:
                 rest = "\n".join(lines[i:])
                 closing = "/>" if rest[end - 2 : end] == "/>" else ">"
@@ -225,7 +206,7 @@ def after_summary(summary: str) -> str:
     return " " if not text or text[-1] in ".:?!" else ": "
 
 
-def _tag_end(text: str, position: int) -> int | None:
+def tag_end(text: str, position: int) -> int | None:
     """The index just past the `>` closing a JSX tag, skipping strings and `{...}`."""
     depth, quote = 0, ""
     for index in range(position, len(text)):
@@ -244,80 +225,3 @@ def _tag_end(text: str, position: int) -> int | None:
         elif char == "<" and depth == 0 and index > position:
             return None  # not a well-formed tag: leave the line to the Markdown parser
     return None
-
-
-def parser() -> MarkdownIt:
-    """CommonMark with tables, strikethrough, front matter and admonitions, read as MDX."""
-    md = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
-    # Docusaurus parses pages as MDX, which has no indented code: four spaces of indentation
-    # mean nothing special, so an indented fence still opens (or closes) code, even right
-    # after a paragraph line. Without this, a fence mis-indented under a list item pairs up
-    # differently than on the built site, and headings that the site shows as code (or
-    # not at all) become sections whose anchors do not exist.
-    md.disable("code")
-    md.block.ruler.at(
-        "fence", _ignoring_deep_indent(fence, _fence_reach), {"alt": _FENCE_INTERRUPTS}
-    )
-    md.block.ruler.at("paragraph", _ignoring_deep_indent(paragraph, _paragraph_reach))
-    md.use(front_matter_plugin)
-    # Docusaurus admonitions (`:::tip Title` ... `:::`), and container directives of any kind.
-    md.use(container_plugin, name="admonition", validate=lambda params, *args: True)
-    md.block.ruler.before("paragraph", "leaf_directive", _leaf_directive, {"alt": ["paragraph"]})
-    return md
-
-
-def _leaf_directive(state: StateBlock, start: int, end: int, silent: bool) -> bool:
-    """`::name[label]{attributes}` alone on a line: a `leaf_directive` token, its name as
-    `info` and its label (if any) as `meta["label"]`."""
-    if state.sCount[start] - state.blkIndent > 3:
-        return False
-    line = state.src[state.bMarks[start] + state.tShift[start] : state.eMarks[start]]
-    match = _LEAF_DIRECTIVE.match(line)
-    if match is None:
-        return False
-    if not silent:
-        token = state.push("leaf_directive", "", 0)
-        token.info = match.group("name")
-        token.meta = {"label": (match.group("label") or "").strip()}
-        token.map = [start, start + 1]
-        state.line = start + 1
-    return True
-
-
-_FENCE_INTERRUPTS = ["paragraph", "reference", "blockquote", "list"]
-
-
-def _ignoring_deep_indent(rule: BlockRule, reach: Reach) -> BlockRule:
-    """`rule` with every line it can read indented at most three columns into the current
-    block, as MDX reads indentation; the real indentation is restored afterwards."""
-
-    def clamped(state: StateBlock, start: int, end: int, silent: bool) -> bool:
-        # Only the lines the rule can read: clamping to the end of the page for every
-        # paragraph made parsing quadratic in a page's length.
-        stop = min(reach(state, start, end, silent), end)
-        saved = state.sCount[start:stop]
-        limit = state.blkIndent + 3
-        state.sCount[start:stop] = [c if c <= limit else limit for c in saved]
-        try:
-            return rule(state, start, end, silent)
-        finally:
-            state.sCount[start:stop] = saved
-
-    return clamped
-
-
-def _fence_reach(state: StateBlock, start: int, end: int, silent: bool) -> int:
-    """A fence reads its first line to know whether it opens (all a check asks), and only
-    when it does, every line up to its closing fence."""
-    position = state.bMarks[start] + state.tShift[start]
-    opens = position < state.eMarks[start] and state.src[position] in "`~"
-    return end if opens and not silent else start + 1
-
-
-def _paragraph_reach(state: StateBlock, start: int, end: int, silent: bool) -> int:
-    """A paragraph reads on to its first blank line, and the rules that may end it early
-    look at most one line further."""
-    line = start + 1
-    while line < state.lineMax and not state.isEmpty(line):
-        line += 1
-    return line + 1

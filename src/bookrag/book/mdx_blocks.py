@@ -1,0 +1,134 @@
+"""The markdown-it parser that reads a page's blocks as MDX does: indentation means no code,
+a line of JSX tags is a block of its own, and Docusaurus admonitions and other directives
+are containers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from markdown_it import MarkdownIt
+from markdown_it.rules_block import StateBlock, fence, paragraph
+from mdit_py_plugins.container import container_plugin
+from mdit_py_plugins.front_matter import front_matter_plugin
+
+from bookrag.book.mdx import tag_end
+
+BlockRule = Callable[[StateBlock, int, int, bool], bool]
+Reach = Callable[[StateBlock, int, int, bool], int]  # the line a rule reads up to
+
+# Where a JSX tag starts: `<div`, `</TabItem`, `<Card.Title`, or a fragment's `<>`, `</>`.
+_TAG_START = re.compile(r"</?(?:[A-Za-z][\w.:-]*(?=\s|/?>)|(?=>))")
+# A leaf directive on a line of its own: `::macos`, `::youtube[A talk]{#id}` (remark-directive,
+# which Docusaurus parses with; a book's own plugin gives it meaning).
+_LEAF_DIRECTIVE = re.compile(
+    r"::(?P<name>[A-Za-z][\w-]*)(?:\[(?P<label>[^\]\n]*)\])?(?:\{[^}\n]*\})?[ \t]*$"
+)
+
+
+def parser() -> MarkdownIt:
+    """CommonMark with tables, strikethrough, front matter and admonitions, read as MDX."""
+    md = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+    # Docusaurus parses pages as MDX, which has no indented code: four spaces of indentation
+    # mean nothing special, so an indented fence still opens (or closes) code, even right
+    # after a paragraph line. Without this, a fence mis-indented under a list item pairs up
+    # differently than on the built site, and headings that the site shows as code (or
+    # not at all) become sections whose anchors do not exist.
+    md.disable("code")
+    md.block.ruler.at(
+        "fence", _ignoring_deep_indent(fence, _fence_reach), {"alt": _FENCE_INTERRUPTS}
+    )
+    md.block.ruler.at("paragraph", _ignoring_deep_indent(paragraph, _paragraph_reach))
+    md.use(front_matter_plugin)
+    # Docusaurus admonitions (`:::tip Title` ... `:::`), and container directives of any kind.
+    md.use(container_plugin, name="admonition", validate=lambda params, *args: True)
+    md.block.ruler.before("paragraph", "leaf_directive", _leaf_directive, {"alt": ["paragraph"]})
+    md.block.ruler.before("html_block", "jsx_flow", _jsx_flow, {"alt": _FENCE_INTERRUPTS})
+    return md
+
+
+def _leaf_directive(state: StateBlock, start: int, end: int, silent: bool) -> bool:
+    """`::name[label]{attributes}` alone on a line: a `leaf_directive` token, its name as
+    `info` and its label (if any) as `meta["label"]`."""
+    if state.sCount[start] - state.blkIndent > 3:
+        return False
+    line = state.src[state.bMarks[start] + state.tShift[start] : state.eMarks[start]]
+    match = _LEAF_DIRECTIVE.match(line)
+    if match is None:
+        return False
+    if not silent:
+        token = state.push("leaf_directive", "", 0)
+        token.info = match.group("name")
+        token.meta = {"label": (match.group("label") or "").strip()}
+        token.map = [start, start + 1]
+        state.line = start + 1
+    return True
+
+
+_FENCE_INTERRUPTS = ["paragraph", "reference", "blockquote", "list"]
+
+
+def _ignoring_deep_indent(rule: BlockRule, reach: Reach) -> BlockRule:
+    """`rule` with every line it can read indented at most three columns into the current
+    block, as MDX reads indentation; the real indentation is restored afterwards."""
+
+    def clamped(state: StateBlock, start: int, end: int, silent: bool) -> bool:
+        # Only the lines the rule can read: clamping to the end of the page for every
+        # paragraph made parsing quadratic in a page's length.
+        stop = min(reach(state, start, end, silent), end)
+        saved = state.sCount[start:stop]
+        limit = state.blkIndent + 3
+        state.sCount[start:stop] = [c if c <= limit else limit for c in saved]
+        try:
+            return rule(state, start, end, silent)
+        finally:
+            state.sCount[start:stop] = saved
+
+    return clamped
+
+
+def _fence_reach(state: StateBlock, start: int, end: int, silent: bool) -> int:
+    """A fence reads its first line to know whether it opens (all a check asks), and only
+    when it does, every line up to its closing fence."""
+    position = state.bMarks[start] + state.tShift[start]
+    opens = position < state.eMarks[start] and state.src[position] in "`~"
+    return end if opens and not silent else start + 1
+
+
+def _paragraph_reach(state: StateBlock, start: int, end: int, silent: bool) -> int:
+    """A paragraph reads on to its first blank line, and the rules that may end it early
+    look at most one line further."""
+    line = start + 1
+    while line < state.lineMax and not state.isEmpty(line):
+        line += 1
+    return line + 1
+
+
+def _jsx_flow(state: StateBlock, start: int, end: int, silent: bool) -> bool:
+    """A line of nothing but JSX tags (`<div>`, `</TabItem>`, `<Figure />`): an `html_block`
+    token of its own. MDX reads the lines after such a tag as Markdown (a heading, a fence,
+    a paragraph in a `<div>` or `<details>`), where CommonMark would take them into an HTML
+    block running on to the next blank line; and the tag ends a paragraph or a list item
+    before it, as in MDX."""
+    line = state.src[state.bMarks[start] + state.tShift[start] : state.eMarks[start]]
+    if not only_tags(line):
+        return False
+    if not silent:
+        token = state.push("html_block", "", 0)
+        token.content = line + "\n"
+        token.map = [start, start + 1]
+        state.line = start + 1
+    return True
+
+
+def only_tags(line: str) -> bool:
+    """Whether `line` holds one JSX tag or more and nothing else but spaces."""
+    text = line.rstrip()
+    position = 0
+    while position < len(text):
+        tag = _TAG_START.match(text, position)
+        closed = tag and tag_end(text, tag.end())
+        if not closed:
+            return False
+        position = closed + len(text[closed:]) - len(text[closed:].lstrip())
+    return position > 0
