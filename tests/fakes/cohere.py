@@ -30,6 +30,9 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fakes.server import FakeService, StreamCut
 
 CitationSpec = tuple[int, int, Sequence[str]]  # (start, end, document ids)
+# Chat models that cite only in "FAST" mode (or not at all, "OFF"): asked for "ACCURATE"
+# citations, Cohere refuses the request (its API reference, `citation_options.mode`).
+FAST_CITATIONS_ONLY = frozenset({"command-a-03-2025", "command-r7b-12-2024"})
 PREFIX = "According to the book, "
 
 
@@ -108,6 +111,10 @@ class FakeCohere(FakeService):
             body, early = await self.intercept(request)
             if early is not None:
                 return early
+            mode = (body.get("citation_options") or {}).get("mode")
+            if body.get("model") in FAST_CITATIONS_ONLY and mode == "ACCURATE":
+                message = f"citation mode {mode} is not supported for model {body['model']}"
+                return JSONResponse({"message": f"invalid request: {message}"}, status_code=400)
             reply = self._reply(body)
             if body.get("stream"):
                 usage = _usage(body, reply.text)
