@@ -385,9 +385,19 @@ def embed_query(fake: FakeCohere) -> str:
     return str(queries[-1]["texts"][0])
 
 
-def test_stream_relays_tokens_as_they_arrive_then_citations(
+STREAMED = (
+    "A tip is 0.2794 mm of rain. The logger counts each tip as one pulse, "
+    "and a day's pulses give the day's rainfall."
+)
+
+
+def test_stream_relays_tokens_as_they_arrive_from_the_first_citation(
     api: TestClient, fake: FakeCohere
 ) -> None:
+    # Cohere streams a citation right after the text it cites (FAST mode): the text up to
+    # it comes at once, and every token after it as it arrives.
+    tip = STREAMED.index("0.2794 mm")
+    fake.enqueue_chat(STREAMED, [(tip, tip + 9, ["doc-1"])])
     fake.stream_token_delay(0.05)
     started = time.perf_counter()
     arrivals: list[float] = []
@@ -401,15 +411,54 @@ def test_stream_relays_tokens_as_they_arrive_then_citations(
     events = sse_events("".join(chunks))
     tokens = [e["token"] for e in events if "token" in e]
     final = json.loads(events[-1]["response"])
-    assert len(tokens) >= 5
+    assert tokens[0] == "A tip is 0.2794 mm " and len(tokens) >= 10
     # The final answer is the streamed text with its citation markers put in.
-    assert final["answer"].endswith("funnel. [1]")
-    assert "".join(tokens) == final["answer"].removesuffix(" [1]")
+    assert "".join(tokens) == STREAMED
+    assert final["answer"] == STREAMED.replace("0.2794 mm", "0.2794 mm [1]")
     assert final["citations"] and final["sources"]
     # The first token reached the client well before the last (not buffered to the end).
     assert arrivals[0] < arrivals[-1] - 0.15
     [request] = chat_bodies(fake)
-    assert request["stream"] is True
+    assert request["stream"] is True and request["citation_options"] == {"mode": "FAST"}
+
+
+@pytest.mark.parametrize("cited", [[], [(0, 4, ["doc-9"])]])
+def test_a_streamed_answer_citing_no_section_is_never_shown(
+    api: TestClient, fake: FakeCohere, cited: list[Any]
+) -> None:
+    # Nothing the model writes is relayed before it cites a section it was given: an answer
+    # that never does is refused, and the reader sees only the refusal.
+    fake.enqueue_chat("The gauge is painted green and weighs nine kilos.", cited)
+    with api.stream("POST", "/stream-chat", json={"question": "How much rain is one tip?"}) as r:
+        events = sse_events("".join(r.iter_text()))
+    final = json.loads(events[-1]["response"])
+    assert final["mode"] == "not_found" and final["sources"] == []
+    assert "".join(e["token"] for e in events[:-1]) == final["answer"] == NOT_FOUND
+
+
+def test_a_stream_cut_before_its_first_citation_is_answered_from_the_book(
+    api: TestClient, fake: FakeCohere, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The reader has seen none of the cut text, so the book's own sentences stand in for it
+    # (no error, no half answer); cut after a citation, the reader is told it failed.
+    tip = STREAMED.index("0.2794 mm")
+    fake.enqueue_chat(STREAMED, [(tip, tip + 9, ["doc-1"])])
+    fake.cut_stream(3)
+    with api.stream("POST", "/stream-chat", json={"question": "How much rain is one tip?"}) as r:
+        events = sse_events("".join(r.iter_text()))
+    final = json.loads(events[-1]["response"])
+    assert final["mode"] == "extractive" and final["degraded"] is True
+    assert "".join(e["token"] for e in events[:-1]) == final["answer"]
+    assert "0.2794" in final["answer"] and not final["answer"].startswith("A tip is")
+    fake.enqueue_chat(STREAMED, [(tip, tip + 9, ["doc-1"])])
+    fake.cut_stream(8)
+    with api.stream("POST", "/stream-chat", json={"question": "How much rain is one tip?"}) as r:
+        events = sse_events("".join(r.iter_text()))
+    assert events[0]["token"] == "A tip is 0.2794 mm " and events[-1]["done"] is True
+    assert "error" in events[-1] and "response" not in events[-1]
+    assert "Traceback" not in events[-1]["error"]
+    # The response went out as 200: the log says what the access log cannot.
+    assert any("failed while streaming" in r.getMessage() for r in caplog.records)
 
 
 # -- faults --------------------------------------------------------------------------------
@@ -563,19 +612,6 @@ def test_a_failing_reranker_rests_alone_and_answers_are_still_written(
         assert body["mode"] == "generative" and body["sources"][0].startswith(RAIN_PAGE)
 
 
-def test_stream_cut_midway_ends_with_an_error_event(
-    api: TestClient, fake: FakeCohere, caplog: pytest.LogCaptureFixture
-) -> None:
-    fake.cut_stream(after_tokens=3)
-    with api.stream("POST", "/stream-chat", json={"question": "How much rain is one tip?"}) as r:
-        events = sse_events("".join(r.iter_text()))
-    assert [e["token"] for e in events[:-1]]
-    assert events[-1]["done"] is True and "error" in events[-1]
-    assert "Traceback" not in events[-1]["error"]
-    # The response went out as 200: the log says what the access log cannot.
-    assert any("failed while streaming" in r.getMessage() for r in caplog.records)
-
-
 def test_stream_failing_before_any_text_falls_back(api: TestClient, fake: FakeCohere) -> None:
     fake.fail("/v2/chat", status=500, retry_after=None, times=20)
     with api.stream("POST", "/stream-chat", json={"question": "How much rain is one tip?"}) as r:
@@ -702,6 +738,8 @@ def test_an_endpoint_answer_without_markers_gives_the_books_own_sentences(
         assert answer["mode"] == "extractive" and answer["degraded"] is False
         assert answer["answer"].startswith("From the book (quoted passages; the language model")
         assert answer["sources"][0].startswith(RAIN_PAGE) and "cited none" in answer["answer"]
+    # Its text was never streamed: the reader watched only the answer shown at the end.
+    assert "".join(e["token"] for e in events[:-1]) == body["answer"]
 
 
 def test_a_reasoning_models_notes_are_not_part_of_the_answer(

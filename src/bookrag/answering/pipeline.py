@@ -32,7 +32,7 @@ from bookrag.errors import NotIndexed, PageNotFound, UpstreamError
 from bookrag.index import lexical
 from bookrag.index.pages import PageDirectory
 from bookrag.index.store import BookStore
-from bookrag.providers.base import ChatModel, ChatPrompt, Generation, RetryPolicy
+from bookrag.providers.base import ChatModel, ChatPrompt, Generation, RetryPolicy, SpanCitation
 from bookrag.providers.wiring import Providers
 
 log = logging.getLogger("bookrag.answering")
@@ -153,43 +153,54 @@ def _noted(result: Answer) -> Answer:
 async def stream_answer(book: Book, question: Question) -> AsyncIterator[str | Answer]:
     """The answer's text as it is produced, then the whole `Answer`.
 
-    The chat model's tokens are relayed as they arrive; a retryable failure before the
-    first token is retried, and a failure before any text falls back to an extractive
-    answer. Cancelling this generator (a client that went away) cancels the upstream call.
+    The chat model's text is relayed from its first citation of a retrieved section on
+    (held until then), so a reader never watches an answer grow that turns out to cite
+    nothing and is replaced by a refusal or the book's own sentences. A retryable failure
+    before any text is retried, and a failure before any text was relayed falls back to
+    an extractive answer. Cancelling this generator (a client that went away) cancels the
+    upstream call.
     """
     chosen = await anyio.to_thread.run_sync(plan, book, question)
     if chosen.ready is not None:
-        for piece in re.findall(r"\S+\s*", chosen.ready.answer):
+        for piece in _pieces(chosen.ready):
             yield piece
         yield _noted(chosen.ready)
         return
     chat, prompt = book.chat, chosen.prompt
     assert chat is not None and prompt is not None
-    generation, held, texted = None, "", False
+    sources = {document.id for document in prompt.documents}
+    generation, held, grounded, relayed = None, "", False, False
     try:
         with timed("generation"):
             async for item in book.policy.astream("chat stream", chat, lambda: chat.stream(prompt)):
                 if isinstance(item, Generation):
                     generation = item
-                elif texted:
-                    yield item
-                elif item.strip():
-                    texted = True
-                    yield held + item
-                else:  # blanks before any text are held: a reply of blanks alone is none
+                elif isinstance(item, SpanCitation):
+                    grounded = grounded or not sources.isdisjoint(item.document_ids)
+                else:
                     held += item
+                if grounded and held.strip():  # blanks alone are held: they are no answer
+                    relayed = True
+                    yield held
+                    held = ""
         assert generation is not None
         if not generation.text.strip():  # nothing was sent
             raise UpstreamError(_NO_TEXT)
     except UpstreamError as exc:
-        if texted:  # the reader has part of an answer: no silent second one
+        if relayed:  # the reader has part of an answer: no silent second one
             raise
-        fallback = _noted(_fallback(chosen, question, exc))
-        for piece in re.findall(r"\S+\s*", fallback.answer):
+        result = _noted(_fallback(chosen, question, exc))
+    else:
+        result = _noted(_from_model(generation, chosen, question))
+    if not relayed:  # what the model wrote cited nothing: the answer made instead
+        for piece in _pieces(result):
             yield piece
-        yield fallback
-        return
-    yield _noted(_from_model(generation, chosen, question))
+    yield result
+
+
+def _pieces(result: Answer) -> list[str]:
+    """An answer's text in the pieces a stream sends, word by word."""
+    return re.findall(r"\S+\s*", result.answer)
 
 
 _NO_TEXT = "the chat model answered with no text"  # a failure: the extractive answer stands in

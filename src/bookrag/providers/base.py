@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Literal, Protocol, TypeVar
+from typing import Literal, Protocol, TypeAlias, TypeVar
 
 from bookrag.errors import RetryableUpstreamError, UnusableReply, UpstreamError
 
@@ -56,6 +56,11 @@ class Generation:
     text: str
     citations: tuple[SpanCitation, ...]
     marked: bool = False
+
+
+# What a chat model's stream gives: pieces of text as they come, each citation as soon as
+# the model has made it (after the text it cites), then the finished `Generation`.
+StreamItem: TypeAlias = str | SpanCitation | Generation
 
 
 @dataclass(frozen=True)
@@ -105,8 +110,8 @@ class ChatModel(Upstream, Protocol):
         """Answer in one piece."""
         ...
 
-    def stream(self, prompt: ChatPrompt) -> AsyncIterator[str | Generation]:
-        """Text pieces as they arrive, then the finished `Generation`."""
+    def stream(self, prompt: ChatPrompt) -> AsyncIterator[StreamItem]:
+        """Text pieces as they arrive, each citation once made, then the `Generation`."""
         ...
 
 
@@ -220,8 +225,8 @@ class RetryPolicy:
         self,
         operation: str,
         upstream: Upstream,
-        stream: Callable[[], AsyncIterator[str | Generation]],
-    ) -> AsyncIterator[str | Generation]:
+        stream: Callable[[], AsyncIterator[StreamItem]],
+    ) -> AsyncIterator[StreamItem]:
         """The items of `stream()` (a call to `upstream`), started again after a retryable
         failure as `acall` would, until text has come: after that a failure is raised, as
         the reader has part of an answer and must not get a second one silently."""

@@ -24,6 +24,7 @@ from bookrag.providers.base import (
     InputType,
     SourceDocument,
     SpanCitation,
+    StreamItem,
     retry_after,
 )
 
@@ -159,7 +160,7 @@ class CohereChat:
         citations = tuple(_span(c) for c in response.message.citations or [])
         return Generation(text, citations)
 
-    async def stream(self, prompt: ChatPrompt) -> AsyncIterator[str | Generation]:
+    async def stream(self, prompt: ChatPrompt) -> AsyncIterator[StreamItem]:
         pieces: list[str] = []
         citations: list[SpanCitation] = []
         with translated("chat stream"):
@@ -173,6 +174,7 @@ class CohereChat:
                     cited = _delta_citation(event)
                     if cited is not None:
                         citations.append(_span(cited))
+                        yield citations[-1]
         yield Generation("".join(pieces), tuple(citations))
 
     def check_key(self) -> bool:

@@ -125,6 +125,7 @@ class MarkerNumbers:
         self.placed: list[tuple[int, int]] = []  # (offset in the answer, number) per marker
         self.held = ""
         self._sent = 0  # characters of the answer given out so far
+        self._told: tuple[int, set[str]] = (0, set())  # what `new_citations` gave so far
         self._code = CodeScanner()
 
     def feed(self, text: str) -> str:
@@ -143,6 +144,18 @@ class MarkerNumbers:
         """What is held back, at the end of the text."""
         held, self.held = self.held, ""
         return self._rewritten(held) if self.documents else held
+
+    def new_citations(self) -> list[SpanCitation]:
+        """A citation of each source cited since the last call, as soon as its marker is
+        read, for a stream to know its answer is grounded; `marker_citations` gives their
+        spans at the end."""
+        placed, unnumbered = self._told
+        new = [SpanCitation(0, 0, "", (self.cited[n].id,)) for _, n in self.placed[placed:]]
+        new += [
+            SpanCitation(0, 0, "", (doc_id,)) for doc_id in sorted(self.unnumbered - unnumbered)
+        ]
+        self._told = (len(self.placed), set(self.unnumbered))
+        return new
 
     def _rewritten(self, text: str) -> str:
         out = []

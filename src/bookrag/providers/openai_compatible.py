@@ -16,7 +16,7 @@ import httpx
 import openai
 
 from bookrag.errors import InvalidCredentials, RetryableUpstreamError, UpstreamError
-from bookrag.providers.base import ChatPrompt, Generation, retry_after
+from bookrag.providers.base import ChatPrompt, Generation, StreamItem, retry_after
 from bookrag.providers.markers import MarkerNumbers, marker_citations
 
 ENDPOINT_CHECK_TIMEOUT = 3  # seconds: a health probe must stay cheap
@@ -102,7 +102,7 @@ class OpenAIChat:
         text = numbers.feed(thinking.feed(raw) + thinking.flush()) + numbers.flush()
         return Generation(text, marker_citations(text, numbers), marked=True)
 
-    async def stream(self, prompt: ChatPrompt) -> AsyncIterator[str | Generation]:
+    async def stream(self, prompt: ChatPrompt) -> AsyncIterator[StreamItem]:
         pieces: list[str] = []
         thinking, numbers = Thinking(), MarkerNumbers(prompt.documents)
         with translated("chat stream"):
@@ -114,9 +114,13 @@ class OpenAIChat:
                 if text := numbers.feed(thinking.feed(said)):
                     pieces.append(text)
                     yield text
+                    for cited in numbers.new_citations():
+                        yield cited
         if rest := numbers.feed(thinking.flush()) + numbers.flush():
             pieces.append(rest)
             yield rest
+            for cited in numbers.new_citations():
+                yield cited
         answer = "".join(pieces)
         yield Generation(answer, marker_citations(answer, numbers), marked=True)
 
