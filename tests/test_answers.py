@@ -430,6 +430,24 @@ def test_a_section_is_shown_when_an_answer_can_quote_it(
     assert quotable(Hit("1", 1.0, payload), terms("kit", "parts")) == bool(text)
 
 
+def test_a_section_marked_as_not_written_yet_is_not_shown() -> None:
+    # "TBD Sections": a list of what the author means to add, which the book does not say.
+    plans = "- Rain gauge calibration walkthrough\n- Troubleshooting the wind vane"
+    for heading, shown_ in (("TBD Sections", False), ("Planned sections", True)):
+        payload = {"title": "Kit", "section": f"Sensors › {heading}", "text": plans}
+        assert quotable(Hit("1", 1.0, payload), terms("rain", "gauge", "calibration")) == shown_
+
+
+def test_placeholders_are_not_quoted() -> None:
+    text = (
+        "- **Lecture videos**: [TBD - rain gauge lecture videos]\n"
+        "- **Calibration date**: TBD\n\n"
+        "The rain gauge is calibrated by pouring 100 ml of water through its funnel."
+    )
+    result = extractive_answer([passage(text)], terms("rain", "gauge", "calibration"), None)
+    assert "pouring 100 ml of water" in result.answer and "TBD" not in result.answer
+
+
 def test_a_passage_covers_the_query_as_its_text_does(odd_book: Book) -> None:
     """Coverage is read from each hit's stored BM25 vector; it must equal the text's own."""
     question = "How long does sourdough dough rest before proofing, and who kneads it?"

@@ -48,6 +48,11 @@ def test_asides_are_told_by_structure() -> None:
     assert not is_aside("5. Bolt the mast to the wall.")
     # A numbered line opening with an initial or an outline letter teaches.
     assert not is_aside("1. E. coli doubles every 20 minutes in warm broth.")
+    # A placeholder for text not written yet, with at most a short label, is no teaching.
+    assert is_aside("- **Videos**: [TBD - week 2 lecture videos]")
+    assert is_aside("- Calibration day: (TODO)") and is_aside("TBA")
+    assert not is_aside("Leave a TODO comment where the logger is unfinished.")
+    assert not is_aside("- Todo lists keep the field trip on track.")
     assert not is_aside("2. b. Run the installer.")
     assert not is_aside("4. (a) the first case holds here")
     assert not is_aside("See the [wiring guide](./wiring) before you solder the header pins on.")

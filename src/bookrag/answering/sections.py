@@ -8,6 +8,7 @@ from bookrag.answering.code_quotes import code_blocks
 from bookrag.answering.hits import hit_vector
 from bookrag.answering.sentences import TABLE_ROW, sentences
 from bookrag.answering.terms import QueryTerms, defines
+from bookrag.book import teaching
 from bookrag.book.chunking import BREADCRUMB_SEPARATOR, with_subsections
 from bookrag.index import lexical
 from bookrag.index.store import Hit
@@ -77,19 +78,21 @@ def shown(hits: list[tuple[Hit, float]], terms: QueryTerms) -> tuple[Hit, float]
 def quotable(hit: Hit, terms: QueryTerms) -> bool:
     """Whether an answer can quote the section: it teaches (a sentence, code or a table, its
     subsection headings included), or the question names what its heading adds to the page
-    title ("further reading", "exercises"). A heading with no text, or a section of only
-    links, navigation, quiz options or questions to the reader, ranks its page but is not
-    what is shown for it."""
+    title ("further reading", "exercises"). A heading with no text, a section of only
+    links, navigation, quiz options or questions to the reader, or one whose heading marks
+    it as not written yet ("TBD Sections", a list of what is to come), ranks its page but
+    is not what is shown for it."""
     p = hit.payload
     text = str(p.get("text", ""))
     if not text.strip():
         return False
     leads_into = [str(h) for h in p.get("leads_into") or ()]
-    if not SHOWN_TEACHES or teaches(text):
+    heading = own_heading(str(p.get("section", "")))
+    if not SHOWN_TEACHES or (teaches(text) and not teaching.is_placeholder(heading)):
         return True
     if leads_into and teaches(with_subsections(text, leads_into)):
         return True
-    return terms.names_heading(own_heading(str(p.get("section", ""))), str(p.get("title", "")))
+    return terms.names_heading(heading, str(p.get("title", "")))
 
 
 def teaches(text: str) -> bool:

@@ -1,8 +1,10 @@
-"""Tell the lines of a page that teach from those that only point elsewhere or test the
-reader: navigation lines, lines made only of links, quiz answer options, exercise prompts.
+"""Tell the lines of a page that teach from those that only point elsewhere, test the
+reader or stand for text not written yet: navigation lines, lines made only of links, quiz
+answer options, exercise prompts, placeholders.
 
-Structure alone decides (link syntax, arrows, option letters, checkboxes), never the words
-of a particular book, so the rule carries over to books nobody tuned it on.
+Structure alone decides (link syntax, arrows, option letters, checkboxes, the capitals
+authors mark unwritten text with), never the words of a particular book, so the rule
+carries over to books nobody tuned it on.
 """
 
 from __future__ import annotations
@@ -22,6 +24,11 @@ _ARROWS = re.compile(r"[←→⟵⟶«»]|&larr;|&rarr;")
 _INLINE_OPTIONS = re.compile(r"\?[*_\s]*\(?[aA][).]\s.*\s\(?[bB][).]\s")
 _ANSWER_KEY = re.compile(r"^[*_]*[^\W\d_][\w ]{0,30}:[*_]*\s*\(?[a-hA-H][).]\s")
 _SEPARATORS = re.compile(r"[\s|•·:,;.\-–—*_>#]+")
+# An author's mark for text not written yet, in capitals (`TBD`, `TBA`, `TODO`), alone or with
+# what is to come in brackets around it: `[TBD - lecture videos]`, `(TODO)`.
+_PLACEHOLDER = re.compile(
+    r"[\[(][^\[\]()]*\b(?:TBD|TBA|TODO)\b[^\[\]()]*[\])]|\b(?:TBD|TBA|TODO)\b"
+)
 
 
 def is_aside(line: str) -> bool:
@@ -30,7 +37,7 @@ def is_aside(line: str) -> bool:
     stripped = line.strip().lstrip(">").strip()
     if not stripped:
         return False
-    if _OPTION.match(stripped) or _ANSWER_KEY.match(stripped):
+    if _OPTION.match(stripped) or _ANSWER_KEY.match(stripped) or is_placeholder(stripped):
         return True
     links = _LINK.findall(stripped)
     if not links:
@@ -43,6 +50,16 @@ def is_aside(line: str) -> bool:
     return not _SEPARATORS.sub("", rest) or (
         _LINK.match(LIST_MARK.sub("", stripped)) is not None and len(rest.split()) <= 12
     )
+
+
+def is_placeholder(line: str) -> bool:
+    """Whether a line or heading stands for text not written yet: a placeholder mark with
+    no more than a short label beside it (`**Videos**: [TBD - lecture videos]`, `## TBD
+    Sections`), not a sentence that mentions one ("Leave a TODO comment where ...")."""
+    if _PLACEHOLDER.search(line) is None:
+        return False
+    rest = _LINK.sub(r"\1", _PLACEHOLDER.sub(" ", LIST_MARK.sub("", line)))
+    return len(_SEPARATORS.sub(" ", rest).split()) <= 3
 
 
 def is_quiz(text: str) -> bool:
