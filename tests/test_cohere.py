@@ -20,6 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from bookrag.answering import retrieval
 from bookrag.answering.generation import NOT_FOUND, SECTION_CODE_TOKENS, SYSTEM, documents
 from bookrag.answering.models import Question
 from bookrag.answering.retrieval import Passage
@@ -172,6 +173,46 @@ def test_an_index_is_not_dropped_for_one_the_embedder_cannot_build(
     store.close()
 
 
+def test_an_ingest_that_fails_part_way_counts_the_pages_it_wrote(
+    fake: FakeCohere, tmp_path: Path, sample_docs: Path
+) -> None:
+    # The statistics were counted only at the end of a run: one that failed left them at 0
+    # (or at the book before it), and /health called a book with pages "not indexed yet".
+    settings = cohere_settings(fake, tmp_path, retry_budget=0.2)
+    store = open_store(settings)
+    fake.delay("/v2/embed", 0, times=2)  # the first two batches go through
+    fake.fail("/v2/embed", status=503, retry_after=None, times=100)
+    with embedder_for(settings) as embedder, pytest.raises(UpstreamError):
+        ingest(store, sample_docs, site_config(sample_docs, None, None), 40, embedder)
+    written = len(store.pages())
+    assert 0 < written < 9 and store.stats().pages == written
+    store.close()
+
+
+def test_a_keyless_ingest_keeps_an_index_s_embeddings_unless_told(
+    fake: FakeCohere, tmp_path: Path, sample_docs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On a Qdrant server every replica reads one collection: an ingest run without the key
+    # rebuilt it BM25 only, and every keyed server lost its dense search without a word.
+    built = cohere_settings(fake, tmp_path)
+    store = open_store(built)
+    with embedder_for(built) as embedder:
+        ingest(store, sample_docs, site_config(sample_docs, None, None), 350, embedder)
+    store.close()
+    monkeypatch.setenv("BOOKRAG_DATA_DIR", str(tmp_path / "data"))
+    refused = CliRunner().invoke(cli_app, ["ingest", str(sample_docs)])
+    assert refused.exit_code == 1 and "--lexical" in refused.output
+    assert "embed-english-v3.0" in refused.output and "Traceback" not in refused.output
+    store = open_store(built)
+    assert store.fingerprint().dense_model == "embed-english-v3.0"  # type: ignore[union-attr]
+    store.close()
+    rebuilt = CliRunner().invoke(cli_app, ["ingest", str(sample_docs), "--lexical"])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    store = open_store(built)
+    assert store.fingerprint().dense_model is None  # type: ignore[union-attr]
+    store.close()
+
+
 def test_search_and_ask_on_an_index_built_by_another_model_say_what_to_run(
     fake: FakeCohere, tmp_path: Path, sample_docs: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -199,6 +240,37 @@ def test_server_on_an_index_built_by_another_model_says_what_to_run(
     other = cohere_settings(fake, tmp_path, cohere_embed_model="embed-multilingual-v3.0")
     with pytest.raises(IndexMismatch, match="bookrag ingest"), TestClient(create_app(other)):
         pass
+
+
+def test_a_server_whose_index_lost_its_embeddings_answers_lexically(
+    api: TestClient,
+    fake: FakeCohere,
+    tmp_path: Path,
+    sample_docs: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A keyless `bookrag ingest` into the collection a keyed server reads (a shared Qdrant
+    # server), or a key added to a keyless Space that reads its site in the background: the
+    # index has no vectors of the server's model, and every question failed with a 503.
+    monkeypatch.setattr(retrieval, "FINGERPRINT_TTL", 0.0)
+    store = api.app.state.book.store  # type: ignore[attr-defined]
+    ingest(store, sample_docs, site_config(sample_docs, None, None), 350, None)
+    fake.reset()
+    body = api.post("/chat", json={"question": "How much rain is one tip?"}).json()
+    assert body["mode"] == "generative" and body["degraded"] is True
+    assert body["sources"][0].startswith(RAIN_PAGE)
+    assert fake.calls("/v2/embed") == []  # no query embedding for an index that has none
+    found = api.post("/search", json={"query": "tipping bucket rain gauge"}).json()["results"]
+    assert found[0]["url"].startswith(RAIN_PAGE)
+    assert api.get("/health").json()["retrieval"] == "lexical"
+    # A query embedding of another size than the index's (a same-named model elsewhere).
+    with embedder_for(cohere_settings(fake, tmp_path)) as embedder:
+        ingest(store, sample_docs, site_config(sample_docs, None, None), 350, embedder)
+    assert api.get("/health").json()["retrieval"] == "hybrid+rerank"
+    fake.dims["embed-english-v3.0"] = 32
+    body = api.post("/chat", json={"question": "How much rain is one tip?"}).json()
+    assert body["mode"] == "generative" and body["degraded"] is True
+    assert body["sources"][0].startswith(RAIN_PAGE)
 
 
 # -- retrieval and answers -----------------------------------------------------------------

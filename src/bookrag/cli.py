@@ -131,6 +131,14 @@ def ingest_command(
             help=f"From a site, also index these routes ({', '.join(ROUTE_KINDS)}); repeatable."
         ),
     ] = None,
+    lexical: Annotated[
+        bool,
+        typer.Option(
+            "--lexical",
+            help="Without COHERE_API_KEY, rebuild an index that holds embeddings as BM25 only "
+            "(refused otherwise: servers searching it with a key lose their dense search).",
+        ),
+    ] = False,
 ) -> None:
     """Index a book incrementally: new and changed pages written, deleted pages removed."""
     settings = _settings(site_url=site_url, route_base_path=route_base_path)
@@ -141,6 +149,13 @@ def ingest_command(
         raise _fail(f"--include-route: unknown route kind {unknown[0]} (one of {kinds})", 2)
     docs_dir = Path(book) if is_url else _docs_folder(book)
     with _providers(settings) as providers, _store(settings) as store:
+        current = store.fingerprint()
+        if providers.embedder is None and current and current.dense_model and not lexical:
+            raise _fail(
+                f"the index holds {current.describe()}, and without COHERE_API_KEY this "
+                "ingest would rebuild it without them: set COHERE_API_KEY, or pass --lexical",
+                1,
+            )
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
         with Progress(*columns, TimeElapsedColumn(), console=err, transient=True) as progress:
             task = progress.add_task("indexing", total=None)

@@ -13,6 +13,7 @@ at all and in its best section in particular (`relevance`).
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -22,7 +23,7 @@ from bookrag.answering.hits import embedding_text, hit_vector
 from bookrag.answering.sections import own_heading, quotable, ranked_sections, shown
 from bookrag.answering.terms import QueryTerms, query_terms
 from bookrag.book.chunking import with_subsections
-from bookrag.errors import UpstreamError
+from bookrag.errors import StoreUnavailable, UpstreamError
 from bookrag.index.store import BookStore, Hit
 from bookrag.providers.base import Embedder, Reranker, RetryPolicy
 
@@ -37,6 +38,8 @@ SUPPORT_CHUNKS = 3
 # The best page's second section is answered from too when it scores this share of its best:
 # the answer often spans two neighbouring sections of the page that teaches it.
 RUNNER_UP_SHARE = 0.8
+# Seconds the index's embedding model is trusted as read: a refresh may re-embed the book.
+FINGERPRINT_TTL = 60.0
 
 
 @dataclass(frozen=True)
@@ -102,23 +105,66 @@ class Retriever:
     min_relevance: float = 0.3
     min_rerank_score: float = 0.1
 
+    # When the index's vectors were last read, and their dimension if they are this
+    # embedder's (`_dense_dim`).
+    _dense_checked: tuple[float, int | None] = field(
+        default=(-FINGERPRINT_TTL, None), init=False, repr=False
+    )
+
     def describe(self) -> str:
-        """Which retrieval this is: lexical, hybrid or hybrid+rerank."""
-        if self.embedder is None:
+        """Which retrieval this is: lexical, hybrid or hybrid+rerank; lexical too when the
+        index holds no embeddings of this embedder's model (it was built without them)."""
+        if self.embedder is None or self._dense_dim() is None:
             return "lexical"
         return "hybrid+rerank" if self.reranker is not None else "hybrid"
+
+    def _dense_dim(self) -> int | None:
+        """The dimension of the index's vectors if this embedder's model made them, as read
+        at most once a minute. An index built without a key (or with another model), which a
+        new key or a shared server's keyless ingest leaves behind until the book is
+        re-embedded, is searched lexically rather than failing every query."""
+        when, dim = self._dense_checked
+        if time.monotonic() - when < FINGERPRINT_TTL:
+            return dim
+        try:
+            fingerprint = self.store.fingerprint()
+        except StoreUnavailable:  # said by the search that follows, or by /health's ping
+            return dim
+        model = self.embedder.model if self.embedder is not None else None
+        dim = None
+        if model is not None and fingerprint is not None and fingerprint.dense_model == model:
+            dim = fingerprint.dense_dim
+        elif model is not None:
+            log.warning(
+                "the index holds %s, not %s embeddings: searching lexically until the book "
+                "is re-embedded (bookrag ingest)",
+                fingerprint.describe() if fingerprint else "nothing yet",
+                model,
+            )
+        self._dense_checked = (time.monotonic(), dim)
+        return dim
 
     def retrieve(self, query: str, limit: int = 5) -> Retrieval:
         """The best section of each of the `limit` best pages for `query`."""
         degraded = False
         dense = None
-        if self.embedder is not None:
+        dim = self._dense_dim() if self.embedder is not None else None
+        if self.embedder is not None and dim is None:
+            degraded = True  # a keyed server answering from an index without its vectors
+        elif self.embedder is not None:
             try:
                 embed = partial(self.embedder.embed_batch, [query], "search_query")
                 dense = self.policy.call("embed query", self.embedder, embed)[0]
             except UpstreamError as exc:
                 log.warning("query embedding failed, searching lexically: %s", exc.message)
                 degraded = True
+            if dense is not None and len(dense) != dim:  # the same model name, other vectors
+                log.warning(
+                    "a query embedding has %d dimensions, the index's %s: searching lexically",
+                    len(dense),
+                    dim,
+                )
+                dense, degraded = None, True
         # Reranking reorders the candidates anyway; without it, more of them let a page's
         # second-best section count.
         wanted = RERANK_CANDIDATES if self.reranker is not None else CANDIDATES

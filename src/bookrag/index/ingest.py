@@ -12,6 +12,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from bookrag.book.chunking import chunk_page
 from bookrag.book.loader import Page, SkipPage, discover, load_page, read_source
 from bookrag.book.sidebar import sidebar_order
 from bookrag.book.site_config import SiteConfig, read_site_config
-from bookrag.errors import DocsNotFound, PageParseError
+from bookrag.errors import BookragError, DocsNotFound, PageParseError
 from bookrag.index.points import chunked_at, page_version, stored_hash
 from bookrag.index.store import BookStore
 from bookrag.index.writer import PageWriter
@@ -219,26 +220,11 @@ def index_pages(
     )
     writer = PageWriter(store, embedder, policy, exists)
     seen: set[str] = set()
-    for outcome in outcomes:
-        source = outcome.source
-        if isinstance(outcome, Unchanged):
-            seen.add(source)
-            report.unchanged += 1
-        elif isinstance(outcome, Skipped):
-            if outcome.keep:
-                seen.add(source)
-            report.skipped.append((source, outcome.reason))
-        else:
-            chunks = chunk_page(outcome, max_tokens)
-            writer.add(
-                replace(outcome, content_hash=stored_hash(outcome.content_hash, max_tokens)), chunks
-            )
-            seen.add(source)
-            report.indexed.append(source)
-            report.chunks += len(chunks)
-        if on_page:
-            on_page(source)
-    writer.finish()  # also creates the collection of a book with nothing to embed
+    try:
+        _write(outcomes, writer, max_tokens, report, seen, on_page)
+    except Exception:
+        _count_written(store)
+        raise
     store.commit()
     for source in sorted(set(known) - seen):
         store.remove_page(source)
@@ -268,3 +254,43 @@ def index_pages(
         store.optimize()  # merge the new segments, build the vector indexes, flush
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _write(
+    outcomes: Iterable[PageOutcome],
+    writer: PageWriter,
+    max_tokens: int,
+    report: IngestReport,
+    seen: set[str],
+    on_page: Callable[[str], None] | None,
+) -> None:
+    """Write each new or changed page `outcomes` yields, noting in `seen` every page kept."""
+    for outcome in outcomes:
+        source = outcome.source
+        if isinstance(outcome, Unchanged):
+            seen.add(source)
+            report.unchanged += 1
+        elif isinstance(outcome, Skipped):
+            if outcome.keep:
+                seen.add(source)
+            report.skipped.append((source, outcome.reason))
+        else:
+            chunks = chunk_page(outcome, max_tokens)
+            writer.add(
+                replace(outcome, content_hash=stored_hash(outcome.content_hash, max_tokens)), chunks
+            )
+            seen.add(source)
+            report.indexed.append(source)
+            report.chunks += len(chunks)
+        if on_page:
+            on_page(source)
+    writer.finish()  # also creates the collection of a book with nothing to embed
+
+
+def _count_written(store: BookStore) -> None:
+    """After a run that failed part way, the pages it wrote made durable and counted, so the
+    book's statistics (and `/health`) tell what is indexed, not what was before the run."""
+    with suppress(BookragError):
+        store.commit()
+        written = {str(r["source"]): str(r["page_hash"]) for r in store.pages()}
+        store.refresh_statistics(pages_digest(written))

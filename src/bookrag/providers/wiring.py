@@ -22,6 +22,7 @@ class KeyCheck:
     """Cohere's state for `/health`: checked at most once per `ttl` seconds, no tokens spent."""
 
     check: Callable[[], bool]  # True when the key is accepted
+    key_name: str = "COHERE_API_KEY"  # the setting a refused key comes from, for the log
     ttl: float = HEALTH_TTL
     _state: str = "unknown"
     _checked_at: float = field(default=-1e18)
@@ -37,6 +38,7 @@ class KeyCheck:
         if not self._lock.acquire(blocking=False):
             return self._state
         try:
+            was = self._state
             try:
                 self._state = "connected" if self.check() else "invalid_key"
             except InvalidCredentials:
@@ -44,6 +46,8 @@ class KeyCheck:
             except UpstreamError:
                 self._state = "unavailable"
             self._checked_at = time.monotonic()
+            if self._state == "invalid_key" and was != "invalid_key":
+                log.error("%s was refused: answers are made without it", self.key_name)
             return self._state
         finally:
             self._lock.release()
@@ -127,5 +131,5 @@ def build_providers(
             settings.chat_max_tokens,
         )
         providers.chat = endpoint
-        providers.chat_endpoint = KeyCheck(endpoint.check_endpoint)
+        providers.chat_endpoint = KeyCheck(endpoint.check_endpoint, "OPENAI_API_KEY")
     return providers
