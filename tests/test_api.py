@@ -222,6 +222,9 @@ def test_a_selection_is_answered_in_the_words_of_the_section_around_it(
     assert body["answer"].index(whole) < body["answer"].index(after)
     assert body["sources"][0].endswith("/docs/sensors/reading-sensors#a-complete-bme280-reader")
     assert body["citations"][0]["quote"].startswith(whole)
+    # The book's own chat window names no page: the section is the one that holds it.
+    unnamed = client.post("/chat", json={"question": "", "selected_text": chosen}).json()
+    assert unnamed["answer"] == body["answer"] and unnamed["sources"] == body["sources"]
 
 
 def test_a_selection_of_code_is_quoted_as_code_with_its_lines(client: TestClient) -> None:

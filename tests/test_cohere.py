@@ -400,10 +400,33 @@ def test_a_cited_selection_is_titled_by_its_page(api: TestClient, fake: FakeCohe
     ).json()
     [citation] = body["citations"]
     assert citation["title"] == "Rain and Wind Sensors"
-    # Without the page named, the selection still grounds the answer, from no known page.
+    # Without the page named (the book's own chat window names none), the selection is
+    # found in the section that holds it, which the answer cites.
     fake.enqueue_chat("It is one tip's worth of rain.", [(0, 2, ["selection"])])
     body = api.post("/chat", json={"question": "", "selected_text": selected}).json()
-    assert body["mode"] == "generative" and body["answer"].startswith("It is")
+    assert body["mode"] == "generative" and body["answer"].startswith("It [1] is")
+    assert body["sources"][0].startswith(f"{RAIN_PAGE}#")
+
+
+def test_an_answer_citing_only_a_selection_the_book_does_not_hold_is_not_the_books(
+    api: TestClient, fake: FakeCohere
+) -> None:
+    # A pasted passage that is not the book's ("5 litres"; the book says 0.2794 mm): an
+    # answer grounded in it alone was shown as the book's. The book's own sentences now.
+    selected = "Each tip of the rain bucket holds five litres of water."
+    for stream in (False, True):
+        fake.enqueue_chat("Each tip holds five litres.", [(0, 26, ["selection"])])
+        question = {"question": "How much rain is one tip?", "selected_text": selected}
+        if stream:
+            with api.stream("POST", "/stream-chat", json=question) as r:
+                events = sse_events("".join(r.iter_text()))
+            body = json.loads(events[-1]["response"])
+            assert "".join(e["token"] for e in events[:-1]) == body["answer"]
+        else:
+            body = api.post("/chat", json=question).json()
+        assert body["mode"] == "extractive" and "five litres" not in body["answer"]
+        assert body["answer"].startswith("From the book") and "0.2794" in body["answer"]
+        assert body["sources"][0].startswith(RAIN_PAGE)
 
 
 def test_instructions_in_the_question_and_selection_never_reach_the_system_message(

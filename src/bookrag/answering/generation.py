@@ -93,13 +93,13 @@ def to_answer(
     """The model's answer, with `sources` and `citations` taken from its own citations and
     an `[n]` marker where each cited span ends.
 
-    An answer that cites none of the documents (it says the book does not cover the
-    question, or it is not grounded in the book) is refused: `not_found`.
+    An answer that cites no section of the book (it says the book does not cover the
+    question, it is not grounded in the book, or it cites only a selected passage that no
+    section holds) is refused: `not_found`.
     """
     by_id = {d.id: d for d in docs}
     cited = Citations()
     marks: dict[int, list[int]] = {}  # offset in the answer: the numbers to mark there
-    grounded = False
     for span in generation.citations:
         # The quote is the source sentence closest to what the answer says there.
         span_terms = QueryTerms(
@@ -109,10 +109,7 @@ def to_answer(
         end = _span_end(generation.text, span)
         for doc_id in span.document_ids:
             doc = by_id.get(doc_id)
-            if doc is None:
-                continue
-            grounded = True
-            if not doc.url:  # the reader's selection, from a page not named
+            if doc is None or not doc.url:  # unknown, or a selection the book does not hold
                 continue
             quote = best_sentence(doc.text, span_terms)
             title = doc.title.removeprefix(SELECTED_FROM)
@@ -120,7 +117,7 @@ def to_answer(
             at = len(generation.text) if end is None else end  # a span not found: at the end
             if number not in marks.setdefault(at, []):
                 marks[at].append(number)
-    if not grounded:
+    if not cited.items:
         return not_found()
     return Answer(
         answer=generation.text if generation.marked else _marked(generation.text, marks),

@@ -17,6 +17,7 @@ import anyio
 from bookrag.answering.extractive import UNCITED_HEADER, extractive_answer
 from bookrag.answering.figures import note, timed
 from bookrag.answering.generation import (
+    SELECTION_ID,
     answer_prompt,
     documents,
     last_answered_question,
@@ -90,7 +91,7 @@ def plan(book: Book, question: Question) -> Plan:
     passages = retrieval.passages
     if not passages:  # not "not in the book" when there is no book yet
         require_index(book)
-    placed = _selection_passage(book, question)
+    placed = _selection_passage(book, question, passages)
     if placed is not None:
         # The selection, then the section it is in (what surrounds it explains it), then the
         # best of the other sections.
@@ -168,7 +169,7 @@ async def stream_answer(book: Book, question: Question) -> AsyncIterator[str | A
         return
     chat, prompt = book.chat, chosen.prompt
     assert chat is not None and prompt is not None
-    sources = {document.id for document in prompt.documents}
+    sources = {document.id for document in prompt.documents if document.url}  # the book's
     generation, held, grounded, relayed = None, "", False, False
     try:
         with timed("generation"):
@@ -208,11 +209,13 @@ _NO_TEXT = "the chat model answered with no text"  # a failure: the extractive a
 
 def _from_model(generation: Generation, chosen: Plan, question: Question) -> Answer:
     """The model's answer; one citing no section is refused, unless the model cites by
-    `[n]` markers, which small models often leave out: the book's own sentences then."""
+    `[n]` markers, which small models often leave out, or it cites the reader's selection
+    alone, which the book does not hold: the book's own sentences then."""
     assert chosen.prompt is not None
     result = to_answer(generation, chosen.prompt.documents, chosen.terms)
-    if result.mode == "not_found" and generation.marked:
-        log.info("the chat model cited no source; answering extractively")
+    selection = any(SELECTION_ID in span.document_ids for span in generation.citations)
+    if result.mode == "not_found" and (generation.marked or selection):
+        log.info("the chat model cited no section of the book; answering extractively")
         result = extractive_answer(
             chosen.passages, chosen.terms, question.selected_text, header=UNCITED_HEADER
         )
@@ -250,31 +253,46 @@ def _standalone(book: Book, question: Question) -> str:
     return f"{last_answered_question(question.history)} {question.text}".strip()
 
 
-def _selection_passage(book: Book, question: Question) -> tuple[Passage, Passage] | None:
-    """The selected text, placed in the section of the named page that holds it, and that
-    section's text."""
-    if not question.page_url or not question.selected_text:
+def _selection_passage(
+    book: Book, question: Question, found: list[Passage]
+) -> tuple[Passage, Passage] | None:
+    """The selected text, placed in the section that holds it, and that section's text: a
+    section of the page named (`page_url`), else of those the search `found` (the book's own
+    chat window names no page). A selection whose words no such section holds is not the
+    book's, and is never cited as the book."""
+    selected = set(lexical.terms(question.selected_text or ""))
+    if not selected:
         return None
+    sections = _page_sections(book, question.page_url) if question.page_url else None
+    best = max(
+        found if sections is None else sections,
+        key=lambda p: len(selected & set(lexical.terms(p.text))),
+        default=None,
+    )
+    if best is None:
+        return None
+    if len(selected & set(lexical.terms(best.text))) < _SELECTION_MATCH * len(selected):
+        return None  # not the book's words: never quote it as the book
+    section = replace(best, score=1.0, coverage=1.0)
+    return replace(section, text=question.selected_text or ""), section
+
+
+def _page_sections(book: Book, page_url: str) -> list[Passage] | None:
+    """The chunks of the indexed page at `page_url` as passages, or None for no such page."""
     try:
-        page = book.pages.find(question.page_url)
+        page = book.pages.find(page_url)
     except PageNotFound:
         return None
-    chunks = book.store.page_chunks(str(page["source"]))
-    if not chunks:
-        return None
-    selected = set(lexical.terms(question.selected_text))
-    best = max(chunks, key=lambda c: len(selected & set(lexical.terms(str(c["text"])))))
-    shared = selected & set(lexical.terms(str(best["text"])))
-    if not selected or len(shared) < _SELECTION_MATCH * len(selected):
-        return None  # not the book's words: never quote it as the book
-    section = Passage(
-        source=str(best["source"]),
-        url=str(best["url"]),
-        page_url=str(best["page_url"]),
-        title=str(best["title"]),
-        section=str(best.get("section", "")),
-        text=str(best["text"]),
-        score=1.0,
-        coverage=1.0,
-    )
-    return replace(section, text=question.selected_text), section
+    return [
+        Passage(
+            source=str(chunk["source"]),
+            url=str(chunk["url"]),
+            page_url=str(chunk["page_url"]),
+            title=str(chunk["title"]),
+            section=str(chunk.get("section", "")),
+            text=str(chunk["text"]),
+            score=1.0,
+            coverage=1.0,
+        )
+        for chunk in book.store.page_chunks(str(page["source"]))
+    ]
