@@ -79,10 +79,21 @@ class Tab:
 
 @contextmanager
 def open_tab(
-    browser: Browser, base_url: str, width: int = 1280, height: int = 800, timeout: int = 15_000
+    browser: Browser,
+    base_url: str,
+    width: int = 1280,
+    height: int = 800,
+    timeout: int = 15_000,
+    touch: bool = False,
 ) -> Iterator[Tab]:
-    """A fresh browser context and tab; a JavaScript error on the page fails the test."""
-    context = browser.new_context(base_url=base_url, viewport={"width": width, "height": height})
+    """A fresh browser context and tab (a phone's, with `touch`); a JavaScript error on the
+    page fails the test."""
+    context = browser.new_context(
+        base_url=base_url,
+        viewport={"width": width, "height": height},
+        has_touch=touch,
+        is_mobile=touch,
+    )
     context.set_default_timeout(timeout)
     page = context.new_page()
     errors: list[str] = []

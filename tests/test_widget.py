@@ -836,3 +836,86 @@ def test_code_indented_under_an_item_is_shown_without_that_indent(page: Page) ->
     code = page.locator(".msg.assistant pre code")
     expect(code).to_be_visible()
     assert code.text_content() == "tips = count()\nif tips:\n    log(tips)"  # as written
+
+
+def swipe(page: Page, x: float, start: float, end: float) -> None:
+    """A finger put down at (x, start), slid to (x, end), held still there and lifted (so the
+    page does not fling on, which would swallow the next tap)."""
+    finger = page.context.new_cdp_session(page)
+    steps = 20
+    for n in range(steps + 1):
+        kind = "touchStart" if n == 0 else "touchMove"
+        point = {"x": x, "y": start + (end - start) * n / steps}
+        finger.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [point]})
+    page.wait_for_timeout(200)
+    finger.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [point]})
+    finger.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    page.wait_for_timeout(100)
+    finger.detach()
+
+
+def test_on_a_phone_the_page_under_the_panel_keeps_still(browser: Browser, server: str) -> None:
+    paragraphs = "\n\n".join(f"Paragraph {n} about the rain gauge." for n in range(60))
+    with open_tab(browser, server, 390, 844, timeout=10_000, touch=True) as tab:
+        page = tab.page
+        page.route(
+            "**/stream-chat",
+            lambda route: route.fulfill(
+                content_type="text/event-stream", body=sse(final_event(paragraphs, []))
+            ),
+        )
+        page.goto(RAIN_PAGE)
+        page.evaluate("document.documentElement.style.overflowY = 'auto'; scrollTo(0, 300)")
+        page_state = "[scrollY, document.documentElement.getAttribute('style')]"
+        before = page.evaluate(page_state)
+        assert before == [300, "overflow-y: auto;"]
+        launcher = page.get_by_role("button", name="Ask the book")
+        launcher.tap()
+        ask(page, "Tell me everything about the rain gauge.")
+        log = page.get_by_role("log", name="Conversation")
+        expect(log).to_contain_text("Paragraph 59")
+        area = log.bounding_box()
+        assert area is not None
+        x, top, bottom = (
+            area["x"] + area["width"] / 2,
+            area["y"] + 20,
+            area["y"] + area["height"] - 20,
+        )
+        for _ in range(4):  # up, to the conversation's end and on past it
+            swipe(page, x, bottom, top)
+            assert page.evaluate("scrollY") == 300
+        assert log.evaluate("el => el.scrollTop + el.clientHeight >= el.scrollHeight - 1")
+        for _ in range(4):  # and down, to its start and past that
+            swipe(page, x, top, bottom)
+            assert page.evaluate("scrollY") == 300
+        assert log.evaluate("el => el.scrollTop === 0")
+        title = (
+            page.get_by_role("dialog", name="Ask the book").get_by_role("heading").bounding_box()
+        )
+        assert title is not None
+        swipe(page, x, title["y"], title["y"] + 400)  # on the panel's title, which scrolls nothing
+        assert page.evaluate("scrollY") == 300
+
+        page.evaluate("scrollTo(0, 500)")  # as a phone's keyboard may, to show the question box
+        page.get_by_role("button", name="Close the chat").tap()
+        assert page.evaluate(page_state) == before  # as the reader left it
+        swipe(page, x, 600, 300)
+        assert page.evaluate("scrollY") > 300  # and it scrolls again
+        page.evaluate("document.documentElement.removeAttribute('style')")
+        launcher.tap()
+        page.get_by_role("button", name="Close the chat").tap()
+        assert page.evaluate("document.documentElement.getAttribute('style')") is None
+
+
+def test_scrolling_past_the_conversations_end_leaves_the_page_where_it_was(page: Page) -> None:
+    paragraphs = "\n\n".join(f"Paragraph {n} about the rain gauge." for n in range(60))
+    asked(page, sse(final_event(paragraphs, [])))
+    page.evaluate("scrollTo(0, 300)")
+    log = page.get_by_role("log", name="Conversation")
+    expect(log).to_contain_text("Paragraph 59")
+    log.hover()
+    for delta in (3000, 300, -3000, -300):  # to its end, on past it; to its start, past it
+        page.mouse.wheel(0, delta)
+        page.wait_for_timeout(300)
+        assert page.evaluate("scrollY") == 300
+    assert log.evaluate("el => el.scrollTop") == 0

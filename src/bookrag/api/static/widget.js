@@ -559,8 +559,9 @@ a { color: var(--accent); }
 .tool { border: 1px solid var(--line); background: transparent; color: var(--fg); border-radius: 8px;
   padding: 3px 10px; font-size: 13px; }
 .tool.close { font-size: 18px; line-height: 1; padding: 3px 9px; }
-.messages, .translation { flex: 1; overflow-y: auto; padding: 12px; display: flex;
-  flex-direction: column; gap: 10px; }
+/* Scrolled past either end, they stop: the page under the panel is not scrolled instead. */
+.messages, .translation { flex: 1; overflow-y: auto; overscroll-behavior: contain; padding: 12px;
+  display: flex; flex-direction: column; gap: 10px; }
 .hint { color: var(--muted); margin: auto 0; text-align: center; }
 .msg { max-width: 94%; padding: 8px 12px; border-radius: 12px; overflow-wrap: anywhere; }
 .msg.user { align-self: flex-end; background: var(--user); white-space: pre-wrap; }
@@ -600,7 +601,8 @@ th.right, td.right { text-align: right; }
 .selection .label { font-weight: 600; color: var(--muted); }
 form { display: flex; gap: 8px; padding: 10px 12px; border-top: 1px solid var(--line); align-items: flex-end; }
 textarea { flex: 1; resize: none; font: inherit; color: var(--fg); background: var(--bg);
-  border: 1px solid var(--line); border-radius: 8px; padding: 7px 9px; max-height: 140px; }
+  border: 1px solid var(--line); border-radius: 8px; padding: 7px 9px; max-height: 140px;
+  overscroll-behavior: contain; }
 textarea:focus-visible { outline-offset: 0; }
 .send, .stop { border: 0; border-radius: 8px; padding: 8px 14px; font-weight: 600;
   background: var(--accent); color: var(--on-accent); }
@@ -745,6 +747,7 @@ textarea:focus-visible { outline-offset: 0; }
     close(focus = true) {
       this.panel.hidden = true;
       this.launcher.setAttribute("aria-expanded", "false");
+      this.lockPage(false);
       this.save();
       if (focus) this.launcher.focus();
     }
@@ -770,10 +773,44 @@ textarea:focus-visible { outline-offset: 0; }
       const top = navbarBottom();
       this.style.setProperty("--top", `${top}px`);
       this.toggleAttribute("covered", Boolean(document.querySelector(".navbar-sidebar--show")));
+      const narrow = matchMedia(NARROW).matches;
+      this.lockPage(!this.panel.hidden && !this.hasAttribute("covered") && narrow);
       if (this.panel.hidden || this.hasAttribute("covered")) return;
       // Too little room between the navbar and the launcher: the panel may cover the launcher.
       this.toggleAttribute("tight", this.launcher.getBoundingClientRect().top - top - 24 < 300);
-      this.panel.setAttribute("aria-modal", String(matchMedia(NARROW).matches));
+      this.panel.setAttribute("aria-modal", String(narrow));
+    }
+
+    /** While the panel covers a phone's screen, the page under it keeps still: a swipe on the
+     * panel's title, or on a conversation too short to scroll, would scroll the page, as
+     * overscroll-behavior holds only where a list scrolls. Unlocked, the page has its own
+     * overflow style back, and its scroll position unless the reader went to another page
+     * meanwhile (from Docusaurus's menu, or with Back). */
+    lockPage(lock) {
+      const html = document.documentElement;
+      const here = () => location.pathname + location.search;
+      if (lock === Boolean(this.pageLock)) return;
+      if (lock) {
+        const saved = ["overflow-x", "overflow-y"].map((name) => [
+          name,
+          html.style.getPropertyValue(name),
+          html.style.getPropertyPriority(name),
+        ]);
+        this.pageLock = { saved, style: html.getAttribute("style"), x: scrollX, y: scrollY, page: here() };
+        html.style.setProperty("overflow", "hidden", "important");
+        return;
+      }
+      const { saved, style, x, y, page } = this.pageLock;
+      this.pageLock = null;
+      for (const [name, value, priority] of saved) {
+        if (value) html.style.setProperty(name, value, priority);
+        else html.style.removeProperty(name);
+      }
+      // Read before it is removed: Chromium writes the attribute lazily, and an unwritten one
+      // is not removed (style="" stayed).
+      if (style === null && html.getAttribute("style") === "") html.removeAttribute("style");
+      // A phone's keyboard may have moved the page to show the question box.
+      if (page === here() && (scrollX !== x || scrollY !== y)) scrollTo({ left: x, top: y, behavior: "instant" });
     }
 
     /** Tab and Shift+Tab cycle inside the panel while it takes the whole screen. */
