@@ -919,3 +919,53 @@ def test_scrolling_past_the_conversations_end_leaves_the_page_where_it_was(page:
         page.wait_for_timeout(300)
         assert page.evaluate("scrollY") == 300
     assert log.evaluate("el => el.scrollTop") == 0
+
+
+def paste(page: Page, text: str) -> None:
+    """Paste `text` where the focus is, through the clipboard, as a reader's Ctrl+V does."""
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.evaluate("text => navigator.clipboard.writeText(text)", text)
+    page.keyboard.press("Control+V")
+
+
+@pytest.mark.parametrize(
+    "words",
+    ["One tip of the bucket is 0.2794 mm of rain. ", "بارش کی پیمائش ہر جھکاؤ پر ہوتی ہے۔ "],
+)
+def test_a_paste_cut_to_the_questions_limit_says_so(page: Page, words: str) -> None:
+    open_panel(page, RAIN_PAGE)
+    box = page.get_by_role("textbox", name="Your question")
+    box.focus()
+    paste(page, (words * 100)[:2500])
+    expect(box).to_have_value((words * 100)[:2000])  # the backend's limit, as before
+    said = "500 characters were left out: a question holds 2,000 at most."
+    note = page.get_by_role("status").filter(has_text="left out")
+    expect(note).to_have_text(said)  # a polite live region: a screen reader hears it too
+    expect(box).to_have_accessible_description(re.compile(re.escape("2,000 / 2,000")))
+    # Under the box, whichever way its text runs, never over the question.
+    question, shown = box.bounding_box(), note.bounding_box()
+    assert question and shown and shown["y"] >= question["y"] + question["height"]
+    page.keyboard.press("Enter")
+    expect(page.locator(".msg.user")).to_have_count(1)
+    expect(note).to_have_count(0)  # sent: the note has done its work
+    expect(page.get_by_text("/ 2,000")).to_have_count(0)
+
+
+def test_a_question_near_its_limit_counts_and_says_when_it_is_full(page: Page) -> None:
+    open_panel(page, RAIN_PAGE)
+    box = page.get_by_role("textbox", name="Your question")
+    box.fill("a" * 1700)
+    expect(page.get_by_text("/ 2,000")).to_have_count(0)  # far from it, nothing shown
+    box.fill("a" * 1850)
+    expect(page.get_by_text("1,850 / 2,000")).to_be_visible()
+    expect(box).to_have_accessible_description("1,850 / 2,000")
+    box.fill("a" * 1999)
+    box.press("End")
+    page.keyboard.type("bc")  # the c does not fit
+    expect(box).to_have_value("a" * 1999 + "b")
+    expect(page.get_by_role("status").filter(has_text="at most")).to_have_text(
+        "A question holds 2,000 characters at most."
+    )
+    box.fill("a" * 10)  # cut down by the reader: nothing more to say
+    expect(page.get_by_role("status").filter(has_text="at most")).to_have_count(0)
+    expect(page.get_by_text("/ 2,000")).to_have_count(0)

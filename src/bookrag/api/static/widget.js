@@ -26,7 +26,8 @@
   const STORE_KEY = `bookrag-chat:${BACKEND}`;
   const MAX_TURNS = 10; // earlier messages sent with a follow-up question
   const MAX_TURN_CHARS = 4000; // the backend's limit per history message
-  const MAX_QUESTION = 2000;
+  const MAX_QUESTION = 2000; // the backend's limit (BOOKRAG_MAX_QUESTION_CHARS' default)
+  const NEAR_MAX = MAX_QUESTION * 0.9; // from here on the question box counts
   const MAX_SELECTION = 20000;
   const RTL = new Set(["ar", "dv", "fa", "he", "ps", "sd", "ug", "ur", "yi"]);
   const LANG_NAME = languageName(LANG);
@@ -604,6 +605,10 @@ textarea { flex: 1; resize: none; font: inherit; color: var(--fg); background: v
   border: 1px solid var(--line); border-radius: 8px; padding: 7px 9px; max-height: 140px;
   overscroll-behavior: contain; }
 textarea:focus-visible { outline-offset: 0; }
+.question { flex-wrap: wrap; row-gap: 0; }
+.limit { flex-basis: 100%; display: flex; gap: 8px; margin: 0; font-size: 12px; }
+.limit:has(:not(:empty)) { margin-top: 4px; }
+.limit .count { margin-inline-start: auto; color: var(--muted); white-space: nowrap; }
 .send, .stop { border: 0; border-radius: 8px; padding: 8px 14px; font-weight: 600;
   background: var(--accent); color: var(--on-accent); }
 .stop { background: var(--error); color: var(--bg); }
@@ -678,20 +683,28 @@ textarea:focus-visible { outline-offset: 0; }
         dir: "auto", // an Urdu question is typed right to left
         maxlength: MAX_QUESTION,
         "aria-label": "Your question",
+        "aria-describedby": "limit",
         placeholder: "Ask a question about the book…",
         onkeydown: (e) => {
           if (e.key !== "Enter" || e.shiftKey || e.isComposing) return; // Shift+Enter: new line
           e.preventDefault();
           this.ask();
         },
+        onbeforeinput: (e) => this.checkRoom(e),
+        oninput: () => this.showRoom(),
       });
+      // Under the box: how long the question is, near the limit, and (read out, politely)
+      // what did not fit. The count is no live region: it would be read at every keystroke.
+      this.tooLong = h("span", { role: "status" });
+      this.count = h("span", { class: "count" });
+      this.limit = h("p", { id: "limit", class: "limit" }, this.tooLong, this.count);
       this.send = h("button", { type: "submit", class: "send", "aria-label": "Send the question" }, "Send");
       this.stop = button("stop", "Stop the answer", "Stop", () => this.controller && this.controller.abort(), { hidden: true });
       const submit = (e) => {
         e.preventDefault();
         this.ask();
       };
-      this.form = h("form", { onsubmit: submit }, this.input, this.send, this.stop);
+      this.form = h("form", { class: "question", onsubmit: submit }, this.input, this.send, this.stop, this.limit);
 
       this.panel = h(
         "section",
@@ -936,6 +949,7 @@ textarea:focus-visible { outline-offset: 0; }
       const reply = { role: "assistant", content: "", pending: true };
       this.messages.push(user, reply);
       this.input.value = "";
+      this.showRoom();
       this.attach("");
       this.showChat();
       this.render();
@@ -968,7 +982,10 @@ textarea:focus-visible { outline-offset: 0; }
         if (err.name === "AbortError") reply.stopped = true;
         else reply.error = err instanceof Problem ? err.message : "Something went wrong while reading the answer.";
         // Failed with no answer: the question is back in the box, to send again as it is.
-        if (reply.error && !reply.content && !this.input.value) this.input.value = question;
+        if (reply.error && !reply.content && !this.input.value) {
+          this.input.value = question;
+          this.showRoom();
+        }
       } finally {
         cancelAnimationFrame(frame);
         // Back to the question box only from the question's own controls: a reader who went on
@@ -982,6 +999,31 @@ textarea:focus-visible { outline-offset: 0; }
         this.save();
         if (!this.panel.hidden && asking) this.input.focus();
       }
+    }
+
+    /** The box holds MAX_QUESTION characters and cuts off, silently, what a paste, a drop or a
+     * keystroke would add past them: say so. */
+    checkRoom(e) {
+      const text = e.inputType === "insertLineBreak" ? "\n" : e.data ?? e.dataTransfer?.getData("text/plain");
+      if (!e.inputType.startsWith("insert") || !text) return;
+      const box = this.input;
+      const room = MAX_QUESTION - box.value.length + (box.selectionEnd - box.selectionStart);
+      const over = text.replace(/\r\n?/g, "\n").length - room;
+      if (over <= 0) return;
+      const most = MAX_QUESTION.toLocaleString("en");
+      const typed = e.inputType === "insertText" || e.inputType === "insertLineBreak";
+      const count = `${over.toLocaleString("en")} character${over === 1 ? " was" : "s were"}`;
+      this.tooLong.textContent = typed
+        ? `A question holds ${most} characters at most.`
+        : `${count} left out: a question holds ${most} at most.`;
+    }
+
+    /** The question's length near the limit; what did not fit is said until it is far again. */
+    showRoom() {
+      const length = this.input.value.length;
+      const near = length >= NEAR_MAX;
+      this.count.textContent = near ? `${length.toLocaleString("en")} / ${MAX_QUESTION.toLocaleString("en")}` : "";
+      if (!near) this.tooLong.textContent = "";
     }
 
     setBusy(busy) {
