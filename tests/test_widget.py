@@ -969,3 +969,39 @@ def test_a_question_near_its_limit_counts_and_says_when_it_is_full(page: Page) -
     box.fill("a" * 10)  # cut down by the reader: nothing more to say
     expect(page.get_by_role("status").filter(has_text="at most")).to_have_count(0)
     expect(page.get_by_text("/ 2,000")).to_have_count(0)
+
+
+def test_a_conversation_started_anew_can_be_brought_back_from_the_keyboard(page: Page) -> None:
+    open_panel(page, RAIN_PAGE)
+    ask(page, RAIN_QUESTION)
+    expect(page.locator(".msg.assistant")).to_contain_text("0.2794 mm of rain")
+    panel = page.get_by_role("dialog", name="Ask the book")
+    panel.get_by_role("button", name="Start a new conversation").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(".msg")).to_have_count(0)
+    expect(panel.get_by_text("Conversation cleared.")).to_be_visible()
+    assert shadow_active_label(page) == "Your question"  # ready for the next question
+    page.keyboard.press("Shift+Tab")
+    assert shadow_active_label(page) == "Undo clearing the conversation"
+    page.keyboard.press("Enter")
+    expect(page.locator(".msg.user")).to_have_text(RAIN_QUESTION)
+    expect(page.locator(".msg.assistant")).to_contain_text("0.2794 mm of rain")
+    expect(panel.get_by_text("Conversation cleared.")).to_have_count(0)
+    assert shadow_active_label(page) == "Your question"
+    page.reload()  # brought back for good: it follows the reader to the next page
+    expect(page.locator(".msg.user")).to_have_text(RAIN_QUESTION)
+
+
+def test_new_offers_no_undo_with_nothing_to_lose_nor_after_the_next_question(page: Page) -> None:
+    open_panel(page, RAIN_PAGE)
+    panel = page.get_by_role("dialog", name="Ask the book")
+    new = panel.get_by_role("button", name="Start a new conversation")
+    new.click()
+    expect(panel.get_by_role("button", name="Undo clearing the conversation")).to_have_count(0)
+    ask(page, RAIN_QUESTION)
+    expect(page.locator(".msg.assistant")).to_contain_text("0.2794 mm of rain")
+    new.click()
+    expect(panel.get_by_role("button", name="Undo clearing the conversation")).to_be_visible()
+    ask(page, "What is the anemometer's conversion factor?")
+    expect(page.locator(".msg.user")).to_have_count(1)  # the new conversation, alone
+    expect(panel.get_by_role("button", name="Undo clearing the conversation")).to_have_count(0)

@@ -564,6 +564,7 @@ a { color: var(--accent); }
 .messages, .translation { flex: 1; overflow-y: auto; overscroll-behavior: contain; padding: 12px;
   display: flex; flex-direction: column; gap: 10px; }
 .hint { color: var(--muted); margin: auto 0; text-align: center; }
+.cleared { margin: 0; font-size: 13px; color: var(--muted); text-align: center; }
 .msg { max-width: 94%; padding: 8px 12px; border-radius: 12px; overflow-wrap: anywhere; }
 .msg.user { align-self: flex-end; background: var(--user); white-space: pre-wrap; }
 .msg.assistant { align-self: flex-start; background: var(--bot); }
@@ -840,11 +841,24 @@ textarea:focus-visible { outline-offset: 0; }
       }
     }
 
+    /** "New": a fresh conversation. The one it clears can be brought back (Undo) until the
+     * next question is asked, so one click never loses it. */
     reset() {
       if (this.controller) this.controller.abort();
+      if (this.messages.length) this.cleared = { messages: this.messages, selected: this.selected };
       this.messages = [];
       this.attach("");
       this.showChat();
+      this.save();
+      this.render();
+      this.input.focus();
+    }
+
+    undoReset() {
+      const { messages, selected } = this.cleared;
+      this.cleared = null;
+      this.messages = messages;
+      if (selected && !this.selected) this.attach(selected);
       this.save();
       this.render();
       this.input.focus();
@@ -946,6 +960,7 @@ textarea:focus-visible { outline-offset: 0; }
       const body = { question, page_url: location.href, history: this.history() };
       if (this.selected) body.selected_text = this.selected;
       const user = { role: "user", content: question || "Explain this passage.", selected: this.selected || undefined };
+      this.cleared = null; // a new conversation has begun: the old one is gone for good
       const reply = { role: "assistant", content: "", pending: true };
       this.messages.push(user, reply);
       this.input.value = "";
@@ -1041,6 +1056,10 @@ textarea:focus-visible { outline-offset: 0; }
       const growing = shown > 0 && shown <= this.messages.length;
       if (!growing) this.log.replaceChildren();
       if (!this.messages.length) {
+        if (this.cleared) {
+          const undo = button("tool", "Undo clearing the conversation", "Undo", () => this.undoReset());
+          this.log.append(h("p", { class: "cleared" }, "Conversation cleared. ", undo));
+        }
         const hint = "Ask a question about this book. To ask about a passage, select it in the page.";
         this.log.append(h("p", { class: "hint", text: hint }));
       }
