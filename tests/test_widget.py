@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Page, Request, Route, expect
 
 from bookrag.api.app import create_app
 from bookrag.config import load_settings
-from browsing import ask, build_app, chromium, open_panel, open_tab, serving
+from browsing import ask, build_app, chromium, open_panel, open_tab, serving, swipe
 
 SAMPLE_DOCS = Path(__file__).resolve().parent.parent / "sample-book" / "docs"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
@@ -836,22 +836,6 @@ def test_code_indented_under_an_item_is_shown_without_that_indent(page: Page) ->
     code = page.locator(".msg.assistant pre code")
     expect(code).to_be_visible()
     assert code.text_content() == "tips = count()\nif tips:\n    log(tips)"  # as written
-
-
-def swipe(page: Page, x: float, start: float, end: float) -> None:
-    """A finger put down at (x, start), slid to (x, end), held still there and lifted (so the
-    page does not fling on, which would swallow the next tap)."""
-    finger = page.context.new_cdp_session(page)
-    steps = 20
-    for n in range(steps + 1):
-        kind = "touchStart" if n == 0 else "touchMove"
-        point = {"x": x, "y": start + (end - start) * n / steps}
-        finger.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [point]})
-    page.wait_for_timeout(200)
-    finger.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [point]})
-    finger.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
-    page.wait_for_timeout(100)
-    finger.detach()
 
 
 def test_on_a_phone_the_page_under_the_panel_keeps_still(browser: Browser, server: str) -> None:

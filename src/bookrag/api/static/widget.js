@@ -788,7 +788,9 @@ textarea:focus-visible { outline-offset: 0; }
       this.style.setProperty("--top", `${top}px`);
       this.toggleAttribute("covered", Boolean(document.querySelector(".navbar-sidebar--show")));
       const narrow = matchMedia(NARROW).matches;
-      this.lockPage(!this.panel.hidden && !this.hasAttribute("covered") && narrow);
+      // Held under Docusaurus's menu too: let go there, it took hold again on a page the menu
+      // went to before Docusaurus scrolled it to its top, and put the last page's place back.
+      this.lockPage(!this.panel.hidden && narrow);
       if (this.panel.hidden || this.hasAttribute("covered")) return;
       // Too little room between the navbar and the launcher: the panel may cover the launcher.
       this.toggleAttribute("tight", this.launcher.getBoundingClientRect().top - top - 24 < 300);
