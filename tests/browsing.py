@@ -79,10 +79,21 @@ class Tab:
 
 @contextmanager
 def open_tab(
-    browser: Browser, base_url: str, width: int = 1280, height: int = 800, timeout: int = 15_000
+    browser: Browser,
+    base_url: str,
+    width: int = 1280,
+    height: int = 800,
+    timeout: int = 15_000,
+    touch: bool = False,
 ) -> Iterator[Tab]:
-    """A fresh browser context and tab; a JavaScript error on the page fails the test."""
-    context = browser.new_context(base_url=base_url, viewport={"width": width, "height": height})
+    """A fresh browser context and tab (a phone's, with `touch`); a JavaScript error on the
+    page fails the test."""
+    context = browser.new_context(
+        base_url=base_url,
+        viewport={"width": width, "height": height},
+        has_touch=touch,
+        is_mobile=touch,
+    )
     context.set_default_timeout(timeout)
     page = context.new_page()
     errors: list[str] = []
@@ -105,3 +116,19 @@ def open_panel(page: Page, path: str) -> None:
 def ask(page: Page, question: str) -> None:
     page.get_by_role("textbox", name="Your question").fill(question)
     page.keyboard.press("Enter")
+
+
+def swipe(page: Page, x: float, start: float, end: float) -> None:
+    """A finger put down at (x, start), slid to (x, end), held still there and lifted (so the
+    page does not fling on, which would swallow the next tap)."""
+    finger = page.context.new_cdp_session(page)
+    steps = 20
+    for n in range(steps + 1):
+        kind = "touchStart" if n == 0 else "touchMove"
+        point = {"x": x, "y": start + (end - start) * n / steps}
+        finger.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [point]})
+    page.wait_for_timeout(200)
+    finger.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [point]})
+    finger.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    page.wait_for_timeout(100)
+    finger.detach()

@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Page, Request, Route, expect
 
 from bookrag.api.app import create_app
 from bookrag.config import load_settings
-from browsing import ask, build_app, chromium, open_panel, open_tab, serving
+from browsing import ask, build_app, chromium, open_panel, open_tab, serving, swipe
 
 SAMPLE_DOCS = Path(__file__).resolve().parent.parent / "sample-book" / "docs"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
@@ -836,3 +836,156 @@ def test_code_indented_under_an_item_is_shown_without_that_indent(page: Page) ->
     code = page.locator(".msg.assistant pre code")
     expect(code).to_be_visible()
     assert code.text_content() == "tips = count()\nif tips:\n    log(tips)"  # as written
+
+
+def test_on_a_phone_the_page_under_the_panel_keeps_still(browser: Browser, server: str) -> None:
+    paragraphs = "\n\n".join(f"Paragraph {n} about the rain gauge." for n in range(60))
+    with open_tab(browser, server, 390, 844, timeout=10_000, touch=True) as tab:
+        page = tab.page
+        page.route(
+            "**/stream-chat",
+            lambda route: route.fulfill(
+                content_type="text/event-stream", body=sse(final_event(paragraphs, []))
+            ),
+        )
+        page.goto(RAIN_PAGE)
+        page.evaluate("document.documentElement.style.overflowY = 'auto'; scrollTo(0, 300)")
+        page_state = "[scrollY, document.documentElement.getAttribute('style')]"
+        before = page.evaluate(page_state)
+        assert before == [300, "overflow-y: auto;"]
+        launcher = page.get_by_role("button", name="Ask the book")
+        launcher.tap()
+        ask(page, "Tell me everything about the rain gauge.")
+        log = page.get_by_role("log", name="Conversation")
+        expect(log).to_contain_text("Paragraph 59")
+        area = log.bounding_box()
+        assert area is not None
+        x, top, bottom = (
+            area["x"] + area["width"] / 2,
+            area["y"] + 20,
+            area["y"] + area["height"] - 20,
+        )
+        for _ in range(4):  # up, to the conversation's end and on past it
+            swipe(page, x, bottom, top)
+            assert page.evaluate("scrollY") == 300
+        assert log.evaluate("el => el.scrollTop + el.clientHeight >= el.scrollHeight - 1")
+        for _ in range(4):  # and down, to its start and past that
+            swipe(page, x, top, bottom)
+            assert page.evaluate("scrollY") == 300
+        assert log.evaluate("el => el.scrollTop === 0")
+        title = (
+            page.get_by_role("dialog", name="Ask the book").get_by_role("heading").bounding_box()
+        )
+        assert title is not None
+        swipe(page, x, title["y"], title["y"] + 400)  # on the panel's title, which scrolls nothing
+        assert page.evaluate("scrollY") == 300
+
+        page.evaluate("scrollTo(0, 500)")  # as a phone's keyboard may, to show the question box
+        page.get_by_role("button", name="Close the chat").tap()
+        assert page.evaluate(page_state) == before  # as the reader left it
+        swipe(page, x, 600, 300)
+        assert page.evaluate("scrollY") > 300  # and it scrolls again
+        page.evaluate("document.documentElement.removeAttribute('style')")
+        launcher.tap()
+        page.get_by_role("button", name="Close the chat").tap()
+        assert page.evaluate("document.documentElement.getAttribute('style')") is None
+
+
+def test_scrolling_past_the_conversations_end_leaves_the_page_where_it_was(page: Page) -> None:
+    paragraphs = "\n\n".join(f"Paragraph {n} about the rain gauge." for n in range(60))
+    asked(page, sse(final_event(paragraphs, [])))
+    page.evaluate("scrollTo(0, 300)")
+    log = page.get_by_role("log", name="Conversation")
+    expect(log).to_contain_text("Paragraph 59")
+    log.hover()
+    for delta in (3000, 300, -3000, -300):  # to its end, on past it; to its start, past it
+        page.mouse.wheel(0, delta)
+        page.wait_for_timeout(300)
+        assert page.evaluate("scrollY") == 300
+    assert log.evaluate("el => el.scrollTop") == 0
+
+
+def paste(page: Page, text: str) -> None:
+    """Paste `text` where the focus is, through the clipboard, as a reader's Ctrl+V does."""
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.evaluate("text => navigator.clipboard.writeText(text)", text)
+    page.keyboard.press("Control+V")
+
+
+@pytest.mark.parametrize(
+    "words",
+    ["One tip of the bucket is 0.2794 mm of rain. ", "بارش کی پیمائش ہر جھکاؤ پر ہوتی ہے۔ "],
+)
+def test_a_paste_cut_to_the_questions_limit_says_so(page: Page, words: str) -> None:
+    open_panel(page, RAIN_PAGE)
+    box = page.get_by_role("textbox", name="Your question")
+    box.focus()
+    paste(page, (words * 100)[:2500])
+    expect(box).to_have_value((words * 100)[:2000])  # the backend's limit, as before
+    said = "500 characters were left out: a question holds 2,000 at most."
+    note = page.get_by_role("status").filter(has_text="left out")
+    expect(note).to_have_text(said)  # a polite live region: a screen reader hears it too
+    expect(box).to_have_accessible_description(re.compile(re.escape("2,000 / 2,000")))
+    # Under the box, whichever way its text runs, never over the question.
+    question, shown = box.bounding_box(), note.bounding_box()
+    assert question and shown and shown["y"] >= question["y"] + question["height"]
+    page.keyboard.press("Enter")
+    expect(page.locator(".msg.user")).to_have_count(1)
+    expect(note).to_have_count(0)  # sent: the note has done its work
+    expect(page.get_by_text("/ 2,000")).to_have_count(0)
+
+
+def test_a_question_near_its_limit_counts_and_says_when_it_is_full(page: Page) -> None:
+    open_panel(page, RAIN_PAGE)
+    box = page.get_by_role("textbox", name="Your question")
+    box.fill("a" * 1700)
+    expect(page.get_by_text("/ 2,000")).to_have_count(0)  # far from it, nothing shown
+    box.fill("a" * 1850)
+    expect(page.get_by_text("1,850 / 2,000")).to_be_visible()
+    expect(box).to_have_accessible_description("1,850 / 2,000")
+    box.fill("a" * 1999)
+    box.press("End")
+    page.keyboard.type("bc")  # the c does not fit
+    expect(box).to_have_value("a" * 1999 + "b")
+    expect(page.get_by_role("status").filter(has_text="at most")).to_have_text(
+        "A question holds 2,000 characters at most."
+    )
+    box.fill("a" * 10)  # cut down by the reader: nothing more to say
+    expect(page.get_by_role("status").filter(has_text="at most")).to_have_count(0)
+    expect(page.get_by_text("/ 2,000")).to_have_count(0)
+
+
+def test_a_conversation_started_anew_can_be_brought_back_from_the_keyboard(page: Page) -> None:
+    open_panel(page, RAIN_PAGE)
+    ask(page, RAIN_QUESTION)
+    expect(page.locator(".msg.assistant")).to_contain_text("0.2794 mm of rain")
+    panel = page.get_by_role("dialog", name="Ask the book")
+    panel.get_by_role("button", name="Start a new conversation").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(".msg")).to_have_count(0)
+    expect(panel.get_by_text("Conversation cleared.")).to_be_visible()
+    assert shadow_active_label(page) == "Your question"  # ready for the next question
+    page.keyboard.press("Shift+Tab")
+    assert shadow_active_label(page) == "Undo clearing the conversation"
+    page.keyboard.press("Enter")
+    expect(page.locator(".msg.user")).to_have_text(RAIN_QUESTION)
+    expect(page.locator(".msg.assistant")).to_contain_text("0.2794 mm of rain")
+    expect(panel.get_by_text("Conversation cleared.")).to_have_count(0)
+    assert shadow_active_label(page) == "Your question"
+    page.reload()  # brought back for good: it follows the reader to the next page
+    expect(page.locator(".msg.user")).to_have_text(RAIN_QUESTION)
+
+
+def test_new_offers_no_undo_with_nothing_to_lose_nor_after_the_next_question(page: Page) -> None:
+    open_panel(page, RAIN_PAGE)
+    panel = page.get_by_role("dialog", name="Ask the book")
+    new = panel.get_by_role("button", name="Start a new conversation")
+    new.click()
+    expect(panel.get_by_role("button", name="Undo clearing the conversation")).to_have_count(0)
+    ask(page, RAIN_QUESTION)
+    expect(page.locator(".msg.assistant")).to_contain_text("0.2794 mm of rain")
+    new.click()
+    expect(panel.get_by_role("button", name="Undo clearing the conversation")).to_be_visible()
+    ask(page, "What is the anemometer's conversion factor?")
+    expect(page.locator(".msg.user")).to_have_count(1)  # the new conversation, alone
+    expect(panel.get_by_role("button", name="Undo clearing the conversation")).to_have_count(0)

@@ -31,7 +31,7 @@ from playwright.sync_api import Browser, Page, expect
 import browsing
 from bookrag.api.app import create_app
 from bookrag.config import load_settings
-from browsing import CHROMIUM, Tab, build_app, chromium, open_panel, open_tab, serving
+from browsing import CHROMIUM, Tab, build_app, chromium, open_panel, open_tab, serving, swipe
 from fakes import FakeCohere
 from fakes.cohere import Reply, in_urdu_letters
 
@@ -405,6 +405,38 @@ def test_on_a_phone_tab_stays_in_the_panel_and_the_menu_hides_the_launcher(
         expect(page.get_by_role("button", name="Ask the book")).to_be_hidden()
         page.locator(".navbar-sidebar__close").click()
         expect(page.get_by_role("button", name="Ask the book")).to_be_visible()
+
+
+def test_on_a_phone_docusauruss_menu_over_the_panel_leaves_the_page_where_it_should_be(
+    browser: Browser, sites: Sites
+) -> None:
+    with open_tab(browser, sites.ts, 390, 844, touch=True) as tab:
+        page = tab.page
+        page.goto(LONG_PAGE)
+        page.evaluate("scrollTo(0, 600)")
+        launcher = page.get_by_role("button", name="Ask the book")
+        panel = page.get_by_role("dialog", name="Ask the book")
+        menu = page.locator(".navbar-sidebar")
+        # The navbar is above the panel: the reader opens its menu, and closes it again.
+        launcher.tap()
+        page.get_by_role("button", name="Toggle navigation bar").tap()
+        expect(menu).to_be_visible()
+        page.locator(".navbar-sidebar__close").tap()
+        expect(panel).to_be_visible()
+        page.get_by_role("button", name="Close the chat").tap()
+        assert page.evaluate("scrollY") == 600  # where the reader left the page
+
+        # Or goes to another page from it: that page stays at its top.
+        launcher.tap()
+        page.get_by_role("button", name="Toggle navigation bar").tap()
+        menu.get_by_role("link", name="Rain and Wind Sensors", exact=True).tap()
+        page.wait_for_url(f"**{RAIN_PAGE}")
+        expect(menu).to_be_hidden()
+        expect(panel).to_be_visible()
+        page.get_by_role("button", name="Close the chat").tap()
+        assert page.evaluate("scrollY") == 0  # not the last page's place
+        swipe(page, 195, 600, 300)
+        assert page.evaluate("scrollY") > 0  # neither Docusaurus nor the widget holds it
 
 
 def test_a_site_whose_origin_is_not_allowed_is_told_so(browser: Browser, sites: Sites) -> None:

@@ -26,7 +26,8 @@
   const STORE_KEY = `bookrag-chat:${BACKEND}`;
   const MAX_TURNS = 10; // earlier messages sent with a follow-up question
   const MAX_TURN_CHARS = 4000; // the backend's limit per history message
-  const MAX_QUESTION = 2000;
+  const MAX_QUESTION = 2000; // the backend's limit (BOOKRAG_MAX_QUESTION_CHARS' default)
+  const NEAR_MAX = MAX_QUESTION * 0.9; // from here on the question box counts
   const MAX_SELECTION = 20000;
   const RTL = new Set(["ar", "dv", "fa", "he", "ps", "sd", "ug", "ur", "yi"]);
   const LANG_NAME = languageName(LANG);
@@ -559,9 +560,11 @@ a { color: var(--accent); }
 .tool { border: 1px solid var(--line); background: transparent; color: var(--fg); border-radius: 8px;
   padding: 3px 10px; font-size: 13px; }
 .tool.close { font-size: 18px; line-height: 1; padding: 3px 9px; }
-.messages, .translation { flex: 1; overflow-y: auto; padding: 12px; display: flex;
-  flex-direction: column; gap: 10px; }
+/* Scrolled past either end, they stop: the page under the panel is not scrolled instead. */
+.messages, .translation { flex: 1; overflow-y: auto; overscroll-behavior: contain; padding: 12px;
+  display: flex; flex-direction: column; gap: 10px; }
 .hint { color: var(--muted); margin: auto 0; text-align: center; }
+.cleared { margin: 0; font-size: 13px; color: var(--muted); text-align: center; }
 .msg { max-width: 94%; padding: 8px 12px; border-radius: 12px; overflow-wrap: anywhere; }
 .msg.user { align-self: flex-end; background: var(--user); white-space: pre-wrap; }
 .msg.assistant { align-self: flex-start; background: var(--bot); }
@@ -600,8 +603,13 @@ th.right, td.right { text-align: right; }
 .selection .label { font-weight: 600; color: var(--muted); }
 form { display: flex; gap: 8px; padding: 10px 12px; border-top: 1px solid var(--line); align-items: flex-end; }
 textarea { flex: 1; resize: none; font: inherit; color: var(--fg); background: var(--bg);
-  border: 1px solid var(--line); border-radius: 8px; padding: 7px 9px; max-height: 140px; }
+  border: 1px solid var(--line); border-radius: 8px; padding: 7px 9px; max-height: 140px;
+  overscroll-behavior: contain; }
 textarea:focus-visible { outline-offset: 0; }
+.question { flex-wrap: wrap; row-gap: 0; }
+.limit { flex-basis: 100%; display: flex; gap: 8px; margin: 0; font-size: 12px; }
+.limit:has(:not(:empty)) { margin-top: 4px; }
+.limit .count { margin-inline-start: auto; color: var(--muted); white-space: nowrap; }
 .send, .stop { border: 0; border-radius: 8px; padding: 8px 14px; font-weight: 600;
   background: var(--accent); color: var(--on-accent); }
 .stop { background: var(--error); color: var(--bg); }
@@ -676,20 +684,28 @@ textarea:focus-visible { outline-offset: 0; }
         dir: "auto", // an Urdu question is typed right to left
         maxlength: MAX_QUESTION,
         "aria-label": "Your question",
+        "aria-describedby": "limit",
         placeholder: "Ask a question about the book…",
         onkeydown: (e) => {
           if (e.key !== "Enter" || e.shiftKey || e.isComposing) return; // Shift+Enter: new line
           e.preventDefault();
           this.ask();
         },
+        onbeforeinput: (e) => this.checkRoom(e),
+        oninput: () => this.showRoom(),
       });
+      // Under the box: how long the question is, near the limit, and (read out, politely)
+      // what did not fit. The count is no live region: it would be read at every keystroke.
+      this.tooLong = h("span", { role: "status" });
+      this.count = h("span", { class: "count" });
+      this.limit = h("p", { id: "limit", class: "limit" }, this.tooLong, this.count);
       this.send = h("button", { type: "submit", class: "send", "aria-label": "Send the question" }, "Send");
       this.stop = button("stop", "Stop the answer", "Stop", () => this.controller && this.controller.abort(), { hidden: true });
       const submit = (e) => {
         e.preventDefault();
         this.ask();
       };
-      this.form = h("form", { onsubmit: submit }, this.input, this.send, this.stop);
+      this.form = h("form", { class: "question", onsubmit: submit }, this.input, this.send, this.stop, this.limit);
 
       this.panel = h(
         "section",
@@ -745,6 +761,7 @@ textarea:focus-visible { outline-offset: 0; }
     close(focus = true) {
       this.panel.hidden = true;
       this.launcher.setAttribute("aria-expanded", "false");
+      this.lockPage(false);
       this.save();
       if (focus) this.launcher.focus();
     }
@@ -770,10 +787,46 @@ textarea:focus-visible { outline-offset: 0; }
       const top = navbarBottom();
       this.style.setProperty("--top", `${top}px`);
       this.toggleAttribute("covered", Boolean(document.querySelector(".navbar-sidebar--show")));
+      const narrow = matchMedia(NARROW).matches;
+      // Held under Docusaurus's menu too: let go there, it took hold again on a page the menu
+      // went to before Docusaurus scrolled it to its top, and put the last page's place back.
+      this.lockPage(!this.panel.hidden && narrow);
       if (this.panel.hidden || this.hasAttribute("covered")) return;
       // Too little room between the navbar and the launcher: the panel may cover the launcher.
       this.toggleAttribute("tight", this.launcher.getBoundingClientRect().top - top - 24 < 300);
-      this.panel.setAttribute("aria-modal", String(matchMedia(NARROW).matches));
+      this.panel.setAttribute("aria-modal", String(narrow));
+    }
+
+    /** While the panel covers a phone's screen, the page under it keeps still: a swipe on the
+     * panel's title, or on a conversation too short to scroll, would scroll the page, as
+     * overscroll-behavior holds only where a list scrolls. Unlocked, the page has its own
+     * overflow style back, and its scroll position unless the reader went to another page
+     * meanwhile (from Docusaurus's menu, or with Back). */
+    lockPage(lock) {
+      const html = document.documentElement;
+      const here = () => location.pathname + location.search;
+      if (lock === Boolean(this.pageLock)) return;
+      if (lock) {
+        const saved = ["overflow-x", "overflow-y"].map((name) => [
+          name,
+          html.style.getPropertyValue(name),
+          html.style.getPropertyPriority(name),
+        ]);
+        this.pageLock = { saved, style: html.getAttribute("style"), x: scrollX, y: scrollY, page: here() };
+        html.style.setProperty("overflow", "hidden", "important");
+        return;
+      }
+      const { saved, style, x, y, page } = this.pageLock;
+      this.pageLock = null;
+      for (const [name, value, priority] of saved) {
+        if (value) html.style.setProperty(name, value, priority);
+        else html.style.removeProperty(name);
+      }
+      // Read before it is removed: Chromium writes the attribute lazily, and an unwritten one
+      // is not removed (style="" stayed).
+      if (style === null && html.getAttribute("style") === "") html.removeAttribute("style");
+      // A phone's keyboard may have moved the page to show the question box.
+      if (page === here() && (scrollX !== x || scrollY !== y)) scrollTo({ left: x, top: y, behavior: "instant" });
     }
 
     /** Tab and Shift+Tab cycle inside the panel while it takes the whole screen. */
@@ -790,11 +843,24 @@ textarea:focus-visible { outline-offset: 0; }
       }
     }
 
+    /** "New": a fresh conversation. The one it clears can be brought back (Undo) until the
+     * next question is asked, so one click never loses it. */
     reset() {
       if (this.controller) this.controller.abort();
+      if (this.messages.length) this.cleared = { messages: this.messages, selected: this.selected };
       this.messages = [];
       this.attach("");
       this.showChat();
+      this.save();
+      this.render();
+      this.input.focus();
+    }
+
+    undoReset() {
+      const { messages, selected } = this.cleared;
+      this.cleared = null;
+      this.messages = messages;
+      if (selected && !this.selected) this.attach(selected);
       this.save();
       this.render();
       this.input.focus();
@@ -896,9 +962,11 @@ textarea:focus-visible { outline-offset: 0; }
       const body = { question, page_url: location.href, history: this.history() };
       if (this.selected) body.selected_text = this.selected;
       const user = { role: "user", content: question || "Explain this passage.", selected: this.selected || undefined };
+      this.cleared = null; // a new conversation has begun: the old one is gone for good
       const reply = { role: "assistant", content: "", pending: true };
       this.messages.push(user, reply);
       this.input.value = "";
+      this.showRoom();
       this.attach("");
       this.showChat();
       this.render();
@@ -931,7 +999,10 @@ textarea:focus-visible { outline-offset: 0; }
         if (err.name === "AbortError") reply.stopped = true;
         else reply.error = err instanceof Problem ? err.message : "Something went wrong while reading the answer.";
         // Failed with no answer: the question is back in the box, to send again as it is.
-        if (reply.error && !reply.content && !this.input.value) this.input.value = question;
+        if (reply.error && !reply.content && !this.input.value) {
+          this.input.value = question;
+          this.showRoom();
+        }
       } finally {
         cancelAnimationFrame(frame);
         // Back to the question box only from the question's own controls: a reader who went on
@@ -945,6 +1016,31 @@ textarea:focus-visible { outline-offset: 0; }
         this.save();
         if (!this.panel.hidden && asking) this.input.focus();
       }
+    }
+
+    /** The box holds MAX_QUESTION characters and cuts off, silently, what a paste, a drop or a
+     * keystroke would add past them: say so. */
+    checkRoom(e) {
+      const text = e.inputType === "insertLineBreak" ? "\n" : e.data ?? e.dataTransfer?.getData("text/plain");
+      if (!e.inputType.startsWith("insert") || !text) return;
+      const box = this.input;
+      const room = MAX_QUESTION - box.value.length + (box.selectionEnd - box.selectionStart);
+      const over = text.replace(/\r\n?/g, "\n").length - room;
+      if (over <= 0) return;
+      const most = MAX_QUESTION.toLocaleString("en");
+      const typed = e.inputType === "insertText" || e.inputType === "insertLineBreak";
+      const count = `${over.toLocaleString("en")} character${over === 1 ? " was" : "s were"}`;
+      this.tooLong.textContent = typed
+        ? `A question holds ${most} characters at most.`
+        : `${count} left out: a question holds ${most} at most.`;
+    }
+
+    /** The question's length near the limit; what did not fit is said until it is far again. */
+    showRoom() {
+      const length = this.input.value.length;
+      const near = length >= NEAR_MAX;
+      this.count.textContent = near ? `${length.toLocaleString("en")} / ${MAX_QUESTION.toLocaleString("en")}` : "";
+      if (!near) this.tooLong.textContent = "";
     }
 
     setBusy(busy) {
@@ -962,6 +1058,10 @@ textarea:focus-visible { outline-offset: 0; }
       const growing = shown > 0 && shown <= this.messages.length;
       if (!growing) this.log.replaceChildren();
       if (!this.messages.length) {
+        if (this.cleared) {
+          const undo = button("tool", "Undo clearing the conversation", "Undo", () => this.undoReset());
+          this.log.append(h("p", { class: "cleared" }, "Conversation cleared. ", undo));
+        }
         const hint = "Ask a question about this book. To ask about a passage, select it in the page.";
         this.log.append(h("p", { class: "hint", text: hint }));
       }
