@@ -81,6 +81,14 @@ def embedder_for(settings: Settings) -> Iterator[Embedder | None]:
         providers.close()
 
 
+def index_with_embeddings(settings: Settings, docs: Path) -> None:
+    """Index `docs` into `settings`' data folder with its embedder, and close the store."""
+    store = open_store(settings)
+    with embedder_for(settings) as embedder:
+        ingest(store, docs, site_config(docs, None, None), 350, embedder)
+    store.close()
+
+
 def chat_bodies(fake: FakeCohere) -> list[dict[str, Any]]:
     return [r.json for r in fake.calls("/v2/chat") if r.json]
 
@@ -195,10 +203,7 @@ def test_a_keyless_ingest_keeps_an_index_s_embeddings_unless_told(
     # On a Qdrant server every replica reads one collection: an ingest run without the key
     # rebuilt it BM25 only, and every keyed server lost its dense search without a word.
     built = cohere_settings(fake, tmp_path)
-    store = open_store(built)
-    with embedder_for(built) as embedder:
-        ingest(store, sample_docs, site_config(sample_docs, None, None), 350, embedder)
-    store.close()
+    index_with_embeddings(built, sample_docs)
     monkeypatch.setenv("BOOKRAG_DATA_DIR", str(tmp_path / "data"))
     refused = CliRunner().invoke(cli_app, ["ingest", str(sample_docs)])
     assert refused.exit_code == 1 and "--lexical" in refused.output
@@ -233,10 +238,7 @@ def test_server_on_an_index_built_by_another_model_says_what_to_run(
     fake: FakeCohere, tmp_path: Path, sample_docs: Path
 ) -> None:
     built = cohere_settings(fake, tmp_path)
-    store = open_store(built)
-    with embedder_for(built) as embedder:
-        ingest(store, sample_docs, site_config(sample_docs, None, None), 350, embedder)
-    store.close()
+    index_with_embeddings(built, sample_docs)
     other = cohere_settings(fake, tmp_path, cohere_embed_model="embed-multilingual-v3.0")
     with pytest.raises(IndexMismatch, match="bookrag ingest"), TestClient(create_app(other)):
         pass
