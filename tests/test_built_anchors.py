@@ -345,6 +345,39 @@ It keeps the gauge level.
 - Check the gauge
 """
 
+# ESM with blank lines in it: MDX reads it as JavaScript to where its statement ends, so no
+# line of it is page text, not even one that reads as a heading (`## Not a heading`).
+ESM_PAGE = """\
+# Widgets
+
+export function Box({children}) {
+  const style = {padding: 4};
+
+  return <div style={style}>{children}</div>;
+}
+
+Text after the box.
+
+export const Note = () => (
+  <p>Don't {1} stop</p>
+
+);
+
+export const data = {
+  pattern: /[{(]/,
+
+  help: `use it so:
+
+## Not a heading
+
+- nor a list ${"item"}`,
+};
+
+## After the data
+
+The end.
+"""
+
 
 def test_sections_of_markdown_docusaurus_reads_its_own_way_match_the_built_page(
     tmp_path: Path,
@@ -364,6 +397,7 @@ def test_sections_of_markdown_docusaurus_reads_its_own_way_match_the_built_page(
     (docs / "comment-ids.mdx").write_text(COMMENT_IDS_PAGE)
     (docs / "shown.mdx").write_text(SHOWN_PAGE)
     (docs / "flow.md").write_text(FLOW_PAGE)
+    (docs / "widgets.mdx").write_text(ESM_PAGE)
     (docs / "partial-user.mdx").write_text(PARTIAL_USER)
     (docs / "_wiring.mdx").write_text(WIRING_PARTIAL)
     (docs / "_note.md").write_text("Always power off first.\n\n## Setup\n\nA partial's setup.\n")
@@ -397,7 +431,7 @@ def test_sections_of_markdown_docusaurus_reads_its_own_way_match_the_built_page(
         assert extract_doc(built_html(build, site, page.url).read_bytes()).title == page.title
     # The built page reads as its source does, tab labels, code titles and partials included,
     # and a one-line page with literal `\n`s (one long <h1> on the site) as its text.
-    for name in ("shown.mdx", "partial-user.mdx", "oneline.md", "flow.md"):
+    for name in ("shown.mdx", "partial-user.mdx", "oneline.md", "flow.md", "widgets.mdx"):
         shown = load_page(read_source(docs, docs / name, site), site)
         built = extract_doc(built_html(build, site, shown.url).read_bytes())
         assert [[b.text for b in s.blocks] for s in built.sections] == [

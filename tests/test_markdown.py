@@ -265,6 +265,76 @@ Importing is explained below.
     assert text == "Importing is explained below."
 
 
+ESM_WITH_BLANK_LINES = """\
+# Widgets
+
+export function Box({children}) {
+  const style = {padding: 4, border: '1px solid'};
+
+  return <div style={style}>{children}</div>;
+}
+
+Text after the box.
+
+export const Note = () => (
+  <p>Don't {1} stop</p>
+
+);
+
+export const pattern = /[{(]/; // a { in a regular expression
+
+export const data = {
+  steps: [1, 2],
+
+  help: `use it so:
+
+## Not a heading
+
+- nor a list ${"item"}`,
+  /* a comment
+
+  with a blank line */
+};
+
+## After the data
+
+The end.
+"""
+
+
+def test_an_export_with_blank_lines_in_it_is_dropped_whole_as_mdx_reads_it() -> None:
+    # MDX reads `import`/`export` as JavaScript on past a blank line while the code is cut
+    # short there (an open brace, a template literal, a comment); the page's text resumes
+    # after the statement (checked with @mdx-js/mdx and a docusaurus build).
+    page = parse_page(ESM_WITH_BLANK_LINES)
+    assert [(s.anchor, [b.text for b in s.blocks]) for s in page.sections] == [
+        ("", ["Text after the box."]),
+        ("after-the-data", ["The end."]),
+    ]
+    assert page_markdown(ESM_WITH_BLANK_LINES) == (
+        "# Widgets\n\nText after the box.\n\n## After the data\n\nThe end.\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "line",
+    [" export const a = 1;", "export\tconst a = 1;", "> export const a = 1;"],
+    ids=["indented", "tab", "quoted"],
+)
+def test_only_import_or_export_and_a_space_at_a_lines_start_is_esm(line: str) -> None:
+    # MDX reads nothing else as ESM: these are the page's text.
+    assert all_text(parse_page(f"Text.\n\n{line}\n")) == f"Text.\n\n{line.strip()}"
+
+
+def test_esm_whose_code_never_ends_is_read_to_its_first_blank_line() -> None:
+    # The build fails on it; the text after the first blank line is kept, as before.
+    page = parse_page("export const a = {\n  b: 1,\n\nSome text.\n\n## Heading\n")
+    assert [(s.anchor, [b.text for b in s.blocks]) for s in page.sections] == [
+        ("", ["Some text."]),
+        ("heading", []),
+    ]
+
+
 def test_jsx_tabs_are_dropped_but_their_content_and_labels_are_kept() -> None:
     source = """## Choosing a library
 

@@ -17,7 +17,7 @@ from bookrag.errors import PageParseError
 PAGE_SUFFIXES = (".md", ".mdx")
 # Bump when parsing, chunking or term extraction changes what a page turns into, so ingest
 # redoes every page.
-LAYOUT_VERSION = "13"
+LAYOUT_VERSION = "14"
 
 
 @dataclass(frozen=True)

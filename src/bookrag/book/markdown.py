@@ -21,7 +21,6 @@ from markdown_it.token import Token
 from bookrag.book.docusaurus import Slugger, load_front_matter
 from bookrag.book.mdx import (
     ADMONITION_KINDS,
-    ESM_STATEMENT,
     MDX_COMMENT,
     SLUG_ONLY,
     SUMMARY_END,
@@ -153,7 +152,7 @@ class _Walker:
             elif inline.content.startswith(TAB_LABEL):
                 self.tabs.append(inline.content.removeprefix(TAB_LABEL))
                 self._paragraph(tab_label(self.tabs[-1]))
-            elif not (tok.level == 0 and ESM_STATEMENT.match(inline.content)):
+            else:
                 text = render_inline(inline.children or [])
                 under = self.tabs and not self.lists and not self.quote_depth
                 self._paragraph(under_tab(self.tabs[-1], text) if under else text)
@@ -337,15 +336,11 @@ def page_markdown(source: str, tokens: list[Token] | None = None) -> str:
         tokens = _tokens(source)
     lines = re.sub(r"\r\n?", "\n", source).split("\n")  # as markdown-it counts lines
     kept: list[str | None] = list(lines)
-    for i, tok in enumerate(tokens):
+    for tok in tokens:
         if tok.map is None:
             continue
         start, end = tok.map
-        if tok.type == "front_matter" or (
-            tok.type == "paragraph_open"
-            and tok.level == 0
-            and ESM_STATEMENT.match(tokens[i + 1].content)
-        ):
+        if tok.type in ("front_matter", "mdx_esm"):
             kept[start:end] = [None] * (end - start)
         elif tok.type == "html_block":
             for n in range(start, min(end, len(lines))):
