@@ -378,6 +378,35 @@ export const data = {
 The end.
 """
 
+# HTML headings: MDX renders each with the id it is given (so the page has those anchors),
+# an <h2> without one has none, and Markdown headings are slugged as if they were not there.
+HTML_HEADINGS_PAGE = """\
+# Wiring guide
+
+<h2 id="wiring">Wiring</h2>
+
+Wire it.
+
+<h2>No id</h2>
+
+<h3 id="the-bus" className="bus">The <em>bus</em></h3>
+
+<div>
+<h2 id='in-a-div'>In a div</h2>
+</div>
+
+<h2 id={"spread"}>
+  Over lines
+</h2>
+
+## Wiring
+
+- An item
+  <h4 id="in-list">In a list</h4>
+
+> <h3 id="in-quote">In a quote</h3>
+"""
+
 
 def test_sections_of_markdown_docusaurus_reads_its_own_way_match_the_built_page(
     tmp_path: Path,
@@ -398,6 +427,7 @@ def test_sections_of_markdown_docusaurus_reads_its_own_way_match_the_built_page(
     (docs / "shown.mdx").write_text(SHOWN_PAGE)
     (docs / "flow.md").write_text(FLOW_PAGE)
     (docs / "widgets.mdx").write_text(ESM_PAGE)
+    (docs / "html-headings.md").write_text(HTML_HEADINGS_PAGE)
     (docs / "partial-user.mdx").write_text(PARTIAL_USER)
     (docs / "_wiring.mdx").write_text(WIRING_PARTIAL)
     (docs / "_note.md").write_text("Always power off first.\n\n## Setup\n\nA partial's setup.\n")
@@ -423,6 +453,16 @@ def test_sections_of_markdown_docusaurus_reads_its_own_way_match_the_built_page(
         ("Plain note", "plain-note--not-an-id-"),
         ("Wiring the Vane", "wiring-the-vane-"),
         ("{/* #in-code */}", "after-code"),
+    ]
+    html = load_page(read_source(docs, docs / "html-headings.md", site), site)
+    assert [(s.headings[-1], s.anchor) for s in html.sections] == [
+        ("Wiring", "wiring"),
+        ("The bus", "the-bus"),
+        ("In a div", "in-a-div"),
+        ("Over lines", "spread"),
+        ("Wiring", "wiring"),
+        ("In a list", "in-list"),
+        ("In a quote", "in-quote"),
     ]
     assert load_page(read_source(docs, docs / "bom.md", site), site).url.endswith("/calibrate")
     # A page with no title nor `# heading` is titled as the build titles it.

@@ -335,6 +335,65 @@ def test_esm_whose_code_never_ends_is_read_to_its_first_blank_line() -> None:
     ]
 
 
+HTML_HEADINGS = """\
+# Wiring guide
+
+<h2 id="wiring">Wiring</h2>
+
+Wire it.
+
+<h2>No id</h2>
+
+Text under a heading with no id.
+
+<h3 id="the-bus" className="bus">The <em>bus</em></h3>
+
+<div>
+<h2 id='in-a-div'>In a div</h2>
+</div>
+
+<h2 id={"spread"}>
+  Over lines
+</h2>
+
+<h2 id={slug}>An id not written as a string</h2>
+
+## Wiring
+
+> <h3 id="in-quote">In a quote</h3>
+"""
+
+
+def test_an_html_heading_with_an_id_is_a_section_with_that_anchor() -> None:
+    # MDX renders `<h2 id="wiring">` as an <h2> with that id (checked with a docusaurus
+    # build), and does not count it in the Markdown headings' slugs: `## Wiring` is
+    # `wiring` too. Without an id there is no anchor to cite, so it stays text.
+    page = parse_page(HTML_HEADINGS)
+    assert [(s.headings, s.anchor) for s in page.sections] == [
+        (["Wiring"], "wiring"),
+        (["Wiring", "The bus"], "the-bus"),
+        (["In a div"], "in-a-div"),
+        (["Over lines"], "spread"),
+        (["Wiring"], "wiring"),
+        (["Wiring", "In a quote"], "in-quote"),
+    ]
+    assert [b.text for b in section(page, "the-bus").blocks] == []
+    assert [b.text for b in page.sections[0].blocks] == [
+        "Wire it.",
+        "No id",
+        "Text under a heading with no id.",
+    ]
+    assert [b.text for b in page.sections[3].blocks] == ["An id not written as a string"]
+
+
+def test_an_html_heading_reads_as_a_markdown_heading_in_the_page_as_written() -> None:
+    markdown = page_markdown(HTML_HEADINGS)
+    assert "## Wiring\n\nWire it." in markdown
+    assert "### The bus\n" in markdown
+    assert "## Over lines\n" in markdown and "</h2>" not in markdown
+    assert "> ### In a quote" in markdown
+
+
 def test_jsx_tabs_are_dropped_but_their_content_and_labels_are_kept() -> None:
     source = """## Choosing a library
 

@@ -1,7 +1,7 @@
 """The markdown-it parser that reads a page's blocks as MDX does: indentation means no code,
 a line of JSX tags is a block of its own, an `import`/`export` statement runs to where its
-code ends (blank lines and all), and Docusaurus admonitions and other directives are
-containers."""
+code ends (blank lines and all), an HTML heading with an id is a heading, and Docusaurus
+admonitions and other directives are containers."""
 
 from __future__ import annotations
 
@@ -23,6 +23,9 @@ Reach = Callable[[StateBlock, int, int, bool], int]  # the line a rule reads up 
 _TAG_START = re.compile(r"</?(?:[A-Za-z][\w.:-]*(?=\s|/?>)|(?=>))")
 # MDX's ESM: `import` or `export` and one space, at the very start of a line.
 _ESM_START = re.compile(r"(?:import|export) ")
+# An HTML heading (not `<H2>`, a component), and its id when written as a string.
+_HTML_HEADING = re.compile(r"<h([2-6])(?=[\s>])")
+_HTML_ID = re.compile(r"""\sid\s*=\s*(?:\{\s*)?(["'`])(?P<id>(?:(?!\1)[^\n])*)\1""")
 # A leaf directive on a line of its own: `::macos`, `::youtube[A talk]{#id}` (remark-directive,
 # which Docusaurus parses with; a book's own plugin gives it meaning).
 _LEAF_DIRECTIVE = re.compile(
@@ -48,6 +51,7 @@ def parser() -> MarkdownIt:
     md.use(container_plugin, name="admonition", validate=lambda params, *args: True)
     md.block.ruler.before("paragraph", "leaf_directive", _leaf_directive, {"alt": ["paragraph"]})
     md.block.ruler.before("html_block", "jsx_flow", _jsx_flow, {"alt": _FENCE_INTERRUPTS})
+    md.block.ruler.before("jsx_flow", "html_heading", _html_heading)
     md.block.ruler.before("table", "mdx_esm", _esm)
     return md
 
@@ -78,6 +82,37 @@ def _esm(state: StateBlock, start: int, end: int, silent: bool) -> bool:
     token.content = code
     token.map = [start, line]
     state.line = line
+    return True
+
+
+def _html_heading(state: StateBlock, start: int, end: int, silent: bool) -> bool:
+    """`<h2 id="wiring">Wiring</h2>` standing alone (on one line or several, its closing tag
+    ending a line): heading tokens with that id as their `id` attribute. MDX renders it as an
+    <h2> with that id, so the built page has the anchor; being no Markdown heading, it is not
+    counted by the slugger. An id that is not a string (`id={slug}`) is not read."""
+    opening = _HTML_HEADING.match(_line(state, start))
+    if opening is None or state.sCount[start] - state.blkIndent > 3:
+        return False
+    text = state.getLines(start, end, state.blkIndent, False).lstrip()
+    tag = tag_end(text, opening.end())
+    if tag is None or text[tag - 2 : tag] == "/>":
+        return False
+    found = _HTML_ID.search(text[:tag])
+    closing = re.compile(rf"</h{opening.group(1)}\s*>").search(text, tag)
+    if found is None or closing is None or text[closing.end() :].split("\n", 1)[0].strip():
+        return False  # a heading in a paragraph's text is that text
+    if silent:
+        return True
+    last = start + text.count("\n", 0, closing.end())
+    heading = state.push("heading_open", f"h{opening.group(1)}", 1)
+    heading.attrSet("id", found.group("id"))
+    heading.map = [start, last + 1]
+    inline = state.push("inline", "", 0)
+    inline.content = " ".join(text[tag : closing.start()].split())
+    inline.map = [start, last + 1]
+    inline.children = []
+    state.push("heading_close", f"h{opening.group(1)}", -1)
+    state.line = last + 1
     return True
 
 
