@@ -12,6 +12,7 @@ from bookrag.book.docusaurus import doc_slug, strip_number_prefix
 from bookrag.book.markdown import Section, read_page
 from bookrag.book.partials import with_partials
 from bookrag.book.site_config import SiteConfig
+from bookrag.book.versions import docs_folder
 from bookrag.errors import PageParseError
 
 PAGE_SUFFIXES = (".md", ".mdx")
@@ -90,10 +91,11 @@ def read_source(docs_dir: Path, path: Path, site: SiteConfig) -> SourceFile:
         except UnicodeDecodeError:
             pass  # load_page says so
         else:
-            raw = with_partials(text, path, docs_dir.resolve().parent).encode("utf-8")
+            raw = with_partials(text, path, docs_folder(docs_dir).site).encode("utf-8")
     digest = hashlib.sha256(raw)
     digest.update(f"\0{site.url}\0{site.base_url}\0{site.route_base_path}".encode())
-    digest.update(f"\0{site.trailing_slash}\0{LAYOUT_VERSION}".encode())
+    digest.update(f"\0{site.trailing_slash}\0{site.version_path}".encode())
+    digest.update(f"\0{LAYOUT_VERSION}".encode())
     return SourceFile(path.relative_to(docs_dir).as_posix(), raw, digest.hexdigest())
 
 
