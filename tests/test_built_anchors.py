@@ -544,6 +544,7 @@ module.exports = {
       'classic',
       {
         docs: {
+          numberPrefixParser: false, // file names are the URLs as they are
           versions: {'1.0': {label: 'Legacy', path: 'legacy'}},
         },
         blog: false,
@@ -588,3 +589,15 @@ def test_each_docs_version_is_cited_at_its_own_pages_on_the_built_site(
         page = load_page(read_source(docs, path, site), site)
         built = extract_doc(built_html(versioned_build, site, page.url).read_bytes())
         assert built.title == page.title  # this version's page, not another version's
+
+
+def test_number_prefixes_stay_in_urls_where_the_config_turns_the_parser_off(
+    versioned_build: Path,
+) -> None:
+    docs = versioned_build.parent / "docs"
+    site = site_config(docs, None, None)
+    urls = [load_page(read_source(docs, path, site), site).url for path in discover(docs)]
+    assert urls == [
+        "https://station.example.org/manual/docs/next/01-intro",
+        "https://station.example.org/manual/docs/next/02-wiring/03-gauge",
+    ]

@@ -120,6 +120,22 @@ def test_doc_slug_matches_docusaurus_routing(
     assert doc_slug(source, front_matter) == expected
 
 
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("01-intro.md", "/01-intro"),
+        ("01-guides/02-advanced/03-tuning.md", "/01-guides/02-advanced/03-tuning"),
+        ("01-guides/01-guides.md", "/01-guides/"),  # its folder's doc, named as the folder
+        ("01-guides/guides.md", "/01-guides/guides"),
+    ],
+)
+def test_number_prefixes_stay_in_urls_where_the_config_turns_the_parser_off(
+    source: str, expected: str
+) -> None:
+    # `numberPrefixParser: false` (checked with a docusaurus build): `/docs/01-intro`.
+    assert doc_slug(source, {}, number_prefixes=False) == expected
+
+
 # --- page URLs ---------------------------------------------------------------------
 
 
@@ -257,6 +273,30 @@ def test_an_environment_variable_is_read_as_unset_and_said_so(
         site = parse_site_config(source)
     assert (site.url, site.base_url) == ("https://book.example.org", "/robo-book/")
     assert "process.env.BASE_URL" in caplog.text and "--site-url" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("value", "number_prefixes", "warned"),
+    [
+        ("false", False, False),
+        ("true", True, False),
+        ("(name) => ({filename: name, numberPrefix: undefined})", True, True),
+        ("stripNothing", True, True),
+    ],
+    ids=["false", "true", "function", "a name"],
+)
+def test_the_number_prefix_parser_is_read_where_the_config_states_it_plainly(
+    value: str, number_prefixes: bool, warned: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    source = (
+        "module.exports = {url: 'https://x.org', presets: [['classic', {docs: "
+        f"{{routeBasePath: 'guide', numberPrefixParser: {value}}}}}]]}};"
+    )
+    with caplog.at_level(logging.WARNING, logger="bookrag"):
+        site = parse_site_config(source)
+    assert (site.route_base_path, site.number_prefixes) == ("guide", number_prefixes)
+    # A function cannot be run here: Docusaurus's default parser is assumed, and said so.
+    assert ("numberPrefixParser" in caplog.text) is warned
 
 
 def test_a_base_url_that_cannot_be_read_is_said_so(caplog: pytest.LogCaptureFixture) -> None:

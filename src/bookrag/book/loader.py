@@ -94,7 +94,7 @@ def read_source(docs_dir: Path, path: Path, site: SiteConfig) -> SourceFile:
             raw = with_partials(text, path, docs_folder(docs_dir).site).encode("utf-8")
     digest = hashlib.sha256(raw)
     digest.update(f"\0{site.url}\0{site.base_url}\0{site.route_base_path}".encode())
-    digest.update(f"\0{site.trailing_slash}\0{site.version_path}".encode())
+    digest.update(f"\0{site.trailing_slash}\0{site.version_path}\0{site.number_prefixes}".encode())
     digest.update(f"\0{LAYOUT_VERSION}".encode())
     return SourceFile(path.relative_to(docs_dir).as_posix(), raw, digest.hexdigest())
 
@@ -114,11 +114,12 @@ def load_page(file: SourceFile, site: SiteConfig) -> Page:
     # file name without its number prefix: `02-setup.summary.md` is `setup.summary`).
     title = front.get("title") or parsed.heading_title
     if not title:
-        title = front.get("id") or strip_number_prefix(Path(file.source).name.rsplit(".", 1)[0])
+        stem = Path(file.source).name.rsplit(".", 1)[0]
+        title = front.get("id") or strip_number_prefix(stem, site.number_prefixes)
     label = front.get("sidebar_label")
     return Page(
         source=file.source,
-        url=site.page_url(doc_slug(file.source, front)),
+        url=site.page_url(doc_slug(file.source, front, site.number_prefixes)),
         title=str(title).strip(),
         sidebar_label=str(label) if label else None,
         sections=parsed.sections,

@@ -63,20 +63,25 @@ def read_front_matter(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def doc_id(source: str, front_matter: dict[str, Any]) -> str:
+def doc_id(source: str, front_matter: dict[str, Any], number_prefixes: bool = True) -> str:
     """The id Docusaurus gives the doc at `source`: folders and file name without number
-    prefixes, the file name replaced by the `id` front matter."""
+    prefixes (unless `number_prefixes` is false), the file name replaced by the `id` front
+    matter."""
     directory, name = posixpath.split(source)
     base = front_matter.get("id")
     if not isinstance(base, str) or not base:
-        base = strip_number_prefix(posixpath.splitext(name)[0])
-    folders = [strip_number_prefix(part) for part in directory.split("/") if part]
+        base = strip_number_prefix(posixpath.splitext(name)[0], number_prefixes)
+    folders = [strip_number_prefix(part, number_prefixes) for part in directory.split("/") if part]
     return "/".join([*folders, base])
 
 
-def sidebar_order(docs_dir: Path, sources: Iterable[str]) -> list[str]:
-    """`sources` (paths relative to `docs_dir`) in the order the book's sidebar lists them."""
-    book = _Book(docs_dir, list(sources))
+def sidebar_order(
+    docs_dir: Path, sources: Iterable[str], number_prefixes: bool = True
+) -> list[str]:
+    """`sources` (paths relative to `docs_dir`) in the order the book's sidebar lists them;
+    file names' number prefixes are read as positions and left out of ids unless
+    `number_prefixes` is false (the docs plugin's `numberPrefixParser: false`)."""
+    book = _Book(docs_dir, list(sources), number_prefixes)
     config = read_sidebars(docs_dir)
     ordered: list[str] = []
     if config is not None:
@@ -155,10 +160,11 @@ def _position(value: object) -> float | None:
 class _Book:
     """The docs tree with each doc's front matter, for ordering."""
 
-    def __init__(self, docs_dir: Path, sources: list[str]) -> None:
+    def __init__(self, docs_dir: Path, sources: list[str], number_prefixes: bool) -> None:
         self.docs_dir = docs_dir
+        self.number_prefixes = number_prefixes
         self.front = {s: read_front_matter(docs_dir / s) for s in sources}
-        self.by_id = {doc_id(s, fm): s for s, fm in self.front.items()}
+        self.by_id = {self._id(source): source for source in sources}
         self.root = _Folder("")
         for source in sorted(sources):
             *folders, name = source.split("/")
@@ -167,6 +173,9 @@ class _Book:
                 path = posixpath.join(node.path, part)
                 node = node.folders.setdefault(part, _Folder(path))
             node.docs[name] = source
+
+    def _id(self, source: str) -> str:
+        return doc_id(source, self.front[source], self.number_prefixes)
 
     def items(self, items: object) -> Iterator[str]:
         """The docs a sidebars-file item list names, in order."""
@@ -225,14 +234,14 @@ class _Book:
         if position is None and linked is not None:
             position = self._doc_position(linked, posixpath.basename(linked))
         if position is None:
-            position = number_prefix(posixpath.basename(node.path))
+            position = number_prefix(posixpath.basename(node.path), self.number_prefixes)
         return position, ([linked] if linked else []) + ordered
 
     def _doc_position(self, source: str, name: str) -> float | None:
         explicit = _position(self.front[source].get("sidebar_position"))
         if explicit is not None:
             return explicit
-        number = number_prefix(posixpath.splitext(name)[0])
+        number = number_prefix(posixpath.splitext(name)[0], self.number_prefixes)
         return None if number is None else float(number)
 
     def _linked_doc(self, node: _Folder, category: dict[str, Any]) -> str | None:
@@ -244,7 +253,7 @@ class _Book:
                 return None
             wanted = str(link.get("id") or "")
             for source in node.docs.values():
-                if doc_id(source, self.front[source]).split("/")[-1] == wanted:
+                if self._id(source).split("/")[-1] == wanted:
                     return source
             return self.by_id.get(wanted)
         folder = posixpath.basename(node.path).lower()

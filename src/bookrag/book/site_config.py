@@ -1,6 +1,6 @@
 """The site facts a book's URLs depend on, read from its `docusaurus.config` file: `url`,
-`baseUrl`, `trailingSlash`, and the docs plugin's `routeBasePath` and the options that place
-its versions (`versions` reads `versions.json` and decides).
+`baseUrl`, `trailingSlash`, and the docs plugin's `routeBasePath`, `numberPrefixParser` and
+the options that place its versions (`versions` reads `versions.json` and decides).
 
 The config is JavaScript (or TypeScript) and none of it runs here (`config_text` reads it
 as written). The site's settings are read at the top level of the config object only: a
@@ -34,6 +34,7 @@ class SiteConfig:
     route_base_path: str = "docs"
     trailing_slash: bool | None = None
     version_path: str = ""  # the docs version's path under the route (`next`, `1.0`, "")
+    number_prefixes: bool = True  # whether file names' number prefixes are parsed
 
     def page_url(self, slug: str) -> str:
         """The public URL of the doc whose slug is `slug` (always starting with `/`)."""
@@ -105,6 +106,7 @@ def _parse(source: str) -> tuple[SiteConfig, VersionOptions]:
         base_url=base_url or "/",
         route_base_path="docs" if route is None else route,
         trailing_slash=None if trailing is None else trailing.group(1) == "true",
+        number_prefixes=docs.boolean("numberPrefixParser", True, "a function, not run here"),
     )
     options = VersionOptions(
         last_version=docs.string("lastVersion"),
@@ -157,13 +159,13 @@ class _DocsOptions:
             _unread(key, "not a string")
         return value
 
-    def boolean(self, key: str, default: bool) -> bool:
+    def boolean(self, key: str, default: bool, otherwise: str = "not true or false") -> bool:
         at = self.at(key)
         if at is None:
             return default
         found = re.match(r"\s*(true|false)\s*(?:[,}]|$)", self.config.code[at:])
         if found is None:
-            _unread(key, "not true or false")
+            _unread(key, otherwise)
             return default
         return found.group(1) == "true"
 
