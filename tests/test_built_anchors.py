@@ -1,5 +1,6 @@
 """Every `#anchor` bookrag cites exists on the page `docusaurus build` makes of the same source,
-and every heading anchor of the built page is a section bookrag can cite.
+and every heading anchor of the built page is a section bookrag can cite; each docs folder of
+a versioned site is cited at its own version's pages.
 
 Books are built with the sample book's pinned Docusaurus (sample-book/package.json) in a site
 folder of their own: its `node_modules` links the sample's packages one by one, so the build
@@ -29,21 +30,7 @@ SAMPLE_MODULES = ROOT / "sample-book" / "node_modules"
 
 def docusaurus_build(docs: Path, site: SiteConfig, work: Path) -> Path:
     """Build `docs` as Docusaurus would publish it under `site`'s URL facts."""
-    if shutil.which("npm") is None:
-        pytest.skip("npm is not installed: the real Docusaurus build needs it")
-    if not (SAMPLE_MODULES / "@docusaurus" / "core").is_dir():
-        subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=SAMPLE_MODULES.parent,
-            check=True,
-            timeout=1200,
-        )
     root = work / "site"
-    modules = root / "node_modules"
-    modules.mkdir(parents=True)
-    for package in SAMPLE_MODULES.iterdir():
-        if package.name != ".cache":
-            (modules / package.name).symlink_to(package)
     shutil.copytree(docs, root / "docs")
     config = {
         "title": "anchors",
@@ -66,6 +53,25 @@ def docusaurus_build(docs: Path, site: SiteConfig, work: Path) -> Path:
     if site.trailing_slash is not None:
         config["trailingSlash"] = site.trailing_slash
     (root / "docusaurus.config.js").write_text(f"module.exports = {json.dumps(config)};\n")
+    return build_site(root)
+
+
+def build_site(root: Path) -> Path:
+    """Build the Docusaurus site in `root` (its config, docs and versions as written there)."""
+    if shutil.which("npm") is None:
+        pytest.skip("npm is not installed: the real Docusaurus build needs it")
+    if not (SAMPLE_MODULES / "@docusaurus" / "core").is_dir():
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=SAMPLE_MODULES.parent,
+            check=True,
+            timeout=1200,
+        )
+    modules = root / "node_modules"
+    modules.mkdir(parents=True)
+    for package in SAMPLE_MODULES.iterdir():
+        if package.name != ".cache":
+            (modules / package.name).symlink_to(package)
     done = subprocess.run(
         ["npx", "--no-install", "docusaurus", "build"],
         cwd=root,
@@ -345,6 +351,68 @@ It keeps the gauge level.
 - Check the gauge
 """
 
+# ESM with blank lines in it: MDX reads it as JavaScript to where its statement ends, so no
+# line of it is page text, not even one that reads as a heading (`## Not a heading`).
+ESM_PAGE = """\
+# Widgets
+
+export function Box({children}) {
+  const style = {padding: 4};
+
+  return <div style={style}>{children}</div>;
+}
+
+Text after the box.
+
+export const Note = () => (
+  <p>Don't {1} stop</p>
+
+);
+
+export const data = {
+  pattern: /[{(]/,
+
+  help: `use it so:
+
+## Not a heading
+
+- nor a list ${"item"}`,
+};
+
+## After the data
+
+The end.
+"""
+
+# HTML headings: MDX renders each with the id it is given (so the page has those anchors),
+# an <h2> without one has none, and Markdown headings are slugged as if they were not there.
+HTML_HEADINGS_PAGE = """\
+# Wiring guide
+
+<h2 id="wiring">Wiring</h2>
+
+Wire it.
+
+<h2>No id</h2>
+
+<h3 id="the-bus" className="bus">The <em>bus</em></h3>
+
+<div>
+<h2 id='in-a-div'>In a div</h2>
+</div>
+
+<h2 id={"spread"}>
+  Over lines
+</h2>
+
+## Wiring
+
+- An item
+  <h4 id="in-list">In a list</h4>
+
+> <h3 id="in-quote">In a quote</h3>
+"""
+
 
 def test_sections_of_markdown_docusaurus_reads_its_own_way_match_the_built_page(
     tmp_path: Path,
@@ -364,6 +432,8 @@ def test_sections_of_markdown_docusaurus_reads_its_own_way_match_the_built_page(
     (docs / "comment-ids.mdx").write_text(COMMENT_IDS_PAGE)
     (docs / "shown.mdx").write_text(SHOWN_PAGE)
     (docs / "flow.md").write_text(FLOW_PAGE)
+    (docs / "widgets.mdx").write_text(ESM_PAGE)
+    (docs / "html-headings.md").write_text(HTML_HEADINGS_PAGE)
     (docs / "partial-user.mdx").write_text(PARTIAL_USER)
     (docs / "_wiring.mdx").write_text(WIRING_PARTIAL)
     (docs / "_note.md").write_text("Always power off first.\n\n## Setup\n\nA partial's setup.\n")
@@ -390,6 +460,16 @@ def test_sections_of_markdown_docusaurus_reads_its_own_way_match_the_built_page(
         ("Wiring the Vane", "wiring-the-vane-"),
         ("{/* #in-code */}", "after-code"),
     ]
+    html = load_page(read_source(docs, docs / "html-headings.md", site), site)
+    assert [(s.headings[-1], s.anchor) for s in html.sections] == [
+        ("Wiring", "wiring"),
+        ("The bus", "the-bus"),
+        ("In a div", "in-a-div"),
+        ("Over lines", "spread"),
+        ("Wiring", "wiring"),
+        ("In a list", "in-list"),
+        ("In a quote", "in-quote"),
+    ]
     assert load_page(read_source(docs, docs / "bom.md", site), site).url.endswith("/calibrate")
     # A page with no title nor `# heading` is titled as the build titles it.
     for name in ("plain.md", "07-field-notes.summary.md"):
@@ -397,7 +477,7 @@ def test_sections_of_markdown_docusaurus_reads_its_own_way_match_the_built_page(
         assert extract_doc(built_html(build, site, page.url).read_bytes()).title == page.title
     # The built page reads as its source does, tab labels, code titles and partials included,
     # and a one-line page with literal `\n`s (one long <h1> on the site) as its text.
-    for name in ("shown.mdx", "partial-user.mdx", "oneline.md", "flow.md"):
+    for name in ("shown.mdx", "partial-user.mdx", "oneline.md", "flow.md", "widgets.mdx"):
         shown = load_page(read_source(docs, docs / name, site), site)
         built = extract_doc(built_html(build, site, shown.url).read_bytes())
         assert [[b.text for b in s.blocks] for s in built.sections] == [
@@ -447,3 +527,77 @@ def test_sections_of_a_corpus_book_match_its_built_site(book: str, tmp_path: Pat
     site = site_config(docs, None, None)
     build = docusaurus_build(docs, site, tmp_path)
     assert compare_anchors(docs, build, site) == ([], [])
+
+
+# A versioned site as its author configures it: `docs/` is the version `current`, and
+# versions.json lists the versions in versioned_docs/, newest first.
+VERSIONED_CONFIG = """\
+module.exports = {
+  title: 'Weather station',
+  url: 'https://station.example.org',
+  baseUrl: '/manual/',
+  onBrokenLinks: 'ignore',
+  onBrokenAnchors: 'ignore',
+  markdown: {hooks: {onBrokenMarkdownLinks: 'ignore'}},
+  presets: [
+    [
+      'classic',
+      {
+        docs: {
+          numberPrefixParser: false, // file names are the URLs as they are
+          versions: {'1.0': {label: 'Legacy', path: 'legacy'}},
+        },
+        blog: false,
+        pages: false,
+      },
+    ],
+  ],
+};
+"""
+VERSIONS = {
+    "docs": "next",
+    "versioned_docs/version-2.0": "2.0",
+    "versioned_docs/version-1.0": "1.0",
+}
+
+
+@pytest.fixture(scope="module")
+def versioned_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A versioned site's build; its docs folders are beside the build folder."""
+    root = tmp_path_factory.mktemp("versioned") / "site"
+    for folder, version in VERSIONS.items():
+        docs = root / folder
+        (docs / "02-wiring").mkdir(parents=True)
+        (docs / "01-intro.md").write_text(f"# Intro to {version}\n\n## New in {version}\n\nText.\n")
+        (docs / "02-wiring" / "03-gauge.md").write_text(f"# Gauge ({version})\n\n## Pins\n")
+    (root / "versions.json").write_text('["2.0", "1.0"]')
+    sidebars = root / "versioned_sidebars" / "version-2.0-sidebars.json"
+    sidebars.parent.mkdir()
+    sidebars.write_text('{"book": [{"type": "autogenerated", "dirName": "."}]}')
+    (root / "docusaurus.config.js").write_text(VERSIONED_CONFIG)
+    return build_site(root)
+
+
+@pytest.mark.parametrize("folder", sorted(VERSIONS))
+def test_each_docs_version_is_cited_at_its_own_pages_on_the_built_site(
+    versioned_build: Path, folder: str
+) -> None:
+    docs = versioned_build.parent / folder
+    site = site_config(docs, None, None)
+    assert compare_anchors(docs, versioned_build, site) == ([], [])
+    for path in discover(docs):
+        page = load_page(read_source(docs, path, site), site)
+        built = extract_doc(built_html(versioned_build, site, page.url).read_bytes())
+        assert built.title == page.title  # this version's page, not another version's
+
+
+def test_number_prefixes_stay_in_urls_where_the_config_turns_the_parser_off(
+    versioned_build: Path,
+) -> None:
+    docs = versioned_build.parent / "docs"
+    site = site_config(docs, None, None)
+    urls = [load_page(read_source(docs, path, site), site).url for path in discover(docs)]
+    assert urls == [
+        "https://station.example.org/manual/docs/next/01-intro",
+        "https://station.example.org/manual/docs/next/02-wiring/03-gauge",
+    ]

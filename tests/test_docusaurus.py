@@ -120,6 +120,22 @@ def test_doc_slug_matches_docusaurus_routing(
     assert doc_slug(source, front_matter) == expected
 
 
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("01-intro.md", "/01-intro"),
+        ("01-guides/02-advanced/03-tuning.md", "/01-guides/02-advanced/03-tuning"),
+        ("01-guides/01-guides.md", "/01-guides/"),  # its folder's doc, named as the folder
+        ("01-guides/guides.md", "/01-guides/guides"),
+    ],
+)
+def test_number_prefixes_stay_in_urls_where_the_config_turns_the_parser_off(
+    source: str, expected: str
+) -> None:
+    # `numberPrefixParser: false` (checked with a docusaurus build): `/docs/01-intro`.
+    assert doc_slug(source, {}, number_prefixes=False) == expected
+
+
 # --- page URLs ---------------------------------------------------------------------
 
 
@@ -257,6 +273,30 @@ def test_an_environment_variable_is_read_as_unset_and_said_so(
         site = parse_site_config(source)
     assert (site.url, site.base_url) == ("https://book.example.org", "/robo-book/")
     assert "process.env.BASE_URL" in caplog.text and "--site-url" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("value", "number_prefixes", "warned"),
+    [
+        ("false", False, False),
+        ("true", True, False),
+        ("(name) => ({filename: name, numberPrefix: undefined})", True, True),
+        ("stripNothing", True, True),
+    ],
+    ids=["false", "true", "function", "a name"],
+)
+def test_the_number_prefix_parser_is_read_where_the_config_states_it_plainly(
+    value: str, number_prefixes: bool, warned: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    source = (
+        "module.exports = {url: 'https://x.org', presets: [['classic', {docs: "
+        f"{{routeBasePath: 'guide', numberPrefixParser: {value}}}}}]]}};"
+    )
+    with caplog.at_level(logging.WARNING, logger="bookrag"):
+        site = parse_site_config(source)
+    assert (site.route_base_path, site.number_prefixes) == ("guide", number_prefixes)
+    # A function cannot be run here: Docusaurus's default parser is assumed, and said so.
+    assert ("numberPrefixParser" in caplog.text) is warned
 
 
 def test_a_base_url_that_cannot_be_read_is_said_so(caplog: pytest.LogCaptureFixture) -> None:
@@ -406,6 +446,107 @@ def test_a_translations_docs_are_read_with_the_sites_config_under_its_locale(
 
 def test_no_config_means_default_site_facts(tmp_path: Path) -> None:
     assert read_site_config(tmp_path / "docs") == SiteConfig()
+
+
+def versioned_site(tmp_path: Path, options: str, versions: str = '["2.0", "1.0"]') -> Path:
+    """A site with `docs/`, `versions.json` and a folder for each of its versions."""
+    site = tmp_path / "site"
+    for folder in ("docs", "versioned_docs/version-2.0", "versioned_docs/version-1.0"):
+        (site / folder).mkdir(parents=True)
+    (site / "versions.json").write_text(versions)
+    (site / "docusaurus.config.js").write_text(
+        "module.exports = {url: 'https://v.example.org', presets: [['classic', "
+        f"{{docs: {{sidebarPath: './sidebars.js', {options}}}}}]]}};"
+    )
+    return site
+
+
+@pytest.mark.parametrize(
+    ("options", "folder", "path"),
+    [
+        ("", "docs", "/docs/next/motors"),
+        ("", "versioned_docs/version-2.0", "/docs/motors"),
+        ("", "versioned_docs/version-1.0", "/docs/1.0/motors"),
+        ("lastVersion: 'current'", "docs", "/docs/motors"),
+        ("lastVersion: 'current'", "versioned_docs/version-2.0", "/docs/2.0/motors"),
+        ("versions: {current: {label: 'Dev', path: 'dev'}}", "docs", "/docs/dev/motors"),
+        (
+            "versions: {'1.0': {path: 'old', banner: 'none'}}",
+            "versioned_docs/version-1.0",
+            "/docs/old/motors",
+        ),
+        (
+            "routeBasePath: '/', versions: {'2.0': {path: 'stable'}}",
+            "versioned_docs/version-2.0",
+            "/stable/motors",
+        ),
+        ("routeBasePath: '/'", "versioned_docs/version-1.0", "/1.0/motors"),
+        ("includeCurrentVersion: false", "versioned_docs/version-2.0", "/docs/motors"),
+        ("disableVersioning: true", "docs", "/docs/motors"),
+        ("onlyIncludeVersions: ['current', '1.0']", "versioned_docs/version-1.0", "/docs/motors"),
+    ],
+)
+def test_a_versioned_sites_docs_folders_are_cited_under_their_versions_paths(
+    tmp_path: Path, options: str, folder: str, path: str
+) -> None:
+    # As docusaurus builds them: `docs/` is the version `current`, served under `next`; the
+    # last version (first in versions.json, or `lastVersion`) at the docs route itself.
+    site = read_site_config(versioned_site(tmp_path, options) / folder)
+    assert site.page_url("/motors") == "https://v.example.org" + path
+
+
+def test_an_unversioned_sites_current_docs_may_have_a_path_of_their_own(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docusaurus.config.js").write_text(
+        "module.exports = {presets: [['classic', {docs: {versions: {current: {path: 'v1'}}}}]]};"
+    )
+    assert read_site_config(tmp_path / "docs").page_url("/motors") == "/docs/v1/motors"
+
+
+def test_a_translation_of_a_docs_version_is_under_its_locale_and_version(tmp_path: Path) -> None:
+    site = versioned_site(tmp_path, "")
+    docs = site / "i18n" / "ur" / "docusaurus-plugin-content-docs" / "version-1.0"
+    docs.mkdir(parents=True)
+    assert read_site_config(docs).page_url("/motors") == "https://v.example.org/ur/docs/1.0/motors"
+    current = docs.parent / "current"
+    current.mkdir()
+    assert (
+        read_site_config(current).page_url("/motors") == "https://v.example.org/ur/docs/next/motors"
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "versions", "folder", "said"),
+    [
+        ("lastVersion: process.env.LAST", '["2.0", "1.0"]', "docs", "lastVersion"),
+        ("versions: versionOptions", '["2.0", "1.0"]', "docs", "versions"),
+        ("versions: {current: currentOptions}", '["2.0", "1.0"]', "docs", "versions.current"),
+        ("onlyIncludeVersions: VERSIONS", '["2.0", "1.0"]', "docs", "onlyIncludeVersions"),
+        ("includeCurrentVersion: !isRelease", '["2.0", "1.0"]', "docs", "includeCurrentVersion"),
+        ("", '{"latest": "2.0"}', "docs", "versions.json"),
+        ("onlyIncludeVersions: ['2.0']", '["2.0", "1.0"]', "docs", "does not build"),
+    ],
+    ids=[
+        "env",
+        "constant",
+        "version constant",
+        "list constant",
+        "expression",
+        "bad json",
+        "left out",
+    ],
+)
+def test_version_facts_that_cannot_be_read_are_said_so(
+    tmp_path: Path,
+    options: str,
+    versions: str,
+    folder: str,
+    said: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="bookrag"):
+        read_site_config(versioned_site(tmp_path, options, versions) / folder)
+    assert said in caplog.text
 
 
 @pytest.mark.parametrize(

@@ -187,6 +187,18 @@ def loaded(docs: Path, name: str) -> Page:
     return load_page(read_source(docs, docs / name, site), site)
 
 
+def test_a_docs_versions_partial_from_the_site_folder_is_read(tmp_path: Path) -> None:
+    # `@site/` is the site's folder, two levels up from `versioned_docs/version-1.0`.
+    site = tmp_path / "site"
+    (site / "src").mkdir(parents=True)
+    (site / "src" / "_shared.md").write_text("Shared by every version.\n")
+    docs = site / "versioned_docs" / "version-1.0"
+    docs.mkdir(parents=True)
+    (docs / "uses.mdx").write_text("import Shared from '@site/src/_shared.md';\n\n<Shared />\n")
+    page = loaded(docs, "uses.mdx")
+    assert [b.text for s in page.sections for b in s.blocks] == ["Shared by every version."]
+
+
 def test_a_partial_is_read_as_docusaurus_builds_it_on_its_own(tmp_path: Path) -> None:
     docs = tmp_path / "site" / "docs"
     (docs / "shared").mkdir(parents=True)
@@ -341,6 +353,31 @@ def test_cli_ingest_prints_a_summary_and_search_finds_pages(
     # Each [n] of the answer is listed after it, with the section's link.
     assert "[1]" in asked.output
     assert re.search(r"^\[1\] .+\n    https://\S+#\S+$", asked.output, re.MULTILINE)
+
+
+@pytest.mark.parametrize(
+    ("folder", "url"),
+    [
+        ("docs", "https://v.example.org/docs/next/motors#stall-current"),
+        ("versioned_docs/version-1.0", "https://v.example.org/docs/1.0/motors#stall-current"),
+    ],
+)
+def test_cli_ingest_of_a_versioned_sites_folder_cites_that_version(
+    folder: str, url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path / "site"
+    for docs in ("docs", "versioned_docs/version-2.0", "versioned_docs/version-1.0"):
+        (site / docs).mkdir(parents=True)
+        (site / docs / "01-motors.md").write_text(
+            "# Motors\n\n## Stall current\n\nA stalled motor draws its stall current.\n"
+        )
+    (site / "versions.json").write_text('["2.0", "1.0"]')
+    (site / "docusaurus.config.js").write_text("module.exports = {url: 'https://v.example.org'};")
+    monkeypatch.setenv("BOOKRAG_DATA_DIR", str(tmp_path / "cli-data"))
+    runner = CliRunner()
+    assert runner.invoke(app, ["ingest", str(site / folder)]).exit_code == 0
+    found = runner.invoke(app, ["search", "stall current"])
+    assert url in found.output
 
 
 def test_second_process_on_the_embedded_index_is_told_to_use_a_server(

@@ -265,6 +265,135 @@ Importing is explained below.
     assert text == "Importing is explained below."
 
 
+ESM_WITH_BLANK_LINES = """\
+# Widgets
+
+export function Box({children}) {
+  const style = {padding: 4, border: '1px solid'};
+
+  return <div style={style}>{children}</div>;
+}
+
+Text after the box.
+
+export const Note = () => (
+  <p>Don't {1} stop</p>
+
+);
+
+export const pattern = /[{(]/; // a { in a regular expression
+
+export const data = {
+  steps: [1, 2],
+
+  help: `use it so:
+
+## Not a heading
+
+- nor a list ${"item"}`,
+  /* a comment
+
+  with a blank line */
+};
+
+## After the data
+
+The end.
+"""
+
+
+def test_an_export_with_blank_lines_in_it_is_dropped_whole_as_mdx_reads_it() -> None:
+    # MDX reads `import`/`export` as JavaScript on past a blank line while the code is cut
+    # short there (an open brace, a template literal, a comment); the page's text resumes
+    # after the statement (checked with @mdx-js/mdx and a docusaurus build).
+    page = parse_page(ESM_WITH_BLANK_LINES)
+    assert [(s.anchor, [b.text for b in s.blocks]) for s in page.sections] == [
+        ("", ["Text after the box."]),
+        ("after-the-data", ["The end."]),
+    ]
+    assert page_markdown(ESM_WITH_BLANK_LINES) == (
+        "# Widgets\n\nText after the box.\n\n## After the data\n\nThe end.\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "line",
+    [" export const a = 1;", "export\tconst a = 1;", "> export const a = 1;"],
+    ids=["indented", "tab", "quoted"],
+)
+def test_only_import_or_export_and_a_space_at_a_lines_start_is_esm(line: str) -> None:
+    # MDX reads nothing else as ESM: these are the page's text.
+    assert all_text(parse_page(f"Text.\n\n{line}\n")) == f"Text.\n\n{line.strip()}"
+
+
+def test_esm_whose_code_never_ends_is_read_to_its_first_blank_line() -> None:
+    # The build fails on it; the text after the first blank line is kept, as before.
+    page = parse_page("export const a = {\n  b: 1,\n\nSome text.\n\n## Heading\n")
+    assert [(s.anchor, [b.text for b in s.blocks]) for s in page.sections] == [
+        ("", ["Some text."]),
+        ("heading", []),
+    ]
+
+
+HTML_HEADINGS = """\
+# Wiring guide
+
+<h2 id="wiring">Wiring</h2>
+
+Wire it.
+
+<h2>No id</h2>
+
+Text under a heading with no id.
+
+<h3 id="the-bus" className="bus">The <em>bus</em></h3>
+
+<div>
+<h2 id='in-a-div'>In a div</h2>
+</div>
+
+<h2 id={"spread"}>
+  Over lines
+</h2>
+
+<h2 id={slug}>An id not written as a string</h2>
+
+## Wiring
+
+> <h3 id="in-quote">In a quote</h3>
+"""
+
+
+def test_an_html_heading_with_an_id_is_a_section_with_that_anchor() -> None:
+    # MDX renders `<h2 id="wiring">` as an <h2> with that id (checked with a docusaurus
+    # build), and does not count it in the Markdown headings' slugs: `## Wiring` is
+    # `wiring` too. Without an id there is no anchor to cite, so it stays text.
+    page = parse_page(HTML_HEADINGS)
+    assert [(s.headings, s.anchor) for s in page.sections] == [
+        (["Wiring"], "wiring"),
+        (["Wiring", "The bus"], "the-bus"),
+        (["In a div"], "in-a-div"),
+        (["Over lines"], "spread"),
+        (["Wiring"], "wiring"),
+        (["Wiring", "In a quote"], "in-quote"),
+    ]
+    assert [b.text for b in section(page, "the-bus").blocks] == []
+    assert [b.text for b in page.sections[0].blocks] == [
+        "Wire it.",
+        "No id",
+        "Text under a heading with no id.",
+    ]
+    assert [b.text for b in page.sections[3].blocks] == ["An id not written as a string"]
+
+
+def test_an_html_heading_reads_as_a_markdown_heading_in_the_page_as_written() -> None:
+    markdown = page_markdown(HTML_HEADINGS)
+    assert "## Wiring\n\nWire it." in markdown
+    assert "### The bus\n" in markdown
+    assert "## Over lines\n" in markdown and "</h2>" not in markdown
+    assert "> ### In a quote" in markdown
+
+
 def test_jsx_tabs_are_dropped_but_their_content_and_labels_are_kept() -> None:
     source = """## Choosing a library
 

@@ -93,6 +93,39 @@ def test_a_translation_follows_its_sites_sidebars_file(tmp_path: Path) -> None:
     assert order(translated) == ["b.md", "a.md"]
 
 
+def test_a_docs_versions_folder_follows_its_own_versioned_sidebars_file(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    write(site / "sidebars.js", "module.exports = {book: ['a', 'b']};")  # the current docs'
+    write(site / "versioned_sidebars" / "version-1.0-sidebars.json", '{"book": ["b", "a"]}')
+    for version in ("1.0", "2.0"):
+        write(site / "versioned_docs" / f"version-{version}" / "a.md", page("A"))
+        write(
+            site / "versioned_docs" / f"version-{version}" / "b.md", page("B", sidebar_position=1)
+        )
+    assert order(site / "versioned_docs" / "version-1.0") == ["b.md", "a.md"]
+    # A version without a sidebars file of its own has none: not the current docs' file.
+    assert order(site / "versioned_docs" / "version-2.0") == ["b.md", "a.md"]
+
+
+def test_number_prefixes_are_no_positions_where_the_config_turns_the_parser_off(
+    tmp_path: Path,
+) -> None:
+    # `numberPrefixParser: false`: `2-sooner` has no position and sorts by its name, after
+    # `10-later`, and the ids keep their prefixes (as docusaurus builds the sidebar).
+    docs = book(tmp_path)
+    sources = [p.relative_to(docs).as_posix() for p in discover(docs)]
+    assert sidebar_order(docs, sources, number_prefixes=False)[3:6] == [
+        "basics/basics.md",
+        "basics/10-later.md",
+        "basics/2-sooner.md",
+    ]
+    write(docs.parent / "sidebars.js", "module.exports = {a: ['basics/2-sooner', 'zebra']};")
+    assert sidebar_order(docs, sources, number_prefixes=False)[:2] == [
+        "basics/2-sooner.md",
+        "zebra.md",
+    ]
+
+
 def test_a_sidebars_file_that_is_code_falls_back_to_the_folder_order(tmp_path: Path) -> None:
     assert parse_sidebars("module.exports = makeSidebars(require('./x'));") is None
     assert parse_sidebars("module.exports = { a: [...shared, 'intro'] };") is None

@@ -65,28 +65,31 @@ def load_front_matter(content: str) -> dict[str, Any]:
     return data
 
 
-def strip_number_prefix(name: str) -> str:
-    """`01-intro` -> `intro`, leaving date- and version-like names alone."""
-    if _IGNORED_PREFIX.match(name):
+def strip_number_prefix(name: str, parse: bool = True) -> str:
+    """`01-intro` -> `intro`, leaving date- and version-like names alone (and every name
+    when `parse` is false: the docs plugin's `numberPrefixParser: false`)."""
+    if not parse or _IGNORED_PREFIX.match(name):
         return name
     match = _NUMBER_PREFIX.match(name)
     return match.group("rest") if match else name
 
 
-def number_prefix(name: str) -> int | None:
+def number_prefix(name: str, parse: bool = True) -> int | None:
     """The number prefix Docusaurus reads from `02-setup` (2), or None (also for dates and
-    versions)."""
-    if _IGNORED_PREFIX.match(name):
+    versions, and for every name when `parse` is false)."""
+    if not parse or _IGNORED_PREFIX.match(name):
         return None
     match = _NUMBER_PREFIX.match(name)
     return int(match.group("number")) if match else None
 
 
-def doc_slug(source: str, front_matter: dict[str, object]) -> str:
-    """The slug Docusaurus gives the doc at docs-relative `source` (e.g. `a/01-b.md`)."""
+def doc_slug(source: str, front_matter: dict[str, object], number_prefixes: bool = True) -> str:
+    """The slug Docusaurus gives the doc at docs-relative `source` (e.g. `a/01-b.md`), its
+    number prefixes parsed unless `number_prefixes` is false."""
     directory, file_name = posixpath.split(source)
     stem = posixpath.splitext(file_name)[0]
-    dir_slug = "/" + "/".join(strip_number_prefix(p) for p in directory.split("/") if p) + "/"
+    folders = [strip_number_prefix(p, number_prefixes) for p in directory.split("/") if p]
+    dir_slug = "/" + "/".join(folders) + "/"
     dir_slug = dir_slug.replace("//", "/")
 
     slug = front_matter.get("slug")
@@ -96,7 +99,8 @@ def doc_slug(source: str, front_matter: dict[str, object]) -> str:
     if not isinstance(slug, str) and stem.lower() in {"index", "readme", parent}:
         return dir_slug
     doc_id = front_matter.get("id")
-    base = slug if isinstance(slug, str) else str(doc_id) if doc_id else strip_number_prefix(stem)
+    name = strip_number_prefix(stem, number_prefixes)
+    base = slug if isinstance(slug, str) else str(doc_id) if doc_id else name
     resolved = posixpath.normpath(posixpath.join(dir_slug, base))
     return resolved + "/" if base.endswith("/") and resolved != "/" else resolved
 

@@ -12,12 +12,13 @@ from bookrag.book.docusaurus import doc_slug, strip_number_prefix
 from bookrag.book.markdown import Section, read_page
 from bookrag.book.partials import with_partials
 from bookrag.book.site_config import SiteConfig
+from bookrag.book.versions import docs_folder
 from bookrag.errors import PageParseError
 
 PAGE_SUFFIXES = (".md", ".mdx")
 # Bump when parsing, chunking or term extraction changes what a page turns into, so ingest
 # redoes every page.
-LAYOUT_VERSION = "13"
+LAYOUT_VERSION = "14"
 
 
 @dataclass(frozen=True)
@@ -90,10 +91,11 @@ def read_source(docs_dir: Path, path: Path, site: SiteConfig) -> SourceFile:
         except UnicodeDecodeError:
             pass  # load_page says so
         else:
-            raw = with_partials(text, path, docs_dir.resolve().parent).encode("utf-8")
+            raw = with_partials(text, path, docs_folder(docs_dir).site).encode("utf-8")
     digest = hashlib.sha256(raw)
     digest.update(f"\0{site.url}\0{site.base_url}\0{site.route_base_path}".encode())
-    digest.update(f"\0{site.trailing_slash}\0{LAYOUT_VERSION}".encode())
+    digest.update(f"\0{site.trailing_slash}\0{site.version_path}\0{site.number_prefixes}".encode())
+    digest.update(f"\0{LAYOUT_VERSION}".encode())
     return SourceFile(path.relative_to(docs_dir).as_posix(), raw, digest.hexdigest())
 
 
@@ -112,11 +114,12 @@ def load_page(file: SourceFile, site: SiteConfig) -> Page:
     # file name without its number prefix: `02-setup.summary.md` is `setup.summary`).
     title = front.get("title") or parsed.heading_title
     if not title:
-        title = front.get("id") or strip_number_prefix(Path(file.source).name.rsplit(".", 1)[0])
+        stem = Path(file.source).name.rsplit(".", 1)[0]
+        title = front.get("id") or strip_number_prefix(stem, site.number_prefixes)
     label = front.get("sidebar_label")
     return Page(
         source=file.source,
-        url=site.page_url(doc_slug(file.source, front)),
+        url=site.page_url(doc_slug(file.source, front, site.number_prefixes)),
         title=str(title).strip(),
         sidebar_label=str(label) if label else None,
         sections=parsed.sections,

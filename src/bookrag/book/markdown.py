@@ -21,7 +21,6 @@ from markdown_it.token import Token
 from bookrag.book.docusaurus import Slugger, load_front_matter
 from bookrag.book.mdx import (
     ADMONITION_KINDS,
-    ESM_STATEMENT,
     MDX_COMMENT,
     SLUG_ONLY,
     SUMMARY_END,
@@ -153,7 +152,7 @@ class _Walker:
             elif inline.content.startswith(TAB_LABEL):
                 self.tabs.append(inline.content.removeprefix(TAB_LABEL))
                 self._paragraph(tab_label(self.tabs[-1]))
-            elif not (tok.level == 0 and ESM_STATEMENT.match(inline.content)):
+            else:
                 text = render_inline(inline.children or [])
                 under = self.tabs and not self.lists and not self.quote_depth
                 self._paragraph(under_tab(self.tabs[-1], text) if under else text)
@@ -281,7 +280,11 @@ class _Walker:
         # An explicit id is used as written and, as in Docusaurus, not counted by the slugger;
         # every other heading is, an <h1> too although the site gives it no id.
         slug_text = without_marks(SLUG_ONLY.sub(r"\1", slugged))
-        anchor = explicit.group(1).strip() if explicit else self.slugger.slug(slug_text)
+        html_id = tok.attrGet("id")  # an HTML heading's own id, which MDX keeps as written
+        if html_id is not None:
+            anchor = str(html_id)
+        else:
+            anchor = explicit.group(1).strip() if explicit else self.slugger.slug(slug_text)
         text = without_marks(slugged).strip()
         first = not self.levels and not self.sections[-1].blocks and not self.sluggers
         if level == 1 and self.title is None and first:  # a partial's <h1> is no title
@@ -337,20 +340,22 @@ def page_markdown(source: str, tokens: list[Token] | None = None) -> str:
         tokens = _tokens(source)
     lines = re.sub(r"\r\n?", "\n", source).split("\n")  # as markdown-it counts lines
     kept: list[str | None] = list(lines)
-    for i, tok in enumerate(tokens):
+    for index, tok in enumerate(tokens):
         if tok.map is None:
             continue
         start, end = tok.map
-        if tok.type == "front_matter" or (
-            tok.type == "paragraph_open"
-            and tok.level == 0
-            and ESM_STATEMENT.match(tokens[i + 1].content)
-        ):
+        if tok.type in ("front_matter", "mdx_esm"):
             kept[start:end] = [None] * (end - start)
         elif tok.type == "html_block":
             for n in range(start, min(end, len(lines))):
                 text = jsx_as_text(MDX_COMMENT.sub("", lines[n]))
                 kept[n] = text if text.strip() else None
+        elif tok.type == "heading_open" and tok.attrGet("id") is not None:
+            # An HTML heading, as the Markdown heading it reads as (after the list item's
+            # indent or the quote's `>` it sits in).
+            prefix = lines[start].partition("<h")[0]
+            heading = f"{prefix}{'#' * int(tok.tag[1])} {jsx_as_text(tokens[index + 1].content)}"
+            kept[start:end] = [heading] + [None] * (end - start - 1)
         elif tok.type == "heading_open" and start < len(lines):
             kept[start] = SLUG_ONLY.sub("", _EXPLICIT_ID.sub("", lines[start])).rstrip()
     out: list[str] = []

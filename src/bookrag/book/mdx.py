@@ -1,13 +1,12 @@
-"""MDX's own syntax in a Markdown page: ESM `import`/`export` lines, JSX tags and comments,
-and the props of components, which are not page text. The parser that reads a page's blocks
-as MDX does is `mdx_blocks`."""
+"""MDX's own syntax in a Markdown page: JSX tags and comments, and the props of components,
+which are not page text. The parser that reads a page's blocks as MDX does is `mdx_blocks`
+(its ESM `import`/`export` statements ending where `esm` finds they end)."""
 
 from __future__ import annotations
 
 import re
 from functools import partial
 
-ESM_STATEMENT = re.compile(r"^(import|export)\s")
 JSX_TAG = re.compile(r"</?[A-Za-z][\w.:-]*(\s[^<>]*)?/?>")
 MDX_COMMENT = re.compile(r"\{/\*.*?\*/\}", re.DOTALL)
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")

@@ -1,6 +1,7 @@
 """The markdown-it parser that reads a page's blocks as MDX does: indentation means no code,
-a line of JSX tags is a block of its own, and Docusaurus admonitions and other directives
-are containers."""
+a line of JSX tags is a block of its own, an `import`/`export` statement runs to where its
+code ends (blank lines and all), an HTML heading with an id is a heading, and Docusaurus
+admonitions and other directives are containers."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from markdown_it.rules_block import StateBlock, fence, paragraph
 from mdit_py_plugins.container import container_plugin
 from mdit_py_plugins.front_matter import front_matter_plugin
 
+from bookrag.book.esm import cut_short
 from bookrag.book.mdx import tag_end
 
 BlockRule = Callable[[StateBlock, int, int, bool], bool]
@@ -19,6 +21,11 @@ Reach = Callable[[StateBlock, int, int, bool], int]  # the line a rule reads up 
 
 # Where a JSX tag starts: `<div`, `</TabItem`, `<Card.Title`, or a fragment's `<>`, `</>`.
 _TAG_START = re.compile(r"</?(?:[A-Za-z][\w.:-]*(?=\s|/?>)|(?=>))")
+# MDX's ESM: `import` or `export` and one space, at the very start of a line.
+_ESM_START = re.compile(r"(?:import|export) ")
+# An HTML heading (not `<H2>`, a component), and its id when written as a string.
+_HTML_HEADING = re.compile(r"<h([2-6])(?=[\s>])")
+_HTML_ID = re.compile(r"""\sid\s*=\s*(?:\{\s*)?(["'`])(?P<id>(?:(?!\1)[^\n])*)\1""")
 # A leaf directive on a line of its own: `::macos`, `::youtube[A talk]{#id}` (remark-directive,
 # which Docusaurus parses with; a book's own plugin gives it meaning).
 _LEAF_DIRECTIVE = re.compile(
@@ -44,7 +51,74 @@ def parser() -> MarkdownIt:
     md.use(container_plugin, name="admonition", validate=lambda params, *args: True)
     md.block.ruler.before("paragraph", "leaf_directive", _leaf_directive, {"alt": ["paragraph"]})
     md.block.ruler.before("html_block", "jsx_flow", _jsx_flow, {"alt": _FENCE_INTERRUPTS})
+    md.block.ruler.before("jsx_flow", "html_heading", _html_heading)
+    md.block.ruler.before("table", "mdx_esm", _esm)
     return md
+
+
+def _esm(state: StateBlock, start: int, end: int, silent: bool) -> bool:
+    """`import ` or `export ` starting a line outside any container: an `mdx_esm` token for
+    the statements, read on past blank lines for as long as the code is cut short there
+    (`esm.cut_short`), as MDX reads them; one that never ends, up to the first blank line."""
+    if state.level or state.tShift[start] or not _ESM_START.match(_line(state, start)):
+        return False
+    if silent:
+        return True
+    line, first_blank = start, None
+    while True:
+        while line < end and not state.isEmpty(line):
+            line += 1
+        first_blank = line if first_blank is None else first_blank
+        code = state.getLines(start, line, 0, False)
+        if not cut_short(code):
+            break
+        if line >= end:
+            line = first_blank
+            code = state.getLines(start, line, 0, False)
+            break
+        while line < end and state.isEmpty(line):
+            line += 1
+    token = state.push("mdx_esm", "", 0)
+    token.content = code
+    token.map = [start, line]
+    state.line = line
+    return True
+
+
+def _html_heading(state: StateBlock, start: int, end: int, silent: bool) -> bool:
+    """`<h2 id="wiring">Wiring</h2>` standing alone (on one line or several, its closing tag
+    ending a line): heading tokens with that id as their `id` attribute. MDX renders it as an
+    <h2> with that id, so the built page has the anchor; being no Markdown heading, it is not
+    counted by the slugger. An id that is not a string (`id={slug}`) is not read."""
+    opening = _HTML_HEADING.match(_line(state, start))
+    if opening is None or state.sCount[start] - state.blkIndent > 3:
+        return False
+    text = state.getLines(start, end, state.blkIndent, False).lstrip()
+    tag = tag_end(text, opening.end())
+    if tag is None or text[tag - 2 : tag] == "/>":
+        return False
+    found = _HTML_ID.search(text[:tag])
+    closing = re.compile(rf"</h{opening.group(1)}\s*>").search(text, tag)
+    if found is None or closing is None or text[closing.end() :].split("\n", 1)[0].strip():
+        return False  # a heading in a paragraph's text is that text
+    if silent:
+        return True
+    last = start + text.count("\n", 0, closing.end())
+    heading = state.push("heading_open", f"h{opening.group(1)}", 1)
+    heading.attrSet("id", found.group("id"))
+    heading.map = [start, last + 1]
+    inline = state.push("inline", "", 0)
+    inline.content = " ".join(text[tag : closing.start()].split())
+    inline.map = [start, last + 1]
+    inline.children = []
+    state.push("heading_close", f"h{opening.group(1)}", -1)
+    state.line = last + 1
+    return True
+
+
+def _line(state: StateBlock, line: int) -> str:
+    """A line's text from its first non-space character."""
+    return state.src[state.bMarks[line] + state.tShift[line] : state.eMarks[line]]
 
 
 def _leaf_directive(state: StateBlock, start: int, end: int, silent: bool) -> bool:
@@ -52,8 +126,7 @@ def _leaf_directive(state: StateBlock, start: int, end: int, silent: bool) -> bo
     `info` and its label (if any) as `meta["label"]`."""
     if state.sCount[start] - state.blkIndent > 3:
         return False
-    line = state.src[state.bMarks[start] + state.tShift[start] : state.eMarks[start]]
-    match = _LEAF_DIRECTIVE.match(line)
+    match = _LEAF_DIRECTIVE.match(_line(state, start))
     if match is None:
         return False
     if not silent:
@@ -110,7 +183,7 @@ def _jsx_flow(state: StateBlock, start: int, end: int, silent: bool) -> bool:
     a paragraph in a `<div>` or `<details>`), where CommonMark would take them into an HTML
     block running on to the next blank line; and the tag ends a paragraph or a list item
     before it, as in MDX."""
-    line = state.src[state.bMarks[start] + state.tShift[start] : state.eMarks[start]]
+    line = _line(state, start)
     if not only_tags(line):
         return False
     if not silent:

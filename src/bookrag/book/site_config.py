@@ -1,12 +1,11 @@
 """The site facts a book's URLs depend on, read from its `docusaurus.config` file: `url`,
-`baseUrl`, `trailingSlash`, and the docs plugin's `routeBasePath`.
+`baseUrl`, `trailingSlash`, and the docs plugin's `routeBasePath`, `numberPrefixParser` and
+the options that place its versions (`versions` reads `versions.json` and decides).
 
-The config is JavaScript (or TypeScript) and none of it runs here. A value is read where it
-can be without running anything: a string, a template literal or a name made of string
-constants (`baseUrl: `/${projectName}/``, as GitHub Pages configs write it), or
-`process.env.X || 'literal'` as the literal the build uses when X is unset (said in a
-warning). The site's settings are read at the top level of the config object only: a `url`
-in `customFields` is not the site's, and a `docs: {...}` in `themeConfig` holds no docs route.
+The config is JavaScript (or TypeScript) and none of it runs here (`config_text` reads it
+as written). The site's settings are read at the top level of the config object only: a
+`url` in `customFields` is not the site's, and a `docs: {...}` in `themeConfig` holds no docs
+route. An option written as anything but a literal is said so, and Docusaurus's default used.
 """
 
 from __future__ import annotations
@@ -17,15 +16,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import quote
 
+from bookrag.book.config_text import ConfigText, without_comments
+from bookrag.book.versions import VersionOptions, docs_folder, version_path
 from bookrag.config import is_http_url
 
 log = logging.getLogger("bookrag")
 
-# Keys only the config object's own level has: where one is, its other settings are.
-_TOP_KEYS = ("title", "url", "baseUrl", "presets", "themeConfig", "tagline", "favicon")
-_CONSTANT = re.compile(r"\b(?:const|let|var)\s+(\w+)\s*(?::\s*[\w.<>\[\]| ]+?)?\s*=\s*")
-_ENV_FALLBACK = re.compile(r"process\.env\.(\w+)\s*(?:\|\||\?\?)\s*")
-_DOCS_PLUGIN = "docusaurus-plugin-content-docs"
 _DOCS_PLUGIN_OPTIONS = r"plugin-content-docs['\"]\s*,\s*\{"
 
 
@@ -37,10 +33,12 @@ class SiteConfig:
     base_url: str = "/"
     route_base_path: str = "docs"
     trailing_slash: bool | None = None
+    version_path: str = ""  # the docs version's path under the route (`next`, `1.0`, "")
+    number_prefixes: bool = True  # whether file names' number prefixes are parsed
 
     def page_url(self, slug: str) -> str:
         """The public URL of the doc whose slug is `slug` (always starting with `/`)."""
-        parts = [self.base_url, self.route_base_path, slug]
+        parts = [self.base_url, self.route_base_path, self.version_path, slug]
         path = "/" + "/".join(p.strip("/") for p in parts if p.strip("/"))
         base = "/" + self.base_url.strip("/") + "/" if self.base_url.strip("/") else "/"
         if slug.endswith("/") and path != "/":
@@ -56,40 +54,36 @@ class SiteConfig:
 
 def read_site_config(docs_dir: Path) -> SiteConfig:
     """The site facts of the `docusaurus.config` beside `docs_dir` (Docusaurus's defaults
-    where it has none, or says nothing of one). A translation's docs folder
+    where it has none, or says nothing of one), under the path of the docs version the folder
+    holds (`versions`). A translation's docs folder
     (`i18n/<locale>/docusaurus-plugin-content-docs/current`) is read with its site's config,
     under the locale's path, as the site publishes it."""
-    site, locale = site_folder(docs_dir)
+    folder = docs_folder(docs_dir)
+    config, options = SiteConfig(), VersionOptions()
     for extension in ("ts", "mts", "cts", "js", "mjs", "cjs"):  # Docusaurus's order
-        config_file = site / f"docusaurus.config.{extension}"
+        config_file = folder.site / f"docusaurus.config.{extension}"
         if config_file.is_file():
-            config = parse_site_config(config_file.read_text(encoding="utf-8", errors="replace"))
+            config, options = _parse(config_file.read_text(encoding="utf-8", errors="replace"))
             break
-    else:
-        config = SiteConfig()
-    if locale is None:
+    config = replace(config, version_path=version_path(folder, options))
+    if folder.locale is None:
         return config
     log.warning(
         "indexing the %s translation: pages it does not translate are left out (the site shows "
         "them in the default language)",
-        locale,
+        folder.locale,
     )
-    return replace(config, base_url=f"{config.base_url.rstrip('/')}/{locale}/")
-
-
-def site_folder(docs_dir: Path) -> tuple[Path, str | None]:
-    """The site's folder (its config and sidebars files are there), and the locale when
-    `docs_dir` is a translation's (`i18n/<locale>/docusaurus-plugin-content-docs/current`)."""
-    folder = docs_dir.resolve()
-    parts = folder.parts
-    if parts[-4:-3] == ("i18n",) and parts[-2:] == (_DOCS_PLUGIN, "current"):
-        return folder.parents[3], parts[-3]
-    return folder.parent, None
+    return replace(config, base_url=f"{config.base_url.rstrip('/')}/{folder.locale}/")
 
 
 def parse_site_config(source: str) -> SiteConfig:
     """Pick the URL facts out of the text of a `docusaurus.config` file."""
-    config = _Config(_without_comments(source))
+    return _parse(source)[0]
+
+
+def _parse(source: str) -> tuple[SiteConfig, VersionOptions]:
+    """The URL facts of a `docusaurus.config` file, and its docs versions' options."""
+    config = ConfigText(without_comments(source))
     url = config.setting("url")
     if url is not None and not is_http_url(url):
         url = None
@@ -105,167 +99,116 @@ def parse_site_config(source: str) -> SiteConfig:
             "citations assume '/': give --site-url with the base path (https://host/base)"
         )
     trailing = re.search(r"\btrailingSlash\s*:\s*(true|false)", config.top_level())
-    route = config.docs_route()  # "" is the site's root, as Docusaurus reads it
-    return SiteConfig(
+    docs = _DocsOptions(config)
+    route = docs.string("routeBasePath")  # "" is the site's root, as Docusaurus reads it
+    site = SiteConfig(
         url=url or "",
         base_url=base_url or "/",
         route_base_path="docs" if route is None else route,
         trailing_slash=None if trailing is None else trailing.group(1) == "true",
+        number_prefixes=docs.boolean("numberPrefixParser", True, "a function, not run here"),
     )
+    options = VersionOptions(
+        last_version=docs.string("lastVersion"),
+        include_current_version=docs.boolean("includeCurrentVersion", True),
+        disable_versioning=docs.boolean("disableVersioning", False),
+        only_include_versions=docs.strings("onlyIncludeVersions"),
+        paths=docs.version_paths(),
+    )
+    return site, options
 
 
-class _Config:
-    """A config's text (comments out), the same with its strings blanked (so a key is never
-    read inside one), its string constants, and where its top level is."""
+class _DocsOptions:
+    """The default docs plugin's options: the classic preset's `docs` options, a constant it
+    names (`docs: docsOptions`), or the docs plugin's own (not another docs instance's, one
+    with an `id`), each read at its own level; the first to give an option gives it."""
 
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.code = _strings_blanked(source)
-        self.depths = _depths(self.code)
-        self.constants: dict[str, str] = {}
-        for match in _CONSTANT.finditer(self.code):
-            value = self.value_at(match.end())
-            if value is not None:
-                self.constants[match.group(1)] = value
-        # The config object is the one holding most of the keys only it has (a module-level
-        # `{title: ...}` beside a config built in a function is not it).
-        names: dict[int, set[str]] = {}
-        for match in self._keys(_TOP_KEYS):
-            if self.depths[match.start()] > 0:
-                names.setdefault(self.depths[match.start()], set()).add(match.group(1))
-        self.top = min(names, key=lambda d: (-len(names[d]), d), default=1)
-
-    def _keys(self, names: tuple[str, ...], code: str | None = None) -> list[re.Match[str]]:
-        pattern = rf"(?<![\w.$])['\"]?({'|'.join(names)})['\"]?\s*:(?!:)"
-        return list(re.finditer(pattern, self.code if code is None else code))
-
-    def has(self, key: str) -> bool:
-        return any(self.depths[m.start()] == self.top for m in self._keys((key,)))
-
-    def setting(self, key: str) -> str | None:
-        """The value of `key` at the config's top level, when it can be read."""
-        for match in self._keys((key,)):
-            if self.depths[match.start()] == self.top:
-                return self.value_at(match.end())
-        return None
-
-    def top_level(self) -> str:
-        """The config's text at its top level only (nested objects and strings blanked)."""
-        pairs = zip(self.code, self.depths, strict=True)
-        return "".join(c if d == self.top else " " for c, d in pairs)
-
-    def docs_route(self) -> str | None:
-        """The default docs plugin's `routeBasePath`: in the classic preset's `docs` options,
-        else the docs plugin's own (not another docs instance's, one with an `id`), written in
-        place or as a constant (`docs: docsOptions`)."""
-        preset = [m.end() for m in re.finditer(r"\bdocs\s*:\s*\{", self.code)]
-        plugin = [m.end() for m in re.finditer(_DOCS_PLUGIN_OPTIONS, self.source)]
+    def __init__(self, config: ConfigText) -> None:
+        self.config = config
+        code = config.code
+        preset = [m.end() for m in re.finditer(r"\bdocs\s*:\s*\{", code)]
+        plugin = [m.end() for m in re.finditer(_DOCS_PLUGIN_OPTIONS, config.source)]
         named = []
-        for use in re.finditer(r"\bdocs\s*:\s*(\w+)\s*[,}\n]", self.code):
+        for use in re.finditer(r"\bdocs\s*:\s*(\w+)\s*[,}\n]", code):
             declaring = rf"\b(?:const|let|var)\s+{use.group(1)}\b[^=]*=\s*\{{"
-            named += [m.end() for m in re.finditer(declaring, self.code)][:1]
+            named += [m.end() for m in re.finditer(declaring, code)][:1]
+        self.objects: list[tuple[int, int]] = []  # where each options object's `{...}` is
         for start in [*preset, *named, *plugin]:
-            end = self._closing(start - 1)
-            ids = self._keys(("id",), self.code[:end])
-            if any(m.start() >= start and self.value_at(m.end()) != "default" for m in ids):
-                continue  # another docs instance
-            found = self._keys(("routeBasePath",), self.code[:end])
-            inside = [m for m in found if m.start() >= start]
-            if inside:
-                return self.value_at(inside[0].end())
+            end = config.closing(start - 1)
+            ids = config.keys(("id",), code[:end])
+            if not any(m.start() >= start and config.value_at(m.end()) != "default" for m in ids):
+                self.objects.append((start - 1, end))
+
+    def at(self, key: str, within: tuple[int, int] | None = None) -> int | None:
+        """Where the value of `key` starts, in the first options object giving it (or in the
+        object `within` spans, at its own level)."""
+        config = self.config
+        for opening, end in [within] if within else self.objects:
+            for found in config.keys((re.escape(key),), config.code[:end]):
+                if (
+                    found.start() > opening
+                    and config.depths[found.start()] == config.depths[opening] + 1
+                ):
+                    return found.end()
         return None
 
-    def _closing(self, opening: int) -> int:
-        """The offset of the `}` that closes the `{` at `opening` (the end if none does)."""
-        depth = self.depths[opening]
-        for i in range(opening + 1, len(self.code)):
-            if self.code[i] == "}" and self.depths[i] == depth:
-                return i
-        return len(self.code)
-
-    def value_at(self, at: int) -> str | None:
-        """The string the expression starting at offset `at` makes, if it can be read (none
-        for an expression that goes on: `'/' + projectName + '/'`)."""
-        text = self.source[at:].lstrip()
-        env = _ENV_FALLBACK.match(text)
-        if env:
-            text = text[env.end() :]
-        found = re.match(r"""(['"])(.*?)(?<!\\)\1|`([^`]*)`|(\w+)(?![\w.(\[])""", text, re.DOTALL)
-        if found is None or not re.match(r"\s*(?:[,;})\]]|$)", text[found.end() :]):
-            return None
-        if found.group(4) is not None:  # a name: a string constant
-            value = self.constants.get(found.group(4))
-        elif found.group(3) is not None:  # a template literal
-            value = re.sub(r"\$\{\s*(\w+)\s*\}", lambda m: self.constants.get(m[1], "${"), found[3])
-            value = None if "${" in value else value
-        else:
-            value = found.group(2)
-        if value is not None and env:
-            log.warning(
-                "docusaurus.config reads process.env.%s, taken as unset ('%s'); if the site "
-                "is built with it set, give --site-url",
-                env.group(1),
-                value,
-            )
+    def string(self, key: str, within: tuple[int, int] | None = None) -> str | None:
+        at = self.at(key, within)
+        value = None if at is None else self.config.value_at(at)
+        if at is not None and value is None:
+            _unread(key, "not a string")
         return value
 
+    def boolean(self, key: str, default: bool, otherwise: str = "not true or false") -> bool:
+        at = self.at(key)
+        if at is None:
+            return default
+        found = re.match(r"\s*(true|false)\s*(?:[,}]|$)", self.config.code[at:])
+        if found is None:
+            _unread(key, otherwise)
+            return default
+        return found.group(1) == "true"
 
-def _strings_blanked(source: str) -> str:
-    """`source` with the insides of its strings blanked (spaces), but for quoted keys
-    (`'url': ...`), so no key, brace or colon is read inside a string."""
-    out = list(source)
-    quote, start = "", 0
-    escaped = False
-    for i, ch in enumerate(source):
-        if quote:
-            if not escaped and ch == quote:
-                key = re.match(r"\s*:(?!:)", source[i + 1 :]) is not None
-                if not key:
-                    out[start + 1 : i] = [c if c == "\n" else " " for c in source[start + 1 : i]]
-                quote = ""
-            escaped = not escaped and ch == "\\"
-        elif ch in "'\"`":
-            quote, start, escaped = ch, i, False
-    return "".join(out)
+    def strings(self, key: str) -> tuple[str, ...] | None:
+        at = self.at(key)
+        if at is None:
+            return None
+        found = re.match(r"\s*\[([^\[\]]*)\]", self.config.source[at:])
+        items = [item.strip() for item in found.group(1).split(",")] if found else []
+        values = [re.fullmatch(r"""(['"])([^'"]*)\1""", item) for item in items if item]
+        if found is None or not all(values):
+            _unread(key, "not a list of strings")
+            return None
+        return tuple(value.group(2) for value in values if value)
+
+    def version_paths(self) -> tuple[tuple[str, str], ...]:
+        """The `path` of each version the `versions` option gives one (`{'1.0': {path: 'old'}}`)."""
+        at = self.at("versions")
+        opened = None if at is None else re.match(r"\s*\{", self.config.code[at:])
+        if at is None or opened is None:
+            if at is not None:
+                _unread("versions", "not an object")
+            return ()
+        config, opening = self.config, at + opened.end() - 1
+        paths = []
+        version = re.compile(r"""(?:(['"])(?P<quoted>[^'"\n]*)\1|(?P<bare>[\w$]+))\s*:\s*""")
+        for found in version.finditer(config.code, opening + 1, config.closing(opening)):
+            if config.depths[found.start()] != config.depths[opening] + 1:
+                continue
+            name = found.group("bare") or found.group("quoted")
+            if config.code[found.end() : found.end() + 1] != "{":
+                _unread(f"versions.{name}", "not an object")
+                continue
+            path = self.string("path", (found.end(), config.closing(found.end())))
+            if path is not None:
+                paths.append((name, path))
+        return tuple(paths)
 
 
-def _depths(code: str) -> list[int]:
-    """For each character of `code` (comments out, strings blanked: `_strings_blanked`), how
-    many `{` enclose it; a brace itself counts as outside."""
-    depths: list[int] = []
-    depth = 0
-    for ch in code:
-        depth -= ch == "}"
-        depths.append(depth)
-        depth += ch == "{"
-    return depths
-
-
-def _without_comments(source: str) -> str:
-    """JavaScript source with `//` and `/* */` comments blanked out (strings left alone)."""
-    out: list[str] = []
-    i, quote = 0, ""
-    while i < len(source):
-        ch = source[i]
-        if quote:
-            out.append(ch)
-            if ch == "\\" and i + 1 < len(source):
-                out.append(source[i + 1])
-                i += 1
-            elif ch == quote:
-                quote = ""
-        elif ch in "'\"`":
-            quote = ch
-            out.append(ch)
-        elif source.startswith("//", i):
-            end = source.find("\n", i)
-            i = len(source) if end < 0 else end
-            continue
-        elif source.startswith("/*", i):
-            end = source.find("*/", i + 2)
-            i = len(source) if end < 0 else end + 2
-            continue
-        else:
-            out.append(ch)
-        i += 1
-    return "".join(out)
+def _unread(option: str, why: str) -> None:
+    log.warning(
+        "docusaurus.config's docs option %s could not be read without running the config (%s): "
+        "Docusaurus's default is assumed, so citations may miss if the site does otherwise",
+        option,
+        why,
+    )

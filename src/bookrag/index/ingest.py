@@ -162,7 +162,8 @@ def ingest(
     if not files:
         # Most likely the wrong folder: indexing it would remove every page of the book.
         raise DocsNotFound(f"no Markdown pages (.md, .mdx) in {docs_dir}; the index is unchanged")
-    order = sidebar_order(docs_dir, [path.relative_to(docs_dir).as_posix() for path in files])
+    sources = [path.relative_to(docs_dir).as_posix() for path in files]
+    order = sidebar_order(docs_dir, sources, site.number_prefixes)
     ranks = {source: rank for rank, source in enumerate(order)}
 
     def read(known: dict[str, dict[str, Any]]) -> Iterable[PageOutcome]:

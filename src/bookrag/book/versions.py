@@ -1,0 +1,110 @@
+"""Versioned docs: which version of a site's docs a docs folder holds, and the path the site
+serves that version under, as `@docusaurus/plugin-content-docs` decides it.
+
+A site with `versions.json` (`["2.0", "1.0"]`) builds `versioned_docs/version-2.0/` and
+`versioned_docs/version-1.0/` beside its `docs/` (the version named `current`). The last
+version is the first one of `versions.json` (or the docs option `lastVersion`) and is served
+at the docs route itself (`/docs/`); `current` is served under `next` (`/docs/next/`), every
+other version under its name (`/docs/1.0/`), unless the docs option `versions` gives it a
+`path`. `includeCurrentVersion`, `disableVersioning` and `onlyIncludeVersions` say which
+versions are built at all. Each version has its own sidebars file,
+`versioned_sidebars/version-1.0-sidebars.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger("bookrag")
+
+CURRENT = "current"
+_DOCS_PLUGIN = "docusaurus-plugin-content-docs"
+
+
+@dataclass(frozen=True)
+class DocsFolder:
+    """Where a docs folder sits in its site."""
+
+    site: Path  # the site's folder: its config, sidebars and versions.json are there
+    locale: str | None = None  # a translation's locale (`i18n/<locale>/...`)
+    version: str = CURRENT  # `current` for `docs/`, else the name in versions.json
+
+    def sidebars_file(self) -> Path | None:
+        """A version's own sidebars file (None for `current`: the site's sidebars file)."""
+        if self.version == CURRENT:
+            return None
+        return self.site / "versioned_sidebars" / f"version-{self.version}-sidebars.json"
+
+
+@dataclass(frozen=True)
+class VersionOptions:
+    """The docs plugin's options that decide which versions are built and where."""
+
+    last_version: str | None = None
+    include_current_version: bool = True
+    disable_versioning: bool = False
+    only_include_versions: tuple[str, ...] | None = None
+    paths: tuple[tuple[str, str], ...] = ()  # (version, path) as the `versions` option gives
+
+
+def docs_folder(docs_dir: Path) -> DocsFolder:
+    """The site, locale and version of `docs_dir`: the site's `docs/` (or any folder beside
+    its config), `versioned_docs/version-1.0/`, or a translation's
+    `i18n/<locale>/docusaurus-plugin-content-docs/current` (or `.../version-1.0`)."""
+    folder = docs_dir.resolve()  # `.` has no parent of its own
+    parts = folder.parts
+    name = folder.name
+    version = name.removeprefix("version-") if name.startswith("version-") else None
+    if parts[-4:-3] == ("i18n",) and parts[-2] == _DOCS_PLUGIN and (version or name == CURRENT):
+        return DocsFolder(folder.parents[3], parts[-3], version or CURRENT)
+    if version and parts[-2:-1] == ("versioned_docs",):
+        return DocsFolder(folder.parents[1], None, version)
+    return DocsFolder(folder.parent)
+
+
+def version_path(folder: DocsFolder, options: VersionOptions) -> str:
+    """The path of the folder's version under the docs route: "" for the last version (and
+    for an unversioned site's docs), `next` for `current`, the version's name for the
+    others, or the `path` the options give it."""
+    names = [] if options.disable_versioning else _versions_file(folder.site)
+    if options.include_current_version and CURRENT not in names:
+        names.insert(0, CURRENT)
+    if options.only_include_versions is not None:
+        names = [n for n in names if n in options.only_include_versions]
+    if folder.version not in names:
+        log.warning(
+            "the site does not build docs version '%s' (versions.json and the docs options "
+            "includeCurrentVersion, disableVersioning, onlyIncludeVersions leave it out): the "
+            "pages indexed are not on the site",
+            folder.version,
+        )
+    last = options.last_version or next((n for n in names if n != CURRENT), CURRENT)
+    paths = dict(options.paths)
+    if folder.version in paths:
+        return paths[folder.version]
+    if folder.version == last:
+        return ""
+    return "next" if folder.version == CURRENT else folder.version
+
+
+def _versions_file(site: Path) -> list[str]:
+    """The version names of the site's `versions.json`, newest first ([] without one)."""
+    path = site / "versions.json"
+    if not path.is_file():
+        return []
+    names: object
+    try:
+        names = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        names = exc
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        log.warning(
+            "%s is not a list of version names (%s): the docs are taken as unversioned",
+            path,
+            names,
+        )
+        return []
+    return names
