@@ -37,6 +37,7 @@ from bookrag.index.connection import open_store
 from bookrag.index.ingest import ingest, site_config
 from bookrag.providers.base import Embedder, RetryPolicy, SourceDocument, SpanCitation
 from bookrag.providers.markers import MarkerNumbers, marker_citations
+from bookrag.providers.replies import REASON_CHARS, reason
 from bookrag.providers.wiring import build_providers
 from fakes import FakeCohere, FakeOpenAI
 
@@ -651,6 +652,69 @@ def test_no_secret_in_any_log_line(
     assert caplog.records
     assert all(SECRET not in r.getMessage() for r in caplog.records)
     assert all(r.headers.get("authorization") == "<redacted>" for r in fake.requests)
+
+
+NO_MODEL = (
+    "model 'command-z' not found, make sure the correct model ID was used and that you have "
+    "access to the model."
+)
+
+
+def test_a_chat_model_cohere_does_not_have_is_named_in_the_log_and_on_health(
+    api: TestClient, fake: FakeCohere, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Cohere says why it refused (a misspelt or retired COHERE_CHAT_MODEL): the operator reads
+    # it in the log, as an error, and on /health, while readers get the book's own sentences.
+    question = {"question": "How much rain is one tip?"}
+    fake.fail("/v2/chat", status=404, retry_after=None, message=NO_MODEL)
+    with caplog.at_level(logging.WARNING):
+        body = api.post("/chat", json=question).json()
+        health = api.get("/health")
+    assert body["mode"] == "extractive" and body["degraded"] is True
+    said = "Cohere chat answered 404: model 'command-z' not found"
+    assert any(said in r.getMessage() and r.levelno == logging.ERROR for r in caplog.records)
+    assert health.status_code == 200 and health.json()["status"] == "ok"  # answers still come
+    assert health.json()["generator_error"].startswith(said)
+    assert len(fake.calls("/v2/chat")) == 1  # a refusal is not asked again
+    assert api.post("/chat", json=question).json()["mode"] == "generative"
+    assert "generator_error" not in api.get("/health").json()  # it answers again
+    assert all(SECRET not in r.getMessage() for r in caplog.records)
+
+
+def test_a_providers_reason_is_one_short_line_without_the_key() -> None:
+    key = "co-9f3aSEKRET"
+    assert reason({"message": "model 'x'\n  not found"}, key) == "model 'x' not found"
+    assert reason({"message": f"the key {key} may not use model 'x'"}, key).count(key) == 0
+    assert len(reason({"message": "why " * 200}, key)) == REASON_CHARS
+    assert reason("<html><body>404 Not Found</body></html>", key) == ""  # a proxy's page
+    assert reason({"detail": "Not Found"}, key) == "Not Found"  # a FastAPI-built server
+    assert reason(None, key) == reason({"id": "x"}, key) == ""
+
+
+def test_an_endpoints_reason_is_logged_but_never_its_key(
+    tmp_path: Path, sample_docs: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A 404 (no such model) is named in the endpoint's words; a 401's words quote the key,
+    # so the error says only which setting it was.
+    missing = "The model `llama9` does not exist or you do not have access to it."
+    question = {"question": "How much rain is one tip?"}
+    with FakeOpenAI(models=("llama3.1",)) as oa:
+        settings = openai_settings(oa, tmp_path, sample_docs)
+        with caplog.at_level(logging.WARNING), TestClient(create_app(settings)) as client:
+            oa.fail("/v1/chat/completions", status=404, retry_after=None, message=missing)
+            refused = client.post("/chat", json=question).json()
+            generator_error = client.get("/health").json()["generator_error"]
+        wrong = load_settings(
+            data_dir=tmp_path / "data", openai_base_url=oa.url, openai_api_key="sk-wrong-7f3a9c"
+        )
+        with caplog.at_level(logging.WARNING), TestClient(create_app(wrong)) as client:
+            rejected = client.post("/chat", json=question)
+    assert refused["degraded"] is True
+    assert generator_error == f"chat endpoint chat answered 404: {missing}"
+    said = [r.getMessage() for r in caplog.records]
+    assert any("OPENAI_API_KEY" in line for line in said)
+    assert all("sk-wrong" not in line and "7f3a9c" not in line for line in said)
+    assert "7f3a9c" not in rejected.text
 
 
 # -- OpenAI-compatible endpoint ------------------------------------------------------------

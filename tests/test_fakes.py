@@ -393,8 +393,9 @@ def test_openai_wrong_key_raises_authentication_error(fake_openai: FakeOpenAI) -
     with client, pytest.raises(openai.AuthenticationError) as caught:
         client.models.list()
     assert caught.value.status_code == 401
-    assert caught.value.body == {
-        "message": "invalid api token",
+    assert caught.value.body == {  # as api.openai.com words it, quoting the key
+        "message": "Incorrect API key provided: wrong. You can find your API key at "
+        "https://platform.openai.com/account/api-keys.",
         "type": "invalid_request_error",
         "param": None,
         "code": "invalid_api_key",

@@ -108,6 +108,12 @@ class InvalidCredentials(UpstreamError):
     """The provider rejected the configured API key; retrying will not help."""
 
 
+class RequestRefused(UpstreamError):
+    """The provider refused the request as it was made (a 4xx other than 401, 403 and 429:
+    a model it does not have, an option the model does not take): a setting is wrong, and
+    asking again will not help."""
+
+
 class IndexMismatch(BookragError):
     """The index was built with another embedding model or dimension than configured."""
 

@@ -44,6 +44,14 @@ class FakeOpenAI(FakeService):
         """Script the next chat completion (streamed or not), FIFO."""
         self.push_reply(text)
 
+    def key_refused(self, given: str) -> str:
+        # As api.openai.com says it: the key given is quoted (masked when long).
+        shown = given if len(given) < 12 else f"{given[:3]}{'*' * (len(given) - 7)}{given[-4:]}"
+        return (
+            f"Incorrect API key provided: {shown}. You can find your API key at "
+            "https://platform.openai.com/account/api-keys."
+        )
+
     def error_body(self, status: int, message: str) -> dict[str, Any]:
         kind = _ERROR_TYPES.get(status, "server_error" if status >= 500 else "invalid_request")
         code = "invalid_api_key" if status == 401 else None

@@ -112,12 +112,7 @@ def add_routes(app: FastAPI) -> None:
         index's size and age."""
         providers: Providers = request.app.state.providers
         qdrant_ok = book.store.ping()
-        services = {
-            "qdrant": "connected" if qdrant_ok else "unavailable",
-            "cohere": providers.cohere.state() if providers.cohere else "not_configured",
-        }
-        if providers.chat_endpoint is not None:  # OPENAI_BASE_URL
-            services["chat_endpoint"] = providers.chat_endpoint.state()
+        services = {"qdrant": "connected" if qdrant_ok else "unavailable", **providers.states()}
         healthy = all(state in ("connected", "not_configured") for state in services.values())
         body: dict[str, Any] = {
             "status": "ok" if healthy else "degraded",
@@ -127,6 +122,8 @@ def add_routes(app: FastAPI) -> None:
             "retrieval": book.retriever.describe(),
             "generator": book.chat.name if book.chat else "extractive",
         }
+        if refused := providers.chat_refusal():  # answers are the book's own sentences
+            body["generator_error"] = settings.public(refused)
         refresher: Refresher | None = getattr(request.app.state, "refresher", None)
         if refresher is not None:
             body["refresh"] = refresher.describe(settings.public)

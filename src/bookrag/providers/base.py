@@ -8,16 +8,15 @@ translate their SDK's exceptions into `bookrag.errors`; nothing else knows an SD
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Literal, Protocol, TypeAlias, TypeVar
 
-from bookrag.errors import RetryableUpstreamError, UnusableReply, UpstreamError
+from bookrag.errors import RequestRefused, RetryableUpstreamError, UnusableReply, UpstreamError
 
 log = logging.getLogger("bookrag.providers")
 
@@ -127,6 +126,9 @@ class RetryPolicy:
     degrades at once instead of spending the budget again on every request. A provider
     that could not be reached at all rests whole, every endpoint of it; a reply that came
     back unusable (`UnusableReply`) rests nothing, as the service did answer.
+
+    A request the endpoint refused as asked (`RequestRefused`: a setting is wrong) is
+    logged as an error and kept (`refusal`) until the endpoint answers again.
     """
 
     budget: float = 15.0
@@ -136,6 +138,7 @@ class RetryPolicy:
     cooldown: float = 30.0
     # A client (by its id: clients live as long as the app) or a whole service: until when.
     _resting: dict[int | str, float] = field(default_factory=dict)
+    _refused: dict[int, str] = field(default_factory=dict)  # a client: what it last refused
 
     def check(self, upstream: Upstream, operation: str) -> None:
         """Raise `UpstreamError` at once while `upstream`, or its whole service, rests."""
@@ -146,10 +149,15 @@ class RetryPolicy:
                 f"{upstream.service} {operation} is not called for {left:.0f}s: it kept failing"
             )
 
+    def refusal(self, upstream: Upstream) -> str | None:
+        """Why `upstream` refused the last request it was sent, unless it has answered since."""
+        return self._refused.get(id(upstream))
+
     def succeeded(self, upstream: Upstream) -> None:
         """`upstream` answered: neither it nor its service rests any longer."""
         self._resting.pop(id(upstream), None)
         self._resting.pop(upstream.service, None)
+        self._refused.pop(id(upstream), None)
 
     def failed(self, operation: str) -> None:
         """Report one failed try of `operation`."""
@@ -172,6 +180,9 @@ class RetryPolicy:
         """Count a failed try; return how long to wait before the next, or raise `exc` when
         it is not worth retrying or the budget is spent (then `upstream` rests)."""
         self.failed(operation)
+        if isinstance(exc, RequestRefused) and self._refused.get(id(upstream)) != exc.message:
+            log.error("%s refused: %s; check the settings", operation, exc.message)
+            self._refused[id(upstream)] = exc.message
         if not isinstance(exc, RetryableUpstreamError):
             raise exc  # a refused key or request: calling again would not help, nor hurt
         delay = self.next_delay(attempt, exc, time.monotonic() - started)
@@ -259,19 +270,3 @@ def embed_all(
         embed = partial(embedder.embed_batch, batch, input_type)
         vectors.extend(policy.call("embed", embedder, embed))
     return vectors
-
-
-def retry_after(headers: Mapping[str, str] | None) -> float | None:
-    """Seconds to wait from a `Retry-After` header (seconds or an HTTP date)."""
-    value = next((v for k, v in (headers or {}).items() if k.lower() == "retry-after"), None)
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())

@@ -16,8 +16,14 @@ import httpx
 import pydantic
 from cohere.base_client import BaseCohere
 from cohere.core.api_error import ApiError
+from pydantic import SecretStr
 
-from bookrag.errors import InvalidCredentials, RetryableUpstreamError, UpstreamError
+from bookrag.errors import (
+    InvalidCredentials,
+    RequestRefused,
+    RetryableUpstreamError,
+    UpstreamError,
+)
 from bookrag.providers.base import (
     ChatPrompt,
     Generation,
@@ -25,8 +31,8 @@ from bookrag.providers.base import (
     SourceDocument,
     SpanCitation,
     StreamItem,
-    retry_after,
 )
+from bookrag.providers.replies import answered, retry_after
 
 EMBED_BATCH = 96  # the most texts Cohere embeds in one call
 KEY_CHECK_TIMEOUT = 3  # seconds: a health probe must stay cheap
@@ -48,12 +54,13 @@ def make_clients(
 
 
 @contextmanager
-def translated(operation: str) -> Iterator[None]:
-    """Turn Cohere SDK and transport failures into bookrag errors."""
+def translated(operation: str, key: SecretStr | None = None) -> Iterator[None]:
+    """Turn Cohere SDK and transport failures into bookrag errors, which carry Cohere's own
+    reason (never the `key`)."""
     try:
         yield
     except ApiError as exc:
-        raise _from_api_error(operation, exc) from exc
+        raise _from_api_error(operation, exc, key) from exc
     except httpx.TimeoutException as exc:
         raise RetryableUpstreamError(f"Cohere {operation} timed out") from exc
     except httpx.TransportError as exc:
@@ -65,17 +72,19 @@ def translated(operation: str) -> Iterator[None]:
         raise RetryableUpstreamError(f"Cohere {operation}: malformed response") from exc
 
 
-def _from_api_error(operation: str, exc: ApiError) -> UpstreamError:
+def _from_api_error(operation: str, exc: ApiError, key: SecretStr | None) -> UpstreamError:
     status = exc.status_code or 0
-    if status in (401, 403):
+    if status in (401, 403):  # our words: its own may quote the key
         return InvalidCredentials(f"Cohere rejected COHERE_API_KEY ({status}) during {operation}")
+    secret = key.get_secret_value() if key is not None else None
+    message = answered("Cohere", operation, status, exc.body, secret)
     if status == 429 or status >= 500 or status in (408, 409):
-        return RetryableUpstreamError(
-            f"Cohere {operation} answered {status}", retry_after=retry_after(exc.headers)
-        )
+        return RetryableUpstreamError(message, retry_after=retry_after(exc.headers))
     if status == 200:  # a 2xx whose body could not be read
         return RetryableUpstreamError(f"Cohere {operation}: malformed response")
-    return UpstreamError(f"Cohere {operation} answered {status}")
+    if 400 <= status < 500:
+        return RequestRefused(message)
+    return UpstreamError(message)
 
 
 class CohereEmbedder:
@@ -84,12 +93,13 @@ class CohereEmbedder:
     batch_size = EMBED_BATCH
     service = "Cohere"
 
-    def __init__(self, client: cohere.ClientV2, model: str) -> None:
+    def __init__(self, client: cohere.ClientV2, model: str, key: SecretStr | None = None) -> None:
         self.client = client
         self.model = model
+        self.key = key  # kept out of error messages
 
     def embed_batch(self, texts: Sequence[str], input_type: InputType) -> list[list[float]]:
-        with translated("embed"):
+        with translated("embed", self.key):
             response = self.client.embed(
                 model=self.model,
                 texts=list(texts),
@@ -105,12 +115,13 @@ class CohereEmbedder:
 class CohereReranker:
     service = "Cohere"
 
-    def __init__(self, client: cohere.ClientV2, model: str) -> None:
+    def __init__(self, client: cohere.ClientV2, model: str, key: SecretStr | None = None) -> None:
         self.client = client
         self.model = model
+        self.key = key  # kept out of error messages
 
     def rerank(self, query: str, documents: Sequence[str], top_n: int) -> list[tuple[int, float]]:
-        with translated("rerank"):
+        with translated("rerank", self.key):
             response = self.client.rerank(
                 model=self.model, query=query, documents=list(documents), top_n=top_n
             )
@@ -129,9 +140,11 @@ class CohereChat:
         model: str,
         temperature: float,
         max_tokens: int,
+        key: SecretStr | None = None,
     ) -> None:
         self.client = client
         self.async_client = async_client
+        self.key = key  # kept out of error messages
         self.name = f"cohere:{model}"
         self.model = model
         self.temperature = temperature
@@ -153,7 +166,7 @@ class CohereChat:
         return request
 
     def generate(self, prompt: ChatPrompt) -> Generation:
-        with translated("chat"):
+        with translated("chat", self.key):
             response = self.client.chat(**self._request(prompt))
         content = response.message.content or []
         text = "".join(getattr(item, "text", "") or "" for item in content)
@@ -163,7 +176,7 @@ class CohereChat:
     async def stream(self, prompt: ChatPrompt) -> AsyncIterator[StreamItem]:
         pieces: list[str] = []
         citations: list[SpanCitation] = []
-        with translated("chat stream"):
+        with translated("chat stream", self.key):
             async for event in self.async_client.chat_stream(**self._request(prompt)):
                 if event.type == "content-delta":
                     text = _delta_text(event)
@@ -179,7 +192,7 @@ class CohereChat:
 
     def check_key(self) -> bool:
         """True if Cohere accepts the key (one cheap call, no tokens spent)."""
-        with translated("check-api-key"):
+        with translated("check-api-key", self.key):
             # ClientV2 hides the v1 endpoint behind a deprecation error; the base client has it.
             response = BaseCohere.check_api_key(
                 self.client, request_options={"timeout_in_seconds": KEY_CHECK_TIMEOUT}

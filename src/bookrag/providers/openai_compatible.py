@@ -15,9 +15,15 @@ from typing import Any
 import httpx
 import openai
 
-from bookrag.errors import InvalidCredentials, RetryableUpstreamError, UpstreamError
-from bookrag.providers.base import ChatPrompt, Generation, StreamItem, retry_after
+from bookrag.errors import (
+    InvalidCredentials,
+    RequestRefused,
+    RetryableUpstreamError,
+    UpstreamError,
+)
+from bookrag.providers.base import ChatPrompt, Generation, StreamItem
 from bookrag.providers.markers import MarkerNumbers, marker_citations
+from bookrag.providers.replies import answered, retry_after
 
 ENDPOINT_CHECK_TIMEOUT = 3  # seconds: a health probe must stay cheap
 
@@ -40,11 +46,12 @@ def make_clients(
 
 
 @contextmanager
-def translated(operation: str) -> Iterator[None]:
-    """Turn openai SDK failures into bookrag errors."""
+def translated(operation: str, key: str | None = None) -> Iterator[None]:
+    """Turn openai SDK failures into bookrag errors, which carry the endpoint's own reason
+    (never the `key`)."""
     try:
         yield
-    except openai.AuthenticationError as exc:
+    except openai.AuthenticationError as exc:  # our words: its own may quote the key
         raise InvalidCredentials(
             f"the chat endpoint rejected OPENAI_API_KEY ({operation})"
         ) from exc
@@ -57,12 +64,13 @@ def translated(operation: str) -> Iterator[None]:
         ) from exc
     except openai.APIStatusError as exc:
         status = exc.status_code
+        message = answered("chat endpoint", operation, status, exc.body, key)
         if status == 429 or status >= 500:
             raise RetryableUpstreamError(
-                f"chat endpoint {operation} answered {status}",
-                retry_after=retry_after(dict(exc.response.headers)),
+                message, retry_after=retry_after(dict(exc.response.headers))
             ) from exc
-        raise UpstreamError(f"chat endpoint {operation} answered {status}") from exc
+        refused = 400 <= status < 500 and status != 403  # 403: this key may not do it
+        raise (RequestRefused if refused else UpstreamError)(message) from exc
     except (openai.APIResponseValidationError, ValueError) as exc:  # e.g. invalid JSON
         raise RetryableUpstreamError(f"chat endpoint {operation}: malformed response") from exc
 
@@ -95,7 +103,7 @@ class OpenAIChat:
         }
 
     def generate(self, prompt: ChatPrompt) -> Generation:
-        with translated("chat"):
+        with translated("chat", self.client.api_key):
             response = self.client.chat.completions.create(**self._request(prompt))
         raw = response.choices[0].message.content or "" if response.choices else ""
         thinking, numbers = Thinking(), MarkerNumbers(prompt.documents)
@@ -105,7 +113,7 @@ class OpenAIChat:
     async def stream(self, prompt: ChatPrompt) -> AsyncIterator[StreamItem]:
         pieces: list[str] = []
         thinking, numbers = Thinking(), MarkerNumbers(prompt.documents)
-        with translated("chat stream"):
+        with translated("chat stream", self.client.api_key):
             stream = await self.async_client.chat.completions.create(
                 **self._request(prompt), stream=True
             )
@@ -128,7 +136,7 @@ class OpenAIChat:
         """True when the endpoint answers (one cheap call, no tokens spent): it lists its
         models, or answers at all (some list none). A refused key or no answer raises."""
         try:
-            with translated("models"):
+            with translated("models", self.client.api_key):
                 self.client.with_options(
                     timeout=ENDPOINT_CHECK_TIMEOUT, max_retries=0
                 ).models.list()

@@ -62,6 +62,17 @@ class Providers:
     closers: list[Callable[[], None]] = field(default_factory=list)
     async_closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
+    def states(self) -> dict[str, str]:
+        """Each provider's state for `/health`: `cohere` always, `chat_endpoint` when set."""
+        states = {"cohere": self.cohere.state() if self.cohere else "not_configured"}
+        if self.chat_endpoint is not None:  # OPENAI_BASE_URL
+            states["chat_endpoint"] = self.chat_endpoint.state()
+        return states
+
+    def chat_refusal(self) -> str | None:
+        """Why the chat model refuses what it is asked (a setting is wrong), until it answers."""
+        return self.policy.refusal(self.chat) if self.chat is not None else None
+
     def close(self) -> None:
         """Close the HTTP clients used synchronously."""
         for close in self.closers:
@@ -96,10 +107,13 @@ def build_providers(
         )
         providers.closers.append(http.close)
         providers.async_closers.append(async_http.aclose)
-        providers.embedder = cohere_provider.CohereEmbedder(client, settings.cohere_embed_model)
+        secret = settings.cohere_api_key
+        providers.embedder = cohere_provider.CohereEmbedder(
+            client, settings.cohere_embed_model, secret
+        )
         if settings.rerank:
             providers.reranker = cohere_provider.CohereReranker(
-                client, settings.cohere_rerank_model
+                client, settings.cohere_rerank_model, secret
             )
         chat = cohere_provider.CohereChat(
             client,
@@ -107,6 +121,7 @@ def build_providers(
             settings.cohere_chat_model,
             settings.chat_temperature,
             settings.chat_max_tokens,
+            secret,
         )
         providers.chat = chat
         providers.cohere = KeyCheck(chat.check_key)
