@@ -629,6 +629,20 @@ def test_health_checks_the_key_once_and_caches_it(api: TestClient, fake: FakeCoh
     assert fake.calls("/v2/chat") == [] and fake.calls("/v2/embed") == []
 
 
+@pytest.mark.parametrize("status", [404, 405])
+def test_a_cohere_deployment_without_the_key_check_is_unchecked_not_down(
+    api: TestClient, fake: FakeCohere, status: int
+) -> None:
+    # A proxy or private deployment at COHERE_BASE_URL may lack Cohere's v1 key check while
+    # it answers every v2 call: the book's chat window must not see the backend as down.
+    fake.fail("/v1/check-api-key", status=status, retry_after=None, message="Not Found")
+    health = api.get("/health")
+    assert health.status_code == 200 and health.json()["status"] == "ok"
+    assert health.json()["services"]["cohere"] == "unchecked"
+    body = api.post("/chat", json={"question": "How much rain is one tip?"}).json()
+    assert body["mode"] == "generative"
+
+
 def test_invalid_key_is_reported_clearly(
     fake: FakeCohere, tmp_path: Path, sample_docs: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -55,7 +55,7 @@ from bookrag.feedback.records import Verdict
 from bookrag.feedback.report import closest_page, gap_report, parse_period
 from bookrag.feedback.report_page import render_html
 from bookrag.index.refresh import Refresher
-from bookrag.providers.wiring import Providers
+from bookrag.providers.wiring import HEALTHY, Providers
 from bookrag.translation.cache import Translation
 from bookrag.translation.languages import language_table
 
@@ -113,7 +113,7 @@ def add_routes(app: FastAPI) -> None:
         providers: Providers = request.app.state.providers
         qdrant_ok = book.store.ping()
         services = {"qdrant": "connected" if qdrant_ok else "unavailable", **providers.states()}
-        healthy = all(state in ("connected", "not_configured") for state in services.values())
+        healthy = all(state in HEALTHY for state in services.values())
         body: dict[str, Any] = {
             "status": "ok" if healthy else "degraded",
             "version": __version__,

@@ -190,13 +190,20 @@ class CohereChat:
                         yield citations[-1]
         yield Generation("".join(pieces), tuple(citations))
 
-    def check_key(self) -> bool:
-        """True if Cohere accepts the key (one cheap call, no tokens spent)."""
+    def check_key(self) -> bool | None:
+        """True if Cohere accepts the key (one cheap call, no tokens spent); None when the
+        deployment at COHERE_BASE_URL has no key check to call (a 404 or 405 for it)."""
         with translated("check-api-key", self.key):
-            # ClientV2 hides the v1 endpoint behind a deprecation error; the base client has it.
-            response = BaseCohere.check_api_key(
-                self.client, request_options={"timeout_in_seconds": KEY_CHECK_TIMEOUT}
-            )
+            try:
+                # ClientV2 hides the v1 endpoint behind a deprecation error; the base client
+                # has it.
+                response = BaseCohere.check_api_key(
+                    self.client, request_options={"timeout_in_seconds": KEY_CHECK_TIMEOUT}
+                )
+            except ApiError as exc:
+                if exc.status_code in (404, 405):  # a proxy or private deployment without it
+                    return None
+                raise
             return bool(response.valid)
 
 

@@ -15,20 +15,22 @@ from bookrag.providers.base import ChatModel, Embedder, Reranker, RetryPolicy
 log = logging.getLogger("bookrag")
 
 HEALTH_TTL = 60.0  # seconds a Cohere key check is trusted
+HEALTHY = ("connected", "not_configured", "unchecked")  # the states of a service that works
 
 
 @dataclass
 class KeyCheck:
     """Cohere's state for `/health`: checked at most once per `ttl` seconds, no tokens spent."""
 
-    check: Callable[[], bool]  # True when the key is accepted
+    check: Callable[[], bool | None]  # True when the key is accepted, None: cannot tell
     ttl: float = HEALTH_TTL
     _state: str = "unknown"
     _checked_at: float = field(default=-1e18)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def state(self) -> str:
-        """`connected`, `invalid_key`, `unavailable` or `unknown`, from cache when fresh.
+        """`connected`, `invalid_key`, `unavailable`, `unchecked` (the provider has no check
+        to call; not a fault) or `unknown`, from cache when fresh.
 
         Only one caller checks at a time; the others get the last known state at once, so
         a slow provider never holds up `/health`."""
@@ -38,7 +40,10 @@ class KeyCheck:
             return self._state
         try:
             try:
-                self._state = "connected" if self.check() else "invalid_key"
+                accepted = self.check()
+                self._state = (
+                    "unchecked" if accepted is None else "connected" if accepted else "invalid_key"
+                )
             except InvalidCredentials:
                 self._state = "invalid_key"
             except UpstreamError:
