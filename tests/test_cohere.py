@@ -613,6 +613,24 @@ def test_a_failing_reranker_rests_alone_and_answers_are_still_written(
         assert body["mode"] == "generative" and body["sources"][0].startswith(RAIN_PAGE)
 
 
+@pytest.mark.parametrize(
+    "results",
+    [[{"index": 99, "relevance_score": 0.9}], [], [{"index": 0, "relevance_score": 0.9}] * 2],
+    ids=["index-out-of-range", "nothing-ranked", "one-ranked-twice"],
+)
+def test_a_rerank_reply_that_is_no_ranking_keeps_the_fused_order(
+    api: TestClient, fake: FakeCohere, results: list[dict[str, Any]]
+) -> None:
+    # The reranker's reply is checked: one that ranks documents it was not given, or fewer
+    # than it was asked for, is no ranking (not a 500, not "the book does not cover it").
+    fake.enqueue_rerank(results, times=1000)
+    response = api.post("/chat", json={"question": "How much rain is one tip?"})
+    body = response.json()
+    assert response.status_code == 200 and body["mode"] == "generative"
+    assert body["degraded"] is True and body["sources"][0].startswith(RAIN_PAGE)
+    assert len(fake.calls("/v2/rerank")) >= 2  # retried first, as a malformed reply is
+
+
 def test_stream_failing_before_any_text_falls_back(api: TestClient, fake: FakeCohere) -> None:
     fake.fail("/v2/chat", status=500, retry_after=None, times=20)
     with api.stream("POST", "/stream-chat", json={"question": "How much rain is one tip?"}) as r:

@@ -62,7 +62,19 @@ class FakeCohere(FakeService):
     ) -> None:
         self.dim = dim
         self.dims = dict(dims or {})
+        self._reranks: deque[list[dict[str, Any]]] = deque()
         super().__init__(api_key)
+
+    def enqueue_rerank(self, results: list[dict[str, Any]], times: int = 1) -> None:
+        """Answer the next `times` reranks with these `results` as sent, right or wrong (an
+        index out of range, fewer than asked for)."""
+        with self._lock:
+            self._reranks.extend([results] * times)
+
+    def reset(self) -> None:
+        super().reset()
+        with self._lock:
+            self._reranks.clear()
 
     def enqueue_chat(self, text: str, citations: Sequence[CitationSpec] = ()) -> None:
         """Script the next chat reply; each citation is (start, end, [document ids])."""
@@ -104,6 +116,8 @@ class FakeCohere(FakeService):
             ranked = sorted(range(len(scores)), key=lambda i: -scores[i])
             top_n = body.get("top_n") or len(ranked)
             results = [{"index": i, "relevance_score": scores[i]} for i in ranked[:top_n]]
+            with self._lock:
+                results = self._reranks.popleft() if self._reranks else results
             return JSONResponse({"id": str(uuid.uuid4()), "results": results, "meta": {}})
 
         @app.post("/v2/chat")

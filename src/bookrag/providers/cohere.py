@@ -125,7 +125,10 @@ class CohereReranker:
             response = self.client.rerank(
                 model=self.model, query=query, documents=list(documents), top_n=top_n
             )
-        return [(r.index, r.relevance_score) for r in response.results]
+        ranked = [(r.index, r.relevance_score) for r in response.results or []]
+        if not _ranks(ranked, len(documents), min(top_n, len(documents))):
+            raise RetryableUpstreamError("Cohere rerank: malformed response (not a ranking)")
+        return sorted(ranked, key=lambda pair: -pair[1])
 
 
 class CohereChat:
@@ -205,6 +208,14 @@ class CohereChat:
                     return None
                 raise
             return bool(response.valid)
+
+
+def _ranks(ranked: list[tuple[Any, Any]], documents: int, wanted: int) -> bool:
+    """Whether a rerank reply ranks at least `wanted` of the `documents`, each once, by a
+    score from 0 to 1 (the SDK does not check its reply: a proxy may send anything)."""
+    indexes = [i for i, _ in ranked if type(i) is int and 0 <= i < documents]
+    scores = [s for _, s in ranked if isinstance(s, (int, float)) and 0 <= s <= 1]
+    return len(set(indexes)) == len(scores) == len(ranked) >= wanted
 
 
 def _document(doc: SourceDocument) -> dict[str, Any]:
