@@ -1,0 +1,48 @@
+"""One unit of a page translated by the chat model: the whole reply, streamed, with what the
+placeholders hid put back, asked for again (by the retry policy) while it is unusable."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from bookrag.book.chunking import count_tokens
+from bookrag.providers.base import ChatModel, ChatPrompt, Generation, RetryPolicy
+from bookrag.translation.languages import Language
+from bookrag.translation.units import Protected, system_prompt
+
+MAX_REPLY_TOKENS = 4000
+
+
+async def translate_unit(
+    chat: ChatModel, policy: RetryPolicy, unit: str, language: Language, least_tokens: int
+) -> str:
+    """`unit` in `language`; a reply may use 4 tokens a token of its text (at least
+    `least_tokens`, at most MAX_REPLY_TOKENS)."""
+    protected = Protected.of(unit)
+    room = min(MAX_REPLY_TOKENS, 4 * count_tokens(protected.text))
+    prompt = ChatPrompt(
+        system=system_prompt(language),
+        question=protected.text,
+        max_tokens=max(least_tokens, room),
+    )
+
+    async def attempt() -> str:
+        return protected.restore(await _complete(chat, prompt), language)
+
+    return await policy.acall("translate", chat, attempt)
+
+
+async def _complete(chat: ChatModel, prompt: ChatPrompt) -> str:
+    """The model's whole reply, streamed: a long translation keeps the connection busy, so
+    the read timeout applies between pieces rather than to the whole reply."""
+    stream = chat.stream(prompt)
+    text = ""
+    try:
+        async for item in stream:
+            if isinstance(item, Generation):
+                text = item.text
+    finally:
+        close: Callable[[], Awaitable[None]] | None = getattr(stream, "aclose", None)
+        if close is not None:
+            await close()
+    return text
