@@ -775,6 +775,24 @@ def test_a_broken_translation_leaves_the_chat_model_working_for_everyone(
         assert translate(client, NOTES).status_code == 200
 
 
+def test_a_rate_limited_translation_rests_the_model_for_translations_only(
+    fake: TranslatingCohere, tmp_path: Path, docs: Path
+) -> None:
+    # A page is many calls at once, the likeliest to meet a rate limit: once its retries run
+    # out, translations rest, and every reader's answers are still written.
+    settings = settings_for(fake, tmp_path, docs, retry_budget=0, upstream_cooldown=60)
+    with serve(settings, fake) as client:
+        fake.fail("/v2/chat", status=429, retry_after=None)
+        failed = translate(client, RAIN)
+        tried = chat_calls(fake)
+        answer = client.post("/chat", json={"question": "How much rain is one tip?"}).json()
+        answered = chat_calls(fake)
+        again = translate(client, RAIN)
+    assert failed.status_code >= 500 and again.status_code >= 500
+    assert answer["mode"] == "generative" and answer["degraded"] is False
+    assert answered == tried + 1 and chat_calls(fake) == answered  # translations rest
+
+
 def test_a_language_is_recognised_by_its_script() -> None:
     urdu, japanese, french = (find_language(x) for x in ("ur", "ja", "fr"))
     english = "The rain gauge tips once for every 0.2794 mm of rain that falls into it."

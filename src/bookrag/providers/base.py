@@ -12,7 +12,7 @@ import logging
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Literal, Protocol, TypeAlias, TypeVar
 
@@ -125,7 +125,9 @@ class RetryPolicy:
     `Retry-After` asked): calls to it fail at once, so that while it is down each answer
     degrades at once instead of spending the budget again on every request. A provider
     that could not be reached at all rests whole, every endpoint of it; a reply that came
-    back unusable (`UnusableReply`) rests nothing, as the service did answer.
+    back unusable (`UnusableReply`) rests nothing, as the service did answer. An endpoint
+    rests for one family of operations (answers; translations, `apart`), so a page whose
+    translation failed never stops the answers.
 
     A request the endpoint refused as asked (`RequestRefused`: a setting is wrong) is
     logged as an error and kept (`refusal`) until the endpoint answers again.
@@ -136,14 +138,25 @@ class RetryPolicy:
     max_delay: float = 8.0
     on_failure: Callable[[str], None] | None = None  # told the operation of each failed try
     cooldown: float = 30.0
-    # A client (by its id: clients live as long as the app) or a whole service: until when.
-    _resting: dict[int | str, float] = field(default_factory=dict)
+    family: str = "answers"  # whose calls these are: an endpoint rests for one family
+    # A client for a family (by its id: clients live as long as the app) or a whole service:
+    # until when. Shared by the families (`apart`).
+    _resting: dict[tuple[str, int] | str, float] = field(default_factory=dict)
     _refused: dict[int, str] = field(default_factory=dict)  # a client: what it last refused
+
+    def apart(self, family: str) -> RetryPolicy:
+        """This policy for another family of operations: its endpoints rest apart from this
+        family's, while a provider that cannot be reached rests for both."""
+        return replace(self, family=family)
+
+    def rest_left(self, upstream: Upstream) -> float:
+        """Seconds until `upstream` is called again: 0 when neither it nor its service rests."""
+        keys = ((self.family, id(upstream)), upstream.service)
+        return max(0.0, max(self._resting.get(k, 0.0) for k in keys) - time.monotonic())
 
     def check(self, upstream: Upstream, operation: str) -> None:
         """Raise `UpstreamError` at once while `upstream`, or its whole service, rests."""
-        now = time.monotonic()
-        left = max(self._resting.get(k, 0.0) for k in (id(upstream), upstream.service)) - now
+        left = self.rest_left(upstream)
         if left > 0:
             raise UpstreamError(
                 f"{upstream.service} {operation} is not called for {left:.0f}s: it kept failing"
@@ -155,7 +168,7 @@ class RetryPolicy:
 
     def succeeded(self, upstream: Upstream) -> None:
         """`upstream` answered: neither it nor its service rests any longer."""
-        self._resting.pop(id(upstream), None)
+        self._resting.pop((self.family, id(upstream)), None)
         self._resting.pop(upstream.service, None)
         self._refused.pop(id(upstream), None)
 
@@ -196,7 +209,7 @@ class RetryPolicy:
         if self.cooldown <= 0 or isinstance(exc, UnusableReply):
             return
         rest = max(self.cooldown, min(exc.retry_after or 0.0, MAX_REST))
-        key: int | str = upstream.service if exc.unreachable else id(upstream)
+        key = upstream.service if exc.unreachable else (self.family, id(upstream))
         name = "" if exc.unreachable else f" {operation}"
         self._resting[key] = time.monotonic() + rest
         log.warning(

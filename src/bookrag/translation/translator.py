@@ -79,6 +79,8 @@ class Translator:
         self.max_tokens = max_tokens  # the least a reply may use; long units get more
         self.unit_tokens = UNIT_TOKENS
         self.budget = budget if budget is not None else Budget(0)
+        # A page whose translation failed rests the chat model for translations, not answers.
+        self.policy = book.policy.apart("translations")
         self._limit = asyncio.Semaphore(concurrency)  # model calls at once, for all pages
         self._running: dict[str, _Job] = {}
 
@@ -268,6 +270,6 @@ class Translator:
 
     async def _unit(self, chat: ChatModel, unit: str, language: Language, job: _Job) -> str:
         async with self._limit:
-            text = await translate_unit(chat, self.book.policy, unit, language, self.max_tokens)
+            text = await translate_unit(chat, self.policy, unit, language, self.max_tokens)
         job.translated += 1
         return text
