@@ -20,7 +20,14 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from bookrag.answering.generation import NOT_FOUND, SECTION_CODE_TOKENS, SYSTEM, documents
+from bookrag.answering.generation import (
+    CUT_NOTE,
+    NOT_FOUND,
+    SECTION_CODE_TOKENS,
+    SYSTEM,
+    cut_tail,
+    documents,
+)
 from bookrag.answering.models import Question
 from bookrag.answering.retrieval import Passage
 from bookrag.api.app import create_app
@@ -40,6 +47,7 @@ from bookrag.providers.markers import MarkerNumbers, marker_citations
 from bookrag.providers.replies import REASON_CHARS, reason
 from bookrag.providers.wiring import build_providers
 from fakes import FakeCohere, FakeOpenAI
+from fakes.cohere import tokens
 
 RAIN_PAGE = "https://pocket-weather.example.org/docs/sensors/rain-wind"
 SECRET = "test-key"
@@ -460,6 +468,86 @@ def test_a_stream_cut_before_its_first_citation_is_answered_from_the_book(
     assert "Traceback" not in events[-1]["error"]
     # The response went out as 200: the log says what the access log cannot.
     assert any("failed while streaming" in r.getMessage() for r in caplog.records)
+
+
+LONG = (
+    "A tip is 0.2794 mm of rain. The logger counts each tip as one pulse, and a day's "
+    "pulses, added up at midnight, give the day's rainfall, which the station then sends."
+)
+
+
+def test_an_answer_cut_at_its_length_limit_says_so(
+    fake: FakeCohere, tmp_path: Path, sample_docs: Path
+) -> None:
+    # CHAT_MAX_TOKENS reached (Cohere's MAX_TOKENS): what was written is kept, and the
+    # reader sees where and why it stops, in /chat and in /stream-chat's tokens alike.
+    settings = cohere_settings(fake, tmp_path, docs_dir=sample_docs, chat_max_tokens=16)
+    question = {"question": "How much rain is one tip?"}
+    tip = LONG.index("0.2794 mm")
+    with TestClient(create_app(settings)) as client:
+        fake.reset()
+        fake.enqueue_chat(LONG, [(tip, tip + 9, ["doc-1"])])
+        body = client.post("/chat", json=question).json()
+        fake.enqueue_chat(LONG, [(tip, tip + 9, ["doc-1"])])
+        with client.stream("POST", "/stream-chat", json=question) as r:
+            events = sse_events("".join(r.iter_text()))
+    final = json.loads(events[-1]["response"])
+    written = "".join(tokens(LONG)[:16])  # "... as one pulse, and "
+    ending = f"as one pulse, and …\n\n{CUT_NOTE}"
+    for answer in (body, final):
+        assert answer["truncated"] is True and answer["degraded"] is False
+        assert answer["mode"] == "generative" and answer["sources"][0].startswith(RAIN_PAGE)
+        assert answer["answer"].startswith("A tip is 0.2794 mm [1] of rain.")
+        assert answer["answer"].endswith(ending)
+    assert "".join(e["token"] for e in events[:-1]) == f"{written}…\n\n{CUT_NOTE}"
+    assert all(b["max_tokens"] == 16 for b in chat_bodies(fake))
+
+
+def test_an_answer_cut_inside_code_closes_the_code_before_saying_so() -> None:
+    assert cut_tail("Run:\n\n```bash\nsudo systemctl") == f"\n```\n…\n\n{CUT_NOTE}"
+    assert cut_tail("Run `pocketwx --che") == f"` …\n\n{CUT_NOTE}"
+    assert cut_tail("Each tip is 0.2794 mm") == f" …\n\n{CUT_NOTE}"
+
+
+@pytest.mark.parametrize("finish", ["ERROR", "TIMEOUT"])
+def test_a_reply_cohere_could_not_finish_is_a_failure(
+    api: TestClient, fake: FakeCohere, finish: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Cohere stopped the generation itself: its text is no answer. /chat answers from the
+    # book; a stream that relayed text ends with the error event.
+    question = {"question": "How much rain is one tip?"}
+    fake.end_reply(finish, times=1000)
+    with caplog.at_level(logging.WARNING):
+        body = api.post("/chat", json=question).json()
+    assert body["mode"] == "extractive" and body["degraded"] is True
+    assert any(f"Cohere chat stopped with {finish}" in r.getMessage() for r in caplog.records)
+    tip = STREAMED.index("0.2794 mm")
+    fake.enqueue_chat(STREAMED, [(tip, tip + 9, ["doc-1"])])
+    with api.stream("POST", "/stream-chat", json=question) as r:
+        events = sse_events("".join(r.iter_text()))
+    assert events[0]["token"] == "A tip is 0.2794 mm "
+    assert events[-1]["done"] is True and "error" in events[-1] and "response" not in events[-1]
+
+
+def test_a_stream_that_ends_without_its_end_event_was_cut_short(
+    api: TestClient, fake: FakeCohere
+) -> None:
+    # No message-end: the reply may stop anywhere. After relayed text the reader is told it
+    # failed; before any, the book's own sentences stand in (not a refusal of the question).
+    question = {"question": "How much rain is one tip?"}
+    tip = STREAMED.index("0.2794 mm")
+    fake.enqueue_chat(STREAMED, [(tip, tip + 9, ["doc-1"])])
+    fake.end_reply(None)
+    with api.stream("POST", "/stream-chat", json=question) as r:
+        cut = sse_events("".join(r.iter_text()))
+    assert cut[0]["token"] == "A tip is 0.2794 mm " and "error" in cut[-1]
+    fake.enqueue_chat("The gauge is painted green and")
+    fake.end_reply(None, times=1000)
+    with api.stream("POST", "/stream-chat", json=question) as r:
+        events = sse_events("".join(r.iter_text()))
+    final = json.loads(events[-1]["response"])
+    assert final["mode"] == "extractive" and final["degraded"] is True
+    assert "painted" not in final["answer"] and "0.2794" in final["answer"]
 
 
 # -- faults --------------------------------------------------------------------------------
@@ -913,6 +1001,39 @@ def test_markers_come_out_the_same_however_the_stream_is_cut() -> None:
         cuts = sorted({rng.randrange(1, len(text)) for _ in range(6)}) if len(text) > 1 else []
         pieces = [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
         assert fed(pieces) == fed([text]), pieces
+
+
+def test_an_endpoints_finish_reason_decides_if_its_reply_is_whole(
+    tmp_path: Path, sample_docs: Path
+) -> None:
+    # finish_reason "length": cut at CHAT_MAX_TOKENS, kept and said so; "content_filter":
+    # withheld, no answer; a stream without a finish_reason was cut short.
+    reply = "A tip is 0.2794 mm of rain [1]. " + LONG.split(". ", 1)[1]
+    question = {"question": "How much rain is one tip?"}
+    with FakeOpenAI(models=("llama3.1",)) as oa:
+        settings = load_settings(
+            data_dir=tmp_path / "data",
+            docs_dir=sample_docs,
+            openai_base_url=oa.url,
+            openai_api_key=SECRET,
+            chat_max_tokens=16,
+            retry_budget=0,
+        )
+        with TestClient(create_app(settings)) as client:
+            oa.enqueue_chat(reply)
+            cut = client.post("/chat", json=question).json()
+            oa.enqueue_chat("A tip is 0.2794 mm of rain [1].")
+            oa.end_reply("content_filter")
+            withheld = client.post("/chat", json=question).json()
+            oa.enqueue_chat("A tip is 0.2794 mm of rain [1].")
+            oa.end_reply(None)
+            with client.stream("POST", "/stream-chat", json=question) as r:
+                events = sse_events("".join(r.iter_text()))
+    assert cut["truncated"] is True and cut["mode"] == "generative"
+    assert cut["answer"].startswith("A tip is 0.2794 mm of rain [1].")
+    assert cut["answer"].endswith(f"…\n\n{CUT_NOTE}")
+    assert withheld["mode"] == "extractive" and withheld["degraded"] is True
+    assert events[0]["token"].startswith("A tip is") and "error" in events[-1]
 
 
 def test_openai_compatible_endpoint_cites_with_numbered_markers(

@@ -737,6 +737,40 @@ def test_provider_failure_is_502_and_nothing_is_cached(
         assert translate(client, RAIN).json()["cached"] is False  # nothing half-done kept
 
 
+def test_a_section_cut_at_its_length_limit_is_asked_again_with_more_room(
+    fake: TranslatingCohere, tmp_path: Path, docs: Path
+) -> None:
+    # Urdu's script may take more tokens than a reply's room (4 a token of the text): a
+    # section the model stopped short (MAX_TOKENS) is asked for again with twice the room,
+    # and the page comes back whole.
+    with serve(settings_for(fake, tmp_path, docs), fake) as client:
+        fake.reply_token_cost = 6
+        response = translate(client, RAIN)
+        rooms = [c.json["max_tokens"] for c in fake.calls("/v2/chat")]
+    original = page_markdown((docs / RAIN).read_text(encoding="utf-8"))
+    assert response.status_code == 200
+    assert response.json()["translation"].casefold() == original.casefold()
+    assert rooms == [rooms[0], 4000] and rooms[0] < 4000  # one unit: cut, then more room
+
+
+@pytest.mark.parametrize("ending", ["cut at the limit", "no message-end"])
+def test_a_section_the_model_could_not_finish_fails_the_page_and_is_never_cached(
+    fake: TranslatingCohere, tmp_path: Path, docs: Path, ending: str
+) -> None:
+    # Still cut with all the room a reply gets, or a stream that ended before its end event
+    # (its text may stop anywhere): the page fails, and no reader gets it from the cache.
+    with serve(settings_for(fake, tmp_path, docs), fake) as client:
+        if ending == "cut at the limit":
+            fake.reply_token_cost = 100
+        else:
+            fake.end_reply(None, times=1000)
+        response = translate(client, RAIN)
+    assert response.status_code == 502 and response.json()["success"] is False
+    said = "length limit (4000 tokens)" if ending == "cut at the limit" else "message-end"
+    assert said in response.json()["error"]
+    assert cached_files(tmp_path) == []
+
+
 def test_reply_that_loses_a_placeholder_is_502(
     fake: TranslatingCohere, tmp_path: Path, docs: Path
 ) -> None:

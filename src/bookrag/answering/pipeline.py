@@ -18,6 +18,8 @@ from bookrag.answering.extractive import UNCITED_HEADER, extractive_answer
 from bookrag.answering.figures import note, timed
 from bookrag.answering.generation import (
     answer_prompt,
+    cut_short,
+    cut_tail,
     documents,
     last_answered_question,
     not_found,
@@ -195,6 +197,8 @@ async def stream_answer(book: Book, question: Question) -> AsyncIterator[str | A
     if not relayed:  # what the model wrote cited nothing: the answer made instead
         for piece in _pieces(result):
             yield piece
+    elif generation is not None and generation.truncated:  # the reader saw it stop: why
+        yield cut_tail(generation.text)
     yield result
 
 
@@ -217,6 +221,8 @@ def _from_model(generation: Generation, chosen: Plan, question: Question) -> Ans
             chosen.passages, chosen.terms, question.selected_text, header=UNCITED_HEADER
         )
         result = result if result.citations else not_found()
+    elif generation.truncated and result.mode == "generative":
+        result = cut_short(result)
     return result.model_copy(update={"degraded": chosen.degraded})
 
 

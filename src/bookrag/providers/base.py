@@ -50,11 +50,16 @@ class Generation:
     """A finished answer from a chat model.
 
     `marked`: the text already carries `[n]` markers where it cites (else, as with Cohere,
-    the citations' spans say where)."""
+    the citations' spans say where). `truncated`: the model stopped at its token limit
+    (`max_tokens`), mid-answer. `finish_reason`: why it stopped, in the provider's words. A
+    reply the provider could not finish (an error, a timeout, a stream that ended before
+    its end) is no `Generation`: the provider raises `UpstreamError` instead."""
 
     text: str
     citations: tuple[SpanCitation, ...]
     marked: bool = False
+    truncated: bool = False
+    finish_reason: str | None = None
 
 
 # What a chat model's stream gives: pieces of text as they come, each citation as soon as

@@ -32,7 +32,7 @@ from bookrag.providers.base import (
     SpanCitation,
     StreamItem,
 )
-from bookrag.providers.replies import answered, retry_after
+from bookrag.providers.replies import answered, reason, retry_after
 
 EMBED_BATCH = 96  # the most texts Cohere embeds in one call
 KEY_CHECK_TIMEOUT = 3  # seconds: a health probe must stay cheap
@@ -174,11 +174,14 @@ class CohereChat:
         content = response.message.content or []
         text = "".join(getattr(item, "text", "") or "" for item in content)
         citations = tuple(_span(c) for c in response.message.citations or [])
-        return Generation(text, citations)
+        finish = response.finish_reason
+        truncated = _cut_short("chat", finish, None, self.key)
+        return Generation(text, citations, truncated=truncated, finish_reason=finish)
 
     async def stream(self, prompt: ChatPrompt) -> AsyncIterator[StreamItem]:
         pieces: list[str] = []
         citations: list[SpanCitation] = []
+        end = None  # the `message-end` event: a stream without one was cut short
         with translated("chat stream", self.key):
             async for event in self.async_client.chat_stream(**self._request(prompt)):
                 if event.type == "content-delta":
@@ -191,7 +194,14 @@ class CohereChat:
                     if cited is not None:
                         citations.append(_span(cited))
                         yield citations[-1]
-        yield Generation("".join(pieces), tuple(citations))
+                elif event.type == "message-end":
+                    end = event
+        if end is None:
+            raise RetryableUpstreamError("Cohere chat stream ended before its message-end")
+        finish, error = _path(end, "delta", "finish_reason"), _path(end, "delta", "error")
+        truncated = _cut_short("chat stream", finish, error, self.key)
+        answer = "".join(pieces)
+        yield Generation(answer, tuple(citations), truncated=truncated, finish_reason=finish)
 
     def check_key(self) -> bool | None:
         """True if Cohere accepts the key (one cheap call, no tokens spent); None when the
@@ -208,6 +218,17 @@ class CohereChat:
                     return None
                 raise
             return bool(response.valid)
+
+
+def _cut_short(operation: str, finish: Any, error: Any, key: SecretStr | None) -> bool:
+    """Whether a reply Cohere finished with `finish` stopped at its token limit (MAX_TOKENS);
+    one it could not finish (ERROR, TIMEOUT) raises `RetryableUpstreamError`."""
+    if finish in ("ERROR", "TIMEOUT"):
+        said = reason(error, key.get_secret_value() if key is not None else None)
+        raise RetryableUpstreamError(
+            f"Cohere {operation} stopped with {finish}" + (f": {said}" if said else "")
+        )
+    return bool(finish == "MAX_TOKENS")
 
 
 def _ranks(ranked: list[tuple[Any, Any]], documents: int, wanted: int) -> bool:

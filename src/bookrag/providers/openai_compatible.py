@@ -106,19 +106,25 @@ class OpenAIChat:
         with translated("chat", self.client.api_key):
             response = self.client.chat.completions.create(**self._request(prompt))
         raw = response.choices[0].message.content or "" if response.choices else ""
+        finish = response.choices[0].finish_reason if response.choices else None
         thinking, numbers = Thinking(), MarkerNumbers(prompt.documents)
         text = numbers.feed(thinking.feed(raw) + thinking.flush()) + numbers.flush()
-        return Generation(text, marker_citations(text, numbers), marked=True)
+        citations = marker_citations(text, numbers)
+        cut = _cut_short("chat", finish)
+        return Generation(text, citations, marked=True, truncated=cut, finish_reason=finish)
 
     async def stream(self, prompt: ChatPrompt) -> AsyncIterator[StreamItem]:
         pieces: list[str] = []
         thinking, numbers = Thinking(), MarkerNumbers(prompt.documents)
+        finish = None  # named by the last chunk of the reply: a stream without it was cut
         with translated("chat stream", self.client.api_key):
             stream = await self.async_client.chat.completions.create(
                 **self._request(prompt), stream=True
             )
             async for chunk in stream:
                 said = chunk.choices[0].delta.content or "" if chunk.choices else ""
+                if chunk.choices and chunk.choices[0].finish_reason:
+                    finish = chunk.choices[0].finish_reason
                 if text := numbers.feed(thinking.feed(said)):
                     pieces.append(text)
                     yield text
@@ -129,8 +135,11 @@ class OpenAIChat:
             yield rest
             for cited in numbers.new_citations():
                 yield cited
-        answer = "".join(pieces)
-        yield Generation(answer, marker_citations(answer, numbers), marked=True)
+        if finish is None:
+            raise RetryableUpstreamError("chat endpoint chat stream ended before its finish_reason")
+        answer, cut = "".join(pieces), _cut_short("chat stream", finish)
+        citations = marker_citations(answer, numbers)
+        yield Generation(answer, citations, marked=True, truncated=cut, finish_reason=finish)
 
     def check_endpoint(self) -> bool:
         """True when the endpoint answers (one cheap call, no tokens spent): it lists its
@@ -145,6 +154,14 @@ class OpenAIChat:
         except UpstreamError:  # a 404 or the like: it is up, it only lists no models
             pass
         return True
+
+
+def _cut_short(operation: str, finish: str | None) -> bool:
+    """Whether a reply that finished with `finish` stopped at its token limit ("length"); one
+    its content filter withheld raises `UpstreamError`."""
+    if finish == "content_filter":
+        raise UpstreamError(f"chat endpoint {operation}: the reply was withheld by its filter")
+    return finish == "length"
 
 
 def user_message(prompt: ChatPrompt) -> str:

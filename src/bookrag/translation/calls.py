@@ -1,11 +1,15 @@
 """One unit of a page translated by the chat model: the whole reply, streamed, with what the
-placeholders hid put back, asked for again (by the retry policy) while it is unusable."""
+placeholders hid put back, asked for again (by the retry policy) while it is unusable. A
+reply the model stopped at its token limit is unusable (a translation missing its end): it
+is asked for again with twice the room, up to MAX_REPLY_TOKENS, and never kept."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from bookrag.book.chunking import count_tokens
+from bookrag.errors import UnusableReply, UpstreamError
 from bookrag.providers.base import ChatModel, ChatPrompt, Generation, RetryPolicy
 from bookrag.translation.languages import Language
 from bookrag.translation.units import Protected, system_prompt
@@ -27,22 +31,31 @@ async def translate_unit(
     )
 
     async def attempt() -> str:
-        return protected.restore(await _complete(chat, prompt), language)
+        nonlocal prompt
+        reply = await _complete(chat, prompt)
+        if reply.truncated:
+            room = prompt.max_tokens or least_tokens
+            said = f"the translation of a section stopped at its length limit ({room} tokens)"
+            if room >= MAX_REPLY_TOKENS:
+                raise UpstreamError(said)  # no more room to give it
+            prompt = replace(prompt, max_tokens=min(MAX_REPLY_TOKENS, 2 * room))
+            raise UnusableReply(f"{said}; asking again with more room")
+        return protected.restore(reply.text, language)
 
     return await policy.acall("translate", chat, attempt)
 
 
-async def _complete(chat: ChatModel, prompt: ChatPrompt) -> str:
+async def _complete(chat: ChatModel, prompt: ChatPrompt) -> Generation:
     """The model's whole reply, streamed: a long translation keeps the connection busy, so
     the read timeout applies between pieces rather than to the whole reply."""
     stream = chat.stream(prompt)
-    text = ""
+    reply = Generation("", ())
     try:
         async for item in stream:
             if isinstance(item, Generation):
-                text = item.text
+                reply = item
     finally:
         close: Callable[[], Awaitable[None]] | None = getattr(stream, "aclose", None)
         if close is not None:
             await close()
-    return text
+    return reply
