@@ -771,6 +771,34 @@ def test_a_section_the_model_could_not_finish_fails_the_page_and_is_never_cached
     assert cached_files(tmp_path) == []
 
 
+@pytest.mark.parametrize(("asked", "cooldown", "wait"), [(30, 0, 30), (None, 60, 60)])
+def test_a_rate_limited_translation_is_503_saying_when_to_ask_again(
+    fake: TranslatingCohere,
+    tmp_path: Path,
+    docs: Path,
+    asked: float | None,
+    cooldown: float,
+    wait: int,
+) -> None:
+    # Cohere's 429 is no broken page: the reader is told to come back when Cohere said, or
+    # when translations stop resting; nothing is cached, and the try costs no budget.
+    settings = settings_for(fake, tmp_path, docs, retry_budget=1.0, upstream_cooldown=cooldown)
+    with serve(settings, fake) as client:
+        fake.fail("/v2/chat", status=429, retry_after=asked, times=1000)
+        response = translate(client, RAIN)
+        tried = chat_calls(fake)
+        again = translate(client, RAIN)
+    assert response.status_code == 503 and response.json()["success"] is False
+    assert wait - 2 <= int(response.headers["retry-after"]) <= wait
+    assert (
+        "429" in response.json()["error"] and f"try again in {wait} s" in response.json()["error"]
+    )
+    assert again.status_code == 503 and again.headers["retry-after"]
+    if cooldown:
+        assert chat_calls(fake) == tried  # resting: the second was not sent
+    assert cached_files(tmp_path) == []
+
+
 def test_reply_that_loses_a_placeholder_is_502(
     fake: TranslatingCohere, tmp_path: Path, docs: Path
 ) -> None:
@@ -822,7 +850,7 @@ def test_a_rate_limited_translation_rests_the_model_for_translations_only(
         answer = client.post("/chat", json={"question": "How much rain is one tip?"}).json()
         answered = chat_calls(fake)
         again = translate(client, RAIN)
-    assert failed.status_code >= 500 and again.status_code >= 500
+    assert failed.status_code == again.status_code == 503
     assert answer["mode"] == "generative" and answer["degraded"] is False
     assert answered == tried + 1 and chat_calls(fake) == answered  # translations rest
 

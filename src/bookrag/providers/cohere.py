@@ -79,7 +79,9 @@ def _from_api_error(operation: str, exc: ApiError, key: SecretStr | None) -> Ups
     secret = key.get_secret_value() if key is not None else None
     message = answered("Cohere", operation, status, exc.body, secret)
     if status == 429 or status >= 500 or status in (408, 409):
-        return RetryableUpstreamError(message, retry_after=retry_after(exc.headers))
+        return RetryableUpstreamError(
+            message, retry_after=retry_after(exc.headers), rate_limited=status == 429
+        )
     if status == 200:  # a 2xx whose body could not be read
         return RetryableUpstreamError(f"Cohere {operation}: malformed response")
     if 400 <= status < 500:

@@ -67,7 +67,9 @@ def translated(operation: str, key: str | None = None) -> Iterator[None]:
         message = answered("chat endpoint", operation, status, exc.body, key)
         if status == 429 or status >= 500:
             raise RetryableUpstreamError(
-                message, retry_after=retry_after(dict(exc.response.headers))
+                message,
+                retry_after=retry_after(dict(exc.response.headers)),
+                rate_limited=status == 429,
             ) from exc
         refused = 400 <= status < 500 and status != 403  # 403: this key may not do it
         raise (RequestRefused if refused else UpstreamError)(message) from exc

@@ -1,15 +1,17 @@
 """One unit of a page translated by the chat model: the whole reply, streamed, with what the
 placeholders hid put back, asked for again (by the retry policy) while it is unusable. A
 reply the model stopped at its token limit is unusable (a translation missing its end): it
-is asked for again with twice the room, up to MAX_REPLY_TOKENS, and never kept."""
+is asked for again with twice the room, up to MAX_REPLY_TOKENS, and never kept. A page whose
+unit failed is a 503 with when to ask again, or a 502 (`page_failure`)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from bookrag.book.chunking import count_tokens
-from bookrag.errors import UnusableReply, UpstreamError
+from bookrag.errors import ProviderBusy, RetryableUpstreamError, UnusableReply, UpstreamError
 from bookrag.providers.base import ChatModel, ChatPrompt, Generation, RetryPolicy
 from bookrag.translation.languages import Language
 from bookrag.translation.units import Protected, system_prompt
@@ -43,6 +45,21 @@ async def translate_unit(
         return protected.restore(reply.text, language)
 
     return await policy.acall("translate", chat, attempt)
+
+
+def page_failure(
+    exc: UpstreamError, policy: RetryPolicy, chat: ChatModel, page: str
+) -> UpstreamError | ProviderBusy:
+    """What a reader is told of a translation `exc` failed: 503 with when to ask again
+    (Retry-After: the provider's, or the rest left) when the provider limits our calls or
+    the model rests for translations; else 502. Nothing of the page was saved."""
+    wait = exc.retry_after if isinstance(exc, RetryableUpstreamError) else None
+    wait = max(wait or 0.0, policy.rest_left(chat))
+    if wait > 0 or (isinstance(exc, RetryableUpstreamError) and exc.rate_limited):
+        seconds = max(1, math.ceil(wait))
+        said = f"{page}: {exc.message} (nothing was saved; try again in {seconds} s)"
+        return ProviderBusy(said, retry_after=seconds)
+    return UpstreamError(f"{page}: {exc.message} (nothing was saved; try again)")
 
 
 async def _complete(chat: ChatModel, prompt: ChatPrompt) -> Generation:

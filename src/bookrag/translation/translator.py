@@ -39,7 +39,7 @@ from bookrag.index.points import page_version
 from bookrag.providers.base import ChatModel
 from bookrag.translation.budget import Budget
 from bookrag.translation.cache import Translation, TranslationCache
-from bookrag.translation.calls import translate_unit
+from bookrag.translation.calls import page_failure, translate_unit
 from bookrag.translation.languages import Language, find_language
 from bookrag.translation.links import with_page_urls
 from bookrag.translation.units import UNIT_TOKENS, page_pieces, plan_units
@@ -242,10 +242,8 @@ class Translator:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             if isinstance(exc, UpstreamError):
-                raise UpstreamError(
-                    f"could not translate {source} into {language.name}: {exc.message} "
-                    "(nothing was saved; try again)"
-                ) from exc
+                failed = f"could not translate {source} into {language.name}"
+                raise page_failure(exc, self.policy, chat, failed) from exc
             raise
         result = Translation(
             translation="".join(
