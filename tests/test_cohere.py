@@ -21,7 +21,14 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from bookrag.answering import retrieval
-from bookrag.answering.generation import NOT_FOUND, SECTION_CODE_TOKENS, SYSTEM, documents
+from bookrag.answering.generation import (
+    CUT_NOTE,
+    NOT_FOUND,
+    SECTION_CODE_TOKENS,
+    SYSTEM,
+    cut_tail,
+    documents,
+)
 from bookrag.answering.models import Question
 from bookrag.answering.retrieval import Passage
 from bookrag.api.app import create_app
@@ -38,8 +45,10 @@ from bookrag.index.connection import open_store
 from bookrag.index.ingest import ingest, site_config
 from bookrag.providers.base import Embedder, RetryPolicy, SourceDocument, SpanCitation
 from bookrag.providers.markers import MarkerNumbers, marker_citations
+from bookrag.providers.replies import REASON_CHARS, reason
 from bookrag.providers.wiring import build_providers
 from fakes import FakeCohere, FakeOpenAI
+from fakes.cohere import tokens
 
 RAIN_PAGE = "https://pocket-weather.example.org/docs/sensors/rain-wind"
 SECRET = "test-key"
@@ -558,6 +567,86 @@ def test_a_stream_cut_before_its_first_citation_is_answered_from_the_book(
     assert any("failed while streaming" in r.getMessage() for r in caplog.records)
 
 
+LONG = (
+    "A tip is 0.2794 mm of rain. The logger counts each tip as one pulse, and a day's "
+    "pulses, added up at midnight, give the day's rainfall, which the station then sends."
+)
+
+
+def test_an_answer_cut_at_its_length_limit_says_so(
+    fake: FakeCohere, tmp_path: Path, sample_docs: Path
+) -> None:
+    # CHAT_MAX_TOKENS reached (Cohere's MAX_TOKENS): what was written is kept, and the
+    # reader sees where and why it stops, in /chat and in /stream-chat's tokens alike.
+    settings = cohere_settings(fake, tmp_path, docs_dir=sample_docs, chat_max_tokens=16)
+    question = {"question": "How much rain is one tip?"}
+    tip = LONG.index("0.2794 mm")
+    with TestClient(create_app(settings)) as client:
+        fake.reset()
+        fake.enqueue_chat(LONG, [(tip, tip + 9, ["doc-1"])])
+        body = client.post("/chat", json=question).json()
+        fake.enqueue_chat(LONG, [(tip, tip + 9, ["doc-1"])])
+        with client.stream("POST", "/stream-chat", json=question) as r:
+            events = sse_events("".join(r.iter_text()))
+    final = json.loads(events[-1]["response"])
+    written = "".join(tokens(LONG)[:16])  # "... as one pulse, and "
+    ending = f"as one pulse, and …\n\n{CUT_NOTE}"
+    for answer in (body, final):
+        assert answer["truncated"] is True and answer["degraded"] is False
+        assert answer["mode"] == "generative" and answer["sources"][0].startswith(RAIN_PAGE)
+        assert answer["answer"].startswith("A tip is 0.2794 mm [1] of rain.")
+        assert answer["answer"].endswith(ending)
+    assert "".join(e["token"] for e in events[:-1]) == f"{written}…\n\n{CUT_NOTE}"
+    assert all(b["max_tokens"] == 16 for b in chat_bodies(fake))
+
+
+def test_an_answer_cut_inside_code_closes_the_code_before_saying_so() -> None:
+    assert cut_tail("Run:\n\n```bash\nsudo systemctl") == f"\n```\n…\n\n{CUT_NOTE}"
+    assert cut_tail("Run `pocketwx --che") == f"` …\n\n{CUT_NOTE}"
+    assert cut_tail("Each tip is 0.2794 mm") == f" …\n\n{CUT_NOTE}"
+
+
+@pytest.mark.parametrize("finish", ["ERROR", "TIMEOUT"])
+def test_a_reply_cohere_could_not_finish_is_a_failure(
+    api: TestClient, fake: FakeCohere, finish: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Cohere stopped the generation itself: its text is no answer. /chat answers from the
+    # book; a stream that relayed text ends with the error event.
+    question = {"question": "How much rain is one tip?"}
+    fake.end_reply(finish, times=1000)
+    with caplog.at_level(logging.WARNING):
+        body = api.post("/chat", json=question).json()
+    assert body["mode"] == "extractive" and body["degraded"] is True
+    assert any(f"Cohere chat stopped with {finish}" in r.getMessage() for r in caplog.records)
+    tip = STREAMED.index("0.2794 mm")
+    fake.enqueue_chat(STREAMED, [(tip, tip + 9, ["doc-1"])])
+    with api.stream("POST", "/stream-chat", json=question) as r:
+        events = sse_events("".join(r.iter_text()))
+    assert events[0]["token"] == "A tip is 0.2794 mm "
+    assert events[-1]["done"] is True and "error" in events[-1] and "response" not in events[-1]
+
+
+def test_a_stream_that_ends_without_its_end_event_was_cut_short(
+    api: TestClient, fake: FakeCohere
+) -> None:
+    # No message-end: the reply may stop anywhere. After relayed text the reader is told it
+    # failed; before any, the book's own sentences stand in (not a refusal of the question).
+    question = {"question": "How much rain is one tip?"}
+    tip = STREAMED.index("0.2794 mm")
+    fake.enqueue_chat(STREAMED, [(tip, tip + 9, ["doc-1"])])
+    fake.end_reply(None)
+    with api.stream("POST", "/stream-chat", json=question) as r:
+        cut = sse_events("".join(r.iter_text()))
+    assert cut[0]["token"] == "A tip is 0.2794 mm " and "error" in cut[-1]
+    fake.enqueue_chat("The gauge is painted green and")
+    fake.end_reply(None, times=1000)
+    with api.stream("POST", "/stream-chat", json=question) as r:
+        events = sse_events("".join(r.iter_text()))
+    final = json.loads(events[-1]["response"])
+    assert final["mode"] == "extractive" and final["degraded"] is True
+    assert "painted" not in final["answer"] and "0.2794" in final["answer"]
+
+
 # -- faults --------------------------------------------------------------------------------
 
 
@@ -709,6 +798,24 @@ def test_a_failing_reranker_rests_alone_and_answers_are_still_written(
         assert body["mode"] == "generative" and body["sources"][0].startswith(RAIN_PAGE)
 
 
+@pytest.mark.parametrize(
+    "results",
+    [[{"index": 99, "relevance_score": 0.9}], [], [{"index": 0, "relevance_score": 0.9}] * 2],
+    ids=["index-out-of-range", "nothing-ranked", "one-ranked-twice"],
+)
+def test_a_rerank_reply_that_is_no_ranking_keeps_the_fused_order(
+    api: TestClient, fake: FakeCohere, results: list[dict[str, Any]]
+) -> None:
+    # The reranker's reply is checked: one that ranks documents it was not given, or fewer
+    # than it was asked for, is no ranking (not a 500, not "the book does not cover it").
+    fake.enqueue_rerank(results, times=1000)
+    response = api.post("/chat", json={"question": "How much rain is one tip?"})
+    body = response.json()
+    assert response.status_code == 200 and body["mode"] == "generative"
+    assert body["degraded"] is True and body["sources"][0].startswith(RAIN_PAGE)
+    assert len(fake.calls("/v2/rerank")) >= 2  # retried first, as a malformed reply is
+
+
 def test_stream_failing_before_any_text_falls_back(api: TestClient, fake: FakeCohere) -> None:
     fake.fail("/v2/chat", status=500, retry_after=None, times=20)
     with api.stream("POST", "/stream-chat", json={"question": "How much rain is one tip?"}) as r:
@@ -723,6 +830,20 @@ def test_health_checks_the_key_once_and_caches_it(api: TestClient, fake: FakeCoh
         assert body["services"]["cohere"] == "connected"
     assert len(fake.calls("/v1/check-api-key")) == 1
     assert fake.calls("/v2/chat") == [] and fake.calls("/v2/embed") == []
+
+
+@pytest.mark.parametrize("status", [404, 405])
+def test_a_cohere_deployment_without_the_key_check_is_unchecked_not_down(
+    api: TestClient, fake: FakeCohere, status: int
+) -> None:
+    # A proxy or private deployment at COHERE_BASE_URL may lack Cohere's v1 key check while
+    # it answers every v2 call: the book's chat window must not see the backend as down.
+    fake.fail("/v1/check-api-key", status=status, retry_after=None, message="Not Found")
+    health = api.get("/health")
+    assert health.status_code == 200 and health.json()["status"] == "ok"
+    assert health.json()["services"]["cohere"] == "unchecked"
+    body = api.post("/chat", json={"question": "How much rain is one tip?"}).json()
+    assert body["mode"] == "generative"
 
 
 def test_invalid_key_is_reported_clearly(
@@ -748,6 +869,69 @@ def test_no_secret_in_any_log_line(
     assert caplog.records
     assert all(SECRET not in r.getMessage() for r in caplog.records)
     assert all(r.headers.get("authorization") == "<redacted>" for r in fake.requests)
+
+
+NO_MODEL = (
+    "model 'command-z' not found, make sure the correct model ID was used and that you have "
+    "access to the model."
+)
+
+
+def test_a_chat_model_cohere_does_not_have_is_named_in_the_log_and_on_health(
+    api: TestClient, fake: FakeCohere, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Cohere says why it refused (a misspelt or retired COHERE_CHAT_MODEL): the operator reads
+    # it in the log, as an error, and on /health, while readers get the book's own sentences.
+    question = {"question": "How much rain is one tip?"}
+    fake.fail("/v2/chat", status=404, retry_after=None, message=NO_MODEL)
+    with caplog.at_level(logging.WARNING):
+        body = api.post("/chat", json=question).json()
+        health = api.get("/health")
+    assert body["mode"] == "extractive" and body["degraded"] is True
+    said = "Cohere chat answered 404: model 'command-z' not found"
+    assert any(said in r.getMessage() and r.levelno == logging.ERROR for r in caplog.records)
+    assert health.status_code == 200 and health.json()["status"] == "ok"  # answers still come
+    assert health.json()["generator_error"].startswith(said)
+    assert len(fake.calls("/v2/chat")) == 1  # a refusal is not asked again
+    assert api.post("/chat", json=question).json()["mode"] == "generative"
+    assert "generator_error" not in api.get("/health").json()  # it answers again
+    assert all(SECRET not in r.getMessage() for r in caplog.records)
+
+
+def test_a_providers_reason_is_one_short_line_without_the_key() -> None:
+    key = "co-9f3aSEKRET"
+    assert reason({"message": "model 'x'\n  not found"}, key) == "model 'x' not found"
+    assert reason({"message": f"the key {key} may not use model 'x'"}, key).count(key) == 0
+    assert len(reason({"message": "why " * 200}, key)) == REASON_CHARS
+    assert reason("<html><body>404 Not Found</body></html>", key) == ""  # a proxy's page
+    assert reason({"detail": "Not Found"}, key) == "Not Found"  # a FastAPI-built server
+    assert reason(None, key) == reason({"id": "x"}, key) == ""
+
+
+def test_an_endpoints_reason_is_logged_but_never_its_key(
+    tmp_path: Path, sample_docs: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A 404 (no such model) is named in the endpoint's words; a 401's words quote the key,
+    # so the error says only which setting it was.
+    missing = "The model `llama9` does not exist or you do not have access to it."
+    question = {"question": "How much rain is one tip?"}
+    with FakeOpenAI(models=("llama3.1",)) as oa:
+        settings = openai_settings(oa, tmp_path, sample_docs)
+        with caplog.at_level(logging.WARNING), TestClient(create_app(settings)) as client:
+            oa.fail("/v1/chat/completions", status=404, retry_after=None, message=missing)
+            refused = client.post("/chat", json=question).json()
+            generator_error = client.get("/health").json()["generator_error"]
+        wrong = load_settings(
+            data_dir=tmp_path / "data", openai_base_url=oa.url, openai_api_key="sk-wrong-7f3a9c"
+        )
+        with caplog.at_level(logging.WARNING), TestClient(create_app(wrong)) as client:
+            rejected = client.post("/chat", json=question)
+    assert refused["degraded"] is True
+    assert generator_error == f"chat endpoint chat answered 404: {missing}"
+    said = [r.getMessage() for r in caplog.records]
+    assert any("OPENAI_API_KEY" in line for line in said)
+    assert all("sk-wrong" not in line and "7f3a9c" not in line for line in said)
+    assert "7f3a9c" not in rejected.text
 
 
 # -- OpenAI-compatible endpoint ------------------------------------------------------------
@@ -914,6 +1098,39 @@ def test_markers_come_out_the_same_however_the_stream_is_cut() -> None:
         cuts = sorted({rng.randrange(1, len(text)) for _ in range(6)}) if len(text) > 1 else []
         pieces = [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
         assert fed(pieces) == fed([text]), pieces
+
+
+def test_an_endpoints_finish_reason_decides_if_its_reply_is_whole(
+    tmp_path: Path, sample_docs: Path
+) -> None:
+    # finish_reason "length": cut at CHAT_MAX_TOKENS, kept and said so; "content_filter":
+    # withheld, no answer; a stream without a finish_reason was cut short.
+    reply = "A tip is 0.2794 mm of rain [1]. " + LONG.split(". ", 1)[1]
+    question = {"question": "How much rain is one tip?"}
+    with FakeOpenAI(models=("llama3.1",)) as oa:
+        settings = load_settings(
+            data_dir=tmp_path / "data",
+            docs_dir=sample_docs,
+            openai_base_url=oa.url,
+            openai_api_key=SECRET,
+            chat_max_tokens=16,
+            retry_budget=0,
+        )
+        with TestClient(create_app(settings)) as client:
+            oa.enqueue_chat(reply)
+            cut = client.post("/chat", json=question).json()
+            oa.enqueue_chat("A tip is 0.2794 mm of rain [1].")
+            oa.end_reply("content_filter")
+            withheld = client.post("/chat", json=question).json()
+            oa.enqueue_chat("A tip is 0.2794 mm of rain [1].")
+            oa.end_reply(None)
+            with client.stream("POST", "/stream-chat", json=question) as r:
+                events = sse_events("".join(r.iter_text()))
+    assert cut["truncated"] is True and cut["mode"] == "generative"
+    assert cut["answer"].startswith("A tip is 0.2794 mm of rain [1].")
+    assert cut["answer"].endswith(f"…\n\n{CUT_NOTE}")
+    assert withheld["mode"] == "extractive" and withheld["degraded"] is True
+    assert events[0]["token"].startswith("A tip is") and "error" in events[-1]
 
 
 def test_openai_compatible_endpoint_cites_with_numbered_markers(

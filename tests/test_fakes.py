@@ -213,6 +213,35 @@ async def test_async_chat_stream_yields_the_same_events(fake_cohere: FakeCohere)
     assert start.delta.message.citations.sources[0].id == "rain"
 
 
+def test_a_reply_past_max_tokens_stops_there_with_max_tokens(
+    co: cohere.ClientV2, fake_cohere: FakeCohere
+) -> None:
+    whole = co.chat(model="c", messages=ASK, documents=DOCS, max_tokens=100)
+    cut = co.chat(model="c", messages=ASK, documents=DOCS, max_tokens=4)
+    events = list(co.chat_stream(model="c", messages=ASK, documents=DOCS, max_tokens=4))
+    assert whole.finish_reason == "COMPLETE"
+    assert (
+        cut.finish_reason == "MAX_TOKENS"
+        and cut.message.content[0].text == "According to the book, "
+    )
+    assert not cut.message.citations  # its span was not written
+    assert events[-1].type == "message-end" and events[-1].delta.finish_reason == "MAX_TOKENS"
+    fake_cohere.reply_token_cost = 2  # a word takes two tokens: half the words fit
+    halved = co.chat(model="c", messages=ASK, documents=DOCS, max_tokens=4)
+    assert halved.message.content[0].text == "According to "
+
+
+def test_end_reply_ends_a_chat_as_scripted(co: cohere.ClientV2, fake_cohere: FakeCohere) -> None:
+    fake_cohere.end_reply("ERROR")
+    fake_cohere.end_reply("TIMEOUT")
+    fake_cohere.end_reply(None)
+    assert co.chat(model="c", messages=ASK, documents=DOCS).finish_reason == "ERROR"
+    [end] = [e for e in co.chat_stream(model="c", messages=ASK) if e.type == "message-end"]
+    assert end.delta.finish_reason == "TIMEOUT" and end.delta.error
+    events = list(co.chat_stream(model="c", messages=ASK, documents=DOCS))
+    assert [e.type for e in events][-2:] == ["citation-start", "citation-end"]  # no end
+
+
 # -- Cohere: faults ---------------------------------------------------------------------
 
 
@@ -364,6 +393,20 @@ def test_openai_stream_sends_chunks_then_done(oa: openai.OpenAI) -> None:
     assert chunks[-1].usage is not None and chunks[-1].choices == []
 
 
+def test_openai_finish_reason_says_length_past_max_tokens_or_as_scripted(
+    oa: openai.OpenAI, fake_openai: FakeOpenAI
+) -> None:
+    cut = oa.chat.completions.create(model="m", messages=OPENAI_ASK, max_tokens=3)
+    assert cut.choices[0].finish_reason == "length"
+    assert cut.choices[0].message.content == "The bucket tips "
+    fake_openai.end_reply("content_filter")
+    filtered = oa.chat.completions.create(model="m", messages=OPENAI_ASK)
+    assert filtered.choices[0].finish_reason == "content_filter"
+    fake_openai.end_reply(None)
+    chunks = list(oa.chat.completions.create(model="m", messages=OPENAI_ASK, stream=True))
+    assert all(c.choices[0].finish_reason is None for c in chunks if c.choices)
+
+
 def test_openai_enqueued_replies_come_first(oa: openai.OpenAI, fake_openai: FakeOpenAI) -> None:
     fake_openai.enqueue_chat("Scripted [2].")
     fake_openai.enqueue_chat("Scripted stream.")
@@ -393,8 +436,9 @@ def test_openai_wrong_key_raises_authentication_error(fake_openai: FakeOpenAI) -
     with client, pytest.raises(openai.AuthenticationError) as caught:
         client.models.list()
     assert caught.value.status_code == 401
-    assert caught.value.body == {
-        "message": "invalid api token",
+    assert caught.value.body == {  # as api.openai.com words it, quoting the key
+        "message": "Incorrect API key provided: wrong. You can find your API key at "
+        "https://platform.openai.com/account/api-keys.",
         "type": "invalid_request_error",
         "param": None,
         "code": "invalid_api_key",

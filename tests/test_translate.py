@@ -737,6 +737,68 @@ def test_provider_failure_is_502_and_nothing_is_cached(
         assert translate(client, RAIN).json()["cached"] is False  # nothing half-done kept
 
 
+def test_a_section_cut_at_its_length_limit_is_asked_again_with_more_room(
+    fake: TranslatingCohere, tmp_path: Path, docs: Path
+) -> None:
+    # Urdu's script may take more tokens than a reply's room (4 a token of the text): a
+    # section the model stopped short (MAX_TOKENS) is asked for again with twice the room,
+    # and the page comes back whole.
+    with serve(settings_for(fake, tmp_path, docs), fake) as client:
+        fake.reply_token_cost = 6
+        response = translate(client, RAIN)
+        rooms = [c.json["max_tokens"] for c in fake.calls("/v2/chat")]
+    original = page_markdown((docs / RAIN).read_text(encoding="utf-8"))
+    assert response.status_code == 200
+    assert response.json()["translation"].casefold() == original.casefold()
+    assert rooms == [rooms[0], 4000] and rooms[0] < 4000  # one unit: cut, then more room
+
+
+@pytest.mark.parametrize("ending", ["cut at the limit", "no message-end"])
+def test_a_section_the_model_could_not_finish_fails_the_page_and_is_never_cached(
+    fake: TranslatingCohere, tmp_path: Path, docs: Path, ending: str
+) -> None:
+    # Still cut with all the room a reply gets, or a stream that ended before its end event
+    # (its text may stop anywhere): the page fails, and no reader gets it from the cache.
+    with serve(settings_for(fake, tmp_path, docs), fake) as client:
+        if ending == "cut at the limit":
+            fake.reply_token_cost = 100
+        else:
+            fake.end_reply(None, times=1000)
+        response = translate(client, RAIN)
+    assert response.status_code == 502 and response.json()["success"] is False
+    said = "length limit (4000 tokens)" if ending == "cut at the limit" else "message-end"
+    assert said in response.json()["error"]
+    assert cached_files(tmp_path) == []
+
+
+@pytest.mark.parametrize(("asked", "cooldown", "wait"), [(30, 0, 30), (None, 60, 60)])
+def test_a_rate_limited_translation_is_503_saying_when_to_ask_again(
+    fake: TranslatingCohere,
+    tmp_path: Path,
+    docs: Path,
+    asked: float | None,
+    cooldown: float,
+    wait: int,
+) -> None:
+    # Cohere's 429 is no broken page: the reader is told to come back when Cohere said, or
+    # when translations stop resting; nothing is cached, and the try costs no budget.
+    settings = settings_for(fake, tmp_path, docs, retry_budget=1.0, upstream_cooldown=cooldown)
+    with serve(settings, fake) as client:
+        fake.fail("/v2/chat", status=429, retry_after=asked, times=1000)
+        response = translate(client, RAIN)
+        tried = chat_calls(fake)
+        again = translate(client, RAIN)
+    assert response.status_code == 503 and response.json()["success"] is False
+    assert wait - 2 <= int(response.headers["retry-after"]) <= wait
+    assert (
+        "429" in response.json()["error"] and f"try again in {wait} s" in response.json()["error"]
+    )
+    assert again.status_code == 503 and again.headers["retry-after"]
+    if cooldown:
+        assert chat_calls(fake) == tried  # resting: the second was not sent
+    assert cached_files(tmp_path) == []
+
+
 def test_reply_that_loses_a_placeholder_is_502(
     fake: TranslatingCohere, tmp_path: Path, docs: Path
 ) -> None:
@@ -773,6 +835,24 @@ def test_a_broken_translation_leaves_the_chat_model_working_for_everyone(
         answer = client.post("/chat", json={"question": "How much rain is one tip?"}).json()
         assert answer["mode"] == "generative" and answer["degraded"] is False
         assert translate(client, NOTES).status_code == 200
+
+
+def test_a_rate_limited_translation_rests_the_model_for_translations_only(
+    fake: TranslatingCohere, tmp_path: Path, docs: Path
+) -> None:
+    # A page is many calls at once, the likeliest to meet a rate limit: once its retries run
+    # out, translations rest, and every reader's answers are still written.
+    settings = settings_for(fake, tmp_path, docs, retry_budget=0, upstream_cooldown=60)
+    with serve(settings, fake) as client:
+        fake.fail("/v2/chat", status=429, retry_after=None)
+        failed = translate(client, RAIN)
+        tried = chat_calls(fake)
+        answer = client.post("/chat", json={"question": "How much rain is one tip?"}).json()
+        answered = chat_calls(fake)
+        again = translate(client, RAIN)
+    assert failed.status_code == again.status_code == 503
+    assert answer["mode"] == "generative" and answer["degraded"] is False
+    assert answered == tried + 1 and chat_calls(fake) == answered  # translations rest
 
 
 def test_a_language_is_recognised_by_its_script() -> None:

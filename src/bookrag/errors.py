@@ -89,14 +89,21 @@ class RetryableUpstreamError(UpstreamError):
     """A provider failure worth retrying: rate limit, 5xx, timeout, dropped connection.
 
     `unreachable`: no connection could be made, so every endpoint of the provider is down.
+    `rate_limited`: the provider said we asked too often (429).
     """
 
     def __init__(
-        self, message: str, retry_after: float | None = None, *, unreachable: bool = False
+        self,
+        message: str,
+        retry_after: float | None = None,
+        *,
+        unreachable: bool = False,
+        rate_limited: bool = False,
     ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
         self.unreachable = unreachable
+        self.rate_limited = rate_limited
 
 
 class UnusableReply(RetryableUpstreamError):
@@ -106,6 +113,12 @@ class UnusableReply(RetryableUpstreamError):
 
 class InvalidCredentials(UpstreamError):
     """The provider rejected the configured API key; retrying will not help."""
+
+
+class RequestRefused(UpstreamError):
+    """The provider refused the request as it was made (a 4xx other than 401, 403 and 429:
+    a model it does not have, an option the model does not take): a setting is wrong, and
+    asking again will not help."""
 
 
 class IndexMismatch(BookragError):
@@ -126,6 +139,13 @@ class TooManyRequests(RetryLater):
     """A client used up its share (e.g. its translation budget)."""
 
     status_code = 429
+
+
+class ProviderBusy(RetryLater):
+    """A model provider limits our calls (a 429) or rests after failing: the work can be
+    asked for again in `retry_after` seconds."""
+
+    status_code = 503
 
 
 class ClientGone(BookragError):

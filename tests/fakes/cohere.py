@@ -8,7 +8,10 @@ Answers are deterministic:
   document contains, best first.
 - chat: "According to the book, " plus the first sentence of the first document's `text`
   (or `snippet`), cited to that document; "I don't know." without documents. A reply
-  queued with `enqueue_chat` replaces the next one, streamed or not.
+  queued with `enqueue_chat` replaces the next one, streamed or not. A reply longer than
+  the request's `max_tokens` (each word `reply_token_cost` tokens) stops there, with
+  `finish_reason` `MAX_TOKENS`, as Cohere's does; `end_reply` makes one end otherwise
+  (`ERROR`, `TIMEOUT`, or a stream closed without its `message-end` event).
 """
 
 from __future__ import annotations
@@ -62,7 +65,42 @@ class FakeCohere(FakeService):
     ) -> None:
         self.dim = dim
         self.dims = dict(dims or {})
+        self.reply_token_cost = 1  # tokens a word of a reply takes (more in Urdu's script)
+        self._reranks: deque[list[dict[str, Any]]] = deque()
+        self._endings: deque[str | None] = deque()
         super().__init__(api_key)
+
+    def enqueue_rerank(self, results: list[dict[str, Any]], times: int = 1) -> None:
+        """Answer the next `times` reranks with these `results` as sent, right or wrong (an
+        index out of range, fewer than asked for)."""
+        with self._lock:
+            self._reranks.extend([results] * times)
+
+    def end_reply(self, finish_reason: str | None, times: int = 1) -> None:
+        """End the next `times` chat replies with `finish_reason` (`ERROR` or `TIMEOUT`, with
+        an `error` in a stream's `message-end`); None: a stream is closed after its text and
+        citations, without its `message-end` event (a reply not streamed is as usual)."""
+        with self._lock:
+            self._endings.extend([finish_reason] * times)
+
+    def reset(self) -> None:
+        super().reset()
+        with self._lock:
+            self._reranks.clear()
+            self._endings.clear()
+            self.reply_token_cost = 1
+
+    def _ending(self, reply: Reply, max_tokens: int | None) -> tuple[Reply, str | None]:
+        """The reply as the model ends it, and its finish_reason: cut after `max_tokens`
+        (`MAX_TOKENS`, the citations of what is left kept), else as `end_reply` scripted."""
+        with self._lock:
+            scripted = self._endings.popleft() if self._endings else "COMPLETE"
+        words = tokens(reply.text)
+        if max_tokens is None or len(words) * self.reply_token_cost <= max_tokens:
+            return reply, scripted
+        text = "".join(words[: max_tokens // self.reply_token_cost])
+        kept = [c for c in reply.citations if c["end"] <= len(text)]
+        return Reply(text, kept), "MAX_TOKENS"
 
     def enqueue_chat(self, text: str, citations: Sequence[CitationSpec] = ()) -> None:
         """Script the next chat reply; each citation is (start, end, [document ids])."""
@@ -104,6 +142,8 @@ class FakeCohere(FakeService):
             ranked = sorted(range(len(scores)), key=lambda i: -scores[i])
             top_n = body.get("top_n") or len(ranked)
             results = [{"index": i, "relevance_score": scores[i]} for i in ranked[:top_n]]
+            with self._lock:
+                results = self._reranks.popleft() if self._reranks else results
             return JSONResponse({"id": str(uuid.uuid4()), "results": results, "meta": {}})
 
         @app.post("/v2/chat")
@@ -115,10 +155,10 @@ class FakeCohere(FakeService):
             if body.get("model") in FAST_CITATIONS_ONLY and mode == "ACCURATE":
                 message = f"citation mode {mode} is not supported for model {body['model']}"
                 return JSONResponse({"message": f"invalid request: {message}"}, status_code=400)
-            reply = self._reply(body)
+            reply, finish = self._ending(self._reply(body), body.get("max_tokens"))
             if body.get("stream"):
                 usage = _usage(body, reply.text)
-                events = self._stream(reply, usage, self.next_cut(), self.token_delay)
+                events = self._stream(reply, usage, self.next_cut(), self.token_delay, finish)
                 return StreamingResponse(events, media_type="text/event-stream")
             message: dict[str, Any] = {
                 "role": "assistant",
@@ -129,7 +169,7 @@ class FakeCohere(FakeService):
             return JSONResponse(
                 {
                     "id": str(uuid.uuid4()),
-                    "finish_reason": "COMPLETE",
+                    "finish_reason": finish or "COMPLETE",
                     "message": message,
                     "usage": _usage(body, reply.text),
                 }
@@ -153,9 +193,15 @@ class FakeCohere(FakeService):
         return Reply(text, [_citation(text, len(PREFIX), len(text), [doc_id], documents)])
 
     async def _stream(
-        self, reply: Reply, usage: dict[str, Any], cut: int | None, delay: float
+        self,
+        reply: Reply,
+        usage: dict[str, Any],
+        cut: int | None,
+        delay: float,
+        finish: str | None = "COMPLETE",
     ) -> AsyncIterator[str]:
-        """The v2 event sequence; each citation follows the delta that completes its span."""
+        """The v2 event sequence; each citation follows the delta that completes its span.
+        It ends with `finish`, or (None) without `content-end` and `message-end`."""
         start = {"role": "assistant", "content": [], "tool_calls": [], "citations": []}
         yield _event("message-start", id=str(uuid.uuid4()), delta={"message": start})
         empty = {"type": "text", "text": ""}
@@ -177,8 +223,13 @@ class FakeCohere(FakeService):
         while pending:  # spans past the end of a scripted text
             for event in _citation_events(*pending.popleft()):
                 yield event
+        if finish is None:
+            return
         yield _event("content-end", index=0)
-        yield _event("message-end", delta={"finish_reason": "COMPLETE", "usage": usage})
+        end: dict[str, Any] = {"finish_reason": finish, "usage": usage}
+        if finish in ("ERROR", "TIMEOUT"):
+            end["error"] = f"the generation stopped: {finish.lower()}"
+        yield _event("message-end", delta=end)
 
 
 def words(text: str) -> list[str]:

@@ -4,6 +4,9 @@ The default answer quotes the first sentence of the first numbered source in the
 and cites it: for a source written as `[2] Title` followed by lines of text, the first
 sentence of those lines (or of the rest of the `[2]` line when nothing follows it) plus
 " [2]". Without sources it answers "I don't know.". `enqueue_chat` scripts the next reply.
+A reply longer than the request's `max_tokens` (a word a token) stops there with
+`finish_reason` "length"; `end_reply` makes one end otherwise ("content_filter", or a stream
+without the chunk that carries its finish_reason).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import json
 import re
 import time
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
@@ -33,6 +37,7 @@ class FakeOpenAI(FakeService):
         self, models: Sequence[str] = ("fake-model",), *, api_key: str = "test-key"
     ) -> None:
         self.models = list(models)
+        self._endings: deque[str | None] = deque()
         super().__init__(api_key)
 
     @property
@@ -43,6 +48,33 @@ class FakeOpenAI(FakeService):
     def enqueue_chat(self, text: str) -> None:
         """Script the next chat completion (streamed or not), FIFO."""
         self.push_reply(text)
+
+    def end_reply(self, finish_reason: str | None, times: int = 1) -> None:
+        """End the next `times` completions with `finish_reason`; None: a stream sends its
+        text, then `[DONE]` without any chunk naming its finish_reason."""
+        with self._lock:
+            self._endings.extend([finish_reason] * times)
+
+    def reset(self) -> None:
+        super().reset()
+        with self._lock:
+            self._endings.clear()
+
+    def _ending(self, text: str, max_tokens: int | None) -> tuple[str, str | None]:
+        with self._lock:
+            scripted = self._endings.popleft() if self._endings else "stop"
+        words = tokens(text)
+        if max_tokens is None or len(words) <= max_tokens:
+            return text, scripted
+        return "".join(words[:max_tokens]), "length"
+
+    def key_refused(self, given: str) -> str:
+        # As api.openai.com says it: the key given is quoted (masked when long).
+        shown = given if len(given) < 12 else f"{given[:3]}{'*' * (len(given) - 7)}{given[-4:]}"
+        return (
+            f"Incorrect API key provided: {shown}. You can find your API key at "
+            "https://platform.openai.com/account/api-keys."
+        )
 
     def error_body(self, status: int, message: str) -> dict[str, Any]:
         kind = _ERROR_TYPES.get(status, "server_error" if status >= 500 else "invalid_request")
@@ -68,15 +100,16 @@ class FakeOpenAI(FakeService):
             text = self.next_reply()
             if text is None:
                 text = default_answer(body.get("messages") or [])
+            text, finish = self._ending(text, body.get("max_tokens"))
             head = {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time())}
             head["model"] = body.get("model", "fake-model")
             usage = _usage(body, text)
             if body.get("stream"):
                 with_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-                chunks = self._stream(head, text, usage if with_usage else None)
+                chunks = self._stream(head, text, usage if with_usage else None, finish)
                 return StreamingResponse(chunks, media_type="text/event-stream")
             message = {"role": "assistant", "content": text, "refusal": None}
-            choice = {"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}
+            choice = {"index": 0, "message": message, "finish_reason": finish, "logprobs": None}
             return JSONResponse(
                 {**head, "object": "chat.completion", "choices": [choice], "usage": usage}
             )
@@ -84,7 +117,11 @@ class FakeOpenAI(FakeService):
         return app
 
     async def _stream(
-        self, head: dict[str, Any], text: str, usage: dict[str, int] | None
+        self,
+        head: dict[str, Any],
+        text: str,
+        usage: dict[str, int] | None,
+        finish: str | None = "stop",
     ) -> AsyncIterator[str]:
         cut, delay = self.next_cut(), self.token_delay
 
@@ -101,7 +138,8 @@ class FakeOpenAI(FakeService):
             yield chunk({"content": token})
         if cut is not None:
             raise StreamCut(f"stream cut after {cut} tokens")
-        yield chunk({}, finish="stop")
+        if finish is not None:
+            yield chunk({}, finish=finish)
         if usage is not None:
             yield _data({**head, "object": "chat.completion.chunk", "choices": [], "usage": usage})
         yield "data: [DONE]\n\n"

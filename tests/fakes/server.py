@@ -105,6 +105,7 @@ class Fault:
     status: int = 500
     retry_after: float | None = None
     seconds: float = 0.0
+    message: str | None = None  # the error body's message, else "injected failure (...)"
 
 
 class StreamCut(Exception):
@@ -136,6 +137,10 @@ class FakeService:
 
     def error_body(self, status: int, message: str) -> dict[str, Any]:
         return {"message": message}
+
+    def key_refused(self, given: str) -> str:
+        """The message of a 401 for the key `given`."""
+        return "invalid api token"
 
     # -- lifecycle ---------------------------------------------------------------------
     @property
@@ -169,10 +174,17 @@ class FakeService:
 
     # -- faults ------------------------------------------------------------------------
     def fail(
-        self, path: str, status: int = 429, retry_after: float | None = 1, times: int = 1
+        self,
+        path: str,
+        status: int = 429,
+        retry_after: float | None = 1,
+        times: int = 1,
+        message: str | None = None,
     ) -> None:
-        """Answer the next `times` calls to `path` with `status` (and Retry-After if given)."""
-        self._queue(path, Fault("fail", status=status, retry_after=retry_after), times)
+        """Answer the next `times` calls to `path` with `status` (and Retry-After if given),
+        its body saying `message`."""
+        fault = Fault("fail", status=status, retry_after=retry_after, message=message)
+        self._queue(path, fault, times)
 
     def delay(self, path: str, seconds: float, times: int = 1) -> None:
         """Sleep `seconds` before answering the next `times` calls to `path`."""
@@ -216,8 +228,10 @@ class FakeService:
         path = request.url.path
         with self._lock:
             self._state.requests.append(RecordedRequest(request.method, path, body, headers))
-        if request.headers.get("authorization") != f"Bearer {self.api_key}":
-            return body, JSONResponse(self.error_body(401, "invalid api token"), status_code=401)
+        given = request.headers.get("authorization", "")
+        if given != f"Bearer {self.api_key}":
+            refused = self.key_refused(given.removeprefix("Bearer "))
+            return body, JSONResponse(self.error_body(401, refused), status_code=401)
         with self._lock:
             queue = self._state.faults.get(path)
             fault = queue.popleft() if queue else None
@@ -232,7 +246,7 @@ class FakeService:
         if fault.retry_after is not None:  # both SDKs prefer the finer retry-after-ms
             retry["retry-after"] = str(math.ceil(fault.retry_after))
             retry["retry-after-ms"] = str(round(fault.retry_after * 1000))
-        message = f"injected failure ({fault.status})"
+        message = fault.message or f"injected failure ({fault.status})"
         return body, JSONResponse(
             self.error_body(fault.status, message), status_code=fault.status, headers=retry
         )

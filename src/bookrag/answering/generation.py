@@ -14,7 +14,7 @@ from bookrag.answering.terms import QueryTerms
 from bookrag.book.chunking import count_tokens
 from bookrag.index import lexical
 from bookrag.providers.base import ChatPrompt, Generation, SourceDocument, SpanCitation
-from bookrag.providers.markers import code_regions
+from bookrag.providers.markers import code_closer, code_regions
 
 SYSTEM = """You answer readers' questions about a book.
 - Answer only from the documents provided with the question; they are sections of the book.
@@ -29,6 +29,7 @@ SELECTION_ID = "selection"
 SELECTED_FROM = "Passage the reader selected, from "  # a selection's title, for the model
 MAX_HISTORY_TURNS = 10
 NOT_FOUND = "I couldn't find this in the book."
+CUT_NOTE = "(This answer was cut short: it reached its length limit.)"
 # The most code of a section's other chunks sent with a section: about two chunks' worth.
 SECTION_CODE_TOKENS = 800
 
@@ -125,6 +126,21 @@ def to_answer(
         citations=cited.items,
         mode="generative",
         extractive=False,
+    )
+
+
+def cut_tail(text: str) -> str:
+    """What ends an answer the model stopped at its length limit: the code it stopped in
+    closed, then " …" and a note saying it was cut short."""
+    closer = code_closer(text)
+    ellipsis = "…" if (closer or text)[-1:].isspace() else " …"
+    return f"{closer}{ellipsis}\n\n{CUT_NOTE}"
+
+
+def cut_short(result: Answer) -> Answer:
+    """`result`, whose text the model stopped at its length limit, saying so (`truncated`)."""
+    return result.model_copy(
+        update={"answer": result.answer + cut_tail(result.answer), "truncated": True}
     )
 
 

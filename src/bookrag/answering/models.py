@@ -108,6 +108,11 @@ class Answer(BaseModel):
     mode: Literal["extractive", "generative", "not_found"]
     extractive: bool
     degraded: bool = False
+    truncated: bool = Field(
+        False,
+        description="the model stopped at its length limit (CHAT_MAX_TOKENS): the answer "
+        "ends where it stopped, with ' …' and a note that says so",
+    )
     answer_id: str | None = Field(
         None, description="this answer's id for POST /feedback (null when feedback is off)"
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import anyio
 
@@ -19,6 +19,8 @@ from bookrag.answering.figures import note, timed
 from bookrag.answering.generation import (
     SELECTION_ID,
     answer_prompt,
+    cut_short,
+    cut_tail,
     documents,
     last_answered_question,
     not_found,
@@ -27,6 +29,7 @@ from bookrag.answering.generation import (
 )
 from bookrag.answering.models import Answer, Question
 from bookrag.answering.retrieval import Passage, Retriever
+from bookrag.answering.selection import placed
 from bookrag.answering.terms import QueryTerms
 from bookrag.config import Settings
 from bookrag.errors import NotIndexed, PageNotFound, UpstreamError
@@ -41,8 +44,6 @@ log = logging.getLogger("bookrag.answering")
 _SELECTION_QUERY_WORDS = 120
 # A supporting passage must carry a fair share of what the best one does of the question.
 _SUPPORT_SHARE = 0.6
-# A selection is cited as the book's own text only when its section holds most of its words.
-_SELECTION_MATCH = 0.8
 NOT_INDEXED = "the book is not indexed yet"
 
 
@@ -196,6 +197,8 @@ async def stream_answer(book: Book, question: Question) -> AsyncIterator[str | A
     if not relayed:  # what the model wrote cited nothing: the answer made instead
         for piece in _pieces(result):
             yield piece
+    elif generation is not None and generation.truncated:  # the reader saw it stop: why
+        yield cut_tail(generation.text)
     yield result
 
 
@@ -220,6 +223,8 @@ def _from_model(generation: Generation, chosen: Plan, question: Question) -> Ans
             chosen.passages, chosen.terms, question.selected_text, header=UNCITED_HEADER
         )
         result = result if result.citations else not_found()
+    elif generation.truncated and result.mode == "generative":
+        result = cut_short(result)
     return result.model_copy(update={"degraded": chosen.degraded})
 
 
@@ -256,25 +261,13 @@ def _standalone(book: Book, question: Question) -> str:
 def _selection_passage(
     book: Book, question: Question, found: list[Passage]
 ) -> tuple[Passage, Passage] | None:
-    """The selected text, placed in the section that holds it, and that section's text: a
-    section of the page named (`page_url`), else of those the search `found` (the book's own
-    chat window names no page). A selection whose words no such section holds is not the
-    book's, and is never cited as the book."""
-    selected = set(lexical.terms(question.selected_text or ""))
-    if not selected:
+    """The selected text, placed in the section of the page named (`page_url`) that holds
+    it, else in one of those the search `found` (the book's own chat window names no page),
+    and that section."""
+    if not question.selected_text:
         return None
     sections = _page_sections(book, question.page_url) if question.page_url else None
-    best = max(
-        found if sections is None else sections,
-        key=lambda p: len(selected & set(lexical.terms(p.text))),
-        default=None,
-    )
-    if best is None:
-        return None
-    if len(selected & set(lexical.terms(best.text))) < _SELECTION_MATCH * len(selected):
-        return None  # not the book's words: never quote it as the book
-    section = replace(best, score=1.0, coverage=1.0)
-    return replace(section, text=question.selected_text or ""), section
+    return placed(question.selected_text, found if sections is None else sections)
 
 
 def _page_sections(book: Book, page_url: str) -> list[Passage] | None:

@@ -1,15 +1,35 @@
-"""A passage the reader selected, as a keyless answer quotes it: in the words of the section
-around it, or as the reader selected it (code keeps its lines)."""
+"""A passage the reader selected: placed in the section that holds it, and quoted by a
+keyless answer in the words of the section around it, or as the reader selected it (code
+keeps its lines)."""
 
 from __future__ import annotations
 
 import re
 import textwrap
+from dataclasses import replace
 
 from bookrag.answering.code_quotes import code_blocks, code_excerpt
+from bookrag.answering.retrieval import Passage
 from bookrag.answering.sentences import sentences
+from bookrag.index import lexical
 
 _LINK_TARGET = re.compile(r"\]\([^)]*\)")  # a page shows a link's text, not where it goes
+# A selection is cited as the book's own text only when its section holds most of its words.
+SELECTION_MATCH = 0.8
+
+
+def placed(selection: str, sections: list[Passage]) -> tuple[Passage, Passage] | None:
+    """The selection as a passage of the one of `sections` that holds the most of its words,
+    and that section; None when none holds most of them: a selection that is not the book's
+    is never cited as the book."""
+    selected = set(lexical.terms(selection))
+    if not selected or not sections:
+        return None
+    best = max(sections, key=lambda p: len(selected & set(lexical.terms(p.text))))
+    if len(selected & set(lexical.terms(best.text))) < SELECTION_MATCH * len(selected):
+        return None
+    section = replace(best, score=1.0, coverage=1.0)
+    return replace(section, text=selection), section
 
 
 def framed(selection: str, section: str) -> list[str]:

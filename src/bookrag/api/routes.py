@@ -55,7 +55,7 @@ from bookrag.feedback.records import Verdict
 from bookrag.feedback.report import closest_page, gap_report, parse_period
 from bookrag.feedback.report_page import render_html
 from bookrag.index.refresh import Refresher
-from bookrag.providers.wiring import Providers
+from bookrag.providers.wiring import HEALTHY, Providers
 from bookrag.translation.cache import Translation
 from bookrag.translation.languages import language_table
 
@@ -112,13 +112,8 @@ def add_routes(app: FastAPI) -> None:
         index's size and age."""
         providers: Providers = request.app.state.providers
         qdrant_ok = book.store.ping()
-        services = {
-            "qdrant": "connected" if qdrant_ok else "unavailable",
-            "cohere": providers.cohere.state() if providers.cohere else "not_configured",
-        }
-        if providers.chat_endpoint is not None:  # OPENAI_BASE_URL
-            services["chat_endpoint"] = providers.chat_endpoint.state()
-        healthy = all(state in ("connected", "not_configured") for state in services.values())
+        services = {"qdrant": "connected" if qdrant_ok else "unavailable", **providers.states()}
+        healthy = all(state in HEALTHY for state in services.values())
         body: dict[str, Any] = {
             "status": "ok" if healthy else "degraded",
             "version": __version__,
@@ -127,6 +122,8 @@ def add_routes(app: FastAPI) -> None:
             "retrieval": book.retriever.describe(),
             "generator": book.chat.name if book.chat else "extractive",
         }
+        if refused := providers.chat_refusal():  # answers are the book's own sentences
+            body["generator_error"] = settings.public(refused)
         refresher: Refresher | None = getattr(request.app.state, "refresher", None)
         if refresher is not None:
             body["refresh"] = refresher.describe(settings.public)

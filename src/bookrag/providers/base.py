@@ -8,16 +8,15 @@ translate their SDK's exceptions into `bookrag.errors`; nothing else knows an SD
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Literal, Protocol, TypeAlias, TypeVar
 
-from bookrag.errors import RetryableUpstreamError, UnusableReply, UpstreamError
+from bookrag.errors import RequestRefused, RetryableUpstreamError, UnusableReply, UpstreamError
 
 log = logging.getLogger("bookrag.providers")
 
@@ -51,11 +50,16 @@ class Generation:
     """A finished answer from a chat model.
 
     `marked`: the text already carries `[n]` markers where it cites (else, as with Cohere,
-    the citations' spans say where)."""
+    the citations' spans say where). `truncated`: the model stopped at its token limit
+    (`max_tokens`), mid-answer. `finish_reason`: why it stopped, in the provider's words. A
+    reply the provider could not finish (an error, a timeout, a stream that ended before
+    its end) is no `Generation`: the provider raises `UpstreamError` instead."""
 
     text: str
     citations: tuple[SpanCitation, ...]
     marked: bool = False
+    truncated: bool = False
+    finish_reason: str | None = None
 
 
 # What a chat model's stream gives: pieces of text as they come, each citation as soon as
@@ -126,7 +130,12 @@ class RetryPolicy:
     `Retry-After` asked): calls to it fail at once, so that while it is down each answer
     degrades at once instead of spending the budget again on every request. A provider
     that could not be reached at all rests whole, every endpoint of it; a reply that came
-    back unusable (`UnusableReply`) rests nothing, as the service did answer.
+    back unusable (`UnusableReply`) rests nothing, as the service did answer. An endpoint
+    rests for one family of operations (answers; translations, `apart`), so a page whose
+    translation failed never stops the answers.
+
+    A request the endpoint refused as asked (`RequestRefused`: a setting is wrong) is
+    logged as an error and kept (`refusal`) until the endpoint answers again.
     """
 
     budget: float = 15.0
@@ -134,22 +143,39 @@ class RetryPolicy:
     max_delay: float = 8.0
     on_failure: Callable[[str], None] | None = None  # told the operation of each failed try
     cooldown: float = 30.0
-    # A client (by its id: clients live as long as the app) or a whole service: until when.
-    _resting: dict[int | str, float] = field(default_factory=dict)
+    family: str = "answers"  # whose calls these are: an endpoint rests for one family
+    # A client for a family (by its id: clients live as long as the app) or a whole service:
+    # until when. Shared by the families (`apart`).
+    _resting: dict[tuple[str, int] | str, float] = field(default_factory=dict)
+    _refused: dict[int, str] = field(default_factory=dict)  # a client: what it last refused
+
+    def apart(self, family: str) -> RetryPolicy:
+        """This policy for another family of operations: its endpoints rest apart from this
+        family's, while a provider that cannot be reached rests for both."""
+        return replace(self, family=family)
+
+    def rest_left(self, upstream: Upstream) -> float:
+        """Seconds until `upstream` is called again: 0 when neither it nor its service rests."""
+        keys = ((self.family, id(upstream)), upstream.service)
+        return max(0.0, max(self._resting.get(k, 0.0) for k in keys) - time.monotonic())
 
     def check(self, upstream: Upstream, operation: str) -> None:
         """Raise `UpstreamError` at once while `upstream`, or its whole service, rests."""
-        now = time.monotonic()
-        left = max(self._resting.get(k, 0.0) for k in (id(upstream), upstream.service)) - now
+        left = self.rest_left(upstream)
         if left > 0:
             raise UpstreamError(
                 f"{upstream.service} {operation} is not called for {left:.0f}s: it kept failing"
             )
 
+    def refusal(self, upstream: Upstream) -> str | None:
+        """Why `upstream` refused the last request it was sent, unless it has answered since."""
+        return self._refused.get(id(upstream))
+
     def succeeded(self, upstream: Upstream) -> None:
         """`upstream` answered: neither it nor its service rests any longer."""
-        self._resting.pop(id(upstream), None)
+        self._resting.pop((self.family, id(upstream)), None)
         self._resting.pop(upstream.service, None)
+        self._refused.pop(id(upstream), None)
 
     def failed(self, operation: str) -> None:
         """Report one failed try of `operation`."""
@@ -172,6 +198,9 @@ class RetryPolicy:
         """Count a failed try; return how long to wait before the next, or raise `exc` when
         it is not worth retrying or the budget is spent (then `upstream` rests)."""
         self.failed(operation)
+        if isinstance(exc, RequestRefused) and self._refused.get(id(upstream)) != exc.message:
+            log.error("%s refused: %s; check the settings", operation, exc.message)
+            self._refused[id(upstream)] = exc.message
         if not isinstance(exc, RetryableUpstreamError):
             raise exc  # a refused key or request: calling again would not help, nor hurt
         delay = self.next_delay(attempt, exc, time.monotonic() - started)
@@ -185,7 +214,7 @@ class RetryPolicy:
         if self.cooldown <= 0 or isinstance(exc, UnusableReply):
             return
         rest = max(self.cooldown, min(exc.retry_after or 0.0, MAX_REST))
-        key: int | str = upstream.service if exc.unreachable else id(upstream)
+        key = upstream.service if exc.unreachable else (self.family, id(upstream))
         name = "" if exc.unreachable else f" {operation}"
         self._resting[key] = time.monotonic() + rest
         log.warning(
@@ -259,19 +288,3 @@ def embed_all(
         embed = partial(embedder.embed_batch, batch, input_type)
         vectors.extend(policy.call("embed", embedder, embed))
     return vectors
-
-
-def retry_after(headers: Mapping[str, str] | None) -> float | None:
-    """Seconds to wait from a `Retry-After` header (seconds or an HTTP date)."""
-    value = next((v for k, v in (headers or {}).items() if k.lower() == "retry-after"), None)
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())

@@ -16,8 +16,14 @@ import httpx
 import pydantic
 from cohere.base_client import BaseCohere
 from cohere.core.api_error import ApiError
+from pydantic import SecretStr
 
-from bookrag.errors import InvalidCredentials, RetryableUpstreamError, UpstreamError
+from bookrag.errors import (
+    InvalidCredentials,
+    RequestRefused,
+    RetryableUpstreamError,
+    UpstreamError,
+)
 from bookrag.providers.base import (
     ChatPrompt,
     Generation,
@@ -25,8 +31,8 @@ from bookrag.providers.base import (
     SourceDocument,
     SpanCitation,
     StreamItem,
-    retry_after,
 )
+from bookrag.providers.replies import answered, reason, retry_after
 
 EMBED_BATCH = 96  # the most texts Cohere embeds in one call
 KEY_CHECK_TIMEOUT = 3  # seconds: a health probe must stay cheap
@@ -48,12 +54,13 @@ def make_clients(
 
 
 @contextmanager
-def translated(operation: str) -> Iterator[None]:
-    """Turn Cohere SDK and transport failures into bookrag errors."""
+def translated(operation: str, key: SecretStr | None = None) -> Iterator[None]:
+    """Turn Cohere SDK and transport failures into bookrag errors, which carry Cohere's own
+    reason (never the `key`)."""
     try:
         yield
     except ApiError as exc:
-        raise _from_api_error(operation, exc) from exc
+        raise _from_api_error(operation, exc, key) from exc
     except httpx.TimeoutException as exc:
         raise RetryableUpstreamError(f"Cohere {operation} timed out") from exc
     except httpx.TransportError as exc:
@@ -65,17 +72,21 @@ def translated(operation: str) -> Iterator[None]:
         raise RetryableUpstreamError(f"Cohere {operation}: malformed response") from exc
 
 
-def _from_api_error(operation: str, exc: ApiError) -> UpstreamError:
+def _from_api_error(operation: str, exc: ApiError, key: SecretStr | None) -> UpstreamError:
     status = exc.status_code or 0
-    if status in (401, 403):
+    if status in (401, 403):  # our words: its own may quote the key
         return InvalidCredentials(f"Cohere rejected COHERE_API_KEY ({status}) during {operation}")
+    secret = key.get_secret_value() if key is not None else None
+    message = answered("Cohere", operation, status, exc.body, secret)
     if status == 429 or status >= 500 or status in (408, 409):
         return RetryableUpstreamError(
-            f"Cohere {operation} answered {status}", retry_after=retry_after(exc.headers)
+            message, retry_after=retry_after(exc.headers), rate_limited=status == 429
         )
     if status == 200:  # a 2xx whose body could not be read
         return RetryableUpstreamError(f"Cohere {operation}: malformed response")
-    return UpstreamError(f"Cohere {operation} answered {status}")
+    if 400 <= status < 500:
+        return RequestRefused(message)
+    return UpstreamError(message)
 
 
 class CohereEmbedder:
@@ -84,12 +95,13 @@ class CohereEmbedder:
     batch_size = EMBED_BATCH
     service = "Cohere"
 
-    def __init__(self, client: cohere.ClientV2, model: str) -> None:
+    def __init__(self, client: cohere.ClientV2, model: str, key: SecretStr | None = None) -> None:
         self.client = client
         self.model = model
+        self.key = key  # kept out of error messages
 
     def embed_batch(self, texts: Sequence[str], input_type: InputType) -> list[list[float]]:
-        with translated("embed"):
+        with translated("embed", self.key):
             response = self.client.embed(
                 model=self.model,
                 texts=list(texts),
@@ -105,16 +117,20 @@ class CohereEmbedder:
 class CohereReranker:
     service = "Cohere"
 
-    def __init__(self, client: cohere.ClientV2, model: str) -> None:
+    def __init__(self, client: cohere.ClientV2, model: str, key: SecretStr | None = None) -> None:
         self.client = client
         self.model = model
+        self.key = key  # kept out of error messages
 
     def rerank(self, query: str, documents: Sequence[str], top_n: int) -> list[tuple[int, float]]:
-        with translated("rerank"):
+        with translated("rerank", self.key):
             response = self.client.rerank(
                 model=self.model, query=query, documents=list(documents), top_n=top_n
             )
-        return [(r.index, r.relevance_score) for r in response.results]
+        ranked = [(r.index, r.relevance_score) for r in response.results or []]
+        if not _ranks(ranked, len(documents), min(top_n, len(documents))):
+            raise RetryableUpstreamError("Cohere rerank: malformed response (not a ranking)")
+        return sorted(ranked, key=lambda pair: -pair[1])
 
 
 class CohereChat:
@@ -129,9 +145,11 @@ class CohereChat:
         model: str,
         temperature: float,
         max_tokens: int,
+        key: SecretStr | None = None,
     ) -> None:
         self.client = client
         self.async_client = async_client
+        self.key = key  # kept out of error messages
         self.name = f"cohere:{model}"
         self.model = model
         self.temperature = temperature
@@ -153,17 +171,20 @@ class CohereChat:
         return request
 
     def generate(self, prompt: ChatPrompt) -> Generation:
-        with translated("chat"):
+        with translated("chat", self.key):
             response = self.client.chat(**self._request(prompt))
         content = response.message.content or []
         text = "".join(getattr(item, "text", "") or "" for item in content)
         citations = tuple(_span(c) for c in response.message.citations or [])
-        return Generation(text, citations)
+        finish = response.finish_reason
+        truncated = _cut_short("chat", finish, None, self.key)
+        return Generation(text, citations, truncated=truncated, finish_reason=finish)
 
     async def stream(self, prompt: ChatPrompt) -> AsyncIterator[StreamItem]:
         pieces: list[str] = []
         citations: list[SpanCitation] = []
-        with translated("chat stream"):
+        end = None  # the `message-end` event: a stream without one was cut short
+        with translated("chat stream", self.key):
             async for event in self.async_client.chat_stream(**self._request(prompt)):
                 if event.type == "content-delta":
                     text = _delta_text(event)
@@ -175,16 +196,49 @@ class CohereChat:
                     if cited is not None:
                         citations.append(_span(cited))
                         yield citations[-1]
-        yield Generation("".join(pieces), tuple(citations))
+                elif event.type == "message-end":
+                    end = event
+        if end is None:
+            raise RetryableUpstreamError("Cohere chat stream ended before its message-end")
+        finish, error = _path(end, "delta", "finish_reason"), _path(end, "delta", "error")
+        truncated = _cut_short("chat stream", finish, error, self.key)
+        answer = "".join(pieces)
+        yield Generation(answer, tuple(citations), truncated=truncated, finish_reason=finish)
 
-    def check_key(self) -> bool:
-        """True if Cohere accepts the key (one cheap call, no tokens spent)."""
-        with translated("check-api-key"):
-            # ClientV2 hides the v1 endpoint behind a deprecation error; the base client has it.
-            response = BaseCohere.check_api_key(
-                self.client, request_options={"timeout_in_seconds": KEY_CHECK_TIMEOUT}
-            )
+    def check_key(self) -> bool | None:
+        """True if Cohere accepts the key (one cheap call, no tokens spent); None when the
+        deployment at COHERE_BASE_URL has no key check to call (a 404 or 405 for it)."""
+        with translated("check-api-key", self.key):
+            try:
+                # ClientV2 hides the v1 endpoint behind a deprecation error; the base client
+                # has it.
+                response = BaseCohere.check_api_key(
+                    self.client, request_options={"timeout_in_seconds": KEY_CHECK_TIMEOUT}
+                )
+            except ApiError as exc:
+                if exc.status_code in (404, 405):  # a proxy or private deployment without it
+                    return None
+                raise
             return bool(response.valid)
+
+
+def _cut_short(operation: str, finish: Any, error: Any, key: SecretStr | None) -> bool:
+    """Whether a reply Cohere finished with `finish` stopped at its token limit (MAX_TOKENS);
+    one it could not finish (ERROR, TIMEOUT) raises `RetryableUpstreamError`."""
+    if finish in ("ERROR", "TIMEOUT"):
+        said = reason(error, key.get_secret_value() if key is not None else None)
+        raise RetryableUpstreamError(
+            f"Cohere {operation} stopped with {finish}" + (f": {said}" if said else "")
+        )
+    return bool(finish == "MAX_TOKENS")
+
+
+def _ranks(ranked: list[tuple[Any, Any]], documents: int, wanted: int) -> bool:
+    """Whether a rerank reply ranks at least `wanted` of the `documents`, each once, by a
+    score from 0 to 1 (the SDK does not check its reply: a proxy may send anything)."""
+    indexes = [i for i, _ in ranked if type(i) is int and 0 <= i < documents]
+    scores = [s for _, s in ranked if isinstance(s, (int, float)) and 0 <= s <= 1]
+    return len(set(indexes)) == len(scores) == len(ranked) >= wanted
 
 
 def _document(doc: SourceDocument) -> dict[str, Any]:

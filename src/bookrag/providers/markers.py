@@ -93,6 +93,17 @@ class CodeScanner:
         return part, code
 
 
+def code_closer(text: str) -> str:
+    """What closes the code `text` ends inside: its block's fence on a line of its own, or
+    its inline code's backticks; "" when it ends in prose."""
+    scanner = CodeScanner()
+    for _ in scanner.split(text):
+        pass
+    if scanner._fence:
+        return ("" if text.endswith("\n") else "\n") + scanner._fence + "\n"
+    return "`" * scanner._ticks
+
+
 def code_regions(text: str) -> list[tuple[int, int, bool]]:
     """The (start, end, closed) of each piece of code in a whole text; `closed` is False
     for a fenced block the text ends inside (a reply cut short)."""

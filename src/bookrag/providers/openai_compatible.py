@@ -15,9 +15,15 @@ from typing import Any
 import httpx
 import openai
 
-from bookrag.errors import InvalidCredentials, RetryableUpstreamError, UpstreamError
-from bookrag.providers.base import ChatPrompt, Generation, StreamItem, retry_after
+from bookrag.errors import (
+    InvalidCredentials,
+    RequestRefused,
+    RetryableUpstreamError,
+    UpstreamError,
+)
+from bookrag.providers.base import ChatPrompt, Generation, StreamItem
 from bookrag.providers.markers import MarkerNumbers, marker_citations
+from bookrag.providers.replies import answered, retry_after
 
 ENDPOINT_CHECK_TIMEOUT = 3  # seconds: a health probe must stay cheap
 
@@ -40,11 +46,12 @@ def make_clients(
 
 
 @contextmanager
-def translated(operation: str) -> Iterator[None]:
-    """Turn openai SDK failures into bookrag errors."""
+def translated(operation: str, key: str | None = None) -> Iterator[None]:
+    """Turn openai SDK failures into bookrag errors, which carry the endpoint's own reason
+    (never the `key`)."""
     try:
         yield
-    except openai.AuthenticationError as exc:
+    except openai.AuthenticationError as exc:  # our words: its own may quote the key
         raise InvalidCredentials(
             f"the chat endpoint rejected OPENAI_API_KEY ({operation})"
         ) from exc
@@ -57,12 +64,15 @@ def translated(operation: str) -> Iterator[None]:
         ) from exc
     except openai.APIStatusError as exc:
         status = exc.status_code
+        message = answered("chat endpoint", operation, status, exc.body, key)
         if status == 429 or status >= 500:
             raise RetryableUpstreamError(
-                f"chat endpoint {operation} answered {status}",
+                message,
                 retry_after=retry_after(dict(exc.response.headers)),
+                rate_limited=status == 429,
             ) from exc
-        raise UpstreamError(f"chat endpoint {operation} answered {status}") from exc
+        refused = 400 <= status < 500 and status != 403  # 403: this key may not do it
+        raise (RequestRefused if refused else UpstreamError)(message) from exc
     except (openai.APIResponseValidationError, ValueError) as exc:  # e.g. invalid JSON
         raise RetryableUpstreamError(f"chat endpoint {operation}: malformed response") from exc
 
@@ -95,22 +105,28 @@ class OpenAIChat:
         }
 
     def generate(self, prompt: ChatPrompt) -> Generation:
-        with translated("chat"):
+        with translated("chat", self.client.api_key):
             response = self.client.chat.completions.create(**self._request(prompt))
         raw = response.choices[0].message.content or "" if response.choices else ""
+        finish = response.choices[0].finish_reason if response.choices else None
         thinking, numbers = Thinking(), MarkerNumbers(prompt.documents)
         text = numbers.feed(thinking.feed(raw) + thinking.flush()) + numbers.flush()
-        return Generation(text, marker_citations(text, numbers), marked=True)
+        citations = marker_citations(text, numbers)
+        cut = _cut_short("chat", finish)
+        return Generation(text, citations, marked=True, truncated=cut, finish_reason=finish)
 
     async def stream(self, prompt: ChatPrompt) -> AsyncIterator[StreamItem]:
         pieces: list[str] = []
         thinking, numbers = Thinking(), MarkerNumbers(prompt.documents)
-        with translated("chat stream"):
+        finish = None  # named by the last chunk of the reply: a stream without it was cut
+        with translated("chat stream", self.client.api_key):
             stream = await self.async_client.chat.completions.create(
                 **self._request(prompt), stream=True
             )
             async for chunk in stream:
                 said = chunk.choices[0].delta.content or "" if chunk.choices else ""
+                if chunk.choices and chunk.choices[0].finish_reason:
+                    finish = chunk.choices[0].finish_reason
                 if text := numbers.feed(thinking.feed(said)):
                     pieces.append(text)
                     yield text
@@ -121,14 +137,17 @@ class OpenAIChat:
             yield rest
             for cited in numbers.new_citations():
                 yield cited
-        answer = "".join(pieces)
-        yield Generation(answer, marker_citations(answer, numbers), marked=True)
+        if finish is None:
+            raise RetryableUpstreamError("chat endpoint chat stream ended before its finish_reason")
+        answer, cut = "".join(pieces), _cut_short("chat stream", finish)
+        citations = marker_citations(answer, numbers)
+        yield Generation(answer, citations, marked=True, truncated=cut, finish_reason=finish)
 
     def check_endpoint(self) -> bool:
         """True when the endpoint answers (one cheap call, no tokens spent): it lists its
         models, or answers at all (some list none). A refused key or no answer raises."""
         try:
-            with translated("models"):
+            with translated("models", self.client.api_key):
                 self.client.with_options(
                     timeout=ENDPOINT_CHECK_TIMEOUT, max_retries=0
                 ).models.list()
@@ -137,6 +156,14 @@ class OpenAIChat:
         except UpstreamError:  # a 404 or the like: it is up, it only lists no models
             pass
         return True
+
+
+def _cut_short(operation: str, finish: str | None) -> bool:
+    """Whether a reply that finished with `finish` stopped at its token limit ("length"); one
+    its content filter withheld raises `UpstreamError`."""
+    if finish == "content_filter":
+        raise UpstreamError(f"chat endpoint {operation}: the reply was withheld by its filter")
+    return finish == "length"
 
 
 def user_message(prompt: ChatPrompt) -> str:

@@ -15,13 +15,14 @@ from bookrag.providers.base import ChatModel, Embedder, Reranker, RetryPolicy
 log = logging.getLogger("bookrag")
 
 HEALTH_TTL = 60.0  # seconds a Cohere key check is trusted
+HEALTHY = ("connected", "not_configured", "unchecked")  # the states of a service that works
 
 
 @dataclass
 class KeyCheck:
     """Cohere's state for `/health`: checked at most once per `ttl` seconds, no tokens spent."""
 
-    check: Callable[[], bool]  # True when the key is accepted
+    check: Callable[[], bool | None]  # True when the key is accepted, None: cannot tell
     key_name: str = "COHERE_API_KEY"  # the setting a refused key comes from, for the log
     ttl: float = HEALTH_TTL
     _state: str = "unknown"
@@ -29,7 +30,8 @@ class KeyCheck:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def state(self) -> str:
-        """`connected`, `invalid_key`, `unavailable` or `unknown`, from cache when fresh.
+        """`connected`, `invalid_key`, `unavailable`, `unchecked` (the provider has no check
+        to call; not a fault) or `unknown`, from cache when fresh.
 
         Only one caller checks at a time; the others get the last known state at once, so
         a slow provider never holds up `/health`."""
@@ -40,7 +42,10 @@ class KeyCheck:
         try:
             was = self._state
             try:
-                self._state = "connected" if self.check() else "invalid_key"
+                accepted = self.check()
+                self._state = (
+                    "unchecked" if accepted is None else "connected" if accepted else "invalid_key"
+                )
             except InvalidCredentials:
                 self._state = "invalid_key"
             except UpstreamError:
@@ -65,6 +70,17 @@ class Providers:
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     closers: list[Callable[[], None]] = field(default_factory=list)
     async_closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    def states(self) -> dict[str, str]:
+        """Each provider's state for `/health`: `cohere` always, `chat_endpoint` when set."""
+        states = {"cohere": self.cohere.state() if self.cohere else "not_configured"}
+        if self.chat_endpoint is not None:  # OPENAI_BASE_URL
+            states["chat_endpoint"] = self.chat_endpoint.state()
+        return states
+
+    def chat_refusal(self) -> str | None:
+        """Why the chat model refuses what it is asked (a setting is wrong), until it answers."""
+        return self.policy.refusal(self.chat) if self.chat is not None else None
 
     def close(self) -> None:
         """Close the HTTP clients used synchronously."""
@@ -100,10 +116,13 @@ def build_providers(
         )
         providers.closers.append(http.close)
         providers.async_closers.append(async_http.aclose)
-        providers.embedder = cohere_provider.CohereEmbedder(client, settings.cohere_embed_model)
+        secret = settings.cohere_api_key
+        providers.embedder = cohere_provider.CohereEmbedder(
+            client, settings.cohere_embed_model, secret
+        )
         if settings.rerank:
             providers.reranker = cohere_provider.CohereReranker(
-                client, settings.cohere_rerank_model
+                client, settings.cohere_rerank_model, secret
             )
         chat = cohere_provider.CohereChat(
             client,
@@ -111,6 +130,7 @@ def build_providers(
             settings.cohere_chat_model,
             settings.chat_temperature,
             settings.chat_max_tokens,
+            secret,
         )
         providers.chat = chat
         providers.cohere = KeyCheck(chat.check_key)

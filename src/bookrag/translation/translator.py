@@ -1,7 +1,8 @@
 """Translate a book page into a reader's language, from the page as written.
 
-The page's Markdown as stored at ingest is cut into units (`units`), translated concurrently
-under a semaphore shared by all requests, and cached (`cache`).
+The page's Markdown as stored at ingest is cut into units (`units`), each translated by the
+chat model (`calls`) concurrently under a semaphore shared by all requests, and cached
+(`cache`).
 
 A translation under way is shared by every request for it. When every reader has left it is
 cancelled, unless it is nearly done (`NEARLY_DONE` of its units translated), and nothing is
@@ -24,7 +25,6 @@ from typing import Any
 import anyio
 
 from bookrag.answering.pipeline import Book
-from bookrag.book.chunking import count_tokens
 from bookrag.config import Settings
 from bookrag.errors import (
     BookragError,
@@ -36,16 +36,16 @@ from bookrag.errors import (
     UpstreamError,
 )
 from bookrag.index.points import page_version
-from bookrag.providers.base import ChatModel, ChatPrompt, Generation
+from bookrag.providers.base import ChatModel
 from bookrag.translation.budget import Budget
 from bookrag.translation.cache import Translation, TranslationCache
+from bookrag.translation.calls import page_failure, translate_unit
 from bookrag.translation.languages import Language, find_language
 from bookrag.translation.links import with_page_urls
-from bookrag.translation.units import UNIT_TOKENS, Protected, page_pieces, plan_units, system_prompt
+from bookrag.translation.units import UNIT_TOKENS, page_pieces, plan_units
 
 log = logging.getLogger("bookrag.translation")
 
-MAX_REPLY_TOKENS = 4000
 NEARLY_DONE = 0.75  # share of units translated past which a translation nobody waits for ends
 
 
@@ -79,6 +79,8 @@ class Translator:
         self.max_tokens = max_tokens  # the least a reply may use; long units get more
         self.unit_tokens = UNIT_TOKENS
         self.budget = budget if budget is not None else Budget(0)
+        # A page whose translation failed rests the chat model for translations, not answers.
+        self.policy = book.policy.apart("translations")
         self._limit = asyncio.Semaphore(concurrency)  # model calls at once, for all pages
         self._running: dict[str, _Job] = {}
 
@@ -240,10 +242,8 @@ class Translator:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             if isinstance(exc, UpstreamError):
-                raise UpstreamError(
-                    f"could not translate {source} into {language.name}: {exc.message} "
-                    "(nothing was saved; try again)"
-                ) from exc
+                failed = f"could not translate {source} into {language.name}"
+                raise page_failure(exc, self.policy, chat, failed) from exc
             raise
         result = Translation(
             translation="".join(
@@ -267,34 +267,7 @@ class Translator:
         return result
 
     async def _unit(self, chat: ChatModel, unit: str, language: Language, job: _Job) -> str:
-        protected = Protected.of(unit)
-        room = min(MAX_REPLY_TOKENS, 4 * count_tokens(protected.text))
-        prompt = ChatPrompt(
-            system=system_prompt(language),
-            question=protected.text,
-            max_tokens=max(self.max_tokens, room),
-        )
-
-        async def attempt() -> str:
-            return protected.restore(await _complete(chat, prompt), language)
-
         async with self._limit:
-            text = await self.book.policy.acall("translate", chat, attempt)
+            text = await translate_unit(chat, self.policy, unit, language, self.max_tokens)
         job.translated += 1
         return text
-
-
-async def _complete(chat: ChatModel, prompt: ChatPrompt) -> str:
-    """The model's whole reply, streamed: a long translation keeps the connection busy, so
-    the read timeout applies between pieces rather than to the whole reply."""
-    stream = chat.stream(prompt)
-    text = ""
-    try:
-        async for item in stream:
-            if isinstance(item, Generation):
-                text = item.text
-    finally:
-        close: Callable[[], Awaitable[None]] | None = getattr(stream, "aclose", None)
-        if close is not None:
-            await close()
-    return text
