@@ -486,6 +486,21 @@ def test_follow_up_is_rewritten_before_retrieval(api: TestClient, fake: FakeCohe
     assert any("#calibration-1" in d["data"]["url"] for d in grounded["documents"])
 
 
+def test_a_follow_up_rewrite_cut_short_is_not_searched_for(
+    api: TestClient, fake: FakeCohere
+) -> None:
+    # A rewrite stopped at its 120 tokens is half a question: the last question answered
+    # and the follow-up are searched for instead, as without a model.
+    fake.enqueue_chat("How do I calibrate the " + "very " * 200 + "anemometer?")
+    history = [
+        {"role": "user", "content": "How does the anemometer measure wind speed?"},
+        {"role": "assistant", "content": "It counts switch closures, 2.4 km/h per click."},
+    ]
+    api.post("/chat", json={"question": "and how do I calibrate it?", "history": history})
+    wanted = "How does the anemometer measure wind speed? and how do I calibrate it?"
+    assert embed_query(fake) == wanted
+
+
 def embed_query(fake: FakeCohere) -> str:
     queries = [c.json for c in fake.calls("/v2/embed") if c.json["input_type"] == "search_query"]
     return str(queries[-1]["texts"][0])

@@ -252,7 +252,7 @@ def _standalone(book: Book, question: Question) -> str:
         except UpstreamError as exc:
             log.warning("could not rewrite the follow-up question: %s", exc.message)
         else:
-            if rewritten.strip():
+            if rewritten.strip() and not generation.truncated:  # half a question finds less
                 return rewritten.strip()
     # Without a model, the last question the book answered supplies what "it" refers to.
     return f"{last_answered_question(question.history)} {question.text}".strip()
