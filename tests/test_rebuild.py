@@ -16,6 +16,7 @@ from qdrant_client import QdrantClient
 from bookrag.api.app import create_app
 from bookrag.config import Settings, load_settings
 from bookrag.errors import UpstreamError
+from bookrag.index import engine_edge
 from bookrag.index.connection import open_store
 from bookrag.index.engine_server import ServerEngine
 from bookrag.index.ingest import ingest, site_config
@@ -215,3 +216,40 @@ def test_a_server_keeps_answering_from_the_old_index_while_it_is_rebuilt(
         assert health.status_code == 200 and health.json()["index"]["pages"] == 9
         answer = client.post("/chat", json=question)
         assert answer.status_code == 200 and "0.2794 mm" in answer.json()["answer"]
+
+
+def test_a_staging_folder_that_is_no_index_is_cleared_by_the_next_rebuild(
+    fake: FakeCohere, tmp_path: Path
+) -> None:
+    settings = load_settings(data_dir=tmp_path / "data")
+    store = open_store(settings)
+    try:
+        index_with(store, model(fake, tmp_path, None))
+        staging = settings.index_path / "edge" / "book.staging"
+        staging.mkdir()
+        (staging / "segment").write_bytes(b"\0" * 64)  # a shard a killed run had barely begun
+        index_with(store, model(fake, tmp_path, ENGLISH))
+        assert_serves(store, ENGLISH)
+        assert not staging.exists()
+    finally:
+        store.close()
+
+
+def test_a_swap_that_fails_half_way_still_leaves_an_index_serving(
+    fake: FakeCohere, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = load_settings(data_dir=tmp_path / "data")
+    store = open_store(settings)
+
+    def cut_short(staging: Path, folder: Path) -> None:  # as if the second rename failed
+        folder.rename(folder.with_name("book.old"))
+        raise OSError("the disk went away")
+
+    try:
+        index_with(store, model(fake, tmp_path, None))
+        monkeypatch.setattr(engine_edge, "swap_in", cut_short)
+        with pytest.raises(OSError):
+            index_with(store, model(fake, tmp_path, ENGLISH))
+        assert_serves(store, ENGLISH)  # the complete rebuild was put in place all the same
+    finally:
+        store.close()

@@ -169,6 +169,7 @@ class EdgeEngine:
         """The shard a rebuild writes beside this one: what a failed or killed rebuild left
         (to go on with, if it can be read), else none yet."""
         folder = staging_folder(self.folder)
+        self._make_room(MIN_FREE_BYTES)  # not mistaken below for a damaged shard
         try:
             return EdgeEngine._load(folder, None)
         except StoreUnavailable:  # damaged, or not a shard: started afresh
@@ -183,14 +184,11 @@ class EdgeEngine:
             if self._shard is not None:
                 self._shard.close()
                 self._shard = None
-            swap_in(staging.folder, self.folder)
             try:
-                self._shard = edge.EdgeShard.load(str(self.folder))
-            except BaseException as exc:
-                _reraise_unless_edge(exc)
-                raise StoreUnavailable(
-                    f"the index in {self.folder} cannot be read ({exc}). {_ADVICE}"
-                ) from exc
+                swap_in(staging.folder, self.folder)
+            finally:  # a swap that failed half way is finished, or the old shard put back
+                recover(self.folder)
+                self._shard = EdgeEngine._load(self.folder, None)._shard
         self._drop_legacy()  # an index of the old layout, now rebuilt
 
     def upsert(self, points: Sequence[StoredPoint]) -> None:
