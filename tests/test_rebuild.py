@@ -253,3 +253,23 @@ def test_a_swap_that_fails_half_way_still_leaves_an_index_serving(
         assert_serves(store, ENGLISH)  # the complete rebuild was put in place all the same
     finally:
         store.close()
+
+
+def test_a_server_searches_with_its_model_as_soon_as_a_rebuild_brings_its_vectors(
+    fake: FakeCohere, tmp_path: Path
+) -> None:
+    # A keyed server on a keyless index searches lexically, and read the index's model at
+    # most once a minute: after its refresh had swapped in the re-embedded book it went on
+    # searching lexically for up to a minute.
+    keyless = open_store(load_settings(data_dir=tmp_path / "data"))
+    index_with(keyless, model(fake, tmp_path, None), 350)
+    keyless.close()
+    settings = cohere_settings(fake, tmp_path, docs_dir=SAMPLE_DOCS, retry_budget=0.2)
+    fake.fail("/v2/embed", status=503, retry_after=None, times=1000)  # the start-up run fails
+    with TestClient(create_app(settings)) as client:
+        health = client.get("/health").json()
+        assert health["retrieval"] == "lexical" and health["index"]["pages"] == 9
+        fake.reset()
+        assert client.app.state.refresher.run() is not None  # type: ignore[attr-defined]
+        health = client.get("/health").json()
+        assert health["retrieval"] == "hybrid+rerank" and health["index"]["pages"] == 9
