@@ -279,7 +279,8 @@ class StalledListener:
 
 class _StandInHandler(BaseHTTPRequestHandler):
     """The few REST calls of Qdrant the app makes to start and to answer `/health`, for an
-    empty server: the collection does not exist, and creating it succeeds."""
+    empty server: the collection does not exist (nor an alias of that name), and creating it
+    succeeds."""
 
     def _answer(self, result: object) -> None:
         body = json.dumps({"result": result, "status": "ok", "time": 0.0}).encode()
@@ -292,6 +293,8 @@ class _StandInHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if urlsplit(self.path).path.endswith("/exists"):
             self._answer({"exists": False})
+        elif urlsplit(self.path).path == "/aliases":
+            self._answer({"aliases": []})
         else:
             self._answer({"title": "qdrant stand-in", "version": "1.15.0"})
 

@@ -105,8 +105,7 @@ class Retriever:
     min_relevance: float = 0.3
     min_rerank_score: float = 0.1
 
-    # When the index's vectors were last read, and their dimension if they are this
-    # embedder's (`_dense_dim`).
+    # When the index's vectors were last read, and their dimension if this embedder's.
     _dense_checked: tuple[float, int | None] = field(
         default=(-FINGERPRINT_TTL, None), init=False, repr=False
     )
@@ -117,6 +116,10 @@ class Retriever:
         if self.embedder is None or self._dense_dim() is None:
             return "lexical"
         return "hybrid+rerank" if self.reranker is not None else "hybrid"
+
+    def index_changed(self) -> None:
+        """Read the index's vectors anew at the next question (a rebuild replaced them)."""
+        self._dense_checked = (-FINGERPRINT_TTL, None)
 
     def _dense_dim(self) -> int | None:
         """The dimension of the index's vectors if this embedder's model made them, as read

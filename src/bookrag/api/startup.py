@@ -60,6 +60,7 @@ def make_refresher(
         book = getattr(app.state, "book", None)  # None while the first run is at start-up
         if book is not None:
             book.pages.refresh()
+            book.retriever.index_changed()  # a rebuild may have brought this model's vectors
 
     if settings.book_url is not None:
         book_url = normalise_book_url(settings.book_url)

@@ -102,6 +102,16 @@ class Engine(Protocol):
         hit comes with its BM25 vector."""
         ...
 
+    def staging(self) -> Engine:
+        """The collection a full rebuild is written into, beside this one (left as a failed
+        or killed rebuild left it, if one did)."""
+        ...
+
+    def promote(self, staging: Engine) -> None:
+        """Make the complete collection `staging` wrote the one this engine answers from, in
+        place of its own (deleted), as atomically as the engine allows."""
+        ...
+
     def flush(self) -> None:
         """Make the writes so far durable (a no-op where the engine already has)."""
         ...

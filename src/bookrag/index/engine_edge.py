@@ -8,6 +8,9 @@ Edge keeps no lock on a shard without a log, so `connection` holds bookrag's own
 An index written by bookrag before Qdrant Edge (qdrant-client's local mode, a SQLite file in
 `<index folder>/collection/<collection>`) reads as a collection with no layout point, so
 ingest rebuilds it and says so; `drop()` removes those files too.
+
+A full rebuild is written into a second shard folder and swapped in by `promote` (see
+`edge_folders`), within this engine: the store the app holds answers from the new shard.
 """
 
 from __future__ import annotations
@@ -21,43 +24,13 @@ from typing import Any
 import qdrant_edge as edge
 
 from bookrag.errors import StoreUnavailable
-from bookrag.index.engine import (
-    DENSE,
-    PAYLOAD_INDEXES,
-    RRF_K,
-    SPARSE,
-    Scored,
-    StoredPoint,
-    Where,
-    named_vector,
-)
+from bookrag.index.edge_folders import Gate, recover, staging_folder, swap_in
+from bookrag.index.edge_requests import edge_filter, edge_vectors, named, query_request
+from bookrag.index.engine import DENSE, PAYLOAD_INDEXES, SPARSE, Engine, Scored, StoredPoint, Where
 from bookrag.index.lexical import SparseVector
 
 _CONFIG_FILE = "edge_config.json"  # what Edge writes into every shard folder
 _BATCH = 1024
-
-
-def _filter(where: Where) -> edge.Filter:
-    must: list[edge.ConditionType] = [
-        edge.FieldCondition(key=key, match=edge.MatchValue(value))
-        for key, value in (("kind", where.kind), ("source", where.source))
-        if value is not None
-    ]
-    if where.chunk_index_from is not None:
-        must.append(
-            edge.FieldCondition(
-                key="chunk_index", range=edge.RangeFloat(gte=where.chunk_index_from)
-            )
-        )
-    return edge.Filter(must=must)
-
-
-def _sparse(vector: SparseVector) -> edge.SparseVector:
-    return edge.SparseVector(list(vector.indices), list(vector.values))
-
-
-def _named(vectors: object, name: str | None) -> Any:
-    return named_vector(vectors, name, edge.SparseVector)
 
 
 def _reraise_unless_edge(exc: BaseException) -> None:
@@ -79,17 +52,22 @@ _ADVICE = (
 class EdgeEngine:
     """One Qdrant Edge shard in a folder (created by `create`, opened by `open`)."""
 
-    def __init__(self, folder: Path, shard: edge.EdgeShard | None, legacy: Path) -> None:
+    def __init__(self, folder: Path, shard: edge.EdgeShard | None, legacy: Path | None) -> None:
         self.folder = folder
         self._shard = shard
         self._legacy = legacy
+        self._gate = Gate()
 
     @classmethod
     def open(cls, index_path: Path, collection: str) -> EdgeEngine:
         """Load the collection's shard if there is one; a folder that is not a shard, or a
         shard Edge cannot load, is an error that names the folder."""
         folder = index_path / "edge" / collection
-        legacy = index_path / "collection" / collection
+        recover(folder)  # a swap that a killed process left half done
+        return cls._load(folder, index_path / "collection" / collection)
+
+    @classmethod
+    def _load(cls, folder: Path, legacy: Path | None) -> EdgeEngine:
         if not folder.exists():
             return cls(folder, None, legacy)
         if not (folder / _CONFIG_FILE).is_file():
@@ -112,17 +90,18 @@ class EdgeEngine:
 
     @contextmanager
     def _errors(self) -> Iterator[edge.EdgeShard]:
-        if self._shard is None:
-            raise StoreUnavailable(f"the index in {self.folder} does not exist yet")
-        try:
-            yield self._shard
-        except StoreUnavailable:
-            raise
-        except BaseException as exc:
-            _reraise_unless_edge(exc)
-            raise StoreUnavailable(
-                f"the embedded index in {self.folder} failed: {exc}. {_ADVICE}"
-            ) from exc
+        with self._gate.shared():
+            if self._shard is None:
+                raise StoreUnavailable(f"the index in {self.folder} does not exist yet")
+            try:
+                yield self._shard
+            except StoreUnavailable:
+                raise
+            except BaseException as exc:
+                _reraise_unless_edge(exc)
+                raise StoreUnavailable(
+                    f"the embedded index in {self.folder} failed: {exc}. {_ADVICE}"
+                ) from exc
 
     def _make_room(self, wanted: int) -> None:
         """Refuse to load or write without room: Edge maps its files into memory, so a write
@@ -137,7 +116,7 @@ class EdgeEngine:
             )
 
     def exists(self) -> bool:
-        return self._shard is not None or self._legacy.is_dir()
+        return self._shard is not None or (self._legacy is not None and self._legacy.is_dir())
 
     def create(self, dense_dim: int | None) -> None:
         vectors = (
@@ -171,31 +150,60 @@ class EdgeEngine:
 
     def drop(self) -> None:
         self._make_room(MIN_FREE_BYTES)  # no index dropped for one there is no room to build
-        if self._shard is not None:
-            self._shard.close()
-            self._shard = None
+        with self._gate.alone():
+            if self._shard is not None:
+                self._shard.close()
+                self._shard = None
         shutil.rmtree(self.folder, ignore_errors=True)
-        if self._legacy.is_dir():
+        self._drop_legacy()
+
+    def _drop_legacy(self) -> None:
+        if self._legacy is not None and self._legacy.is_dir():
             shutil.rmtree(self._legacy)
             parent = self._legacy.parent
             if not any(parent.iterdir()):  # qdrant-client's local mode kept a list beside it
                 parent.rmdir()
                 (parent.parent / "meta.json").unlink(missing_ok=True)
 
+    def staging(self) -> EdgeEngine:
+        """The shard a rebuild writes beside this one: what a failed or killed rebuild left
+        (to go on with, if it can be read), else none yet."""
+        folder = staging_folder(self.folder)
+        self._make_room(MIN_FREE_BYTES)  # not mistaken below for a damaged shard
+        try:
+            return EdgeEngine._load(folder, None)
+        except StoreUnavailable:  # damaged, or not a shard: started afresh
+            shutil.rmtree(folder, ignore_errors=True)
+            return EdgeEngine(folder, None, None)
+
+    def promote(self, staging: Engine) -> None:
+        """Put the complete shard `staging` wrote in place of this one, and answer from it."""
+        assert isinstance(staging, EdgeEngine) and staging.folder == staging_folder(self.folder)
+        staging.close()  # flushed, its files let go
+        with self._gate.alone():
+            if self._shard is not None:
+                self._shard.close()
+                self._shard = None
+            try:
+                swap_in(staging.folder, self.folder)
+            finally:  # a swap that failed half way is finished, or the old shard put back
+                recover(self.folder)
+                self._shard = EdgeEngine._load(self.folder, None)._shard
+        self._drop_legacy()  # an index of the old layout, now rebuilt
+
     def upsert(self, points: Sequence[StoredPoint]) -> None:
         text = sum(len(str(p.payload.get(k, ""))) for p in points for k in ("text", "markdown"))
         self._make_room(MIN_FREE_BYTES + 4 * text)
         with self._errors() as shard:
             for start in range(0, len(points), _BATCH):
-                batch = [
-                    edge.Point(p.id, _vectors(p), p.payload) for p in points[start : start + _BATCH]
-                ]
+                chosen = points[start : start + _BATCH]
+                batch = [edge.Point(p.id, edge_vectors(p), p.payload) for p in chosen]
                 shard.update(edge.UpdateOperation.upsert_points(batch))
 
     def delete(self, where: Where) -> None:
         self._make_room(MIN_FREE_BYTES)  # deleting writes too
         with self._errors() as shard:
-            shard.update(edge.UpdateOperation.delete_points_by_filter(_filter(where)))
+            shard.update(edge.UpdateOperation.delete_points_by_filter(edge_filter(where)))
 
     def delete_ids(self, ids: Sequence[str]) -> None:
         self._make_room(MIN_FREE_BYTES)
@@ -204,7 +212,7 @@ class EdgeEngine:
 
     def count(self, where: Where) -> int:
         with self._errors() as shard:
-            return shard.count(edge.CountRequest(exact=True, filter=_filter(where)))
+            return shard.count(edge.CountRequest(exact=True, filter=edge_filter(where)))
 
     def scroll(
         self, where: Where, payload: bool | list[str], vector: str | None = None
@@ -216,13 +224,13 @@ class EdgeEngine:
                     edge.ScrollRequest(
                         offset=offset,
                         limit=_BATCH,
-                        filter=_filter(where),
+                        filter=edge_filter(where),
                         with_payload=payload,
                         with_vector=[vector] if vector else False,
                     )
                 )
             for record in records:
-                yield str(record.id), record.payload or {}, _named(record.vector, vector)
+                yield str(record.id), record.payload or {}, named(record.vector, vector)
             if offset is None:
                 return
 
@@ -236,28 +244,10 @@ class EdgeEngine:
     def query(
         self, sparse: SparseVector | None, dense: list[float] | None, limit: int
     ) -> list[Scored]:
-        stages = []
-        if dense is not None:
-            stages.append(edge.Query.Nearest(dense, using=DENSE))
-        if sparse is not None:
-            stages.append(edge.Query.Nearest(_sparse(sparse), using=SPARSE))
-        if len(stages) == 1:
-            request = edge.QueryRequest(
-                limit=limit, query=stages[0], with_payload=True, with_vector=[SPARSE]
-            )
-        else:
-            request = edge.QueryRequest(
-                limit=limit,
-                prefetches=[edge.Prefetch(limit=limit, query=stage) for stage in stages],
-                query=edge.Fusion.Rrf(k=RRF_K),  # type: ignore[arg-type]  # the stub omits it
-                with_payload=True,
-                with_vector=[SPARSE],
-            )
+        request = query_request(sparse, dense, limit)
         with self._errors() as shard:
             found = shard.query(request)
-        return [
-            Scored(str(p.id), p.score, p.payload or {}, _named(p.vector, SPARSE)) for p in found
-        ]
+        return [Scored(str(p.id), p.score, p.payload or {}, named(p.vector, SPARSE)) for p in found]
 
     def flush(self) -> None:
         self._make_room(MIN_FREE_BYTES)
@@ -274,26 +264,21 @@ class EdgeEngine:
 
     def ping(self) -> bool:
         """True if the shard reads: it is in this process, but its files may be damaged."""
-        if self._shard is None:
-            return True
-        try:
-            self._shard.scroll(edge.ScrollRequest(limit=2, with_payload=True, with_vector=False))
-        except BaseException as exc:
-            _reraise_unless_edge(exc)
-            return False
+        with self._gate.shared():
+            if self._shard is None:
+                return True
+            try:
+                self._shard.scroll(
+                    edge.ScrollRequest(limit=2, with_payload=True, with_vector=False)
+                )
+            except BaseException as exc:
+                _reraise_unless_edge(exc)
+                return False
         return True
 
     def close(self) -> None:
-        if self._shard is not None:
-            self._shard.flush()
-            self._shard.close()
-            self._shard = None
-
-
-def _vectors(point: StoredPoint) -> dict[str, edge.NamedVector]:
-    vectors: dict[str, edge.NamedVector] = {}
-    if point.sparse is not None:
-        vectors[SPARSE] = _sparse(point.sparse)
-    if point.dense is not None:
-        vectors[DENSE] = point.dense
-    return vectors
+        with self._gate.alone():
+            if self._shard is not None:
+                self._shard.flush()
+                self._shard.close()
+                self._shard = None

@@ -1,4 +1,12 @@
-"""The engine on a Qdrant server or cluster (`QDRANT_URL`), through qdrant-client."""
+"""The engine on a Qdrant server or cluster (`QDRANT_URL`), through qdrant-client.
+
+The configured collection name is a collection, or, once the index has been rebuilt, an
+alias of one of two collections `<name>__blue` and `<name>__green`: a rebuild is written into
+the one the alias does not name and the alias is moved to it in one request (Qdrant applies
+a request's alias changes atomically), then the old one is deleted. A collection that holds
+the name itself (an index from before) is deleted just before the alias takes its name:
+requests in that moment find no index.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +22,7 @@ from bookrag.index.engine import (
     DENSE,
     PAYLOAD_INDEXES,
     SPARSE,
+    Engine,
     Scored,
     StoredPoint,
     Where,
@@ -22,6 +31,7 @@ from bookrag.index.engine import (
 from bookrag.index.lexical import SparseVector
 
 _BATCH = 256
+_BUILDS = ("__blue", "__green")  # the suffixes of the collections an alias names in turn
 
 
 def _filter(where: Where) -> models.Filter:
@@ -70,13 +80,48 @@ def _named(vectors: object, name: str | None) -> Any:
 class ServerEngine:
     """One collection on a Qdrant server; every call is a request."""
 
-    def __init__(self, client: QdrantClient, collection: str) -> None:
+    def __init__(self, client: QdrantClient, collection: str, shared: bool = False) -> None:
         self.client = client
         self.collection = collection
+        self._shared = shared  # the client is another engine's, which closes it
 
     def exists(self) -> bool:
         with _errors():
-            return self.client.collection_exists(self.collection)
+            found = self.client.collection_exists(self.collection)
+        return found or self._aliased() is not None
+
+    def _aliased(self) -> str | None:
+        """The collection the name is an alias of, or None if it is no alias."""
+        with _errors():
+            aliases = self.client.get_aliases().aliases
+        return next((a.collection_name for a in aliases if a.alias_name == self.collection), None)
+
+    def staging(self) -> ServerEngine:
+        """The collection a rebuild writes into: the one of the two the alias does not name
+        (what a failed or killed rebuild left there is gone on with, or dropped, by ingest)."""
+        live = self._aliased()
+        name = next(self.collection + s for s in _BUILDS if live != self.collection + s)
+        return ServerEngine(self.client, name, shared=True)
+
+    def promote(self, staging: Engine) -> None:
+        """Point the name at the complete collection `staging` wrote, then delete the old."""
+        assert isinstance(staging, ServerEngine)
+        old = self._aliased()
+        moves: list[models.AliasOperations] = []
+        if old is not None:
+            moves.append(
+                models.DeleteAliasOperation(
+                    delete_alias=models.DeleteAlias(alias_name=self.collection)
+                )
+            )
+        create = models.CreateAlias(collection_name=staging.collection, alias_name=self.collection)
+        moves.append(models.CreateAliasOperation(create_alias=create))
+        with _errors():
+            if old is None and self.client.collection_exists(self.collection):
+                self.client.delete_collection(self.collection)  # the index from before aliases
+            self.client.update_collection_aliases(moves)
+            if old is not None:
+                self.client.delete_collection(old)
 
     def create(self, dense_dim: int | None) -> None:
         vectors = {}
@@ -99,8 +144,19 @@ class ServerEngine:
             )
 
     def drop(self) -> None:
+        aliased = self._aliased()
         with _errors():
-            self.client.delete_collection(self.collection)
+            if aliased is None:
+                self.client.delete_collection(self.collection)
+                return
+            self.client.update_collection_aliases(
+                [
+                    models.DeleteAliasOperation(
+                        delete_alias=models.DeleteAlias(alias_name=self.collection)
+                    )
+                ]
+            )
+            self.client.delete_collection(aliased)
 
     def upsert(self, points: Sequence[StoredPoint]) -> None:
         structs = [
@@ -200,7 +256,8 @@ class ServerEngine:
         return True
 
     def close(self) -> None:
-        self.client.close()
+        if not self._shared:
+            self.client.close()
 
 
 def _vectors(point: StoredPoint) -> dict[str, Any]:

@@ -23,9 +23,10 @@ from bookrag.book.sidebar import sidebar_order
 from bookrag.book.site_config import SiteConfig, read_site_config
 from bookrag.errors import BookragError, DocsNotFound, PageParseError
 from bookrag.index.points import chunked_at, page_version, stored_hash
+from bookrag.index.rebuild import prepare_collection, promote, set_aside
 from bookrag.index.store import BookStore
 from bookrag.index.writer import PageWriter
-from bookrag.providers.base import Embedder, RetryPolicy, embed_all
+from bookrag.providers.base import Embedder, RetryPolicy
 
 
 @dataclass
@@ -105,36 +106,6 @@ def site_config(docs_dir: Path, site_url: str | None, route_base_path: str | Non
     return site
 
 
-def _prepare_collection(
-    store: BookStore, embedder: Embedder | None, policy: RetryPolicy, report: IngestReport
-) -> bool:
-    """Drop an index built by another embedding model (or none), so vectors never mix.
-
-    The embedder is asked for one embedding first: an index that still answers is never
-    dropped for one that cannot be built (a rejected key, a provider that is down).
-    Returns whether the collection exists now (with an embedder, a missing one is created
-    once the first embeddings tell its dimension)."""
-    wanted = embedder.model if embedder else None
-    current = store.fingerprint()
-    if current is not None and (current.outdated or current.dense_model != wanted):
-        if embedder is not None:
-            embed_all(embedder, ["bookrag"], "search_document", policy)
-        if current.outdated:
-            report.rebuilt = "the index was written by an older bookrag; re-indexing every page"
-        else:
-            target = f"{wanted}" if wanted else "lexical (BM25) only"
-            report.rebuilt = (
-                f"the index was built with {current.describe()}; "
-                f"re-indexing every page with {target}"
-            )
-        store.drop()
-        current = None
-    if current is None and embedder is None:
-        store.ensure_collection()
-        return True
-    return current is not None
-
-
 def pages_digest(page_hashes: dict[str, str]) -> str:
     """One fingerprint of every page version in the index."""
     digest = hashlib.sha256()
@@ -205,11 +176,38 @@ def index_pages(
 ) -> IngestReport:
     """Index the pages `read` yields incrementally into `store`; remove the others.
 
-    `ranks` is each page's place in the book's sidebar, where the source knows it."""
+    `ranks` is each page's place in the book's sidebar, where the source knows it. An index
+    built by another embedding model (or bookrag) is rebuilt beside it, and replaces it
+    once complete (see `rebuild`)."""
     started = time.perf_counter()
     report = IngestReport()
     policy = policy or RetryPolicy()
-    exists = _prepare_collection(store, embedder, policy, report)
+    target, exists, report.rebuilt = prepare_collection(store, embedder, policy)
+    if target is store:
+        _update(store, exists, read, max_tokens, embedder, policy, on_page, ranks, report)
+    else:
+        try:
+            _update(target, exists, read, max_tokens, embedder, policy, on_page, ranks, report)
+        except BaseException:
+            set_aside(target)
+            raise
+        promote(store, target)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _update(
+    store: BookStore,
+    exists: bool,
+    read: PageReader,
+    max_tokens: int,
+    embedder: Embedder | None,
+    policy: RetryPolicy,
+    on_page: Callable[[str], None] | None,
+    ranks: dict[str, int] | None,
+    report: IngestReport,
+) -> None:
+    """Write what changed into `store`, remove what went, and recount the statistics."""
     known = {str(r["source"]): r for r in store.pages()} if exists else {}
     # A page chunked at another size is read again, as a changed one is.
     outcomes = read(
@@ -253,8 +251,6 @@ def index_pages(
     if report.changed or store.stats().pages_digest != digest:
         store.refresh_statistics(digest)
         store.optimize()  # merge the new segments, build the vector indexes, flush
-    report.seconds = time.perf_counter() - started
-    return report
 
 
 def _write(
