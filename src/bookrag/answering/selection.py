@@ -25,8 +25,10 @@ def placed(selection: str, sections: list[Passage]) -> tuple[Passage, Passage] |
     selected = set(lexical.terms(selection))
     if not selected or not sections:
         return None
-    best = max(sections, key=lambda p: len(selected & set(lexical.terms(p.text))))
-    if len(selected & set(lexical.terms(best.text))) < SELECTION_MATCH * len(selected):
+    held, best = max(
+        ((len(selected & set(lexical.terms(p.text))), p) for p in sections), key=lambda x: x[0]
+    )
+    if held < SELECTION_MATCH * len(selected):
         return None
     section = replace(best, score=1.0, coverage=1.0)
     return replace(section, text=selection), section

@@ -151,9 +151,7 @@ class EdgeEngine:
     def drop(self) -> None:
         self._make_room(MIN_FREE_BYTES)  # no index dropped for one there is no room to build
         with self._gate.alone():
-            if self._shard is not None:
-                self._shard.close()
-                self._shard = None
+            self._let_go()
         shutil.rmtree(self.folder, ignore_errors=True)
         self._drop_legacy()
 
@@ -181,9 +179,7 @@ class EdgeEngine:
         assert isinstance(staging, EdgeEngine) and staging.folder == staging_folder(self.folder)
         staging.close()  # flushed, its files let go
         with self._gate.alone():
-            if self._shard is not None:
-                self._shard.close()
-                self._shard = None
+            self._let_go()
             try:
                 swap_in(staging.folder, self.folder)
             finally:  # a swap that failed half way is finished, or the old shard put back
@@ -280,5 +276,10 @@ class EdgeEngine:
         with self._gate.alone():
             if self._shard is not None:
                 self._shard.flush()
-                self._shard.close()
-                self._shard = None
+            self._let_go()
+
+    def _let_go(self) -> None:
+        """Close the shard, with the gate held alone: nothing answers from it any longer."""
+        if self._shard is not None:
+            self._shard.close()
+            self._shard = None
