@@ -30,6 +30,7 @@ from bookrag.answering.generation import (
     documents,
 )
 from bookrag.answering.models import Question
+from bookrag.answering.queries import RESTATE_SYSTEM, script
 from bookrag.answering.retrieval import Passage
 from bookrag.api.app import create_app
 from bookrag.book.chunking import count_tokens
@@ -499,6 +500,60 @@ def test_a_follow_up_rewrite_cut_short_is_not_searched_for(
     api.post("/chat", json={"question": "and how do I calibrate it?", "history": history})
     wanted = "How does the anemometer measure wind speed? and how do I calibrate it?"
     assert embed_query(fake) == wanted
+
+
+URDU_QUESTION = "بارش ناپنے والا آلہ کیسے کام کرتا ہے؟"  # how does the rain gauge work?
+
+
+def test_a_question_in_another_script_is_searched_for_in_the_books_language(
+    api: TestClient, fake: FakeCohere
+) -> None:
+    # None of an Urdu question's words are the English book's: it was refused unread. The
+    # model restates it in the language of the book's titles; the answer is asked for in
+    # the reader's own words (the system prompt asks for the question's language).
+    fake.enqueue_chat("How does the rain gauge measure rainfall?")
+    body = api.post("/chat", json={"question": URDU_QUESTION}).json()
+    restate, grounded = chat_bodies(fake)
+    assert restate["messages"][0]["content"] == RESTATE_SYSTEM
+    assert "- Rain and Wind Sensors" in restate["messages"][-1]["content"]
+    assert URDU_QUESTION in restate["messages"][-1]["content"]
+    assert "documents" not in restate
+    assert embed_query(fake) == "How does the rain gauge measure rainfall?"
+    assert grounded["messages"][-1]["content"] == URDU_QUESTION
+    assert body["mode"] == "generative" and not body["degraded"]
+    assert any(s.startswith(RAIN_PAGE) for s in body["sources"])
+
+
+def test_a_question_in_another_script_streams_an_answer_too(
+    api: TestClient, fake: FakeCohere
+) -> None:
+    fake.enqueue_chat("How does the rain gauge measure rainfall?")
+    response = api.post("/stream-chat", json={"question": URDU_QUESTION})
+    done = sse_events(response.text)[-1]
+    body = json.loads(done["response"])
+    assert done["done"] is True and body["mode"] == "generative"
+    assert any(s.startswith(RAIN_PAGE) for s in body["sources"])
+
+
+def test_a_question_in_another_script_is_searched_as_asked_when_the_model_fails(
+    api: TestClient, fake: FakeCohere
+) -> None:
+    fake.fail("/v2/chat", status=500, retry_after=None, times=20)
+    body = api.post("/chat", json={"question": URDU_QUESTION}).json()
+    assert body["mode"] == "not_found" and body["sources"] == []
+    assert embed_query(fake) == URDU_QUESTION
+
+
+def test_a_question_in_the_books_script_is_not_restated(api: TestClient, fake: FakeCohere) -> None:
+    api.post("/chat", json={"question": "How does the rain gauge measure rainfall?"})
+    assert [b["messages"][0]["content"] for b in chat_bodies(fake)] == [SYSTEM]
+
+
+def test_scripts_are_told_by_most_of_the_letters() -> None:
+    assert script(URDU_QUESTION) == "ARABIC"
+    assert script("ROS 2 نوڈ کیا ہے؟") == "ARABIC"
+    assert script("ROS 2 node kya hai?") == "LATIN"
+    assert script("2024 — 42") is None
 
 
 def embed_query(fake: FakeCohere) -> str:

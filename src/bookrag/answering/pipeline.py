@@ -22,12 +22,11 @@ from bookrag.answering.generation import (
     cut_short,
     cut_tail,
     documents,
-    last_answered_question,
     not_found,
-    rewrite_prompt,
     to_answer,
 )
 from bookrag.answering.models import Answer, Question
+from bookrag.answering.queries import search_text
 from bookrag.answering.retrieval import Passage, Retriever
 from bookrag.answering.selection import placed
 from bookrag.answering.terms import QueryTerms
@@ -41,7 +40,6 @@ from bookrag.providers.wiring import Providers
 
 log = logging.getLogger("bookrag.answering")
 
-_SELECTION_QUERY_WORDS = 120
 # A supporting passage must carry a fair share of what the best one does of the question.
 _SUPPORT_SHARE = 0.6
 NOT_INDEXED = "the book is not indexed yet"
@@ -86,7 +84,7 @@ def plan(book: Book, question: Question) -> Plan:
     """Rewrite a follow-up, retrieve, and decide between refusal, extractive and generative."""
     note(question=question.text)
     with timed("retrieval"):
-        query = retrieval_query(book, question)
+        query = search_text(question, book.chat, book.policy, book.pages)
         retrieval = book.retriever.retrieve(query, limit=5)
         terms = retrieval.terms
     passages = retrieval.passages
@@ -231,31 +229,6 @@ def _from_model(generation: Generation, chosen: Plan, question: Question) -> Ans
 def _fallback(chosen: Plan, question: Question, error: UpstreamError) -> Answer:
     log.warning("generation failed, answering extractively: %s", error.message)
     return extractive_answer(chosen.passages, chosen.terms, question.selected_text, degraded=True)
-
-
-def retrieval_query(book: Book, question: Question) -> str:
-    """The question made standalone (for a follow-up), widened by the selected passage."""
-    text = _standalone(book, question) if question.history else question.question.strip()
-    if question.selected_text:
-        selection = " ".join(question.selected_text.split()[:_SELECTION_QUERY_WORDS])
-        text = f"{text} {selection}"
-    return text.strip() or question.text
-
-
-def _standalone(book: Book, question: Question) -> str:
-    chat = book.chat
-    if chat is not None:
-        prompt = rewrite_prompt(question)
-        try:
-            generation = book.policy.call("rewrite", chat, lambda: chat.generate(prompt))
-            rewritten = generation.text
-        except UpstreamError as exc:
-            log.warning("could not rewrite the follow-up question: %s", exc.message)
-        else:
-            if rewritten.strip() and not generation.truncated:  # half a question finds less
-                return rewritten.strip()
-    # Without a model, the last question the book answered supplies what "it" refers to.
-    return f"{last_answered_question(question.history)} {question.text}".strip()
 
 
 def _selection_passage(
