@@ -86,9 +86,11 @@ def create_app(settings: Settings | None = None, providers: Providers | None = N
             if journal is not None:
                 journal.start()  # it migrates the database in its own thread
             refreshing = None
-            if refresher is not None and settings.book_url is not None:  # in the background
+            if refresher is not None:  # in the background: a site's first reading, and
+                # the retries of an embedding that failed (a docs folder's was at start-up)
+                first_now = settings.book_url is not None
                 refreshing = asyncio.create_task(
-                    refresher.every(settings.refresh_minutes, first_now=True)
+                    refresher.every(settings.refresh_minutes, first_now=first_now)
                 )
             # The index now held in memory lives as long as the process: keep it out of the
             # garbage collector's full passes, which otherwise stall requests for ~100 ms.

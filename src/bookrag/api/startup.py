@@ -5,7 +5,9 @@ and the refresher that keeps a self-indexed book current.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from contextlib import suppress
+from functools import partial
 
 from fastapi import FastAPI
 
@@ -16,6 +18,7 @@ from bookrag.index.ingest import IngestReport, ingest, site_config
 from bookrag.index.refresh import Refresher
 from bookrag.index.site_ingest import ingest_site, normalise_book_url
 from bookrag.index.store import BookStore
+from bookrag.providers.base import Embedder
 from bookrag.providers.wiring import Providers
 
 log = logging.getLogger("bookrag")
@@ -64,36 +67,50 @@ def make_refresher(
 
     if settings.book_url is not None:
         book_url = normalise_book_url(settings.book_url)
-        return Refresher(
-            lambda: ingest_site(
+
+        def index_site(embedder: Embedder | None) -> IngestReport:
+            return ingest_site(
                 store,
                 book_url,
                 settings.chunk_tokens,
-                providers.embedder,
+                embedder,
                 providers.policy,
                 site_url=settings.site_url,
                 limits=CrawlLimits.of(settings),
-            ),
+            )
+
+        return Refresher(
+            partial(index_site, providers.embedder),
             changed,
             book_url,
+            lexical=partial(_lexical_if_empty, store, providers, index_site),
         )
     docs_dir = settings.docs_dir
     if docs_dir is not None:
 
-        def index_docs() -> IngestReport:
+        def index_docs(embedder: Embedder | None) -> IngestReport:
             # The config is read on every run: a new `url` or `baseUrl` moves every page.
             site = site_config(docs_dir, settings.site_url, settings.route_base_path)
-            return ingest(
-                store, docs_dir, site, settings.chunk_tokens, providers.embedder, providers.policy
-            )
+            return ingest(store, docs_dir, site, settings.chunk_tokens, embedder, providers.policy)
 
         return Refresher(
-            index_docs,
+            partial(index_docs, providers.embedder),
             changed,
             str(docs_dir),
             shown=docs_dir.name,
+            lexical=partial(_lexical_if_empty, store, providers, index_docs),
         )
     return None
+
+
+def _lexical_if_empty(
+    store: BookStore, providers: Providers, index: Callable[[Embedder | None], IngestReport]
+) -> IngestReport | None:
+    """The book indexed without embeddings, when the index serves no page yet (else None: a
+    served index, lexical or embedded, is kept as it is until the book can be embedded)."""
+    if providers.embedder is None or store.stats().pages:
+        return None
+    return index(None)
 
 
 def check_index(store: BookStore, providers: Providers, create: bool = True) -> None:

@@ -4,6 +4,11 @@ One `Refresher` per app runs the book's ingest (a published site's, or a docs fo
 a worker thread, one run at a time: at start-up, every `BOOKRAG_REFRESH_MINUTES`, and when
 `POST /admin/reindex` asks. A failed run changes nothing that was served (a site that
 cannot be read fails before the index is touched) and is reported by `/health`.
+
+A book that cannot be embedded while nothing is indexed yet (the embedding provider down, or
+the key refused, as a Space starts) is indexed for lexical search instead, so that readers
+get answers rather than a 503 until the provider answers; the embedding is tried again every
+`EMBED_RETRY_MINUTES` until it is done, which re-embeds the book beside the served index.
 """
 
 from __future__ import annotations
@@ -17,10 +22,12 @@ from typing import Any
 
 import anyio
 
-from bookrag.errors import BookragError
+from bookrag.errors import BookragError, UpstreamError
 from bookrag.index.ingest import IngestReport
 
 log = logging.getLogger("bookrag.refresh")
+
+EMBED_RETRY_MINUTES = 5.0
 
 
 def _now() -> str:
@@ -28,7 +35,9 @@ def _now() -> str:
 
 
 class Refresher:
-    """Runs `ingest` now and then; `on_change` is told when the index changed."""
+    """Runs `ingest` now and then; `on_change` is told when the index changed. When
+    `ingest` cannot embed the book, `lexical` indexes it without embeddings, or returns None
+    when it should not (the index already serves the book)."""
 
     def __init__(
         self,
@@ -36,8 +45,10 @@ class Refresher:
         on_change: Callable[[], None],
         source: str,
         shown: str | None = None,
+        lexical: Callable[[], IngestReport | None] | None = None,
     ) -> None:
         self._ingest = ingest
+        self._lexical = lexical
         self._on_change = on_change
         self.source = source  # what is indexed (a URL or a folder), for the log
         # ... as the public /health names it: a folder by its name, not the server's path.
@@ -49,6 +60,8 @@ class Refresher:
         self.last_finished: str | None = None
         self.last_error: str | None = None
         self.last_report: IngestReport | None = None
+        # Why the book is served without embeddings, until a run embeds it.
+        self.unembedded: str | None = None
 
     def run(self) -> IngestReport | None:
         """One refresh, in the calling thread; None when one is already running or it failed."""
@@ -56,7 +69,7 @@ class Refresher:
             return None
         self.running, self.last_started = True, _now()
         try:
-            report = self._ingest()
+            report = self._index()
         except BookragError as exc:
             self.last_error, self.last_report = exc.message.replace(self.source, self.shown), None
             log.error("refresh of %s failed: %s", self.source, exc.message)
@@ -67,7 +80,7 @@ class Refresher:
             log.error("refresh of %s failed", self.source, exc_info=exc)
             return None
         else:
-            self.last_error, self.last_report = None, report
+            self.last_error, self.last_report = self.unembedded, report
             if report.changed:
                 try:
                     self._on_change()
@@ -78,6 +91,24 @@ class Refresher:
         finally:
             self.running, self.last_finished = False, _now()
             self._lock.release()
+
+    def _index(self) -> IngestReport:
+        try:
+            report = self._ingest()
+        except UpstreamError as exc:
+            lexical = self._lexical() if self._lexical is not None else None
+            if lexical is None:
+                raise
+            self.unembedded = (
+                f"{exc.message}: the book is indexed for lexical search until it can be "
+                f"embedded (tried again every {EMBED_RETRY_MINUTES:g} minutes)"
+            )
+            log.error(
+                "could not embed %s (%s): indexed for lexical search", self.source, exc.message
+            )
+            return lexical
+        self.unembedded = None
+        return report
 
     def trigger(self) -> bool:
         """Start a refresh in the background now; False if one is already running."""
@@ -92,11 +123,15 @@ class Refresher:
         await anyio.to_thread.run_sync(self.run)
 
     async def every(self, minutes: float, first_now: bool) -> None:
-        """Refresh now (if asked) and then every `minutes` (never, if 0), until cancelled."""
+        """Refresh now (if asked) and then every `minutes` (never, if 0), until cancelled;
+        while the book is served without embeddings, at least every `EMBED_RETRY_MINUTES`."""
         if first_now:
             await self._run_in_thread()
-        while minutes > 0:
-            await asyncio.sleep(minutes * 60)
+        while True:
+            waits = [m for m in (minutes, EMBED_RETRY_MINUTES if self.unembedded else 0) if m > 0]
+            if not waits:
+                return
+            await asyncio.sleep(min(waits) * 60)
             await self._run_in_thread()
 
     async def wait(self) -> None:
@@ -106,10 +141,13 @@ class Refresher:
 
     @property
     def status(self) -> str:
-        """`running` (or triggered to), `failed` (the last run), `ok`, or `pending` before the
-        first run."""
+        """`running` (or triggered to), `failed` (the last run), `lexical` (the last run
+        indexed the book without the embeddings it could not get), `ok`, or `pending` before
+        the first run."""
         if self.running or self._tasks:
             return "running"
+        if self.last_error and self.last_report is not None:
+            return "lexical"
         if self.last_error:
             return "failed"
         return "ok" if self.last_finished else "pending"
