@@ -120,7 +120,7 @@ def docs(book_copy: Path) -> Path:
     return book_copy / "docs"
 
 
-def settings_for(fake: FakeCohere, tmp_path: Path, docs: Path, **extra: Any) -> Settings:
+def settings_for(fake: FakeCohere, tmp_path: Path, docs: Path | None, **extra: Any) -> Settings:
     options: dict[str, Any] = {
         "data_dir": tmp_path / "data",
         "docs_dir": docs,
@@ -237,6 +237,21 @@ def test_unknown_page_translation_is_404_naming_the_path(api: TestClient) -> Non
     assert response.json() == {
         "success": False,
         "error": "no indexed page at path /docs/no-such-page",
+    }
+
+
+def test_a_page_of_a_book_not_indexed_yet_is_503_not_404(
+    fake: TranslatingCohere, tmp_path: Path
+) -> None:
+    # A server reading its site in the background has no page until the first reading is
+    # done: the reader's page exists, and the book's window should say "try later".
+    settings = settings_for(fake, tmp_path, None)
+    with serve(settings, fake) as client:
+        response = translate(client, "http://localhost:3000/docs/sensors/rain-wind")
+    assert response.status_code == 503
+    assert response.json() == {
+        "success": False,
+        "error": "the book is not indexed yet: see /health",
     }
 
 

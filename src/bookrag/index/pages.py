@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from bookrag.errors import PageNotFound
+from bookrag.errors import NotIndexed, PageNotFound
 from bookrag.index.store import STATISTICS_TTL, BookStore
 
 _HTML_SUFFIX = re.compile(r"(/index)?\.html?$")
@@ -103,6 +103,8 @@ class PageDirectory:
         segments (or the whole page path), so `/blog/intro` does not find `/docs/intro`.
         """
         by_path = self._current()
+        if not by_path:  # a book being indexed (or never): no page is unknown yet
+            raise NotIndexed("the book is not indexed yet: see /health")
         source = self._source(page_url)
         if source is not None:
             return source
