@@ -12,6 +12,8 @@ from fastapi.testclient import TestClient
 from starlette.responses import FileResponse
 from starlette.types import Message
 
+from bookrag.answering.generation import NOT_FOUND
+from bookrag.answering.queries import ASK_IN_THE_BOOKS_LANGUAGE
 from bookrag.api.app import will_be_answered
 from bookrag.api.head import HeadAsGet
 
@@ -175,6 +177,21 @@ def test_question_the_book_does_not_cover_is_refused_without_sources(
     assert body["answer"] == "I couldn't find this in the book."
     assert body["sources"] == []
     assert body["mode"] == "not_found"
+
+
+def test_a_question_in_another_script_is_told_to_ask_in_the_books_language(
+    client: TestClient,
+) -> None:
+    # Without a model nothing restates an Urdu question in the book's English: it shares
+    # none of the book's words. "Not in the book" alone tells its reader something false.
+    # "How does the rain gauge work?"
+    question = {"question": "بارش ناپنے والا آلہ کیسے کام کرتا ہے؟"}
+    body = client.post("/chat", json=question).json()
+    assert body["mode"] == "not_found" and body["sources"] == []
+    assert body["answer"] == f"{NOT_FOUND} {ASK_IN_THE_BOOKS_LANGUAGE}"
+    with client.stream("POST", "/stream-chat", json=question) as response:
+        final = sse_events("".join(response.iter_text()))[-1]
+    assert json.loads(final["response"])["answer"] == body["answer"]
 
 
 def test_stream_chat_streams_tokens_then_the_chat_response(client: TestClient) -> None:

@@ -30,7 +30,7 @@ from bookrag.answering.generation import (
     documents,
 )
 from bookrag.answering.models import Question
-from bookrag.answering.queries import RESTATE_SYSTEM, script
+from bookrag.answering.queries import ASK_IN_THE_BOOKS_LANGUAGE, RESTATE_SYSTEM, script
 from bookrag.answering.retrieval import Passage
 from bookrag.api.app import create_app
 from bookrag.book.chunking import count_tokens
@@ -541,6 +541,7 @@ def test_a_question_in_another_script_is_searched_as_asked_when_the_model_fails(
     fake.fail("/v2/chat", status=500, retry_after=None, times=20)
     body = api.post("/chat", json={"question": URDU_QUESTION}).json()
     assert body["mode"] == "not_found" and body["sources"] == []
+    assert body["answer"].endswith(ASK_IN_THE_BOOKS_LANGUAGE)
     assert embed_query(fake) == URDU_QUESTION
 
 

@@ -144,8 +144,10 @@ def cut_short(result: Answer) -> Answer:
     )
 
 
-def not_found() -> Answer:
-    return Answer(answer=NOT_FOUND, sources=[], mode="not_found", extractive=False)
+def not_found(note: str = "") -> Answer:
+    """The refusal, with what the reader may do about it (`note`), if anything."""
+    text = f"{NOT_FOUND} {note}".strip()
+    return Answer(answer=text, sources=[], mode="not_found", extractive=False)
 
 
 def _span_end(text: str, span: SpanCitation) -> int | None:

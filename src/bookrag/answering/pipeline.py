@@ -26,7 +26,7 @@ from bookrag.answering.generation import (
     to_answer,
 )
 from bookrag.answering.models import Answer, Question
-from bookrag.answering.queries import search_text
+from bookrag.answering.queries import refusal_note, search_text
 from bookrag.answering.retrieval import Passage, Retriever
 from bookrag.answering.selection import placed
 from bookrag.answering.terms import QueryTerms
@@ -97,7 +97,8 @@ def plan(book: Book, question: Question) -> Plan:
         selected, section = placed
         passages = [selected, section, *[p for p in passages if p.url != selected.url][:1]]
     elif not retrieval.covered:  # a selection the book does not hold is no better
-        return Plan([], terms, retrieval.degraded, None, not_found())
+        refused = not_found(refusal_note(query, book.pages))
+        return Plan([], terms, retrieval.degraded, None, refused)
     elif question.selected_text:
         passages = passages[:3]
     else:

@@ -7,7 +7,8 @@ so BM25 finds nothing, an English embedding model little, and the question was r
 not in the book. With a chat model, such a question is restated in the language of the
 book's page titles (one call, which also makes a follow-up standalone) and that is what is
 searched for; the answer is still asked for in the reader's own words and language. Without
-a model there is nothing to restate with: the question is searched for as asked.
+a model there is nothing to restate with: the question is searched for as asked, and a
+refusal of it says that asking in the book's language may find the answer.
 
 Scripts, not languages, are compared (Unicode's name for each letter: LATIN, ARABIC,
 DEVANAGARI, ...): that needs no model and no word list, and a question in the book's script
@@ -34,6 +35,10 @@ _SELECTION_QUERY_WORDS = 120
 
 RESTATE_SYSTEM = """Restate the reader's last message as one standalone question about the book, written in the language of the book's page titles listed below, keeping names and technical terms as the book writes them. Use the conversation, if any, only to resolve what the message refers to. Reply with the question alone."""  # noqa: E501
 
+ASK_IN_THE_BOOKS_LANGUAGE = (
+    "The book is written in another script than this question, which was searched for in "
+    "its own words: asking in the book's language may find the answer."
+)
 # Page titles read to tell the book's script, and shown to the model as its language: enough
 # to outvote a few titles in another script, few enough to cost nothing per question.
 SAMPLE_TITLES = 40
@@ -55,8 +60,18 @@ def book_titles(pages: Iterable[dict[str, Any]]) -> list[str]:
 
 def asked_in_another_script(question: Question, titles: Sequence[str]) -> bool:
     """Whether the question is written in another script than the book's page titles."""
-    asked, book = script(question.question), script(" ".join(titles))
+    return _other_script(question.question, titles)
+
+
+def _other_script(text: str, titles: Sequence[str]) -> bool:
+    asked, book = script(text), script(" ".join(titles))
     return asked is not None and book is not None and asked != book
+
+
+def refusal_note(searched: str, pages: PageDirectory) -> str:
+    """What a refused question's reader may do: ask in the book's language, when what was
+    searched for is written in another script (no model to restate it, or it failed)."""
+    return ASK_IN_THE_BOOKS_LANGUAGE if _other_script(searched, book_titles(pages.all())) else ""
 
 
 def restate_prompt(question: Question, titles: Sequence[str]) -> ChatPrompt:
