@@ -2,6 +2,9 @@
 
 Secrets are `SecretStr`: they never show in `repr`, logs, errors or `/health`. Validation
 problems are reported one line per variable, naming the variable and never its value.
+
+Longer than 300 lines because every environment variable is declared, bounded and checked
+here, in one class, so that one place says what the service can be told.
 """
 
 from __future__ import annotations
@@ -103,6 +106,7 @@ class Settings(BaseSettings):
     upstream_timeout: float = Field(20.0, gt=0, validation_alias=_env("BOOKRAG_UPSTREAM_TIMEOUT"))
     retry_budget: float = Field(15.0, ge=0, validation_alias=_env("BOOKRAG_RETRY_BUDGET"))
     upstream_cooldown: float = Field(30.0, ge=0, validation_alias=_env("BOOKRAG_UPSTREAM_COOLDOWN"))
+    answer_deadline: float = Field(30.0, ge=0, validation_alias=_env("BOOKRAG_ANSWER_DEADLINE"))
 
     chunk_tokens: int = Field(350, ge=64, le=4000, validation_alias=_env("BOOKRAG_CHUNK_TOKENS"))
     min_relevance: float = Field(0.3, ge=0, le=1, validation_alias=_env("BOOKRAG_MIN_RELEVANCE"))

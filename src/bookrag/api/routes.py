@@ -55,6 +55,7 @@ from bookrag.feedback.records import Verdict
 from bookrag.feedback.report import closest_page, gap_report, parse_period
 from bookrag.feedback.report_page import render_html
 from bookrag.index.refresh import Refresher
+from bookrag.providers.deadline import answering
 from bookrag.providers.wiring import HEALTHY, Providers
 from bookrag.translation.cache import Translation
 from bookrag.translation.languages import language_table
@@ -161,7 +162,9 @@ def add_routes(app: FastAPI) -> None:
         """Answer a question from the book, with the sections it comes from."""
         started = time.perf_counter()
         question = to_question(body, settings)
-        return logged(journal, book, settings, question, answer(book, question), started)
+        with answering(settings.answer_deadline):
+            result = answer(book, question)
+        return logged(journal, book, settings, question, result, started)
 
     @app.post("/stream-chat")
     def stream_chat(
@@ -174,15 +177,16 @@ def add_routes(app: FastAPI) -> None:
 
         async def events() -> AsyncIterator[dict[str, str]]:
             try:
-                async for item in stream_answer(book, question):
-                    if isinstance(item, str):
-                        mark_once("first_token")  # time to first token, in the request log
-                        yield {"data": json.dumps({"token": item, "done": False})}
-                    else:
-                        log_it = partial(logged, journal, book, settings, question, item)
-                        item = await anyio.to_thread.run_sync(log_it, started)
-                        final = {"done": True, "response": item.model_dump_json()}
-                        yield {"data": json.dumps(final)}
+                with answering(settings.answer_deadline):
+                    async for item in stream_answer(book, question):
+                        if isinstance(item, str):
+                            mark_once("first_token")  # time to first token, in the request log
+                            yield {"data": json.dumps({"token": item, "done": False})}
+                        else:
+                            log_it = partial(logged, journal, book, settings, question, item)
+                            item = await anyio.to_thread.run_sync(log_it, started)
+                            final = {"done": True, "response": item.model_dump_json()}
+                            yield {"data": json.dumps(final)}
             except BookragError as exc:
                 # The response is under way (200): only the log tells the operator.
                 log.warning("POST /stream-chat failed while streaming: %s", exc.message)

@@ -17,6 +17,7 @@ from functools import partial
 from typing import Literal, Protocol, TypeAlias, TypeVar
 
 from bookrag.errors import RequestRefused, RetryableUpstreamError, UnusableReply, UpstreamError
+from bookrag.providers.deadline import time_left
 
 log = logging.getLogger("bookrag.providers")
 
@@ -160,12 +161,15 @@ class RetryPolicy:
         return max(0.0, max(self._resting.get(k, 0.0) for k in keys) - time.monotonic())
 
     def check(self, upstream: Upstream, operation: str) -> None:
-        """Raise `UpstreamError` at once while `upstream`, or its whole service, rests."""
+        """Raise `UpstreamError` at once while `upstream`, or its whole service, rests, or
+        once the answer's deadline has passed (`deadline`)."""
         left = self.rest_left(upstream)
         if left > 0:
             raise UpstreamError(
                 f"{upstream.service} {operation} is not called for {left:.0f}s: it kept failing"
             )
+        if time_left() <= 0:
+            raise UpstreamError(f"{upstream.service} {operation} not called: no time left")
 
     def refusal(self, upstream: Upstream) -> str | None:
         """Why `upstream` refused the last request it was sent, unless it has answered since."""
@@ -204,6 +208,8 @@ class RetryPolicy:
         if not isinstance(exc, RetryableUpstreamError):
             raise exc  # a refused key or request: calling again would not help, nor hurt
         delay = self.next_delay(attempt, exc, time.monotonic() - started)
+        if delay is not None and delay >= time_left():
+            raise exc  # the answer's deadline comes first: no reason to rest the endpoint
         if delay is None:
             self._rest(upstream, operation, exc)
             raise exc
