@@ -361,10 +361,80 @@ def test_each_cited_span_is_marked_with_its_sections_number(
     body = api.post("/chat", json={"question": "How much rain does one bucket tip measure?"}).json()
     assert body["mode"] == "generative"
     assert [c["number"] for c in body["citations"]] == [1, 2]
+    # Numbered best first (doc-1 before doc-2), not in the order the model cited them.
     assert body["answer"] == (
-        "A tip is 0.2794 mm [1]. Level the funnel [2][1].\n\n"
-        "```python\nprint(tips[0])\n```\n[2]\nDone."
+        "A tip is 0.2794 mm [2]. Level the funnel [1][2].\n\n"
+        "```python\nprint(tips[0])\n```\n[1]\nDone."
     )
+
+
+def asked(api: TestClient, question: dict[str, Any], stream: bool) -> tuple[dict[str, Any], str]:
+    """The answer `/chat` (or `/stream-chat`'s final event) gives, and the streamed text."""
+    if not stream:
+        return api.post("/chat", json=question).json(), ""
+    with api.stream("POST", "/stream-chat", json=question) as r:
+        events = sse_events("".join(r.iter_text()))
+    return json.loads(events[-1]["response"]), "".join(e["token"] for e in events[:-1])
+
+
+def test_sources_and_their_numbers_are_best_first_whatever_order_the_model_cites(
+    api: TestClient, fake: FakeCohere
+) -> None:
+    # The model cites the second-best section first: a reader clicking [1] still gets the
+    # best one, which `sources` lists first, in /chat and /stream-chat alike.
+    text = "Level the funnel first. A tip is 0.2794 mm."
+    level, tip = text.index("Level the funnel"), text.index("0.2794 mm")
+    question = {"question": "How much rain does one bucket tip measure?"}
+    best = api.post("/search", json={"query": question["question"]}).json()["results"][0]["url"]
+    answers = []
+    for stream in (False, True):
+        fake.enqueue_chat(text, [(level, level + 16, ["doc-2"]), (tip, tip + 9, ["doc-1"])])
+        body, streamed = asked(api, question, stream)
+        urls = [d["data"]["url"] for d in chat_bodies(fake)[-1]["documents"]]
+        assert urls[0] == best and urls[1] != best  # sent best first, as retrieval ranked
+        assert body["mode"] == "generative" and body["sources"] == urls[:2]
+        assert [(c["number"], c["url"]) for c in body["citations"]] == [(1, best), (2, urls[1])]
+        assert body["answer"] == "Level the funnel [2] first. A tip is 0.2794 mm [1]."
+        assert not stream or streamed == text  # the markers come with the final event
+        answers.append({k: v for k, v in body.items() if k != "answer_id"})
+    assert answers[0] == answers[1]
+
+
+def test_a_citation_of_a_document_never_sent_cites_nothing(
+    api: TestClient, fake: FakeCohere, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A claim the model cites only to an id it was not given is uncited (no marker, no
+    # source), and the unknown id is logged once per answer, without the reader's words.
+    text = "The gauge is painted green. A tip is 0.2794 mm."
+    tip = text.index("0.2794 mm")
+    question = {"question": "How much rain does one bucket tip measure?"}
+    for stream in (False, True):
+        fake.enqueue_chat(text, [(0, 26, ["doc-9", "doc-9"]), (tip, tip + 9, ["doc-1"])])
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            body, _ = asked(api, question, stream)
+        url = chat_bodies(fake)[-1]["documents"][0]["data"]["url"]
+        assert body["answer"] == "The gauge is painted green. A tip is 0.2794 mm [1]."
+        assert body["sources"] == [url] and [c["url"] for c in body["citations"]] == [url]
+        [warned] = [r for r in caplog.records if "not given" in r.getMessage()]
+        assert warned.levelno == logging.WARNING and "'doc-9'" in warned.getMessage()
+        assert "bucket" not in warned.getMessage() and "green" not in warned.getMessage()
+
+
+def test_an_answer_citing_a_selection_never_sent_is_refused(
+    api: TestClient, fake: FakeCohere, caplog: pytest.LogCaptureFixture
+) -> None:
+    # No passage was selected: an answer citing "selection" cites nothing it was given and
+    # is refused like one citing nothing, not replaced by the book's sentences.
+    question = {"question": "How much rain does one bucket tip measure?"}
+    for stream in (False, True):
+        fake.enqueue_chat("The gauge is painted green.", [(0, 9, ["selection"])])
+        with caplog.at_level(logging.WARNING):
+            body, streamed = asked(api, question, stream)
+        assert body["mode"] == "not_found" and body["answer"] == NOT_FOUND
+        assert body["sources"] == [] and body["citations"] == []
+        assert not stream or streamed == NOT_FOUND
+    assert any("'selection'" in r.getMessage() for r in caplog.records)
 
 
 def test_a_span_whose_offsets_miss_the_text_is_still_marked(
@@ -1064,19 +1134,62 @@ def endpoint_answers(
 def test_an_endpoints_markers_become_the_answers_citation_numbers(
     tmp_path: Path, sample_docs: Path
 ) -> None:
-    # The model cites its second source first: the answer calls that section [1].
+    # The model cites its second source first: the answer still numbers sections best first.
     reply = "Zero wind means the wrong pin [2]. The cups turn a reed switch [1, 2]. See [9]."
     question = "Why does the anemometer read zero wind speed?"
     body, events, request = endpoint_answers(tmp_path, sample_docs, reply, question)
     prompt = request["messages"][-1]["content"]
     given = dict(re.findall(r"^\[(\d+)\] (.+)$", prompt, re.MULTILINE))
     assert body["answer"] == (
-        "Zero wind means the wrong pin [1]. The cups turn a reed switch [2][1]. See."
+        "Zero wind means the wrong pin [2]. The cups turn a reed switch [1][2]. See."
     )
     cited = {c["number"]: f"{c['title']} › {c['section']}" for c in body["citations"]}
-    assert cited == {1: given["2"], 2: given["1"]}
+    assert cited == {1: given["1"], 2: given["2"]}
     streamed = "".join(e["token"] for e in events[:-1])
-    assert streamed == json.loads(events[-1]["response"])["answer"] == body["answer"]
+    assert json.loads(events[-1]["response"])["answer"] == body["answer"]
+    # The stream's text comes without markers: their numbers are known at its end.
+    assert streamed == "Zero wind means the wrong pin. The cups turn a reed switch. See."
+
+
+def test_an_endpoints_citations_are_numbered_best_first_without_gaps(
+    tmp_path: Path, sample_docs: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Its third source cited first, then its second, never its first: [1] is the best of
+    # those cited, the first of `sources`, in /chat and /stream-chat alike.
+    reply = "A double count is switch bounce [3]. A tip is 0.2794 mm [2]. Or [7]."
+    with caplog.at_level(logging.WARNING):
+        body, events, request = endpoint_answers(tmp_path, sample_docs, reply)
+    prompt = request["messages"][-1]["content"]
+    given = dict(re.findall(r"^\[(\d+)\] (.+)$", prompt, re.MULTILINE))
+    assert len(given) >= 3
+    final = json.loads(events[-1]["response"])
+    for answer in (body, final):
+        assert (
+            answer["answer"] == "A double count is switch bounce [2]. A tip is 0.2794 mm [1]. Or."
+        )
+        cited = [(c["number"], f"{c['title']} › {c['section']}") for c in answer["citations"]]
+        assert cited == [(1, given["2"]), (2, given["3"])]
+        assert answer["sources"] == [c["url"] for c in answer["citations"]]
+    assert {k: v for k, v in final.items() if k != "answer_id"} == {
+        k: v for k, v in body.items() if k != "answer_id"
+    }
+    # [7] names no source: logged once per answer.
+    warned = [r.getMessage() for r in caplog.records if "not given" in r.getMessage()]
+    assert len(warned) == 2 and all("'[7]'" in w for w in warned)
+
+
+def test_an_endpoint_answer_citing_only_sources_it_was_not_given_is_uncited(
+    tmp_path: Path, sample_docs: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # As one without markers: the book's own sentences are shown instead, never a source
+    # made up from the number.
+    with caplog.at_level(logging.WARNING):
+        body, events, _ = endpoint_answers(tmp_path, sample_docs, "A tip is a litre [7].")
+    for answer in (body, json.loads(events[-1]["response"])):
+        assert answer["mode"] == "extractive" and "cited none" in answer["answer"]
+        assert "litre" not in answer["answer"] and answer["sources"][0].startswith(RAIN_PAGE)
+    warned = [r.getMessage() for r in caplog.records if "not given" in r.getMessage()]
+    assert len(warned) == 2 and all("'[7]'" in w for w in warned)
 
 
 def test_an_endpoint_answer_without_markers_gives_the_books_own_sentences(
@@ -1104,7 +1217,9 @@ def test_a_reasoning_models_notes_are_not_part_of_the_answer(
     body, events, _ = endpoint_answers(tmp_path, sample_docs, reply)
     assert body["answer"] == "Each tip of the bucket is 0.2794 mm of rain [1]."
     assert [c["number"] for c in body["citations"]] == [1]
-    assert "".join(e["token"] for e in events[:-1]) == body["answer"]
+    assert (
+        "".join(e["token"] for e in events[:-1]) == "Each tip of the bucket is 0.2794 mm of rain."
+    )
 
 
 def test_brackets_in_an_endpoints_code_are_code_not_citations(
@@ -1119,8 +1234,9 @@ def test_brackets_in_an_endpoints_code_are_code_not_citations(
     assert "  bus[2]\n" in body["answer"] and "`tips[0]`" in body["answer"]
     assert [c["number"] for c in body["citations"]] == [1, 2]
     assert body["citations"][1]["span"] == "Then `tips[0]` is the first reading"
-    streamed = "".join(e["token"] for e in events[:-1])
-    assert streamed == json.loads(events[-1]["response"])["answer"] == body["answer"]
+    assert json.loads(events[-1]["response"])["answer"] == body["answer"]
+    streamed = "".join(e["token"] for e in events[:-1])  # the markers alone left out
+    assert streamed == body["answer"].replace(" [1]:", ":").replace(" [2].", ".")
 
 
 def test_markers_come_out_the_same_however_the_stream_is_cut() -> None:
@@ -1136,12 +1252,15 @@ def test_markers_come_out_the_same_however_the_stream_is_cut() -> None:
         "  ~~~\n  x[1]\n  ~~~\nEnd [1]."
     )
 
-    def fed(pieces: list[str]) -> tuple[str, tuple[SpanCitation, ...]]:
+    def fed(pieces: list[str]) -> tuple[str, tuple[SpanCitation, ...], str]:
         numbers = MarkerNumbers(docs)
-        text = "".join(numbers.feed(p) for p in pieces) + numbers.flush()
-        return text, marker_citations(text, numbers)
+        text, shown = "", ""  # the answer, and what a stream shows of it
+        for piece in [*pieces, None]:
+            text += numbers.flush() if piece is None else numbers.feed(piece)
+            shown += numbers.unmarked
+        return text, marker_citations(text, numbers), shown
 
-    whole, citations = fed([reply])
+    whole, citations, shown = fed([reply])
     assert whole == (
         "Read it [1]:\n\n```python\nvalues = [0.2794, 0.5588]\nprint(values[1])\n```\n\n"
         "Use `bus[0]` first [2][1]. Also [1][2]. Selected. Out of range.\n"
@@ -1155,12 +1274,18 @@ def test_markers_come_out_the_same_however_the_stream_is_cut() -> None:
         ("Also", ("doc-1",)),
         ("End", ("doc-1",)),
         ("", ("doc-3",)),  # the selection, which has no page to cite, grounds the answer
+        ("", ("[7]",)),  # a number of no source: an id no document has, citing nothing
     ]
+    assert shown == (
+        "Read it:\n\n```python\nvalues = [0.2794, 0.5588]\nprint(values[1])\n```\n\n"
+        "Use `bus[0]` first. Also. Selected. Out of range.\n"
+        "  ~~~\n  x[1]\n  ~~~\nEnd."
+    )
     rng = random.Random(11)
     for _ in range(300):
         cuts = sorted(rng.sample(range(1, len(reply)), rng.randrange(1, 60)))
         pieces = [reply[a:b] for a, b in zip([0, *cuts], [*cuts, len(reply)], strict=True)]
-        assert fed(pieces) == (whole, citations), pieces
+        assert fed(pieces) == (whole, citations, shown), pieces
     # Any text, cut anywhere: markers, brackets, backticks, tildes, blanks and line ends.
     atoms = ["[1]", "[2]", "[3]", "[9]", "[1, 2]", "```", "```py", "~~~", "`", "``", "x[1]"]
     atoms += [" ", "\n", "\n\n", "word", "end.", "[", "]", "1", ","]

@@ -7,6 +7,9 @@ instructions declare to be data, never instructions.
 
 from __future__ import annotations
 
+import logging
+import re
+
 from bookrag.answering.extractive import best_sentence
 from bookrag.answering.models import Answer, Citations, Question, Turn
 from bookrag.answering.retrieval import Passage
@@ -25,6 +28,8 @@ SYSTEM = """You answer readers' questions about a book.
 
 REWRITE_SYSTEM = """Rewrite the reader's last message as one standalone question about the book, using the conversation only to resolve what it refers to. Reply with the question alone, in the reader's language."""  # noqa: E501
 
+log = logging.getLogger("bookrag.answering")
+
 SELECTION_ID = "selection"
 SELECTED_FROM = "Passage the reader selected, from "  # a selection's title, for the model
 MAX_HISTORY_TURNS = 10
@@ -32,6 +37,7 @@ NOT_FOUND = "I couldn't find this in the book."
 CUT_NOTE = "(This answer was cut short: it reached its length limit.)"
 # The most code of a section's other chunks sent with a section: about two chunks' worth.
 SECTION_CODE_TOKENS = 800
+_MARKER = re.compile(r"\[\d+\]")
 
 
 def documents(passages: list[Passage], question: Question) -> tuple[SourceDocument, ...]:
@@ -92,22 +98,28 @@ def to_answer(
     generation: Generation, docs: tuple[SourceDocument, ...], terms: QueryTerms
 ) -> Answer:
     """The model's answer, with `sources` and `citations` taken from its own citations and
-    an `[n]` marker where each cited span ends.
+    an `[n]` marker where each cited span ends (or its own markers, renumbered).
 
-    An answer that cites no section of the book (it says the book does not cover the
-    question, it is not grounded in the book, or it cites only a selected passage that no
-    section holds) is refused: `not_found`.
+    Citations are numbered best first, in the order the sections were retrieved (`docs`
+    come best first), whatever order the model cited them in, so `[1]` is the first of
+    `sources`. A citation of a document the model was not given cites nothing. An answer
+    that cites no section of the book (it says the book does not cover the question, it
+    is not grounded in the book, or it cites only a selected passage that no section
+    holds) is refused: `not_found`.
     """
     by_id = {d.id: d for d in docs}
     cited = Citations()
     marks: dict[int, list[int]] = {}  # offset in the answer: the numbers to mark there
+    unknown: list[str] = []
     for span in generation.citations:
+        unknown += [i for i in span.document_ids if i not in by_id and i not in unknown]
         # The quote is the source sentence closest to what the answer says there.
         span_terms = QueryTerms(
             weights={**terms.weights, **dict.fromkeys(lexical.terms(span.text), 1.0)},
             in_book=terms.in_book,
         )
-        end = _span_end(generation.text, span)
+        # A marked text's citation ends at its marker; a span is looked for in the text.
+        end = span.end if generation.marked else _span_end(generation.text, span)
         for doc_id in span.document_ids:
             doc = by_id.get(doc_id)
             if doc is None or not doc.url:  # unknown, or a selection the book does not hold
@@ -118,10 +130,19 @@ def to_answer(
             at = len(generation.text) if end is None else end  # a span not found: at the end
             if number not in marks.setdefault(at, []):
                 marks[at].append(number)
+    if unknown:  # the model's own words, never the reader's: ids only, shortened
+        shown = ", ".join(repr(i[:40]) for i in unknown[:10])
+        log.warning("the chat model cited documents it was not given, ignored: %s", shown)
     if not cited.items:
         return not_found()
+    ranks: dict[str, int] = {}
+    for rank, doc in enumerate(docs):
+        ranks.setdefault(doc.url, rank)
+    renumbered = cited.rank(ranks)
+    marks = {at: sorted(renumbered[n] for n in numbers) for at, numbers in marks.items()}
+    mark = _renumbered if generation.marked else _marked
     return Answer(
-        answer=generation.text if generation.marked else _marked(generation.text, marks),
+        answer=mark(generation.text, marks),
         sources=cited.sources,
         citations=cited.items,
         mode="generative",
@@ -157,6 +178,16 @@ def _span_end(text: str, span: SpanCitation) -> int | None:
         return span.end
     found = text.find(span.text) if span.text else -1
     return found + len(span.text) if found >= 0 else None
+
+
+def _renumbered(text: str, marks: dict[int, list[int]]) -> str:
+    """`text`, whose `[n]` markers are at the given offsets, with them numbered anew."""
+    for at in sorted(marks, reverse=True):
+        marker = _MARKER.match(text, at)
+        if marker is not None:
+            label = "".join(f"[{n}]" for n in marks[at])
+            text = f"{text[:at]}{label}{text[marker.end() :]}"
+    return text
 
 
 def _marked(text: str, marks: dict[int, list[int]]) -> str:

@@ -4,6 +4,7 @@ and the checks a reader's question passes (`ask_question`)."""
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
@@ -61,8 +62,9 @@ QUOTE_JOINER = " … "
 
 
 class Citations:
-    """One citation per section URL, numbered in order of first use; `sources` follow that
-    order. A second quote of a section joins the first, so a number is never listed twice."""
+    """One citation per section URL, numbered in order of first use (until `rank` numbers
+    them best first); `sources` follow that order. A second quote of a section joins the
+    first, so a number is never listed twice."""
 
     def __init__(self) -> None:
         self.numbers: dict[str, int] = {}
@@ -93,6 +95,16 @@ class Citations:
             cited.spans.append(span)
             cited.span = cited.span or span
         return number
+
+    def rank(self, ranks: Mapping[str, int]) -> dict[int, int]:
+        """Number the citations best first, by the rank of their URL in `ranks` (0 the best;
+        a tie keeps the order of first use), and return each old number's new one."""
+        self.items.sort(key=lambda cited: (ranks[cited.url], cited.number))
+        renumbered = {cited.number: n for n, cited in enumerate(self.items, 1)}
+        for cited in self.items:
+            cited.number = renumbered[cited.number]
+        self.numbers = {cited.url: cited.number for cited in self.items}
+        return renumbered
 
     @property
     def sources(self) -> list[str]:

@@ -214,8 +214,11 @@ def _from_model(generation: Generation, chosen: Plan, question: Question) -> Ans
     `[n]` markers, which small models often leave out, or it cites the reader's selection
     alone, which the book does not hold: the book's own sentences then."""
     assert chosen.prompt is not None
-    result = to_answer(generation, chosen.prompt.documents, chosen.terms)
-    selection = any(SELECTION_ID in span.document_ids for span in generation.citations)
+    docs = chosen.prompt.documents
+    result = to_answer(generation, docs, chosen.terms)
+    # A selection counts only when one was sent: an id the model made up cites nothing.
+    sent = any(d.id == SELECTION_ID for d in docs)
+    selection = sent and any(SELECTION_ID in span.document_ids for span in generation.citations)
     if result.mode == "not_found" and (generation.marked or selection):
         log.info("the chat model cited no section of the book; answering extractively")
         result = extractive_answer(

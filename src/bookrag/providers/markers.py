@@ -1,6 +1,8 @@
 """The `[n]` markers by which an OpenAI-compatible model cites its numbered sources:
 renumbered as the answer's citations are (one number per section, in order of first use)
-while the text streams, code left as written, and mapped back to span citations.
+while the text streams, code left as written, and mapped back to span citations. The
+answer numbers them best first at its end (`generation.to_answer`): a stream shows the
+text without them until then.
 """
 
 from __future__ import annotations
@@ -124,7 +126,8 @@ def code_regions(text: str) -> list[tuple[int, int, bool]]:
 class MarkerNumbers:
     """Rewrites the model's `[n]` (its n-th source) as the answer numbers its citations: one
     number per section, in order of first use. A marker of no source, or of one without a
-    URL, is dropped; with no sources at all, the text is left as it is. `[n]` in code
+    URL, is dropped (one of no source becomes a citation of the id `[n]`, which cites
+    nothing); with no sources at all, the text is left as it is. `[n]` in code
     (`values[1]`, or a fenced block) is code, never a marker. Text is fed piece by piece;
     a marker, or a run of backticks, split across pieces is held back until it is whole."""
 
@@ -133,6 +136,8 @@ class MarkerNumbers:
         self.numbers: dict[str, int] = {}  # a section's URL: its number in the answer
         self.cited: dict[int, SourceDocument] = {}  # a number in the answer: its source
         self.unnumbered: set[str] = set()  # sources cited that have no URL (a selection)
+        self.unknown: list[int] = []  # numbers cited that name no source
+        self.unmarked = ""  # the last piece given, without its markers (what a stream shows)
         self.placed: list[tuple[int, int]] = []  # (offset in the answer, number) per marker
         self.held = ""
         self._sent = 0  # characters of the answer given out so far
@@ -141,6 +146,7 @@ class MarkerNumbers:
 
     def feed(self, text: str) -> str:
         if not self.documents:  # no sources (a translation, a rewrite): `[n]` is the text's own
+            self.unmarked = text
             return text
         text = self.held + text
         unfinished = _UNFINISHED.search(text)
@@ -154,7 +160,10 @@ class MarkerNumbers:
     def flush(self) -> str:
         """What is held back, at the end of the text."""
         held, self.held = self.held, ""
-        return self._rewritten(held) if self.documents else held
+        if not self.documents:
+            self.unmarked = held
+            return held
+        return self._rewritten(held)
 
     def new_citations(self) -> list[SpanCitation]:
         """A citation of each source cited since the last call, as soon as its marker is
@@ -169,28 +178,34 @@ class MarkerNumbers:
         return new
 
     def _rewritten(self, text: str) -> str:
-        out = []
+        out, unmarked = [], []
         for part, code in self._code.split(text):
-            out.append(part if code else self._prose(part))
-            self._sent += len(out[-1])
+            marked, shown = (part, part) if code else self._prose(part)
+            out.append(marked)
+            unmarked.append(shown)
+            self._sent += len(marked)
+        self.unmarked = "".join(unmarked)
         return "".join(out)
 
-    def _prose(self, text: str) -> str:
+    def _prose(self, text: str) -> tuple[str, str]:
+        """Prose with its markers renumbered, and without them."""
         text = _MARKER_GROUP.sub(self._split, text)
-        out, length, last = [], 0, 0
+        out, unmarked, length, last = [], [], 0, 0
         for match in _MARKER.finditer(text):
             kept = text[last : match.start()]
+            bare = kept[:-1] if kept.endswith(" ") else kept  # "range [7]." reads "range."
             number = self._number(int(match.group(1)))
             marker = "" if number is None else f"[{number}]"
-            if number is None and kept.endswith(" "):
-                kept = kept[:-1]  # "range [7]." reads "range."
+            kept = bare if number is None else kept
             if number is not None:  # its place in the answer, for the citation's span
                 self.placed.append((self._sent + length + len(kept), number))
             out += [kept, marker]
+            unmarked.append(bare)
             length += len(kept) + len(marker)
             last = match.end()
         out.append(text[last:])
-        return "".join(out)
+        unmarked.append(text[last:])
+        return "".join(out), "".join(unmarked)
 
     def _split(self, match: re.Match[str]) -> str:
         """`[1, 2]` as `[1][2]`, each then renumbered, when every number is a source's."""
@@ -203,6 +218,8 @@ class MarkerNumbers:
         """The answer's number for the model's source `given`; None for no source, or one
         without a URL (a selection, which grounds the answer but is no section to cite)."""
         if not 1 <= given <= len(self.documents):
+            if given not in self.unknown:
+                self.unknown.append(given)
             return None
         document = self.documents[given - 1]
         if not document.url:
@@ -215,7 +232,8 @@ class MarkerNumbers:
 
 def marker_citations(text: str, numbers: MarkerNumbers) -> tuple[SpanCitation, ...]:
     """Citations whose span is the sentence before each marker; a source cited that has no
-    URL (the reader's selection) grounds the answer with an empty span."""
+    URL (the reader's selection) grounds the answer with an empty span, and a number that
+    names no source is a citation of the id `[n]`, which no document has."""
     citations: list[SpanCitation] = []
     markers = {at: len(f"[{number}]") for at, number in numbers.placed}
     for at, number in numbers.placed:
@@ -226,6 +244,7 @@ def marker_citations(text: str, numbers: MarkerNumbers) -> tuple[SpanCitation, .
             span = citations[-1].text
         citations.append(SpanCitation(start, at, span, (numbers.cited[number].id,)))
     citations += [SpanCitation(0, 0, "", (doc_id,)) for doc_id in sorted(numbers.unnumbered)]
+    citations += [SpanCitation(0, 0, "", (f"[{n}]",)) for n in numbers.unknown]
     return tuple(citations)
 
 

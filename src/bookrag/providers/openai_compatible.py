@@ -3,7 +3,9 @@
 Such endpoints have no `documents` parameter, so the sections go in the user message as
 numbered sources and the model cites them with `[n]` markers, which are mapped back to
 the same span citations Cohere returns. The markers are renumbered as the answer's
-citations are (sections in order of first use, `MarkerNumbers`), as the text streams.
+citations are (sections in order of first use, `MarkerNumbers`) as the text streams, and
+the answer numbers them best first at its end; a stream's pieces of text come without
+them, as Cohere's do.
 """
 
 from __future__ import annotations
@@ -129,14 +131,17 @@ class OpenAIChat:
                     finish = chunk.choices[0].finish_reason
                 if text := numbers.feed(thinking.feed(said)):
                     pieces.append(text)
-                    yield text
+                    if numbers.unmarked:  # the answer's numbers are known at its end
+                        yield numbers.unmarked
                     for cited in numbers.new_citations():
                         yield cited
-        if rest := numbers.feed(thinking.flush()) + numbers.flush():
-            pieces.append(rest)
-            yield rest
-            for cited in numbers.new_citations():
-                yield cited
+        for rest in (numbers.feed(thinking.flush()), numbers.flush()):
+            if rest:
+                pieces.append(rest)
+                if numbers.unmarked:
+                    yield numbers.unmarked
+                for cited in numbers.new_citations():
+                    yield cited
         if finish is None:
             raise RetryableUpstreamError("chat endpoint chat stream ended before its finish_reason")
         answer, cut = "".join(pieces), _cut_short("chat stream", finish)
