@@ -150,7 +150,7 @@ def test_edge_index_has_the_payload_indexes_and_survives_a_reopen(
     try:
         assert engine._shard is not None
         schema = engine._shard.info().payload_schema
-        assert set(schema) == {"kind", "source", "url_path", "chunk_index"}
+        assert set(schema) == {"kind", "source", "url_path", "text_hash", "chunk_index"}
     finally:
         engine.close()
     reopened = open_store(settings)

@@ -195,6 +195,9 @@ def _print_report(report: IngestReport) -> None:
     table.add_row("removed", str(len(report.removed)))
     table.add_row("skipped", str(len(report.skipped)))
     table.add_row("chunks written", str(report.chunks))
+    if report.embedded is not None:
+        table.add_row("texts embedded", str(report.embedded))
+        table.add_row("vectors reused", str(report.reused))
     table.add_row("seconds", f"{report.seconds:.2f}")
     out.print(table)
     for path, reason in report.skipped:

@@ -22,6 +22,10 @@ def edge_filter(where: Where) -> edge.Filter:
                 key="chunk_index", range=edge.RangeFloat(gte=where.chunk_index_from)
             )
         )
+    if where.text_hashes is not None:
+        must.append(
+            edge.FieldCondition(key="text_hash", match=edge.MatchAny(list(where.text_hashes)))
+        )
     return edge.Filter(must=must)
 
 

@@ -5,7 +5,8 @@
 Both hold the same points (see `store`), build the same vectors and payload indexes and
 answer the same query shapes: a BM25 query on the sparse vector `bm25`, or a dense and a
 sparse prefetch fused by reciprocal rank fusion. Filters are only ever "these payload fields
-equal these values, and `chunk_index` is at least n", so `Where` says exactly that.
+equal these values (or one of these text hashes), and `chunk_index` is at least n", so
+`Where` says exactly that.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from bookrag.index.lexical import SparseVector
 
 SPARSE = "bm25"
 DENSE = "dense"
-PAYLOAD_INDEXES = ("kind", "source", "url_path")  # keyword indexes; chunk_index is an integer one
+# Keyword indexes; chunk_index is an integer one.
+PAYLOAD_INDEXES = ("kind", "source", "url_path", "text_hash")
 RRF_K = 2  # Qdrant's default constant for reciprocal rank fusion
 
 
@@ -39,6 +41,7 @@ class Where:
     kind: str | None = None
     source: str | None = None
     chunk_index_from: int | None = None
+    text_hashes: tuple[str, ...] | None = None  # `text_hash` is one of them
 
 
 @dataclass(frozen=True)

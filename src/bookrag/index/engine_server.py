@@ -44,6 +44,9 @@ def _filter(where: Where) -> models.Filter:
         must.append(
             models.FieldCondition(key="chunk_index", range=models.Range(gte=where.chunk_index_from))
         )
+    if where.text_hashes is not None:
+        hashes = list(where.text_hashes)
+        must.append(models.FieldCondition(key="text_hash", match=models.MatchAny(any=hashes)))
     return models.Filter(must=must)
 
 

@@ -24,6 +24,7 @@ from bookrag.book.site_config import SiteConfig, read_site_config
 from bookrag.errors import BookragError, DocsNotFound, PageParseError
 from bookrag.index.points import chunked_at, page_version, stored_hash
 from bookrag.index.rebuild import prepare_collection, promote, set_aside
+from bookrag.index.reuse import stored_vectors
 from bookrag.index.store import BookStore
 from bookrag.index.writer import PageWriter
 from bookrag.providers.base import Embedder, RetryPolicy
@@ -38,6 +39,8 @@ class IngestReport:
     removed: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     chunks: int = 0
+    embedded: int | None = None  # texts sent to the embedder (None without one)
+    reused: int = 0  # chunks given the vector the index held for their text
     seconds: float = 0.0
     rebuilt: str | None = None  # why every page was re-indexed, when it was
     reordered: int = 0  # pages that only moved in the sidebar
@@ -183,11 +186,14 @@ def index_pages(
     report = IngestReport()
     policy = policy or RetryPolicy()
     target, exists, report.rebuilt = prepare_collection(store, embedder, policy)
+    # Vectors this model made for texts met again are taken from the index, not embedded.
+    stored = stored_vectors(embedder.model, [target, store]) if embedder else None
+    writer = PageWriter(target, embedder, policy, exists, stored)
     if target is store:
-        _update(store, exists, read, max_tokens, embedder, policy, on_page, ranks, report)
+        _update(store, exists, read, max_tokens, writer, on_page, ranks, report)
     else:
         try:
-            _update(target, exists, read, max_tokens, embedder, policy, on_page, ranks, report)
+            _update(target, exists, read, max_tokens, writer, on_page, ranks, report)
         except BaseException:
             set_aside(target)
             raise
@@ -201,8 +207,7 @@ def _update(
     exists: bool,
     read: PageReader,
     max_tokens: int,
-    embedder: Embedder | None,
-    policy: RetryPolicy,
+    writer: PageWriter,
     on_page: Callable[[str], None] | None,
     ranks: dict[str, int] | None,
     report: IngestReport,
@@ -217,7 +222,6 @@ def _update(
             if chunked_at(str(record["page_hash"])) == max_tokens
         }
     )
-    writer = PageWriter(store, embedder, policy, exists)
     seen: set[str] = set()
     try:
         _write(outcomes, writer, max_tokens, report, seen, on_page)
@@ -282,6 +286,8 @@ def _write(
         if on_page:
             on_page(source)
     writer.finish()  # also creates the collection of a book with nothing to embed
+    if writer.embedder is not None:
+        report.embedded, report.reused = writer.embedded, writer.reused
 
 
 def _count_written(store: BookStore) -> None:

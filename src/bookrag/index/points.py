@@ -11,7 +11,9 @@ Point layout (collection `COLLECTION_NAME`, default `book`):
     headings (that trail as a list); anchor (heading id, "" for the page's opening text);
     text (the chunk as light Markdown); leads_into (the headings of the subsections the
     text ends leading into, shown after it in answers, not indexed); chunk_index (position
-    in the page); page_hash.
+    in the page); page_hash; text_hash (with a dense vector only: sha256 of exactly the
+    text it embeds, "breadcrumb\ntext", by the layout point's `dense_model`; a text hashed
+    the same is never embedded again: see `reuse`).
 - page records, id `uuid5("page:<source>")`, no vector, payload:
     kind="page"; source; url; url_path (the URL's path, for lookups by URL); title;
     sidebar_label; sidebar_rank (the page's place in the book's sidebar, from 0; see
@@ -36,13 +38,14 @@ Point layout (collection `COLLECTION_NAME`, default `book`):
     kind="term_df"; term_df ({term id: number of chunks containing it}, used to weigh query
     terms for the relevance floor; neither engine exposes per-term document frequencies).
 
-Payload indexes: keyword on `kind`, `source`, `url_path`; integer on `chunk_index`. The IDF
-modifier on `bm25` completes BM25 scoring at query time.
+Payload indexes: keyword on `kind`, `source`, `url_path`, `text_hash`; integer on
+`chunk_index`. The IDF modifier on `bm25` completes BM25 scoring at query time.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -111,8 +114,14 @@ class IndexStats:
     pages_digest: str = ""
 
 
+def text_hash(text: str) -> str:
+    """A chunk point's `text_hash`: the fingerprint of the text its dense vector embeds."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def chunk_point(page: Page, c: Chunk, dense: list[float] | None) -> StoredPoint:
     """A chunk's point: its BM25F sparse vector, its embedding if any, its payload."""
+    embedded = {} if dense is None else {"text_hash": text_hash(c.embedding_text)}
     return StoredPoint(
         chunk_id(c.source, c.index),
         {
@@ -128,6 +137,7 @@ def chunk_point(page: Page, c: Chunk, dense: list[float] | None) -> StoredPoint:
             "leads_into": list(c.leads_into),  # shown after the text in answers, not indexed
             "chunk_index": c.index,
             "page_hash": page.content_hash,
+            **embedded,
         },
         sparse=lexical.document_vector(c.embedding_text),
         dense=dense,

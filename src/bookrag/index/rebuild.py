@@ -7,6 +7,8 @@ collection on a server), which takes the live one's place only when the ingest h
 every page, counted its statistics and merged its segments (`promote`). A rebuild that fails
 leaves the live index as it was; what it wrote stays in the staging collection, and the next
 rebuild for the same model goes on from there (one for another model starts it afresh).
+A rebuild takes every vector the live index (or the staging collection) holds for a text of
+the same model rather than embedding it again (see `reuse`).
 """
 
 from __future__ import annotations
@@ -27,9 +29,11 @@ def prepare_collection(
     """The store an ingest writes into, whether its collection exists, and why every page is
     re-indexed (None when the live index is brought up to date in place, as usually).
 
-    The embedder is asked for one embedding before a rebuild starts: no work is begun for an
-    index that cannot be built (a rejected key, a provider that is down). With an embedder a
-    missing collection is created once the first embeddings tell its dimension."""
+    The embedder is asked for one embedding before a rebuild for another model starts: no
+    work is begun for an index that cannot be built (a rejected key, a provider that is
+    down). One for the same model (an older bookrag's layout) asks nothing: it takes the live
+    index's vectors (see `reuse`). With an embedder a missing collection is created once the
+    first vectors tell its dimension."""
     wanted = embedder.model if embedder else None
     current = store.fingerprint()
     if current is None or not (current.outdated or current.dense_model != wanted):
@@ -37,7 +41,7 @@ def prepare_collection(
             store.ensure_collection()
             return store, True, None
         return store, current is not None, None
-    if embedder is not None:
+    if embedder is not None and current.dense_model != wanted:
         embed_all(embedder, ["bookrag"], "search_document", policy)
     if current.outdated:
         reason = "the index was written by an older bookrag; re-indexing every page"
