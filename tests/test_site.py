@@ -239,6 +239,26 @@ def test_sitemap_lastmod_spares_the_request(store: BookStore, site: FakeSite) ->
     assert len(site.page_requests()) == fetched  # not one page asked for again
 
 
+@pytest.mark.parametrize("lastmod", [True, False])
+def test_a_new_public_address_moves_every_page_whatever_its_validators_say(
+    store: BookStore, site: FakeSite, lastmod: bool
+) -> None:
+    # A book moved to its own domain: the sitemap's lastmod (or the server's 304 to a
+    # conditional request) says nothing changed, but every stored URL, and so every
+    # citation, pointed to the old address until the pages themselves changed.
+    if lastmod:
+        sitemap = (site.root / "sitemap.xml").read_text()
+        site.put("sitemap.xml", sitemap.replace("</loc>", "</loc><lastmod>2026-01-01</lastmod>"))
+    crawl(store, site)
+    moved = "https://weather.example.net"  # the site's `url`, and so its sitemap, changed
+    site.put("sitemap.xml", (site.root / "sitemap.xml").read_text().replace(PUBLIC, moved))
+    report = crawl(store, site, site_url=moved)
+    assert len(report.indexed) == DOC_PAGES
+    assert all(page["url"].startswith(f"{moved}/docs/") for page in store.pages())
+    assert store.search("tipping bucket rain gauge", 1)[0].payload["url"].startswith(moved)
+    assert crawl(store, site, site_url=moved).unchanged == DOC_PAGES  # and then it rests
+
+
 def test_gzipped_sitemap_index_is_followed(store: BookStore, site: FakeSite) -> None:
     (site.root / "sitemap.xml").rename(site.root / "pages.xml")
     site.put("pages.xml.gz", gzip.compress((site.root / "pages.xml").read_bytes()))

@@ -168,8 +168,11 @@ async def _read_page(
 ) -> PageOutcome:
     source = source_of(entry.url)
     record = known.get(source)
+    url = plan.public_base + urlsplit(entry.url).path
     validators: dict[str, str] = {}
-    if record is not None:
+    # A page whose public address moved (a new BOOKRAG_SITE_URL) is read again, whatever its
+    # validators say: its stored URLs, and every citation of it, would point to the old one.
+    if record is not None and record.get("url") == url:
         stored = record.get("validators") or {}
         if stored.get("extract") == EXTRACT_VERSION:
             validators = stored
@@ -189,7 +192,6 @@ async def _read_page(
         doc = await asyncio.to_thread(extract_doc, fetched.body)
     except NotADoc as exc:
         return Skipped(source, f"not a doc page: {exc}", keep=False)
-    url = plan.public_base + urlsplit(entry.url).path
     digest = page_hash(url, doc.title, doc.sidebar_label, doc.sections)
     if record is not None and record.get("page_hash") == digest:
         return Unchanged(source)
