@@ -18,12 +18,13 @@ from bookrag.config import load_settings
 from bookrag.index.connection import open_store
 from bookrag.index.engine import DENSE, SPARSE, StoredPoint, Where
 from bookrag.index.engine_edge import EdgeEngine
+from bookrag.index.engine_server import ServerEngine
 from bookrag.index.ingest import IngestReport, ingest, site_config
 from bookrag.index.lexical import SparseVector
 from bookrag.index.points import LAYOUT_ID, SCHEMA
 from bookrag.index.site_ingest import ingest_site
 from bookrag.index.store import BookStore
-from conftest import ROOT, SAMPLE_DOCS, server_store
+from conftest import LOCAL_MODE_INDEXES, ROOT, SAMPLE_DOCS, server_store
 from fakes import FakeCohere
 from fakes.cohere import embedding
 from fakes.site import FakeSite
@@ -238,3 +239,32 @@ def test_a_published_site_read_again_embeds_only_what_changed(
         assert report.reused == len(store.page_chunks("docs/intro")) - 1 > 0
     finally:
         site.stop()
+
+
+@pytest.mark.filterwarnings(LOCAL_MODE_INDEXES)
+def test_a_server_collection_from_before_text_hash_is_given_its_index(
+    fake: FakeCohere, tmp_path: Path, book_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A collection created before `text_hash` was recorded has no index of it; a cluster in
+    # strict mode refuses a filter on an unindexed field, so the lookup indexes it first,
+    # once. (Local mode keeps no payload indexes: the requests are what can be checked.)
+    docs = book_copy / "docs"
+    store = server_store(tmp_path / "server")
+    index_with(store, fake, tmp_path, docs=docs)
+    engine = cast(ServerEngine, store.engine)
+    indexed: list[str] = []
+    create = engine.client.create_payload_index
+
+    def recorded(collection: str, field: str, *args: Any, **kwargs: Any) -> Any:
+        indexed.append(field)
+        return create(collection, field, *args, **kwargs)
+
+    monkeypatch.setattr(engine.client, "create_payload_index", recorded)
+    reopened = BookStore(ServerEngine(engine.client, engine.collection, shared=True), False)
+    page = docs / PAGE
+    original = page.read_text()
+    for edit in ("five", "six"):  # two edits, two lookups
+        page.write_text(original.replace(PARAGRAPH, f"Repeat the test {edit} times."))
+        assert index_with(reopened, fake, tmp_path, docs=docs)[0].reused
+    assert indexed == ["text_hash"]
+    store.close()

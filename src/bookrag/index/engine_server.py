@@ -87,6 +87,7 @@ class ServerEngine:
         self.client = client
         self.collection = collection
         self._shared = shared  # the client is another engine's, which closes it
+        self._hashes_indexed = False  # `text_hash` known to be indexed (see `scroll`)
 
     def exists(self) -> bool:
         with _errors():
@@ -185,6 +186,15 @@ class ServerEngine:
     def scroll(
         self, where: Where, payload: bool | list[str], vector: str | None = None
     ) -> Iterator[tuple[str, dict[str, Any], object]]:
+        if where.text_hashes is not None and not self._hashes_indexed:
+            # A collection from before `text_hash` was recorded has no index of it, and a
+            # cluster in strict mode refuses a filter on a field without one: index it
+            # (creating an index that exists changes nothing).
+            with _errors():
+                self.client.create_payload_index(
+                    self.collection, "text_hash", models.PayloadSchemaType.KEYWORD
+                )
+            self._hashes_indexed = True
         offset = None
         while True:
             with _errors():
