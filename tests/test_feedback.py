@@ -154,6 +154,27 @@ def test_feedback_is_kept_and_a_second_verdict_from_the_client_replaces_the_firs
     assert verdicts[0]["helpful"] is False and verdicts[0]["comment"] == "Wrong units."
 
 
+def test_the_same_verdict_sent_again_without_a_comment_keeps_the_comment(
+    tmp_path: Path, sample_docs: Path, db_url: str
+) -> None:
+    with api(tmp_path, sample_docs, database_url=db_url) as client:
+        answer_id = client.post("/chat", json={"question": RAIN}).json()["answer_id"]
+
+        def vote(helpful: bool, comment: str | None = None) -> tuple[bool, str | None]:
+            body = {"answer_id": answer_id, "helpful": helpful, "comment": comment}
+            assert client.post("/feedback", json=body).status_code == 200
+            (verdict,) = rows(db_url, feedback)
+            return verdict["helpful"], verdict["comment"]
+
+        said = "Say how often it is emptied."
+        assert vote(False, said) == (False, said)
+        assert vote(False) == (False, said)  # 👎 clicked again
+        assert vote(False, "  ") == (False, said)
+        assert vote(False, "Also the units.") == (False, "Also the units.")
+        assert vote(True) == (True, None)  # a changed verdict is a new judgement
+        assert vote(False) == (False, None)
+
+
 def test_one_ipv6_network_gives_one_verdict_as_it_is_one_client_to_the_limits(
     tmp_path: Path, sample_docs: Path, db_url: str
 ) -> None:

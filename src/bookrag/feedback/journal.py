@@ -148,7 +148,8 @@ class Journal:
                 self._lost.popitem(last=False)
 
     async def give_feedback(self, verdict: Verdict) -> None:
-        """Store a reader's verdict (replacing their earlier one on the same answer).
+        """Store a reader's verdict (replacing their earlier one on the same answer; the
+        same verdict again without a comment keeps the comment given with it).
 
         An answer given by another process (a replica, a worker) may still be in that
         process's queue: an unknown answer is looked up once more after `UNKNOWN_WAIT`."""
@@ -290,13 +291,18 @@ class Journal:
                 raise UnknownAnswer("no answer with this answer_id (unknown, or too old)")
             insert = (postgresql if connection.dialect.name == "postgresql" else sqlite).insert
             statement = insert(feedback).values(row)
+            new = statement.excluded
+            # The same verdict sent again without a comment (a second click, another client
+            # of the API) keeps the comment given with it; a changed verdict is a new
+            # judgement, and its comment (or none) replaces the old one.
+            repeated = sa.and_(new.comment.is_(None), feedback.c.helpful == new.helpful)
             connection.execute(
                 statement.on_conflict_do_update(
                     index_elements=[feedback.c.answer_id, feedback.c.client],
                     set_={
-                        "helpful": statement.excluded.helpful,
-                        "comment": statement.excluded.comment,
-                        "created_at": statement.excluded.created_at,
+                        "helpful": new.helpful,
+                        "comment": sa.case((repeated, feedback.c.comment), else_=new.comment),
+                        "created_at": new.created_at,
                     },
                 )
             )
