@@ -663,6 +663,37 @@ def test_questions_that_differ_in_what_they_ask_about_are_not_one_gap() -> None:
     assert gaps["سورج کیا ہے؟"].count == gaps["چاند کیا ہے؟"].count == 1
 
 
+def test_the_same_question_in_another_letter_case_is_one_gap(db_url: str) -> None:
+    from bookrag.feedback.report import _Asked
+
+    now = datetime.now(UTC)
+    same = [
+        ("How to connect the station to LoRaWAN?", "how to connect the station to lorawan?"),
+        ("HOW TO CONNECT THE STATION TO LORAWAN?", "How to connect the station to LoRaWAN"),
+        ("What is GraphQL?", "what is graphql"),
+        ("How do I use OAuth2?", "how do i use oauth 2"),
+        ("fine tuning llama3 with lora", "How do I fine-tune Llama 3 with LoRA adapters?"),
+        ("ROS2 nodes", "ros 2 nodes"),
+    ]
+    for one, other in same:
+        asked = [_Asked(q, records.question_terms(q), now) for q in (one, other)]
+        assert [g.count for g in group_questions(asked)] == [2], (one, other)
+    # Rows an older bookrag logged with case-split terms regroup when their text was kept.
+    with running_journal(db_url) as journal:
+        for question, old_terms in [
+            ("How to connect the station to LoRaWAN?", "connect lo lorawan ra station wan"),
+            ("How to connect the station to LoRaWAN?", "connect lo lorawan ra station wan"),
+            ("how to connect the station to lorawan?", "connect lorawan station"),
+            ("HOW TO CONNECT THE STATION TO LORAWAN?", "connect lorawan station"),
+        ]:
+            record = make_record(Question(question), answer_of("not_found"), 1.0, True)
+            journal.record(replace(record, terms=old_terms, created_at=now))
+    engine = engine_for(db_url)
+    report = gap_report(engine, parse_period("1h"), now=now + timedelta(seconds=1))
+    engine.dispose()
+    assert [(g.count, g.terms) for g in report.gaps] == [(4, "connect lorawan station")]
+
+
 def test_a_wording_exactly_at_the_threshold_joins_its_group() -> None:
     # "w0 w2 w3" overlaps "w0 w1 w2 w3 w4" by exactly half its weight (log 21 / log 441):
     # rounding must neither drop it from the candidates nor change with the hash seed.

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from bookrag.answering.retrieval import Retriever
 from bookrag.errors import BookragError
 from bookrag.feedback.database import answers, feedback
+from bookrag.feedback.records import question_terms
 
 # Two wordings belong to one group when they share this much of their terms (Jaccard).
 SIMILAR = 0.5
@@ -173,7 +174,10 @@ def gap_report(
             if mode == "not_found":
                 day.refusals += 1
                 report.refusals += 1
-                unanswered.append(_Asked(question, terms, when))
+                # Kept text is read again: rows logged by an older bookrag group as new ones.
+                unanswered.append(
+                    _Asked(question, question_terms(question) if question else terms, when)
+                )
             cited.update({urldefrag(url).url for url in json.loads(sources)})
             if page_url:
                 asked_from[page_url] += 1
