@@ -32,7 +32,7 @@ from bookrag.config import load_settings
 from bookrag.errors import StoreUnavailable
 from bookrag.feedback import database as database_module
 from bookrag.feedback import journal as journal_module
-from bookrag.feedback import records
+from bookrag.feedback import records, redaction
 from bookrag.feedback.database import (
     answers,
     current_revision,
@@ -376,6 +376,64 @@ def test_question_text_is_kept_only_with_log_questions(tmp_path: Path, sample_do
             assert row["question"] is None and row["selection"] is None
         # Never the client's address (Starlette's test client calls itself "testclient").
         assert "testclient" not in json.dumps(row, default=str)
+
+
+SECRETS = [
+    "alice.smith+books@corp.example",
+    "hunter2secret",
+    "Passw0rd2024",
+    "sk-abcdef1234567890abcdef1234567890",
+    "sk-proj-Ab12Cd34Ef56Gh78Ij90",
+    "ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8",
+    "AKIAIOSFODNN7EXAMPLE",
+    "deadbeefdeadbeefcafe",
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N",
+    "+1 (555) 123-4567",
+    "4111 1111 1111 1111",
+    "4111-1111-1111-1111",
+    "03001234567",
+]
+NAMES = ["ros2", "bme280", "llama3", "gpt-4o", "esp32", "x86_64", "rp2040", "mpu6050"]
+NAMES += ["python3.11", "resnet50", "utf-8", "0.2794 mm", "115200 baud", "ROS 2 Humble", "2024"]
+
+
+@pytest.mark.parametrize("secret", SECRETS)
+def test_a_secret_looking_word_reaches_neither_the_terms_nor_a_comment(secret: str) -> None:
+    text = f"How do I reset {secret} tonight?"
+    assert records.question_terms(text) == "reset tonight"
+    assert redaction.redact(text) == "How do I reset [removed] tonight?"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_technical_name_with_a_number_is_kept(name: str) -> None:
+    text = f"How do I reset {name} tonight?"
+    assert redaction.redact(text) == text
+    assert set(records.question_terms(name).split()) - {"reset", "tonight"}
+
+
+def test_a_url_keeps_its_host_but_not_its_user_and_password() -> None:
+    text = "Why does https://bob:Tr0ub4dor@mirror.example.org/docs fail?"
+    assert redaction.redact(text) == "Why does https://[removed]@mirror.example.org/docs fail?"
+    assert records.question_terms(text) == "doc exampl fail https mirror org"
+
+
+def test_by_default_the_log_keeps_no_email_key_or_number_a_reader_typed(
+    tmp_path: Path, sample_docs: Path, db_url: str
+) -> None:
+    question = (
+        "my password is hunter2secret and email me at alice@corp.example: "
+        "how do I reset the Kubernetes dashboard token?"
+    )
+    comment = "Wrong. Mail bob@corp.example, token ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+    with api(tmp_path, sample_docs, database_url=db_url) as client:
+        answer_id = client.post("/chat", json={"question": question}).json()["answer_id"]
+        body = {"answer_id": answer_id, "helpful": False, "comment": comment}
+        assert client.post("/feedback", json=body).status_code == 200
+    (row,) = rows(db_url, answers)
+    assert row["question"] is None
+    assert row["terms"] == "dashboard email kubernet password reset token"
+    (verdict,) = rows(db_url, feedback)
+    assert verdict["comment"] == "Wrong. Mail [removed], token [removed]"
 
 
 def test_retention_sweep_deletes_old_answers_and_their_feedback(db_url: str) -> None:

@@ -42,6 +42,7 @@ from bookrag.feedback.database import (
     migrate,
 )
 from bookrag.feedback.records import AnswerRecord, Verdict, as_row, storable
+from bookrag.feedback.redaction import redact
 
 log = logging.getLogger("bookrag.feedback")
 
@@ -278,7 +279,7 @@ class Journal:
             "answer_id": verdict.answer_id,
             "client": client,
             "helpful": verdict.helpful,
-            "comment": storable(verdict.comment),
+            "comment": storable(redact(verdict.comment)) if verdict.comment else None,
             "created_at": now,
         }
         with self.engine.begin() as connection:

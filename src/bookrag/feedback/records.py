@@ -17,6 +17,7 @@ from bookrag.feedback.database import (
     MAX_PAGE_URL_CHARS,
     MAX_SELECTION_CHARS,
 )
+from bookrag.feedback.redaction import redact
 from bookrag.index import lexical
 
 
@@ -55,9 +56,10 @@ def storable(text: str | None) -> str | None:
 def question_terms(text: str) -> str:
     """What the gap report groups a question by: its stemmed words without stop words, in
     any letter case (`LoRaWAN` is `lorawan`, not BM25's `lo ra wan`), a word with a number
-    also read as its parts (`oauth2` also as `oauth 2`), sorted and deduplicated."""
+    also read as its parts (`oauth2` also as `oauth 2`), sorted and deduplicated; never an
+    e-mail address, a long number or a secret-looking word (`redaction`)."""
     found: set[str] = set()
-    for term in lexical.terms(text.casefold(), versions=False):
+    for term in lexical.terms(redact(text, " ").casefold(), versions=False):
         found.add(term)
         parts = _LETTERS_OR_DIGITS.findall(term)
         if len(parts) > 1:
