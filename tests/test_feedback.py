@@ -42,9 +42,11 @@ from bookrag.feedback.database import (
     migrate,
     open_engine,
 )
+from bookrag.feedback.grouping import Asked, PageLink, group_questions
 from bookrag.feedback.journal import FeedbackUnavailable, Journal, UnknownAnswer
 from bookrag.feedback.records import AnswerRecord, Verdict, make_record
-from bookrag.feedback.report import PageLink, gap_report, group_questions, parse_period
+from bookrag.feedback.report import gap_report, parse_period
+from bookrag.feedback.report_page import render_html
 
 POSTGRES = os.environ.get("TEST_POSTGRES_URL")
 RAIN = "How much rain does one tip of the bucket measure?"
@@ -690,26 +692,22 @@ def test_report_groups_unanswered_questions_and_counts_rates(db_url: str) -> Non
 
 
 def test_gap_groups_fall_back_to_terms_when_question_text_is_not_kept() -> None:
-    from bookrag.feedback.report import _Asked
-
     now = datetime.now(UTC)
     gaps = group_questions(
-        [_Asked(None, "measur moistur soil", now), _Asked(None, "moistur soil", now)]
+        [Asked(None, "measur moistur soil", now), Asked(None, "moistur soil", now)]
     )
     assert len(gaps) == 1 and gaps[0].count == 2 and gaps[0].example == "measur moistur soil"
 
 
 def test_questions_that_differ_in_what_they_ask_about_are_not_one_gap() -> None:
-    from bookrag.feedback.report import _Asked
-
     now = datetime.now(UTC)
     asked = [
-        *(_Asked(q, t, now) for q, t in [("How do I send data via MQTT?", "data mqtt send")] * 3),
-        _Asked("How do I send data via Telegram?", "data send telegram", now),
-        _Asked("How do I send data via Twitter?", "data send twitter", now),
-        _Asked("How do I send data over MQTT to a server?", "data mqtt send server", now),
-        _Asked("سورج کیا ہے؟", "سورج کیا ہے", now),
-        _Asked("چاند کیا ہے؟", "چاند کیا ہے", now),
+        *(Asked(q, t, now) for q, t in [("How do I send data via MQTT?", "data mqtt send")] * 3),
+        Asked("How do I send data via Telegram?", "data send telegram", now),
+        Asked("How do I send data via Twitter?", "data send twitter", now),
+        Asked("How do I send data over MQTT to a server?", "data mqtt send server", now),
+        Asked("سورج کیا ہے؟", "سورج کیا ہے", now),
+        Asked("چاند کیا ہے؟", "چاند کیا ہے", now),
     ]
     gaps = {g.example: g for g in group_questions(asked)}
     assert gaps["How do I send data via MQTT?"].count == 4  # the same question, reworded
@@ -722,8 +720,6 @@ def test_questions_that_differ_in_what_they_ask_about_are_not_one_gap() -> None:
 
 
 def test_the_same_question_in_another_letter_case_is_one_gap(db_url: str) -> None:
-    from bookrag.feedback.report import _Asked
-
     now = datetime.now(UTC)
     same = [
         ("How to connect the station to LoRaWAN?", "how to connect the station to lorawan?"),
@@ -734,7 +730,7 @@ def test_the_same_question_in_another_letter_case_is_one_gap(db_url: str) -> Non
         ("ROS2 nodes", "ros 2 nodes"),
     ]
     for one, other in same:
-        asked = [_Asked(q, records.question_terms(q), now) for q in (one, other)]
+        asked = [Asked(q, records.question_terms(q), now) for q in (one, other)]
         assert [g.count for g in group_questions(asked)] == [2], (one, other)
     # Rows an older bookrag logged with case-split terms regroup when their text was kept.
     with running_journal(db_url) as journal:
@@ -755,23 +751,58 @@ def test_the_same_question_in_another_letter_case_is_one_gap(db_url: str) -> Non
 def test_a_wording_exactly_at_the_threshold_joins_its_group() -> None:
     # "w0 w2 w3" overlaps "w0 w1 w2 w3 w4" by exactly half its weight (log 21 / log 441):
     # rounding must neither drop it from the candidates nor change with the hash seed.
-    from bookrag.feedback.report import _Asked
-
     now = datetime.now(UTC)
     wordings = ["w0 w1 w2 w3 w4"] * 3 + ["w0 w2 w3", "w0", "w0 w1", "w3"]
-    gaps = {g.terms: g for g in group_questions([_Asked(None, t, now) for t in wordings])}
+    gaps = {g.terms: g for g in group_questions([Asked(None, t, now) for t in wordings])}
     assert gaps["w0 w1 w2 w3 w4"].count == 4 and gaps["w0 w1 w2 w3 w4"].wordings == 2
 
 
 def test_questions_with_no_searchable_word_are_told_apart_by_their_words() -> None:
-    from bookrag.feedback.report import _Asked
-
     now = datetime.now(UTC)
-    asked = [_Asked(q, "", now) for q in ("What is it?", "what is it", "🌧️🌧️", "Is it?")]
+    asked = [Asked(q, "", now) for q in ("What is it?", "what is it", "🌧️🌧️", "Is it?")]
     gaps = {g.example: g.count for g in group_questions(asked)}
     assert gaps == {"What is it?": 2, "🌧️🌧️": 1, "Is it?": 1}
-    unkept = group_questions([_Asked(None, "", now), _Asked(None, "", now)])
+    unkept = group_questions([Asked(None, "", now), Asked(None, "", now)])
     assert [(g.example, g.count) for g in unkept] == [("(no searchable words)", 2)]
+
+
+def test_a_question_with_no_searchable_word_is_shown_as_asked_and_searched_for_nothing(
+    db_url: str,
+) -> None:
+    now = datetime.now(UTC)
+    page = "https://pocket-weather.example.org/docs/sensors/rain-wind"
+    xylophone, zebra = "Xylophone quantum basket weaving protocol", "Zebra firmware OTA rollback"
+    asked = [
+        Question("", xylophone, page),
+        Question("", zebra, page),
+        Question("?!"),
+        Question("?!", zebra, page),
+    ]
+    with running_journal(db_url) as journal:
+        for keep in (True, False):
+            for question in asked:
+                record = make_record(question, answer_of("not_found"), 1.0, keep_text=keep)
+                journal.record(replace(record, created_at=now))
+    looked_up: list[str] = []
+
+    def closest(text: str) -> PageLink:
+        looked_up.append(text)
+        return PageLink("Sensors", "https://book.example.org/docs/sensors")
+
+    engine = engine_for(db_url)
+    report = gap_report(engine, parse_period("1h"), closest, now=now + timedelta(seconds=1))
+    engine.dispose()
+    assert sorted((g.example, g.count, g.asked_from) for g in report.gaps) == [
+        ("(no searchable words)", 1, None),  # "?!" asked on no page
+        ("(no searchable words)", 3, page),
+        (f"(the selection “{xylophone}”)", 1, page),
+        (f"(the selection “{zebra}”)", 1, page),
+        ("?!", 1, None),
+        (f"?! (on the selection “{zebra}”)", 1, page),
+    ]
+    assert looked_up == [] and all(g.closest is None for g in report.gaps)
+    page_html = render_html(report)
+    assert f'asked on <a href="{page}">' in page_html
 
 
 def test_the_report_caps_its_lists_and_its_period_and_says_when_nobody_voted(

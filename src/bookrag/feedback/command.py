@@ -122,6 +122,8 @@ def print_report(out: Console, report: GapReport) -> None:
     for gap in report.gaps:
         page = f"{gap.closest.title}\n{gap.closest.url}" if gap.closest else "–"
         asked = "\n".join([gap.example, *(f"  also: {w}" for w in gap.also)])
+        if gap.asked_from and not gap.terms:  # no words: the page says what it was about
+            asked += f"\n  asked on: {gap.asked_from}"
         gaps.add_row(str(gap.count), _shown(asked), _shown(gap.terms), _shown(page))
     out.print(gaps)
     unhelpful = Table(title="answers marked unhelpful")

@@ -113,9 +113,11 @@ def render_html(report: GapReport) -> str:
         )
         for gap in report.gaps:
             closest = _link(gap.closest.url, gap.closest.title) if gap.closest else "–"
+            where = gap.asked_from if not gap.terms else None  # what "this" was about
+            on = f'<div class="muted">asked on {_link(where)}</div>' if where else ""
             out.append(
                 f'<tr><td class="n">{gap.count}</td><td>{_shown(gap.example)}'
-                f'<div class="muted">{_shown(gap.terms)}</div>{_also(gap.also)}</td>'
+                f'<div class="muted">{_shown(gap.terms)}</div>{_also(gap.also)}{on}</td>'
                 f'<td class="n">{gap.wordings}</td><td>{closest}</td></tr>'
             )
         out.append("</table>")
