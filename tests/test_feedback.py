@@ -309,11 +309,26 @@ def test_feedback_waits_briefly_for_an_answer_another_process_is_still_writing(
     assert [v["answer_id"] for v in rows(url, feedback)] == [record.id]
 
 
-def test_feedback_on_an_unknown_answer_is_404(client: TestClient) -> None:
+def test_feedback_on_an_unknown_answer_is_404_in_words_for_a_reader(client: TestClient) -> None:
     for answer_id in ("0" * 32, "not-an-answer-id"):
         response = client.post("/feedback", json={"answer_id": answer_id, "helpful": True})
         assert response.status_code == 404
-        assert "answer_id" in response.json()["error"]
+        assert response.json()["error"] == (
+            "This answer can no longer be rated: it is older than 30 days, "
+            "or this server did not give it."
+        )
+
+
+def test_feedback_turned_off_says_so_rather_than_blame_the_answer(
+    tmp_path: Path, sample_docs: Path
+) -> None:
+    with api(tmp_path, sample_docs, feedback=False) as client:
+        assert client.post("/chat", json={"question": RAIN}).json()["answer_id"] is None
+        response = client.post("/feedback", json={"answer_id": "0" * 32, "helpful": True})
+    assert response.status_code == 404
+    assert response.json()["error"] == (
+        "feedback is turned off on this server (BOOKRAG_FEEDBACK=false)"
+    )
 
 
 def test_feedback_on_an_answer_past_the_retention_period_is_404(db_url: str) -> None:

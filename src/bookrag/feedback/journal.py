@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import logging
 import queue
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -52,10 +53,24 @@ SWEEP_EVERY = 3600.0  # seconds between retention sweeps
 RETRY_SCHEMA_AFTER = 30.0  # seconds before a database that failed is tried again
 FEEDBACK_WAIT = 10.0  # seconds a /feedback request waits for the writer
 UNKNOWN_WAIT = 1.0  # seconds before an unknown answer is looked up again
+_ANSWER_ID = re.compile(r"[0-9a-f]{32}")  # as `records.make_record` makes them
 
 
 class UnknownAnswer(BookragError):
     """No answer with this id was given, or it is past the retention period."""
+
+    status_code = 404
+
+    def __init__(self, kept_days: int) -> None:
+        # Shown by the widget as it is: words for a reader, not for a developer.
+        super().__init__(
+            f"This answer can no longer be rated: it is older than {kept_days} days, "
+            "or this server did not give it."
+        )
+
+
+class FeedbackOff(BookragError):
+    """This server keeps no answer log (`BOOKRAG_FEEDBACK=false`), so no verdict either."""
 
     status_code = 404
 
@@ -156,6 +171,8 @@ class Journal:
         process's queue: an unknown answer is looked up once more after `UNKNOWN_WAIT`."""
         if verdict.comment is not None and len(verdict.comment) > MAX_COMMENT_CHARS:
             raise ValueError("comment too long")  # the request schema caps it first
+        if not _ANSWER_ID.fullmatch(verdict.answer_id):  # never given: no need to look
+            raise UnknownAnswer(self.retention.days)
         self._check_kept(verdict.answer_id)
         try:
             await self._submit(verdict)
@@ -289,7 +306,7 @@ class Journal:
                 )
             )
             if known is None:
-                raise UnknownAnswer("no answer with this answer_id (unknown, or too old)")
+                raise UnknownAnswer(self.retention.days)
             insert = (postgresql if connection.dialect.name == "postgresql" else sqlite).insert
             statement = insert(feedback).values(row)
             new = statement.excluded
