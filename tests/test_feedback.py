@@ -974,6 +974,26 @@ def test_report_command_prints_the_report_and_json(
     assert bad.exit_code == 2 and "--since" in bad.output
 
 
+def test_a_comment_on_a_helpful_answer_is_in_every_report(
+    tmp_path: Path, sample_docs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = {"Authorization": "Bearer right-token"}
+    said = "Clear, and the <b>units</b> are right."
+    with api(tmp_path, sample_docs, admin_token="right-token") as client:
+        answer_id = client.post("/chat", json={"question": RAIN}).json()["answer_id"]
+        body = {"answer_id": answer_id, "helpful": True, "comment": said}
+        assert client.post("/feedback", json=body).status_code == 200
+        page = client.get("/admin/report", headers=token).text
+        data = client.get("/admin/report?format=json", headers=token).json()
+    assert "Clear, and the &lt;b&gt;units&lt;/b&gt; are right." in page
+    (praised,) = data["helpful_comments"]
+    assert praised["comment"] == said and praised["question"] == "bucket measur much one rain tip"
+    assert data["unhelpful"] == [] and data["helpful"] == 1
+    monkeypatch.setenv("BOOKRAG_DATA_DIR", str(tmp_path / "data"))
+    printed = CliRunner().invoke(cli_app, ["report"], env={"COLUMNS": "200"})
+    assert printed.exit_code == 0 and said in printed.output
+
+
 def test_report_command_creates_no_log_where_there_is_none(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -20,7 +20,14 @@ from bookrag.config import Settings, load_settings
 from bookrag.errors import BookragError, ConfigError
 from bookrag.feedback.database import database_url, migrate, open_engine
 from bookrag.feedback.records import visible
-from bookrag.feedback.report import Closest, GapReport, closest_page, gap_report, parse_period
+from bookrag.feedback.report import (
+    Closest,
+    GapReport,
+    Rated,
+    closest_page,
+    gap_report,
+    parse_period,
+)
 from bookrag.index.connection import open_store
 from bookrag.providers.wiring import build_providers
 
@@ -126,23 +133,28 @@ def print_report(out: Console, report: GapReport) -> None:
             asked += f"\n  asked on: {gap.asked_from}"
         gaps.add_row(str(gap.count), _shown(asked), _shown(gap.terms), _shown(page))
     out.print(gaps)
-    unhelpful = Table(title="answers marked unhelpful")
-    for column in ("when", "question", "comment", "cited"):
-        unhelpful.add_column(column, overflow="fold")
-    for item in report.unhelpful:
-        unhelpful.add_row(
-            f"{item.when:%Y-%m-%d %H:%M}",
-            _shown(item.question),
-            _shown(item.comment or ""),
-            _shown("\n".join(item.sources[:3]) or item.mode),
-        )
-    out.print(unhelpful)
+    out.print(_rated("answers marked unhelpful", report.unhelpful))
+    out.print(_rated("comments on answers marked helpful", report.helpful_comments))
     cited = Table(title="most cited pages")
     cited.add_column("times", justify="right")
     cited.add_column("page", overflow="fold")
     for url, count in report.cited_pages:
         cited.add_row(str(count), _shown(url))
     out.print(cited)
+
+
+def _rated(title: str, items: list[Rated]) -> Table:
+    table = Table(title=title)
+    for column in ("when", "question", "comment", "cited"):
+        table.add_column(column, overflow="fold")
+    for item in items:
+        table.add_row(
+            f"{item.when:%Y-%m-%d %H:%M}",
+            _shown(item.question),
+            _shown(item.comment or ""),
+            _shown("\n".join(item.sources[:3]) or item.mode),
+        )
+    return table
 
 
 def _shown(text: str) -> str:

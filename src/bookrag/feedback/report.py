@@ -1,6 +1,6 @@
 """The gap report: what readers asked that the book could not answer (grouped by similar
-wording), answers they marked unhelpful, the pages answers cite most, questions per day,
-and refusal and feedback rates, over a recent period of the answer log."""
+wording), answers they marked unhelpful, comments on helpful ones, the pages answers cite
+most, questions per day, and refusal and feedback rates, over a recent period of the log."""
 
 from __future__ import annotations
 
@@ -45,8 +45,8 @@ def closest_page(retriever: Retriever, text: str) -> PageLink | None:
 
 
 @dataclass
-class Unhelpful:
-    """An answer a reader marked unhelpful."""
+class Rated:
+    """An answer a reader rated, with what they said of it."""
 
     question: str
     mode: str
@@ -73,7 +73,8 @@ class GapReport:
     unhelpful_count: int = 0
     days: list[Day] = field(default_factory=list)
     gaps: list[Gap] = field(default_factory=list)
-    unhelpful: list[Unhelpful] = field(default_factory=list)
+    unhelpful: list[Rated] = field(default_factory=list)
+    helpful_comments: list[Rated] = field(default_factory=list)  # 👍 that came with words
     cited_pages: list[tuple[str, int]] = field(default_factory=list)
     asked_from: list[tuple[str, int]] = field(default_factory=list)
 
@@ -170,14 +171,15 @@ def gap_report(
         rated: set[str] = set()
         for answer_id, helpful, comment, when, question, terms, mode, sources in verdicts:
             rated.add(answer_id)
+            item = Rated(question or terms, mode, comment, json.loads(sources), _utc(when))
             if helpful:
                 report.helpful += 1
+                if comment and len(report.helpful_comments) < top:
+                    report.helpful_comments.append(item)
                 continue
             report.unhelpful_count += 1
             if len(report.unhelpful) < top:
-                report.unhelpful.append(
-                    Unhelpful(question or terms, mode, comment, json.loads(sources), _utc(when))
-                )
+                report.unhelpful.append(item)
     report.rated = len(rated)
     report.days = _every_day(days, report.since.date(), until.date())
     report.gaps = group_questions(unanswered)[:top]

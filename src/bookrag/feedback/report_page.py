@@ -7,7 +7,7 @@ from html import escape
 from urllib.parse import urlsplit
 
 from bookrag.feedback.records import visible
-from bookrag.feedback.report import Day, GapReport
+from bookrag.feedback.report import Day, GapReport, Rated
 
 _STYLE = """
 body { font: 15px/1.5 system-ui, sans-serif; margin: 24px auto; max-width: 960px;
@@ -51,6 +51,19 @@ def _also(wordings: list[str]) -> str:
     if not wordings:
         return ""
     return f'<div class="muted">also asked as: {_shown(" · ".join(wordings))}</div>'
+
+
+def _rated(items: list[Rated]) -> list[str]:
+    if not items:
+        return ["<p>None in this period.</p>"]
+    out = ["<table><tr><th>when</th><th>question</th><th>comment</th><th>cited</th></tr>"]
+    for item in items:
+        cited = "<br>".join(_link(u) for u in item.sources[:3]) or _shown(item.mode)
+        out.append(
+            f"<tr><td>{item.when:%Y-%m-%d %H:%M}</td><td>{_shown(item.question)}</td>"
+            f"<td>{_shown(item.comment or '')}</td><td>{cited}</td></tr>"
+        )
+    return [*out, "</table>"]
 
 
 def _chart(days: list[Day]) -> str:
@@ -124,17 +137,9 @@ def render_html(report: GapReport) -> str:
     else:
         out.append("<p>None in this period.</p>")
     out.append("<h2>Answers marked unhelpful</h2>")
-    if report.unhelpful:
-        out.append("<table><tr><th>when</th><th>question</th><th>comment</th><th>cited</th></tr>")
-        for item in report.unhelpful:
-            cited = "<br>".join(_link(u) for u in item.sources[:3]) or _shown(item.mode)
-            out.append(
-                f"<tr><td>{item.when:%Y-%m-%d %H:%M}</td><td>{_shown(item.question)}</td>"
-                f"<td>{_shown(item.comment or '')}</td><td>{cited}</td></tr>"
-            )
-        out.append("</table>")
-    else:
-        out.append("<p>None in this period.</p>")
+    out.extend(_rated(report.unhelpful))
+    out.append("<h2>Comments on answers marked helpful</h2>")
+    out.extend(_rated(report.helpful_comments))
     for title, rows in (
         ("Most cited pages", report.cited_pages),
         ("Pages readers asked from", report.asked_from),
