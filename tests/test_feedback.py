@@ -994,6 +994,36 @@ def test_a_comment_on_a_helpful_answer_is_in_every_report(
     assert printed.exit_code == 0 and said in printed.output
 
 
+def test_answers_marked_unhelpful_are_grouped_by_question_with_their_comments(
+    db_url: str,
+) -> None:
+    now = datetime.now(UTC)
+    verdicts = [
+        ("How do I deploy an agent to AWS Lambda?", "Nothing about Lambda, cites ArgoCD"),
+        ("deploying agents on aws lambda", "Wrong page."),
+        ("Can I deploy the agent to AWS Lambda?", None),
+        ("How do I deploy an agent to AWS Lambda", "Wrong page."),
+        ("How do I measure soil moisture?", "Too short."),
+    ]
+    with running_journal(db_url) as journal:
+        for minutes, (question, comment) in enumerate(verdicts):
+            record = make_record(Question(question), answer_of("extractive"), 1.0, True)
+            journal.record(replace(record, created_at=now - timedelta(minutes=9)))
+            asyncio.run(
+                journal.give_feedback(Verdict(record.id, f"192.0.2.{minutes}", False, comment))
+            )
+    engine = engine_for(db_url)
+    report = gap_report(engine, parse_period("1h"), now=now + timedelta(minutes=1))
+    engine.dispose()
+    lambda_, soil = report.unhelpful_groups
+    assert lambda_.count == 4 and "Lambda" in lambda_.example
+    assert lambda_.comments == ["Wrong page.", "Nothing about Lambda, cites ArgoCD"]
+    assert soil.count == 1 and soil.comments == ["Too short."]
+    assert len(report.unhelpful) == 5  # the latest, one by one, as before
+    page = render_html(report)
+    assert "Answers marked unhelpful, by question" in page and "cites ArgoCD" in page
+
+
 def test_report_command_creates_no_log_where_there_is_none(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

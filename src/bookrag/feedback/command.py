@@ -133,7 +133,15 @@ def print_report(out: Console, report: GapReport) -> None:
             asked += f"\n  asked on: {gap.asked_from}"
         gaps.add_row(str(gap.count), _shown(asked), _shown(gap.terms), _shown(page))
     out.print(gaps)
-    out.print(_rated("answers marked unhelpful", report.unhelpful))
+    grouped = Table(title="answers marked unhelpful, by question")
+    grouped.add_column("times", justify="right")
+    for column in ("question", "readers said"):
+        grouped.add_column(column, overflow="fold")
+    for group in report.unhelpful_groups:
+        asked = "\n".join([group.example, *(f"  also: {w}" for w in group.also)])
+        grouped.add_row(str(group.count), _shown(asked), _shown("\n".join(group.comments)))
+    out.print(grouped)
+    out.print(_rated("latest answers marked unhelpful", report.unhelpful))
     out.print(_rated("comments on answers marked helpful", report.helpful_comments))
     cited = Table(title="most cited pages")
     cited.add_column("times", justify="right")

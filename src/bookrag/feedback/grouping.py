@@ -1,5 +1,6 @@
-"""Which refused questions are one gap: wordings grouped by their terms (`group_questions`),
-and those with no searchable word by what was asked and the page it was asked from."""
+"""Which refused questions are one gap, and which answers marked unhelpful answered one
+question: wordings grouped by their terms (`group_questions`), and those with no searchable
+word by what was asked and the page it was asked from."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from datetime import datetime
 SIMILAR = 0.5
 WORDLESS = "(no searchable words)"
 SELECTION_SHOWN = 60  # characters of a selection that label a gap
+COMMENTS = 5  # readers' comments shown with a group
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class Gap:
     closest: PageLink | None = None
     also: list[str] = field(default_factory=list)  # other wordings grouped here, most asked first
     asked_from: str | None = None  # the page most of them were asked from
+    comments: list[str] = field(default_factory=list)  # readers' comments, newest first
 
 
 @dataclass
@@ -47,6 +50,7 @@ class Asked:
     when: datetime
     selection: str | None = None  # kept with the question text only
     page_url: str | None = None
+    comment: str | None = None  # a reader's, on an answer marked unhelpful
 
 
 def group_questions(asked: Iterable[Asked], similar: float = SIMILAR) -> list[Gap]:
@@ -119,6 +123,8 @@ def _gap(items: list[Asked], terms: str, wordings: int) -> Gap:
     last = max(i.when for i in items)
     gap = Gap(example, terms, len(items), last, wordings, also=ranked[1:4])
     gap.asked_from = pages.most_common(1)[0][0] if pages else None
+    newest_first = sorted(items, key=lambda i: i.when, reverse=True)
+    gap.comments = list(dict.fromkeys(i.comment for i in newest_first if i.comment))[:COMMENTS]
     return gap
 
 

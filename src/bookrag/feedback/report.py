@@ -75,6 +75,7 @@ class GapReport:
     gaps: list[Gap] = field(default_factory=list)
     unhelpful: list[Rated] = field(default_factory=list)
     helpful_comments: list[Rated] = field(default_factory=list)  # 👍 that came with words
+    unhelpful_groups: list[Gap] = field(default_factory=list)  # `unhelpful` by question
     cited_pages: list[tuple[str, int]] = field(default_factory=list)
     asked_from: list[tuple[str, int]] = field(default_factory=list)
 
@@ -169,6 +170,7 @@ def gap_report(
             .order_by(feedback.c.created_at.desc())
         )
         rated: set[str] = set()
+        disliked: list[Asked] = []
         for answer_id, helpful, comment, when, question, terms, mode, sources in verdicts:
             rated.add(answer_id)
             item = Rated(question or terms, mode, comment, json.loads(sources), _utc(when))
@@ -178,11 +180,14 @@ def gap_report(
                     report.helpful_comments.append(item)
                 continue
             report.unhelpful_count += 1
+            terms = question_terms(question) if question else terms
+            disliked.append(Asked(question, terms, _utc(when), comment=comment))
             if len(report.unhelpful) < top:
                 report.unhelpful.append(item)
     report.rated = len(rated)
     report.days = _every_day(days, report.since.date(), until.date())
     report.gaps = group_questions(unanswered)[:top]
+    report.unhelpful_groups = group_questions(disliked)[:top]
     if closest is not None:
         for gap in report.gaps:
             if gap.terms:  # a gap of no searchable word has nothing to search the book for

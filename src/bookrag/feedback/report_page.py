@@ -136,7 +136,19 @@ def render_html(report: GapReport) -> str:
         out.append("</table>")
     else:
         out.append("<p>None in this period.</p>")
-    out.append("<h2>Answers marked unhelpful</h2>")
+    out.append("<h2>Answers marked unhelpful, by question</h2>")
+    if report.unhelpful_groups:
+        out.append("<table><tr><th>times</th><th>question</th><th>readers said</th></tr>")
+        for group in report.unhelpful_groups:
+            said = "<br>".join(_shown(c) for c in group.comments) or "–"
+            out.append(
+                f'<tr><td class="n">{group.count}</td><td>{_shown(group.example)}'
+                f"{_also(group.also)}</td><td>{said}</td></tr>"
+            )
+        out.append("</table>")
+    else:
+        out.append("<p>None in this period.</p>")
+    out.append("<h2>Latest answers marked unhelpful</h2>")
     out.extend(_rated(report.unhelpful))
     out.append("<h2>Comments on answers marked helpful</h2>")
     out.extend(_rated(report.helpful_comments))
