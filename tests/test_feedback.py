@@ -966,6 +966,7 @@ def test_report_command_prints_the_report_and_json(
     assert text.exit_code == 0, text.output
     assert "2 questions, 1 not answered" in text.output
     assert "soil moisture" in text.output and "pocket-weather.example.org" in text.output
+    assert "asked from" in text.output  # the pages readers asked from, as in HTML and JSON
     as_json = runner.invoke(cli_app, ["report", "--json"])
     assert as_json.exit_code == 0, as_json.output
     body = json.loads(as_json.stdout)
@@ -981,6 +982,7 @@ def test_a_comment_on_a_helpful_answer_is_in_every_report(
     said = "Clear, and the <b>units</b> are right."
     with api(tmp_path, sample_docs, admin_token="right-token") as client:
         answer_id = client.post("/chat", json={"question": RAIN}).json()["answer_id"]
+        assert client.post("/chat", json={"question": SOIL}).json()["mode"] == "not_found"
         body = {"answer_id": answer_id, "helpful": True, "comment": said}
         assert client.post("/feedback", json=body).status_code == 200
         page = client.get("/admin/report", headers=token).text
@@ -992,6 +994,8 @@ def test_a_comment_on_a_helpful_answer_is_in_every_report(
     monkeypatch.setenv("BOOKRAG_DATA_DIR", str(tmp_path / "data"))
     printed = CliRunner().invoke(cli_app, ["report"], env={"COLUMNS": "200"})
     assert printed.exit_code == 0 and said in printed.output
+    # Without question text the terms are the question: printed once, not in two columns.
+    assert printed.output.count("measur moistur soil") == 1
 
 
 def test_answers_marked_unhelpful_are_grouped_by_question_with_their_comments(

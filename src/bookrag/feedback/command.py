@@ -131,7 +131,8 @@ def print_report(out: Console, report: GapReport) -> None:
         asked = "\n".join([gap.example, *(f"  also: {w}" for w in gap.also)])
         if gap.asked_from and not gap.terms:  # no words: the page says what it was about
             asked += f"\n  asked on: {gap.asked_from}"
-        gaps.add_row(str(gap.count), _shown(asked), _shown(gap.terms), _shown(page))
+        terms = "" if gap.terms == gap.example else gap.terms  # no text kept: said once
+        gaps.add_row(str(gap.count), _shown(asked), _shown(terms), _shown(page))
     out.print(gaps)
     grouped = Table(title="answers marked unhelpful, by question")
     grouped.add_column("times", justify="right")
@@ -143,12 +144,16 @@ def print_report(out: Console, report: GapReport) -> None:
     out.print(grouped)
     out.print(_rated("latest answers marked unhelpful", report.unhelpful))
     out.print(_rated("comments on answers marked helpful", report.helpful_comments))
-    cited = Table(title="most cited pages")
-    cited.add_column("times", justify="right")
-    cited.add_column("page", overflow="fold")
-    for url, count in report.cited_pages:
-        cited.add_row(str(count), _shown(url))
-    out.print(cited)
+    for title, rows in (
+        ("most cited pages", report.cited_pages),
+        ("pages readers asked from", report.asked_from),
+    ):
+        pages = Table(title=title)
+        pages.add_column("times", justify="right")
+        pages.add_column("page", overflow="fold")
+        for url, count in rows:
+            pages.add_row(str(count), _shown(url))
+        out.print(pages)
 
 
 def _rated(title: str, items: list[Rated]) -> Table:
