@@ -45,9 +45,10 @@ from bookrag.feedback.database import (  # noqa: E402
     migrate,
     open_engine,
 )
+from bookrag.feedback.grouping import PageLink  # noqa: E402
 from bookrag.feedback.journal import Journal  # noqa: E402
 from bookrag.feedback.records import Verdict, make_record  # noqa: E402
-from bookrag.feedback.report import PageLink, closest_page, gap_report  # noqa: E402
+from bookrag.feedback.report import closest_page, gap_report  # noqa: E402
 from bookrag.index.connection import open_store  # noqa: E402
 from bookrag.index.ingest import ingest, site_config  # noqa: E402
 

@@ -14,14 +14,14 @@ import random
 import time
 from datetime import UTC, datetime
 
-from bookrag.feedback.report import _Asked, group_questions
+from bookrag.feedback.grouping import Asked, group_questions
 
 
-def wordings(count: int, seed: int = 7) -> list[_Asked]:
+def wordings(count: int, seed: int = 7) -> list[Asked]:
     rng = random.Random(seed)
     now = datetime.now(UTC)
     return [
-        _Asked(None, f"weather sensor support w{rng.randrange(10**9)} x{i}", now)
+        Asked(None, f"weather sensor support w{rng.randrange(10**9)} x{i}", now)
         for i in range(count)
     ]
 

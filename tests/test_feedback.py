@@ -32,7 +32,7 @@ from bookrag.config import load_settings
 from bookrag.errors import StoreUnavailable
 from bookrag.feedback import database as database_module
 from bookrag.feedback import journal as journal_module
-from bookrag.feedback import records
+from bookrag.feedback import records, redaction
 from bookrag.feedback.database import (
     answers,
     current_revision,
@@ -42,9 +42,11 @@ from bookrag.feedback.database import (
     migrate,
     open_engine,
 )
+from bookrag.feedback.grouping import Asked, PageLink, group_questions
 from bookrag.feedback.journal import FeedbackUnavailable, Journal, UnknownAnswer
 from bookrag.feedback.records import AnswerRecord, Verdict, make_record
-from bookrag.feedback.report import PageLink, gap_report, group_questions, parse_period
+from bookrag.feedback.report import gap_report, parse_period
+from bookrag.feedback.report_page import render_html
 
 POSTGRES = os.environ.get("TEST_POSTGRES_URL")
 RAIN = "How much rain does one tip of the bucket measure?"
@@ -152,6 +154,27 @@ def test_feedback_is_kept_and_a_second_verdict_from_the_client_replaces_the_firs
     verdicts = rows(db_url, feedback)
     assert len(verdicts) == 1
     assert verdicts[0]["helpful"] is False and verdicts[0]["comment"] == "Wrong units."
+
+
+def test_the_same_verdict_sent_again_without_a_comment_keeps_the_comment(
+    tmp_path: Path, sample_docs: Path, db_url: str
+) -> None:
+    with api(tmp_path, sample_docs, database_url=db_url) as client:
+        answer_id = client.post("/chat", json={"question": RAIN}).json()["answer_id"]
+
+        def vote(helpful: bool, comment: str | None = None) -> tuple[bool, str | None]:
+            body = {"answer_id": answer_id, "helpful": helpful, "comment": comment}
+            assert client.post("/feedback", json=body).status_code == 200
+            (verdict,) = rows(db_url, feedback)
+            return verdict["helpful"], verdict["comment"]
+
+        said = "Say how often it is emptied."
+        assert vote(False, said) == (False, said)
+        assert vote(False) == (False, said)  # 👎 clicked again
+        assert vote(False, "  ") == (False, said)
+        assert vote(False, "Also the units.") == (False, "Also the units.")
+        assert vote(True) == (True, None)  # a changed verdict is a new judgement
+        assert vote(False) == (False, None)
 
 
 def test_one_ipv6_network_gives_one_verdict_as_it_is_one_client_to_the_limits(
@@ -286,11 +309,26 @@ def test_feedback_waits_briefly_for_an_answer_another_process_is_still_writing(
     assert [v["answer_id"] for v in rows(url, feedback)] == [record.id]
 
 
-def test_feedback_on_an_unknown_answer_is_404(client: TestClient) -> None:
+def test_feedback_on_an_unknown_answer_is_404_in_words_for_a_reader(client: TestClient) -> None:
     for answer_id in ("0" * 32, "not-an-answer-id"):
         response = client.post("/feedback", json={"answer_id": answer_id, "helpful": True})
         assert response.status_code == 404
-        assert "answer_id" in response.json()["error"]
+        assert response.json()["error"] == (
+            "This answer can no longer be rated: it is older than 30 days, "
+            "or this server did not give it."
+        )
+
+
+def test_feedback_turned_off_says_so_rather_than_blame_the_answer(
+    tmp_path: Path, sample_docs: Path
+) -> None:
+    with api(tmp_path, sample_docs, feedback=False) as client:
+        assert client.post("/chat", json={"question": RAIN}).json()["answer_id"] is None
+        response = client.post("/feedback", json={"answer_id": "0" * 32, "helpful": True})
+    assert response.status_code == 404
+    assert response.json()["error"] == (
+        "feedback is turned off on this server (BOOKRAG_FEEDBACK=false)"
+    )
 
 
 def test_feedback_on_an_answer_past_the_retention_period_is_404(db_url: str) -> None:
@@ -355,6 +393,64 @@ def test_question_text_is_kept_only_with_log_questions(tmp_path: Path, sample_do
             assert row["question"] is None and row["selection"] is None
         # Never the client's address (Starlette's test client calls itself "testclient").
         assert "testclient" not in json.dumps(row, default=str)
+
+
+SECRETS = [
+    "alice.smith+books@corp.example",
+    "hunter2secret",
+    "Passw0rd2024",
+    "sk-abcdef1234567890abcdef1234567890",
+    "sk-proj-Ab12Cd34Ef56Gh78Ij90",
+    "ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8",
+    "AKIAIOSFODNN7EXAMPLE",
+    "deadbeefdeadbeefcafe",
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N",
+    "+1 (555) 123-4567",
+    "4111 1111 1111 1111",
+    "4111-1111-1111-1111",
+    "03001234567",
+]
+NAMES = ["ros2", "bme280", "llama3", "gpt-4o", "esp32", "x86_64", "rp2040", "mpu6050"]
+NAMES += ["python3.11", "resnet50", "utf-8", "0.2794 mm", "115200 baud", "ROS 2 Humble", "2024"]
+
+
+@pytest.mark.parametrize("secret", SECRETS)
+def test_a_secret_looking_word_reaches_neither_the_terms_nor_a_comment(secret: str) -> None:
+    text = f"How do I reset {secret} tonight?"
+    assert records.question_terms(text) == "reset tonight"
+    assert redaction.redact(text) == "How do I reset [removed] tonight?"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_technical_name_with_a_number_is_kept(name: str) -> None:
+    text = f"How do I reset {name} tonight?"
+    assert redaction.redact(text) == text
+    assert set(records.question_terms(name).split()) - {"reset", "tonight"}
+
+
+def test_a_url_keeps_its_host_but_not_its_user_and_password() -> None:
+    text = "Why does https://bob:Tr0ub4dor@mirror.example.org/docs fail?"
+    assert redaction.redact(text) == "Why does https://[removed]@mirror.example.org/docs fail?"
+    assert records.question_terms(text) == "doc exampl fail https mirror org"
+
+
+def test_by_default_the_log_keeps_no_email_key_or_number_a_reader_typed(
+    tmp_path: Path, sample_docs: Path, db_url: str
+) -> None:
+    question = (
+        "my password is hunter2secret and email me at alice@corp.example: "
+        "how do I reset the Kubernetes dashboard token?"
+    )
+    comment = "Wrong. Mail bob@corp.example, token ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+    with api(tmp_path, sample_docs, database_url=db_url) as client:
+        answer_id = client.post("/chat", json={"question": question}).json()["answer_id"]
+        body = {"answer_id": answer_id, "helpful": False, "comment": comment}
+        assert client.post("/feedback", json=body).status_code == 200
+    (row,) = rows(db_url, answers)
+    assert row["question"] is None
+    assert row["terms"] == "dashboard email kubernet password reset token"
+    (verdict,) = rows(db_url, feedback)
+    assert verdict["comment"] == "Wrong. Mail [removed], token [removed]"
 
 
 def test_retention_sweep_deletes_old_answers_and_their_feedback(db_url: str) -> None:
@@ -611,26 +707,22 @@ def test_report_groups_unanswered_questions_and_counts_rates(db_url: str) -> Non
 
 
 def test_gap_groups_fall_back_to_terms_when_question_text_is_not_kept() -> None:
-    from bookrag.feedback.report import _Asked
-
     now = datetime.now(UTC)
     gaps = group_questions(
-        [_Asked(None, "measur moistur soil", now), _Asked(None, "moistur soil", now)]
+        [Asked(None, "measur moistur soil", now), Asked(None, "moistur soil", now)]
     )
     assert len(gaps) == 1 and gaps[0].count == 2 and gaps[0].example == "measur moistur soil"
 
 
 def test_questions_that_differ_in_what_they_ask_about_are_not_one_gap() -> None:
-    from bookrag.feedback.report import _Asked
-
     now = datetime.now(UTC)
     asked = [
-        *(_Asked(q, t, now) for q, t in [("How do I send data via MQTT?", "data mqtt send")] * 3),
-        _Asked("How do I send data via Telegram?", "data send telegram", now),
-        _Asked("How do I send data via Twitter?", "data send twitter", now),
-        _Asked("How do I send data over MQTT to a server?", "data mqtt send server", now),
-        _Asked("سورج کیا ہے؟", "سورج کیا ہے", now),
-        _Asked("چاند کیا ہے؟", "چاند کیا ہے", now),
+        *(Asked(q, t, now) for q, t in [("How do I send data via MQTT?", "data mqtt send")] * 3),
+        Asked("How do I send data via Telegram?", "data send telegram", now),
+        Asked("How do I send data via Twitter?", "data send twitter", now),
+        Asked("How do I send data over MQTT to a server?", "data mqtt send server", now),
+        Asked("سورج کیا ہے؟", "سورج کیا ہے", now),
+        Asked("چاند کیا ہے؟", "چاند کیا ہے", now),
     ]
     gaps = {g.example: g for g in group_questions(asked)}
     assert gaps["How do I send data via MQTT?"].count == 4  # the same question, reworded
@@ -642,26 +734,90 @@ def test_questions_that_differ_in_what_they_ask_about_are_not_one_gap() -> None:
     assert gaps["سورج کیا ہے؟"].count == gaps["چاند کیا ہے؟"].count == 1
 
 
+def test_the_same_question_in_another_letter_case_is_one_gap(db_url: str) -> None:
+    now = datetime.now(UTC)
+    same = [
+        ("How to connect the station to LoRaWAN?", "how to connect the station to lorawan?"),
+        ("HOW TO CONNECT THE STATION TO LORAWAN?", "How to connect the station to LoRaWAN"),
+        ("What is GraphQL?", "what is graphql"),
+        ("How do I use OAuth2?", "how do i use oauth 2"),
+        ("fine tuning llama3 with lora", "How do I fine-tune Llama 3 with LoRA adapters?"),
+        ("ROS2 nodes", "ros 2 nodes"),
+    ]
+    for one, other in same:
+        asked = [Asked(q, records.question_terms(q), now) for q in (one, other)]
+        assert [g.count for g in group_questions(asked)] == [2], (one, other)
+    # Rows an older bookrag logged with case-split terms regroup when their text was kept.
+    with running_journal(db_url) as journal:
+        for question, old_terms in [
+            ("How to connect the station to LoRaWAN?", "connect lo lorawan ra station wan"),
+            ("How to connect the station to LoRaWAN?", "connect lo lorawan ra station wan"),
+            ("how to connect the station to lorawan?", "connect lorawan station"),
+            ("HOW TO CONNECT THE STATION TO LORAWAN?", "connect lorawan station"),
+        ]:
+            record = make_record(Question(question), answer_of("not_found"), 1.0, True)
+            journal.record(replace(record, terms=old_terms, created_at=now))
+    engine = engine_for(db_url)
+    report = gap_report(engine, parse_period("1h"), now=now + timedelta(seconds=1))
+    engine.dispose()
+    assert [(g.count, g.terms) for g in report.gaps] == [(4, "connect lorawan station")]
+
+
 def test_a_wording_exactly_at_the_threshold_joins_its_group() -> None:
     # "w0 w2 w3" overlaps "w0 w1 w2 w3 w4" by exactly half its weight (log 21 / log 441):
     # rounding must neither drop it from the candidates nor change with the hash seed.
-    from bookrag.feedback.report import _Asked
-
     now = datetime.now(UTC)
     wordings = ["w0 w1 w2 w3 w4"] * 3 + ["w0 w2 w3", "w0", "w0 w1", "w3"]
-    gaps = {g.terms: g for g in group_questions([_Asked(None, t, now) for t in wordings])}
+    gaps = {g.terms: g for g in group_questions([Asked(None, t, now) for t in wordings])}
     assert gaps["w0 w1 w2 w3 w4"].count == 4 and gaps["w0 w1 w2 w3 w4"].wordings == 2
 
 
 def test_questions_with_no_searchable_word_are_told_apart_by_their_words() -> None:
-    from bookrag.feedback.report import _Asked
-
     now = datetime.now(UTC)
-    asked = [_Asked(q, "", now) for q in ("What is it?", "what is it", "🌧️🌧️", "Is it?")]
+    asked = [Asked(q, "", now) for q in ("What is it?", "what is it", "🌧️🌧️", "Is it?")]
     gaps = {g.example: g.count for g in group_questions(asked)}
     assert gaps == {"What is it?": 2, "🌧️🌧️": 1, "Is it?": 1}
-    unkept = group_questions([_Asked(None, "", now), _Asked(None, "", now)])
+    unkept = group_questions([Asked(None, "", now), Asked(None, "", now)])
     assert [(g.example, g.count) for g in unkept] == [("(no searchable words)", 2)]
+
+
+def test_a_question_with_no_searchable_word_is_shown_as_asked_and_searched_for_nothing(
+    db_url: str,
+) -> None:
+    now = datetime.now(UTC)
+    page = "https://pocket-weather.example.org/docs/sensors/rain-wind"
+    xylophone, zebra = "Xylophone quantum basket weaving protocol", "Zebra firmware OTA rollback"
+    asked = [
+        Question("", xylophone, page),
+        Question("", zebra, page),
+        Question("?!"),
+        Question("?!", zebra, page),
+    ]
+    with running_journal(db_url) as journal:
+        for keep in (True, False):
+            for question in asked:
+                record = make_record(question, answer_of("not_found"), 1.0, keep_text=keep)
+                journal.record(replace(record, created_at=now))
+    looked_up: list[str] = []
+
+    def closest(text: str) -> PageLink:
+        looked_up.append(text)
+        return PageLink("Sensors", "https://book.example.org/docs/sensors")
+
+    engine = engine_for(db_url)
+    report = gap_report(engine, parse_period("1h"), closest, now=now + timedelta(seconds=1))
+    engine.dispose()
+    assert sorted((g.example, g.count, g.asked_from) for g in report.gaps) == [
+        ("(no searchable words)", 1, None),  # "?!" asked on no page
+        ("(no searchable words)", 3, page),
+        (f"(the selection “{xylophone}”)", 1, page),
+        (f"(the selection “{zebra}”)", 1, page),
+        ("?!", 1, None),
+        (f"?! (on the selection “{zebra}”)", 1, page),
+    ]
+    assert looked_up == [] and all(g.closest is None for g in report.gaps)
+    page_html = render_html(report)
+    assert f'asked on <a href="{page}">' in page_html
 
 
 def test_the_report_caps_its_lists_and_its_period_and_says_when_nobody_voted(
@@ -810,12 +966,66 @@ def test_report_command_prints_the_report_and_json(
     assert text.exit_code == 0, text.output
     assert "2 questions, 1 not answered" in text.output
     assert "soil moisture" in text.output and "pocket-weather.example.org" in text.output
+    assert "asked from" in text.output  # the pages readers asked from, as in HTML and JSON
     as_json = runner.invoke(cli_app, ["report", "--json"])
     assert as_json.exit_code == 0, as_json.output
     body = json.loads(as_json.stdout)
     assert body["answers"] == 2 and body["gaps"][0]["example"] == SOIL
     bad = runner.invoke(cli_app, ["report", "--since", "soon"])
     assert bad.exit_code == 2 and "--since" in bad.output
+
+
+def test_a_comment_on_a_helpful_answer_is_in_every_report(
+    tmp_path: Path, sample_docs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = {"Authorization": "Bearer right-token"}
+    said = "Clear, and the <b>units</b> are right."
+    with api(tmp_path, sample_docs, admin_token="right-token") as client:
+        answer_id = client.post("/chat", json={"question": RAIN}).json()["answer_id"]
+        assert client.post("/chat", json={"question": SOIL}).json()["mode"] == "not_found"
+        body = {"answer_id": answer_id, "helpful": True, "comment": said}
+        assert client.post("/feedback", json=body).status_code == 200
+        page = client.get("/admin/report", headers=token).text
+        data = client.get("/admin/report?format=json", headers=token).json()
+    assert "Clear, and the &lt;b&gt;units&lt;/b&gt; are right." in page
+    (praised,) = data["helpful_comments"]
+    assert praised["comment"] == said and praised["question"] == "bucket measur much one rain tip"
+    assert data["unhelpful"] == [] and data["helpful"] == 1
+    monkeypatch.setenv("BOOKRAG_DATA_DIR", str(tmp_path / "data"))
+    printed = CliRunner().invoke(cli_app, ["report"], env={"COLUMNS": "200"})
+    assert printed.exit_code == 0 and said in printed.output
+    # Without question text the terms are the question: printed once, not in two columns.
+    assert printed.output.count("measur moistur soil") == 1
+
+
+def test_answers_marked_unhelpful_are_grouped_by_question_with_their_comments(
+    db_url: str,
+) -> None:
+    now = datetime.now(UTC)
+    verdicts = [
+        ("How do I deploy an agent to AWS Lambda?", "Nothing about Lambda, cites ArgoCD"),
+        ("deploying agents on aws lambda", "Wrong page."),
+        ("Can I deploy the agent to AWS Lambda?", None),
+        ("How do I deploy an agent to AWS Lambda", "Wrong page."),
+        ("How do I measure soil moisture?", "Too short."),
+    ]
+    with running_journal(db_url) as journal:
+        for minutes, (question, comment) in enumerate(verdicts):
+            record = make_record(Question(question), answer_of("extractive"), 1.0, True)
+            journal.record(replace(record, created_at=now - timedelta(minutes=9)))
+            asyncio.run(
+                journal.give_feedback(Verdict(record.id, f"192.0.2.{minutes}", False, comment))
+            )
+    engine = engine_for(db_url)
+    report = gap_report(engine, parse_period("1h"), now=now + timedelta(minutes=1))
+    engine.dispose()
+    lambda_, soil = report.unhelpful_groups
+    assert lambda_.count == 4 and "Lambda" in lambda_.example
+    assert lambda_.comments == ["Wrong page.", "Nothing about Lambda, cites ArgoCD"]
+    assert soil.count == 1 and soil.comments == ["Too short."]
+    assert len(report.unhelpful) == 5  # the latest, one by one, as before
+    page = render_html(report)
+    assert "Answers marked unhelpful, by question" in page and "cites ArgoCD" in page
 
 
 def test_report_command_creates_no_log_where_there_is_none(

@@ -649,6 +649,11 @@ def test_a_reader_rates_an_answer_and_explains_a_thumbs_down(page: Page) -> None
     expect(again.get_by_role("button", name="Helpful", exact=True)).to_have_attribute(
         "aria-pressed", "false"
     )
+    # The pressed 👎 clicked again sends nothing (the 👍 after it is the next request).
+    with page.expect_request("**/feedback") as third:
+        again.get_by_role("button", name="Not helpful").click()
+        again.get_by_role("button", name="Helpful", exact=True).click()
+    assert sent_json(third.value)["helpful"] is True
 
 
 def test_a_keyboard_vote_keeps_focus_on_the_vote(page: Page) -> None:

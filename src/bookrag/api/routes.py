@@ -50,7 +50,7 @@ from bookrag.errors import (
     NotConfigured,
     StoreUnavailable,
 )
-from bookrag.feedback.journal import FeedbackUnavailable, UnknownAnswer
+from bookrag.feedback.journal import FeedbackOff, FeedbackUnavailable
 from bookrag.feedback.records import Verdict
 from bookrag.feedback.report import closest_page, gap_report, parse_period
 from bookrag.feedback.report_page import render_html
@@ -90,9 +90,6 @@ async def reader_left(request: Request) -> None:
     """Return once the client has disconnected (its request body is already read)."""
     while (await request.receive())["type"] != "http.disconnect":
         pass
-
-
-_ANSWER_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 def add_routes(app: FastAPI) -> None:
@@ -205,8 +202,8 @@ def add_routes(app: FastAPI) -> None:
     ) -> FeedbackResponse:
         """A reader's verdict on an answer (helpful or not, with an optional comment); a
         second verdict from the same client replaces the first."""
-        if journal is None or not _ANSWER_ID.match(body.answer_id):
-            raise UnknownAnswer("no answer with this answer_id (unknown, or too old)")
+        if journal is None:
+            raise FeedbackOff("feedback is turned off on this server (BOOKRAG_FEEDBACK=false)")
         comment = (body.comment or "").strip() or None
         # One reader is one client as the limits count them: an IPv6 /64 is one household.
         client = request.app.state.clients.key(request.scope)

@@ -20,7 +20,14 @@ from bookrag.config import Settings, load_settings
 from bookrag.errors import BookragError, ConfigError
 from bookrag.feedback.database import database_url, migrate, open_engine
 from bookrag.feedback.records import visible
-from bookrag.feedback.report import Closest, GapReport, closest_page, gap_report, parse_period
+from bookrag.feedback.report import (
+    Closest,
+    GapReport,
+    Rated,
+    closest_page,
+    gap_report,
+    parse_period,
+)
 from bookrag.index.connection import open_store
 from bookrag.providers.wiring import build_providers
 
@@ -122,25 +129,45 @@ def print_report(out: Console, report: GapReport) -> None:
     for gap in report.gaps:
         page = f"{gap.closest.title}\n{gap.closest.url}" if gap.closest else "–"
         asked = "\n".join([gap.example, *(f"  also: {w}" for w in gap.also)])
-        gaps.add_row(str(gap.count), _shown(asked), _shown(gap.terms), _shown(page))
+        if gap.asked_from and not gap.terms:  # no words: the page says what it was about
+            asked += f"\n  asked on: {gap.asked_from}"
+        terms = "" if gap.terms == gap.example else gap.terms  # no text kept: said once
+        gaps.add_row(str(gap.count), _shown(asked), _shown(terms), _shown(page))
     out.print(gaps)
-    unhelpful = Table(title="answers marked unhelpful")
+    grouped = Table(title="answers marked unhelpful, by question")
+    grouped.add_column("times", justify="right")
+    for column in ("question", "readers said"):
+        grouped.add_column(column, overflow="fold")
+    for group in report.unhelpful_groups:
+        asked = "\n".join([group.example, *(f"  also: {w}" for w in group.also)])
+        grouped.add_row(str(group.count), _shown(asked), _shown("\n".join(group.comments)))
+    out.print(grouped)
+    out.print(_rated("latest answers marked unhelpful", report.unhelpful))
+    out.print(_rated("comments on answers marked helpful", report.helpful_comments))
+    for title, rows in (
+        ("most cited pages", report.cited_pages),
+        ("pages readers asked from", report.asked_from),
+    ):
+        pages = Table(title=title)
+        pages.add_column("times", justify="right")
+        pages.add_column("page", overflow="fold")
+        for url, count in rows:
+            pages.add_row(str(count), _shown(url))
+        out.print(pages)
+
+
+def _rated(title: str, items: list[Rated]) -> Table:
+    table = Table(title=title)
     for column in ("when", "question", "comment", "cited"):
-        unhelpful.add_column(column, overflow="fold")
-    for item in report.unhelpful:
-        unhelpful.add_row(
+        table.add_column(column, overflow="fold")
+    for item in items:
+        table.add_row(
             f"{item.when:%Y-%m-%d %H:%M}",
             _shown(item.question),
             _shown(item.comment or ""),
             _shown("\n".join(item.sources[:3]) or item.mode),
         )
-    out.print(unhelpful)
-    cited = Table(title="most cited pages")
-    cited.add_column("times", justify="right")
-    cited.add_column("page", overflow="fold")
-    for url, count in report.cited_pages:
-        cited.add_row(str(count), _shown(url))
-    out.print(cited)
+    return table
 
 
 def _shown(text: str) -> str:

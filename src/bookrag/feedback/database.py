@@ -5,11 +5,12 @@ Layout (times are UTC; nothing here names a client's address):
 - `answers`: one row per answer given by `/chat` or `/stream-chat`.
   `id` is the `answer_id` sent to the reader (random, 32 hex digits); `created_at`;
   `question` (the text, only with `BOOKRAG_LOG_QUESTIONS=true`, else NULL); `terms` (the
-  question's stemmed words without stop words, sorted and deduplicated: what the gap report
-  groups by); `mode` (`generative`, `extractive` or `not_found`); `degraded`; `sources`
-  (the cited section URLs, a JSON list); `latency_ms`; `page_url` (the page the reader was
-  on, without query string or fragment); `selection` (the first characters of a selected
-  passage, only with `BOOKRAG_LOG_QUESTIONS=true`).
+  question's stemmed words without stop words, in lower case, sorted and deduplicated: what
+  the gap report groups by, `records.question_terms`; the report reads a kept question again
+  rather than trust terms an older bookrag wrote); `mode` (`generative`, `extractive` or
+  `not_found`); `degraded`; `sources` (the cited section URLs, a JSON list); `latency_ms`;
+  `page_url` (the page the reader was on, without query string or fragment); `selection`
+  (the first characters of a selected passage, only with `BOOKRAG_LOG_QUESTIONS=true`).
 - `feedback`: a reader's verdict on an answer, one per answer and client: `answer_id`,
   `client` (a keyed hash of the client's address and the answer, never the address),
   `helpful`, `comment` (capped), `created_at`.

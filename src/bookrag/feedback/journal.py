@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import logging
 import queue
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -42,6 +43,7 @@ from bookrag.feedback.database import (
     migrate,
 )
 from bookrag.feedback.records import AnswerRecord, Verdict, as_row, storable
+from bookrag.feedback.redaction import redact
 
 log = logging.getLogger("bookrag.feedback")
 
@@ -51,10 +53,24 @@ SWEEP_EVERY = 3600.0  # seconds between retention sweeps
 RETRY_SCHEMA_AFTER = 30.0  # seconds before a database that failed is tried again
 FEEDBACK_WAIT = 10.0  # seconds a /feedback request waits for the writer
 UNKNOWN_WAIT = 1.0  # seconds before an unknown answer is looked up again
+_ANSWER_ID = re.compile(r"[0-9a-f]{32}")  # as `records.make_record` makes them
 
 
 class UnknownAnswer(BookragError):
     """No answer with this id was given, or it is past the retention period."""
+
+    status_code = 404
+
+    def __init__(self, kept_days: int) -> None:
+        # Shown by the widget as it is: words for a reader, not for a developer.
+        super().__init__(
+            f"This answer can no longer be rated: it is older than {kept_days} days, "
+            "or this server did not give it."
+        )
+
+
+class FeedbackOff(BookragError):
+    """This server keeps no answer log (`BOOKRAG_FEEDBACK=false`), so no verdict either."""
 
     status_code = 404
 
@@ -148,12 +164,15 @@ class Journal:
                 self._lost.popitem(last=False)
 
     async def give_feedback(self, verdict: Verdict) -> None:
-        """Store a reader's verdict (replacing their earlier one on the same answer).
+        """Store a reader's verdict (replacing their earlier one on the same answer; the
+        same verdict again without a comment keeps the comment given with it).
 
         An answer given by another process (a replica, a worker) may still be in that
         process's queue: an unknown answer is looked up once more after `UNKNOWN_WAIT`."""
         if verdict.comment is not None and len(verdict.comment) > MAX_COMMENT_CHARS:
             raise ValueError("comment too long")  # the request schema caps it first
+        if not _ANSWER_ID.fullmatch(verdict.answer_id):  # never given: no need to look
+            raise UnknownAnswer(self.retention.days)
         self._check_kept(verdict.answer_id)
         try:
             await self._submit(verdict)
@@ -277,7 +296,7 @@ class Journal:
             "answer_id": verdict.answer_id,
             "client": client,
             "helpful": verdict.helpful,
-            "comment": storable(verdict.comment),
+            "comment": storable(redact(verdict.comment)) if verdict.comment else None,
             "created_at": now,
         }
         with self.engine.begin() as connection:
@@ -287,16 +306,21 @@ class Journal:
                 )
             )
             if known is None:
-                raise UnknownAnswer("no answer with this answer_id (unknown, or too old)")
+                raise UnknownAnswer(self.retention.days)
             insert = (postgresql if connection.dialect.name == "postgresql" else sqlite).insert
             statement = insert(feedback).values(row)
+            new = statement.excluded
+            # The same verdict sent again without a comment (a second click, another client
+            # of the API) keeps the comment given with it; a changed verdict is a new
+            # judgement, and its comment (or none) replaces the old one.
+            repeated = sa.and_(new.comment.is_(None), feedback.c.helpful == new.helpful)
             connection.execute(
                 statement.on_conflict_do_update(
                     index_elements=[feedback.c.answer_id, feedback.c.client],
                     set_={
-                        "helpful": statement.excluded.helpful,
-                        "comment": statement.excluded.comment,
-                        "created_at": statement.excluded.created_at,
+                        "helpful": new.helpful,
+                        "comment": sa.case((repeated, feedback.c.comment), else_=new.comment),
+                        "created_at": new.created_at,
                     },
                 )
             )

@@ -5,6 +5,7 @@ reader's verdict on it (`Verdict`); `database` says what each column means.
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 import uuid
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from bookrag.feedback.database import (
     MAX_PAGE_URL_CHARS,
     MAX_SELECTION_CHARS,
 )
+from bookrag.feedback.redaction import redact
 from bookrag.index import lexical
 
 
@@ -52,8 +54,20 @@ def storable(text: str | None) -> str | None:
 
 
 def question_terms(text: str) -> str:
-    """The question's stemmed words without stop words, sorted and deduplicated."""
-    return " ".join(sorted(set(lexical.terms(text, versions=False))))
+    """What the gap report groups a question by: its stemmed words without stop words, in
+    any letter case (`LoRaWAN` is `lorawan`, not BM25's `lo ra wan`), a word with a number
+    also read as its parts (`oauth2` also as `oauth 2`), sorted and deduplicated; never an
+    e-mail address, a long number or a secret-looking word (`redaction`)."""
+    found: set[str] = set()
+    for term in lexical.terms(redact(text, " ").casefold(), versions=False):
+        found.add(term)
+        parts = _LETTERS_OR_DIGITS.findall(term)
+        if len(parts) > 1:
+            found.update(lexical.terms(" ".join(parts), versions=False))
+    return " ".join(sorted(found))
+
+
+_LETTERS_OR_DIGITS = re.compile(r"[^\W\d_]+|\d+")
 
 
 def _page(url: str | None) -> str | None:

@@ -1,14 +1,13 @@
 """The gap report: what readers asked that the book could not answer (grouped by similar
-wording), answers they marked unhelpful, the pages answers cite most, questions per day,
-and refusal and feedback rates, over a recent period of the answer log."""
+wording), answers they marked unhelpful, comments on helpful ones, the pages answers cite
+most, questions per day, and refusal and feedback rates, over a recent period of the log."""
 
 from __future__ import annotations
 
 import json
-import math
 import re
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -19,13 +18,13 @@ import sqlalchemy as sa
 from bookrag.answering.retrieval import Retriever
 from bookrag.errors import BookragError
 from bookrag.feedback.database import answers, feedback
+from bookrag.feedback.grouping import Asked, Gap, PageLink, group_questions
+from bookrag.feedback.records import question_terms
 
-# Two wordings belong to one group when they share this much of their terms (Jaccard).
-SIMILAR = 0.5
 _PERIOD = re.compile(r"^\s*(\d{1,5})\s*([hdw])\s*$")
 _UNITS = {"h": "hours", "d": "days", "w": "weeks"}
 
-Closest = Callable[[str], "PageLink | None"]
+Closest = Callable[[str], PageLink | None]
 
 
 def parse_period(text: str) -> timedelta:
@@ -34,12 +33,6 @@ def parse_period(text: str) -> timedelta:
     if not match or int(match.group(1)) == 0:
         raise ValueError(f"not a period: {text!r} (use e.g. 24h, 7d or 4w)")
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
-
-
-@dataclass(frozen=True)
-class PageLink:
-    title: str
-    url: str
 
 
 def closest_page(retriever: Retriever, text: str) -> PageLink | None:
@@ -52,21 +45,8 @@ def closest_page(retriever: Retriever, text: str) -> PageLink | None:
 
 
 @dataclass
-class Gap:
-    """Questions of similar wording that the book could not answer."""
-
-    example: str  # the most frequent wording, or its terms when question text is not kept
-    terms: str
-    count: int
-    last_asked: datetime
-    wordings: int  # how many distinct term sets were grouped here
-    closest: PageLink | None = None
-    also: list[str] = field(default_factory=list)  # other wordings grouped here, most asked first
-
-
-@dataclass
-class Unhelpful:
-    """An answer a reader marked unhelpful."""
+class Rated:
+    """An answer a reader rated, with what they said of it."""
 
     question: str
     mode: str
@@ -93,7 +73,9 @@ class GapReport:
     unhelpful_count: int = 0
     days: list[Day] = field(default_factory=list)
     gaps: list[Gap] = field(default_factory=list)
-    unhelpful: list[Unhelpful] = field(default_factory=list)
+    unhelpful: list[Rated] = field(default_factory=list)
+    helpful_comments: list[Rated] = field(default_factory=list)  # 👍 that came with words
+    unhelpful_groups: list[Gap] = field(default_factory=list)  # `unhelpful` by question
     cited_pages: list[tuple[str, int]] = field(default_factory=list)
     asked_from: list[tuple[str, int]] = field(default_factory=list)
 
@@ -135,13 +117,6 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-@dataclass
-class _Asked:
-    question: str | None
-    terms: str
-    when: datetime
-
-
 def gap_report(
     engine: sa.Engine,
     period: timedelta,
@@ -155,7 +130,7 @@ def gap_report(
     until = now or datetime.now(UTC)
     report = GapReport(since=until - min(period, kept or period), until=until)
     days: dict[date, Day] = {}
-    unanswered: list[_Asked] = []
+    unanswered: list[Asked] = []
     cited: Counter[str] = Counter()
     asked_from: Counter[str] = Counter()
     # A replica whose clock runs ahead may have logged an answer "later" than now.
@@ -163,9 +138,11 @@ def gap_report(
     columns = (answers.c.created_at, answers.c.question, answers.c.terms, answers.c.mode)
     with engine.connect() as connection:
         rows = connection.execute(
-            sa.select(*columns, answers.c.sources, answers.c.page_url).where(recent)
+            sa.select(*columns, answers.c.sources, answers.c.page_url, answers.c.selection).where(
+                recent
+            )
         )
-        for when, question, terms, mode, sources, page_url in rows:
+        for when, question, terms, mode, sources, page_url, selection in rows:
             when = _utc(when)
             day = days.setdefault(when.date(), Day(when.date()))
             day.answers += 1
@@ -173,7 +150,9 @@ def gap_report(
             if mode == "not_found":
                 day.refusals += 1
                 report.refusals += 1
-                unanswered.append(_Asked(question, terms, when))
+                # Kept text is read again: rows logged by an older bookrag group as new ones.
+                terms = question_terms(question) if question else terms
+                unanswered.append(Asked(question, terms, when, selection, page_url))
             cited.update({urldefrag(url).url for url in json.loads(sources)})
             if page_url:
                 asked_from[page_url] += 1
@@ -191,22 +170,28 @@ def gap_report(
             .order_by(feedback.c.created_at.desc())
         )
         rated: set[str] = set()
+        disliked: list[Asked] = []
         for answer_id, helpful, comment, when, question, terms, mode, sources in verdicts:
             rated.add(answer_id)
+            item = Rated(question or terms, mode, comment, json.loads(sources), _utc(when))
             if helpful:
                 report.helpful += 1
+                if comment and len(report.helpful_comments) < top:
+                    report.helpful_comments.append(item)
                 continue
             report.unhelpful_count += 1
+            terms = question_terms(question) if question else terms
+            disliked.append(Asked(question, terms, _utc(when), comment=comment))
             if len(report.unhelpful) < top:
-                report.unhelpful.append(
-                    Unhelpful(question or terms, mode, comment, json.loads(sources), _utc(when))
-                )
+                report.unhelpful.append(item)
     report.rated = len(rated)
     report.days = _every_day(days, report.since.date(), until.date())
     report.gaps = group_questions(unanswered)[:top]
+    report.unhelpful_groups = group_questions(disliked)[:top]
     if closest is not None:
         for gap in report.gaps:
-            gap.closest = closest(gap.example)
+            if gap.terms:  # a gap of no searchable word has nothing to search the book for
+                gap.closest = closest(gap.example)
     report.cited_pages = cited.most_common(top)
     report.asked_from = asked_from.most_common(top)
     return report
@@ -219,74 +204,3 @@ def _every_day(days: dict[date, Day], first: date, last: date) -> list[Day]:
         out.append(days.get(day, Day(day)))
         day += timedelta(days=1)
     return out
-
-
-def group_questions(asked: Iterable[_Asked], similar: float = SIMILAR) -> list[Gap]:
-    """Group questions whose terms overlap by at least `similar` with a group's most asked
-    wording; groups come most asked first.
-
-    Overlap is Jaccard weighted by how rare each term is among the wordings, so that two
-    questions differing in what they ask about ("... via MQTT" and "... via Telegram") stay
-    apart while their shared words ("send data") count for little. Candidates are found by
-    prefix filtering: two term sets that overlap this much share one of their rarest terms,
-    so a wording is compared only with groups that hold one of its own rarest terms.
-    """
-    by_terms: dict[str, list[_Asked]] = defaultdict(list)
-    wordless: dict[str, list[_Asked]] = defaultdict(list)
-    for item in asked:
-        if item.terms.split():
-            by_terms[item.terms].append(item)
-        else:  # no searchable word: told apart by the question, when it was kept
-            wordless[_normalized(item.question or "")].append(item)
-    frequency = Counter(w for terms in by_terms for w in set(terms.split()))
-    weight = {w: math.log(1 + len(by_terms) / n) for w, n in frequency.items()}
-
-    def mass(words: Iterable[str]) -> float:  # summed in one order: the same sets, the same sum
-        return math.fsum(weight[w] for w in sorted(words))
-
-    def rarest_first(words: set[str]) -> list[str]:
-        ordered = sorted(words, key=lambda w: (frequency[w], w))
-        total, prefix = mass(ordered), []
-        for i, word in enumerate(ordered):  # until what is left could not reach `similar`
-            if mass(ordered[i:]) < similar * total * (1 - 1e-9):  # rounding: err on keeping
-                break
-            prefix.append(word)
-        return prefix
-
-    groups: list[tuple[set[str], list[_Asked], list[str]]] = []
-    holding: dict[str, list[int]] = defaultdict(list)  # rare term -> groups whose core has it
-    for terms, items in sorted(by_terms.items(), key=lambda kv: (-len(kv[1]), kv[0])):
-        words = set(terms.split())
-        prefix = rarest_first(words)
-        best, best_score = -1, 0.0
-        for index in sorted({i for w in prefix for i in holding[w]}):  # ties: most asked
-            core = groups[index][0]
-            score = mass(words & core) / mass(words | core)
-            if score >= similar and score > best_score:
-                best, best_score = index, score
-        if best >= 0:
-            groups[best][1].extend(items)
-            groups[best][2].append(terms)
-            continue
-        groups.append((words, list(items), [terms]))
-        for word in prefix:
-            holding[word].append(len(groups) - 1)
-    gaps = [_gap(items, " ".join(sorted(core)), len(wordings)) for core, items, wordings in groups]
-    gaps.extend(_gap(items, "", 1) for items in wordless.values())
-    gaps.sort(key=lambda g: (-g.count, -g.last_asked.timestamp()))
-    return gaps
-
-
-def _gap(items: list[_Asked], terms: str, wordings: int) -> Gap:
-    texts = Counter(i.question for i in items if i.question)
-    ranked = [text for text, _ in texts.most_common()]
-    if not ranked:
-        ranked = [t for t, _ in Counter(i.terms for i in items).most_common() if t]
-    example = ranked[0] if ranked else "(no searchable words)"
-    last = max(i.when for i in items)
-    return Gap(example, terms, len(items), last, wordings, also=ranked[1:4])
-
-
-def _normalized(question: str) -> str:
-    """A question as its words, in any script and case: "Is it?" and "is it" are one."""
-    return " ".join(re.findall(r"[^\W_]+", question.casefold()))

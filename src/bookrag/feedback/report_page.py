@@ -7,7 +7,7 @@ from html import escape
 from urllib.parse import urlsplit
 
 from bookrag.feedback.records import visible
-from bookrag.feedback.report import Day, GapReport
+from bookrag.feedback.report import Day, GapReport, Rated
 
 _STYLE = """
 body { font: 15px/1.5 system-ui, sans-serif; margin: 24px auto; max-width: 960px;
@@ -51,6 +51,19 @@ def _also(wordings: list[str]) -> str:
     if not wordings:
         return ""
     return f'<div class="muted">also asked as: {_shown(" · ".join(wordings))}</div>'
+
+
+def _rated(items: list[Rated]) -> list[str]:
+    if not items:
+        return ["<p>None in this period.</p>"]
+    out = ["<table><tr><th>when</th><th>question</th><th>comment</th><th>cited</th></tr>"]
+    for item in items:
+        cited = "<br>".join(_link(u) for u in item.sources[:3]) or _shown(item.mode)
+        out.append(
+            f"<tr><td>{item.when:%Y-%m-%d %H:%M}</td><td>{_shown(item.question)}</td>"
+            f"<td>{_shown(item.comment or '')}</td><td>{cited}</td></tr>"
+        )
+    return [*out, "</table>"]
 
 
 def _chart(days: list[Day]) -> str:
@@ -113,26 +126,32 @@ def render_html(report: GapReport) -> str:
         )
         for gap in report.gaps:
             closest = _link(gap.closest.url, gap.closest.title) if gap.closest else "–"
+            where = gap.asked_from if not gap.terms else None  # what "this" was about
+            on = f'<div class="muted">asked on {_link(where)}</div>' if where else ""
             out.append(
                 f'<tr><td class="n">{gap.count}</td><td>{_shown(gap.example)}'
-                f'<div class="muted">{_shown(gap.terms)}</div>{_also(gap.also)}</td>'
+                f'<div class="muted">{_shown(gap.terms)}</div>{_also(gap.also)}{on}</td>'
                 f'<td class="n">{gap.wordings}</td><td>{closest}</td></tr>'
             )
         out.append("</table>")
     else:
         out.append("<p>None in this period.</p>")
-    out.append("<h2>Answers marked unhelpful</h2>")
-    if report.unhelpful:
-        out.append("<table><tr><th>when</th><th>question</th><th>comment</th><th>cited</th></tr>")
-        for item in report.unhelpful:
-            cited = "<br>".join(_link(u) for u in item.sources[:3]) or _shown(item.mode)
+    out.append("<h2>Answers marked unhelpful, by question</h2>")
+    if report.unhelpful_groups:
+        out.append("<table><tr><th>times</th><th>question</th><th>readers said</th></tr>")
+        for group in report.unhelpful_groups:
+            said = "<br>".join(_shown(c) for c in group.comments) or "–"
             out.append(
-                f"<tr><td>{item.when:%Y-%m-%d %H:%M}</td><td>{_shown(item.question)}</td>"
-                f"<td>{_shown(item.comment or '')}</td><td>{cited}</td></tr>"
+                f'<tr><td class="n">{group.count}</td><td>{_shown(group.example)}'
+                f"{_also(group.also)}</td><td>{said}</td></tr>"
             )
         out.append("</table>")
     else:
         out.append("<p>None in this period.</p>")
+    out.append("<h2>Latest answers marked unhelpful</h2>")
+    out.extend(_rated(report.unhelpful))
+    out.append("<h2>Comments on answers marked helpful</h2>")
+    out.extend(_rated(report.helpful_comments))
     for title, rows in (
         ("Most cited pages", report.cited_pages),
         ("Pages readers asked from", report.asked_from),

@@ -483,8 +483,11 @@
     }
 
     function draw(focus = false, keepFocus = false) {
+      // A vote already pressed is not sent again: it would say nothing new.
       const vote = (helpful, label) =>
-        button("vote", label, thumb(helpful), () => send(helpful), { "aria-pressed": String(state.helpful === helpful) });
+        button("vote", label, thumb(helpful), () => state.helpful === helpful || send(helpful), {
+          "aria-pressed": String(state.helpful === helpful),
+        });
       const votes = [vote(true, "Helpful"), vote(false, "Not helpful")];
       bar.replaceChildren(h("span", { text: "Helpful?" }), ...votes);
       // Redrawn under a keyboard user: focus goes on to the comment box, or stays on the vote.
