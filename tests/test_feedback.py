@@ -1041,6 +1041,23 @@ def test_report_command_creates_no_log_where_there_is_none(
     assert not (tmp_path / "elsewhere" / "bookrag.db").exists()
 
 
+def test_report_command_leaves_a_data_folder_without_an_index_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The answer log copied from a server to read its report elsewhere: an empty index
+    # folder was created beside it, to find no page.
+    data = tmp_path / "copied"
+    data.mkdir()
+    engine = open_engine(f"sqlite:///{data / 'bookrag.db'}")
+    migrate(engine)
+    engine.dispose()
+    monkeypatch.setenv("BOOKRAG_DATA_DIR", str(data))
+    printed = CliRunner().invoke(cli_app, ["report"], env={"COLUMNS": "200"})
+    assert printed.exit_code == 0, printed.output
+    assert "no links to pages" in printed.output
+    assert not (data / "qdrant").exists()
+
+
 def test_neither_report_shows_a_readers_control_characters(
     tmp_path: Path, sample_docs: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -85,7 +85,12 @@ def report_command(
 @contextmanager
 def _closest_pages(settings: Settings, err: Console) -> Iterator[Closest | None]:
     """Find pages through the index when it can be opened (a running server holds the
-    embedded one: the report then goes without links)."""
+    embedded one: the report then goes without links). A data folder without an embedded
+    index (a log copied to be read elsewhere) is left as it is: none is created in it."""
+    if settings.embedded and not settings.index_path.exists():
+        err.print(f"note: no links to pages (no index at {settings.index_path})", highlight=False)
+        yield None
+        return
     providers = build_providers(settings)
     try:
         store = open_store(settings)
