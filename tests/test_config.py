@@ -279,9 +279,13 @@ def test_a_serve_flag_names_the_book_whichever_book_the_environment_names(
     import uvicorn
 
     from bookrag.api import app as app_module
+    from bookrag.api import observability
 
     served: list[Settings] = []
     monkeypatch.setattr(app_module, "create_app", served.append)
+    # No console logging set up for the rest of the run: its handler would write to this
+    # runner's captured stderr, closed once the command ends, on every later request.
+    monkeypatch.setattr(observability, "log_to_console", lambda: None)
     ran: list[dict[str, object]] = []
     monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: ran.append(kwargs))
     monkeypatch.setenv("BOOKRAG_DATA_DIR", str(tmp_path / "data"))
