@@ -3,6 +3,7 @@ re-index route and its token, and the command line."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -64,6 +65,21 @@ def test_serve_indexes_the_site_in_the_background_and_cites_its_urls(
             "/chat", json={"question": "How much rain does one tip of the bucket measure?"}
         ).json()
         assert answer["sources"][0].startswith(f"{PUBLIC}/docs/sensors/rain-wind#")
+
+
+def test_a_password_in_the_sites_url_is_never_shown(tmp_path: Path, site: FakeSite) -> None:
+    # A preview behind basic auth: its password was on the public /health and in the
+    # re-index reply, while the log already blanked it.
+    url = site.url.replace("http://", "http://reader:s3cretPASSWORD@")
+    settings = load_settings(
+        data_dir=tmp_path / "data", book_url=url, site_url=PUBLIC, admin_token=TOKEN
+    )
+    with TestClient(create_app(settings)) as client:
+        health = settled(client)
+        reindex = client.post("/admin/reindex", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert health["index"]["pages"] == 9
+        assert health["refresh"]["source"].startswith("http://reader:***@127.0.0.1:")
+        assert "s3cretPASSWORD" not in json.dumps(health) + reindex.text
 
 
 def test_admin_reindex_is_disabled_without_a_token(tmp_path: Path, site: FakeSite) -> None:

@@ -10,6 +10,7 @@ here, in one class, so that one place says what the service can be told.
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import Path
 from typing import Literal
 from urllib.parse import SplitResult, urlsplit
@@ -18,6 +19,15 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bookrag.errors import ConfigError
+
+# A URL's user and password, up to the last `@` before its host, as HTTP clients read it.
+_URL_PASSWORD = re.compile(r"(?<=://)[^/\s:@]*:[^/\s]*@")
+
+
+def hide_url_passwords(text: str) -> str:
+    """`text` with the password of every URL in it blanked (`https://reader:***@host`)."""
+    return _URL_PASSWORD.sub(lambda found: found.group().split(":", 1)[0] + ":***@", text)
+
 
 LOCAL_PROXIES = "127.0.0.1,::1"
 # Where a platform's proxy reaches the container from: private and shared address space.
@@ -236,7 +246,9 @@ class Settings(BaseSettings):
 
     def public(self, message: str) -> str:
         """`message` as a client may see it: the server's own folders are named by their
-        setting (`BOOKRAG_DATA_DIR`) or their name, not by where they are on this machine."""
+        setting (`BOOKRAG_DATA_DIR`) or their name, not by where they are on this machine,
+        and no URL in it shows its password."""
+        message = hide_url_passwords(message)
         folders = [(self.data_dir, "BOOKRAG_DATA_DIR")]
         if self.docs_dir is not None:
             folders.append((self.docs_dir, self.docs_dir.resolve().name))

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bookrag.answering import figures
 from bookrag.api.protection import send_error
+from bookrag.config import hide_url_passwords
 
 access_log = logging.getLogger("bookrag.access")
 error_log = logging.getLogger("bookrag")
@@ -30,19 +31,13 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 # HTTP clients that log every request at INFO, with its URL (which may carry a password).
 _CLIENT_LOGGERS = ("httpx", "httpx2", "httpcore", "urllib3")
-# A URL's user and password, up to the last `@` before its host, as HTTP clients read it.
-_URL_PASSWORD = re.compile(r"(?<=://)[^/\s:@]*:[^/\s]*@")
 
 
 class Redacting(logging.Formatter):
     """A formatter that blanks the password of any URL in a line (`http://u:***@host`)."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return _URL_PASSWORD.sub(_hide_password, super().format(record))
-
-
-def _hide_password(userinfo: re.Match[str]) -> str:
-    return userinfo.group().split(":", 1)[0] + ":***@"
+        return hide_url_passwords(super().format(record))
 
 
 def log_to_console() -> None:

@@ -157,7 +157,7 @@ class Refresher:
         report = self.last_report
         error = self.last_error
         return {
-            "source": self.shown,
+            "source": public(self.shown) if public else self.shown,
             "status": self.status,
             "last_started": self.last_started,
             "last_finished": self.last_finished,
