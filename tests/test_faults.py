@@ -326,6 +326,24 @@ class _RejectingHandler(BaseHTTPRequestHandler):
         pass
 
 
+class _NotQdrantHandler(BaseHTTPRequestHandler):
+    """Another service at QDRANT_URL (a web app, a proxy's page): 200 and HTML to all."""
+
+    def _page(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = b"<!doctype html><title>Welcome</title>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = _page
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
 @contextmanager
 def qdrant_stand_in(
     port: int, handler: type[BaseHTTPRequestHandler] = _StandInHandler
@@ -339,6 +357,26 @@ def qdrant_stand_in(
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@pytest.mark.parametrize("with_docs", [False, True], ids=["serve", "serve --docs"])
+def test_a_qdrant_url_that_is_no_qdrant_server_is_503_saying_so(
+    tmp_path: Path, sample_docs: Path, caplog: pytest.LogCaptureFixture, with_docs: bool
+) -> None:
+    # A QDRANT_URL naming another service that answers 200 (a typo'd port, a proxy's page):
+    # start-up failed with tracebacks, or every question was a 500.
+    port = closed_port()
+    with (
+        qdrant_stand_in(port, _NotQdrantHandler),
+        caplog.at_level(logging.ERROR, logger="bookrag"),
+        serve(
+            tmp_path, sample_docs if with_docs else None, qdrant_url=f"http://127.0.0.1:{port}"
+        ) as client,
+    ):
+        answers_of_a_store_that_is_down(client)
+        chat = client.post("/chat", json={"question": QUESTION})
+    assert "not as a Qdrant server" in error_message(chat)
+    assert "Traceback" not in caplog.text
 
 
 def test_a_rejected_qdrant_api_key_is_named_not_reported_as_an_outage(tmp_path: Path) -> None:

@@ -70,6 +70,11 @@ def _errors() -> Iterator[None]:
         ) from exc
     except (OSError, TimeoutError) as exc:
         raise StoreUnavailable(f"the vector store is unavailable ({type(exc).__name__})") from exc
+    except (ValueError, KeyError, AssertionError) as exc:  # a body that is no Qdrant reply
+        raise StoreUnavailable(
+            "the vector store is unavailable: QDRANT_URL answered, but not as a Qdrant server "
+            f"({type(exc).__name__})"
+        ) from exc
 
 
 def _sparse(vector: SparseVector) -> models.SparseVector:
