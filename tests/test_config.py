@@ -224,6 +224,14 @@ def test_unset_allowed_origins_let_in_the_served_books_own_site(
         assert "access-control-allow-origin" not in preflight(
             remote, "https://pocket-weather.example.org"
         )
+    # Read from a preview or a local build, published at BOOKRAG_SITE_URL: the public site
+    # too, from the first start (it was let in only once a restart found it in the index).
+    public = "https://weather.example.com"
+    settings = load_settings(
+        data_dir=tmp_path / "p", book_url="http://localhost:1/", site_url=public, feedback=False
+    )
+    with TestClient(create_app(settings)) as previewed:
+        assert preflight(previewed, public)["access-control-allow-origin"] == public
 
 
 def test_a_book_indexed_beforehand_lets_in_its_own_site(

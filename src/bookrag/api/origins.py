@@ -15,15 +15,16 @@ DEV_SERVER = "http://localhost:3000"
 
 def allowed_origins(settings: Settings, log: logging.Logger) -> list[str]:
     """The CORS allowlist: `ALLOWED_ORIGINS` when it is set (`parse_origins`), else the
-    served book's site (its `BOOKRAG_BOOK_URL` or `BOOKRAG_SITE_URL`, else the `url` of the
-    docs folder's `docusaurus.config`), the original book's site and the development server."""
+    served book's site (its public `BOOKRAG_SITE_URL`, and the `BOOKRAG_BOOK_URL` it is read
+    from, else the `url` of the docs folder's `docusaurus.config`), the original book's site
+    and the development server."""
     if settings.allowed_origins is not None:
         return parse_origins(settings.allowed_origins, log)
-    site = settings.book_url or settings.site_url
-    if site is None and settings.docs_dir is not None:
-        site = read_site_config(settings.docs_dir).url
-    own = _origin(site or "")
-    return list(dict.fromkeys(o for o in (own, ORIGINAL_SITE, DEV_SERVER) if o))
+    sites = [s for s in (settings.site_url, settings.book_url) if s]
+    if not sites and settings.docs_dir is not None:
+        sites = [read_site_config(settings.docs_dir).url or ""]
+    own = [_origin(site) for site in sites]
+    return list(dict.fromkeys(o for o in (*own, ORIGINAL_SITE, DEV_SERVER) if o))
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
