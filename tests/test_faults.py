@@ -145,6 +145,14 @@ def test_chunked_body_without_content_length_is_counted_and_refused(
     assert response.headers["access-control-allow-origin"] == ORIGIN
 
 
+def test_a_limit_of_no_whole_kib_is_said_exactly(tmp_path: Path, sample_docs: Path) -> None:
+    # 2,000 bytes was said "larger than 1 KiB" (rounded down): a body of 1.5 KiB was refused.
+    with serve(tmp_path, sample_docs, max_body_bytes=2000) as client:
+        response = client.post("/chat", json={"question": "x" * 3000})
+    assert response.status_code == 413
+    assert response.json()["error"] == "request body is larger than 2,000 bytes"
+
+
 def test_body_that_is_not_utf8_is_400_in_the_contract_error_shape(
     tmp_path: Path, sample_docs: Path
 ) -> None:

@@ -81,7 +81,8 @@ class BodyLimit:
         await self.app(scope, replay([body], receive), send)
 
     async def _reject(self, scope: Scope, send: Send) -> None:
-        limit = f"{self.max_bytes // 1024} KiB" if self.max_bytes >= 1024 else f"{self.max_bytes} B"
+        kib = self.max_bytes / 1024
+        limit = f"{kib:g} KiB" if kib == int(kib) else f"{self.max_bytes:,} bytes"
         await send_error(scope, send, 413, {"error": f"request body is larger than {limit}"}, {})
 
 
