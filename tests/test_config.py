@@ -281,6 +281,17 @@ def test_readme_lists_every_cli_command() -> None:
         assert f"`bookrag {name}" in readme, name
 
 
+def test_a_serve_setting_in_the_environment_stops_no_other_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A Space's `.env` for `serve --book-url` also set BOOKRAG_REFRESH_MINUTES: `report`,
+    # `ingest` and `ask` refused to start ("needs BOOKRAG_BOOK_URL").
+    monkeypatch.setenv("BOOKRAG_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("BOOKRAG_REFRESH_MINUTES", "60")
+    searched = CliRunner().invoke(cli, ["search", "rain gauge"])
+    assert "BOOKRAG_REFRESH_MINUTES" not in searched.output and searched.exit_code != 2
+
+
 def test_a_serve_flag_names_the_book_whichever_book_the_environment_names(
     tmp_path: Path, sample_docs: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

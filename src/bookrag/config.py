@@ -281,8 +281,6 @@ class Settings(BaseSettings):
             )
         if self.book_url and self.docs_dir:
             found.append("BOOKRAG_BOOK_URL: set either it or BOOKRAG_DOCS_DIR, not both")
-        if self.refresh_minutes and not self.book_url:
-            found.append("BOOKRAG_REFRESH_MINUTES: needs BOOKRAG_BOOK_URL (the site to refresh)")
         return found
 
 
