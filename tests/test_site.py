@@ -174,10 +174,16 @@ def test_site_ingest_keeps_docs_routes_and_lists_what_it_skipped(
 ) -> None:
     report = crawl(store, site)
     assert sorted(report.indexed)[0] == "docs/dashboard"
-    # The home page is in the sitemap but is not a doc: listed, not indexed.
-    assert [(p, r.split(":")[0]) for p, r in report.skipped] == [("", "not a doc page")]
+    # The home page is in the sitemap but is not a doc: not indexed, and no news (it was
+    # listed as skipped, and warned of, on every refresh).
+    assert "" not in {str(p["source"]) for p in store.pages()} and report.skipped == []
     assert all(r.headers["user-agent"].startswith("bookrag/") for r in site.requests)
     assert site.requests[0].path == "/robots.txt"
+    # A doc page that stops being one is news: listed, and removed.
+    site.put("docs/intro.html", (site.root / "index.html").read_text())
+    report = crawl(store, site)
+    assert [(p, r.split(":")[0]) for p, r in report.skipped] == [("docs/intro", "not a doc page")]
+    assert report.removed == ["docs/intro"]
 
 
 def test_pages_are_fetched_at_most_four_at_a_time(store: BookStore, site: FakeSite) -> None:

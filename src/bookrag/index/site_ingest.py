@@ -30,6 +30,7 @@ from bookrag.providers.base import Embedder, RetryPolicy
 # Bump when extraction changes what a page turns into, so validators from before are ignored.
 EXTRACT_VERSION = "3"
 _MAX_SITEMAPS = 50
+NOT_A_DOC = "not a doc page"
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,7 @@ async def read_pages(
     if not any(not isinstance(o, Skipped) for o in results):
         # Nothing to index at all: say why, and leave the index as it is.
         reasons = [o.reason for o in results if isinstance(o, Skipped)]
-        if any(r.startswith("not a doc page") for r in reasons):
+        if any(r.startswith(NOT_A_DOC) for r in reasons):
             raise SiteError(
                 f"no page of {plan.fetch_base} has a Docusaurus doc article: "
                 "is it a Docusaurus site?"
@@ -191,7 +192,7 @@ async def _read_page(
     try:
         doc = await asyncio.to_thread(extract_doc, fetched.body)
     except NotADoc as exc:
-        return Skipped(source, f"not a doc page: {exc}", keep=False)
+        return Skipped(source, f"{NOT_A_DOC}: {exc}", keep=False)
     digest = page_hash(url, doc.title, doc.sidebar_label, doc.sections)
     if record is not None and record.get("page_hash") == digest:
         return Unchanged(source)
@@ -258,10 +259,23 @@ def ingest_site(
     include = tuple(include)
     plan, _ = asyncio.run(_crawl(book_url, site_url, limits, include, None, None))
 
+    never_docs: set[str] = set()
+
     def read(known: dict[str, dict[str, Any]]) -> list[PageOutcome]:
         _, outcomes = asyncio.run(
             _crawl(book_url, site_url, limits, include, lambda: known, on_start, plan)
         )
+        never_docs.update(
+            o.source for o in outcomes if isinstance(o, Skipped) and _never_a_doc(o, known)
+        )
         return outcomes
 
-    return index_pages(store, read, max_tokens, embedder, policy, on_page)
+    report = index_pages(store, read, max_tokens, embedder, policy, on_page)
+    # A site's home page, or another page the sitemap lists that is no doc and never was one,
+    # is no news on every refresh: only a doc page that stopped being one is reported.
+    report.skipped = [(path, why) for path, why in report.skipped if path not in never_docs]
+    return report
+
+
+def _never_a_doc(outcome: Skipped, known: dict[str, dict[str, Any]]) -> bool:
+    return outcome.reason.startswith(NOT_A_DOC) and outcome.source not in known
