@@ -153,6 +153,7 @@ def test_an_origin_missing_from_the_allowlist_fails_cors(started_container_comma
 
     assert not results["cors"].passed
     assert "refused: HTTP 400" in results["cors"].detail
+    assert "ALLOWED_ORIGINS" in results["cors"].detail  # what to change
 
 
 class FakeDeployment:

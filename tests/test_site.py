@@ -345,8 +345,9 @@ def test_a_page_failing_later_keeps_its_last_indexed_version(
 
 
 def test_a_sitemap_pointing_at_other_hosts_is_refused(store: BookStore, site: FakeSite) -> None:
-    with pytest.raises(SiteError, match=r"other hosts \(pocket-weather\.example\.org\)"):
+    with pytest.raises(SiteError, match=r"other hosts \(pocket-weather\.example\.org\)") as refused:
         crawl(store, site, site_url=None)
+    assert "--site-url or BOOKRAG_SITE_URL" in refused.value.message  # where to give it
     assert store.fingerprint() is None  # refused before the index was touched
     assert not site.page_requests()
 

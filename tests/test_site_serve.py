@@ -87,6 +87,7 @@ def test_admin_reindex_is_disabled_without_a_token(tmp_path: Path, site: FakeSit
         settled(client)
         response = client.post("/admin/reindex", headers={"Authorization": f"Bearer {TOKEN}"})
         assert response.status_code == 404
+        assert "set BOOKRAG_ADMIN_TOKEN" in response.json()["error"]  # was "Not Found"
 
 
 def test_admin_reindex_wants_the_token(tmp_path: Path, site: FakeSite) -> None:

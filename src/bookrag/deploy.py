@@ -188,7 +188,10 @@ def _cors(client: httpx.Client, origin: str) -> str:
     )
     allowed = response.headers.get("access-control-allow-origin")
     if response.status_code != 200:
-        raise _Failed(f"preflight from {origin} refused: HTTP {response.status_code}")
+        raise _Failed(
+            f"preflight from {origin} refused: HTTP {response.status_code} "
+            "(is it in the server's ALLOWED_ORIGINS?)"
+        )
     if allowed is None:
         raise _Failed(f"preflight from {origin} has no Access-Control-Allow-Origin")
     if allowed != origin:

@@ -1,6 +1,6 @@
 """The admin routes' guard: a bearer token (`BOOKRAG_ADMIN_TOKEN`).
 
-Unset, the admin routes do not exist (404); a missing or wrong token is 401 with
+Unset, the admin routes answer 404, saying how to turn them on; a missing or wrong token is 401 with
 `WWW-Authenticate: Bearer`. The token is compared in constant time.
 """
 
@@ -18,7 +18,9 @@ def require_admin(request: Request) -> None:
     """Let the request through only with `Authorization: Bearer <BOOKRAG_ADMIN_TOKEN>`."""
     settings: Settings = request.app.state.settings
     if settings.admin_token is None:
-        raise HTTPException(status_code=404, detail="Not Found")
+        raise HTTPException(
+            status_code=404, detail="admin routes are off: set BOOKRAG_ADMIN_TOKEN to use them"
+        )
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
     expected = settings.admin_token.get_secret_value().encode()
     if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):

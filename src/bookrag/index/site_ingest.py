@@ -95,7 +95,8 @@ async def plan_site(
         if foreign:
             raise SiteError(
                 f"the sitemap {url} points at other hosts ({', '.join(foreign)}): refused "
-                "(if one is the site's public address, give it as the site URL)"
+                "(if one is the site's public address, give it as --site-url or "
+                "BOOKRAG_SITE_URL)"
             )
         pending.extend(_rebase(u, fetch) for u in sitemap.children)
         entries.extend(SitemapEntry(_rebase(e.url, fetch), e.lastmod) for e in sitemap.entries)
