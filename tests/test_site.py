@@ -365,6 +365,16 @@ def test_a_site_without_doc_articles_gets_one_clear_line(store: BookStore, site:
         crawl(store, site)
 
 
+def test_a_site_whose_docs_cannot_be_read_says_so_too(store: BookStore, site: FakeSite) -> None:
+    # A server that does not serve `/docs/x` as `x.html` (python -m http.server): every doc
+    # is a 404 and only the home page is read. "Is it a Docusaurus site?" alone misled.
+    for page in (site.root / "docs").rglob("*.html"):
+        site.remove(str(page.relative_to(site.root)))
+    with pytest.raises(SiteError, match=r"has a Docusaurus doc article") as refused:
+        crawl(store, site)
+    assert "(9 could not be read: HTTP 404, ...)" in refused.value.message
+
+
 def test_source_ingestion_still_replaces_a_site_book(store: BookStore, site: FakeSite) -> None:
     crawl(store, site)
     report = ingest(store, SAMPLE_DOCS, site_config(SAMPLE_DOCS, None, None), 350)

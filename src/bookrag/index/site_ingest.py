@@ -156,9 +156,13 @@ async def read_pages(
     if not any(not isinstance(o, Skipped) for o in results):
         # Nothing to index at all: say why, and leave the index as it is.
         reasons = [o.reason for o in results if isinstance(o, Skipped)]
-        if any(r.startswith(NOT_A_DOC) for r in reasons):
+        unread = [r for r in reasons if not r.startswith(NOT_A_DOC)]
+        if len(unread) < len(reasons):
+            # The pages that could not be read may be the docs (a server that does not
+            # serve `/docs/x` as Docusaurus builds it, `x.html`): say so too.
+            also = f" ({len(unread)} could not be read: {unread[0]}, ...)" if unread else ""
             raise SiteError(
-                f"no page of {plan.fetch_base} has a Docusaurus doc article: "
+                f"no page of {plan.fetch_base} has a Docusaurus doc article{also}: "
                 "is it a Docusaurus site?"
             )
         raise SiteError(f"no page of {plan.fetch_base} could be read ({reasons[0]}, ...)")
