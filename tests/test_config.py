@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -232,6 +233,19 @@ def test_unset_allowed_origins_let_in_the_served_books_own_site(
     )
     with TestClient(create_app(settings)) as previewed:
         assert preflight(previewed, public)["access-control-allow-origin"] == public
+
+
+def test_a_docs_folder_that_names_no_site_is_warned_of(
+    tmp_path: Path, sample_docs: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Docs copied without their docusaurus.config: every citation was a bare path, silently.
+    docs = tmp_path / "only" / "docs"
+    shutil.copytree(sample_docs, docs)
+    settings = load_settings(data_dir=tmp_path / "data", docs_dir=docs, feedback=False)
+    with caplog.at_level(logging.WARNING), TestClient(create_app(settings)) as client:
+        body = client.post("/chat", json={"question": "How much rain is one tip?"}).json()
+    assert body["sources"][0].startswith("/docs/")
+    assert "set BOOKRAG_SITE_URL" in caplog.text
 
 
 def test_a_book_indexed_beforehand_lets_in_its_own_site(

@@ -23,6 +23,12 @@ def allowed_origins(settings: Settings, log: logging.Logger) -> list[str]:
     sites = [s for s in (settings.site_url, settings.book_url) if s]
     if not sites and settings.docs_dir is not None:
         sites = [read_site_config(settings.docs_dir).url or ""]
+        if not sites[0]:
+            log.warning(
+                "no site address: the docs folder has no docusaurus.config naming its `url` "
+                "and BOOKRAG_SITE_URL is not set, so citations are paths (/docs/...) on no "
+                "site and CORS lets in no book site: set BOOKRAG_SITE_URL"
+            )
     own = [_origin(site) for site in sites]
     return list(dict.fromkeys(o for o in (*own, ORIGINAL_SITE, DEV_SERVER) if o))
 
