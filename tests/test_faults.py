@@ -285,18 +285,28 @@ class StalledListener:
         self.close()
 
 
-class _StandInHandler(BaseHTTPRequestHandler):
+class _QuietHandler(BaseHTTPRequestHandler):
+    """A stand-in server's handler: it replies whole bodies and logs nothing."""
+
+    def _reply(self, status: int, content_type: str, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class _StandInHandler(_QuietHandler):
     """The few REST calls of Qdrant the app makes to start and to answer `/health`, for an
     empty server: the collection does not exist (nor an alias of that name), and creating it
     succeeds."""
 
     def _answer(self, result: object) -> None:
         body = json.dumps({"result": result, "status": "ok", "time": 0.0}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self._reply(200, "application/json", body)
 
     def do_GET(self) -> None:
         if urlsplit(self.path).path.endswith("/exists"):
@@ -313,43 +323,25 @@ class _StandInHandler(BaseHTTPRequestHandler):
         else:
             self._answer(True)
 
-    def log_message(self, format: str, *args: object) -> None:
-        pass
 
-
-class _RejectingHandler(BaseHTTPRequestHandler):
+class _RejectingHandler(_QuietHandler):
     """A Qdrant server that refuses the API key on every call, as Qdrant Cloud does."""
 
     def _refuse(self) -> None:
         body = b'{"status": {"error": "Unauthorized: invalid API key"}}'
-        self.send_response(401)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self._reply(401, "application/json", body)
 
     do_GET = do_PUT = do_POST = _refuse
 
-    def log_message(self, format: str, *args: object) -> None:
-        pass
 
-
-class _NotQdrantHandler(BaseHTTPRequestHandler):
+class _NotQdrantHandler(_QuietHandler):
     """Another service at QDRANT_URL (a web app, a proxy's page): 200 and HTML to all."""
 
     def _page(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        body = b"<!doctype html><title>Welcome</title>"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self._reply(200, "text/html", b"<!doctype html><title>Welcome</title>")
 
     do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = _page
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
 
 
 @contextmanager

@@ -22,8 +22,10 @@ def allowed_origins(settings: Settings, log: logging.Logger) -> list[str]:
         return parse_origins(settings.allowed_origins, log)
     sites = [s for s in (settings.site_url, settings.book_url) if s]
     if not sites and settings.docs_dir is not None:
-        sites = [read_site_config(settings.docs_dir).url or ""]
-        if not sites[0]:
+        configured = read_site_config(settings.docs_dir).url
+        if configured:
+            sites = [configured]
+        else:
             log.warning(
                 "no site address: the docs folder has no docusaurus.config naming its `url` "
                 "and BOOKRAG_SITE_URL is not set, so citations are paths (/docs/...) on no "

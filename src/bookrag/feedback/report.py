@@ -150,9 +150,8 @@ def gap_report(
             if mode == "not_found":
                 day.refusals += 1
                 report.refusals += 1
-                # Kept text is read again: rows logged by an older bookrag group as new ones.
-                terms = question_terms(question) if question else terms
-                unanswered.append(Asked(question, terms, when, selection, page_url))
+                asked = Asked(question, _terms(question, terms), when, selection, page_url)
+                unanswered.append(asked)
             cited.update({urldefrag(url).url for url in json.loads(sources)})
             if page_url:
                 asked_from[page_url] += 1
@@ -180,8 +179,7 @@ def gap_report(
                     report.helpful_comments.append(item)
                 continue
             report.unhelpful_count += 1
-            terms = question_terms(question) if question else terms
-            disliked.append(Asked(question, terms, _utc(when), comment=comment))
+            disliked.append(Asked(question, _terms(question, terms), _utc(when), comment=comment))
             if len(report.unhelpful) < top:
                 report.unhelpful.append(item)
     report.rated = len(rated)
@@ -195,6 +193,12 @@ def gap_report(
     report.cited_pages = cited.most_common(top)
     report.asked_from = asked_from.most_common(top)
     return report
+
+
+def _terms(question: str | None, logged: str) -> str:
+    """What a logged question is grouped by: a kept text is read again, so rows logged by an
+    older bookrag group as new ones do; without the text, the terms logged with it."""
+    return question_terms(question) if question else logged
 
 
 def _every_day(days: dict[date, Day], first: date, last: date) -> list[Day]:

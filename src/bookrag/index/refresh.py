@@ -146,7 +146,7 @@ class Refresher:
         the first run."""
         if self.running or self._tasks:
             return "running"
-        if self.last_error and self.last_report is not None:
+        if self.unembedded and self.last_report is not None:
             return "lexical"
         if self.last_error:
             return "failed"
