@@ -384,9 +384,11 @@ def test_second_process_on_the_embedded_index_is_told_to_use_a_server(
     settings: Settings,
 ) -> None:
     first = open_store(settings)
+    lock = settings.index_path / "bookrag.lock"
     try:
-        with pytest.raises(IndexLocked, match="QDRANT_URL"):
+        with pytest.raises(IndexLocked, match=rf"\(pid {os.getpid()}\).*QDRANT_URL"):
             open_store(settings)
+        assert lock.read_text() == str(os.getpid())  # the refused process leaves it as it was
     finally:
         first.close()
     open_store(settings).close()  # free again once the first process is done

@@ -25,7 +25,8 @@ class _IndexLock:
     def __init__(self, path: Path) -> None:
         try:
             path.mkdir(parents=True, exist_ok=True)
-            self._file: IO[str] = open(path / "bookrag.lock", "w")  # noqa: SIM115
+            # "a+", not "w": a process refused the lock must leave the holder's pid as it is
+            self._file: IO[str] = open(path / "bookrag.lock", "a+")  # noqa: SIM115
         except OSError as exc:
             raise StoreUnavailable(
                 f"cannot use {path} for the embedded index ({exc.strerror}): set "
@@ -34,12 +35,16 @@ class _IndexLock:
         try:
             fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            self._file.seek(0)
+            holder = self._file.read().strip()
             self._file.close()
+            which = f" (pid {holder})" if holder.isdigit() else ""
             raise IndexLocked(
-                f"the embedded index in {path} is in use by another bookrag process; "
+                f"the embedded index in {path} is in use by another bookrag process{which}; "
                 "stop it first, or run a Qdrant server (set QDRANT_URL) so several "
                 "processes can share one index"
             ) from None
+        self._file.truncate(0)
         self._file.write(str(os.getpid()))
         self._file.flush()
 
