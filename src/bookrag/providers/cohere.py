@@ -16,6 +16,7 @@ import httpx
 import pydantic
 from cohere.base_client import BaseCohere
 from cohere.core.api_error import ApiError
+from cohere.core.request_options import RequestOptions
 from pydantic import SecretStr
 
 from bookrag.errors import (
@@ -32,6 +33,7 @@ from bookrag.providers.base import (
     SpanCitation,
     StreamItem,
 )
+from bookrag.providers.deadline import within
 from bookrag.providers.replies import answered, reason, retry_after
 
 EMBED_BATCH = 96  # the most texts Cohere embeds in one call
@@ -89,16 +91,29 @@ def _from_api_error(operation: str, exc: ApiError, key: SecretStr | None) -> Ups
     return UpstreamError(message)
 
 
-class CohereEmbedder:
-    """Embeddings for chunks (`search_document`) and questions (`search_query`)."""
+class _CohereModel:
+    """One Cohere model called with the client; each try ends by the answer's deadline."""
 
-    batch_size = EMBED_BATCH
     service = "Cohere"
 
-    def __init__(self, client: cohere.ClientV2, model: str, key: SecretStr | None = None) -> None:
+    def __init__(
+        self,
+        client: cohere.ClientV2,
+        model: str,
+        key: SecretStr | None = None,
+        *,
+        timeout: float,
+    ) -> None:
         self.client = client
         self.model = model
         self.key = key  # kept out of error messages
+        self.timeout = timeout
+
+
+class CohereEmbedder(_CohereModel):
+    """Embeddings for chunks (`search_document`) and questions (`search_query`)."""
+
+    batch_size = EMBED_BATCH
 
     def embed_batch(self, texts: Sequence[str], input_type: InputType) -> list[list[float]]:
         with translated("embed", self.key):
@@ -107,6 +122,7 @@ class CohereEmbedder:
                 texts=list(texts),
                 input_type=input_type,
                 embedding_types=["float"],
+                request_options=_in_time(self.timeout),
             )
         floats = response.embeddings.float_ if response.embeddings else None
         if not floats or len(floats) != len(texts):
@@ -114,18 +130,17 @@ class CohereEmbedder:
         return [list(v) for v in floats]
 
 
-class CohereReranker:
-    service = "Cohere"
-
-    def __init__(self, client: cohere.ClientV2, model: str, key: SecretStr | None = None) -> None:
-        self.client = client
-        self.model = model
-        self.key = key  # kept out of error messages
+class CohereReranker(_CohereModel):
+    """The candidates reordered by how well each answers the query."""
 
     def rerank(self, query: str, documents: Sequence[str], top_n: int) -> list[tuple[int, float]]:
         with translated("rerank", self.key):
             response = self.client.rerank(
-                model=self.model, query=query, documents=list(documents), top_n=top_n
+                model=self.model,
+                query=query,
+                documents=list(documents),
+                top_n=top_n,
+                request_options=_in_time(self.timeout),
             )
         ranked = [(r.index, r.relevance_score) for r in response.results or []]
         if not _ranks(ranked, len(documents), min(top_n, len(documents))):
@@ -146,10 +161,13 @@ class CohereChat:
         temperature: float,
         max_tokens: int,
         key: SecretStr | None = None,
+        *,
+        timeout: float,
     ) -> None:
         self.client = client
         self.async_client = async_client
         self.key = key  # kept out of error messages
+        self.timeout = timeout
         self.name = f"cohere:{model}"
         self.model = model
         self.temperature = temperature
@@ -172,7 +190,9 @@ class CohereChat:
 
     def generate(self, prompt: ChatPrompt) -> Generation:
         with translated("chat", self.key):
-            response = self.client.chat(**self._request(prompt))
+            response = self.client.chat(
+                **self._request(prompt), request_options=_in_time(self.timeout)
+            )
         content = response.message.content or []
         text = "".join(getattr(item, "text", "") or "" for item in content)
         citations = tuple(_span(c) for c in response.message.citations or [])
@@ -220,6 +240,11 @@ class CohereChat:
                     return None
                 raise
             return bool(response.valid)
+
+
+def _in_time(timeout: float) -> RequestOptions:
+    """A try's options: it times out at the answer's deadline if that comes first."""
+    return {"timeout": within(timeout)}
 
 
 def _cut_short(operation: str, finish: Any, error: Any, key: SecretStr | None) -> bool:

@@ -24,6 +24,7 @@ from bookrag.errors import (
     UpstreamError,
 )
 from bookrag.providers.base import ChatPrompt, Generation, StreamItem
+from bookrag.providers.deadline import within
 from bookrag.providers.markers import MarkerNumbers, marker_citations
 from bookrag.providers.replies import answered, retry_after
 
@@ -89,9 +90,12 @@ class OpenAIChat:
         model: str,
         temperature: float,
         max_tokens: int,
+        *,
+        timeout: float,
     ) -> None:
         self.client = client
         self.async_client = async_client
+        self.timeout = timeout
         self.model = model
         self.name = f"openai:{model}"
         self.temperature = temperature
@@ -108,7 +112,9 @@ class OpenAIChat:
 
     def generate(self, prompt: ChatPrompt) -> Generation:
         with translated("chat", self.client.api_key):
-            response = self.client.chat.completions.create(**self._request(prompt))
+            response = self.client.chat.completions.create(
+                **self._request(prompt), timeout=within(self.timeout)
+            )
         raw = response.choices[0].message.content or "" if response.choices else ""
         finish = response.choices[0].finish_reason if response.choices else None
         thinking, numbers = Thinking(), MarkerNumbers(prompt.documents)

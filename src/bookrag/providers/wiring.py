@@ -118,11 +118,11 @@ def build_providers(
         providers.async_closers.append(async_http.aclose)
         secret = settings.cohere_api_key
         providers.embedder = cohere_provider.CohereEmbedder(
-            client, settings.cohere_embed_model, secret
+            client, settings.cohere_embed_model, secret, timeout=settings.upstream_timeout
         )
         if settings.rerank:
             providers.reranker = cohere_provider.CohereReranker(
-                client, settings.cohere_rerank_model, secret
+                client, settings.cohere_rerank_model, secret, timeout=settings.upstream_timeout
             )
         chat = cohere_provider.CohereChat(
             client,
@@ -131,6 +131,7 @@ def build_providers(
             settings.chat_temperature,
             settings.chat_max_tokens,
             secret,
+            timeout=settings.upstream_timeout,
         )
         providers.chat = chat
         providers.cohere = KeyCheck(chat.check_key)
@@ -149,6 +150,7 @@ def build_providers(
             settings.openai_model,
             settings.chat_temperature,
             settings.chat_max_tokens,
+            timeout=settings.upstream_timeout,
         )
         providers.chat = endpoint
         providers.chat_endpoint = KeyCheck(endpoint.check_endpoint, "OPENAI_API_KEY")
