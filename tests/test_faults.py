@@ -424,13 +424,14 @@ def test_app_starts_with_qdrant_down_and_answers_503_naming_the_vector_store(
     url = f"http://127.0.0.1:{closed_port()}"
     docs = sample_docs if with_docs else None
     with (
-        caplog.at_level(logging.ERROR, logger="bookrag"),
+        caplog.at_level(logging.INFO, logger="bookrag"),
         serve(tmp_path, docs, qdrant_url=url, qdrant_timeout=1) as client,
     ):
         started = time.monotonic()
         answers_of_a_store_that_is_down(client)
         assert time.monotonic() - started < 5  # a refused connection fails at once
     assert any("vector store is unavailable" in r.getMessage() for r in caplog.records)
+    assert f"Qdrant server at {url}" in caplog.text  # which server: a typo'd port shows
     assert "Traceback" not in caplog.text
 
 

@@ -12,7 +12,7 @@ from functools import partial
 from fastapi import FastAPI
 
 from bookrag.book.site.crawler import CrawlLimits
-from bookrag.config import Settings
+from bookrag.config import Settings, hide_url_passwords
 from bookrag.errors import IndexMismatch, StoreUnavailable
 from bookrag.index.ingest import IngestReport, ingest, site_config
 from bookrag.index.refresh import Refresher
@@ -32,6 +32,13 @@ def prepare_index(
     The folder is indexed by its refresher, so `/health` reports this first run as it does
     later ones. A failed ingest leaves the server running on what was indexed (an empty
     collection at worst), with the reason logged, rather than not running at all."""
+    if not settings.embedded:  # named before any failure to reach it is logged
+        address = hide_url_passwords(str(settings.qdrant_url))
+        log.info(
+            "index: collection %r on the Qdrant server at %s (QDRANT_URL)",
+            settings.collection_name,
+            address,
+        )
     if settings.docs_dir is not None and refresher is not None:
         report = refresher.run()
         if report is None:  # it failed: logged, and shown on /health
