@@ -5,17 +5,22 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from pathlib import Path
 
 import anyio
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
+import bookrag.api.app as app_module
 from bookrag.answering.figures import note, timed
+from bookrag.api import strict_json
+from bookrag.api.app import create_app
 from bookrag.api.clients import ClientAddress
 from bookrag.api.observability import Metrics, Redacting, RequestLog, access_log, log_to_console
 from bookrag.api.protection import GENERATION_PATHS, BodyLimit, RateLimit
 from bookrag.api.slots import GenerationGate, SlotPool
+from bookrag.config import load_settings
 
 
 def echo_app() -> FastAPI:
@@ -189,3 +194,41 @@ def test_no_log_line_shows_a_password_in_a_url(monkeypatch: pytest.MonkeyPatch) 
     assert Redacting("%(message)s").format(at_sign) == "http://bot:***@h/v1"  # as httpx reads it
     plain = logging.LogRecord("x", logging.INFO, __file__, 1, "see https://h/a:b@c", (), None)
     assert Redacting("%(message)s").format(plain) == "see https://h/a:b@c"  # no userinfo there
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [(b'{"question": "rain", "x": [[], {}]}', 200), (b'{"question": "rain", "x": [[], {} ', 400)],
+)
+def test_a_chat_body_is_parsed_once(
+    tmp_path: Path, sample_docs: Path, monkeypatch: pytest.MonkeyPatch, body: bytes, status: int
+) -> None:
+    # The gate handing out answer slots reads the body to let bad input through at once; the
+    # route takes the value (or the error) it read. A body of a million tiny JSON values takes
+    # a tenth of a second to parse, on the event loop: a client must not get that done twice.
+    parsed: list[bytes] = []
+    read_json = strict_json.read_json
+
+    def counted(data: bytes) -> object:
+        parsed.append(data)
+        return read_json(data)
+
+    monkeypatch.setattr(strict_json, "read_json", counted)
+    monkeypatch.setattr(app_module, "read_json", counted, raising=False)  # where it was read
+    settings = load_settings(data_dir=tmp_path / "data", docs_dir=sample_docs)
+    with TestClient(create_app(settings)) as client:
+        response = client.post("/chat", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == status
+    assert parsed == [body]
+
+
+def test_a_client_over_its_rate_is_refused_before_its_body_is_read(
+    tmp_path: Path, sample_docs: Path
+) -> None:
+    settings = load_settings(data_dir=tmp_path / "data", docs_dir=sample_docs, rate_limit=1)
+    oversized = b"x" * (settings.max_body_bytes + 1)
+    with TestClient(create_app(settings)) as client:
+        first = client.post("/chat", json={"question": "How much rain is one tip?"})
+        second = client.post("/chat", content=oversized)
+    assert first.status_code == 200
+    assert second.status_code == 429  # not 413: the body was never read

@@ -30,7 +30,7 @@ from bookrag.api.routes import add_routes, to_question
 from bookrag.api.schemas import ERROR_RESPONSES, ChatRequest
 from bookrag.api.slots import GenerationGate, SlotPool
 from bookrag.api.startup import make_refresher, prepare_index
-from bookrag.api.strict_json import StrictJsonRoute, is_json, read_json
+from bookrag.api.strict_json import StrictJsonRoute, is_json, read_once
 from bookrag.api.widget import router as web_router
 from bookrag.config import Settings, load_settings
 from bookrag.errors import BookragError, StoreUnavailable
@@ -144,13 +144,14 @@ def create_app(settings: Settings | None = None, providers: Providers | None = N
         paths=GENERATION_PATHS,
         admits=partial(will_be_answered, settings),
     )
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    # Outside the body limit: a client over its rate is refused before its body is read.
     app.add_middleware(
         RateLimit,
         per_minute=settings.rate_limit,
         clients=clients,
         paths=LIMITED_PATHS | {"/feedback"},
     )
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=origins,
@@ -176,7 +177,7 @@ def will_be_answered(settings: Settings, scope: Scope, body: bytes) -> bool:
     if not is_json(content_type):
         return False
     try:
-        to_question(ChatRequest.model_validate(read_json(body)), settings)
+        to_question(ChatRequest.model_validate(read_once(scope, body)), settings)
     except (ValueError, RecursionError, ValidationError, BookragError):
         return False
     return True
