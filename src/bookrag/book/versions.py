@@ -8,20 +8,27 @@ at the docs route itself (`/docs/`); `current` is served under `next` (`/docs/ne
 other version under its name (`/docs/1.0/`), unless the docs option `versions` gives it a
 `path`. `includeCurrentVersion`, `disableVersioning` and `onlyIncludeVersions` say which
 versions are built at all. Each version has its own sidebars file,
-`versioned_sidebars/version-1.0-sidebars.json`.
+`versioned_sidebars/version-1.0-sidebars.json`. A docs instance other than the default one
+(`id: 'community'`) keeps its versions apart: `community_versions.json`,
+`community_versioned_docs/`, `community_versioned_sidebars/`, and its translations in
+`i18n/<locale>/docusaurus-plugin-content-docs-community/`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from bookrag.book.docs_options import DEFAULT
 
 log = logging.getLogger("bookrag")
 
 CURRENT = "current"
-_DOCS_PLUGIN = "docusaurus-plugin-content-docs"
+_VERSIONED = re.compile(r"(?:(.+)_)?versioned_docs")  # `community_versioned_docs`: its id
+_TRANSLATED = re.compile(r"docusaurus-plugin-content-docs(?:-(.+))?")
 
 
 @dataclass(frozen=True)
@@ -31,12 +38,20 @@ class DocsFolder:
     site: Path  # the site's folder: its config, sidebars and versions.json are there
     locale: str | None = None  # a translation's locale (`i18n/<locale>/...`)
     version: str = CURRENT  # `current` for `docs/`, else the name in versions.json
+    # The docs instance the layout names (`community_versioned_docs/` is `community`'s);
+    # None for a folder beside the config, which the config's instances' `path` decide.
+    plugin: str | None = None
 
     def sidebars_file(self) -> Path | None:
-        """A version's own sidebars file (None for `current`: the site's sidebars file)."""
+        """A version's own sidebars file (None for `current`: the docs options say)."""
         if self.version == CURRENT:
             return None
-        return self.site / "versioned_sidebars" / f"version-{self.version}-sidebars.json"
+        folder = self.prefixed("versioned_sidebars")
+        return self.site / folder / f"version-{self.version}-sidebars.json"
+
+    def prefixed(self, name: str) -> str:
+        """A versioning file's name for the folder's docs instance (`community_versions.json`)."""
+        return name if self.plugin in (None, DEFAULT) else f"{self.plugin}_{name}"
 
 
 @dataclass(frozen=True)
@@ -51,17 +66,22 @@ class VersionOptions:
 
 
 def docs_folder(docs_dir: Path) -> DocsFolder:
-    """The site, locale and version of `docs_dir`: the site's `docs/` (or any folder beside
-    its config), `versioned_docs/version-1.0/`, or a translation's
-    `i18n/<locale>/docusaurus-plugin-content-docs/current` (or `.../version-1.0`)."""
+    """The site, locale, version and docs instance of `docs_dir`: the site's `docs/` (or any
+    folder beside its config), `versioned_docs/version-1.0/` (`community_versioned_docs/...`),
+    or a translation's `i18n/<locale>/docusaurus-plugin-content-docs/current` (or
+    `.../version-1.0`, or `docusaurus-plugin-content-docs-community/...`)."""
     folder = docs_dir.resolve()  # `.` has no parent of its own
     parts = folder.parts
     name = folder.name
     version = name.removeprefix("version-") if name.startswith("version-") else None
-    if parts[-4:-3] == ("i18n",) and parts[-2] == _DOCS_PLUGIN and (version or name == CURRENT):
-        return DocsFolder(folder.parents[3], parts[-3], version or CURRENT)
-    if version and parts[-2:-1] == ("versioned_docs",):
-        return DocsFolder(folder.parents[1], None, version)
+    within = "".join(parts[-2:-1])  # the folder it is in
+    translated = _TRANSLATED.fullmatch(within)
+    if parts[-4:-3] == ("i18n",) and translated and (version or name == CURRENT):
+        plugin = translated.group(1) or DEFAULT
+        return DocsFolder(folder.parents[3], parts[-3], version or CURRENT, plugin)
+    versioned = _VERSIONED.fullmatch(within)
+    if version and versioned:
+        return DocsFolder(folder.parents[1], None, version, versioned.group(1) or DEFAULT)
     return DocsFolder(folder.parent)
 
 
@@ -69,7 +89,7 @@ def version_path(folder: DocsFolder, options: VersionOptions) -> str:
     """The path of the folder's version under the docs route: "" for the last version (and
     for an unversioned site's docs), `next` for `current`, the version's name for the
     others, or the `path` the options give it."""
-    names = [] if options.disable_versioning else _versions_file(folder.site)
+    names = [] if options.disable_versioning else _versions_file(folder)
     if options.include_current_version and CURRENT not in names:
         names.insert(0, CURRENT)
     if options.only_include_versions is not None:
@@ -90,9 +110,9 @@ def version_path(folder: DocsFolder, options: VersionOptions) -> str:
     return "next" if folder.version == CURRENT else folder.version
 
 
-def _versions_file(site: Path) -> list[str]:
-    """The version names of the site's `versions.json`, newest first ([] without one)."""
-    path = site / "versions.json"
+def _versions_file(folder: DocsFolder) -> list[str]:
+    """The version names of the docs instance's `versions.json`, newest first ([] without)."""
+    path = folder.site / folder.prefixed("versions.json")
     if not path.is_file():
         return []
     names: object

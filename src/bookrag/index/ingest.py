@@ -137,7 +137,7 @@ def ingest(
         # Most likely the wrong folder: indexing it would remove every page of the book.
         raise DocsNotFound(f"no Markdown pages (.md, .mdx) in {docs_dir}; the index is unchanged")
     sources = [path.relative_to(docs_dir).as_posix() for path in files]
-    order = sidebar_order(docs_dir, sources, site.number_prefixes)
+    order = sidebar_order(docs_dir, sources, site.number_prefixes, site.sidebar_path)
     ranks = {source: rank for rank, source in enumerate(order)}
 
     def read(known: dict[str, dict[str, Any]]) -> Iterable[PageOutcome]:
