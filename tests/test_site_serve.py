@@ -82,6 +82,26 @@ def test_a_password_in_the_sites_url_is_never_shown(tmp_path: Path, site: FakeSi
         assert "s3cretPASSWORD" not in json.dumps(health) + reindex.text
 
 
+def test_a_site_read_with_a_password_and_no_public_address_is_indexed_and_cited_without_it(
+    tmp_path: Path, site: FakeSite
+) -> None:
+    # The user and password in BOOKRAG_BOOK_URL made its own sitemap's host look foreign
+    # ("points at other hosts (127.0.0.1:...)"): nothing was indexed unless BOOKRAG_SITE_URL
+    # was set too. Citations then name the address without them.
+    sitemap = site.root / "sitemap.xml"  # the site published where it is read from
+    site.put("sitemap.xml", sitemap.read_text().replace(PUBLIC, site.url.rstrip("/")))
+    url = site.url.replace("http://", "http://reader:s3cretPASSWORD@")
+    settings = load_settings(data_dir=tmp_path / "data", book_url=url)
+    with TestClient(create_app(settings)) as client:
+        health = settled(client)
+        answer = client.post(
+            "/chat", json={"question": "How much rain does one tip of the bucket measure?"}
+        )
+    assert health["refresh"]["status"] == "ok" and health["index"]["pages"] == 9
+    assert answer.json()["sources"][0].startswith(f"{site.url}docs/sensors/rain-wind#")
+    assert "s3cretPASSWORD" not in json.dumps(health) + answer.text
+
+
 def test_admin_reindex_is_disabled_without_a_token(tmp_path: Path, site: FakeSite) -> None:
     with serve(tmp_path, site) as client:
         settled(client)

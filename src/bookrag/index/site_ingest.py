@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import SplitResult, unquote, urljoin, urlsplit, urlunsplit
 
 from bookrag.book.loader import Page
-from bookrag.book.site.crawler import Crawler, CrawlLimits, FetchFailed
+from bookrag.book.site.crawler import Crawler, CrawlLimits, FetchFailed, host_of
 from bookrag.book.site.extract import NotADoc, extract_doc, page_markdown
 from bookrag.book.site.sitemap import SitemapEntry, decompress, parse_sitemap, route_kind
 from bookrag.config import is_http_url
@@ -67,7 +67,7 @@ async def plan_site(
     """Read robots.txt and the sitemap (following sitemap indexes), keep the docs routes."""
     fetch = urlsplit(book_url)
     public = urlsplit(site_url) if site_url else fetch
-    hosts = {fetch.netloc, public.netloc}
+    hosts = {host_of(fetch), host_of(public)}  # a password in the address is no other host
     robots = await crawler.load_robots(book_url)
     pending = [urljoin(book_url, "sitemap.xml")]
     entries: list[SitemapEntry] = []
@@ -89,7 +89,7 @@ async def plan_site(
             raise SiteError(f"the sitemap {url} could not be read ({exc})") from None
         sitemap = parse_sitemap(decompress(fetched.body, crawler.limits.max_sitemap_bytes))
         foreign = sorted(
-            {urlsplit(u).netloc for u in [*sitemap.children, *(e.url for e in sitemap.entries)]}
+            {host_of(urlsplit(u)) for u in [*sitemap.children, *(e.url for e in sitemap.entries)]}
             - hosts
         )
         if foreign:
@@ -115,14 +115,14 @@ async def plan_site(
     cap = crawler.limits.max_pages
     return SitePlan(
         fetch_base=f"{fetch.scheme}://{fetch.netloc}",
-        public_base=f"{public.scheme}://{public.netloc}",
+        public_base=f"{public.scheme}://{host_of(public)}",  # never a reader's password
         entries=kept[:cap],
         over_cap=[source_of(e.url) for e in kept[cap:]],
     )
 
 
 def _on(url: str, hosts: set[str]) -> bool:
-    return urlsplit(url).netloc in hosts
+    return host_of(urlsplit(url)) in hosts
 
 
 def _rebase(url: str, fetch: SplitResult) -> str:
@@ -231,7 +231,7 @@ async def _crawl(
     plan: SitePlan | None = None,
 ) -> tuple[SitePlan, list[PageOutcome]]:
     async with Crawler.open_client(limits) as client:
-        crawler = Crawler(client, urlsplit(book_url).netloc, limits)
+        crawler = Crawler(client, host_of(urlsplit(book_url)), limits)
         if plan is None:
             plan = await plan_site(crawler, book_url, site_url, include)
             if known_of is None:

@@ -10,7 +10,7 @@ import email.utils
 import logging
 import time
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import SplitResult, urljoin, urlsplit
 from urllib.robotparser import RobotFileParser
 
 import httpx
@@ -70,12 +70,17 @@ class FetchFailed(Exception):
         self.status = status  # the HTTP status that refused it, if one did
 
 
+def host_of(parts: SplitResult) -> str:
+    """The host and port a URL names, without the user and password it may carry."""
+    return parts.netloc.rpartition("@")[2].lower()
+
+
 class Crawler:
     """Fetches URLs of one host with at most `limits.concurrency` requests in flight."""
 
     def __init__(self, client: httpx.AsyncClient, host: str, limits: CrawlLimits) -> None:
         self.client = client
-        self.host = host  # `netloc` of the site: redirects elsewhere are refused
+        self.host = host  # `host_of` the site: redirects elsewhere are refused
         self.limits = limits
         self._slots = asyncio.Semaphore(limits.concurrency)
         self._robots: RobotFileParser | None = None
@@ -153,8 +158,8 @@ class Crawler:
 
     async def _follow(self, url: str, headers: dict[str, str], cap: int) -> Fetched:
         for _ in range(_MAX_REDIRECTS + 1):
-            if urlsplit(url).netloc != self.host:
-                raise FetchFailed(f"redirects to another host ({urlsplit(url).netloc})")
+            if host_of(urlsplit(url)) != self.host:
+                raise FetchFailed(f"redirects to another host ({host_of(urlsplit(url))})")
             response = await self._get(url, headers, cap)
             if response.status not in _REDIRECTS:
                 return response.fetched(url)
