@@ -514,6 +514,90 @@ def test_sections_of_markdown_docusaurus_reads_its_own_way_match_the_built_page(
     ]
 
 
+# A site that parses `.md` pages as CommonMark and `.mdx` pages as MDX (`format: 'detect'`),
+# unless a page's front matter says otherwise. In CommonMark, MDX's syntax is text, a
+# component's tag raw HTML (whose headings with ids the site renders as headings), and the
+# partial is not read.
+DETECT_CONFIG = """\
+module.exports = {
+  title: 'Rain gauge',
+  url: 'https://gauge.example.org',
+  baseUrl: '/',
+  onBrokenLinks: 'ignore',
+  onBrokenAnchors: 'ignore',
+  markdown: {format: 'detect', hooks: {onBrokenMarkdownLinks: 'ignore'}},
+  presets: [['classic', {docs: {}, blog: false, pages: false}]],
+};
+"""
+DETECT_PAGES = {
+    "_part.mdx": "## Part heading\n\nPart text.\n",
+    "plain.md": """\
+import Part from './_part.mdx';
+
+# Plain page
+
+## Wiring the gauge {/* #gauge */}
+
+Keep a < b and {braces} as written.
+
+<Part />
+
+## Calibration {#calibrate}
+
+export const litres = 2;
+
+:::tip[Level it]
+
+### On a post
+
+Use a spirit level.
+
+:::
+
+<div>
+<h2 id="mounting">Mounting</h2>
+</div>
+
+<Part />
+## Not a heading, in the HTML block
+
+## Notes <!-- #notes -->
+""",
+    "indented.md": "# Indented\n\n## Code\n\n    ## not a heading\n    more code\n",
+    "rich.mdx": "import Part from './_part.mdx';\n\n# Rich\n\n## Rich {/* #rich */}\n\n<Part />\n",
+    "forced.md": "---\nmdx:\n  format: mdx\n---\n\n# Forced\n\n## Forced {/* #forced */}\n",
+}
+
+
+def test_pages_docusaurus_parses_as_commonmark_are_cited_as_built(tmp_path: Path) -> None:
+    root = tmp_path / "site"
+    docs = root / "docs"
+    docs.mkdir(parents=True)
+    for name, text in DETECT_PAGES.items():
+        (docs / name).write_text(text)
+    (root / "docusaurus.config.js").write_text(DETECT_CONFIG)
+    build = build_site(root)
+    site = site_config(docs, None, None)
+    assert site.markdown_format == "detect"
+    assert compare_anchors(docs, build, site) == ([], [])
+    plain = load_page(read_source(docs, docs / "plain.md", site), site)
+    assert [s.anchor for s in plain.sections] == [
+        "",
+        "wiring-the-gauge--gauge-",
+        "calibrate",
+        "on-a-post",
+        "mounting",
+        "notes-",
+    ]
+    for name in ("plain.md", "rich.mdx"):
+        page = load_page(read_source(docs, docs / name, site), site)
+        built = extract_doc(built_html(build, site, page.url).read_bytes())
+        assert built.title == page.title
+        assert [[b.text for b in s.blocks] for s in built.sections] == [
+            [b.text for b in s.blocks] for s in page.sections
+        ], name
+
+
 BOOKS = {
     "humanoid-textbook": "humanoid-textbook/my-website/docs",
     "robotics-course": "robotics-course/website/docs",

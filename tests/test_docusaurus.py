@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Literal
 
 import pytest
 import yaml
@@ -406,6 +407,61 @@ def test_commented_out_settings_are_ignored() -> None:
     site = parse_site_config(source)
     assert site.url == "https://book.example.org"
     assert site.trailing_slash is None
+
+
+@pytest.mark.parametrize(
+    ("markdown", "expected"),
+    [
+        ("markdown: {format: 'detect', hooks: {onBrokenMarkdownLinks: 'warn'}},", "detect"),
+        ('markdown: {mermaid: true, "format": "md"},', "md"),
+        ("markdown: {format: 'mdx'},", "mdx"),
+        ("markdown: {mermaid: true},", "mdx"),  # not said: MDX, Docusaurus's default
+        ("", "mdx"),
+        # Another object's `format` is not the site's.
+        ("themeConfig: {markdown: {format: 'md'}}, markdown: {hooks: {format: 'md'}},", "mdx"),
+    ],
+)
+def test_the_markdown_format_is_read_from_the_config(markdown: str, expected: str) -> None:
+    source = f"module.exports = {{ title: 'Kites', url: 'https://k.example.org', {markdown} }};"
+    assert parse_site_config(source).markdown_format == expected
+
+
+@pytest.mark.parametrize(
+    "markdown",
+    [
+        "markdown: {format: process.env.FORMAT},",
+        "markdown: {format: 'commonmark'},",
+        "markdown: md,",
+    ],
+)
+def test_a_markdown_format_that_cannot_be_read_is_said_so_and_mdx_assumed(
+    markdown: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    source = f"module.exports = {{ title: 'Kites', url: 'https://k.example.org', {markdown} }};"
+    with caplog.at_level(logging.WARNING, logger="bookrag"):
+        assert parse_site_config(source).markdown_format == "mdx"
+    assert "markdown.format could not be read" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("site_format", "name", "front_matter", "commonmark"),
+    [
+        ("detect", "guide/wiring.md", "", True),
+        ("detect", "guide/wiring.mdx", "", False),
+        ("md", "guide/wiring.mdx", "", True),
+        ("mdx", "guide/wiring.md", "", False),
+        # A page's own `mdx.format` comes first; its `detect` goes by the extension.
+        ("detect", "wiring.md", "mdx:\n  format: mdx\n", False),
+        ("mdx", "wiring.md", "mdx: {format: md}\n", True),
+        ("md", "wiring.mdx", "mdx: {format: detect}\n", False),
+        ("detect", "wiring.md", "title: 'format: mdx'\n", True),  # no `mdx` option
+    ],
+)
+def test_pages_are_parsed_as_commonmark_where_docusaurus_parses_them_so(
+    site_format: Literal["mdx", "md", "detect"], name: str, front_matter: str, commonmark: bool
+) -> None:
+    text = f"---\n{front_matter}---\n\n# Wiring\n" if front_matter else "# Wiring\n"
+    assert SiteConfig(markdown_format=site_format).commonmark(name, text) is commonmark
 
 
 def test_config_beside_the_docs_folder_is_found(tmp_path: Path) -> None:

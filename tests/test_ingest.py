@@ -199,6 +199,34 @@ def test_a_docs_versions_partial_from_the_site_folder_is_read(tmp_path: Path) ->
     assert [b.text for s in page.sections for b in s.blocks] == ["Shared by every version."]
 
 
+def test_a_page_parsed_as_commonmark_shows_its_import_and_inlines_no_partial(
+    tmp_path: Path,
+) -> None:
+    # With `format: 'detect'` Docusaurus parses a `.md` page as CommonMark: its import line
+    # is text and `<Part />` an empty HTML element, so none of the partial is on the page.
+    config = tmp_path / "docusaurus.config.js"
+    config.write_text(
+        "module.exports = {url: 'https://k.example.org', markdown: {format: 'detect'}};\n"
+    )
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "_part.mdx").write_text("## Part heading\n\nPart text.\n")
+    uses = "import Part from './_part.mdx';\n\n# Uses\n\n## Own {/* #own */}\n\n<Part />\n"
+    (docs / "plain.md").write_text(uses)
+    (docs / "rich.mdx").write_text(uses)
+    plain, rich = loaded(docs, "plain.md"), loaded(docs, "rich.mdx")
+    assert [s.anchor for s in plain.sections] == ["", "own--own-"]
+    assert plain.sections[0].blocks[0].text == "import Part from './_part.mdx';"
+    assert plain.title == "Uses"
+    assert [s.anchor for s in rich.sections] == ["own", "part-heading"]
+    # With `format: 'md'` every page is CommonMark; a changed format re-reads every page.
+    before = read_source(docs, docs / "rich.mdx", site_config(docs, None, None))
+    config.write_text("module.exports = {url: 'https://k.example.org', markdown: {format: 'md'}};")
+    site = site_config(docs, None, None)
+    assert [s.anchor for s in loaded(docs, "rich.mdx").sections] == ["", "own--own-"]
+    assert read_source(docs, docs / "rich.mdx", site).content_hash != before.content_hash
+
+
 def test_a_partial_is_read_as_docusaurus_builds_it_on_its_own(tmp_path: Path) -> None:
     docs = tmp_path / "site" / "docs"
     (docs / "shared").mkdir(parents=True)

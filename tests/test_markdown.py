@@ -824,3 +824,62 @@ def test_a_title_with_one_literal_newline_is_a_title() -> None:
     assert page.heading_title is not None and page.heading_title.startswith("Escapes: ")
     assert page.heading_title.endswith("and \\t")
     assert [b.text for b in page.sections[0].blocks] == ["Text."]
+
+
+# A page Docusaurus parses as CommonMark (the site's `markdown.format`): MDX's syntax is its
+# text, a component's tag is raw HTML, indented lines are code; the rest reads as in MDX.
+COMMONMARK_PAGE = """\
+import Gauge from './_gauge.mdx';
+
+# Rain gauge
+
+## Wiring the gauge {/* #gauge */}
+
+Keep a < b and {braces} as written.
+
+<Gauge />
+
+## Calibration {#calibrate}
+
+export const litres = 2;
+
+    ## in indented code
+
+:::tip[Level it]
+
+### On a post
+
+Use a spirit level.
+
+:::
+
+<div>
+<h2 id="mounting">Mounting</h2>
+</div>
+
+## Notes <!-- #notes -->
+"""
+
+
+def test_a_commonmark_page_shows_mdx_syntax_as_text() -> None:
+    page, markdown = read_page(COMMONMARK_PAGE, commonmark=True)
+    assert page.heading_title == "Rain gauge"  # as Docusaurus titles it, past the import
+    assert [(s.headings[-1:], s.anchor) for s in page.sections] == [
+        ([], ""),
+        (["Wiring the gauge {/* #gauge */}"], "wiring-the-gauge--gauge-"),
+        (["Calibration"], "calibrate"),
+        (["On a post"], "on-a-post"),
+        (["Mounting"], "mounting"),  # rendered from the HTML block with its id
+        (["Notes"], "notes-"),
+    ]
+    assert [[b.text for b in s.blocks] for s in page.sections[:3]] == [
+        ["import Gauge from './_gauge.mdx';"],
+        ["Keep a < b and {braces} as written."],
+        ["export const litres = 2;", "```\n## in indented code\n```", "Level it"],
+    ]
+    assert markdown.startswith("import Gauge from './_gauge.mdx';\n\n# Rain gauge\n")
+    assert "## Wiring the gauge {/* #gauge */}\n" in markdown
+    assert "export const litres = 2;" in markdown
+    # Read as MDX (Docusaurus's default), the same page has none of that text.
+    mdx = parse_page(COMMONMARK_PAGE)
+    assert mdx.sections[0].anchor == "gauge" and "import" not in all_text(mdx)

@@ -83,7 +83,8 @@ def discover(docs_dir: Path, unreadable: Callable[[str], None] | None = None) ->
 
 def read_source(docs_dir: Path, path: Path, site: SiteConfig) -> SourceFile:
     """Read a page's bytes, its Markdown partials written out where it uses them, and
-    fingerprint them together with the site facts (so a changed partial changes the page)."""
+    fingerprint them together with the site facts (so a changed partial changes the page).
+    A page parsed as CommonMark (`markdown.format`) imports nothing: its `import` is text."""
     raw = path.read_bytes()
     if b"import" in raw:
         try:
@@ -91,9 +92,11 @@ def read_source(docs_dir: Path, path: Path, site: SiteConfig) -> SourceFile:
         except UnicodeDecodeError:
             pass  # load_page says so
         else:
-            raw = with_partials(text, path, docs_folder(docs_dir).site).encode("utf-8")
+            if not site.commonmark(path.name, text):
+                raw = with_partials(text, path, docs_folder(docs_dir).site).encode("utf-8")
     digest = hashlib.sha256(raw)
     digest.update(f"\0{site.url}\0{site.base_url}\0{site.route_base_path}".encode())
+    digest.update(f"\0{site.markdown_format}".encode())
     digest.update(f"\0{site.trailing_slash}\0{site.version_path}\0{site.number_prefixes}".encode())
     digest.update(f"\0{LAYOUT_VERSION}".encode())
     return SourceFile(path.relative_to(docs_dir).as_posix(), raw, digest.hexdigest())
@@ -105,7 +108,7 @@ def load_page(file: SourceFile, site: SiteConfig) -> Page:
         text = file.raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise PageParseError(f"not UTF-8 (byte {exc.start})") from exc
-    parsed, markdown = read_page(text)
+    parsed, markdown = read_page(text, site.commonmark(file.source, text))
     front = parsed.front_matter
     for flag in ("draft", "unlisted"):
         if _is_true(front.get(flag)):

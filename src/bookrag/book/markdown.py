@@ -4,7 +4,8 @@ markdown-it-py does the parsing; this module walks its tokens. Text is kept as l
 Markdown (links, emphasis, inline code, lists, tables, fenced code with its language) so a
 section can be shown, quoted and translated with its structure, while MDX-only syntax is
 dropped: top-level `import`/`export` statements and JSX tags (their inner text is kept),
-and components' props (`mdx`).
+and components' props (`mdx`). A page Docusaurus parses as CommonMark (the site's
+`markdown.format`) has no such syntax: its `import` lines and `{/* */}` are text.
 
 Longer than 300 lines because it is one walker over every kind of token markdown-it makes
 of a page, each written as light Markdown, and the page as written for `/translate`.
@@ -18,6 +19,7 @@ from typing import Any
 
 from markdown_it.token import Token
 
+from bookrag.book.commonmark import commonmark_parser
 from bookrag.book.docusaurus import Slugger, load_front_matter
 from bookrag.book.mdx import (
     ADMONITION_KINDS,
@@ -49,6 +51,7 @@ LITERAL_NEWLINE = "\\n"  # in a one-line file meant to be many lines
 _INNER_FENCE = re.compile(r"^\s*(`{3,})", re.MULTILINE)
 _CODE_TITLE = re.compile(r"""\btitle=(?P<quote>["'])(?P<title>.*?)(?P=quote)""")
 _INLINE_MARKS = {"strong": "**", "em": "*", "s": "~~"}
+_IMPORT = re.compile(r"import\s")
 
 
 @dataclass
@@ -78,27 +81,30 @@ class ParsedPage:
 
 
 _MD = parser()
+_COMMONMARK = commonmark_parser()
 
 
-def parse_page(source: str) -> ParsedPage:
-    """Split a Markdown/MDX page into its front matter, `# title` and sections."""
-    return read_page(source)[0]
+def parse_page(source: str, commonmark: bool = False) -> ParsedPage:
+    """Split a Markdown/MDX page into its front matter, `# title` and sections (read as
+    CommonMark where Docusaurus reads it so: `commonmark`)."""
+    return read_page(source, commonmark)[0]
 
 
-def read_page(source: str) -> tuple[ParsedPage, str]:
+def read_page(source: str, commonmark: bool = False) -> tuple[ParsedPage, str]:
     """`parse_page` and `page_markdown` of one page, parsing it once when dropping component
-    props leaves it as written (most pages have none)."""
-    source = as_built(source)
-    prose = drop_jsx_attributes(source) if MDX_PROPS_DROPPED else source
-    tokens = _tokens(prose)
+    props leaves it as written (most pages have none; a CommonMark page has no props)."""
+    source = as_built(source, mdx=not commonmark)
+    dropping = MDX_PROPS_DROPPED and not commonmark
+    prose = drop_jsx_attributes(source) if dropping else source
+    tokens = _tokens(prose, commonmark)
     footnotes = frozenset(_FOOTNOTE_DEFINITION.findall(prose))
-    walked = _Walker(tokens, footnotes).walk()
-    return walked, page_markdown(source, tokens if prose == source else None)
+    walked = _Walker(tokens, footnotes, commonmark).walk()
+    return walked, page_markdown(source, tokens if prose == source else None, commonmark)
 
 
-def _tokens(source: str) -> list[Token]:
+def _tokens(source: str, commonmark: bool = False) -> list[Token]:
     try:
-        return _MD.parse(source)
+        return (_COMMONMARK if commonmark else _MD).parse(source)
     except Exception as exc:  # markdown-it raises plain exceptions on pathological input
         raise PageParseError(f"markdown could not be parsed: {exc}") from exc
 
@@ -107,9 +113,12 @@ MDX_PROPS_DROPPED = True  # component props are not page text (switch kept for t
 
 
 class _Walker:
-    def __init__(self, tokens: list[Token], footnotes: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self, tokens: list[Token], footnotes: frozenset[str] = frozenset(), commonmark: bool = False
+    ) -> None:
         self.tokens = tokens
         self.footnotes = footnotes  # the labels of the page's footnote definitions
+        self.commonmark = commonmark  # read as CommonMark, where `{/* */}` is no comment
         self.front_matter: dict[str, Any] = {}
         self.title: str | None = None
         self.slugger = Slugger()
@@ -200,7 +209,7 @@ class _Walker:
         elif kind == "leaf_directive":
             self._leaf_directive(tok.info, tok.meta["label"])
         elif kind == "html_block":
-            text = jsx_as_text(MDX_COMMENT.sub("", tok.content))
+            text = jsx_as_text(_uncommented(tok.content, self.commonmark))
             for paragraph in re.split(r"\n\s*\n", text):
                 self._paragraph(" ".join(paragraph.split()))
             self._tabs_end(tok.content)
@@ -286,12 +295,15 @@ class _Walker:
         else:
             anchor = explicit.group(1).strip() if explicit else self.slugger.slug(slug_text)
         text = without_marks(slugged).strip()
-        first = not self.levels and not self.sections[-1].blocks and not self.sluggers
+        # Docusaurus titles a page by the `# heading` it starts with, after its `import`
+        # statements, which a page parsed as CommonMark shows as text above it.
+        imports = all(_IMPORT.match(b.text) and not b.code for b in self.sections[-1].blocks)
+        first = not self.levels and imports and not self.sluggers
         if level == 1 and self.title is None and first:  # a partial's <h1> is no title
             self.title = text
             if is_one_line_page(text):
                 self.title = one_line_title(text)
-                self.sections[-1].blocks.extend(one_line_text(inline.content))
+                self.sections[-1].blocks.extend(one_line_text(inline.content, self.commonmark))
             return
         if level == 1:
             # Docusaurus gives a second <h1> no id: its text belongs to the current section.
@@ -316,13 +328,14 @@ def one_line_title(heading: str) -> str:
     return heading.partition(LITERAL_NEWLINE)[0].strip()
 
 
-def one_line_text(heading: str) -> list[Block]:
+def one_line_text(heading: str, commonmark: bool = False) -> list[Block]:
     """A one-line file with literal `\\n`s renders as one long <h1> (titled by its first line,
     `one_line_title`); the rest, read as the Markdown it was written as (lists, code), is the
     page's text under the page's URL; its headings are bold lines of that text, since the site
     has no headings there. `heading` is the <h1>'s Markdown."""
     rest = heading.partition(LITERAL_NEWLINE)[2]
-    inner = _Walker(_tokens(rest.replace(LITERAL_NEWLINE, "\n"))).walk()
+    rest = rest.replace(LITERAL_NEWLINE, "\n")
+    inner = _Walker(_tokens(rest, commonmark), commonmark=commonmark).walk()
     blocks = [Block(f"**{inner.heading_title}**")] if inner.heading_title else []
     for section in inner.sections:
         if section.headings:  # in bold: a label for what follows, not a sentence to quote
@@ -331,13 +344,13 @@ def one_line_text(heading: str) -> list[Block]:
     return blocks
 
 
-def page_markdown(source: str, tokens: list[Token] | None = None) -> str:
+def page_markdown(source: str, tokens: list[Token] | None = None, commonmark: bool = False) -> str:
     """The page as written, for a reader: every line as in the source (code blocks whole,
     headings, lists, tables, quotes), without the front matter, top-level MDX `import` /
     `export` statements, JSX tags and MDX comments, or explicit heading ids (`{#id}`);
-    `tokens` are the source's own, when they are at hand."""
+    `tokens` are the source's own (parsed as CommonMark: `commonmark`), when at hand."""
     if tokens is None:
-        tokens = _tokens(source)
+        tokens = _tokens(source, commonmark)
     lines = re.sub(r"\r\n?", "\n", source).split("\n")  # as markdown-it counts lines
     kept: list[str | None] = list(lines)
     for index, tok in enumerate(tokens):
@@ -348,7 +361,7 @@ def page_markdown(source: str, tokens: list[Token] | None = None) -> str:
             kept[start:end] = [None] * (end - start)
         elif tok.type == "html_block":
             for n in range(start, min(end, len(lines))):
-                text = jsx_as_text(MDX_COMMENT.sub("", lines[n]))
+                text = jsx_as_text(_uncommented(lines[n], commonmark))
                 kept[n] = text if text.strip() else None
         elif tok.type == "heading_open" and tok.attrGet("id") is not None:
             # An HTML heading, as the Markdown heading it reads as (after the list item's
@@ -374,6 +387,11 @@ def page_markdown(source: str, tokens: list[Token] | None = None) -> str:
             out.append(line)
             gap = gap and not line.strip()
     return "\n".join(out).lstrip("\n")  # trailing lines may belong to an unclosed fence
+
+
+def _uncommented(html: str, commonmark: bool) -> str:
+    """HTML (or JSX) without its MDX comments; CommonMark has none (`{/* */}` is text)."""
+    return html if commonmark else MDX_COMMENT.sub("", html)
 
 
 def render_inline(children: list[Token]) -> str:

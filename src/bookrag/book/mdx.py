@@ -25,10 +25,11 @@ SUMMARY_END = re.compile(r"</summary\s*>", re.IGNORECASE)
 _STRING_PROP = re.compile(
     r"""\s(?P<name>\w+)=(?:\{\s*)?(?P<quote>["'`])(?P<text>(?:(?!(?P=quote)).)*)(?P=quote)"""
 )
-# Outside fenced code: an inline code span (kept as written), or a comment.
-_CODE_OR_COMMENT = re.compile(
-    r"(?P<code>(?P<ticks>`+)[^\n]+?(?<!`)(?P=ticks)(?!`))|\{/\*[\s\S]*?\*/\}|<!--[\s\S]*?-->"
-)
+# Outside fenced code: an inline code span (kept as written), or a comment (in CommonMark,
+# which has no MDX comments, an HTML one only).
+_CODE = r"(?P<code>(?P<ticks>`+)[^\n]+?(?<!`)(?P=ticks)(?!`))"
+_CODE_OR_COMMENT = re.compile(rf"{_CODE}|\{{/\*[\s\S]*?\*/\}}|<!--[\s\S]*?-->")
+_CODE_OR_HTML_COMMENT = re.compile(rf"{_CODE}|<!--[\s\S]*?-->")
 # In a heading, MDX counts the text of a comment in the heading's id (Docusaurus slugs
 # `## A {/* note */} B` as `a--note--b`, and `## A <!-- note -->` as `a-`) but shows none
 # of it: such a comment is kept between these marks, which the Markdown walker slugs with
@@ -39,16 +40,17 @@ _ATX_HEADING = re.compile(r" {0,3}#{1,6}[ \t]")
 _ENDING_COMMENT = re.compile(r"\{/\*(?P<comment>(?:(?!\*/).)*)\*/\}[ \t]*")
 
 
-def as_built(source: str) -> str:
-    """The page without what the built site does not show: a byte order mark, comments."""
-    return drop_comments(source.removeprefix("\ufeff"))
+def as_built(source: str, mdx: bool = True) -> str:
+    """The page without what the built site does not show: a byte order mark, comments (a
+    page parsed as CommonMark, not `mdx`, has HTML comments only: `{/* */}` is its text)."""
+    return drop_comments(source.removeprefix("\ufeff"), mdx)
 
 
-def drop_comments(source: str) -> str:
-    """`source` without its MDX (`{/* */}`) and HTML (`<!-- -->`) comments outside code,
-    which the built page does not show (Docusaurus reads an HTML comment as an MDX one), nor
-    the blank lines they leave."""
-    if "{/*" not in source and "<!--" not in source:
+def drop_comments(source: str, mdx: bool = True) -> str:
+    """`source` without its MDX (`{/* */}`, in `mdx` only) and HTML (`<!-- -->`) comments
+    outside code, which the built page does not show (Docusaurus reads an HTML comment as an
+    MDX one, and drops it from CommonMark too), nor the blank lines they leave."""
+    if ("{/*" not in source or not mdx) and "<!--" not in source:
         return source
     out: list[str] = []
     prose: list[str] = []
@@ -58,10 +60,10 @@ def drop_comments(source: str) -> str:
         if not code:
             prose.append(line)
             continue
-        out.extend(_without_comments(prose))
+        out.extend(_without_comments(prose, mdx))
         prose = []
         out.append(line)
-    out.extend(_without_comments(prose))
+    out.extend(_without_comments(prose, mdx))
     return "\n".join(out)
 
 
@@ -77,11 +79,12 @@ def code_fence(fence: str, line: str) -> tuple[str, bool]:
     return (opened.group(1), True) if opened else ("", False)
 
 
-def _without_comments(lines: list[str]) -> list[str]:
+def _without_comments(lines: list[str], mdx: bool) -> list[str]:
     if not lines:
         return []
-    text = "\n".join(_comment_id_as_classic(line) for line in lines)
-    text = _CODE_OR_COMMENT.sub(partial(_comment_outside_code, text), text)
+    text = "\n".join(_comment_id_as_classic(line) if mdx else line for line in lines)
+    comments = _CODE_OR_COMMENT if mdx else _CODE_OR_HTML_COMMENT
+    text = comments.sub(partial(_comment_outside_code, text), text)
     return re.sub(r"\n\s*\n(?:\s*\n)+", "\n\n", text).split("\n")
 
 

@@ -1,15 +1,18 @@
 """The markdown-it parser that reads a page's blocks as MDX does: indentation means no code,
 a line of JSX tags is a block of its own, an `import`/`export` statement runs to where its
 code ends (blank lines and all), an HTML heading with an id is a heading, and Docusaurus
-admonitions and other directives are containers."""
+admonitions and other directives are containers (those and HTML headings are read in a
+CommonMark page too: `commonmark`)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Literal, NamedTuple
 
 from markdown_it import MarkdownIt
 from markdown_it.rules_block import StateBlock, fence, paragraph
+from markdown_it.token import Token
 from mdit_py_plugins.container import container_plugin
 from mdit_py_plugins.front_matter import front_matter_plugin
 
@@ -18,6 +21,7 @@ from bookrag.book.mdx import tag_end
 
 BlockRule = Callable[[StateBlock, int, int, bool], bool]
 Reach = Callable[[StateBlock, int, int, bool], int]  # the line a rule reads up to
+Push = Callable[[str, str, Literal[-1, 0, 1]], Token]  # adds a token: type, tag, nesting
 
 # Where a JSX tag starts: `<div`, `</TabItem`, `<Card.Title`, or a fragment's `<>`, `</>`.
 _TAG_START = re.compile(r"</?(?:[A-Za-z][\w.:-]*(?=\s|/?>)|(?=>))")
@@ -36,24 +40,29 @@ _LEAF_DIRECTIVE = re.compile(
 def parser() -> MarkdownIt:
     """CommonMark with tables, strikethrough, front matter and admonitions, read as MDX."""
     md = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
-    # Docusaurus parses pages as MDX, which has no indented code: four spaces of indentation
-    # mean nothing special, so an indented fence still opens (or closes) code, even right
-    # after a paragraph line. Without this, a fence mis-indented under a list item pairs up
-    # differently than on the built site, and headings that the site shows as code (or
-    # not at all) become sections whose anchors do not exist.
+    # MDX, the format Docusaurus parses pages in by default, has no indented code: four
+    # spaces of indentation mean nothing special, so an indented fence still opens (or
+    # closes) code, even right after a paragraph line. Without this, a fence mis-indented
+    # under a list item pairs up differently than on the built site, and headings that the
+    # site shows as code (or not at all) become sections whose anchors do not exist.
     md.disable("code")
     md.block.ruler.at(
         "fence", _ignoring_deep_indent(fence, _fence_reach), {"alt": _FENCE_INTERRUPTS}
     )
     md.block.ruler.at("paragraph", _ignoring_deep_indent(paragraph, _paragraph_reach))
-    md.use(front_matter_plugin)
-    # Docusaurus admonitions (`:::tip Title` ... `:::`), and container directives of any kind.
-    md.use(container_plugin, name="admonition", validate=lambda params, *args: True)
-    md.block.ruler.before("paragraph", "leaf_directive", _leaf_directive, {"alt": ["paragraph"]})
+    with_docusaurus_blocks(md)
     md.block.ruler.before("html_block", "jsx_flow", _jsx_flow, {"alt": _FENCE_INTERRUPTS})
-    md.block.ruler.before("jsx_flow", "html_heading", _html_heading)
+    md.block.ruler.before("jsx_flow", "html_heading", html_heading_block)
     md.block.ruler.before("table", "mdx_esm", _esm)
     return md
+
+
+def with_docusaurus_blocks(md: MarkdownIt) -> None:
+    """Front matter, and the directives Docusaurus reads in either format (remark-directive):
+    admonitions (`:::tip Title` ... `:::`), container directives of any kind, leaf ones."""
+    md.use(front_matter_plugin)
+    md.use(container_plugin, name="admonition", validate=lambda params, *args: True)
+    md.block.ruler.before("paragraph", "leaf_directive", _leaf_directive, {"alt": ["paragraph"]})
 
 
 def _esm(state: StateBlock, start: int, end: int, silent: bool) -> bool:
@@ -85,35 +94,56 @@ def _esm(state: StateBlock, start: int, end: int, silent: bool) -> bool:
     return True
 
 
-def _html_heading(state: StateBlock, start: int, end: int, silent: bool) -> bool:
-    """`<h2 id="wiring">Wiring</h2>` standing alone (on one line or several, its closing tag
-    ending a line): heading tokens with that id as their `id` attribute. MDX renders it as an
-    <h2> with that id, so the built page has the anchor; being no Markdown heading, it is not
-    counted by the slugger. An id that is not a string (`id={slug}`) is not read."""
-    opening = _HTML_HEADING.match(_line(state, start))
-    if opening is None or state.sCount[start] - state.blkIndent > 3:
-        return False
-    text = state.getLines(start, end, state.blkIndent, False).lstrip()
-    tag = tag_end(text, opening.end())
-    if tag is None or text[tag - 2 : tag] == "/>":
-        return False
+class HtmlHeading(NamedTuple):
+    """An HTML heading with an id, as `html_heading` reads it."""
+
+    level: int
+    id: str
+    text: str  # its content, on one line
+    lines: int  # the lines it spans
+
+
+def html_heading(text: str) -> HtmlHeading | None:
+    """The HTML heading with an id that `text` starts with, standing alone (on one line or
+    several, its closing tag ending a line). An id that is not a string (`id={slug}`) is not
+    read."""
+    opening = _HTML_HEADING.match(text)
+    tag = None if opening is None else tag_end(text, opening.end())
+    if opening is None or tag is None or text[tag - 2 : tag] == "/>":
+        return None
     found = _HTML_ID.search(text[:tag])
     closing = re.compile(rf"</h{opening.group(1)}\s*>").search(text, tag)
     if found is None or closing is None or text[closing.end() :].split("\n", 1)[0].strip():
-        return False  # a heading in a paragraph's text is that text
-    if silent:
-        return True
-    last = start + text.count("\n", 0, closing.end())
-    heading = state.push("heading_open", f"h{opening.group(1)}", 1)
-    heading.attrSet("id", found.group("id"))
-    heading.map = [start, last + 1]
-    inline = state.push("inline", "", 0)
-    inline.content = " ".join(text[tag : closing.start()].split())
-    inline.map = [start, last + 1]
-    inline.children = []
-    state.push("heading_close", f"h{opening.group(1)}", -1)
-    state.line = last + 1
+        return None  # a heading in a paragraph's text is that text
+    inner = " ".join(text[tag : closing.start()].split())
+    lines = text.count("\n", 0, closing.end()) + 1
+    return HtmlHeading(int(opening.group(1)), found.group("id"), inner, lines)
+
+
+def html_heading_block(state: StateBlock, start: int, end: int, silent: bool) -> bool:
+    """`<h2 id="wiring">Wiring</h2>` standing alone (`html_heading`): heading tokens with
+    that id as their `id` attribute. MDX renders it as an <h2> with that id, so the built page
+    has the anchor; being no Markdown heading, it is not counted by the slugger."""
+    if state.sCount[start] - state.blkIndent > 3 or not _HTML_HEADING.match(_line(state, start)):
+        return False
+    heading = html_heading(state.getLines(start, end, state.blkIndent, False).lstrip())
+    if heading is None or silent:
+        return heading is not None
+    push_heading(state.push, heading, [start, start + heading.lines])
+    state.line = start + heading.lines
     return True
+
+
+def push_heading(push: Push, heading: HtmlHeading, lines: list[int]) -> None:
+    """Push the tokens of an HTML `heading` spanning `lines` ([first, past last])."""
+    opening = push("heading_open", f"h{heading.level}", 1)
+    opening.attrSet("id", heading.id)
+    opening.map = lines
+    inline = push("inline", "", 0)
+    inline.content = heading.text
+    inline.map = lines
+    inline.children = []
+    push("heading_close", f"h{heading.level}", -1)
 
 
 def _line(state: StateBlock, line: int) -> str:
