@@ -96,7 +96,8 @@ def read_source(docs_dir: Path, path: Path, site: SiteConfig) -> SourceFile:
                 raw = with_partials(text, path, docs_folder(docs_dir).site).encode("utf-8")
     digest = hashlib.sha256(raw)
     digest.update(f"\0{site.url}\0{site.base_url}\0{site.route_base_path}".encode())
-    digest.update(f"\0{site.markdown_format}".encode())
+    if site.markdown_format != "mdx":  # the default leaves the fingerprints of before as they were
+        digest.update(f"\0{site.markdown_format}".encode())
     digest.update(f"\0{site.trailing_slash}\0{site.version_path}\0{site.number_prefixes}".encode())
     digest.update(f"\0{LAYOUT_VERSION}".encode())
     return SourceFile(path.relative_to(docs_dir).as_posix(), raw, digest.hexdigest())
