@@ -153,6 +153,29 @@ def test_a_limit_of_no_whole_kib_is_said_exactly(tmp_path: Path, sample_docs: Pa
     assert response.json()["error"] == "request body is larger than 2,000 bytes"
 
 
+def test_the_question_limit_set_for_a_server_is_its_search_and_widget_limit_too(
+    tmp_path: Path, sample_docs: Path
+) -> None:
+    # /search kept 2,000 characters and the widget's box held 2,000 whatever the server was
+    # set to: a longer limit refused searches it allows questions; a shorter one let the
+    # widget send questions the server then refused.
+    with serve(tmp_path, sample_docs, max_question_chars=3000, max_selected_chars=900) as client:
+        rain = "rain " * 500  # 2,500 characters
+        assert client.post("/search", json={"query": rain}).status_code == 200
+        assert client.post("/chat", json={"question": rain}).status_code == 200
+        refused = client.post("/search", json={"query": rain * 2})
+        script = client.get("/widget.js")
+        again = client.get("/widget.js", headers={"If-None-Match": script.headers["etag"]})
+    assert refused.status_code == 422
+    assert refused.json()["error"] == "query: longer than 3000 characters"
+    assert "const LIMITS = { question: 3000, selection: 900 };" in script.text
+    assert again.status_code == 304
+    with serve(tmp_path / "default", sample_docs) as client:
+        default = client.get("/widget.js")
+    assert "const LIMITS = { question: 2000, selection: 20000 };" in default.text
+    assert default.headers["etag"] != script.headers["etag"]
+
+
 def test_body_that_is_not_utf8_is_400_in_the_contract_error_shape(
     tmp_path: Path, sample_docs: Path
 ) -> None:

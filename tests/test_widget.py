@@ -960,6 +960,29 @@ def test_a_question_near_its_limit_counts_and_says_when_it_is_full(page: Page) -
     expect(page.get_by_text("/ 2,000")).to_have_count(0)
 
 
+def test_the_question_box_holds_what_its_server_accepts(
+    browser: Browser, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # The box held 2,000 characters whatever BOOKRAG_MAX_QUESTION_CHARS said: set lower, a
+    # reader's long question was sent and refused; set higher, it was cut for nothing.
+    tmp = tmp_path_factory.mktemp("short-questions")
+    settings = {"data_dir": tmp / "data", "docs_dir": SAMPLE_DOCS, "max_question_chars": 300}
+    app = build_app(lambda: create_app(load_settings(**settings)), tmp)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        with serving(app, sock) as url, open_tab(browser, url) as tab:
+            open_panel(tab.page, RAIN_PAGE)
+            box = tab.page.get_by_role("textbox", name="Your question")
+            box.fill("a" * 299)
+            box.press("End")
+            tab.page.keyboard.type("bc")
+            expect(box).to_have_value("a" * 299 + "b")
+            expect(tab.page.get_by_role("status").filter(has_text="at most")).to_have_text(
+                "A question holds 300 characters at most."
+            )
+            expect(box).to_have_accessible_description(re.compile("300 / 300$"))
+
+
 def test_a_conversation_started_anew_can_be_brought_back_from_the_keyboard(page: Page) -> None:
     open_panel(page, RAIN_PAGE)
     ask(page, RAIN_QUESTION)

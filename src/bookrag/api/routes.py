@@ -145,10 +145,12 @@ def add_routes(app: FastAPI) -> None:
         return JSONResponse(body, status_code=200 if healthy else 503)
 
     @app.post("/search")
-    def search_route(body: SearchRequest, book: BookDep) -> SearchResponse:
+    def search_route(body: SearchRequest, book: BookDep, settings: SettingsDep) -> SearchResponse:
         """The best section of each of the best-matching pages."""
         if not trimmed(body.query):
             raise InvalidRequest("query: must not be empty")
+        if len(body.query) > settings.max_question_chars:
+            raise InvalidRequest(f"query: longer than {settings.max_question_chars} characters")
         passages = book.retriever.retrieve(body.query, body.limit).passages
         return SearchResponse(results=[SearchResult(**p.to_json()) for p in passages])
 

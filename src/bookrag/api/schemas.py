@@ -56,7 +56,7 @@ class ChatRequest(BaseModel):
 
 
 class SearchRequest(BaseModel):
-    query: Text = Field(min_length=1, max_length=2000)
+    query: Text = Field(min_length=1)  # at most BOOKRAG_MAX_QUESTION_CHARS, as a question
     limit: int = Field(5, ge=1, le=50, strict=True)  # no `true` or `"5"`
 
 

@@ -14,6 +14,7 @@ import hashlib
 import html
 import json
 import posixpath
+import re
 import secrets
 from functools import cache
 from pathlib import Path
@@ -22,14 +23,16 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markdown_it import MarkdownIt
 
 from bookrag.answering.pipeline import Book
+from bookrag.config import Settings
 from bookrag.errors import PageNotFound
 
 STATIC = Path(__file__).resolve().parent / "static"
 WIDGET_CACHE_SECONDS = 300  # short, so a redeployed widget reaches readers within minutes
+_LIMITS = re.compile(r"const LIMITS = \{[^}]*\};")
 
 router = APIRouter()
 
@@ -46,12 +49,12 @@ BookDep = Annotated[Book, Depends(_book)]
 def widget_script(request: Request) -> Response:
     """The chat widget: `<script src=".../widget.js" defer>` adds it to any page. A browser
     that has this version already is told so (304), after `Cache-Control` runs out."""
-    headers = {"Cache-Control": f"public, max-age={WIDGET_CACHE_SECONDS}", "ETag": _widget_etag()}
-    if _matches(request.headers.get("if-none-match", ""), headers["ETag"]):
+    settings: Settings = request.app.state.settings
+    script, etag = _widget(settings.max_question_chars, settings.max_selected_chars)
+    headers = {"Cache-Control": f"public, max-age={WIDGET_CACHE_SECONDS}", "ETag": etag}
+    if _matches(request.headers.get("if-none-match", ""), etag):
         return Response(status_code=304, headers=headers)
-    return FileResponse(
-        STATIC / "widget.js", media_type="text/javascript; charset=utf-8", headers=headers
-    )
+    return Response(script, media_type="text/javascript; charset=utf-8", headers=headers)
 
 
 def _matches(if_none_match: str, etag: str) -> bool:
@@ -62,9 +65,16 @@ def _matches(if_none_match: str, etag: str) -> bool:
 
 
 @cache
-def _widget_etag() -> str:
-    """The script's version: a hash of its bytes (the file changes only with a deployment)."""
-    return f'"{hashlib.sha256((STATIC / "widget.js").read_bytes()).hexdigest()[:20]}"'
+def _widget(max_question: int, max_selection: int) -> tuple[bytes, str]:
+    """The script with this server's limits on a question and a selection written in (so the
+    question box holds what the server accepts), and its version: a hash of those bytes."""
+    source = (STATIC / "widget.js").read_text(encoding="utf-8")
+    limits = f"const LIMITS = {{ question: {max_question}, selection: {max_selection} }};"
+    script, written = _LIMITS.subn(limits, source, count=1)
+    if not written:
+        raise RuntimeError("widget.js no longer says `const LIMITS = {...};`")
+    body = script.encode("utf-8")
+    return body, f'"{hashlib.sha256(body).hexdigest()[:20]}"'
 
 
 @router.get("/demo", include_in_schema=False)

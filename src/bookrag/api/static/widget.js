@@ -26,9 +26,12 @@
   const STORE_KEY = `bookrag-chat:${BACKEND}`;
   const MAX_TURNS = 10; // earlier messages sent with a follow-up question
   const MAX_TURN_CHARS = 4000; // the backend's limit per history message
-  const MAX_QUESTION = 2000; // the backend's limit (BOOKRAG_MAX_QUESTION_CHARS' default)
+  // The backend's limits: /widget.js is served with its server's BOOKRAG_MAX_QUESTION_CHARS and
+  // BOOKRAG_MAX_SELECTED_CHARS written here (these are their defaults).
+  const LIMITS = { question: 2000, selection: 20000 };
+  const MAX_QUESTION = LIMITS.question;
   const NEAR_MAX = MAX_QUESTION * 0.9; // from here on the question box counts
-  const MAX_SELECTION = 20000;
+  const MAX_SELECTION = LIMITS.selection;
   const RTL = new Set(["ar", "dv", "fa", "he", "ps", "sd", "ug", "ur", "yi"]);
   const LANG_NAME = languageName(LANG);
 
