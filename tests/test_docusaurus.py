@@ -16,6 +16,7 @@ from bookrag.book.docusaurus import (
     slugify,
     strip_number_prefix,
 )
+from bookrag.book.sidebars_file import read_sidebars
 from bookrag.book.site_config import SiteConfig, parse_site_config, read_site_config
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
@@ -642,6 +643,42 @@ def test_another_docs_instance_has_its_own_versions_and_translations(tmp_path: P
             read_site_config(site / folder).page_url("/gauge")
             == "https://gauges.example.org" + path
         )
+
+
+# A site whose docs instances read folders nested below its config's folder.
+NESTED = """
+module.exports = {
+  url: 'https://gauges.example.org',
+  presets: [['classic', {docs: {path: 'content/docs', sidebarPath: './nav.json'}}]],
+  plugins: [
+    ['@docusaurus/plugin-content-docs',
+     {id: 'lab', path: './content/lab/notes/', routeBasePath: 'lab'}],
+  ],
+};
+"""
+
+
+@pytest.mark.parametrize(
+    ("folder", "url"),
+    [
+        ("content/docs", "https://gauges.example.org/docs/gauge"),
+        ("content/lab/notes", "https://gauges.example.org/lab/gauge"),
+        # A folder no instance reads is not this site's: read with no config, as before.
+        ("content/drafts", "/docs/gauge"),
+    ],
+)
+def test_a_docs_folder_nested_below_its_sites_config_is_read_with_it(
+    tmp_path: Path, folder: str, url: str
+) -> None:
+    # The config was looked for beside the folder only: `path: 'content/docs'` was cited
+    # without the site's host, under the default route, and with no sidebars file.
+    (tmp_path / "docusaurus.config.js").write_text(NESTED)
+    (tmp_path / "nav.json").write_text('{"book": ["gauge", "wiring"]}')
+    (tmp_path / folder).mkdir(parents=True)
+    site = read_site_config(tmp_path / folder)
+    assert site.page_url("/gauge") == url
+    sidebars = read_sidebars(tmp_path / folder, site.sidebar_path)
+    assert sidebars == ({"book": ["gauge", "wiring"]} if folder == "content/docs" else None)
 
 
 def test_a_docs_folder_of_an_instance_the_config_does_not_declare_is_said_so(

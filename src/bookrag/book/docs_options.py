@@ -17,7 +17,7 @@ import logging
 import re
 from typing import Literal
 
-from bookrag.book.config_text import ConfigText
+from bookrag.book.config_text import ConfigText, without_comments
 
 log = logging.getLogger("bookrag")
 
@@ -137,6 +137,13 @@ def docs_instance(
             plugin,
         )
     return plugin, instances.get(plugin, DocsOptions(config, []))
+
+
+def reads_folder(source: str, folder: str) -> bool:
+    """Whether a `docusaurus.config`'s text gives a docs instance the `path` `folder` (a path
+    relative to the site's folder, such as `content/docs`)."""
+    config = ConfigText(without_comments(source))
+    return any(_path(options) == folder for options in _instances(config).values())
 
 
 def _instances(config: ConfigText) -> dict[str, DocsOptions]:

@@ -25,7 +25,7 @@ import yaml
 from bookrag.book.config_text import ConfigText, without_comments
 from bookrag.book.docs_options import DEFAULT, SidebarPath, docs_instance
 from bookrag.book.docusaurus import FRONT_MATTER, load_yaml
-from bookrag.book.versions import VersionOptions, docs_folder, version_path
+from bookrag.book.versions import VersionOptions, config_file, docs_folder, version_path
 from bookrag.config import is_http_url
 
 log = logging.getLogger("bookrag")
@@ -93,13 +93,12 @@ def read_site_config(docs_dir: Path) -> SiteConfig:
     under the locale's path, as the site publishes it."""
     folder = docs_folder(docs_dir)
     config, options = SiteConfig(), VersionOptions()
-    for extension in ("ts", "mts", "cts", "js", "mjs", "cjs"):  # Docusaurus's order
-        config_file = folder.site / f"docusaurus.config.{extension}"
-        if config_file.is_file():
-            text = config_file.read_text(encoding="utf-8", errors="replace")
-            config, options, plugin = _parse(text, folder.plugin, docs_dir.resolve().name)
-            folder = replace(folder, plugin=plugin)
-            break
+    found = config_file(folder.site)
+    if found is not None:
+        text = found.read_text(encoding="utf-8", errors="replace")
+        name = docs_dir.resolve().relative_to(folder.site).as_posix()
+        config, options, plugin = _parse(text, folder.plugin, name)
+        folder = replace(folder, plugin=plugin)
     config = replace(config, version_path=version_path(folder, options))
     if folder.locale is None:
         return config

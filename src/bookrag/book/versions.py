@@ -22,13 +22,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from bookrag.book.docs_options import DEFAULT
+from bookrag.book.docs_options import DEFAULT, reads_folder
 
 log = logging.getLogger("bookrag")
 
 CURRENT = "current"
 _VERSIONED = re.compile(r"(?:(.+)_)?versioned_docs")  # `community_versioned_docs`: its id
 _TRANSLATED = re.compile(r"docusaurus-plugin-content-docs(?:-(.+))?")
+_NESTING = 3  # folders between a docs folder's parent and its site's config, at most
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,32 @@ def docs_folder(docs_dir: Path) -> DocsFolder:
     versioned = _VERSIONED.fullmatch(within)
     if version and versioned:
         return DocsFolder(folder.parents[1], None, version, versioned.group(1) or DEFAULT)
-    return DocsFolder(folder.parent)
+    return DocsFolder(_site_of(folder))
+
+
+def config_file(site: Path) -> Path | None:
+    """The site's `docusaurus.config` file, as Docusaurus looks for it (None: it has none)."""
+    for extension in ("ts", "mts", "cts", "js", "mjs", "cjs"):  # Docusaurus's order
+        found = site / f"docusaurus.config.{extension}"
+        if found.is_file():
+            return found
+    return None
+
+
+def _site_of(folder: Path) -> Path:
+    """The site folder of a docs folder read by no version or translation: its parent, or,
+    where that has no config, the nearest folder above (up to `_NESTING` more) whose config
+    has a docs instance read that very folder (`path: 'content/docs'`)."""
+    if config_file(folder.parent) is None:
+        for site in folder.parents[1 : 1 + _NESTING]:
+            found = config_file(site)
+            if found is None:
+                continue
+            text = found.read_text(encoding="utf-8", errors="replace")
+            if reads_folder(text, folder.relative_to(site).as_posix()):
+                return site
+            break  # the nearest config is another site's
+    return folder.parent
 
 
 def version_path(folder: DocsFolder, options: VersionOptions) -> str:
