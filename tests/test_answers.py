@@ -1037,6 +1037,23 @@ def test_a_name_spelled_out_in_brackets_still_says_what_it_is(sentence: str) -> 
     assert not defines("The RSSI of the station drops in rain.", defined_terms("What is RSSI?"))
 
 
+@pytest.mark.parametrize(
+    "clause",
+    [
+        "Understanding of when a rain gauge is useful",
+        "Knowing whether the rain gauge is level saves a visit.",
+        "Ask why a tipping bucket rain gauge is read twice.",
+    ],
+)
+def test_a_clause_about_something_does_not_say_what_it_is(clause: str) -> None:
+    # A lab's "Understanding of when X is beneficial" led the answer to "What is X?" over
+    # the glossary's definition: the words before "is" held X and ended on it.
+    wanted = defined_terms("What is a rain gauge?")
+    assert not defines(clause, wanted)
+    assert defines("A rain gauge is an instrument that measures rainfall.", wanted)
+    assert defines("The meaning of rain gauge is plain: it gauges rain.", wanted)
+
+
 @pytest.mark.parametrize("complement", [True, False])
 def test_the_second_quote_answers_the_part_of_the_question_the_best_one_leaves(
     monkeypatch: pytest.MonkeyPatch, complement: bool

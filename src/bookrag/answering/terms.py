@@ -13,6 +13,12 @@ from bookrag.index.store import BookStore
 # A sentence saying what something is: its subject, then one of these within its first words.
 _DEFINING_VERBS = frozenset({"is", "are", "means", "refers", "denotes", "describes", "stands"})
 _DEFINING_REACH = 12
+# Words opening a clause: a defining verb after one of them is that clause's ("when X is
+# needed"), so the words before it are no subject saying what X is.
+_SUBORDINATORS = frozenset(
+    "when whenever whether how if why where wherever while because although though since "
+    "unless until".split()
+)
 _BRACKETED = re.compile(r"\([^()]*\)")
 DEFINITIONS = True  # answer "What is X?" with what X is (switch kept for the ablation)
 _DEFINED_WORDS = 6
@@ -135,6 +141,8 @@ def defines(sentence: str, wanted: tuple[str, ...]) -> bool:
 def _subject_is(sentence: str, wanted: tuple[str, ...]) -> bool:
     words = lexical.words(sentence, versions=False)
     verb = next((i for i, w in enumerate(words[:_DEFINING_REACH]) if w in _DEFINING_VERBS), 0)
+    if _SUBORDINATORS & set(words[:verb]):  # "Knowing when X is useful": a clause's verb
+        return False
     subject = [
         t
         for term in lexical.terms(" ".join(words[:verb]), versions=False)
