@@ -8,6 +8,7 @@ from bookrag.answering.code_quotes import EXCERPT_LINES
 from bookrag.answering.retrieval import Passage
 from bookrag.answering.sentences import CUT, TOP_ITEM, ListBlock, TableBlock
 from bookrag.answering.terms import QueryTerms
+from bookrag.book import cjk
 from bookrag.book.chunking import SENTENCE_END
 from bookrag.index import lexical
 
@@ -136,7 +137,7 @@ def _fills(block: ListBlock, units: list[str]) -> bool:
 
 def _short(block: ListBlock) -> bool:
     """Whether `block` is short enough to quote whole (`WHOLE_LIST_WORDS` in its items)."""
-    return sum(len(i.split()) for i in block.items) <= WHOLE_LIST_WORDS
+    return sum(cjk.word_count(i) for i in block.items) <= WHOLE_LIST_WORDS
 
 
 def _holds_item(item: str, unit: str) -> bool:

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from bookrag.answering.prose import CODE_MARKS, LEFT_OUT, lead_in_of, list_ends, outside_code
-from bookrag.book import teaching
+from bookrag.book import cjk, teaching
 from bookrag.book.chunking import SENTENCE_END, ends_in_colon, leads_in
 
 CUT = "…"  # stands for what a quote leaves out
-_LABEL_COLON = re.compile(r":([*_]*)\s*$")  # `**Lidar:**` names an item: `**Lidar**`
+_LABEL_COLON = re.compile(r"[:：]([*_]*)\s*$")  # `**Lidar:**` names an item: `**Lidar**`
 # An item ending in a colon leads into its own items (switch kept for the ablation).
 NESTED_LEAD_INS = True
 TOP_ITEM = re.compile(r"^(?:[-*+]|\d+[.)])\s+")  # not indented: not in another item
@@ -53,7 +53,7 @@ def sentences(text: str, asides: bool = False) -> Iterator[str]:
             header = _cells(stripped)
         elif role == "row" and TABLE_ROWS and (asides or not teaching.is_aside(stripped)):
             row = _row(header, _cells(stripped))
-            if len(row.split()) >= 3:
+            if cjk.word_count(row) >= 3:
                 yield row
         if role:
             listing = False
@@ -92,7 +92,7 @@ def sentences(text: str, asides: bool = False) -> Iterator[str]:
             lead = label or lead_in
             yield f"{lead} {number}{parts[0].strip()}" if parts else lead
             parts = parts[1:]
-            yield from (p.strip() for p in parts if len(p.split()) >= 3)
+            yield from (p.strip() for p in parts if cjk.word_count(p) >= 3)
             continue
         # An item keeps its marker (`3. Find Isaac Sim`): a step's number says where it falls.
         marker = item.group().strip() + " " if item else ""
@@ -103,7 +103,7 @@ def sentences(text: str, asides: bool = False) -> Iterator[str]:
         yield from (
             s.strip()
             for n, s in enumerate(parts)
-            if len(s.split()) >= 3
+            if cjk.word_count(s) >= 3
             and (not leads_in(s) or n == last)
             and (asides or not (teaching.is_question(s.strip("\"'“”")) or teaching.is_quiz(s)))
         )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bookrag.book import cjk
 from bookrag.index import lexical
 from bookrag.index.store import BookStore
 
@@ -79,17 +80,38 @@ class QueryTerms:
 def query_terms(store: BookStore, query: str) -> QueryTerms:
     """Weigh the query's terms by how rare they are in the book (unseen terms weigh most)."""
     names = lexical.name_terms(query)
-    unique = list(dict.fromkeys([*lexical.terms(query, versions=False), *names]))
+    found = lexical.terms(query, versions=False)
+    unique = list(dict.fromkeys([*found, *names]))
     ids = {t: lexical.term_id(t) for t in unique}
     df, n = store.document_frequencies(ids.values())
     in_book = frozenset(t for t, i in ids.items() if df[i] > 0)
+    across = _across_words(found, in_book)
     return QueryTerms(
-        weights={t: lexical.idf(df[i], n) for t, i in ids.items()},
+        weights={t: lexical.idf(df[i], n) for t, i in ids.items() if t not in across},
         in_book=in_book,
         missing_names=frozenset(names - in_book),
         asks=frozenset(lexical.words(query)) & INTERROGATIVES,
         defines=defined_terms(query),
     )
+
+
+def _across_words(found: list[str], in_book: frozenset[str]) -> set[str]:
+    """The character pairs of the query's Chinese or Japanese (`lexical`) that the book lacks
+    because they are no words: a pair across two words, one of them the book's (`的花` of
+    `番茄的花盆`, beside `花盆`), and a character left alone. Weighed, they would make any
+    question in these scripts read as one about what the book does not say."""
+    across = set()
+    for i, term in enumerate(found):
+        if term in in_book or not cjk.RUN.fullmatch(term):
+            continue
+        before = found[i - 1] if i else ""
+        after = found[i + 1] if i + 1 < len(found) else ""
+        overlaps = (before in in_book and before[-1:] == term[0]) or (
+            after in in_book and after[:1] == term[-1]
+        )
+        if len(term) == 1 or overlaps:
+            across.add(term)
+    return across
 
 
 def defined_terms(query: str) -> tuple[str, ...]:

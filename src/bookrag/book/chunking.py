@@ -12,15 +12,18 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+from bookrag.book import cjk
 from bookrag.book.loader import Page
 from bookrag.book.markdown import Block, Section
 
 BREADCRUMB_SEPARATOR = " › "
 _NUMBERED = re.compile(r"^\d+[.)]\s")  # "1. Early fusion": an item of a numbered list
-_TOKEN = re.compile(r"\w+|[^\w\s]")
+# A Chinese or Japanese character is a token of its own, as it is to a subword tokenizer.
+_TOKEN = re.compile(rf"[{cjk.CHARACTERS}]|[^\W{cjk.CHARACTERS}]+|[^\w\s]")
 # Where one sentence ends and the next begins: after `.`, `!` or `?` (and any emphasis it
 # closes: `**Done.** Next`) and before a capital, a digit or an opening mark, but not after
-# an abbreviation that goes on (`vs. Digital AI`, `e.g. ROS`, `Fig. 3`).
+# an abbreviation that goes on (`vs. Digital AI`, `e.g. ROS`, `Fig. 3`); or after `。！？`,
+# with no space needed (`cjk.SENTENCE_END`).
 _ABBREVIATIONS = ("vs", "e.g", "i.e", "cf", "al", "approx", "fig", "eq", "dr", "mr")
 SENTENCE_END = re.compile(
     # The cheap test first: the abbreviations are looked for only after a full stop.
@@ -30,6 +33,7 @@ SENTENCE_END = re.compile(
         for a in _ABBREVIATIONS
     )
     + r"\s+(?=[A-Z0-9`*\[(\"'])"
+    + f"|{cjk.SENTENCE_END}"
 )
 
 
@@ -150,17 +154,17 @@ def leads_in(text: str) -> bool:
     return ends_in_colon(line) or (
         BOLD_LABELS
         and _BOLD_LABEL.fullmatch(line) is not None
-        and len(line.split()) <= _LABEL_WORDS  # longer, it says something ("**Never ...**")
+        and cjk.word_count(line) <= _LABEL_WORDS  # longer, it says something ("**Never ...**")
     )
 
 
 def ends_in_colon(text: str) -> bool:
-    """Whether `text` ends in a colon, emphasis aside (`**Steps:**`)."""
-    return text.rstrip("*_ ").endswith(":")
+    """Whether `text` ends in a colon, emphasis aside (`**Steps:**`, `**步骤：**`)."""
+    return text.rstrip("*_ ").endswith((":", "："))
 
 
 # A whole line in bold, short and not ending as a sentence does: a label for what follows.
-_BOLD_LABEL = re.compile(r"(\*\*|__)[^*_\n]{0,78}[^*_\s.!?:]\1")
+_BOLD_LABEL = re.compile(r"(\*\*|__)[^*_\n]{0,78}[^*_\s.!?:。！？：]\1")
 _LABEL_WORDS = 6
 BOLD_LABELS = True  # switch kept for the ablation
 

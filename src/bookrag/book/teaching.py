@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from bookrag.book import cjk
+
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 LIST_MARK = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")  # a list item's marker
 # A checklist or quiz option, bare or as a list item; or, numbered, an answer key's line, its
@@ -48,7 +50,7 @@ def is_aside(line: str) -> bool:
     # short gloss after a link ("[Guide](x) - the official guide") still only points away.
     rest = _LINK.sub(" ", LIST_MARK.sub("", stripped))
     return not _SEPARATORS.sub("", rest) or (
-        _LINK.match(LIST_MARK.sub("", stripped)) is not None and len(rest.split()) <= 12
+        _LINK.match(LIST_MARK.sub("", stripped)) is not None and cjk.word_count(rest) <= 12
     )
 
 
@@ -59,7 +61,7 @@ def is_placeholder(line: str) -> bool:
     if _PLACEHOLDER.search(line) is None:
         return False
     rest = _LINK.sub(r"\1", _PLACEHOLDER.sub(" ", LIST_MARK.sub("", line)))
-    return len(_SEPARATORS.sub(" ", rest).split()) <= 3
+    return cjk.word_count(_SEPARATORS.sub(" ", rest)) <= 3
 
 
 def is_quiz(text: str) -> bool:
@@ -71,4 +73,4 @@ def is_quiz(text: str) -> bool:
 def is_question(line: str) -> bool:
     """Whether a line asks the reader something (an exercise or quiz prompt)."""
     text = _LINK.sub(r"\1", line).strip().strip("*_ ")
-    return text.endswith("?")
+    return text.endswith(("?", "？"))

@@ -10,6 +10,11 @@ term. The collection's IDF modifier multiplies in each term's inverse document f
 query time, which completes the score, so the weighting lives entirely in the stored values
 and needs nothing of the engine beyond plain sparse vectors. Term ids are CRC32s of the stem
 (or of two stems joined by a space, for adjacent pairs when they are switched on).
+
+Chinese and Japanese, written without spaces, are read as Lucene's CJK analyzer reads them:
+a run of Han ideographs, Hiragana and Katakana is its overlapping character pairs (`气象站`:
+`气象`, `象站`; a lone character is itself), on the page and in the question alike, neither
+stemmed nor stopped; the Latin words around it (`ROS 2节点`) are read as any others.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from typing import NamedTuple
 
 import Stemmer
 
-from bookrag.book import teaching
+from bookrag.book import cjk, teaching
 from bookrag.book.chunking import BREADCRUMB_SEPARATOR
 
 
@@ -46,9 +51,13 @@ AVG_LEN = 80.0
 
 # A word, or an identifier (`create_publisher`); a name of one or two letters keeps the suffix
 # that makes it a language (`C++`, `C#`, `F#`): without it, `C++` read as `c`, too short to be
-# a term at all (a longer word's is code: `count++` is `count`).
+# a term at all (a longer word's is code: `count++` is `count`). A run of Chinese or Japanese
+# characters is a word of its own, read as its pairs (`cjk.bigrams`).
+_LETTER = f"[^\\W_{cjk.CHARACTERS}]"
 _WORD = re.compile(
-    r"(?<![^\W_])[^\W_]{1,2}(?:\+\+(?!\+)|#(?![\w#]))|[^\W_]+(?:[_'][^\W_]+)*", re.UNICODE
+    rf"(?<!{_LETTER}){_LETTER}{{1,2}}(?:\+\+(?!\+)|#(?![\w#]))"
+    rf"|{_LETTER}+(?:[_']{_LETTER}+)*|[{cjk.CHARACTERS}]+",
+    re.UNICODE,
 )
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 # A name with a version number (`TurtleBot3`, `Python3`, `Nav2`): readers name it without.
@@ -80,6 +89,9 @@ def words(text: str, versions: bool = True) -> list[str]:
     out: list[str] = []
     for match in _WORD.finditer(text):
         word = match.group()
+        if cjk.RUN.match(word):
+            out.extend(pair for piece in cjk.pieces(word) for pair in cjk.bigrams(piece))
+            continue
         lower = word.lower()
         out.append(lower)
         parts: list[str] = []
@@ -111,9 +123,9 @@ def _stem(word: str) -> str:
 def terms(text: str, versions: bool = True) -> list[str]:
     """Stemmed, stop-word-free terms of `text`, in order, repeats kept (`versions`: `words`)."""
     return [
-        _stem(w)
+        w if cjk.RUN.match(w) else _stem(w)
         for w in words(text, versions)
-        if w not in STOP_WORDS and (len(w) > 1 or w.isdigit())
+        if w not in STOP_WORDS and (len(w) > 1 or w.isdigit() or cjk.RUN.match(w))
     ]
 
 
@@ -132,7 +144,7 @@ def name_terms(text: str) -> set[str]:
             # `ROS2` names what `ROS 2` does: its parts must be in the book, not the joined word.
             names.update(found[1:] if _numbered_acronym(word) and len(found) > 1 else found)
         tail = text[match.end() : match.end() + 2]
-        sentence_start = tail[:1] in ".?!" and tail[:1] != ""
+        sentence_start = tail[:1] in ".?!。！？" and tail[:1] != ""
     return names
 
 

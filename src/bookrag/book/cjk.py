@@ -1,0 +1,64 @@
+"""Chinese and Japanese text, written without spaces between words: which characters are
+its (Han ideographs, Hiragana, Katakana), how long a run of them reads, and where its
+sentences end (at `。！？` with no space after). Korean writes spaces between words (Hangul is
+read as Latin, Cyrillic or Arabic script is); the index reads a run of these characters as
+overlapping pairs (`lexical`), as Lucene's CJK analyzer does.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Han ideographs (with `々〆〇` and the extensions), Hiragana, Katakana (not its middle dot
+# `・`, which parts words) and half-width Katakana: a character class's ranges.
+CHARACTERS = (
+    "\u3005-\u3007\u3021-\u3029\u3038-\u303b\u3041-\u309f\u30a1-\u30fa\u30fc-\u30ff"
+    "\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f"
+    "\U00020000-\U0003134f"
+)
+RUN = re.compile(f"[{CHARACTERS}]+")
+# What a page holds that is read otherwise than before these characters were (its marks too).
+_HELD = re.compile(f"[{CHARACTERS}。！？｡：]")
+# Closing quotes and brackets that stay with the sentence they end (`“好。”`).
+_CLOSERS = "」』”’）)】"
+# A sentence ends after `。！？` (or `!?` before such a character), its closing quote with it,
+# where more follows; not before emphasis (`**完成。**` may close it).
+SENTENCE_END = (
+    rf"(?:(?<=[。！？｡])|(?<=[。！？｡][{_CLOSERS}]))\s*(?=[^\s*_{_CLOSERS}。！？｡])"
+    rf"|(?<=[!?])(?=[{CHARACTERS}])"
+)
+
+
+def has_cjk(text: str) -> bool:
+    """Whether `text` holds a Chinese or Japanese character or full-width mark (`。！？：`)."""
+    return _HELD.search(text) is not None
+
+
+# What asks rather than names (as `how`, `what` and `which` are stop words): a run is read
+# without them, cut where they were. Words that also sit inside others (Japanese `どう` in
+# `ぶどう`, `何` in `幾何`) are left in.
+_ASKING = re.compile(
+    "为什么|為什麼|怎么样|怎麼樣|什么|什麼|怎么|怎麼|怎样|怎樣|如何|哪个|哪個|哪些|哪里|哪裡|多少|是否"
+    "|[吗嗎呢](?=$)|でしょうか|ですか|ますか|どうやって|どのように|どうして|なぜ"
+)
+
+
+def pieces(run: str) -> list[str]:
+    """A run of these characters without the words that ask (`_ASKING`), cut where they
+    were: what of it names something."""
+    return [piece for piece in _ASKING.split(run) if piece]
+
+
+def bigrams(run: str) -> list[str]:
+    """A run of these characters as its overlapping pairs (`气象站`: `气象`, `象站`), a lone
+    character as itself: words are not marked, and a pair holds most of them."""
+    return [run[i : i + 2] for i in range(len(run) - 1)] or [run]
+
+
+def word_count(text: str) -> int:
+    """The words of `text`: those between spaces, with a run of Chinese or Japanese
+    characters counting one per two of them (a Chinese word is one or two characters)."""
+    if RUN.search(text) is None:
+        return len(text.split())
+    runs = RUN.findall(text)
+    return len(RUN.sub(" ", text).split()) + sum((len(r) + 1) // 2 for r in runs)

@@ -1,0 +1,147 @@
+"""Chinese and Japanese books, written without spaces, are searched, quoted and refused keyless:
+their characters are read as overlapping pairs, and their sentences end at `。！？`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bookrag.answering.generation import NOT_FOUND
+from bookrag.answering.models import Question
+from bookrag.answering.pipeline import Book, answer
+from bookrag.answering.sentences import sentences
+from bookrag.book import loader
+from bookrag.book.chunking import SENTENCE_END, count_tokens, leads_in
+from bookrag.config import Settings
+from bookrag.index import lexical
+from bookrag.index.ingest import ingest, site_config
+from bookrag.index.store import BookStore
+
+CJK_DOCS = Path(__file__).resolve().parent / "fixtures" / "cjk-book" / "docs"
+
+
+def test_a_chinese_run_is_read_as_overlapping_pairs_and_a_lone_character_as_itself() -> None:
+    assert lexical.terms("滴灌管") == ["滴灌", "灌管"]
+    assert lexical.terms("水") == ["水"]
+    assert lexical.terms("水泵和水箱") == ["水泵", "泵和", "和水", "水箱"]
+
+
+def test_latin_words_beside_chinese_are_read_as_in_english() -> None:
+    assert lexical.terms("ROS 2节点") == ["ros", "2", "节点"]
+    expected = ["esp32", "esp", "32", "控制", "制器", "器的", "gpio", "引脚"]
+    assert lexical.terms("ESP32控制器的GPIO引脚") == expected
+    assert lexical.name_terms("接到ESP32的引脚") >= {"esp", "32"}
+    assert lexical.terms("C++和C#") == ["c++", "和", "c#"]
+
+
+def test_japanese_kana_and_kanji_are_read_as_pairs() -> None:
+    assert lexical.terms("トマトを収穫") == ["トマ", "マト", "トを", "を収", "収穫"]
+
+
+def test_spaced_scripts_are_read_as_before() -> None:
+    assert lexical.terms("한국어 텍스트") == ["한국어", "텍스트"]
+    assert lexical.terms("Привет мир") == ["привет", "мир"]
+    assert lexical.terms("Running the ROS 2 nodes") == ["run", "ros", "2", "node"]
+
+
+def test_words_that_ask_are_no_terms_of_a_question() -> None:
+    assert lexical.terms("为什么花盆要排水？") == ["花盆", "盆要", "要排", "排水"]
+    assert lexical.terms("如何预防白粉病") == ["预防", "防白", "白粉", "粉病"]
+
+
+def test_sentences_end_at_full_width_marks_without_a_space() -> None:
+    line = "花盆要深。积水会烂根！为什么？“好。”然后浇水。"
+    assert SENTENCE_END.split(line) == [
+        "花盆要深。",
+        "积水会烂根！",
+        "为什么？",
+        "“好。”",
+        "然后浇水。",
+    ]
+    assert SENTENCE_END.split("トマトは赤い。レタスは緑です。") == [
+        "トマトは赤い。",
+        "レタスは緑です。",
+    ]
+    assert SENTENCE_END.split("See Fig. 3 for it. Then go.") == ["See Fig. 3 for it.", "Then go."]
+
+
+def test_a_chinese_paragraph_is_quoted_sentence_by_sentence() -> None:
+    text = "电容式传感器更耐用，因为电极不接触土壤。读数越低，土壤越湿。"
+    assert list(sentences(text)) == [
+        "电容式传感器更耐用，因为电极不接触土壤。",
+        "读数越低，土壤越湿。",
+    ]
+
+
+def test_chinese_counts_a_token_per_character_and_leads_in_with_a_full_width_colon() -> None:
+    assert count_tokens("水泵接到引脚。") == 7
+    assert count_tokens("Wire the pump.") == 4
+    assert leads_in("推荐的配方是：") and leads_in("**步骤：**")
+
+
+@pytest.fixture
+def cjk_book(tmp_path: Path, store: BookStore, settings: Settings) -> Book:
+    ingest(store, CJK_DOCS, site_config(CJK_DOCS, None, None), settings.chunk_tokens)
+    return Book.open(store, settings)
+
+
+def test_a_chinese_question_is_answered_from_its_page_and_section(cjk_book: Book) -> None:
+    result = answer(cjk_book, Question("种番茄的花盆要多深？"))
+    assert "三十厘米" in result.answer
+    assert result.sources[0] == "/docs/soil#选择花盆"
+    pump = answer(cjk_book, Question("水泵接在ESP32的哪个引脚？"))
+    assert "GPIO 26" in pump.answer and pump.sources[0] == "/docs/watering#水泵与滴灌管"
+
+
+def test_a_japanese_question_is_answered_from_its_page(cjk_book: Book) -> None:
+    result = answer(cjk_book, Question("トマトはいつ収穫しますか？"))
+    assert "赤くなってから" in result.answer
+    assert result.sources[0] == "/docs/harvest#トマトの収穫"
+
+
+def test_the_floor_answers_what_a_chinese_book_says_and_refuses_what_it_does_not(
+    cjk_book: Book,
+) -> None:
+    covered = answer(cjk_book, Question("如何预防白粉病？"))
+    assert "保持植株之间的距离" in covered.answer
+    assert covered.sources[0] == "/docs/pests#白粉病"
+    for question in ("如何给汽车更换机油？", "怎样用面包机烤全麦面包？"):
+        result = answer(cjk_book, Question(question))
+        assert result.answer == NOT_FOUND and result.sources == []
+
+
+def test_an_english_sample_book_answer_is_unchanged(
+    indexed_store: BookStore, settings: Settings
+) -> None:
+    result = answer(
+        Book.open(indexed_store, settings), Question("How do I wire the BME280 sensor?")
+    )
+    assert result.answer == (
+        "From the book (quoted passages; no language model is configured):\n\n"
+        "I2C uses one data line (SDA) and one clock line (SCL), plus power and ground. [1]\n\n"
+        "Several devices can share the same two lines because every device has its own 7-bit "
+        "address, written in hexadecimal such as `0x76`. [1]\n\n"
+        "The Pi is the controller: it starts every conversation by sending the address of the "
+        "device it wants to talk to. [1]\n\n"
+        "On the Raspberry Pi the bus exposed on the GPIO header is bus 1, and it runs at 100 kHz "
+        "by default. [1]\n\n"
+        "The BME280 talks to the Raspberry Pi over I2C, a two-wire bus designed for connecting "
+        "chips that sit close together. [2]\n\n"
+        "Do not read the BME280 more often than once per second. [3]"
+    )
+    assert result.sources[0].endswith("/sensors/wiring/i2c-wiring#how-the-i2c-bus-works")
+
+
+def test_a_new_reading_of_chinese_reads_again_only_the_pages_that_hold_some(
+    tmp_path: Path, store: BookStore, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "pump.md").write_text("# Pump\n\nThe pump fills the drip line.\n")
+    (docs / "soil.md").write_text((CJK_DOCS / "soil.md").read_text())
+    site = site_config(docs, None, None)
+    ingest(store, docs, site, settings.chunk_tokens)
+    monkeypatch.setattr(loader, "CJK_READING", "cjk-next")
+    again = ingest(store, docs, site, settings.chunk_tokens)
+    assert again.indexed == ["soil.md"] and again.unchanged == 1
