@@ -18,8 +18,10 @@ from bookrag.book.markdown import Block, Section
 
 BREADCRUMB_SEPARATOR = " › "
 _NUMBERED = re.compile(r"^\d+[.)]\s")  # "1. Early fusion": an item of a numbered list
-# A Chinese or Japanese character is a token of its own, as it is to a subword tokenizer.
-_TOKEN = re.compile(rf"[{cjk.CHARACTERS}]|[^\W{cjk.CHARACTERS}]+|[^\w\s]")
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+# A Chinese or Japanese character is a token of its own, as it is to a subword tokenizer (a
+# slower pattern, for the texts that hold some).
+_TOKEN_CJK = re.compile(rf"[{cjk.CHARACTERS}]|[^\W{cjk.CHARACTERS}]+|[^\w\s]")
 # Where one sentence ends and the next begins: after `.`, `!` or `?` (and any emphasis it
 # closes: `**Done.** Next`) and before a capital, a digit or an opening mark, but not after
 # an abbreviation that goes on (`vs. Digital AI`, `e.g. ROS`, `Fig. 3`); or after `。！？`,
@@ -86,7 +88,7 @@ def with_subsections(text: str, leads_into: Sequence[str]) -> str:
 
 def count_tokens(text: str) -> int:
     """Words and punctuation marks: close to, and usually above, a subword tokenizer's count."""
-    return len(_TOKEN.findall(text))
+    return len((_TOKEN_CJK if cjk.RUN.search(text) else _TOKEN).findall(text))
 
 
 def chunk_page(page: Page, max_tokens: int) -> list[Chunk]:

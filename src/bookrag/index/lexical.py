@@ -51,10 +51,15 @@ AVG_LEN = 80.0
 
 # A word, or an identifier (`create_publisher`); a name of one or two letters keeps the suffix
 # that makes it a language (`C++`, `C#`, `F#`): without it, `C++` read as `c`, too short to be
-# a term at all (a longer word's is code: `count++` is `count`). A run of Chinese or Japanese
-# characters is a word of its own, read as its pairs (`cjk.bigrams`).
-_LETTER = f"[^\\W_{cjk.CHARACTERS}]"
+# a term at all (a longer word's is code: `count++` is `count`).
 _WORD = re.compile(
+    r"(?<![^\W_])[^\W_]{1,2}(?:\+\+(?!\+)|#(?![\w#]))|[^\W_]+(?:[_'][^\W_]+)*", re.UNICODE
+)
+# The same for a text holding Chinese or Japanese, where a run of those characters is a word
+# of its own, read as its pairs (`cjk.bigrams`). Its letter classes are slower to match, so a
+# text without such characters is read with `_WORD`, as it always was.
+_LETTER = f"[^\\W_{cjk.CHARACTERS}]"
+_WORD_CJK = re.compile(
     rf"(?<!{_LETTER}){_LETTER}{{1,2}}(?:\+\+(?!\+)|#(?![\w#]))"
     rf"|{_LETTER}+(?:[_']{_LETTER}+)*|[{cjk.CHARACTERS}]+",
     re.UNICODE,
@@ -86,10 +91,15 @@ def words(text: str, versions: bool = True) -> list[str]:
     (`ROS2`, as a book may also write `ROS 2`) also split into parts, and, with `versions`, a
     name with a version number also read without it: a book's `TurtleBot3` is the reader's
     `TurtleBot`. (A query is read without: its `Context7` does not ask about `context`.)"""
+    return _words(text, versions, cjk.RUN.search(text) is not None)
+
+
+def _words(text: str, versions: bool, held: bool) -> list[str]:
+    """`words`, told whether `text` holds Chinese or Japanese (`held`)."""
     out: list[str] = []
-    for match in _WORD.finditer(text):
+    for match in (_WORD_CJK if held else _WORD).finditer(text):
         word = match.group()
-        if cjk.RUN.match(word):
+        if held and cjk.RUN.match(word):
             out.extend(pair for piece in cjk.pieces(word) for pair in cjk.bigrams(piece))
             continue
         lower = word.lower()
@@ -122,10 +132,11 @@ def _stem(word: str) -> str:
 
 def terms(text: str, versions: bool = True) -> list[str]:
     """Stemmed, stop-word-free terms of `text`, in order, repeats kept (`versions`: `words`)."""
+    held = cjk.RUN.search(text) is not None  # else no word needs the test below
     return [
-        w if cjk.RUN.match(w) else _stem(w)
-        for w in words(text, versions)
-        if w not in STOP_WORDS and (len(w) > 1 or w.isdigit() or cjk.RUN.match(w))
+        w if held and cjk.RUN.match(w) else _stem(w)
+        for w in _words(text, versions, held)
+        if w not in STOP_WORDS and (len(w) > 1 or w.isdigit() or (held and cjk.RUN.match(w)))
     ]
 
 
@@ -135,7 +146,7 @@ def name_terms(text: str) -> set[str]:
     """
     names: set[str] = set()
     sentence_start = True
-    for match in _WORD.finditer(text):
+    for match in (_WORD_CJK if cjk.RUN.search(text) else _WORD).finditer(text):
         word = match.group()
         mixed = any(c.isdigit() for c in word) and any(c.isalpha() for c in word)
         capitalised = word[0].isupper() and not sentence_start
