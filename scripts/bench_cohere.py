@@ -48,7 +48,8 @@ from bookrag.evaluation.comparison import configurations, run_all  # noqa: E402
 from bookrag.evaluation.questions import load_questions  # noqa: E402
 from bookrag.evaluation.summary import summarise  # noqa: E402
 from bookrag.index.connection import open_store  # noqa: E402
-from bookrag.index.ingest import IngestReport, ingest, site_config  # noqa: E402
+from bookrag.index.ingest import ingest, site_config  # noqa: E402
+from bookrag.index.outcomes import IngestReport  # noqa: E402
 from bookrag.providers.wiring import build_providers  # noqa: E402
 from fakes import FakeCohere  # noqa: E402
 

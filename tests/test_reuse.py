@@ -19,8 +19,9 @@ from bookrag.index.connection import open_store
 from bookrag.index.engine import DENSE, SPARSE, StoredPoint, Where
 from bookrag.index.engine_edge import EdgeEngine
 from bookrag.index.engine_server import ServerEngine
-from bookrag.index.ingest import IngestReport, ingest, site_config
+from bookrag.index.ingest import ingest, site_config
 from bookrag.index.lexical import SparseVector
+from bookrag.index.outcomes import IngestReport
 from bookrag.index.points import LAYOUT_ID, SCHEMA
 from bookrag.index.site_ingest import ingest_site
 from bookrag.index.store import BookStore

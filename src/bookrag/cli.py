@@ -30,7 +30,8 @@ from bookrag.errors import BookragError, ConfigError, StoreUnavailable
 from bookrag.evaluation.command import eval_command
 from bookrag.feedback.command import report_command
 from bookrag.index.connection import open_store
-from bookrag.index.ingest import IngestReport, ingest, site_config
+from bookrag.index.ingest import ingest, site_config
+from bookrag.index.outcomes import IngestReport
 from bookrag.index.site_ingest import ingest_site
 from bookrag.index.store import BookStore
 from bookrag.providers.wiring import Providers, build_providers

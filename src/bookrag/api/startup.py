@@ -14,9 +14,11 @@ from fastapi import FastAPI
 from bookrag.book.site.crawler import CrawlLimits
 from bookrag.config import Settings, hide_url_passwords
 from bookrag.errors import IndexMismatch, StoreUnavailable
-from bookrag.index.ingest import IngestReport, ingest, site_config
+from bookrag.index.ingest import ingest, site_config
+from bookrag.index.outcomes import IngestReport
 from bookrag.index.refresh import Refresher
-from bookrag.index.site_ingest import ingest_site, normalise_book_url
+from bookrag.index.site_ingest import ingest_site
+from bookrag.index.site_plan import normalise_book_url
 from bookrag.index.store import BookStore
 from bookrag.providers.base import Embedder
 from bookrag.providers.wiring import Providers

@@ -49,6 +49,9 @@ class Page:
     # What the source said about this version (a site's lastmod, ETag, Last-Modified), so
     # the next ingest can ask only for what changed; empty for a docs folder.
     validators: dict[str, str] = field(default_factory=dict)
+    # For a page read from a site: the pages its sidebar links to, in order (their sources),
+    # which the book's sidebar order is merged from (see `book.site.menu`); empty otherwise.
+    sidebar_menu: list[str] = field(default_factory=list)
 
 
 class SkipPage(Exception):

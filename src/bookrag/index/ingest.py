@@ -9,92 +9,32 @@ it does not mention are removed. `ingest` reads a docs folder this way, and
 from __future__ import annotations
 
 import hashlib
-import logging
 import time
 from collections.abc import Callable, Iterable
 from contextlib import suppress
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from bookrag.book.chunking import chunk_page
-from bookrag.book.loader import Page, SkipPage, discover, load_page, read_source
+from bookrag.book.loader import SkipPage, discover, load_page, read_source
 from bookrag.book.sidebar import sidebar_order
 from bookrag.book.site_config import SiteConfig, read_site_config
 from bookrag.errors import BookragError, DocsNotFound, PageParseError
+from bookrag.index.outcomes import (
+    IngestReport,
+    PageOutcome,
+    PageReader,
+    Ranks,
+    Skipped,
+    Unchanged,
+)
 from bookrag.index.points import chunked_at, page_version, stored_hash
 from bookrag.index.rebuild import prepare_collection, promote, set_aside
 from bookrag.index.reuse import stored_vectors
 from bookrag.index.store import BookStore
 from bookrag.index.writer import PageWriter
 from bookrag.providers.base import Embedder, RetryPolicy
-
-
-@dataclass
-class IngestReport:
-    """What an ingest run did."""
-
-    indexed: list[str] = field(default_factory=list)
-    unchanged: int = 0
-    removed: list[str] = field(default_factory=list)
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
-    chunks: int = 0
-    embedded: int | None = None  # texts sent to the embedder (None without one)
-    reused: int = 0  # chunks given the vector the index held for their text
-    seconds: float = 0.0
-    rebuilt: str | None = None  # why every page was re-indexed, when it was
-    reordered: int = 0  # pages that only moved in the sidebar
-    clashes: list[tuple[str, list[str]]] = field(default_factory=list)  # (url, its pages)
-
-    @property
-    def changed(self) -> bool:
-        """Whether the book as served changed: its pages, or their order."""
-        return bool(self.indexed or self.removed or self.reordered)
-
-    def log_to(self, logger: logging.Logger, what: str) -> None:
-        """One line of counts, then a warning per skipped page."""
-        logger.info(
-            "%s: %d indexed, %d unchanged, %d removed, %d skipped (%.1fs)",
-            what,
-            len(self.indexed),
-            self.unchanged,
-            len(self.removed),
-            len(self.skipped),
-            self.seconds,
-        )
-        for path, reason in self.skipped:
-            logger.warning("skipped %s: %s", path, reason)
-        for line in self.clash_lines():
-            logger.warning("%s", line)
-
-    def clash_lines(self) -> list[str]:
-        """A line per URL that several pages claim (Docusaurus builds only one of them)."""
-        return [
-            f"{' and '.join(sources)} have the same URL {url}: the site shows one of them"
-            for url, sources in self.clashes
-        ]
-
-
-@dataclass(frozen=True)
-class Unchanged:
-    """A page the index already holds as it is now."""
-
-    source: str
-
-
-@dataclass(frozen=True)
-class Skipped:
-    """A page not indexed this time; `keep` keeps its last indexed version (a page that is
-    broken or unreachable now), otherwise it is removed like a deleted page (a draft)."""
-
-    source: str
-    reason: str
-    keep: bool = True
-
-
-PageOutcome = Page | Unchanged | Skipped
-# Given the indexed page records by source, yields what became of each page found.
-PageReader = Callable[[dict[str, dict[str, Any]]], Iterable[PageOutcome]]
 
 
 def site_config(docs_dir: Path, site_url: str | None, route_base_path: str | None) -> SiteConfig:
@@ -175,11 +115,12 @@ def index_pages(
     embedder: Embedder | None = None,
     policy: RetryPolicy | None = None,
     on_page: Callable[[str], None] | None = None,
-    ranks: dict[str, int] | None = None,
+    ranks: Ranks | None = None,
 ) -> IngestReport:
     """Index the pages `read` yields incrementally into `store`; remove the others.
 
-    `ranks` is each page's place in the book's sidebar, where the source knows it. An index
+    `ranks` is each page's place in the book's sidebar, where the source knows it, or how to
+    find it from the page records once written; a page it leaves out has none. An index
     built by another embedding model (or bookrag) is rebuilt beside it, and replaces it
     once complete (see `rebuild`)."""
     started = time.perf_counter()
@@ -209,7 +150,7 @@ def _update(
     max_tokens: int,
     writer: PageWriter,
     on_page: Callable[[str], None] | None,
-    ranks: dict[str, int] | None,
+    ranks: Ranks | None,
     report: IngestReport,
 ) -> None:
     """Write what changed into `store`, remove what went, and recount the statistics."""
@@ -223,26 +164,31 @@ def _update(
         }
     )
     seen: set[str] = set()
+    menus: dict[str, list[str]] = {}  # the sidebars read again of pages that did not change
     try:
-        _write(outcomes, writer, max_tokens, report, seen, on_page)
+        _write(outcomes, writer, max_tokens, report, seen, menus, on_page)
     except Exception:
         _count_written(store)
         raise
     store.commit()
+    menus = {s: m for s, m in menus.items() if known.get(s, {}).get("sidebar_menu") != m}
+    if menus:
+        store.set_page_field("sidebar_menu", menus)
     for source in sorted(set(known) - seen):
         store.remove_page(source)
         report.removed.append(source)
     # Chunks whose page has no record were left by a run that died before committing it;
     # counting first keeps the usual, clean case to two cheap reads.
     records = store.pages()
+    wanted = ranks(records) if callable(ranks) else ranks
     moved = {
-        str(r["source"]): ranks.get(str(r["source"]))
+        str(r["source"]): wanted.get(str(r["source"]))
         for r in records
-        if ranks is not None and r.get("sidebar_rank") != ranks.get(str(r["source"]))
+        if wanted is not None and r.get("sidebar_rank") != wanted.get(str(r["source"]))
     }
-    if moved:  # the sidebar's order changed around pages that did not
-        store.set_sidebar_ranks(moved)
-        report.reordered = len(moved)
+    if moved:  # the sidebar's order changed around pages that did not (or were just read)
+        store.set_page_field("sidebar_rank", moved)
+        report.reordered = len(set(moved) - set(report.indexed))
     claimed: dict[str, list[str]] = {}
     for record in records:  # a slug (or id) given twice: one page hides the other
         claimed.setdefault(str(record.get("url", "")), []).append(str(record["source"]))
@@ -263,14 +209,18 @@ def _write(
     max_tokens: int,
     report: IngestReport,
     seen: set[str],
+    menus: dict[str, list[str]],
     on_page: Callable[[str], None] | None,
 ) -> None:
-    """Write each new or changed page `outcomes` yields, noting in `seen` every page kept."""
+    """Write each new or changed page `outcomes` yields, noting in `seen` every page kept
+    and in `menus` the sidebar read again of each unchanged one."""
     for outcome in outcomes:
         source = outcome.source
         if isinstance(outcome, Unchanged):
             seen.add(source)
             report.unchanged += 1
+            if outcome.sidebar_menu is not None:
+                menus[source] = list(outcome.sidebar_menu)
         elif isinstance(outcome, Skipped):
             if outcome.keep:
                 seen.add(source)

@@ -21,7 +21,10 @@ Point layout (collection `COLLECTION_NAME`, default `book`):
     chunk size in tokens; written last, once the page's chunks are durable, so a page whose
     chunks were not all written is redone by the next ingest); chunks (count); indexed_at
     (ISO time); validators (for a page read from a site: its sitemap `lastmod`, `etag` and
-    `last_modified`, for conditional requests; {} for a docs folder).
+    `last_modified`, for conditional requests; {} for a docs folder); sidebar_menu (for a
+    page read from a site: the sources its built page's sidebar links to, in order, that
+    the sidebar ranks are merged from, kept for the pages a refresh does not read again; []
+    for a docs folder, and absent from a record written before it existed).
 - page sources, id `uuid5("markdown:<source>")`, no vector, payload:
     kind="markdown"; source; page_hash; markdown (the page as written, without front matter
     and MDX imports: what `/translate` translates, code blocks whole).
@@ -160,6 +163,7 @@ def page_point(page: Page, chunks: int) -> StoredPoint:
             "chunks": chunks,
             "indexed_at": now(),
             "validators": page.validators,
+            "sidebar_menu": page.sidebar_menu,
         },
     )
 

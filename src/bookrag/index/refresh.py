@@ -23,7 +23,7 @@ from typing import Any
 import anyio
 
 from bookrag.errors import BookragError, UpstreamError
-from bookrag.index.ingest import IngestReport
+from bookrag.index.outcomes import IngestReport
 
 log = logging.getLogger("bookrag.refresh")
 

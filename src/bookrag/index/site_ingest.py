@@ -1,10 +1,17 @@
-"""Index a published Docusaurus site: its sitemap's docs routes, fetched and extracted.
+"""Index a published Docusaurus site: its sitemap's docs routes (`site_plan`), fetched and
+extracted, in the order of the book's sidebar.
 
 A page's `source` is its URL path without the leading `/` (`docs/sensors/rain-wind`) and
 its URL the public one: the sitemap's, or the same path on `site_url` when the site is
 read from another address (a local build, a preview). A page is unchanged when its sitemap
 `lastmod` is the one indexed, else when a conditional request (`If-None-Match`,
 `If-Modified-Since`) answers 304, else when its extracted text hashes the same.
+
+Each page read keeps its sidebar's links (`sidebar_menu` in its record, see `points`), and
+after every run the pages' ranks are merged from the menus of all the pages indexed
+(`book.site.menu`): a page not read again (unchanged by its `lastmod` or a 304) keeps the
+menu it was read with. The menu is no part of a page's hash: a page whose text did not
+change is not indexed again for a sidebar that did, only its record's menu and rank are.
 """
 
 from __future__ import annotations
@@ -13,122 +20,25 @@ import asyncio
 import hashlib
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
-from urllib.parse import SplitResult, unquote, urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
 from bookrag.book.loader import Page
 from bookrag.book.site.crawler import Crawler, CrawlLimits, FetchFailed, host_of
 from bookrag.book.site.extract import NotADoc, extract_doc, page_markdown
-from bookrag.book.site.sitemap import SitemapEntry, decompress, parse_sitemap, route_kind
-from bookrag.config import is_http_url
+from bookrag.book.site.menu import merge_menus
+from bookrag.book.site.sitemap import SitemapEntry
 from bookrag.errors import SiteError
-from bookrag.index.ingest import IngestReport, PageOutcome, Skipped, Unchanged, index_pages
+from bookrag.index.ingest import index_pages
+from bookrag.index.outcomes import IngestReport, PageOutcome, Skipped, Unchanged
+from bookrag.index.site_plan import SitePlan, normalise_book_url, plan_site, source_of
 from bookrag.index.store import BookStore
 from bookrag.providers.base import Embedder, RetryPolicy
 
 # Bump when extraction changes what a page turns into, so validators from before are ignored.
 EXTRACT_VERSION = "3"
-_MAX_SITEMAPS = 50
 NOT_A_DOC = "not a doc page"
-
-
-@dataclass(frozen=True)
-class SitePlan:
-    """The pages a site's sitemap lists as docs, and where each is fetched and cited."""
-
-    fetch_base: str  # scheme://host of the address the site is read from
-    public_base: str  # scheme://host the citations use
-    entries: list[SitemapEntry]  # fetch URLs, in sitemap order, capped
-    over_cap: list[str]  # sources beyond the page cap
-
-
-def normalise_book_url(url: str) -> str:
-    """The book's address with a trailing `/` (its `baseUrl`), refusing what is not http(s)."""
-    if not is_http_url(url.strip()):  # named without what could be a password in it
-        shown = url.strip().rpartition("@")[2] if "://" in url else url
-        raise SiteError(f"not an http(s) URL with a host and a valid port: {shown}")
-    parts = urlsplit(url.strip())
-    path = parts.path if parts.path.endswith("/") else parts.path + "/"
-    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
-
-
-def source_of(url: str) -> str:
-    """A page's `source`: its decoded URL path, without the leading and trailing `/`."""
-    return unquote(urlsplit(url).path).strip("/")
-
-
-async def plan_site(
-    crawler: Crawler,
-    book_url: str,
-    site_url: str | None,
-    include: Iterable[str] = (),
-) -> SitePlan:
-    """Read robots.txt and the sitemap (following sitemap indexes), keep the docs routes."""
-    fetch = urlsplit(book_url)
-    public = urlsplit(site_url) if site_url else fetch
-    hosts = {host_of(fetch), host_of(public)}  # a password in the address is no other host
-    robots = await crawler.load_robots(book_url)
-    pending = [urljoin(book_url, "sitemap.xml")]
-    entries: list[SitemapEntry] = []
-    read = 0
-    while pending and read < _MAX_SITEMAPS:
-        url = pending.pop(0)
-        read += 1
-        try:
-            fetched = await crawler.fetch(url, cap=crawler.limits.max_sitemap_bytes)
-        except FetchFailed as exc:
-            if read == 1 and not pending and robots.site_maps():
-                pending = [u for u in robots.site_maps() or [] if _on(u, hosts)]
-                if pending:
-                    continue
-            if read == 1:
-                raise SiteError(
-                    f"no sitemap at {url} ({exc}): is {book_url} a Docusaurus site?"
-                ) from None
-            raise SiteError(f"the sitemap {url} could not be read ({exc})") from None
-        sitemap = parse_sitemap(decompress(fetched.body, crawler.limits.max_sitemap_bytes))
-        foreign = sorted(
-            {host_of(urlsplit(u)) for u in [*sitemap.children, *(e.url for e in sitemap.entries)]}
-            - hosts
-        )
-        if foreign:
-            raise SiteError(
-                f"the sitemap {url} points at other hosts ({', '.join(foreign)}): refused "
-                "(if one is the site's public address, give it as --site-url or "
-                "BOOKRAG_SITE_URL)"
-            )
-        pending.extend(_rebase(u, fetch) for u in sitemap.children)
-        entries.extend(SitemapEntry(_rebase(e.url, fetch), e.lastmod) for e in sitemap.entries)
-    wanted = set(include)
-    unique: dict[str, SitemapEntry] = {}
-    for entry in entries:
-        path = urlsplit(entry.url).path
-        if not path.startswith(fetch.path) and path + "/" != fetch.path:
-            continue  # outside the book's baseUrl
-        kind = route_kind(path, fetch.path)
-        if kind is None or kind in wanted:
-            unique.setdefault(source_of(entry.url), entry)
-    if not unique:
-        raise SiteError(f"the sitemap of {book_url} lists no docs pages")
-    kept = list(unique.values())
-    cap = crawler.limits.max_pages
-    return SitePlan(
-        fetch_base=f"{fetch.scheme}://{fetch.netloc}",
-        public_base=f"{public.scheme}://{host_of(public)}",  # never a reader's password
-        entries=kept[:cap],
-        over_cap=[source_of(e.url) for e in kept[cap:]],
-    )
-
-
-def _on(url: str, hosts: set[str]) -> bool:
-    return host_of(urlsplit(url)) in hosts
-
-
-def _rebase(url: str, fetch: SplitResult) -> str:
-    """The same path and query on the address the site is read from."""
-    parts = urlsplit(url)
-    return urlunsplit((fetch.scheme, fetch.netloc, parts.path, parts.query, ""))
 
 
 def page_hash(url: str, title: str, label: str | None, sections: list[Any]) -> str:
@@ -199,8 +109,9 @@ async def _read_page(
     except NotADoc as exc:
         return Skipped(source, f"{NOT_A_DOC}: {exc}", keep=False)
     digest = page_hash(url, doc.title, doc.sidebar_label, doc.sections)
+    menu = menu_sources(doc.menu, entry.url, plan)
     if record is not None and record.get("page_hash") == digest:
-        return Unchanged(source)
+        return Unchanged(source, tuple(menu))
     new_validators = {"extract": EXTRACT_VERSION}
     for key, value in (
         ("lastmod", entry.lastmod),
@@ -218,7 +129,35 @@ async def _read_page(
         content_hash=digest,
         markdown=page_markdown(doc.title, doc.sections),
         validators=new_validators,
+        sidebar_menu=menu,
     )
+
+
+def menu_sources(links: list[str], page_url: str, plan: SitePlan) -> list[str]:
+    """The sources a page's sidebar links to, in order, each once: links on this site, not
+    `#` (a category's caret) nor another site's."""
+    hosts = {host_of(urlsplit(plan.fetch_base)), host_of(urlsplit(plan.public_base))}
+    sources: dict[str, None] = {}
+    for link in links:
+        url = urljoin(page_url, link) if link and not link.startswith("#") else ""
+        parts = urlsplit(url)
+        if parts.scheme in ("http", "https") and host_of(parts) in hosts:
+            sources.setdefault(source_of(url))
+    return list(sources)
+
+
+def sidebar_ranks(records: list[dict[str, Any]], fresh: set[str]) -> dict[str, int]:
+    """Each page's place in the sidebar merged from the menus the page records hold, those
+    read this run (`fresh`) first: where an older menu disagrees (a page left unread, built
+    with the sidebar before), the newer ones win."""
+    menus = [
+        [str(source) for source in record["sidebar_menu"]]
+        for record in sorted(records, key=lambda r: str(r["source"]) not in fresh)
+        if record.get("sidebar_menu")
+    ]
+    pages = {str(record["source"]) for record in records}
+    ordered = [source for source in merge_menus(menus) if source in pages]
+    return {source: rank for rank, source in enumerate(ordered)}
 
 
 async def _crawl(
@@ -265,6 +204,7 @@ def ingest_site(
     plan, _ = asyncio.run(_crawl(book_url, site_url, limits, include, None, None))
 
     never_docs: set[str] = set()
+    fresh: set[str] = set()  # the pages whose menu was read this run
 
     def read(known: dict[str, dict[str, Any]]) -> list[PageOutcome]:
         _, outcomes = asyncio.run(
@@ -273,9 +213,17 @@ def ingest_site(
         never_docs.update(
             o.source for o in outcomes if isinstance(o, Skipped) and _never_a_doc(o, known)
         )
+        fresh.update(
+            o.source
+            for o in outcomes
+            if isinstance(o, Page) or (isinstance(o, Unchanged) and o.sidebar_menu is not None)
+        )
         return outcomes
 
-    report = index_pages(store, read, max_tokens, embedder, policy, on_page)
+    def ranks(records: list[dict[str, Any]]) -> dict[str, int]:
+        return sidebar_ranks(records, fresh)
+
+    report = index_pages(store, read, max_tokens, embedder, policy, on_page, ranks)
     # A site's home page, or another page the sitemap lists that is no doc and never was one,
     # is no news on every refresh: only a doc page that stopped being one is reported.
     report.skipped = [(path, why) for path, why in report.skipped if path not in never_docs]

@@ -141,15 +141,17 @@ class BookStore:
             self.engine.delete(Where(kind="chunk", source=source))
             self.engine.delete_ids([markdown_id(source), page_id(source)])
 
-    def set_sidebar_ranks(self, ranks: dict[str, int | None]) -> None:
-        """Record each page's place in the sidebar (after the book's order changed)."""
-        ids = [page_id(source) for source in ranks]
+    def set_page_field(self, name: str, values: dict[str, Any]) -> None:
+        """Set a field of the records of the pages `values` names, without writing the pages
+        again: their place in the sidebar (`sidebar_rank`) or the sidebar a published page
+        shows (`sidebar_menu`), after the book's order changed around them."""
+        ids = [page_id(source) for source in values]
         with self._errors():
             records = self.engine.retrieve(ids)
             self.engine.upsert(
                 [
-                    StoredPoint(page_id(source), {**records[page_id(source)], "sidebar_rank": rank})
-                    for source, rank in ranks.items()
+                    StoredPoint(page_id(source), {**records[page_id(source)], name: value})
+                    for source, value in values.items()
                     if page_id(source) in records
                 ]
             )

@@ -17,7 +17,7 @@ renders, each written as the loader writes the same Markdown.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -29,6 +29,7 @@ from bookrag.book.markdown import (
     one_line_title,
 )
 from bookrag.book.mdx import ADMONITION_KINDS, after_summary, tab_label, under_tab
+from bookrag.book.site.menu import sidebar_links
 
 # A doc's Markdown container; a blog post's, for a crawl asked to include the blog.
 DOC_SELECTOR = ".theme-doc-markdown, #__blog-post-container"
@@ -41,11 +42,12 @@ _INLINE_MARKS = {"strong": "**", "b": "**", "em": "*", "i": "*", "del": "~~", "s
 
 @dataclass
 class ExtractedPage:
-    """A doc page's title, sidebar label and sections."""
+    """A doc page's title, sidebar label, sections and the links of its sidebar."""
 
     title: str
     sidebar_label: str | None
     sections: list[Section]
+    menu: list[str] = field(default_factory=list)  # its sidebar's links, in order (`menu`)
 
 
 class NotADoc(Exception):
@@ -72,7 +74,8 @@ def extract_doc(html: str | bytes) -> ExtractedPage:
         walker.sections[0].blocks = one_line_text(_one_line_markdown(h1))
     walker.walk(root)
     sections = [s for s in walker.sections if s.blocks or s.anchor]
-    return ExtractedPage(title, label if label and label != title else None, sections)
+    shown = label if label and label != title else None
+    return ExtractedPage(title, shown, sections, sidebar_links(tree))
 
 
 def _classes(node: LexborNode) -> set[str]:
