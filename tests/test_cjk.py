@@ -11,11 +11,12 @@ from bookrag.answering.generation import NOT_FOUND
 from bookrag.answering.models import Question
 from bookrag.answering.pipeline import Book, answer
 from bookrag.answering.sentences import sentences
-from bookrag.book import loader
+from bookrag.book import cjk
 from bookrag.book.chunking import SENTENCE_END, count_tokens, leads_in
 from bookrag.config import Settings
 from bookrag.index import lexical
 from bookrag.index.ingest import ingest, site_config
+from bookrag.index.site_ingest import page_hash
 from bookrag.index.store import BookStore
 
 CJK_DOCS = Path(__file__).resolve().parent / "fixtures" / "cjk-book" / "docs"
@@ -142,6 +143,16 @@ def test_a_new_reading_of_chinese_reads_again_only_the_pages_that_hold_some(
     (docs / "soil.md").write_text((CJK_DOCS / "soil.md").read_text())
     site = site_config(docs, None, None)
     ingest(store, docs, site, settings.chunk_tokens)
-    monkeypatch.setattr(loader, "CJK_READING", "cjk-next")
+    monkeypatch.setattr(cjk, "READING", "cjk-next")
     again = ingest(store, docs, site, settings.chunk_tokens)
     assert again.indexed == ["soil.md"] and again.unchanged == 1
+
+
+def test_a_new_reading_of_chinese_changes_the_fingerprint_of_site_pages_that_hold_some(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url, chinese, english = "https://garden.example.org/docs/soil", "土壤要疏松", "Loose soil"
+    before = [page_hash(url, title, None, []) for title in (chinese, english)]
+    monkeypatch.setattr(cjk, "READING", "cjk-next")
+    after = [page_hash(url, title, None, []) for title in (chinese, english)]
+    assert after[0] != before[0] and after[1] == before[1]

@@ -17,6 +17,9 @@ CHARACTERS = (
     "\U00020000-\U0003134f"
 )
 RUN = re.compile(f"[{CHARACTERS}]+")
+# Bump when such text is read otherwise: only the pages that hold some are redone (their
+# fingerprint holds it, from a docs folder or a site; others keep theirs, and their points).
+READING = "cjk-1"
 # What a page holds that is read otherwise than before these characters were (its marks too).
 _HELD = re.compile(f"[{CHARACTERS}。！？｡：]")
 # Closing quotes and brackets that stay with the sentence they end (`“好。”`).

@@ -20,9 +20,6 @@ PAGE_SUFFIXES = (".md", ".mdx")
 # Bump when parsing, chunking or term extraction changes what a page turns into, so ingest
 # redoes every page.
 LAYOUT_VERSION = "14"
-# Bump when Chinese or Japanese text (`cjk`) is read otherwise: only the pages that hold some
-# are redone (their fingerprint holds it; others keep theirs, and their points).
-CJK_READING = "cjk-1"
 
 
 @dataclass(frozen=True)
@@ -108,7 +105,7 @@ def read_source(docs_dir: Path, path: Path, site: SiteConfig) -> SourceFile:
     digest.update(f"\0{site.trailing_slash}\0{site.version_path}\0{site.number_prefixes}".encode())
     digest.update(f"\0{LAYOUT_VERSION}".encode())
     if cjk.has_cjk(raw.decode("utf-8", "replace")):  # other pages keep their fingerprints
-        digest.update(f"\0{CJK_READING}".encode())
+        digest.update(f"\0{cjk.READING}".encode())
     return SourceFile(path.relative_to(docs_dir).as_posix(), raw, digest.hexdigest())
 
 

@@ -24,6 +24,7 @@ from dataclasses import asdict
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from bookrag.book import cjk
 from bookrag.book.loader import Page
 from bookrag.book.site.crawler import Crawler, CrawlLimits, FetchFailed, host_of
 from bookrag.book.site.extract import NotADoc, extract_doc, page_markdown
@@ -46,6 +47,8 @@ def page_hash(url: str, title: str, label: str | None, sections: list[Any]) -> s
     body = json.dumps(
         [EXTRACT_VERSION, url, title, label, [asdict(s) for s in sections]], ensure_ascii=False
     )
+    if cjk.has_cjk(body):  # other pages keep their fingerprints (as in `loader.read_source`)
+        body += f"\0{cjk.READING}"
     return hashlib.sha256(body.encode()).hexdigest()
 
 
