@@ -10,6 +10,7 @@ import pytest
 from bookrag.answering.generation import NOT_FOUND
 from bookrag.answering.models import Question
 from bookrag.answering.pipeline import Book, answer
+from bookrag.answering.queries import script
 from bookrag.answering.sentences import sentences
 from bookrag.book import cjk
 from bookrag.book.chunking import SENTENCE_END, count_tokens, leads_in
@@ -41,7 +42,6 @@ def test_japanese_kana_and_kanji_are_read_as_pairs() -> None:
 
 
 def test_spaced_scripts_are_read_as_before() -> None:
-    assert lexical.terms("한국어 텍스트") == ["한국어", "텍스트"]
     assert lexical.terms("Привет мир") == ["привет", "мир"]
     assert lexical.terms("Running the ROS 2 nodes") == ["run", "ros", "2", "node"]
 
@@ -49,6 +49,27 @@ def test_spaced_scripts_are_read_as_before() -> None:
 def test_words_that_ask_are_no_terms_of_a_question() -> None:
     assert lexical.terms("为什么花盆要排水？") == ["花盆", "盆要", "要排", "排水"]
     assert lexical.terms("如何预防白粉病") == ["预防", "防白", "白粉", "粉病"]
+
+
+def test_a_korean_word_is_read_as_pairs_so_its_stem_holds_without_its_particle() -> None:
+    # `로봇은` and `로봇을` were two terms that no `로봇` matched: a question with another
+    # particle than the book's found nothing.
+    assert lexical.terms("로봇은 충전") == ["로봇", "봇은", "충전"]
+    assert set(lexical.terms("로봇을")) & set(lexical.terms("로봇이")) == {"로봇"}
+    assert lexical.terms("어떻게 충전합니까") == ["충전", "전합", "합니", "니까"]
+    assert lexical.terms("왜곡") == ["왜곡"]  # `왜` asks only as a word of its own
+
+
+def test_when_is_no_term_of_a_chinese_question() -> None:
+    assert lexical.terms("什么时候浇水") == ["浇水"]
+    assert lexical.terms("要浇多久") == ["要浇"]
+
+
+def test_a_japanese_question_is_in_the_script_of_a_japanese_book() -> None:
+    # Mostly Hiragana against titles mostly Katakana and Han: it was told the book is written
+    # in another script (and a keyed server restated it).
+    assert script("レタスの葉っぱはどのくらいもちますか") == script("トマトの収穫 収穫と保存")
+    assert script("화분 물주기") != script("收获番茄")
 
 
 def test_sentences_end_at_full_width_marks_without_a_space() -> None:
@@ -99,6 +120,23 @@ def test_a_japanese_question_is_answered_from_its_page(cjk_book: Book) -> None:
     result = answer(cjk_book, Question("トマトはいつ収穫しますか？"))
     assert "赤くなってから" in result.answer
     assert result.sources[0] == "/docs/harvest#トマトの収穫"
+
+
+def test_a_japanese_question_in_everyday_grammar_is_answered(cjk_book: Book) -> None:
+    # Its Hiragana pairs (`っぱ`, `くら`, `もち`) are not the book's, and made the floor refuse.
+    result = answer(cjk_book, Question("レタスの葉っぱはどのくらいもちますか？"))
+    assert result.answer != NOT_FOUND
+    assert result.sources[0].startswith("/docs/harvest#")
+
+
+def test_a_korean_question_with_other_particles_than_the_book_is_answered(
+    cjk_book: Book,
+) -> None:
+    result = answer(cjk_book, Question("물은 언제 주는 것이 좋습니까?"))
+    assert "아침 일찍" in result.answer
+    assert result.sources[0] == "/docs/watering-ko#물주는-시간"
+    unknown = answer(cjk_book, Question("자동차 엔진 오일은 어떻게 교체합니까?"))
+    assert unknown.answer.startswith(NOT_FOUND) and unknown.sources == []
 
 
 def test_the_floor_answers_what_a_chinese_book_says_and_refuses_what_it_does_not(

@@ -47,9 +47,18 @@ RESTATE_TOKENS = 120
 
 
 def script(text: str) -> str | None:
-    """The script most of `text`'s letters are written in (LATIN, ARABIC, ...), or None."""
-    counts = Counter(unicodedata.name(ch, "?").split(" ", 1)[0] for ch in text if ch.isalpha())
+    """The script most of `text`'s letters are written in (LATIN, ARABIC, ...), or None.
+    Japanese mixes Han, Hiragana and Katakana in every sentence: all three are CJK here."""
+    counts = Counter(_script_of(ch) for ch in text if ch.isalpha())
     return counts.most_common(1)[0][0] if counts else None
+
+
+def _script_of(letter: str) -> str:
+    name = unicodedata.name(letter, "?").split(" ", 1)[0]
+    return "CJK" if name in _JAPANESE else name
+
+
+_JAPANESE = frozenset({"HIRAGANA", "KATAKANA", "HALFWIDTH"})  # and CJK (Han)
 
 
 def book_titles(pages: Iterable[dict[str, Any]]) -> list[str]:

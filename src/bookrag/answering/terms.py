@@ -96,13 +96,17 @@ def query_terms(store: BookStore, query: str) -> QueryTerms:
 
 
 def _across_words(found: list[str], in_book: frozenset[str]) -> set[str]:
-    """The character pairs of the query's Chinese or Japanese (`lexical`) that the book lacks
-    because they are no words: a pair across two words, one of them the book's (`的花` of
-    `番茄的花盆`, beside `花盆`), and a character left alone. Weighed, they would make any
-    question in these scripts read as one about what the book does not say."""
+    """The character pairs of the query's Chinese, Japanese or Korean (`lexical`) that the
+    book lacks because they are no words: a pair across two words, one of them the book's
+    (`的花` of `番茄的花盆`, beside `花盆`), a character left alone, and a pair of Hiragana only
+    (Japanese writes its particles and verb endings in it: `には`, `すれ`). Weighed, they
+    would make any question in these scripts read as one about what the book does not say."""
     across = set()
     for i, term in enumerate(found):
-        if term in in_book or not cjk.RUN.fullmatch(term):
+        if term in in_book or not cjk.PAIRED_RUN.fullmatch(term):
+            continue
+        if cjk.KANA_ONLY.fullmatch(term):
+            across.add(term)
             continue
         before = found[i - 1] if i else ""
         after = found[i + 1] if i + 1 < len(found) else ""

@@ -1,7 +1,7 @@
 """Chinese and Japanese text, written without spaces between words: which characters are
 its (Han ideographs, Hiragana, Katakana), how long a run of them reads, and where its
-sentences end (at `。！？` with no space after). Korean writes spaces between words (Hangul is
-read as Latin, Cyrillic or Arabic script is); the index reads a run of these characters as
+sentences end (at `。！？` with no space after). Korean writes spaces between words, but each
+word carries its particles. The index reads a run of these characters, and a Korean word, as
 overlapping pairs (`lexical`), as Lucene's CJK analyzer does.
 """
 
@@ -17,11 +17,17 @@ CHARACTERS = (
     "\U00020000-\U0003134f"
 )
 RUN = re.compile(f"[{CHARACTERS}]+")
+# Korean's Hangul syllables are written with spaces between words, but a word carries its
+# particles and endings (`로봇은`, `로봇을`, `로봇이`): the index reads a word of them as pairs
+# too, so that `로봇` is in each. Its sentences and word counts are those of spaced text.
+HANGUL = "\uac00-\ud7a3"
+PAIRED_RUN = re.compile(f"[{CHARACTERS}{HANGUL}]+")  # what the index reads as pairs
+KANA_ONLY = re.compile("[\u3041-\u309f]+")  # Hiragana: Japanese particles and endings
 # Bump when such text is read otherwise: only the pages that hold some are redone (their
 # fingerprint holds it, from a docs folder or a site; others keep theirs, and their points).
-READING = "cjk-1"
+READING = "cjk-2"
 # What a page holds that is read otherwise than before these characters were (its marks too).
-_HELD = re.compile(f"[{CHARACTERS}。！？｡：]")
+_HELD = re.compile(f"[{CHARACTERS}{HANGUL}。！？｡：]")
 # Closing quotes and brackets that stay with the sentence they end (`“好。”`).
 _CLOSERS = "」』”’）)】"
 # A sentence ends after `。！？` (or `!?` before such a character), its closing quote with it,
@@ -33,7 +39,8 @@ SENTENCE_END = (
 
 
 def has_cjk(text: str) -> bool:
-    """Whether `text` holds a Chinese or Japanese character or full-width mark (`。！？：`)."""
+    """Whether `text` holds a Chinese, Japanese or Korean character or a full-width mark
+    (`。！？：`)."""
     return _HELD.search(text) is not None
 
 
@@ -41,14 +48,18 @@ def has_cjk(text: str) -> bool:
 # without them, cut where they were. Words that also sit inside others (Japanese `どう` in
 # `ぶどう`, `何` in `幾何`) are left in.
 _ASKING = re.compile(
-    "为什么|為什麼|怎么样|怎麼樣|什么|什麼|怎么|怎麼|怎样|怎樣|如何|哪个|哪個|哪些|哪里|哪裡|多少|是否"
-    "|[吗嗎呢](?=$)|でしょうか|ですか|ますか|どうやって|どのように|どうして|なぜ"
+    "为什么|為什麼|怎么样|怎麼樣|什么时候|什麼時候|什么|什麼|怎么|怎麼|怎样|怎樣|如何|哪个|哪個|哪些"
+    "|哪里|哪裡|多少|多久|是否|[吗嗎呢](?=$)|でしょうか|ですか|ますか|どうやって|どのように|どうして|なぜ"
 )
+# Korean's, a word of their own (a syllable of them may sit inside another word: `왜곡`).
+_ASKING_WORDS = frozenset("얼마나 어떻게 무엇 무슨 언제 어디 왜 누가 누구 몇".split())
 
 
 def pieces(run: str) -> list[str]:
-    """A run of these characters without the words that ask (`_ASKING`), cut where they
-    were: what of it names something."""
+    """A run of these characters without the words that ask (`_ASKING`, `_ASKING_WORDS`),
+    cut where they were: what of it names something."""
+    if run in _ASKING_WORDS:
+        return []
     return [piece for piece in _ASKING.split(run) if piece]
 
 

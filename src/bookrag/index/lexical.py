@@ -14,7 +14,8 @@ and needs nothing of the engine beyond plain sparse vectors. Term ids are CRC32s
 Chinese and Japanese, written without spaces, are read as Lucene's CJK analyzer reads them:
 a run of Han ideographs, Hiragana and Katakana is its overlapping character pairs (`气象站`:
 `气象`, `象站`; a lone character is itself), on the page and in the question alike, neither
-stemmed nor stopped; the Latin words around it (`ROS 2节点`) are read as any others.
+stemmed nor stopped; the Latin words around it (`ROS 2节点`) are read as any others. So is a
+Korean word, which carries its particles (`로봇은`: `로봇`, `봇은`).
 """
 
 from __future__ import annotations
@@ -58,10 +59,10 @@ _WORD = re.compile(
 # The same for a text holding Chinese or Japanese, where a run of those characters is a word
 # of its own, read as its pairs (`cjk.bigrams`). Its letter classes are slower to match, so a
 # text without such characters is read with `_WORD`, as it always was.
-_LETTER = f"[^\\W_{cjk.CHARACTERS}]"
+_LETTER = f"[^\\W_{cjk.CHARACTERS}{cjk.HANGUL}]"
 _WORD_CJK = re.compile(
     rf"(?<!{_LETTER}){_LETTER}{{1,2}}(?:\+\+(?!\+)|#(?![\w#]))"
-    rf"|{_LETTER}+(?:[_']{_LETTER}+)*|[{cjk.CHARACTERS}]+",
+    rf"|{_LETTER}+(?:[_']{_LETTER}+)*|[{cjk.CHARACTERS}{cjk.HANGUL}]+",
     re.UNICODE,
 )
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
@@ -91,7 +92,7 @@ def words(text: str, versions: bool = True) -> list[str]:
     (`ROS2`, as a book may also write `ROS 2`) also split into parts, and, with `versions`, a
     name with a version number also read without it: a book's `TurtleBot3` is the reader's
     `TurtleBot`. (A query is read without: its `Context7` does not ask about `context`.)"""
-    return _words(text, versions, cjk.RUN.search(text) is not None)
+    return _words(text, versions, cjk.PAIRED_RUN.search(text) is not None)
 
 
 def _words(text: str, versions: bool, held: bool) -> list[str]:
@@ -99,7 +100,7 @@ def _words(text: str, versions: bool, held: bool) -> list[str]:
     out: list[str] = []
     for match in (_WORD_CJK if held else _WORD).finditer(text):
         word = match.group()
-        if held and cjk.RUN.match(word):
+        if held and cjk.PAIRED_RUN.match(word):
             out.extend(pair for piece in cjk.pieces(word) for pair in cjk.bigrams(piece))
             continue
         lower = word.lower()
@@ -132,11 +133,11 @@ def _stem(word: str) -> str:
 
 def terms(text: str, versions: bool = True) -> list[str]:
     """Stemmed, stop-word-free terms of `text`, in order, repeats kept (`versions`: `words`)."""
-    held = cjk.RUN.search(text) is not None  # else no word needs the test below
+    held = cjk.PAIRED_RUN.search(text) is not None  # else no word needs the test below
     return [
-        w if held and cjk.RUN.match(w) else _stem(w)
+        w if held and cjk.PAIRED_RUN.match(w) else _stem(w)
         for w in _words(text, versions, held)
-        if w not in STOP_WORDS and (len(w) > 1 or w.isdigit() or (held and cjk.RUN.match(w)))
+        if w not in STOP_WORDS and (len(w) > 1 or w.isdigit() or (held and cjk.PAIRED_RUN.match(w)))
     ]
 
 
@@ -146,7 +147,7 @@ def name_terms(text: str) -> set[str]:
     """
     names: set[str] = set()
     sentence_start = True
-    for match in (_WORD_CJK if cjk.RUN.search(text) else _WORD).finditer(text):
+    for match in (_WORD_CJK if cjk.PAIRED_RUN.search(text) else _WORD).finditer(text):
         word = match.group()
         mixed = any(c.isdigit() for c in word) and any(c.isalpha() for c in word)
         capitalised = word[0].isupper() and not sentence_start
