@@ -14,7 +14,7 @@ import pytest
 from bookrag.book.chunking import chunk_page
 from bookrag.book.loader import SkipPage, discover, load_page, read_source
 from bookrag.book.site.crawler import CrawlLimits
-from bookrag.book.site.extract import NotADoc, extract_doc
+from bookrag.book.site.extract import NotADoc, extract_doc, page_markdown
 from bookrag.errors import SiteError
 from bookrag.index.ingest import ingest, site_config
 from bookrag.index.site_ingest import ingest_site
@@ -59,6 +59,21 @@ def source_pages() -> dict[str, object]:
 
 
 # -- extraction ----------------------------------------------------------------------------
+
+
+def test_a_page_whose_front_matter_title_is_not_its_heading_has_that_title() -> None:
+    # The h1 was taken as the title, so a page with `title: Intro` and `# Welcome to the
+    # station` was "Welcome to the station" read from its site and "Intro" from its docs.
+    html = (
+        "<html><head><title>Intro | The Pocket Weather Station</title></head><body>"
+        "<div class='theme-doc-markdown markdown'><header><h1>Welcome to the station</h1>"
+        "</header><p>Build a weather station in a weekend.</p></div></body></html>"
+    )
+    doc = extract_doc(html)
+    assert (doc.title, doc.heading) == ("Intro", "Welcome to the station")
+    assert page_markdown(doc.heading, doc.sections).startswith("# Welcome to the station\n")
+    same = extract_doc(html.replace("<title>Intro", "<title>Welcome to the station"))
+    assert (same.title, same.heading) == ("Welcome to the station", "")
 
 
 def test_every_built_page_reads_as_its_source_does_but_for_resolved_links() -> None:

@@ -42,11 +42,13 @@ EXTRACT_VERSION = "3"
 NOT_A_DOC = "not a doc page"
 
 
-def page_hash(url: str, title: str, label: str | None, sections: list[Any]) -> str:
-    """The fingerprint of what a page says (not of its HTML, which changes every build)."""
-    body = json.dumps(
-        [EXTRACT_VERSION, url, title, label, [asdict(s) for s in sections]], ensure_ascii=False
-    )
+def page_hash(
+    url: str, title: str, label: str | None, sections: list[Any], heading: str = ""
+) -> str:
+    """The fingerprint of what a page says (not of its HTML, which changes every build); an
+    `h1` other than the title enters it only where there is one, so other pages keep theirs."""
+    said = [EXTRACT_VERSION, url, title, label, [asdict(s) for s in sections]]
+    body = json.dumps([*said, heading] if heading else said, ensure_ascii=False)
     if cjk.has_cjk(body):  # other pages keep their fingerprints (as in `loader.read_source`)
         body += f"\0{cjk.READING}"
     return hashlib.sha256(body.encode()).hexdigest()
@@ -111,7 +113,7 @@ async def _read_page(
         doc = await asyncio.to_thread(extract_doc, fetched.body)
     except NotADoc as exc:
         return Skipped(source, f"{NOT_A_DOC}: {exc}", keep=False)
-    digest = page_hash(url, doc.title, doc.sidebar_label, doc.sections)
+    digest = page_hash(url, doc.title, doc.sidebar_label, doc.sections, doc.heading)
     menu = menu_sources(doc.menu, entry.url, plan)
     if record is not None and record.get("page_hash") == digest:
         return Unchanged(source, tuple(menu))
@@ -130,7 +132,7 @@ async def _read_page(
         sidebar_label=doc.sidebar_label,
         sections=doc.sections,
         content_hash=digest,
-        markdown=page_markdown(doc.title, doc.sections),
+        markdown=page_markdown(doc.heading or doc.title, doc.sections),
         validators=new_validators,
         sidebar_menu=menu,
     )

@@ -48,6 +48,7 @@ class ExtractedPage:
     sidebar_label: str | None
     sections: list[Section]
     menu: list[str] = field(default_factory=list)  # its sidebar's links, in order (`menu`)
+    heading: str = ""  # its `h1`, where that is not its title (front matter's `title:`)
 
 
 class NotADoc(Exception):
@@ -60,22 +61,27 @@ def extract_doc(html: str | bytes) -> ExtractedPage:
     root = tree.css_first(DOC_SELECTOR)
     if root is None:
         raise NotADoc("no Docusaurus doc article (.theme-doc-markdown) in the page")
-    # A doc's title is the `h1` inside its container; a blog post's is just before it.
+    # A doc's heading is the `h1` inside its container (a blog post's is just before it); its
+    # title is the front matter's `title:`, which the head's `<title>` holds before the
+    # site's (`Page | Site`), else that heading.
     h1 = root.css_first("h1") or (root.parent.css_first("h1") if root.parent else None)
-    title = _heading_text(h1) if h1 is not None else ""
+    heading = _heading_text(h1) if h1 is not None else ""
+    head_title = tree.css_first("title")
+    head = " ".join((head_title.text() if head_title is not None else "").split())
+    title = (head.rsplit(" | ", 1)[0].strip() if " | " in head else "") or heading
     if not title:
-        head_title = tree.css_first("title")
-        title = (head_title.text() if head_title is not None else "").split(" | ")[0].strip()
+        title = head
     active = tree.css_first(".menu__link--active:not(.menu__link--sublist)")
     label = " ".join(active.text().split()) if active is not None else ""
     walker = _Walker()
-    if h1 is not None and is_one_line_page(title):  # a one-line file: its text is the h1's
-        title = one_line_title(title)
+    if h1 is not None and is_one_line_page(heading):  # a one-line file: its text is the h1's
+        title = heading = one_line_title(heading)
         walker.sections[0].blocks = one_line_text(_one_line_markdown(h1))
     walker.walk(root)
     sections = [s for s in walker.sections if s.blocks or s.anchor]
     shown = label if label and label != title else None
-    return ExtractedPage(title, shown, sections, sidebar_links(tree))
+    other = heading if heading and heading != title else ""
+    return ExtractedPage(title, shown, sections, sidebar_links(tree), other)
 
 
 def _classes(node: LexborNode) -> set[str]:
