@@ -1054,6 +1054,20 @@ def test_a_clause_about_something_does_not_say_what_it_is(clause: str) -> None:
     assert defines("The meaning of rain gauge is plain: it gauges rain.", wanted)
 
 
+@pytest.mark.parametrize(
+    ("question", "sentence"),
+    [
+        ("What is a while loop?", "A while loop is a loop that runs while its test holds."),
+        ("What is an if statement?", "An if statement is a branch taken when a test holds."),
+        ("What are while loops?", "While loops are loops that run until a test fails."),
+    ],
+)
+def test_a_name_that_starts_with_a_subordinator_is_still_defined(
+    question: str, sentence: str
+) -> None:
+    assert defines(sentence, defined_terms(question))
+
+
 @pytest.mark.parametrize("complement", [True, False])
 def test_the_second_quote_answers_the_part_of_the_question_the_best_one_leaves(
     monkeypatch: pytest.MonkeyPatch, complement: bool

@@ -14,12 +14,13 @@ from bookrag.index.store import BookStore
 # A sentence saying what something is: its subject, then one of these within its first words.
 _DEFINING_VERBS = frozenset({"is", "are", "means", "refers", "denotes", "describes", "stands"})
 _DEFINING_REACH = 12
-# Words opening a clause: a defining verb after one of them is that clause's ("when X is
-# needed"), so the words before it are no subject saying what X is.
+# Words opening a clause: a defining verb after one of them is that clause's ("knowing when
+# X is needed"), so the words before it are no subject saying what X is (`_in_a_clause`).
 _SUBORDINATORS = frozenset(
     "when whenever whether how if why where wherever while because although though since "
     "unless until".split()
 )
+_ARTICLES = frozenset({"a", "an", "the"})
 _BRACKETED = re.compile(r"\([^()]*\)")
 DEFINITIONS = True  # answer "What is X?" with what X is (switch kept for the ablation)
 _DEFINED_WORDS = 6
@@ -167,7 +168,7 @@ def defines(sentence: str, wanted: tuple[str, ...]) -> bool:
 def _subject_is(sentence: str, wanted: tuple[str, ...]) -> bool:
     words = lexical.words(sentence, versions=False)
     verb = next((i for i, w in enumerate(words[:_DEFINING_REACH]) if w in _DEFINING_VERBS), 0)
-    if _SUBORDINATORS & set(words[:verb]):  # "Knowing when X is useful": a clause's verb
+    if _in_a_clause(words[:verb]):
         return False
     subject = [
         t
@@ -177,6 +178,17 @@ def _subject_is(sentence: str, wanted: tuple[str, ...]) -> bool:
     if not subject or subject[-1] != wanted[-1]:  # the subject is an X, not X's anything
         return False
     return set(wanted) <= set(subject) or set(subject) <= set(wanted)
+
+
+def _in_a_clause(subject: list[str]) -> bool:
+    """Whether the words before a defining verb open a clause after other words ("knowing
+    when X", "understanding of whether X"): the verb is then the clause's, not the subject's.
+    A subordinator first, or after an article, may be a name's ("a while loop", "an if
+    statement", "while loops")."""
+    return any(
+        word in _SUBORDINATORS and any(w not in _ARTICLES for w in subject[:at])
+        for at, word in enumerate(subject)
+    )
 
 
 def _expand(term: str, wanted: tuple[str, ...]) -> tuple[str, ...]:
