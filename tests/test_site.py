@@ -74,6 +74,10 @@ def test_a_page_whose_front_matter_title_is_not_its_heading_has_that_title() -> 
     assert page_markdown(doc.heading, doc.sections).startswith("# Welcome to the station\n")
     same = extract_doc(html.replace("<title>Intro", "<title>Welcome to the station"))
     assert (same.title, same.heading) == ("Welcome to the station", "")
+    # A site title holding the delimiter, or another delimiter: the heading leads the head.
+    for head in ("Welcome to the station | Acme | Docs", "Welcome to the station · Acme"):
+        other = extract_doc(html.replace("Intro | The Pocket Weather Station", head))
+        assert (other.title, other.heading) == ("Welcome to the station", ""), head
 
 
 def test_every_built_page_reads_as_its_source_does_but_for_resolved_links() -> None:

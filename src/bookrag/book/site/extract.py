@@ -61,16 +61,10 @@ def extract_doc(html: str | bytes) -> ExtractedPage:
     root = tree.css_first(DOC_SELECTOR)
     if root is None:
         raise NotADoc("no Docusaurus doc article (.theme-doc-markdown) in the page")
-    # A doc's heading is the `h1` inside its container (a blog post's is just before it); its
-    # title is the front matter's `title:`, which the head's `<title>` holds before the
-    # site's (`Page | Site`), else that heading.
     h1 = root.css_first("h1") or (root.parent.css_first("h1") if root.parent else None)
     heading = _heading_text(h1) if h1 is not None else ""
     head_title = tree.css_first("title")
-    head = " ".join((head_title.text() if head_title is not None else "").split())
-    title = (head.rsplit(" | ", 1)[0].strip() if " | " in head else "") or heading
-    if not title:
-        title = head
+    title = _title(heading, " ".join((head_title.text() if head_title else "").split()))
     active = tree.css_first(".menu__link--active:not(.menu__link--sublist)")
     label = " ".join(active.text().split()) if active is not None else ""
     walker = _Walker()
@@ -82,6 +76,16 @@ def extract_doc(html: str | bytes) -> ExtractedPage:
     shown = label if label and label != title else None
     other = heading if heading and heading != title else ""
     return ExtractedPage(title, shown, sections, sidebar_links(tree), other)
+
+
+def _title(heading: str, head: str) -> str:
+    """A doc's title: its front matter's `title:`, which the head's `<title>` (`head`) holds
+    before the site's (`Page | Site`), else its `heading` (the `h1` inside its container, a
+    blog post's just before it). A head that starts with the heading is that title with the
+    site's after it, whatever the site's delimiter and title hold (`Install | Acme | Docs`)."""
+    if not heading or head == heading or head.startswith(f"{heading} "):
+        return heading or head.split(" | ")[0].strip()
+    return (head.rsplit(" | ", 1)[0].strip() if " | " in head else "") or heading
 
 
 def _classes(node: LexborNode) -> set[str]:
