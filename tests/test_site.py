@@ -16,6 +16,7 @@ from bookrag.book.loader import SkipPage, discover, load_page, read_source
 from bookrag.book.site.crawler import CrawlLimits
 from bookrag.book.site.extract import NotADoc, extract_doc, page_markdown
 from bookrag.errors import SiteError
+from bookrag.index import site_ingest
 from bookrag.index.ingest import ingest, site_config
 from bookrag.index.site_ingest import ingest_site
 from bookrag.index.store import BookStore
@@ -252,6 +253,27 @@ def test_a_rebuilt_page_with_the_same_text_is_unchanged(store: BookStore, site: 
     site.put("docs/intro.html", html.replace("</body>", "<script>/* new bundle */</script></body>"))
     report = crawl(store, site)
     assert report.indexed == [] and report.unchanged == DOC_PAGES
+    # Its new ETag is kept: it was not, so every later refresh fetched the page whole again.
+    crawl(store, site)
+    asked = [r.headers.get("if-none-match") for r in site.page_requests("/docs/intro")]
+    assert asked[-1] != asked[-2]
+
+
+def test_pages_read_under_an_older_reading_are_fetched_once_more(
+    store: BookStore, site: FakeSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A new way of reading pages (titles from <title>, Chinese as pairs) reached no page of an
+    # index made before it while the host answered 304 or the sitemap's lastmod held.
+    crawl(store, site)
+    monkeypatch.setattr(site_ingest, "READING", "a newer reading")
+    before = len(site.page_requests())
+    report = crawl(store, site)
+    fetched = site.page_requests()[before:]
+    assert report.indexed == [] and report.unchanged == DOC_PAGES
+    assert len(fetched) == DOC_PAGES and not any("if-none-match" in r.headers for r in fetched)
+    before = len(site.page_requests())
+    crawl(store, site)  # and then it rests: asked conditionally, as before
+    assert all("if-none-match" in r.headers for r in site.page_requests()[before:])
 
 
 def test_sitemap_lastmod_spares_the_request(store: BookStore, site: FakeSite) -> None:

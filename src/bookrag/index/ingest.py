@@ -164,16 +164,21 @@ def _update(
         }
     )
     seen: set[str] = set()
-    menus: dict[str, list[str]] = {}  # the sidebars read again of pages that did not change
+    reread: dict[str, dict[str, Any]] = {}  # what was read again of pages that did not change
     try:
-        _write(outcomes, writer, max_tokens, report, seen, menus, on_page)
+        _write(outcomes, writer, max_tokens, report, seen, reread, on_page)
     except Exception:
         _count_written(store)
         raise
     store.commit()
-    menus = {s: m for s, m in menus.items() if known.get(s, {}).get("sidebar_menu") != m}
-    if menus:
-        store.set_page_field("sidebar_menu", menus)
+    for name in ("sidebar_menu", "validators"):
+        values = {
+            source: fields[name]
+            for source, fields in reread.items()
+            if name in fields and known.get(source, {}).get(name) != fields[name]
+        }
+        if values:
+            store.set_page_field(name, values)
     for source in sorted(set(known) - seen):
         store.remove_page(source)
         report.removed.append(source)
@@ -209,18 +214,20 @@ def _write(
     max_tokens: int,
     report: IngestReport,
     seen: set[str],
-    menus: dict[str, list[str]],
+    reread: dict[str, dict[str, Any]],
     on_page: Callable[[str], None] | None,
 ) -> None:
     """Write each new or changed page `outcomes` yields, noting in `seen` every page kept
-    and in `menus` the sidebar read again of each unchanged one."""
+    and in `reread` what was read again of each unchanged one (its sidebar, its validators)."""
     for outcome in outcomes:
         source = outcome.source
         if isinstance(outcome, Unchanged):
             seen.add(source)
             report.unchanged += 1
             if outcome.sidebar_menu is not None:
-                menus[source] = list(outcome.sidebar_menu)
+                reread.setdefault(source, {})["sidebar_menu"] = list(outcome.sidebar_menu)
+            if outcome.validators is not None:
+                reread.setdefault(source, {})["validators"] = outcome.validators
         elif isinstance(outcome, Skipped):
             if outcome.keep:
                 seen.add(source)

@@ -61,10 +61,12 @@ class IngestReport:
 @dataclass(frozen=True)
 class Unchanged:
     """A page the index already holds as it is now; `sidebar_menu` is its sidebar's links as
-    read this time (a published page whose text did not change), None when not read."""
+    read this time (a published page whose text did not change), None when not read, and
+    `validators` those it was fetched with (None when not fetched)."""
 
     source: str
     sidebar_menu: tuple[str, ...] | None = None
+    validators: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)

@@ -37,8 +37,12 @@ from bookrag.index.site_plan import SitePlan, normalise_book_url, plan_site, sou
 from bookrag.index.store import BookStore
 from bookrag.providers.base import Embedder, RetryPolicy
 
-# Bump when extraction changes what a page turns into, so validators from before are ignored.
+# Bump when extraction changes what a page turns into: every page's fingerprint changes.
 EXTRACT_VERSION = "3"
+# The reading a page's validators were taken under: a page fetched under another (an older
+# extraction; 2: titles from `<title>`; the CJK reading) is fetched once more, whatever its
+# lastmod or ETag say, and its fingerprint then says whether it is indexed again.
+READING = f"{EXTRACT_VERSION}.2.{cjk.READING}"
 NOT_A_DOC = "not a doc page"
 
 
@@ -95,7 +99,7 @@ async def _read_page(
     # validators say: its stored URLs, and every citation of it, would point to the old one.
     if record is not None and record.get("url") == url:
         stored = record.get("validators") or {}
-        if stored.get("extract") == EXTRACT_VERSION:
+        if stored.get("extract") == READING:
             validators = stored
     if entry.lastmod and validators.get("lastmod") == entry.lastmod:
         return Unchanged(source)
@@ -115,9 +119,7 @@ async def _read_page(
         return Skipped(source, f"{NOT_A_DOC}: {exc}", keep=False)
     digest = page_hash(url, doc.title, doc.sidebar_label, doc.sections, doc.heading)
     menu = menu_sources(doc.menu, entry.url, plan)
-    if record is not None and record.get("page_hash") == digest:
-        return Unchanged(source, tuple(menu))
-    new_validators = {"extract": EXTRACT_VERSION}
+    new_validators = {"extract": READING}
     for key, value in (
         ("lastmod", entry.lastmod),
         ("etag", fetched.etag),
@@ -125,6 +127,8 @@ async def _read_page(
     ):
         if value:
             new_validators[key] = value
+    if record is not None and record.get("page_hash") == digest:
+        return Unchanged(source, tuple(menu), new_validators)
     return Page(
         source=source,
         url=url,
