@@ -232,11 +232,34 @@ def test_pages_moved_in_the_sidebar_move_without_being_indexed_again(
     assert drip == ["/manual/docs/water/drip/timers/", "/manual/docs/water/drip/lines/"]
 
 
-def test_an_index_from_before_menus_is_not_read_again_and_ranks_pages_as_they_are(
-    store: BookStore, site: FakeSite
+def test_an_index_from_before_menus_is_fetched_once_indexes_nothing_and_is_ranked(
+    store: BookStore, site: FakeSite, tmp_path: Path
 ) -> None:
     crawl(store, site)
     old = [  # the records as an index written before sidebar menus were kept holds them
+        StoredPoint(
+            page_id(str(r["source"])),
+            {**r, "sidebar_rank": None, "validators": {**r["validators"], "extract": "3"}},
+        )
+        for r in store.pages()
+    ]
+    for point in old:
+        point.payload.pop("sidebar_menu", None)
+    store.engine.upsert(old)
+    asked = len(site.requests)
+    report = crawl(store, site)
+    assert report.indexed == []
+    docs = {urlsplit(str(r["url"])).path for r in store.pages()}
+    pages = [r for r in site.requests[asked:] if r.path in docs]
+    assert len(pages) == len(docs) and not any("if-none-match" in r.headers for r in pages)
+    assert order(store) == docs_order(tmp_path)
+
+
+def test_pages_whose_records_hold_no_menu_are_ranked_as_they_are_read_again(
+    store: BookStore, site: FakeSite
+) -> None:
+    crawl(store, site)
+    old = [  # records without a menu, their validators still good
         StoredPoint(page_id(str(r["source"])), {**r, "sidebar_rank": None}) for r in store.pages()
     ]
     for point in old:
@@ -266,6 +289,18 @@ def test_an_index_from_before_menus_is_not_read_again_and_ranks_pages_as_they_ar
 def test_menus_are_merged_keeping_each_ones_order_and_each_sidebar_together() -> None:
     # `c` is placed by the third menu only; the second sidebar (`x`, `y`) shares no page.
     assert merge_menus([["a", "b"], ["x", "y"], ["a", "c", "b"]]) == ["a", "c", "b", "x", "y"]
+
+
+def test_sidebars_that_share_no_page_keep_their_order_whichever_pages_a_refresh_reads() -> None:
+    # The sidebar read this run went first: a refresh that read one API page put the API
+    # reference before the guide, and /health's first page with it.
+    guide, api = ["intro", "usage"], ["api/client", "api/server"]
+    records = [{"source": s, "sidebar_menu": guide if s in guide else api} for s in api + guide]
+    first = sidebar_ranks(records, fresh=guide + api)  # the sitemap's order
+    assert sorted(first, key=first.__getitem__) == guide + api
+    ranked = [{**r, "sidebar_rank": first[str(r["source"])]} for r in records]
+    for fresh in (["api/server"], ["usage"], []):
+        assert sidebar_ranks(ranked, fresh=fresh) == first, fresh
 
 
 def test_menus_that_disagree_give_every_page_one_place_the_newest_menus_first() -> None:

@@ -155,17 +155,24 @@ def menu_sources(links: list[str], page_url: str, plan: SitePlan) -> list[str]:
     return list(sources)
 
 
-def sidebar_ranks(records: list[dict[str, Any]], fresh: set[str]) -> dict[str, int]:
+def sidebar_ranks(records: list[dict[str, Any]], fresh: Iterable[str]) -> dict[str, int]:
     """Each page's place in the sidebar merged from the menus the page records hold, those
-    read this run (`fresh`) first: where an older menu disagrees (a page left unread, built
-    with the sidebar before), the newer ones win."""
+    read this run (`fresh`, in the sitemap's order) first: where an older menu disagrees (a
+    page left unread, built with the sidebar before), the newer ones win. Sidebars that share
+    no page keep the order they had (`merge_menus`)."""
+    read = {source: at for at, source in enumerate(fresh)}
     menus = [
         [str(source) for source in record["sidebar_menu"]]
-        for record in sorted(records, key=lambda r: str(r["source"]) not in fresh)
+        for record in sorted(records, key=lambda r: read.get(str(r["source"]), len(read)))
         if record.get("sidebar_menu")
     ]
     pages = {str(record["source"]) for record in records}
-    ordered = [source for source in merge_menus(menus) if source in pages]
+    earlier = {
+        str(r["source"]): r["sidebar_rank"]
+        for r in records
+        if isinstance(r.get("sidebar_rank"), int)
+    }
+    ordered = [source for source in merge_menus(menus, earlier) if source in pages]
     return {source: rank for rank, source in enumerate(ordered)}
 
 
@@ -213,7 +220,7 @@ def ingest_site(
     plan, _ = asyncio.run(_crawl(book_url, site_url, limits, include, None, None))
 
     never_docs: set[str] = set()
-    fresh: set[str] = set()  # the pages whose menu was read this run
+    fresh: dict[str, None] = {}  # the pages whose menu was read this run, in sitemap order
 
     def read(known: dict[str, dict[str, Any]]) -> list[PageOutcome]:
         _, outcomes = asyncio.run(
@@ -223,9 +230,11 @@ def ingest_site(
             o.source for o in outcomes if isinstance(o, Skipped) and _never_a_doc(o, known)
         )
         fresh.update(
-            o.source
-            for o in outcomes
-            if isinstance(o, Page) or (isinstance(o, Unchanged) and o.sidebar_menu is not None)
+            dict.fromkeys(
+                o.source
+                for o in outcomes
+                if isinstance(o, Page) or (isinstance(o, Unchanged) and o.sidebar_menu is not None)
+            )
         )
         return outcomes
 

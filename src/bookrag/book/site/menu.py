@@ -13,7 +13,8 @@ category's place among the others in every menu at all.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Sequence
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import pairwise
 
 from selectolax.lexbor import LexborHTMLParser
@@ -26,13 +27,18 @@ def sidebar_links(tree: LexborHTMLParser) -> list[str]:
     return [str(a.attributes.get("href") or "") for a in tree.css(MENU_LINKS)]
 
 
-def merge_menus(menus: Iterable[Sequence[str]]) -> list[str]:
+def merge_menus(
+    menus: Iterable[Sequence[str]], earlier: Mapping[str, int] | None = None
+) -> list[str]:
     """Every item of `menus` once, in an order that keeps each menu's.
 
     Items no menu orders are placed by where they first appear (earlier menus first), and the
-    items of menus that share none (two sidebars, two versions of the docs) stay together.
-    Menus that disagree (pages read from builds of two different sidebars) cannot all hold:
-    where they clash, the item that appears first wins its place."""
+    items of menus that share none (two sidebars, two versions of the docs) stay together,
+    in the order of the places their items held `earlier` (an order merged before), else of
+    where they first appear: so which pages a refresh read does not reorder them. Menus
+    that disagree (pages read from builds of two different sidebars) cannot all hold: where
+    they clash, the item that appears first wins its place."""
+    earlier = earlier or {}
     first: dict[str, int] = {}  # each item's first appearance
     after: dict[str, set[str]] = {}  # the items each must come before
     pending: dict[str, int] = {}  # how many items each must come after, not yet placed
@@ -48,13 +54,15 @@ def merge_menus(menus: Iterable[Sequence[str]]) -> list[str]:
                 after[a].add(b)
                 pending[b] += 1
             _join(group, a, b)
-    # A group's items go out together, at the first appearance of any of them.
-    opens: dict[str, int] = {}
+    # A group's items go out together, at the earliest place any of them held, else at the
+    # first appearance of any of them.
+    opens: dict[str, tuple[float, int]] = {}
     for item, at in first.items():
         root = _root(group, item)
-        opens[root] = min(opens.get(root, at), at)
+        place = (earlier.get(item, math.inf), at)
+        opens[root] = min(opens.get(root, place), place)
 
-    def key(item: str) -> tuple[int, int, str]:
+    def key(item: str) -> tuple[tuple[float, int], int, str]:
         return (opens[_root(group, item)], first[item], item)
 
     ready = [key(item) for item, count in pending.items() if count == 0]
