@@ -16,6 +16,9 @@ CHARACTERS = (
     "\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f"
     "\U00020000-\U0003134f"
 )
+# Three tests, for three uses: `RUN`, the unspaced scripts, counts words and tokens and ends
+# sentences; `PAIRED_RUN`, those and Hangul, is what the index reads as pairs; `has_cjk`,
+# those and the full-width marks, is what a page's fingerprint marks.
 RUN = re.compile(f"[{CHARACTERS}]+")
 # Korean's Hangul syllables are written with spaces between words, but a word carries its
 # particles and endings (`로봇은`, `로봇을`, `로봇이`): the index reads a word of them as pairs

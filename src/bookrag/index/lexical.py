@@ -56,9 +56,9 @@ AVG_LEN = 80.0
 _WORD = re.compile(
     r"(?<![^\W_])[^\W_]{1,2}(?:\+\+(?!\+)|#(?![\w#]))|[^\W_]+(?:[_'][^\W_]+)*", re.UNICODE
 )
-# The same for a text holding Chinese or Japanese, where a run of those characters is a word
-# of its own, read as its pairs (`cjk.bigrams`). Its letter classes are slower to match, so a
-# text without such characters is read with `_WORD`, as it always was.
+# The same for a text holding Chinese, Japanese or Korean, where a run of those characters is
+# a word of its own, read as its pairs (`cjk.bigrams`). Its letter classes are slower to
+# match, so a text without such characters is read with `_WORD`, as it always was.
 _LETTER = f"[^\\W_{cjk.CHARACTERS}{cjk.HANGUL}]"
 _WORD_CJK = re.compile(
     rf"(?<!{_LETTER}){_LETTER}{{1,2}}(?:\+\+(?!\+)|#(?![\w#]))"
@@ -96,7 +96,7 @@ def words(text: str, versions: bool = True) -> list[str]:
 
 
 def _words(text: str, versions: bool, held: bool) -> list[str]:
-    """`words`, told whether `text` holds Chinese or Japanese (`held`)."""
+    """`words`, told whether `text` holds Chinese, Japanese or Korean (`held`)."""
     out: list[str] = []
     for match in (_WORD_CJK if held else _WORD).finditer(text):
         word = match.group()
