@@ -12,6 +12,7 @@ from bookrag.answering.models import Question
 from bookrag.answering.pipeline import Book, answer
 from bookrag.answering.queries import script
 from bookrag.answering.sentences import sentences
+from bookrag.answering.terms import defined_terms, defines
 from bookrag.book import cjk
 from bookrag.book.chunking import SENTENCE_END, count_tokens, leads_in
 from bookrag.config import Settings
@@ -70,6 +71,56 @@ def test_a_japanese_question_is_in_the_script_of_a_japanese_book() -> None:
     # in another script (and a keyed server restated it).
     assert script("レタスの葉っぱはどのくらいもちますか") == script("トマトの収穫 収穫と保存")
     assert script("화분 물주기") != script("收获番茄")
+
+
+@pytest.mark.parametrize(
+    ("question", "named"),
+    [
+        ("什么是白粉病？", ("白粉", "粉病")),
+        ("白粉病是什么意思？", ("白粉", "粉病")),
+        ("什么是ROS 2节点？", ("ros", "2", "节点")),
+        ("トマトとは何ですか？", ("トマ", "マト")),
+        ("로봇 청소기란 무엇입니까?", ("로봇", "청소", "소기")),
+        ("怎样预防白粉病？", ()),
+        ("トマトはいつ収穫しますか？", ()),
+    ],
+)
+def test_a_chinese_japanese_or_korean_question_for_what_something_is_names_it(
+    question: str, named: tuple[str, ...]
+) -> None:
+    assert defined_terms(question) == named
+
+
+def test_a_chinese_japanese_or_korean_sentence_saying_what_something_is_is_told() -> None:
+    # Only English "X is ..." was told: "What is X?" in these languages had no definition
+    # to lead its answer.
+    mildew = defined_terms("什么是白粉病？")
+    assert defines("白粉病是一种真菌病害，叶片上会出现白色粉末。", mildew)
+    assert defines("- **白粉病**：一种真菌病害。", mildew)
+    assert not defines("预防白粉病要保持通风。", mildew)
+    tomato = defined_terms("トマトとは何ですか？")
+    assert defines("トマトはナス科の野菜です。", tomato)
+    assert not defines("トマトの収穫は朝です。", tomato)
+    robot = defined_terms("로봇 청소기란 무엇입니까?")
+    assert defines("로봇 청소기는 스스로 바닥을 청소하는 기계입니다.", robot)
+    assert not defines("로봇 청소기를 충전하세요.", robot)
+
+
+def test_what_a_chinese_book_says_something_is_leads_the_answer(
+    tmp_path: Path, store: BookStore, settings: Settings
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "mildew.md").write_text(
+        "# 白粉病\n\n## 防治白粉病\n\n"
+        "白粉病多发的季节，白粉病的叶片要剪掉，白粉病的残叶不要堆肥。\n\n"
+        "## 认识\n\n白粉病是一种真菌病害，叶片上会出现白色粉末。\n"
+    )
+    (docs / "soil.md").write_text("# 土壤\n\n土壤要疏松，花盆要有排水孔。\n")
+    ingest(store, docs, site_config(docs, None, None), settings.chunk_tokens)
+    result = answer(Book.open(store, settings), Question("什么是白粉病？"))
+    assert result.answer.split("\n\n")[1].startswith("白粉病是一种真菌病害")
+    assert result.sources[0] == "/docs/mildew#认识"
 
 
 def test_sentences_end_at_full_width_marks_without_a_space() -> None:

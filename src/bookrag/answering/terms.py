@@ -126,6 +126,9 @@ def defined_terms(query: str) -> tuple[str, ...]:
         _named(" ".join(query.split()[: _DEFINED_WORDS + 4]).rstrip("? ")) if DEFINITIONS else ""
     )
     words = named.split()
+    if not words and DEFINITIONS and cjk.PAIRED_RUN.search(query):  # 什么是X, Xとは, X란
+        named = cjk.asked_meaning(query)
+        words = [named] if named and cjk.word_count(named) <= _DEFINED_WORDS else []
     # A name of something ("a ROS 2 node"), not a clause ("the main stages of training ...").
     if not words or len(words) > _DEFINED_WORDS or _NOT_A_NAME & {w.lower() for w in words}:
         return ()
@@ -159,6 +162,9 @@ def defines(sentence: str, wanted: tuple[str, ...]) -> bool:
     is ..." for `urdf`)."""
     if not wanted:
         return False
+    if cjk.PAIRED_RUN.fullmatch(wanted[-1]):  # a Chinese, Japanese or Korean name
+        subject = cjk.defining_subject(sentence)
+        return subject is not None and _names(lexical.terms(subject, versions=False), wanted)
     opening = sentence[: _DEFINING_REACH * 20]  # the subject is in its first words
     if not _DEFINING_VERBS & set(opening.lower().split()):  # cheap: most sentences stop here
         return False
@@ -175,7 +181,13 @@ def _subject_is(sentence: str, wanted: tuple[str, ...]) -> bool:
         for term in lexical.terms(" ".join(words[:verb]), versions=False)
         for t in _expand(term, wanted)
     ]
-    if not subject or subject[-1] != wanted[-1]:  # the subject is an X, not X's anything
+    return _names(subject, wanted)
+
+
+def _names(subject: list[str], wanted: tuple[str, ...]) -> bool:
+    """Whether a sentence's `subject` (its terms) is what `wanted` names: it ends on its last
+    term (an X, not X's anything) and holds all of them, or no others."""
+    if not subject or subject[-1] != wanted[-1]:
         return False
     return set(wanted) <= set(subject) or set(subject) <= set(wanted)
 

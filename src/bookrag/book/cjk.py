@@ -79,3 +79,34 @@ def word_count(text: str) -> int:
         return len(text.split())
     runs = RUN.findall(text)
     return len(RUN.sub(" ", text).split()) + sum((len(r) + 1) // 2 for r in runs)
+
+
+# "What is X?" as Chinese (什么是X, X是什么, X是什么意思, X指的是什么), Japanese (Xとは何ですか,
+# Xって何, Xとは) and Korean (X란 무엇입니까, X는 무엇인가요) ask it, its `？` taken off.
+_ASKS_MEANING = re.compile(
+    r"^(?:什么是|什麼是|何为|何謂)(?P<a>.+)$"
+    r"|^(?P<b>.+?)(?:是什么|是什麼|指的是什么|指的是什麼|指什么|指什麼)(?:意思)?[呢呀]?$"
+    r"|^(?P<c>.+?)(?:とは|って)(?:何|なに|なん)?(?:ですか|でしょうか)?$"
+    r"|^(?P<d>.+?)(?:이란|란|은|는|이|가)\s*(?:무엇|뭐)(?:입니까|인가요|이에요|예요|일까요)?$"
+)
+# Where a sentence opens by saying what its subject is: Chinese `X是...`, `X指...`, `X：...`,
+# Japanese `Xとは...`, `Xは...`, Korean `X란 ...`, `X는 ...` (the subject within its first
+# characters, no clause mark before it).
+_SAYS_WHAT = re.compile(
+    r"^(?P<s>[^，,。；;！？!?\n]{1,30}?)"
+    r"(?:就是|是指|是|指|：|とは|(?<=[^\u3041-\u309f\s])は|(?:이란|란|은|는)(?=\s))"
+)
+
+
+def asked_meaning(question: str) -> str:
+    """What a Chinese, Japanese or Korean question asks the meaning of (`什么是白粉病？`:
+    `白粉病`), or ""."""
+    found = _ASKS_MEANING.match(question.strip().rstrip("？?。 "))
+    return next((named.strip() for named in found.groups() if named), "") if found else ""
+
+
+def defining_subject(sentence: str) -> str | None:
+    """The subject of a Chinese, Japanese or Korean sentence that opens by saying what it is
+    (`白粉病是一种真菌病害`: `白粉病`), or None."""
+    found = _SAYS_WHAT.match(sentence.strip().lstrip("-*+0123456789.) "))
+    return found.group("s").strip("*_ ") if found else None
