@@ -171,14 +171,13 @@ def _update(
         _count_written(store)
         raise
     store.commit()
-    for name in ("sidebar_menu", "validators"):
-        values = {
-            source: fields[name]
-            for source, fields in reread.items()
-            if name in fields and known.get(source, {}).get(name) != fields[name]
-        }
-        if values:
-            store.set_page_field(name, values)
+    changed = {
+        source: new
+        for source, fields in reread.items()
+        if (new := {k: v for k, v in fields.items() if known.get(source, {}).get(k) != v})
+    }
+    if changed:
+        store.set_page_fields(changed)
     for source in sorted(set(known) - seen):
         store.remove_page(source)
         report.removed.append(source)
@@ -192,7 +191,7 @@ def _update(
         if wanted is not None and r.get("sidebar_rank") != wanted.get(str(r["source"]))
     }
     if moved:  # the sidebar's order changed around pages that did not (or were just read)
-        store.set_page_field("sidebar_rank", moved)
+        store.set_page_fields({source: {"sidebar_rank": rank} for source, rank in moved.items()})
         report.reordered = len(set(moved) - set(report.indexed))
     claimed: dict[str, list[str]] = {}
     for record in records:  # a slug (or id) given twice: one page hides the other

@@ -141,17 +141,18 @@ class BookStore:
             self.engine.delete(Where(kind="chunk", source=source))
             self.engine.delete_ids([markdown_id(source), page_id(source)])
 
-    def set_page_field(self, name: str, values: dict[str, Any]) -> None:
-        """Set a field of the records of the pages `values` names, without writing the pages
-        again: their place in the sidebar (`sidebar_rank`) or the sidebar a published page
-        shows (`sidebar_menu`), after the book's order changed around them."""
-        ids = [page_id(source) for source in values]
+    def set_page_fields(self, fields: dict[str, dict[str, Any]]) -> None:
+        """Set fields of the records of the pages `fields` names (source -> field -> value),
+        without writing the pages again: their place in the sidebar (`sidebar_rank`), or what
+        a published page that did not change was read with again (`sidebar_menu`,
+        `validators`)."""
+        ids = [page_id(source) for source in fields]
         with self._errors():
             records = self.engine.retrieve(ids)
             self.engine.upsert(
                 [
-                    StoredPoint(page_id(source), {**records[page_id(source)], name: value})
-                    for source, value in values.items()
+                    StoredPoint(page_id(source), {**records[page_id(source)], **values})
+                    for source, values in fields.items()
                     if page_id(source) in records
                 ]
             )
