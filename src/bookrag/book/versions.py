@@ -20,6 +20,7 @@ import json
 import logging
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from bookrag.book.docs_options import DEFAULT, reads_folder
@@ -104,11 +105,18 @@ def _site_of(folder: Path) -> Path:
             found = config_file(site)
             if found is None:
                 continue
-            text = found.read_text(encoding="utf-8", errors="replace")
-            if reads_folder(text, folder.relative_to(site).as_posix()):
+            named = folder.relative_to(site).as_posix()
+            if _names_folder(found, found.stat().st_mtime_ns, named):
                 return site
             break  # the nearest config is another site's
     return folder.parent
+
+
+@lru_cache(maxsize=16)
+def _names_folder(config: Path, modified: int, folder: str) -> bool:
+    """Whether the `config` file (as last `modified`: an edited config is read again) has a
+    docs instance read `folder`. Asked for every page that imports a partial, so read once."""
+    return reads_folder(config.read_text(encoding="utf-8", errors="replace"), folder)
 
 
 def version_path(folder: DocsFolder, options: VersionOptions) -> str:
