@@ -25,7 +25,8 @@ RUN = re.compile(f"[{CHARACTERS}]+")
 # too, so that `로봇` is in each. Its sentences and word counts are those of spaced text.
 HANGUL = "\uac00-\ud7a3"
 PAIRED_RUN = re.compile(f"[{CHARACTERS}{HANGUL}]+")  # what the index reads as pairs
-KANA_ONLY = re.compile("[\u3041-\u309f]+")  # Hiragana: Japanese particles and endings
+HIRAGANA = "\u3041-\u309f"  # Japanese particles and endings are written in it
+KANA_ONLY = re.compile(f"[{HIRAGANA}]+")
 # Bump when such text is read otherwise: only the pages that hold some are redone (their
 # fingerprint holds it, from a docs folder or a site; others keep theirs, and their points).
 READING = "cjk-2"
@@ -94,7 +95,7 @@ _ASKS_MEANING = re.compile(
 # characters, no clause mark before it).
 _SAYS_WHAT = re.compile(
     r"^(?P<s>[^，,。；;！？!?\n]{1,30}?)"
-    r"(?:就是|是指|是|指|：|とは|(?<=[^\u3041-\u309f\s])は|(?:이란|란|은|는)(?=\s))"
+    rf"(?:就是|是指|是|指|：|とは|(?<=[^{HIRAGANA}\s])は|(?:이란|란|은|는)(?=\s))"
 )
 
 
