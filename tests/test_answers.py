@@ -18,6 +18,7 @@ from bookrag.answering.retrieval import Passage, Retriever
 from bookrag.answering.sections import quotable
 from bookrag.answering.selection import framed, shown
 from bookrag.answering.terms import QueryTerms, defined_terms, defines
+from bookrag.book import teaching
 from bookrag.book.chunking import count_tokens
 from bookrag.config import Settings
 from bookrag.index import lexical
@@ -529,6 +530,30 @@ def test_a_question_put_to_the_reader_is_not_quoted_as_an_answer() -> None:
     text = "Why does the rain bucket tip so often? The rain bucket tips at every 0.2794 mm."
     result = extractive_answer([passage(text)], terms("rain", "bucket", "tip"), None)
     assert "Why does" not in result.answer and "0.2794 mm. [1]" in result.answer
+
+
+def test_a_prompt_given_to_the_reader_in_quotation_marks_is_not_quoted_as_an_answer() -> None:
+    text = "\n".join(
+        [
+            "The rain bucket tips at every 0.2794 mm of rain and closes the reed switch.",
+            "",
+            "**Ask your AI:**",
+            "",
+            '> "I am building a rain gauge. Explain how the rain bucket tips and why the reed',
+            '> switch closes. Then suggest a rain bucket test."',
+            "",
+            '"Compare the rain bucket with an optical rain sensor for my rain gauge."',
+            "",
+            '> "The rain bucket is the oldest rain gauge still in service."',
+            "> — Royal Meteorological Society",
+        ]
+    )
+    result = extractive_answer([passage(text)], terms("rain", "bucket", "tip"), None)
+    body = result.answer.split("\n", 2)[2]
+    assert "0.2794 mm" in body and "oldest rain gauge" in body  # someone's words, said whose
+    for prompt in ("I am building", "Explain how", "test.", "Compare the rain"):
+        assert prompt not in body
+    assert teaching.quoted_prompts(['> "Half a quotation', "> with no end", "", '"Closed."']) == {3}
 
 
 def test_an_answer_spanning_two_sections_of_the_best_page_quotes_and_cites_both(

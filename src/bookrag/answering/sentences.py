@@ -22,6 +22,8 @@ _RULE = re.compile(r"^\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?$")  # a table's header
 TABLE_ROWS = True
 # A line leading into a code block is quoted, and its code after it (switch for the ablation).
 LEAD_IN_CODE = True
+# A block quote wholly in quotation marks is a prompt for the reader, not quoted (switch).
+QUOTED_PROMPTS = True
 _BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)  # a line break inside a table cell
 
 
@@ -41,6 +43,7 @@ def sentences(text: str, asides: bool = False) -> Iterator[str]:
     kept = outside_code(text.split("\n"), marks=True)
     header: list[str] = []  # the column names of the table being read
     into_code = _into_code(kept)
+    prompts = set() if asides or not QUOTED_PROMPTS else teaching.quoted_prompts(kept)
     for i, (line, role, ends) in enumerate(
         zip(kept, _table_roles(kept), list_ends(kept), strict=True)
     ):
@@ -69,7 +72,9 @@ def sentences(text: str, asides: bool = False) -> Iterator[str]:
             # (`lists` reads a lead-in from every such line, one quoted or not.)
             labels, lead_in = [], lead_in_of(stripped)
         listing = item is not None or going_on
-        if not asides and (teaching.is_aside(stripped) or teaching.is_question(stripped)):
+        if not asides and (
+            teaching.is_aside(stripped) or teaching.is_question(stripped) or i in prompts
+        ):
             continue
         if item is None:
             label = ""

@@ -54,6 +54,41 @@ def is_aside(line: str) -> bool:
     )
 
 
+# A paragraph (of a block quote or not) opening and closing a quotation; and a line saying
+# whose words a quotation is (`— Ada Lovelace`).
+_OPENS_QUOTE = re.compile(r"^\s*(>\s*)?[*_]*[\"“]")
+_CLOSES_QUOTE = re.compile(r"[\"”][*_]*\s*$")
+_ATTRIBUTION = re.compile(r"^\s*>?\s*(?:[—–―]|--)\s*\S")
+
+
+def quoted_prompts(lines: list[str]) -> set[int]:
+    """The lines of paragraphs (block quotes or not) that are wholly one quotation and say
+    not whose words they are: prompts the reader is given to ask an AI (`> "Explain when to
+    use ..."`, `"Why does my match-case ...?"` after `Ask your AI:`), not the book teaching.
+    A quotation followed by its speaker (`— Ada Lovelace`) is left out of them: someone's
+    words the book cites."""
+    found: set[int] = set()
+    start, quoting = None, False
+    for at, line in enumerate(lines):
+        if start is None:
+            opened = _OPENS_QUOTE.match(line)
+            start, quoting = (at, opened.group(1) is not None) if opened else (None, False)
+        elif not line.strip(" >") or line.lstrip().startswith(">") != quoting:
+            start = None  # the paragraph ended inside the quotation: not one quotation
+        if start is not None and _CLOSES_QUOTE.search(line) and (at > start or _closes(line)):
+            after = next((n for n in lines[at + 1 :] if n.strip(" >")), "")
+            if not _ATTRIBUTION.match(after):
+                found.update(range(start, at + 1))
+            start = None
+    return found
+
+
+def _closes(line: str) -> bool:
+    """Whether a line opening a quotation also closes it (more than its opening mark)."""
+    body = line.strip().lstrip(">").strip().strip("*_")
+    return len(body) > 1
+
+
 def is_placeholder(line: str) -> bool:
     """Whether a line or heading stands for text not written yet: a placeholder mark with
     no more than a short label beside it (`**Videos**: [TBD - lecture videos]`, `## TBD
