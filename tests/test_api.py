@@ -463,6 +463,24 @@ def test_a_follow_up_after_a_refused_question_follows_the_last_answered_one(
     assert any(text in follow_up["answer"] for text in rain_calibration)
 
 
+def test_a_question_on_another_topic_after_others_is_answered_as_if_asked_alone(
+    client: TestClient,
+) -> None:
+    # With no model to restate it, a question was searched for after the last one answered:
+    # the earlier topic's words won, and the widget's second question got the first's answer.
+    rain = "How much rain does one tip of the bucket measure?"
+    answered = client.post("/chat", json={"question": rain}).json()
+    history = [
+        {"role": "user", "content": rain},
+        {"role": "assistant", "content": answered["answer"]},
+    ]
+    question = "What does the dashboard show?"
+    alone = client.post("/chat", json={"question": question}).json()
+    after = client.post("/chat", json={"question": question, "history": history}).json()
+    assert after["sources"][0].endswith("/docs/dashboard#what-the-dashboard-shows")
+    assert after["sources"] == alone["sources"] and after["answer"] == alone["answer"]
+
+
 RAIN_QUESTION = '"question": "How much rain does one tip of the bucket measure?"'
 
 

@@ -26,8 +26,8 @@ from bookrag.answering.generation import (
     to_answer,
 )
 from bookrag.answering.models import Answer, Question
-from bookrag.answering.queries import refusal_note, search_text
-from bookrag.answering.retrieval import Passage, Retriever
+from bookrag.answering.queries import refusal_note, search_texts
+from bookrag.answering.retrieval import Passage, Retrieval, Retriever
 from bookrag.answering.selection import placed
 from bookrag.answering.terms import QueryTerms
 from bookrag.config import Settings
@@ -43,6 +43,9 @@ log = logging.getLogger("bookrag.answering")
 # A supporting passage must carry a fair share of what the best one does of the question.
 _SUPPORT_SHARE = 0.6
 NOT_INDEXED = "the book is not indexed yet"
+# A follow-up keeps to the earlier topic when that topic's page scores at least this share of
+# the best page for the question alone (`follows_on`).
+FOLLOW_ON_SHARE = 0.8
 
 
 @dataclass
@@ -84,8 +87,12 @@ def plan(book: Book, question: Question) -> Plan:
     """Rewrite a follow-up, retrieve, and decide between refusal, extractive and generative."""
     note(question=question.text)
     with timed("retrieval"):
-        query = search_text(question, book.chat, book.policy, book.pages)
+        query, *widened = search_texts(question, book.chat, book.policy, book.pages)
         retrieval = book.retriever.retrieve(query, limit=5)
+        for other in widened:
+            found = book.retriever.retrieve(other, limit=5)
+            if follows_on(retrieval, found):
+                query, retrieval = other, found
         terms = retrieval.terms
     passages = retrieval.passages
     if not passages:  # not "not in the book" when there is no book yet
@@ -112,6 +119,22 @@ def plan(book: Book, question: Question) -> Plan:
         return Plan(passages, terms, retrieval.degraded, None, ready)
     prompt = answer_prompt(question, documents(passages, question))
     return Plan(passages, terms, retrieval.degraded, prompt)
+
+
+def follows_on(alone: Retrieval, widened: Retrieval) -> bool:
+    """Whether a question asked after others means what the book answered last: searched for
+    with that question before it, it finds a page that the question alone finds about as well
+    as its best ("How is it calibrated?" after the rain gauge: the rain gauge's calibration,
+    one of several), or the question alone finds nothing. A question on another topic finds
+    its own page alone, far above the earlier topic's ("What does the dashboard show?" after
+    the rain gauge), and is answered from it."""
+    if not widened.covered or not widened.passages:
+        return False
+    if not alone.covered or not alone.passages:
+        return True
+    best = alone.passages[0].score
+    near = {p.source for p in alone.passages if p.score >= FOLLOW_ON_SHARE * best}
+    return widened.passages[0].source in near
 
 
 def require_index(book: Book) -> None:

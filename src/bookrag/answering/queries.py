@@ -96,23 +96,30 @@ def restate_prompt(question: Question, titles: Sequence[str]) -> ChatPrompt:
     )
 
 
-def search_text(
+def search_texts(
     question: Question, chat: ChatModel | None, policy: RetryPolicy, pages: PageDirectory
-) -> str:
-    """The text to search the book for: the question made standalone (a follow-up) or in the
-    book's language (another script), widened by the selected passage."""
+) -> list[str]:
+    """What to search the book for, widened by the selected passage: the question made
+    standalone (a follow-up) or in the book's language (another script). A follow-up with no
+    model to restate it (or when it fails) gives two: the question as asked, and with the
+    last question the book answered before it, to supply what "it" refers to; retrieval
+    says which one was meant (`follows_on`)."""
     text = question.question.strip()
     titles = book_titles(pages.all()) if chat is not None else []
+    widened = []
     if chat is not None and asked_in_another_script(question, titles):
         text = _asked(chat, policy, restate_prompt(question, titles)) or text
     elif question.history:
         standalone = _asked(chat, policy, rewrite_prompt(question)) if chat else None
-        # Without a model, the last question the book answered supplies what "it" refers to.
-        text = standalone or f"{last_answered_question(question.history)} {question.text}"
+        earlier = last_answered_question(question.history)
+        if standalone:
+            text = standalone
+        elif earlier:
+            widened = [f"{earlier} {question.text}"]
     if question.selected_text:
         selection = " ".join(question.selected_text.split()[:_SELECTION_QUERY_WORDS])
-        text = f"{text} {selection}"
-    return text.strip() or question.text
+        text, widened = f"{text} {selection}", [f"{w} {selection}" for w in widened]
+    return [text.strip() or question.text, *widened]
 
 
 def _asked(chat: ChatModel, policy: RetryPolicy, prompt: ChatPrompt) -> str | None:
