@@ -408,6 +408,55 @@ def test_cli_ingest_of_a_versioned_sites_folder_cites_that_version(
     assert url in found.output
 
 
+@pytest.mark.parametrize("docs_option", ["", "docs: {path: 'content/docs'}"])
+def test_cli_ingest_of_a_sites_own_folder_reads_the_docs_folder_its_config_names(
+    docs_option: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A reader pointing at the site (the folder holding its config) rather than its docs
+    # folder got the docs and src/pages indexed as pages under /docs/docs/... and no host.
+    site = tmp_path / "site"
+    docs = site / ("content/docs" if docs_option else "docs")
+    docs.mkdir(parents=True)
+    (docs / "motors.md").write_text("# Motors\n\n## Stall current\n\nA motor draws it.\n")
+    (site / "src" / "pages").mkdir(parents=True)
+    (site / "src" / "pages" / "index.md").write_text("# Home\n\nThe site's landing page.\n")
+    (site / "docusaurus.config.js").write_text(
+        "module.exports = {url: 'https://s.example.org', "
+        f"presets: [['classic', {{{docs_option}}}]]}};"
+    )
+    monkeypatch.setenv("BOOKRAG_DATA_DIR", str(tmp_path / "cli-data"))
+    runner = CliRunner()
+    result = runner.invoke(app, ["ingest", str(site)])
+    assert result.exit_code == 0, result.output
+    assert f"reading its docs folder, {docs}" in result.output
+    assert re.search(r"pages indexed\s*│\s*1\s", result.output)
+    found = runner.invoke(app, ["search", "stall current"])
+    assert "https://s.example.org/docs/motors#stall-current" in found.output
+
+
+def test_cli_ingest_of_a_site_without_its_docs_folder_says_so(tmp_path: Path) -> None:
+    (tmp_path / "docusaurus.config.js").write_text("module.exports = {};")
+    (tmp_path / "notes.md").write_text("# Notes\n\nNot the docs.\n")
+    result = CliRunner().invoke(app, ["ingest", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "is a Docusaurus site's folder" in result.output and "Traceback" not in result.output
+
+
+def test_cli_ingest_of_a_folder_with_no_site_address_warns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.md").write_text("# A\n\nA page of a book with no config.\n")
+    monkeypatch.setenv("BOOKRAG_DATA_DIR", str(tmp_path / "cli-data"))
+    result = CliRunner().invoke(app, ["ingest", str(tmp_path / "docs")])
+    assert result.exit_code == 0
+    assert "warning: no site address" in result.output
+    cited = CliRunner().invoke(
+        app, ["ingest", str(tmp_path / "docs"), "--site-url", "https://a.org"]
+    )
+    assert "no site address" not in cited.output
+
+
 def test_second_process_on_the_embedded_index_is_told_to_use_a_server(
     settings: Settings,
 ) -> None:

@@ -24,6 +24,8 @@ from bookrag.answering.models import ask_question
 from bookrag.answering.pipeline import Book, answer
 from bookrag.book.site.crawler import CrawlLimits
 from bookrag.book.site.sitemap import ROUTE_KINDS
+from bookrag.book.site_config import NO_SITE_ADDRESS
+from bookrag.book.versions import site_docs
 from bookrag.config import Settings, env_variable, is_http_url, load_settings
 from bookrag.deploy import all_passed, check_deploy, render_table
 from bookrag.errors import BookragError, ConfigError, StoreUnavailable
@@ -54,13 +56,30 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def _docs_folder(docs: str | Path) -> Path:
-    """`docs` as a docs folder, or a one-line error (`Path("")` would be the current one)."""
+    """`docs` as a docs folder, or a one-line error (`Path("")` would be the current one).
+    A Docusaurus site's own folder (`sample-book`, holding its config) stands for the docs
+    folder it reads (`sample-book/docs`): read as docs, its `docs/` and `src/pages/` were
+    pages under the wrong URLs."""
     if not str(docs).strip():
         raise _fail("give the book's docs folder or the URL of its published site", 2)
     problem = "not a folder" if Path(docs).is_file() else "docs folder not found"
     if not Path(docs).is_dir():
         raise _fail(f"{problem}: {docs}")
-    return Path(docs)
+    within = site_docs(Path(docs))
+    if within is None:
+        return Path(docs)
+    if not within.is_dir():
+        raise _fail(
+            f"{docs} is a Docusaurus site's folder, and the docs folder its config names "
+            f"({within}) is not there: give the book's docs folder"
+        )
+    err.print(
+        f"note: {docs} is the site's folder: reading its docs folder, {within}",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
+    return within
 
 
 def _settings(**flags: object) -> Settings:
@@ -149,6 +168,7 @@ def ingest_command(
         kinds = ", ".join(ROUTE_KINDS)
         raise _fail(f"--include-route: unknown route kind {unknown[0]} (one of {kinds})", 2)
     docs_dir = Path(book) if is_url else _docs_folder(book)
+    site = None if is_url else site_config(docs_dir, settings.site_url, settings.route_base_path)
     with _providers(settings) as providers, _store(settings) as store:
         current = store.fingerprint()
         if providers.embedder is None and current and current.dense_model and not lexical:
@@ -160,7 +180,7 @@ def ingest_command(
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
         with Progress(*columns, TimeElapsedColumn(), console=err, transient=True) as progress:
             task = progress.add_task("indexing", total=None)
-            if is_url:
+            if site is None:
                 report = ingest_site(
                     store,
                     book,
@@ -177,7 +197,7 @@ def ingest_command(
                 report = ingest(
                     store,
                     docs_dir,
-                    site_config(docs_dir, settings.site_url, settings.route_base_path),
+                    site,
                     settings.chunk_tokens,
                     providers.embedder,
                     providers.policy,
@@ -185,6 +205,8 @@ def ingest_command(
                     on_page=lambda _: progress.advance(task),
                 )
     _print_report(report)
+    if site is not None and not site.url:
+        out.print(f"warning: {NO_SITE_ADDRESS}", highlight=False, markup=False, soft_wrap=True)
 
 
 def _print_report(report: IngestReport) -> None:
@@ -238,7 +260,7 @@ def serve(
     else:
         settings = _settings()
     if settings.docs_dir is not None:
-        _docs_folder(settings.docs_dir)
+        settings = settings.model_copy(update={"docs_dir": _docs_folder(settings.docs_dir)})
     # What would stop start-up, said in one line rather than as uvicorn's traceback: the
     # index held by another process, or built by another embedding model (not with --docs).
     with _providers(settings) as providers, _store(settings) as store:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlsplit
 
-from bookrag.book.site_config import read_site_config
+from bookrag.book.site_config import NO_SITE_ADDRESS, read_site_config
 from bookrag.config import Settings, is_http_url
 
 # The book whose chat window speaks this API's contract, and Docusaurus's development server.
@@ -26,11 +26,7 @@ def allowed_origins(settings: Settings, log: logging.Logger) -> list[str]:
         if configured:
             sites = [configured]
         else:
-            log.warning(
-                "no site address: the docs folder has no docusaurus.config naming its `url` "
-                "and BOOKRAG_SITE_URL is not set, so citations are paths (/docs/...) on no "
-                "site and CORS lets in no book site: set BOOKRAG_SITE_URL"
-            )
+            log.warning("%s, and CORS lets in no book site", NO_SITE_ADDRESS)
     own = [_origin(site) for site in sites]
     return list(dict.fromkeys(o for o in (*own, ORIGINAL_SITE, DEV_SERVER) if o))
 

@@ -146,6 +146,12 @@ def reads_folder(source: str, folder: str) -> bool:
     return any(_path(options) == folder for options in _instances(config).values())
 
 
+def default_docs_path(source: str) -> str | None:
+    """The folder a `docusaurus.config`'s text has its default docs instance read, relative
+    to the site's folder (`docs` unless it says; None: not as a literal)."""
+    return _path(_instances(ConfigText(without_comments(source)))[DEFAULT])
+
+
 def _instances(config: ConfigText) -> dict[str, DocsOptions]:
     """Each docs instance's options by id, the default instance's first (an instance whose
     `id` cannot be read is left out: no folder can be matched to it)."""

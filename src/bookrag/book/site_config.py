@@ -85,6 +85,13 @@ class SiteConfig:
         return self.url.rstrip("/") + quote(path, safe="/-._~!$&'()*+,;=:@%")
 
 
+# Said when a docs folder's citations have no site to link to.
+NO_SITE_ADDRESS = (
+    "no site address: the docs folder has no docusaurus.config naming its `url` and "
+    "BOOKRAG_SITE_URL (--site-url) is not set, so citations are paths (/docs/...) on no site"
+)
+
+
 def read_site_config(docs_dir: Path) -> SiteConfig:
     """The site facts of the `docusaurus.config` beside `docs_dir` (Docusaurus's defaults
     where it has none, or says nothing of one), under the path of the docs version the folder

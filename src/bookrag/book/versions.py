@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from bookrag.book.docs_options import DEFAULT, reads_folder
+from bookrag.book.docs_options import DEFAULT, default_docs_path, reads_folder
 
 log = logging.getLogger("bookrag")
 
@@ -94,6 +94,17 @@ def config_file(site: Path) -> Path | None:
         if found.is_file():
             return found
     return None
+
+
+def site_docs(folder: Path) -> Path | None:
+    """The docs folder of a Docusaurus site's own folder (the one holding its config): the
+    folder its default docs instance reads (`docs`, or its `path`), or None when `folder`
+    holds no config. A reader pointing at the site rather than its docs means those."""
+    found = config_file(folder)
+    if found is None:
+        return None
+    path = default_docs_path(found.read_text(encoding="utf-8", errors="replace"))
+    return folder / (path or "docs")
 
 
 def _site_of(folder: Path) -> Path:
