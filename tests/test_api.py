@@ -481,6 +481,16 @@ def test_a_question_on_another_topic_after_others_is_answered_as_if_asked_alone(
     assert after["sources"] == alone["sources"] and after["answer"] == alone["answer"]
 
 
+def test_a_question_typed_in_compatibility_forms_is_answered_as_in_plain_letters(
+    client: TestClient,
+) -> None:
+    plain = client.post("/chat", json={"question": "What is the BME280 I2C address?"}).json()
+    superscript = client.post("/chat", json={"question": "What is the BME280 I²C address?"})
+    assert superscript.json()["sources"] == plain["sources"] and "0x76" in plain["answer"]
+    wide = client.post("/search", json={"query": "ｒａｉｎ ｇａｕｇｅ"}).json()["results"]
+    assert wide == client.post("/search", json={"query": "rain gauge"}).json()["results"] != []
+
+
 RAIN_QUESTION = '"question": "How much rain does one tip of the bucket measure?"'
 
 

@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bookrag.answering.retrieval import search
+from bookrag.book import folding
 from bookrag.book.loader import Page, load_page, read_source
 from bookrag.cli import app
 from bookrag.config import Settings
@@ -476,3 +477,18 @@ def test_site_url_override_changes_urls(store: BookStore, book: Path, settings: 
     ingest(store, book, site, settings.chunk_tokens)
     hit = search(store, "tipping bucket rain", 1)[0]
     assert hit.url.startswith("https://books.example.com/weather/guide/sensors/rain-wind")
+
+
+def test_a_new_folding_reads_again_only_the_pages_it_changes(
+    tmp_path: Path, store: BookStore, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "pump.md").write_text("# Pump\n\nThe pump fills the drip line.\n")
+    (docs / "bus.md").write_text("# Bus\n\nThe sensor talks I²C at address 0x76.\n")
+    site = site_config(docs, None, None)
+    ingest(store, docs, site, settings.chunk_tokens)
+    assert search(store, "I2C address")[0].source == "bus.md"
+    monkeypatch.setattr(folding, "READING", "nfkc-next")
+    again = ingest(store, docs, site, settings.chunk_tokens)
+    assert again.indexed == ["bus.md"] and again.unchanged == 1

@@ -85,3 +85,12 @@ def test_a_language_named_by_a_letter_and_its_suffix_is_a_term() -> None:
     # A pipe or a hash that joins two words joins no term to either.
     assert lexical.terms("issue#12 on page#anchor, a+b") == ["issu", "12", "page", "anchor"]
     assert lexical.terms("### Heading") == ["head"]
+
+
+def test_compatibility_forms_are_read_as_the_letters_they_stand_for() -> None:
+    # `I²C` is the bus's own spelling; full-width Latin is what Chinese and Japanese keyboards
+    # type. Each was a term of its own, so the book's `I2C` and `rain gauge` were not found.
+    assert lexical.terms("the I²C address") == lexical.terms("the I2C address")
+    assert lexical.terms("ｒａｉｎ ｇａｕｇｅ") == lexical.terms("rain gauge")
+    assert lexical.name_terms("the ＭＱＴＴ broker") == lexical.name_terms("the MQTT broker")
+    assert lexical.terms("the ﬁrst ﬁx") == lexical.terms("the first fix")

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bookrag.book import cjk
+from bookrag.book import cjk, folding
 from bookrag.book.docusaurus import doc_slug, strip_number_prefix
 from bookrag.book.markdown import Section, read_page
 from bookrag.book.partials import with_partials
@@ -104,8 +104,11 @@ def read_source(docs_dir: Path, path: Path, site: SiteConfig) -> SourceFile:
         digest.update(f"\0{site.markdown_format}".encode())
     digest.update(f"\0{site.trailing_slash}\0{site.version_path}\0{site.number_prefixes}".encode())
     digest.update(f"\0{LAYOUT_VERSION}".encode())
-    if cjk.has_cjk(raw.decode("utf-8", "replace")):  # other pages keep their fingerprints
+    text = raw.decode("utf-8", "replace")
+    if cjk.has_cjk(text):  # other pages keep their fingerprints
         digest.update(f"\0{cjk.READING}".encode())
+    if folding.folds(text):  # ... and here
+        digest.update(f"\0{folding.READING}".encode())
     return SourceFile(path.relative_to(docs_dir).as_posix(), raw, digest.hexdigest())
 
 

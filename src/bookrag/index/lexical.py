@@ -31,7 +31,7 @@ from typing import NamedTuple
 
 import Stemmer
 
-from bookrag.book import cjk, teaching
+from bookrag.book import cjk, folding, teaching
 from bookrag.book.chunking import BREADCRUMB_SEPARATOR
 
 
@@ -92,6 +92,7 @@ def words(text: str, versions: bool = True) -> list[str]:
     (`ROS2`, as a book may also write `ROS 2`) also split into parts, and, with `versions`, a
     name with a version number also read without it: a book's `TurtleBot3` is the reader's
     `TurtleBot`. (A query is read without: its `Context7` does not ask about `context`.)"""
+    text = folding.fold(text)
     return _words(text, versions, cjk.PAIRED_RUN.search(text) is not None)
 
 
@@ -133,6 +134,7 @@ def _stem(word: str) -> str:
 
 def terms(text: str, versions: bool = True) -> list[str]:
     """Stemmed, stop-word-free terms of `text`, in order, repeats kept (`versions`: `words`)."""
+    text = folding.fold(text)
     held = cjk.PAIRED_RUN.search(text) is not None  # else no word needs the test below
     return [
         w if held and cjk.PAIRED_RUN.match(w) else _stem(w)
@@ -147,6 +149,7 @@ def name_terms(text: str) -> set[str]:
     """
     names: set[str] = set()
     sentence_start = True
+    text = folding.fold(text)
     for match in (_WORD_CJK if cjk.PAIRED_RUN.search(text) else _WORD).finditer(text):
         word = match.group()
         mixed = any(c.isdigit() for c in word) and any(c.isalpha() for c in word)

@@ -24,7 +24,7 @@ from dataclasses import asdict
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from bookrag.book import cjk
+from bookrag.book import cjk, folding
 from bookrag.book.loader import Page
 from bookrag.book.site.crawler import Crawler, CrawlLimits, FetchFailed, host_of
 from bookrag.book.site.extract import NotADoc, extract_doc, page_markdown
@@ -42,7 +42,7 @@ EXTRACT_VERSION = "3"
 # The reading a page's validators were taken under: a page fetched under another (an older
 # extraction; 2: titles from `<title>`; the CJK reading) is fetched once more, whatever its
 # lastmod or ETag say, and its fingerprint then says whether it is indexed again.
-READING = f"{EXTRACT_VERSION}.2.{cjk.READING}"
+READING = f"{EXTRACT_VERSION}.2.{cjk.READING}.{folding.READING}"
 NOT_A_DOC = "not a doc page"
 
 
@@ -55,6 +55,8 @@ def page_hash(
     body = json.dumps([*said, heading] if heading else said, ensure_ascii=False)
     if cjk.has_cjk(body):  # other pages keep their fingerprints (as in `loader.read_source`)
         body += f"\0{cjk.READING}"
+    if folding.folds(body):
+        body += f"\0{folding.READING}"
     return hashlib.sha256(body.encode()).hexdigest()
 
 
