@@ -26,7 +26,7 @@ def allowed_origins(settings: Settings, log: logging.Logger) -> list[str]:
         if configured:
             sites = [configured]
         else:
-            log.warning("%s, and CORS lets in no book site", NO_SITE_ADDRESS)
+            log.warning("%s; until then CORS lets in no book site", NO_SITE_ADDRESS)
     own = [_origin(site) for site in sites]
     return list(dict.fromkeys(o for o in (*own, ORIGINAL_SITE, DEV_SERVER) if o))
 

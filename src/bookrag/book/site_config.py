@@ -87,8 +87,8 @@ class SiteConfig:
 
 # Said when a docs folder's citations have no site to link to.
 NO_SITE_ADDRESS = (
-    "no site address: the docs folder has no docusaurus.config naming its `url` and "
-    "BOOKRAG_SITE_URL (--site-url) is not set, so citations are paths (/docs/...) on no site"
+    "no site address: the docs folder has no docusaurus.config naming its `url`, so "
+    "citations are paths (/docs/...) on no site: set BOOKRAG_SITE_URL (or pass --site-url)"
 )
 
 
