@@ -492,3 +492,42 @@ def test_a_new_folding_reads_again_only_the_pages_it_changes(
     monkeypatch.setattr(folding, "READING", "nfkc-next")
     again = ingest(store, docs, site, settings.chunk_tokens)
     assert again.indexed == ["bus.md"] and again.unchanged == 1
+
+
+@pytest.mark.parametrize(
+    ("exclude", "pages"),
+    [
+        ("", ["guide.md", "wip/draft.md", "guide.summary.md"]),
+        # A list of its own replaces Docusaurus's: the site builds its `_note.md` as a page.
+        ("exclude: ['**/*.summary.md', '**/wip/**'],", ["_note.md", "guide.md"]),
+        ("exclude: [...GlobExcludeDefault, '**/*.summary.md'],", ["guide.md", "wip/draft.md"]),
+        ("include: ['wip/**/*.md'],", ["wip/draft.md"]),
+    ],
+)
+def test_only_the_files_the_docs_plugin_builds_are_pages(
+    exclude: str, pages: list[str], tmp_path: Path, store: BookStore, settings: Settings
+) -> None:
+    # `exclude` and `include` were not read: pages the site does not publish (a book's
+    # unrendered summaries, a work-in-progress folder) were indexed and cited at URLs that 404.
+    docs = tmp_path / "docs"
+    (docs / "wip").mkdir(parents=True)
+    for name in ("guide.md", "guide.summary.md", "wip/draft.md", "_note.md"):
+        (docs / name).write_text(f"# {name}\n\nThe text of {name} on the pump.\n")
+    (tmp_path / "docusaurus.config.js").write_text(
+        f"module.exports = {{presets: [['classic', {{docs: {{{exclude}}}}}]]}};"
+    )
+    report = ingest(store, docs, site_config(docs, None, None), settings.chunk_tokens)
+    assert sorted(report.indexed) == sorted(pages)
+    assert {p.source for p in search(store, "pump", limit=10)} == set(pages)
+
+
+def test_an_exclude_option_not_written_as_a_literal_is_said_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docusaurus.config.js").write_text(
+        "module.exports = {presets: [['classic', {docs: {exclude: EXCLUDED}}]]};"
+    )
+    site = site_config(tmp_path / "docs", None, None)
+    assert "docs option exclude could not be read" in caplog.text
+    assert not site.builds("_partial.mdx") and site.builds("intro.md")

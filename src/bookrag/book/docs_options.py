@@ -25,6 +25,19 @@ DEFAULT = "default"  # the id of the docs instance that gives none
 _PLUGIN = r"plugin-content-docs['\"]\s*\)?\s*,\s*\{"  # also `require.resolve('...docs'), {`
 _END = r"\s*(?:[,}]|$)"
 
+# The Markdown files an instance builds, as globs relative to its folder, when its `include`
+# and `exclude` options do not say otherwise (`exclude` replaces this list: a site that
+# gives one builds its `_partial.mdx` files as pages unless it leaves them out too).
+INCLUDE_DEFAULT = ("**/*.{md,mdx}",)
+EXCLUDE_DEFAULT = (
+    "**/_*.{js,jsx,ts,tsx,md,mdx}",
+    "**/_*/**",
+    "**/*.test.{js,jsx,ts,tsx}",
+    "**/__tests__/**",
+)
+# An item of an array of globs: a quoted string, or the spread of Docusaurus's own defaults.
+_GLOB_ITEM = re.compile(r"""\s*(?:(['"])((?:(?!\1).)*)\1|\.\.\.\s*(GlobExcludeDefault))\s*(,|\])""")
+
 # A sidebarPath as written: a path relative to the site folder, False for none, None unsaid.
 SidebarPath = str | Literal[False] | None
 
@@ -78,6 +91,31 @@ class DocsOptions:
             _unread(key, "not a list of strings")
             return None
         return tuple(value.group(2) for value in values if value)
+
+    def globs(self, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        """The `include` or `exclude` option: an array of quoted globs, where
+        `...GlobExcludeDefault` stands for Docusaurus's own exclusions; `default` where it is
+        not given (or not read, which is said so)."""
+        at = self.at(key)
+        if at is None:
+            return default
+        opened = re.match(r"\s*\[", self.config.source[at:])
+        if opened is None:
+            _unread(key, "not an array of strings")
+            return default
+        found: list[str] = []
+        position = at + opened.end()
+        if re.match(r"\s*\]", self.config.source[position:]):
+            return ()
+        while item := _GLOB_ITEM.match(self.config.source, position):
+            found.extend(EXCLUDE_DEFAULT if item.group(3) else [item.group(2)])
+            position = item.end()
+            if item.group(4) == "]":
+                return tuple(found)
+            if re.match(r"\s*\]", self.config.source[position:]):  # a trailing comma
+                return tuple(found)
+        _unread(key, "not an array of strings")
+        return default
 
     def sidebar_path(self) -> SidebarPath:
         """The `sidebarPath` option: a path (`'./sidebars.js'`, or inside `require.resolve`,

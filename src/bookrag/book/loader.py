@@ -61,13 +61,18 @@ def _is_true(value: object) -> bool:
     return value is True or (isinstance(value, str) and value.strip().lower() == "true")
 
 
-def discover(docs_dir: Path, unreadable: Callable[[str], None] | None = None) -> list[Path]:
-    """Every page file Docusaurus would build, in path order.
-
-    Like Docusaurus, files and folders whose name starts with `_` are partials, not pages.
-    A folder that cannot be listed is told to `unreadable` (its path in the docs folder):
-    its pages are not gone, only out of reach.
+def discover(
+    docs_dir: Path,
+    unreadable: Callable[[str], None] | None = None,
+    site: SiteConfig | None = None,
+) -> list[Path]:
+    """Every page file Docusaurus would build, in path order: the Markdown files the docs
+    plugin's `include` globs match and its `exclude` globs do not (`site`; by default those
+    whose name, or a folder's, starts with `_` are partials, not pages), none in a folder
+    whose name starts with `.`. A folder that cannot be listed is told to `unreadable` (its
+    path in the docs folder): its pages are not gone, only out of reach.
     """
+    builds = (site or SiteConfig()).builds
 
     def cannot_list(error: OSError) -> None:
         if unreadable is not None and error.filename:
@@ -75,12 +80,12 @@ def discover(docs_dir: Path, unreadable: Callable[[str], None] | None = None) ->
 
     found = []
     for root, folders, names in os.walk(docs_dir, onerror=cannot_list):
-        folders[:] = [f for f in folders if not f.startswith(("_", "."))]
+        folders[:] = [f for f in folders if not f.startswith(".")]
         for name in names:
             path = Path(root, name)
-            if name.startswith(("_", ".")) or path.suffix not in PAGE_SUFFIXES:
+            if path.suffix not in PAGE_SUFFIXES:
                 continue  # `.MD` is not built
-            if path.is_file():
+            if builds(path.relative_to(docs_dir).as_posix()) and path.is_file():
                 found.append(path)
     return sorted(found, key=lambda p: p.relative_to(docs_dir).as_posix())
 

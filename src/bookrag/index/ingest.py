@@ -72,7 +72,7 @@ def ingest(
         raise DocsNotFound(f"docs folder not found: {docs_dir}")
 
     out_of_reach: list[str] = []
-    files = discover(docs_dir, out_of_reach.append)
+    files = discover(docs_dir, out_of_reach.append, site)
     if not files:
         # Most likely the wrong folder: indexing it would remove every page of the book.
         raise DocsNotFound(f"no Markdown pages (.md, .mdx) in {docs_dir}; the index is unchanged")
