@@ -223,20 +223,6 @@ def test_an_english_sample_book_answer_is_unchanged(
     assert result.sources[0].endswith("/sensors/wiring/i2c-wiring#how-the-i2c-bus-works")
 
 
-def test_a_new_reading_of_chinese_reads_again_only_the_pages_that_hold_some(
-    tmp_path: Path, store: BookStore, settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "pump.md").write_text("# Pump\n\nThe pump fills the drip line.\n")
-    (docs / "soil.md").write_text((CJK_DOCS / "soil.md").read_text())
-    site = site_config(docs, None, None)
-    ingest(store, docs, site, settings.chunk_tokens)
-    monkeypatch.setattr(cjk, "READING", "cjk-next")
-    again = ingest(store, docs, site, settings.chunk_tokens)
-    assert again.indexed == ["soil.md"] and again.unchanged == 1
-
-
 def test_a_new_reading_of_chinese_changes_the_fingerprint_of_site_pages_that_hold_some(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

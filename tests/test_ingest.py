@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from bookrag.answering.retrieval import search
-from bookrag.book import folding
+from bookrag.book import cjk, folding
 from bookrag.book.loader import Page, load_page, read_source
 from bookrag.cli import app
 from bookrag.config import Settings
@@ -479,19 +480,35 @@ def test_site_url_override_changes_urls(store: BookStore, book: Path, settings: 
     assert hit.url.startswith("https://books.example.com/weather/guide/sensors/rain-wind")
 
 
-def test_a_new_folding_reads_again_only_the_pages_it_changes(
-    tmp_path: Path, store: BookStore, settings: Settings, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("reading", "text", "search_for"),
+    [
+        (folding, "The sensor talks I²C at address 0x76.", "I2C address"),
+        (cjk, "番茄的根系很深，花盆至少要有三十厘米深。", "花盆多深"),
+    ],
+    ids=["folding", "cjk"],
+)
+def test_a_new_reading_reads_again_only_the_pages_it_changes(
+    reading: ModuleType,
+    text: str,
+    search_for: str,
+    tmp_path: Path,
+    store: BookStore,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # Pages holding what a reading (Unicode folding, the CJK pairs) reads otherwise carry it
+    # in their fingerprint: a new one indexes them again, and leaves the others as they are.
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "pump.md").write_text("# Pump\n\nThe pump fills the drip line.\n")
-    (docs / "bus.md").write_text("# Bus\n\nThe sensor talks I²C at address 0x76.\n")
+    (docs / "held.md").write_text(f"# Held\n\n{text}\n")
     site = site_config(docs, None, None)
     ingest(store, docs, site, settings.chunk_tokens)
-    assert search(store, "I2C address")[0].source == "bus.md"
-    monkeypatch.setattr(folding, "READING", "nfkc-next")
+    assert search(store, search_for)[0].source == "held.md"
+    monkeypatch.setattr(reading, "READING", "next")
     again = ingest(store, docs, site, settings.chunk_tokens)
-    assert again.indexed == ["bus.md"] and again.unchanged == 1
+    assert again.indexed == ["held.md"] and again.unchanged == 1
 
 
 @pytest.mark.parametrize(
