@@ -59,6 +59,8 @@ def run_serve(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProces
         ({"COLLECTION_NAME": "/tmp/elsewhere"}, "COLLECTION_NAME"),
         ({"BOOKRAG_REFRESH_MINUTES": "0.01"}, "BOOKRAG_REFRESH_MINUTES"),
         ({"BOOKRAG_DATA_DIR": "x" * 300}, "BOOKRAG_DATA_DIR"),
+        ({"BOOKRAG_SITE_URL": "https://x.org/b?q=1#f"}, "BOOKRAG_SITE_URL"),
+        ({"BOOKRAG_BOOK_URL": "https://x.org/#top"}, "BOOKRAG_BOOK_URL"),
     ],
 )
 def test_bad_settings_stop_start_up_with_one_line_naming_the_variable(
@@ -138,6 +140,33 @@ def test_dotenv_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     (tmp_path / ".env").write_bytes(b"COLLECTION_NAME=caf\xe9\n")  # Latin-1, not UTF-8
     with pytest.raises(ConfigError, match=r"\.env: not UTF-8"):
         load_settings()
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "said"),
+    [
+        ("site_url", "https://x.org/b?q=1#f", "site's address, scheme and host"),
+        ("site_url", "https://x.org/b?", "without a ?query or #fragment"),
+        ("book_url", "https://x.org/#top", "without a ?query or #fragment"),
+    ],
+)
+def test_a_site_address_that_would_garble_citations_is_refused(
+    setting: str, value: str, said: str
+) -> None:
+    with pytest.raises(ConfigError, match=re.escape(said)):
+        load_settings(**{setting: value})
+
+
+def test_site_addresses_docusaurus_uses_are_kept() -> None:
+    settings = load_settings(
+        site_url="https://x.org/kb/",
+        book_url="http://localhost:3000/kb",
+        qdrant_url="http://qdrant:6333/?unused=1",  # the Qdrant client ignores a query
+    )
+    assert (settings.site_url, settings.qdrant_url) == (
+        "https://x.org/kb/",
+        "http://qdrant:6333/?unused=1",
+    )
 
 
 def test_a_blank_admin_token_leaves_the_admin_routes_off() -> None:
@@ -346,12 +375,20 @@ def test_a_serve_flag_names_the_book_whichever_book_the_environment_names(
     ("args", "said"),
     [
         (["ingest", "docs", "--site-url", "not-a-url"], "--site-url: "),
+        (["ingest", "docs", "--site-url", "https://x.org/b?q=1#f"], "without a ?query or #frag"),
         (["search", ""], "QUERY: give 1 to"),
         (["search", "x" * 5000], "QUERY: give 1 to"),
         (["check-deploy", "not-a-url"], "URL: not an http(s) URL"),
         (["check-deploy", "http://127.0.0.1:1", "--origin", "book"], "--origin: not an http"),
     ],
-    ids=["site url", "blank query", "huge query", "deploy url", "deploy origin"],
+    ids=[
+        "site url",
+        "site url with a query",
+        "blank query",
+        "huge query",
+        "deploy url",
+        "deploy origin",
+    ],
 )
 def test_a_bad_flag_is_a_usage_error_naming_the_flag(
     args: list[str], said: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

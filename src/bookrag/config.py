@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import SplitResult, urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bookrag.errors import ConfigError
@@ -48,6 +55,10 @@ def is_http_url(value: str) -> bool:
     except ValueError:
         return False
     return parts.scheme in ("http", "https") and bool(parts.hostname) and _has_valid_port(parts)
+
+
+# Settings that are a Docusaurus site's address (its `url` and `baseUrl`), cited as given.
+_SITE_ADDRESSES = ("site_url", "book_url")
 
 
 def _has_valid_port(parts: SplitResult) -> bool:
@@ -151,11 +162,17 @@ class Settings(BaseSettings):
 
     @field_validator("qdrant_url", "site_url", "book_url", "cohere_base_url", "openai_base_url")
     @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
+    def _http_url(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None or not value.strip():
             return None
         if not is_http_url(value.strip()):
             raise ValueError("must be an http(s) URL with a host (and a port from 0 to 65535)")
+        if info.field_name in _SITE_ADDRESSES and ("?" in value or "#" in value):
+            # Else it is in every citation's path (`/b%3Fq=1%23f/guide/...`).
+            raise ValueError(
+                "must be the site's address, scheme and host (and its base path), "
+                "without a ?query or #fragment"
+            )
         return value.strip()
 
     @field_validator("data_dir")
