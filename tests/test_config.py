@@ -61,6 +61,7 @@ def run_serve(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProces
         ({"BOOKRAG_DATA_DIR": "x" * 300}, "BOOKRAG_DATA_DIR"),
         ({"BOOKRAG_SITE_URL": "https://x.org/b?q=1#f"}, "BOOKRAG_SITE_URL"),
         ({"BOOKRAG_BOOK_URL": "https://x.org/#top"}, "BOOKRAG_BOOK_URL"),
+        ({"COHERE_BASE_URL": "https://api.cohere.com/?k=1"}, "COHERE_BASE_URL"),
     ],
 )
 def test_bad_settings_stop_start_up_with_one_line_naming_the_variable(
@@ -148,20 +149,22 @@ def test_dotenv_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         ("site_url", "https://x.org/b?q=1#f", "site's address, scheme and host"),
         ("site_url", "https://x.org/b?", "without a ?query or #fragment"),
         ("book_url", "https://x.org/#top", "without a ?query or #fragment"),
+        ("openai_base_url", "http://models:8080/v1?k=1", "the client adds its paths after it"),
     ],
 )
-def test_a_site_address_that_would_garble_citations_is_refused(
+def test_an_address_that_would_garble_citations_or_calls_is_refused(
     setting: str, value: str, said: str
 ) -> None:
     with pytest.raises(ConfigError, match=re.escape(said)):
         load_settings(**{setting: value})
 
 
-def test_site_addresses_docusaurus_uses_are_kept() -> None:
+def test_addresses_that_work_are_kept() -> None:
     settings = load_settings(
         site_url="https://x.org/kb/",
         book_url="http://localhost:3000/kb",
         qdrant_url="http://qdrant:6333/?unused=1",  # the Qdrant client ignores a query
+        cohere_base_url="http://127.0.0.1:7931/compat/",
     )
     assert (settings.site_url, settings.qdrant_url) == (
         "https://x.org/kb/",

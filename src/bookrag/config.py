@@ -59,6 +59,9 @@ def is_http_url(value: str) -> bool:
 
 # Settings that are a Docusaurus site's address (its `url` and `baseUrl`), cited as given.
 _SITE_ADDRESSES = ("site_url", "book_url")
+# Base URLs the SDKs add their paths after: with a query, Cohere's and OpenAI's call
+# `/v1?k=1/v2/chat`. The Qdrant client ignores a query, so QDRANT_URL may keep one.
+_API_BASES = ("cohere_base_url", "openai_base_url")
 
 
 def _has_valid_port(parts: SplitResult) -> bool:
@@ -167,12 +170,17 @@ class Settings(BaseSettings):
             return None
         if not is_http_url(value.strip()):
             raise ValueError("must be an http(s) URL with a host (and a port from 0 to 65535)")
-        if info.field_name in _SITE_ADDRESSES and ("?" in value or "#" in value):
-            # Else it is in every citation's path (`/b%3Fq=1%23f/guide/...`).
-            raise ValueError(
-                "must be the site's address, scheme and host (and its base path), "
-                "without a ?query or #fragment"
-            )
+        if "?" in value or "#" in value:
+            if info.field_name in _SITE_ADDRESSES:  # else in every citation: `/b%3Fq=1/...`
+                raise ValueError(
+                    "must be the site's address, scheme and host (and its base path), "
+                    "without a ?query or #fragment"
+                )
+            if info.field_name in _API_BASES:
+                raise ValueError(
+                    "must be the API's base URL, without a ?query or #fragment "
+                    "(the client adds its paths after it)"
+                )
         return value.strip()
 
     @field_validator("data_dir")
