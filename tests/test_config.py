@@ -61,6 +61,7 @@ def run_serve(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProces
         ({"BOOKRAG_DATA_DIR": "x" * 300}, "BOOKRAG_DATA_DIR"),
         ({"BOOKRAG_SITE_URL": "https://x.org/b?q=1#f"}, "BOOKRAG_SITE_URL"),
         ({"BOOKRAG_BOOK_URL": "https://x.org/#top"}, "BOOKRAG_BOOK_URL"),
+        ({"BOOKRAG_ROUTE_BASE_PATH": "https://evil"}, "BOOKRAG_ROUTE_BASE_PATH"),
         ({"COHERE_BASE_URL": "https://api.cohere.com/?k=1"}, "COHERE_BASE_URL"),
     ],
 )
@@ -170,6 +171,29 @@ def test_addresses_that_work_are_kept() -> None:
         "https://x.org/kb/",
         "http://qdrant:6333/?unused=1",
     )
+
+
+@pytest.mark.parametrize(
+    ("route", "said"),
+    [
+        ("https://evil", "not a URL"),
+        ("//evil.example/docs", "not a URL"),
+        ("docs?v=2", "without a ?query or #fragment"),
+        ("docs#top", "without a ?query or #fragment"),
+        ("docs/../../etc", "without a .. segment"),
+        ("my docs", "without spaces or control characters"),
+        ("docs\x1b[2J", "without spaces or control characters"),
+    ],
+)
+def test_a_route_base_path_that_is_no_path_on_the_site_is_refused(route: str, said: str) -> None:
+    # It is in every citation's path: `https://site/kb/https://evil/basics/my-first/`.
+    with pytest.raises(ConfigError, match=re.escape(said)):
+        load_settings(route_base_path=route)
+
+
+@pytest.mark.parametrize("route", ["docs", "/", "", "guide/v2", "/docs/", "v1..2", "документы"])
+def test_route_base_paths_docusaurus_takes_are_kept(route: str) -> None:
+    assert load_settings(route_base_path=route).route_base_path == route
 
 
 def test_a_blank_admin_token_leaves_the_admin_routes_off() -> None:
@@ -374,11 +398,16 @@ def test_a_serve_flag_names_the_book_whichever_book_the_environment_names(
     assert [kwargs["proxy_headers"] for kwargs in ran] == [False, False]
 
 
+ROUTE = "Value error, must be a path on the site such as docs, / or guide/v2, not a URL"
+
+
 @pytest.mark.parametrize(
     ("args", "said"),
     [
         (["ingest", "docs", "--site-url", "not-a-url"], "--site-url: "),
         (["ingest", "docs", "--site-url", "https://x.org/b?q=1#f"], "without a ?query or #frag"),
+        (["ingest", "docs", "--route-base-path", "https://evil"], "--route-base-path: " + ROUTE),
+        (["ingest", "docs", "--route-base-path", "../up"], "guide/v2, without a .. segment"),
         (["search", ""], "QUERY: give 1 to"),
         (["search", "x" * 5000], "QUERY: give 1 to"),
         (["check-deploy", "not-a-url"], "URL: not an http(s) URL"),
@@ -387,6 +416,8 @@ def test_a_serve_flag_names_the_book_whichever_book_the_environment_names(
     ids=[
         "site url",
         "site url with a query",
+        "route base path a URL",
+        "route base path leading up",
         "blank query",
         "huge query",
         "deploy url",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 from pathlib import Path
 from typing import Literal
 from urllib.parse import SplitResult, urlsplit
@@ -62,6 +63,22 @@ _SITE_ADDRESSES = ("site_url", "book_url")
 # Base URLs the SDKs add their paths after: with a query, Cohere's and OpenAI's call
 # `/v1?k=1/v2/chat`. The Qdrant client ignores a query, so QDRANT_URL may keep one.
 _API_BASES = ("cohere_base_url", "openai_base_url")
+# A URL's scheme (`https:`, `javascript:`) or a host with none (`//evil`).
+_SCHEME_OR_HOST = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|//)", re.IGNORECASE)
+
+
+def _route_path_problem(path: str) -> str | None:
+    """What keeps `path` from being a docs `routeBasePath` (`docs`, `/`, `guide/v2`): a
+    scheme or host, a `?` or `#`, a `..` segment, white space or a control character."""
+    if _SCHEME_OR_HOST.match(path):
+        return "not a URL (give the site's address as the site URL)"
+    if "?" in path or "#" in path:
+        return "without a ?query or #fragment"
+    if ".." in path.replace("\\", "/").split("/"):
+        return "without a .. segment"
+    if any(char.isspace() or unicodedata.category(char) == "Cc" for char in path):
+        return "without spaces or control characters"
+    return None
 
 
 def _has_valid_port(parts: SplitResult) -> bool:
@@ -182,6 +199,15 @@ class Settings(BaseSettings):
                     "(the client adds its paths after it)"
                 )
         return value.strip()
+
+    @field_validator("route_base_path")
+    @classmethod
+    def _route_base_path(cls, value: str | None) -> str | None:
+        # It goes into every citation's path as written (`/kb/<it>/basics/...`).
+        problem = _route_path_problem(value) if value is not None else None
+        if problem:
+            raise ValueError(f"must be a path on the site such as docs, / or guide/v2, {problem}")
+        return value
 
     @field_validator("data_dir")
     @classmethod
