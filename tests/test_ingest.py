@@ -548,3 +548,29 @@ def test_an_exclude_option_not_written_as_a_literal_is_said_so(
     site = site_config(tmp_path / "docs", None, None)
     assert "docs option exclude could not be read" in caplog.text
     assert not site.builds("_partial.mdx") and site.builds("intro.md")
+
+
+def test_a_missing_partial_is_warned_of_and_its_page_still_indexed(
+    store: BookStore, book: Path, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Docusaurus fails the build on it ("Module not found"): the author should hear first.
+    (book / "uses.md").write_text(
+        "import Inner from './_inner.mdx';\n\n# Uses\n\nThe ZANZIBAR gauge.\n\n<Inner />\n"
+    )
+    (book / "_latin1.md").write_bytes("Caf\xe9 au lait.\n".encode("latin-1"))
+    (book / "odd.md").write_text("import Odd from './_latin1.md';\n\n# Odd\n\n<Odd />\n")
+    (book / "_outer.md").write_text("import Gone from './_gone.md';\n\n<Gone />\n")
+    (book / "nested.md").write_text("import Outer from './_outer.md';\n\n# Nested\n\n<Outer />\n")
+    caplog.set_level("WARNING", logger="bookrag")
+    report = run(store, book, settings)
+    assert {"uses.md", "odd.md", "nested.md"} <= set(report.indexed)
+    assert search(store, "ZANZIBAR gauge", 1)[0].source == "uses.md"
+    warned = [r.getMessage() for r in caplog.records if " imports " in r.getMessage()]
+    assert warned == [
+        "docs/_outer.md (in docs/nested.md) imports ./_gone.md, which does not exist: the page "
+        "is indexed without it, and Docusaurus will fail to build the site (Module not found)",
+        "docs/odd.md imports ./_latin1.md, which cannot be read (not UTF-8): the page is "
+        "indexed without it",
+        "docs/uses.md imports ./_inner.mdx, which does not exist: the page is indexed without "
+        "it, and Docusaurus will fail to build the site (Module not found)",
+    ]

@@ -9,6 +9,7 @@ outside the site folder, and `MAX_PARTIAL_DEPTH` deep at most.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -16,6 +17,8 @@ from pathlib import Path
 
 from bookrag.book.docusaurus import FRONT_MATTER
 from bookrag.book.mdx import code_fence
+
+log = logging.getLogger("bookrag")
 
 MAX_PARTIAL_DEPTH = 5  # a partial in a partial in ...
 # A relative link to a page's file in Markdown: `](./other.md#units)`, `](other.mdx)`.
@@ -34,8 +37,8 @@ _COMPONENT_USE = re.compile(
 
 def with_partials(text: str, path: Path, site_dir: Path, seen: tuple[Path, ...] = ()) -> str:
     """`text` (of the file `path`) with the partials it imports written out where it uses
-    them (theirs too); a partial that cannot be read, that is outside the site folder
-    `site_dir`, or that imports itself, stays a component."""
+    them (theirs too); a partial that cannot be read (which is warned of), that is outside
+    the site folder `site_dir`, or that imports itself, stays a component."""
     here = path.resolve()
     bodies = {}
     for name, target in _imports(text).items():
@@ -47,11 +50,40 @@ def with_partials(text: str, path: Path, site_dir: Path, seen: tuple[Path, ...] 
             continue
         try:
             written = file.read_text(encoding="utf-8").removeprefix("\ufeff")
-        except (OSError, UnicodeDecodeError):
+        except (OSError, UnicodeDecodeError) as exc:
+            _warn_unread(here, seen[0] if seen else here, target, site_dir, exc)
             continue
         body = _relinked(FRONT_MATTER.sub("", written), file.parent, here.parent)
         bodies[name] = with_partials(body, file, site_dir, (*seen, here))
     return _written_out(text, bodies) if bodies else text
+
+
+def _warn_unread(
+    importer: Path, page: Path, target: str, site_dir: Path, exc: OSError | UnicodeDecodeError
+) -> None:
+    """Tell the author of a partial left out of `page`, imported by `importer` (the page or
+    a partial in it): a missing one fails the site's build ("Module not found"), and only
+    the build would say so."""
+
+    def named(file: Path) -> str:
+        return file.relative_to(site_dir).as_posix() if file.is_relative_to(site_dir) else str(file)
+
+    shown = named(importer) if importer == page else f"{named(importer)} (in {named(page)})"
+    if isinstance(exc, FileNotFoundError):
+        log.warning(
+            "%s imports %s, which does not exist: the page is indexed without it, and "
+            "Docusaurus will fail to build the site (Module not found)",
+            shown,
+            target,
+        )
+    else:
+        why = "not UTF-8" if isinstance(exc, UnicodeDecodeError) else exc.strerror or exc
+        log.warning(
+            "%s imports %s, which cannot be read (%s): the page is indexed without it",
+            shown,
+            target,
+            why,
+        )
 
 
 def _relinked(text: str, partial_dir: Path, page_dir: Path) -> str:
