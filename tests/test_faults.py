@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import socket
@@ -35,14 +36,16 @@ from fastapi.testclient import TestClient
 from httpx2 import Response  # what Starlette's TestClient returns when httpx2 is installed
 from prometheus_client.parser import text_string_to_metric_families
 
-from bookrag.answering.pipeline import NOT_INDEXED
+from bookrag.answering.models import Question
+from bookrag.answering.pipeline import NOT_INDEXED, Book, answer
 from bookrag.api.app import create_app
 from bookrag.book.chunking import chunk_page
 from bookrag.book.loader import SkipPage, discover, load_page, read_source
-from bookrag.config import load_settings
+from bookrag.config import Settings, load_settings
 from bookrag.errors import ConfigError, StoreUnavailable
 from bookrag.index.connection import open_store
-from bookrag.index.ingest import ingest, site_config
+from bookrag.index.ingest import IngestInterrupted, index_pages, ingest, site_config
+from bookrag.index.outcomes import PageOutcome, Unchanged
 from bookrag.index.points import stored_hash
 from bookrag.index.store import BookStore
 from fakes import FakeCohere
@@ -851,6 +854,65 @@ def test_chunks_of_a_removed_page_do_not_outlive_a_crash_during_its_removal(
     monkeypatch.undo()
     ingest(store, docs, site, 350)
     assert index_problems(store, published(docs)) == []
+
+
+ZORBLAX = "# Zorblax\n\nZorblax is a kettle descaling protocol: vinegar, then two rinses.\n"
+
+
+def test_an_ingest_stopped_by_ctrl_c_counts_the_pages_it_wrote(
+    book_copy: Path, store: BookStore, settings: Settings
+) -> None:
+    """Ctrl-C (KeyboardInterrupt) midway commits and counts what was written, as a failure
+    does: `/health` tells the pages indexed, and the relevance floor, counted over them,
+    answers a question about a page the run wrote rather than refusing it."""
+    docs = book_copy / "docs"
+    site = site_config(docs, None, None)
+    ingest(store, docs, site, 350)
+    (docs / "00-zorblax.md").write_text(ZORBLAX)
+
+    def read_then_interrupted(known: dict[str, dict[str, Any]]) -> Iterator[PageOutcome]:
+        yield from (Unchanged(source) for source in known)
+        yield load_page(read_source(docs, docs / "00-zorblax.md", site), site)
+        raise KeyboardInterrupt  # pressed while the next page is read
+
+    with pytest.raises(IngestInterrupted) as stopped:
+        index_pages(store, read_then_interrupted, 350)
+    assert stopped.value.written == 1
+    stats = store.stats()
+    assert (stats.pages, stats.chunks) == (10, store.chunk_count())
+    result = answer(Book.open(store, settings), Question("What is Zorblax?"))
+    assert result.mode != "not_found" and "vinegar" in result.answer
+    assert result.sources[0].endswith("/zorblax")
+
+
+def test_an_ingest_sent_sigterm_says_what_it_counted_and_exits_143(
+    tmp_path: Path, book_copy: Path
+) -> None:
+    """`docker stop` or a cancelled CI job stops `bookrag ingest` as Ctrl-C does: one line
+    says what was written and counted, and the exit status is the signal's."""
+    docs, data = book_copy / "docs", tmp_path / "data"
+    write_generated_pages(docs, version=0, count=1000)  # about two seconds of writing
+    process = subprocess.Popen(
+        ingest_command(docs),
+        env=ingest_env(data),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    while not index_written_at(data) and process.poll() is None:
+        time.sleep(0.01)
+    time.sleep(0.2)  # the collection is created: now its first pages are being written
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 128 + signal.SIGTERM, stderr
+    said = re.search(r"interrupted: (\d+) pages written and counted; run `bookrag ingest`", stderr)
+    assert said, stderr
+    assert "Traceback" not in stderr
+    with closing_store(data) as store:
+        written = len(store.pages())
+        assert 0 < written < len(published(docs))  # stopped midway (else this proved little)
+        assert store.stats().pages == written == int(said[1])
+        assert store.stats().chunks == store.chunk_count()
 
 
 # -- secrets, metrics and logs -------------------------------------------------------------

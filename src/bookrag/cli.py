@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import re
+import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -24,7 +26,7 @@ from bookrag.answering.models import ask_question
 from bookrag.answering.pipeline import Book, answer
 from bookrag.book.site.crawler import CrawlLimits
 from bookrag.book.site.sitemap import ROUTE_KINDS
-from bookrag.book.site_config import NO_SITE_ADDRESS
+from bookrag.book.site_config import NO_SITE_ADDRESS, SiteConfig
 from bookrag.book.versions import site_docs
 from bookrag.config import Settings, env_variable, is_http_url, load_settings
 from bookrag.deploy import all_passed, check_deploy, render_table
@@ -32,7 +34,7 @@ from bookrag.errors import BookragError, ConfigError, StoreUnavailable
 from bookrag.evaluation.command import eval_command
 from bookrag.feedback.command import report_command
 from bookrag.index.connection import open_store
-from bookrag.index.ingest import ingest, site_config
+from bookrag.index.ingest import IngestInterrupted, ingest, site_config
 from bookrag.index.outcomes import IngestReport
 from bookrag.index.site_ingest import ingest_site
 from bookrag.index.store import BookStore
@@ -130,6 +132,41 @@ def _book(store: BookStore, settings: Settings, providers: Providers) -> Book:
     return Book.open(store, settings, providers)
 
 
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[list[int]]:
+    """SIGTERM (`docker stop`, a cancelled CI job) raised as Ctrl-C's KeyboardInterrupt, so
+    an ingest stopped either way commits and counts the pages it wrote; the signals taken
+    are listed, and the handler before is put back after."""
+    taken: list[int] = []
+
+    def interrupt(number: int, frame: FrameType | None) -> None:
+        taken.append(number)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield taken
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupted(stop: KeyboardInterrupt, taken: list[int]) -> typer.Exit:
+    """One line on what an interrupted ingest left, and the shell's exit status for the
+    signal (128 + its number: 130 for Ctrl-C, 143 for SIGTERM)."""
+    if isinstance(stop, IngestInterrupted):
+        pages = f"{stop.written} page{'' if stop.written == 1 else 's'}"
+        line = (
+            f"interrupted: {pages} of the rebuild written, which the next `bookrag ingest` "
+            "goes on from; until then the index is served as it was"
+            if stop.rebuilt
+            else f"interrupted: {pages} written and counted; run `bookrag ingest` again to finish"
+        )
+    else:  # before the first page was written, or after the last
+        line = "interrupted: run `bookrag ingest` again to finish"
+    err.print(line, highlight=False, markup=False, soft_wrap=True)
+    return typer.Exit(128 + (taken[0] if taken else signal.SIGINT))
+
+
 @app.command("ingest")
 def ingest_command(
     book: Annotated[
@@ -169,6 +206,25 @@ def ingest_command(
         raise _fail(f"--include-route: unknown route kind {unknown[0]} (one of {kinds})", 2)
     docs_dir = Path(book) if is_url else _docs_folder(book)
     site = None if is_url else site_config(docs_dir, settings.site_url, settings.route_base_path)
+    with _terminate_as_interrupt() as taken:
+        try:
+            report = _ingest(book, docs_dir, site, settings, include_route or (), lexical)
+        except KeyboardInterrupt as stop:
+            raise _interrupted(stop, taken) from None
+    _print_report(report)
+    if site is not None and not site.url:
+        out.print(f"warning: {NO_SITE_ADDRESS}", highlight=False, markup=False, soft_wrap=True)
+
+
+def _ingest(
+    book: str,
+    docs_dir: Path,
+    site: SiteConfig | None,
+    settings: Settings,
+    include: Sequence[str],
+    lexical: bool,
+) -> IngestReport:
+    """`bookrag ingest`'s run, with a progress bar."""
     with _providers(settings) as providers, _store(settings) as store:
         current = store.fingerprint()
         if providers.embedder is None and current and current.dense_model and not lexical:
@@ -189,7 +245,7 @@ def ingest_command(
                     providers.policy,
                     site_url=settings.site_url,
                     limits=CrawlLimits.of(settings),
-                    include=include_route or (),
+                    include=include,
                     on_start=lambda n: progress.update(task, total=n),
                     on_page=lambda _: progress.advance(task),
                 )
@@ -204,9 +260,7 @@ def ingest_command(
                     on_start=lambda n: progress.update(task, total=n),
                     on_page=lambda _: progress.advance(task),
                 )
-    _print_report(report)
-    if site is not None and not site.url:
-        out.print(f"warning: {NO_SITE_ADDRESS}", highlight=False, markup=False, soft_wrap=True)
+    return report
 
 
 def _print_report(report: IngestReport) -> None:

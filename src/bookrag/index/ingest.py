@@ -37,6 +37,18 @@ from bookrag.index.writer import PageWriter
 from bookrag.providers.base import Embedder, RetryPolicy
 
 
+class IngestInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM, which `bookrag ingest` raises as Ctrl-C) stopped an ingest after
+    the `written` pages it wrote were committed and counted: they are served as indexed, and
+    the next ingest goes on from there. `rebuilt` is why the run was rebuilding the index
+    beside the live one (whose pages and statistics it left as they were), if it was."""
+
+    def __init__(self, written: int, rebuilt: str | None) -> None:
+        super().__init__(written, rebuilt)
+        self.written = written
+        self.rebuilt = rebuilt
+
+
 def site_config(docs_dir: Path, site_url: str | None, route_base_path: str | None) -> SiteConfig:
     """The site facts from `docusaurus.config.*` beside the docs folder, with overrides."""
     site = read_site_config(docs_dir)
@@ -167,9 +179,25 @@ def _update(
     reread: dict[str, dict[str, Any]] = {}  # what was read again of pages that did not change
     try:
         _write(outcomes, writer, max_tokens, report, seen, reread, on_page)
+        _finish(store, known, ranks, report, seen, reread)
+    except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM as the CLI raises it
+        written = _count_written(store, known)
+        raise IngestInterrupted(written, report.rebuilt) from stop
     except Exception:
-        _count_written(store)
+        _count_written(store, known)
         raise
+
+
+def _finish(
+    store: BookStore,
+    known: dict[str, dict[str, Any]],
+    ranks: Ranks | None,
+    report: IngestReport,
+    seen: set[str],
+    reread: dict[str, dict[str, Any]],
+) -> None:
+    """Once every page is written: commit them, remove the pages gone, set what changed of
+    the others, and recount the statistics."""
     store.commit()
     changed = {
         source: new
@@ -246,10 +274,17 @@ def _write(
         report.embedded, report.reused = writer.embedded, writer.reused
 
 
-def _count_written(store: BookStore) -> None:
-    """After a run that failed part way, the pages it wrote made durable and counted, so the
-    book's statistics (and `/health`) tell what is indexed, not what was before the run."""
+def _count_written(store: BookStore, known: dict[str, dict[str, Any]]) -> int:
+    """After a run that failed or was interrupted part way, the pages it wrote made durable
+    and counted, so the book's statistics (and `/health`) tell what is indexed, not what was
+    before the run; how many pages it wrote (0 when the store cannot tell)."""
     with suppress(BookragError):
         store.commit()
-        written = {str(r["source"]): str(r["page_hash"]) for r in store.pages()}
-        store.refresh_statistics(pages_digest(written))
+        records = {str(r["source"]): str(r["page_hash"]) for r in store.pages()}
+        store.refresh_statistics(pages_digest(records))
+        return sum(
+            1
+            for source, page_hash in records.items()
+            if page_hash and page_hash != known.get(source, {}).get("page_hash")
+        )
+    return 0
