@@ -885,32 +885,53 @@ def test_an_ingest_stopped_by_ctrl_c_counts_the_pages_it_wrote(
     assert result.sources[0].endswith("/zorblax")
 
 
+# `bookrag ingest DOCS` sent SIGTERM, as `docker stop` sends it, once it has handled N pages.
+SIGTERM_AFTER_PAGES = """
+import os, signal, sys
+from bookrag import cli
+
+docs, pages = sys.argv[1], int(sys.argv[2])
+ingest = cli.ingest
+
+def ingest_sent_sigterm(*args, on_page, **kwargs):
+    seen = []
+
+    def page_then_sigterm(source):
+        on_page(source)
+        seen.append(source)
+        if len(seen) == pages:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return ingest(*args, on_page=page_then_sigterm, **kwargs)
+
+cli.ingest = ingest_sent_sigterm
+sys.argv = ["bookrag", "ingest", docs]
+cli.main()
+"""
+
+
 def test_an_ingest_sent_sigterm_says_what_it_counted_and_exits_143(
-    tmp_path: Path, book_copy: Path
+    tmp_path: Path, sample_docs: Path
 ) -> None:
     """`docker stop` or a cancelled CI job stops `bookrag ingest` as Ctrl-C does: one line
-    says what was written and counted, and the exit status is the signal's."""
-    docs, data = book_copy / "docs", tmp_path / "data"
-    write_generated_pages(docs, version=0, count=1000)  # about two seconds of writing
-    process = subprocess.Popen(
-        ingest_command(docs),
+    says how many pages were written and counted, and the exit status is the signal's."""
+    data = tmp_path / "data"
+    stopped = subprocess.run(
+        [sys.executable, "-c", SIGTERM_AFTER_PAGES, str(sample_docs), "5"],
         env=ingest_env(data),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        capture_output=True,
         text=True,
+        timeout=60,
     )
-    while not index_written_at(data) and process.poll() is None:
-        time.sleep(0.01)
-    time.sleep(0.2)  # the collection is created: now its first pages are being written
-    process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 128 + signal.SIGTERM, stderr
-    said = re.search(r"interrupted: (\d+) pages written and counted; run `bookrag ingest`", stderr)
-    assert said, stderr
-    assert "Traceback" not in stderr
+    assert stopped.returncode == 128 + signal.SIGTERM, stopped.stderr
+    said = re.search(
+        r"interrupted: (\d) pages written and counted; run `bookrag ingest` again", stopped.stderr
+    )
+    assert said, stopped.stderr
+    assert "Traceback" not in stopped.stderr
     with closing_store(data) as store:
         written = len(store.pages())
-        assert 0 < written < len(published(docs))  # stopped midway (else this proved little)
+        assert 0 < written < len(published(sample_docs))  # stopped midway
         assert store.stats().pages == written == int(said[1])
         assert store.stats().chunks == store.chunk_count()
 
