@@ -1,7 +1,8 @@
 """Faults a public deployment meets, through the real app: oversized bodies, one client
-flooding it, a Qdrant server that is down or hangs, an ingest killed midway, and a model
-provider that fails; and what an operator then sees: error bodies without secrets or
-tracebacks, `/metrics`, and one JSON log line per request.
+flooding it, a Qdrant server that is down or hangs, an ingest killed or stopped midway, a
+disk with no room to merge the index, and a model provider that fails; and what an
+operator then sees: error bodies without secrets or tracebacks, `/metrics`, and one JSON
+log line per request.
 
 The Qdrant server is played by sockets on 127.0.0.1 (a closed port, a listener that never
 answers) and, for recovery, by a stand-in answering the few REST calls the app makes to
@@ -35,15 +36,18 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx2 import Response  # what Starlette's TestClient returns when httpx2 is installed
 from prometheus_client.parser import text_string_to_metric_families
+from typer.testing import CliRunner
 
 from bookrag.answering.models import Question
 from bookrag.answering.pipeline import NOT_INDEXED, Book, answer
 from bookrag.api.app import create_app
 from bookrag.book.chunking import chunk_page
 from bookrag.book.loader import SkipPage, discover, load_page, read_source
+from bookrag.cli import app
 from bookrag.config import Settings, load_settings
 from bookrag.errors import ConfigError, StoreUnavailable
 from bookrag.index.connection import open_store
+from bookrag.index.engine_edge import MIN_FREE_BYTES
 from bookrag.index.ingest import IngestInterrupted, index_pages, ingest, site_config
 from bookrag.index.outcomes import PageOutcome, Unchanged
 from bookrag.index.points import stored_hash
@@ -934,6 +938,110 @@ def test_an_ingest_sent_sigterm_says_what_it_counted_and_exits_143(
         assert 0 < written < len(published(sample_docs))  # stopped midway
         assert store.stats().pages == written == int(said[1])
         assert store.stats().chunks == store.chunk_count()
+
+
+# -- a nearly full disk ---------------------------------------------------------------------
+
+
+# Room on the embedded index's disk for a page's writes (64 MB and a little), not for
+# merging its segments (64 MB and the size of the index: 0.4 MB for the sample book).
+ROOM_TO_WRITE_NOT_TO_MERGE = MIN_FREE_BYTES + 100 * 2**10
+
+
+def leave_room_to_write_not_to_merge(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = shutil.disk_usage
+
+    def disk_usage(path: Any) -> Any:
+        return real(path)._replace(free=ROOM_TO_WRITE_NOT_TO_MERGE)
+
+    monkeypatch.setattr(shutil, "disk_usage", disk_usage)
+
+
+def add_a_section(docs: Path) -> None:
+    page = docs / "intro.md"
+    page.write_text(page.read_text() + "\n## Lemonspire note\n\nThe station reads lemonspire.\n")
+
+
+def test_an_ingest_with_no_room_to_merge_succeeds_with_a_warning(
+    book_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Merging after the writes needs room for a copy of the index: without it the change is
+    written and counted all the same, so the run succeeds (the unmerged index answers the
+    same), with its summary and a warning rather than "free some space"."""
+    docs = book_copy / "docs"
+    monkeypatch.setenv("BOOKRAG_DATA_DIR", str(tmp_path / "data"))
+    runner = CliRunner()
+    assert runner.invoke(app, ["ingest", str(docs)]).exit_code == 0
+    add_a_section(docs)
+    handler = signal.getsignal(signal.SIGTERM)
+    with monkeypatch.context() as patch:
+        leave_room_to_write_not_to_merge(patch)
+        result = runner.invoke(app, ["ingest", str(docs)])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"pages indexed\s*│\s*1\s", result.output)
+    assert "warning: the index's segments were not merged" in result.output
+    assert "Free some space" not in result.output
+    assert signal.getsignal(signal.SIGTERM) == handler  # put back after the run
+    found = runner.invoke(app, ["search", "lemonspire"])
+    assert "intro" in found.output and "lemonspire" in found.output
+    again = runner.invoke(app, ["ingest", str(docs)])
+    assert re.search(r"pages indexed\s*│\s*0\s", again.output)
+
+
+def test_a_refresh_with_no_room_to_merge_is_ok_with_a_warning(
+    book_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = book_copy / "docs"
+    with serve(tmp_path, docs):
+        pass
+    add_a_section(docs)
+    leave_room_to_write_not_to_merge(monkeypatch)
+    with serve(tmp_path, docs) as client:
+        refresh = client.get("/health").json()["refresh"]
+        found = client.post("/search", json={"query": "lemonspire"}).json()
+    assert refresh["status"] == "ok" and refresh["error"] is None, refresh
+    assert refresh["last_changes"]["indexed"] == 1
+    [warning] = refresh["last_changes"]["warnings"]
+    assert "not merged" in warning
+    assert found["results"][0]["path"] == "intro.md"
+
+
+# An ingest of DOCS with room to write but not to merge, in a process that then dies
+# before it closes the index (so before its last flush).
+UNMERGED_THEN_KILLED = f"""
+import os, shutil, sys
+from pathlib import Path
+from bookrag.config import load_settings
+from bookrag.index.connection import open_store
+from bookrag.index.ingest import ingest, site_config
+
+real = shutil.disk_usage
+shutil.disk_usage = lambda path: real(path)._replace(free={ROOM_TO_WRITE_NOT_TO_MERGE})
+docs = Path(sys.argv[1])
+store = open_store(load_settings())
+report = ingest(store, docs, site_config(docs, None, None), 350)
+print(len(report.indexed), len(report.warnings))
+os._exit(0)
+"""
+
+
+def test_a_change_left_unmerged_is_durable(book_copy: Path, tmp_path: Path) -> None:
+    """With no room to merge, what was written is flushed all the same: a process that
+    dies after such an ingest leaves the page and its statistics counted."""
+    docs, data = book_copy / "docs", tmp_path / "data"
+    with closing_store(data) as store:
+        ingest(store, docs, site_config(docs, None, None), 350)
+    add_a_section(docs)
+    died = subprocess.run(
+        [sys.executable, "-c", UNMERGED_THEN_KILLED, str(docs)],
+        env=ingest_env(data),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert died.stdout.split() == ["1", "1"], died.stderr  # one page written, one warning
+    with closing_store(data) as store:
+        assert index_problems(store, published(docs)) == []
 
 
 # -- secrets, metrics and logs -------------------------------------------------------------

@@ -279,7 +279,7 @@ def _print_report(report: IngestReport) -> None:
     out.print(table)
     for path, reason in report.skipped:
         out.print(f"skipped {path}: {reason}", highlight=False, markup=False)
-    for line in report.clash_lines():
+    for line in [*report.clash_lines(), *report.warnings]:
         out.print(f"warning: {line}", highlight=False, markup=False)
 
 

@@ -59,6 +59,16 @@ class StoreUnavailable(BookragError):
     status_code = 503
 
 
+class NoRoom(StoreUnavailable):
+    """The disk holding the embedded index has too little room free to write it safely:
+    `free` bytes, where `needed` are."""
+
+    def __init__(self, message: str, free: int, needed: int) -> None:
+        super().__init__(message)
+        self.free = free
+        self.needed = needed
+
+
 class NotIndexed(BookragError):
     """The index holds no page of the book yet: there is nothing to answer from."""
 

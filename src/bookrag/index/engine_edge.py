@@ -23,7 +23,7 @@ from typing import Any
 
 import qdrant_edge as edge
 
-from bookrag.errors import StoreUnavailable
+from bookrag.errors import NoRoom, StoreUnavailable
 from bookrag.index.edge_folders import Gate, recover, staging_folder, swap_in
 from bookrag.index.edge_requests import edge_filter, edge_vectors, named, query_request
 from bookrag.index.engine import DENSE, PAYLOAD_INDEXES, SPARSE, Engine, Scored, StoredPoint, Where
@@ -109,10 +109,12 @@ class EdgeEngine:
         folder = next((f for f in (self.folder, *self.folder.parents) if f.exists()), None)
         free = shutil.disk_usage(folder).free if folder is not None else wanted
         if free < wanted:
-            raise StoreUnavailable(
+            raise NoRoom(
                 f"only {free / 2**20:.0f} MB free on the disk holding {self.folder}; the "
                 f"index needs {wanted / 2**20:.0f} MB to be opened or written safely. Free "
-                "some space and try again (what was indexed before is kept)"
+                "some space and try again (what was indexed before is kept)",
+                free,
+                wanted,
             )
 
     def exists(self) -> bool:
@@ -251,9 +253,17 @@ class EdgeEngine:
             shard.flush()
 
     def optimize(self) -> None:
-        # Merging segments writes them anew: room for a copy of the index.
+        # Merging segments writes them anew: room for a copy of the index. Without it, what
+        # was written is flushed and `NoRoom` raised: the unmerged index answers the same.
         size = sum(f.stat().st_blocks * 512 for f in self.folder.rglob("*") if f.is_file())
-        self._make_room(MIN_FREE_BYTES + size)
+        try:
+            self._make_room(MIN_FREE_BYTES + size)
+        except NoRoom:
+            try:
+                self.flush()
+            except NoRoom as exc:  # no room even to flush: a failure, not a merge put off
+                raise StoreUnavailable(exc.message) from exc
+            raise
         with self._errors() as shard:
             shard.optimize()
             shard.flush()

@@ -20,7 +20,7 @@ from bookrag.book.chunking import chunk_page
 from bookrag.book.loader import SkipPage, discover, load_page, read_source
 from bookrag.book.sidebar import sidebar_order
 from bookrag.book.site_config import SiteConfig, read_site_config
-from bookrag.errors import BookragError, DocsNotFound, PageParseError
+from bookrag.errors import BookragError, DocsNotFound, NoRoom, PageParseError
 from bookrag.index.outcomes import (
     IngestReport,
     PageOutcome,
@@ -232,7 +232,15 @@ def _finish(
     digest = pages_digest(current)
     if report.changed or store.stats().pages_digest != digest:
         store.refresh_statistics(digest)
-        store.optimize()  # merge the new segments, build the vector indexes, flush
+        try:
+            store.optimize()  # merge the new segments, build the vector indexes, flush
+        except NoRoom as no_room:  # all is written, flushed and counted all the same
+            free, needed = no_room.free / 2**20, no_room.needed / 2**20
+            report.warnings.append(
+                f"the index's segments were not merged ({free:.0f} MB free on its disk, "
+                f"{needed:.0f} MB needed): it answers the same, and the next ingest that "
+                "changes the book merges them if there is room"
+            )
 
 
 def _write(

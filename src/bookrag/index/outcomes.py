@@ -28,6 +28,7 @@ class IngestReport:
     rebuilt: str | None = None  # why every page was re-indexed, when it was
     reordered: int = 0  # pages that only moved in the sidebar
     clashes: list[tuple[str, list[str]]] = field(default_factory=list)  # (url, its pages)
+    warnings: list[str] = field(default_factory=list)  # what went short of a failure
 
     @property
     def changed(self) -> bool:
@@ -47,7 +48,7 @@ class IngestReport:
         )
         for path, reason in self.skipped:
             logger.warning("skipped %s: %s", path, reason)
-        for line in self.clash_lines():
+        for line in [*self.clash_lines(), *self.warnings]:
             logger.warning("%s", line)
 
     def clash_lines(self) -> list[str]:

@@ -169,5 +169,6 @@ class Refresher:
                 "unchanged": report.unchanged,
                 "removed": len(report.removed),
                 "skipped": [{"path": p, "reason": r} for p, r in report.skipped],
+                "warnings": list(report.warnings),  # e.g. segments left unmerged
             },
         }
