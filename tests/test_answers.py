@@ -554,6 +554,12 @@ def test_a_prompt_given_to_the_reader_in_quotation_marks_is_not_quoted_as_an_ans
     for prompt in ("I am building", "Explain how", "test.", "Compare the rain"):
         assert prompt not in body
     assert teaching.quoted_prompts(['> "Half a quotation', "> with no end", "", '"Closed."']) == {3}
+    # A sentence opening and closing with quoted words is no quotation; two prompts a line,
+    # and a prompt after the line leading into it, in one paragraph, are.
+    sentence = '"Hello" is what the talker prints; run it with "ros2 run demo talker"'
+    assert teaching.quoted_prompts([sentence]) == set()
+    assert teaching.quoted_prompts(['> "Explain the bucket."', '> "Then test it."']) == {0, 1}
+    assert teaching.quoted_prompts(["**Ask your AI:**", '"Why does the gauge tip?"']) == {1}
 
 
 def test_an_answer_spanning_two_sections_of_the_best_page_quotes_and_cites_both(

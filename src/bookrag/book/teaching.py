@@ -10,6 +10,7 @@ carries over to books nobody tuned it on.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from bookrag.book import cjk
 
@@ -54,10 +55,11 @@ def is_aside(line: str) -> bool:
     )
 
 
-# A paragraph (of a block quote or not) opening and closing a quotation; and a line saying
-# whose words a quotation is (`— Ada Lovelace`).
-_OPENS_QUOTE = re.compile(r"^\s*(>\s*)?[*_]*[\"“]")
-_CLOSES_QUOTE = re.compile(r"[\"”][*_]*\s*$")
+# A paragraph that is one quotation: a mark opening it, one closing it, none between; a
+# block quote's marks; and a line saying whose words a quotation is (`— Ada Lovelace`).
+_ONE_QUOTATION = re.compile(r"[\"“][^\"”]+[\"”]")
+_QUOTE_MARKER = re.compile(r"^\s*(?:>\s*)+")
+_LEADS_IN = re.compile(r"[:：][*_]*$")
 _ATTRIBUTION = re.compile(r"^\s*>?\s*(?:[—–―]|--)\s*\S")
 
 
@@ -65,28 +67,36 @@ def quoted_prompts(lines: list[str]) -> set[int]:
     """The lines of paragraphs (block quotes or not) that are wholly one quotation and say
     not whose words they are: prompts the reader is given to ask an AI (`> "Explain when to
     use ..."`, `"Why does my match-case ...?"` after `Ask your AI:`), not the book teaching.
-    A quotation followed by its speaker (`— Ada Lovelace`) is left out of them: someone's
-    words the book cites."""
+    One quotation (or one a line): opened at its start, closed at its end, by no mark
+    between (`"Hello" is what "talker" prints` is a sentence). A quotation followed by its
+    speaker (`— Ada Lovelace`) is left out of them: someone's words the book cites."""
     found: set[int] = set()
-    start, quoting = None, False
-    for at, line in enumerate(lines):
-        if start is None:
-            opened = _OPENS_QUOTE.match(line)
-            start, quoting = (at, opened.group(1) is not None) if opened else (None, False)
-        elif not line.strip(" >") or line.lstrip().startswith(">") != quoting:
-            start = None  # the paragraph ended inside the quotation: not one quotation
-        if start is not None and _CLOSES_QUOTE.search(line) and (at > start or _closes(line)):
-            after = next((n for n in lines[at + 1 :] if n.strip(" >")), "")
-            if not _ATTRIBUTION.match(after):
-                found.update(range(start, at + 1))
-            start = None
+    for first, last in _paragraphs(lines):
+        said = [_QUOTE_MARKER.sub("", line).strip().strip("*_ ") for line in lines[first:last]]
+        # A line leading into the quotation stays ("**Ask your AI:**", then the prompt).
+        if len(said) > 1 and _LEADS_IN.search(said[0]):
+            first, said = first + 1, said[1:]
+        quoted = _ONE_QUOTATION.fullmatch(" ".join(said)) is not None or all(
+            _ONE_QUOTATION.fullmatch(line) for line in said
+        )
+        after = next((n for n in lines[last:] if n.strip(" >")), "")
+        if quoted and not _ATTRIBUTION.match(after):
+            found.update(range(first, last))
     return found
 
 
-def _closes(line: str) -> bool:
-    """Whether a line opening a quotation also closes it (more than its opening mark)."""
-    body = line.strip().lstrip(">").strip().strip("*_")
-    return len(body) > 1
+def _paragraphs(lines: list[str]) -> Iterator[tuple[int, int]]:
+    """Where each paragraph of `lines` starts and ends: runs of lines, not blank, all in a
+    block quote or all not."""
+    first, was_quoting = None, False
+    for at, line in enumerate([*lines, ""]):
+        quoting = line.lstrip().startswith(">")
+        ends = not line.strip(" >") or (first is not None and quoting != was_quoting)
+        if first is not None and ends:
+            yield first, at
+            first = None
+        if first is None and line.strip(" >"):
+            first, was_quoting = at, quoting
 
 
 def is_placeholder(line: str) -> bool:
