@@ -180,14 +180,18 @@ def docs_instance(
 def reads_folder(source: str, folder: str) -> bool:
     """Whether a `docusaurus.config`'s text gives a docs instance the `path` `folder` (a path
     relative to the site's folder, such as `content/docs`)."""
-    config = ConfigText(without_comments(source))
-    return any(_path(options) == folder for options in _instances(config).values())
+    return any(_path(options) == folder for options in _instances_in(source).values())
 
 
 def default_docs_path(source: str) -> str | None:
     """The folder a `docusaurus.config`'s text has its default docs instance read, relative
     to the site's folder (`docs` unless it says; None: not as a literal)."""
-    return _path(_instances(ConfigText(without_comments(source)))[DEFAULT])
+    return _path(_instances_in(source)[DEFAULT])
+
+
+def _instances_in(source: str) -> dict[str, DocsOptions]:
+    """`_instances` of a `docusaurus.config`'s text."""
+    return _instances(ConfigText(without_comments(source)))
 
 
 def _instances(config: ConfigText) -> dict[str, DocsOptions]:

@@ -14,11 +14,9 @@ READING = "nfkc-1"
 
 def fold(text: str) -> str:
     """`text` with its compatibility forms folded (NFKC); most text has none, and is as it is."""
-    if text.isascii() or unicodedata.is_normalized("NFKC", text):
-        return text
-    return unicodedata.normalize("NFKC", text)
+    return unicodedata.normalize("NFKC", text) if folds(text) else text
 
 
 def folds(text: str) -> bool:
     """Whether folding changes `text` (such a page's fingerprint holds `READING`)."""
-    return fold(text) != text
+    return not text.isascii() and not unicodedata.is_normalized("NFKC", text)

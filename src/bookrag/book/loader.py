@@ -109,12 +109,18 @@ def read_source(docs_dir: Path, path: Path, site: SiteConfig) -> SourceFile:
         digest.update(f"\0{site.markdown_format}".encode())
     digest.update(f"\0{site.trailing_slash}\0{site.version_path}\0{site.number_prefixes}".encode())
     digest.update(f"\0{LAYOUT_VERSION}".encode())
-    text = raw.decode("utf-8", "replace")
-    if cjk.has_cjk(text):  # other pages keep their fingerprints
-        digest.update(f"\0{cjk.READING}".encode())
-    if folding.folds(text):  # ... and here
-        digest.update(f"\0{folding.READING}".encode())
+    digest.update(readings(raw.decode("utf-8", "replace")).encode())
     return SourceFile(path.relative_to(docs_dir).as_posix(), raw, digest.hexdigest())
+
+
+def readings(text: str) -> str:
+    """The readings a page's text depends on, for its fingerprint: the CJK pairs where it
+    holds such characters, Unicode folding where it holds compatibility forms. Other pages
+    carry neither, so bumping one redoes only the pages it reads otherwise."""
+    held = [cjk.READING] if cjk.has_cjk(text) else []
+    if folding.folds(text):
+        held.append(folding.READING)
+    return "".join(f"\0{reading}" for reading in held)
 
 
 def load_page(file: SourceFile, site: SiteConfig) -> Page:

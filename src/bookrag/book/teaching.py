@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator
 
 from bookrag.book import cjk
+from bookrag.book.chunking import ends_in_colon
 
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 LIST_MARK = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")  # a list item's marker
@@ -59,7 +60,6 @@ def is_aside(line: str) -> bool:
 # block quote's marks; and a line saying whose words a quotation is (`— Ada Lovelace`).
 _ONE_QUOTATION = re.compile(r"[\"“][^\"”]+[\"”]")
 _QUOTE_MARKER = re.compile(r"^\s*(?:>\s*)+")
-_LEADS_IN = re.compile(r"[:：][*_]*$")
 _ATTRIBUTION = re.compile(r"^\s*>?\s*(?:[—–―]|--)\s*\S")
 
 
@@ -74,7 +74,7 @@ def quoted_prompts(lines: list[str]) -> set[int]:
     for first, last in _paragraphs(lines):
         said = [_QUOTE_MARKER.sub("", line).strip().strip("*_ ") for line in lines[first:last]]
         # A line leading into the quotation stays ("**Ask your AI:**", then the prompt).
-        if len(said) > 1 and _LEADS_IN.search(said[0]):
+        if len(said) > 1 and ends_in_colon(said[0]):
             first, said = first + 1, said[1:]
         quoted = _ONE_QUOTATION.fullmatch(" ".join(said)) is not None or all(
             _ONE_QUOTATION.fullmatch(line) for line in said

@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from bookrag.book import cjk, folding
-from bookrag.book.loader import Page
+from bookrag.book.loader import Page, readings
 from bookrag.book.site.crawler import Crawler, CrawlLimits, FetchFailed, host_of
 from bookrag.book.site.extract import NotADoc, extract_doc, page_markdown
 from bookrag.book.site.menu import merge_menus
@@ -53,10 +53,7 @@ def page_hash(
     `h1` other than the title enters it only where there is one, so other pages keep theirs."""
     said = [EXTRACT_VERSION, url, title, label, [asdict(s) for s in sections]]
     body = json.dumps([*said, heading] if heading else said, ensure_ascii=False)
-    if cjk.has_cjk(body):  # other pages keep their fingerprints (as in `loader.read_source`)
-        body += f"\0{cjk.READING}"
-    if folding.folds(body):
-        body += f"\0{folding.READING}"
+    body += readings(body)  # other pages keep their fingerprints (as in `loader.read_source`)
     return hashlib.sha256(body.encode()).hexdigest()
 
 
