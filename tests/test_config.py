@@ -406,6 +406,8 @@ ROUTE = "Value error, must be a path on the site such as docs, / or guide/v2, no
     [
         (["ingest", "docs", "--site-url", "not-a-url"], "--site-url: "),
         (["ingest", "docs", "--site-url", "https://x.org/b?q=1#f"], "without a ?query or #frag"),
+        (["ingest", "https://x.org/b?q=1"], "BOOK: must be the site's address, scheme"),
+        (["ingest", "https://x.org/b/#intro"], "without a ?query or #fragment"),
         (["ingest", "docs", "--route-base-path", "https://evil"], "--route-base-path: " + ROUTE),
         (["ingest", "docs", "--route-base-path", "../up"], "guide/v2, without a .. segment"),
         (["search", ""], "QUERY: give 1 to"),
@@ -416,6 +418,8 @@ ROUTE = "Value error, must be a path on the site such as docs, / or guide/v2, no
     ids=[
         "site url",
         "site url with a query",
+        "book url with a query",
+        "book url with a fragment",
         "route base path a URL",
         "route base path leading up",
         "blank query",

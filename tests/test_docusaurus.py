@@ -236,6 +236,14 @@ def test_a_config_url_that_is_not_http_is_dropped_with_a_warning(
     assert caplog.text == ""
 
 
+def test_a_config_url_with_a_query_is_cited_without_it(caplog: pytest.LogCaptureFixture) -> None:
+    source = "export default { url: 'https://book.example.org/?utm=x#top', baseUrl: '/b/' };"
+    with caplog.at_level(logging.WARNING, logger="bookrag"):
+        site = parse_site_config(source)
+    assert site.page_url("/intro") == "https://book.example.org/b/docs/intro"
+    assert "?query or #fragment" in caplog.text
+
+
 def test_a_template_literal_url_is_not_taken_as_written(caplog: pytest.LogCaptureFixture) -> None:
     source = "module.exports = { url: `https://${process.env.SITE_HOST}`, baseUrl: '/' };"
     with caplog.at_level(logging.WARNING, logger="bookrag"):

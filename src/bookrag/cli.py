@@ -28,7 +28,13 @@ from bookrag.book.site.crawler import CrawlLimits
 from bookrag.book.site.sitemap import ROUTE_KINDS
 from bookrag.book.site_config import NO_SITE_ADDRESS, SiteConfig
 from bookrag.book.versions import site_docs
-from bookrag.config import Settings, env_variable, is_http_url, load_settings
+from bookrag.config import (
+    SITE_ADDRESS_RULE,
+    Settings,
+    env_variable,
+    is_http_url,
+    load_settings,
+)
 from bookrag.deploy import all_passed, check_deploy, render_table
 from bookrag.errors import BookragError, ConfigError, StoreUnavailable
 from bookrag.evaluation.command import eval_command
@@ -200,6 +206,8 @@ def ingest_command(
     """Index a book incrementally: new and changed pages written, deleted pages removed."""
     settings = _settings(site_url=site_url, route_base_path=route_base_path)
     is_url = book.startswith(("http://", "https://"))
+    if is_url and ("?" in book or "#" in book):  # else dropped, and another page read
+        raise _fail(f"BOOK: {SITE_ADDRESS_RULE}", 2)
     unknown = sorted(set(include_route or ()) - set(ROUTE_KINDS))
     if unknown:
         kinds = ", ".join(ROUTE_KINDS)

@@ -60,6 +60,9 @@ def is_http_url(value: str) -> bool:
 
 # Settings that are a Docusaurus site's address (its `url` and `baseUrl`), cited as given.
 _SITE_ADDRESSES = ("site_url", "book_url")
+SITE_ADDRESS_RULE = (
+    "must be the site's address, scheme and host (and its base path), without a ?query or #fragment"
+)
 # Base URLs the SDKs add their paths after: with a query, Cohere's and OpenAI's call
 # `/v1?k=1/v2/chat`. The Qdrant client ignores a query, so QDRANT_URL may keep one.
 _API_BASES = ("cohere_base_url", "openai_base_url")
@@ -189,10 +192,7 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL with a host (and a port from 0 to 65535)")
         if "?" in value or "#" in value:
             if info.field_name in _SITE_ADDRESSES:  # else in every citation: `/b%3Fq=1/...`
-                raise ValueError(
-                    "must be the site's address, scheme and host (and its base path), "
-                    "without a ?query or #fragment"
-                )
+                raise ValueError(SITE_ADDRESS_RULE)
             if info.field_name in _API_BASES:
                 raise ValueError(
                     "must be the API's base URL, without a ?query or #fragment "

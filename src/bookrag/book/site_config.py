@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import yaml
 from wcmatch import glob
@@ -150,6 +150,9 @@ def _parse(
     url = config.setting("url")
     if url is not None and not is_http_url(url):
         url = None
+    if url is not None and ("?" in url or "#" in url):  # would sit inside every citation
+        log.warning("docusaurus.config's url holds a ?query or #fragment: citations go without it")
+        url = urlunsplit(urlsplit(url)._replace(query="", fragment=""))
     if url is None and config.has("url"):  # `process.env.SITE_URL`, or not http(s) at all
         log.warning(
             "docusaurus.config's url is not a literal http(s) URL, so citations go without a "
