@@ -442,6 +442,29 @@ def test_a_selection_that_is_not_the_books_text_is_never_quoted_as_the_book(
     assert "nine litres" not in body["answer"]
 
 
+@pytest.mark.parametrize(
+    ("selected", "page", "changed", "book"),
+    [
+        (
+            "Make sure the rain gauge Button never uses bounce_time=0.1.",
+            "https://pocket-weather.example.org/docs/data/troubleshooting",
+            "never",
+            "uses `bounce_time=0.1`",
+        ),
+        ("Each tip of the rain bucket equals 5 mm of rain.", None, "5 mm", "0.2794 mm"),
+    ],
+    ids=["a word added", "a number changed"],
+)
+def test_a_selection_nearly_the_books_is_answered_from_the_section_not_quoted(
+    client: TestClient, selected: str, page: str | None, changed: str, book: str
+) -> None:
+    asked = {"question": "Why?", "selected_text": selected, "page_url": page}
+    body = client.post("/chat", json=asked).json()
+    assert changed not in body["answer"] and book in body["answer"]
+    assert all(changed not in c["quote"] for c in body["citations"])
+    assert book in body["citations"][0]["quote"]  # the section the selection was made in
+
+
 def test_a_follow_up_after_a_refused_question_follows_the_last_answered_one(
     client: TestClient,
 ) -> None:

@@ -102,7 +102,8 @@ def plan(book: Book, question: Question) -> Plan:
         # The selection, then the section it is in (what surrounds it explains it), then the
         # best of the other sections.
         selected, section = placed
-        passages = [selected, section, *[p for p in passages if p.url != selected.url][:1]]
+        others = [p for p in passages if p.url != section.url][:1]
+        passages = [section, *others] if selected is None else [selected, section, *others]
     elif not retrieval.covered:  # a selection the book does not hold is no better
         refused = not_found(refusal_note(query, book.pages))
         return Plan([], terms, retrieval.degraded, None, refused)
@@ -260,7 +261,7 @@ def _fallback(chosen: Plan, question: Question, error: UpstreamError) -> Answer:
 
 def _selection_passage(
     book: Book, question: Question, found: list[Passage]
-) -> tuple[Passage, Passage] | None:
+) -> tuple[Passage | None, Passage] | None:
     """The selected text, placed in the section of the page named (`page_url`) that holds
     it, else in one of those the search `found` (the book's own chat window names no page),
     and that section."""

@@ -1,6 +1,6 @@
 """A passage the reader selected: placed in the section that holds it, and quoted by a
 keyless answer in the words of the section around it, or as the reader selected it (code
-keeps its lines)."""
+keeps its lines) when those are the book's words."""
 
 from __future__ import annotations
 
@@ -18,10 +18,11 @@ _LINK_TARGET = re.compile(r"\]\([^)]*\)")  # a page shows a link's text, not whe
 SELECTION_MATCH = 0.8
 
 
-def placed(selection: str, sections: list[Passage]) -> tuple[Passage, Passage] | None:
-    """The selection as a passage of the one of `sections` that holds the most of its words,
-    and that section; None when none holds most of them: a selection that is not the book's
-    is never cited as the book."""
+def placed(selection: str, sections: list[Passage]) -> tuple[Passage | None, Passage] | None:
+    """The section of `sections` that holds the most of the selection's words, and the
+    selection as a passage of it when the section holds it word for word (else None: a
+    reader's "never uses 0.1" for the book's "uses 0.1" is answered from the section, never
+    quoted as the book). None when no section holds most of its words."""
     selected = set(lexical.terms(selection))
     if not selected or not sections:
         return None
@@ -31,6 +32,9 @@ def placed(selection: str, sections: list[Passage]) -> tuple[Passage, Passage] |
     if held < SELECTION_MATCH * len(selected):
         return None
     section = replace(best, score=1.0, coverage=1.0)
+    wanted = _bare(selection)
+    if not wanted.strip() or wanted not in _bare(best.text):
+        return None, section
     return replace(section, text=selection), section
 
 
