@@ -34,6 +34,7 @@ from bookrag.feedback import database as database_module
 from bookrag.feedback import journal as journal_module
 from bookrag.feedback import records, redaction
 from bookrag.feedback.database import (
+    MAX_COMMENT_CHARS,
     answers,
     current_revision,
     database_url,
@@ -451,6 +452,19 @@ def test_by_default_the_log_keeps_no_email_key_or_number_a_reader_typed(
     assert row["terms"] == "dashboard email kubernet password reset token"
     (verdict,) = rows(db_url, feedback)
     assert verdict["comment"] == "Wrong. Mail [removed], token [removed]"
+
+
+def test_a_comment_longer_once_redacted_is_kept_cut_to_its_column(
+    tmp_path: Path, sample_docs: Path, db_url: str
+) -> None:
+    comment = " ".join(["a@b.cc"] * 142)  # 993 characters; each address becomes 9
+    with api(tmp_path, sample_docs, database_url=db_url) as client:
+        answer_id = client.post("/chat", json={"question": RAIN}).json()["answer_id"]
+        body = {"answer_id": answer_id, "helpful": False, "comment": comment}
+        assert client.post("/feedback", json=body).status_code == 200
+    (verdict,) = rows(db_url, feedback)
+    assert verdict["helpful"] is False and len(verdict["comment"]) == MAX_COMMENT_CHARS
+    assert verdict["comment"].startswith("[removed] [removed]") and "@" not in verdict["comment"]
 
 
 def test_retention_sweep_deletes_old_answers_and_their_feedback(db_url: str) -> None:

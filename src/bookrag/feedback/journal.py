@@ -296,7 +296,8 @@ class Journal:
             "answer_id": verdict.answer_id,
             "client": client,
             "helpful": verdict.helpful,
-            "comment": storable(redact(verdict.comment)) if verdict.comment else None,
+            # Cut to its column: `[removed]` is longer than many an address it replaces.
+            "comment": _comment(verdict.comment),
             "created_at": now,
         }
         with self.engine.begin() as connection:
@@ -352,3 +353,9 @@ def _reason(exc: Exception) -> str:
     original = getattr(exc, "orig", None) or exc
     first = str(original).strip().splitlines()[0] if str(original).strip() else ""
     return f"{type(original).__name__}: {first[:200]}"
+
+
+def _comment(text: str | None) -> str | None:
+    """A reader's comment as kept: redacted, and no longer than its column."""
+    kept = storable(redact(text)) if text else None
+    return kept[:MAX_COMMENT_CHARS] if kept else None
