@@ -1012,6 +1012,9 @@ def test_a_comment_on_a_helpful_answer_is_in_every_report(
     assert printed.output.count("measur moistur soil") == 1
 
 
+DEPLOY_PAGE = "https://book.example.org/docs/deploy"
+
+
 def test_answers_marked_unhelpful_are_grouped_by_question_with_their_comments(
     db_url: str,
 ) -> None:
@@ -1025,7 +1028,8 @@ def test_answers_marked_unhelpful_are_grouped_by_question_with_their_comments(
     ]
     with running_journal(db_url) as journal:
         for minutes, (question, comment) in enumerate(verdicts):
-            record = make_record(Question(question), answer_of("extractive"), 1.0, True)
+            asked = Question(question, page_url=DEPLOY_PAGE if "ambda" in question else None)
+            record = make_record(asked, answer_of("extractive"), 1.0, True)
             journal.record(replace(record, created_at=now - timedelta(minutes=9)))
             asyncio.run(
                 journal.give_feedback(Verdict(record.id, f"192.0.2.{minutes}", False, comment))
@@ -1037,6 +1041,7 @@ def test_answers_marked_unhelpful_are_grouped_by_question_with_their_comments(
     assert lambda_.count == 4 and "Lambda" in lambda_.example
     assert lambda_.comments == ["Wrong page.", "Nothing about Lambda, cites ArgoCD"]
     assert soil.count == 1 and soil.comments == ["Too short."]
+    assert lambda_.asked_from == DEPLOY_PAGE and soil.asked_from is None
     assert len(report.unhelpful) == 5  # the latest, one by one, as before
     page = render_html(report)
     assert "Answers marked unhelpful, by question" in page and "cites ArgoCD" in page

@@ -163,6 +163,8 @@ def gap_report(
                 feedback.c.created_at,
                 *columns[1:],
                 answers.c.sources,
+                answers.c.page_url,
+                answers.c.selection,
             )
             .join(answers, answers.c.id == feedback.c.answer_id)
             .where(recent)
@@ -170,7 +172,7 @@ def gap_report(
         )
         rated: set[str] = set()
         disliked: list[Asked] = []
-        for answer_id, helpful, comment, when, question, terms, mode, sources in verdicts:
+        for answer_id, helpful, comment, when, question, terms, mode, sources, *where in verdicts:
             rated.add(answer_id)
             item = Rated(question or terms, mode, comment, json.loads(sources), _utc(when))
             if helpful:
@@ -179,7 +181,10 @@ def gap_report(
                     report.helpful_comments.append(item)
                 continue
             report.unhelpful_count += 1
-            disliked.append(Asked(question, _terms(question, terms), _utc(when), comment=comment))
+            page_url, selection = where
+            disliked.append(
+                Asked(question, _terms(question, terms), _utc(when), selection, page_url, comment)
+            )
             if len(report.unhelpful) < top:
                 report.unhelpful.append(item)
     report.rated = len(rated)
