@@ -323,13 +323,17 @@ def test_feedback_on_an_unknown_answer_is_404_in_words_for_a_reader(client: Test
 def test_feedback_turned_off_says_so_rather_than_blame_the_answer(
     tmp_path: Path, sample_docs: Path
 ) -> None:
-    with api(tmp_path, sample_docs, feedback=False) as client:
+    with api(tmp_path, sample_docs, feedback=False, admin_token="tok") as client:
         assert client.post("/chat", json={"question": RAIN}).json()["answer_id"] is None
         response = client.post("/feedback", json={"answer_id": "0" * 32, "helpful": True})
+        # A setting, not an outage: a monitor reading 503 would page someone.
+        report = client.get("/admin/report", headers={"Authorization": "Bearer tok"})
     assert response.status_code == 404
     assert response.json()["error"] == (
         "feedback is turned off on this server (BOOKRAG_FEEDBACK=false)"
     )
+    assert report.status_code == 404
+    assert report.json()["error"].startswith("the answer log is off on this server")
 
 
 def test_feedback_on_an_answer_past_the_retention_period_is_404(db_url: str) -> None:

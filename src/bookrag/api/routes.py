@@ -222,7 +222,10 @@ def add_routes(app: FastAPI) -> None:
     ) -> Response:
         """The gap report for authors (HTML, or JSON with `format=json`)."""
         if journal is None:
-            raise NotConfigured("the answer log is off (BOOKRAG_FEEDBACK=false)")
+            raise FeedbackOff(
+                "the answer log is off on this server (BOOKRAG_FEEDBACK=false): "
+                "there is nothing to report"
+            )
         try:
             period = parse_period(since)
         except ValueError as exc:
