@@ -339,6 +339,31 @@ def test_wildcard_origin_never_allows_credentials(tmp_path: Path, sample_docs: P
     assert "access-control-allow-credentials" not in headers
 
 
+def test_an_origin_may_name_every_subdomain_of_a_site_and_an_international_name(
+    tmp_path: Path, sample_docs: Path
+) -> None:
+    allowed = "https://*.vercel.app, https://bücher.example"
+    settings = load_settings(data_dir=tmp_path / "w", allowed_origins=allowed)
+    with TestClient(create_app(settings)) as client:
+        # A preview deployment, and the name as a browser sends it (its ASCII form).
+        for origin in ("https://my-book-git-draft.vercel.app", "https://xn--bcher-kva.example"):
+            assert preflight(client, origin)["access-control-allow-origin"] == origin
+        for other in (
+            "https://vercel.app",
+            "https://a.b.vercel.app",
+            "http://my-book.vercel.app",
+            "https://my-book.vercel.app.evil.example",
+            "https://evilvercel.app",
+        ):
+            assert "access-control-allow-origin" not in preflight(client, other), other
+
+
+@pytest.mark.parametrize("entry", ["https://book-*.vercel.app", "https://*.app", "https://a.*.org"])
+def test_a_wildcard_origin_that_is_not_a_subdomain_is_refused(entry: str) -> None:
+    with pytest.raises(ConfigError, match=r"a \* may only stand for a subdomain"):
+        load_settings(allowed_origins=f"https://ok.example, {entry}")
+
+
 def test_readme_lists_every_cli_command() -> None:
     from typer.main import get_command
 

@@ -260,6 +260,10 @@ class Settings(BaseSettings):
         for entry in (e.strip() for e in (value or "").split(",")):
             if entry and entry != "*" and not is_http_url(entry):
                 raise ValueError("each entry must be an http(s) origin such as https://example.org")
+            host = urlsplit(entry).hostname or "" if entry != "*" else ""
+            # `*.` stands for one name before a site's, never for a whole top-level domain.
+            if "*" in host and not re.fullmatch(r"\*(\.[^*.]+){2,}", host):
+                raise ValueError("a * may only stand for a subdomain, first: https://*.example.org")
         return value
 
     @field_validator("trusted_proxies")

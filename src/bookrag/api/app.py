@@ -24,7 +24,7 @@ from bookrag.api.clients import ClientAddress
 from bookrag.api.handlers import add_error_handlers
 from bookrag.api.head import HeadAsGet
 from bookrag.api.observability import Metrics, RequestLog, ServerErrors
-from bookrag.api.origins import admit_indexed_site, allowed_origins
+from bookrag.api.origins import admit_indexed_site, allowed_origins, origin_pattern
 from bookrag.api.protection import GENERATION_PATHS, LIMITED_PATHS, BodyLimit, RateLimit
 from bookrag.api.routes import add_routes, to_question
 from bookrag.api.schemas import ERROR_RESPONSES, ChatRequest
@@ -155,6 +155,7 @@ def create_app(settings: Settings | None = None, providers: Providers | None = N
     app.add_middleware(
         CORSMiddleware,
         allow_origins=origins,
+        allow_origin_regex=origin_pattern(origins),
         allow_credentials="*" not in origins,
         allow_methods=["GET", "POST", "OPTIONS"],
         allow_headers=["*"],

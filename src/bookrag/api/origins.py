@@ -1,8 +1,11 @@
-"""The CORS allowlist: exact origins (scheme, host and port), normalised from settings."""
+"""The CORS allowlist: origins (scheme, host and port) as browsers send them, normalised from
+settings; an entry may name every subdomain of a site (`https://*.vercel.app`: its preview
+deployments), matched by `origin_pattern`."""
 
 from __future__ import annotations
 
 import logging
+import re
 from urllib.parse import urlsplit
 
 from bookrag.book.site_config import NO_SITE_ADDRESS, read_site_config
@@ -59,6 +62,11 @@ def _origin(url: str) -> str | None:
     scheme, host = parts.scheme.lower(), str(parts.hostname)
     if ":" in host:  # IPv6
         host = f"[{host}]"
+    else:  # a browser sends an international name as its ASCII form (`xn--bcher-kva`)
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            return None
     port = "" if parts.port in (None, _DEFAULT_PORTS[scheme]) else f":{parts.port}"
     return f"{scheme}://{host}{port}"
 
@@ -85,3 +93,16 @@ def parse_origins(value: str, log: logging.Logger) -> list[str]:
         if origin not in origins:
             origins.append(origin)
     return origins
+
+
+# One DNS label, as a browser sends it: what `*.` stands for in an allowlist entry.
+_LABEL = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+
+
+def origin_pattern(origins: list[str]) -> str | None:
+    """A regular expression matching the origins that the allowlist's `scheme://*.host`
+    entries name (one label in place of `*`), for the CORS middleware; None without any."""
+    wild = [o.split("*.", 1) for o in origins if "://*." in o]
+    if not wild:
+        return None
+    return "|".join(f"{re.escape(scheme)}{_LABEL}\\.{re.escape(rest)}" for scheme, rest in wild)
