@@ -18,11 +18,12 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse
 from rich.console import Console
 
 from bookrag.deploy import CheckResult, all_passed, check_deploy, render_table
+from bookrag.feedback.records import CHECK_HEADER
 from fakes import ServedApp
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -169,6 +170,7 @@ class FakeDeployment:
         self.allow_origin = ORIGIN
         self.translated: list[dict[str, Any]] = []
         self.asked: list[str] = []
+        self.marked: list[str | None] = []  # each /chat's check header
         self.sources = ["https://book.example/docs/intro#what-it-does"]
         self.app = FastAPI()
         first = {"title": "Pocket  Weather\nStation", "url": "https://book.example/docs/intro"}
@@ -193,8 +195,9 @@ class FakeDeployment:
             "sources": ["https://book.example/docs/intro#what-it-does"],
         }
 
-    def chat(self, body: dict[str, Any]) -> dict[str, Any]:
+    def chat(self, body: dict[str, Any], request: Request) -> dict[str, Any]:
         self.asked.append(body["question"])
+        self.marked.append(request.headers.get(CHECK_HEADER))
         return {**self.chat_body(), "sources": self.sources, "degraded": self.degraded}
 
     def translate(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -224,6 +227,7 @@ def test_translation_is_checked_on_the_cited_page_when_a_chat_model_is_configure
     assert deployment.translated == [
         {"page_url": "https://book.example/docs/intro", "target_language": "urdu"}
     ]
+    assert deployment.marked == ["1"]  # not a reader's question: kept out of the answer log
 
 
 def test_check_deploy_asks_about_the_books_first_page_and_fails_an_answer_citing_nothing(

@@ -45,7 +45,7 @@ from bookrag.feedback.database import (
 )
 from bookrag.feedback.grouping import Asked, PageLink, group_questions
 from bookrag.feedback.journal import FeedbackUnavailable, Journal, UnknownAnswer
-from bookrag.feedback.records import AnswerRecord, Verdict, make_record
+from bookrag.feedback.records import CHECK_HEADER, AnswerRecord, Verdict, make_record
 from bookrag.feedback.report import gap_report, parse_period
 from bookrag.feedback.report_page import render_html
 
@@ -318,6 +318,20 @@ def test_feedback_on_an_unknown_answer_is_404_in_words_for_a_reader(client: Test
             "This answer can no longer be rated: it is older than 30 days, "
             "or this server did not give it."
         )
+
+
+def test_a_deployments_smoke_check_is_answered_but_not_logged(
+    tmp_path: Path, sample_docs: Path
+) -> None:
+    with api(tmp_path, sample_docs) as client:
+        checked = client.post("/chat", json={"question": RAIN}, headers={CHECK_HEADER: "1"})
+        streamed = client.post("/stream-chat", json={"question": RAIN}, headers={CHECK_HEADER: "1"})
+        asked = client.post("/chat", json={"question": RAIN}).json()
+    assert checked.json()["sources"] and checked.json()["answer_id"] is None
+    final = json.loads(streamed.text.strip().split("data: ")[-1])
+    assert json.loads(final["response"])["answer_id"] is None
+    logged = rows(f"sqlite:///{tmp_path / 'data' / 'bookrag.db'}", answers)  # written at exit
+    assert [row["id"] for row in logged] == [asked["answer_id"]]
 
 
 def test_feedback_turned_off_says_so_rather_than_blame_the_answer(

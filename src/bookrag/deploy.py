@@ -24,6 +24,8 @@ import httpx
 from rich.markup import escape
 from rich.table import Table
 
+from bookrag.feedback.records import CHECK_HEADER
+
 DEFAULT_QUESTION = "What is this book about?"  # when the deployment names no page at all
 QUESTION_ABOUT = "What does the book say about {title}?"
 CHECKS = ("health", "cors", "chat", "stream-chat", "translate")
@@ -75,7 +77,9 @@ def check_deploy(
     try:
         if urlsplit(base_url).scheme not in ("http", "https"):
             raise ValueError("it must start with http:// or https://")
-        client = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout)
+        # Marked as a check: its questions are not readers', for the author's gap report.
+        headers = {CHECK_HEADER: "1"}
+        client = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout, headers=headers)
     except Exception as exc:  # an unusable URL fails every check, for the same reason
         detail = _one_line(f"bad URL: {exc}")
         return [CheckResult(name, False, 0.0, detail) for name in CHECKS]

@@ -30,7 +30,7 @@ from bookrag.answering.pipeline import (
 )
 from bookrag.api.admin import AdminDep, require_admin
 from bookrag.api.answer_log import logged
-from bookrag.api.deps import BookDep, JournalDep, SettingsDep, TranslatorDep
+from bookrag.api.deps import AnswerLogDep, BookDep, JournalDep, SettingsDep, TranslatorDep
 from bookrag.api.handlers import error_event, event_stream
 from bookrag.api.observability import Metrics
 from bookrag.api.schemas import (
@@ -156,7 +156,7 @@ def add_routes(app: FastAPI) -> None:
 
     @app.post("/chat")
     def chat(
-        body: ChatRequest, book: BookDep, settings: SettingsDep, journal: JournalDep
+        body: ChatRequest, book: BookDep, settings: SettingsDep, journal: AnswerLogDep
     ) -> Answer:
         """Answer a question from the book, with the sections it comes from."""
         started = time.perf_counter()
@@ -167,7 +167,7 @@ def add_routes(app: FastAPI) -> None:
 
     @app.post("/stream-chat")
     def stream_chat(
-        body: ChatRequest, book: BookDep, settings: SettingsDep, journal: JournalDep
+        body: ChatRequest, book: BookDep, settings: SettingsDep, journal: AnswerLogDep
     ) -> EventSourceResponse:
         """The same answer as `/chat`, streamed as server-sent events."""
         started = time.perf_counter()

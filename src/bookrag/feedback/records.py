@@ -20,6 +20,10 @@ from bookrag.feedback.database import (
 from bookrag.feedback.redaction import redact
 from bookrag.index import lexical
 
+# A request header that marks a deployment's own smoke check (`bookrag check-deploy`): its
+# questions are no reader's, so its answers are not logged.
+CHECK_HEADER = "X-Bookrag-Check"
+
 
 @dataclass(frozen=True)
 class AnswerRecord:
