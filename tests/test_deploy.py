@@ -379,6 +379,9 @@ def ignored(path: str, patterns: list[str]) -> bool:
         "artifacts/widget-light.png",
         "scripts/benchmark.py",
         "bookrag.egg-info/PKG-INFO",
+        "sample-book/node_modules/@docusaurus/core/package.json",  # after `npm ci` (CI's)
+        "sample-book/.docusaurus/registry.js",
+        "sample-book/build/index.html",
     ],
 )
 def test_dockerignore_keeps_the_index_secrets_and_dev_files_out(path: str) -> None:
@@ -398,6 +401,11 @@ def test_dockerignore_keeps_everything_the_dockerfile_copies() -> None:
             if (ROOT / source).is_file()
             else sorted(str(p.relative_to(ROOT)) for p in (ROOT / source).rglob("*") if p.is_file())
         )
-        wanted = [f for f in files if "__pycache__" not in f]
+        # What the sample site's npm and Docusaurus make there is none of the image's.
+        made = (
+            "__pycache__",
+            *(f"sample-book/{d}/" for d in ("node_modules", ".docusaurus", "build")),
+        )
+        wanted = [f for f in files if not any(m in f for m in made)]
         left_out = [f for f in wanted if ignored(f, patterns)]
         assert wanted and not left_out, f"left out of the build context: {left_out}"
