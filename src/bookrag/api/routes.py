@@ -222,10 +222,7 @@ def add_routes(app: FastAPI) -> None:
     ) -> Response:
         """The gap report for authors (HTML, or JSON with `format=json`)."""
         if journal is None:
-            raise FeedbackOff(
-                "the answer log is off on this server (BOOKRAG_FEEDBACK=false): "
-                "there is nothing to report"
-            )
+            raise FeedbackOff("the answer log is off on this server (BOOKRAG_FEEDBACK=false)")
         try:
             period = parse_period(since)
         except ValueError as exc:
