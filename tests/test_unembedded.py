@@ -83,9 +83,34 @@ def test_a_book_that_cannot_be_embedded_at_start_is_served_lexically_then_embedd
         assert body["sources"][0].startswith(RAIN_PAGE) and body["degraded"] is False
 
 
-def test_an_embedded_book_is_kept_when_the_provider_fails_at_the_next_start(
-    fake: FakeCohere, tmp_path: Path, sample_docs: Path, book_copy: Path
+def test_a_book_served_lexically_and_restarted_during_the_outage_is_embedded_once_it_ends(
+    fake: FakeCohere, tmp_path: Path, sample_docs: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The second start found pages in the index and kept it as it was, failed, and never
+    # tried again: answers stayed lexical and `degraded` after Cohere came back.
+    monkeypatch.setattr(refresh, "EMBED_RETRY_MINUTES", 0.5 / 60)
+    fake.fail("/v2/embed", status=503, retry_after=None, times=1000)
+    settings = keyed(fake, tmp_path, sample_docs)
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/health").json()["refresh"]["status"] == "lexical"
+    with TestClient(create_app(settings)) as client:
+        health = client.get("/health").json()
+        assert health["refresh"]["status"] == "lexical" and health["index"]["pages"] == 9
+        fake.reset()
+        health = health_when(client, lambda h: h["retrieval"] == "hybrid+rerank")
+        assert health["retrieval"] == "hybrid+rerank" and health["refresh"]["status"] == "ok"
+        body = client.post("/chat", json={"question": "How much rain is one tip?"}).json()
+        assert body["sources"][0].startswith(RAIN_PAGE) and body["degraded"] is False
+
+
+def test_an_embedded_book_is_kept_when_the_provider_fails_at_the_next_start(
+    fake: FakeCohere,
+    tmp_path: Path,
+    sample_docs: Path,
+    book_copy: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(refresh, "EMBED_RETRY_MINUTES", 0.5 / 60)
     settings = keyed(fake, tmp_path, book_copy / "docs")
     with TestClient(create_app(settings)) as client:
         assert client.get("/health").json()["retrieval"] == "hybrid+rerank"
@@ -101,6 +126,11 @@ def test_an_embedded_book_is_kept_when_the_provider_fails_at_the_next_start(
         fake.reset()
         assert client.post("/search", json={"query": "tipping bucket"}).json()["results"]
         assert client.get("/health").json()["retrieval"] == "hybrid+rerank"
+        # ... and the edit is indexed, embedded, once the provider answers again.
+        health = health_when(client, lambda h: h["refresh"]["status"] == "ok")
+        assert health["refresh"]["status"] == "ok"
+        found = client.post("/search", json={"query": "hail"}).json()["results"]
+        assert "hail" in found[0]["text"]
 
 
 def test_a_site_that_cannot_be_embedded_is_served_lexically_too(

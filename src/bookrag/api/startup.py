@@ -92,7 +92,7 @@ def make_refresher(
             partial(index_site, providers.embedder),
             changed,
             book_url,
-            lexical=partial(_lexical_if_empty, store, providers, index_site),
+            lexical=partial(_lexical_unless_embedded, store, providers, index_site),
         )
     docs_dir = settings.docs_dir
     if docs_dir is not None:
@@ -107,17 +107,21 @@ def make_refresher(
             changed,
             str(docs_dir),
             shown=docs_dir.name,
-            lexical=partial(_lexical_if_empty, store, providers, index_docs),
+            lexical=partial(_lexical_unless_embedded, store, providers, index_docs),
         )
     return None
 
 
-def _lexical_if_empty(
+def _lexical_unless_embedded(
     store: BookStore, providers: Providers, index: Callable[[Embedder | None], IngestReport]
 ) -> IngestReport | None:
-    """The book indexed without embeddings, when the index serves no page yet (else None: a
-    served index, lexical or embedded, is kept as it is until the book can be embedded)."""
-    if providers.embedder is None or store.stats().pages:
+    """The book indexed without embeddings when the index holds none (a first run, or a
+    book served lexically since an earlier outage, and restarted during another); None for
+    an index with embeddings: it is kept, vectors and all, until the book can be embedded."""
+    if providers.embedder is None:
+        return None
+    fingerprint = store.fingerprint()
+    if fingerprint is not None and fingerprint.dense_model and store.stats().pages:
         return None
     return index(None)
 

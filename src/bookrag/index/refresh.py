@@ -62,6 +62,9 @@ class Refresher:
         self.last_report: IngestReport | None = None
         # Why the book is served without embeddings, until a run embeds it.
         self.unembedded: str | None = None
+        # The last run could not embed the book's changes: tried again every
+        # EMBED_RETRY_MINUTES (an embedded index is served meanwhile, as it was).
+        self.embedding_failed = False
 
     def run(self) -> IngestReport | None:
         """One refresh, in the calling thread; None when one is already running or it failed."""
@@ -96,6 +99,7 @@ class Refresher:
         try:
             report = self._ingest()
         except UpstreamError as exc:
+            self.embedding_failed = True
             lexical = self._lexical() if self._lexical is not None else None
             if lexical is None:
                 raise
@@ -107,7 +111,7 @@ class Refresher:
                 "could not embed %s (%s): indexed for lexical search", self.source, exc.message
             )
             return lexical
-        self.unembedded = None
+        self.unembedded, self.embedding_failed = None, False
         return report
 
     def trigger(self) -> bool:
@@ -128,7 +132,8 @@ class Refresher:
         if first_now:
             await self._run_in_thread()
         while True:
-            waits = [m for m in (minutes, EMBED_RETRY_MINUTES if self.unembedded else 0) if m > 0]
+            retry = EMBED_RETRY_MINUTES if self.embedding_failed else 0
+            waits = [m for m in (minutes, retry) if m > 0]
             if not waits:
                 return
             await asyncio.sleep(min(waits) * 60)
