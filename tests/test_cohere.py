@@ -567,9 +567,11 @@ def test_a_follow_up_rewrite_cut_short_is_not_searched_for(
         {"role": "user", "content": "How does the anemometer measure wind speed?"},
         {"role": "assistant", "content": "It counts switch closures, 2.4 km/h per click."},
     ]
-    api.post("/chat", json={"question": "and how do I calibrate it?", "history": history})
+    asked = {"question": "and how do I calibrate it?", "history": history}
+    body = api.post("/chat", json=asked).json()
     wanted = "How does the anemometer measure wind speed? and how do I calibrate it?"
     assert embed_query(fake) == wanted
+    assert body["degraded"] is False  # the model answered: nothing failed
 
 
 URDU_QUESTION = "بارش ناپنے والا آلہ کیسے کام کرتا ہے؟"  # how does the rain gauge work?
@@ -613,6 +615,7 @@ def test_a_question_in_another_script_is_searched_as_asked_when_the_model_fails(
     assert body["mode"] == "not_found" and body["sources"] == []
     assert body["answer"].endswith(ASK_IN_THE_BOOKS_LANGUAGE)
     assert embed_query(fake) == URDU_QUESTION
+    assert body["degraded"] is True  # refused because the model failed, not the book
 
 
 def test_a_question_in_the_books_script_is_not_restated(api: TestClient, fake: FakeCohere) -> None:

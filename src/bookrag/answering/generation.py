@@ -165,10 +165,11 @@ def cut_short(result: Answer) -> Answer:
     )
 
 
-def not_found(note: str = "") -> Answer:
-    """The refusal, with what the reader may do about it (`note`), if anything."""
+def not_found(note: str = "", degraded: bool = False) -> Answer:
+    """The refusal, with what the reader may do about it (`note`), if anything; `degraded`
+    when a provider's failure may have caused it."""
     text = f"{NOT_FOUND} {note}".strip()
-    return Answer(answer=text, sources=[], mode="not_found", extractive=False)
+    return Answer(answer=text, sources=[], mode="not_found", extractive=False, degraded=degraded)
 
 
 def _span_end(text: str, span: SpanCitation) -> int | None:

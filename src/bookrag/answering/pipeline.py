@@ -87,13 +87,16 @@ def plan(book: Book, question: Question) -> Plan:
     """Rewrite a follow-up, retrieve, and decide between refusal, extractive and generative."""
     note(question=question.text)
     with timed("retrieval"):
-        query, *widened = search_texts(question, book.chat, book.policy, book.pages)
+        (query, *widened), unrestated = search_texts(question, book.chat, book.policy, book.pages)
         retrieval = book.retriever.retrieve(query, limit=5)
         for other in widened:
             found = book.retriever.retrieve(other, limit=5)
             if follows_on(retrieval, found):
                 query, retrieval = other, found
         terms = retrieval.terms
+    # A provider that failed (restating the question, embedding it, reranking) made this
+    # answer worse than it would be: said of refusals too.
+    degraded = retrieval.degraded or unrestated
     passages = retrieval.passages
     if not passages:  # not "not in the book" when there is no book yet
         require_index(book)
@@ -105,8 +108,8 @@ def plan(book: Book, question: Question) -> Plan:
         others = [p for p in passages if p.url != section.url][:1]
         passages = [section, *others] if selected is None else [selected, section, *others]
     elif not retrieval.covered:  # a selection the book does not hold is no better
-        refused = not_found(refusal_note(query, book.pages))
-        return Plan([], terms, retrieval.degraded, None, refused)
+        refused = not_found(refusal_note(query, book.pages), degraded)
+        return Plan([], terms, degraded, None, refused)
     elif question.selected_text:
         passages = passages[:3]
     else:
@@ -114,12 +117,12 @@ def plan(book: Book, question: Question) -> Plan:
         runner_up = [retrieval.runner_up] if retrieval.runner_up is not None else []
         passages = [passages[0], *runner_up, *supporting]
     if book.chat is None:
-        ready = extractive_answer(passages, terms, question.selected_text, retrieval.degraded)
+        ready = extractive_answer(passages, terms, question.selected_text, degraded)
         if not ready.citations:  # nothing quotable (only quiz or link lines): say so
-            ready = not_found()
-        return Plan(passages, terms, retrieval.degraded, None, ready)
+            ready = not_found(degraded=degraded)
+        return Plan(passages, terms, degraded, None, ready)
     prompt = answer_prompt(question, documents(passages, question))
-    return Plan(passages, terms, retrieval.degraded, prompt)
+    return Plan(passages, terms, degraded, prompt)
 
 
 def follows_on(alone: Retrieval, widened: Retrieval) -> bool:

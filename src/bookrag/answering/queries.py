@@ -98,19 +98,23 @@ def restate_prompt(question: Question, titles: Sequence[str]) -> ChatPrompt:
 
 def search_texts(
     question: Question, chat: ChatModel | None, policy: RetryPolicy, pages: PageDirectory
-) -> list[str]:
+) -> tuple[list[str], bool]:
     """What to search the book for, widened by the selected passage: the question made
     standalone (a follow-up) or in the book's language (another script). A follow-up with no
     model to restate it (or when it fails) gives two: the question as asked, and with the
     last question the book answered before it, to supply what "it" refers to; retrieval
-    says which one was meant (`follows_on`)."""
+    says which one was meant (`follows_on`). And whether the model failed to restate it (the
+    answer is then `degraded`)."""
     text = question.question.strip()
     titles = book_titles(pages.all()) if chat is not None else []
-    widened = []
+    widened, failed = [], False
     if chat is not None and asked_in_another_script(question, titles):
-        text = _asked(chat, policy, restate_prompt(question, titles)) or text
+        restated, failed = _asked(chat, policy, restate_prompt(question, titles))
+        text = restated or text
     elif question.history:
-        standalone = _asked(chat, policy, rewrite_prompt(question)) if chat else None
+        standalone, failed = (
+            _asked(chat, policy, rewrite_prompt(question)) if chat else (None, False)
+        )
         earlier = last_answered_question(question.history)
         if standalone:
             text = standalone
@@ -119,16 +123,16 @@ def search_texts(
     if question.selected_text:
         selection = " ".join(question.selected_text.split()[:_SELECTION_QUERY_WORDS])
         text, widened = f"{text} {selection}", [f"{w} {selection}" for w in widened]
-    return [text.strip() or question.text, *widened]
+    return [text.strip() or question.text, *widened], failed
 
 
-def _asked(chat: ChatModel, policy: RetryPolicy, prompt: ChatPrompt) -> str | None:
-    """The model's restatement of a question, or None when it fails or is cut short (half
-    a question finds less)."""
+def _asked(chat: ChatModel, policy: RetryPolicy, prompt: ChatPrompt) -> tuple[str | None, bool]:
+    """The model's restatement of a question, or None when it is cut short (half a question
+    finds less) or fails; and whether it failed."""
     try:
         generation = policy.call("rewrite", chat, lambda: chat.generate(prompt))
     except UpstreamError as exc:
         log.warning("could not restate the question for the search: %s", exc.message)
-        return None
+        return None, True
     text = generation.text.strip()
-    return text if text and not generation.truncated else None
+    return (text if text and not generation.truncated else None), False
