@@ -899,6 +899,21 @@ def test_rewriting_no_link_target_gives_the_markdown_back_unchanged(markdown: st
     assert with_links(markdown, str) == markdown
 
 
+def test_link_targets_with_titles_in_brackets_and_by_reference_are_hidden_and_rewritten() -> None:
+    text = (
+        '[titled](./logging.md#units "The units") and ![chart](./img/chart.png "A chart")\n'
+        "[angle](<./dash board.md>) and [the fixes][r1]\n\n"
+        '[r1]: ./troubleshooting.md#sensors "Sensor problems"\n'
+    )
+    protected = Protected.of(text)
+    assert protected.text == (
+        '[titled](⟦0⟧ "The units") and ![chart](⟦1⟧ "A chart")\n'
+        '[angle](⟦2⟧) and [the fixes]⟦3⟧\n\n⟦4⟧ "Sensor problems"\n'
+    )
+    rewritten = with_links(text, lambda target: target.replace(".md", ".html"))
+    assert rewritten == text.replace(".md", ".html")
+
+
 def test_only_link_targets_are_rewritten_not_code_that_looks_like_one() -> None:
     text = "See [a](./a.md) and `[b](./b.md)`.\n\n```md\n[c](./c.md)\n```\n"
     rewritten = with_links(text, lambda target: target.replace(".md", ".html"))

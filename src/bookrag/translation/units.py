@@ -4,8 +4,9 @@ The page's Markdown as stored at ingest (front matter and MDX imports left out, 
 `book.markdown.page_markdown`) is cut into pieces of whole top-level blocks (a heading goes with
 the block after it), and consecutive pieces are packed into units within a token budget; the
 units are translated concurrently under a semaphore shared by all requests. Code blocks
-(fenced or indented, at any depth), inline code, link targets, URLs and admonition markers
-never reach the model: each is replaced by a placeholder such as `⟦3⟧` that the prompt says
+(fenced or indented, at any depth), inline code, link targets (with a title or in angle
+brackets too), link reference definitions and the labels that use them, URLs and admonition
+markers never reach the model: each is replaced by a placeholder such as `⟦3⟧` that the prompt says
 to keep, and put back after; a reply that loses one is an upstream failure, never a
 half-broken page. So every code block comes back whole and in place.
 """
@@ -22,12 +23,18 @@ from bookrag.book.chunking import count_tokens
 from bookrag.errors import UnusableReply
 from bookrag.translation.languages import Language, written_in
 
-PROMPT_VERSION = 3  # part of the cache key: a new prompt (or link rewriting) means new translations
+PROMPT_VERSION = 4  # part of the cache key: a new prompt (or link rewriting) means new translations
 UNIT_TOKENS = 1000  # protected text per request; with 4x room for the reply, 4000 tokens
 _HIDDEN = re.compile(
     r"\0(?P<block>\d+)\0"  # a code block, already cut out by the parser
     r"|(?P<code>``[^\n]+?``|`[^`\n]+`)"  # inline code
-    r"|(?<=\]\()(?P<target>(?:[^()\s]|\([^()\s]*\))+)(?=\))"  # a link or image target
+    # A link or image target, `<in brackets>` or not, before `)` or a title (`"The units"`).
+    r"|(?<=\]\()(?P<target><[^<>\n]*>|(?:[^()\s]|\([^()\s]*\))+)"
+    r"(?=\)|[ \t]+(?:\"[^\"\n]*\"|'[^'\n]*'|\([^()\n]*\))[ \t]*\))"
+    # A link reference definition's label and target (`[r1]: ./logging.md#units`), and the
+    # label a link uses it by (`[the log][r1]`).
+    r"|(?P<definition>^[ ]{0,3}\[[^\]\n]+\]:[ \t]*)(?P<defined><[^<>\n]*>|\S+)"
+    r"|(?<=\])(?P<label>\[[^\]\n]*\])"
     r"|(?P<url>https?://[^\s<>()\[\]`]*[^\s<>()\[\]`.,;:!?'\"])"  # a bare URL
     r"|(?P<marker>^[ \t>]*:::+[\w-]*)",  # an admonition's `:::tip` / `:::`
     re.MULTILINE,
@@ -119,7 +126,9 @@ class Protected:
                 blocks.add(len(originals))
                 originals.append(listings[int(match.group("block"))])
             elif match.group("target") is not None and link is not None:
-                originals.append(link(match.group("target")))
+                originals.append(_linked(match.group("target"), link))
+            elif match.group("defined") is not None and link is not None:
+                originals.append(match.group("definition") + _linked(match.group("defined"), link))
             else:
                 originals.append(match.group(0))
             return f"⟦{len(originals) - 1}⟧"
@@ -164,6 +173,13 @@ def with_links(markdown: str, link: Callable[[str], str]) -> str:
     keeps what looks like a link)."""
     protected = Protected.of(markdown, link)
     return _PLACEHOLDER.sub(lambda m: protected.originals[int(m.group(1))], protected.text)
+
+
+def _linked(target: str, link: Callable[[str], str]) -> str:
+    """A link target rewritten by `link`, inside its angle brackets if it has them."""
+    if target.startswith("<") and target.endswith(">"):
+        return f"<{link(target[1:-1])}>"
+    return link(target)
 
 
 def _own_lines(match: re.Match[str]) -> str:
