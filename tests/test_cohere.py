@@ -488,6 +488,13 @@ def test_a_cited_selection_is_titled_by_its_page(api: TestClient, fake: FakeCohe
     body = api.post("/chat", json={"question": "", "selected_text": selected}).json()
     assert body["mode"] == "generative" and body["answer"].startswith("It [1] is")
     assert body["sources"][0].startswith(f"{RAIN_PAGE}#")
+    # A page named that does not hold it (changed since, or another page): found all the
+    # same, not sent as a passage from nowhere whose citation the answer loses.
+    fake.enqueue_chat("It is one tip's worth of rain.", [(0, 2, ["selection"])])
+    elsewhere = RAIN_PAGE.replace("sensors/rain-wind", "intro")
+    asked = {"question": "", "selected_text": selected, "page_url": elsewhere}
+    body = api.post("/chat", json=asked).json()
+    assert body["mode"] == "generative" and body["sources"][0].startswith(f"{RAIN_PAGE}#")
 
 
 def test_an_answer_citing_only_a_selection_the_book_does_not_hold_is_not_the_books(
