@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI, Request
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from rich.console import Console
 
 from bookrag.deploy import CheckResult, all_passed, check_deploy, render_table
@@ -174,8 +174,17 @@ class FakeDeployment:
         self.sources = ["https://book.example/docs/intro#what-it-does"]
         self.app = FastAPI()
         first = {"title": "Pocket  Weather\nStation", "url": "https://book.example/docs/intro"}
+        self.healthy = True
         self.app.get("/health")(
-            lambda: {"status": "ok", "generator": "cohere", "index": {"first_page": first}}
+            lambda: JSONResponse(
+                {
+                    "status": "ok" if self.healthy else "degraded",
+                    "services": {"chat_endpoint": "connected" if self.healthy else "unavailable"},
+                    "generator": "cohere",
+                    "index": {"first_page": first},
+                },
+                status_code=200 if self.healthy else 503,
+            )
         )
         self.app.post("/chat")(self.chat)
         self.app.post("/stream-chat")(
@@ -244,6 +253,20 @@ def test_check_deploy_asks_about_the_books_first_page_and_fails_an_answer_citing
     assert not all_passed(list(results.values()))
     # The translation is still checked, on the book's first page.
     assert results["translate"].passed
+    assert deployment.translated[0]["page_url"] == "https://book.example/docs/intro"
+
+
+def test_a_failed_health_check_still_names_the_page_the_translation_is_checked_on(
+    fake: tuple[FakeDeployment, str],
+) -> None:
+    deployment, url = fake
+    deployment.healthy, deployment.sources = False, []
+
+    results = {r.name: r for r in check_deploy(url, ORIGIN, timeout=5)}
+
+    assert not results["health"].passed and "chat_endpoint unavailable" in results["health"].detail
+    # Said "not run: no page of the book is known" although /health named the first page.
+    assert results["translate"].ran
     assert deployment.translated[0]["page_url"] == "https://book.example/docs/intro"
 
 

@@ -165,15 +165,15 @@ def _health(client: httpx.Client, seen: _Seen) -> str:
     body = _json_object(response)
     if isinstance(body.get("generator"), str):
         seen.generator = body["generator"]
+    index = _dict(body.get("index"))
+    first = index.get("first_page")
+    if isinstance(first, dict):  # the page the other checks ask about, even if this fails
+        seen.first_page = first
     services = _dict(body.get("services"))
     down = ", ".join(f"{name} {state}" for name, state in services.items() if state != "connected")
     if response.status_code != 200 or body.get("status") != "ok":
         said = f" ({down})" if down else ""
         raise _Failed(f"HTTP {response.status_code}, status {body.get('status')!r}{said}")
-    index = _dict(body.get("index"))
-    first = index.get("first_page")
-    if isinstance(first, dict):
-        seen.first_page = first
     return (
         f"200, status ok, version {body.get('version', '?')}, "
         f"{index.get('pages', '?')} pages / {index.get('chunks', '?')} chunks "
