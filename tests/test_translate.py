@@ -414,6 +414,30 @@ def test_translation_keeps_long_code_blocks_whole(
         assert "sensor.read" not in request.json["messages"][-1]["content"]
 
 
+def test_a_component_too_long_for_one_reply_is_translated_in_parts_keeping_its_indents(
+    fake: TranslatingCohere, tmp_path: Path, docs: Path
+) -> None:
+    # A quiz component of 60 KB is one block: sent whole, its reply stopped at the length
+    # limit and the page could never be translated. Cut between lines, a part whose lines
+    # are indented was read as indented code and sent as a placeholder, untranslated.
+    questions = "\n".join(
+        f'    {{\n      question: "Why does gauge {n} tip?",\n      answer: "It fills."\n    }},'
+        for n in range(40)
+    )
+    (docs / "quiz.mdx").write_text(
+        f"# Quiz\n\n<Quiz\n  questions={{[\n{questions}\n  ]}}\n/>\n", encoding="utf-8"
+    )
+    with serve(settings_for(fake, tmp_path, docs), fake) as client:
+        client.app.state.translator.unit_tokens = 60  # type: ignore[attr-defined]
+        response = translate(client, "quiz.mdx")
+    assert response.status_code == 200, response.text
+    text = response.json()["translation"]
+    assert chat_calls(fake) >= 4
+    for n in (0, 17, 39):
+        assert f'\n      QUESTION: "WHY DOES GAUGE {n} TIP?",\n      ANSWER: "IT FILLS."' in text
+    assert text.endswith("    },\n  ]}\n/>\n")
+
+
 # -- cache -----------------------------------------------------------------------------------
 
 
@@ -897,6 +921,25 @@ def test_placeholders_hide_code_and_urls_and_come_back() -> None:
 @given(st.text(alphabet=st.sampled_from("ab [](#)./`\n-:*>|"), max_size=80))
 def test_rewriting_no_link_target_gives_the_markdown_back_unchanged(markdown: str) -> None:
     assert with_links(markdown, str) == markdown
+
+
+def test_a_block_too_long_for_one_reply_is_cut_between_lines_never_inside_its_code() -> None:
+    # One list (one block) of 60 steps, a code block in the middle of it: a single block
+    # over the unit budget was sent whole, and its reply stopped at the length limit, so
+    # the page (a quiz component's 60 KB of questions, say) could never be translated.
+    steps = [f"- Step {n}: tip the bucket and count the clicks on the logger." for n in range(60)]
+    code = "\n".join(f"  reading_{n} = gauge.read()" for n in range(30))
+    steps[30] += f"\n\n  ```python\n{code}\n  ```\n"
+    page = "# Calibration\n\n" + "\n".join(steps) + "\n"
+    units = plan_units(page_pieces(page), 100)
+    assert len(units) > 3 and "".join(unit.text + unit.breaks for unit in units) == page
+    assert sum(code in unit.text for unit in units) == 1  # the code block whole, in one unit
+    protected = [Protected.of(unit.text, continues=unit.continues) for unit in units]
+    translated = "".join(
+        p.restore(p.text.upper()) + unit.breaks for p, unit in zip(protected, units, strict=True)
+    )
+    fence = f"```python\n{code}\n  ```"
+    assert translated == page.upper().replace(fence.upper(), fence)
 
 
 def test_link_targets_with_titles_in_brackets_and_by_reference_are_hidden_and_rewritten() -> None:

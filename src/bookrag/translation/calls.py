@@ -14,17 +14,17 @@ from bookrag.book.chunking import count_tokens
 from bookrag.errors import ProviderBusy, RetryableUpstreamError, UnusableReply, UpstreamError
 from bookrag.providers.base import ChatModel, ChatPrompt, Generation, RetryPolicy
 from bookrag.translation.languages import Language
-from bookrag.translation.units import Protected, system_prompt
+from bookrag.translation.units import Protected, Unit, system_prompt
 
 MAX_REPLY_TOKENS = 4000
 
 
 async def translate_unit(
-    chat: ChatModel, policy: RetryPolicy, unit: str, language: Language, least_tokens: int
+    chat: ChatModel, policy: RetryPolicy, unit: Unit, language: Language, least_tokens: int
 ) -> str:
     """`unit` in `language`; a reply may use 4 tokens a token of its text (at least
     `least_tokens`, at most MAX_REPLY_TOKENS)."""
-    protected = Protected.of(unit)
+    protected = Protected.of(unit.text, continues=unit.continues)
     room = min(MAX_REPLY_TOKENS, 4 * count_tokens(protected.text))
     prompt = ChatPrompt(
         system=system_prompt(language),

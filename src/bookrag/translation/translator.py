@@ -42,7 +42,7 @@ from bookrag.translation.cache import Translation, TranslationCache
 from bookrag.translation.calls import page_failure, translate_unit
 from bookrag.translation.languages import Language, find_language
 from bookrag.translation.links import with_page_urls
-from bookrag.translation.units import UNIT_TOKENS, page_pieces, plan_units
+from bookrag.translation.units import UNIT_TOKENS, Unit, page_pieces, plan_units
 
 log = logging.getLogger("bookrag.translation")
 
@@ -234,7 +234,7 @@ class Translator:
             )
         units = plan_units(page_pieces(str(stored.get("markdown", ""))), self.unit_tokens)
         job.units = len(units)
-        tasks = [asyncio.create_task(self._unit(chat, text, language, job)) for text, _ in units]
+        tasks = [asyncio.create_task(self._unit(chat, unit, language, job)) for unit in units]
         try:
             parts = await asyncio.gather(*tasks)
         except BaseException as exc:
@@ -247,7 +247,7 @@ class Translator:
             raise
         result = Translation(
             translation="".join(
-                p + separator for p, (_, separator) in zip(parts, units, strict=True)
+                part + unit.breaks for part, unit in zip(parts, units, strict=True)
             ),
             language=language.code,
             target_language=language.name,
@@ -266,7 +266,7 @@ class Translator:
         log.info("translated %s into %s: %d calls, %.1fs", source, language.name, len(units), took)
         return result
 
-    async def _unit(self, chat: ChatModel, unit: str, language: Language, job: _Job) -> str:
+    async def _unit(self, chat: ChatModel, unit: Unit, language: Language, job: _Job) -> str:
         async with self._limit:
             text = await translate_unit(chat, self.policy, unit, language, self.max_tokens)
         job.translated += 1

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from markdown_it import MarkdownIt
 
@@ -74,21 +75,67 @@ def page_pieces(markdown: str) -> list[tuple[str, str]]:
     return pieces
 
 
-def plan_units(pieces: list[tuple[str, str]], budget: int = UNIT_TOKENS) -> list[tuple[str, str]]:
+class Unit(NamedTuple):
+    """Text translated in one request, and the line breaks after it in the page."""
+
+    text: str
+    breaks: str
+    # A part of a block cut before it (`_within`), read as the rest of that block: an
+    # indented line goes on the block's paragraph rather than starting indented code.
+    continues: bool = False
+
+
+def plan_units(pieces: list[tuple[str, str]], budget: int = UNIT_TOKENS) -> list[Unit]:
     """Consecutive pieces packed into units of at most `budget` tokens of text to translate
     (code and URLs do not count: the model never sees them), each with the line breaks that
-    follow it."""
-    units: list[list[tuple[str, str]]] = []
-    used = 0
-    for piece in pieces:
-        size = count_tokens(Protected.of(piece[0]).text)
-        if units and used + size <= budget:
-            units[-1].append(piece)
+    follow it; a piece over the budget is cut between its lines (`_within`), a unit each."""
+    units: list[Unit] = []
+    used = budget
+    for whole in pieces:
+        parts = _within(whole, budget)
+        if len(parts) > 1:
+            units.extend(Unit(*part, continues=n > 0) for n, part in enumerate(parts))
+            used = budget
+            continue
+        size = count_tokens(Protected.of(whole[0]).text)
+        if used + size <= budget:
+            last = units[-1]
+            units[-1] = Unit(last.text + last.breaks + whole[0], whole[1])
             used += size
         else:
-            units.append([piece])
+            units.append(Unit(*whole))
             used = size
-    return [("".join(t + s for t, s in unit[:-1]) + unit[-1][0], unit[-1][1]) for unit in units]
+    return units
+
+
+def _within(piece: tuple[str, str], budget: int) -> list[tuple[str, str]]:
+    """The piece, or, when its text is over `budget` (one block too long for one reply: a
+    quiz component's 60 KB of questions), its parts cut between lines within it, never
+    inside a code block (nor at its first line), each with the line break that follows it."""
+    text, separator = piece
+    if count_tokens(Protected.of(text).text) <= budget:
+        return [piece]
+    lines = text.split("\n")
+    in_code = {
+        line
+        for tok in _BLOCKS.parse(text)
+        if tok.type in ("fence", "code_block") and tok.map is not None
+        for line in range(tok.map[0], tok.map[1])
+    }
+    parts: list[list[str]] = [[]]
+    used = 0
+    for number, line in enumerate(lines):
+        size = count_tokens(line)
+        if parts[-1] and used + size > budget and line.strip() and number not in in_code:
+            parts.append([])
+            used = 0
+        parts[-1].append(line)
+        used += size
+    # A part's blank lines at its end are the line breaks after it (a reply is stripped).
+    texts = ["\n".join(part) for part in parts]
+    kept = [t.rstrip("\n") for t in texts]
+    breaks = [t[len(k) :] + "\n" for t, k in zip(texts[:-1], kept, strict=False)]
+    return [*zip(kept[:-1], breaks, strict=True), (texts[-1], separator)]
 
 
 @dataclass(frozen=True)
@@ -98,15 +145,20 @@ class Protected:
     text: str
     originals: tuple[str, ...]
     blocks: frozenset[int]  # placeholders that stand for a fenced code block
+    indent: str = ""  # the first line's, kept for the rest of a block (a reply is stripped)
 
     @classmethod
-    def of(cls, markdown: str, link: Callable[[str], str] | None = None) -> Protected:
+    def of(
+        cls, markdown: str, link: Callable[[str], str] | None = None, continues: bool = False
+    ) -> Protected:
         """`markdown` with its code, link targets and URLs hidden; `link` rewrites each link
-        target on the way (a page's `./logging.md` to the page's address)."""
+        target on the way (a page's `./logging.md` to the page's address); `continues`: the
+        rest of a block (`Unit.continues`), read after a line of that block's text."""
         lines = markdown.split("\n")
+        before = int(continues)
         code = sorted(
-            tuple(tok.map)
-            for tok in _BLOCKS.parse(markdown)
+            (tok.map[0] - before, tok.map[1] - before)
+            for tok in _BLOCKS.parse("x\n" * before + markdown)
             if tok.type in ("fence", "code_block") and tok.map is not None
         )
         listings: list[str] = []
@@ -134,7 +186,8 @@ class Protected:
             return f"⟦{len(originals) - 1}⟧"
 
         text = _HIDDEN.sub(hide, "\n".join(kept))
-        return cls(text, tuple(originals), frozenset(blocks))
+        indent = markdown[: len(markdown) - len(markdown.lstrip(" \t"))] if continues else ""
+        return cls(text, tuple(originals), frozenset(blocks), indent)
 
     def _untranslated(self, reply: str, language: Language) -> bool:
         """The text sent back as it was, when it was not in `language`'s script to begin
@@ -165,7 +218,8 @@ class Protected:
             raise UnusableReply(f"the translation came back broken ({problem})")
         for number in self.blocks:  # a code block keeps lines of its own, as in the page
             reply = re.sub(rf"[ \t]*⟦\s*{number}\s*⟧[ \t]*", _own_lines, reply)
-        return _PLACEHOLDER.sub(lambda m: self.originals[int(m.group(1))], reply.strip())
+        restored = _PLACEHOLDER.sub(lambda m: self.originals[int(m.group(1))], reply.strip())
+        return self.indent + restored
 
 
 def with_links(markdown: str, link: Callable[[str], str]) -> str:
