@@ -129,6 +129,7 @@ def test_admin_reindex_picks_up_a_changed_page(tmp_path: Path, site: FakeSite) -
         response = client.post("/admin/reindex", headers={"Authorization": f"Bearer {TOKEN}"})
         assert response.status_code == 202 and response.json()["status"] == "started"
         assert response.json()["refresh"]["status"] == "running"  # this one, not the last
+        assert response.json()["refresh"]["last_started"] > first  # ... and when it started
         refresh = settled(client, after=first)["refresh"]
         assert refresh["last_changes"]["indexed"] == 1
         found = client.post("/search", json={"query": "fortnight of weekends"}).json()

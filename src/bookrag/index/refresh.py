@@ -119,6 +119,7 @@ class Refresher:
         if self.running or self._lock.locked() or self._tasks:
             return False
         task = asyncio.create_task(self._run_in_thread())
+        self.last_started = _now()  # as the reply says: `run` sets it again as it starts
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return True
