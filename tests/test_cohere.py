@@ -497,6 +497,28 @@ def test_a_cited_selection_is_titled_by_its_page(api: TestClient, fake: FakeCohe
     assert body["mode"] == "generative" and body["sources"][0].startswith(f"{RAIN_PAGE}#")
 
 
+@pytest.mark.parametrize(
+    "selected",
+    [
+        "Calibration\nLevel the gauge first with a bubble level, because a tilted gauge tips "
+        "early on one side.",
+        "If you count a different number, correct the factor:\n"
+        "MM_PER_TIP = 0.2794 * 65 / tips_counted\nRepeat the test three times",
+    ],
+    ids=["with its heading", "with a code block"],
+)
+def test_a_selection_as_the_page_shows_it_is_the_books(
+    api: TestClient, fake: FakeCohere, selected: str
+) -> None:
+    # A browser's selection holds the heading the section's text leaves out, and not the
+    # code block's info string (```text) the text holds: it was taken as not the book's.
+    fake.enqueue_chat("Level it first [1].", [(0, 5, ["selection"])])
+    asked = {"question": "Why?", "selected_text": selected, "page_url": RAIN_PAGE}
+    body = api.post("/chat", json=asked).json()
+    assert body["mode"] == "generative"
+    assert body["sources"][0] == f"{RAIN_PAGE}#calibration"
+
+
 def test_an_answer_citing_only_a_selection_the_book_does_not_hold_is_not_the_books(
     api: TestClient, fake: FakeCohere
 ) -> None:

@@ -28,7 +28,7 @@ from bookrag.answering.generation import (
 from bookrag.answering.models import Answer, Question
 from bookrag.answering.queries import refusal_note, search_texts
 from bookrag.answering.retrieval import Passage, Retrieval, Retriever
-from bookrag.answering.selection import placed
+from bookrag.answering.selection import placed_in
 from bookrag.answering.terms import QueryTerms
 from bookrag.config import Settings
 from bookrag.errors import NotIndexed, PageNotFound, UpstreamError
@@ -266,18 +266,12 @@ def _selection_passage(
     book: Book, question: Question, found: list[Passage]
 ) -> tuple[Passage | None, Passage] | None:
     """The selected text, placed in the section of the page named (`page_url`) that holds
-    it, else in one of those the search `found` (the book's own chat window names no page;
-    a page changed since, or a client naming another page), and that section."""
+    it, else in one of those the search `found` (the book's own chat window names no page),
+    and that section."""
     if not question.selected_text:
         return None
     sections = _page_sections(book, question.page_url) if question.page_url else None
-    on_page = placed(question.selected_text, sections) if sections else None
-    if on_page is not None and on_page[0] is not None:
-        return on_page
-    elsewhere = placed(question.selected_text, found)
-    if elsewhere is not None and (elsewhere[0] is not None or on_page is None):
-        return elsewhere
-    return on_page
+    return placed_in(question.selected_text, sections, found)
 
 
 def _page_sections(book: Book, page_url: str) -> list[Passage] | None:

@@ -14,6 +14,8 @@ from bookrag.answering.sentences import sentences
 from bookrag.index import lexical
 
 _LINK_TARGET = re.compile(r"\]\([^)]*\)")  # a page shows a link's text, not where it goes
+_FENCE_INFO = re.compile(r"^([ \t>]*(?:`{3,}|~{3,}))(.*)$", re.MULTILINE)
+_TITLE = re.compile(r"""\btitle=(?:"([^"]*)"|'([^']*)')""")
 # A selection is cited as the book's own text only when its section holds most of its words.
 SELECTION_MATCH = 0.8
 
@@ -33,9 +35,34 @@ def placed(selection: str, sections: list[Passage]) -> tuple[Passage | None, Pas
         return None
     section = replace(best, score=1.0, coverage=1.0)
     wanted = _bare(selection)
-    if not wanted.strip() or wanted not in _bare(best.text):
+    if not wanted.strip() or wanted not in _bare(_as_shown(best)):
         return None, section
     return replace(section, text=selection), section
+
+
+def placed_in(
+    selection: str, on_page: list[Passage] | None, found: list[Passage]
+) -> tuple[Passage | None, Passage] | None:
+    """The selection `placed` in the sections of the page the reader named (`on_page`), else
+    in those the search `found` (a page changed since, or a client naming another page):
+    where it is word for word first, else where most of its words are, on the page first."""
+    here = placed(selection, on_page) if on_page else None
+    if here is not None and here[0] is not None:
+        return here
+    elsewhere = placed(selection, found)
+    if elsewhere is not None and (elsewhere[0] is not None or here is None):
+        return elsewhere
+    return here
+
+
+def _as_shown(section: Passage) -> str:
+    """A section as its page shows it: its heading, then its text, with a code block's info
+    string shown as its title only (```` ```python title="logger.py" ```` as `logger.py`)."""
+    text = _FENCE_INFO.sub(
+        lambda m: " ".join([m.group(1), *(a or b for a, b in _TITLE.findall(m.group(2)))]),
+        section.text,
+    )
+    return f"{section.heading or section.title}\n{text}"
 
 
 def framed(selection: str, section: str) -> list[str]:
