@@ -322,6 +322,13 @@ def test_a_book_indexed_beforehand_lets_in_its_own_site(
     with caplog.at_level(logging.WARNING), TestClient(create_app(listed)) as client:
         assert "access-control-allow-origin" not in preflight(client, site)
     assert f"{site} is not in ALLOWED_ORIGINS" in caplog.text
+    caplog.clear()
+    wild = load_settings(
+        data_dir=tmp_path / "data", feedback=False, allowed_origins="https://*.example.org"
+    )
+    with caplog.at_level(logging.WARNING), TestClient(create_app(wild)) as client:
+        assert preflight(client, site)["access-control-allow-origin"] == site
+    assert "not in ALLOWED_ORIGINS" not in caplog.text  # the wildcard lets it in
 
 
 def test_simple_request_from_another_origin_gets_no_allow_origin(client: TestClient) -> None:
@@ -342,11 +349,15 @@ def test_wildcard_origin_never_allows_credentials(tmp_path: Path, sample_docs: P
 def test_an_origin_may_name_every_subdomain_of_a_site_and_an_international_name(
     tmp_path: Path, sample_docs: Path
 ) -> None:
-    allowed = "https://*.vercel.app, https://bücher.example"
+    allowed = "https://*.vercel.app, https://bücher.example, https://straße.example"
     settings = load_settings(data_dir=tmp_path / "w", allowed_origins=allowed)
     with TestClient(create_app(settings)) as client:
         # A preview deployment, and the name as a browser sends it (its ASCII form).
-        for origin in ("https://my-book-git-draft.vercel.app", "https://xn--bcher-kva.example"):
+        for origin in (
+            "https://my-book-git-draft.vercel.app",
+            "https://xn--bcher-kva.example",
+            "https://xn--strae-oqa.example",  # the URL standard's form (UTS 46), not strasse
+        ):
             assert preflight(client, origin)["access-control-allow-origin"] == origin
         for other in (
             "https://vercel.app",

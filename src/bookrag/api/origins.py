@@ -8,6 +8,8 @@ import logging
 import re
 from urllib.parse import urlsplit
 
+import idna
+
 from bookrag.book.site_config import NO_SITE_ADDRESS, read_site_config
 from bookrag.config import Settings, is_http_url
 
@@ -44,7 +46,10 @@ def admit_indexed_site(
     when the allowlist is the default one: a book indexed by `bookrag ingest` and served
     without --docs names its site nowhere else. With `ALLOWED_ORIGINS` set, only say so."""
     site = _origin(page_url)
+    pattern = origin_pattern(origins)
     if site is None or site in origins or "*" in origins:
+        return
+    if pattern is not None and re.fullmatch(pattern, site):  # a subdomain let in already
         return
     if settings.allowed_origins is None:
         origins.append(site)  # the CORS middleware reads this very list
@@ -62,10 +67,13 @@ def _origin(url: str) -> str | None:
     scheme, host = parts.scheme.lower(), str(parts.hostname)
     if ":" in host:  # IPv6
         host = f"[{host}]"
-    else:  # a browser sends an international name as its ASCII form (`xn--bcher-kva`)
-        try:
-            host = host.encode("idna").decode("ascii")
-        except UnicodeError:
+    elif not host.isascii():  # a browser sends an international name in its ASCII form
+        try:  # as the URL standard says (UTS 46): `straße.de` is `xn--strae-oqa.de`
+            host = ".".join(
+                label if label == "*" else idna.encode(label, uts46=True).decode("ascii")
+                for label in host.split(".")
+            )
+        except idna.IDNAError:
             return None
     port = "" if parts.port in (None, _DEFAULT_PORTS[scheme]) else f":{parts.port}"
     return f"{scheme}://{host}{port}"
