@@ -923,23 +923,22 @@ def test_rewriting_no_link_target_gives_the_markdown_back_unchanged(markdown: st
     assert with_links(markdown, str) == markdown
 
 
-def test_a_block_too_long_for_one_reply_is_cut_between_lines_never_inside_its_code() -> None:
-    # One list (one block) of 60 steps, a code block in the middle of it: a single block
-    # over the unit budget was sent whole, and its reply stopped at the length limit, so
-    # the page (a quiz component's 60 KB of questions, say) could never be translated.
-    steps = [f"- Step {n}: tip the bucket and count the clicks on the logger." for n in range(60)]
-    code = "\n".join(f"  reading_{n} = gauge.read()" for n in range(30))
-    steps[30] += f"\n\n  ```python\n{code}\n  ```\n"
-    page = "# Calibration\n\n" + "\n".join(steps) + "\n"
+def test_a_paragraph_too_long_for_one_reply_is_cut_between_lines_a_list_is_not() -> None:
+    # A component's props are one paragraph: sent whole, its reply stopped at the length
+    # limit, so the page (a quiz's 60 KB of questions, say) could never be translated.
+    props = "\n".join(f'    {{ question: "Why does gauge {n} tip?" }},' for n in range(60))
+    quiz = f"<Quiz\n  questions={{[\n{props}\n  ]}}\n/>"
+    steps = "\n".join(f"- Step {n}: tip the bucket and count the clicks." for n in range(60))
+    page = f"# Quiz\n\n{quiz}\n\n{steps}\n"
     units = plan_units(page_pieces(page), 100)
-    assert len(units) > 3 and "".join(unit.text + unit.breaks for unit in units) == page
-    assert sum(code in unit.text for unit in units) == 1  # the code block whole, in one unit
+    assert "".join(unit.text + unit.breaks for unit in units) == page
+    assert [unit.text for unit in units][-1] == steps  # a list stays whole: its parts alone
+    assert len(units) > 4 and any(unit.continues for unit in units)  # would read otherwise
     protected = [Protected.of(unit.text, continues=unit.continues) for unit in units]
     translated = "".join(
         p.restore(p.text.upper()) + unit.breaks for p, unit in zip(protected, units, strict=True)
     )
-    fence = f"```python\n{code}\n  ```"
-    assert translated == page.upper().replace(fence.upper(), fence)
+    assert translated == page.upper()  # every part translated, its indents kept
 
 
 def test_link_targets_with_titles_in_brackets_and_by_reference_are_hidden_and_rewritten() -> None:
@@ -951,10 +950,21 @@ def test_link_targets_with_titles_in_brackets_and_by_reference_are_hidden_and_re
     protected = Protected.of(text)
     assert protected.text == (
         '[titled](⟦0⟧ "The units") and ![chart](⟦1⟧ "A chart")\n'
-        '[angle](⟦2⟧) and [the fixes]⟦3⟧\n\n⟦4⟧ "Sensor problems"\n'
+        '[angle](⟦2⟧) and [the fixes][r1]\n\n[r1]: ⟦3⟧ "Sensor problems"\n'
     )
     rewritten = with_links(text, lambda target: target.replace(".md", ".html"))
     assert rewritten == text.replace(".md", ".html")
+
+
+def test_a_reference_definition_in_a_quote_is_hidden_and_a_footnote_is_translated() -> None:
+    text = (
+        "> See [the log].\n>\n> [the log]: ./logging.md\n\nTips.[^1]\n\n[^1]: Count them twice.\n"
+    )
+    protected = Protected.of(text)
+    assert protected.text == (
+        "> See [the log].\n>\n> [the log]: ⟦0⟧\n\nTips.[^1]\n\n[^1]: Count them twice.\n"
+    )
+    assert with_links(text, lambda t: t.replace(".md", ".html")) == text.replace(".md", ".html")
 
 
 def test_only_link_targets_are_rewritten_not_code_that_looks_like_one() -> None:

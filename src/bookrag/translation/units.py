@@ -2,11 +2,12 @@
 
 The page's Markdown as stored at ingest (front matter and MDX imports left out, see
 `book.markdown.page_markdown`) is cut into pieces of whole top-level blocks (a heading goes with
-the block after it), and consecutive pieces are packed into units within a token budget; the
+the block after it), and consecutive pieces are packed into units within a token budget (a
+paragraph or raw HTML block over it, such as a quiz component, is cut between lines); the
 units are translated concurrently under a semaphore shared by all requests. Code blocks
 (fenced or indented, at any depth), inline code, link targets (with a title or in angle
-brackets too), link reference definitions and the labels that use them, URLs and admonition
-markers never reach the model: each is replaced by a placeholder such as `⟦3⟧` that the prompt says
+brackets too, and those of link reference definitions), URLs and admonition markers never
+reach the model: each is replaced by a placeholder such as `⟦3⟧` that the prompt says
 to keep, and put back after; a reply that loses one is an upstream failure, never a
 half-broken page. So every code block comes back whole and in place.
 """
@@ -32,10 +33,10 @@ _HIDDEN = re.compile(
     # A link or image target, `<in brackets>` or not, before `)` or a title (`"The units"`).
     r"|(?<=\]\()(?P<target><[^<>\n]*>|(?:[^()\s]|\([^()\s]*\))+)"
     r"(?=\)|[ \t]+(?:\"[^\"\n]*\"|'[^'\n]*'|\([^()\n]*\))[ \t]*\))"
-    # A link reference definition's label and target (`[r1]: ./logging.md#units`), and the
-    # label a link uses it by (`[the log][r1]`).
-    r"|(?P<definition>^[ ]{0,3}\[[^\]\n]+\]:[ \t]*)(?P<defined><[^<>\n]*>|\S+)"
-    r"|(?<=\])(?P<label>\[[^\]\n]*\])"
+    # A link reference definition's target (`[r1]: ./logging.md#units`), in a quote or a
+    # list too; its label is left for the model to keep as the links that use it say it
+    # (`[the log][r1]`, or a shortcut `[the log]` whose text is its label). Not a footnote.
+    r"|(?P<definition>^[ \t>]*\[(?!\^)[^\]\n]+\]:[ \t]*)(?P<defined><[^<>\n]*>|\S+)"
     r"|(?P<url>https?://[^\s<>()\[\]`]*[^\s<>()\[\]`.,;:!?'\"])"  # a bare URL
     r"|(?P<marker>^[ \t>]*:::+[\w-]*)",  # an admonition's `:::tip` / `:::`
     re.MULTILINE,
@@ -110,23 +111,20 @@ def plan_units(pieces: list[tuple[str, str]], budget: int = UNIT_TOKENS) -> list
 
 def _within(piece: tuple[str, str], budget: int) -> list[tuple[str, str]]:
     """The piece, or, when its text is over `budget` (one block too long for one reply: a
-    quiz component's 60 KB of questions), its parts cut between lines within it, never
-    inside a code block (nor at its first line), each with the line break that follows it."""
+    quiz component's 60 KB of questions) and a paragraph or raw HTML (what the rest of it,
+    read after a line of its text, is read as again), its parts cut between lines, each
+    with the line break that follows it. A list, quote or table stays whole."""
     text, separator = piece
     if count_tokens(Protected.of(text).text) <= budget:
         return [piece]
-    lines = text.split("\n")
-    in_code = {
-        line
-        for tok in _BLOCKS.parse(text)
-        if tok.type in ("fence", "code_block") and tok.map is not None
-        for line in range(tok.map[0], tok.map[1])
-    }
+    kinds = {tok.type for tok in _BLOCKS.parse(text) if tok.level == 0 and tok.nesting >= 0}
+    if not kinds <= {"heading_open", "paragraph_open", "html_block"}:
+        return [piece]
     parts: list[list[str]] = [[]]
     used = 0
-    for number, line in enumerate(lines):
+    for line in text.split("\n"):
         size = count_tokens(line)
-        if parts[-1] and used + size > budget and line.strip() and number not in in_code:
+        if parts[-1] and used + size > budget and line.strip():
             parts.append([])
             used = 0
         parts[-1].append(line)
@@ -174,13 +172,15 @@ class Protected:
         blocks: set[int] = set()
 
         def hide(match: re.Match[str]) -> str:  # numbered in reading order
+            if match.group("defined") is not None:  # the label stays, the target is hidden
+                target = match.group("defined")
+                originals.append(_linked(target, link) if link is not None else target)
+                return f"{match.group('definition')}⟦{len(originals) - 1}⟧"
             if match.group("block") is not None:
                 blocks.add(len(originals))
                 originals.append(listings[int(match.group("block"))])
             elif match.group("target") is not None and link is not None:
                 originals.append(_linked(match.group("target"), link))
-            elif match.group("defined") is not None and link is not None:
-                originals.append(match.group("definition") + _linked(match.group("defined"), link))
             else:
                 originals.append(match.group(0))
             return f"⟦{len(originals) - 1}⟧"
