@@ -738,6 +738,20 @@ def test_report_groups_unanswered_questions_and_counts_rates(db_url: str) -> Non
     assert report.days[-1].refusals == 2 and report.days[-1].answers == 2
 
 
+def test_a_question_refused_while_a_provider_failed_is_no_gap(db_url: str) -> None:
+    now = datetime.now(UTC)
+    failed = answer_of("not_found").model_copy(update={"degraded": True})
+    with running_journal(db_url) as journal:
+        for question, answered in ((SOIL, answer_of("not_found")), (RAIN, failed)):
+            record = make_record(Question(question), answered, 3.0, keep_text=True)
+            journal.record(replace(record, created_at=now - timedelta(minutes=1)))
+    engine = engine_for(db_url)
+    report = gap_report(engine, parse_period("7d"), now=now)
+    engine.dispose()
+    assert report.refusals == 2  # readers were refused twice ...
+    assert [gap.example for gap in report.gaps] == [SOIL]  # ... once for want of the book
+
+
 def test_gap_groups_fall_back_to_terms_when_question_text_is_not_kept() -> None:
     now = datetime.now(UTC)
     gaps = group_questions(

@@ -138,11 +138,15 @@ def gap_report(
     columns = (answers.c.created_at, answers.c.question, answers.c.terms, answers.c.mode)
     with engine.connect() as connection:
         rows = connection.execute(
-            sa.select(*columns, answers.c.sources, answers.c.page_url, answers.c.selection).where(
-                recent
-            )
+            sa.select(
+                *columns,
+                answers.c.sources,
+                answers.c.page_url,
+                answers.c.selection,
+                answers.c.degraded,
+            ).where(recent)
         )
-        for when, question, terms, mode, sources, page_url, selection in rows:
+        for when, question, terms, mode, sources, page_url, selection, degraded in rows:
             when = _utc(when)
             day = days.setdefault(when.date(), Day(when.date()))
             day.answers += 1
@@ -151,7 +155,8 @@ def gap_report(
                 day.refusals += 1
                 report.refusals += 1
                 asked = Asked(question, _terms(question, terms), when, selection, page_url)
-                unanswered.append(asked)
+                if not degraded:  # refused while a provider failed: no sign the book lacks it
+                    unanswered.append(asked)
             cited.update({urldefrag(url).url for url in json.loads(sources)})
             if page_url:
                 asked_from[page_url] += 1
