@@ -258,9 +258,11 @@ class Settings(BaseSettings):
     @classmethod
     def _origins(cls, value: str | None) -> str | None:
         for entry in (e.strip() for e in (value or "").split(",")):
-            if entry and entry != "*" and not is_http_url(entry):
+            if not entry or entry == "*":
+                continue
+            if not is_http_url(entry):
                 raise ValueError("each entry must be an http(s) origin such as https://example.org")
-            host = urlsplit(entry).hostname or "" if entry != "*" else ""
+            host = urlsplit(entry).hostname or ""
             # `*.` stands for one name before a site's, never for a whole top-level domain.
             if "*" in host and not re.fullmatch(r"\*(\.[^*.]+){2,}", host):
                 raise ValueError("a * may only stand for a subdomain, first: https://*.example.org")

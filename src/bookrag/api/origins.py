@@ -46,9 +46,9 @@ def admit_indexed_site(
     when the allowlist is the default one: a book indexed by `bookrag ingest` and served
     without --docs names its site nowhere else. With `ALLOWED_ORIGINS` set, only say so."""
     site = _origin(page_url)
-    pattern = origin_pattern(origins)
     if site is None or site in origins or "*" in origins:
         return
+    pattern = origin_pattern(origins)
     if pattern is not None and re.fullmatch(pattern, site):  # a subdomain let in already
         return
     if settings.allowed_origins is None:

@@ -91,15 +91,15 @@ def plan_units(pieces: list[tuple[str, str]], budget: int = UNIT_TOKENS) -> list
     (code and URLs do not count: the model never sees them), each with the line breaks that
     follow it; a piece over the budget is cut between its lines (`_within`), a unit each."""
     units: list[Unit] = []
-    used = budget
+    used = 0
     for whole in pieces:
-        parts = _within(whole, budget)
+        size = count_tokens(Protected.of(whole[0]).text)
+        parts = _within(whole, budget) if size > budget else [whole]
         if len(parts) > 1:
             units.extend(Unit(*part, continues=n > 0) for n, part in enumerate(parts))
-            used = budget
+            used = budget  # nothing joins the block's last part
             continue
-        size = count_tokens(Protected.of(whole[0]).text)
-        if used + size <= budget:
+        if units and used + size <= budget:
             last = units[-1]
             units[-1] = Unit(last.text + last.breaks + whole[0], whole[1])
             used += size
@@ -110,13 +110,11 @@ def plan_units(pieces: list[tuple[str, str]], budget: int = UNIT_TOKENS) -> list
 
 
 def _within(piece: tuple[str, str], budget: int) -> list[tuple[str, str]]:
-    """The piece, or, when its text is over `budget` (one block too long for one reply: a
-    quiz component's 60 KB of questions) and a paragraph or raw HTML (what the rest of it,
-    read after a line of its text, is read as again), its parts cut between lines, each
-    with the line break that follows it. A list, quote or table stays whole."""
+    """A piece over `budget` (one block too long for one reply: a quiz component's 60 KB of
+    questions) cut between lines into parts, each with the line break that follows it, when
+    it is a paragraph or raw HTML (what the rest of it, read after a line of its text, is
+    read as again); a list, quote or table stays whole."""
     text, separator = piece
-    if count_tokens(Protected.of(text).text) <= budget:
-        return [piece]
     kinds = {tok.type for tok in _BLOCKS.parse(text) if tok.level == 0 and tok.nesting >= 0}
     if not kinds <= {"heading_open", "paragraph_open", "html_block"}:
         return [piece]
