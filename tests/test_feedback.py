@@ -928,6 +928,34 @@ def test_admin_report_shows_gaps_with_the_closest_page_escaped(
     assert bad.status_code == 422 and "since" in bad.json()["error"]
 
 
+def test_wordings_of_what_the_book_lacks_are_one_gap_however_else_they_differ(
+    tmp_path: Path, sample_docs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Apart on all their terms (Jaccard 0.3), one on the only term the sample book lacks.
+    zigbee = [
+        "How do I connect the station to Zigbee?",
+        "Can the station send its readings over Zigbee?",
+    ]
+    others = ["How do I send data via Telegram?", "How do I send data via Twitter?"]
+    token = {"Authorization": "Bearer right-token"}
+    with api(tmp_path, sample_docs, admin_token="right-token", log_questions=True) as client:
+        for question in [*zigbee, *others]:
+            assert client.post("/chat", json={"question": question}).json()["mode"] == "not_found"
+        wait_for_rows(f"sqlite:///{tmp_path / 'data' / 'bookrag.db'}", answers, 4)
+        served = client.get("/admin/report?format=json", headers=token).json()["gaps"]
+    monkeypatch.setenv("BOOKRAG_DATA_DIR", str(tmp_path / "data"))
+    printed = CliRunner().invoke(cli_app, ["report", "--json"])
+    assert printed.exit_code == 0, printed.output
+    for gaps in (served, json.loads(printed.stdout)["gaps"]):
+        by_terms = {gap["terms"]: gap for gap in gaps}
+        assert sorted(by_terms) == ["telegram", "twitter", "zigbe"]
+        assert by_terms["zigbe"]["count"] == 2 and by_terms["zigbe"]["wordings"] == 2
+    engine = engine_for(f"sqlite:///{tmp_path / 'data' / 'bookrag.db'}")
+    unaware = gap_report(engine, parse_period("1h"))  # no book to ask: grouped by all terms
+    engine.dispose()
+    assert sorted(gap.count for gap in unaware.gaps) == [1, 1, 1, 1]
+
+
 def test_a_page_url_is_http_and_kept_without_credentials_and_the_report_runs_nothing(
     tmp_path: Path, sample_docs: Path
 ) -> None:

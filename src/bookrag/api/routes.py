@@ -52,7 +52,7 @@ from bookrag.errors import (
 )
 from bookrag.feedback.journal import FeedbackOff, FeedbackUnavailable
 from bookrag.feedback.records import Verdict
-from bookrag.feedback.report import closest_page, gap_report, parse_period
+from bookrag.feedback.report import closest_page, gap_report, lacking_terms, parse_period
 from bookrag.feedback.report_page import render_html
 from bookrag.index.refresh import Refresher
 from bookrag.providers.deadline import answering
@@ -231,8 +231,9 @@ def add_routes(app: FastAPI) -> None:
             report = gap_report(
                 journal.engine,
                 period,
-                lambda text: closest_page(book.retriever, text),
+                partial(closest_page, book.retriever),
                 kept=journal.retention,
+                lacking=partial(lacking_terms, book.retriever),
             )
         except SQLAlchemyError as exc:
             log.warning("gap report: the answer log cannot be read (%s)", type(exc).__name__)

@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from functools import partial
 from typing import Annotated
 
 import typer
@@ -16,16 +17,17 @@ from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from bookrag.answering.pipeline import Book
+from bookrag.answering.retrieval import Retriever
 from bookrag.config import Settings, load_settings
 from bookrag.errors import BookragError, ConfigError
 from bookrag.feedback.database import database_url, migrate, open_engine
 from bookrag.feedback.records import visible
 from bookrag.feedback.report import (
-    Closest,
     GapReport,
     Rated,
     closest_page,
     gap_report,
+    lacking_terms,
     parse_period,
 )
 from bookrag.index.connection import open_store
@@ -64,9 +66,16 @@ def report_command(
     engine = open_engine(database_url(settings))
     try:
         migrate(engine)  # a log written by an older bookrag is brought up to date
-        with _closest_pages(settings, err) as closest:
+        with _book_retriever(settings, err) as retriever:
             kept = timedelta(days=settings.retention_days)
-            report = gap_report(engine, period, closest, top=top, kept=kept)
+            report = gap_report(
+                engine,
+                period,
+                partial(closest_page, retriever) if retriever else None,
+                top=top,
+                kept=kept,
+                lacking=partial(lacking_terms, retriever) if retriever else None,
+            )
     except SQLAlchemyError as exc:
         _error(err, f"cannot read the answer log: {type(exc).__name__}")
         raise typer.Exit(1) from None
@@ -83,10 +92,11 @@ def report_command(
 
 
 @contextmanager
-def _closest_pages(settings: Settings, err: Console) -> Iterator[Closest | None]:
-    """Find pages through the index when it can be opened (a running server holds the
-    embedded one: the report then goes without links). A data folder without an embedded
-    index (a log copied to be read elsewhere) is left as it is: none is created in it."""
+def _book_retriever(settings: Settings, err: Console) -> Iterator[Retriever | None]:
+    """The book's search, which finds the pages nearest gaps and the words the book lacks,
+    when the index can be opened (a running server holds the embedded one: the report then
+    goes without links). A data folder without an embedded index (a log copied to be read
+    elsewhere) is left as it is: none is created in it."""
     if settings.embedded and not settings.index_path.exists():
         err.print(f"note: no links to pages (no index at {settings.index_path})", highlight=False)
         yield None
@@ -99,9 +109,8 @@ def _closest_pages(settings: Settings, err: Console) -> Iterator[Closest | None]
         providers.close()
         yield None
         return
-    retriever = Book.open(store, settings, providers).retriever
     try:
-        yield lambda text: closest_page(retriever, text)
+        yield Book.open(store, settings, providers).retriever
     finally:
         store.close()
         providers.close()

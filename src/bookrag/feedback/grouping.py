@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -31,7 +31,7 @@ class Gap:
     # The most frequent wording, or its terms when question text is not kept; with no
     # searchable word, the start of the selection asked about, or `WORDLESS`.
     example: str
-    terms: str
+    terms: str  # what the group is formed by: its first wording's terms the book lacks, or all
     count: int
     last_asked: datetime
     wordings: int  # how many distinct term sets were grouped here
@@ -53,9 +53,20 @@ class Asked:
     comment: str | None = None  # a reader's, on an answer marked unhelpful
 
 
-def group_questions(asked: Iterable[Asked], similar: float = SIMILAR) -> list[Gap]:
+# Which of the given terms the book does not hold.
+Lacking = Callable[[set[str]], set[str]]
+
+
+def group_questions(
+    asked: Iterable[Asked], similar: float = SIMILAR, lacking: Lacking | None = None
+) -> list[Gap]:
     """Group questions whose terms overlap by at least `similar` with a group's most asked
     wording; groups come most asked first.
+
+    With `lacking`, a wording is grouped by the terms it holds that the book lacks, when it
+    has any: they are what the book fails to cover, so "How do I configure MQTT for my
+    robot?" and "How do I set up MQTT on the robot?" are one gap (MQTT), not two wordings
+    whose different verbs outweigh their topic.
 
     Overlap is Jaccard weighted by how rare each term is among the wordings, so that two
     questions differing in what they ask about ("... via MQTT" and "... via Telegram") stay
@@ -70,7 +81,9 @@ def group_questions(asked: Iterable[Asked], similar: float = SIMILAR) -> list[Ga
             by_terms[item.terms].append(item)
         else:  # no searchable word: told apart by what was asked, and where
             wordless[_wordless_key(item)].append(item)
-    frequency = Counter(w for terms in by_terms for w in set(terms.split()))
+    missing = lacking({w for terms in by_terms for w in terms.split()}) if lacking else set()
+    topics = {terms: _topic(set(terms.split()), missing) for terms in by_terms}
+    frequency = Counter(w for words in topics.values() for w in words)
     weight = {w: math.log(1 + len(by_terms) / n) for w, n in frequency.items()}
 
     def mass(words: Iterable[str]) -> float:  # summed in one order: the same sets, the same sum
@@ -88,7 +101,7 @@ def group_questions(asked: Iterable[Asked], similar: float = SIMILAR) -> list[Ga
     groups: list[tuple[set[str], list[Asked], list[str]]] = []
     holding: dict[str, list[int]] = defaultdict(list)  # rare term -> groups whose core has it
     for terms, items in sorted(by_terms.items(), key=lambda kv: (-len(kv[1]), kv[0])):
-        words = set(terms.split())
+        words = topics[terms]
         prefix = rarest_first(words)
         best, best_score = -1, 0.0
         for index in sorted({i for w in prefix for i in holding[w]}):  # ties: most asked
@@ -107,6 +120,11 @@ def group_questions(asked: Iterable[Asked], similar: float = SIMILAR) -> list[Ga
     gaps.extend(_gap(items, "", 1) for items in wordless.values())
     gaps.sort(key=lambda g: (-g.count, -g.last_asked.timestamp()))
     return gaps
+
+
+def _topic(words: set[str], missing: set[str]) -> set[str]:
+    """What a wording is grouped by: its terms the book lacks, or all of them if none."""
+    return (words & missing) or words
 
 
 def _gap(items: list[Asked], terms: str, wordings: int) -> Gap:

@@ -18,8 +18,9 @@ import sqlalchemy as sa
 from bookrag.answering.retrieval import Retriever
 from bookrag.errors import BookragError
 from bookrag.feedback.database import answers, feedback
-from bookrag.feedback.grouping import Asked, Gap, PageLink, group_questions
+from bookrag.feedback.grouping import Asked, Gap, Lacking, PageLink, group_questions
 from bookrag.feedback.records import question_terms
+from bookrag.index import lexical
 
 _PERIOD = re.compile(r"^\s*(\d{1,5})\s*([hdw])\s*$")
 _UNITS = {"h": "hours", "d": "days", "w": "weeks"}
@@ -42,6 +43,17 @@ def closest_page(retriever: Retriever, text: str) -> PageLink | None:
     except BookragError:
         return None
     return PageLink(passages[0].title, passages[0].page_url) if passages else None
+
+
+def lacking_terms(retriever: Retriever, terms: set[str]) -> set[str]:
+    """Those of `terms` (as the report groups questions by them) that no section of the book
+    holds; none when the index cannot be read, so questions group by all their terms."""
+    ids = {term: lexical.term_id(term) for term in terms}
+    try:
+        df, _ = retriever.store.document_frequencies(ids.values())
+    except BookragError:
+        return set()
+    return {term for term, i in ids.items() if not df[i]}
 
 
 @dataclass
@@ -124,9 +136,11 @@ def gap_report(
     now: datetime | None = None,
     top: int = 20,
     kept: timedelta | None = None,
+    lacking: Lacking | None = None,
 ) -> GapReport:
     """The report over the last `period` (no further back than answers are `kept`);
-    `closest` finds the book's page nearest a gap."""
+    `closest` finds the book's page nearest a gap, and `lacking` which question terms the
+    book lacks (questions are grouped by those)."""
     until = now or datetime.now(UTC)
     report = GapReport(since=until - min(period, kept or period), until=until)
     days: dict[date, Day] = {}
@@ -194,8 +208,8 @@ def gap_report(
                 report.unhelpful.append(item)
     report.rated = len(rated)
     report.days = _every_day(days, report.since.date(), until.date())
-    report.gaps = group_questions(unanswered)[:top]
-    report.unhelpful_groups = group_questions(disliked)[:top]
+    report.gaps = group_questions(unanswered, lacking=lacking)[:top]
+    report.unhelpful_groups = group_questions(disliked, lacking=lacking)[:top]
     if closest is not None:
         for gap in report.gaps:
             if gap.terms:  # a gap of no searchable word has nothing to search the book for
